@@ -1,0 +1,208 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Duration;
+use dd0c_shared::batch::{HandlerError, MessageHandler};
+use dd0c_shared::bus::{Bus, BusEvent};
+use dd0c_shared::clock::SharedClock;
+use dd0c_shared::domain::ingest::CLOUD_TRAIL;
+use dd0c_shared::domain::{CloudTrailRecord, CostEvent, IngestMessage, COST_EVENT_DETAIL_TYPE};
+use dd0c_shared::store::{keys, to_item, AttrValue, Item, Table, Update, PK, SK, TTL_ATTRIBUTE};
+use dd0c_shared::telemetry;
+use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
+
+use crate::catalogue::{self, Normalized};
+use crate::stats::Stats;
+
+/// How long raw events and cost events are kept.
+const EVENT_RETENTION_DAYS: i64 = 90;
+
+#[derive(Debug, Clone)]
+pub struct NormalizerConfig {
+    /// Embedded mode: an unknown account is linked to this tenant on first sight (a local
+    /// replay has no onboarding). In production unknown accounts are dropped.
+    pub auto_link_tenant: Option<String>,
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    CostEvents(usize),
+    NonCost,
+    FailedCall(String),
+    Duplicate,
+    UnknownAccount,
+    InactiveAccount,
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::CostEvents(_) => "cost_event",
+            Outcome::NonCost => "non_cost_event",
+            Outcome::FailedCall(_) => "failed_call",
+            Outcome::Duplicate => "duplicate",
+            Outcome::UnknownAccount => "unknown_account",
+            Outcome::InactiveAccount => "inactive_account",
+        }
+    }
+}
+
+pub struct Normalizer {
+    table: Arc<dyn Table>,
+    bus: Arc<dyn Bus>,
+    clock: SharedClock,
+    config: NormalizerConfig,
+    pub stats: Arc<Stats>,
+}
+
+impl Normalizer {
+    pub fn new(
+        table: Arc<dyn Table>,
+        bus: Arc<dyn Bus>,
+        clock: SharedClock,
+        config: NormalizerConfig,
+    ) -> Self {
+        Self {
+            table,
+            bus,
+            clock,
+            config,
+            stats: Arc::new(Stats::default()),
+        }
+    }
+
+    async fn tenant_for(&self, account: &str) -> Result<Option<AccountLink>, HandlerError> {
+        let link = tenancy::account_link(self.table.as_ref(), account)
+            .await
+            .map_err(HandlerError::transient)?;
+        match (link, &self.config.auto_link_tenant) {
+            (Some(link), _) => Ok(Some(link)),
+            (None, Some(tenant)) => {
+                let link = AccountLink {
+                    account_id: account.to_owned(),
+                    tenant_id: tenant.clone(),
+                    status: AccountStatus::Active,
+                    role_arn: None,
+                    external_id: None,
+                    connected_at: self.clock.now(),
+                    status_changed_at: None,
+                };
+                tenancy::link_account_if_absent(self.table.as_ref(), &link)
+                    .await
+                    .map(Some)
+                    .map_err(HandlerError::transient)
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Normalizes one CloudTrail record. Safe to repeat: the event's key is its own
+    /// eventID and time, and it is marked published only after its cost events went out.
+    pub async fn process_record(&self, raw: &str) -> Result<Outcome, HandlerError> {
+        let record = CloudTrailRecord::from_json(raw).map_err(HandlerError::malformed)?;
+        let account = record
+            .account_id()
+            .ok_or_else(|| HandlerError::malformed("record names no account (recipientAccountId)"))?
+            .to_owned();
+        let Some(link) = self.tenant_for(&account).await? else {
+            return Ok(Outcome::UnknownAccount);
+        };
+        if link.status != AccountStatus::Active {
+            return Ok(Outcome::InactiveAccount);
+        }
+        let tenant = link.tenant_id.as_str();
+        let key = keys::cloudtrail_event(tenant, &account, &record.event_time, &record.event_id);
+        let existing = self
+            .table
+            .get(&key)
+            .await
+            .map_err(HandlerError::transient)?;
+        if existing
+            .as_ref()
+            .is_some_and(|i| i.get("published") == Some(&AttrValue::Bool(true)))
+        {
+            return Ok(Outcome::Duplicate);
+        }
+        let normalized = catalogue::normalize(&record, tenant, &account);
+        let ttl = (record.event_time + Duration::days(EVENT_RETENTION_DAYS)).timestamp();
+        let outcome = match normalized {
+            Normalized::Failed { error_code } => Outcome::FailedCall(error_code),
+            Normalized::NonCost => Outcome::NonCost,
+            Normalized::Cost(events) => {
+                for event in &events {
+                    self.store_cost_event(event, ttl).await?;
+                }
+                let bus_events = events
+                    .iter()
+                    .map(|e| {
+                        Ok(BusEvent {
+                            detail_type: COST_EVENT_DETAIL_TYPE.into(),
+                            detail: serde_json::to_value(e).map_err(HandlerError::malformed)?,
+                            account: e.account_id.clone(),
+                            region: e.region.clone(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, HandlerError>>()?;
+                self.bus
+                    .publish(bus_events)
+                    .await
+                    .map_err(HandlerError::transient)?;
+                telemetry::metric("CostEvents", events.len() as f64);
+                Outcome::CostEvents(events.len())
+            }
+        };
+        let update = Update::new()
+            .set("published", true)
+            .set("event_name", record.event_name.as_str())
+            .set("event_source", record.event_source.as_str())
+            .set("outcome", outcome.label())
+            .set(TTL_ATTRIBUTE, ttl);
+        self.table
+            .update(&key, update)
+            .await
+            .map_err(HandlerError::transient)?;
+        Ok(outcome)
+    }
+
+    async fn store_cost_event(&self, event: &CostEvent, ttl: i64) -> Result<(), HandlerError> {
+        let key = keys::cost_event(
+            &event.tenant_id,
+            &event.account_id,
+            &event.event_time,
+            &event.event_id,
+        );
+        let (gsi_pk, gsi_sk) =
+            keys::cost_event_gsi1(&event.tenant_id, &event.event_time, &event.event_id);
+        let mut item: Item = to_item(event).map_err(HandlerError::malformed)?;
+        item.insert(PK.into(), key.pk.into());
+        item.insert(SK.into(), key.sk.into());
+        item.insert("GSI1PK".into(), gsi_pk.into());
+        item.insert("GSI1SK".into(), gsi_sk.into());
+        item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(ttl as f64));
+        self.table
+            .put(item, None)
+            .await
+            .map_err(HandlerError::transient)
+    }
+}
+
+#[async_trait]
+impl MessageHandler for Normalizer {
+    async fn handle(&self, body: &str) -> Result<(), HandlerError> {
+        let message: IngestMessage = serde_json::from_str(body)
+            .map_err(|e| HandlerError::malformed(format!("ingest message: {e}")))?;
+        match (message.kind.as_str(), message.record) {
+            (CLOUD_TRAIL, Some(record)) => {
+                // Failures are counted where they end up: in the dead-letter queue.
+                let outcome = self.process_record(record.get()).await?;
+                self.stats.count(outcome.label());
+                telemetry::metric("EventsIngested", 1.0);
+                Ok(())
+            }
+            (kind, _) => Err(HandlerError::malformed(format!(
+                "ingest message of type {kind:?} is not handled by this normalizer"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The normalizer: CloudTrail records in, priced cost events (and, with the drift product,
+//! change events) out. The catalogue is pure; [`Normalizer`] does the I/O around it.
+
+pub mod catalogue;
+mod handler;
+mod stats;
+
+pub use handler::{Normalizer, NormalizerConfig, Outcome};
+pub use stats::Stats;

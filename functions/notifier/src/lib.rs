@@ -1,0 +1,5 @@
+//! The notifier: findings in, Slack alerts out (or held for the digest).
+
+mod handler;
+
+pub use handler::{Decision, Notifier, NotifierConfig};

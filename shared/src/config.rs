@@ -1,0 +1,70 @@
+//! Production adapters built once from the environment at cold start. A missing variable
+//! is named in the error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::bus::eventbridge::EventBridgeBus;
+use crate::bus::{Bus, RoutingTable};
+use crate::clock::{SharedClock, SystemClock};
+use crate::queue::sqs::SqsQueue;
+use crate::queue::{dlq_name, Queue};
+use crate::store::dynamodb::DynamoDbTable;
+use crate::store::Table;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(String),
+}
+
+pub fn env(name: &str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ConfigError::Missing(name.to_owned()))
+}
+
+/// Everything a function may need. SDK clients are built once and shared.
+pub struct AwsAdapters {
+    pub sdk: aws_config::SdkConfig,
+    pub clock: SharedClock,
+    pub table: Arc<dyn Table>,
+    pub queue: Arc<dyn Queue>,
+    pub bus: Arc<dyn Bus>,
+}
+
+impl AwsAdapters {
+    /// Reads `TABLE_NAME`, `EVENT_BUS_NAME` and, for every queue of the routing table,
+    /// `QUEUE_URL_<NAME>` / `DLQ_URL_<NAME>` where present.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let clock: SharedClock = Arc::new(SystemClock);
+        let routing = RoutingTable::builtin().clone();
+        let table = DynamoDbTable::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            env("TABLE_NAME")?,
+            clock.clone(),
+        );
+        let mut urls = HashMap::new();
+        for name in routing.queue_names() {
+            let upper = name.to_ascii_uppercase();
+            if let Ok(url) = env(&format!("QUEUE_URL_{upper}")) {
+                urls.insert(name.to_owned(), url);
+            }
+            if let Ok(url) = env(&format!("DLQ_URL_{upper}")) {
+                urls.insert(dlq_name(name), url);
+            }
+        }
+        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), urls);
+        let bus_name = env("EVENT_BUS_NAME").unwrap_or_else(|_| routing.bus_name.clone());
+        let bus = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), bus_name, routing);
+        Ok(Self {
+            sdk,
+            clock,
+            table: Arc::new(table),
+            queue: Arc::new(queue),
+            bus: Arc::new(bus),
+        })
+    }
+}

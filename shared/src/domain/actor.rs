@@ -1,0 +1,272 @@
+//! Who made an API call, and how: the attribution every cost and drift finding carries.
+
+use serde::{Deserialize, Serialize};
+
+use super::cloudtrail::{truthy, CloudTrailRecord};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    IamUser,
+    AssumedRole,
+    SsoUser,
+    Root,
+    FederatedUser,
+    AwsService,
+    Unknown,
+}
+
+/// The tool an infrastructure-as-code identity used.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum IacTool {
+    Terraform,
+    OpenTofu,
+    Pulumi,
+    Cdk,
+    CloudFormation,
+}
+
+impl IacTool {
+    pub fn label(self) -> &'static str {
+        match self {
+            IacTool::Terraform => "Terraform",
+            IacTool::OpenTofu => "OpenTofu",
+            IacTool::Pulumi => "Pulumi",
+            IacTool::Cdk => "CDK",
+            IacTool::CloudFormation => "CloudFormation",
+        }
+    }
+}
+
+/// How the call was made.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case", tag = "via", content = "tool")]
+pub enum Source {
+    Console,
+    Cli,
+    Sdk,
+    Iac(IacTool),
+    AwsService,
+    Unknown,
+}
+
+impl Source {
+    pub fn label(self) -> String {
+        match self {
+            Source::Console => "console".into(),
+            Source::Cli => "CLI".into(),
+            Source::Sdk => "SDK".into(),
+            Source::Iac(tool) => tool.label().into(),
+            Source::AwsService => "AWS service".into(),
+            Source::Unknown => "unknown".into(),
+        }
+    }
+    pub fn is_iac(self) -> bool {
+        matches!(self, Source::Iac(_))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Actor {
+    /// Principal ARN, or the service name for AWS services.
+    pub arn: String,
+    /// A readable name: the SSO user's e-mail, the IAM user name, `role/session`, `root`.
+    pub name: String,
+    pub kind: ActorKind,
+    pub source: Source,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub mfa: bool,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// Recognises the IaC tool from a user agent string.
+pub fn iac_tool_from_user_agent(user_agent: &str) -> Option<IacTool> {
+    let ua = user_agent.to_ascii_lowercase();
+    if ua.contains("opentofu") {
+        Some(IacTool::OpenTofu)
+    } else if ua.contains("terraform") {
+        Some(IacTool::Terraform)
+    } else if ua.contains("pulumi") {
+        Some(IacTool::Pulumi)
+    } else if ua.contains("aws-cdk") || ua.contains("cdk-") {
+        Some(IacTool::Cdk)
+    } else if ua.contains("cloudformation") {
+        Some(IacTool::CloudFormation)
+    } else {
+        None
+    }
+}
+
+fn source_of(record: &CloudTrailRecord) -> Source {
+    let ui = &record.user_identity;
+    let ua = record.user_agent.as_deref().unwrap_or_default();
+    let invoked_by = ui.invoked_by.as_deref().unwrap_or_default();
+    if invoked_by == "cloudformation.amazonaws.com" {
+        return Source::Iac(if ua.to_ascii_lowercase().contains("aws-cdk") {
+            IacTool::Cdk
+        } else {
+            IacTool::CloudFormation
+        });
+    }
+    if let Some(tool) = iac_tool_from_user_agent(ua) {
+        return Source::Iac(tool);
+    }
+    if ui.identity_type.as_deref() == Some("AWSService")
+        || (!invoked_by.is_empty() && !invoked_by.contains("console"))
+    {
+        return Source::AwsService;
+    }
+    let ua_lower = ua.to_ascii_lowercase();
+    if record.from_console()
+        || ua_lower.contains("console.amazonaws.com")
+        || ua_lower.contains("signin.amazonaws.com")
+        || ua_lower.contains("console.aws.amazon.com")
+        || ua_lower.starts_with("aws internal")
+    {
+        return Source::Console;
+    }
+    if ua_lower.contains("aws-cli/") {
+        return Source::Cli;
+    }
+    if ua_lower.contains("aws-sdk")
+        || ua_lower.contains("boto")
+        || ua_lower.contains("aws-internal")
+        || ua_lower.contains("sdk")
+    {
+        return Source::Sdk;
+    }
+    if ua_lower.ends_with(".amazonaws.com") {
+        return Source::AwsService;
+    }
+    Source::Unknown
+}
+
+impl Actor {
+    pub fn from_record(record: &CloudTrailRecord) -> Actor {
+        let ui = &record.user_identity;
+        let source = source_of(record);
+        let mfa = ui
+            .session_context
+            .as_ref()
+            .and_then(|c| c.attributes.as_ref())
+            .is_some_and(|a| truthy(a.mfa_authenticated.as_ref()));
+        let arn = ui.arn.clone().unwrap_or_default();
+        let (kind, name) = match ui.identity_type.as_deref() {
+            Some("Root") => (ActorKind::Root, "root".to_owned()),
+            Some("IAMUser") => (
+                ActorKind::IamUser,
+                ui.user_name
+                    .clone()
+                    .unwrap_or_else(|| last_segment(&arn).to_owned()),
+            ),
+            Some("AssumedRole") => assumed_role(&arn),
+            Some("FederatedUser") => (ActorKind::FederatedUser, last_segment(&arn).to_owned()),
+            Some("AWSService") => (
+                ActorKind::AwsService,
+                ui.invoked_by.clone().unwrap_or_else(|| "AWS service".into()),
+            ),
+            _ if !arn.is_empty() => (ActorKind::Unknown, last_segment(&arn).to_owned()),
+            _ => match &ui.invoked_by {
+                Some(service) => (ActorKind::AwsService, service.clone()),
+                None => (ActorKind::Unknown, "unknown".to_owned()),
+            },
+        };
+        let arn = if arn.is_empty() {
+            ui.invoked_by.clone().unwrap_or_else(|| name.clone())
+        } else {
+            arn
+        };
+        Actor {
+            arn,
+            name,
+            kind,
+            source,
+            ip: record.source_ip_address.clone(),
+            mfa,
+            user_agent: record.user_agent.clone(),
+        }
+    }
+}
+
+fn last_segment(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// `arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com` is the SSO user
+/// alice@example.com through the Admin permission set.
+fn assumed_role(arn: &str) -> (ActorKind, String) {
+    let mut parts = arn.rsplit('/');
+    let session = parts.next().unwrap_or_default();
+    let role = parts.next().unwrap_or_default();
+    if let Some(rest) = role.strip_prefix("AWSReservedSSO_") {
+        let permission_set = rest.rsplit_once('_').map_or(rest, |(p, _)| p);
+        return (
+            ActorKind::SsoUser,
+            format!("{session} (SSO {permission_set})"),
+        );
+    }
+    (ActorKind::AssumedRole, format!("{role}/{session}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(identity: serde_json::Value, ua: &str) -> CloudTrailRecord {
+        CloudTrailRecord::from_value(json!({
+            "eventID": "1", "eventTime": "2024-01-01T00:00:00Z", "eventSource": "ec2.amazonaws.com",
+            "eventName": "RunInstances", "awsRegion": "us-east-1", "userAgent": ua,
+            "sourceIPAddress": "203.0.113.9", "userIdentity": identity
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn sso_user_behind_reserved_role() {
+        let a = Actor::from_record(&record(
+            json!({"type": "AssumedRole", "arn": "arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_AdminAccess_0a1b2c/alice@example.com",
+                   "sessionContext": {"attributes": {"mfaAuthenticated": "true"}}}),
+            "aws-cli/2.15.0 Python/3.11",
+        ));
+        assert_eq!(a.kind, ActorKind::SsoUser);
+        assert_eq!(a.name, "alice@example.com (SSO AdminAccess)");
+        assert_eq!(a.source, Source::Cli);
+        assert!(a.mfa);
+    }
+
+    #[test]
+    fn terraform_and_cloudformation_are_iac() {
+        let tf = Actor::from_record(&record(
+            json!({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/deployer/ci"}),
+            "APN/1.0 HashiCorp/1.0 Terraform/1.7.4 (+https://www.terraform.io) terraform-provider-aws/5.40.0",
+        ));
+        assert_eq!(tf.source, Source::Iac(IacTool::Terraform));
+        assert_eq!(tf.name, "deployer/ci");
+        let cfn = Actor::from_record(&record(
+            json!({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/cdk-exec/x", "invokedBy": "cloudformation.amazonaws.com"}),
+            "cloudformation.amazonaws.com",
+        ));
+        assert_eq!(cfn.source, Source::Iac(IacTool::CloudFormation));
+    }
+
+    #[test]
+    fn root_console_and_services() {
+        let root = Actor::from_record(&record(
+            json!({"type": "Root", "arn": "arn:aws:iam::1:root"}),
+            "signin.amazonaws.com",
+        ));
+        assert_eq!((root.kind, root.source), (ActorKind::Root, Source::Console));
+        let asg = Actor::from_record(&record(
+            json!({"type": "AWSService", "invokedBy": "autoscaling.amazonaws.com"}),
+            "autoscaling.amazonaws.com",
+        ));
+        assert_eq!(asg.kind, ActorKind::AwsService);
+        assert_eq!(asg.arn, "autoscaling.amazonaws.com");
+        assert_eq!(asg.source, Source::AwsService);
+    }
+}

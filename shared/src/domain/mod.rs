@@ -1,0 +1,13 @@
+//! The domain model shared by every stage.
+
+pub mod actor;
+pub mod cloudtrail;
+pub mod cost;
+pub mod finding;
+pub mod ingest;
+
+pub use actor::{Actor, ActorKind, IacTool, Source};
+pub use cloudtrail::{CloudTrailRecord, RecordError, CLOUDTRAIL_DETAIL_TYPE};
+pub use cost::{CostAction, CostEvent, COST_EVENT_DETAIL_TYPE};
+pub use finding::{Finding, FindingKind, FindingStatus, Severity, FINDING_DETAIL_TYPE};
+pub use ingest::IngestMessage;

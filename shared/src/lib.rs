@@ -1,0 +1,23 @@
+//! dd0c's shared library: the domain model, the ports (table, queue, bus, chat, clock) and
+//! their adapters, the SQS batch semantics every consumer shares, and telemetry.
+//!
+//! The production adapters over the AWS SDK are behind the `aws` feature.
+
+pub mod batch;
+pub mod bus;
+pub mod chat;
+pub mod clock;
+pub mod domain;
+pub mod queue;
+pub mod store;
+pub mod telemetry;
+
+#[cfg(feature = "aws")]
+pub mod config;
+#[cfg(feature = "aws")]
+pub mod lambda;
+pub mod json;
+pub mod tenancy;
+pub mod finding_store;
+pub mod slack;
+pub mod pricing;

@@ -1,0 +1,131 @@
+//! The FIFO queue port (SQS FIFO with a dead-letter queue).
+//!
+//! Queues are named logically (`ingest`, `score`, …, see `shared/routing.json`); each has a
+//! dead-letter queue named [`dlq_name`]. Semantics both adapters share: message groups are
+//! delivered in order and a group is locked while one of its messages is in flight; a
+//! deduplication id is honoured for five minutes; a received message stays invisible for the
+//! visibility timeout; receive counts grow per receive; a message received
+//! [`MAX_RECEIVE_COUNT`] times and not deleted moves to the dead-letter queue.
+
+pub mod memory;
+#[cfg(feature = "aws")]
+pub mod sqs;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// Receives before a message moves to its dead-letter queue (the redrive policy's maxReceiveCount).
+pub const MAX_RECEIVE_COUNT: u32 = 3;
+/// How long SQS FIFO remembers a deduplication id.
+pub const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
+/// The message attribute that carries why a message was dead-lettered.
+pub const ERROR_ATTRIBUTE: &str = "dd0c-error";
+/// SQS FIFO returns at most ten messages per receive (and Lambda batches at most ten).
+pub const MAX_BATCH: usize = 10;
+
+pub fn dlq_name(queue: &str) -> String {
+    format!("{queue}-dlq")
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingMessage {
+    pub body: String,
+    pub group_id: String,
+    pub deduplication_id: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl OutgoingMessage {
+    pub fn new(
+        body: impl Into<String>,
+        group_id: impl Into<String>,
+        deduplication_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            body: body.into(),
+            group_id: group_id.into(),
+            deduplication_id: deduplication_id.into(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    pub fn with_attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.insert(name.into(), value.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub group_id: String,
+    pub deduplication_id: String,
+    /// 1 on the first receive.
+    pub receive_count: u32,
+    pub attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("unknown queue {0:?}")]
+    UnknownQueue(String),
+    #[error("invalid message: {0}")]
+    Invalid(String),
+    #[error("the receipt handle is not valid (message deleted or received again)")]
+    InvalidReceipt,
+    #[error("queue backend failed: {0}")]
+    Backend(String),
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends a message; a repeated deduplication id within five minutes is accepted and
+    /// dropped, returning the original message id.
+    async fn send(&self, queue: &str, message: OutgoingMessage) -> Result<String, QueueError>;
+    /// Receives up to `max` (at most [`MAX_BATCH`]) visible messages.
+    async fn receive(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility_timeout: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError>;
+    async fn delete(&self, queue: &str, receipt_handle: &str) -> Result<(), QueueError>;
+    /// Makes a received message visible again after `timeout` (zero: at once).
+    async fn change_visibility(
+        &self,
+        queue: &str,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError>;
+}
+
+pub(crate) fn validate(message: &OutgoingMessage) -> Result<(), QueueError> {
+    let id_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c))
+    };
+    if !id_ok(&message.group_id) {
+        return Err(QueueError::Invalid(format!(
+            "message_group_id {:?} should be 1-128 printable ASCII characters",
+            message.group_id
+        )));
+    }
+    if !id_ok(&message.deduplication_id) {
+        return Err(QueueError::Invalid(format!(
+            "message_deduplication_id {:?} should be 1-128 printable ASCII characters",
+            message.deduplication_id
+        )));
+    }
+    if message.body.is_empty() || message.body.len() > 256 * 1024 {
+        return Err(QueueError::Invalid(
+            "message body should be between 1 byte and 256 KiB".into(),
+        ));
+    }
+    Ok(())
+}

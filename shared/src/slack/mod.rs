@@ -1,0 +1,4 @@
+//! Slack: Block Kit rendering of findings and a terminal view of the same blocks.
+
+pub mod blocks;
+pub mod terminal;

@@ -1,0 +1,61 @@
+//! Shows Block Kit messages in a terminal roughly as Slack lays them out.
+
+use serde_json::Value;
+
+fn text_of(v: &Value) -> String {
+    v.get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .replace("```", "")
+}
+
+/// Renders blocks as plain text lines.
+pub fn render(blocks: &Value) -> String {
+    let mut out = String::new();
+    let rule = "─".repeat(72);
+    out.push_str(&format!("┌{rule}\n"));
+    for block in blocks.as_array().map(Vec::as_slice).unwrap_or_default() {
+        match block.get("type").and_then(Value::as_str) {
+            Some("header") => {
+                out.push_str(&format!("│ {}\n│\n", text_of(&block["text"]).to_uppercase()))
+            }
+            Some("section") => {
+                if let Some(text) = block.get("text") {
+                    for line in text_of(text).lines() {
+                        out.push_str(&format!("│ {line}\n"));
+                    }
+                }
+                if let Some(fields) = block.get("fields").and_then(Value::as_array) {
+                    for f in fields {
+                        out.push_str(&format!("│ {}\n", text_of(f).replace('\n', ": ")));
+                    }
+                }
+                out.push_str("│\n");
+            }
+            Some("actions") => {
+                let buttons: Vec<String> = block["elements"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|b| format!("[ {} ]", text_of(&b["text"])))
+                    .collect();
+                out.push_str(&format!("│ {}\n", buttons.join(" ")));
+            }
+            Some("context") => {
+                let parts: Vec<String> = block["elements"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(text_of)
+                    .collect();
+                out.push_str(&format!("│ {}\n", parts.join(" · ")));
+            }
+            Some("divider") => out.push_str(&format!("├{rule}\n")),
+            _ => {}
+        }
+    }
+    out.push_str(&format!("└{rule}\n"));
+    out
+}

@@ -1,0 +1,199 @@
+//! Items and attribute values, and their mapping to and from serde types.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+
+/// A DynamoDB attribute value (the kinds the product uses).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrValue {
+    S(String),
+    /// Numbers are kept as f64: counters, sums and prices all fit.
+    N(f64),
+    Bool(bool),
+    Null,
+    L(Vec<AttrValue>),
+    M(BTreeMap<String, AttrValue>),
+    /// A string set (`SS`): the target of `ADD` for "seen" sets. Never empty.
+    Ss(BTreeSet<String>),
+}
+
+pub type Item = BTreeMap<String, AttrValue>;
+
+impl AttrValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            AttrValue::S(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            AttrValue::N(n) => Some(*n),
+            _ => None,
+        }
+    }
+    pub fn as_set(&self) -> Option<&BTreeSet<String>> {
+        match self {
+            AttrValue::Ss(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn string_set<I, S>(values: I) -> AttrValue
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        AttrValue::Ss(values.into_iter().map(Into::into).collect())
+    }
+
+    /// Orders two values of the same scalar kind, as DynamoDB's `<` does.
+    pub fn partial_cmp_scalar(&self, other: &AttrValue) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (AttrValue::S(a), AttrValue::S(b)) => Some(a.cmp(b)),
+            (AttrValue::N(a), AttrValue::N(b)) => a.partial_cmp(b),
+            _ => None,
+        }
+    }
+
+    fn from_json(value: Value) -> AttrValue {
+        match value {
+            Value::Null => AttrValue::Null,
+            Value::Bool(b) => AttrValue::Bool(b),
+            Value::Number(n) => AttrValue::N(n.as_f64().unwrap_or(0.0)),
+            Value::String(s) => AttrValue::S(s),
+            Value::Array(a) => AttrValue::L(a.into_iter().map(AttrValue::from_json).collect()),
+            Value::Object(o) => AttrValue::M(
+                o.into_iter()
+                    .map(|(k, v)| (k, AttrValue::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn into_json(self) -> Value {
+        match self {
+            AttrValue::S(s) => Value::String(s),
+            AttrValue::N(n) => number_to_json(n),
+            AttrValue::Bool(b) => Value::Bool(b),
+            AttrValue::Null => Value::Null,
+            AttrValue::L(l) => Value::Array(l.into_iter().map(AttrValue::into_json).collect()),
+            AttrValue::M(m) => Value::Object(m.into_iter().map(|(k, v)| (k, v.into_json())).collect()),
+            AttrValue::Ss(s) => Value::Array(s.into_iter().map(Value::String).collect()),
+        }
+    }
+}
+
+/// Whole numbers come back as JSON integers so that integer fields deserialize.
+fn number_to_json(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
+    }
+}
+
+impl From<&str> for AttrValue {
+    fn from(s: &str) -> Self {
+        AttrValue::S(s.to_owned())
+    }
+}
+impl From<String> for AttrValue {
+    fn from(s: String) -> Self {
+        AttrValue::S(s)
+    }
+}
+impl From<f64> for AttrValue {
+    fn from(n: f64) -> Self {
+        AttrValue::N(n)
+    }
+}
+impl From<i64> for AttrValue {
+    fn from(n: i64) -> Self {
+        AttrValue::N(n as f64)
+    }
+}
+impl From<u64> for AttrValue {
+    fn from(n: u64) -> Self {
+        AttrValue::N(n as f64)
+    }
+}
+impl From<bool> for AttrValue {
+    fn from(b: bool) -> Self {
+        AttrValue::Bool(b)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ItemError {
+    #[error("value is not a JSON object")]
+    NotAnObject,
+    #[error("{0}")]
+    Serde(#[from] serde_json::Error),
+}
+
+/// Serializes a value into an item. Unit `None`s are dropped rather than stored as NULL
+/// so that sparse index attributes stay absent.
+pub fn to_item<T: Serialize>(value: &T) -> Result<Item, ItemError> {
+    match serde_json::to_value(value)? {
+        Value::Object(map) => Ok(map
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k, AttrValue::from_json(v)))
+            .collect()),
+        _ => Err(ItemError::NotAnObject),
+    }
+}
+
+/// Deserializes an item; attributes the type does not know are ignored.
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, ItemError> {
+    let map: serde_json::Map<String, Value> =
+        item.into_iter().map(|(k, v)| (k, v.into_json())).collect();
+    Ok(serde_json::from_value(Value::Object(map))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Sample {
+        name: String,
+        count: u32,
+        price: f64,
+        tags: Vec<String>,
+        note: Option<String>,
+    }
+
+    #[test]
+    fn round_trips_and_drops_nulls() {
+        let s = Sample {
+            name: "a".into(),
+            count: 3,
+            price: 0.5,
+            tags: vec!["x".into()],
+            note: None,
+        };
+        let item = to_item(&s).unwrap();
+        assert!(!item.contains_key("note"));
+        assert_eq!(item["count"], AttrValue::N(3.0));
+        let back: Sample = from_item(item).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn string_sets_read_back_as_lists() {
+        let mut item = Item::new();
+        item.insert("name".into(), "a".into());
+        item.insert("count".into(), AttrValue::N(1.0));
+        item.insert("price".into(), AttrValue::N(1.25));
+        item.insert("tags".into(), AttrValue::string_set(["b", "a"]));
+        item.insert("unknown_field".into(), AttrValue::Bool(true));
+        let s: Sample = from_item(item).unwrap();
+        assert_eq!(s.tags, vec!["a", "b"]);
+    }
+}

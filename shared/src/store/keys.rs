@@ -1,0 +1,99 @@
+//! Every entity's keys, built in one place so that no handler formats a key by hand.
+//! `docs/data-model.md` lists the access patterns these keys serve.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::Key;
+
+pub fn time_key(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn tenant_pk(tenant: &str) -> String {
+    format!("TENANT#{tenant}")
+}
+
+/// The partition of everything dd0c keeps about one connected AWS account of a tenant.
+pub fn account_pk(tenant: &str, account: &str) -> String {
+    format!("TENANT#{tenant}#ACCOUNT#{account}")
+}
+
+pub fn tenant_profile(tenant: &str) -> Key {
+    Key::new(tenant_pk(tenant), "PROFILE")
+}
+
+/// Which tenant an AWS account belongs to: looked up for every incoming event.
+pub fn account_link(account: &str) -> Key {
+    Key::new(format!("ACCOUNT#{account}"), "LINK")
+}
+
+/// GSI1 of an account link: a tenant's accounts.
+pub fn account_link_gsi1(tenant: &str, account: &str) -> (String, String) {
+    (tenant_pk(tenant) + "#ACCOUNTS", format!("ACCOUNT#{account}"))
+}
+
+/// A CloudTrail event as received. Keyed on the record's own time and eventID, so a
+/// redelivery (same eventID, another envelope) hits the same key.
+pub fn cloudtrail_event(tenant: &str, account: &str, time: &DateTime<Utc>, event_id: &str) -> Key {
+    Key::new(
+        account_pk(tenant, account),
+        format!("EVENT#{}#{event_id}", time_key(time)),
+    )
+}
+
+pub fn cost_event(tenant: &str, account: &str, time: &DateTime<Utc>, event_id: &str) -> Key {
+    Key::new(
+        account_pk(tenant, account),
+        format!("COST#{}#{event_id}", time_key(time)),
+    )
+}
+
+/// GSI1 of a cost event: a tenant's cost events by time, across accounts (the digest).
+pub fn cost_event_gsi1(tenant: &str, time: &DateTime<Utc>, event_id: &str) -> (String, String) {
+    (
+        tenant_pk(tenant) + "#COSTS",
+        format!("{}#{event_id}", time_key(time)),
+    )
+}
+
+/// What dd0c learnt about an instance at launch (its type, for a later StartInstances).
+pub fn instance(tenant: &str, account: &str, instance_id: &str) -> Key {
+    Key::new(account_pk(tenant, account), format!("INSTANCE#{instance_id}"))
+}
+
+pub fn baseline(tenant: &str, account: &str, service: &str, resource_type: &str) -> Key {
+    Key::new(
+        account_pk(tenant, account),
+        format!("BASELINE#{service}#{resource_type}"),
+    )
+}
+
+/// Marks an event as counted into its baseline, so a redelivery never counts twice.
+pub fn baseline_contribution(tenant: &str, account: &str, event_id: &str) -> Key {
+    Key::new(account_pk(tenant, account), format!("SCORED#{event_id}"))
+}
+
+pub fn finding(tenant: &str, finding_id: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("FINDING#{finding_id}"))
+}
+
+/// GSI1 of a finding: a tenant's findings by event time.
+pub fn finding_gsi1(tenant: &str, time: &DateTime<Utc>, finding_id: &str) -> (String, String) {
+    (
+        tenant_pk(tenant) + "#FINDINGS",
+        format!("{}#{finding_id}", time_key(time)),
+    )
+}
+
+/// GSI2 of a finding: a tenant's findings in one status, by event time.
+pub fn finding_gsi2(
+    tenant: &str,
+    status: &str,
+    time: &DateTime<Utc>,
+    finding_id: &str,
+) -> (String, String) {
+    (
+        format!("{}#FINDINGS#{status}", tenant_pk(tenant)),
+        format!("{}#{finding_id}", time_key(time)),
+    )
+}
