@@ -59,3 +59,61 @@ pub async fn sqs_consumer(
         .collect();
     Ok(response)
 }
+
+use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use base64::Engine;
+
+use crate::http::{HttpHandler, HttpRequest, HttpResponse};
+
+/// Converts an API Gateway HTTP API (v2) event, decoding a base64 body.
+pub fn http_request(event: &ApiGatewayV2httpRequest) -> HttpRequest {
+    let body = match &event.body {
+        Some(b) if event.is_base64_encoded => base64::engine::general_purpose::STANDARD
+            .decode(b.as_bytes())
+            .unwrap_or_else(|_| b.clone().into_bytes()),
+        Some(b) => b.clone().into_bytes(),
+        None => Vec::new(),
+    };
+    let headers = event
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let query = event
+        .raw_query_string
+        .as_deref()
+        .map(HttpRequest::parse_query)
+        .unwrap_or_default();
+    HttpRequest {
+        method: event.request_context.http.method.as_str().to_owned(),
+        path: event.raw_path.clone().unwrap_or_else(|| "/".into()),
+        query,
+        headers,
+        body,
+        source_ip: event.request_context.http.source_ip.clone(),
+    }
+}
+
+pub fn http_response(response: HttpResponse) -> ApiGatewayV2httpResponse {
+    let mut out = ApiGatewayV2httpResponse::default();
+    out.status_code = i64::from(response.status);
+    for (k, v) in &response.headers {
+        if let (Ok(name), Ok(value)) = (
+            aws_lambda_events::http::HeaderName::from_bytes(k.as_bytes()),
+            aws_lambda_events::http::HeaderValue::from_str(v),
+        ) {
+            out.headers.insert(name, value);
+        }
+    }
+    out.body = Some(Body::Text(response.body));
+    out
+}
+
+/// Handles one API Gateway invocation with an [`HttpHandler`].
+pub async fn http_function(
+    handler: &dyn HttpHandler,
+    event: LambdaEvent<ApiGatewayV2httpRequest>,
+) -> Result<ApiGatewayV2httpResponse, Error> {
+    Ok(http_response(handler.handle(http_request(&event.payload)).await))
+}

@@ -21,3 +21,4 @@ pub mod tenancy;
 pub mod finding_store;
 pub mod slack;
 pub mod pricing;
+pub mod http;

@@ -125,6 +125,14 @@ impl Normalizer {
             return Ok(Outcome::Duplicate);
         }
         let normalized = catalogue::normalize(&record, tenant, &account);
+        let change_events =
+            crate::drift::track(self.table.as_ref(), self.clock.as_ref(), &record, &link).await?;
+        if !change_events.is_empty() {
+            self.bus
+                .publish(change_events)
+                .await
+                .map_err(HandlerError::transient)?;
+        }
         let ttl = (record.event_time + Duration::days(EVENT_RETENTION_DAYS)).timestamp();
         let outcome = match normalized {
             Normalized::Failed { error_code } => Outcome::FailedCall(error_code),

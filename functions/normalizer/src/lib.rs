@@ -2,6 +2,7 @@
 //! change events) out. The catalogue is pure; [`Normalizer`] does the I/O around it.
 
 pub mod catalogue;
+mod drift;
 mod handler;
 mod stats;
 

@@ -1,0 +1,171 @@
+//! The HTTP side of the functions behind API Gateway (api, slack, stripe, drift reports).
+//! Handlers see these plain types; on Lambda they are converted from API Gateway's HTTP API
+//! (payload v2) events, base64 bodies decoded (see `lambda.rs`); `dd0c serve` builds them
+//! from real HTTP requests. One handler, three places.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HttpRequest {
+    pub method: String,
+    /// The path without the query string, e.g. `/v1/anomalies/cost-1`.
+    pub path: String,
+    /// Decoded query parameters (the last value wins when a name repeats).
+    pub query: BTreeMap<String, String>,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    /// The body exactly as sent (API Gateway's base64 already decoded).
+    pub body: Vec<u8>,
+    /// The source IP, when known (rate limits, audit).
+    pub source_ip: Option<String>,
+}
+
+impl HttpRequest {
+    pub fn new(method: &str, path: &str) -> Self {
+        Self {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .insert(name.to_ascii_lowercase(), value.to_owned());
+        self
+    }
+
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub fn with_query(mut self, name: &str, value: &str) -> Self {
+        self.query.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Parses `a=1&b=two%20words` into [`HttpRequest::query`].
+    pub fn parse_query(raw: &str) -> BTreeMap<String, String> {
+        raw.split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect()
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (form encoding).
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn json<T: Serialize>(status: u16, body: &T) -> Self {
+        let mut headers = BTreeMap::new();
+        headers.insert("content-type".into(), "application/json".into());
+        Self {
+            status,
+            headers,
+            body: serde_json::to_string(body).unwrap_or_else(|_| "{}".into()),
+        }
+    }
+
+    /// An RFC 7807 problem document naming what is wrong (and, when it is one field, which).
+    pub fn problem(status: u16, title: &str, detail: &str, field: Option<&str>) -> Self {
+        let mut body = json!({
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+        });
+        if let Some(field) = field {
+            body["field"] = Value::String(field.to_owned());
+        }
+        let mut response = Self::json(status, &body);
+        response
+            .headers
+            .insert("content-type".into(), "application/problem+json".into());
+        response
+    }
+
+    pub fn text(status: u16, content_type: &str, body: impl Into<String>) -> Self {
+        let mut headers = BTreeMap::new();
+        headers.insert("content-type".into(), content_type.into());
+        Self {
+            status,
+            headers,
+            body: body.into(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .insert(name.to_ascii_lowercase(), value.to_owned());
+        self
+    }
+}
+
+#[async_trait]
+pub trait HttpHandler: Send + Sync {
+    async fn handle(&self, request: HttpRequest) -> HttpResponse;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_queries() {
+        let q = HttpRequest::parse_query("a=1&b=two%20words&c=x+y&d");
+        assert_eq!(q["b"], "two words");
+        assert_eq!(q["c"], "x y");
+        assert_eq!(q["d"], "");
+    }
+
+    #[test]
+    fn problem_names_the_field() {
+        let r = HttpResponse::problem(400, "Bad request", "limit must be 1-100", Some("limit"));
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["field"], "limit");
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+    }
+}
