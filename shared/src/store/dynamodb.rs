@@ -332,23 +332,27 @@ impl Table for DynamoDbTable {
         let p = expr.name(pk_attr);
         let pv = expr.value(AttributeValue::S(query.partition.clone()));
         let mut key_condition = format!("{p} = {pv}");
-        let s = expr.name(sk_attr);
-        let sort = |op: &str, v: &str, expr: &mut Expr| {
+        let comparison = |op: &str, v: &str, expr: &mut Expr| {
+            let s = expr.name(sk_attr);
             let v = expr.value(AttributeValue::S(v.to_owned()));
             format!(" AND {s} {op} {v}")
         };
         match &query.sort {
             SortKeyCondition::Any => {}
-            SortKeyCondition::Equals(v) => key_condition += &sort("=", v, &mut expr),
-            SortKeyCondition::LessThan(v) => key_condition += &sort("<", v, &mut expr),
-            SortKeyCondition::LessOrEqual(v) => key_condition += &sort("<=", v, &mut expr),
-            SortKeyCondition::GreaterThan(v) => key_condition += &sort(">", v, &mut expr),
-            SortKeyCondition::GreaterOrEqual(v) => key_condition += &sort(">=", v, &mut expr),
+            SortKeyCondition::Equals(v) => key_condition += &comparison("=", v, &mut expr),
+            SortKeyCondition::LessThan(v) => key_condition += &comparison("<", v, &mut expr),
+            SortKeyCondition::LessOrEqual(v) => key_condition += &comparison("<=", v, &mut expr),
+            SortKeyCondition::GreaterThan(v) => key_condition += &comparison(">", v, &mut expr),
+            SortKeyCondition::GreaterOrEqual(v) => {
+                key_condition += &comparison(">=", v, &mut expr)
+            }
             SortKeyCondition::BeginsWith(v) => {
+                let s = expr.name(sk_attr);
                 let v = expr.value(AttributeValue::S(v.clone()));
                 key_condition += &format!(" AND begins_with({s}, {v})");
             }
             SortKeyCondition::Between(a, b) => {
+                let s = expr.name(sk_attr);
                 let a = expr.value(AttributeValue::S(a.clone()));
                 let b = expr.value(AttributeValue::S(b.clone()));
                 key_condition += &format!(" AND {s} BETWEEN {a} AND {b}");
