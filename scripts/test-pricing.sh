@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Pricing tables: unit tests of the table builder, reproducibility of the generated tables,
+# provenance check of every table. Python 3.11 standard library only; no network.
+set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1
+cd "$(dirname "$0")/.."
+
+echo "== pricing: python unit tests"
+python3 -m unittest discover -s pricing -p 'test_*.py'
+
+echo "== pricing: fixture copies match ../shared/fixtures/pricing (when present)"
+if [ -d ../shared/fixtures/pricing ]; then
+  for f in ec2_ondemand_us-east-1_linux_karpenter.csv rds_ondemand_us-east-1_ec2instancesinfo_2021-08.csv; do
+    cmp "../shared/fixtures/pricing/$f" "pricing/sources/$f"
+  done
+else
+  echo "   (../shared/fixtures/pricing not present: using pricing/sources only)"
+fi
+
+echo "== pricing: regenerated tables are byte-identical to the committed ones"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+python3 pricing/build_tables.py fixtures --out "$tmp" >/dev/null
+for f in "$tmp"/*.json; do
+  name="$(basename "$f")"
+  if ! cmp "$f" "pricing/tables/$name"; then
+    echo "pricing/tables/$name is not what 'python3 pricing/build_tables.py fixtures' produces" >&2
+    diff -u "pricing/tables/$name" "$f" | head -40 >&2 || true
+    exit 1
+  fi
+  echo "   $name: identical"
+done
+
+echo "== pricing: every table is valid JSON with its provenance recorded"
+python3 pricing/build_tables.py check

@@ -1,0 +1,602 @@
+//! Tests of the price lookup against the real table values (EC2 from the karpenter-generated
+//! fixture, RDS 2021, infracost golden-file figures for storage and network items).
+
+use super::*;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9 * b.abs().max(1.0)
+}
+
+#[track_caller]
+fn assert_hourly(est: &PriceEstimate, expected: f64) {
+    let h = est
+        .hourly_usd
+        .unwrap_or_else(|| panic!("expected ${expected}/hr, got unknown: {:?}", est.reasons));
+    assert!(
+        close(h, expected),
+        "hourly {h} != {expected}; {:?}",
+        est.reasons
+    );
+    let m = est.monthly_usd.expect("monthly");
+    assert!(close(m, expected * HOURS_PER_MONTH), "monthly {m}");
+}
+
+#[track_caller]
+fn assert_monthly(est: &PriceEstimate, expected: f64) {
+    let m = est
+        .monthly_usd
+        .unwrap_or_else(|| panic!("expected ${expected}/month, got unknown: {:?}", est.reasons));
+    assert!(
+        close(m, expected),
+        "monthly {m} != {expected}; {:?}",
+        est.reasons
+    );
+    let h = est.hourly_usd.expect("hourly");
+    assert!(close(h, expected / HOURS_PER_MONTH), "hourly {h}");
+}
+
+#[track_caller]
+fn assert_unknown(est: &PriceEstimate, reason_contains: &str) {
+    assert_eq!(est.hourly_usd, None, "{:?}", est.reasons);
+    assert_eq!(est.monthly_usd, None);
+    assert!(
+        est.reasons.iter().any(|r| r.contains(reason_contains)),
+        "no reason containing {reason_contains:?} in {:?}",
+        est.reasons
+    );
+}
+
+fn has_reason(est: &PriceEstimate, part: &str) -> bool {
+    est.reasons.iter().any(|r| r.contains(part))
+}
+
+fn linux(instance_type: &str, region: &str) -> PriceEstimate {
+    ec2_instance(
+        instance_type,
+        region,
+        Platform::Linux,
+        Tenancy::Shared,
+        false,
+    )
+}
+
+// ------------------------------------------------------------------------------- EC2
+
+#[test]
+fn ec2_real_fixture_values() {
+    for (itype, price) in [
+        ("m5.large", 0.096),
+        ("t3.micro", 0.0104),
+        ("c7g.large", 0.0725),
+        ("m5.metal", 4.608),
+        ("p4d.24xlarge", 21.957642),
+        ("u-12tb1.112xlarge", 109.2),
+    ] {
+        let est = linux(itype, "us-east-1");
+        assert_hourly(&est, price);
+        assert!(!est.stale, "the 2026 EC2 table is not stale");
+    }
+    let est = linux("m5.large", "us-east-1");
+    assert_eq!(
+        est.reasons,
+        vec!["m5.large Linux on-demand us-east-1 $0.096/hr"]
+    );
+    assert!(close(est.monthly_usd.unwrap(), 70.08));
+}
+
+#[test]
+fn ec2_unknown_type_is_none_with_reason() {
+    let est = linux("foo.bar", "us-east-1");
+    assert_unknown(&est, "price unknown for instance type foo.bar");
+}
+
+#[test]
+fn region_factor_is_applied_and_marked() {
+    let factor = region_factor("eu-west-1").unwrap();
+    assert!(close(factor, 1.1146));
+    let est = linux("m5.large", "eu-west-1");
+    assert_hourly(&est, 0.096 * 1.1146);
+    assert!(has_reason(
+        &est,
+        "eu-west-1 priced at 1.1146× us-east-1 (regional factor"
+    ));
+    assert!(est.stale, "the regional factors come from ~2022 prices");
+    assert_eq!(region_factor("us-east-1"), Some(1.0));
+    assert!(close(region_factor("sa-east-1").unwrap(), 1.5938));
+}
+
+#[test]
+fn unknown_region_is_none_not_us_east_1() {
+    assert_eq!(region_factor("mars-north-1"), None);
+    assert_unknown(
+        &linux("m5.large", "mars-north-1"),
+        "no regional price factor for region 'mars-north-1'",
+    );
+    assert_unknown(&nat_gateway(""), "no regional price factor");
+    assert_unknown(
+        &rds_instance("db.m5.large", "mysql", "xx-1", false),
+        "no regional price factor",
+    );
+    assert_unknown(
+        &ebs_volume(Some("gp3"), 10.0, None, None, "xx-1"),
+        "no regional price factor",
+    );
+}
+
+#[test]
+fn windows_uplift_per_vcpu() {
+    // 0.096 + 2 × 0.046 = 0.188, the real m5.large Windows price.
+    let est = ec2_instance(
+        "m5.large",
+        "us-east-1",
+        Platform::Windows,
+        Tenancy::Shared,
+        false,
+    );
+    assert_hourly(&est, 0.188);
+    assert!(has_reason(
+        &est,
+        "Windows licence: 2 vCPU × $0.046/vCPU-hr = $0.092/hr"
+    ));
+    // The licence is not scaled by the regional factor.
+    let eu = ec2_instance(
+        "m5.large",
+        "eu-west-1",
+        Platform::Windows,
+        Tenancy::Shared,
+        false,
+    );
+    assert_hourly(&eu, 0.096 * 1.1146 + 0.092);
+}
+
+#[test]
+fn windows_unknown_where_not_modelled() {
+    let burst = ec2_instance(
+        "t3.micro",
+        "us-east-1",
+        Platform::Windows,
+        Tenancy::Shared,
+        false,
+    );
+    assert_unknown(&burst, "burstable");
+    assert!(has_reason(
+        &burst,
+        "lower bound without the licence: $0.0104/hr"
+    ));
+    let arm = ec2_instance(
+        "m6g.large",
+        "us-east-1",
+        Platform::Windows,
+        Tenancy::Shared,
+        false,
+    );
+    assert_unknown(&arm, "Arm (Graviton)");
+    let metal = ec2_instance(
+        "m5.metal",
+        "us-east-1",
+        Platform::Windows,
+        Tenancy::Shared,
+        false,
+    );
+    assert_unknown(&metal, "vCPU count of m5.metal not derivable");
+}
+
+#[test]
+fn rhel_uplift_per_vcpu_tiers() {
+    let small = ec2_instance(
+        "m5.large",
+        "us-east-1",
+        Platform::Rhel,
+        Tenancy::Shared,
+        false,
+    );
+    assert_hourly(&small, 0.096 + 2.0 * 0.0144);
+    let big = ec2_instance(
+        "c5.4xlarge",
+        "us-east-1",
+        Platform::Rhel,
+        Tenancy::Shared,
+        false,
+    );
+    assert_hourly(&big, 0.68 + 16.0 * 0.0108);
+    assert!(has_reason(
+        &big,
+        "RHEL subscription: 16 vCPU × $0.0108/vCPU-hr"
+    ));
+}
+
+#[test]
+fn unknown_platform_priced_as_linux_and_said() {
+    let est = ec2_instance(
+        "m5.large",
+        "us-east-1",
+        Platform::Unknown,
+        Tenancy::Shared,
+        false,
+    );
+    assert_hourly(&est, 0.096);
+    assert!(has_reason(&est, "platform unknown: priced as Linux"));
+}
+
+#[test]
+fn dedicated_and_spot_factors() {
+    let ded = ec2_instance(
+        "m5.large",
+        "us-east-1",
+        Platform::Linux,
+        Tenancy::Dedicated,
+        false,
+    );
+    assert_hourly(&ded, 0.096 * 1.1);
+    assert!(ded.stale);
+    assert!(has_reason(&ded, "$2/hr per region"));
+    let spot = ec2_instance(
+        "p4d.24xlarge",
+        "us-east-1",
+        Platform::Linux,
+        Tenancy::Shared,
+        true,
+    );
+    assert_hourly(&spot, 21.957642 * 0.3);
+    assert!(has_reason(&spot, "spot: 70% discount assumed"));
+}
+
+#[test]
+fn vcpu_rule_and_arm_detection() {
+    let t = tables();
+    assert_eq!(vcpus_from_size(t, "m5.large"), Some(2));
+    assert_eq!(vcpus_from_size(t, "m5.xlarge"), Some(4));
+    assert_eq!(vcpus_from_size(t, "m5.24xlarge"), Some(96));
+    assert_eq!(vcpus_from_size(t, "u-6tb1.56xlarge"), None);
+    assert_eq!(vcpus_from_size(t, "c4.8xlarge"), None);
+    assert_eq!(vcpus_from_size(t, "c1.xlarge"), None);
+    assert_eq!(vcpus_from_size(t, "hpc7g.16xlarge"), None);
+    assert_eq!(vcpus_from_size(t, "t3.micro"), None);
+    assert_eq!(vcpus_from_size(t, "m7i.metal-24xl"), None);
+    for arm in [
+        "a1", "m6g", "c7gn", "r6gd", "x2gd", "t4g", "g5g", "im4gn", "is4gen", "c8gb",
+    ] {
+        assert!(is_arm_family(arm), "{arm}");
+    }
+    for x86 in [
+        "m5",
+        "g4dn",
+        "gr6",
+        "m8azn",
+        "c7i-flex",
+        "p6-b200",
+        "u7in-16tb",
+        "inf2",
+        "mac2",
+    ] {
+        assert!(!is_arm_family(x86), "{x86}");
+    }
+}
+
+#[test]
+fn known_types_cover_the_table_sorted() {
+    let types: Vec<&str> = known_ec2_types().collect();
+    assert_eq!(types.len(), 1367);
+    assert!(types.windows(2).all(|w| w[0] < w[1]));
+    assert!(types.contains(&"m5.large"));
+    for t in &types {
+        assert!(linux(t, "us-east-1").is_known(), "{t}");
+    }
+}
+
+// ------------------------------------------------------------------------------- RDS
+
+#[test]
+fn rds_single_and_multi_az_stale() {
+    let single = rds_instance("db.m5.large", "mysql", "us-east-1", false);
+    assert_hourly(&single, 0.171);
+    assert!(single.stale);
+    assert!(has_reason(&single, "RDS prices from 2021-08-03 (stale)"));
+    let multi = rds_instance("db.m5.large", "mysql", "us-east-1", true);
+    assert_hourly(&multi, 0.342);
+    assert!(has_reason(&multi, "Multi-AZ: instance cost doubled"));
+    assert_hourly(
+        &rds_instance("db.t3.large", "postgres", "us-east-1", false),
+        0.145,
+    );
+    assert_hourly(
+        &rds_instance("db.m5.large", "MariaDB", "us-east-1", false),
+        0.171,
+    );
+}
+
+#[test]
+fn rds_unknown_engine_and_class() {
+    assert_unknown(
+        &rds_instance("db.m5.large", "oracle-ee", "us-east-1", false),
+        "RDS engine 'oracle-ee'",
+    );
+    assert_unknown(
+        &rds_instance("db.zz9.large", "mysql", "us-east-1", false),
+        "price unknown for RDS class db.zz9.large",
+    );
+}
+
+#[test]
+fn aurora_by_engine_family() {
+    let est = aurora_instance("db.r5.large", "aurora-postgresql", "us-east-1");
+    assert_hourly(&est, 0.29);
+    assert!(est.stale);
+    assert!(has_reason(&est, "Aurora prices from 2021-08-03 (stale)"));
+    assert_hourly(
+        &aurora_instance("db.t3.small", "aurora-mysql", "us-east-1"),
+        0.041,
+    );
+    // rds_instance hands aurora engines over.
+    let via_rds = rds_instance("db.r6g.large", "aurora-mysql", "us-east-1", true);
+    assert_hourly(&via_rds, 0.26);
+    assert!(has_reason(&via_rds, "Multi-AZ flag ignored for Aurora"));
+    assert_unknown(
+        &aurora_instance("db.serverless", "aurora-mysql", "us-east-1"),
+        "ACU-hour",
+    );
+}
+
+#[test]
+fn rds_storage_matches_published_figures() {
+    // infracost golden: gp2 20 GB $2.30/month; io1 100 GB + 1,200 IOPS $12.50 + $120.00;
+    // gp3 400 GB + 2,000 IOPS above 12,000: $46 + $40, Multi-AZ $92 + $80.
+    assert_monthly(&rds_storage("gp2", 20.0, None, "us-east-1"), 2.30);
+    assert_monthly(
+        &rds_storage("io1", 100.0, Some(1200.0), "us-east-1"),
+        132.50,
+    );
+    assert_monthly(&rds_storage("gp3", 400.0, Some(14000.0), "us-east-1"), 86.0);
+    assert_monthly(
+        &rds_storage("gp3", 20.0, Some(4000.0), "us-east-1"),
+        2.30 + 20.0,
+    );
+    assert_monthly(&rds_storage("gp3", 20.0, None, "us-east-1"), 2.30);
+    let multi = rds_storage_deployment("gp3", 400.0, Some(14000.0), "us-east-1", true);
+    assert_monthly(&multi, 172.0);
+    assert_monthly(&rds_storage("magnetic", 40.0, None, "us-east-1"), 4.0);
+    assert_unknown(
+        &rds_storage("io1", 100.0, None, "us-east-1"),
+        "without provisioned IOPS",
+    );
+    assert_unknown(
+        &rds_storage("io2", 100.0, Some(1000.0), "us-east-1"),
+        "RDS storage type 'io2'",
+    );
+    assert_unknown(&rds_storage("gp2", f64::NAN, None, "us-east-1"), "invalid");
+}
+
+// ------------------------------------------------------------------------------- EBS
+
+#[test]
+fn ebs_volume_types_match_published_figures() {
+    // infracost golden ebs_volume_test figures.
+    assert_monthly(
+        &ebs_volume(Some("gp2"), 10.0, None, None, "us-east-1"),
+        1.00,
+    );
+    assert_monthly(
+        &ebs_volume(Some("standard"), 20.0, None, None, "us-east-1"),
+        1.00,
+    );
+    assert_monthly(
+        &ebs_volume(Some("io1"), 30.0, Some(300.0), None, "us-east-1"),
+        3.75 + 19.50,
+    );
+    assert_monthly(
+        &ebs_volume(Some("io2"), 30.0, Some(300.0), None, "us-east-1"),
+        3.75 + 19.50,
+    );
+    assert_monthly(
+        &ebs_volume(Some("st1"), 40.0, None, None, "us-east-1"),
+        1.80,
+    );
+    assert_monthly(
+        &ebs_volume(Some("sc1"), 50.0, None, None, "us-east-1"),
+        0.75,
+    );
+    assert_monthly(
+        &ebs_volume(Some("gp3"), 40.0, Some(4000.0), Some(130.0), "us-east-1"),
+        3.20 + 5.00 + 0.20,
+    );
+    // Free baselines: no extra charge at or below 3,000 IOPS / 125 MB/s.
+    assert_monthly(
+        &ebs_volume(Some("gp3"), 100.0, Some(3000.0), Some(125.0), "us-east-1"),
+        8.0,
+    );
+}
+
+#[test]
+fn ebs_default_type_and_unknowns() {
+    let est = ebs_volume(None, 100.0, None, None, "us-east-1");
+    assert_monthly(&est, 10.0);
+    assert!(has_reason(&est, "priced as gp2, the CreateVolume default"));
+    assert_unknown(
+        &ebs_volume(Some("io2"), 100.0, Some(40000.0), None, "us-east-1"),
+        "not sourced",
+    );
+    assert_unknown(
+        &ebs_volume(Some("io1"), 100.0, None, None, "us-east-1"),
+        "without provisioned IOPS",
+    );
+    assert_unknown(
+        &ebs_volume(Some("gp9"), 100.0, None, None, "us-east-1"),
+        "EBS volume type 'gp9'",
+    );
+    assert_unknown(
+        &ebs_volume(Some("gp3"), -1.0, None, None, "us-east-1"),
+        "invalid",
+    );
+}
+
+// ------------------------------------------------------------------------------- Lambda
+
+#[test]
+fn lambda_provisioned_concurrency_rates() {
+    let x86 = lambda_provisioned_concurrency(1024.0, 100.0, "us-east-1", false);
+    assert_hourly(&x86, 100.0 * 0.0000041667 * 3600.0);
+    // infracost golden: arm64, 50 × 512 MB for 100 h = 9,000,000 GB-s → $30.00.
+    let arm = lambda_provisioned_concurrency(512.0, 50.0, "us-east-1", true);
+    assert!((arm.hourly_usd.unwrap() * 100.0 - 30.0).abs() < 0.01);
+}
+
+#[test]
+fn plain_lambda_has_no_hourly_cost_and_says_so() {
+    for est in [
+        lambda_function(),
+        lambda_provisioned_concurrency(1024.0, 0.0, "us-east-1", false),
+    ] {
+        assert_hourly(&est, 0.0);
+        assert!(has_reason(
+            &est,
+            "Lambda functions without provisioned concurrency have no hourly cost"
+        ));
+    }
+}
+
+// ------------------------------------------------------------------------------- network etc.
+
+#[test]
+fn network_items() {
+    assert_hourly(&nat_gateway("us-east-1"), 0.045);
+    assert!(close(nat_gateway("us-east-1").monthly_usd.unwrap(), 32.85));
+    assert!(has_reason(&nat_gateway("us-east-1"), "data processing"));
+    assert_hourly(&elastic_ip("us-east-1"), 0.005);
+    assert_hourly(&load_balancer("application", "us-east-1"), 0.0225);
+    assert_hourly(&load_balancer("network", "us-east-1"), 0.0225);
+    assert_hourly(&load_balancer("classic", "us-east-1"), 0.025);
+    assert!(has_reason(
+        &load_balancer("alb", "us-east-1"),
+        "(LCU) are usage-based and not estimated"
+    ));
+    assert_unknown(
+        &load_balancer("gateway", "us-east-1"),
+        "Gateway Load Balancer",
+    );
+    assert_unknown(
+        &load_balancer("teleport", "us-east-1"),
+        "unknown load balancer type",
+    );
+    assert_hourly(&eks_cluster("us-east-1"), 0.10);
+    assert!(close(eks_cluster("us-east-1").monthly_usd.unwrap(), 73.0));
+    assert_hourly(
+        &nat_gateway("ap-south-1"),
+        0.045 * region_factor("ap-south-1").unwrap(),
+    );
+}
+
+#[test]
+fn node_tables() {
+    assert_hourly(&elasticache_node("cache.m4.large", "us-east-1"), 0.156);
+    assert_hourly(&elasticache_node("cache.r6g.large", "us-east-1"), 0.206);
+    assert_hourly(
+        &opensearch_instance("c4.2xlarge.search", "us-east-1"),
+        0.587,
+    );
+    assert_hourly(
+        &opensearch_instance("c4.2xlarge.elasticsearch", "us-east-1"),
+        0.587,
+    );
+    assert_hourly(&opensearch_instance("r6g.large", "us-east-1"), 0.167);
+    assert_hourly(&redshift_node("ra3.4xlarge", "us-east-1"), 3.26);
+    assert_hourly(&sagemaker_instance("ml.m5.xlarge", "us-east-1"), 0.23);
+    assert_unknown(
+        &sagemaker_instance("ml.g5.xlarge", "us-east-1"),
+        "price unknown for SageMaker hosting type ml.g5.xlarge",
+    );
+    assert_unknown(
+        &redshift_node("ra3.xlplus", "us-east-1"),
+        "price unknown for Redshift type ra3.xlplus",
+    );
+    assert_unknown(
+        &elasticache_node("cache.x9.huge", "us-east-1"),
+        "price unknown for ElastiCache",
+    );
+}
+
+// ------------------------------------------------------------------------------- misc
+
+#[test]
+fn every_table_loads_and_is_populated() {
+    let t = tables();
+    assert_eq!(t.ec2.prices.len(), 1367);
+    assert_eq!(t.rds.prices.len(), 71);
+    assert!(!t.aurora.prices.is_empty());
+    assert_eq!(t.regions.factors.len(), 24);
+    assert_eq!(t.elasticache.prices.len(), 73);
+    assert_eq!(t.opensearch.prices.len(), 237);
+    assert_eq!(t.redshift.prices.len(), 4);
+    assert_eq!(t.sagemaker.prices.len(), 2);
+    assert!(t.rds.stale && t.aurora.stale && !t.ec2.stale);
+    let all = t
+        .ec2
+        .prices
+        .values()
+        .chain(t.elasticache.prices.values())
+        .chain(t.opensearch.prices.values());
+    for p in all {
+        assert!(p.is_finite() && *p > 0.0);
+    }
+}
+
+#[test]
+fn times_scales_and_explains() {
+    let one = linux("m5.large", "us-east-1");
+    let three = one.times(3);
+    assert_hourly(&three, 0.288);
+    assert!(has_reason(&three, "× 3 units"));
+    let unknown = linux("foo.bar", "us-east-1").times(5);
+    assert_eq!(unknown.hourly_usd, None);
+}
+
+#[test]
+fn platform_and_tenancy_parsing() {
+    assert_eq!(
+        Platform::from_platform_details("Linux/UNIX"),
+        Platform::Linux
+    );
+    assert_eq!(
+        Platform::from_platform_details("windows"),
+        Platform::Windows
+    );
+    assert_eq!(
+        Platform::from_platform_details("Red Hat Enterprise Linux"),
+        Platform::Rhel
+    );
+    assert_eq!(Platform::from_platform_details("SUSE"), Platform::Unknown);
+    assert_eq!(Tenancy::from_api("default"), Some(Tenancy::Shared));
+    assert_eq!(Tenancy::from_api("dedicated"), Some(Tenancy::Dedicated));
+    assert_eq!(Tenancy::from_api("host"), None);
+}
+
+#[test]
+fn money_formatting() {
+    assert_eq!(money(0.092), "0.092");
+    assert_eq!(money(0.1), "0.10");
+    assert_eq!(money(32.85), "32.85");
+    assert_eq!(money(1.5000012), "1.50");
+    assert_eq!(money(786.0), "786.00");
+    assert_eq!(money(0.0), "0.00");
+}
+
+#[test]
+fn estimate_serializes_for_events() {
+    let est = linux("m5.large", "us-east-1");
+    let json = serde_json::to_value(&est).unwrap();
+    assert_eq!(json["hourly_usd"], serde_json::json!(0.096));
+    assert_eq!(json["stale"], serde_json::json!(false));
+    let unknown = serde_json::to_value(linux("foo.bar", "us-east-1")).unwrap();
+    assert!(unknown["hourly_usd"].is_null());
+}
+
+#[test]
+fn bench_lookup_runs() {
+    // Timing is reported, never asserted (see DESIGN §6); `make bench` runs it optimised.
+    let n = 200_000;
+    let elapsed = bench_lookup(n);
+    assert!(elapsed > Duration::ZERO);
+    eprintln!(
+        "pricing::bench_lookup: {n} lookups in {elapsed:?}, {:.0} ns per lookup",
+        elapsed.as_nanos() as f64 / n as f64
+    );
+}
