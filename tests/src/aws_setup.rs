@@ -106,7 +106,10 @@ pub async fn create_queues(sdk: &SdkConfig, routing: &RoutingTable) -> HashMap<S
             .create_queue()
             .queue_name(format!("{}.fifo", spec.name))
             .attributes(QueueAttributeName::FifoQueue, "true")
-            .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+            .attributes(
+                QueueAttributeName::ContentBasedDeduplication,
+                spec.content_based_deduplication.to_string(),
+            )
             .attributes(
                 QueueAttributeName::VisibilityTimeout,
                 (spec.consumer_timeout_seconds * 6).to_string(),

@@ -23,6 +23,9 @@ pub struct QueueSpec {
     pub consumer: String,
     pub consumer_timeout_seconds: u64,
     pub batch_size: usize,
+    /// On for queues fed by EventBridge rules (EventBridge requires it for FIFO targets).
+    #[serde(default)]
+    pub content_based_deduplication: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -156,6 +156,7 @@ impl Queue for MemoryQueue {
         if !queues.contains_key(queue) {
             return Err(QueueError::UnknownQueue(queue.to_owned()));
         }
+        let has_dlq = queues.contains_key(&dlq_name(queue));
         let state = queues.get_mut(queue).expect("checked");
         for m in &mut state.messages {
             if m.invisible_until.is_some_and(|t| t <= now) {
@@ -163,10 +164,13 @@ impl Queue for MemoryQueue {
                 m.receipt_handle = None;
             }
         }
-        // The redrive policy: a visible message that was received maxReceiveCount times moves on.
+        // The redrive policy: a visible message that was received maxReceiveCount times moves
+        // on (dead-letter queues have no redrive of their own).
         let (exhausted, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.messages)
             .into_iter()
-            .partition(|m| m.invisible_until.is_none() && m.receive_count >= MAX_RECEIVE_COUNT);
+            .partition(|m| {
+                has_dlq && m.invisible_until.is_none() && m.receive_count >= MAX_RECEIVE_COUNT
+            });
         state.messages = kept;
         let in_flight: HashSet<String> = state
             .messages
