@@ -1,0 +1,333 @@
+import { Aws, Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { EnvConfig } from '../config';
+import { FUNCTION_NAMES, FunctionName, assetDirFor, functionSpecs } from '../functions';
+import { RoutingTable, dlqName, queueEnvName, queueName } from '../routing';
+
+export interface PipelineProps {
+  readonly routing: RoutingTable;
+  readonly config: EnvConfig;
+  /** Physical-name prefix, `dd0c-<env>`. */
+  readonly prefix: string;
+  readonly table: dynamodb.ITable;
+  readonly slackTokenKey: kms.IKey;
+  readonly slackSecret: secretsmanager.ISecret;
+  readonly stripeSecret: secretsmanager.ISecret;
+  readonly removalPolicy: RemovalPolicy;
+  readonly dashboardUrl: string;
+  readonly customerTemplateUrl: string;
+  readonly cognito: { userPoolId: string; clientId: string };
+}
+
+/**
+ * The event pipeline, generated from the routing table: the dd0c bus, one FIFO queue and FIFO
+ * DLQ per `queues[]` entry, one rule per `routes[]` entry, the ingest rule, the nine functions
+ * and the SQS event-source mappings, and the digest schedule.
+ */
+export class Pipeline extends Construct {
+  public readonly bus: events.EventBus;
+  public readonly queues: Record<string, sqs.Queue> = {};
+  public readonly dlqs: Record<string, sqs.Queue> = {};
+  /** Standard queue for events EventBridge or Scheduler could not deliver to a target. */
+  public readonly deliveryDlq: sqs.Queue;
+  public readonly functions = {} as Record<FunctionName, lambda.Function>;
+  public readonly routeRules: Record<string, events.Rule> = {};
+  public readonly ingestRule: events.Rule;
+  public readonly digestSchedule: scheduler.Schedule;
+
+  constructor(scope: Construct, id: string, props: PipelineProps) {
+    super(scope, id);
+    const { routing, config, prefix } = props;
+    const specs = functionSpecs(routing);
+
+    this.bus = new events.EventBus(this, 'Bus', {
+      eventBusName: `${routing.bus_name}-${config.envName}`,
+      description: `dd0c ${config.envName}: customer CloudTrail events in, internal domain events between stages`,
+    });
+
+    this.deliveryDlq = new sqs.Queue(this, 'DeliveryDlq', {
+      queueName: `${prefix}-delivery-dlq`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: props.removalPolicy,
+    });
+
+    // --- queues: <prefix>-<name>.fifo with <prefix>-<name>-dlq.fifo ---------------------------
+    for (const q of routing.queues) {
+      const dlq = new sqs.Queue(this, `${pascal(q.name)}Dlq`, {
+        queueName: dlqName(prefix, q.name),
+        fifo: true,
+        contentBasedDeduplication: false,
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+        removalPolicy: props.removalPolicy,
+      });
+      const queue = new sqs.Queue(this, `${pascal(q.name)}Queue`, {
+        queueName: queueName(prefix, q.name),
+        fifo: true,
+        contentBasedDeduplication: contentBasedDedup(routing, q.name),
+        deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+        fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+        // Lambda's guidance for SQS event sources: at least 6x the function timeout.
+        visibilityTimeout: Duration.seconds(6 * q.consumer_timeout_seconds),
+        retentionPeriod: Duration.days(4),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        deadLetterQueue: { queue: dlq, maxReceiveCount: routing.max_receive_count },
+        removalPolicy: props.removalPolicy,
+      });
+      this.queues[q.name] = queue;
+      this.dlqs[q.name] = dlq;
+    }
+
+    // --- functions -------------------------------------------------------------------------------
+    const paramsAndSecrets = lambda.ParamsAndSecretsLayerVersion.fromVersion(
+      lambda.ParamsAndSecretsVersions.V1_0_103,
+      { cacheEnabled: true, cacheSize: 100, logLevel: lambda.ParamsAndSecretsLogLevel.WARN },
+    );
+    const needsSecrets: Partial<Record<FunctionName, secretsmanager.ISecret[]>> = {
+      notifier: [props.slackSecret],
+      digest: [props.slackSecret],
+      slack: [props.slackSecret],
+      stripe: [props.stripeSecret],
+      api: [props.stripeSecret],
+    };
+    const consumed: Partial<Record<FunctionName, string>> = {};
+    for (const q of routing.queues) consumed[q.consumer as FunctionName] = q.name;
+
+    const tableAccess = new iam.PolicyStatement({
+      actions: TABLE_ACTIONS,
+      resources: [
+        props.table.tableArn,
+        `${props.table.tableArn}/index/${GSI_NAMES[0]}`,
+        `${props.table.tableArn}/index/${GSI_NAMES[1]}`,
+      ],
+    });
+    for (const name of FUNCTION_NAMES) {
+      const spec = specs[name];
+      const env: Record<string, string> = {
+        TABLE_NAME: props.table.tableName,
+        EVENT_BUS_NAME: this.bus.eventBusName,
+        DD0C_ENV: config.envName,
+        RUST_LOG: config.rustLog,
+      };
+      const queueNames = new Set<string>();
+      if (consumed[name]) queueNames.add(consumed[name]!);
+      if (name === routing.ingest_rule.function) queueNames.add(routing.ingest_rule.queue);
+      for (const qn of queueNames) {
+        env[queueEnvName('QUEUE_URL', qn)] = this.queues[qn].queueUrl;
+        env[queueEnvName('DLQ_URL', qn)] = this.dlqs[qn].queueUrl;
+      }
+      const secrets = needsSecrets[name] ?? [];
+      if (secrets.includes(props.slackSecret)) env.SLACK_SECRET_ARN = props.slackSecret.secretArn;
+      if (secrets.includes(props.stripeSecret)) env.STRIPE_SECRET_ARN = props.stripeSecret.secretArn;
+      if (name === 'notifier' || name === 'digest' || name === 'slack') {
+        env.SLACK_TOKEN_KMS_KEY_ID = props.slackTokenKey.keyArn;
+      }
+      if (name === 'notifier' || name === 'digest' || name === 'slack' || name === 'api') {
+        env.DASHBOARD_URL = props.dashboardUrl;
+      }
+      if (name === 'api') {
+        env.COGNITO_USER_POOL_ID = props.cognito.userPoolId;
+        env.COGNITO_CLIENT_ID = props.cognito.clientId;
+        env.COGNITO_REGION = Aws.REGION;
+        env.CUSTOMER_TEMPLATE_URL = props.customerTemplateUrl;
+        env.DD0C_ACCOUNT_ID = Aws.ACCOUNT_ID;
+      }
+
+      const logGroup = new logs.LogGroup(this, `${pascal(name)}Logs`, {
+        retention: retentionDays(config.logRetentionDays),
+        removalPolicy: props.removalPolicy,
+      });
+      // Own role instead of AWSLambdaBasicExecutionRole: logs go to this function's log group only.
+      const role = new iam.Role(this, `${pascal(name)}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `dd0c ${config.envName} ${name} function`,
+      });
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [logGroup.logGroupArn],
+        }),
+      );
+      const fn = new lambda.Function(this, `${pascal(name)}Function`, {
+        functionName: `${prefix}-${name}`,
+        description: spec.description,
+        runtime: lambda.Runtime.PROVIDED_AL2023,
+        architecture: lambda.Architecture.ARM_64,
+        handler: 'bootstrap',
+        code: lambda.Code.fromAsset(assetDirFor(name, config.lambdaAssetRoot, config.forDeploy)),
+        memorySize: spec.memoryMb,
+        timeout: Duration.seconds(spec.timeoutSeconds),
+        reservedConcurrentExecutions: config.reservedConcurrency ? spec.reservedConcurrency : undefined,
+        tracing: lambda.Tracing.ACTIVE,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        logGroup,
+        role,
+        environment: env,
+        paramsAndSecrets: secrets.length > 0 ? paramsAndSecrets : undefined,
+      });
+      this.functions[name] = fn;
+
+      // Item-level read/write on the table and its two indexes, named (no index/* wildcard).
+      role.addToPolicy(tableAccess);
+      for (const s of secrets) s.grantRead(fn);
+      for (const qn of queueNames) {
+        // Every consumer dead-letters bad records itself (with the reason) to its DLQ.
+        this.dlqs[qn].grantSendMessages(fn);
+      }
+    }
+
+    const fns = this.functions;
+    // Producers.
+    this.queues[routing.ingest_rule.queue].grantSendMessages(fns[routing.ingest_rule.function as FunctionName]);
+    for (const name of ['normalizer', 'scorer', 'classifier', 'digest', 'slack'] as FunctionName[]) {
+      this.bus.grantPutEventsTo(fns[name]);
+    }
+    // Slack bot tokens: envelope encryption (slack encrypts at install; the senders decrypt).
+    props.slackTokenKey.grant(fns.slack, 'kms:GenerateDataKey', 'kms:Decrypt');
+    props.slackTokenKey.grantDecrypt(fns.notifier);
+    props.slackTokenKey.grantDecrypt(fns.digest);
+    // Customer accounts: AssumeRole into the read-only role the customer template creates
+    // (trust + ExternalId enforced on the customer's side); never into a role of this account.
+    const assumeCustomerRole = new iam.PolicyStatement({
+      actions: ['sts:AssumeRole'],
+      resources: [`arn:${Aws.PARTITION}:iam::*:role/*`],
+      conditions: { StringNotEquals: { 'aws:ResourceAccount': Aws.ACCOUNT_ID } },
+    });
+    for (const name of ['scorer', 'classifier', 'digest', 'api'] as FunctionName[]) {
+      fns[name].addToRolePolicy(assumeCustomerRole);
+    }
+
+    // --- SQS event-source mappings (queue -> consumer) ----------------------------------------
+    for (const q of routing.queues) {
+      const consumer = fns[q.consumer as FunctionName];
+      if (!consumer) throw new Error(`routing: queue "${q.name}" names unknown consumer "${q.consumer}"`);
+      consumer.addEventSource(
+        new SqsEventSource(this.queues[q.name], {
+          batchSize: q.batch_size,
+          reportBatchItemFailures: true,
+          maxConcurrency: specs[q.consumer as FunctionName].sqsMaxConcurrency,
+        }),
+      );
+    }
+
+    // --- rules --------------------------------------------------------------------------------
+    // Internal routes: one rule per routes[] entry; EventBridge can only set a static
+    // MessageGroupId, so the group is the route's message_group.
+    for (const r of routing.routes) {
+      const rule = new events.Rule(this, `Route${pascal(r.detail_type.replace(/^dd0c\./, ''))}`, {
+        eventBus: this.bus,
+        description: `${r.detail_type} -> ${r.queue}.fifo (shared/routing.json)`,
+        // `account` is set by EventBridge to the sender: customers may put events on this bus,
+        // so internal routes only accept what this account's own functions published.
+        eventPattern: { source: [routing.internal_source], detailType: [r.detail_type], account: [Aws.ACCOUNT_ID] },
+      });
+      rule.addTarget(
+        new targets.SqsQueue(this.queues[r.queue], {
+          messageGroupId: r.message_group,
+          deadLetterQueue: this.deliveryDlq,
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      );
+      this.routeRules[r.detail_type] = rule;
+    }
+
+    // Ingest: customer CloudTrail events (forwarded by the customer's rule) -> ingest function,
+    // which sends to ingest.fifo with group = account and dedup id = CloudTrail eventID.
+    this.ingestRule = new events.Rule(this, 'IngestRule', {
+      eventBus: this.bus,
+      description: `${routing.ingest_rule.detail_type} -> ${routing.ingest_rule.function} -> ${routing.ingest_rule.queue}.fifo`,
+      // Only AWS services can publish events whose source starts with "aws.": a customer can
+      // forward real CloudTrail events but cannot forge them with PutEvents.
+      eventPattern: { detailType: [routing.ingest_rule.detail_type], source: events.Match.prefix('aws.') },
+    });
+    this.ingestRule.addTarget(
+      new targets.LambdaFunction(fns[routing.ingest_rule.function as FunctionName], {
+        deadLetterQueue: this.deliveryDlq,
+        retryAttempts: 185,
+        maxEventAge: Duration.hours(24),
+      }),
+    );
+
+    // --- digest schedule ----------------------------------------------------------------------
+    // Hourly at minute 0 UTC: the digest function sends each tenant's daily digest when it is
+    // 09:00 in the tenant's time zone (UTC unless set), and runs the housekeeping jobs.
+    this.digestSchedule = new scheduler.Schedule(this, 'DigestSchedule', {
+      scheduleName: `${prefix}-digest-hourly`,
+      description: 'dd0c digest tick: hourly; 09:00 tenant-local digest decided in the function',
+      schedule: scheduler.ScheduleExpression.cron({ minute: '0', timeZone: TimeZone.ETC_UTC }),
+      target: new schedulerTargets.LambdaInvoke(fns.digest, {
+        input: scheduler.ScheduleTargetInput.fromObject({
+          source: 'dd0c.scheduler',
+          kind: 'tick',
+          scheduled_time: scheduler.ContextAttribute.scheduledTime,
+        }),
+        deadLetterQueue: this.deliveryDlq,
+        retryAttempts: 3,
+        maxEventAge: Duration.hours(1),
+      }),
+    });
+  }
+}
+
+/**
+ * Content-based deduplication per queue.
+ * - Off where our code sends with an explicit deduplication id: the ingest queue (dedup id =
+ *   CloudTrail eventID, group = account) and every DLQ (consumers dead-letter with the id of the
+ *   message they reject).
+ * - On for queues that are EventBridge rule targets: the EventBridge API reference for
+ *   Target.SqsParameters requires content-based deduplication on a FIFO target queue, since a
+ *   rule target can set a static MessageGroupId but no MessageDeduplicationId. Each event body
+ *   carries EventBridge's unique event `id` and `time`, so only redeliveries of the same event
+ *   collapse.
+ */
+export function contentBasedDedup(routing: RoutingTable, queue: string): boolean {
+  return routing.routes.some((r) => r.queue === queue);
+}
+
+/** The single table's global secondary indexes (docs/data-model.md). */
+export const GSI_NAMES = ['GSI1', 'GSI2'] as const;
+
+const TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:DescribeTable',
+];
+
+export function pascal(s: string): string {
+  return s
+    .split(/[^A-Za-z0-9]+/)
+    .filter((p) => p.length > 0)
+    .map((p) => p[0].toUpperCase() + p.slice(1))
+    .join('');
+}
+
+function retentionDays(days: number): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays).filter((v) => typeof v === 'number') as number[];
+  const match = allowed.find((d) => d === days);
+  if (match === undefined) throw new Error(`logRetentionDays=${days} is not a CloudWatch Logs retention value`);
+  return match as logs.RetentionDays;
+}

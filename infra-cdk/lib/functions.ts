@@ -1,0 +1,119 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { RoutingTable } from './routing';
+
+/** The nine Rust binaries; each is built by `make lambdas` into target/lambda/<name>/bootstrap. */
+export const FUNCTION_NAMES = [
+  'ingest',
+  'normalizer',
+  'scorer',
+  'classifier',
+  'notifier',
+  'digest',
+  'slack',
+  'stripe',
+  'api',
+] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+export interface FunctionSpec {
+  readonly name: FunctionName;
+  readonly description: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /**
+   * Reserved concurrency: caps a function that talks to a rate-limited party.
+   * notifier: Slack's chat.postMessage is ~1 message/s per channel;
+   * digest: one run at a time so a slow run and the next tick never double-send a digest.
+   */
+  readonly reservedConcurrency?: number;
+  /** Cap on concurrent invocations by an SQS event source (protects DynamoDB and Slack). */
+  readonly sqsMaxConcurrency?: number;
+}
+
+/** Specs; a queue consumer's timeout is the routing table's `consumer_timeout_seconds`. */
+export function functionSpecs(routing: RoutingTable): Record<FunctionName, FunctionSpec> {
+  const consumerTimeout = (fn: FunctionName, dflt: number): number =>
+    routing.queues.find((q) => q.consumer === fn)?.consumer_timeout_seconds ?? dflt;
+  return {
+    ingest: {
+      name: 'ingest',
+      description: 'CloudTrail events from the bus and POST /v1/drift-reports -> ingest.fifo',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+    },
+    normalizer: {
+      name: 'normalizer',
+      description: 'ingest.fifo -> events in DynamoDB, domain events on the bus',
+      memoryMb: 512,
+      timeoutSeconds: consumerTimeout('normalizer', 30),
+      sqsMaxConcurrency: 20,
+    },
+    scorer: {
+      name: 'scorer',
+      description: 'score.fifo -> cost anomaly findings',
+      memoryMb: 512,
+      timeoutSeconds: consumerTimeout('scorer', 30),
+      sqsMaxConcurrency: 20,
+    },
+    classifier: {
+      name: 'classifier',
+      description: 'classify.fifo -> drift findings',
+      memoryMb: 512,
+      timeoutSeconds: consumerTimeout('classifier', 30),
+      sqsMaxConcurrency: 20,
+    },
+    notifier: {
+      name: 'notifier',
+      description: 'alerts.fifo -> Slack now, or a digest hold',
+      memoryMb: 256,
+      timeoutSeconds: consumerTimeout('notifier', 60),
+      reservedConcurrency: 5,
+      sqsMaxConcurrency: 5,
+    },
+    digest: {
+      name: 'digest',
+      description: 'hourly tick: daily digest at 09:00 tenant time, un-snooze, governance, purge, zombie scan',
+      memoryMb: 512,
+      timeoutSeconds: 300,
+      reservedConcurrency: 1,
+    },
+    slack: {
+      name: 'slack',
+      description: 'Slack slash commands, interactive actions and OAuth install',
+      memoryMb: 256,
+      timeoutSeconds: 10,
+    },
+    stripe: {
+      name: 'stripe',
+      description: 'Stripe webhook',
+      memoryMb: 256,
+      timeoutSeconds: 10,
+    },
+    api: {
+      name: 'api',
+      description: 'dashboard REST API, onboarding, billing',
+      memoryMb: 512,
+      timeoutSeconds: 29,
+    },
+  };
+}
+
+export const PLACEHOLDER_ASSET_DIR = path.resolve(__dirname, '..', 'placeholder-asset');
+export const DEFAULT_LAMBDA_ROOT = path.resolve(__dirname, '..', '..', 'target', 'lambda');
+
+/**
+ * The asset folder for a function: `target/lambda/<name>` when `make lambdas` produced a
+ * bootstrap there, else the placeholder folder (synth and tests work on a fresh clone; a deploy
+ * passes `-c deploy=true` so it can never ship the placeholder).
+ */
+export function assetDirFor(name: FunctionName, root = DEFAULT_LAMBDA_ROOT, requireBuilt = false): string {
+  const dir = path.join(root, name);
+  if (fs.existsSync(path.join(dir, 'bootstrap'))) return dir;
+  if (requireBuilt) {
+    throw new Error(
+      `${path.join(dir, 'bootstrap')} is missing: run \`make lambdas\` (cargo lambda build --release --arm64) before deploying`,
+    );
+  }
+  return PLACEHOLDER_ASSET_DIR;
+}

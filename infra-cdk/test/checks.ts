@@ -1,0 +1,267 @@
+/**
+ * Checks over a synthesized CloudFormation template (plain JSON). Each returns the list of
+ * problems it found, so a test asserts `[]` on the real template and a non-empty list on a
+ * broken one: every check is shown to be able to fail.
+ */
+import { RoutingTable } from '../lib/routing';
+import { resources } from './helpers';
+
+type Json = any;
+
+function getAttTarget(v: Json): string | undefined {
+  if (v && typeof v === 'object' && Array.isArray(v['Fn::GetAtt'])) return v['Fn::GetAtt'][0];
+  return undefined;
+}
+
+function refTarget(v: Json): string | undefined {
+  if (v && typeof v === 'object' && typeof v.Ref === 'string') return v.Ref;
+  return getAttTarget(v);
+}
+
+/** The routing seen in a template: rules, their targets, and the SQS event-source mappings. */
+export interface TemplateRouting {
+  /** detail-type -> routes found (one per rule target) */
+  readonly routes: Map<string, { source: string[]; queue: string; group?: string; rule: string }[]>;
+  /** detail-type -> functions targeted directly by a rule */
+  readonly functionRules: Map<string, { function: string; rule: string; source?: string[] }[]>;
+  /** queue name -> event-source mappings */
+  readonly mappings: Map<string, { function: string; batchSize?: number; responseTypes: string[] }[]>;
+}
+
+export function extractRouting(json: Json): TemplateRouting {
+  const queues = resources(json, 'AWS::SQS::Queue');
+  const functions = resources(json, 'AWS::Lambda::Function');
+  const queueName = (logicalId: string | undefined): string =>
+    logicalId && queues[logicalId] ? String(queues[logicalId].Properties.QueueName) : `<not a queue: ${logicalId}>`;
+  const functionName = (logicalId: string | undefined): string =>
+    logicalId && functions[logicalId] ? String(functions[logicalId].Properties.FunctionName) : `<not a function: ${logicalId}>`;
+
+  const routes: TemplateRouting['routes'] = new Map();
+  const functionRules: TemplateRouting['functionRules'] = new Map();
+  for (const [ruleId, rule] of Object.entries<Json>(resources(json, 'AWS::Events::Rule'))) {
+    const pattern = rule.Properties.EventPattern ?? {};
+    const detailTypes: string[] = pattern['detail-type'] ?? [];
+    const source: string[] | undefined = pattern.source;
+    for (const target of rule.Properties.Targets ?? []) {
+      const arnOf = getAttTarget(target.Arn);
+      for (const dt of detailTypes) {
+        if (arnOf && queues[arnOf]) {
+          const list = routes.get(dt) ?? [];
+          list.push({ source: source ?? [], queue: queueName(arnOf), group: target.SqsParameters?.MessageGroupId, rule: ruleId });
+          routes.set(dt, list);
+        } else if (arnOf && functions[arnOf]) {
+          const list = functionRules.get(dt) ?? [];
+          list.push({ function: functionName(arnOf), rule: ruleId, source });
+          functionRules.set(dt, list);
+        }
+      }
+    }
+  }
+
+  const mappings: TemplateRouting['mappings'] = new Map();
+  for (const esm of Object.values<Json>(resources(json, 'AWS::Lambda::EventSourceMapping'))) {
+    const q = queueName(getAttTarget(esm.Properties.EventSourceArn));
+    const list = mappings.get(q) ?? [];
+    list.push({
+      function: functionName(refTarget(esm.Properties.FunctionName)),
+      batchSize: esm.Properties.BatchSize,
+      responseTypes: esm.Properties.FunctionResponseTypes ?? [],
+    });
+    mappings.set(q, list);
+  }
+  return { routes, functionRules, mappings };
+}
+
+const isQueue = (physical: string, name: string): boolean => physical.endsWith(`-${name}.fifo`);
+const isFunction = (physical: string, name: string): boolean => physical.endsWith(`-${name}`);
+
+/**
+ * Routing parity: every detail-type of the routing table reaches exactly the queue (and message
+ * group) the Rust router sends it to, no rule routes a detail-type the table does not know, the
+ * ingest rule reaches the ingest function, and each queue is consumed by its consumer.
+ */
+export function routingParityProblems(routing: RoutingTable, json: Json): string[] {
+  const problems: string[] = [];
+  const found = extractRouting(json);
+  const known = new Set(routing.routes.map((r) => r.detail_type));
+
+  for (const r of routing.routes) {
+    const hits = (found.routes.get(r.detail_type) ?? []).filter((h) => h.source.includes(routing.internal_source));
+    if (hits.length === 0) {
+      problems.push(`${r.detail_type}: routed to ${r.queue} in shared/routing.json, to no queue in the template`);
+      continue;
+    }
+    const wrong = hits.filter((h) => !isQueue(h.queue, r.queue));
+    for (const h of wrong) problems.push(`${r.detail_type}: routed to ${r.queue} in shared/routing.json, also to ${h.queue} by ${h.rule}`);
+    if (hits.length > 1 && wrong.length === 0) problems.push(`${r.detail_type}: ${hits.length} rules deliver it (duplicates)`);
+    for (const h of hits) {
+      if (h.group !== r.message_group) {
+        problems.push(`${r.detail_type}: message group "${h.group}" in the template, "${r.message_group}" in shared/routing.json`);
+      }
+    }
+  }
+  for (const [dt, hits] of found.routes) {
+    if (known.has(dt)) continue;
+    for (const h of hits) problems.push(`${dt}: routed to ${h.queue} by ${h.rule} but not in shared/routing.json`);
+  }
+
+  const ingest = routing.ingest_rule;
+  const ingestHits = found.functionRules.get(ingest.detail_type) ?? [];
+  if (!ingestHits.some((h) => isFunction(h.function, ingest.function))) {
+    problems.push(`${ingest.detail_type}: no rule delivers it to the ${ingest.function} function`);
+  }
+  if ((found.routes.get(ingest.detail_type) ?? []).length > 0) {
+    problems.push(`${ingest.detail_type}: must reach ${ingest.queue}.fifo through the ${ingest.function} function (group/dedup), not a rule`);
+  }
+
+  for (const q of routing.queues) {
+    const maps = [...found.mappings.entries()].filter(([name]) => isQueue(name, q.name)).flatMap(([, m]) => m);
+    if (maps.length !== 1) {
+      problems.push(`${q.name}.fifo: ${maps.length} event-source mappings (want exactly 1, to ${q.consumer})`);
+      continue;
+    }
+    const m = maps[0];
+    if (!isFunction(m.function, q.consumer)) problems.push(`${q.name}.fifo: consumed by ${m.function}, want ${q.consumer}`);
+    if (m.batchSize !== q.batch_size) problems.push(`${q.name}.fifo: batch size ${m.batchSize}, want ${q.batch_size}`);
+  }
+  return problems;
+}
+
+/** FIFO queues with FIFO DLQs, maxReceiveCount, visibility >= 6x consumer timeout, no content dedup. */
+export function queueProblems(routing: RoutingTable, json: Json): string[] {
+  const problems: string[] = [];
+  const queues = resources(json, 'AWS::SQS::Queue');
+  const functions = resources(json, 'AWS::Lambda::Function');
+  const byName = new Map<string, [string, Json]>();
+  for (const [id, q] of Object.entries<Json>(queues)) byName.set(String(q.Properties.QueueName), [id, q]);
+  const found = extractRouting(json);
+
+  for (const rq of routing.queues) {
+    const main = [...byName.entries()].find(([n]) => isQueue(n, rq.name) && !n.endsWith('-dlq.fifo'));
+    if (!main) {
+      problems.push(`${rq.name}: no <prefix>-${rq.name}.fifo queue`);
+      continue;
+    }
+    const [name, [, q]] = main;
+    const p = q.Properties;
+    if (p.FifoQueue !== true) problems.push(`${name}: not FIFO`);
+    // Off where producers send explicit dedup ids (ingest: CloudTrail eventID); on for
+    // EventBridge rule targets, which cannot send one (see contentBasedDedup in the app).
+    const ruleTarget = routing.routes.some((r) => r.queue === rq.name);
+    if (p.ContentBasedDeduplication !== ruleTarget) {
+      problems.push(`${name}: content-based deduplication must be ${ruleTarget ? 'on (EventBridge rule target)' : 'off (explicit dedup ids)'}`);
+    }
+    const redrive = p.RedrivePolicy;
+    if (!redrive) {
+      problems.push(`${name}: no DLQ`);
+    } else {
+      if (redrive.maxReceiveCount !== routing.max_receive_count) {
+        problems.push(`${name}: maxReceiveCount ${redrive.maxReceiveCount}, want ${routing.max_receive_count}`);
+      }
+      const dlqId = getAttTarget(redrive.deadLetterTargetArn);
+      const dlq = dlqId ? queues[dlqId] : undefined;
+      if (!dlq) problems.push(`${name}: DLQ is not a queue of this stack`);
+      else {
+        if (dlq.Properties.FifoQueue !== true) problems.push(`${name}: DLQ is not FIFO`);
+        if (!String(dlq.Properties.QueueName).endsWith(`-${rq.name}-dlq.fifo`)) {
+          problems.push(`${name}: DLQ named ${dlq.Properties.QueueName}, want <prefix>-${rq.name}-dlq.fifo`);
+        }
+        if (dlq.Properties.ContentBasedDeduplication !== false) problems.push(`${name}: DLQ content-based deduplication must be off`);
+      }
+    }
+    // Visibility against the consumer's real timeout in the template.
+    const consumer = (found.mappings.get(name) ?? [])[0]?.function;
+    const fn = Object.values<Json>(functions).find((f) => f.Properties.FunctionName === consumer);
+    const timeout = fn?.Properties.Timeout;
+    if (typeof timeout !== 'number') problems.push(`${name}: consumer has no explicit timeout`);
+    else if (!(p.VisibilityTimeout >= 6 * timeout)) {
+      problems.push(`${name}: visibility ${p.VisibilityTimeout}s < 6 x consumer timeout ${timeout}s`);
+    }
+    if (typeof timeout === 'number' && timeout !== rq.consumer_timeout_seconds) {
+      problems.push(`${name}: consumer timeout ${timeout}s, shared/routing.json says ${rq.consumer_timeout_seconds}s`);
+    }
+  }
+  for (const [name, [, q]] of byName) {
+    if (name.endsWith('.fifo') && q.Properties.FifoQueue !== true) problems.push(`${name}: .fifo name on a standard queue`);
+  }
+  return problems;
+}
+
+/** Every Lambda function of ours: arm64, provided.al2023, bootstrap, explicit memory/timeout, tracing, JSON logs. */
+export function functionProblems(json: Json, expectedNames: readonly string[]): string[] {
+  const problems: string[] = [];
+  const fns = Object.values<Json>(resources(json, 'AWS::Lambda::Function')).filter((f) =>
+    String(f.Properties.FunctionName ?? '').startsWith('dd0c-'),
+  );
+  for (const name of expectedNames) {
+    if (!fns.some((f) => isFunction(f.Properties.FunctionName, name))) problems.push(`${name}: function missing`);
+  }
+  for (const f of fns) {
+    const p = f.Properties;
+    const n = p.FunctionName;
+    if (p.Runtime !== 'provided.al2023') problems.push(`${n}: runtime ${p.Runtime}`);
+    if (JSON.stringify(p.Architectures) !== JSON.stringify(['arm64'])) problems.push(`${n}: architectures ${JSON.stringify(p.Architectures)}`);
+    if (p.Handler !== 'bootstrap') problems.push(`${n}: handler ${p.Handler}`);
+    if (typeof p.MemorySize !== 'number') problems.push(`${n}: no explicit memory`);
+    if (typeof p.Timeout !== 'number') problems.push(`${n}: no explicit timeout`);
+    if (p.TracingConfig?.Mode !== 'Active') problems.push(`${n}: tracing not active`);
+    if (p.LoggingConfig?.LogFormat !== 'JSON') problems.push(`${n}: log format not JSON`);
+  }
+  return problems;
+}
+
+/** Every SQS event-source mapping reports partial batch failures. */
+export function mappingProblems(json: Json): string[] {
+  const problems: string[] = [];
+  const esms = resources(json, 'AWS::Lambda::EventSourceMapping');
+  if (Object.keys(esms).length === 0) problems.push('no event-source mappings');
+  for (const [id, m] of Object.entries<Json>(esms)) {
+    if (!(m.Properties.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures')) {
+      problems.push(`${id}: no ReportBatchItemFailures`);
+    }
+  }
+  return problems;
+}
+
+/** `{"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::1:root"]]}` -> `arn:aws:iam::1:root`. */
+export function joinPartition(v: Json): Json {
+  const join = v && typeof v === 'object' ? v['Fn::Join'] : undefined;
+  if (!Array.isArray(join)) return v;
+  const parts = (join[1] as Json[]).map((x) => (x && x.Ref === 'AWS::Partition' ? 'aws' : x));
+  return parts.every((x) => typeof x === 'string') ? parts.join(join[0]) : v;
+}
+
+/** The bus accepts PutEvents only from named accounts or an organisation, never from anyone. */
+export function busPolicyProblems(json: Json): string[] {
+  const problems: string[] = [];
+  const statements: Json[] = [];
+  for (const p of Object.values<Json>(resources(json, 'AWS::Events::EventBusPolicy'))) {
+    if (p.Properties.Statement) statements.push(p.Properties.Statement);
+    if (p.Properties.Principal) {
+      statements.push({ Effect: 'Allow', Principal: { AWS: p.Properties.Principal }, Condition: p.Properties.Condition ? {
+        StringEquals: { [String(p.Properties.Condition.Key)]: p.Properties.Condition.Value },
+      } : undefined });
+    }
+  }
+  for (const bus of Object.values<Json>(resources(json, 'AWS::Events::EventBus'))) {
+    const policy = bus.Properties.Policy;
+    if (policy) statements.push(...(policy.Statement ?? []));
+  }
+  for (const s of statements) {
+    if (s.Effect !== 'Allow') continue;
+    const principals = [s.Principal?.AWS ?? s.Principal].flat();
+    const open = principals.some((p: Json) => p === '*');
+    const orgCondition = s.Condition?.StringEquals?.['aws:PrincipalOrgID'];
+    if (open && !(typeof orgCondition === 'string' && /^o-[a-z0-9]+$/.test(orgCondition))) {
+      problems.push(`bus policy statement ${s.Sid ?? ''} allows any principal without an aws:PrincipalOrgID condition`);
+    }
+    for (const raw of principals) {
+      const p = joinPartition(raw);
+      if (p === '*') continue;
+      if (typeof p !== 'string' || !/^arn:aws[a-z-]*:iam::\d{12}:root$/.test(p)) {
+        problems.push(`bus policy statement ${s.Sid ?? ''}: unexpected principal ${JSON.stringify(p)}`);
+      }
+    }
+  }
+  return problems;
+}
