@@ -197,7 +197,7 @@ export class Dd0cStack extends Stack {
     out('ApiUrl', this.api.url, 'HTTP API base URL (routes under /v1/)');
     out('DashboardUrl', this.web.dashboardUrl, 'Static dashboard (CloudFront)');
     out('CustomerTemplateUrl', this.web.customerTemplateUrl, 'Public customer CloudFormation template (S3)');
-    out('QuickCreateLinkBase', this.web.quickCreateLinkBase, 'CloudFormation quick-create link; the API adds the parameters');
+    out('QuickCreateLinkBase', this.web.quickCreateLinkBase, 'CloudFormation quick-create link; the API appends &param_ExternalId=<tenant uuid>');
     out('EventBusArn', bus.eventBusArn, 'dd0c bus: the customer template forwards CloudTrail events here');
     out('EventBusName', bus.eventBusName, 'dd0c bus name (EVENT_BUS_NAME)');
     out('TableName', this.table.tableName, 'DynamoDB table (TABLE_NAME)');

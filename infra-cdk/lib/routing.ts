@@ -10,6 +10,11 @@ export interface RoutingQueue {
   readonly consumer: string;
   readonly consumer_timeout_seconds: number;
   readonly batch_size: number;
+  /**
+   * Off where the sender gives explicit deduplication ids (ingest: CloudTrail eventID); on for
+   * queues fed by EventBridge rules, which require it on FIFO targets (docs/decisions/0001).
+   */
+  readonly content_based_deduplication?: boolean;
 }
 
 export interface IngestRule {
@@ -66,6 +71,12 @@ export function validateRouting(table: RoutingTable, source = 'routing table'): 
     if (detailTypes.has(r.detail_type)) problems.push(`detail-type "${r.detail_type}" is routed twice`);
     detailTypes.add(r.detail_type);
     if (!r.message_group) problems.push(`route "${r.detail_type}" has no message_group`);
+  }
+  for (const q of table.queues ?? []) {
+    const ruleTarget = (table.routes ?? []).some((r) => r.queue === q.name);
+    if (ruleTarget && q.content_based_deduplication === false) {
+      problems.push(`queue "${q.name}" is an EventBridge rule target: content_based_deduplication must be true`);
+    }
   }
   if (!table.ingest_rule || !queueNames.has(table.ingest_rule.queue)) {
     problems.push('ingest_rule.queue must name a declared queue');

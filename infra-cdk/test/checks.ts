@@ -148,8 +148,9 @@ export function queueProblems(routing: RoutingTable, json: Json): string[] {
     // Off where producers send explicit dedup ids (ingest: CloudTrail eventID); on for
     // EventBridge rule targets, which cannot send one (see contentBasedDedup in the app).
     const ruleTarget = routing.routes.some((r) => r.queue === rq.name);
-    if (p.ContentBasedDeduplication !== ruleTarget) {
-      problems.push(`${name}: content-based deduplication must be ${ruleTarget ? 'on (EventBridge rule target)' : 'off (explicit dedup ids)'}`);
+    const want = rq.content_based_deduplication ?? ruleTarget;
+    if (p.ContentBasedDeduplication !== want) {
+      problems.push(`${name}: content-based deduplication must be ${want ? 'on (EventBridge rule target)' : 'off (explicit dedup ids)'}`);
     }
     const redrive = p.RedrivePolicy;
     if (!redrive) {

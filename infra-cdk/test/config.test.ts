@@ -37,6 +37,12 @@ describe('routing table loader', () => {
     expect(loadRouting(ROUTING_FILE)).toEqual(readRoutingJson());
   });
 
+  test('rejects a rule-fed queue without content-based deduplication (EventBridge requirement)', () => {
+    const bad = clone(readRoutingJson()) as any;
+    bad.queues.find((q: any) => q.name === 'alerts').content_based_deduplication = false;
+    expect(() => validateRouting(bad)).toThrow(/"alerts" is an EventBridge rule target/);
+  });
+
   test('rejects a route to an unknown queue, a duplicate detail-type and a FIFO batch over 10', () => {
     const bad = clone(readRoutingJson()) as any;
     bad.routes.push({ detail_type: 'dd0c.X', queue: 'nope', message_group: 'x' });

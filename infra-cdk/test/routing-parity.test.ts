@@ -20,6 +20,22 @@ describe('routing parity: shared/routing.json vs the synthesized template', () =
     }
   });
 
+  test('the bus has the name of the routing table (the customer template forwards to it)', () => {
+    const buses = Object.values<any>(resources(json, 'AWS::Events::EventBus'));
+    expect(buses.map((b) => b.Properties.Name)).toEqual([routing.bus_name]);
+  });
+
+  test('each queue deduplicates as the routing table says', () => {
+    const queues = Object.values<any>(resources(json, 'AWS::SQS::Queue'));
+    for (const q of routing.queues) {
+      const found = queues.find((x) => x.Properties.QueueName === `dd0c-staging-${q.name}.fifo`);
+      expect({ queue: q.name, contentBased: found.Properties.ContentBasedDeduplication }).toEqual({
+        queue: q.name,
+        contentBased: q.content_based_deduplication ?? routing.routes.some((r) => r.queue === q.name),
+      });
+    }
+  });
+
   test('one rule per routes[] entry plus the ingest rule, all on the dd0c bus', () => {
     const rules = resources(json, 'AWS::Events::Rule');
     expect(Object.keys(rules)).toHaveLength(routing.routes.length + 1);

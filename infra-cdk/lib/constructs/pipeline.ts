@@ -53,7 +53,9 @@ export class Pipeline extends Construct {
     const specs = functionSpecs(routing);
 
     this.bus = new events.EventBus(this, 'Bus', {
-      eventBusName: `${routing.bus_name}-${config.envName}`,
+      // Exactly the routing table's name: the customer template forwards to event-bus/dd0c.
+      // One environment per account and region.
+      eventBusName: routing.bus_name,
       description: `dd0c ${config.envName}: customer CloudTrail events in, internal domain events between stages`,
     });
 
@@ -287,18 +289,15 @@ export class Pipeline extends Construct {
 }
 
 /**
- * Content-based deduplication per queue.
- * - Off where our code sends with an explicit deduplication id: the ingest queue (dedup id =
- *   CloudTrail eventID, group = account) and every DLQ (consumers dead-letter with the id of the
- *   message they reject).
- * - On for queues that are EventBridge rule targets: the EventBridge API reference for
- *   Target.SqsParameters requires content-based deduplication on a FIFO target queue, since a
- *   rule target can set a static MessageGroupId but no MessageDeduplicationId. Each event body
- *   carries EventBridge's unique event `id` and `time`, so only redeliveries of the same event
- *   collapse.
+ * Content-based deduplication of a queue: the routing table's `content_based_deduplication`
+ * (docs/decisions/0001-routing-and-deduplication.md) — off for ingest.fifo, whose sender gives
+ * the CloudTrail eventID as deduplication id; on for queues fed by EventBridge rules, which
+ * cannot set a deduplication id and require it on FIFO targets. When the field is absent it is
+ * derived the same way. DLQs keep it off: consumers dead-letter with explicit ids.
  */
 export function contentBasedDedup(routing: RoutingTable, queue: string): boolean {
-  return routing.routes.some((r) => r.queue === queue);
+  const q = routing.queues.find((x) => x.name === queue);
+  return q?.content_based_deduplication ?? routing.routes.some((r) => r.queue === queue);
 }
 
 /** The single table's global secondary indexes (docs/data-model.md). */

@@ -109,13 +109,16 @@ export class Web extends Construct {
 
     this.dashboardUrl = `https://${this.distribution.distributionDomainName}`;
     this.customerTemplateUrl = `https://${this.templateBucket.bucketRegionalDomainName}/${CUSTOMER_TEMPLATE_FILE}`;
-    // The API appends the ExternalId and the other template parameters (param_<Name>=...).
+    // The API appends the tenant's ExternalId (&param_ExternalId=<uuid>).
     this.quickCreateLinkBase = Fn.join('', [
       'https://console.aws.amazon.com/cloudformation/home?region=',
       Aws.REGION,
       '#/stacks/quickcreate?templateURL=https%3A%2F%2F',
       this.templateBucket.bucketRegionalDomainName,
-      `%2F${CUSTOMER_TEMPLATE_FILE}&stackName=dd0c-readonly`,
+      `%2F${CUSTOMER_TEMPLATE_FILE}&stackName=dd0c-readonly&param_Dd0cAccountId=`,
+      Aws.ACCOUNT_ID,
+      '&param_Dd0cRegion=',
+      Aws.REGION,
     ]);
 
     this.dashboardDir = props.dashboardDir ?? findDashboardDir();
