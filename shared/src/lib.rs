@@ -22,3 +22,4 @@ pub mod finding_store;
 pub mod slack;
 pub mod pricing;
 pub mod http;
+pub mod governance;

@@ -97,3 +97,57 @@ pub fn finding_gsi2(
         format!("{}#{finding_id}", time_key(time)),
     )
 }
+
+// ---------------------------------------------------------------------------------------------
+// Notifications, Slack, governance (functions/notifier, functions/slack, functions/digest)
+// ---------------------------------------------------------------------------------------------
+
+/// A tenant's tightening of the system policy (`governance::PolicyOverride`).
+pub fn policy_override_tenant(tenant: &str) -> Key {
+    Key::new(tenant_pk(tenant), "POLICY")
+}
+
+/// An account's tightening of the system policy.
+pub fn policy_override_account(tenant: &str, account: &str) -> Key {
+    Key::new(account_pk(tenant, account), "POLICY")
+}
+
+/// Governance state of an account (`promoted_at`: left the new-account strict period).
+pub fn account_governance(tenant: &str, account: &str) -> Key {
+    Key::new(account_pk(tenant, account), "GOVERNANCE")
+}
+
+/// A tenant's Slack installation (encrypted bot token, team, status).
+pub fn slack_installation(tenant: &str) -> Key {
+    Key::new(tenant_pk(tenant), "SLACK#INSTALLATION")
+}
+
+/// Which tenant a Slack workspace belongs to (slash commands and actions carry the team id).
+pub fn slack_team(team_id: &str) -> Key {
+    Key::new(format!("SLACKTEAM#{team_id}"), "TEAM")
+}
+
+/// A tenant's Slack routing: default channel, per-account channels.
+pub fn slack_settings(tenant: &str) -> Key {
+    Key::new(tenant_pk(tenant), "SLACK#SETTINGS")
+}
+
+/// The thread a burst of findings by one actor goes to (with a TTL: the burst window).
+pub fn slack_thread(tenant: &str, thread_key: &str) -> Key {
+    Key::new(tenant_pk(tenant) + "#SLACKTHREADS", format!("THREAD#{thread_key}"))
+}
+
+/// An OAuth `state` handed out by the install route (with a TTL).
+pub fn slack_oauth_state(state: &str) -> Key {
+    Key::new(format!("SLACKSTATE#{state}"), "STATE")
+}
+
+/// A one-off notice already sent to a tenant (e.g. "alerting paused").
+pub fn notice(tenant: &str, name: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("NOTICE#{name}"))
+}
+
+/// The latest zombie scan of an account (on activation, then daily by the digest job).
+pub fn zombie_scan(tenant: &str, account: &str) -> Key {
+    Key::new(account_pk(tenant, account), "ZOMBIES")
+}
