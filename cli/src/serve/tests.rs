@@ -1,0 +1,283 @@
+use super::*;
+
+use dd0c_shared::chat::RecordingChat;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn quiet_pipeline() -> EmbeddedPipeline {
+    EmbeddedPipeline::new(PipelineOptions {
+        start: Utc::now(),
+        chat: Arc::new(RecordingChat::default()),
+        default_channel: "#test".into(),
+    })
+}
+
+fn server_over(pipeline: EmbeddedPipeline, table_path: Option<PathBuf>) -> LocalServer {
+    let mounts = Mounts::local(&pipeline, &LocalSecrets::from_env());
+    LocalServer::new(pipeline, mounts, table_path)
+}
+
+fn body(r: &HttpResponse) -> Value {
+    serde_json::from_str(&r.body).unwrap_or(Value::Null)
+}
+
+async fn local_bearer(server: &LocalServer) -> String {
+    let r = server.handle(HttpRequest::new("GET", "/local/token")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    format!("Bearer {}", body(&r)["token"].as_str().expect("token"))
+}
+
+#[tokio::test]
+async fn serves_the_dashboard_with_content_types() {
+    let server = server_over(quiet_pipeline(), None);
+    for (path, content_type, marker) in [
+        ("/", "text/html; charset=utf-8", "<!doctype html>"),
+        ("/index.html", "text/html; charset=utf-8", "app.js"),
+        ("/app.js", "text/javascript; charset=utf-8", "/local/token"),
+        ("/style.css", "text/css; charset=utf-8", "--critical"),
+        ("/favicon.svg", "image/svg+xml", "<svg"),
+    ] {
+        let r = server.handle(HttpRequest::new("GET", path)).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.headers["content-type"], content_type, "{path}");
+        assert!(r.body.contains(marker), "{path} lacks {marker}");
+        assert!(r.headers["content-security-policy"].contains("default-src 'self'"));
+    }
+}
+
+#[tokio::test]
+async fn no_path_reaches_outside_the_embedded_files() {
+    let server = server_over(quiet_pipeline(), None);
+    for path in [
+        "/../Cargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/dashboard/app.js",
+        "//etc/passwd",
+        "/app.js/",
+        "/index.html%00",
+        "/.git/config",
+    ] {
+        let r = server.handle(HttpRequest::new("GET", path)).await;
+        assert_eq!(r.status, 404, "{path} answered {}", r.status);
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+    }
+    let r = server.handle(HttpRequest::new("POST", "/app.js")).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.headers["allow"], "GET, HEAD");
+}
+
+#[tokio::test]
+async fn config_says_local_and_points_the_api_at_this_origin() {
+    let server = server_over(quiet_pipeline(), None);
+    let r = server.handle(HttpRequest::new("GET", "/config.json")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(body(&r), serde_json::json!({"apiUrl": "", "local": true}));
+}
+
+#[tokio::test]
+async fn the_local_token_and_dd0c_token_are_accepted_by_the_api() {
+    let server = server_over(quiet_pipeline(), None);
+    let bearer = local_bearer(&server).await;
+    let r = server
+        .handle(HttpRequest::new("GET", "/v1/me").with_header("Authorization", &bearer))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(body(&r)["tenant_id"], LOCAL_TENANT);
+
+    let options = parse_token(&["--tenant".into(), "acme".into(), "--user".into(), "ops@acme.test".into()]).expect("options");
+    let printed = token(&options).expect("token");
+    let r = server
+        .handle(HttpRequest::new("GET", "/v1/me").with_header("authorization", &format!("Bearer {printed}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(body(&r)["tenant_id"], "acme");
+    assert_eq!(body(&r)["user"], "ops@acme.test");
+
+    let r = server.handle(HttpRequest::new("GET", "/v1/me")).await;
+    assert_eq!(r.status, 401);
+    let r = server
+        .handle(HttpRequest::new("GET", "/v1/me").with_header("authorization", "Bearer not.a.token"))
+        .await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn openapi_is_served_without_a_token() {
+    let server = server_over(quiet_pipeline(), None);
+    let r = server.handle(HttpRequest::new("GET", "/v1/openapi.json")).await;
+    assert_eq!(r.status, 200);
+    assert!(body(&r)["paths"]["/v1/anomalies"].is_object(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn unmounted_functions_answer_503_naming_the_component() {
+    let mut server = server_over(quiet_pipeline(), None);
+    server.mounts.slack = None;
+    server.mounts.stripe = None;
+    server.mounts.drift_reports = None;
+    for (method, path, component) in [
+        ("POST", "/v1/slack/commands", "functions/slack"),
+        ("GET", "/v1/slack/install", "functions/slack"),
+        ("POST", "/v1/stripe/webhook", "functions/stripe"),
+        ("POST", "/v1/drift-reports", "drift_reports"),
+    ] {
+        let r = server.handle(HttpRequest::new(method, path)).await;
+        assert_eq!(r.status, 503, "{path}");
+        assert!(body(&r)["component"].as_str().unwrap_or("").contains(component), "{path}: {}", r.body);
+    }
+}
+
+#[test]
+fn routes_follow_the_contract_table() {
+    assert_eq!(Function::for_path("/v1/slack/commands"), Some(Function::Slack));
+    assert_eq!(Function::for_path("/v1/slack/actions"), Some(Function::Slack));
+    assert_eq!(Function::for_path("/v1/slack/install"), Some(Function::Slack));
+    assert_eq!(Function::for_path("/v1/slack/oauth_redirect"), Some(Function::Slack));
+    assert_eq!(Function::for_path("/v1/stripe/webhook"), Some(Function::Stripe));
+    assert_eq!(Function::for_path("/v1/drift-reports"), Some(Function::DriftReports));
+    assert_eq!(Function::for_path("/v1/openapi.json"), Some(Function::Api));
+    assert_eq!(Function::for_path("/v1/anomalies/x"), Some(Function::Api));
+    assert_eq!(Function::for_path("/v1stripe"), None);
+    assert_eq!(Function::for_path("/index.html"), None);
+}
+
+#[tokio::test]
+async fn a_foreign_host_header_is_refused() {
+    let mut server = server_over(quiet_pipeline(), None);
+    server.allow_hosts_for_port(8787);
+    let r = server
+        .handle(HttpRequest::new("GET", "/local/token").with_header("host", "evil.example:8787"))
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(body(&r)["field"], "host");
+    let r = server
+        .handle(HttpRequest::new("GET", "/local/token").with_header("host", "localhost:8787"))
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn with_a_data_dir_the_store_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("dd0c-serve-test-{}", uuid_like()));
+    let secrets = LocalSecrets::from_env();
+    let pipeline = load_pipeline(Some(&dir), &secrets).expect("pipeline");
+    let server = server_over(pipeline, Some(table_path(&dir)));
+    let bearer = local_bearer(&server).await;
+    let r = server
+        .handle(
+            HttpRequest::new("POST", "/v1/api-keys")
+                .with_header("authorization", &bearer)
+                .with_header("content-type", "application/json")
+                .with_body(r#"{"name":"agent"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(table_path(&dir).exists(), "the store was not saved after a mutating request");
+    drop(server);
+
+    let pipeline = load_pipeline(Some(&dir), &secrets).expect("reloaded");
+    let server = server_over(pipeline, Some(table_path(&dir)));
+    let r = server
+        .handle(HttpRequest::new("GET", "/v1/api-keys").with_header("authorization", &bearer))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(body(&r)["items"][0]["name"], "agent");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn uuid_like() -> String {
+    format!("{}-{}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap_or_default())
+}
+
+#[test]
+fn options_are_parsed_and_bad_ones_named() {
+    let args = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(parse_serve(&[]).expect("defaults"), ServeOptions::default());
+    let o = parse_serve(&args("--port 9000 --data /tmp/x")).expect("options");
+    assert_eq!(o.port, 9000);
+    assert_eq!(o.data, Some(PathBuf::from("/tmp/x")));
+    assert!(parse_serve(&args("--port abc")).unwrap_err().to_string().contains("--port"));
+    assert!(parse_serve(&args("--port 70000")).is_err());
+    assert!(parse_serve(&args("--verbose")).unwrap_err().to_string().contains("--verbose"));
+    let (o, rest) = take_serve_options(&args("--quiet --port 1234 --findings f.jsonl")).expect("demo");
+    assert_eq!(o.port, 1234);
+    assert_eq!(rest, args("--quiet --findings f.jsonl"));
+
+    let t = parse_token(&[]).expect("defaults");
+    assert_eq!(t.tenant, LOCAL_TENANT);
+    assert_eq!(t.ttl_seconds, DEFAULT_TOKEN_TTL_SECONDS);
+    assert!(parse_token(&args("--ttl 0")).unwrap_err().to_string().contains("--ttl"));
+    assert!(parse_token(&args("--ttl 99999999999")).is_err());
+    assert!(parse_token(&args("--tenant a/b")).unwrap_err().to_string().contains("--tenant"));
+    assert!(parse_token(&args("--tenant")).is_err());
+}
+
+/// Starts the real server on a free port; returns the port and a way to stop it.
+async fn start_real_server() -> (u16, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let mut server = server_over(quiet_pipeline(), None);
+    server.allow_hosts_for_port(port);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(http::run(listener, Arc::new(server), async move {
+        let _ = stopped.await;
+    }));
+    (port, stop, task)
+}
+
+async fn raw_request(port: u16, request: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn over_http_bodies_are_limited_queries_decoded_and_shutdown_is_graceful() {
+    let (port, stop, task) = start_real_server().await;
+
+    let big = format!(
+        "POST /v1/api-keys HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        MAX_BODY_BYTES + 1
+    );
+    let answer = raw_request(port, big.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+
+    // A query reaches the handler decoded: an invalid filter is named in the 400.
+    let token = auth::local::issue(LOCAL_TENANT, "t@dd0c.local", 60).expect("token");
+    let get = format!(
+        "GET /v1/anomalies?severity=not%20a%20level HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw_request(port, get.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"field\":\"severity\""), "{answer}");
+
+    let get = format!("GET /style.css HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n");
+    let answer = raw_request(port, get.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("content-type: text/css"), "{answer}");
+
+    stop.send(()).expect("stop");
+    tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("the server stops on the shutdown signal")
+        .expect("no panic");
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(), "still listening");
+}
+
+#[test]
+fn every_dashboard_file_is_embedded() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboard");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("dashboard/") {
+        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        if name.ends_with(".md") {
+            continue;
+        }
+        seen += 1;
+        assert!(assets::find(&format!("/{name}")).is_some(), "dashboard/{name} is not in serve/assets.rs");
+    }
+    assert_eq!(seen, assets::ASSETS.len(), "an embedded asset has no file in dashboard/");
+}

@@ -1,0 +1,512 @@
+// dd0c dashboard: thin static pages over the REST API (/v1/...). No build step, no framework.
+// Production reads /config.json (written by the CDK app) and signs in through Cognito's hosted
+// UI; `dd0c serve` answers /config.json with {"local": true} and hands out a local token.
+'use strict';
+
+(function () {
+  const state = { config: null, token: null, me: null };
+
+  // ---------------------------------------------------------------- DOM helpers (no innerHTML)
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else if (v === true) el.setAttribute(k, '');
+      else el.setAttribute(k, String(v));
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+  const main = () => document.getElementById('main');
+
+  function banner(message, kind) {
+    const b = document.getElementById('banner');
+    if (!message) { b.hidden = true; b.textContent = ''; return; }
+    b.hidden = false;
+    b.className = 'banner banner-' + (kind || 'info');
+    b.textContent = message;
+  }
+
+  // ---------------------------------------------------------------- formatting
+  const SEVERITY_RANK = { critical: 5, high: 4, warning: 3, medium: 2, low: 1, info: 0 };
+  function money(n) {
+    if (n === null || n === undefined) return '—';
+    return '$' + Number(n).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  }
+  function when(iso) {
+    if (!iso) return '—';
+    const d = new Date(iso);
+    return d.toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$|:\d\dZ$/, ' UTC');
+  }
+  function actorName(arn) {
+    if (!arn) return '—';
+    const tail = arn.split(':').pop();
+    return tail.includes('/') ? tail.split('/').slice(1).join('/') || tail : tail;
+  }
+  function severityBadge(sev) {
+    return h('span', { class: 'badge sev-' + sev }, sev);
+  }
+  function statusBadge(status) {
+    return h('span', { class: 'status status-' + status, 'data-status': status }, status.replace('_', ' '));
+  }
+  function findingTitle(f) {
+    const d = f.details || {};
+    const what = d.sku ? d.sku + (d.count > 1 ? ' × ' + d.count : '') : f.resource_type;
+    return f.event_name + ' · ' + what;
+  }
+
+  // ---------------------------------------------------------------- auth and API
+  async function loadConfig() {
+    const r = await fetch('/config.json', { cache: 'no-store' });
+    if (!r.ok) throw new Error('config.json: HTTP ' + r.status);
+    state.config = await r.json();
+    state.config.apiUrl = String(state.config.apiUrl || '').replace(/\/+$/, '');
+  }
+
+  function tokenExpired(token) {
+    try {
+      const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+      return !claims.exp || claims.exp * 1000 < Date.now() + 30000;
+    } catch (e) {
+      return true;
+    }
+  }
+
+  function cognitoLogin() {
+    const c = state.config;
+    const domain = String(c.cognitoDomain || '').replace(/\/+$/, '');
+    if (!domain || !c.cognitoClientId) throw new Error('config.json has no Cognito settings');
+    const redirect = location.origin + '/';
+    location.assign(domain + '/oauth2/authorize?response_type=token&scope=openid+email&client_id=' +
+      encodeURIComponent(c.cognitoClientId) + '&redirect_uri=' + encodeURIComponent(redirect));
+  }
+
+  async function getToken(force) {
+    if (!force && state.token && !tokenExpired(state.token)) return state.token;
+    if (state.config.local) {
+      // Only `dd0c serve` has this route; production has no such thing.
+      const r = await fetch('/local/token', { cache: 'no-store' });
+      if (!r.ok) throw new Error('local token: HTTP ' + r.status);
+      state.token = (await r.json()).token;
+      return state.token;
+    }
+    // Cognito hosted UI, implicit flow: the ID token comes back in the URL fragment.
+    const fragment = new URLSearchParams(location.hash.replace(/^#/, ''));
+    if (fragment.get('id_token')) {
+      sessionStorage.setItem('dd0c.id_token', fragment.get('id_token'));
+      history.replaceState(null, '', location.pathname + '#/');
+    }
+    const stored = sessionStorage.getItem('dd0c.id_token');
+    if (stored && !force && !tokenExpired(stored)) {
+      state.token = stored;
+      return stored;
+    }
+    sessionStorage.removeItem('dd0c.id_token');
+    cognitoLogin();
+    return new Promise(() => {}); // navigating away
+  }
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && (problem.detail || problem.title)) || 'HTTP ' + status);
+      this.status = status;
+      this.problem = problem || {};
+    }
+  }
+
+  async function api(method, path, body, retried) {
+    const token = await getToken(false);
+    const init = { method, headers: { Authorization: 'Bearer ' + token, Accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const r = await fetch(state.config.apiUrl + path, init);
+    if (r.status === 401 && !retried) {
+      await getToken(true);
+      return api(method, path, body, true);
+    }
+    const text = await r.text();
+    let json = null;
+    try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
+    if (!r.ok) throw new ApiError(r.status, json);
+    return json;
+  }
+
+  function qs(params) {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v) p.set(k, v);
+    const s = p.toString();
+    return s ? '?' + s : '';
+  }
+
+  function errorBox(e) {
+    return h('div', { class: 'error', role: 'alert' },
+      h('strong', {}, e.status ? 'Error ' + e.status + ': ' : 'Error: '), e.message,
+      e.problem && e.problem.field ? h('span', { class: 'muted' }, ' (field: ' + e.problem.field + ')') : null);
+  }
+
+  // ---------------------------------------------------------------- pages
+  function page(title, subtitle, ...content) {
+    const m = main();
+    m.replaceChildren(h('h1', { tabindex: '-1', id: 'page-title' }, title),
+      subtitle ? h('p', { class: 'subtitle' }, subtitle) : null, ...content);
+    document.title = title + ' — dd0c';
+    document.getElementById('page-title').focus();
+  }
+
+  function findingsTable(items, caption) {
+    if (!items.length) return h('p', { class: 'empty' }, 'Nothing here. dd0c is watching.');
+    return h('div', { class: 'table-wrap' }, h('table', { class: 'findings' },
+      h('caption', { class: 'sr-only' }, caption),
+      h('thead', {}, h('tr', {},
+        ['Severity', 'Finding', '$/hr', 'Actor', 'Account · region', 'Time', 'Status'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, items.map((f) => h('tr', { 'data-finding-id': f.id, 'data-kind': f.kind },
+        h('td', {}, severityBadge(f.severity)),
+        h('td', {},
+          h('a', { href: '#/findings/' + encodeURIComponent(f.id), class: 'finding-link' }, findingTitle(f)),
+          h('div', { class: 'muted small' }, f.kind === 'drift' ? 'drift · ' + (f.category || 'configuration') : 'cost anomaly')),
+        h('td', { class: 'num' }, money(f.estimated_hourly_cost)),
+        h('td', { title: f.actor }, actorName(f.actor)),
+        h('td', {}, f.account_id, h('div', { class: 'muted small' }, f.region)),
+        h('td', { class: 'nowrap' }, h('time', { datetime: f.event_time }, when(f.event_time))),
+        h('td', {}, statusBadge(f.status)))))));
+  }
+
+  function select(id, label, options, value) {
+    return h('div', { class: 'field' }, h('label', { for: id }, label),
+      h('select', { id, name: id }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text))));
+  }
+
+  async function overview(params) {
+    const filters = {
+      kind: params.get('kind') || '', severity: params.get('severity') || '',
+      status: params.get('status') || '', account: params.get('account') || '',
+    };
+    const form = h('form', { class: 'filters', 'aria-label': 'Filter findings', onsubmit: (ev) => {
+      ev.preventDefault();
+      const data = new FormData(ev.target);
+      const p = {};
+      for (const [k, v] of data.entries()) if (v) p[k] = v;
+      location.hash = '#/' + qs(p);
+    } },
+    select('kind', 'Type', [['', 'All'], ['cost_anomaly', 'Cost anomalies'], ['drift', 'Drift events']], filters.kind),
+    select('severity', 'Severity', [['', 'Any'], ['critical', 'Critical'], ['high', 'High'], ['warning', 'Warning'], ['medium', 'Medium'], ['low', 'Low'], ['info', 'Info']], filters.severity),
+    select('status', 'Status', [['', 'Any'], ['open', 'Open'], ['expected', 'Expected'], ['snoozed', 'Snoozed'], ['resolved', 'Resolved']], filters.status),
+    h('div', { class: 'field' }, h('label', { for: 'account' }, 'AWS account'),
+      h('input', { id: 'account', name: 'account', inputmode: 'numeric', pattern: '\\d{12}', placeholder: '12 digits', value: filters.account })),
+    h('button', { type: 'submit', class: 'btn' }, 'Apply'),
+    h('a', { href: '#/', class: 'btn btn-ghost' }, 'Clear'));
+
+    const cards = h('section', { class: 'cards', 'aria-label': 'Summary' });
+    const list = h('section', { 'aria-labelledby': 'findings-h' }, h('h2', { id: 'findings-h' }, 'Findings'));
+    page('Overview', 'Cost anomalies and infrastructure drift across your connected AWS accounts.', cards, form, list);
+
+    const items = [];
+    let next = null;
+    const body = h('div', {});
+    const more = h('button', { class: 'btn btn-ghost', type: 'button', hidden: true, onclick: () => load() }, 'Load more');
+    list.append(body, more);
+
+    async function load() {
+      try {
+        const pageData = await api('GET', '/v1/anomalies' + qs({ ...filters, limit: '50', next }));
+        items.push(...pageData.items);
+        next = pageData.next || null;
+        body.replaceChildren(findingsTable(items, 'Findings, newest first'));
+        more.hidden = !next || pageData.items.length === 0;
+        renderCards();
+      } catch (e) {
+        body.replaceChildren(errorBox(e));
+      }
+    }
+    function renderCards() {
+      const open = items.filter((f) => f.status === 'open');
+      const critical = open.filter((f) => f.severity === 'critical').length;
+      const perHour = open.filter((f) => f.kind === 'cost_anomaly')
+        .reduce((s, f) => s + (f.estimated_hourly_cost || 0), 0);
+      const drift = open.filter((f) => f.kind === 'drift').length;
+      const card = (label, value, cls) => h('div', { class: 'card ' + (cls || '') },
+        h('div', { class: 'card-value' }, value), h('div', { class: 'card-label' }, label));
+      cards.replaceChildren(
+        card('open findings', String(open.length)),
+        card('critical, open', String(critical), critical ? 'card-alert' : ''),
+        card('open cost at risk', money(perHour) + '/hr', perHour > 0 ? 'card-warn' : ''),
+        card('open drift events', String(drift)));
+    }
+    await load();
+  }
+
+  async function findingDetail(id) {
+    page('Finding', null, h('p', { class: 'loading' }, 'Loading…'));
+    let f;
+    try {
+      f = await api('GET', '/v1/anomalies/' + encodeURIComponent(id));
+    } catch (e) {
+      page('Finding', null, errorBox(e), h('p', {}, h('a', { href: '#/' }, '← Back to overview')));
+      return;
+    }
+    const statusHolder = h('span', { id: 'finding-status' }, statusBadge(f.status));
+    const snoozeDefault = new Date(Date.now() + 24 * 3600 * 1000).toISOString().slice(0, 16);
+    const snoozeInput = h('input', { type: 'datetime-local', id: 'snooze-until', value: snoozeDefault });
+    const actionMsg = h('p', { class: 'muted', role: 'status', 'aria-live': 'polite' });
+    const buttons = h('div', { class: 'actions', role: 'group', 'aria-label': 'Actions' });
+
+    async function act(action) {
+      const body = { action };
+      if (action === 'snooze') {
+        if (!snoozeInput.value) { actionMsg.textContent = 'Pick a time to snooze until.'; return; }
+        body.snooze_until = new Date(snoozeInput.value).toISOString();
+      }
+      for (const b of buttons.querySelectorAll('button')) b.disabled = true;
+      try {
+        f = await api('PATCH', '/v1/anomalies/' + encodeURIComponent(f.id), body);
+        statusHolder.replaceChildren(statusBadge(f.status));
+        actionMsg.textContent = 'Status is now ' + f.status + (f.snooze_until ? ' until ' + when(f.snooze_until) : '') + '.';
+      } catch (e) {
+        actionMsg.replaceChildren(errorBox(e));
+      } finally {
+        for (const b of buttons.querySelectorAll('button')) b.disabled = false;
+      }
+    }
+    buttons.append(
+      h('button', { type: 'button', class: 'btn', onclick: () => act('mark_expected') }, 'Mark expected'),
+      h('span', { class: 'snooze' }, h('label', { for: 'snooze-until' }, 'Snooze until'), snoozeInput,
+        h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => act('snooze') }, 'Snooze')),
+      h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => act('resolve') }, 'Resolve'),
+      h('button', { type: 'button', class: 'btn btn-link', onclick: () => act('reopen') }, 'Reopen'));
+
+    const row = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
+    page(findingTitle(f), null,
+      h('p', {}, h('a', { href: '#/' }, '← Back to overview')),
+      h('div', { class: 'detail-head' }, severityBadge(f.severity), ' ', statusHolder,
+        f.estimated_hourly_cost !== null ? h('span', { class: 'cost' }, money(f.estimated_hourly_cost) + '/hr') : null),
+      buttons, actionMsg,
+      h('div', { class: 'detail-grid' },
+        h('section', { 'aria-labelledby': 'why-h' }, h('h2', { id: 'why-h' }, 'Why dd0c flagged it'),
+          h('ul', { class: 'reasons' }, (f.reasons || []).map((r) => h('li', {}, r)))),
+        h('section', { 'aria-labelledby': 'facts-h' }, h('h2', { id: 'facts-h' }, 'Details'),
+          h('dl', { class: 'facts' },
+            row('Type', f.kind === 'drift' ? 'Drift (' + (f.category || 'configuration') + ')' : 'Cost anomaly'),
+            row('Event', f.event_name + ' (' + f.event_id + ')'),
+            row('Actor', f.actor),
+            row('Account', f.account_id), row('Region', f.region),
+            row('Time', when(f.event_time)),
+            row('Resource', f.resource_type + ': ' + ((f.resource_ids || []).join(', ') || '—')),
+            row('Score', String(f.score)),
+            row('Notified', f.notified ? 'yes' : 'no' + (f.suppressed_reason ? ' — ' + f.suppressed_reason : ''))))));
+  }
+
+  async function accounts() {
+    const usage = h('section', { class: 'cards', 'aria-label': 'Plan and usage' });
+    const connect = h('section', { 'aria-labelledby': 'connect-h', class: 'panel' });
+    const list = h('section', { 'aria-labelledby': 'accounts-h' }, h('h2', { id: 'accounts-h' }, 'Connected accounts'));
+    page('AWS accounts', 'dd0c reads your accounts through a read-only role you create with one CloudFormation stack.', usage, connect, list);
+
+    try {
+      const me = await api('GET', '/v1/me');
+      usage.replaceChildren(
+        h('div', { class: 'card' }, h('div', { class: 'card-value', id: 'usage-summary' }, me.usage.summary), h('div', { class: 'card-label' }, 'on the ' + me.plan + ' plan')),
+        me.plan === 'free' ? h('div', { class: 'card' }, h('button', { class: 'btn', type: 'button', onclick: upgrade }, 'Upgrade to Pro'), h('div', { class: 'card-label' }, 'per-account pricing')) : null);
+    } catch (e) {
+      usage.replaceChildren(errorBox(e));
+    }
+
+    const out = h('div', { 'aria-live': 'polite' });
+    connect.append(h('h2', { id: 'connect-h' }, 'Connect an AWS account'),
+      h('p', {}, 'Creates a new External ID and a CloudFormation quick-create link for the dd0c read-only role.'),
+      h('button', { type: 'button', class: 'btn', id: 'connect-account', onclick: setup }, 'Connect AWS account'), out);
+
+    async function setup() {
+      try {
+        const s = await api('POST', '/v1/accounts/setup');
+        const roleForm = h('form', { class: 'inline-form', onsubmit: finish },
+          h('div', { class: 'field' }, h('label', { for: 'aws-account-id' }, 'AWS account ID'),
+            h('input', { id: 'aws-account-id', name: 'aws_account_id', required: true, pattern: '\\d{12}', inputmode: 'numeric' })),
+          h('div', { class: 'field grow' }, h('label', { for: 'role-arn' }, 'RoleArn output of the stack'),
+            h('input', { id: 'role-arn', name: 'role_arn', required: true, placeholder: 'arn:aws:iam::123456789012:role/…' })),
+          h('button', { type: 'submit', class: 'btn' }, 'Verify and connect'));
+        out.replaceChildren(h('ol', { class: 'steps' },
+          h('li', {}, h('a', { href: s.quick_create_url, target: '_blank', rel: 'noopener noreferrer', id: 'quick-create-link' }, 'Open the CloudFormation quick-create link'),
+            ' in the account to connect (stack ', h('code', {}, s.stack_name), ', region ', h('code', {}, s.region), ').'),
+          h('li', {}, 'External ID (already filled in): ', h('code', { id: 'external-id' }, s.external_id)),
+          h('li', {}, 'When the stack is complete, paste its RoleArn output:', roleForm)));
+      } catch (e) {
+        const upgradeBtn = e.problem && e.problem.code === 'upgrade_required'
+          ? h('button', { class: 'btn', type: 'button', onclick: upgrade }, 'Upgrade to Pro') : null;
+        out.replaceChildren(errorBox(e), upgradeBtn);
+      }
+    }
+    async function finish(ev) {
+      ev.preventDefault();
+      const data = new FormData(ev.target);
+      try {
+        const r = await api('POST', '/v1/accounts', { aws_account_id: data.get('aws_account_id'), role_arn: data.get('role_arn') });
+        const z = r.zombie_scan;
+        out.replaceChildren(h('p', { class: 'ok' }, 'Connected ' + r.account.account_id + '.'),
+          z ? h('p', {}, 'Zombie scan: ' + z.zombies.length + ' idle resources, ' + money(z.monthly_waste_usd) + '/month.') : null,
+          r.zombie_scan_error ? h('p', { class: 'muted' }, 'Zombie scan did not run: ' + r.zombie_scan_error) : null);
+        loadAccounts();
+      } catch (e) {
+        out.append(errorBox(e));
+      }
+    }
+    async function loadAccounts() {
+      try {
+        const a = await api('GET', '/v1/accounts?limit=100');
+        list.replaceChildren(list.firstChild, a.items.length ? h('div', { class: 'table-wrap' }, h('table', {},
+          h('caption', { class: 'sr-only' }, 'Connected AWS accounts'),
+          h('thead', {}, h('tr', {}, ['Account', 'Status', 'Role', 'Connected', ''].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, a.items.map((acc) => h('tr', {},
+            h('td', {}, acc.account_id), h('td', {}, statusBadge(acc.status)),
+            h('td', { class: 'small' }, acc.role_arn || '—'), h('td', {}, when(acc.connected_at)),
+            h('td', {}, acc.status !== 'disconnecting' ? h('button', { class: 'btn btn-link', type: 'button', onclick: async () => {
+              if (!confirm('Disconnect ' + acc.account_id + '? Its data is deleted after 72 hours.')) return;
+              try { await api('DELETE', '/v1/accounts/' + acc.account_id); loadAccounts(); } catch (e) { banner(e.message, 'error'); }
+            } }, 'Disconnect') : null)))))) : h('p', { class: 'empty' }, 'No accounts connected yet.'));
+      } catch (e) {
+        list.replaceChildren(list.firstChild, errorBox(e));
+      }
+    }
+    await loadAccounts();
+  }
+
+  async function upgrade() {
+    try {
+      const r = await api('POST', '/v1/billing/checkout', { accounts: 2 });
+      location.assign(r.url);
+    } catch (e) {
+      banner('Checkout failed: ' + e.message, 'error');
+    }
+  }
+
+  async function stacks() {
+    const list = h('section', { 'aria-labelledby': 'stacks-h' }, h('h2', { id: 'stacks-h' }, 'Stacks'));
+    const add = h('details', { class: 'panel' }, h('summary', {}, 'Add a stack'));
+    const drift = h('section', { 'aria-labelledby': 'drift-h' }, h('h2', { id: 'drift-h' }, 'Drift events'));
+    page('Stacks & drift', 'Infrastructure-as-code stacks dd0c compares against what actually changed.', list, add, drift);
+
+    const msg = h('p', { role: 'status', 'aria-live': 'polite' });
+    add.append(h('form', { class: 'inline-form', onsubmit: async (ev) => {
+      ev.preventDefault();
+      const d = new FormData(ev.target);
+      const body = { name: d.get('name'), iac_tool: d.get('iac_tool'), account_id: d.get('account_id'), region: d.get('region') };
+      if (d.get('state_location')) body.state_location = d.get('state_location');
+      try { await api('POST', '/v1/stacks', body); msg.textContent = 'Stack added.'; ev.target.reset(); loadStacks(); } catch (e) { msg.replaceChildren(errorBox(e)); }
+    } },
+    h('div', { class: 'field' }, h('label', { for: 'stack-name' }, 'Name'), h('input', { id: 'stack-name', name: 'name', required: true })),
+    select('iac_tool', 'Tool', [['terraform', 'Terraform'], ['cloudformation', 'CloudFormation'], ['cdk', 'CDK'], ['pulumi', 'Pulumi']], 'terraform'),
+    h('div', { class: 'field' }, h('label', { for: 'stack-account' }, 'AWS account'), h('input', { id: 'stack-account', name: 'account_id', required: true, pattern: '\\d{12}' })),
+    h('div', { class: 'field' }, h('label', { for: 'stack-region' }, 'Region'), h('input', { id: 'stack-region', name: 'region', required: true, placeholder: 'us-east-1' })),
+    h('div', { class: 'field grow' }, h('label', { for: 'stack-state' }, 'State location (optional)'), h('input', { id: 'stack-state', name: 'state_location', placeholder: 's3://bucket/key.tfstate' })),
+    h('button', { type: 'submit', class: 'btn' }, 'Add stack')), msg);
+
+    async function loadStacks() {
+      try {
+        const s = await api('GET', '/v1/stacks?limit=100');
+        list.replaceChildren(list.firstChild, s.items.length ? h('div', { class: 'table-wrap' }, h('table', {},
+          h('caption', { class: 'sr-only' }, 'Stacks'),
+          h('thead', {}, h('tr', {}, ['Name', 'Tool', 'Account · region', 'State', 'Watching'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, s.items.map((st) => h('tr', {},
+            h('td', {}, st.name), h('td', {}, st.iac_tool), h('td', {}, st.account_id + ' · ' + st.region),
+            h('td', { class: 'small' }, st.state_location || '—'),
+            h('td', {}, h('button', { type: 'button', class: 'btn btn-link', 'aria-pressed': String(st.enabled), onclick: async () => {
+              try { await api('PATCH', '/v1/stacks/' + encodeURIComponent(st.stack_id), { enabled: !st.enabled }); loadStacks(); } catch (e) { banner(e.message, 'error'); }
+            } }, st.enabled ? 'On' : 'Off'))))))) : h('p', { class: 'empty' }, 'No stacks yet. Drift events still show what changed outside your IaC.'));
+      } catch (e) {
+        list.replaceChildren(list.firstChild, errorBox(e));
+      }
+    }
+    try {
+      const d = await api('GET', '/v1/drift-events?limit=100');
+      drift.append(findingsTable(d.items, 'Drift events, newest first'));
+    } catch (e) {
+      drift.append(errorBox(e));
+    }
+    await loadStacks();
+  }
+
+  async function apiKeys() {
+    const created = h('div', { 'aria-live': 'polite' });
+    const list = h('section', { 'aria-labelledby': 'keys-h' }, h('h2', { id: 'keys-h' }, 'Keys'));
+    const form = h('form', { class: 'inline-form panel', onsubmit: async (ev) => {
+      ev.preventDefault();
+      const name = new FormData(ev.target).get('name');
+      try {
+        const k = await api('POST', '/v1/api-keys', { name });
+        created.replaceChildren(h('div', { class: 'panel ok' }, h('p', {}, 'Copy this key now — it is shown only once:'),
+          h('code', { class: 'secret', id: 'new-api-key' }, k.api_key)));
+        ev.target.reset();
+        load();
+      } catch (e) { created.replaceChildren(errorBox(e)); }
+    } },
+    h('div', { class: 'field grow' }, h('label', { for: 'key-name' }, 'Name'), h('input', { id: 'key-name', name: 'name', required: true, maxlength: '64', placeholder: 'drift agent, prod' })),
+    h('button', { type: 'submit', class: 'btn' }, 'Create key'));
+    page('API keys', 'Keys let drift agents and scripts call the API. dd0c stores only a hash.', form, created, list);
+
+    async function load() {
+      try {
+        const r = await api('GET', '/v1/api-keys?limit=100');
+        list.replaceChildren(list.firstChild, r.items.length ? h('div', { class: 'table-wrap' }, h('table', {},
+          h('caption', { class: 'sr-only' }, 'API keys'),
+          h('thead', {}, h('tr', {}, ['Name', 'Prefix', 'Created', ''].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, r.items.map((k) => h('tr', {},
+            h('td', {}, k.name), h('td', {}, h('code', {}, k.prefix + '…')), h('td', {}, when(k.created_at)),
+            h('td', {}, h('button', { type: 'button', class: 'btn btn-link', onclick: async () => {
+              if (!confirm('Revoke ' + k.name + '?')) return;
+              try { await api('DELETE', '/v1/api-keys/' + encodeURIComponent(k.key_id)); load(); } catch (e) { banner(e.message, 'error'); }
+            } }, 'Revoke'))))))) : h('p', { class: 'empty' }, 'No keys yet.'));
+      } catch (e) {
+        list.replaceChildren(list.firstChild, errorBox(e));
+      }
+    }
+    await load();
+  }
+
+  // ---------------------------------------------------------------- router
+  async function route() {
+    banner(null);
+    const raw = location.hash.replace(/^#/, '') || '/';
+    const [path, query] = raw.split('?');
+    const params = new URLSearchParams(query || '');
+    const parts = path.split('/').filter(Boolean);
+    const section = parts[0] || 'overview';
+    for (const a of document.querySelectorAll('[data-nav]')) {
+      const active = a.dataset.nav === (section === 'findings' ? 'overview' : section);
+      if (active) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+    }
+    try {
+      if (section === 'overview') await overview(params);
+      else if (section === 'findings' && parts[1]) await findingDetail(decodeURIComponent(parts[1]));
+      else if (section === 'accounts') await accounts();
+      else if (section === 'stacks') await stacks();
+      else if (section === 'api-keys') await apiKeys();
+      else page('Not found', null, h('p', {}, 'No such page. ', h('a', { href: '#/' }, 'Go to the overview.')));
+    } catch (e) {
+      main().replaceChildren(errorBox(e));
+    }
+  }
+
+  async function start() {
+    try {
+      await loadConfig();
+      document.getElementById('openapi-link').href = state.config.apiUrl + '/v1/openapi.json';
+      await getToken(false);
+      const me = await api('GET', '/v1/me');
+      state.me = me;
+      document.getElementById('whoami').textContent = me.user + ' · ' + me.tenant_id + (state.config.local ? ' · local' : '');
+    } catch (e) {
+      main().replaceChildren(errorBox(e));
+      return;
+    }
+    window.addEventListener('hashchange', route);
+    await route();
+  }
+
+  start();
+})();
