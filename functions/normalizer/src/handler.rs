@@ -12,6 +12,7 @@ use dd0c_shared::telemetry;
 use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
 
 use crate::catalogue::{self, Normalized};
+use crate::instances::{InstanceTypeResolver, ResolveError, ResourceStore};
 use crate::stats::Stats;
 
 /// How long raw events and cost events are kept.
@@ -53,7 +54,16 @@ pub struct Normalizer {
     bus: Arc<dyn Bus>,
     clock: SharedClock,
     config: NormalizerConfig,
+    resources: ResourceStore,
+    instance_types: Arc<dyn InstanceTypeResolver>,
     pub stats: Arc<Stats>,
+}
+
+fn resolve_failed(e: ResolveError) -> HandlerError {
+    match e {
+        ResolveError::Corrupt { .. } => HandlerError::malformed(e),
+        other => HandlerError::transient(other),
+    }
 }
 
 impl Normalizer {
@@ -63,13 +73,24 @@ impl Normalizer {
         clock: SharedClock,
         config: NormalizerConfig,
     ) -> Self {
+        let resources = ResourceStore::new(table.clone());
         Self {
             table,
             bus,
             clock,
             config,
+            instance_types: Arc::new(resources.clone()),
+            resources,
             stats: Arc::new(Stats::default()),
         }
+    }
+
+    /// Replaces how instance types not in an event are found (by default: what dd0c stored
+    /// at launch). The accounts port's describe-through-the-customer's-role resolver plugs in
+    /// here, chained behind the store (`instances::ChainedResolver`).
+    pub fn with_instance_resolver(mut self, resolver: Arc<dyn InstanceTypeResolver>) -> Self {
+        self.instance_types = resolver;
+        self
     }
 
     async fn tenant_for(&self, account: &str) -> Result<Option<AccountLink>, HandlerError> {
@@ -124,7 +145,18 @@ impl Normalizer {
         {
             return Ok(Outcome::Duplicate);
         }
-        let normalized = catalogue::normalize(&record, tenant, &account);
+        let facts = self
+            .resources
+            .load(
+                self.instance_types.as_ref(),
+                tenant,
+                &account,
+                &record.aws_region,
+                &catalogue::lookups(&record),
+            )
+            .await
+            .map_err(resolve_failed)?;
+        let normalized = catalogue::normalize_with(&record, tenant, &account, &facts);
         let change_events =
             crate::drift::track(self.table.as_ref(), self.clock.as_ref(), &record, &link).await?;
         if !change_events.is_empty() {
@@ -160,6 +192,11 @@ impl Normalizer {
                 Outcome::CostEvents(events.len())
             }
         };
+        // Remembered before the event is marked published, so a redelivery relearns it.
+        self.resources
+            .apply(tenant, &account, &catalogue::learned(&record, &facts))
+            .await
+            .map_err(resolve_failed)?;
         let update = Update::new()
             .set("published", true)
             .set("event_name", record.event_name.as_str())

@@ -85,13 +85,21 @@ pub fn finding_alert(finding: &Finding) -> Value {
     blocks.push(json!({
         "type": "header",
         "text": {"type": "plain_text", "emoji": true, "text": truncate(
-            &format!("{} {} · {} · {}", severity_emoji(finding.severity),
-                finding.severity.as_str().to_uppercase(), title, finding.resource_type),
+            &format!("{} {} · {} · {} · {}{}", severity_emoji(finding.severity),
+                finding.severity.as_str().to_uppercase(), title, finding.resource_type, finding.region,
+                finding.estimated_hourly_cost.map(|c| format!(" · {}/hr", money(c))).unwrap_or_default()),
             MAX_HEADER_TEXT)}
     }));
     let mut fields = vec![
-        format!("*Resource*\n{} `{}`", finding.resource_type, finding.resource_ids.join(", ")),
-        format!("*Account / region*\n{} · {}", finding.account_id, finding.region),
+        format!(
+            "*Resource*\n{} `{}`",
+            finding.resource_type,
+            finding.resource_ids.join(", ")
+        ),
+        format!(
+            "*Account / region*\n{} · {}",
+            finding.account_id, finding.region
+        ),
         format!(
             "*Who*\n{} via {}",
             finding.actor.name,
@@ -103,6 +111,12 @@ pub fn finding_alert(finding: &Finding) -> Value {
             finding.event_name
         ),
     ];
+    if let Some(category) = &finding.category {
+        fields.push(format!("*Category*\n{category}"));
+    }
+    if let Some(stack) = finding.details.get("stack").and_then(Value::as_str) {
+        fields.push(format!("*Stack*\n{stack}"));
+    }
     if let Some(cost) = finding.estimated_hourly_cost {
         fields.push(format!(
             "*Cost*\n{}/hr · {}/month",
@@ -116,7 +130,23 @@ pub fn finding_alert(finding: &Finding) -> Value {
     }));
     if !finding.reasons.is_empty() {
         let reasons: Vec<String> = finding.reasons.iter().map(|r| format!("• {r}")).collect();
-        blocks.push(section(&format!("*Why this alert*\n{}", reasons.join("\n"))));
+        blocks.push(section(&format!(
+            "*Why this alert*\n{}",
+            reasons.join("\n")
+        )));
+    }
+    if let Some(cause) = finding.details.get("cause").and_then(Value::as_str) {
+        blocks.push(section(&format!("*Cause*\n{cause}")));
+    }
+    if let Some(diff) = drift_diff(finding) {
+        blocks.push(section(&diff));
+    }
+    if let Some(rec) = finding
+        .details
+        .get("recommendation")
+        .and_then(Value::as_str)
+    {
+        blocks.push(section(&format!("*Recommendation*\n{rec}")));
     }
     if let Some(commands) = suggested_commands(finding) {
         blocks.push(section(&format!("*Suggested action*\n```{commands}```")));
@@ -132,7 +162,7 @@ pub fn finding_alert(finding: &Finding) -> Value {
     if finding.kind == FindingKind::Drift {
         buttons.push(button("Accept drift", "accept_drift", id, Some("danger")));
     }
-    blocks.push(json!({"type": "actions", "block_id": format!("finding:{id}"), "elements": buttons}));
+    blocks.push(json!({"type": "actions", "block_id": truncate(&format!("finding:{id}"), 255), "elements": buttons}));
     blocks.push(json!({
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": truncate(&format!("dd0c · finding `{id}` · score {:.0}", finding.score), MAX_TEXT)}]
@@ -141,7 +171,149 @@ pub fn finding_alert(finding: &Finding) -> Value {
     Value::Array(blocks)
 }
 
-/// CLI commands that stop what a cost finding started.
+fn diff_value(v: &Value) -> String {
+    match v {
+        Value::Null => "(none)".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The drift diff (`details.diff`: `[{attribute, old, new}]`) as a code block that fits one
+/// section: whole lines are kept while they fit, and a note says how many were cut.
+pub fn drift_diff(finding: &Finding) -> Option<String> {
+    let changes = finding.details.get("diff")?.as_array()?;
+    if changes.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let attribute = c.get("attribute").and_then(Value::as_str).unwrap_or("?");
+            let old = diff_value(c.get("old").unwrap_or(&Value::Null));
+            let new = diff_value(c.get("new").unwrap_or(&Value::Null));
+            // One attribute may not eat the whole budget.
+            truncate(&format!("{attribute}: {old} → {new}"), 600)
+        })
+        .collect();
+    let head = "*Change (old → new)*\n```";
+    let tail = "```";
+    // Room for the cut note, which is at most ~60 characters.
+    let budget = MAX_TEXT - head.chars().count() - tail.chars().count() - 80;
+    let mut body = String::new();
+    let mut kept = 0;
+    for line in &lines {
+        let len = line.chars().count() + 1;
+        if body.chars().count() + len > budget {
+            break;
+        }
+        body.push_str(line);
+        body.push('\n');
+        kept += 1;
+    }
+    let mut text = format!("{head}{}{tail}", body.trim_end());
+    if kept < lines.len() {
+        text.push_str(&format!(
+            "\n_{} more change(s) cut to fit Slack; the full diff is in the dashboard._",
+            lines.len() - kept
+        ));
+    }
+    Some(text)
+}
+
+/// Checks a message against Slack's Block Kit limits; every violation is named.
+pub fn validate_limits(blocks: &Value) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let Some(list) = blocks.as_array() else {
+        return Err(vec!["blocks should be an array".into()]);
+    };
+    if list.len() > MAX_BLOCKS {
+        problems.push(format!("{} blocks (max {MAX_BLOCKS})", list.len()));
+    }
+    let count = |v: &Value| v.as_str().map(|s| s.chars().count()).unwrap_or(0);
+    for (i, block) in list.iter().enumerate() {
+        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind.is_empty() {
+            problems.push(format!("block {i} has no type"));
+        }
+        if let Some(text) = block.get("text") {
+            let max = if kind == "header" {
+                MAX_HEADER_TEXT
+            } else {
+                MAX_TEXT
+            };
+            if count(&text["text"]) > max {
+                problems.push(format!(
+                    "block {i} ({kind}) text is {} chars (max {max})",
+                    count(&text["text"])
+                ));
+            }
+        }
+        if let Some(fields) = block.get("fields").and_then(Value::as_array) {
+            if fields.len() > 10 {
+                problems.push(format!("block {i} has {} fields (max 10)", fields.len()));
+            }
+            for (j, f) in fields.iter().enumerate() {
+                if count(&f["text"]) > 2000 {
+                    problems.push(format!("block {i} field {j} is over 2000 chars"));
+                }
+            }
+        }
+        if let Some(elements) = block.get("elements").and_then(Value::as_array) {
+            if kind == "actions" && elements.len() > 25 {
+                problems.push(format!(
+                    "block {i} has {} elements (max 25)",
+                    elements.len()
+                ));
+            }
+            for (j, e) in elements.iter().enumerate() {
+                if e.get("type").and_then(Value::as_str) == Some("button") {
+                    if count(&e["text"]["text"]) > MAX_BUTTON_TEXT {
+                        problems.push(format!(
+                            "block {i} button {j} text over {MAX_BUTTON_TEXT} chars"
+                        ));
+                    }
+                    if count(&e["value"]) > MAX_BUTTON_VALUE {
+                        problems.push(format!(
+                            "block {i} button {j} value over {MAX_BUTTON_VALUE} chars"
+                        ));
+                    }
+                    if count(&e["action_id"]) > 255 {
+                        problems.push(format!("block {i} button {j} action_id over 255 chars"));
+                    }
+                } else if count(&e["text"]) > MAX_TEXT {
+                    problems.push(format!("block {i} element {j} text over {MAX_TEXT} chars"));
+                }
+            }
+        }
+        if count(&block["block_id"]) > 255 {
+            problems.push(format!("block {i} block_id over 255 chars"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// The alert after someone acted on it: the same blocks with the new state (and who) shown
+/// above the buttons.
+pub fn acted_alert(finding: &Finding, state: &str) -> Value {
+    let mut blocks = match finding_alert(finding) {
+        Value::Array(b) => b,
+        other => return other,
+    };
+    let at = blocks
+        .iter()
+        .position(|b| b["type"] == "actions")
+        .unwrap_or(blocks.len());
+    blocks.insert(at, section(&format!(":white_check_mark: {state}")));
+    blocks.truncate(MAX_BLOCKS);
+    Value::Array(blocks)
+}
+
+/// CLI commands that stop what a cost finding started (or revert a risky drift).
 pub fn suggested_commands(finding: &Finding) -> Option<String> {
     let ids = finding.resource_ids.join(" ");
     if ids.is_empty() {
@@ -152,9 +324,25 @@ pub fn suggested_commands(finding: &Finding) -> Option<String> {
         "ec2:instance" => Some(format!(
             "aws ec2 stop-instances --region {region} --instance-ids {ids}\naws ec2 terminate-instances --region {region} --instance-ids {ids}"
         )),
-        "rds:db" => Some(format!(
-            "aws rds stop-db-instance --region {region} --db-instance-identifier {ids}"
-        )),
+        "rds:db" => Some(
+            finding
+                .resource_ids
+                .iter()
+                .map(|id| format!("aws rds stop-db-instance --region {region} --db-instance-identifier {id}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        "ec2:security-group" => {
+            let group = finding.resource_ids.first()?;
+            let rule = finding
+                .details
+                .get("ip_permissions")
+                .map(|p| format!(" --ip-permissions '{p}'"))
+                .unwrap_or_else(|| " --ip-permissions '<the rule above>'".into());
+            Some(format!(
+                "aws ec2 revoke-security-group-ingress --region {region} --group-id {group}{rule}"
+            ))
+        }
         _ => None,
     }
 }

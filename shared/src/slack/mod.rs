@@ -2,3 +2,6 @@
 
 pub mod blocks;
 pub mod terminal;
+
+#[cfg(test)]
+mod tests;

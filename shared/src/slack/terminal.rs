@@ -16,9 +16,10 @@ pub fn render(blocks: &Value) -> String {
     out.push_str(&format!("┌{rule}\n"));
     for block in blocks.as_array().map(Vec::as_slice).unwrap_or_default() {
         match block.get("type").and_then(Value::as_str) {
-            Some("header") => {
-                out.push_str(&format!("│ {}\n│\n", text_of(&block["text"]).to_uppercase()))
-            }
+            Some("header") => out.push_str(&format!(
+                "│ {}\n│\n",
+                text_of(&block["text"]).to_uppercase()
+            )),
             Some("section") => {
                 if let Some(text) = block.get("text") {
                     for line in text_of(text).lines() {

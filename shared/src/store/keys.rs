@@ -151,3 +151,16 @@ pub fn notice(tenant: &str, name: &str) -> Key {
 pub fn zombie_scan(tenant: &str, account: &str) -> Key {
     Key::new(account_pk(tenant, account), "ZOMBIES")
 }
+
+// ----------------------------------------------------------------- normalizer: resource specs
+
+/// What dd0c learnt about a resource other than an EC2 instance (DB instance, volume, Auto
+/// Scaling group, SageMaker endpoint config, Lambda function), for pricing a later call that
+/// does not carry it. `id` is unique per kind within the account (regional names carry their
+/// region).
+pub fn resource_spec(tenant: &str, account: &str, kind: &str, id: &str) -> Key {
+    Key::new(
+        account_pk(tenant, account),
+        format!("RESOURCE#{kind}#{id}"),
+    )
+}
