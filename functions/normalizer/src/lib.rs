@@ -4,6 +4,7 @@
 pub mod catalogue;
 mod drift;
 mod handler;
+pub mod instances;
 mod stats;
 
 pub use handler::{Normalizer, NormalizerConfig, Outcome};

@@ -101,12 +101,20 @@ pub fn iac_tool_from_user_agent(user_agent: &str) -> Option<IacTool> {
     }
 }
 
+/// An `invokedBy` that names an AWS service (`autoscaling.amazonaws.com`, `AWS Internal` is
+/// not one: the console and internal tooling write it for calls a person made).
+fn invoking_service(invoked_by: &str) -> Option<&str> {
+    (invoked_by.ends_with(".amazonaws.com") && !invoked_by.contains("console"))
+        .then_some(invoked_by)
+}
+
 fn source_of(record: &CloudTrailRecord) -> Source {
     let ui = &record.user_identity;
     let ua = record.user_agent.as_deref().unwrap_or_default();
+    let ua_lower = ua.to_ascii_lowercase();
     let invoked_by = ui.invoked_by.as_deref().unwrap_or_default();
     if invoked_by == "cloudformation.amazonaws.com" {
-        return Source::Iac(if ua.to_ascii_lowercase().contains("aws-cdk") {
+        return Source::Iac(if ua_lower.contains("aws-cdk") || is_cdk_role(record) {
             IacTool::Cdk
         } else {
             IacTool::CloudFormation
@@ -115,17 +123,20 @@ fn source_of(record: &CloudTrailRecord) -> Source {
     if let Some(tool) = iac_tool_from_user_agent(ua) {
         return Source::Iac(tool);
     }
-    if ui.identity_type.as_deref() == Some("AWSService")
-        || (!invoked_by.is_empty() && !invoked_by.contains("console"))
-    {
+    if ui.identity_type.as_deref() == Some("AWSService") || invoking_service(invoked_by).is_some() {
         return Source::AwsService;
     }
-    let ua_lower = ua.to_ascii_lowercase();
+    // Console pages call APIs with the browser's agent, an "<Service> Console" agent
+    // ("[S3Console/0.4, aws-internal/3 …]", "RDS Console, aws-internal/3 …") or "AWS Internal".
     if record.from_console()
+        || invoked_by.eq_ignore_ascii_case("AWS Internal")
         || ua_lower.contains("console.amazonaws.com")
         || ua_lower.contains("signin.amazonaws.com")
         || ua_lower.contains("console.aws.amazon.com")
+        || ua_lower.contains("console/")
+        || ua_lower.contains(" console")
         || ua_lower.starts_with("aws internal")
+        || ua_lower.starts_with("mozilla/")
     {
         return Source::Console;
     }
@@ -143,6 +154,21 @@ fn source_of(record: &CloudTrailRecord) -> Source {
         return Source::AwsService;
     }
     Source::Unknown
+}
+
+/// CDK deploys through CloudFormation with its bootstrap execution role
+/// (`cdk-<qualifier>-cfn-exec-role-…`).
+fn is_cdk_role(record: &CloudTrailRecord) -> bool {
+    let ui = &record.user_identity;
+    let issuer = ui
+        .session_context
+        .as_ref()
+        .and_then(|c| c.session_issuer.as_ref())
+        .and_then(|i| i.arn.as_deref());
+    [ui.arn.as_deref(), issuer]
+        .into_iter()
+        .flatten()
+        .any(|arn| arn.contains("/cdk-") && arn.contains("-cfn-exec-role"))
 }
 
 impl Actor {
@@ -163,11 +189,32 @@ impl Actor {
                     .clone()
                     .unwrap_or_else(|| last_segment(&arn).to_owned()),
             ),
-            Some("AssumedRole") => assumed_role(&arn),
-            Some("FederatedUser") => (ActorKind::FederatedUser, last_segment(&arn).to_owned()),
+            Some("AssumedRole") => assumed_role(&role_arn(record)),
+            Some("IdentityCenterUser") => (
+                ActorKind::SsoUser,
+                ui.user_name
+                    .clone()
+                    .or_else(|| ui.principal_id.clone())
+                    .unwrap_or_else(|| "Identity Center user".to_owned()),
+            ),
+            Some("AWSAccount") => (
+                ActorKind::Unknown,
+                format!(
+                    "account {}",
+                    ui.account_id.as_deref().unwrap_or("(unknown)")
+                ),
+            ),
+            Some("FederatedUser" | "SAMLUser" | "WebIdentityUser") => (
+                ActorKind::FederatedUser,
+                ui.user_name
+                    .clone()
+                    .unwrap_or_else(|| last_segment(&arn).to_owned()),
+            ),
             Some("AWSService") => (
                 ActorKind::AwsService,
-                ui.invoked_by.clone().unwrap_or_else(|| "AWS service".into()),
+                ui.invoked_by
+                    .clone()
+                    .unwrap_or_else(|| "AWS service".into()),
             ),
             _ if !arn.is_empty() => (ActorKind::Unknown, last_segment(&arn).to_owned()),
             _ => match &ui.invoked_by {
@@ -194,6 +241,27 @@ impl Actor {
 
 fn last_segment(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The assumed-role ARN; when a record omits it, rebuilt as `role/session` from the session
+/// issuer and the principal id (`AROA…:session`).
+fn role_arn(record: &CloudTrailRecord) -> String {
+    let ui = &record.user_identity;
+    if let Some(arn) = ui.arn.as_deref().filter(|a| !a.is_empty()) {
+        return arn.to_owned();
+    }
+    let role = ui
+        .session_context
+        .as_ref()
+        .and_then(|c| c.session_issuer.as_ref())
+        .and_then(|i| i.user_name.as_deref())
+        .unwrap_or("unknown-role");
+    let session = ui
+        .principal_id
+        .as_deref()
+        .and_then(|p| p.split_once(':'))
+        .map_or("unknown-session", |(_, s)| s);
+    format!("{role}/{session}")
 }
 
 /// `arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com` is the SSO user
@@ -268,5 +336,89 @@ mod tests {
         assert_eq!(asg.kind, ActorKind::AwsService);
         assert_eq!(asg.arn, "autoscaling.amazonaws.com");
         assert_eq!(asg.source, Source::AwsService);
+    }
+
+    #[test]
+    fn console_agents_and_aws_internal_are_the_console() {
+        for ua in [
+            "[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12.488 Linux/5.10 OpenJDK_64-Bit_Server_VM/25.372-b08 java/1.8.0_372 vendor/Oracle_Corporation cfg/retry-mode/standard]",
+            "RDS Console, aws-internal/3 aws-sdk-java/1.11.1030",
+            "AWS Internal",
+            "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0",
+        ] {
+            let a = Actor::from_record(&record(
+                json!({"type": "IAMUser", "arn": "arn:aws:iam::1:user/bert-jan", "userName": "bert-jan"}),
+                ua,
+            ));
+            assert_eq!(a.source, Source::Console, "{ua}");
+            assert_eq!((a.kind, a.name.as_str()), (ActorKind::IamUser, "bert-jan"));
+        }
+        // `invokedBy: AWS Internal` is not an AWS service acting.
+        let internal = Actor::from_record(&record(
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::1:user/b", "userName": "b", "invokedBy": "AWS Internal"}),
+            "AWS Internal",
+        ));
+        assert_eq!(internal.source, Source::Console);
+        // A service acting for a user (forward access session) is the service as source.
+        let fas = Actor::from_record(&record(
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::1:user/b", "userName": "b", "invokedBy": "secretsmanager.amazonaws.com"}),
+            "secretsmanager.amazonaws.com",
+        ));
+        assert_eq!(
+            (fas.kind, fas.source),
+            (ActorKind::IamUser, Source::AwsService)
+        );
+    }
+
+    #[test]
+    fn sdks_boto_and_unknown_agents() {
+        let boto = Actor::from_record(&record(
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::1:user/b", "userName": "b"}),
+            "[Boto3/1.26.165 Python/3.10.6 Linux/5.19.0-46-generic Botocore/1.29.165]",
+        ));
+        assert_eq!(boto.source, Source::Sdk);
+        let tool = Actor::from_record(&record(
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::1:user/b", "userName": "b"}),
+            "stratus-red-team_39f95f43-cd2f-4beb-b69e-be60",
+        ));
+        assert_eq!(tool.source, Source::Unknown);
+    }
+
+    #[test]
+    fn cdk_deploys_through_cloudformation_with_its_exec_role() {
+        let a = Actor::from_record(&record(
+            json!({"type": "AssumedRole", "invokedBy": "cloudformation.amazonaws.com",
+                   "arn": "arn:aws:sts::1:assumed-role/cdk-hnb659fds-cfn-exec-role-1-us-east-1/AWSCloudFormation"}),
+            "cloudformation.amazonaws.com",
+        ));
+        assert_eq!(a.source, Source::Iac(IacTool::Cdk));
+    }
+
+    #[test]
+    fn assumed_role_without_arn_is_rebuilt_from_the_session_issuer() {
+        let a = Actor::from_record(&record(
+            json!({"type": "AssumedRole", "principalId": "AROAEXAMPLE:alice@example.com",
+                   "sessionContext": {"sessionIssuer": {"type": "Role",
+                       "arn": "arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_ReadOnly_abc123",
+                       "userName": "AWSReservedSSO_ReadOnly_abc123"}}}),
+            "aws-cli/2.15.0",
+        ));
+        assert_eq!(a.kind, ActorKind::SsoUser);
+        assert_eq!(a.name, "alice@example.com (SSO ReadOnly)");
+    }
+
+    #[test]
+    fn identity_center_and_saml_users() {
+        let ic = Actor::from_record(&record(
+            json!({"type": "IdentityCenterUser", "userName": "carol", "accountId": "1"}),
+            "Mozilla/5.0",
+        ));
+        assert_eq!((ic.kind, ic.name.as_str()), (ActorKind::SsoUser, "carol"));
+        let saml = Actor::from_record(&record(
+            json!({"type": "SAMLUser", "userName": "dave@corp.example", "principalId": "x:dave"}),
+            "aws-cli/2",
+        ));
+        assert_eq!(saml.kind, ActorKind::FederatedUser);
+        assert_eq!(saml.name, "dave@corp.example");
     }
 }

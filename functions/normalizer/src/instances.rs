@@ -1,0 +1,275 @@
+//! What dd0c remembers about resources between calls: an instance's type from its launch
+//! (for StartInstances, StopInstances, type changes), a DB instance's class, a volume's size,
+//! an Auto Scaling group's capacity, an endpoint config's variants, a function's memory.
+//!
+//! Instance types are read through [`InstanceTypeResolver`]: the store is one implementation;
+//! describing the instance through the customer's role (the accounts port) is another, not
+//! written yet: plug it in with [`ChainedResolver`] behind the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dd0c_shared::store::{from_item, keys, to_item, Item, Key, StoreError, Table, PK, SK};
+
+use crate::catalogue::{Facts, Learned, ResourceKind, ResourceRef, ResourceSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("resource store: {0}")]
+    Store(#[from] StoreError),
+    #[error("resource spec {key} cannot be stored: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("instance lookup unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Finds the specs (type, platform, tenancy) of EC2 instances an event names but does not
+/// describe.
+#[async_trait]
+pub trait InstanceTypeResolver: Send + Sync {
+    /// The specs of `instance_ids`; an id the resolver cannot resolve is absent.
+    async fn resolve(
+        &self,
+        tenant: &str,
+        account: &str,
+        region: &str,
+        instance_ids: &[String],
+    ) -> Result<HashMap<String, ResourceSpec>, ResolveError>;
+}
+
+/// Asks `first`, then `then` for the ids `first` could not resolve.
+pub struct ChainedResolver {
+    pub first: Arc<dyn InstanceTypeResolver>,
+    pub then: Arc<dyn InstanceTypeResolver>,
+}
+
+#[async_trait]
+impl InstanceTypeResolver for ChainedResolver {
+    async fn resolve(
+        &self,
+        tenant: &str,
+        account: &str,
+        region: &str,
+        instance_ids: &[String],
+    ) -> Result<HashMap<String, ResourceSpec>, ResolveError> {
+        let mut found = self
+            .first
+            .resolve(tenant, account, region, instance_ids)
+            .await?;
+        let rest: Vec<String> = instance_ids
+            .iter()
+            .filter(|id| !found.contains_key(*id))
+            .cloned()
+            .collect();
+        if !rest.is_empty() {
+            found.extend(self.then.resolve(tenant, account, region, &rest).await?);
+        }
+        Ok(found)
+    }
+}
+
+/// The resource specs dd0c stored, in the single table.
+#[derive(Clone)]
+pub struct ResourceStore {
+    table: Arc<dyn Table>,
+}
+
+fn key_of(tenant: &str, account: &str, r: &ResourceRef) -> Key {
+    match r.kind {
+        ResourceKind::Instance => keys::instance(tenant, account, &r.id),
+        kind => keys::resource_spec(tenant, account, kind.as_str(), &r.id),
+    }
+}
+
+impl ResourceStore {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    pub async fn get(
+        &self,
+        tenant: &str,
+        account: &str,
+        r: &ResourceRef,
+    ) -> Result<Option<ResourceSpec>, ResolveError> {
+        let key = key_of(tenant, account, r);
+        let Some(item) = self.table.get(&key).await? else {
+            return Ok(None);
+        };
+        // An unreadable spec (e.g. written by a newer version) is treated as unknown: the
+        // event is still priced, with a reason, rather than dead-lettered.
+        match from_item::<ResourceSpec>(item) {
+            Ok(spec) => Ok(Some(spec)),
+            Err(e) => {
+                tracing::warn!(pk = %key.pk, sk = %key.sk, error = %e, "unreadable resource spec ignored");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Loads what is stored for `refs` (instances through `instances`).
+    pub async fn load(
+        &self,
+        instances: &dyn InstanceTypeResolver,
+        tenant: &str,
+        account: &str,
+        region: &str,
+        refs: &[ResourceRef],
+    ) -> Result<Facts, ResolveError> {
+        let mut facts = Facts::default();
+        let instance_ids: Vec<String> = refs
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Instance)
+            .map(|r| r.id.clone())
+            .collect();
+        if !instance_ids.is_empty() {
+            for (id, spec) in instances
+                .resolve(tenant, account, region, &instance_ids)
+                .await?
+            {
+                facts.insert(ResourceRef::new(ResourceKind::Instance, region, &id), spec);
+            }
+        }
+        for r in refs.iter().filter(|r| r.kind != ResourceKind::Instance) {
+            if let Some(spec) = self.get(tenant, account, r).await? {
+                facts.insert(r.clone(), spec);
+            }
+        }
+        Ok(facts)
+    }
+
+    /// Stores what a record taught. Plain puts and deletes: applying the same record twice
+    /// leaves the same state.
+    pub async fn apply(
+        &self,
+        tenant: &str,
+        account: &str,
+        learned: &[Learned],
+    ) -> Result<(), ResolveError> {
+        for l in learned {
+            match l {
+                Learned::Remember(r, spec) => {
+                    let key = key_of(tenant, account, r);
+                    let mut item: Item = to_item(spec).map_err(|e| ResolveError::Corrupt {
+                        key: format!("{}/{}", key.pk, key.sk),
+                        reason: e.to_string(),
+                    })?;
+                    item.insert(PK.into(), key.pk.into());
+                    item.insert(SK.into(), key.sk.into());
+                    item.insert("resource_id".into(), r.id.as_str().into());
+                    self.table.put(item, None).await?;
+                }
+                Learned::Forget(r) => {
+                    self.table.delete(&key_of(tenant, account, r), None).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl InstanceTypeResolver for ResourceStore {
+    async fn resolve(
+        &self,
+        tenant: &str,
+        account: &str,
+        _region: &str,
+        instance_ids: &[String],
+    ) -> Result<HashMap<String, ResourceSpec>, ResolveError> {
+        let mut found = HashMap::new();
+        for id in instance_ids {
+            let r = ResourceRef::new(ResourceKind::Instance, "", id);
+            if let Some(spec) = self.get(tenant, account, &r).await? {
+                found.insert(id.clone(), spec);
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dd0c_shared::clock::SystemClock;
+    use dd0c_shared::pricing::{Platform, Tenancy};
+    use dd0c_shared::store::memory::MemoryTable;
+
+    fn spec(t: &str) -> ResourceSpec {
+        ResourceSpec::Instance {
+            instance_type: t.into(),
+            platform: Platform::Linux,
+            tenancy: Some(Tenancy::Shared),
+            spot: false,
+        }
+    }
+
+    struct Fixed(HashMap<String, ResourceSpec>);
+
+    #[async_trait]
+    impl InstanceTypeResolver for Fixed {
+        async fn resolve(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            ids: &[String],
+        ) -> Result<HashMap<String, ResourceSpec>, ResolveError> {
+            Ok(ids
+                .iter()
+                .filter_map(|id| self.0.get(id).map(|s| (id.clone(), s.clone())))
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn remembers_forgets_and_chains() {
+        let store = ResourceStore::new(Arc::new(MemoryTable::new(Arc::new(SystemClock))));
+        let i1 = ResourceRef::new(ResourceKind::Instance, "", "i-1");
+        let db = ResourceRef::new(ResourceKind::DbInstance, "us-east-1", "orders");
+        let db_spec = ResourceSpec::DbInstance {
+            class: "db.r6g.large".into(),
+            engine: "postgres".into(),
+            multi_az: true,
+            storage_type: Some("gp3".into()),
+            storage_gb: Some(100.0),
+            iops: None,
+        };
+        store
+            .apply(
+                "t",
+                "a",
+                &[
+                    Learned::Remember(i1.clone(), spec("m5.large")),
+                    Learned::Remember(db.clone(), db_spec.clone()),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("t", "a", &i1).await.unwrap(),
+            Some(spec("m5.large"))
+        );
+        assert_eq!(store.get("t", "a", &db).await.unwrap(), Some(db_spec));
+        // Another tenant sees nothing.
+        assert_eq!(store.get("u", "a", &i1).await.unwrap(), None);
+
+        let accounts = Fixed(HashMap::from([("i-2".to_owned(), spec("c5.xlarge"))]));
+        let chained = ChainedResolver {
+            first: Arc::new(store.clone()),
+            then: Arc::new(accounts),
+        };
+        let ids = vec!["i-1".to_owned(), "i-2".to_owned(), "i-3".to_owned()];
+        let found = chained.resolve("t", "a", "us-east-1", &ids).await.unwrap();
+        assert_eq!(found.get("i-1"), Some(&spec("m5.large")));
+        assert_eq!(found.get("i-2"), Some(&spec("c5.xlarge")));
+        assert!(!found.contains_key("i-3"));
+
+        store
+            .apply("t", "a", &[Learned::Forget(i1.clone())])
+            .await
+            .unwrap();
+        assert_eq!(store.get("t", "a", &i1).await.unwrap(), None);
+    }
+}
