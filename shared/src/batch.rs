@@ -29,6 +29,13 @@ pub enum HandlerError {
     /// A dependency failed; a later attempt may succeed.
     #[error("{0}")]
     Transient(String),
+    /// A dependency asked us to come back later (Slack's 429 Retry-After): the message goes
+    /// back to the queue invisible for that long.
+    #[error("{reason} (retry after {retry_after_seconds}s)")]
+    RetryAfter {
+        reason: String,
+        retry_after_seconds: u64,
+    },
 }
 
 impl HandlerError {
@@ -37,6 +44,23 @@ impl HandlerError {
     }
     pub fn malformed(e: impl std::fmt::Display) -> Self {
         HandlerError::Malformed(e.to_string())
+    }
+    pub fn retry_after(e: impl std::fmt::Display, seconds: u64) -> Self {
+        HandlerError::RetryAfter {
+            reason: e.to_string(),
+            retry_after_seconds: seconds,
+        }
+    }
+    /// How long the message should stay invisible before the next attempt, when the
+    /// failure says so.
+    pub fn visibility_delay(&self) -> Option<u64> {
+        match self {
+            HandlerError::RetryAfter {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            _ => None,
+        }
     }
 }
 
@@ -59,6 +83,9 @@ pub struct BatchOutcome {
     pub failures: Vec<Failure>,
     /// Moved to the dead-letter queue (and so reported as done).
     pub dead_lettered: Vec<Failure>,
+    /// Failed messages that asked for a visibility delay (message id → seconds): the
+    /// consumer changes their visibility so the retry waits that long.
+    pub visibility_delays: std::collections::BTreeMap<String, u64>,
 }
 
 /// Handles a batch in order with FIFO group semantics. `source_queue` names the queue the
@@ -88,7 +115,14 @@ where
                 outcome.succeeded.push(message.message_id.clone());
                 continue;
             }
-            Err(e) => e.to_string(),
+            Err(e) => {
+                if let Some(delay) = e.visibility_delay() {
+                    outcome
+                        .visibility_delays
+                        .insert(message.message_id.clone(), delay);
+                }
+                e.to_string()
+            }
         };
         tracing::warn!(
             queue = source_queue,
@@ -151,4 +185,42 @@ pub async fn run_handler(
         async move { handler.handle(&body).await }
     })
     .await
+}
+
+#[cfg(test)]
+mod visibility_delay_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::queue::memory::MemoryQueue;
+
+    #[tokio::test]
+    async fn a_retry_after_failure_carries_its_delay_and_blocks_its_group() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let dlq = MemoryQueue::new(["alerts", "alerts-dlq"], clock);
+        let msg = |id: &str, group: &str| BatchMessage {
+            message_id: id.into(),
+            body: id.into(),
+            group_id: group.into(),
+            receive_count: 1,
+        };
+        let batch = [msg("m1", "g"), msg("m2", "g"), msg("m3", "h")];
+        let outcome = process_batch(&batch, "alerts", &dlq, |m| {
+            let id = m.message_id.clone();
+            async move {
+                match id.as_str() {
+                    "m1" => Err(HandlerError::retry_after("rate limited", 30)),
+                    "m3" => Err(HandlerError::transient("down")),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await;
+        assert_eq!(outcome.visibility_delays.get("m1"), Some(&30));
+        assert_eq!(outcome.visibility_delays.len(), 1);
+        let failed: Vec<&str> = outcome.failures.iter().map(|f| f.message_id.as_str()).collect();
+        assert_eq!(failed, ["m1", "m2", "m3"]);
+        assert!(outcome.failures[0].reason.contains("retry after 30s"));
+    }
 }

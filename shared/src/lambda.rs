@@ -47,6 +47,23 @@ pub async fn sqs_consumer(
         dead_letters.as_ref(),
     )
     .await;
+    // A failure that asked for a delay (Slack's Retry-After) is made invisible for that long;
+    // without this it would come back after the queue's visibility timeout.
+    for (message_id, seconds) in &outcome.visibility_delays {
+        let receipt = event
+            .payload
+            .records
+            .iter()
+            .find(|r| r.message_id.as_deref() == Some(message_id.as_str()))
+            .and_then(|r| r.receipt_handle.as_deref());
+        if let Some(receipt) = receipt {
+            // SQS caps a visibility timeout at 12 hours.
+            let delay = std::time::Duration::from_secs((*seconds).min(43_200));
+            if let Err(e) = dead_letters.change_visibility(source_queue, receipt, delay).await {
+                tracing::warn!(queue = source_queue, %message_id, error = %e, "could not delay the retry");
+            }
+        }
+    }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = outcome
         .failures
