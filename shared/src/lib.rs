@@ -23,3 +23,4 @@ pub mod slack;
 pub mod pricing;
 pub mod http;
 pub mod governance;
+pub mod drift_store;

@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod cloudtrail;
 pub mod cost;
+pub mod drift;
 pub mod finding;
 pub mod ingest;
 

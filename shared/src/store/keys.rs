@@ -164,3 +164,69 @@ pub fn resource_spec(tenant: &str, account: &str, kind: &str, id: &str) -> Key {
         format!("RESOURCE#{kind}#{id}"),
     )
 }
+
+// ---- Drift product (owner: drift engineer) ---------------------------------------------
+
+/// The history partition of one resource: its managed-resource item, change events and
+/// drift events. Tenant-wide (not per account) so that a drift report, which names a
+/// resource but not always its account, finds the resource's CloudTrail changes.
+pub fn resource_pk(tenant: &str, resource_type: &str, resource_id: &str) -> String {
+    format!("{}#RESOURCE#{resource_type}#{resource_id}", tenant_pk(tenant))
+}
+
+pub fn managed_resource(tenant: &str, resource_type: &str, resource_id: &str) -> Key {
+    Key::new(resource_pk(tenant, resource_type, resource_id), "MANAGED")
+}
+
+pub fn change_event(
+    tenant: &str,
+    resource_type: &str,
+    resource_id: &str,
+    time: &DateTime<Utc>,
+    event_id: &str,
+) -> Key {
+    Key::new(
+        resource_pk(tenant, resource_type, resource_id),
+        format!("CHANGE#{}#{event_id}", time_key(time)),
+    )
+}
+
+pub fn drift_event(
+    tenant: &str,
+    resource_type: &str,
+    resource_id: &str,
+    time: &DateTime<Utc>,
+    drift_id: &str,
+) -> Key {
+    Key::new(
+        resource_pk(tenant, resource_type, resource_id),
+        format!("DRIFT#{}#{drift_id}", time_key(time)),
+    )
+}
+
+/// GSI1 of a drift event: a stack's drift by time (the stack score).
+pub fn drift_event_stack_gsi1(
+    tenant: &str,
+    stack: &str,
+    time: &DateTime<Utc>,
+    drift_id: &str,
+) -> (String, String) {
+    (
+        format!("{}#STACK#{stack}#DRIFT", tenant_pk(tenant)),
+        format!("{}#{drift_id}", time_key(time)),
+    )
+}
+
+/// Drift settings of an account (deployer role ARNs, Terraform workspace): attributes
+/// `deployer_role_arns` and `terraform_workspace` on the account's settings item.
+pub fn account_settings(tenant: &str, account: &str) -> Key {
+    Key::new(account_pk(tenant, account), "SETTINGS")
+}
+
+/// One part of a multi-part drift report, kept (with a TTL) until all parts arrived.
+pub fn drift_report_part(tenant: &str, report_id: &str, part: u32) -> Key {
+    Key::new(
+        format!("{}#DRIFTREPORT#{report_id}", tenant_pk(tenant)),
+        format!("PART#{part:05}"),
+    )
+}
