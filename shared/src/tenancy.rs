@@ -74,3 +74,82 @@ pub async fn link_account_if_absent(
         Err(e) => Err(e),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tenant profile: plan and billing (API and Stripe webhook)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    #[default]
+    Free,
+    Pro,
+}
+
+/// Connected AWS accounts the free plan allows.
+pub const FREE_ACCOUNT_LIMIT: u32 = 1;
+
+/// A tenant's profile item (`keys::tenant_profile`). Absent means a free tenant with nothing
+/// set up yet.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct TenantProfile {
+    pub tenant_id: String,
+    #[serde(default)]
+    pub plan: Plan,
+    /// Paid accounts (Stripe subscription quantity); the pro plan's account limit.
+    #[serde(default)]
+    pub account_quantity: Option<u32>,
+    #[serde(default)]
+    pub stripe_customer_id: Option<String>,
+    #[serde(default)]
+    pub stripe_subscription_id: Option<String>,
+    /// `created` of the Stripe event the billing state comes from: older events never
+    /// overwrite it (webhooks arrive out of order).
+    #[serde(default)]
+    pub billing_event_created: Option<i64>,
+    /// The ExternalId of the latest `POST /v1/accounts/setup`.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub external_id_created_at: Option<DateTime<Utc>>,
+}
+
+impl TenantProfile {
+    pub fn account_limit(&self) -> u32 {
+        match self.plan {
+            Plan::Free => FREE_ACCOUNT_LIMIT,
+            Plan::Pro => self.account_quantity.unwrap_or(1).max(1),
+        }
+    }
+}
+
+pub async fn tenant_profile(table: &dyn Table, tenant: &str) -> Result<TenantProfile, StoreError> {
+    let key = keys::tenant_profile(tenant);
+    match table.get(&key).await? {
+        Some(item) => from_item(item).map_err(|e| StoreError::Decode {
+            key: Some(key),
+            source: e,
+        }),
+        None => Ok(TenantProfile {
+            tenant_id: tenant.to_owned(),
+            ..TenantProfile::default()
+        }),
+    }
+}
+
+/// Every account link of a tenant (bounded: a tenant has at most hundreds of accounts).
+pub async fn tenant_accounts(table: &dyn Table, tenant: &str) -> Result<Vec<AccountLink>, StoreError> {
+    let (gsi_pk, _) = keys::account_link_gsi1(tenant, "");
+    let query = crate::store::Query::partition(gsi_pk).on(crate::store::Index::Gsi1);
+    crate::store::query_all(table, query)
+        .await?
+        .into_iter()
+        .map(|item| {
+            from_item(item).map_err(|e| StoreError::Decode {
+                key: None,
+                source: e,
+            })
+        })
+        .collect()
+}

@@ -216,11 +216,11 @@ fn modified(record: &CloudTrailRecord, stored: Option<Db>) -> (Option<Db>, Optio
     let (req, resp) = (record.request(), record.response());
     let pending = get(resp, "pendingModifiedValues").unwrap_or(&Value::Null);
     let before = stored.or_else(|| Db::described(&[resp]));
-    let after = before.as_ref().and_then(|b| {
+    let after = before.as_ref().map(|b| {
         let s = |k: &str| text(req, &[k]).or_else(|| text(pending, &[k]));
         let n = |k: &str| num(req, &[k]).or_else(|| num(pending, &[k]));
         let multi = flag(req, &["multiAZ"]).or_else(|| flag(pending, &["multiAZ"]));
-        Some(Db {
+        Db {
             class: s("dBInstanceClass").unwrap_or(&b.class).to_owned(),
             engine: b.engine.clone(),
             multi_az: multi.unwrap_or(b.multi_az),
@@ -230,7 +230,7 @@ fn modified(record: &CloudTrailRecord, stored: Option<Db>) -> (Option<Db>, Optio
             storage_gb: n("allocatedStorage").or(b.storage_gb),
             iops: n("iops").or(b.iops),
             in_cluster: b.in_cluster,
-        })
+        }
     });
     (before, after)
 }
