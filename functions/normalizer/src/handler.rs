@@ -245,6 +245,13 @@ impl MessageHandler for Normalizer {
                 telemetry::metric("EventsIngested", 1.0);
                 Ok(())
             }
+            (dd0c_shared::domain::ingest::DRIFT_REPORT, _) => {
+                let events = crate::drift::report(self.table.as_ref(), message.report).await?;
+                self.bus
+                    .publish(events)
+                    .await
+                    .map_err(HandlerError::transient)
+            }
             (kind, _) => Err(HandlerError::malformed(format!(
                 "ingest message of type {kind:?} is not handled by this normalizer"
             ))),

@@ -1,0 +1,750 @@
+//! Pure: which resources a write call changed, and how (attribute-level changes read from
+//! `requestParameters`, with derived flags the classifier's rules test: `public`, `admin`).
+
+use dd0c_shared::domain::drift::AttributeChange;
+use dd0c_shared::domain::CloudTrailRecord;
+use dd0c_shared::json::{at, items, number, str_at};
+use serde_json::{json, Map, Value};
+
+/// One resource a call changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extracted {
+    pub resource_type: String,
+    pub resource_id: String,
+    pub changes: Vec<AttributeChange>,
+    /// The call created the resource (its creator owns it).
+    pub creates: bool,
+}
+
+impl Extracted {
+    fn new(resource_type: &str, resource_id: impl Into<String>) -> Self {
+        Self {
+            resource_type: resource_type.to_owned(),
+            resource_id: resource_id.into(),
+            changes: Vec::new(),
+            creates: false,
+        }
+    }
+    fn created(mut self) -> Self {
+        self.creates = true;
+        self
+    }
+    fn change(mut self, attribute: &str, old: Value, new: Value) -> Self {
+        self.changes.push(AttributeChange::new(attribute, old, new));
+        self
+    }
+}
+
+/// Lambda's event names carry an API version (`UpdateFunctionConfiguration20150331v2`).
+pub fn base_action(event_name: &str) -> &str {
+    let end = event_name
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(event_name.len());
+    &event_name[..end]
+}
+
+fn is_write_action(action: &str) -> bool {
+    const PREFIXES: [&str; 20] = [
+        "Create",
+        "Put",
+        "Update",
+        "Modify",
+        "Delete",
+        "Attach",
+        "Detach",
+        "Authorize",
+        "Revoke",
+        "Add",
+        "Remove",
+        "Set",
+        "Enable",
+        "Disable",
+        "Associate",
+        "Disassociate",
+        "Tag",
+        "Untag",
+        "Stop",
+        "Schedule",
+    ];
+    PREFIXES.iter().any(|p| action.starts_with(p))
+}
+
+/// The changes of a write call; empty for reads, failed calls and calls on no resource.
+pub fn extract(record: &CloudTrailRecord) -> Vec<Extracted> {
+    if record.failed() || record.is_read_only() {
+        return Vec::new();
+    }
+    let action = base_action(&record.event_name);
+    if !is_write_action(action) {
+        return Vec::new();
+    }
+    let req = record.request();
+    let resp = record.response();
+    let specific = match record.service() {
+        "ec2" => ec2(action, req, resp),
+        "rds" => rds(action, req),
+        "s3" => s3(action, req),
+        "iam" => iam(action, req, resp, record),
+        "lambda" => lambda(action, req),
+        "kms" => kms(action, req, resp),
+        "cloudtrail" => cloudtrail(action, req),
+        "elasticloadbalancing" => elb(action, req, resp),
+        _ => None,
+    };
+    let mut out = specific.unwrap_or_else(|| generic(record.service(), action, req));
+    out.retain(|e| !e.resource_id.is_empty());
+    out
+}
+
+/// `ipPermissions` rules (list form) and the flat form (`cidrIp`, `fromPort`, `toPort` at the
+/// top): one value per (rule, range), each `{protocol, from_port, to_port, cidr | source_group |
+/// prefix_list}`.
+pub fn security_group_rules(req: &Value) -> Vec<Value> {
+    let mut rules = Vec::new();
+    let port = |v: &Value, k: &str| v.get(k).and_then(number).map(|n| n as i64);
+    for perm in items(req.get("ipPermissions")) {
+        let base = |extra: (&str, Value)| {
+            let mut m = Map::new();
+            m.insert(
+                "protocol".into(),
+                perm.get("ipProtocol").cloned().unwrap_or(Value::Null),
+            );
+            m.insert("from_port".into(), json!(port(perm, "fromPort")));
+            m.insert("to_port".into(), json!(port(perm, "toPort")));
+            m.insert(extra.0.into(), extra.1);
+            Value::Object(m)
+        };
+        for r in items(perm.get("ipRanges")) {
+            if let Some(c) = str_at(r, &["cidrIp"]) {
+                rules.push(base(("cidr", json!(c))));
+            }
+        }
+        for r in items(perm.get("ipv6Ranges")) {
+            if let Some(c) = str_at(r, &["cidrIpv6"]) {
+                rules.push(base(("cidr", json!(c))));
+            }
+        }
+        for g in items(perm.get("groups")) {
+            if let Some(id) = str_at(g, &["groupId"]).or_else(|| str_at(g, &["groupName"])) {
+                rules.push(base(("source_group", json!(id))));
+            }
+        }
+        for p in items(perm.get("prefixListIds")) {
+            if let Some(id) = str_at(p, &["prefixListId"]) {
+                rules.push(base(("prefix_list", json!(id))));
+            }
+        }
+    }
+    for key in ["cidrIp", "cidrIpv6"] {
+        if let Some(cidr) = str_at(req, &[key]) {
+            rules.push(json!({
+                "protocol": req.get("ipProtocol").cloned().unwrap_or(json!("-1")),
+                "from_port": port(req, "fromPort"),
+                "to_port": port(req, "toPort"),
+                "cidr": cidr,
+            }));
+        }
+    }
+    if let Some(group) = str_at(req, &["sourceSecurityGroupName"]) {
+        rules.push(json!({
+            "protocol": req.get("ipProtocol").cloned().unwrap_or(json!("-1")),
+            "from_port": port(req, "fromPort"),
+            "to_port": port(req, "toPort"),
+            "source_group": group,
+        }));
+    }
+    // Revoking by rule id names no ranges: the rule ids are what changed.
+    for id in items(req.get("securityGroupRuleIds")) {
+        if let Some(id) = str_at(id, &["securityGroupRuleId"]).or(id.as_str()) {
+            rules.push(json!({"rule_id": id}));
+        }
+    }
+    rules
+}
+
+/// Tags from `tagSpecificationSet`/`TagSpecifications`/`tags`/`Tags`: (key, value) pairs.
+fn tag_pairs(v: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let entry = |t: &Value| {
+        let k = str_at(t, &["key"]).or_else(|| str_at(t, &["Key"]))?;
+        let v = t.get("value").or_else(|| t.get("Value")).cloned();
+        Some((k.to_owned(), v.unwrap_or(Value::Null)))
+    };
+    for list in ["tagSet", "tags", "Tags", "tagList"] {
+        out.extend(items(v.get(list)).iter().filter_map(entry));
+    }
+    out
+}
+
+fn tag_changes(mut e: Extracted, tags: &[(String, Value)], removed: bool) -> Extracted {
+    for (k, v) in tags {
+        let (old, new) = if removed {
+            (v.clone(), Value::Null)
+        } else {
+            (Value::Null, v.clone())
+        };
+        e = e.change(&format!("tags.{k}"), old, new);
+    }
+    e
+}
+
+/// Every `key`/`value` tag in the request, wherever it sits (tag specifications nest them).
+pub fn all_tags(v: &Value) -> Vec<(String, Value)> {
+    let mut out = tag_pairs(v);
+    if let Value::Object(m) = v {
+        for (k, child) in m {
+            if matches!(k.as_str(), "tagSet" | "tags" | "Tags" | "tagList") {
+                continue;
+            }
+            match child {
+                Value::Object(_) => out.extend(all_tags(child)),
+                Value::Array(a) => a.iter().for_each(|c| out.extend(all_tags(c))),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn ec2_type_of(id: &str) -> &'static str {
+    match id.split('-').next().unwrap_or_default() {
+        "i" => "ec2:instance",
+        "sg" => "ec2:security-group",
+        "vol" => "ec2:volume",
+        "ami" => "ec2:image",
+        "snap" => "ec2:snapshot",
+        "vpc" => "ec2:vpc",
+        "subnet" => "ec2:subnet",
+        "eni" => "ec2:network-interface",
+        "nat" => "ec2:natgateway",
+        "igw" => "ec2:internet-gateway",
+        "rtb" => "ec2:route-table",
+        "eipalloc" => "ec2:elastic-ip",
+        "lt" => "ec2:launch-template",
+        _ => "ec2:resource",
+    }
+}
+
+/// `disableApiTermination` → `disable_api_termination`.
+fn snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `{"value": x}` wrappers (EC2's attribute values) unwrapped.
+fn unwrap_value(v: &Value) -> Value {
+    match v {
+        Value::Object(m) if m.len() == 1 && m.contains_key("value") => m["value"].clone(),
+        other => other.clone(),
+    }
+}
+
+/// Each request parameter but the identifying ones, as a change to the value given.
+fn parameter_changes(mut e: Extracted, req: &Value, skip: &[&str]) -> Extracted {
+    if let Value::Object(m) = req {
+        for (k, v) in m {
+            if skip.contains(&k.as_str()) || v.is_null() {
+                continue;
+            }
+            e = e.change(&snake(k), Value::Null, unwrap_value(v));
+        }
+    }
+    e
+}
+
+fn ec2(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
+    let out = match action {
+        "CreateSecurityGroup" => {
+            let id = str_at(resp, &["groupId"])?;
+            let e = Extracted::new("ec2:security-group", id).created().change(
+                "group",
+                Value::Null,
+                json!({
+                    "name": str_at(req, &["groupName"]),
+                    "description": str_at(req, &["groupDescription"]),
+                    "vpc_id": str_at(req, &["vpcId"]),
+                }),
+            );
+            vec![e]
+        }
+        "AuthorizeSecurityGroupIngress"
+        | "AuthorizeSecurityGroupEgress"
+        | "RevokeSecurityGroupIngress"
+        | "RevokeSecurityGroupEgress" => {
+            let id = str_at(req, &["groupId"]).or_else(|| str_at(req, &["groupName"]))?;
+            let attribute = if action.ends_with("Ingress") {
+                "ingress"
+            } else {
+                "egress"
+            };
+            let adding = action.starts_with("Authorize");
+            let mut e = Extracted::new("ec2:security-group", id);
+            for rule in security_group_rules(req) {
+                e = if adding {
+                    e.change(attribute, Value::Null, rule)
+                } else {
+                    e.change(attribute, rule, Value::Null)
+                };
+            }
+            vec![e]
+        }
+        "DeleteSecurityGroup" => {
+            let id = str_at(req, &["groupId"]).or_else(|| str_at(req, &["groupName"]))?;
+            vec![Extracted::new("ec2:security-group", id).change("group", json!("exists"), Value::Null)]
+        }
+        "RunInstances" => items(at(resp, &["instancesSet"]))
+            .iter()
+            .filter_map(|i| {
+                let id = str_at(i, &["instanceId"])?;
+                Some(Extracted::new("ec2:instance", id).created().change(
+                    "instance",
+                    Value::Null,
+                    json!({"instance_type": str_at(i, &["instanceType"]).or_else(|| str_at(req, &["instanceType"]))}),
+                ))
+            })
+            .collect(),
+        "ModifyInstanceAttribute" => {
+            let id = str_at(req, &["instanceId"])?;
+            let mut e = Extracted::new("ec2:instance", id);
+            // The older shape: {"attribute": "instanceType", "value": "m5.large"}.
+            if let Some(name) = str_at(req, &["attribute"]) {
+                e = e.change(&snake(name), Value::Null, unwrap_value(req.get("value").unwrap_or(&Value::Null)));
+            } else {
+                e = parameter_changes(e, req, &["instanceId"]);
+            }
+            vec![e]
+        }
+        "CreateTags" | "DeleteTags" => {
+            let tags = tag_pairs(req);
+            items(req.get("resourcesSet"))
+                .iter()
+                .filter_map(|r| str_at(r, &["resourceId"]))
+                .map(|id| {
+                    tag_changes(Extracted::new(ec2_type_of(id), id), &tags, action == "DeleteTags")
+                })
+                .collect()
+        }
+        _ => return None,
+    };
+    Some(out)
+}
+
+fn rds(action: &str, req: &Value) -> Option<Vec<Extracted>> {
+    let id = str_at(req, &["dBInstanceIdentifier"])?;
+    let e = Extracted::new("rds:db", id);
+    let e = match action {
+        "CreateDBInstance" => e.created().change(
+            "instance",
+            Value::Null,
+            json!({
+                "instance_class": str_at(req, &["dBInstanceClass"]),
+                "engine": str_at(req, &["engine"]),
+                "publicly_accessible": req.get("publiclyAccessible"),
+            }),
+        ),
+        "ModifyDBInstance" => {
+            let mut e = e;
+            if let Value::Object(m) = req {
+                for (k, v) in m {
+                    let attribute = match k.as_str() {
+                        "dBInstanceIdentifier" | "applyImmediately" => continue,
+                        "publiclyAccessible" => "publicly_accessible".to_owned(),
+                        "dBInstanceClass" => "instance_class".to_owned(),
+                        "masterUserPassword" => {
+                            e = e.change("master_user_password", Value::Null, json!("[changed]"));
+                            continue;
+                        }
+                        other => snake(other),
+                    };
+                    let value = match (attribute.as_str(), v) {
+                        ("publicly_accessible", Value::String(s)) => {
+                            json!(s.eq_ignore_ascii_case("true"))
+                        }
+                        _ => v.clone(),
+                    };
+                    e = e.change(&attribute, Value::Null, value);
+                }
+            }
+            e
+        }
+        "DeleteDBInstance" => e.change("instance", json!("exists"), Value::Null),
+        "AddTagsToResource" | "RemoveTagsFromResource" => return None,
+        _ => parameter_changes(e, req, &["dBInstanceIdentifier"]),
+    };
+    Some(vec![e])
+}
+
+/// A policy statement that allows everyone (`"*"` or `{"AWS": "*"}`) without a condition.
+fn policy_is_public(policy: &Value) -> bool {
+    let statements = match policy.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(s @ Value::Object(_)) => vec![s.clone()],
+        _ => return false,
+    };
+    statements.iter().any(|s| {
+        let allow = s.get("Effect").and_then(Value::as_str) == Some("Allow");
+        let everyone = match s.get("Principal") {
+            Some(Value::String(p)) => p == "*",
+            Some(Value::Object(m)) => m.get("AWS").is_some_and(|a| match a {
+                Value::String(p) => p == "*",
+                Value::Array(l) => l.iter().any(|p| p.as_str() == Some("*")),
+                _ => false,
+            }),
+            _ => false,
+        };
+        allow && everyone && s.get("Condition").is_none()
+    })
+}
+
+/// A policy document given as an object or as (URL-encoded) JSON text.
+fn policy_document(v: Option<&Value>) -> Value {
+    match v {
+        Some(Value::String(s)) => serde_json::from_str(s)
+            .or_else(|_| serde_json::from_str(&dd0c_shared::http::percent_decode(s)))
+            .unwrap_or_else(|_| Value::String(s.clone())),
+        Some(other) => other.clone(),
+        None => Value::Null,
+    }
+}
+
+fn acl_is_public(req: &Value) -> bool {
+    let canned = str_at(req, &["x-amz-acl"])
+        .or_else(|| str_at(req, &["acl"]))
+        .unwrap_or_default();
+    if matches!(
+        canned,
+        "public-read" | "public-read-write" | "authenticated-read"
+    ) {
+        return true;
+    }
+    let text = req.to_string();
+    text.contains("acs.amazonaws.com/groups/global/AllUsers")
+        || text.contains("acs.amazonaws.com/groups/global/AuthenticatedUsers")
+}
+
+fn s3(action: &str, req: &Value) -> Option<Vec<Extracted>> {
+    let bucket = str_at(req, &["bucketName"])?;
+    let e = Extracted::new("s3:bucket", bucket);
+    let e = match action {
+        "CreateBucket" => e.created().change("bucket", Value::Null, json!("created")),
+        "DeleteBucket" => e.change("bucket", json!("exists"), Value::Null),
+        "PutBucketPolicy" => {
+            let doc = policy_document(req.get("bucketPolicy").or_else(|| req.get("policy")));
+            e.change(
+                "policy",
+                Value::Null,
+                json!({"public": policy_is_public(&doc), "document": doc}),
+            )
+        }
+        "DeleteBucketPolicy" => e.change("policy", json!("exists"), Value::Null),
+        "PutBucketAcl" => e.change(
+            "acl",
+            Value::Null,
+            json!({"public": acl_is_public(req), "acl": req.get("AccessControlPolicy").cloned().or_else(|| req.get("x-amz-acl").cloned())}),
+        ),
+        "PutPublicAccessBlock" | "PutBucketPublicAccessBlock" => {
+            let config = req
+                .get("PublicAccessBlockConfiguration")
+                .cloned()
+                .unwrap_or(Value::Null);
+            let weakened = ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"]
+                .iter()
+                .any(|k| matches!(config.get(k), Some(Value::Bool(false))) || config.get(k).and_then(Value::as_str) == Some("false"));
+            e.change(
+                "public_access_block",
+                Value::Null,
+                json!({"public": weakened, "configuration": config}),
+            )
+        }
+        "DeletePublicAccessBlock" | "DeleteBucketPublicAccessBlock" => e.change(
+            "public_access_block",
+            json!("enabled"),
+            json!({"public": true, "removed": true}),
+        ),
+        "PutBucketTagging" => {
+            let tags = tag_pairs(at(req, &["Tagging", "TagSet"]).unwrap_or(&Value::Null));
+            let tags = if tags.is_empty() { all_tags(req) } else { tags };
+            tag_changes(e, &tags, false)
+        }
+        "DeleteBucketTagging" => e.change("tags", json!("set"), Value::Null),
+        _ => parameter_changes(e, req, &["bucketName", "Host"]),
+    };
+    Some(vec![e])
+}
+
+fn is_admin_policy_arn(arn: &str) -> bool {
+    arn.ends_with(":policy/AdministratorAccess") || arn.ends_with(":policy/IAMFullAccess")
+}
+
+/// An Allow of `*` on `*` (or `iam:*` on `*`).
+fn document_is_admin(doc: &Value) -> bool {
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(s @ Value::Object(_)) => vec![s.clone()],
+        _ => return false,
+    };
+    let has = |v: Option<&Value>, wanted: &[&str]| match v {
+        Some(Value::String(s)) => wanted.contains(&s.as_str()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .any(|x| x.as_str().is_some_and(|s| wanted.contains(&s))),
+        _ => false,
+    };
+    statements.iter().any(|s| {
+        s.get("Effect").and_then(Value::as_str) == Some("Allow")
+            && has(s.get("Action"), &["*", "iam:*"])
+            && has(s.get("Resource"), &["*"])
+    })
+}
+
+fn iam(
+    action: &str,
+    req: &Value,
+    resp: &Value,
+    record: &CloudTrailRecord,
+) -> Option<Vec<Extracted>> {
+    let (rtype, id) = if let Some(role) = str_at(req, &["roleName"]) {
+        ("iam:role", role)
+    } else if let Some(user) = str_at(req, &["userName"]) {
+        ("iam:user", user)
+    } else if action == "CreateAccessKey" {
+        // A key for oneself: the caller's user.
+        ("iam:user", record.user_identity.user_name.as_deref()?)
+    } else if let Some(group) = str_at(req, &["groupName"]) {
+        ("iam:group", group)
+    } else {
+        return None;
+    };
+    let e = Extracted::new(rtype, id);
+    let e = match action {
+        "CreateRole" | "CreateUser" | "CreateGroup" => e.created().change(
+            rtype.trim_start_matches("iam:"),
+            Value::Null,
+            json!("created"),
+        ),
+        "AttachRolePolicy" | "AttachUserPolicy" | "AttachGroupPolicy" => {
+            let arn = str_at(req, &["policyArn"]).unwrap_or_default();
+            e.change(
+                "managed_policy",
+                Value::Null,
+                json!({"arn": arn, "admin": is_admin_policy_arn(arn)}),
+            )
+        }
+        "DetachRolePolicy" | "DetachUserPolicy" | "DetachGroupPolicy" => {
+            let arn = str_at(req, &["policyArn"]).unwrap_or_default();
+            e.change(
+                "managed_policy",
+                json!({"arn": arn, "admin": is_admin_policy_arn(arn)}),
+                Value::Null,
+            )
+        }
+        "PutRolePolicy" | "PutUserPolicy" | "PutGroupPolicy" => {
+            let doc = policy_document(req.get("policyDocument"));
+            e.change(
+                "inline_policy",
+                Value::Null,
+                json!({"name": str_at(req, &["policyName"]), "admin": document_is_admin(&doc), "document": doc}),
+            )
+        }
+        "DeleteRolePolicy" | "DeleteUserPolicy" | "DeleteGroupPolicy" => e.change(
+            "inline_policy",
+            json!({"name": str_at(req, &["policyName"])}),
+            Value::Null,
+        ),
+        "CreateAccessKey" => e.change(
+            "access_key",
+            Value::Null,
+            json!({
+                "access_key_id": str_at(resp, &["accessKey", "accessKeyId"]),
+                "status": str_at(resp, &["accessKey", "status"]).unwrap_or("Active"),
+            }),
+        ),
+        "UpdateAssumeRolePolicy" => {
+            let doc = policy_document(req.get("policyDocument"));
+            e.change(
+                "trust_policy",
+                Value::Null,
+                json!({"public": policy_is_public(&doc), "document": doc}),
+            )
+        }
+        "TagRole" | "TagUser" => tag_changes(e, &tag_pairs(req), false),
+        "UntagRole" | "UntagUser" => {
+            let mut e = e;
+            for k in items(req.get("tagKeys")) {
+                if let Some(k) = k.as_str() {
+                    e = e.change(&format!("tags.{k}"), json!("set"), Value::Null);
+                }
+            }
+            e
+        }
+        _ => parameter_changes(e, req, &["roleName", "userName", "groupName"]),
+    };
+    Some(vec![e])
+}
+
+fn function_name(v: &str) -> &str {
+    // `arn:aws:lambda:us-east-1:1:function:name[:qualifier]` → `name`.
+    match v.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => v,
+    }
+}
+
+fn lambda(action: &str, req: &Value) -> Option<Vec<Extracted>> {
+    let id = function_name(str_at(req, &["functionName"])?);
+    let e = Extracted::new("lambda:function", id);
+    let e = match action {
+        "CreateFunction" => e.created().change(
+            "function",
+            Value::Null,
+            json!({"runtime": str_at(req, &["runtime"]), "memory_size": req.get("memorySize"), "role": str_at(req, &["role"])}),
+        ),
+        "AddPermission" => {
+            let principal = str_at(req, &["principal"]).unwrap_or_default();
+            e.change(
+                "permission",
+                Value::Null,
+                json!({
+                    "statement_id": str_at(req, &["statementId"]),
+                    "action": str_at(req, &["action"]),
+                    "principal": principal,
+                    "source_arn": str_at(req, &["sourceArn"]),
+                    "public": principal == "*" && str_at(req, &["sourceArn"]).is_none() && str_at(req, &["sourceAccount"]).is_none(),
+                }),
+            )
+        }
+        "RemovePermission" => e.change("permission", json!({"statement_id": str_at(req, &["statementId"])}), Value::Null),
+        "DeleteFunction" => e.change("function", json!("exists"), Value::Null),
+        _ => parameter_changes(e, req, &["functionName"]),
+    };
+    Some(vec![e])
+}
+
+fn kms(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
+    if action == "CreateKey" {
+        let id = str_at(resp, &["keyMetadata", "keyId"])?;
+        return Some(vec![Extracted::new("kms:key", id).created().change(
+            "key_state",
+            Value::Null,
+            json!("Enabled"),
+        )]);
+    }
+    let raw = str_at(req, &["keyId"])?;
+    // `arn:aws:kms:…:key/<id>` and bare ids name the same key.
+    let id = raw.rsplit_once("key/").map_or(raw, |(_, id)| id);
+    let e = Extracted::new("kms:key", id);
+    let e = match action {
+        "DisableKey" => e.change("key_state", json!("Enabled"), json!("Disabled")),
+        "EnableKey" => e.change("key_state", json!("Disabled"), json!("Enabled")),
+        "ScheduleKeyDeletion" => e.change(
+            "key_state",
+            json!("Enabled"),
+            json!({"state": "PendingDeletion", "pending_window_days": req.get("pendingWindowInDays").and_then(number)}),
+        ),
+        "CancelKeyDeletion" => e.change("key_state", json!("PendingDeletion"), json!("Disabled")),
+        "DisableKeyRotation" => e.change("key_rotation", json!(true), json!(false)),
+        "EnableKeyRotation" => e.change("key_rotation", json!(false), json!(true)),
+        "PutKeyPolicy" => {
+            let doc = policy_document(req.get("policy"));
+            e.change("policy", Value::Null, json!({"public": policy_is_public(&doc), "document": doc}))
+        }
+        _ => parameter_changes(e, req, &["keyId"]),
+    };
+    Some(vec![e])
+}
+
+fn cloudtrail(action: &str, req: &Value) -> Option<Vec<Extracted>> {
+    let raw = str_at(req, &["name"]).or_else(|| str_at(req, &["trailName"]))?;
+    let id = raw.rsplit_once(":trail/").map_or(raw, |(_, n)| n);
+    let e = Extracted::new("cloudtrail:trail", id);
+    let e = match action {
+        "CreateTrail" => e.created().change("trail", Value::Null, json!("created")),
+        "StopLogging" => e.change("logging", json!(true), json!(false)),
+        "StartLogging" => e.change("logging", json!(false), json!(true)),
+        "DeleteTrail" => e.change("trail", json!("exists"), Value::Null),
+        _ => parameter_changes(e, req, &["name", "trailName"]),
+    };
+    Some(vec![e])
+}
+
+fn elb(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
+    let out = match action {
+        "CreateListener" => {
+            let arn = items(resp.get("listeners"))
+                .first()
+                .and_then(|l| str_at(l, &["listenerArn"]))?;
+            let e = Extracted::new("elasticloadbalancing:listener", arn).created();
+            vec![parameter_changes(e, req, &["loadBalancerArn"])]
+        }
+        "ModifyListener" => {
+            let arn = str_at(req, &["listenerArn"])?;
+            vec![parameter_changes(
+                Extracted::new("elasticloadbalancing:listener", arn),
+                req,
+                &["listenerArn"],
+            )]
+        }
+        "DeleteListener" => {
+            let arn = str_at(req, &["listenerArn"])?;
+            vec![Extracted::new("elasticloadbalancing:listener", arn).change(
+                "listener",
+                json!("exists"),
+                Value::Null,
+            )]
+        }
+        "CreateLoadBalancer" => {
+            let arn = items(resp.get("loadBalancers"))
+                .first()
+                .and_then(|l| str_at(l, &["loadBalancerArn"]))?;
+            vec![Extracted::new("elasticloadbalancing:loadbalancer", arn)
+                .created()
+                .change(
+                    "load_balancer",
+                    Value::Null,
+                    json!({"scheme": str_at(req, &["scheme"])}),
+                )]
+        }
+        _ => return None,
+    };
+    Some(out)
+}
+
+/// Any other write call: the resource named by the first identifying parameter, each other
+/// parameter a changed attribute. Enough for history and drift; rules match on the action.
+fn generic(service: &str, action: &str, req: &Value) -> Vec<Extracted> {
+    const ID_KEYS: [(&str, &str); 12] = [
+        ("instanceId", "instance"),
+        ("groupId", "security-group"),
+        ("volumeId", "volume"),
+        ("vpcId", "vpc"),
+        ("subnetId", "subnet"),
+        ("functionName", "function"),
+        ("bucketName", "bucket"),
+        ("dBInstanceIdentifier", "db"),
+        ("dBClusterIdentifier", "cluster"),
+        ("loadBalancerArn", "loadbalancer"),
+        ("queueUrl", "queue"),
+        ("topicArn", "topic"),
+    ];
+    for (key, kind) in ID_KEYS {
+        if let Some(id) = str_at(req, &[key]) {
+            let e = Extracted::new(&format!("{service}:{kind}"), id);
+            let mut e = parameter_changes(e, req, &[key]);
+            if e.changes.is_empty() {
+                e = e.change(&snake(action), Value::Null, json!(true));
+            }
+            return vec![e];
+        }
+    }
+    Vec::new()
+}

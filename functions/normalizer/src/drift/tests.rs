@@ -1,0 +1,788 @@
+//! Change-event shapes (real CloudTrail from ../shared/fixtures where the call appears there),
+//! and drift vs automated vs IaC-resolves on the embedded table.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use dd0c_shared::clock::ManualClock;
+use dd0c_shared::domain::cloudtrail::records_in;
+use dd0c_shared::domain::drift::{
+    ChangeClass, ChangeEvent, DriftEvent, DriftEventKind, DriftReport, DriftStatus, ReportedDrift,
+    CHANGE_EVENT_DETAIL_TYPE, DRIFT_EVENT_DETAIL_TYPE,
+};
+use dd0c_shared::domain::{CloudTrailRecord, IacTool};
+use dd0c_shared::drift_store::{self, DriftSettings};
+use dd0c_shared::store::memory::MemoryTable;
+use dd0c_shared::tenancy::{AccountLink, AccountStatus};
+use serde_json::{json, Value};
+
+use super::extract::{extract, Extracted};
+use super::*;
+
+const TENANT: &str = "t-1";
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn invictus() -> Vec<Value> {
+    let dir = repo().join("../shared/fixtures/cloudtrail/invictus-ir-aws-dataset/CloudTrail");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir:?}: {e}"))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).expect("log file");
+            records_in(serde_json::from_str(&text).expect("json")).expect("Records")
+        })
+        .collect()
+}
+
+/// The first real record of `name` that satisfies `pred`.
+fn real(name: &str, pred: impl Fn(&Value) -> bool) -> CloudTrailRecord {
+    let v = invictus()
+        .into_iter()
+        .find(|r| r["eventName"] == name && r.get("errorCode").is_none() && pred(r))
+        .unwrap_or_else(|| panic!("no real {name} record"));
+    CloudTrailRecord::from_value(v).expect("record")
+}
+
+fn synthetic(
+    source: &str,
+    name: &str,
+    req: Value,
+    resp: Value,
+    identity: Value,
+    ua: &str,
+) -> CloudTrailRecord {
+    CloudTrailRecord::from_value(json!({
+        "eventVersion": "1.09", "eventID": format!("ev-{name}-{}", NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
+        "eventTime": "2026-11-21T12:00:00Z", "eventSource": format!("{source}.amazonaws.com"),
+        "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.5",
+        "userAgent": ua, "userIdentity": identity, "requestParameters": req,
+        "responseElements": resp, "recipientAccountId": "111122223333", "readOnly": false
+    }))
+    .expect("record")
+}
+
+fn console_user() -> Value {
+    json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/jane", "userName": "jane", "accountId": "111122223333"})
+}
+
+fn console(source: &str, name: &str, req: Value) -> CloudTrailRecord {
+    let mut r = synthetic(
+        source,
+        name,
+        req,
+        Value::Null,
+        console_user(),
+        "AWS Internal",
+    );
+    r.session_credential_from_console = Some(json!("true"));
+    r
+}
+
+fn one(record: &CloudTrailRecord) -> Extracted {
+    let mut out = extract(record);
+    assert_eq!(out.len(), 1, "{}: {out:?}", record.event_name);
+    out.remove(0)
+}
+
+// ---- change-event shapes ----------------------------------------------------------------
+
+#[test]
+fn security_group_list_shape_real() {
+    let r = real("AuthorizeSecurityGroupIngress", |r| {
+        r["requestParameters"]["cidrIp"].is_null()
+    });
+    let e = one(&r);
+    assert_eq!(e.resource_type, "ec2:security-group");
+    assert_eq!(e.resource_id, "sg-04cfb7a4712d75b00");
+    assert_eq!(e.changes[0].attribute, "ingress");
+    assert_eq!(e.changes[0].old, Value::Null);
+    assert_eq!(
+        e.changes[0].new,
+        json!({"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr": "0.0.0.0/0"})
+    );
+}
+
+#[test]
+fn security_group_flat_shape_real() {
+    let r = real("AuthorizeSecurityGroupIngress", |r| {
+        r["requestParameters"]["cidrIp"].is_string()
+    });
+    let e = one(&r);
+    assert_eq!(e.changes.len(), 1);
+    assert_eq!(
+        e.changes[0].new,
+        json!({"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"})
+    );
+}
+
+#[test]
+fn security_group_egress_ipv4_and_ipv6_real() {
+    let e = one(&real("AuthorizeSecurityGroupEgress", |_| true));
+    assert_eq!(e.changes.len(), 2);
+    assert!(e.changes.iter().all(|c| c.attribute == "egress"));
+    let cidrs: Vec<&Value> = e.changes.iter().map(|c| &c.new["cidr"]).collect();
+    assert_eq!(cidrs, [&json!("0.0.0.0/0"), &json!("::/0")]);
+    assert_eq!(e.changes[0].new["protocol"], "-1");
+}
+
+#[test]
+fn security_group_revoke_flat_real_and_ipv6_flat() {
+    let e = one(&real("RevokeSecurityGroupIngress", |_| true));
+    assert_eq!(e.changes[0].new, Value::Null);
+    assert_eq!(e.changes[0].old["cidr"], "0.0.0.0/0");
+    assert_eq!(e.changes[0].old["from_port"], 22);
+    let v6 = one(&console(
+        "ec2",
+        "AuthorizeSecurityGroupIngress",
+        json!({"groupId": "sg-1", "ipPermissions": {}, "ipProtocol": "tcp", "fromPort": "3389", "toPort": "3389", "cidrIpv6": "::/0"}),
+    ));
+    assert_eq!(v6.changes[0].new["cidr"], "::/0");
+    assert_eq!(
+        v6.changes[0].new["from_port"], 3389,
+        "numbers given as strings"
+    );
+}
+
+#[test]
+fn create_security_group_real_is_a_creation() {
+    let e = one(&real("CreateSecurityGroup", |_| true));
+    assert!(e.creates);
+    assert_eq!(e.resource_id, "sg-04cfb7a4712d75b00");
+    assert_eq!(e.changes[0].new["name"], "stratus-red-team-open-sg-sg");
+}
+
+#[test]
+fn instance_attribute_real_and_older_shape() {
+    let e = one(&real("ModifyInstanceAttribute", |_| true));
+    assert_eq!(e.resource_type, "ec2:instance");
+    assert_eq!(e.changes[0].attribute, "disable_api_termination");
+    assert_eq!(e.changes[0].new, json!(false));
+    let old = one(&console(
+        "ec2",
+        "ModifyInstanceAttribute",
+        json!({"instanceId": "i-1", "instanceType": {"value": "m5.4xlarge"}}),
+    ));
+    assert_eq!(old.changes[0].attribute, "instance_type");
+    assert_eq!(old.changes[0].new, json!("m5.4xlarge"));
+}
+
+#[test]
+fn tags_real_and_delete() {
+    let e = one(&real("CreateTags", |_| true));
+    assert_eq!(e.resource_type, "ec2:image");
+    assert_eq!(e.changes[0].attribute, "tags.StratusRedTeam");
+    let d = extract(&console(
+        "ec2",
+        "DeleteTags",
+        json!({"resourcesSet": {"items": [{"resourceId": "i-1"}, {"resourceId": "sg-2"}]}, "tagSet": {"items": [{"key": "owner"}]}}),
+    ));
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[1].resource_type, "ec2:security-group");
+    assert_eq!(d[0].changes[0].attribute, "tags.owner");
+    assert_eq!(d[0].changes[0].new, Value::Null);
+}
+
+#[test]
+fn rds_made_public() {
+    let e = one(&console(
+        "rds",
+        "ModifyDBInstance",
+        json!({"dBInstanceIdentifier": "orders", "publiclyAccessible": true, "applyImmediately": true, "dBInstanceClass": "db.r6g.large"}),
+    ));
+    assert_eq!(e.resource_type, "rds:db");
+    let attrs: Vec<&str> = e.changes.iter().map(|c| c.attribute.as_str()).collect();
+    assert_eq!(attrs, ["instance_class", "publicly_accessible"]);
+    assert_eq!(e.changes[1].new, json!(true));
+}
+
+#[test]
+fn bucket_policy_real_is_not_public_and_star_is() {
+    let e = one(&real("PutBucketPolicy", |_| true));
+    assert_eq!(e.resource_type, "s3:bucket");
+    assert_eq!(e.changes[0].attribute, "policy");
+    assert_eq!(e.changes[0].new["public"], false);
+    let p = one(&console(
+        "s3",
+        "PutBucketPolicy",
+        json!({"bucketName": "b", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}}),
+    ));
+    assert_eq!(p.changes[0].new["public"], true);
+}
+
+#[test]
+fn bucket_acl_and_public_access_block() {
+    let acl = one(&console(
+        "s3",
+        "PutBucketAcl",
+        json!({"bucketName": "b", "x-amz-acl": ["public-read"]}),
+    ));
+    assert_eq!(acl.changes[0].attribute, "acl");
+    let grants = one(&console(
+        "s3",
+        "PutBucketAcl",
+        json!({"bucketName": "b", "AccessControlPolicy": {"AccessControlList": {"Grant": [{"Grantee": {"URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}]}}}),
+    ));
+    assert_eq!(grants.changes[0].new["public"], true);
+    let del = one(&console(
+        "s3",
+        "DeletePublicAccessBlock",
+        json!({"bucketName": "b"}),
+    ));
+    assert_eq!(del.changes[0].attribute, "public_access_block");
+    assert_eq!(del.changes[0].new["public"], true);
+    let weak = one(&console(
+        "s3",
+        "PutBucketPublicAccessBlock",
+        json!({"bucketName": "b", "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": false, "RestrictPublicBuckets": true}}),
+    ));
+    assert_eq!(weak.changes[0].new["public"], true);
+    let strong = one(&console(
+        "s3",
+        "PutPublicAccessBlock",
+        json!({"bucketName": "b", "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true}}),
+    ));
+    assert_eq!(strong.changes[0].new["public"], false);
+}
+
+#[test]
+fn iam_policies_real() {
+    let admin = one(&real("AttachUserPolicy", |_| true));
+    assert_eq!(admin.resource_type, "iam:user");
+    assert_eq!(admin.changes[0].attribute, "managed_policy");
+    assert_eq!(admin.changes[0].new["admin"], true);
+    let role = one(&real("AttachRolePolicy", |r| {
+        r["requestParameters"]["policyArn"]
+            == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    }));
+    assert_eq!(role.resource_type, "iam:role");
+    assert_eq!(role.changes[0].new["admin"], false);
+    let inline = one(&real("PutRolePolicy", |_| true));
+    assert_eq!(inline.changes[0].attribute, "inline_policy");
+    assert_eq!(inline.changes[0].new["admin"], false);
+    assert!(
+        inline.changes[0].new["document"]["Statement"].is_array(),
+        "document parsed from text"
+    );
+    let star = one(&console(
+        "iam",
+        "PutUserPolicy",
+        json!({"userName": "u", "policyName": "p", "policyDocument": "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}}"}),
+    ));
+    assert_eq!(star.changes[0].new["admin"], true);
+    let detach = one(&console(
+        "iam",
+        "DetachRolePolicy",
+        json!({"roleName": "r", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+    ));
+    assert_eq!(detach.changes[0].new, Value::Null);
+    assert_eq!(
+        detach.changes[0].old["arn"],
+        "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    );
+    let key = one(&real("CreateAccessKey", |_| true));
+    assert_eq!(key.changes[0].attribute, "access_key");
+    assert!(key.changes[0].new["access_key_id"]
+        .as_str()
+        .is_some_and(|k| k.starts_with("AKIA")));
+}
+
+#[test]
+fn lambda_versioned_event_names() {
+    let cfg = one(&console(
+        "lambda",
+        "UpdateFunctionConfiguration20150331v2",
+        json!({"functionName": "arn:aws:lambda:us-east-1:111122223333:function:billing:live", "memorySize": 3008, "timeout": 900}),
+    ));
+    assert_eq!(cfg.resource_id, "billing");
+    let attrs: Vec<&str> = cfg.changes.iter().map(|c| c.attribute.as_str()).collect();
+    assert_eq!(attrs, ["memory_size", "timeout"]);
+    let perm = one(&console(
+        "lambda",
+        "AddPermission20150331v2",
+        json!({"functionName": "billing", "statementId": "s", "action": "lambda:InvokeFunction", "principal": "*"}),
+    ));
+    assert_eq!(perm.changes[0].attribute, "permission");
+    assert_eq!(perm.changes[0].new["public"], true);
+}
+
+#[test]
+fn kms_and_cloudtrail() {
+    let dis = one(&console(
+        "kms",
+        "DisableKey",
+        json!({"keyId": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+    ));
+    assert_eq!(dis.resource_id, "1234abcd-12ab-34cd-56ef-1234567890ab");
+    assert_eq!(dis.changes[0].new, json!("Disabled"));
+    let del = one(&console(
+        "kms",
+        "ScheduleKeyDeletion",
+        json!({"keyId": "k", "pendingWindowInDays": 7}),
+    ));
+    assert_eq!(del.changes[0].new["state"], "PendingDeletion");
+    let stop = one(&console(
+        "cloudtrail",
+        "StopLogging",
+        json!({"name": "arn:aws:cloudtrail:us-east-1:111122223333:trail/org"}),
+    ));
+    assert_eq!(
+        (stop.resource_type.as_str(), stop.resource_id.as_str()),
+        ("cloudtrail:trail", "org")
+    );
+    assert_eq!(stop.changes[0].new, json!(false));
+    let deleted = one(&real("DeleteTrail", |_| true));
+    assert_eq!(deleted.changes[0].attribute, "trail");
+    assert_eq!(deleted.changes[0].new, Value::Null);
+    let upd = one(&console(
+        "cloudtrail",
+        "UpdateTrail",
+        json!({"name": "org", "isMultiRegionTrail": false}),
+    ));
+    assert_eq!(upd.changes[0].attribute, "is_multi_region_trail");
+}
+
+#[test]
+fn load_balancer_listeners() {
+    let arn = "arn:aws:elasticloadbalancing:us-east-1:111122223333:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2";
+    let created = one(&synthetic(
+        "elasticloadbalancing",
+        "CreateListener",
+        json!({"loadBalancerArn": "arn:lb", "protocol": "HTTP", "port": 80}),
+        json!({"listeners": [{"listenerArn": arn}]}),
+        console_user(),
+        "Terraform/1.7.4",
+    ));
+    assert!(created.creates);
+    assert_eq!(created.resource_id, arn);
+    let modified = one(&console(
+        "elasticloadbalancing",
+        "ModifyListener",
+        json!({"listenerArn": arn, "protocol": "HTTP", "port": 8080}),
+    ));
+    assert_eq!(modified.changes.len(), 2);
+    let deleted = one(&console(
+        "elasticloadbalancing",
+        "DeleteListener",
+        json!({"listenerArn": arn}),
+    ));
+    assert_eq!(deleted.changes[0].new, Value::Null);
+}
+
+#[test]
+fn reads_and_failed_calls_change_nothing() {
+    let failed = CloudTrailRecord::from_value(
+        invictus()
+            .into_iter()
+            .find(|r| r["eventName"] == "StopLogging" && r.get("errorCode").is_some())
+            .expect("a failed StopLogging"),
+    )
+    .expect("record");
+    assert!(extract(&failed).is_empty());
+    let mut read = console("ec2", "DescribeInstances", json!({"instanceId": "i-1"}));
+    assert!(extract(&read).is_empty());
+    read.event_name = "ModifyInstanceAttribute".into();
+    read.read_only = Some(json!(true));
+    assert!(extract(&read).is_empty());
+}
+
+// ---- tracking on the table --------------------------------------------------------------
+
+fn link() -> AccountLink {
+    AccountLink {
+        account_id: "111122223333".into(),
+        tenant_id: TENANT.into(),
+        status: AccountStatus::Active,
+        role_arn: None,
+        external_id: None,
+        connected_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        status_changed_at: None,
+    }
+}
+
+fn setup() -> (Arc<MemoryTable>, ManualClock) {
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap());
+    (MemoryTable::shared(Arc::new(clock.clone())), clock)
+}
+
+fn demo() -> Vec<CloudTrailRecord> {
+    let text = std::fs::read_to_string(
+        repo().join("tests/fixtures/drift/terraform-sg-console-drift.jsonl"),
+    )
+    .expect("demo fixture");
+    text.lines()
+        .map(|l| {
+            let mut records = records_in(serde_json::from_str(l).expect("json")).expect("envelope");
+            CloudTrailRecord::from_value(records.remove(0)).expect("record")
+        })
+        .collect()
+}
+
+fn drifts(events: &[BusEvent]) -> Vec<DriftEvent> {
+    events
+        .iter()
+        .filter(|e| e.detail_type == DRIFT_EVENT_DETAIL_TYPE)
+        .map(|e| serde_json::from_value(e.detail.clone()).expect("drift event"))
+        .collect()
+}
+
+fn changes(events: &[BusEvent]) -> Vec<ChangeEvent> {
+    events
+        .iter()
+        .filter(|e| e.detail_type == CHANGE_EVENT_DETAIL_TYPE)
+        .map(|e| serde_json::from_value(e.detail.clone()).expect("change event"))
+        .collect()
+}
+
+#[tokio::test]
+async fn demo_pair_terraform_then_console_is_drift() {
+    let (table, clock) = setup();
+    let records = demo();
+    let created = track(table.as_ref(), &clock, &records[0], &link())
+        .await
+        .unwrap();
+    assert_eq!(changes(&created)[0].class, ChangeClass::Iac);
+    assert!(drifts(&created).is_empty());
+    let managed = drift_store::managed_resource(
+        table.as_ref(),
+        TENANT,
+        "ec2:security-group",
+        "sg-0123456789abcdef0",
+    )
+    .await
+    .unwrap()
+    .expect("managed");
+    assert_eq!(managed.managed_by.tool, Some(IacTool::Terraform));
+    assert_eq!(
+        managed.managed_by.identity,
+        "arn:aws:iam::111122223333:role/terraform-deployer"
+    );
+
+    let events = track(table.as_ref(), &clock, &records[1], &link())
+        .await
+        .unwrap();
+    assert_eq!(changes(&events)[0].class, ChangeClass::Drift);
+    let drift = drifts(&events).remove(0);
+    assert_eq!(drift.kind, DriftEventKind::Detected);
+    assert_eq!(drift.id, "drift-c41e8f02-6a7b-4c8d-9e0f-1a2b3c4d5e02");
+    assert_eq!(drift.changes[0].new["cidr"], "0.0.0.0/0");
+    let actor = &drift.change.as_ref().unwrap().actor;
+    assert!(actor.mfa);
+    assert_eq!(actor.ip.as_deref(), Some("203.0.113.77"));
+    // A redelivery finds the same drift, stored once.
+    let again = track(table.as_ref(), &clock, &records[1], &link())
+        .await
+        .unwrap();
+    assert_eq!(drifts(&again)[0].id, drift.id);
+    let stored = drift_store::drift_for_resource(
+        table.as_ref(),
+        TENANT,
+        "ec2:security-group",
+        "sg-0123456789abcdef0",
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].status, DriftStatus::Open);
+}
+
+#[tokio::test]
+async fn real_terraform_group_then_script_opening_ssh_is_drift() {
+    let (table, clock) = setup();
+    let create = real("CreateSecurityGroup", |_| true);
+    let ssh = real("AuthorizeSecurityGroupIngress", |r| {
+        r["requestParameters"]["cidrIp"].is_string()
+    });
+    track(table.as_ref(), &clock, &create, &link())
+        .await
+        .unwrap();
+    let events = track(table.as_ref(), &clock, &ssh, &link()).await.unwrap();
+    let drift = drifts(&events);
+    assert_eq!(
+        drift.len(),
+        1,
+        "stratus-red-team (no IaC user agent) changed a Terraform group"
+    );
+    assert_eq!(drift[0].changes[0].new["from_port"], 22);
+}
+
+#[tokio::test]
+async fn aws_service_changes_are_automated_not_drift() {
+    let (table, clock) = setup();
+    let records = demo();
+    track(table.as_ref(), &clock, &records[0], &link())
+        .await
+        .unwrap();
+    let asg = synthetic(
+        "ec2",
+        "CreateTags",
+        json!({"resourcesSet": {"items": [{"resourceId": "sg-0123456789abcdef0"}]}, "tagSet": {"items": [{"key": "k", "value": "v"}]}}),
+        Value::Null,
+        json!({"type": "AWSService", "invokedBy": "autoscaling.amazonaws.com"}),
+        "autoscaling.amazonaws.com",
+    );
+    let events = track(table.as_ref(), &clock, &asg, &link()).await.unwrap();
+    assert_eq!(changes(&events)[0].class, ChangeClass::Automated);
+    assert!(drifts(&events).is_empty());
+}
+
+#[tokio::test]
+async fn console_change_to_console_resource_is_not_drift() {
+    let (table, clock) = setup();
+    let events = track(
+        table.as_ref(),
+        &clock,
+        &console("ec2", "AuthorizeSecurityGroupIngress", json!({"groupId": "sg-9", "cidrIp": "0.0.0.0/0", "fromPort": 22, "toPort": 22, "ipProtocol": "tcp"})),
+        &link(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(changes(&events)[0].class, ChangeClass::Unmanaged);
+    assert!(drifts(&events).is_empty());
+}
+
+#[tokio::test]
+async fn iac_change_resolves_open_drift() {
+    let (table, clock) = setup();
+    let records = demo();
+    track(table.as_ref(), &clock, &records[0], &link())
+        .await
+        .unwrap();
+    let opened = drifts(
+        &track(table.as_ref(), &clock, &records[1], &link())
+            .await
+            .unwrap(),
+    )
+    .remove(0);
+    let mut apply = records[0].clone();
+    apply.event_id = "tf-apply-2".into();
+    apply.event_name = "RevokeSecurityGroupIngress".into();
+    apply.request_parameters = Some(
+        json!({"groupId": "sg-0123456789abcdef0", "cidrIp": "0.0.0.0/0", "fromPort": 22, "toPort": 22, "ipProtocol": "tcp"}),
+    );
+    let events = track(table.as_ref(), &clock, &apply, &link())
+        .await
+        .unwrap();
+    let resolved = drifts(&events).remove(0);
+    assert_eq!(resolved.kind, DriftEventKind::Resolved);
+    assert_eq!(resolved.resolves, vec![opened.id]);
+    assert_eq!(resolved.resolution.as_deref(), Some("iac_reapplied"));
+    let stored = drift_store::drift_for_resource(
+        table.as_ref(),
+        TENANT,
+        "ec2:security-group",
+        "sg-0123456789abcdef0",
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored[0].status, DriftStatus::Resolved);
+}
+
+#[tokio::test]
+async fn console_revert_resolves_the_drift_it_undoes() {
+    let (table, clock) = setup();
+    let records = demo();
+    track(table.as_ref(), &clock, &records[0], &link())
+        .await
+        .unwrap();
+    track(table.as_ref(), &clock, &records[1], &link())
+        .await
+        .unwrap();
+    let revert = console(
+        "ec2",
+        "RevokeSecurityGroupIngress",
+        json!({"groupId": "sg-0123456789abcdef0", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
+    );
+    let events = track(table.as_ref(), &clock, &revert, &link())
+        .await
+        .unwrap();
+    let d = drifts(&events);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].kind, DriftEventKind::Resolved);
+    assert_eq!(d[0].resolution.as_deref(), Some("reverted"));
+}
+
+#[tokio::test]
+async fn configured_deployer_role_owns_what_it_changes_and_stack_tags_name_the_stack() {
+    let (table, clock) = setup();
+    drift_store::set_drift_settings(
+        table.as_ref(),
+        TENANT,
+        "111122223333",
+        &DriftSettings {
+            deployer_role_arns: vec!["arn:aws:iam::111122223333:role/ci/deployer".into()],
+            terraform_workspace: Some("prod".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let deployer = json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/deployer/gh-actions-42", "accountId": "111122223333"});
+    let create = synthetic(
+        "ec2",
+        "CreateSecurityGroup",
+        json!({"groupName": "x"}),
+        json!({"groupId": "sg-7"}),
+        deployer,
+        "aws-sdk-go-v2/1.25",
+    );
+    let events = track(table.as_ref(), &clock, &create, &link())
+        .await
+        .unwrap();
+    assert_eq!(changes(&events)[0].class, ChangeClass::Iac);
+    let m = drift_store::managed_resource(table.as_ref(), TENANT, "ec2:security-group", "sg-7")
+        .await
+        .unwrap()
+        .expect("managed");
+    assert_eq!(m.managed_by.tool, None);
+    assert_eq!(
+        m.managed_by.stack.as_deref(),
+        Some("prod"),
+        "the configured workspace"
+    );
+
+    let cfn = synthetic(
+        "ec2",
+        "CreateSecurityGroup",
+        json!({"groupName": "y", "tagSpecificationSet": {"items": [{"resourceType": "security-group", "tags": [{"key": "aws:cloudformation:stack-name", "value": "payments"}]}]}}),
+        json!({"groupId": "sg-8"}),
+        json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/cfn-exec/AWSCloudFormation", "invokedBy": "cloudformation.amazonaws.com"}),
+        "cloudformation.amazonaws.com",
+    );
+    track(table.as_ref(), &clock, &cfn, &link()).await.unwrap();
+    let m = drift_store::managed_resource(table.as_ref(), TENANT, "ec2:security-group", "sg-8")
+        .await
+        .unwrap()
+        .expect("managed");
+    assert_eq!(m.managed_by.tool, Some(IacTool::CloudFormation));
+    assert_eq!(m.managed_by.stack.as_deref(), Some("payments"));
+}
+
+#[test]
+fn deployer_matching() {
+    let s = DriftSettings {
+        deployer_role_arns: vec!["arn:aws:iam::1:role/deployer".into()],
+        terraform_workspace: None,
+    };
+    assert!(is_deployer(
+        "x",
+        "arn:aws:sts::1:assumed-role/deployer/s",
+        &s
+    ));
+    assert!(is_deployer("arn:aws:iam::1:role/deployer", "y", &s));
+    assert!(!is_deployer(
+        "x",
+        "arn:aws:sts::1:assumed-role/deployer-2/s",
+        &s
+    ));
+    assert!(!is_deployer(
+        "x",
+        "arn:aws:sts::2:assumed-role/deployer/s",
+        &s
+    ));
+}
+
+// ---- drift reports ------------------------------------------------------------------------
+
+fn report_json(received: &str, resource_id: Option<&str>) -> String {
+    serde_json::to_string(&DriftReport {
+        tenant_id: TENANT.into(),
+        report_id: "rep-1".into(),
+        stack_id: "web-prod".into(),
+        account_id: None,
+        region: None,
+        tool: Some(IacTool::Terraform),
+        received_at: received.parse().unwrap(),
+        drifts: vec![ReportedDrift {
+            resource_address: "aws_security_group.web".into(),
+            resource_type: "aws_security_group".into(),
+            resource_id: resource_id.map(str::to_owned),
+            attribute: "ingress".into(),
+            old: json!([]),
+            new: json!([{"cidr_blocks": ["0.0.0.0/0"], "from_port": 22}]),
+            sensitive: false,
+        }],
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn report_is_attributed_to_the_cloudtrail_change_within_the_window() {
+    let (table, clock) = setup();
+    let records = demo();
+    track(table.as_ref(), &clock, &records[0], &link())
+        .await
+        .unwrap();
+    track(table.as_ref(), &clock, &records[1], &link())
+        .await
+        .unwrap();
+    let raw = RawValue::from_string(report_json(
+        "2026-11-22T06:00:00Z",
+        Some("sg-0123456789abcdef0"),
+    ))
+    .unwrap();
+    let events = report(table.as_ref(), Some(&raw)).await.unwrap();
+    let d = drifts(&events).remove(0);
+    assert_eq!(d.kind, DriftEventKind::Reported);
+    assert_eq!(d.resource_type, "ec2:security-group");
+    let change = d.change.expect("attributed");
+    assert_eq!(change.event_id, "c41e8f02-6a7b-4c8d-9e0f-1a2b3c4d5e02");
+    assert_eq!(
+        d.id, "drift-c41e8f02-6a7b-4c8d-9e0f-1a2b3c4d5e02",
+        "same finding as the agentless one"
+    );
+    assert_eq!(d.account_id, "111122223333");
+
+    // Outside the window: not attributed, a stable report-derived id.
+    let raw = RawValue::from_string(report_json(
+        "2026-11-24T06:00:00Z",
+        Some("sg-0123456789abcdef0"),
+    ))
+    .unwrap();
+    let late = drifts(&report(table.as_ref(), Some(&raw)).await.unwrap()).remove(0);
+    assert!(late.change.is_none());
+    assert!(late.id.starts_with("drift-r-"));
+    assert_eq!(late.stack.as_deref(), Some("web-prod"));
+}
+
+#[test]
+fn correlation_prefers_the_change_to_the_reported_attribute() {
+    let base: ChangeEvent = serde_json::from_value(json!({
+        "tenant_id": "t", "account_id": "a", "region": "r", "event_id": "e1",
+        "event_time": "2026-11-21T00:00:00Z", "action": "AuthorizeSecurityGroupIngress",
+        "resource_type": "ec2:security-group", "resource_id": "sg-1",
+        "changes": [{"attribute": "ingress", "old": null, "new": {}}],
+        "actor": {"arn": "a", "name": "n", "kind": "iam_user", "source": {"via": "console"}},
+        "class": "drift"
+    }))
+    .unwrap();
+    let mut tags = base.clone();
+    tags.event_id = "e2".into();
+    tags.changes[0].attribute = "tags.owner".into();
+    let mut iac = base.clone();
+    iac.event_id = "e3".into();
+    iac.class = ChangeClass::Iac;
+    let all = vec![base, tags, iac];
+    assert_eq!(correlate(&all, &["ingress".into()]).unwrap().event_id, "e1");
+    assert_eq!(
+        correlate(&all, &["tags.owner".into()]).unwrap().event_id,
+        "e2"
+    );
+    assert_eq!(
+        correlate(&all, &["description".into()]).unwrap().event_id,
+        "e2",
+        "latest non-IaC"
+    );
+    assert!(
+        correlate(&all[2..], &["ingress".into()]).is_none(),
+        "IaC changes are not drift"
+    );
+}

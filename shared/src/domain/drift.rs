@@ -1,0 +1,525 @@
+//! The drift product's domain: change events (every write call on a resource), managed
+//! resources (what IaC owns), drift events (an out-of-band change, a reported diff, or a
+//! resolution), stacks, drift reports from agents, and the classifier's rule language.
+//! See `docs/decisions/0400-drift-severity-and-managed-resources.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::actor::{Actor, IacTool};
+use super::finding::Severity;
+
+pub const CHANGE_EVENT_DETAIL_TYPE: &str = "dd0c.ChangeEvent";
+pub const DRIFT_EVENT_DETAIL_TYPE: &str = "dd0c.DriftEvent";
+
+/// One attribute of a resource before and after a change. `old` is `null` when the call
+/// added something (an ingress rule, a policy) and `new` is `null` when it removed it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttributeChange {
+    pub attribute: String,
+    #[serde(default)]
+    pub old: Value,
+    #[serde(default)]
+    pub new: Value,
+}
+
+impl AttributeChange {
+    pub fn new(attribute: impl Into<String>, old: Value, new: Value) -> Self {
+        Self {
+            attribute: attribute.into(),
+            old,
+            new,
+        }
+    }
+}
+
+/// What a change means for drift.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeClass {
+    /// Made by the IaC identity that owns (or now takes) the resource.
+    Iac,
+    /// A managed resource changed by anyone else: drift.
+    Drift,
+    /// An AWS service acting on the customer's behalf (autoscaling, …): never drift.
+    Automated,
+    /// A resource no IaC owns, changed by a person or script: history only.
+    Unmanaged,
+}
+
+/// Who owns a managed resource, as far as CloudTrail tells.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManagedBy {
+    /// `None` for a configured deployer role whose calls name no tool.
+    #[serde(default)]
+    pub tool: Option<IacTool>,
+    /// The principal (role/user ARN, or the session issuer's role ARN) that applies the IaC.
+    pub identity: String,
+    #[serde(default)]
+    pub stack: Option<String>,
+}
+
+/// A write call on one resource.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChangeEvent {
+    pub tenant_id: String,
+    pub account_id: String,
+    pub region: String,
+    /// The CloudTrail eventID.
+    pub event_id: String,
+    pub event_time: DateTime<Utc>,
+    /// The API call, e.g. `AuthorizeSecurityGroupIngress`.
+    pub action: String,
+    /// `ec2:security-group`, `s3:bucket`, `iam:role`, …
+    pub resource_type: String,
+    pub resource_id: String,
+    pub changes: Vec<AttributeChange>,
+    pub actor: Actor,
+    pub class: ChangeClass,
+    #[serde(default)]
+    pub managed_by: Option<ManagedBy>,
+}
+
+/// A resource IaC owns: created or last changed by an IaC identity.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManagedResource {
+    pub tenant_id: String,
+    pub account_id: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub managed_by: ManagedBy,
+    pub managed_since: DateTime<Utc>,
+    pub last_iac_event_id: String,
+    pub last_iac_change_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftEventKind {
+    /// Found from CloudTrail: a managed resource changed out of band.
+    Detected,
+    /// Reported by an agent (`POST /v1/drift-reports`).
+    Reported,
+    /// Open drift on a resource ended (IaC re-applied).
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftStatus {
+    Open,
+    Resolved,
+    Accepted,
+    Snoozed,
+}
+
+impl DriftStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftStatus::Open => "open",
+            DriftStatus::Resolved => "resolved",
+            DriftStatus::Accepted => "accepted",
+            DriftStatus::Snoozed => "snoozed",
+        }
+    }
+}
+
+/// A drift on one resource (what the classifier turns into a finding), or its resolution.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DriftEvent {
+    /// Stable: the finding id it becomes (see [`drift_finding_id`]).
+    pub id: String,
+    pub kind: DriftEventKind,
+    pub tenant_id: String,
+    #[serde(default)]
+    pub account_id: String,
+    #[serde(default)]
+    pub region: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    /// The IaC address (`aws_security_group.web`) when an agent reported it.
+    #[serde(default)]
+    pub resource_address: Option<String>,
+    #[serde(default)]
+    pub stack: Option<String>,
+    #[serde(default)]
+    pub managed_by: Option<ManagedBy>,
+    pub changes: Vec<AttributeChange>,
+    /// The CloudTrail change that caused it (detected), or that a report was attributed to.
+    #[serde(default)]
+    pub change: Option<ChangeEvent>,
+    #[serde(default)]
+    pub report_id: Option<String>,
+    pub detected_at: DateTime<Utc>,
+    /// For [`DriftEventKind::Resolved`]: the drift ids it resolves and why.
+    #[serde(default)]
+    pub resolves: Vec<String>,
+    #[serde(default)]
+    pub resolution: Option<String>,
+}
+
+/// The finding id of a drift: one per CloudTrail event (as for cost findings), and for
+/// reported drift without a CloudTrail change, one per (report, resource address, attribute).
+pub fn drift_finding_id(
+    event_id: Option<&str>,
+    report_id: &str,
+    address: &str,
+    attribute: &str,
+) -> String {
+    match event_id {
+        Some(id) => super::finding::Finding::id_for(super::finding::FindingKind::Drift, id),
+        None => {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::digest(format!("{report_id}\n{address}\n{attribute}").as_bytes());
+            format!("drift-r-{}", &hex::encode(digest)[..32])
+        }
+    }
+}
+
+/// A stack: declared through the API or learnt from CloudFormation tags / Terraform workspace.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Stack {
+    #[serde(default)]
+    pub tenant_id: String,
+    pub stack_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub tool: Option<IacTool>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub slack_channel: Option<String>,
+    #[serde(default)]
+    pub managed_resource_ids: BTreeSet<String>,
+    /// 0–100, 100 = no open drift.
+    #[serde(default = "clean_score")]
+    pub drift_score: f64,
+    /// Open drift by severity (`critical` → 2, …).
+    #[serde(default)]
+    pub open_drift: BTreeMap<String, u32>,
+    /// When the drift score was last computed.
+    #[serde(default, rename = "drift_updated_at")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn clean_score() -> f64 {
+    100.0
+}
+
+impl Stack {
+    pub fn new(tenant_id: &str, stack_id: &str) -> Self {
+        Self {
+            tenant_id: tenant_id.to_owned(),
+            stack_id: stack_id.to_owned(),
+            name: stack_id.to_owned(),
+            tool: None,
+            owner: None,
+            slack_channel: None,
+            managed_resource_ids: BTreeSet::new(),
+            drift_score: 100.0,
+            open_drift: BTreeMap::new(),
+            updated_at: None,
+        }
+    }
+}
+
+/// Weight of one open drift of each severity in the stack score (decision 0400).
+pub fn severity_weight(severity: Severity) -> f64 {
+    match severity {
+        Severity::Critical => 40.0,
+        Severity::High => 20.0,
+        Severity::Medium | Severity::Warning => 8.0,
+        Severity::Low | Severity::Info => 2.0,
+    }
+}
+
+/// 100 minus the weighted open drift, never below 0.
+pub fn stack_drift_score<I: IntoIterator<Item = Severity>>(open: I) -> f64 {
+    let penalty: f64 = open.into_iter().map(severity_weight).sum();
+    (100.0 - penalty).max(0.0)
+}
+
+// ---------------------------------------------------------------------------------------
+// Drift reports from agents.
+
+/// One attribute-level diff an agent found (a `terraform plan -refresh-only` line).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReportedDrift {
+    /// `module.web.aws_security_group.web`.
+    pub resource_address: String,
+    /// The IaC resource type: `aws_security_group`.
+    pub resource_type: String,
+    /// The cloud id (`sg-0123…`), when the agent knows it: needed for correlation.
+    #[serde(default)]
+    pub resource_id: Option<String>,
+    pub attribute: String,
+    /// The value in the IaC state.
+    #[serde(default)]
+    pub old: Value,
+    /// The actual value in the cloud.
+    #[serde(default)]
+    pub new: Value,
+    #[serde(default)]
+    pub sensitive: bool,
+}
+
+/// A whole (reassembled) drift report, as it travels on the ingest queue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DriftReport {
+    pub tenant_id: String,
+    pub report_id: String,
+    pub stack_id: String,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub tool: Option<IacTool>,
+    pub received_at: DateTime<Utc>,
+    pub drifts: Vec<ReportedDrift>,
+}
+
+/// The dd0c resource type of an IaC resource type, for the ones dd0c tracks from CloudTrail.
+pub fn resource_type_for_iac(iac_type: &str) -> Option<&'static str> {
+    Some(match iac_type {
+        "aws_security_group"
+        | "aws_security_group_rule"
+        | "aws_vpc_security_group_ingress_rule"
+        | "aws_vpc_security_group_egress_rule"
+        | "AWS::EC2::SecurityGroup" => "ec2:security-group",
+        "aws_instance" | "AWS::EC2::Instance" => "ec2:instance",
+        "aws_db_instance" | "AWS::RDS::DBInstance" => "rds:db",
+        "aws_s3_bucket"
+        | "aws_s3_bucket_policy"
+        | "aws_s3_bucket_acl"
+        | "aws_s3_bucket_public_access_block"
+        | "AWS::S3::Bucket" => "s3:bucket",
+        "aws_iam_role"
+        | "aws_iam_role_policy"
+        | "aws_iam_role_policy_attachment"
+        | "AWS::IAM::Role" => "iam:role",
+        "aws_iam_user"
+        | "aws_iam_user_policy"
+        | "aws_iam_user_policy_attachment"
+        | "AWS::IAM::User" => "iam:user",
+        "aws_lambda_function" | "aws_lambda_permission" | "AWS::Lambda::Function" => {
+            "lambda:function"
+        }
+        "aws_kms_key" | "AWS::KMS::Key" => "kms:key",
+        "aws_cloudtrail" | "AWS::CloudTrail::Trail" => "cloudtrail:trail",
+        "aws_lb_listener" | "aws_alb_listener" | "AWS::ElasticLoadBalancingV2::Listener" => {
+            "elasticloadbalancing:listener"
+        }
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Classifier rules (the data file's language).
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftCategory {
+    Security,
+    Network,
+    Iam,
+    Data,
+    Configuration,
+    Tags,
+    Cost,
+}
+
+impl DriftCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftCategory::Security => "security",
+            DriftCategory::Network => "network",
+            DriftCategory::Iam => "iam",
+            DriftCategory::Data => "data",
+            DriftCategory::Configuration => "configuration",
+            DriftCategory::Tags => "tags",
+            DriftCategory::Cost => "cost",
+        }
+    }
+}
+
+/// How a condition compares the value at its path.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditionOp {
+    /// Equal to `value` (strings compare case-insensitively; `22` matches `"22"`).
+    Equals,
+    /// Equal to one element of the list `value`.
+    In,
+    /// A string containing `value` (case-insensitive).
+    Contains,
+    /// Present and not null.
+    Exists,
+    /// The object at the path has `from_port`/`to_port` (or `port`) spanning one of the
+    /// ports listed in `value`; protocol `-1`/`all` spans every port.
+    CoversPort,
+}
+
+/// A test on one attribute change. `path` starts with `attribute`, `old` or `new`, and
+/// descends with dots: `new.cidr`, `new.public`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleCondition {
+    pub path: String,
+    pub op: ConditionOp,
+    #[serde(default)]
+    pub value: Value,
+}
+
+/// One classifier rule. It matches a drift when the resource type and action match (empty
+/// lists match any), `only_attributes` (if given) lists every changed attribute, and one
+/// attribute change satisfies all `conditions`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DriftRule {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    pub severity: Severity,
+    pub category: DriftCategory,
+    #[serde(default)]
+    pub resource_types: Vec<String>,
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub only_attributes: Vec<String>,
+    #[serde(default)]
+    pub conditions: Vec<RuleCondition>,
+    /// The sentence the finding's reasons carry.
+    pub reason: String,
+}
+
+/// The rules data file: `{"rules": [...]}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RuleSet {
+    pub rules: Vec<DriftRule>,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum RuleError {
+    #[error("rules file is not valid JSON of the form {{\"rules\": [...]}}: {0}")]
+    File(String),
+    #[error("rule #{index} ({id}): {problem}")]
+    Rule {
+        index: usize,
+        id: String,
+        problem: String,
+    },
+}
+
+impl RuleSet {
+    /// Parses and validates a rules file; the error names the rule at fault.
+    pub fn parse(text: &str) -> Result<RuleSet, RuleError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            rules: Vec<Value>,
+        }
+        let raw: Raw = serde_json::from_str(text).map_err(|e| RuleError::File(e.to_string()))?;
+        let mut rules = Vec::with_capacity(raw.rules.len());
+        let mut seen = BTreeSet::new();
+        for (index, value) in raw.rules.into_iter().enumerate() {
+            let id = value
+                .get("id")
+                .and_then(Value::as_str)
+                .map_or_else(|| "<no id>".to_owned(), |s| format!("{s:?}"));
+            let fail = |problem: String| RuleError::Rule {
+                index,
+                id: id.clone(),
+                problem,
+            };
+            let rule: DriftRule = serde_json::from_value(value).map_err(|e| fail(e.to_string()))?;
+            rule.validate().map_err(fail)?;
+            if !seen.insert(rule.id.clone()) {
+                return Err(fail("duplicate rule id".into()));
+            }
+            rules.push(rule);
+        }
+        Ok(RuleSet { rules })
+    }
+}
+
+impl DriftRule {
+    fn validate(&self) -> Result<(), String> {
+        if self.id.trim().is_empty() {
+            return Err("id is empty".into());
+        }
+        if !matches!(
+            self.severity,
+            Severity::Low | Severity::Medium | Severity::High | Severity::Critical
+        ) {
+            return Err(format!(
+                "severity {:?} is not a drift severity (low, medium, high, critical)",
+                self.severity.as_str()
+            ));
+        }
+        if self.reason.trim().is_empty() {
+            return Err("reason is empty".into());
+        }
+        if self.resource_types.is_empty()
+            && self.actions.is_empty()
+            && self.only_attributes.is_empty()
+            && self.conditions.is_empty()
+        {
+            return Err(
+                "matches everything: give resource_types, actions, only_attributes or conditions"
+                    .into(),
+            );
+        }
+        for (i, c) in self.conditions.iter().enumerate() {
+            let root = c.path.split('.').next().unwrap_or_default();
+            if !matches!(root, "attribute" | "old" | "new") {
+                return Err(format!(
+                    "conditions[{i}].path {:?} must start with attribute, old or new",
+                    c.path
+                ));
+            }
+            let ok = match c.op {
+                ConditionOp::Exists => true,
+                ConditionOp::Equals => !c.value.is_null(),
+                ConditionOp::Contains => c.value.is_string(),
+                ConditionOp::In => c.value.as_array().is_some_and(|a| !a.is_empty()),
+                ConditionOp::CoversPort => c.value.as_array().is_some_and(|a| {
+                    !a.is_empty() && a.iter().all(|p| p.as_u64().is_some_and(|p| p <= 65535))
+                }),
+            };
+            if !ok {
+                return Err(format!(
+                    "conditions[{i}] ({:?} on {:?}) has an unusable value {}",
+                    c.op, c.path, c.value
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_is_weighted_and_bounded() {
+        assert_eq!(stack_drift_score([]), 100.0);
+        assert_eq!(stack_drift_score([Severity::Critical]), 60.0);
+        assert_eq!(stack_drift_score([Severity::High, Severity::Low]), 78.0);
+        assert_eq!(stack_drift_score([Severity::Critical; 4]), 0.0);
+    }
+
+    #[test]
+    fn finding_ids_are_stable() {
+        assert_eq!(drift_finding_id(Some("e1"), "r", "a", "b"), "drift-e1");
+        let a = drift_finding_id(None, "r1", "aws_s3_bucket.x", "acl");
+        assert_eq!(a, drift_finding_id(None, "r1", "aws_s3_bucket.x", "acl"));
+        assert_ne!(a, drift_finding_id(None, "r1", "aws_s3_bucket.x", "policy"));
+        assert!(a.starts_with("drift-r-"));
+    }
+}
