@@ -1,0 +1,373 @@
+//! Request and response bodies. The OpenAPI document is generated from these types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use dd0c_shared::accounts::zombie::Zombie;
+use dd0c_shared::domain::Finding;
+use dd0c_shared::tenancy::AccountLink;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SetupResponse {
+    /// The UUIDv4 the role's trust policy must require.
+    pub external_id: String,
+    /// Opens the CloudFormation console with the template and parameters filled in.
+    pub quick_create_url: String,
+    pub template_url: String,
+    pub stack_name: String,
+    pub dd0c_account_id: String,
+    pub region: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectAccountRequest {
+    /// 12 digits.
+    pub aws_account_id: String,
+    /// The `RoleArn` output of the dd0c-readonly stack.
+    pub role_arn: String,
+    /// Region to scan for zombies (default: the setup region).
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatusView {
+    Pending,
+    Active,
+    Paused,
+    Disconnecting,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountView {
+    pub account_id: String,
+    pub status: AccountStatusView,
+    pub role_arn: Option<String>,
+    pub connected_at: DateTime<Utc>,
+    pub status_changed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&AccountLink> for AccountView {
+    fn from(l: &AccountLink) -> Self {
+        use dd0c_shared::tenancy::AccountStatus as S;
+        AccountView {
+            account_id: l.account_id.clone(),
+            status: match l.status {
+                S::Pending => AccountStatusView::Pending,
+                S::Active => AccountStatusView::Active,
+                S::Paused => AccountStatusView::Paused,
+                S::Disconnecting => AccountStatusView::Disconnecting,
+            },
+            role_arn: l.role_arn.clone(),
+            connected_at: l.connected_at,
+            status_changed_at: l.status_changed_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ZombieView {
+    /// `idle_instance`, `unattached_volume`, `unassociated_address`, `stopped_db_instance`, `idle_nat_gateway`.
+    pub kind: String,
+    pub resource_id: String,
+    pub region: String,
+    pub reason: String,
+    pub monthly_usd: Option<f64>,
+}
+
+impl From<&Zombie> for ZombieView {
+    fn from(z: &Zombie) -> Self {
+        ZombieView {
+            kind: serde_json::to_value(z.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            resource_id: z.resource_id.clone(),
+            region: z.region.clone(),
+            reason: z.reason.clone(),
+            monthly_usd: z.monthly_usd,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ZombieScan {
+    pub scanned_at: DateTime<Utc>,
+    pub region: String,
+    pub zombies: Vec<ZombieView>,
+    pub monthly_waste_usd: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConnectAccountResponse {
+    pub account: AccountView,
+    pub zombie_scan: Option<ZombieScan>,
+    /// Set when the scan could not run (the account is connected all the same).
+    pub zombie_scan_error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountHealth {
+    pub account_id: String,
+    pub status: AccountStatusView,
+    /// Whether dd0c could assume the role just now.
+    pub role_ok: bool,
+    /// `external_id_mismatch`, `assume_role_denied`, `missing_permissions`, `aws_unavailable`.
+    pub problem: Option<String>,
+    pub detail: Option<String>,
+    pub checked_at: DateTime<Utc>,
+    pub last_zombie_scan: Option<ZombieScan>,
+}
+
+/// A finding (cost anomaly or drift), as the dashboard shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FindingView {
+    pub id: String,
+    /// `cost_anomaly` or `drift`.
+    pub kind: String,
+    pub event_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub event_time: DateTime<Utc>,
+    pub event_name: String,
+    pub actor: String,
+    pub severity: String,
+    pub score: f64,
+    pub reasons: Vec<String>,
+    pub resource_type: String,
+    pub resource_ids: Vec<String>,
+    pub estimated_hourly_cost: Option<f64>,
+    pub category: Option<String>,
+    pub notified: bool,
+    pub suppressed_reason: Option<String>,
+    /// `open`, `expected`, `snoozed`, `resolved`, `accepted`.
+    pub status: String,
+    pub snooze_until: Option<DateTime<Utc>>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+impl FindingView {
+    pub fn new(f: &Finding, snooze_until: Option<DateTime<Utc>>) -> Self {
+        FindingView {
+            id: f.id.clone(),
+            kind: f.kind.as_str().into(),
+            event_id: f.event_id.clone(),
+            account_id: f.account_id.clone(),
+            region: f.region.clone(),
+            event_time: f.event_time,
+            event_name: f.event_name.clone(),
+            actor: f.actor.arn.clone(),
+            severity: f.severity.as_str().into(),
+            score: f.score,
+            reasons: f.reasons.clone(),
+            resource_type: f.resource_type.clone(),
+            resource_ids: f.resource_ids.clone(),
+            estimated_hourly_cost: f.estimated_hourly_cost,
+            category: f.category.clone(),
+            notified: f.notified,
+            suppressed_reason: f.suppressed_reason.clone(),
+            status: dd0c_shared::finding_actions::status_str(f.status).into(),
+            snooze_until,
+            details: f.details.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingPatch {
+    /// `mark_expected`, `snooze` (needs `snooze_until`), `resolve` or `reopen`.
+    pub action: String,
+    pub snooze_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselinePatch {
+    /// `low`, `medium` or `high`.
+    pub sensitivity: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BaselineView {
+    pub account_id: String,
+    pub service: String,
+    pub resource_type: String,
+    pub sensitivity: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Stack {
+    pub stack_id: String,
+    pub name: String,
+    /// `terraform`, `cloudformation`, `cdk`, `pulumi`.
+    pub iac_tool: String,
+    pub account_id: String,
+    pub region: String,
+    pub state_location: Option<String>,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackCreate {
+    pub name: String,
+    pub iac_tool: String,
+    pub account_id: String,
+    pub region: String,
+    #[serde(default)]
+    pub state_location: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackPatchBody {
+    /// Required on `PATCH /v1/stacks`; taken from the path on `PATCH /v1/stacks/{id}`.
+    #[serde(default)]
+    pub stack_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub state_location: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// Governance overrides (`governance_mode`, `panic_mode`, `new_account_strict_days`,
+/// `immediate_severity`), each only ever stricter than the system policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PoliciesDocument {
+    /// The tenant-wide override; omitted on PUT leaves it unchanged.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub tenant: Option<serde_json::Value>,
+    /// Overrides by AWS account id; accounts not named are left unchanged.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub accounts: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PoliciesView {
+    /// The system policy (`policy.json`) the overrides must be stricter than.
+    #[schema(value_type = Object)]
+    pub system: serde_json::Value,
+    pub overrides: PoliciesDocument,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyCreate {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyView {
+    pub key_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyCreated {
+    pub key: ApiKeyView,
+    /// The plain key: shown this once, never stored.
+    pub api_key: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Usage {
+    pub accounts_used: u32,
+    pub accounts_limit: u32,
+    /// e.g. "1/1 accounts used".
+    pub summary: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub tenant_id: String,
+    pub user: String,
+    /// `free` or `pro`.
+    pub plan: String,
+    pub usage: Usage,
+    pub stripe_customer: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    /// Accounts to pay for (per-account pricing), 1–1000.
+    pub accounts: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RedirectResponse {
+    pub url: String,
+}
+
+/// RFC 7807 problem document.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request field at fault, when one is.
+    pub field: Option<String>,
+    /// Machine-readable reason (e.g. `external_id_mismatch`, `upgrade_required`).
+    pub code: Option<String>,
+}
+
+macro_rules! page {
+    ($name:ident, $item:ty) => {
+        #[derive(Debug, Serialize, Deserialize, ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            /// Pass as `next` for the following page; absent on the last page.
+            pub next: Option<String>,
+        }
+    };
+}
+page!(AccountPage, AccountView);
+page!(FindingPage, FindingView);
+page!(StackPage, Stack);
+page!(ApiKeyPage, ApiKeyView);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1–100 (default 25).
+    pub limit: Option<u32>,
+    /// The `next` of the previous page.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FindingFilters {
+    /// RFC 3339; findings at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// RFC 3339; findings before.
+    pub until: Option<DateTime<Utc>>,
+    /// `open`, `expected`, `snoozed`, `resolved`, `accepted`.
+    pub status: Option<String>,
+    /// `info`, `low`, `medium`, `warning`, `high`, `critical`.
+    pub severity: Option<String>,
+    /// 12-digit AWS account id.
+    pub account: Option<String>,
+    /// `cost_anomaly` or `drift`.
+    pub kind: Option<String>,
+    /// Drift events: the stack id.
+    pub stack: Option<String>,
+    pub limit: Option<u32>,
+    pub next: Option<String>,
+}

@@ -1,0 +1,164 @@
+//! The route table: the router matches on it and the OpenAPI test checks every entry is in
+//! the generated document, so a route cannot be added without being documented.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteId {
+    AccountsSetup,
+    AccountsConnect,
+    AccountsList,
+    AccountHealth,
+    AccountDelete,
+    AnomaliesList,
+    AnomalyGet,
+    AnomalyPatch,
+    BaselinePatch,
+    StacksList,
+    StacksCreate,
+    StacksPatch,
+    StackPatch,
+    DriftEventsList,
+    PoliciesGet,
+    PoliciesPut,
+    ApiKeysCreate,
+    ApiKeysList,
+    ApiKeyDelete,
+    Me,
+    BillingCheckout,
+    BillingPortal,
+    OpenApi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub id: RouteId,
+    pub method: &'static str,
+    /// OpenAPI path template (`{name}` segments).
+    pub path: &'static str,
+    /// Whether an agent's API key is accepted (else only a user's token).
+    pub api_key: bool,
+}
+
+const fn r(id: RouteId, method: &'static str, path: &'static str, api_key: bool) -> Route {
+    Route {
+        id,
+        method,
+        path,
+        api_key,
+    }
+}
+
+pub const ROUTES: &[Route] = &[
+    r(RouteId::AccountsSetup, "POST", "/v1/accounts/setup", false),
+    r(RouteId::AccountsConnect, "POST", "/v1/accounts", false),
+    r(RouteId::AccountsList, "GET", "/v1/accounts", false),
+    r(RouteId::AccountHealth, "GET", "/v1/accounts/{id}/health", false),
+    r(RouteId::AccountDelete, "DELETE", "/v1/accounts/{id}", false),
+    r(RouteId::AnomaliesList, "GET", "/v1/anomalies", true),
+    r(RouteId::AnomalyGet, "GET", "/v1/anomalies/{id}", true),
+    r(RouteId::AnomalyPatch, "PATCH", "/v1/anomalies/{id}", false),
+    r(
+        RouteId::BaselinePatch,
+        "PATCH",
+        "/v1/accounts/{id}/baselines/{service}/{type}",
+        false,
+    ),
+    r(RouteId::StacksList, "GET", "/v1/stacks", true),
+    r(RouteId::StacksCreate, "POST", "/v1/stacks", true),
+    r(RouteId::StacksPatch, "PATCH", "/v1/stacks", true),
+    r(RouteId::StackPatch, "PATCH", "/v1/stacks/{id}", true),
+    r(RouteId::DriftEventsList, "GET", "/v1/drift-events", true),
+    r(RouteId::PoliciesGet, "GET", "/v1/policies", false),
+    r(RouteId::PoliciesPut, "PUT", "/v1/policies", false),
+    r(RouteId::ApiKeysCreate, "POST", "/v1/api-keys", false),
+    r(RouteId::ApiKeysList, "GET", "/v1/api-keys", false),
+    r(RouteId::ApiKeyDelete, "DELETE", "/v1/api-keys/{id}", false),
+    r(RouteId::Me, "GET", "/v1/me", false),
+    r(RouteId::BillingCheckout, "POST", "/v1/billing/checkout", false),
+    r(RouteId::BillingPortal, "POST", "/v1/billing/portal", false),
+    r(RouteId::OpenApi, "GET", "/v1/openapi.json", false),
+];
+
+/// The outcome of matching a request line.
+#[derive(Debug, PartialEq)]
+pub enum Matched {
+    Route(Route, Vec<(String, String)>),
+    /// The path exists with other methods.
+    MethodNotAllowed(Vec<&'static str>),
+    NotFound,
+}
+
+fn match_template(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if t.len() != p.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (ts, ps) in t.iter().zip(&p) {
+        if let Some(name) = ts.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            if ps.is_empty() {
+                return None;
+            }
+            params.push((name.to_owned(), dd0c_shared::http::percent_decode(ps)));
+        } else if ts != ps {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+/// Literal templates win over templated ones (`/v1/accounts/setup` before `/v1/accounts/{id}`).
+pub fn match_route(method: &str, path: &str) -> Matched {
+    let mut allowed = Vec::new();
+    let mut best: Option<(Route, Vec<(String, String)>)> = None;
+    for route in ROUTES {
+        if let Some(params) = match_template(route.path, path) {
+            if route.method.eq_ignore_ascii_case(method) {
+                let better = best
+                    .as_ref()
+                    .is_none_or(|(_, p)| params.len() < p.len());
+                if better {
+                    best = Some((*route, params));
+                }
+            } else {
+                allowed.push(route.method);
+            }
+        }
+    }
+    match best {
+        Some((route, params)) => Matched::Route(route, params),
+        None if !allowed.is_empty() => Matched::MethodNotAllowed(allowed),
+        None => Matched::NotFound,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A concrete path for a template, to check the router reaches every route.
+    pub fn example_path(template: &str) -> String {
+        template
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[test]
+    fn every_route_is_reachable() {
+        for route in ROUTES {
+            match match_route(route.method, &example_path(route.path)) {
+                Matched::Route(found, _) => assert_eq!(found.id, route.id, "{}", route.path),
+                other => panic!("{} {} → {other:?}", route.method, route.path),
+            }
+        }
+    }
+
+    #[test]
+    fn literal_segments_win_and_methods_are_checked() {
+        assert!(matches!(match_route("POST", "/v1/accounts/setup"), Matched::Route(r, _) if r.id == RouteId::AccountsSetup));
+        assert!(matches!(match_route("PUT", "/v1/me"), Matched::MethodNotAllowed(m) if m == vec!["GET"]));
+        assert_eq!(match_route("GET", "/v1/nothing"), Matched::NotFound);
+    }
+}

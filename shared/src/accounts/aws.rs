@@ -1,0 +1,299 @@
+//! The accounts port over the AWS SDK: STS AssumeRole with the tenant's ExternalId, then EC2,
+//! RDS and CloudWatch clients on the temporary credentials.
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_ec2::config::{Credentials, Region};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::*;
+
+/// The accounts port on AWS. `sdk` is dd0c's own configuration (its credentials assume the
+/// customer roles; in tests it points at moto).
+pub struct AwsAccounts {
+    sdk: SdkConfig,
+    session_name: String,
+}
+
+impl AwsAccounts {
+    pub fn new(sdk: SdkConfig) -> Self {
+        Self {
+            sdk,
+            session_name: "dd0c".into(),
+        }
+    }
+
+    fn credentials(session: &Session) -> Result<Credentials, AccountsError> {
+        let c = session
+            .credentials
+            .as_ref()
+            .ok_or_else(|| AccountsError::Unavailable("the session has no credentials".into()))?;
+        Ok(Credentials::new(
+            c.access_key_id.clone(),
+            c.secret_access_key.clone(),
+            Some(c.session_token.clone()),
+            None,
+            "dd0c-assumed-role",
+        ))
+    }
+
+    fn ec2(&self, session: &Session, region: &str) -> Result<aws_sdk_ec2::Client, AccountsError> {
+        let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Self::credentials(session)?)
+            .build();
+        Ok(aws_sdk_ec2::Client::from_conf(conf))
+    }
+
+    fn rds(&self, session: &Session, region: &str) -> Result<aws_sdk_rds::Client, AccountsError> {
+        let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
+            .region(aws_sdk_rds::config::Region::new(region.to_owned()))
+            .credentials_provider(Self::credentials(session)?)
+            .build();
+        Ok(aws_sdk_rds::Client::from_conf(conf))
+    }
+
+    fn cloudwatch(&self, session: &Session, region: &str) -> Result<aws_sdk_cloudwatch::Client, AccountsError> {
+        let conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
+            .region(aws_sdk_cloudwatch::config::Region::new(region.to_owned()))
+            .credentials_provider(Self::credentials(session)?)
+            .build();
+        Ok(aws_sdk_cloudwatch::Client::from_conf(conf))
+    }
+}
+
+const DENIED_CODES: [&str; 5] = [
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+    "AuthorizationError",
+];
+
+/// Maps an SDK error of a describe/metrics call: a denial names the missing action.
+fn classify<E, R>(action: &str, err: SdkError<E, R>) -> AccountsError
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().unwrap_or_default();
+            let message = e.message().unwrap_or(code).to_owned();
+            if DENIED_CODES.contains(&code) {
+                AccountsError::MissingPermission {
+                    action: action.to_owned(),
+                    message,
+                }
+            } else {
+                AccountsError::Unavailable(format!("{action}: {code}: {message}"))
+            }
+        }
+        other => AccountsError::Unavailable(format!("{action}: {other:?}")),
+    }
+}
+
+fn to_smithy(t: DateTime<Utc>) -> aws_sdk_cloudwatch::primitives::DateTime {
+    aws_sdk_cloudwatch::primitives::DateTime::from_secs(t.timestamp())
+}
+
+#[async_trait]
+impl Accounts for AwsAccounts {
+    async fn assume_role(&self, role_arn: &str, external_id: &str) -> Result<Session, AccountsError> {
+        let account_id = role_arn_account(role_arn)
+            .ok_or_else(|| AccountsError::InvalidRoleArn(role_arn.to_owned()))?
+            .to_owned();
+        let sts = aws_sdk_sts::Client::new(&self.sdk);
+        let out = sts
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name(&self.session_name)
+            .external_id(external_id)
+            .duration_seconds(900)
+            .send()
+            .await
+            .map_err(|err| match &err {
+                SdkError::ServiceError(service) => {
+                    let e = service.err();
+                    let code = e.code().unwrap_or_default();
+                    let message = e.message().unwrap_or(code).to_owned();
+                    // AWS answers AccessDenied alike for a missing role, a trust policy that
+                    // does not name dd0c, and a wrong ExternalId.
+                    if DENIED_CODES.contains(&code) {
+                        AccountsError::AssumeRoleDenied(message)
+                    } else if code == "ValidationError" {
+                        AccountsError::InvalidRoleArn(message)
+                    } else {
+                        AccountsError::Unavailable(format!("sts:AssumeRole: {code}: {message}"))
+                    }
+                }
+                other => AccountsError::Unavailable(format!("sts:AssumeRole: {other:?}")),
+            })?;
+        let c = out
+            .credentials()
+            .ok_or_else(|| AccountsError::Unavailable("sts:AssumeRole returned no credentials".into()))?;
+        Ok(Session {
+            role_arn: role_arn.to_owned(),
+            account_id,
+            credentials: Some(SessionCredentials {
+                access_key_id: c.access_key_id().to_owned(),
+                secret_access_key: c.secret_access_key().to_owned(),
+                session_token: c.session_token().to_owned(),
+            }),
+        })
+    }
+
+    async fn instances(&self, session: &Session, region: &str) -> Result<Vec<Instance>, AccountsError> {
+        let reservations: Vec<_> = self
+            .ec2(session, region)?
+            .describe_instances()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("ec2:DescribeInstances", e))?;
+        Ok(reservations
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| Instance {
+                instance_id: i.instance_id().unwrap_or_default().to_owned(),
+                instance_type: i.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                state: i
+                    .state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_owned())
+                    .unwrap_or_default(),
+                platform: i.platform_details().map(str::to_owned),
+                launch_time: i.launch_time().and_then(|t| Utc.timestamp_opt(t.secs(), 0).single()),
+            })
+            .collect())
+    }
+
+    async fn volumes(&self, session: &Session, region: &str) -> Result<Vec<Volume>, AccountsError> {
+        let volumes: Vec<_> = self
+            .ec2(session, region)?
+            .describe_volumes()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("ec2:DescribeVolumes", e))?;
+        Ok(volumes
+            .iter()
+            .map(|v| Volume {
+                volume_id: v.volume_id().unwrap_or_default().to_owned(),
+                volume_type: v.volume_type().map(|t| t.as_str().to_owned()),
+                size_gb: f64::from(v.size().unwrap_or(0)),
+                iops: v.iops().map(f64::from),
+                state: v.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn addresses(&self, session: &Session, region: &str) -> Result<Vec<Address>, AccountsError> {
+        let out = self
+            .ec2(session, region)?
+            .describe_addresses()
+            .send()
+            .await
+            .map_err(|e| classify("ec2:DescribeAddresses", e))?;
+        Ok(out
+            .addresses()
+            .iter()
+            .map(|a| Address {
+                allocation_id: a.allocation_id().map(str::to_owned),
+                public_ip: a.public_ip().unwrap_or_default().to_owned(),
+                association_id: a.association_id().map(str::to_owned),
+            })
+            .collect())
+    }
+
+    async fn db_instances(&self, session: &Session, region: &str) -> Result<Vec<DbInstance>, AccountsError> {
+        let dbs: Vec<_> = self
+            .rds(session, region)?
+            .describe_db_instances()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("rds:DescribeDBInstances", e))?;
+        Ok(dbs
+            .iter()
+            .map(|d| DbInstance {
+                identifier: d.db_instance_identifier().unwrap_or_default().to_owned(),
+                class: d.db_instance_class().unwrap_or_default().to_owned(),
+                engine: d.engine().unwrap_or_default().to_owned(),
+                status: d.db_instance_status().unwrap_or_default().to_owned(),
+                storage_type: d.storage_type().map(str::to_owned),
+                allocated_storage_gb: f64::from(d.allocated_storage().unwrap_or(0)),
+                multi_az: d.multi_az().unwrap_or(false),
+            })
+            .collect())
+    }
+
+    async fn nat_gateways(&self, session: &Session, region: &str) -> Result<Vec<NatGateway>, AccountsError> {
+        let gateways: Vec<_> = self
+            .ec2(session, region)?
+            .describe_nat_gateways()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("ec2:DescribeNatGateways", e))?;
+        Ok(gateways
+            .iter()
+            .map(|n| NatGateway {
+                nat_gateway_id: n.nat_gateway_id().unwrap_or_default().to_owned(),
+                state: n.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn metric(
+        &self,
+        session: &Session,
+        region: &str,
+        metric: &Metric,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Option<f64>, AccountsError> {
+        use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+        let (namespace, name, dimension, id, statistic) = match metric {
+            Metric::InstanceCpu(id) => ("AWS/EC2", "CPUUtilization", "InstanceId", id, Statistic::Average),
+            Metric::NatBytesOut(id) => ("AWS/NATGateway", "BytesOutToDestination", "NatGatewayId", id, Statistic::Sum),
+        };
+        let out = self
+            .cloudwatch(session, region)?
+            .get_metric_statistics()
+            .namespace(namespace)
+            .metric_name(name)
+            .dimensions(Dimension::builder().name(dimension).value(id).build())
+            .start_time(to_smithy(start))
+            .end_time(to_smithy(end))
+            .period(86_400)
+            .statistics(statistic.clone())
+            .send()
+            .await
+            .map_err(|e| classify("cloudwatch:GetMetricStatistics", e))?;
+        let points = out.datapoints();
+        if points.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(match statistic {
+            Statistic::Sum => points.iter().filter_map(|p| p.sum()).sum(),
+            _ => {
+                let values: Vec<f64> = points.iter().filter_map(|p| p.average()).collect();
+                if values.is_empty() {
+                    return Ok(None);
+                }
+                values.iter().sum::<f64>() / values.len() as f64
+            }
+        }))
+    }
+}
