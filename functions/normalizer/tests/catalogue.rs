@@ -961,3 +961,40 @@ fn the_whole_invictus_dataset_normalizes() {
     assert!(failed > 100, "{failed} failed calls");
     assert!(non_cost > 2000, "{non_cost} non-cost events");
 }
+
+/// Every CloudTrail record among the cloud-custodian test events (envelopes and bare
+/// records; other event types are skipped as not CloudTrail).
+#[test]
+fn the_cloud_custodian_events_normalize() {
+    let dir = shared_fixtures().join("cloud-custodian-cwe");
+    let mut cost = Vec::new();
+    let mut records = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir:?}: {e}")) {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let value: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("file"))
+            .unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let Ok(raws) = records_in(value) else {
+            continue;
+        };
+        for raw in raws {
+            let Ok(r) = CloudTrailRecord::from_value(raw) else {
+                continue;
+            };
+            records += 1;
+            let account = r.account_id().unwrap_or("000000000000").to_owned();
+            if let Normalized::Cost(events) = catalogue::normalize(&r, TENANT, &account) {
+                for e in events {
+                    assert!(e.hourly_cost.is_some() || !e.pricing_notes.is_empty());
+                    cost.push(e.event_name);
+                }
+            }
+        }
+    }
+    assert!(records >= 9, "{records} CloudTrail records");
+    for name in ["RunInstances", "CreateVolume", "CreateDBInstance"] {
+        assert!(cost.iter().any(|n| n == name), "{name} in {cost:?}");
+    }
+}
