@@ -1,19 +1,33 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::Duration;
 use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::bus::Envelope;
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink};
+use dd0c_shared::clock::{SharedClock, SystemClock};
 use dd0c_shared::domain::{Finding, FINDING_DETAIL_TYPE};
 use dd0c_shared::finding_store::{load_finding, record_notification};
+use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Verdict};
 use dd0c_shared::slack::blocks;
-use dd0c_shared::store::Table;
+use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
+use dd0c_shared::store::{keys, AttrValue, Table, Update, TTL_ATTRIBUTE};
 use dd0c_shared::telemetry;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
 pub struct NotifierConfig {
+    /// Where alerts go when the tenant configured no channel.
     pub default_channel: String,
+}
+
+impl NotifierConfig {
+    pub fn new(default_channel: impl Into<String>) -> Self {
+        Self {
+            default_channel: default_channel.into(),
+        }
+    }
 }
 
 /// What the notifier decided for a finding.
@@ -23,10 +37,15 @@ pub enum Decision {
     Hold(String),
 }
 
+/// Repeated findings by one actor within this window go to one thread.
+pub const BURST_WINDOW_MINUTES: i64 = 60;
+
 pub struct Notifier {
     table: Arc<dyn Table>,
-    chat: Arc<dyn ChatSink>,
+    chats: Arc<dyn ChatDirectory>,
     config: NotifierConfig,
+    policy: Policy,
+    clock: SharedClock,
 }
 
 #[derive(Deserialize)]
@@ -35,66 +54,251 @@ struct FindingRef {
     finding_id: String,
 }
 
+fn store_err(e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::transient(e)
+}
+
+/// Findings by the same actor, of the same kind, in the same account, thread together.
+fn thread_key(finding: &Finding) -> String {
+    let digest = Sha256::digest(
+        format!(
+            "{}\n{}\n{}",
+            finding.account_id,
+            finding.actor.arn,
+            finding.kind.as_str()
+        )
+        .as_bytes(),
+    );
+    hex::encode(&digest[..16])
+}
+
 impl Notifier {
+    /// One chat sink for every tenant, the embedded system policy (`policy.json`, or the file
+    /// in `DD0C_POLICY`) and the system clock; see the `with_*` builders.
     pub fn new(table: Arc<dyn Table>, chat: Arc<dyn ChatSink>, config: NotifierConfig) -> Self {
         Self {
             table,
-            chat,
+            chats: Arc::new(SingleChat(chat)),
             config,
+            // The embedded policy is checked by a test; a bad DD0C_POLICY file must fail the
+            // start, which `Policy::load` in main.rs / the CLI does before building this.
+            policy: Policy::system().unwrap_or_else(|e| panic!("embedded policy.json: {e}")),
+            clock: Arc::new(SystemClock),
         }
     }
 
-    pub fn decide(&self, finding: &Finding) -> Decision {
-        if finding.severity.is_immediate() {
-            Decision::Send
-        } else {
-            Decision::Hold(format!(
-                "held for the daily digest (severity {})",
-                finding.severity.as_str()
-            ))
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Replays pass the clock that reads event time.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Per-tenant sinks (production: each tenant's installed Slack workspace).
+    pub fn with_directory(mut self, chats: Arc<dyn ChatDirectory>) -> Self {
+        self.chats = chats;
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The governance decision alone (policy overrides and account age read from the table).
+    pub async fn decide(&self, finding: &Finding) -> Result<Verdict, HandlerError> {
+        let table = self.table.as_ref();
+        let policy = policy_store::policy_for_account(
+            table,
+            &self.policy,
+            &finding.tenant_id,
+            &finding.account_id,
+        )
+        .await
+        .map_err(store_err)?;
+        let account = policy_store::account_context(table, &finding.tenant_id, &finding.account_id)
+            .await
+            .map_err(store_err)?;
+        Ok(governance::decide(
+            &policy,
+            finding,
+            &account,
+            self.clock.now(),
+        ))
+    }
+
+    /// Per-stack channel, else per-account channel, else the tenant's default, else ours.
+    async fn channel_for(&self, finding: &Finding) -> Result<String, HandlerError> {
+        let table = self.table.as_ref();
+        if let Some(stack) = finding.details.get("stack").and_then(|s| s.as_str()) {
+            let key = keys::stack(&finding.tenant_id, stack);
+            if let Some(item) = table.get(&key).await.map_err(store_err)? {
+                if let Some(AttrValue::S(channel)) = item.get("slack_channel") {
+                    return Ok(channel.clone());
+                }
+            }
         }
+        let s = settings::load_settings(table, &finding.tenant_id)
+            .await
+            .map_err(store_err)?;
+        Ok(s.account_channels
+            .get(&finding.account_id)
+            .cloned()
+            .or(s.default_channel)
+            .unwrap_or_else(|| self.config.default_channel.clone()))
+    }
+
+    async fn hold(
+        &self,
+        finding: &Finding,
+        code: HoldCode,
+        reason: &str,
+    ) -> Result<(), HandlerError> {
+        record_notification(self.table.as_ref(), finding, false, Some(reason))
+            .await
+            .map_err(store_err)?;
+        tracing::info!(
+            tenant = %finding.tenant_id,
+            finding = %finding.id,
+            severity = finding.severity.as_str(),
+            decision = "held",
+            code = ?code,
+            reason = %reason,
+            "notification decision"
+        );
+        telemetry::metric("NotificationsHeld", 1.0);
+        Ok(())
+    }
+
+    /// One "alerting paused" notice per tenant while panic mode is on.
+    async fn panic_notice(
+        &self,
+        finding: &Finding,
+        chat: &dyn ChatSink,
+    ) -> Result<(), HandlerError> {
+        let mut item = dd0c_shared::store::Item::new();
+        let key = keys::notice(&finding.tenant_id, "panic_mode");
+        item.insert("PK".into(), AttrValue::S(key.pk));
+        item.insert("SK".into(), AttrValue::S(key.sk));
+        item.insert("at".into(), AttrValue::S(keys::time_key(&self.clock.now())));
+        if !dd0c_shared::store::put_if_absent(self.table.as_ref(), item)
+            .await
+            .map_err(store_err)?
+        {
+            return Ok(());
+        }
+        let text = ":double_vertical_bar: dd0c alerting is paused (panic mode). Findings are still scored and recorded; see the dashboard or the daily digest.";
+        let message = ChatMessage {
+            channel: self.channel_for(finding).await?,
+            text: text.into(),
+            blocks: serde_json::json!([{"type": "section", "text": {"type": "mrkdwn", "text": text}}]),
+            thread_ts: None,
+        };
+        if let Err(e) = chat.post(message).await {
+            tracing::warn!(tenant = %finding.tenant_id, error = %e, "could not post the panic notice");
+        }
+        Ok(())
     }
 
     pub async fn notify(&self, finding: &Finding) -> Result<Decision, HandlerError> {
-        let decision = self.decide(finding);
-        match &decision {
-            Decision::Send => {
-                let message = ChatMessage {
-                    channel: self.config.default_channel.clone(),
-                    text: blocks::summary(finding),
-                    blocks: blocks::finding_alert(finding),
-                    thread_ts: None,
-                };
-                match self.chat.post(message).await {
-                    Ok(_) => {}
-                    Err(ChatError::Revoked(reason)) => {
-                        record_notification(
-                            self.table.as_ref(),
-                            finding,
-                            false,
-                            Some(&format!("Slack installation broken: {reason}")),
-                        )
-                        .await
-                        .map_err(HandlerError::transient)?;
-                        return Ok(Decision::Hold(reason));
-                    }
-                    Err(e) => return Err(HandlerError::transient(e)),
+        let chat = self
+            .chats
+            .chat_for(&finding.tenant_id)
+            .await
+            .map_err(HandlerError::transient)?;
+        let verdict = self.decide(finding).await?;
+        if let Verdict::Hold { code, reason } = verdict {
+            if code == HoldCode::PanicMode {
+                if let Some(chat) = &chat {
+                    self.panic_notice(finding, chat.as_ref()).await?;
                 }
-                record_notification(self.table.as_ref(), finding, true, None)
-                    .await
-                    .map_err(HandlerError::transient)?;
-                tracing::info!(finding = %finding.id, decision = "sent", "notification decision");
-                telemetry::metric("NotificationsSent", 1.0);
             }
-            Decision::Hold(reason) => {
-                record_notification(self.table.as_ref(), finding, false, Some(reason))
-                    .await
-                    .map_err(HandlerError::transient)?;
-                tracing::info!(finding = %finding.id, decision = "held", reason = %reason, "notification decision");
-                telemetry::metric("NotificationsHeld", 1.0);
-            }
+            self.hold(finding, code, &reason).await?;
+            return Ok(Decision::Hold(reason));
         }
-        Ok(decision)
+        let Some(chat) = chat else {
+            let reason = "no working Slack installation for this tenant";
+            self.hold(finding, HoldCode::Strict, reason).await?;
+            return Ok(Decision::Hold(reason.into()));
+        };
+        let channel = self.channel_for(finding).await?;
+        let now = self.clock.now();
+        let thread = keys::slack_thread(&finding.tenant_id, &thread_key(finding));
+        let thread_ts = self
+            .table
+            .get(&thread)
+            .await
+            .map_err(store_err)?
+            .filter(|i| i.get("channel").and_then(AttrValue::as_str) == Some(channel.as_str()))
+            .and_then(|i| i.get("ts").and_then(AttrValue::as_str).map(str::to_owned));
+        let message = ChatMessage {
+            channel: channel.clone(),
+            text: blocks::summary(finding),
+            blocks: blocks::finding_alert(finding),
+            thread_ts: thread_ts.clone(),
+        };
+        let posted = match chat.post(message).await {
+            Ok(p) => p,
+            Err(ChatError::RateLimited {
+                retry_after_seconds,
+            }) => {
+                tracing::warn!(finding = %finding.id, retry_after_seconds, "Slack rate limited the alert; back to the queue");
+                telemetry::metric("SlackRateLimited", 1.0);
+                return Err(HandlerError::retry_after(
+                    format!("Slack rate limited the alert for {}", finding.id),
+                    retry_after_seconds,
+                ));
+            }
+            Err(ChatError::Revoked(why)) => {
+                let reason = format!("Slack installation broken: {why}");
+                settings::mark_broken(self.table.as_ref(), &finding.tenant_id, &why, now)
+                    .await
+                    .map_err(store_err)?;
+                self.hold(finding, HoldCode::Strict, &reason).await?;
+                return Ok(Decision::Hold(reason));
+            }
+            Err(e) => return Err(HandlerError::transient(e)),
+        };
+        // The burst window restarts with each alert of the thread.
+        let expires = (now + Duration::minutes(BURST_WINDOW_MINUTES)).timestamp() as f64;
+        let root_ts = thread_ts.unwrap_or_else(|| posted.ts.clone());
+        self.table
+            .update(
+                &thread,
+                Update::new()
+                    .set("channel", posted.channel.as_str())
+                    .set("ts", root_ts.as_str())
+                    .set(TTL_ATTRIBUTE, AttrValue::N(expires)),
+            )
+            .await
+            .map_err(store_err)?;
+        record_notification(self.table.as_ref(), finding, true, None)
+            .await
+            .map_err(store_err)?;
+        // Where the alert is, so that a button press can update it.
+        self.table
+            .update(
+                &keys::finding(&finding.tenant_id, &finding.id),
+                Update::new()
+                    .set("slack_channel", posted.channel.as_str())
+                    .set("slack_ts", posted.ts.as_str()),
+            )
+            .await
+            .map_err(store_err)?;
+        tracing::info!(
+            tenant = %finding.tenant_id,
+            finding = %finding.id,
+            severity = finding.severity.as_str(),
+            decision = "sent",
+            channel = %posted.channel,
+            threaded = root_ts != posted.ts,
+            "notification decision"
+        );
+        telemetry::metric("NotificationsSent", 1.0);
+        Ok(Decision::Send)
     }
 }
 

@@ -1,5 +1,6 @@
-//! The notifier: findings in, Slack alerts out (or held for the digest).
+//! The notifier: findings in, Slack alerts out (or held), every decision governed by the
+//! policy (`dd0c_shared::governance`), recorded on the finding and logged.
 
 mod handler;
 
-pub use handler::{Decision, Notifier, NotifierConfig};
+pub use handler::{Decision, Notifier, NotifierConfig, BURST_WINDOW_MINUTES};

@@ -5,3 +5,4 @@ pub mod terminal;
 
 #[cfg(test)]
 mod tests;
+pub mod settings;

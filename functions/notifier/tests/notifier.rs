@@ -1,0 +1,442 @@
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use dd0c_notifier::{Decision, Notifier, NotifierConfig};
+use dd0c_shared::batch::{HandlerError, MessageHandler};
+use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink, Posted, RecordingChat};
+use dd0c_shared::clock::ManualClock;
+use dd0c_shared::domain::{
+    Actor, ActorKind, Finding, FindingKind, FindingStatus, Severity, Source,
+};
+use dd0c_shared::finding_store::{load_finding, record_finding};
+use dd0c_shared::governance::{store as policy_store, GovernanceMode, Policy, PolicyOverride};
+use dd0c_shared::slack::settings::{self, SlackSettings};
+use dd0c_shared::store::memory::MemoryTable;
+use dd0c_shared::store::{keys, Table};
+use dd0c_shared::tenancy::{AccountLink, AccountStatus};
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "111122223333";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 20, 12, 0, 0).unwrap()
+}
+
+struct World {
+    table: Arc<MemoryTable>,
+    chat: Arc<RecordingChat>,
+    clock: ManualClock,
+}
+
+async fn world(connected_days_ago: i64) -> World {
+    let clock = ManualClock::new(now());
+    let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
+    let link = AccountLink {
+        account_id: ACCOUNT.into(),
+        tenant_id: "t1".into(),
+        status: AccountStatus::Active,
+        role_arn: None,
+        external_id: None,
+        connected_at: now() - Duration::days(connected_days_ago),
+        status_changed_at: None,
+    };
+    table.put(link.to_item().unwrap(), None).await.unwrap();
+    World {
+        table,
+        chat: Arc::new(RecordingChat::default()),
+        clock,
+    }
+}
+
+fn finding(id: &str, kind: FindingKind, severity: Severity) -> Finding {
+    Finding {
+        id: id.into(),
+        tenant_id: "t1".into(),
+        kind,
+        event_id: id.into(),
+        account_id: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        event_time: now(),
+        event_name: "RunInstances".into(),
+        actor: Actor {
+            arn: "arn:aws:iam::111122223333:user/alice".into(),
+            name: "alice".into(),
+            kind: ActorKind::IamUser,
+            source: Source::Console,
+            ip: None,
+            mfa: false,
+            user_agent: None,
+        },
+        severity,
+        score: 80.0,
+        reasons: vec!["new instance family".into()],
+        resource_type: "ec2:instance".into(),
+        resource_ids: vec!["i-1".into()],
+        estimated_hourly_cost: Some(4.0),
+        category: None,
+        notified: false,
+        suppressed_reason: None,
+        status: FindingStatus::Open,
+        created_at: now(),
+        details: Value::Null,
+    }
+}
+
+fn envelope(f: &Finding) -> String {
+    json!({
+        "version": "0", "id": format!("env-{}", f.id), "detail-type": "dd0c.Finding",
+        "source": "dd0c.scorer", "account": f.account_id, "time": "2026-03-20T12:00:00Z",
+        "region": "us-east-1", "resources": [],
+        "detail": {"tenant_id": f.tenant_id, "finding_id": f.id}
+    })
+    .to_string()
+}
+
+fn notifier(w: &World, chat: Arc<dyn ChatSink>) -> Notifier {
+    Notifier::new(w.table.clone(), chat, NotifierConfig::new("#dd0c-alerts"))
+        .with_clock(Arc::new(w.clock.clone()))
+}
+
+async fn run(w: &World, n: &Notifier, f: &Finding) -> Result<Finding, HandlerError> {
+    record_finding(w.table.as_ref(), f).await.unwrap();
+    n.handle(&envelope(f)).await?;
+    Ok(load_finding(w.table.as_ref(), "t1", &f.id)
+        .await
+        .unwrap()
+        .unwrap())
+}
+
+#[tokio::test]
+async fn audit_mode_sends_immediate_findings_and_records_the_decision() {
+    let w = world(30).await;
+    let n = notifier(&w, w.chat.clone());
+    let sent = run(
+        &w,
+        &n,
+        &finding("cost-1", FindingKind::CostAnomaly, Severity::Critical),
+    )
+    .await
+    .unwrap();
+    assert!(sent.notified);
+    assert_eq!(sent.suppressed_reason, None);
+    let held = run(
+        &w,
+        &n,
+        &finding("cost-2", FindingKind::CostAnomaly, Severity::Info),
+    )
+    .await
+    .unwrap();
+    assert!(!held.notified);
+    assert!(held.suppressed_reason.unwrap().contains("daily digest"));
+    let drift_med = run(
+        &w,
+        &n,
+        &finding("drift-3", FindingKind::Drift, Severity::Medium),
+    )
+    .await
+    .unwrap();
+    assert!(!drift_med.notified);
+    let messages = w.chat.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].channel, "#dd0c-alerts");
+    assert!(messages[0].text.contains("CRITICAL"));
+    // A redelivery posts nothing more.
+    n.handle(&envelope(&finding(
+        "cost-1",
+        FindingKind::CostAnomaly,
+        Severity::Critical,
+    )))
+    .await
+    .unwrap();
+    assert_eq!(w.chat.messages().len(), 1);
+    // The findings file line carries the decision.
+    assert_eq!(sent.contract_json()["notified"], true);
+}
+
+#[tokio::test]
+async fn strict_policy_records_but_sends_nothing() {
+    let w = world(30).await;
+    let mut policy = Policy::system().unwrap();
+    policy.governance_mode = GovernanceMode::Strict;
+    let n = notifier(&w, w.chat.clone()).with_policy(policy);
+    let f = run(
+        &w,
+        &n,
+        &finding("cost-1", FindingKind::CostAnomaly, Severity::Critical),
+    )
+    .await
+    .unwrap();
+    assert!(!f.notified);
+    assert!(f.suppressed_reason.unwrap().contains("strict"));
+    assert!(w.chat.messages().is_empty());
+}
+
+#[tokio::test]
+async fn panic_mode_posts_one_paused_notice_and_holds_everything() {
+    let w = world(30).await;
+    let mut policy = Policy::system().unwrap();
+    policy.panic_mode = true;
+    let n = notifier(&w, w.chat.clone()).with_policy(policy);
+    for id in ["cost-1", "cost-2", "cost-3"] {
+        let f = run(
+            &w,
+            &n,
+            &finding(id, FindingKind::CostAnomaly, Severity::Critical),
+        )
+        .await
+        .unwrap();
+        assert!(!f.notified);
+        assert!(f.suppressed_reason.unwrap().contains("panic_mode"));
+    }
+    let messages = w.chat.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].text.contains("paused"));
+}
+
+#[tokio::test]
+async fn a_stricter_account_override_holds_only_that_account() {
+    let w = world(30).await;
+    let system = Policy::system().unwrap();
+    let o = PolicyOverride {
+        governance_mode: Some(GovernanceMode::Strict),
+        ..Default::default()
+    };
+    policy_store::put_account_override(
+        w.table.as_ref(),
+        &system,
+        "t1",
+        ACCOUNT,
+        &o,
+        "admin",
+        now(),
+    )
+    .await
+    .unwrap();
+    let n = notifier(&w, w.chat.clone());
+    let held = run(
+        &w,
+        &n,
+        &finding("cost-1", FindingKind::CostAnomaly, Severity::Critical),
+    )
+    .await
+    .unwrap();
+    assert!(!held.notified);
+    let mut other = finding("cost-2", FindingKind::CostAnomaly, Severity::Critical);
+    other.account_id = "444455556666".into();
+    let sent = run(&w, &n, &other).await.unwrap();
+    assert!(sent.notified);
+}
+
+#[tokio::test]
+async fn new_accounts_are_strict_until_fourteen_days() {
+    let w = world(3).await;
+    let n = notifier(&w, w.chat.clone());
+    let f = run(
+        &w,
+        &n,
+        &finding("cost-1", FindingKind::CostAnomaly, Severity::Critical),
+    )
+    .await
+    .unwrap();
+    assert!(f.suppressed_reason.unwrap().contains("new account"));
+    w.clock.advance(Duration::days(12));
+    let f = run(
+        &w,
+        &n,
+        &finding("cost-2", FindingKind::CostAnomaly, Severity::Critical),
+    )
+    .await
+    .unwrap();
+    assert!(f.notified);
+}
+
+#[tokio::test]
+async fn routes_to_the_account_channel_and_threads_bursts_by_actor() {
+    let w = world(30).await;
+    let mut s = SlackSettings {
+        default_channel: Some("#team".into()),
+        ..Default::default()
+    };
+    s.account_channels
+        .insert(ACCOUNT.into(), "#prod-alerts".into());
+    settings::put_settings(w.table.as_ref(), "t1", &s)
+        .await
+        .unwrap();
+    let n = notifier(&w, w.chat.clone());
+    run(
+        &w,
+        &n,
+        &finding("cost-1", FindingKind::CostAnomaly, Severity::Critical),
+    )
+    .await
+    .unwrap();
+    w.clock.advance(Duration::minutes(10));
+    run(
+        &w,
+        &n,
+        &finding("cost-2", FindingKind::CostAnomaly, Severity::Warning),
+    )
+    .await
+    .unwrap();
+    let mut other = finding("cost-3", FindingKind::CostAnomaly, Severity::Critical);
+    other.account_id = "444455556666".into();
+    run(&w, &n, &other).await.unwrap();
+    w.clock.advance(Duration::hours(2));
+    run(
+        &w,
+        &n,
+        &finding("cost-4", FindingKind::CostAnomaly, Severity::Critical),
+    )
+    .await
+    .unwrap();
+    let m = w.chat.messages();
+    assert_eq!(m[0].channel, "#prod-alerts");
+    assert_eq!(m[0].thread_ts, None);
+    assert_eq!(
+        m[1].thread_ts.as_deref(),
+        Some("1.000000"),
+        "same actor, same burst: threaded"
+    );
+    assert_eq!(m[2].channel, "#team");
+    assert_eq!(m[2].thread_ts, None);
+    assert_eq!(m[3].thread_ts, None, "the burst window expired");
+    // The finding remembers where its alert is (for button updates).
+    let item = w
+        .table
+        .get(&keys::finding("t1", "cost-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item["slack_ts"].as_str(), Some("1.000000"));
+}
+
+/// Fails the first `fail` posts with `error`, then records.
+struct FlakyChat {
+    error: ChatError,
+    fail: Mutex<u32>,
+    inner: RecordingChat,
+}
+
+#[async_trait]
+impl ChatSink for FlakyChat {
+    async fn post(&self, message: ChatMessage) -> Result<Posted, ChatError> {
+        {
+            let mut fail = self.fail.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return Err(self.error.clone_error());
+            }
+        }
+        self.inner.post(message).await
+    }
+    async fn update(&self, channel: &str, ts: &str, message: ChatMessage) -> Result<(), ChatError> {
+        self.inner.update(channel, ts, message).await
+    }
+}
+
+trait CloneError {
+    fn clone_error(&self) -> ChatError;
+}
+impl CloneError for ChatError {
+    fn clone_error(&self) -> ChatError {
+        match self {
+            ChatError::RateLimited {
+                retry_after_seconds,
+            } => ChatError::RateLimited {
+                retry_after_seconds: *retry_after_seconds,
+            },
+            ChatError::Revoked(r) => ChatError::Revoked(r.clone()),
+            ChatError::Api(r) => ChatError::Api(r.clone()),
+            ChatError::Transport(r) => ChatError::Transport(r.clone()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_go_back_to_the_queue_with_the_retry_after_delay() {
+    let w = world(30).await;
+    let chat = Arc::new(FlakyChat {
+        error: ChatError::RateLimited {
+            retry_after_seconds: 42,
+        },
+        fail: Mutex::new(1),
+        inner: RecordingChat::default(),
+    });
+    let n = notifier(&w, chat.clone());
+    let f = finding("cost-1", FindingKind::CostAnomaly, Severity::Critical);
+    let err = run(&w, &n, &f).await.unwrap_err();
+    assert_eq!(err.visibility_delay(), Some(42));
+    let stored = load_finding(w.table.as_ref(), "t1", "cost-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !stored.notified && stored.suppressed_reason.is_none(),
+        "nothing decided yet"
+    );
+    // Through the batch runner: the failure carries the delay for the consumer.
+    let dlq = dd0c_shared::queue::memory::MemoryQueue::new(
+        ["alerts", "alerts-dlq"],
+        Arc::new(w.clock.clone()),
+    );
+    *chat.fail.lock().unwrap() = 1;
+    let msg = dd0c_shared::batch::BatchMessage {
+        message_id: "m1".into(),
+        body: envelope(&f),
+        group_id: "t1".into(),
+        receive_count: 1,
+    };
+    let outcome = dd0c_shared::batch::run_handler(&n, &[msg.clone()], "alerts", &dlq).await;
+    assert_eq!(outcome.visibility_delays.get("m1"), Some(&42));
+    assert_eq!(outcome.failures.len(), 1);
+    // The retry goes out.
+    let outcome = dd0c_shared::batch::run_handler(&n, &[msg], "alerts", &dlq).await;
+    assert_eq!(outcome.succeeded, ["m1"]);
+    assert_eq!(chat.inner.messages().len(), 1);
+    assert!(
+        load_finding(w.table.as_ref(), "t1", "cost-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .notified
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_marks_the_installation_broken_and_is_not_retried() {
+    let w = world(30).await;
+    let chat = Arc::new(FlakyChat {
+        error: ChatError::Revoked("token_revoked".into()),
+        fail: Mutex::new(5),
+        inner: RecordingChat::default(),
+    });
+    let n = notifier(&w, chat.clone());
+    let f = run(
+        &w,
+        &n,
+        &finding("cost-1", FindingKind::CostAnomaly, Severity::Critical),
+    )
+    .await
+    .unwrap();
+    assert!(!f.notified);
+    assert!(f.suppressed_reason.unwrap().contains("token_revoked"));
+    let item = w
+        .table
+        .get(&keys::slack_installation("t1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item["status"].as_str(), Some("broken"));
+}
+
+#[tokio::test]
+async fn decisions_are_returned_by_notify() {
+    let w = world(30).await;
+    let n = notifier(&w, w.chat.clone());
+    let f = finding("cost-1", FindingKind::CostAnomaly, Severity::Info);
+    record_finding(w.table.as_ref(), &f).await.unwrap();
+    assert!(
+        matches!(n.notify(&f).await.unwrap(), Decision::Hold(r) if r.contains("severity info"))
+    );
+}
