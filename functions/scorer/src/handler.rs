@@ -7,11 +7,21 @@ use dd0c_shared::clock::SharedClock;
 use dd0c_shared::domain::{
     CostEvent, Finding, FindingKind, FindingStatus, COST_EVENT_DETAIL_TYPE, FINDING_DETAIL_TYPE,
 };
-use dd0c_shared::finding_store::{mark_published, record_finding, Recorded};
-use dd0c_shared::store::Table;
-use dd0c_shared::telemetry;
+use dd0c_shared::finding_store::{load_finding, mark_published, record_finding, Recorded};
+use dd0c_shared::store::{
+    keys, AttrValue, Condition, Item, StoreError, Table, TransactWrite, Update, PK, SK,
+    TTL_ATTRIBUTE,
+};
+use dd0c_shared::{telemetry, tenancy};
 
-use crate::signals;
+use crate::baseline::{self, Baseline, Contribution};
+use crate::config::{BURST_BUCKET_SECONDS, BURST_TTL_SECONDS};
+use crate::signals::{self, actor_key, Assessment};
+
+/// How long the "already counted" marker of an event is kept: far beyond any redelivery
+/// (SQS keeps messages 14 days at most).
+const CONTRIBUTION_TTL_SECONDS: i64 = 30 * 24 * 3600;
+const ACTIVITY_CALLS: &str = "calls";
 
 pub struct Scorer {
     table: Arc<dyn Table>,
@@ -19,16 +29,89 @@ pub struct Scorer {
     clock: SharedClock,
 }
 
+/// The baselines and context read for one event, before it is folded in.
+struct Before {
+    kind: Baseline,
+    account: Baseline,
+    account_since: Option<chrono::DateTime<chrono::Utc>>,
+    recent_calls_by_actor: f64,
+}
+
+fn transient(e: StoreError) -> HandlerError {
+    HandlerError::transient(e)
+}
+
 impl Scorer {
     pub fn new(table: Arc<dyn Table>, bus: Arc<dyn Bus>, clock: SharedClock) -> Self {
         Self { table, bus, clock }
     }
 
-    pub async fn score(&self, event: &CostEvent) -> Result<Option<Finding>, HandlerError> {
-        let Some(assessment) = signals::cold_start(event) else {
+    fn bucket(event: &CostEvent) -> i64 {
+        event.event_time.timestamp().div_euclid(BURST_BUCKET_SECONDS)
+    }
+
+    async fn before(&self, event: &CostEvent) -> Result<Before, HandlerError> {
+        let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
+        let (kind_key, account_key) =
+            baseline::keys_for(tenant, account, &event.service, &event.resource_type);
+        let kind = Baseline::from_item(self.table.get(&kind_key).await.map_err(transient)?);
+        let account_baseline =
+            Baseline::from_item(self.table.get(&account_key).await.map_err(transient)?);
+        let link = tenancy::account_link(self.table.as_ref(), account)
+            .await
+            .map_err(transient)?;
+        let account_since = link
+            .filter(|l| l.tenant_id == tenant)
+            .map(|l| l.connected_at)
+            .or(account_baseline.first_seen);
+        let actor = actor_key(event);
+        let bucket = Self::bucket(event);
+        let mut recent = 0.0;
+        for b in [bucket - 1, bucket] {
+            let item = self
+                .table
+                .get(&keys::actor_activity(tenant, account, actor, b))
+                .await
+                .map_err(transient)?;
+            recent += item
+                .and_then(|i| i.get(ACTIVITY_CALLS).and_then(AttrValue::as_f64))
+                .unwrap_or(0.0);
+        }
+        Ok(Before {
+            kind,
+            account: account_baseline,
+            account_since,
+            recent_calls_by_actor: recent,
+        })
+    }
+
+    /// Scores an event against its baselines as they are now, without folding it in.
+    pub async fn assess(&self, event: &CostEvent) -> Result<Option<Assessment>, HandlerError> {
+        if !event.action.adds_cost() {
             return Ok(None);
-        };
-        let finding = Finding {
+        }
+        let before = self.before(event).await?;
+        Ok(signals::assess(
+            event,
+            &signals::Context {
+                kind: &before.kind,
+                account: &before.account,
+                account_since: before.account_since,
+                recent_calls_by_actor: before.recent_calls_by_actor,
+            },
+        ))
+    }
+
+    /// Scores an event against its baselines as they are now (no side effects).
+    pub async fn score(&self, event: &CostEvent) -> Result<Option<Finding>, HandlerError> {
+        Ok(self
+            .assess(event)
+            .await?
+            .map(|assessment| self.finding(event, assessment)))
+    }
+
+    fn finding(&self, event: &CostEvent, assessment: Assessment) -> Finding {
+        Finding {
             id: Finding::id_for(FindingKind::CostAnomaly, &event.event_id),
             tenant_id: event.tenant_id.clone(),
             kind: FindingKind::CostAnomaly,
@@ -51,9 +134,155 @@ impl Scorer {
             created_at: self.clock.now(),
             details: serde_json::json!({
                 "sku": event.sku, "count": event.count, "spot": event.spot,
+                "service": event.service,
             }),
+        }
+    }
+
+    /// Scores one event against the baselines as they were before it, records the finding,
+    /// folds the event into the baselines (once, even when redelivered) and publishes the
+    /// finding. Events that add no cost change nothing.
+    pub async fn process(&self, event: &CostEvent) -> Result<Option<Finding>, HandlerError> {
+        let Some(hourly) = event.added_hourly_cost() else {
+            return Ok(None);
         };
-        Ok(Some(finding))
+        if !event.action.adds_cost() || hourly <= 0.0 {
+            return Ok(None);
+        }
+        let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
+        let marker = keys::baseline_contribution(tenant, account, &event.event_id);
+        if self.table.get(&marker).await.map_err(transient)?.is_some() {
+            // Already folded in: finish what the earlier attempt may not have.
+            self.raise_max(event, hourly).await?;
+            let id = Finding::id_for(FindingKind::CostAnomaly, &event.event_id);
+            let Some(finding) = load_finding(self.table.as_ref(), tenant, &id)
+                .await
+                .map_err(transient)?
+            else {
+                return Ok(None);
+            };
+            self.publish(&finding).await?;
+            return Ok(Some(finding));
+        }
+        let before = self.before(event).await?;
+        let finding = signals::assess(
+            event,
+            &signals::Context {
+                kind: &before.kind,
+                account: &before.account,
+                account_since: before.account_since,
+                recent_calls_by_actor: before.recent_calls_by_actor,
+            },
+        )
+        .map(|a| self.finding(event, a));
+        // Recorded before the fold: a crash in between re-scores against the same baselines.
+        if let Some(f) = &finding {
+            record_finding(self.table.as_ref(), f)
+                .await
+                .map_err(transient)?;
+        }
+        self.fold(event, hourly).await?;
+        self.raise_max(event, hourly).await?;
+        if let Some(f) = &finding {
+            self.publish(f).await?;
+        }
+        Ok(finding)
+    }
+
+    /// One transaction: the contribution marker (only if absent), the `ADD`s to both
+    /// baselines and the actor's activity bucket. A redelivery fails the marker and adds
+    /// nothing.
+    async fn fold(&self, event: &CostEvent, hourly: f64) -> Result<(), HandlerError> {
+        let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
+        let marker = keys::baseline_contribution(tenant, account, &event.event_id);
+        let (kind_key, account_key) =
+            baseline::keys_for(tenant, account, &event.service, &event.resource_type);
+        let actor = actor_key(event);
+        let contribution = Contribution {
+            hourly,
+            time: event.event_time,
+            actor,
+            sku: event.sku.as_deref(),
+            region: &event.region,
+        };
+        let mut marker_item = Item::new();
+        marker_item.insert(PK.into(), AttrValue::S(marker.pk.clone()));
+        marker_item.insert(SK.into(), AttrValue::S(marker.sk.clone()));
+        marker_item.insert(
+            TTL_ATTRIBUTE.into(),
+            AttrValue::N((event.event_time.timestamp() + CONTRIBUTION_TTL_SECONDS) as f64),
+        );
+        let bucket = Self::bucket(event);
+        let activity_ttl = (bucket + 1) * BURST_BUCKET_SECONDS + BURST_TTL_SECONDS;
+        let writes = vec![
+            TransactWrite::Put {
+                item: marker_item,
+                condition: Some(Condition::ItemNotExists),
+            },
+            TransactWrite::Update {
+                key: kind_key,
+                update: baseline::fold(&contribution, true),
+            },
+            TransactWrite::Update {
+                key: account_key,
+                update: baseline::fold(&contribution, false),
+            },
+            TransactWrite::Update {
+                key: keys::actor_activity(tenant, account, actor, bucket),
+                update: Update::new()
+                    .add(ACTIVITY_CALLS, 1.0)
+                    .set(TTL_ATTRIBUTE, activity_ttl as f64),
+            },
+        ];
+        match self.table.transact_write(writes).await {
+            Ok(()) => Ok(()),
+            // The marker exists: a concurrent delivery of the same event counted it.
+            Err(StoreError::TransactionCanceled { reasons })
+                if reasons.first().is_some_and(Option::is_some)
+                    && reasons.iter().skip(1).all(Option::is_none) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(transient(e)),
+        }
+    }
+
+    async fn raise_max(&self, event: &CostEvent, hourly: f64) -> Result<(), HandlerError> {
+        let key = keys::baseline(
+            &event.tenant_id,
+            &event.account_id,
+            &event.service,
+            &event.resource_type,
+        );
+        match self.table.update(&key, baseline::raise_max(hourly)).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_condition_failed() => Ok(()),
+            Err(e) => Err(transient(e)),
+        }
+    }
+
+    async fn publish(&self, finding: &Finding) -> Result<(), HandlerError> {
+        if record_finding(self.table.as_ref(), finding)
+            .await
+            .map_err(transient)?
+            == Recorded::AlreadyPublished
+        {
+            return Ok(());
+        }
+        self.bus
+            .publish(vec![BusEvent {
+                detail_type: FINDING_DETAIL_TYPE.into(),
+                detail: serde_json::json!({"tenant_id": finding.tenant_id, "finding_id": finding.id}),
+                account: finding.account_id.clone(),
+                region: finding.region.clone(),
+            }])
+            .await
+            .map_err(HandlerError::transient)?;
+        mark_published(self.table.as_ref(), finding)
+            .await
+            .map_err(transient)?;
+        telemetry::metric("Findings", 1.0);
+        Ok(())
     }
 }
 
@@ -69,29 +298,6 @@ impl MessageHandler for Scorer {
         }
         let event: CostEvent =
             serde_json::from_value(envelope.detail).map_err(HandlerError::malformed)?;
-        let Some(finding) = self.score(&event).await? else {
-            return Ok(());
-        };
-        if record_finding(self.table.as_ref(), &finding)
-            .await
-            .map_err(HandlerError::transient)?
-            == Recorded::AlreadyPublished
-        {
-            return Ok(());
-        }
-        self.bus
-            .publish(vec![BusEvent {
-                detail_type: FINDING_DETAIL_TYPE.into(),
-                detail: serde_json::json!({"tenant_id": finding.tenant_id, "finding_id": finding.id}),
-                account: finding.account_id.clone(),
-                region: finding.region.clone(),
-            }])
-            .await
-            .map_err(HandlerError::transient)?;
-        mark_published(self.table.as_ref(), &finding)
-            .await
-            .map_err(HandlerError::transient)?;
-        telemetry::metric("Findings", 1.0);
-        Ok(())
+        self.process(&event).await.map(|_| ())
     }
 }

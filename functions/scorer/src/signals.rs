@@ -1,12 +1,12 @@
-//! Scoring signals. Thresholds live here and are explained in
-//! `docs/decisions/0002-cold-start-thresholds.md`.
+//! Scoring signals: pure functions from an event and the baselines as they were before it to
+//! a verdict. Thresholds and weights are in [`crate::config`], explained in
+//! `docs/decisions/0300-anomaly-scoring.md`.
 
-use dd0c_shared::domain::{CostEvent, Severity};
+use chrono::{DateTime, Duration, Utc};
+use dd0c_shared::domain::{ActorKind, CostEvent, Severity, Source};
 
-/// Hourly cost above which a new account's launch is worth telling someone about.
-pub const COLD_START_INFO_USD_PER_HOUR: f64 = 0.50;
-pub const COLD_START_WARNING_USD_PER_HOUR: f64 = 5.00;
-pub const COLD_START_CRITICAL_USD_PER_HOUR: f64 = 25.00;
+use crate::baseline::Baseline;
+use crate::config::*;
 
 /// The verdict on one cost event.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,25 +17,244 @@ pub struct Assessment {
     pub reasons: Vec<String>,
 }
 
+pub fn severity_for(score: f64) -> Option<Severity> {
+    if score >= CRITICAL_SCORE {
+        Some(Severity::Critical)
+    } else if score >= WARNING_SCORE {
+        Some(Severity::Warning)
+    } else if score >= INFO_SCORE {
+        Some(Severity::Info)
+    } else {
+        None
+    }
+}
+
 /// The absolute thresholds used while an account has no baseline to compare against.
 pub fn cold_start(event: &CostEvent) -> Option<Assessment> {
     let hourly = event.added_hourly_cost()?;
-    let (severity, score, threshold) = if hourly > COLD_START_CRITICAL_USD_PER_HOUR {
-        (Severity::Critical, 90.0, COLD_START_CRITICAL_USD_PER_HOUR)
-    } else if hourly > COLD_START_WARNING_USD_PER_HOUR {
-        (Severity::Warning, 60.0, COLD_START_WARNING_USD_PER_HOUR)
-    } else if hourly > COLD_START_INFO_USD_PER_HOUR {
-        (Severity::Info, 30.0, COLD_START_INFO_USD_PER_HOUR)
-    } else {
-        return None;
-    };
+    let (score, threshold) = cold_start_points(hourly)?;
     let mut reasons = vec![format!(
         "${hourly:.2}/hr is above the ${threshold:.2}/hr threshold for new activity"
     )];
     reasons.extend(event.pricing_notes.iter().cloned());
     Some(Assessment {
-        severity,
+        severity: severity_for(score)?,
         score,
+        reasons,
+    })
+}
+
+fn cold_start_points(hourly: f64) -> Option<(f64, f64)> {
+    if hourly > COLD_START_CRITICAL_USD_PER_HOUR {
+        Some((COLD_START_CRITICAL_POINTS, COLD_START_CRITICAL_USD_PER_HOUR))
+    } else if hourly > COLD_START_WARNING_USD_PER_HOUR {
+        Some((COLD_START_WARNING_POINTS, COLD_START_WARNING_USD_PER_HOUR))
+    } else if hourly > COLD_START_INFO_USD_PER_HOUR {
+        Some((COLD_START_INFO_POINTS, COLD_START_INFO_USD_PER_HOUR))
+    } else {
+        None
+    }
+}
+
+/// Everything the signals look at besides the event.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// The service × resource type baseline, before this event.
+    pub kind: &'a Baseline,
+    /// The account-wide baseline, before this event.
+    pub account: &'a Baseline,
+    /// When the account was connected (or first seen); `None`: never seen before.
+    pub account_since: Option<DateTime<Utc>>,
+    /// Cost-creating calls by the same actor in the burst window, before this one.
+    pub recent_calls_by_actor: f64,
+}
+
+/// How an actor is keyed in baselines: its ARN (the service name for AWS services).
+pub fn actor_key(event: &CostEvent) -> &str {
+    if event.actor.arn.is_empty() {
+        &event.actor.name
+    } else {
+        &event.actor.arn
+    }
+}
+
+fn is_aws_service(event: &CostEvent) -> bool {
+    event.actor.kind == ActorKind::AwsService || event.actor.source == Source::AwsService
+}
+
+fn known_for(b: &Baseline, kind: &str, value: &str, now: DateTime<Utc>) -> bool {
+    b.first_seen_of(kind, value)
+        .is_some_and(|t| now - t >= Duration::days(ROUTINE_MIN_FAMILIARITY_DAYS))
+}
+
+/// Scores an event that adds cost. `None`: nothing worth a finding.
+pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
+    let hourly = event.added_hourly_cost()?;
+    if !event.action.adds_cost() || hourly <= 0.0 {
+        return None;
+    }
+    let now = event.event_time;
+    let actor = actor_key(event);
+    let service = event.service.to_ascii_uppercase();
+    let weight = cost_weight(hourly);
+    let mut points = 0.0;
+    let mut floor: f64 = 0.0;
+    let mut reasons = Vec::new();
+
+    // Cold start: absolute thresholds while there is nothing to compare against.
+    let age_days = ctx
+        .account_since
+        .map(|since| (now - since).num_seconds() as f64 / 86_400.0)
+        .unwrap_or(0.0);
+    let learning =
+        age_days < LEARNING_DAYS as f64 || ctx.account.moments.count < LEARNING_MIN_EVENTS;
+    if learning {
+        if let Some((p, threshold)) = cold_start_points(hourly) {
+            floor = floor.max(p);
+            reasons.push(format!(
+                "${hourly:.2}/hr is above the ${threshold:.2}/hr threshold for a new account ({:.0} days, {} cost events seen)",
+                age_days.max(0.0),
+                ctx.account.moments.count
+            ));
+        }
+    }
+
+    // Z-score of the hourly cost against this account's service/type.
+    let m = ctx.kind.moments;
+    if m.count >= ZSCORE_MIN_EVENTS {
+        if let (Some(mean), Some(var)) = (m.mean(), m.variance()) {
+            let sd = var
+                .sqrt()
+                .max(mean * ZSCORE_MIN_STDDEV_FRACTION)
+                .max(ZSCORE_MIN_STDDEV_USD);
+            let z = (hourly - mean) / sd;
+            if z >= ZSCORE_THRESHOLD {
+                let seen_before = ctx
+                    .kind
+                    .max
+                    .is_some_and(|max| hourly <= max * ROUTINE_MAX_TOLERANCE);
+                let p = (ZSCORE_BASE_POINTS + ZSCORE_POINTS_PER_SIGMA * (z - ZSCORE_THRESHOLD))
+                    .min(ZSCORE_MAX_POINTS);
+                points += if seen_before {
+                    p * ZSCORE_SEEN_BEFORE_FACTOR
+                } else {
+                    p
+                };
+                reasons.push(format!(
+                    "{z:.1}σ above this account's {service} mean (${hourly:.2}/hr vs ${mean:.2}/hr){}",
+                    if seen_before { ", though it has cost as much before" } else { "" }
+                ));
+            }
+        }
+    }
+
+    // Novelty: region, actor, sku, resource type.
+    if !ctx.account.regions.is_empty() && !ctx.account.regions.contains(&event.region) {
+        points += NEW_REGION_POINTS * weight;
+        reasons.push(format!("new region for this account ({})", event.region));
+    }
+    if !ctx.account.actors.is_empty() && !ctx.account.actors.contains(actor) {
+        points += NEW_ACCOUNT_ACTOR_POINTS * weight;
+        reasons.push(format!(
+            "first time this actor launched anything ({})",
+            event.actor.name
+        ));
+    } else if !ctx.kind.actors.is_empty() && !ctx.kind.actors.contains(actor) {
+        points += NEW_TYPE_ACTOR_POINTS * weight;
+        reasons.push(format!(
+            "first {} launched by this actor ({})",
+            event.resource_type, event.actor.name
+        ));
+    }
+    if ctx.kind.moments.count == 0.0 && ctx.account.moments.count > 0.0 {
+        points += NEW_SKU_POINTS * weight;
+        reasons.push(format!("first {} in this account", event.resource_type));
+    } else if let Some(sku) = event.sku.as_deref() {
+        if !ctx.kind.skus.contains(sku) {
+            points += NEW_SKU_POINTS * weight;
+            reasons.push(format!("first {sku} in this account"));
+        }
+    }
+
+    // Bursts: many launches by one actor in a short window. AWS services (Auto Scaling)
+    // scale by design; IaC tools apply many resources at once.
+    if ctx.recent_calls_by_actor >= BURST_MIN_CALLS && !is_aws_service(event) {
+        let factor = if event.actor.source.is_iac() {
+            BURST_IAC_FACTOR
+        } else {
+            1.0
+        };
+        points += BURST_POINTS * factor * weight;
+        reasons.push(format!(
+            "{} cost-creating calls by this actor in the last {} minutes",
+            ctx.recent_calls_by_actor as u64 + 1,
+            2 * BURST_BUCKET_SECONDS / 60
+        ));
+    }
+
+    // Fast path: a big hourly cost is never waited on, unless it is routine for the account.
+    if hourly > FAST_PATH_WARNING_USD_PER_HOUR {
+        let routine = ctx.kind.actors.contains(actor)
+            && known_for(ctx.kind, "actor", actor, now)
+            && event
+                .sku
+                .as_deref()
+                .is_none_or(|sku| known_for(ctx.kind, "sku", sku, now))
+            && ctx
+                .kind
+                .max
+                .is_some_and(|max| hourly <= max * ROUTINE_MAX_TOLERANCE);
+        if routine {
+            floor = floor.max(FAST_PATH_ROUTINE_POINTS);
+        } else {
+            let (p, threshold) = if hourly > FAST_PATH_CRITICAL_USD_PER_HOUR {
+                (COLD_START_CRITICAL_POINTS, FAST_PATH_CRITICAL_USD_PER_HOUR)
+            } else {
+                (COLD_START_WARNING_POINTS, FAST_PATH_WARNING_USD_PER_HOUR)
+            };
+            if !learning || p > floor {
+                reasons.push(format!(
+                    "${hourly:.2}/hr is above ${threshold:.2}/hr and not routine for this account"
+                ));
+            }
+            floor = floor.max(p);
+        }
+    }
+
+    let mut score = points.max(floor);
+    if score <= 0.0 {
+        return None;
+    }
+    let sensitivity = ctx.kind.sensitivity;
+    if sensitivity != Sensitivity::Medium {
+        score *= sensitivity.factor();
+        reasons.push(format!(
+            "{} sensitivity set for {}",
+            sensitivity.as_str(),
+            event.resource_type
+        ));
+    }
+
+    // Feedback: "mark as expected" on an earlier finding.
+    if ctx.kind.expected_actors.contains(actor) || ctx.kind.expected_actors.contains(&event.actor.name)
+    {
+        score -= EXPECTED_ACTOR_POINTS;
+        reasons.push("this actor was marked as expected".into());
+    }
+    if event
+        .sku
+        .as_deref()
+        .is_some_and(|sku| ctx.kind.expected_types.contains(sku))
+    {
+        score -= EXPECTED_SKU_POINTS;
+        reasons.push("this type was marked as expected".into());
+    }
+    let score = score.clamp(0.0, 100.0);
+    let severity = severity_for(score)?;
+    reasons.extend(event.pricing_notes.iter().cloned());
+    Some(Assessment {
+        severity,
+        score: (score * 10.0).round() / 10.0,
         reasons,
     })
 }

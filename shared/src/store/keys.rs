@@ -230,3 +230,21 @@ pub fn drift_report_part(tenant: &str, report_id: &str, part: u32) -> Key {
         format!("PART#{part:05}"),
     )
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scorer (functions/scorer)
+// ---------------------------------------------------------------------------------------------
+
+/// The account-wide baseline (every service and type): regions and actors the account uses,
+/// its event count and first-seen time.
+pub fn account_baseline(tenant: &str, account: &str) -> Key {
+    Key::new(account_pk(tenant, account), "BASELINE#ACCOUNT")
+}
+
+/// One actor's cost-creating calls in one time bucket (with a TTL): the burst signal.
+pub fn actor_activity(tenant: &str, account: &str, actor: &str, bucket: i64) -> Key {
+    Key::new(
+        account_pk(tenant, account),
+        format!("ACTIVITY#{actor}#{bucket}"),
+    )
+}

@@ -1,0 +1,196 @@
+//! Baselines: what an account normally does, kept with `ADD` only so that concurrent
+//! updates never race. Two items per event: the service × resource type baseline and the
+//! account-wide one (regions, actors, event count).
+//!
+//! Attributes: `count`, `sum`, `sum_sq`, `max` (numbers), `actors`, `skus`, `regions`
+//! (string sets), `first_seen` and `first_seen#<kind>#<value>` (RFC 3339, written once with
+//! `if_not_exists`), and, written by users: `expected_actors`, `expected_types`,
+//! `sensitivity`.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use dd0c_shared::store::{keys, AttrValue, Condition, Item, Key, Update};
+
+use crate::config::Sensitivity;
+
+pub const COUNT: &str = "count";
+pub const SUM: &str = "sum";
+pub const SUM_SQ: &str = "sum_sq";
+pub const MAX: &str = "max";
+pub const ACTORS: &str = "actors";
+pub const SKUS: &str = "skus";
+pub const REGIONS: &str = "regions";
+pub const FIRST_SEEN: &str = "first_seen";
+pub const EXPECTED_ACTORS: &str = "expected_actors";
+pub const EXPECTED_TYPES: &str = "expected_types";
+pub const SENSITIVITY: &str = "sensitivity";
+
+/// Names the first-seen attribute of one value of a set.
+pub fn first_seen_attribute(kind: &str, value: &str) -> String {
+    format!("{FIRST_SEEN}#{kind}#{value}")
+}
+
+/// Running sums of hourly costs, and what they say.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Moments {
+    pub count: f64,
+    pub sum: f64,
+    pub sum_sq: f64,
+}
+
+impl Moments {
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0.0).then(|| self.sum / self.count)
+    }
+
+    /// Sample variance from the sums; clamped at zero (rounding can make it slightly negative).
+    pub fn variance(&self) -> Option<f64> {
+        if self.count < 2.0 {
+            return None;
+        }
+        let v = (self.sum_sq - self.sum * self.sum / self.count) / (self.count - 1.0);
+        Some(v.max(0.0))
+    }
+
+    pub fn add(&mut self, x: f64) {
+        self.count += 1.0;
+        self.sum += x;
+        self.sum_sq += x * x;
+    }
+}
+
+/// A baseline item as read (absent item = empty baseline).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Baseline {
+    pub moments: Moments,
+    pub max: Option<f64>,
+    pub actors: BTreeSet<String>,
+    pub skus: BTreeSet<String>,
+    pub regions: BTreeSet<String>,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub expected_actors: BTreeSet<String>,
+    pub expected_types: BTreeSet<String>,
+    pub sensitivity: Sensitivity,
+    item: Item,
+}
+
+fn set_of(item: &Item, name: &str) -> BTreeSet<String> {
+    item.get(name)
+        .and_then(AttrValue::as_set)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn time_of(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+    let s = item.get(name)?.as_str()?;
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl Baseline {
+    pub fn from_item(item: Option<Item>) -> Self {
+        let Some(item) = item else {
+            return Self::default();
+        };
+        let num = |name: &str| item.get(name).and_then(AttrValue::as_f64);
+        Baseline {
+            moments: Moments {
+                count: num(COUNT).unwrap_or(0.0),
+                sum: num(SUM).unwrap_or(0.0),
+                sum_sq: num(SUM_SQ).unwrap_or(0.0),
+            },
+            max: num(MAX),
+            actors: set_of(&item, ACTORS),
+            skus: set_of(&item, SKUS),
+            regions: set_of(&item, REGIONS),
+            first_seen: time_of(&item, FIRST_SEEN),
+            expected_actors: set_of(&item, EXPECTED_ACTORS),
+            expected_types: set_of(&item, EXPECTED_TYPES),
+            sensitivity: item
+                .get(SENSITIVITY)
+                .and_then(AttrValue::as_str)
+                .and_then(Sensitivity::parse)
+                .unwrap_or_default(),
+            item,
+        }
+    }
+
+    /// When a value of a set (`actor`, `sku`, `region`) was first seen.
+    pub fn first_seen_of(&self, kind: &str, value: &str) -> Option<DateTime<Utc>> {
+        time_of(&self.item, &first_seen_attribute(kind, value))
+    }
+}
+
+/// What one event contributes to a baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution<'a> {
+    pub hourly: f64,
+    pub time: DateTime<Utc>,
+    pub actor: &'a str,
+    pub sku: Option<&'a str>,
+    pub region: &'a str,
+}
+
+/// The `ADD`-only update folding one event into a baseline (`with_cost`: the service/type
+/// baseline keeps cost moments; the account-wide one only counts).
+pub fn fold(c: &Contribution<'_>, with_cost: bool) -> Update {
+    let t = keys::time_key(&c.time);
+    let mut u = Update::new()
+        .add(COUNT, 1.0)
+        .add(ACTORS, AttrValue::string_set([c.actor]))
+        .add(REGIONS, AttrValue::string_set([c.region]))
+        .set_if_absent(FIRST_SEEN, t.as_str())
+        .set_if_absent(first_seen_attribute("actor", c.actor), t.as_str())
+        .set_if_absent(first_seen_attribute("region", c.region), t.as_str());
+    if with_cost {
+        u = u
+            .add(SUM, c.hourly)
+            .add(SUM_SQ, c.hourly * c.hourly);
+    }
+    if let Some(sku) = c.sku {
+        u = u
+            .add(SKUS, AttrValue::string_set([sku]))
+            .set_if_absent(first_seen_attribute("sku", sku), t.as_str());
+    }
+    u
+}
+
+/// `SET max = :v` only when it raises the max: `ADD` cannot take a maximum, and a conditional
+/// `SET` is safe to repeat (a redelivery sets the same value or fails the condition).
+pub fn raise_max(hourly: f64) -> Update {
+    Update::new().set(MAX, hourly).when(Condition::Or(vec![
+        Condition::AttributeNotExists(MAX.into()),
+        Condition::LessThan(MAX.into(), AttrValue::N(hourly)),
+    ]))
+}
+
+/// The keys of the baselines an event touches.
+pub fn keys_for(
+    tenant: &str,
+    account: &str,
+    service: &str,
+    resource_type: &str,
+) -> (Key, Key) {
+    (
+        keys::baseline(tenant, account, service, resource_type),
+        keys::account_baseline(tenant, account),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variance_needs_two_events() {
+        let mut m = Moments::default();
+        assert_eq!(m.variance(), None);
+        m.add(3.0);
+        assert_eq!(m.mean(), Some(3.0));
+        assert_eq!(m.variance(), None);
+        m.add(5.0);
+        assert_eq!(m.variance(), Some(2.0));
+    }
+}

@@ -1,0 +1,217 @@
+//! The scorer handler end to end on the embedded table and bus: baselines folded once per
+//! event (redeliveries included), scored against the baseline before the event, findings
+//! published once, feedback read back.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use dd0c_scorer::baseline::{Baseline, MAX};
+use dd0c_scorer::{feedback, Scorer};
+use dd0c_shared::batch::MessageHandler;
+use dd0c_shared::bus::memory::MemoryBus;
+use dd0c_shared::bus::RoutingTable;
+use dd0c_shared::clock::{ManualClock, SharedClock};
+use dd0c_shared::domain::{Actor, ActorKind, CostAction, CostEvent, Severity, Source};
+use dd0c_shared::finding_store::all_findings;
+use dd0c_shared::queue::memory::MemoryQueue;
+use dd0c_shared::store::memory::MemoryTable;
+use dd0c_shared::store::{keys, AttrValue, Table};
+
+const ACCOUNT: &str = "222222222222";
+const BOB: &str = "arn:aws:iam::222222222222:user/bob";
+
+struct World {
+    clock: ManualClock,
+    table: Arc<MemoryTable>,
+    queue: Arc<MemoryQueue>,
+    scorer: Scorer,
+}
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn world() -> World {
+    let clock = ManualClock::new(start());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let routing = RoutingTable::builtin().clone();
+    let queue = Arc::new(MemoryQueue::new(
+        routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
+        shared.clone(),
+    ));
+    let bus = Arc::new(MemoryBus::new(routing, queue.clone(), shared.clone()));
+    let table = Arc::new(MemoryTable::new(shared.clone()));
+    let scorer = Scorer::new(table.clone(), bus, shared);
+    World {
+        clock,
+        table,
+        queue,
+        scorer,
+    }
+}
+
+fn event(id: &str, at: DateTime<Utc>, hourly: f64, sku: &str, region: &str) -> CostEvent {
+    CostEvent {
+        tenant_id: "t".into(),
+        account_id: ACCOUNT.into(),
+        region: region.into(),
+        event_id: id.into(),
+        event_time: at,
+        event_name: "RunInstances".into(),
+        service: "ec2".into(),
+        resource_type: "ec2:instance".into(),
+        resource_ids: vec![format!("i-{id}")],
+        sku: Some(sku.into()),
+        count: 1,
+        action: CostAction::Create,
+        hourly_cost: Some(hourly),
+        previous_hourly_cost: None,
+        pricing_notes: vec![],
+        spot: false,
+        actor: Actor {
+            arn: BOB.into(),
+            name: "bob".into(),
+            kind: ActorKind::IamUser,
+            source: Source::Cli,
+            ip: None,
+            mfa: false,
+            user_agent: None,
+        },
+    }
+}
+
+fn envelope(e: &CostEvent) -> String {
+    serde_json::json!({
+        "version": "0", "id": format!("env-{}", e.event_id), "detail-type": "dd0c.CostEvent",
+        "source": "dd0c.normalizer", "account": e.account_id, "time": "", "region": e.region,
+        "resources": [], "detail": e,
+    })
+    .to_string()
+}
+
+async fn kind_baseline(w: &World) -> Baseline {
+    Baseline::from_item(
+        w.table
+            .get(&keys::baseline("t", ACCOUNT, "ec2", "ec2:instance"))
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_redelivered_event_counts_once_and_publishes_once() {
+    let w = world();
+    let e = event("e1", start(), 30.0, "p4d.24xlarge", "us-east-1");
+    w.scorer.handle(&envelope(&e)).await.unwrap();
+    w.scorer.handle(&envelope(&e)).await.unwrap();
+    let b = kind_baseline(&w).await;
+    assert_eq!(b.moments.count, 1.0);
+    assert_eq!(b.moments.sum, 30.0);
+    assert_eq!(b.max, Some(30.0));
+    assert!(b.skus.contains("p4d.24xlarge"));
+    let account = Baseline::from_item(
+        w.table.get(&keys::account_baseline("t", ACCOUNT)).await.unwrap(),
+    );
+    assert_eq!(account.moments.count, 1.0);
+    assert!(account.regions.contains("us-east-1"));
+    let findings = all_findings(w.table.as_ref(), "t").await.unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].severity, Severity::Critical);
+    assert_eq!(w.queue.peek_all("alerts").len(), 1);
+}
+
+#[tokio::test]
+async fn max_only_rises() {
+    let w = world();
+    for (i, h) in [2.0, 9.0, 4.0].into_iter().enumerate() {
+        let e = event(&format!("m{i}"), start() + Duration::minutes(i as i64 * 60), h, "m5.large", "us-east-1");
+        w.scorer.process(&e).await.unwrap();
+    }
+    let item = w
+        .table
+        .get(&keys::baseline("t", ACCOUNT, "ec2", "ec2:instance"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.get(MAX), Some(&AttrValue::N(9.0)));
+    assert_eq!(kind_baseline(&w).await.moments.count, 3.0);
+}
+
+#[tokio::test]
+async fn events_that_stop_cost_fold_nothing_and_find_nothing() {
+    let w = world();
+    let mut e = event("d1", start(), 50.0, "p4d.24xlarge", "us-east-1");
+    e.action = CostAction::Delete;
+    w.scorer.handle(&envelope(&e)).await.unwrap();
+    assert_eq!(kind_baseline(&w).await, Baseline::default());
+    assert!(all_findings(w.table.as_ref(), "t").await.unwrap().is_empty());
+}
+
+/// Learns 30 days of ordinary m5.large launches, then checks that scoring uses the
+/// baseline before the event: a new region is news once, the second launch there is not.
+#[tokio::test]
+async fn scores_against_the_baseline_before_the_event() {
+    let w = world();
+    for i in 0..40 {
+        let at = start() + Duration::hours(18 * i);
+        w.clock.advance_to(at);
+        let e = event(&format!("n{i}"), at, 0.10 + (i % 3) as f64 * 0.01, "m5.large", "us-east-1");
+        w.scorer.process(&e).await.unwrap();
+    }
+    let later = start() + Duration::days(40);
+    let first = event("far1", later, 1.0, "m5.large", "sa-east-1");
+    let f = w.scorer.process(&first).await.unwrap().expect("new region is news");
+    assert!(f.reasons.iter().any(|r| r.contains("new region")), "{f:?}");
+    let second = event("far2", later + Duration::hours(5), 1.0, "m5.large", "sa-east-1");
+    let f2 = w.scorer.process(&second).await.unwrap();
+    assert!(
+        f2.as_ref().is_none_or(|f| !f.reasons.iter().any(|r| r.contains("new region"))),
+        "{f2:?}"
+    );
+}
+
+#[tokio::test]
+async fn burst_counter_sees_earlier_calls_by_the_same_actor() {
+    let w = world();
+    for i in 0..40 {
+        let at = start() + Duration::hours(18 * i);
+        w.scorer
+            .process(&event(&format!("n{i}"), at, 0.10, "m5.large", "us-east-1"))
+            .await
+            .unwrap();
+    }
+    let t = start() + Duration::days(40);
+    let mut last = None;
+    for i in 0..5 {
+        last = w
+            .scorer
+            .process(&event(&format!("b{i}"), t + Duration::minutes(i), 0.6, "m5.large", "us-east-1"))
+            .await
+            .unwrap();
+    }
+    let f = last.expect("the fifth call in minutes is a burst");
+    assert!(f.reasons.iter().any(|r| r.contains("cost-creating calls by this actor")), "{f:?}");
+}
+
+#[tokio::test]
+async fn mark_expected_lowers_later_scores() {
+    let w = world();
+    let first = event("x1", start(), 30.0, "p4d.24xlarge", "us-east-1");
+    let before = w.scorer.score(&first).await.unwrap().unwrap();
+    feedback::mark_expected(
+        w.table.as_ref(),
+        "t",
+        ACCOUNT,
+        "ec2",
+        "ec2:instance",
+        BOB,
+        Some("p4d.24xlarge"),
+    )
+    .await
+    .unwrap();
+    let b = kind_baseline(&w).await;
+    assert!(b.expected_actors.contains(BOB) && b.expected_types.contains("p4d.24xlarge"));
+    let after = w.scorer.score(&first).await.unwrap().unwrap();
+    assert!(after.score < before.score, "{} → {}", before.score, after.score);
+    assert!(after.severity < before.severity);
+}
