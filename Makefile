@@ -1,0 +1,66 @@
+# dd0c — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+CARGO ?= cargo
+export CDK_DISABLE_VERSION_CHECK := 1
+export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
+
+.PHONY: demo test test-rust test-pricing test-templates test-infra test-workflows \
+        test-dashboard bench lambdas lint venv clean-venv
+
+## make demo: replay the bundled data through the whole pipeline, print the alerts, then
+## serve the API and dashboard on http://127.0.0.1:8787 (DEMO_EXIT=1 exits after the replay).
+demo:
+	$(CARGO) build -p dd0c-cli
+	./target/debug/dd0c demo
+
+## make test: install what the tests need, then run every test.
+test: venv test-rust test-pricing test-templates test-infra test-workflows test-dashboard
+
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+test-rust: venv
+	$(CARGO) test --workspace
+
+test-pricing: venv
+	scripts/test-pricing.sh
+
+test-templates: venv
+	scripts/test-templates.sh
+
+test-infra: venv
+	scripts/test-infra.sh
+
+test-workflows: venv
+	scripts/test-workflows.sh
+
+test-dashboard:
+	scripts/test-dashboard.sh
+
+## make bench: replay throughput and memory against serde_json alone, pricing lookups.
+bench:
+	$(CARGO) build --profile bench-fast -p dd0c-cli
+	./target/bench-fast/dd0c bench
+
+## make lambdas: every function cross-compiled for Lambda (arm64) into target/lambda/<name>/bootstrap.
+lambdas:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet cargo-lambda
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 \
+		$(foreach f,ingest normalizer scorer classifier notifier digest slack stripe api,--bin $(f))
+
+## make lint: formatting and clippy with warnings as errors.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean-venv:
+	rm -rf $(VENV)

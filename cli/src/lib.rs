@@ -1,0 +1,8 @@
+//! The `dd0c` command's library: the embedded pipeline and the commands built on it.
+
+pub mod input;
+pub mod pipeline;
+pub mod replay;
+pub mod terminal_chat;
+pub mod demo;
+pub mod serve;

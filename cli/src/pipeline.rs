@@ -1,0 +1,238 @@
+//! Every stage in one process on embedded adapters, with Lambda's SQS batch semantics:
+//! batches of up to ten, partial batch failures, FIFO order kept within a group, and
+//! dead-lettering (with the reason) after three receives. Time is a manual clock: replays
+//! set it to each event's time, and the pipeline fast-forwards it through visibility
+//! timeouts instead of sleeping.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dd0c_ingest::Ingest;
+use dd0c_normalizer::{Normalizer, NormalizerConfig};
+use dd0c_notifier::{Notifier, NotifierConfig};
+use dd0c_scorer::Scorer;
+use dd0c_shared::batch::{run_handler, BatchMessage, MessageHandler};
+use dd0c_shared::bus::memory::MemoryBus;
+use dd0c_shared::bus::RoutingTable;
+use dd0c_shared::chat::ChatSink;
+use dd0c_shared::clock::{ManualClock, SharedClock};
+use dd0c_shared::queue::memory::MemoryQueue;
+use dd0c_shared::queue::{dlq_name, Queue, ReceivedMessage, ERROR_ATTRIBUTE};
+use dd0c_shared::store::memory::MemoryTable;
+
+/// The tenant a local replay attributes every account to.
+pub const LOCAL_TENANT: &str = "local";
+
+pub struct PipelineOptions {
+    pub start: DateTime<Utc>,
+    pub chat: Arc<dyn ChatSink>,
+    pub default_channel: String,
+}
+
+/// A stage: the queue it consumes and its handler.
+struct Stage {
+    queue: String,
+    batch_size: usize,
+    visibility: Duration,
+    handler: Arc<dyn MessageHandler>,
+}
+
+pub struct EmbeddedPipeline {
+    pub clock: ManualClock,
+    pub table: Arc<MemoryTable>,
+    pub queue: Arc<MemoryQueue>,
+    pub bus: Arc<MemoryBus>,
+    pub ingest: Ingest,
+    pub normalizer: Arc<Normalizer>,
+    stages: Vec<Stage>,
+    routing: RoutingTable,
+}
+
+/// What happened while draining the queues.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DrainReport {
+    pub handled: usize,
+    pub failed_attempts: usize,
+    pub dead_lettered: usize,
+}
+
+/// A message that ended in a dead-letter queue, with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub queue: String,
+    pub body: String,
+    pub reason: String,
+}
+
+impl EmbeddedPipeline {
+    pub fn new(options: PipelineOptions) -> Self {
+        let clock = ManualClock::new(options.start);
+        Self::with_table(options, clock.clone(), Arc::new(MemoryTable::new(Arc::new(clock))))
+    }
+
+    /// A pipeline over an existing table (e.g. one loaded from disk by `dd0c serve --data`).
+    pub fn with_table(options: PipelineOptions, clock: ManualClock, table: Arc<MemoryTable>) -> Self {
+        let shared_clock: SharedClock = Arc::new(clock.clone());
+        let routing = RoutingTable::builtin().clone();
+        let queue = Arc::new(MemoryQueue::new(
+            routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
+            shared_clock.clone(),
+        ));
+        let bus = Arc::new(MemoryBus::new(
+            routing.clone(),
+            queue.clone(),
+            shared_clock.clone(),
+        ));
+        let normalizer = Arc::new(Normalizer::new(
+            table.clone(),
+            bus.clone(),
+            shared_clock.clone(),
+            NormalizerConfig {
+                auto_link_tenant: Some(LOCAL_TENANT.into()),
+            },
+        ));
+        let scorer = Arc::new(Scorer::new(table.clone(), bus.clone(), shared_clock.clone()));
+        let notifier = Arc::new(Notifier::new(
+            table.clone(),
+            options.chat.clone(),
+            NotifierConfig {
+                default_channel: options.default_channel.clone(),
+            },
+        ));
+        let handlers: BTreeMap<&str, Arc<dyn MessageHandler>> = BTreeMap::from([
+            ("normalizer", normalizer.clone() as Arc<dyn MessageHandler>),
+            ("scorer", scorer as Arc<dyn MessageHandler>),
+            ("notifier", notifier as Arc<dyn MessageHandler>),
+        ]);
+        let stages = routing
+            .queues
+            .iter()
+            .filter_map(|spec| {
+                let handler = handlers.get(spec.consumer.as_str())?.clone();
+                Some(Stage {
+                    queue: spec.name.clone(),
+                    batch_size: spec.batch_size,
+                    visibility: Duration::from_secs(spec.consumer_timeout_seconds * 6),
+                    handler,
+                })
+            })
+            .collect();
+        Self {
+            ingest: Ingest::new(queue.clone()),
+            clock,
+            table,
+            queue,
+            bus,
+            normalizer,
+            stages,
+            routing,
+        }
+    }
+
+    /// Adds (or replaces) the consumer of a queue, e.g. the classifier of the drift product.
+    pub fn set_consumer(&mut self, queue: &str, handler: Arc<dyn MessageHandler>) {
+        let Some(spec) = self.routing.queue(queue) else {
+            return;
+        };
+        let stage = Stage {
+            queue: spec.name.clone(),
+            batch_size: spec.batch_size,
+            visibility: Duration::from_secs(spec.consumer_timeout_seconds * 6),
+            handler,
+        };
+        match self.stages.iter_mut().find(|s| s.queue == queue) {
+            Some(existing) => *existing = stage,
+            None => self.stages.push(stage),
+        }
+    }
+
+    /// Handles every message until all queues are empty, fast-forwarding the clock through
+    /// visibility timeouts so that retries and dead-lettering happen as on AWS.
+    pub async fn drain(&self) -> DrainReport {
+        let mut report = DrainReport::default();
+        loop {
+            let mut progressed = false;
+            for stage in &self.stages {
+                loop {
+                    let received = match self
+                        .queue
+                        .receive(&stage.queue, stage.batch_size, stage.visibility)
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::error!(queue = %stage.queue, error = %e, "receive failed");
+                            break;
+                        }
+                    };
+                    if received.is_empty() {
+                        break;
+                    }
+                    progressed = true;
+                    self.run_batch(stage, &received, &mut report).await;
+                }
+            }
+            if progressed {
+                continue;
+            }
+            match self.queue.next_visible_at() {
+                Some(at) => self.clock.advance_to(at),
+                None => return report,
+            }
+        }
+    }
+
+    async fn run_batch(&self, stage: &Stage, received: &[ReceivedMessage], report: &mut DrainReport) {
+        let batch: Vec<BatchMessage> = received
+            .iter()
+            .map(|m| BatchMessage {
+                message_id: m.message_id.clone(),
+                body: m.body.clone(),
+                group_id: m.group_id.clone(),
+                receive_count: m.receive_count,
+            })
+            .collect();
+        let outcome = run_handler(
+            stage.handler.as_ref(),
+            &batch,
+            &stage.queue,
+            self.queue.as_ref(),
+        )
+        .await;
+        report.handled += outcome.succeeded.len();
+        report.failed_attempts += outcome.failures.len();
+        report.dead_lettered += outcome.dead_lettered.len();
+        // Lambda deletes what the function did not report as failed.
+        let done = outcome
+            .succeeded
+            .iter()
+            .chain(outcome.dead_lettered.iter().map(|f| &f.message_id));
+        for id in done {
+            if let Some(m) = received.iter().find(|m| &m.message_id == id) {
+                if let Err(e) = self.queue.delete(&stage.queue, &m.receipt_handle).await {
+                    tracing::error!(queue = %stage.queue, error = %e, "delete failed");
+                }
+            }
+        }
+    }
+
+    /// Every message in every dead-letter queue, with the reason recorded.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.routing
+            .queue_names()
+            .flat_map(|q| {
+                self.queue.peek_all(&dlq_name(q)).into_iter().map(move |m| DeadLetter {
+                    queue: q.to_owned(),
+                    reason: m
+                        .attributes
+                        .get(ERROR_ATTRIBUTE)
+                        .cloned()
+                        .unwrap_or_else(|| "exceeded maxReceiveCount".into()),
+                    body: m.body,
+                })
+            })
+            .collect()
+    }
+}
