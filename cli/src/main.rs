@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use dd0c_cli::replay::{replay, replay_keeping_pipeline, ReplayOptions};
 use dd0c_cli::serve;
 use dd0c_cli::terminal_chat::TerminalChat;
+use dd0c_shared::governance::Policy;
 
 const USAGE: &str = "usage:
   dd0c replay [--findings FILE] [--policy FILE] [--quiet] PATH...
@@ -17,11 +18,13 @@ const USAGE: &str = "usage:
   dd0c token [--tenant ID] [--user EMAIL] [--ttl SECONDS]
   dd0c help";
 
-fn parse_replay(args: &[String]) -> anyhow::Result<ReplayOptions> {
+/// Parses replay options; `default_policy` applies unless `--policy FILE` is given (a bad
+/// file fails here, naming the field at fault).
+fn parse_replay(args: &[String], default_policy: Policy) -> anyhow::Result<ReplayOptions> {
     let mut options = ReplayOptions {
         paths: Vec::new(),
         findings: None,
-        policy: None,
+        policy: default_policy,
         quiet: false,
     };
     let mut it = args.iter();
@@ -31,7 +34,9 @@ fn parse_replay(args: &[String]) -> anyhow::Result<ReplayOptions> {
                 options.findings = Some(PathBuf::from(it.next().context("--findings needs a FILE")?))
             }
             "--policy" => {
-                options.policy = Some(PathBuf::from(it.next().context("--policy needs a FILE")?))
+                let path = PathBuf::from(it.next().context("--policy needs a FILE")?);
+                options.policy = Policy::from_file(&path)
+                    .with_context(|| format!("policy {}", path.display()))?;
             }
             "--quiet" | "-q" => options.quiet = true,
             flag if flag.starts_with("--") => bail!("unknown option {flag}\n{USAGE}"),
@@ -62,7 +67,7 @@ async fn run_replay(options: ReplayOptions) -> anyhow::Result<ExitCode> {
 /// interrupted (`DEMO_EXIT=1`: exit after the replay).
 async fn run_demo(args: &[String]) -> anyhow::Result<ExitCode> {
     let (serve_options, rest) = serve::take_serve_options(args)?;
-    let mut options = parse_replay(&rest)?;
+    let mut options = parse_replay(&rest, Policy::demo()?)?;
     options.paths = vec![dd0c_cli::demo::data_dir()];
     let exit_after = std::env::var("DEMO_EXIT").is_ok_and(|v| !v.is_empty() && v != "0");
     if exit_after {
@@ -95,7 +100,10 @@ async fn main() -> ExitCode {
     dd0c_shared::telemetry::init_cli("warn");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("replay") => match parse_replay(&args[1..]) {
+        Some("replay") => match Policy::system()
+            .map_err(anyhow::Error::from)
+            .and_then(|p| parse_replay(&args[1..], p))
+        {
             Ok(options) => run_replay(options).await,
             Err(e) => Err(e),
         },

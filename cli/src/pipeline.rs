@@ -18,6 +18,7 @@ use dd0c_shared::bus::memory::MemoryBus;
 use dd0c_shared::bus::RoutingTable;
 use dd0c_shared::chat::ChatSink;
 use dd0c_shared::clock::{ManualClock, SharedClock};
+use dd0c_shared::governance::Policy;
 use dd0c_shared::queue::memory::MemoryQueue;
 use dd0c_shared::queue::{dlq_name, Queue, ReceivedMessage, ERROR_ATTRIBUTE};
 use dd0c_shared::store::memory::MemoryTable;
@@ -29,6 +30,8 @@ pub struct PipelineOptions {
     pub start: DateTime<Utc>,
     pub chat: Arc<dyn ChatSink>,
     pub default_channel: String,
+    /// Governance (`--policy FILE`; the demo runs `policy.demo.json`).
+    pub policy: Policy,
 }
 
 /// A stage: the queue it consumes and its handler.
@@ -94,16 +97,23 @@ impl EmbeddedPipeline {
             },
         ));
         let scorer = Arc::new(Scorer::new(table.clone(), bus.clone(), shared_clock.clone()));
+        let classifier = Arc::new(dd0c_classifier::Classifier::new(
+            table.clone(),
+            bus.clone(),
+            shared_clock.clone(),
+            dd0c_classifier::RuleEngine::builtin().expect("the built-in classifier rules are valid"),
+        ));
         let notifier = Arc::new(Notifier::new(
             table.clone(),
             options.chat.clone(),
-            NotifierConfig {
-                default_channel: options.default_channel.clone(),
-            },
-        ));
+            NotifierConfig::new(options.default_channel.clone()),
+        )
+        .with_policy(options.policy.clone())
+        .with_clock(shared_clock.clone()));
         let handlers: BTreeMap<&str, Arc<dyn MessageHandler>> = BTreeMap::from([
             ("normalizer", normalizer.clone() as Arc<dyn MessageHandler>),
             ("scorer", scorer as Arc<dyn MessageHandler>),
+            ("classifier", classifier as Arc<dyn MessageHandler>),
             ("notifier", notifier as Arc<dyn MessageHandler>),
         ]);
         let stages = routing

@@ -10,6 +10,7 @@ use chrono::{TimeZone, Utc};
 use dd0c_shared::chat::ChatSink;
 use dd0c_shared::domain::Finding;
 use dd0c_shared::finding_store::all_findings;
+use dd0c_shared::governance::Policy;
 
 use crate::input::{read_inputs, Input};
 use crate::pipeline::{EmbeddedPipeline, PipelineOptions, LOCAL_TENANT};
@@ -17,7 +18,8 @@ use crate::pipeline::{EmbeddedPipeline, PipelineOptions, LOCAL_TENANT};
 pub struct ReplayOptions {
     pub paths: Vec<PathBuf>,
     pub findings: Option<PathBuf>,
-    pub policy: Option<PathBuf>,
+    /// Governance for the run: `--policy FILE`, else `policy.json` as production runs it.
+    pub policy: Policy,
     pub quiet: bool,
 }
 
@@ -137,6 +139,7 @@ pub async fn replay_keeping_pipeline(
         start,
         chat,
         default_channel: "#dd0c-alerts".into(),
+        policy: options.policy.clone(),
     });
     let outcomes = run_records(&pipeline, &input).await;
     for dead in pipeline.dead_letters() {

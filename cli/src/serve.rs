@@ -10,6 +10,7 @@ pub mod assets;
 pub mod chat;
 pub mod http;
 
+use dd0c_shared::governance::Policy;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -53,8 +54,14 @@ impl std::fmt::Debug for LocalSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print secrets; say only where they came from.
         f.debug_struct("LocalSecrets")
-            .field("slack_signing_secret_is_demo", &(self.slack_signing_secret == DEMO_SLACK_SIGNING_SECRET))
-            .field("stripe_webhook_secret_is_demo", &(self.stripe_webhook_secret == DEMO_STRIPE_WEBHOOK_SECRET))
+            .field(
+                "slack_signing_secret_is_demo",
+                &(self.slack_signing_secret == DEMO_SLACK_SIGNING_SECRET),
+            )
+            .field(
+                "stripe_webhook_secret_is_demo",
+                &(self.stripe_webhook_secret == DEMO_STRIPE_WEBHOOK_SECRET),
+            )
             .field("slack_webhook_url", &self.slack_webhook_url.is_some())
             .finish()
     }
@@ -72,7 +79,9 @@ impl LocalSecrets {
         LocalSecrets {
             slack_signing_secret: env_or("SLACK_SIGNING_SECRET", DEMO_SLACK_SIGNING_SECRET),
             stripe_webhook_secret: env_or("STRIPE_WEBHOOK_SECRET", DEMO_STRIPE_WEBHOOK_SECRET),
-            slack_webhook_url: std::env::var("SLACK_WEBHOOK_URL").ok().filter(|v| !v.is_empty()),
+            slack_webhook_url: std::env::var("SLACK_WEBHOOK_URL")
+                .ok()
+                .filter(|v| !v.is_empty()),
         }
     }
 }
@@ -150,10 +159,15 @@ impl Mounts {
 
     /// The functions not mounted, for the startup message and the lead's checklist.
     pub fn missing(&self) -> Vec<Function> {
-        [Function::Api, Function::Slack, Function::Stripe, Function::DriftReports]
-            .into_iter()
-            .filter(|f| self.get(*f).is_none())
-            .collect()
+        [
+            Function::Api,
+            Function::Slack,
+            Function::Stripe,
+            Function::DriftReports,
+        ]
+        .into_iter()
+        .filter(|f| self.get(*f).is_none())
+        .collect()
     }
 }
 
@@ -226,7 +240,10 @@ impl LocalServer {
             None => true,
             Some(host) => {
                 self.allowed_hosts.is_empty()
-                    || self.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+                    || self
+                        .allowed_hosts
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case(host))
             }
         }
     }
@@ -235,8 +252,10 @@ impl LocalServer {
     fn local_route(&self, request: &HttpRequest) -> HttpResponse {
         let read = matches!(request.method.as_str(), "GET" | "HEAD");
         match request.path.as_str() {
-            "/config.json" if read => HttpResponse::json(200, &json!({"apiUrl": "", "local": true}))
-                .with_header("cache-control", "no-store"),
+            "/config.json" if read => {
+                HttpResponse::json(200, &json!({"apiUrl": "", "local": true}))
+                    .with_header("cache-control", "no-store")
+            }
             "/local/token" if read => local_token(),
             path => match assets::find(path) {
                 Some(asset) if read => asset.response(),
@@ -288,7 +307,11 @@ fn not_mounted(function: Function) -> HttpResponse {
 }
 
 fn local_token() -> HttpResponse {
-    match auth::local::issue(LOCAL_TENANT, auth::local::DEMO_USER, LOCAL_TOKEN_TTL_SECONDS) {
+    match auth::local::issue(
+        LOCAL_TENANT,
+        auth::local::DEMO_USER,
+        LOCAL_TOKEN_TTL_SECONDS,
+    ) {
         Ok(token) => HttpResponse::json(
             200,
             &json!({
@@ -299,7 +322,12 @@ fn local_token() -> HttpResponse {
             }),
         )
         .with_header("cache-control", "no-store"),
-        Err(e) => HttpResponse::problem(500, "Internal error", &format!("could not issue a local token: {e}"), None),
+        Err(e) => HttpResponse::problem(
+            500,
+            "Internal error",
+            &format!("could not issue a local token: {e}"),
+            None,
+        ),
     }
 }
 
@@ -335,7 +363,9 @@ pub fn take_serve_options(args: &[String]) -> anyhow::Result<(ServeOptions, Vec<
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--port" => options.port = parse_port(it.next())?,
-            "--data" => options.data = Some(PathBuf::from(it.next().context("--data needs a DIR")?)),
+            "--data" => {
+                options.data = Some(PathBuf::from(it.next().context("--data needs a DIR")?))
+            }
             _ => rest.push(arg.clone()),
         }
     }
@@ -382,7 +412,10 @@ pub fn parse_token(args: &[String]) -> anyhow::Result<TokenOptions> {
         }
     }
     if !auth::jwt::valid_tenant_id(&options.tenant) {
-        bail!("--tenant must be 1-64 letters, digits, '-' or '_', not {:?}", options.tenant);
+        bail!(
+            "--tenant must be 1-64 letters, digits, '-' or '_', not {:?}",
+            options.tenant
+        );
     }
     if options.user.trim().is_empty() || options.user.len() > 254 {
         bail!("--user must be an email address (1-254 characters)");
@@ -402,14 +435,19 @@ pub fn table_path(dir: &Path) -> PathBuf {
 }
 
 /// Builds the pipeline `dd0c serve` runs: over `DIR/table.json` when given, else in memory.
-pub fn load_pipeline(data: Option<&Path>, secrets: &LocalSecrets) -> anyhow::Result<EmbeddedPipeline> {
+pub fn load_pipeline(
+    data: Option<&Path>,
+    secrets: &LocalSecrets,
+) -> anyhow::Result<EmbeddedPipeline> {
     let clock = ManualClock::new(Utc::now());
     let shared: SharedClock = Arc::new(clock.clone());
     let table = match data {
         Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
             let path = table_path(dir);
-            MemoryTable::load(&path, shared).with_context(|| format!("could not load the store {}", path.display()))?
+            MemoryTable::load(&path, shared)
+                .with_context(|| format!("could not load the store {}", path.display()))?
         }
         None => MemoryTable::new(shared),
     };
@@ -426,13 +464,19 @@ pub fn pipeline_options(secrets: &LocalSecrets) -> PipelineOptions {
         start: Utc::now(),
         chat: chat::local_chat(true, secrets.slack_webhook_url.clone()),
         default_channel: "#dd0c-alerts".into(),
+        policy: Policy::demo().expect("policy.demo.json is valid"),
     }
 }
 
 /// Serves `pipeline` until Ctrl-C or SIGTERM, then saves the store.
-pub async fn serve(pipeline: EmbeddedPipeline, options: &ServeOptions, secrets: &LocalSecrets) -> anyhow::Result<()> {
+pub async fn serve(
+    pipeline: EmbeddedPipeline,
+    options: &ServeOptions,
+    secrets: &LocalSecrets,
+) -> anyhow::Result<()> {
     if let Some(dir) = &options.data {
-        std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
         .await

@@ -13,6 +13,7 @@ use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::chat::RecordingChat;
 use dd0c_shared::domain::{FindingKind, Severity};
 use dd0c_shared::finding_store::all_findings;
+use dd0c_shared::governance::Policy;
 use dd0c_shared::queue::{dlq_name, OutgoingMessage, Queue};
 use dd0c_shared::store::{keys, query_all, Query};
 use serde_json::{json, Value};
@@ -27,6 +28,7 @@ fn pipeline() -> (EmbeddedPipeline, Arc<RecordingChat>) {
         start: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
         chat: chat.clone(),
         default_channel: "#alerts".into(),
+        policy: Policy::demo().unwrap(),
     });
     (p, chat)
 }
@@ -228,7 +230,7 @@ async fn replay_of_a_real_dataset_completes_and_counts_every_skip() {
     let options = ReplayOptions {
         paths: vec![dir.clone()],
         findings: Some(findings_file.clone()),
-        policy: None,
+        policy: Policy::system().unwrap(),
         quiet: true,
     };
     let summary = replay(&options, Arc::new(RecordingChat::default()))

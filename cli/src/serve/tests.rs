@@ -9,6 +9,7 @@ fn quiet_pipeline() -> EmbeddedPipeline {
         start: Utc::now(),
         chat: Arc::new(RecordingChat::default()),
         default_channel: "#test".into(),
+        policy: dd0c_shared::governance::Policy::demo().unwrap(),
     })
 }
 
@@ -84,10 +85,19 @@ async fn the_local_token_and_dd0c_token_are_accepted_by_the_api() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(body(&r)["tenant_id"], LOCAL_TENANT);
 
-    let options = parse_token(&["--tenant".into(), "acme".into(), "--user".into(), "ops@acme.test".into()]).expect("options");
+    let options = parse_token(&[
+        "--tenant".into(),
+        "acme".into(),
+        "--user".into(),
+        "ops@acme.test".into(),
+    ])
+    .expect("options");
     let printed = token(&options).expect("token");
     let r = server
-        .handle(HttpRequest::new("GET", "/v1/me").with_header("authorization", &format!("Bearer {printed}")))
+        .handle(
+            HttpRequest::new("GET", "/v1/me")
+                .with_header("authorization", &format!("Bearer {printed}")),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(body(&r)["tenant_id"], "acme");
@@ -96,7 +106,9 @@ async fn the_local_token_and_dd0c_token_are_accepted_by_the_api() {
     let r = server.handle(HttpRequest::new("GET", "/v1/me")).await;
     assert_eq!(r.status, 401);
     let r = server
-        .handle(HttpRequest::new("GET", "/v1/me").with_header("authorization", "Bearer not.a.token"))
+        .handle(
+            HttpRequest::new("GET", "/v1/me").with_header("authorization", "Bearer not.a.token"),
+        )
         .await;
     assert_eq!(r.status, 401);
 }
@@ -104,7 +116,9 @@ async fn the_local_token_and_dd0c_token_are_accepted_by_the_api() {
 #[tokio::test]
 async fn openapi_is_served_without_a_token() {
     let server = server_over(quiet_pipeline(), None);
-    let r = server.handle(HttpRequest::new("GET", "/v1/openapi.json")).await;
+    let r = server
+        .handle(HttpRequest::new("GET", "/v1/openapi.json"))
+        .await;
     assert_eq!(r.status, 200);
     assert!(body(&r)["paths"]["/v1/anomalies"].is_object(), "{}", r.body);
 }
@@ -123,18 +137,43 @@ async fn unmounted_functions_answer_503_naming_the_component() {
     ] {
         let r = server.handle(HttpRequest::new(method, path)).await;
         assert_eq!(r.status, 503, "{path}");
-        assert!(body(&r)["component"].as_str().unwrap_or("").contains(component), "{path}: {}", r.body);
+        assert!(
+            body(&r)["component"]
+                .as_str()
+                .unwrap_or("")
+                .contains(component),
+            "{path}: {}",
+            r.body
+        );
     }
 }
 
 #[test]
 fn routes_follow_the_contract_table() {
-    assert_eq!(Function::for_path("/v1/slack/commands"), Some(Function::Slack));
-    assert_eq!(Function::for_path("/v1/slack/actions"), Some(Function::Slack));
-    assert_eq!(Function::for_path("/v1/slack/install"), Some(Function::Slack));
-    assert_eq!(Function::for_path("/v1/slack/oauth_redirect"), Some(Function::Slack));
-    assert_eq!(Function::for_path("/v1/stripe/webhook"), Some(Function::Stripe));
-    assert_eq!(Function::for_path("/v1/drift-reports"), Some(Function::DriftReports));
+    assert_eq!(
+        Function::for_path("/v1/slack/commands"),
+        Some(Function::Slack)
+    );
+    assert_eq!(
+        Function::for_path("/v1/slack/actions"),
+        Some(Function::Slack)
+    );
+    assert_eq!(
+        Function::for_path("/v1/slack/install"),
+        Some(Function::Slack)
+    );
+    assert_eq!(
+        Function::for_path("/v1/slack/oauth_redirect"),
+        Some(Function::Slack)
+    );
+    assert_eq!(
+        Function::for_path("/v1/stripe/webhook"),
+        Some(Function::Stripe)
+    );
+    assert_eq!(
+        Function::for_path("/v1/drift-reports"),
+        Some(Function::DriftReports)
+    );
     assert_eq!(Function::for_path("/v1/openapi.json"), Some(Function::Api));
     assert_eq!(Function::for_path("/v1/anomalies/x"), Some(Function::Api));
     assert_eq!(Function::for_path("/v1stripe"), None);
@@ -172,7 +211,10 @@ async fn with_a_data_dir_the_store_survives_a_restart() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    assert!(table_path(&dir).exists(), "the store was not saved after a mutating request");
+    assert!(
+        table_path(&dir).exists(),
+        "the store was not saved after a mutating request"
+    );
     drop(server);
 
     let pipeline = load_pipeline(Some(&dir), &secrets).expect("reloaded");
@@ -186,7 +228,11 @@ async fn with_a_data_dir_the_store_survives_a_restart() {
 }
 
 fn uuid_like() -> String {
-    format!("{}-{}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap_or_default())
+    format!(
+        "{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
 }
 
 #[test]
@@ -196,25 +242,44 @@ fn options_are_parsed_and_bad_ones_named() {
     let o = parse_serve(&args("--port 9000 --data /tmp/x")).expect("options");
     assert_eq!(o.port, 9000);
     assert_eq!(o.data, Some(PathBuf::from("/tmp/x")));
-    assert!(parse_serve(&args("--port abc")).unwrap_err().to_string().contains("--port"));
+    assert!(parse_serve(&args("--port abc"))
+        .unwrap_err()
+        .to_string()
+        .contains("--port"));
     assert!(parse_serve(&args("--port 70000")).is_err());
-    assert!(parse_serve(&args("--verbose")).unwrap_err().to_string().contains("--verbose"));
-    let (o, rest) = take_serve_options(&args("--quiet --port 1234 --findings f.jsonl")).expect("demo");
+    assert!(parse_serve(&args("--verbose"))
+        .unwrap_err()
+        .to_string()
+        .contains("--verbose"));
+    let (o, rest) =
+        take_serve_options(&args("--quiet --port 1234 --findings f.jsonl")).expect("demo");
     assert_eq!(o.port, 1234);
     assert_eq!(rest, args("--quiet --findings f.jsonl"));
 
     let t = parse_token(&[]).expect("defaults");
     assert_eq!(t.tenant, LOCAL_TENANT);
     assert_eq!(t.ttl_seconds, DEFAULT_TOKEN_TTL_SECONDS);
-    assert!(parse_token(&args("--ttl 0")).unwrap_err().to_string().contains("--ttl"));
+    assert!(parse_token(&args("--ttl 0"))
+        .unwrap_err()
+        .to_string()
+        .contains("--ttl"));
     assert!(parse_token(&args("--ttl 99999999999")).is_err());
-    assert!(parse_token(&args("--tenant a/b")).unwrap_err().to_string().contains("--tenant"));
+    assert!(parse_token(&args("--tenant a/b"))
+        .unwrap_err()
+        .to_string()
+        .contains("--tenant"));
     assert!(parse_token(&args("--tenant")).is_err());
 }
 
 /// Starts the real server on a free port; returns the port and a way to stop it.
-async fn start_real_server() -> (u16, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+async fn start_real_server() -> (
+    u16,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let mut server = server_over(quiet_pipeline(), None);
     server.allow_hosts_for_port(port);
@@ -226,10 +291,16 @@ async fn start_real_server() -> (u16, tokio::sync::oneshot::Sender<()>, tokio::t
 }
 
 async fn raw_request(port: u16, request: &[u8]) -> String {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
     stream.write_all(request).await.expect("write");
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut out),
+    )
+    .await;
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -254,17 +325,28 @@ async fn over_http_bodies_are_limited_queries_decoded_and_shutdown_is_graceful()
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("\"field\":\"severity\""), "{answer}");
 
-    let get = format!("GET /style.css HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n");
+    let get =
+        format!("GET /style.css HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n");
     let answer = raw_request(port, get.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("content-type: text/css"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: text/css"),
+        "{answer}"
+    );
 
     stop.send(()).expect("stop");
     tokio::time::timeout(std::time::Duration::from_secs(10), task)
         .await
         .expect("the server stops on the shutdown signal")
         .expect("no panic");
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(), "still listening");
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
+        "still listening"
+    );
 }
 
 #[test]
@@ -272,12 +354,23 @@ fn every_dashboard_file_is_embedded() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboard");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).expect("dashboard/") {
-        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(".md") {
             continue;
         }
         seen += 1;
-        assert!(assets::find(&format!("/{name}")).is_some(), "dashboard/{name} is not in serve/assets.rs");
+        assert!(
+            assets::find(&format!("/{name}")).is_some(),
+            "dashboard/{name} is not in serve/assets.rs"
+        );
     }
-    assert_eq!(seen, assets::ASSETS.len(), "an embedded asset has no file in dashboard/");
+    assert_eq!(
+        seen,
+        assets::ASSETS.len(),
+        "an embedded asset has no file in dashboard/"
+    );
 }
