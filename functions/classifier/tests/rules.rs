@@ -1,0 +1,423 @@
+//! Every built-in rule (a test fails when its rule is removed or weakened), the default, and
+//! validation errors naming the bad rule.
+
+use chrono::{TimeZone, Utc};
+use dd0c_classifier::RuleEngine;
+use dd0c_shared::domain::drift::{
+    AttributeChange, ChangeClass, ChangeEvent, DriftCategory, DriftEvent, DriftEventKind, RuleError,
+};
+use dd0c_shared::domain::{Actor, ActorKind, Severity, Source};
+use serde_json::{json, Value};
+
+fn drift(
+    resource_type: &str,
+    action: Option<&str>,
+    changes: Vec<(&str, Value, Value)>,
+) -> DriftEvent {
+    let changes: Vec<AttributeChange> = changes
+        .into_iter()
+        .map(|(a, o, n)| AttributeChange::new(a, o, n))
+        .collect();
+    let t = Utc.with_ymd_and_hms(2026, 11, 18, 14, 0, 0).unwrap();
+    DriftEvent {
+        id: "drift-e1".into(),
+        kind: DriftEventKind::Detected,
+        tenant_id: "t".into(),
+        account_id: "111122223333".into(),
+        region: "us-east-1".into(),
+        resource_type: resource_type.into(),
+        resource_id: "r-1".into(),
+        resource_address: None,
+        stack: None,
+        managed_by: None,
+        changes: changes.clone(),
+        change: action.map(|a| ChangeEvent {
+            tenant_id: "t".into(),
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+            event_id: "e1".into(),
+            event_time: t,
+            action: a.into(),
+            resource_type: resource_type.into(),
+            resource_id: "r-1".into(),
+            changes,
+            actor: Actor {
+                arn: "arn:aws:iam::111122223333:user/jane".into(),
+                name: "jane".into(),
+                kind: ActorKind::IamUser,
+                source: Source::Console,
+                ip: Some("203.0.113.5".into()),
+                mfa: true,
+                user_agent: None,
+            },
+            class: ChangeClass::Drift,
+            managed_by: None,
+        }),
+        report_id: None,
+        detected_at: t,
+        resolves: vec![],
+        resolution: None,
+    }
+}
+
+fn engine() -> RuleEngine {
+    RuleEngine::builtin().expect("built-in rules are valid")
+}
+
+fn sev_cat(d: &DriftEvent) -> (Severity, DriftCategory, Vec<String>) {
+    let c = engine().classify(d);
+    (c.severity, c.category, c.rules)
+}
+
+fn ingress(cidr: &str, from: i64, to: i64) -> Vec<(&'static str, Value, Value)> {
+    vec![(
+        "ingress",
+        Value::Null,
+        json!({"protocol": "tcp", "from_port": from, "to_port": to, "cidr": cidr}),
+    )]
+}
+
+#[test]
+fn world_on_admin_and_database_ports_is_critical_security() {
+    for (cidr, port) in [
+        ("0.0.0.0/0", 22),
+        ("::/0", 3389),
+        ("0.0.0.0/0", 5432),
+        ("0.0.0.0/0", 3306),
+    ] {
+        let (s, c, r) = sev_cat(&drift(
+            "ec2:security-group",
+            Some("AuthorizeSecurityGroupIngress"),
+            ingress(cidr, port, port),
+        ));
+        assert_eq!(
+            (s, c),
+            (Severity::Critical, DriftCategory::Security),
+            "{cidr} {port}"
+        );
+        assert_eq!(r[0], "sg-world-admin-port");
+    }
+    // A range spanning 22, and all traffic.
+    let (s, ..) = sev_cat(&drift(
+        "ec2:security-group",
+        Some("AuthorizeSecurityGroupIngress"),
+        ingress("0.0.0.0/0", 0, 1024),
+    ));
+    assert_eq!(s, Severity::Critical);
+    let all = vec![(
+        "ingress",
+        Value::Null,
+        json!({"protocol": "-1", "from_port": null, "to_port": null, "cidr": "::/0"}),
+    )];
+    assert_eq!(
+        sev_cat(&drift(
+            "ec2:security-group",
+            Some("AuthorizeSecurityGroupIngress"),
+            all
+        ))
+        .0,
+        Severity::Critical
+    );
+    // Terraform's shape in a drift report.
+    let tf = vec![(
+        "ingress",
+        json!([]),
+        json!([{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["0.0.0.0/0"]}]),
+    )];
+    assert_eq!(
+        sev_cat(&drift("ec2:security-group", None, tf)).2[0],
+        "sg-world-admin-port-reported"
+    );
+}
+
+#[test]
+fn world_on_other_ports_is_high_and_private_ranges_medium() {
+    let (s, c, _) = sev_cat(&drift(
+        "ec2:security-group",
+        Some("AuthorizeSecurityGroupIngress"),
+        ingress("0.0.0.0/0", 443, 443),
+    ));
+    assert_eq!((s, c), (Severity::High, DriftCategory::Network));
+    let (s, c, _) = sev_cat(&drift(
+        "ec2:security-group",
+        Some("AuthorizeSecurityGroupIngress"),
+        ingress("10.0.0.0/8", 22, 22),
+    ));
+    assert_eq!((s, c), (Severity::Medium, DriftCategory::Network));
+}
+
+#[test]
+fn database_made_public_is_critical() {
+    let d = drift(
+        "rds:db",
+        Some("ModifyDBInstance"),
+        vec![("publicly_accessible", Value::Null, json!(true))],
+    );
+    assert_eq!(sev_cat(&d).0, Severity::Critical);
+    assert_eq!(sev_cat(&d).2[0], "db-made-public");
+    let private = drift(
+        "rds:db",
+        Some("ModifyDBInstance"),
+        vec![("publicly_accessible", Value::Null, json!(false))],
+    );
+    assert_ne!(sev_cat(&private).0, Severity::Critical);
+}
+
+#[test]
+fn public_bucket_is_critical() {
+    for attr in ["policy", "acl", "public_access_block"] {
+        let d = drift(
+            "s3:bucket",
+            Some("PutBucketPolicy"),
+            vec![(attr, Value::Null, json!({"public": true}))],
+        );
+        assert_eq!(
+            (sev_cat(&d).0, sev_cat(&d).2[0].as_str()),
+            (Severity::Critical, "bucket-made-public"),
+            "{attr}"
+        );
+    }
+    let private = drift(
+        "s3:bucket",
+        Some("PutBucketPolicy"),
+        vec![("policy", Value::Null, json!({"public": false}))],
+    );
+    assert_eq!(sev_cat(&private).0, Severity::High);
+}
+
+#[test]
+fn admin_policy_is_critical_other_iam_high() {
+    let admin = drift(
+        "iam:role",
+        Some("AttachRolePolicy"),
+        vec![(
+            "managed_policy",
+            Value::Null,
+            json!({"arn": "arn:aws:iam::aws:policy/AdministratorAccess", "admin": true}),
+        )],
+    );
+    assert_eq!(
+        sev_cat(&admin),
+        (
+            Severity::Critical,
+            DriftCategory::Iam,
+            vec!["iam-admin-policy".into(), "iam-policy-changed".into()]
+        )
+    );
+    let other = drift(
+        "iam:user",
+        Some("CreateAccessKey"),
+        vec![("access_key", Value::Null, json!({"access_key_id": "AKIA"}))],
+    );
+    assert_eq!(sev_cat(&other).0, Severity::High);
+    assert_eq!(sev_cat(&other).1, DriftCategory::Iam);
+}
+
+#[test]
+fn cloudtrail_stopped_or_deleted_is_critical() {
+    for action in ["StopLogging", "DeleteTrail"] {
+        let d = drift(
+            "cloudtrail:trail",
+            Some(action),
+            vec![("logging", json!(true), json!(false))],
+        );
+        assert_eq!(sev_cat(&d).0, Severity::Critical, "{action}");
+        assert!(sev_cat(&d).2.contains(&"cloudtrail-stopped".to_string()));
+    }
+    let reported = drift(
+        "cloudtrail:trail",
+        None,
+        vec![("enable_logging", json!(true), json!(false))],
+    );
+    assert_eq!(sev_cat(&reported).2[0], "cloudtrail-logging-off-reported");
+    let upd = drift(
+        "cloudtrail:trail",
+        Some("UpdateTrail"),
+        vec![("is_multi_region_trail", Value::Null, json!(false))],
+    );
+    assert_eq!(sev_cat(&upd).0, Severity::High);
+}
+
+#[test]
+fn kms_disabled_or_deletion_is_high() {
+    let d = drift(
+        "kms:key",
+        Some("DisableKey"),
+        vec![("key_state", json!("Enabled"), json!("Disabled"))],
+    );
+    assert_eq!(
+        sev_cat(&d),
+        (
+            Severity::High,
+            DriftCategory::Security,
+            vec!["kms-key-disabled".into()]
+        )
+    );
+    let s = drift(
+        "kms:key",
+        Some("ScheduleKeyDeletion"),
+        vec![(
+            "key_state",
+            json!("Enabled"),
+            json!({"state": "PendingDeletion"}),
+        )],
+    );
+    assert_eq!(sev_cat(&s).2, vec!["kms-key-deletion".to_string()]);
+}
+
+#[test]
+fn size_changes_are_medium_configuration() {
+    for (t, attr) in [
+        ("ec2:instance", "instance_type"),
+        ("rds:db", "instance_class"),
+        ("lambda:function", "memory_size"),
+    ] {
+        let d = drift(t, Some("Modify"), vec![(attr, Value::Null, json!("big"))]);
+        assert_eq!(
+            sev_cat(&d),
+            (
+                Severity::Medium,
+                DriftCategory::Configuration,
+                vec!["size-changed".into()]
+            ),
+            "{attr}"
+        );
+    }
+}
+
+#[test]
+fn tag_only_changes_are_low() {
+    let d = drift(
+        "ec2:instance",
+        Some("CreateTags"),
+        vec![
+            ("tags.owner", Value::Null, json!("x")),
+            ("tags.env", Value::Null, json!("y")),
+        ],
+    );
+    assert_eq!(
+        sev_cat(&d),
+        (Severity::Low, DriftCategory::Tags, vec!["tags-only".into()])
+    );
+    let mixed = drift(
+        "ec2:instance",
+        Some("X"),
+        vec![
+            ("tags.owner", Value::Null, json!("x")),
+            ("instance_type", Value::Null, json!("y")),
+        ],
+    );
+    assert_eq!(sev_cat(&mixed).0, Severity::Medium);
+}
+
+#[test]
+fn lambda_permissions_and_listeners() {
+    let public = drift(
+        "lambda:function",
+        Some("AddPermission"),
+        vec![(
+            "permission",
+            Value::Null,
+            json!({"principal": "*", "public": true}),
+        )],
+    );
+    assert_eq!(sev_cat(&public).0, Severity::Critical);
+    let scoped = drift(
+        "lambda:function",
+        Some("AddPermission"),
+        vec![(
+            "permission",
+            Value::Null,
+            json!({"principal": "s3.amazonaws.com", "public": false}),
+        )],
+    );
+    assert_eq!(sev_cat(&scoped).0, Severity::High);
+    let listener = drift(
+        "elasticloadbalancing:listener",
+        Some("ModifyListener"),
+        vec![("port", Value::Null, json!(8080))],
+    );
+    assert_eq!(
+        sev_cat(&listener),
+        (
+            Severity::Medium,
+            DriftCategory::Network,
+            vec!["listener-changed".into()]
+        )
+    );
+}
+
+#[test]
+fn no_rule_is_medium_configuration() {
+    let d = drift(
+        "sqs:queue",
+        Some("SetQueueAttributes"),
+        vec![("visibility_timeout", Value::Null, json!(60))],
+    );
+    let c = engine().classify(&d);
+    assert_eq!(
+        (c.severity, c.category),
+        (Severity::Medium, DriftCategory::Configuration)
+    );
+    assert!(c.rules.is_empty());
+}
+
+fn err(text: &str) -> String {
+    RuleEngine::from_json(text)
+        .expect_err("must be rejected")
+        .to_string()
+}
+
+#[test]
+fn validation_errors_name_the_rule() {
+    let ok =
+        r#"{"id": "a", "severity": "high", "category": "iam", "actions": ["X"], "reason": "r"}"#;
+    assert!(RuleEngine::from_json(&format!(r#"{{"rules": [{ok}]}}"#)).is_ok());
+    let e = err(&format!(
+        r#"{{"rules": [{ok}, {{"id": "bad-sev", "severity": "urgent", "category": "iam", "actions": ["X"], "reason": "r"}}]}}"#
+    ));
+    assert!(
+        e.contains("rule #1") && e.contains("bad-sev") && e.contains("urgent"),
+        "{e}"
+    );
+    let e = err(
+        r#"{"rules": [{"id": "warn", "severity": "warning", "category": "iam", "actions": ["X"], "reason": "r"}]}"#,
+    );
+    assert!(
+        e.contains("\"warn\"") && e.contains("not a drift severity"),
+        "{e}"
+    );
+    let e = err(
+        r#"{"rules": [{"id": "cat", "severity": "low", "category": "finance", "actions": ["X"], "reason": "r"}]}"#,
+    );
+    assert!(e.contains("\"cat\"") && e.contains("finance"), "{e}");
+    let e = err(
+        r#"{"rules": [{"id": "op", "severity": "low", "category": "tags", "conditions": [{"path": "new", "op": "near", "value": 1}], "reason": "r"}]}"#,
+    );
+    assert!(e.contains("\"op\"") && e.contains("near"), "{e}");
+    let e = err(
+        r#"{"rules": [{"id": "port", "severity": "low", "category": "tags", "conditions": [{"path": "new", "op": "covers_port", "value": [70000]}], "reason": "r"}]}"#,
+    );
+    assert!(e.contains("\"port\"") && e.contains("conditions[0]"), "{e}");
+    let e = err(
+        r#"{"rules": [{"id": "path", "severity": "low", "category": "tags", "conditions": [{"path": "cidr", "op": "exists"}], "reason": "r"}]}"#,
+    );
+    assert!(e.contains("must start with attribute, old or new"), "{e}");
+    let e = err(&format!(r#"{{"rules": [{ok}, {ok}]}}"#));
+    assert!(e.contains("duplicate"), "{e}");
+    let e =
+        err(r#"{"rules": [{"id": "all", "severity": "low", "category": "tags", "reason": "r"}]}"#);
+    assert!(e.contains("matches everything"), "{e}");
+    let e = err(
+        r#"{"rules": [{"severity": "low", "category": "tags", "actions": ["X"], "reason": "r"}]}"#,
+    );
+    assert!(e.contains("<no id>") && e.contains("id"), "{e}");
+    let e = err(
+        r#"{"rules": [{"id": "typo", "severity": "low", "category": "tags", "action": ["X"], "reason": "r"}]}"#,
+    );
+    assert!(e.contains("\"typo\"") && e.contains("action"), "{e}");
+    assert!(matches!(
+        RuleEngine::from_json("[]"),
+        Err(RuleError::File(_))
+    ));
+}
