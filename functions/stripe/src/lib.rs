@@ -1,1 +1,268 @@
-//! stripe
+//! The Stripe webhook (`POST /v1/stripe/webhook`): verified signature, then the tenant's
+//! plan follows the subscription. Idempotent on the event id; an event older than the state
+//! already applied never overwrites it (conditional write on the event's `created`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+
+use dd0c_shared::auth::jwt::valid_tenant_id;
+use dd0c_shared::clock::SharedClock;
+use dd0c_shared::finding_actions::{append_audit, audit_entry, Actor};
+use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
+use dd0c_shared::signatures::{verify_stripe, STRIPE_TOLERANCE_SECONDS};
+use dd0c_shared::store::{keys, AttrValue, Condition, Item, StoreError, Table, Update, PK, SK, TTL_ATTRIBUTE};
+use dd0c_shared::tenancy::{self, AccountStatus, Plan, TenantProfile};
+
+pub const PATH: &str = "/v1/stripe/webhook";
+pub const SECRET_ENV: &str = "STRIPE_WEBHOOK_SECRET";
+/// Demo default for the embedded mode (`dd0c serve`).
+pub const DEMO_SECRET: &str = "whsec_dd0c_local_demo";
+/// Processed event ids are kept this long (Stripe retries for up to 3 days).
+const EVENT_MARKER_DAYS: i64 = 30;
+
+pub struct StripeWebhook {
+    table: Arc<dyn Table>,
+    clock: SharedClock,
+    /// Several during a rotation: any may match.
+    secrets: Vec<String>,
+}
+
+/// What a delivered event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied { tenant: String, plan: Plan },
+    Duplicate,
+    /// Older than the billing state already applied.
+    Stale,
+    Ignored(String),
+}
+
+impl StripeWebhook {
+    pub fn new(table: Arc<dyn Table>, clock: SharedClock, secrets: Vec<String>) -> Self {
+        Self { table, clock, secrets }
+    }
+
+    /// The embedded mode: `STRIPE_WEBHOOK_SECRET` (comma-separated for a rotation) or the demo default.
+    pub fn local(table: Arc<dyn Table>, clock: SharedClock) -> Self {
+        Self::new(table, clock, secrets_from_env().unwrap_or_else(|| vec![DEMO_SECRET.to_owned()]))
+    }
+
+    async fn process(&self, request: &HttpRequest) -> Result<Outcome, HttpResponse> {
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        verify_stripe(
+            request.header("stripe-signature"),
+            &request.body,
+            &secrets,
+            self.clock.now().timestamp(),
+            STRIPE_TOLERANCE_SECONDS,
+        )
+        .map_err(|e| HttpResponse::problem(400, "Invalid signature", &e.to_string(), Some("stripe-signature")))?;
+        let event: Value = serde_json::from_slice(&request.body)
+            .map_err(|e| HttpResponse::problem(400, "Bad request", &format!("the body is not JSON: {e}"), Some("body")))?;
+        let (Some(id), Some(kind), Some(created)) = (event["id"].as_str(), event["type"].as_str(), event["created"].as_i64()) else {
+            return Err(HttpResponse::problem(400, "Bad request", "the event needs id, type and created", Some("body")));
+        };
+        let store_error = |e: StoreError| {
+            tracing::error!(error = %e, "store failed");
+            // 5xx: Stripe retries later.
+            HttpResponse::problem(503, "Service unavailable", "the store is unavailable", None)
+        };
+        if self.table.get(&keys::stripe_event(id)).await.map_err(store_error)?.is_some() {
+            return Ok(Outcome::Duplicate);
+        }
+        let outcome = self.apply(kind, created, &event["data"]["object"]).await.map_err(store_error)?;
+        let mut marker = Item::new();
+        let key = keys::stripe_event(id);
+        marker.insert(PK.into(), AttrValue::S(key.pk));
+        marker.insert(SK.into(), AttrValue::S(key.sk));
+        marker.insert("entity".into(), AttrValue::S("stripe_event".into()));
+        marker.insert("type".into(), AttrValue::S(kind.to_owned()));
+        marker.insert("outcome".into(), AttrValue::S(format!("{outcome:?}")));
+        let expires = self.clock.now() + Duration::days(EVENT_MARKER_DAYS);
+        marker.insert(TTL_ATTRIBUTE.into(), AttrValue::N(expires.timestamp() as f64));
+        dd0c_shared::store::put_if_absent(self.table.as_ref(), marker).await.map_err(store_error)?;
+        tracing::info!(event_id = id, event_type = kind, ?outcome, "stripe event");
+        Ok(outcome)
+    }
+
+    async fn tenant_of(&self, object: &Value) -> Result<Option<String>, StoreError> {
+        let direct = object["client_reference_id"]
+            .as_str()
+            .or_else(|| object["metadata"]["tenant_id"].as_str())
+            .filter(|t| valid_tenant_id(t));
+        if let Some(t) = direct {
+            return Ok(Some(t.to_owned()));
+        }
+        let Some(customer) = object["customer"].as_str() else {
+            return Ok(None);
+        };
+        Ok(self
+            .table
+            .get(&keys::stripe_customer(customer))
+            .await?
+            .and_then(|i| i.get("tenant_id").and_then(AttrValue::as_str).map(str::to_owned)))
+    }
+
+    async fn apply(&self, kind: &str, created: i64, object: &Value) -> Result<Outcome, StoreError> {
+        let (plan, quantity) = match kind {
+            "checkout.session.completed" => {
+                if object["mode"].as_str() != Some("subscription") {
+                    return Ok(Outcome::Ignored("not a subscription checkout".into()));
+                }
+                (Plan::Pro, None)
+            }
+            "customer.subscription.created" | "customer.subscription.updated" => {
+                let quantity: i64 = object["items"]["data"]
+                    .as_array()
+                    .map(|items| items.iter().filter_map(|i| i["quantity"].as_i64()).sum())
+                    .unwrap_or(0);
+                match object["status"].as_str().unwrap_or_default() {
+                    // past_due keeps the plan while Stripe retries the payment.
+                    "active" | "trialing" | "past_due" => (Plan::Pro, u32::try_from(quantity.max(1)).ok()),
+                    _ => (Plan::Free, None),
+                }
+            }
+            "customer.subscription.deleted" => (Plan::Free, None),
+            other => return Ok(Outcome::Ignored(format!("{other} is not handled"))),
+        };
+        let Some(tenant) = self.tenant_of(object).await? else {
+            return Ok(Outcome::Ignored("no dd0c tenant on the event".into()));
+        };
+        let customer = object["customer"].as_str();
+        let subscription = if kind == "checkout.session.completed" {
+            object["subscription"].as_str()
+        } else {
+            object["id"].as_str()
+        };
+        let mut update = Update::new()
+            .set("tenant_id", tenant.as_str())
+            .set("plan", if plan == Plan::Pro { "pro" } else { "free" })
+            .set("billing_event_created", created)
+            .set("entity", "tenant")
+            .when(Condition::Or(vec![
+                Condition::AttributeNotExists("billing_event_created".into()),
+                Condition::LessThan("billing_event_created".into(), AttrValue::N(created as f64)),
+                Condition::Equals("billing_event_created".into(), AttrValue::N(created as f64)),
+            ]));
+        if let Some(c) = customer {
+            update = update.set("stripe_customer_id", c);
+        }
+        if let Some(s) = subscription {
+            update = update.set("stripe_subscription_id", s);
+        }
+        update = match quantity {
+            Some(q) => update.set("account_quantity", i64::from(q)),
+            None if plan == Plan::Free => update.remove("account_quantity"),
+            None => update,
+        };
+        let item = match self.table.update(&keys::tenant_profile(&tenant), update).await {
+            Ok(item) => item,
+            Err(e) if e.is_condition_failed() => return Ok(Outcome::Stale),
+            Err(e) => return Err(e),
+        };
+        if let Some(c) = customer {
+            self.table
+                .update(
+                    &keys::stripe_customer(c),
+                    Update::new().set("tenant_id", tenant.as_str()).set("entity", "stripe_customer"),
+                )
+                .await?;
+        }
+        let profile: TenantProfile = dd0c_shared::store::from_item(item)
+            .map_err(|e| StoreError::Decode { key: None, source: e })?;
+        self.enforce_limit(&tenant, profile.account_limit()).await?;
+        let now = self.clock.now();
+        let actor = Actor { user: "stripe".into(), via: "stripe_webhook".into() };
+        append_audit(
+            self.table.as_ref(),
+            &audit_entry(&tenant, &actor, now, "billing.plan", &tenant, json!({ "event": kind, "plan": format!("{plan:?}"), "quantity": quantity })),
+        )
+        .await?;
+        Ok(Outcome::Applied { tenant, plan })
+    }
+
+    /// Pauses the newest accounts beyond the limit (never deletes them) and resumes paused
+    /// ones, oldest first, while there is room.
+    async fn enforce_limit(&self, tenant: &str, limit: u32) -> Result<(), StoreError> {
+        let mut links = tenancy::tenant_accounts(self.table.as_ref(), tenant).await?;
+        links.sort_by_key(|l| l.connected_at);
+        let now: DateTime<Utc> = self.clock.now();
+        let mut active = links
+            .iter()
+            .filter(|l| matches!(l.status, AccountStatus::Active | AccountStatus::Pending))
+            .count() as u32;
+        for link in links.iter().rev() {
+            if active <= limit {
+                break;
+            }
+            if link.status == AccountStatus::Active {
+                self.set_status(tenant, &link.account_id, "paused", "active", now).await?;
+                active -= 1;
+            }
+        }
+        for link in &links {
+            if active >= limit {
+                break;
+            }
+            if link.status == AccountStatus::Paused {
+                self.set_status(tenant, &link.account_id, "active", "paused", now).await?;
+                active += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_status(&self, tenant: &str, account: &str, to: &str, from: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let update = Update::new()
+            .set("status", to)
+            .set("status_changed_at", keys::time_key(&now))
+            .when(Condition::And(vec![
+                Condition::Equals("tenant_id".into(), AttrValue::S(tenant.to_owned())),
+                Condition::Equals("status".into(), AttrValue::S(from.to_owned())),
+            ]));
+        match self.table.update(&keys::account_link(account), update).await {
+            Ok(_) => Ok(()),
+            // Changed meanwhile (e.g. disconnected): leave it.
+            Err(e) if e.is_condition_failed() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `STRIPE_WEBHOOK_SECRET`, comma-separated during a rotation.
+pub fn secrets_from_env() -> Option<Vec<String>> {
+    let raw = std::env::var(SECRET_ENV).ok()?;
+    let secrets: Vec<String> = raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    (!secrets.is_empty()).then_some(secrets)
+}
+
+#[async_trait]
+impl HttpHandler for StripeWebhook {
+    async fn handle(&self, request: HttpRequest) -> HttpResponse {
+        if request.path.trim_end_matches('/') != PATH {
+            return HttpResponse::problem(404, "Not found", &format!("no route {}", request.path), None);
+        }
+        if request.method != "POST" {
+            return HttpResponse::problem(405, "Method not allowed", "use POST", None).with_header("allow", "POST");
+        }
+        match self.process(&request).await {
+            Ok(outcome) => {
+                let status = match &outcome {
+                    Outcome::Applied { .. } => "applied",
+                    Outcome::Duplicate => "duplicate",
+                    Outcome::Stale => "stale",
+                    Outcome::Ignored(_) => "ignored",
+                };
+                let reason = match outcome {
+                    Outcome::Ignored(r) => Some(r),
+                    _ => None,
+                };
+                HttpResponse::json(200, &json!({ "received": true, "status": status, "reason": reason }))
+            }
+            Err(response) => response,
+        }
+    }
+}
