@@ -6,3 +6,5 @@ pub mod replay;
 pub mod terminal_chat;
 pub mod demo;
 pub mod serve;
+pub mod simulate;
+pub mod bench;

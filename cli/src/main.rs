@@ -16,6 +16,8 @@ const USAGE: &str = "usage:
   dd0c demo [--findings FILE] [--quiet] [--port 8787] [--data DIR]   (DEMO_EXIT=1: exit after the replay)
   dd0c serve [--port 8787] [--data DIR]
   dd0c token [--tenant ID] [--user EMAIL] [--ttl SECONDS]
+  dd0c simulate --seed N --days D --accounts K --out DIR
+  dd0c bench [--seeds 1,2,3] [--days D] [--accounts K]
   dd0c help";
 
 /// Parses replay options; `default_policy` applies unless `--policy FILE` is given (a bad
@@ -118,6 +120,8 @@ async fn main() -> ExitCode {
                 println!("{token}");
                 ExitCode::SUCCESS
             }),
+        Some("simulate") => dd0c_cli::simulate::cli(&args[1..]),
+        Some("bench") => dd0c_cli::bench::cli(&args[1..]).await,
         Some("help") | Some("--help") | Some("-h") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -1,0 +1,440 @@
+//! `dd0c bench` (`make bench`): accuracy of the scorer on simulated, labeled CloudTrail, and
+//! throughput of the pipeline against serde_json parsing the same bytes.
+//!
+//! Accuracy: for each seed, `simulate` → replay through the embedded pipeline → recall of the
+//! injected anomalies at (at least) their expected severity, and false alerts (warning or
+//! above, not labeled) per account-week after the 14-day learning period.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Duration as ChronoDuration;
+use dd0c_normalizer::catalogue::{self, Normalized};
+use dd0c_scorer::baseline::Baseline;
+use dd0c_scorer::config::LEARNING_DAYS;
+use dd0c_scorer::signals;
+use dd0c_shared::domain::{CloudTrailRecord, Severity};
+
+use crate::replay::{replay, ReplayOptions};
+use crate::simulate::{self, SimulateOptions};
+use crate::terminal_chat::TerminalChat;
+
+pub const RECALL_TARGET: f64 = 0.95;
+pub const FALSE_ALERTS_TARGET: f64 = 0.5;
+/// normalize+score may take at most this many times serde_json's parse of the same bytes.
+pub const THROUGHPUT_RATIO_TARGET: f64 = 2.0;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub seeds: Vec<u64>,
+    pub days: u32,
+    pub accounts: u32,
+    /// The large input for throughput.
+    pub throughput_days: u32,
+    pub throughput_accounts: u32,
+    pub work_dir: PathBuf,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            seeds: vec![1, 2, 3, 4, 5],
+            days: 42,
+            accounts: 3,
+            throughput_days: 30,
+            throughput_accounts: 20,
+            work_dir: std::env::temp_dir().join(format!("dd0c-bench-{}", std::process::id())),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub events: usize,
+    pub labels: usize,
+    pub detected: usize,
+    /// Labeled kind → (detected at expected severity, total).
+    pub by_kind: BTreeMap<String, (usize, usize)>,
+    pub false_alerts: usize,
+    pub account_weeks: f64,
+    pub missed: Vec<String>,
+    pub false_alert_examples: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Throughput {
+    pub events: usize,
+    pub bytes: u64,
+    pub parse_seconds: f64,
+    pub normalize_score_seconds: f64,
+    pub pipeline_seconds: f64,
+    pub peak_rss_kib: Option<u64>,
+    pub pricing_lookup_ns: f64,
+}
+
+#[derive(Debug, Default)]
+pub struct BenchReport {
+    pub seeds: Vec<SeedResult>,
+    pub throughput: Throughput,
+}
+
+impl BenchReport {
+    pub fn recall(&self) -> f64 {
+        let (d, n) = self
+            .seeds
+            .iter()
+            .fold((0, 0), |(d, n), s| (d + s.detected, n + s.labels));
+        if n == 0 {
+            0.0
+        } else {
+            d as f64 / n as f64
+        }
+    }
+
+    pub fn false_alerts_per_account_week(&self) -> f64 {
+        let (f, w) = self
+            .seeds
+            .iter()
+            .fold((0, 0.0), |(f, w), s| (f + s.false_alerts, w + s.account_weeks));
+        if w > 0.0 {
+            f as f64 / w
+        } else {
+            0.0
+        }
+    }
+
+    pub fn throughput_ratio(&self) -> f64 {
+        let t = &self.throughput;
+        if t.parse_seconds > 0.0 {
+            t.normalize_score_seconds / t.parse_seconds
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    pub fn accuracy_ok(&self) -> bool {
+        self.recall() >= RECALL_TARGET && self.false_alerts_per_account_week() <= FALSE_ALERTS_TARGET
+    }
+
+    pub fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let ok = |b: bool| if b { "ok" } else { "MISSED" };
+        writeln!(out, "dd0c bench — accuracy (simulated, labeled CloudTrail)")?;
+        writeln!(
+            out,
+            "  {:>5} {:>8} {:>7} {:>9} {:>7} {:>13} {:>10}",
+            "seed", "events", "labels", "detected", "recall", "false alerts", "per acc-wk"
+        )?;
+        for s in &self.seeds {
+            writeln!(
+                out,
+                "  {:>5} {:>8} {:>7} {:>9} {:>7.3} {:>13} {:>10.3}",
+                s.seed,
+                s.events,
+                s.labels,
+                s.detected,
+                if s.labels > 0 { s.detected as f64 / s.labels as f64 } else { 0.0 },
+                s.false_alerts,
+                if s.account_weeks > 0.0 { s.false_alerts as f64 / s.account_weeks } else { 0.0 }
+            )?;
+        }
+        let mut kinds: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for s in &self.seeds {
+            for (k, (d, n)) in &s.by_kind {
+                let e = kinds.entry(k).or_default();
+                e.0 += d;
+                e.1 += n;
+            }
+        }
+        writeln!(out, "  recall by anomaly kind:")?;
+        for (k, (d, n)) in kinds {
+            writeln!(out, "    {k:<30} {d}/{n}")?;
+        }
+        for s in &self.seeds {
+            for m in s.missed.iter().take(3) {
+                writeln!(out, "  missed (seed {}): {m}", s.seed)?;
+            }
+            for m in s.false_alert_examples.iter().take(3) {
+                writeln!(out, "  false alert (seed {}): {m}", s.seed)?;
+            }
+        }
+        writeln!(
+            out,
+            "  recall at expected severity: {:.3} (target ≥ {RECALL_TARGET}) {}",
+            self.recall(),
+            ok(self.recall() >= RECALL_TARGET)
+        )?;
+        writeln!(
+            out,
+            "  false alerts (warning+) per account-week after {LEARNING_DAYS} days: {:.3} (target ≤ {FALSE_ALERTS_TARGET}) {}",
+            self.false_alerts_per_account_week(),
+            ok(self.false_alerts_per_account_week() <= FALSE_ALERTS_TARGET)
+        )?;
+        let t = &self.throughput;
+        let per_s = |secs: f64| if secs > 0.0 { t.events as f64 / secs } else { 0.0 };
+        writeln!(out, "dd0c bench — throughput ({} events, {:.1} MB)", t.events, t.bytes as f64 / 1e6)?;
+        writeln!(out, "  {:<44} {:>10} {:>14}", "stage", "seconds", "events/s")?;
+        writeln!(out, "  {:<44} {:>10.3} {:>14.0}", "serde_json parse (Value)", t.parse_seconds, per_s(t.parse_seconds))?;
+        writeln!(
+            out,
+            "  {:<44} {:>10.3} {:>14.0}",
+            "normalize+score (parse, catalogue, signals)",
+            t.normalize_score_seconds,
+            per_s(t.normalize_score_seconds)
+        )?;
+        writeln!(
+            out,
+            "  {:<44} {:>10.3} {:>14.0}",
+            "full embedded pipeline (queues, table, bus)",
+            t.pipeline_seconds,
+            per_s(t.pipeline_seconds)
+        )?;
+        writeln!(
+            out,
+            "  normalize+score / serde_json: {:.2}× (target ≤ {THROUGHPUT_RATIO_TARGET}×) {}",
+            self.throughput_ratio(),
+            ok(self.throughput_ratio() <= THROUGHPUT_RATIO_TARGET)
+        )?;
+        match t.peak_rss_kib {
+            Some(k) => writeln!(out, "  peak memory (VmHWM): {:.1} MiB", k as f64 / 1024.0)?,
+            None => writeln!(out, "  peak memory: unavailable (no /proc/self/status)")?,
+        }
+        writeln!(out, "  pricing lookup: {:.1} ns", t.pricing_lookup_ns)
+    }
+}
+
+/// Peak resident memory of this process.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+async fn replay_dir(dir: &Path) -> anyhow::Result<crate::replay::ReplaySummary> {
+    let options = ReplayOptions {
+        paths: vec![dir.to_path_buf()],
+        findings: None,
+        policy: dd0c_shared::governance::Policy::system()?,
+        quiet: true,
+    };
+    replay(&options, Arc::new(TerminalChat::new(false)))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no input in {}", dir.display()))
+}
+
+async fn accuracy(seed: u64, options: &BenchOptions) -> anyhow::Result<SeedResult> {
+    let sim_options = SimulateOptions {
+        seed,
+        days: options.days,
+        accounts: options.accounts,
+        ..SimulateOptions::default()
+    };
+    let sim = simulate::generate(&sim_options);
+    let dir = options.work_dir.join(format!("seed-{seed}"));
+    simulate::write(&sim, &dir)?;
+    let summary = replay_dir(&dir.join("events")).await?;
+    let by_event: HashMap<&str, &dd0c_shared::domain::Finding> = summary
+        .findings
+        .iter()
+        .map(|f| (f.event_id.as_str(), f))
+        .collect();
+    let mut result = SeedResult {
+        seed,
+        events: sim.records.len(),
+        labels: sim.labels.len(),
+        ..Default::default()
+    };
+    for l in &sim.labels {
+        let expected = Severity::parse(&l.expected_severity).unwrap_or(Severity::Warning);
+        let found = by_event.get(l.event_id.as_str());
+        let hit = found.is_some_and(|f| f.severity >= expected);
+        let e = result.by_kind.entry(l.kind.clone()).or_default();
+        e.1 += 1;
+        if hit {
+            e.0 += 1;
+            result.detected += 1;
+        } else {
+            result.missed.push(format!(
+                "{} {} {} expected {} got {}",
+                l.kind,
+                l.account,
+                l.event_time,
+                l.expected_severity,
+                found
+                    .map(|f| format!("{} {:.0} {:?}", f.severity.as_str(), f.score, f.reasons))
+                    .unwrap_or_else(|| "nothing".into())
+            ));
+        }
+    }
+    let labeled: HashSet<&str> = sim.labels.iter().map(|l| l.event_id.as_str()).collect();
+    let learned = sim.start + ChronoDuration::days(LEARNING_DAYS);
+    for f in &summary.findings {
+        if f.severity >= Severity::Warning && f.event_time >= learned && !labeled.contains(f.event_id.as_str()) {
+            result.false_alerts += 1;
+            result.false_alert_examples.push(format!(
+                "{} {} {} ${:.2}/hr {} {:?}",
+                f.account_id,
+                f.event_time,
+                f.event_name,
+                f.estimated_hourly_cost.unwrap_or(0.0),
+                f.severity.as_str(),
+                f.reasons
+            ));
+        }
+    }
+    result.account_weeks =
+        options.accounts as f64 * (options.days as f64 - LEARNING_DAYS as f64).max(0.0) / 7.0;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(result)
+}
+
+/// Parses, normalizes and scores every record in memory (baselines in a map): the compute the
+/// pipeline does per event, without the embedded queues and table around it.
+fn normalize_and_score(raws: &[String]) -> usize {
+    let mut baselines: HashMap<(String, String, String), Baseline> = HashMap::new();
+    let mut accounts: HashMap<String, Baseline> = HashMap::new();
+    let mut findings = 0;
+    for raw in raws {
+        let Ok(record) = CloudTrailRecord::from_json(raw) else {
+            continue;
+        };
+        let Some(account) = record.account_id().map(str::to_owned) else {
+            continue;
+        };
+        let Normalized::Cost(events) = catalogue::normalize(&record, "bench", &account) else {
+            continue;
+        };
+        for e in events {
+            let key = (account.clone(), e.service.clone(), e.resource_type.clone());
+            let kind = baselines.entry(key).or_default();
+            let acc = accounts.entry(account.clone()).or_default();
+            let ctx = signals::Context {
+                kind,
+                account: acc,
+                account_since: acc.first_seen,
+                recent_calls_by_actor: 0.0,
+            };
+            if signals::assess(&e, &ctx).is_some() {
+                findings += 1;
+            }
+            if let Some(h) = e.added_hourly_cost() {
+                let actor = signals::actor_key(&e).to_owned();
+                for b in [&mut *kind, &mut *acc] {
+                    b.moments.add(h);
+                    b.max = Some(b.max.unwrap_or(h).max(h));
+                    b.actors.insert(actor.clone());
+                    b.regions.insert(e.region.clone());
+                    b.first_seen.get_or_insert(e.event_time);
+                    if let Some(s) = &e.sku {
+                        b.skus.insert(s.clone());
+                    }
+                }
+            }
+        }
+    }
+    findings
+}
+
+async fn throughput(options: &BenchOptions) -> anyhow::Result<Throughput> {
+    let sim = simulate::generate(&SimulateOptions {
+        seed: 4242,
+        days: options.throughput_days,
+        accounts: options.throughput_accounts,
+        ..SimulateOptions::default()
+    });
+    let dir = options.work_dir.join("throughput");
+    simulate::write(&sim, &dir)?;
+    drop(sim);
+    let input = crate::input::read_inputs(&[dir.join("events")]);
+    let raws: Vec<String> = input.records.iter().map(|r| r.raw.clone()).collect();
+    let bytes: u64 = raws.iter().map(|r| r.len() as u64).sum();
+    // Best of three for the in-memory stages: the machine is shared.
+    let best = |f: &dyn Fn() -> usize| {
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(f());
+                t.elapsed()
+            })
+            .min()
+            .unwrap_or(Duration::ZERO)
+    };
+    let parse = best(&|| {
+        raws.iter()
+            .filter(|r| serde_json::from_str::<serde_json::Value>(r).is_ok())
+            .count()
+    });
+    let normalize_score = best(&|| normalize_and_score(&raws));
+    let started = Instant::now();
+    let summary = replay_dir(&dir.join("events")).await?;
+    let pipeline = started.elapsed();
+    let lookups = 1_000_000u64;
+    let lookup = dd0c_shared::pricing::bench_lookup(lookups);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Throughput {
+        events: summary.events_read,
+        bytes,
+        parse_seconds: parse.as_secs_f64(),
+        normalize_score_seconds: normalize_score.as_secs_f64(),
+        pipeline_seconds: pipeline.as_secs_f64(),
+        peak_rss_kib: peak_rss_kib(),
+        pricing_lookup_ns: lookup.as_nanos() as f64 / lookups as f64,
+    })
+}
+
+pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
+    std::fs::create_dir_all(&options.work_dir)?;
+    let mut report = BenchReport::default();
+    for &seed in &options.seeds {
+        report.seeds.push(accuracy(seed, options).await?);
+    }
+    report.throughput = throughput(options).await?;
+    let _ = std::fs::remove_dir_all(&options.work_dir);
+    Ok(report)
+}
+
+/// `dd0c bench [--seeds 1,2,3] [--days D] [--accounts K] [--large-accounts K] [--large-days D]`.
+/// Exits 1 when the recall or false-alert target is missed.
+pub async fn cli(args: &[String]) -> anyhow::Result<std::process::ExitCode> {
+    use anyhow::Context;
+    let mut options = BenchOptions::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--seeds" => {
+                options.seeds = value("--seeds")?
+                    .split(',')
+                    .map(|s| s.trim().parse().with_context(|| format!("--seeds: {s:?} is not a number")))
+                    .collect::<anyhow::Result<_>>()?
+            }
+            "--days" => options.days = value("--days")?.parse().context("--days: not a number")?,
+            "--accounts" => {
+                options.accounts = value("--accounts")?.parse().context("--accounts: not a number")?
+            }
+            "--large-days" => {
+                options.throughput_days = value("--large-days")?.parse().context("--large-days: not a number")?
+            }
+            "--large-accounts" => {
+                options.throughput_accounts =
+                    value("--large-accounts")?.parse().context("--large-accounts: not a number")?
+            }
+            other => anyhow::bail!("dd0c bench: unknown option {other}"),
+        }
+    }
+    let report = run(&options).await?;
+    report.print(&mut std::io::stdout())?;
+    Ok(if report.accuracy_ok() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    })
+}
