@@ -1,0 +1,305 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use dd0c_digest::{digest_blocks, run_digest};
+use dd0c_shared::chat::RecordingChat;
+use dd0c_shared::clock::ManualClock;
+use dd0c_shared::domain::drift::Stack;
+use dd0c_shared::domain::{
+    Actor, ActorKind, CostAction, CostEvent, Finding, FindingKind, FindingStatus, Severity, Source,
+};
+use dd0c_shared::finding_actions::{self, FindingAction};
+use dd0c_shared::finding_store::{load_finding, record_finding, record_notification};
+use dd0c_shared::governance::{store as policy_store, Policy};
+use dd0c_shared::slack::blocks::validate_limits;
+use dd0c_shared::store::memory::MemoryTable;
+use dd0c_shared::store::{keys, to_item, AttrValue, Table};
+use dd0c_shared::tenancy::{AccountLink, AccountStatus};
+use serde_json::Value;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 20, 9, 0, 0).unwrap()
+}
+
+fn actor(name: &str) -> Actor {
+    Actor {
+        arn: format!("arn:aws:iam::111122223333:user/{name}"),
+        name: name.into(),
+        kind: ActorKind::IamUser,
+        source: Source::Console,
+        ip: None,
+        mfa: false,
+        user_agent: None,
+    }
+}
+
+async fn cost(
+    table: &dyn Table,
+    id: &str,
+    hours_ago: i64,
+    who: &str,
+    hourly: f64,
+    action: CostAction,
+) {
+    let t = now() - Duration::hours(hours_ago);
+    let e = CostEvent {
+        tenant_id: "t1".into(),
+        account_id: "111122223333".into(),
+        region: "us-east-1".into(),
+        event_id: id.into(),
+        event_time: t,
+        event_name: "RunInstances".into(),
+        service: "ec2".into(),
+        resource_type: "ec2:instance".into(),
+        resource_ids: vec![format!("i-{id}")],
+        sku: Some("m5.large".into()),
+        count: 1,
+        action,
+        hourly_cost: Some(hourly),
+        previous_hourly_cost: None,
+        pricing_notes: vec![],
+        spot: false,
+        actor: actor(who),
+    };
+    let mut item = to_item(&e).unwrap();
+    let key = keys::cost_event("t1", "111122223333", &t, id);
+    let (g1, s1) = keys::cost_event_gsi1("t1", &t, id);
+    item.insert("PK".into(), AttrValue::S(key.pk));
+    item.insert("SK".into(), AttrValue::S(key.sk));
+    item.insert("GSI1PK".into(), AttrValue::S(g1));
+    item.insert("GSI1SK".into(), AttrValue::S(s1));
+    table.put(item, None).await.unwrap();
+}
+
+fn finding(id: &str, hours_ago: i64, severity: Severity) -> Finding {
+    let t = now() - Duration::hours(hours_ago);
+    Finding {
+        id: id.into(),
+        tenant_id: "t1".into(),
+        kind: FindingKind::CostAnomaly,
+        event_id: id.into(),
+        account_id: "111122223333".into(),
+        region: "us-east-1".into(),
+        event_time: t,
+        event_name: "RunInstances".into(),
+        actor: actor("alice"),
+        severity,
+        score: 50.0,
+        reasons: vec![],
+        resource_type: "ec2:instance".into(),
+        resource_ids: vec!["i-1".into()],
+        estimated_hourly_cost: Some(1.0),
+        category: None,
+        notified: false,
+        suppressed_reason: None,
+        status: FindingStatus::Open,
+        created_at: t,
+        details: Value::Null,
+    }
+}
+
+async fn link(
+    table: &dyn Table,
+    account: &str,
+    connected_days_ago: i64,
+    status: AccountStatus,
+    changed_hours_ago: i64,
+) {
+    let l = AccountLink {
+        account_id: account.into(),
+        tenant_id: "t1".into(),
+        status,
+        role_arn: None,
+        external_id: None,
+        connected_at: now() - Duration::days(connected_days_ago),
+        status_changed_at: Some(now() - Duration::hours(changed_hours_ago)),
+    };
+    table.put(l.to_item().unwrap(), None).await.unwrap();
+}
+
+#[tokio::test]
+async fn digest_content_and_housekeeping_for_a_seeded_store() {
+    let clock = ManualClock::new(now() - Duration::days(2));
+    let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
+    let t = table.as_ref();
+    cost(t, "c1", 2, "alice", 10.0, CostAction::Create).await;
+    cost(t, "c2", 5, "bob", 2.5, CostAction::Start).await;
+    cost(t, "c3", 6, "alice", 1.0, CostAction::Stop).await;
+    cost(t, "old", 30, "carol", 99.0, CostAction::Create).await;
+    for (id, h, sev) in [
+        ("f-open", 1, Severity::Critical),
+        ("f-held", 3, Severity::Info),
+        ("f-done", 4, Severity::Warning),
+        ("f-snoozed", 10, Severity::Warning),
+    ] {
+        record_finding(t, &finding(id, h, sev)).await.unwrap();
+    }
+    record_notification(
+        t,
+        &finding("f-held", 3, Severity::Info),
+        false,
+        Some("held for the daily digest (severity info below warning)"),
+    )
+    .await
+    .unwrap();
+    let who = finding_actions::Actor {
+        user: "U1".into(),
+        via: "slack".into(),
+    };
+    finding_actions::apply(
+        t,
+        "t1",
+        "f-done",
+        &FindingAction::Resolve,
+        &who,
+        now() - Duration::hours(2),
+    )
+    .await
+    .unwrap();
+    finding_actions::apply(
+        t,
+        "t1",
+        "f-snoozed",
+        &FindingAction::Snooze {
+            until: now() - Duration::minutes(5),
+        },
+        &who,
+        now() - Duration::hours(9),
+    )
+    .await
+    .unwrap();
+    let mut stack = Stack::new("t1", "payments-prod");
+    stack.drift_score = 72.0;
+    stack.open_drift.insert("high".into(), 1);
+    dd0c_shared::drift_store::put_stack(t, &stack, now())
+        .await
+        .unwrap();
+    link(t, "111122223333", 20, AccountStatus::Active, 0).await;
+    link(t, "444455556666", 3, AccountStatus::Active, 0).await;
+    link(t, "777788889999", 40, AccountStatus::Disconnecting, 80).await;
+    let mut scan = dd0c_shared::store::Item::new();
+    let zk = keys::zombie_scan("t1", "111122223333");
+    scan.insert("PK".into(), AttrValue::S(zk.pk));
+    scan.insert("SK".into(), AttrValue::S(zk.sk));
+    scan.insert(
+        "zombies".into(),
+        AttrValue::L(vec![
+            AttrValue::S("vol-1".into()),
+            AttrValue::S("eip-1".into()),
+        ]),
+    );
+    scan.insert("monthly_waste_usd".into(), AttrValue::N(42.5));
+    t.put(scan, None).await.unwrap();
+    // Data of the disconnecting account, to be purged.
+    cost(t, "gone", 1, "dave", 0.0, CostAction::Create).await;
+    let purge_marker = keys::account_governance("t1", "777788889999");
+    t.update(
+        &purge_marker,
+        dd0c_shared::store::Update::new().set("x", 1.0),
+    )
+    .await
+    .unwrap();
+
+    clock.set(now());
+    let chat = RecordingChat::default();
+    let run = run_digest(
+        t,
+        &chat,
+        &clock,
+        "t1",
+        &Policy::system().unwrap(),
+        "#digest",
+    )
+    .await
+    .unwrap();
+    let d = &run.digest;
+    assert!(
+        (d.new_hourly_spend - 12.5).abs() < 1e-9,
+        "{}",
+        d.new_hourly_spend
+    );
+    assert_eq!(d.cost_events, 4);
+    assert_eq!(
+        d.top_actors,
+        vec![("alice".to_owned(), 10.0), ("bob".to_owned(), 2.5)]
+    );
+    assert_eq!((d.anomalies_open, d.anomalies_resolved), (3, 1));
+    assert_eq!(d.held.len(), 1);
+    assert_eq!(d.held[0].0, "f-held");
+    assert_eq!(d.stacks.len(), 1);
+    assert_eq!(d.stacks[0].stack, "payments-prod");
+    assert_eq!(d.zombies, vec![("111122223333".to_owned(), 2, 42.5)]);
+    // Housekeeping.
+    assert_eq!(run.housekeeping.unsnoozed, ["f-snoozed"]);
+    assert_eq!(
+        load_finding(t, "t1", "f-snoozed")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        FindingStatus::Open
+    );
+    assert_eq!(run.housekeeping.promoted, ["111122223333"]);
+    assert!(policy_store::account_context(t, "t1", "111122223333")
+        .await
+        .unwrap()
+        .promoted_at
+        .is_some());
+    assert!(policy_store::account_context(t, "t1", "444455556666")
+        .await
+        .unwrap()
+        .promoted_at
+        .is_none());
+    assert_eq!(run.housekeeping.purged, ["777788889999"]);
+    assert!(t
+        .get(&keys::account_link("777788889999"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(t.get(&purge_marker).await.unwrap().is_none());
+    // Posted, readable, within Slack's limits.
+    assert!(run.posted);
+    let m = chat.messages();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].channel, "#digest");
+    validate_limits(&m[0].blocks).unwrap();
+    let text = m[0].blocks.to_string();
+    for needle in [
+        "$12.50/hr",
+        "3 open · 1 resolved",
+        "alice: $10.00/hr",
+        "payments-prod: score ",
+        "2 idle resource(s), $42.50/month",
+        "Held (1)",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in {text}");
+    }
+    // A second run the same day promotes nothing again.
+    let again = run_digest(
+        t,
+        &chat,
+        &clock,
+        "t1",
+        &Policy::system().unwrap(),
+        "#digest",
+    )
+    .await
+    .unwrap();
+    assert!(again.housekeeping.promoted.is_empty() && again.housekeeping.purged.is_empty());
+}
+
+#[test]
+fn a_huge_digest_stays_within_limits() {
+    let mut d = dd0c_digest::Digest::default();
+    d.held = (0..5000)
+        .map(|i| (format!("f{i}"), "x".repeat(300), "y".repeat(300)))
+        .collect();
+    d.stacks = (0..3000)
+        .map(|i| dd0c_digest::StackLine {
+            stack: format!("s{i}"),
+            drift_score: 1.0,
+            open_drift: Default::default(),
+        })
+        .collect();
+    validate_limits(&digest_blocks(&d)).unwrap();
+}
