@@ -43,10 +43,17 @@
     const d = new Date(iso);
     return d.toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$|:\d\dZ$/, ' UTC');
   }
+  // The person or thing behind an ARN: the session name of an assumed role (an SSO user's
+  // email), the user name of an IAM user, else the ARN's last part.
   function actorName(arn) {
     if (!arn) return '—';
-    const tail = arn.split(':').pop();
-    return tail.includes('/') ? tail.split('/').slice(1).join('/') || tail : tail;
+    const parts = arn.split(':').pop().split('/');
+    if (parts[0] === 'assumed-role' && parts.length >= 3) return parts.slice(2).join('/');
+    return parts.length > 1 ? parts.slice(1).join('/') : parts[0];
+  }
+  function actorRole(arn) {
+    const parts = (arn || '').split(':').pop().split('/');
+    return parts[0] === 'assumed-role' && parts.length >= 3 ? 'role ' + parts[1] : null;
   }
   function severityBadge(sev) {
     return h('span', { class: 'badge sev-' + sev }, sev);
@@ -154,8 +161,9 @@
   // ---------------------------------------------------------------- pages
   function page(title, subtitle, ...content) {
     const m = main();
-    m.replaceChildren(h('h1', { tabindex: '-1', id: 'page-title' }, title),
-      subtitle ? h('p', { class: 'subtitle' }, subtitle) : null, ...content);
+    const children = [h('h1', { tabindex: '-1', id: 'page-title' }, title),
+      subtitle ? h('p', { class: 'subtitle' }, subtitle) : null, ...content];
+    m.replaceChildren(...children.filter((c) => c !== null && c !== undefined && c !== false));
     document.title = title + ' — dd0c';
     document.getElementById('page-title').focus();
   }
@@ -172,7 +180,8 @@
           h('a', { href: '#/findings/' + encodeURIComponent(f.id), class: 'finding-link' }, findingTitle(f)),
           h('div', { class: 'muted small' }, f.kind === 'drift' ? 'drift · ' + (f.category || 'configuration') : 'cost anomaly')),
         h('td', { class: 'num' }, money(f.estimated_hourly_cost)),
-        h('td', { title: f.actor }, actorName(f.actor)),
+        h('td', { class: 'actor', title: f.actor }, actorName(f.actor),
+          actorRole(f.actor) ? h('div', { class: 'muted small truncate' }, actorRole(f.actor)) : null),
         h('td', {}, f.account_id, h('div', { class: 'muted small' }, f.region)),
         h('td', { class: 'nowrap' }, h('time', { datetime: f.event_time }, when(f.event_time))),
         h('td', {}, statusBadge(f.status)))))));
@@ -499,7 +508,7 @@
       await getToken(false);
       const me = await api('GET', '/v1/me');
       state.me = me;
-      document.getElementById('whoami').textContent = me.user + ' · ' + me.tenant_id + (state.config.local ? ' · local' : '');
+      document.getElementById('whoami').textContent = me.user + ' · tenant ' + me.tenant_id + (state.config.local ? ' · local mode' : '');
     } catch (e) {
       main().replaceChildren(errorBox(e));
       return;

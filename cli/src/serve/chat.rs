@@ -33,7 +33,11 @@ impl WebhookChat {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        Self { terminal, url, client }
+        Self {
+            terminal,
+            url,
+            client,
+        }
     }
 }
 
@@ -44,7 +48,9 @@ impl ChatSink for WebhookChat {
         let payload = json!({"text": message.text, "blocks": message.blocks});
         match self.client.post(&self.url).json(&payload).send().await {
             Ok(r) if r.status().is_success() => {}
-            Ok(r) => tracing::warn!(status = %r.status(), "Slack incoming webhook refused the alert"),
+            Ok(r) => {
+                tracing::warn!(status = %r.status(), "Slack incoming webhook refused the alert")
+            }
             Err(e) => tracing::warn!(error = %e, "Slack incoming webhook unreachable"),
         }
         self.terminal.post(message).await

@@ -23,7 +23,11 @@ use super::{LocalServer, MAX_BODY_BYTES};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Accepts connections until `shutdown` completes, then lets in-flight requests finish.
-pub async fn run(listener: TcpListener, server: Arc<LocalServer>, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    listener: TcpListener,
+    server: Arc<LocalServer>,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -56,7 +60,10 @@ pub async fn run(listener: TcpListener, server: Arc<LocalServer>, shutdown: impl
         }
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("some requests were still running at shutdown");
     }
 }
@@ -89,7 +96,11 @@ pub async fn shutdown_signal() {
     }
 }
 
-async fn answer(server: Arc<LocalServer>, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+async fn answer(
+    server: Arc<LocalServer>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let request = match to_http_request(request, peer).await {
@@ -102,14 +113,22 @@ async fn answer(server: Arc<LocalServer>, request: Request<Incoming>, peer: Sock
         Ok(response) => response,
         Err(e) => {
             tracing::error!(%method, %path, error = %e, "handler panicked");
-            HttpResponse::problem(500, "Internal error", "the handler failed; see the server log", None)
+            HttpResponse::problem(
+                500,
+                "Internal error",
+                "the handler failed; see the server log",
+                None,
+            )
         }
     };
     tracing::debug!(%method, %path, status = response.status, "request");
     to_hyper(response, &method)
 }
 
-async fn to_http_request(request: Request<Incoming>, peer: SocketAddr) -> Result<HttpRequest, Box<HttpResponse>> {
+async fn to_http_request(
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<HttpRequest, Box<HttpResponse>> {
     let too_large = || {
         Box::new(HttpResponse::problem(
             413,
@@ -154,7 +173,11 @@ async fn to_http_request(request: Request<Incoming>, peer: SocketAddr) -> Result
     Ok(HttpRequest {
         method: parts.method.as_str().to_ascii_uppercase(),
         path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(HttpRequest::parse_query).unwrap_or_default(),
+        query: parts
+            .uri
+            .query()
+            .map(HttpRequest::parse_query)
+            .unwrap_or_default(),
         headers,
         body,
         source_ip: Some(peer.ip().to_string()),
