@@ -24,3 +24,4 @@ pub mod pricing;
 pub mod http;
 pub mod governance;
 pub mod drift_store;
+pub mod crypto;
