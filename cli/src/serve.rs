@@ -17,11 +17,13 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use dd0c_api::Api;
+use dd0c_ingest::drift_reports::DriftReports;
 use dd0c_shared::accounts::fake::ScriptedAccounts;
 use dd0c_shared::auth;
 use dd0c_shared::clock::{ManualClock, SharedClock};
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::store::memory::MemoryTable;
+use dd0c_stripe::StripeWebhook;
 use serde_json::json;
 
 use crate::pipeline::{EmbeddedPipeline, PipelineOptions, LOCAL_TENANT};
@@ -40,7 +42,7 @@ pub const MAX_TOKEN_TTL_SECONDS: u64 = 30 * 24 * 3600;
 /// Demo defaults of the webhook secrets. Only `dd0c serve` reads them, on 127.0.0.1; the
 /// Lambdas read theirs from Secrets Manager and have no default.
 pub const DEMO_SLACK_SIGNING_SECRET: &str = "dd0c-local-demo-slack-signing-secret";
-pub const DEMO_STRIPE_WEBHOOK_SECRET: &str = "whsec_dd0c_local_demo_secret";
+pub const DEMO_STRIPE_WEBHOOK_SECRET: &str = dd0c_stripe::DEMO_SECRET;
 
 /// The secrets of the local mode, from the environment or the documented demo defaults.
 #[derive(Clone)]
@@ -142,18 +144,33 @@ impl Mounts {
 
     /// Every production function built over the pipeline's ports, as its Lambda `main.rs`
     /// builds it over AWS adapters.
-    pub fn local(pipeline: &EmbeddedPipeline, _secrets: &LocalSecrets) -> Self {
+    pub fn local(pipeline: &EmbeddedPipeline, secrets: &LocalSecrets) -> Self {
         let clock: SharedClock = Arc::new(pipeline.clock.clone());
         let api = Api::local(
             pipeline.table.clone(),
-            clock,
+            clock.clone(),
             Arc::new(ScriptedAccounts::new()),
+        );
+        // Comma-separated during a rotation, as on Lambda.
+        let stripe_secrets = secrets
+            .stripe_webhook_secret
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let stripe = StripeWebhook::new(pipeline.table.clone(), clock, stripe_secrets);
+        // Reports go onto the pipeline's ingest queue; `handle` drains it after the request.
+        let drift_reports = DriftReports::new(
+            pipeline.table.clone(),
+            pipeline.queue.clone(),
+            Arc::new(pipeline.clock.clone()),
         );
         Mounts {
             api: Some(Arc::new(api)),
             slack: None,
-            stripe: None,
-            drift_reports: None,
+            stripe: Some(Arc::new(stripe)),
+            drift_reports: Some(Arc::new(drift_reports)),
         }
     }
 

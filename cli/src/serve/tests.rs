@@ -126,9 +126,10 @@ async fn openapi_is_served_without_a_token() {
 #[tokio::test]
 async fn unmounted_functions_answer_503_naming_the_component() {
     let mut server = server_over(quiet_pipeline(), None);
-    server.mounts.slack = None;
-    server.mounts.stripe = None;
-    server.mounts.drift_reports = None;
+    server.mounts = Mounts {
+        api: server.mounts.api.clone(),
+        ..Mounts::default()
+    };
     for (method, path, component) in [
         ("POST", "/v1/slack/commands", "functions/slack"),
         ("GET", "/v1/slack/install", "functions/slack"),
@@ -373,4 +374,97 @@ fn every_dashboard_file_is_embedded() {
         assets::ASSETS.len(),
         "an embedded asset has no file in dashboard/"
     );
+}
+
+#[tokio::test]
+async fn a_signed_stripe_event_upgrades_the_local_tenant_and_a_tampered_one_is_refused() {
+    let server = server_over(quiet_pipeline(), None);
+    let bearer = local_bearer(&server).await;
+    let event = serde_json::json!({
+        "id": "evt_local_1",
+        "type": "checkout.session.completed",
+        "created": Utc::now().timestamp(),
+        "data": {"object": {
+            "mode": "subscription",
+            "client_reference_id": LOCAL_TENANT,
+            "customer": "cus_local",
+            "subscription": "sub_local",
+        }},
+    })
+    .to_string();
+    let signature = dd0c_shared::signatures::sign_stripe(
+        event.as_bytes(),
+        DEMO_STRIPE_WEBHOOK_SECRET,
+        Utc::now().timestamp(),
+    );
+    let tampered = event.replace("cus_local", "cus_other");
+    let r = server
+        .handle(
+            HttpRequest::new("POST", "/v1/stripe/webhook")
+                .with_header("stripe-signature", &signature)
+                .with_body(tampered),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(body(&r)["field"], "stripe-signature");
+
+    let r = server
+        .handle(
+            HttpRequest::new("POST", "/v1/stripe/webhook")
+                .with_header("stripe-signature", &signature)
+                .with_body(event),
+        )
+        .await;
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    let me = server
+        .handle(HttpRequest::new("GET", "/v1/me").with_header("authorization", &bearer))
+        .await;
+    assert_eq!(body(&me)["plan"], "pro", "{}", me.body);
+}
+
+#[tokio::test]
+async fn a_drift_report_with_an_api_key_runs_through_the_pipeline() {
+    let server = server_over(quiet_pipeline(), None);
+    let bearer = local_bearer(&server).await;
+    let r = server
+        .handle(HttpRequest::new("POST", "/v1/drift-reports"))
+        .await;
+    assert_eq!(
+        r.status, 401,
+        "mounted, and refusing anonymous reports: {}",
+        r.body
+    );
+
+    let created = server
+        .handle(
+            HttpRequest::new("POST", "/v1/api-keys")
+                .with_header("authorization", &bearer)
+                .with_body(r#"{"name":"agent"}"#),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let key = body(&created)["api_key"]
+        .as_str()
+        .expect("api_key")
+        .to_owned();
+    let report = serde_json::json!({
+        "report_id": "rep-serve-1", "stack_id": "web-prod", "tool": "terraform", "account_id": "111122223333",
+        "drifts": [{"resource_address": "aws_security_group.web", "resource_type": "aws_security_group",
+                    "resource_id": "sg-1", "attribute": "ingress", "old": [], "new": [{"from_port": 22}]}]
+    });
+    let r = server
+        .handle(
+            HttpRequest::new("POST", "/v1/drift-reports")
+                .with_header("authorization", &format!("Bearer {key}"))
+                .with_header("content-type", "application/json")
+                .with_body(report.to_string()),
+        )
+        .await;
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    // The request's message was consumed by the pipeline before the response, without failing.
+    assert!(
+        server.pipeline().queue.peek_all("ingest").is_empty(),
+        "the report is still queued"
+    );
+    assert_eq!(server.pipeline().dead_letters(), Vec::new());
 }
