@@ -2,6 +2,8 @@
 //! reports from agents) go onto the ingest FIFO queue, grouped by account so that each
 //! account's events are normalized in order, and deduplicated by the CloudTrail eventID.
 
+pub mod drift_reports;
+
 use std::sync::Arc;
 
 use dd0c_shared::domain::cloudtrail::records_in;
