@@ -50,7 +50,7 @@ impl RuleEngine {
             .filter(|r| matches(r, &drift.resource_type, action, &drift.changes))
             .collect();
         // Most severe first; among equals, file order.
-        matched.sort_by(|a, b| b.severity.cmp(&a.severity));
+        matched.sort_by_key(|r| std::cmp::Reverse(r.severity));
         match matched.first() {
             Some(top) => {
                 let mut reasons: Vec<String> = Vec::new();
