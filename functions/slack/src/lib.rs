@@ -1,1 +1,8 @@
-//! slack
+//! The Slack function: slash commands, interactive actions and OAuth install, one
+//! [`dd0c_shared::http::HttpHandler`] for Lambda and `dd0c serve`.
+
+mod app;
+pub mod oauth;
+
+pub use app::{SlackApp, SlackSecrets};
+pub use oauth::{OAuthAccess, OAuthConfig, OAuthExchange, SlackOAuth};

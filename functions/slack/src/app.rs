@@ -1,0 +1,716 @@
+//! The Slack app behind API Gateway (and `dd0c serve`): slash commands, interactive actions,
+//! OAuth install. Every request's signature is checked first.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use dd0c_shared::chat::ChatMessage;
+use dd0c_shared::clock::SharedClock;
+use dd0c_shared::domain::{Finding, FindingKind, FindingStatus};
+use dd0c_shared::finding_actions::{self, append_audit, audit_entry, FindingAction};
+use dd0c_shared::finding_store::{all_findings, load_finding};
+use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
+use dd0c_shared::signatures::verify_slack_signature;
+use dd0c_shared::slack::blocks::{self, summary, truncate, MAX_TEXT};
+use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
+use dd0c_shared::store::{keys, Condition, Table, Update};
+use serde_json::{json, Value};
+
+use crate::oauth::{OAuthConfig, OAuthExchange};
+
+/// The secrets the app needs (`SLACK_SIGNING_SECRET` locally, Secrets Manager in production).
+#[derive(Clone)]
+pub struct SlackSecrets {
+    pub signing_secret: String,
+}
+
+pub struct SlackApp {
+    pub(crate) table: Arc<dyn Table>,
+    chats: Arc<dyn ChatDirectory>,
+    pub(crate) clock: SharedClock,
+    secrets: SlackSecrets,
+    /// The tenant of requests from a workspace no installation links (the embedded mode).
+    default_tenant: Option<String>,
+    pub(crate) oauth: Option<(OAuthConfig, Arc<dyn OAuthExchange>)>,
+    pub(crate) keys: Option<Arc<dyn dd0c_shared::crypto::KeyProvider>>,
+}
+
+fn ephemeral(text: &str, blocks: Value) -> HttpResponse {
+    HttpResponse::json(
+        200,
+        &json!({"response_type": "ephemeral", "text": truncate(text, MAX_TEXT), "blocks": blocks}),
+    )
+}
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_TEXT)}})
+}
+
+pub(crate) fn form(body: &[u8]) -> std::collections::BTreeMap<String, String> {
+    HttpRequest::parse_query(&String::from_utf8_lossy(body))
+}
+
+const HELP: &str = "*dd0c commands*\n\
+• `/dd0c status`: what dd0c watches and what is open\n\
+• `/dd0c anomalies [open|all] [account]`: cost anomalies\n\
+• `/dd0c digest`: today's digest\n\
+• `/dd0c drift [stack]`: drift score per stack, or one stack's open drift\n\
+• `/dd0c help`";
+
+impl SlackApp {
+    /// Built on ports, so `dd0c serve` runs it on embedded adapters.
+    pub fn new(
+        table: Arc<dyn Table>,
+        chat: Arc<dyn dd0c_shared::chat::ChatSink>,
+        clock: SharedClock,
+        secrets: SlackSecrets,
+    ) -> Self {
+        Self {
+            table,
+            chats: Arc::new(SingleChat(chat)),
+            clock,
+            secrets,
+            default_tenant: None,
+            oauth: None,
+            keys: None,
+        }
+    }
+
+    pub(crate) fn default_tenant(&self) -> Option<String> {
+        self.default_tenant.clone()
+    }
+
+    pub fn with_default_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.default_tenant = Some(tenant.into());
+        self
+    }
+
+    pub fn with_directory(mut self, chats: Arc<dyn ChatDirectory>) -> Self {
+        self.chats = chats;
+        self
+    }
+
+    /// Enables `/v1/slack/install` and `/v1/slack/oauth_redirect`.
+    pub fn with_oauth(
+        mut self,
+        config: OAuthConfig,
+        exchange: Arc<dyn OAuthExchange>,
+        keys: Arc<dyn dd0c_shared::crypto::KeyProvider>,
+    ) -> Self {
+        self.oauth = Some((config, exchange));
+        self.keys = Some(keys);
+        self
+    }
+
+    fn verify(&self, request: &HttpRequest) -> Result<(), HttpResponse> {
+        verify_slack_signature(
+            &self.secrets.signing_secret,
+            request.header("x-slack-request-timestamp"),
+            request.header("x-slack-signature"),
+            &request.body,
+            self.clock.now().timestamp(),
+        )
+        .map_err(|e| {
+            tracing::warn!(error = %e, "refused a Slack request");
+            HttpResponse::problem(
+                401,
+                "Unauthorized",
+                &e.to_string(),
+                Some("x-slack-signature"),
+            )
+        })
+    }
+
+    async fn tenant_for(&self, team_id: Option<&str>) -> Result<String, HttpResponse> {
+        if let Some(team) = team_id {
+            match settings::tenant_for_team(self.table.as_ref(), team).await {
+                Ok(Some(t)) => return Ok(t),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "team lookup failed");
+                    return Err(HttpResponse::problem(503, "Unavailable", "try again", None));
+                }
+            }
+        }
+        self.default_tenant.clone().ok_or_else(|| {
+            HttpResponse::problem(
+                403,
+                "Forbidden",
+                "this Slack workspace is not linked to a dd0c tenant; install the app first",
+                Some("team_id"),
+            )
+        })
+    }
+
+    // ---- slash commands ------------------------------------------------------------------
+
+    async fn command(&self, request: HttpRequest) -> HttpResponse {
+        let fields = form(&request.body);
+        let tenant = match self
+            .tenant_for(fields.get("team_id").map(String::as_str))
+            .await
+        {
+            Ok(t) => t,
+            Err(r) => return r,
+        };
+        let text = fields.get("text").cloned().unwrap_or_default();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let result = match words.first().copied().unwrap_or("help") {
+            "status" => self.status(&tenant).await,
+            "anomalies" => self.anomalies(&tenant, &words[1..]).await,
+            "digest" => self.digest(&tenant).await,
+            "drift" => self.drift(&tenant, words.get(1).copied()).await,
+            "help" => Ok(ephemeral("dd0c help", json!([section(HELP)]))),
+            other => Ok(ephemeral(
+                "unknown command",
+                json!([section(&format!("Unknown command `{other}`.\n{HELP}"))]),
+            )),
+        };
+        result.unwrap_or_else(|e| {
+            tracing::error!(tenant, error = %e, "slash command failed");
+            ephemeral(
+                "dd0c could not answer",
+                json!([section(
+                    ":warning: dd0c could not read its data just now; try again in a minute."
+                )]),
+            )
+        })
+    }
+
+    async fn status(&self, tenant: &str) -> Result<HttpResponse, dd0c_shared::store::StoreError> {
+        let findings = all_findings(self.table.as_ref(), tenant).await?;
+        let open = |k: FindingKind| {
+            findings
+                .iter()
+                .filter(|f| f.kind == k && f.status == FindingStatus::Open)
+                .count()
+        };
+        let held = findings
+            .iter()
+            .filter(|f| !f.notified && f.suppressed_reason.is_some())
+            .count();
+        let install = settings::load_installation(self.table.as_ref(), tenant)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| format!("{:?}", i.status).to_lowercase())
+            .unwrap_or_else(|| "not installed (local mode)".into());
+        let text = format!(
+            "*dd0c status*\n• Open cost anomalies: {}\n• Open drift: {}\n• Findings held by governance: {held}\n• Findings recorded: {}\n• Slack installation: {install}",
+            open(FindingKind::CostAnomaly),
+            open(FindingKind::Drift),
+            findings.len()
+        );
+        Ok(ephemeral("dd0c status", json!([section(&text)])))
+    }
+
+    async fn anomalies(
+        &self,
+        tenant: &str,
+        args: &[&str],
+    ) -> Result<HttpResponse, dd0c_shared::store::StoreError> {
+        let all = args.first() == Some(&"all");
+        let account = args
+            .iter()
+            .find(|a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
+            .copied();
+        let mut list: Vec<Finding> = all_findings(self.table.as_ref(), tenant)
+            .await?
+            .into_iter()
+            .filter(|f| f.kind == FindingKind::CostAnomaly)
+            .filter(|f| all || f.status == FindingStatus::Open)
+            .filter(|f| account.is_none_or(|a| f.account_id == a))
+            .collect();
+        list.reverse();
+        let total = list.len();
+        let lines: Vec<String> = list
+            .iter()
+            .take(10)
+            .map(|f| format!("• {} `{}`", summary(f), f.id))
+            .collect();
+        let scope = if all { "all" } else { "open" };
+        let head = format!(
+            "*{total} {scope} cost anomalies*{}",
+            account.map(|a| format!(" in {a}")).unwrap_or_default()
+        );
+        let body = if lines.is_empty() {
+            "Nothing to show.".to_owned()
+        } else {
+            lines.join("\n")
+        };
+        let more = if total > 10 {
+            format!("\n…{} more in the dashboard", total - 10)
+        } else {
+            String::new()
+        };
+        Ok(ephemeral(
+            &head,
+            json!([section(&format!("{head}\n{body}{more}"))]),
+        ))
+    }
+
+    async fn digest(&self, tenant: &str) -> Result<HttpResponse, dd0c_shared::store::StoreError> {
+        let digest =
+            dd0c_digest::build_digest(self.table.as_ref(), tenant, self.clock.now()).await?;
+        Ok(ephemeral(
+            "dd0c digest",
+            dd0c_digest::digest_blocks(&digest),
+        ))
+    }
+
+    async fn drift(
+        &self,
+        tenant: &str,
+        stack: Option<&str>,
+    ) -> Result<HttpResponse, dd0c_shared::store::StoreError> {
+        let table = self.table.as_ref();
+        let text = match stack {
+            None => {
+                let stacks = dd0c_shared::drift_store::list_stacks(table, tenant).await?;
+                if stacks.is_empty() {
+                    "No stacks known yet.".to_owned()
+                } else {
+                    let lines: Vec<String> = stacks
+                        .iter()
+                        .map(|s| format!("• {}: score {:.0}/100", s.name, s.drift_score))
+                        .collect();
+                    format!("*Drift by stack*\n{}", lines.join("\n"))
+                }
+            }
+            Some(stack) => {
+                let open: Vec<String> = all_findings(table, tenant)
+                    .await?
+                    .into_iter()
+                    .filter(|f| f.kind == FindingKind::Drift && f.status == FindingStatus::Open)
+                    .filter(|f| f.details.get("stack").and_then(Value::as_str) == Some(stack))
+                    .map(|f| format!("• {} `{}`", summary(&f), f.id))
+                    .collect();
+                if open.is_empty() {
+                    format!("No open drift in `{stack}`.")
+                } else {
+                    format!("*Open drift in {stack}*\n{}", open.join("\n"))
+                }
+            }
+        };
+        Ok(ephemeral("dd0c drift", json!([section(&text)])))
+    }
+
+    // ---- interactive actions -------------------------------------------------------------
+
+    async fn action(&self, request: HttpRequest) -> HttpResponse {
+        let fields = form(&request.body);
+        let Some(payload) = fields.get("payload") else {
+            return HttpResponse::problem(
+                400,
+                "Bad request",
+                "the form has no payload",
+                Some("payload"),
+            );
+        };
+        let payload: Value = match serde_json::from_str(payload) {
+            Ok(v) => v,
+            Err(e) => {
+                return HttpResponse::problem(
+                    400,
+                    "Bad request",
+                    &format!("payload is not JSON: {e}"),
+                    Some("payload"),
+                )
+            }
+        };
+        let tenant = match self
+            .tenant_for(
+                payload["team"]["id"]
+                    .as_str()
+                    .or(payload["user"]["team_id"].as_str()),
+            )
+            .await
+        {
+            Ok(t) => t,
+            Err(r) => return r,
+        };
+        let user = payload["user"]["id"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_owned();
+        let Some(action) = payload["actions"].get(0) else {
+            return HttpResponse::problem(
+                400,
+                "Bad request",
+                "payload.actions is empty",
+                Some("payload.actions"),
+            );
+        };
+        let action_id = action["action_id"].as_str().unwrap_or_default();
+        // Buttons carry the finding id; the assignee select carries it in its block id.
+        let finding_id = action["value"].as_str().map(str::to_owned).or_else(|| {
+            action["block_id"]
+                .as_str()
+                .and_then(|b| b.strip_prefix("assign:"))
+                .map(str::to_owned)
+        });
+        let Some(finding_id) = finding_id else {
+            return HttpResponse::problem(
+                400,
+                "Bad request",
+                "the action names no finding",
+                Some("payload.actions[0].value"),
+            );
+        };
+        let channel = payload["container"]["channel_id"]
+            .as_str()
+            .or(payload["channel"]["id"].as_str())
+            .map(str::to_owned);
+        let ts = payload["container"]["message_ts"]
+            .as_str()
+            .map(str::to_owned);
+        match self
+            .apply_action(&tenant, &user, action_id, action, &finding_id, channel, ts)
+            .await
+        {
+            Ok(()) => HttpResponse::text(200, "text/plain", ""),
+            Err(ActionFailure::Unknown) => HttpResponse::problem(
+                400,
+                "Bad request",
+                &format!("unknown action {action_id:?}"),
+                Some("payload.actions[0].action_id"),
+            ),
+            Err(ActionFailure::NotFound) => HttpResponse::problem(
+                404,
+                "Not found",
+                &format!("no finding {finding_id}"),
+                Some("payload.actions[0].value"),
+            ),
+            Err(ActionFailure::Failed(e)) => {
+                tracing::error!(tenant, finding = %finding_id, error = %e, "action failed");
+                HttpResponse::problem(
+                    503,
+                    "Unavailable",
+                    "the action could not be applied; try again",
+                    None,
+                )
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_action(
+        &self,
+        tenant: &str,
+        user: &str,
+        action_id: &str,
+        action: &Value,
+        finding_id: &str,
+        channel: Option<String>,
+        ts: Option<String>,
+    ) -> Result<(), ActionFailure> {
+        let now = self.clock.now();
+        let who = finding_actions::Actor {
+            user: format!("slack:{user}"),
+            via: "slack".into(),
+        };
+        let table = self.table.as_ref();
+        let state = match action_id {
+            "mark_expected" => {
+                apply(
+                    table,
+                    tenant,
+                    finding_id,
+                    &FindingAction::MarkExpected,
+                    &who,
+                    now,
+                )
+                .await?;
+                self.teach_baseline(tenant, finding_id).await?;
+                format!("Marked expected by <@{user}>")
+            }
+            "snooze_1h" | "snooze_24h" | "snooze_7d" => {
+                let until = now
+                    + match action_id {
+                        "snooze_1h" => Duration::hours(1),
+                        "snooze_24h" => Duration::hours(24),
+                        _ => Duration::days(7),
+                    };
+                apply(
+                    table,
+                    tenant,
+                    finding_id,
+                    &FindingAction::Snooze { until },
+                    &who,
+                    now,
+                )
+                .await?;
+                format!(
+                    "Snoozed until {} by <@{user}>",
+                    until.format("%Y-%m-%d %H:%M UTC")
+                )
+            }
+            "accept_drift" => {
+                accept_drift(table, tenant, finding_id, &who, now).await?;
+                format!("Drift accepted by <@{user}>")
+            }
+            "assign" => {
+                // A user picker in the alert's thread (no modal: only `chat:write` is needed).
+                let finding = load(table, tenant, finding_id).await?;
+                let (Some(channel), Some(ts)) = (channel, ts) else {
+                    return Err(ActionFailure::Unknown);
+                };
+                let picker = json!([
+                    section(&format!("Who should own `{finding_id}`?")),
+                    {"type": "actions", "block_id": format!("assign:{finding_id}"), "elements": [
+                        {"type": "users_select", "action_id": "assign_to", "placeholder": {"type": "plain_text", "text": "Pick an owner"}}
+                    ]}
+                ]);
+                let chat = self.chat(tenant).await?;
+                chat.post(ChatMessage {
+                    channel,
+                    text: format!("Assign {}", summary(&finding)),
+                    blocks: picker,
+                    thread_ts: Some(ts),
+                })
+                .await
+                .map_err(|e| ActionFailure::Failed(e.to_string()))?;
+                return Ok(());
+            }
+            "assign_to" => {
+                let owner = action["selected_user"]
+                    .as_str()
+                    .ok_or(ActionFailure::Unknown)?;
+                set_owner(table, tenant, finding_id, owner, &who, now).await?;
+                format!("Assigned to <@{owner}> by <@{user}>")
+            }
+            _ => return Err(ActionFailure::Unknown),
+        };
+        // Update the original alert (the finding remembers where it is; the payload too).
+        let finding = load(table, tenant, finding_id).await?;
+        let item = table
+            .get(&keys::finding(tenant, finding_id))
+            .await
+            .map_err(failed)?
+            .unwrap_or_default();
+        let channel = item
+            .get("slack_channel")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .or(channel);
+        let ts = item
+            .get("slack_ts")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .or(ts);
+        if let (Some(channel), Some(ts)) = (channel, ts) {
+            let chat = self.chat(tenant).await?;
+            let message = ChatMessage {
+                channel: channel.clone(),
+                text: format!("{} — {state}", summary(&finding)),
+                blocks: blocks::acted_alert(&finding, &state),
+                thread_ts: None,
+            };
+            if let Err(e) = chat.update(&channel, &ts, message).await {
+                // The state change stands; only the message is stale.
+                tracing::warn!(tenant, finding = finding_id, error = %e, "could not update the alert");
+            }
+        }
+        tracing::info!(
+            tenant,
+            finding = finding_id,
+            action = action_id,
+            user,
+            "slack action applied"
+        );
+        Ok(())
+    }
+
+    async fn chat(
+        &self,
+        tenant: &str,
+    ) -> Result<Arc<dyn dd0c_shared::chat::ChatSink>, ActionFailure> {
+        self.chats
+            .chat_for(tenant)
+            .await
+            .map_err(|e| ActionFailure::Failed(e.to_string()))?
+            .ok_or_else(|| ActionFailure::Failed("no working Slack installation".into()))
+    }
+
+    /// "Expected" teaches the baseline: the scorer reads `expected_count` on the baseline of
+    /// the finding's service and resource type to damp the next score (decision 0500).
+    async fn teach_baseline(&self, tenant: &str, finding_id: &str) -> Result<(), ActionFailure> {
+        let finding = load(self.table.as_ref(), tenant, finding_id).await?;
+        let service = finding
+            .resource_type
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        self.table
+            .update(
+                &keys::baseline(
+                    tenant,
+                    &finding.account_id,
+                    &service,
+                    &finding.resource_type,
+                ),
+                Update::new().add("expected_count", 1.0),
+            )
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+}
+
+pub(crate) enum ActionFailure {
+    Unknown,
+    NotFound,
+    Failed(String),
+}
+
+fn failed(e: impl std::fmt::Display) -> ActionFailure {
+    ActionFailure::Failed(e.to_string())
+}
+
+async fn load(table: &dyn Table, tenant: &str, id: &str) -> Result<Finding, ActionFailure> {
+    load_finding(table, tenant, id)
+        .await
+        .map_err(failed)?
+        .ok_or(ActionFailure::NotFound)
+}
+
+async fn apply(
+    table: &dyn Table,
+    tenant: &str,
+    id: &str,
+    action: &FindingAction,
+    who: &finding_actions::Actor,
+    now: DateTime<Utc>,
+) -> Result<(), ActionFailure> {
+    match finding_actions::apply(table, tenant, id, action, who, now).await {
+        Ok(_) => Ok(()),
+        Err(finding_actions::ActionError::NotFound(_)) => Err(ActionFailure::NotFound),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+async fn accept_drift(
+    table: &dyn Table,
+    tenant: &str,
+    id: &str,
+    who: &finding_actions::Actor,
+    now: DateTime<Utc>,
+) -> Result<(), ActionFailure> {
+    let finding = load(table, tenant, id).await?;
+    if finding.kind != FindingKind::Drift {
+        return Err(ActionFailure::Unknown);
+    }
+    let (g2pk, g2sk) = keys::finding_gsi2(tenant, "accepted", &finding.event_time, id);
+    table
+        .update(
+            &keys::finding(tenant, id),
+            Update::new()
+                .set("status", "accepted")
+                .set("GSI2PK", g2pk)
+                .set("GSI2SK", g2sk)
+                .set("accepted_by", who.user.as_str())
+                .set("accepted_at", keys::time_key(&now))
+                .set("status_changed_at", keys::time_key(&now))
+                .set("status_changed_by", who.user.as_str())
+                .when(Condition::ItemExists),
+        )
+        .await
+        .map_err(failed)?;
+    append_audit(
+        table,
+        &audit_entry(
+            tenant,
+            who,
+            now,
+            "finding.accept_drift",
+            id,
+            json!({"from": format!("{:?}", finding.status).to_lowercase()}),
+        ),
+    )
+    .await
+    .map_err(failed)
+}
+
+async fn set_owner(
+    table: &dyn Table,
+    tenant: &str,
+    id: &str,
+    owner: &str,
+    who: &finding_actions::Actor,
+    now: DateTime<Utc>,
+) -> Result<(), ActionFailure> {
+    let before = table
+        .get(&keys::finding(tenant, id))
+        .await
+        .map_err(failed)?
+        .ok_or(ActionFailure::NotFound)?;
+    let previous = before
+        .get("owner")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    table
+        .update(
+            &keys::finding(tenant, id),
+            Update::new()
+                .set("owner", owner)
+                .set("assigned_at", keys::time_key(&now))
+                .when(Condition::ItemExists),
+        )
+        .await
+        .map_err(failed)?;
+    append_audit(
+        table,
+        &audit_entry(
+            tenant,
+            who,
+            now,
+            "finding.assign",
+            id,
+            json!({"owner": owner, "previous": previous}),
+        ),
+    )
+    .await
+    .map_err(failed)
+}
+
+#[async_trait]
+impl HttpHandler for SlackApp {
+    async fn handle(&self, request: HttpRequest) -> HttpResponse {
+        match (request.method.as_str(), request.path.as_str()) {
+            ("POST", "/v1/slack/commands") => {
+                if let Err(r) = self.verify(&request) {
+                    return r;
+                }
+                self.command(request).await
+            }
+            ("POST", "/v1/slack/actions") => {
+                if let Err(r) = self.verify(&request) {
+                    return r;
+                }
+                self.action(request).await
+            }
+            ("GET", "/v1/slack/install") => self.install(request).await,
+            ("GET", "/v1/slack/oauth_redirect") => self.oauth_redirect(request).await,
+            (
+                _,
+                "/v1/slack/commands"
+                | "/v1/slack/actions"
+                | "/v1/slack/install"
+                | "/v1/slack/oauth_redirect",
+            ) => HttpResponse::problem(
+                405,
+                "Method not allowed",
+                &format!("{} is not allowed here", request.method),
+                None,
+            ),
+            _ => HttpResponse::problem(
+                404,
+                "Not found",
+                &format!("no route {}", request.path),
+                None,
+            ),
+        }
+    }
+}

@@ -1,0 +1,601 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::apigw::ApiGatewayV2httpRequest;
+use base64::Engine;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use dd0c_shared::chat::{ChatMessage, ChatSink, RecordingChat};
+use dd0c_shared::clock::{Clock, ManualClock};
+use dd0c_shared::crypto::LocalKeyProvider;
+use dd0c_shared::domain::{
+    Actor, ActorKind, Finding, FindingKind, FindingStatus, Severity, Source,
+};
+use dd0c_shared::finding_store::{load_finding, record_finding};
+use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
+use dd0c_shared::signatures::sign_slack;
+use dd0c_shared::slack::settings;
+use dd0c_shared::store::memory::MemoryTable;
+use dd0c_shared::store::{keys, query_all, AttrValue, Query, Table, Update};
+use dd0c_slack::{OAuthAccess, OAuthConfig, OAuthExchange, SlackApp, SlackSecrets};
+use serde_json::{json, Value};
+
+const FIXTURE_TS: i64 = 1531420618;
+
+fn fixture(name: &str) -> String {
+    let path = format!(
+        "{}/../../../shared/fixtures/webhooks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+struct World {
+    table: Arc<MemoryTable>,
+    chat: Arc<RecordingChat>,
+    clock: ManualClock,
+    app: SlackApp,
+}
+
+fn at(ts: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(ts, 0).unwrap()
+}
+
+async fn world(secret: &str) -> World {
+    let clock = ManualClock::new(at(FIXTURE_TS));
+    let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
+    let mut link = dd0c_shared::store::Item::new();
+    link.insert("tenant_id".into(), AttrValue::S("t1".into()));
+    let k = keys::slack_team("T111");
+    link.insert("PK".into(), AttrValue::S(k.pk));
+    link.insert("SK".into(), AttrValue::S(k.sk));
+    table.put(link, None).await.unwrap();
+    let chat = Arc::new(RecordingChat::default());
+    let app = SlackApp::new(
+        table.clone(),
+        chat.clone(),
+        Arc::new(clock.clone()),
+        SlackSecrets {
+            signing_secret: secret.into(),
+        },
+    );
+    World {
+        table,
+        chat,
+        clock,
+        app,
+    }
+}
+
+fn signed(path: &str, secret: &str, ts: i64, body: &str) -> HttpRequest {
+    HttpRequest::new("POST", path)
+        .with_header("content-type", "application/x-www-form-urlencoded")
+        .with_header("x-slack-request-timestamp", &ts.to_string())
+        .with_header(
+            "x-slack-signature",
+            &sign_slack(secret, &ts.to_string(), body.as_bytes()),
+        )
+        .with_body(body.as_bytes().to_vec())
+}
+
+fn body_json(r: &HttpResponse) -> Value {
+    serde_json::from_str(&r.body).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn the_bolt_slash_command_with_its_derived_signature_is_accepted() {
+    let vectors: Value = serde_json::from_str(&fixture("slack_derived_vectors.json")).unwrap();
+    let body = fixture("slack_slash_command_body_bolt.txt");
+    let body = body.trim_end_matches('\n');
+    let w = world(vectors["signing_secret"].as_str().unwrap()).await;
+    let request = HttpRequest::new("POST", "/v1/slack/commands")
+        .with_header(
+            "X-Slack-Request-Timestamp",
+            vectors["timestamp"].as_str().unwrap(),
+        )
+        .with_header(
+            "X-Slack-Signature",
+            vectors["slash_command"]["signature"].as_str().unwrap(),
+        )
+        .with_body(body.as_bytes().to_vec());
+    let r = w.app.handle(request.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = body_json(&r);
+    assert_eq!(v["response_type"], "ephemeral");
+    // The text is "Hi": not a dd0c command, so the help comes back.
+    assert!(v["blocks"].to_string().contains("Unknown command `Hi`"));
+
+    // Tampered body, stale timestamp, wrong secret.
+    let tampered = request
+        .clone()
+        .with_body(body.replace("text=Hi", "text=status").into_bytes());
+    assert_eq!(w.app.handle(tampered).await.status, 401);
+    w.clock.set(at(FIXTURE_TS + 301));
+    let stale = w.app.handle(request.clone()).await;
+    assert_eq!(stale.status, 401);
+    assert!(stale.body.contains("more than 300 s"));
+    assert_eq!(body_json(&stale)["field"], "x-slack-signature");
+    w.clock.set(at(FIXTURE_TS));
+    let wrong = world("not-the-secret").await;
+    assert_eq!(wrong.app.handle(request).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_base64_body_from_api_gateway_verifies_after_conversion() {
+    let vectors: Value = serde_json::from_str(&fixture("slack_derived_vectors.json")).unwrap();
+    let body = fixture("slack_block_actions_body.txt");
+    let body = body.trim_end_matches('\n');
+    let w = world("secret").await;
+    let event: ApiGatewayV2httpRequest = serde_json::from_value(json!({
+        "version": "2.0", "routeKey": "POST /v1/slack/actions", "rawPath": "/v1/slack/actions", "rawQueryString": "",
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": vectors["timestamp"],
+            "x-slack-signature": vectors["block_actions"]["signature"]
+        },
+        "requestContext": {"accountId": "123", "apiId": "api", "domainName": "x", "domainPrefix": "x",
+            "http": {"method": "POST", "path": "/v1/slack/actions", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "Slackbot"},
+            "requestId": "r", "routeKey": "POST /v1/slack/actions", "stage": "$default", "time": "12/Mar/2020:19:03:58 +0000", "timeEpoch": 1583348638390_i64},
+        "body": base64::engine::general_purpose::STANDARD.encode(body),
+        "isBase64Encoded": true
+    }))
+    .unwrap();
+    let request = dd0c_shared::lambda::http_request(&event);
+    assert_eq!(request.body, body.as_bytes());
+    let r = w.app.handle(request).await;
+    // Signature accepted; the bolt fixture's action "a" is not one of ours.
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("unknown action"));
+    assert_eq!(body_json(&r)["field"], "payload.actions[0].action_id");
+}
+
+fn finding(id: &str, kind: FindingKind) -> Finding {
+    let t = at(FIXTURE_TS) - Duration::hours(1);
+    Finding {
+        id: id.into(),
+        tenant_id: "t1".into(),
+        kind,
+        event_id: id.into(),
+        account_id: "111122223333".into(),
+        region: "us-east-1".into(),
+        event_time: t,
+        event_name: "RunInstances".into(),
+        actor: Actor {
+            arn: "arn:aws:iam::111122223333:user/alice".into(),
+            name: "alice".into(),
+            kind: ActorKind::IamUser,
+            source: Source::Console,
+            ip: None,
+            mfa: false,
+            user_agent: None,
+        },
+        severity: Severity::Critical,
+        score: 90.0,
+        reasons: vec!["big".into()],
+        resource_type: "ec2:instance".into(),
+        resource_ids: vec!["i-1".into()],
+        estimated_hourly_cost: Some(5.0),
+        category: None,
+        notified: true,
+        suppressed_reason: None,
+        status: FindingStatus::Open,
+        created_at: t,
+        details: if kind == FindingKind::Drift {
+            json!({"stack": "web", "diff": [{"attribute": "tags.env", "old": "prod", "new": "dev"}]})
+        } else {
+            Value::Null
+        },
+    }
+}
+
+/// Records a finding and posts its alert as the notifier would.
+async fn alerted(w: &World, f: &Finding) -> String {
+    record_finding(w.table.as_ref(), f).await.unwrap();
+    let posted = w
+        .chat
+        .post(ChatMessage {
+            channel: "C111".into(),
+            text: "x".into(),
+            blocks: dd0c_shared::slack::blocks::finding_alert(f),
+            thread_ts: None,
+        })
+        .await
+        .unwrap();
+    w.table
+        .update(
+            &keys::finding("t1", &f.id),
+            Update::new()
+                .set("slack_channel", "C111")
+                .set("slack_ts", posted.ts.as_str()),
+        )
+        .await
+        .unwrap();
+    posted.ts
+}
+
+fn action_body(action: Value, ts: &str) -> String {
+    let payload = json!({
+        "type": "block_actions", "user": {"id": "U42", "team_id": "T111"}, "team": {"id": "T111"},
+        "container": {"type": "message", "message_ts": ts, "channel_id": "C111"}, "trigger_id": "1.2.3",
+        "actions": [action]
+    });
+    format!("payload={}", url_encode(&payload.to_string()))
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn press(w: &World, action: Value, ts: &str) -> HttpResponse {
+    w.app
+        .handle(signed(
+            "/v1/slack/actions",
+            "secret",
+            w.clock.now().timestamp(),
+            &action_body(action, ts),
+        ))
+        .await
+}
+
+async fn audit(w: &World) -> Vec<Value> {
+    query_all(w.table.as_ref(), Query::partition(keys::tenant_pk("t1") + "#AUDIT"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| json!({"action": i["action"].as_str(), "user": i["user"].as_str(), "target": i["target"].as_str()}))
+        .collect()
+}
+
+#[tokio::test]
+async fn each_action_changes_state_updates_the_message_and_is_audited() {
+    let w = world("secret").await;
+    let cost = finding("cost-1", FindingKind::CostAnomaly);
+    let drift = finding("drift-1", FindingKind::Drift);
+    let ts_cost = alerted(&w, &cost).await;
+    let ts_drift = alerted(&w, &drift).await;
+
+    let r = press(
+        &w,
+        json!({"action_id": "snooze_24h", "value": "cost-1", "type": "button"}),
+        &ts_cost,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let f = load_finding(w.table.as_ref(), "t1", "cost-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.status, FindingStatus::Snoozed);
+    let item = w
+        .table
+        .get(&keys::finding("t1", "cost-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item["snooze_until"].as_str(), Some("2018-07-13T18:36:58Z"));
+    assert!(w.chat.messages()[0]
+        .blocks
+        .to_string()
+        .contains("Snoozed until 2018-07-13 18:36 UTC by <@U42>"));
+
+    let r = press(
+        &w,
+        json!({"action_id": "mark_expected", "value": "cost-1", "type": "button"}),
+        &ts_cost,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        load_finding(w.table.as_ref(), "t1", "cost-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        FindingStatus::Expected
+    );
+    assert!(w.chat.messages()[0]
+        .blocks
+        .to_string()
+        .contains("Marked expected by <@U42>"));
+    let baseline = w
+        .table
+        .get(&keys::baseline("t1", "111122223333", "ec2", "ec2:instance"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(baseline["expected_count"].as_f64(), Some(1.0));
+
+    let r = press(
+        &w,
+        json!({"action_id": "accept_drift", "value": "drift-1", "type": "button"}),
+        &ts_drift,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let item = w
+        .table
+        .get(&keys::finding("t1", "drift-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item["status"].as_str(), Some("accepted"));
+    assert_eq!(item["accepted_by"].as_str(), Some("slack:U42"));
+    assert!(w.chat.messages()[1]
+        .blocks
+        .to_string()
+        .contains("Drift accepted by <@U42>"));
+
+    // Assign: a user picker in the alert's thread, then the pick sets the owner.
+    let r = press(
+        &w,
+        json!({"action_id": "assign", "value": "drift-1", "type": "button"}),
+        &ts_drift,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let picker = w.chat.messages().last().cloned().unwrap();
+    assert_eq!(picker.thread_ts.as_deref(), Some(ts_drift.as_str()));
+    assert!(picker.blocks.to_string().contains("users_select"));
+    let r = press(&w, json!({"action_id": "assign_to", "block_id": "assign:drift-1", "selected_user": "U7", "type": "users_select"}), &ts_drift).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let item = w
+        .table
+        .get(&keys::finding("t1", "drift-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item["owner"].as_str(), Some("U7"));
+    assert!(w.chat.messages()[1]
+        .blocks
+        .to_string()
+        .contains("Assigned to <@U7> by <@U42>"));
+
+    let trail = audit(&w).await;
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "finding.snooze",
+        "finding.mark_expected",
+        "finding.accept_drift",
+        "finding.assign",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    assert!(trail.iter().all(|e| e["user"] == "slack:U42"));
+
+    // Accepting a cost anomaly as drift, an unknown finding: refused, nothing audited.
+    let before = audit(&w).await.len();
+    assert_eq!(
+        press(
+            &w,
+            json!({"action_id": "accept_drift", "value": "cost-1"}),
+            &ts_cost
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        press(
+            &w,
+            json!({"action_id": "snooze_1h", "value": "cost-404"}),
+            &ts_cost
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(audit(&w).await.len(), before);
+}
+
+async fn command(w: &World, text: &str) -> Value {
+    let body = format!("team_id=T111&user_id=U42&command=%2Fdd0c&text={}&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1", url_encode(text));
+    let r = w
+        .app
+        .handle(signed(
+            "/v1/slack/commands",
+            "secret",
+            w.clock.now().timestamp(),
+            &body,
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = body_json(&r);
+    assert_eq!(v["response_type"], "ephemeral");
+    dd0c_shared::slack::blocks::validate_limits(&v["blocks"]).unwrap();
+    v
+}
+
+#[tokio::test]
+async fn slash_commands_answer_from_the_store() {
+    let w = world("secret").await;
+    alerted(&w, &finding("cost-1", FindingKind::CostAnomaly)).await;
+    let mut other = finding("cost-2", FindingKind::CostAnomaly);
+    other.account_id = "444455556666".into();
+    other.status = FindingStatus::Resolved;
+    record_finding(w.table.as_ref(), &other).await.unwrap();
+    alerted(&w, &finding("drift-1", FindingKind::Drift)).await;
+
+    let status = command(&w, "status").await.to_string();
+    assert!(
+        status.contains("Open cost anomalies: 1") && status.contains("Open drift: 1"),
+        "{status}"
+    );
+    let open = command(&w, "anomalies").await.to_string();
+    assert!(
+        open.contains("1 open cost anomalies")
+            && open.contains("cost-1")
+            && !open.contains("cost-2")
+    );
+    let all = command(&w, "anomalies all 444455556666").await.to_string();
+    assert!(
+        all.contains("1 all cost anomalies* in 444455556666") && all.contains("cost-2"),
+        "{all}"
+    );
+    let drift = command(&w, "drift web").await.to_string();
+    assert!(drift.contains("Open drift in web") && drift.contains("drift-1"));
+    assert!(command(&w, "drift")
+        .await
+        .to_string()
+        .contains("No stacks known yet"));
+    assert!(command(&w, "digest")
+        .await
+        .to_string()
+        .contains("dd0c daily digest"));
+    assert!(command(&w, "help")
+        .await
+        .to_string()
+        .contains("/dd0c anomalies"));
+    assert!(command(&w, "").await.to_string().contains("/dd0c status"));
+}
+
+#[tokio::test]
+async fn an_unlinked_workspace_is_refused_unless_a_default_tenant_is_set() {
+    let w = world("secret").await;
+    let body = "team_id=T999&text=status";
+    let r = w
+        .app
+        .handle(signed("/v1/slack/commands", "secret", FIXTURE_TS, body))
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(body_json(&r)["field"], "team_id");
+    let local = SlackApp::new(
+        w.table.clone(),
+        w.chat.clone(),
+        Arc::new(w.clock.clone()),
+        SlackSecrets {
+            signing_secret: "secret".into(),
+        },
+    )
+    .with_default_tenant("t1");
+    assert_eq!(
+        local
+            .handle(signed("/v1/slack/commands", "secret", FIXTURE_TS, body))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        w.app
+            .handle(HttpRequest::new("GET", "/v1/slack/commands"))
+            .await
+            .status,
+        405
+    );
+}
+
+struct FakeExchange;
+
+#[async_trait]
+impl OAuthExchange for FakeExchange {
+    async fn exchange(&self, _config: &OAuthConfig, code: &str) -> Result<OAuthAccess, String> {
+        if code != "good-code" {
+            return Err("invalid_code".into());
+        }
+        Ok(OAuthAccess {
+            access_token: "xoxb-123-secret".into(),
+            team_id: "T222".into(),
+            team_name: Some("Acme".into()),
+            bot_user_id: Some("B1".into()),
+            scope: "chat:write,commands".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn oauth_install_checks_state_and_stores_the_token_encrypted() {
+    let w = world("secret").await;
+    let keys_provider = Arc::new(LocalKeyProvider::from_hex(&"11".repeat(32), "local").unwrap());
+    let config = OAuthConfig {
+        client_id: "123.456".into(),
+        client_secret: "shh".into(),
+        redirect_uri: "https://api.dd0c.dev/v1/slack/oauth_redirect".into(),
+    };
+    let app = SlackApp::new(
+        w.table.clone(),
+        w.chat.clone(),
+        Arc::new(w.clock.clone()),
+        SlackSecrets {
+            signing_secret: "secret".into(),
+        },
+    )
+    .with_oauth(config, Arc::new(FakeExchange), keys_provider.clone());
+    assert_eq!(
+        app.handle(HttpRequest::new("GET", "/v1/slack/install"))
+            .await
+            .status,
+        401
+    );
+    let r = app
+        .handle(HttpRequest::new("GET", "/v1/slack/install").with_header("x-dd0c-tenant", "t9"))
+        .await;
+    assert_eq!(r.status, 302);
+    let location = &r.headers["location"];
+    assert!(location.starts_with("https://slack.com/oauth/v2/authorize?client_id=123.456&scope=chat%3Awrite%2Ccommands&state="), "{location}");
+    let state = location
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let redirect = |state: &str, code: &str| {
+        HttpRequest::new("GET", "/v1/slack/oauth_redirect")
+            .with_query("state", state)
+            .with_query("code", code)
+    };
+    let bad = app.handle(redirect("forged", "good-code")).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(body_json(&bad)["field"], "state");
+    let r = app.handle(redirect(&state, "good-code")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let installation = settings::load_installation(w.table.as_ref(), "t9")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(installation.team_id, "T222");
+    assert_eq!(installation.scopes, ["chat:write", "commands"]);
+    assert!(
+        !installation.token.to_string().contains("xoxb"),
+        "token stored in clear"
+    );
+    assert_eq!(
+        dd0c_slack::oauth::bot_token(&installation, keys_provider.as_ref())
+            .await
+            .unwrap(),
+        "xoxb-123-secret"
+    );
+    assert_eq!(
+        settings::tenant_for_team(w.table.as_ref(), "T222")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("t9")
+    );
+    // The state is single-use.
+    assert_eq!(app.handle(redirect(&state, "good-code")).await.status, 400);
+    // An expired state is refused.
+    let r = app
+        .handle(HttpRequest::new("GET", "/v1/slack/install").with_header("x-dd0c-tenant", "t9"))
+        .await;
+    let state = r.headers["location"]
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    w.clock.advance(Duration::minutes(11));
+    assert_eq!(app.handle(redirect(&state, "good-code")).await.status, 400);
+}
