@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Finding, FindingStatus};
-use crate::store::{from_item, keys, to_item, AttrValue, Condition, StoreError, Table, Update, PK, SK};
+use crate::store::{
+    from_item, keys, to_item, AttrValue, Condition, StoreError, Table, Update, PK, SK,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -13,7 +15,9 @@ pub enum FindingAction {
     /// "This was expected": no more alerts like it for this finding.
     MarkExpected,
     /// Quiet until the given time (the digest job reopens it then).
-    Snooze { until: DateTime<Utc> },
+    Snooze {
+        until: DateTime<Utc>,
+    },
     Resolve,
     /// Back to open (undo).
     Reopen,
@@ -82,7 +86,10 @@ pub fn status_str(status: FindingStatus) -> &'static str {
 
 /// Appends an audit entry (never overwritten: a random id under the time).
 pub async fn append_audit(table: &dyn Table, entry: &AuditEntry) -> Result<(), StoreError> {
-    let mut item = to_item(entry).map_err(|e| StoreError::Decode { key: None, source: e })?;
+    let mut item = to_item(entry).map_err(|e| StoreError::Decode {
+        key: None,
+        source: e,
+    })?;
     let key = keys::audit(&entry.tenant_id, &entry.at, &entry.entry_id);
     item.insert(PK.into(), AttrValue::S(key.pk));
     item.insert(SK.into(), AttrValue::S(key.sk));
@@ -134,7 +141,8 @@ pub async fn apply(
         source: e,
     })?;
     let status = action.status();
-    let (g2pk, g2sk) = keys::finding_gsi2(tenant, status_str(status), &current.event_time, finding_id);
+    let (g2pk, g2sk) =
+        keys::finding_gsi2(tenant, status_str(status), &current.event_time, finding_id);
     let mut update = Update::new()
         .set("status", status_str(status))
         .set("GSI2PK", g2pk)
@@ -148,7 +156,9 @@ pub async fn apply(
     };
     let updated = match table.update(&key, update).await {
         Ok(item) => item,
-        Err(e) if e.is_condition_failed() => return Err(ActionError::NotFound(finding_id.to_owned())),
+        Err(e) if e.is_condition_failed() => {
+            return Err(ActionError::NotFound(finding_id.to_owned()))
+        }
         Err(e) => return Err(e.into()),
     };
     let detail = match action {
@@ -160,7 +170,14 @@ pub async fn apply(
     };
     append_audit(
         table,
-        &audit_entry(tenant, actor, now, &format!("finding.{}", action.name()), finding_id, detail),
+        &audit_entry(
+            tenant,
+            actor,
+            now,
+            &format!("finding.{}", action.name()),
+            finding_id,
+            detail,
+        ),
     )
     .await?;
     from_item(updated).map_err(|e| {

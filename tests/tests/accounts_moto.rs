@@ -35,7 +35,11 @@ async fn assume_describe_metrics_and_zombie_scan_on_moto() {
         .send()
         .await
         .expect("run instances");
-    let ids: Vec<String> = run.instances().iter().filter_map(|i| i.instance_id().map(str::to_owned)).collect();
+    let ids: Vec<String> = run
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_owned))
+        .collect();
     assert_eq!(ids.len(), 2);
     let free = ec2
         .create_volume()
@@ -45,7 +49,12 @@ async fn assume_describe_metrics_and_zombie_scan_on_moto() {
         .send()
         .await
         .expect("volume");
-    let eip = ec2.allocate_address().domain(DomainType::Vpc).send().await.expect("eip");
+    let eip = ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .send()
+        .await
+        .expect("eip");
     rds.create_db_instance()
         .db_instance_identifier("orders-db")
         .db_instance_class("db.m5.large")
@@ -56,49 +65,124 @@ async fn assume_describe_metrics_and_zombie_scan_on_moto() {
         .send()
         .await
         .expect("db");
-    rds.stop_db_instance().db_instance_identifier("orders-db").send().await.expect("stop db");
+    rds.stop_db_instance()
+        .db_instance_identifier("orders-db")
+        .send()
+        .await
+        .expect("stop db");
     let now = Utc::now();
 
     let accounts = AwsAccounts::new(sdk.clone());
-    let session = accounts.assume_role(ROLE, EXTERNAL_ID).await.expect("assume role");
+    let session = accounts
+        .assume_role(ROLE, EXTERNAL_ID)
+        .await
+        .expect("assume role");
     assert_eq!(session.account_id, "123456789012");
     // Known gap (see the module comment): moto accepts any ExternalId.
     assert!(accounts.assume_role(ROLE, "wrong").await.is_ok());
     assert!(matches!(
-        accounts.assume_role("arn:aws:iam::123456789012:user/x", EXTERNAL_ID).await,
+        accounts
+            .assume_role("arn:aws:iam::123456789012:user/x", EXTERNAL_ID)
+            .await,
         Err(AccountsError::InvalidRoleArn(_))
     ));
 
-    let instances = accounts.instances(&session, "us-east-1").await.expect("instances");
+    let instances = accounts
+        .instances(&session, "us-east-1")
+        .await
+        .expect("instances");
     assert_eq!(instances.len(), 2);
-    assert!(instances.iter().all(|i| i.instance_type == "m5.large" && i.state == "running"), "{instances:?}");
-    let volumes = accounts.volumes(&session, "us-east-1").await.expect("volumes");
+    assert!(
+        instances
+            .iter()
+            .all(|i| i.instance_type == "m5.large" && i.state == "running"),
+        "{instances:?}"
+    );
+    let volumes = accounts
+        .volumes(&session, "us-east-1")
+        .await
+        .expect("volumes");
     let free_id = free.volume_id().unwrap();
-    let v = volumes.iter().find(|v| v.volume_id == free_id).expect("the created volume");
-    assert_eq!((v.size_gb, v.state.as_str(), v.volume_type.as_deref()), (100.0, "available", Some("gp3")));
-    let addresses = accounts.addresses(&session, "us-east-1").await.expect("addresses");
-    assert!(addresses.iter().any(|a| a.allocation_id.as_deref() == eip.allocation_id() && a.association_id.is_none()));
-    let dbs = accounts.db_instances(&session, "us-east-1").await.expect("dbs");
+    let v = volumes
+        .iter()
+        .find(|v| v.volume_id == free_id)
+        .expect("the created volume");
+    assert_eq!(
+        (v.size_gb, v.state.as_str(), v.volume_type.as_deref()),
+        (100.0, "available", Some("gp3"))
+    );
+    let addresses = accounts
+        .addresses(&session, "us-east-1")
+        .await
+        .expect("addresses");
+    assert!(addresses
+        .iter()
+        .any(|a| a.allocation_id.as_deref() == eip.allocation_id() && a.association_id.is_none()));
+    let dbs = accounts
+        .db_instances(&session, "us-east-1")
+        .await
+        .expect("dbs");
     assert_eq!(dbs.len(), 1);
-    assert_eq!((dbs[0].identifier.as_str(), dbs[0].status.as_str(), dbs[0].allocated_storage_gb), ("orders-db", "stopped", 200.0));
-    assert!(accounts.nat_gateways(&session, "us-east-1").await.expect("nat").is_empty());
+    assert_eq!(
+        (
+            dbs[0].identifier.as_str(),
+            dbs[0].status.as_str(),
+            dbs[0].allocated_storage_gb
+        ),
+        ("orders-db", "stopped", 200.0)
+    );
+    assert!(accounts
+        .nat_gateways(&session, "us-east-1")
+        .await
+        .expect("nat")
+        .is_empty());
 
     // CloudWatch: the current aws-sdk-cloudwatch speaks the Smithy RPC v2 CBOR protocol, which
     // moto 5.2's server does not route (404), so metrics cannot be read here; the call must
     // fail as "unavailable" (retryable), never as a permission problem. CPU-based idleness is
     // tested with the scripted fake (shared/src/accounts/zombie.rs).
     let cpu = accounts
-        .metric(&session, "us-east-1", &Metric::InstanceCpu(ids[0].clone()), now - Duration::days(7), now)
+        .metric(
+            &session,
+            "us-east-1",
+            &Metric::InstanceCpu(ids[0].clone()),
+            now - Duration::days(7),
+            now,
+        )
         .await;
-    assert!(matches!(cpu, Ok(_) | Err(AccountsError::Unavailable(_))), "{cpu:?}");
+    assert!(
+        matches!(cpu, Ok(_) | Err(AccountsError::Unavailable(_))),
+        "{cpu:?}"
+    );
 
     // Stopped instances need no metrics: the scan covers everything else on moto.
-    ec2.stop_instances().set_instance_ids(Some(ids.clone())).send().await.expect("stop");
-    let zombies = scan(&accounts, &session, "us-east-1", now).await.expect("scan");
-    let found = |kind: ZombieKind, id: &str| zombies.iter().any(|z| z.kind == kind && z.resource_id == id);
-    assert!(!zombies.iter().any(|z| z.kind == ZombieKind::IdleInstance), "stopped instances are not idle-instance zombies");
+    ec2.stop_instances()
+        .set_instance_ids(Some(ids.clone()))
+        .send()
+        .await
+        .expect("stop");
+    let zombies = scan(&accounts, &session, "us-east-1", now)
+        .await
+        .expect("scan");
+    let found = |kind: ZombieKind, id: &str| {
+        zombies
+            .iter()
+            .any(|z| z.kind == kind && z.resource_id == id)
+    };
+    assert!(
+        !zombies.iter().any(|z| z.kind == ZombieKind::IdleInstance),
+        "stopped instances are not idle-instance zombies"
+    );
     assert!(found(ZombieKind::UnattachedVolume, free_id));
-    assert!(found(ZombieKind::UnassociatedAddress, eip.allocation_id().unwrap()));
+    assert!(found(
+        ZombieKind::UnassociatedAddress,
+        eip.allocation_id().unwrap()
+    ));
     assert!(found(ZombieKind::StoppedDbInstance, "orders-db"));
-    assert!(zombies.iter().all(|z| z.monthly_usd.is_some_and(|m| m > 0.0)), "{zombies:?}");
+    assert!(
+        zombies
+            .iter()
+            .all(|z| z.monthly_usd.is_some_and(|m| m > 0.0)),
+        "{zombies:?}"
+    );
 }

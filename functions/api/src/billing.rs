@@ -29,9 +29,16 @@ pub enum BillingError {
 #[async_trait]
 pub trait StripeApi: Send + Sync {
     /// Returns the Checkout page URL.
-    async fn create_checkout_session(&self, request: &CheckoutSessionRequest) -> Result<String, BillingError>;
+    async fn create_checkout_session(
+        &self,
+        request: &CheckoutSessionRequest,
+    ) -> Result<String, BillingError>;
     /// Returns the billing portal URL.
-    async fn create_portal_session(&self, customer_id: &str, return_url: &str) -> Result<String, BillingError>;
+    async fn create_portal_session(
+        &self,
+        customer_id: &str,
+        return_url: &str,
+    ) -> Result<String, BillingError>;
 }
 
 /// Records requests and answers with made-up URLs (tests, `dd0c serve`).
@@ -43,15 +50,33 @@ pub struct FakeStripe {
 
 #[async_trait]
 impl StripeApi for FakeStripe {
-    async fn create_checkout_session(&self, request: &CheckoutSessionRequest) -> Result<String, BillingError> {
-        let mut all = self.checkouts.lock().map_err(|_| BillingError::Unavailable("fake poisoned".into()))?;
+    async fn create_checkout_session(
+        &self,
+        request: &CheckoutSessionRequest,
+    ) -> Result<String, BillingError> {
+        let mut all = self
+            .checkouts
+            .lock()
+            .map_err(|_| BillingError::Unavailable("fake poisoned".into()))?;
         all.push(request.clone());
-        Ok(format!("https://checkout.stripe.test/c/pay/cs_test_{}", all.len()))
+        Ok(format!(
+            "https://checkout.stripe.test/c/pay/cs_test_{}",
+            all.len()
+        ))
     }
-    async fn create_portal_session(&self, customer_id: &str, return_url: &str) -> Result<String, BillingError> {
-        let mut all = self.portals.lock().map_err(|_| BillingError::Unavailable("fake poisoned".into()))?;
+    async fn create_portal_session(
+        &self,
+        customer_id: &str,
+        return_url: &str,
+    ) -> Result<String, BillingError> {
+        let mut all = self
+            .portals
+            .lock()
+            .map_err(|_| BillingError::Unavailable("fake poisoned".into()))?;
         all.push((customer_id.to_owned(), return_url.to_owned()));
-        Ok(format!("https://billing.stripe.test/p/session/{customer_id}"))
+        Ok(format!(
+            "https://billing.stripe.test/p/session/{customer_id}"
+        ))
     }
 }
 
@@ -60,7 +85,9 @@ pub fn form_encode(pairs: &[(&str, String)]) -> String {
     fn enc(s: &str) -> String {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect()
@@ -82,7 +109,10 @@ pub fn checkout_form(request: &CheckoutSessionRequest) -> Vec<(&'static str, Str
         ("line_items[0][quantity]", request.quantity.to_string()),
         ("client_reference_id", request.tenant_id.clone()),
         ("metadata[tenant_id]", request.tenant_id.clone()),
-        ("subscription_data[metadata][tenant_id]", request.tenant_id.clone()),
+        (
+            "subscription_data[metadata][tenant_id]",
+            request.tenant_id.clone(),
+        ),
         ("success_url", request.success_url.clone()),
         ("cancel_url", request.cancel_url.clone()),
     ];
@@ -130,7 +160,10 @@ impl HttpStripe {
         if status >= 300 {
             return Err(BillingError::Stripe {
                 status,
-                message: body["error"]["message"].as_str().unwrap_or("unknown error").to_owned(),
+                message: body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("unknown error")
+                    .to_owned(),
             });
         }
         body["url"]
@@ -142,13 +175,24 @@ impl HttpStripe {
 
 #[async_trait]
 impl StripeApi for HttpStripe {
-    async fn create_checkout_session(&self, request: &CheckoutSessionRequest) -> Result<String, BillingError> {
-        self.post("/v1/checkout/sessions", &checkout_form(request)).await
+    async fn create_checkout_session(
+        &self,
+        request: &CheckoutSessionRequest,
+    ) -> Result<String, BillingError> {
+        self.post("/v1/checkout/sessions", &checkout_form(request))
+            .await
     }
-    async fn create_portal_session(&self, customer_id: &str, return_url: &str) -> Result<String, BillingError> {
+    async fn create_portal_session(
+        &self,
+        customer_id: &str,
+        return_url: &str,
+    ) -> Result<String, BillingError> {
         self.post(
             "/v1/billing_portal/sessions",
-            &[("customer", customer_id.to_owned()), ("return_url", return_url.to_owned())],
+            &[
+                ("customer", customer_id.to_owned()),
+                ("return_url", return_url.to_owned()),
+            ],
         )
         .await
     }
@@ -169,7 +213,10 @@ mod tests {
             cancel_url: "https://x/cancel".into(),
         });
         let encoded = form_encode(&form);
-        assert!(encoded.contains("line_items%5B0%5D%5Bquantity%5D=3"), "{encoded}");
+        assert!(
+            encoded.contains("line_items%5B0%5D%5Bquantity%5D=3"),
+            "{encoded}"
+        );
         assert!(encoded.contains("client_reference_id=t1"));
         assert!(encoded.contains("success_url=https%3A%2F%2Fx%2Fok%3Fa%3D1%26b%3D2"));
         assert!(!encoded.contains("customer="));

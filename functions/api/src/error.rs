@@ -43,7 +43,8 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> HttpResponse {
-        let mut response = HttpResponse::problem(self.status, self.title, &self.detail, self.field.as_deref());
+        let mut response =
+            HttpResponse::problem(self.status, self.title, &self.detail, self.field.as_deref());
         if let Some(code) = self.code {
             if let Ok(mut body) = serde_json::from_str::<serde_json::Value>(&response.body) {
                 body["code"] = serde_json::Value::String(code.to_owned());
@@ -57,7 +58,11 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "store failed");
-        ApiError::new(503, "Service unavailable", "the store is unavailable; try again")
+        ApiError::new(
+            503,
+            "Service unavailable",
+            "the store is unavailable; try again",
+        )
     }
 }
 

@@ -11,7 +11,8 @@ use dd0c_shared::finding_actions::{self, ActionError, FindingAction};
 use dd0c_shared::governance;
 use dd0c_shared::http::{HttpRequest, HttpResponse};
 use dd0c_shared::store::{
-    from_item, keys, to_item, AttrValue, Condition, Index, Item, Query, SortKeyCondition, StoreError, Update, PK, SK,
+    from_item, keys, to_item, AttrValue, Condition, Index, Item, Query, SortKeyCondition,
+    StoreError, Update, PK, SK,
 };
 use dd0c_shared::tenancy::{self, AccountLink, AccountStatus, Plan, TenantProfile};
 
@@ -55,8 +56,20 @@ impl Ctx<'_> {
             },
         }
     }
-    async fn audit(&self, action: &str, target: &str, detail: serde_json::Value) -> Result<(), ApiError> {
-        let entry = finding_actions::audit_entry(self.tenant(), &self.actor(), self.now(), action, target, detail);
+    async fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let entry = finding_actions::audit_entry(
+            self.tenant(),
+            &self.actor(),
+            self.now(),
+            action,
+            target,
+            detail,
+        );
         finding_actions::append_audit(self.table(), &entry).await?;
         Ok(())
     }
@@ -90,7 +103,10 @@ pub async fn dispatch(route: RouteId, ctx: Ctx<'_>) -> Result<HttpResponse, ApiE
 }
 
 fn decode_err(e: dd0c_shared::store::ItemError) -> ApiError {
-    ApiError::from(StoreError::Decode { key: None, source: e })
+    ApiError::from(StoreError::Decode {
+        key: None,
+        source: e,
+    })
 }
 
 fn valid_region(region: &str) -> bool {
@@ -98,12 +114,21 @@ fn valid_region(region: &str) -> bool {
     parts.len() >= 3
         && parts.len() <= 4
         && parts[0].len() == 2
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn valid_segment(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
 }
 
 // ------------------------------------------------------------------------------------ accounts
@@ -133,7 +158,11 @@ fn upgrade_required(used: u32, limit: u32, plan: Plan) -> ApiError {
 }
 
 fn quick_create_url(config: &crate::ApiConfig, external_id: &str) -> String {
-    let enc = |s: &str| crate::billing::form_encode(&[("", s.to_owned())]).trim_start_matches('=').to_owned();
+    let enc = |s: &str| {
+        crate::billing::form_encode(&[("", s.to_owned())])
+            .trim_start_matches('=')
+            .to_owned()
+    };
     format!(
         "https://console.aws.amazon.com/cloudformation/home?region={region}#/stacks/quickcreate?templateURL={template}&stackName={stack}&param_ExternalId={external_id}&param_Dd0cAccountId={account}&param_Dd0cRegion={region}",
         region = config.region,
@@ -201,7 +230,16 @@ fn explain(e: &AccountsError, external_id: &str, dd0c_account: &str) -> ApiError
             (502, "aws_unavailable", "AWS could not be reached; try again in a minute".to_owned())
         }
     };
-    let mut err = ApiError::new(status, if status == 502 { "Bad gateway" } else { "Account not connected" }, detail).with_code(code);
+    let mut err = ApiError::new(
+        status,
+        if status == 502 {
+            "Bad gateway"
+        } else {
+            "Account not connected"
+        },
+        detail,
+    )
+    .with_code(code);
     if matches!(e, AccountsError::InvalidRoleArn(_)) {
         err = err.with_field("role_arn");
     }
@@ -238,29 +276,54 @@ pub async fn run_zombie_scan(
 async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let body: ConnectAccountRequest = json_body(&ctx.request.body)?;
     if !accounts::is_account_id(&body.aws_account_id) {
-        return Err(ApiError::bad_request("aws_account_id", "aws_account_id must be 12 digits"));
+        return Err(ApiError::bad_request(
+            "aws_account_id",
+            "aws_account_id must be 12 digits",
+        ));
     }
     let role_account = accounts::role_arn_account(&body.role_arn).ok_or_else(|| {
-        ApiError::bad_request("role_arn", "role_arn must look like arn:aws:iam::123456789012:role/dd0c-readonly")
+        ApiError::bad_request(
+            "role_arn",
+            "role_arn must look like arn:aws:iam::123456789012:role/dd0c-readonly",
+        )
     })?;
     if role_account != body.aws_account_id {
         return Err(ApiError::bad_request(
             "role_arn",
-            format!("the role is in account {role_account}, not {}", body.aws_account_id),
+            format!(
+                "the role is in account {role_account}, not {}",
+                body.aws_account_id
+            ),
         ));
     }
-    let region = body.region.clone().unwrap_or_else(|| ctx.api.config.region.clone());
+    let region = body
+        .region
+        .clone()
+        .unwrap_or_else(|| ctx.api.config.region.clone());
     if !valid_region(&region) {
-        return Err(ApiError::bad_request("region", format!("{region:?} is not an AWS region")));
+        return Err(ApiError::bad_request(
+            "region",
+            format!("{region:?} is not an AWS region"),
+        ));
     }
     let (profile, links, used) = usage(ctx).await?;
     let Some(external_id) = profile.external_id.clone() else {
-        return Err(ApiError::new(409, "Conflict", "no ExternalId yet: call POST /v1/accounts/setup and create the stack first").with_code("setup_required"));
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            "no ExternalId yet: call POST /v1/accounts/setup and create the stack first",
+        )
+        .with_code("setup_required"));
     };
     let existing = tenancy::account_link(ctx.table(), &body.aws_account_id).await?;
     if let Some(link) = &existing {
         if link.tenant_id != ctx.tenant() {
-            return Err(ApiError::new(409, "Conflict", "this AWS account is connected to another dd0c tenant").with_code("account_taken"));
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                "this AWS account is connected to another dd0c tenant",
+            )
+            .with_code("account_taken"));
         }
     }
     let already_counted = links
@@ -294,18 +357,32 @@ async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     match ctx.table().put(link.to_item()?, Some(condition)).await {
         Ok(()) => {}
         Err(e) if e.is_condition_failed() => {
-            return Err(ApiError::new(409, "Conflict", "this AWS account is connected to another dd0c tenant").with_code("account_taken"))
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                "this AWS account is connected to another dd0c tenant",
+            )
+            .with_code("account_taken"))
         }
         Err(e) => return Err(e.into()),
     }
-    ctx.audit("account.connect", &link.account_id, json!({ "role_arn": body.role_arn })).await?;
-    let (zombie_scan, zombie_scan_error) = match run_zombie_scan(ctx.api.accounts.as_ref(), &session, &region, now).await {
-        Ok(scan) => {
-            store_scan(ctx, &link.account_id, &scan).await?;
-            (Some(scan), None)
-        }
-        Err(e) => (None, Some(explain(&e, "", &ctx.api.config.dd0c_account_id).detail)),
-    };
+    ctx.audit(
+        "account.connect",
+        &link.account_id,
+        json!({ "role_arn": body.role_arn }),
+    )
+    .await?;
+    let (zombie_scan, zombie_scan_error) =
+        match run_zombie_scan(ctx.api.accounts.as_ref(), &session, &region, now).await {
+            Ok(scan) => {
+                store_scan(ctx, &link.account_id, &scan).await?;
+                (Some(scan), None)
+            }
+            Err(e) => (
+                None,
+                Some(explain(&e, "", &ctx.api.config.dd0c_account_id).detail),
+            ),
+        };
     Ok(HttpResponse::json(
         201,
         &ConnectAccountResponse {
@@ -322,25 +399,47 @@ async fn accounts_list(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let start = pagination::decode(ctx.request.query.get("next"), "GSI1PK", &partition)?;
     let page = ctx
         .table()
-        .query(Query::partition(partition).on(Index::Gsi1).limit(limit).start_after(start))
+        .query(
+            Query::partition(partition)
+                .on(Index::Gsi1)
+                .limit(limit)
+                .start_after(start),
+        )
         .await?;
     let items = page
         .items
         .into_iter()
-        .map(|i| from_item::<AccountLink>(i).map(|l| AccountView::from(&l)).map_err(decode_err))
+        .map(|i| {
+            from_item::<AccountLink>(i)
+                .map(|l| AccountView::from(&l))
+                .map_err(decode_err)
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::json(200, &AccountPage { items, next: pagination::encode(&page.next) }))
+    Ok(HttpResponse::json(
+        200,
+        &AccountPage {
+            items,
+            next: pagination::encode(&page.next),
+        },
+    ))
 }
 
 /// The tenant's link of the account in the path: 404 if nobody's, 403 if another tenant's.
 async fn own_account(ctx: &Ctx<'_>) -> Result<AccountLink, ApiError> {
     let id = ctx.param("id");
     if !accounts::is_account_id(id) {
-        return Err(ApiError::bad_request("id", "the account id must be 12 digits"));
+        return Err(ApiError::bad_request(
+            "id",
+            "the account id must be 12 digits",
+        ));
     }
     match tenancy::account_link(ctx.table(), id).await? {
-        None => Err(ApiError::not_found(format!("account {id} is not connected"))),
-        Some(link) if link.tenant_id != ctx.tenant() => Err(ApiError::forbidden(format!("account {id} does not belong to your tenant"))),
+        None => Err(ApiError::not_found(format!(
+            "account {id} is not connected"
+        ))),
+        Some(link) if link.tenant_id != ctx.tenant() => Err(ApiError::forbidden(format!(
+            "account {id} does not belong to your tenant"
+        ))),
         Some(link) => Ok(link),
     }
 }
@@ -350,14 +449,24 @@ async fn account_health(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let now = ctx.now();
     let (role_ok, problem, detail) = match (&link.status, &link.role_arn, &link.external_id) {
         (AccountStatus::Disconnecting, _, _) => (false, Some("disconnecting".to_owned()), None),
-        (_, Some(role), Some(external_id)) => match ctx.api.accounts.assume_role(role, external_id).await {
-            Ok(_) => (true, None, None),
-            Err(e) => {
-                let explained = explain(&e, external_id, &ctx.api.config.dd0c_account_id);
-                (false, explained.code.map(str::to_owned), Some(explained.detail))
+        (_, Some(role), Some(external_id)) => {
+            match ctx.api.accounts.assume_role(role, external_id).await {
+                Ok(_) => (true, None, None),
+                Err(e) => {
+                    let explained = explain(&e, external_id, &ctx.api.config.dd0c_account_id);
+                    (
+                        false,
+                        explained.code.map(str::to_owned),
+                        Some(explained.detail),
+                    )
+                }
             }
-        },
-        _ => (false, Some("not_verified".to_owned()), Some("the role was never verified: POST /v1/accounts".to_owned())),
+        }
+        _ => (
+            false,
+            Some("not_verified".to_owned()),
+            Some("the role was never verified: POST /v1/accounts".to_owned()),
+        ),
     };
     let scan_key = keys::zombie_scan(ctx.tenant(), &link.account_id);
     let last_zombie_scan = match ctx.table().get(&scan_key).await? {
@@ -391,12 +500,25 @@ async fn account_delete(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
             Update::new()
                 .set("status", "disconnecting")
                 .set("status_changed_at", keys::time_key(&now))
-                .set("purge_after", keys::time_key(&(now + Duration::hours(PURGE_AFTER_HOURS))))
-                .when(Condition::Equals("tenant_id".into(), AttrValue::S(ctx.tenant().to_owned()))),
+                .set(
+                    "purge_after",
+                    keys::time_key(&(now + Duration::hours(PURGE_AFTER_HOURS))),
+                )
+                .when(Condition::Equals(
+                    "tenant_id".into(),
+                    AttrValue::S(ctx.tenant().to_owned()),
+                )),
         )
         .await
-        .map_err(|e| if e.is_condition_failed() { ApiError::forbidden("the account does not belong to your tenant") } else { e.into() })?;
-    ctx.audit("account.disconnect", &link.account_id, json!({})).await?;
+        .map_err(|e| {
+            if e.is_condition_failed() {
+                ApiError::forbidden("the account does not belong to your tenant")
+            } else {
+                e.into()
+            }
+        })?;
+    ctx.audit("account.disconnect", &link.account_id, json!({}))
+        .await?;
     let link: AccountLink = from_item(item).map_err(decode_err)?;
     Ok(HttpResponse::json(200, &AccountView::from(&link)))
 }
@@ -405,14 +527,23 @@ async fn baseline_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let link = own_account(ctx).await?;
     let (service, resource_type) = (ctx.param("service"), ctx.param("type"));
     if !valid_segment(service) {
-        return Err(ApiError::bad_request("service", "service must be 1-64 letters, digits, - _ : ."));
+        return Err(ApiError::bad_request(
+            "service",
+            "service must be 1-64 letters, digits, - _ : .",
+        ));
     }
     if !valid_segment(resource_type) {
-        return Err(ApiError::bad_request("type", "type must be 1-64 letters, digits, - _ : ."));
+        return Err(ApiError::bad_request(
+            "type",
+            "type must be 1-64 letters, digits, - _ : .",
+        ));
     }
     let body: BaselinePatch = json_body(&ctx.request.body)?;
     if !["low", "medium", "high"].contains(&body.sensitivity.as_str()) {
-        return Err(ApiError::bad_request("sensitivity", "sensitivity must be low, medium or high"));
+        return Err(ApiError::bad_request(
+            "sensitivity",
+            "sensitivity must be low, medium or high",
+        ));
     }
     let now = ctx.now();
     ctx.table()
@@ -424,7 +555,12 @@ async fn baseline_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         )
         .await?;
     let target = format!("{}/{service}/{resource_type}", link.account_id);
-    ctx.audit("baseline.sensitivity", &target, json!({ "sensitivity": body.sensitivity })).await?;
+    ctx.audit(
+        "baseline.sensitivity",
+        &target,
+        json!({ "sensitivity": body.sensitivity }),
+    )
+    .await?;
     Ok(HttpResponse::json(
         200,
         &BaselineView {
@@ -447,7 +583,12 @@ fn parse_time(ctx: &Ctx<'_>, name: &str) -> Result<Option<DateTime<Utc>>, ApiErr
         .map(|raw| {
             DateTime::parse_from_rfc3339(raw)
                 .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| ApiError::bad_request(name, format!("{name} must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z")))
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        name,
+                        format!("{name} must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z"),
+                    )
+                })
         })
         .transpose()
 }
@@ -480,23 +621,37 @@ async fn findings_list(ctx: &Ctx<'_>, forced_kind: Option<&str>) -> Result<HttpR
     let status = q.get("status").map(String::as_str);
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
-            return Err(ApiError::bad_request("status", format!("status must be one of {}", STATUSES.join(", "))));
+            return Err(ApiError::bad_request(
+                "status",
+                format!("status must be one of {}", STATUSES.join(", ")),
+            ));
         }
     }
     let severity = match q.get("severity") {
         Some(s) => Some(Severity::parse(s).ok_or_else(|| {
-            ApiError::bad_request("severity", "severity must be info, low, medium, warning, high or critical")
+            ApiError::bad_request(
+                "severity",
+                "severity must be info, low, medium, warning, high or critical",
+            )
         })?),
         None => None,
     };
     let account = q.get("account").map(String::as_str);
     if account.is_some_and(|a| !accounts::is_account_id(a)) {
-        return Err(ApiError::bad_request("account", "account must be a 12-digit AWS account id"));
+        return Err(ApiError::bad_request(
+            "account",
+            "account must be a 12-digit AWS account id",
+        ));
     }
     let kind = match (forced_kind, q.get("kind").map(String::as_str)) {
         (Some(k), _) => Some(k),
         (None, Some(k @ ("cost_anomaly" | "drift"))) => Some(k),
-        (None, Some(_)) => return Err(ApiError::bad_request("kind", "kind must be cost_anomaly or drift")),
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "kind",
+                "kind must be cost_anomaly or drift",
+            ))
+        }
         (None, None) => None,
     };
     let stack = q.get("stack").map(String::as_str);
@@ -506,7 +661,10 @@ async fn findings_list(ctx: &Ctx<'_>, forced_kind: Option<&str>) -> Result<HttpR
 
     let tenant = ctx.tenant();
     let (index, partition) = match status {
-        Some(s) => (Index::Gsi2, format!("{}#FINDINGS#{s}", keys::tenant_pk(tenant))),
+        Some(s) => (
+            Index::Gsi2,
+            format!("{}#FINDINGS#{s}", keys::tenant_pk(tenant)),
+        ),
         None => (Index::Gsi1, format!("{}#FINDINGS", keys::tenant_pk(tenant))),
     };
     let sort = match (since, until) {
@@ -544,7 +702,8 @@ async fn findings_list(ctx: &Ctx<'_>, forced_kind: Option<&str>) -> Result<HttpR
                 && account.is_none_or(|a| finding.account_id == a)
                 && kind.is_none_or(|k| finding.kind.as_str() == k)
                 && stack.is_none_or(|s| {
-                    finding.details["stack_id"].as_str() == Some(s) || finding.details["stack"].as_str() == Some(s)
+                    finding.details["stack_id"].as_str() == Some(s)
+                        || finding.details["stack"].as_str() == Some(s)
                 });
             if keep {
                 items.push(FindingView::new(&finding, snooze));
@@ -571,7 +730,13 @@ async fn findings_list(ctx: &Ctx<'_>, forced_kind: Option<&str>) -> Result<HttpR
     }
     // A full page that ended exactly at the partition's end still gets a token; the next
     // call answers an empty page, which clients handle.
-    Ok(HttpResponse::json(200, &FindingPage { items, next: pagination::encode(&next) }))
+    Ok(HttpResponse::json(
+        200,
+        &FindingPage {
+            items,
+            next: pagination::encode(&next),
+        },
+    ))
 }
 
 async fn finding_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
@@ -580,7 +745,11 @@ async fn finding_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         return Err(ApiError::bad_request("id", "not a finding id"));
     }
     let key = keys::finding(ctx.tenant(), id);
-    let item = ctx.table().get(&key).await?.ok_or_else(|| ApiError::not_found(format!("no finding {id}")))?;
+    let item = ctx
+        .table()
+        .get(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no finding {id}")))?;
     let snooze = snooze_until(&item);
     let finding: Finding = from_item(item).map_err(decode_err)?;
     Ok(HttpResponse::json(200, &FindingView::new(&finding, snooze)))
@@ -594,24 +763,49 @@ async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         ("resolve", None) => FindingAction::Resolve,
         ("reopen", None) => FindingAction::Reopen,
         ("snooze", Some(until)) => FindingAction::Snooze { until },
-        ("snooze", None) => return Err(ApiError::bad_request("snooze_until", "snooze needs snooze_until (RFC 3339)")),
-        ("mark_expected" | "resolve" | "reopen", Some(_)) => {
-            return Err(ApiError::bad_request("snooze_until", "snooze_until only goes with the snooze action"))
+        ("snooze", None) => {
+            return Err(ApiError::bad_request(
+                "snooze_until",
+                "snooze needs snooze_until (RFC 3339)",
+            ))
         }
-        _ => return Err(ApiError::bad_request("action", "action must be mark_expected, snooze, resolve or reopen")),
+        ("mark_expected" | "resolve" | "reopen", Some(_)) => {
+            return Err(ApiError::bad_request(
+                "snooze_until",
+                "snooze_until only goes with the snooze action",
+            ))
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "action",
+                "action must be mark_expected, snooze, resolve or reopen",
+            ))
+        }
     };
     if let FindingAction::Snooze { until } = &action {
         if *until > ctx.now() + Duration::days(90) {
-            return Err(ApiError::bad_request("snooze_until", "snooze for at most 90 days"));
+            return Err(ApiError::bad_request(
+                "snooze_until",
+                "snooze for at most 90 days",
+            ));
         }
     }
-    let finding = finding_actions::apply(ctx.table(), ctx.tenant(), id, &action, &ctx.actor(), ctx.now())
-        .await
-        .map_err(|e| match e {
-            ActionError::NotFound(id) => ApiError::not_found(format!("no finding {id}")),
-            ActionError::SnoozeInPast => ApiError::bad_request("snooze_until", "snooze_until must be in the future"),
-            ActionError::Store(e) => e.into(),
-        })?;
+    let finding = finding_actions::apply(
+        ctx.table(),
+        ctx.tenant(),
+        id,
+        &action,
+        &ctx.actor(),
+        ctx.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        ActionError::NotFound(id) => ApiError::not_found(format!("no finding {id}")),
+        ActionError::SnoozeInPast => {
+            ApiError::bad_request("snooze_until", "snooze_until must be in the future")
+        }
+        ActionError::Store(e) => e.into(),
+    })?;
     let snooze = match &action {
         FindingAction::Snooze { until } => Some(*until),
         _ => None,
@@ -629,14 +823,25 @@ async fn stacks_list(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let start = pagination::decode(ctx.request.query.get("next"), "PK", &partition)?;
     let page = ctx
         .table()
-        .query(Query::partition(partition).begins_with("STACK#").limit(limit).start_after(start))
+        .query(
+            Query::partition(partition)
+                .begins_with("STACK#")
+                .limit(limit)
+                .start_after(start),
+        )
         .await?;
     let items = page
         .items
         .into_iter()
         .map(|i| from_item::<Stack>(i).map_err(decode_err))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::json(200, &StackPage { items, next: pagination::encode(&page.next) }))
+    Ok(HttpResponse::json(
+        200,
+        &StackPage {
+            items,
+            next: pagination::encode(&page.next),
+        },
+    ))
 }
 
 fn stack_item(tenant: &str, stack: &Stack) -> Result<Item, ApiError> {
@@ -651,14 +856,20 @@ fn stack_item(tenant: &str, stack: &Stack) -> Result<Item, ApiError> {
 
 fn validate_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.len() > 128 {
-        return Err(ApiError::bad_request("name", "name must be 1-128 characters"));
+        return Err(ApiError::bad_request(
+            "name",
+            "name must be 1-128 characters",
+        ));
     }
     Ok(())
 }
 
 fn validate_state_location(s: &Option<String>) -> Result<(), ApiError> {
     if s.as_ref().is_some_and(|s| s.len() > 1024) {
-        return Err(ApiError::bad_request("state_location", "state_location must be at most 1024 characters"));
+        return Err(ApiError::bad_request(
+            "state_location",
+            "state_location must be at most 1024 characters",
+        ));
     }
     Ok(())
 }
@@ -667,20 +878,37 @@ async fn stacks_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let body: StackCreate = json_body(&ctx.request.body)?;
     validate_name(&body.name)?;
     if !IAC_TOOLS.contains(&body.iac_tool.as_str()) {
-        return Err(ApiError::bad_request("iac_tool", format!("iac_tool must be one of {}", IAC_TOOLS.join(", "))));
+        return Err(ApiError::bad_request(
+            "iac_tool",
+            format!("iac_tool must be one of {}", IAC_TOOLS.join(", ")),
+        ));
     }
     if !accounts::is_account_id(&body.account_id) {
-        return Err(ApiError::bad_request("account_id", "account_id must be 12 digits"));
+        return Err(ApiError::bad_request(
+            "account_id",
+            "account_id must be 12 digits",
+        ));
     }
     if !valid_region(&body.region) {
-        return Err(ApiError::bad_request("region", format!("{:?} is not an AWS region", body.region)));
+        return Err(ApiError::bad_request(
+            "region",
+            format!("{:?} is not an AWS region", body.region),
+        ));
     }
     validate_state_location(&body.state_location)?;
     match tenancy::account_link(ctx.table(), &body.account_id).await? {
         Some(link) if link.tenant_id != ctx.tenant() => {
-            return Err(ApiError::forbidden("the account does not belong to your tenant").with_field("account_id"))
+            return Err(
+                ApiError::forbidden("the account does not belong to your tenant")
+                    .with_field("account_id"),
+            )
         }
-        None => return Err(ApiError::bad_request("account_id", "connect the account first (POST /v1/accounts)")),
+        None => {
+            return Err(ApiError::bad_request(
+                "account_id",
+                "connect the account first (POST /v1/accounts)",
+            ))
+        }
         Some(_) => {}
     }
     let now = ctx.now();
@@ -695,8 +923,18 @@ async fn stacks_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         created_at: now,
         updated_at: now,
     };
-    ctx.table().put(stack_item(ctx.tenant(), &stack)?, Some(Condition::ItemNotExists)).await?;
-    ctx.audit("stack.create", &stack.stack_id, json!({ "name": stack.name })).await?;
+    ctx.table()
+        .put(
+            stack_item(ctx.tenant(), &stack)?,
+            Some(Condition::ItemNotExists),
+        )
+        .await?;
+    ctx.audit(
+        "stack.create",
+        &stack.stack_id,
+        json!({ "name": stack.name }),
+    )
+    .await?;
     Ok(HttpResponse::json(201, &stack))
 }
 
@@ -705,7 +943,12 @@ async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let id = match (ctx.param("id"), &body.stack_id) {
         ("", Some(id)) => id.clone(),
         ("", None) => return Err(ApiError::bad_request("stack_id", "stack_id is required")),
-        (path, Some(id)) if path != id => return Err(ApiError::bad_request("stack_id", "stack_id differs from the path")),
+        (path, Some(id)) if path != id => {
+            return Err(ApiError::bad_request(
+                "stack_id",
+                "stack_id differs from the path",
+            ))
+        }
         (path, _) => path.to_owned(),
     };
     if !valid_segment(&id) {
@@ -716,7 +959,9 @@ async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     }
     validate_state_location(&body.state_location)?;
     let key = keys::stack(ctx.tenant(), &id);
-    let mut update = Update::new().set("updated_at", keys::time_key(&ctx.now())).when(Condition::ItemExists);
+    let mut update = Update::new()
+        .set("updated_at", keys::time_key(&ctx.now()))
+        .when(Condition::ItemExists);
     if let Some(name) = &body.name {
         update = update.set("name", name.as_str());
     }
@@ -734,7 +979,10 @@ async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         }
     })?;
     ctx.audit("stack.update", &id, json!({})).await?;
-    Ok(HttpResponse::json(200, &from_item::<Stack>(item).map_err(decode_err)?))
+    Ok(HttpResponse::json(
+        200,
+        &from_item::<Stack>(item).map_err(decode_err)?,
+    ))
 }
 
 // ------------------------------------------------------------------------------------ policies
@@ -753,7 +1001,9 @@ async fn policies_view(ctx: &Ctx<'_>) -> Result<PoliciesView, ApiError> {
     let tenant = governance::store::tenant_override(ctx.table(), ctx.tenant()).await?;
     let mut accounts = std::collections::BTreeMap::new();
     for link in tenancy::tenant_accounts(ctx.table(), ctx.tenant()).await? {
-        if let Some(o) = governance::store::account_override(ctx.table(), ctx.tenant(), &link.account_id).await? {
+        if let Some(o) =
+            governance::store::account_override(ctx.table(), ctx.tenant(), &link.account_id).await?
+        {
             accounts.insert(link.account_id, serde_json::to_value(o).unwrap_or_default());
         }
     }
@@ -776,8 +1026,10 @@ async fn policies_put(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let system = &ctx.api.config.system_policy;
     let tenant_override = match &body.tenant {
         Some(v) => {
-            let o = governance::PolicyOverride::from_value(v).map_err(|e| governance_error("tenant", &e))?;
-            governance::validate_override(system, &o).map_err(|e| governance_error("tenant", &e))?;
+            let o = governance::PolicyOverride::from_value(v)
+                .map_err(|e| governance_error("tenant", &e))?;
+            governance::validate_override(system, &o)
+                .map_err(|e| governance_error("tenant", &e))?;
             Some(o)
         }
         None => governance::store::tenant_override(ctx.table(), ctx.tenant()).await?,
@@ -788,15 +1040,30 @@ async fn policies_put(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     for (account, value) in &body.accounts {
         let prefix = format!("accounts.{account}");
         if !accounts::is_account_id(account) {
-            return Err(ApiError::bad_request(&prefix, "account keys must be 12-digit AWS account ids"));
+            return Err(ApiError::bad_request(
+                &prefix,
+                "account keys must be 12-digit AWS account ids",
+            ));
         }
         match tenancy::account_link(ctx.table(), account).await? {
             Some(link) if link.tenant_id == ctx.tenant() => {}
-            Some(_) => return Err(ApiError::forbidden(format!("account {account} does not belong to your tenant")).with_field(&prefix)),
-            None => return Err(ApiError::bad_request(&prefix, format!("account {account} is not connected"))),
+            Some(_) => {
+                return Err(ApiError::forbidden(format!(
+                    "account {account} does not belong to your tenant"
+                ))
+                .with_field(&prefix))
+            }
+            None => {
+                return Err(ApiError::bad_request(
+                    &prefix,
+                    format!("account {account} is not connected"),
+                ))
+            }
         }
-        let o = governance::PolicyOverride::from_value(value).map_err(|e| governance_error(&prefix, &e))?;
-        governance::validate_override(&tenant_floor, &o).map_err(|e| governance_error(&prefix, &e))?;
+        let o = governance::PolicyOverride::from_value(value)
+            .map_err(|e| governance_error(&prefix, &e))?;
+        governance::validate_override(&tenant_floor, &o)
+            .map_err(|e| governance_error(&prefix, &e))?;
         account_overrides.push((account.clone(), o));
     }
     let (now, by) = (ctx.now(), ctx.principal.user.clone());
@@ -810,11 +1077,24 @@ async fn policies_put(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
             .map_err(|e| store_err("tenant", e))?;
     }
     for (account, o) in &account_overrides {
-        governance::store::put_account_override(ctx.table(), system, ctx.tenant(), account, o, &by, now)
-            .await
-            .map_err(|e| store_err(&format!("accounts.{account}"), e))?;
+        governance::store::put_account_override(
+            ctx.table(),
+            system,
+            ctx.tenant(),
+            account,
+            o,
+            &by,
+            now,
+        )
+        .await
+        .map_err(|e| store_err(&format!("accounts.{account}"), e))?;
     }
-    ctx.audit("policy.update", "policies", serde_json::to_value(&body).unwrap_or_default()).await?;
+    ctx.audit(
+        "policy.update",
+        "policies",
+        serde_json::to_value(&body).unwrap_or_default(),
+    )
+    .await?;
     Ok(HttpResponse::json(200, &policies_view(ctx).await?))
 }
 
@@ -823,14 +1103,34 @@ async fn policies_put(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
 async fn api_keys_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let body: ApiKeyCreate = json_body(&ctx.request.body)?;
     if body.name.trim().is_empty() || body.name.len() > 64 {
-        return Err(ApiError::bad_request("name", "name must be 1-64 characters"));
+        return Err(ApiError::bad_request(
+            "name",
+            "name must be 1-64 characters",
+        ));
     }
-    let (record, plain) = api_keys::create(ctx.table(), ctx.tenant(), &body.name, Some(&ctx.principal.user), ctx.now()).await?;
-    ctx.audit("api_key.create", &record.key_id, json!({ "name": record.name })).await?;
+    let (record, plain) = api_keys::create(
+        ctx.table(),
+        ctx.tenant(),
+        &body.name,
+        Some(&ctx.principal.user),
+        ctx.now(),
+    )
+    .await?;
+    ctx.audit(
+        "api_key.create",
+        &record.key_id,
+        json!({ "name": record.name }),
+    )
+    .await?;
     Ok(HttpResponse::json(
         201,
         &ApiKeyCreated {
-            key: ApiKeyView { key_id: record.key_id, name: record.name, prefix: record.prefix, created_at: record.created_at },
+            key: ApiKeyView {
+                key_id: record.key_id,
+                name: record.name,
+                prefix: record.prefix,
+                created_at: record.created_at,
+            },
             api_key: plain,
         },
     ))
@@ -843,9 +1143,20 @@ async fn api_keys_list(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let (list, next) = api_keys::list(ctx.table(), ctx.tenant(), limit, start).await?;
     let items = list
         .into_iter()
-        .map(|k| ApiKeyView { key_id: k.key_id, name: k.name, prefix: k.prefix, created_at: k.created_at })
+        .map(|k| ApiKeyView {
+            key_id: k.key_id,
+            name: k.name,
+            prefix: k.prefix,
+            created_at: k.created_at,
+        })
         .collect();
-    Ok(HttpResponse::json(200, &ApiKeyPage { items, next: pagination::encode(&next) }))
+    Ok(HttpResponse::json(
+        200,
+        &ApiKeyPage {
+            items,
+            next: pagination::encode(&next),
+        },
+    ))
 }
 
 async fn api_key_delete(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
@@ -874,7 +1185,11 @@ async fn me(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
                 Plan::Free => "free".into(),
                 Plan::Pro => "pro".into(),
             },
-            usage: Usage { accounts_used: used, accounts_limit: limit, summary: format!("{used}/{limit} accounts used") },
+            usage: Usage {
+                accounts_used: used,
+                accounts_limit: limit,
+                summary: format!("{used}/{limit} accounts used"),
+            },
             stripe_customer: profile.stripe_customer_id.is_some(),
         },
     ))
@@ -883,15 +1198,27 @@ async fn me(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
 fn billing_error(e: BillingError) -> ApiError {
     tracing::warn!(error = %e, "Stripe call failed");
     match e {
-        BillingError::NotConfigured(m) => ApiError::new(503, "Service unavailable", format!("billing is not configured: {m}")),
-        _ => ApiError::new(502, "Bad gateway", "Stripe could not create the session; try again").with_code("stripe_unavailable"),
+        BillingError::NotConfigured(m) => ApiError::new(
+            503,
+            "Service unavailable",
+            format!("billing is not configured: {m}"),
+        ),
+        _ => ApiError::new(
+            502,
+            "Bad gateway",
+            "Stripe could not create the session; try again",
+        )
+        .with_code("stripe_unavailable"),
     }
 }
 
 async fn billing_checkout(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let body: CheckoutRequest = json_body(&ctx.request.body)?;
     if !(1..=1000).contains(&body.accounts) {
-        return Err(ApiError::bad_request("accounts", "accounts must be from 1 to 1000"));
+        return Err(ApiError::bad_request(
+            "accounts",
+            "accounts must be from 1 to 1000",
+        ));
     }
     let profile = tenancy::tenant_profile(ctx.table(), ctx.tenant()).await?;
     let base = ctx.api.config.app_url.trim_end_matches('/');
@@ -903,17 +1230,37 @@ async fn billing_checkout(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         success_url: format!("{base}/?billing=success"),
         cancel_url: format!("{base}/?billing=cancelled"),
     };
-    let url = ctx.api.stripe.create_checkout_session(&request).await.map_err(billing_error)?;
-    ctx.audit("billing.checkout", ctx.tenant(), json!({ "accounts": body.accounts })).await?;
+    let url = ctx
+        .api
+        .stripe
+        .create_checkout_session(&request)
+        .await
+        .map_err(billing_error)?;
+    ctx.audit(
+        "billing.checkout",
+        ctx.tenant(),
+        json!({ "accounts": body.accounts }),
+    )
+    .await?;
     Ok(HttpResponse::json(200, &RedirectResponse { url }))
 }
 
 async fn billing_portal(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let profile = tenancy::tenant_profile(ctx.table(), ctx.tenant()).await?;
     let Some(customer) = profile.stripe_customer_id else {
-        return Err(ApiError::new(409, "Conflict", "no subscription yet: start one with POST /v1/billing/checkout").with_code("no_customer"));
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            "no subscription yet: start one with POST /v1/billing/checkout",
+        )
+        .with_code("no_customer"));
     };
     let return_url = format!("{}/", ctx.api.config.app_url.trim_end_matches('/'));
-    let url = ctx.api.stripe.create_portal_session(&customer, &return_url).await.map_err(billing_error)?;
+    let url = ctx
+        .api
+        .stripe
+        .create_portal_session(&customer, &return_url)
+        .await
+        .map_err(billing_error)?;
     Ok(HttpResponse::json(200, &RedirectResponse { url }))
 }

@@ -29,7 +29,11 @@ impl JwksSource for HttpJwks {
             .await
             .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
         if !response.status().is_success() {
-            return Err(AuthError::KeysUnavailable(format!("{} answered {}", self.url, response.status())));
+            return Err(AuthError::KeysUnavailable(format!(
+                "{} answered {}",
+                self.url,
+                response.status()
+            )));
         }
         response
             .json::<JwkSet>()

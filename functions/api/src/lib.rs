@@ -22,8 +22,8 @@ use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::store::Table;
 
 use billing::StripeApi;
-use error::ApiError;
 use dd0c_shared::governance::Policy;
+use error::ApiError;
 use routes::{match_route, Matched, Route};
 
 /// Deployment settings the handlers need (from the environment on Lambda).
@@ -58,7 +58,6 @@ impl ApiConfig {
             system_policy: Policy::system().unwrap_or_else(|_| strictest_policy()),
         }
     }
-
 }
 
 fn strictest_policy() -> Policy {
@@ -106,7 +105,10 @@ impl Api {
     /// The embedded mode: tokens of [`dd0c_shared::auth::local`] (env secret or demo default),
     /// a fake Stripe, [`ApiConfig::local`].
     pub fn local(table: Arc<dyn Table>, clock: SharedClock, accounts: Arc<dyn Accounts>) -> Self {
-        let verifier = Arc::new(auth::local::verifier_with(&auth::local::secret(), clock.clone()));
+        let verifier = Arc::new(auth::local::verifier_with(
+            &auth::local::secret(),
+            clock.clone(),
+        ));
         Self::new(
             table,
             clock,
@@ -117,25 +119,35 @@ impl Api {
         )
     }
 
-    async fn authenticate(&self, route: &Route, request: &HttpRequest) -> Result<Principal, ApiError> {
+    async fn authenticate(
+        &self,
+        route: &Route,
+        request: &HttpRequest,
+    ) -> Result<Principal, ApiError> {
         let unauthorized = |detail: String| {
             let mut e = ApiError::new(401, "Unauthorized", detail);
             e.code = Some("unauthorized");
             e
         };
-        let presented = request
-            .header("x-api-key")
-            .map(str::to_owned)
-            .or_else(|| auth::bearer(request.header("authorization")).ok().map(str::to_owned));
+        let presented = request.header("x-api-key").map(str::to_owned).or_else(|| {
+            auth::bearer(request.header("authorization"))
+                .ok()
+                .map(str::to_owned)
+        });
         let Some(token) = presented else {
             return Err(unauthorized(auth::AuthError::Missing.to_string()));
         };
         if token.starts_with(api_keys::PREFIX) {
-            let Some((tenant_id, key_id)) = api_keys::authenticate(self.table.as_ref(), &token).await? else {
+            let Some((tenant_id, key_id)) =
+                api_keys::authenticate(self.table.as_ref(), &token).await?
+            else {
                 return Err(unauthorized("the API key is not valid".into()));
             };
             if !route.api_key {
-                return Err(ApiError::forbidden("API keys cannot call this route; sign in to the dashboard").with_code("user_token_required"));
+                return Err(ApiError::forbidden(
+                    "API keys cannot call this route; sign in to the dashboard",
+                )
+                .with_code("user_token_required"));
             }
             return Ok(Principal {
                 tenant_id,
@@ -147,7 +159,11 @@ impl Api {
         self.verifier.verify(&token).await.map_err(|e| {
             if let auth::AuthError::KeysUnavailable(_) = e {
                 tracing::error!(error = %e, "JWKS unavailable");
-                ApiError::new(503, "Service unavailable", "the sign-in keys could not be fetched; try again")
+                ApiError::new(
+                    503,
+                    "Service unavailable",
+                    "the sign-in keys could not be fetched; try again",
+                )
             } else {
                 unauthorized(e.to_string())
             }
@@ -158,10 +174,20 @@ impl Api {
         let (route, params) = match match_route(&request.method, &request.path) {
             Matched::Route(route, params) => (route, params),
             Matched::MethodNotAllowed(allowed) => {
-                let e = ApiError::new(405, "Method not allowed", format!("{} is not allowed here; use {}", request.method, allowed.join(", ")));
+                let e = ApiError::new(
+                    405,
+                    "Method not allowed",
+                    format!(
+                        "{} is not allowed here; use {}",
+                        request.method,
+                        allowed.join(", ")
+                    ),
+                );
                 return Ok(e.into_response().with_header("allow", &allowed.join(", ")));
             }
-            Matched::NotFound => return Err(ApiError::not_found(format!("no route {}", request.path))),
+            Matched::NotFound => {
+                return Err(ApiError::not_found(format!("no route {}", request.path)))
+            }
         };
         if route.id == routes::RouteId::OpenApi {
             return Ok(HttpResponse::json(200, &openapi::document()));
@@ -182,7 +208,9 @@ impl HttpHandler for Api {
     async fn handle(&self, request: HttpRequest) -> HttpResponse {
         match self.route(request).await {
             Ok(response) => response,
-            Err(e) if e.status == 401 => e.into_response().with_header("www-authenticate", "Bearer"),
+            Err(e) if e.status == 401 => {
+                e.into_response().with_header("www-authenticate", "Bearer")
+            }
             Err(e) => e.into_response(),
         }
     }

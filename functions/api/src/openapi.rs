@@ -160,13 +160,33 @@ mod tests {
         let doc = document();
         for route in ROUTES {
             let op = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
-            assert!(op.is_object(), "{} {} is missing from the OpenAPI document", route.method, route.path);
+            assert!(
+                op.is_object(),
+                "{} {} is missing from the OpenAPI document",
+                route.method,
+                route.path
+            );
         }
         let documented: usize = doc["paths"]
             .as_object()
-            .map(|p| p.values().map(|i| i.as_object().map_or(0, |o| ["get", "post", "put", "patch", "delete"].iter().filter(|m| o.contains_key(**m)).count())).sum())
+            .map(|p| {
+                p.values()
+                    .map(|i| {
+                        i.as_object().map_or(0, |o| {
+                            ["get", "post", "put", "patch", "delete"]
+                                .iter()
+                                .filter(|m| o.contains_key(**m))
+                                .count()
+                        })
+                    })
+                    .sum()
+            })
             .unwrap_or(0);
-        assert_eq!(documented, ROUTES.len(), "the document has operations the router does not serve");
+        assert_eq!(
+            documented,
+            ROUTES.len(),
+            "the document has operations the router does not serve"
+        );
     }
 
     #[test]
@@ -174,6 +194,8 @@ mod tests {
         let doc = document();
         let props = &doc["components"]["schemas"]["ConnectAccountRequest"]["properties"];
         assert!(props["role_arn"].is_object(), "{props}");
-        assert!(doc["components"]["schemas"]["FindingView"]["properties"]["snooze_until"].is_object());
+        assert!(
+            doc["components"]["schemas"]["FindingView"]["properties"]["snooze_until"].is_object()
+        );
     }
 }

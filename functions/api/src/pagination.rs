@@ -19,7 +19,10 @@ pub fn limit(raw: Option<&String>) -> Result<usize, ApiError> {
     };
     match raw.parse::<usize>() {
         Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(ApiError::bad_request("limit", format!("limit must be an integer from 1 to {MAX_LIMIT}, not {raw:?}"))),
+        _ => Err(ApiError::bad_request(
+            "limit",
+            format!("limit must be an integer from 1 to {MAX_LIMIT}, not {raw:?}"),
+        )),
     }
 }
 
@@ -33,12 +36,23 @@ pub fn encode(next: &Option<Item>) -> Option<String> {
 }
 
 /// Decodes a token for a query whose partition attribute `partition_attr` must equal `partition`.
-pub fn decode(raw: Option<&String>, partition_attr: &str, partition: &str) -> Result<Option<Item>, ApiError> {
+pub fn decode(
+    raw: Option<&String>,
+    partition_attr: &str,
+    partition: &str,
+) -> Result<Option<Item>, ApiError> {
     let Some(raw) = raw else {
         return Ok(None);
     };
-    let invalid = || ApiError::bad_request("next", "the next token is not valid for this list (pass it back unchanged)");
-    let bytes = URL_SAFE_NO_PAD.decode(raw.as_bytes()).map_err(|_| invalid())?;
+    let invalid = || {
+        ApiError::bad_request(
+            "next",
+            "the next token is not valid for this list (pass it back unchanged)",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(raw.as_bytes())
+        .map_err(|_| invalid())?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     let object = value.as_object().ok_or_else(invalid)?;
     let mut item = Item::new();
@@ -46,7 +60,10 @@ pub fn decode(raw: Option<&String>, partition_attr: &str, partition: &str) -> Re
         if !KEY_ATTRIBUTES.contains(&k.as_str()) {
             return Err(invalid());
         }
-        item.insert(k.clone(), AttrValue::S(v.as_str().ok_or_else(invalid)?.to_owned()));
+        item.insert(
+            k.clone(),
+            AttrValue::S(v.as_str().ok_or_else(invalid)?.to_owned()),
+        );
     }
     if item.get(partition_attr).and_then(AttrValue::as_str) != Some(partition)
         || !item.contains_key("PK")
@@ -68,7 +85,10 @@ mod tests {
         item.insert("SK".into(), "FINDING#1".into());
         item.insert("GSI1PK".into(), "TENANT#a#FINDINGS".into());
         let token = encode(&Some(item.clone())).unwrap();
-        assert_eq!(decode(Some(&token), "GSI1PK", "TENANT#a#FINDINGS").unwrap(), Some(item));
+        assert_eq!(
+            decode(Some(&token), "GSI1PK", "TENANT#a#FINDINGS").unwrap(),
+            Some(item)
+        );
         assert!(decode(Some(&token), "GSI1PK", "TENANT#b#FINDINGS").is_err());
         assert!(decode(Some(&"!!".to_string()), "PK", "x").is_err());
         let forged = URL_SAFE_NO_PAD.encode(r#"{"PK":"TENANT#a","SK":"x","evil":"1"}"#);

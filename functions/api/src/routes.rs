@@ -51,7 +51,12 @@ pub const ROUTES: &[Route] = &[
     r(RouteId::AccountsSetup, "POST", "/v1/accounts/setup", false),
     r(RouteId::AccountsConnect, "POST", "/v1/accounts", false),
     r(RouteId::AccountsList, "GET", "/v1/accounts", false),
-    r(RouteId::AccountHealth, "GET", "/v1/accounts/{id}/health", false),
+    r(
+        RouteId::AccountHealth,
+        "GET",
+        "/v1/accounts/{id}/health",
+        false,
+    ),
     r(RouteId::AccountDelete, "DELETE", "/v1/accounts/{id}", false),
     r(RouteId::AnomaliesList, "GET", "/v1/anomalies", true),
     r(RouteId::AnomalyGet, "GET", "/v1/anomalies/{id}", true),
@@ -73,7 +78,12 @@ pub const ROUTES: &[Route] = &[
     r(RouteId::ApiKeysList, "GET", "/v1/api-keys", false),
     r(RouteId::ApiKeyDelete, "DELETE", "/v1/api-keys/{id}", false),
     r(RouteId::Me, "GET", "/v1/me", false),
-    r(RouteId::BillingCheckout, "POST", "/v1/billing/checkout", false),
+    r(
+        RouteId::BillingCheckout,
+        "POST",
+        "/v1/billing/checkout",
+        false,
+    ),
     r(RouteId::BillingPortal, "POST", "/v1/billing/portal", false),
     r(RouteId::OpenApi, "GET", "/v1/openapi.json", false),
 ];
@@ -114,9 +124,7 @@ pub fn match_route(method: &str, path: &str) -> Matched {
     for route in ROUTES {
         if let Some(params) = match_template(route.path, path) {
             if route.method.eq_ignore_ascii_case(method) {
-                let better = best
-                    .as_ref()
-                    .is_none_or(|(_, p)| params.len() < p.len());
+                let better = best.as_ref().is_none_or(|(_, p)| params.len() < p.len());
                 if better {
                     best = Some((*route, params));
                 }
@@ -157,8 +165,12 @@ mod tests {
 
     #[test]
     fn literal_segments_win_and_methods_are_checked() {
-        assert!(matches!(match_route("POST", "/v1/accounts/setup"), Matched::Route(r, _) if r.id == RouteId::AccountsSetup));
-        assert!(matches!(match_route("PUT", "/v1/me"), Matched::MethodNotAllowed(m) if m == vec!["GET"]));
+        assert!(
+            matches!(match_route("POST", "/v1/accounts/setup"), Matched::Route(r, _) if r.id == RouteId::AccountsSetup)
+        );
+        assert!(
+            matches!(match_route("PUT", "/v1/me"), Matched::MethodNotAllowed(m) if m == vec!["GET"])
+        );
         assert_eq!(match_route("GET", "/v1/nothing"), Matched::NotFound);
     }
 }

@@ -13,7 +13,9 @@ use dd0c_shared::accounts::{AccountsError, Address, Instance, Metric, Volume};
 use dd0c_shared::auth::jwt::{Claims, JwtVerifier, StaticJwks};
 use dd0c_shared::auth::local;
 use dd0c_shared::clock::{ManualClock, SharedClock};
-use dd0c_shared::domain::{Actor, ActorKind, Source, Finding, FindingKind, FindingStatus, Severity};
+use dd0c_shared::domain::{
+    Actor, ActorKind, Finding, FindingKind, FindingStatus, Severity, Source,
+};
 use dd0c_shared::finding_store::record_finding;
 use dd0c_shared::http::{HttpHandler, HttpResponse};
 use dd0c_shared::store::memory::MemoryTable;
@@ -45,8 +47,14 @@ fn world() -> World {
     let shared_clock: SharedClock = Arc::new(clock.clone());
     let table = Arc::new(MemoryTable::new(shared_clock.clone()));
     let jwks: jsonwebtoken::jwk::JwkSet =
-        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/jwks.json")).unwrap()).unwrap();
-    let verifier = JwtVerifier::rs256(ISSUER, CLIENT, Arc::new(StaticJwks(jwks)), shared_clock.clone());
+        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/jwks.json")).unwrap())
+            .unwrap();
+    let verifier = JwtVerifier::rs256(
+        ISSUER,
+        CLIENT,
+        Arc::new(StaticJwks(jwks)),
+        shared_clock.clone(),
+    );
     let accounts = Arc::new(ScriptedAccounts::new());
     let stripe = Arc::new(FakeStripe::default());
     let api = Api::new(
@@ -57,7 +65,13 @@ fn world() -> World {
         stripe.clone(),
         ApiConfig::local(),
     );
-    World { api, table, clock, accounts, stripe }
+    World {
+        api,
+        table,
+        clock,
+        accounts,
+        stripe,
+    }
 }
 
 fn claims(tenant: &str) -> Claims {
@@ -85,10 +99,22 @@ fn token(tenant: &str) -> String {
 }
 
 /// An API Gateway v2 event from the upstream fixture, converted as on Lambda.
-fn event(method: &str, path_and_query: &str, auth: Option<&str>, body: Option<Value>) -> dd0c_shared::http::HttpRequest {
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/example-apigw-v2-request-no-authorizer.json")).unwrap()).unwrap();
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+fn event(
+    method: &str,
+    path_and_query: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> dd0c_shared::http::HttpRequest {
+    let mut v: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{FIXTURES}/example-apigw-v2-request-no-authorizer.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
     v["rawPath"] = json!(path);
     v["rawQueryString"] = json!(query);
     v["requestContext"]["http"]["method"] = json!(method);
@@ -105,18 +131,33 @@ fn event(method: &str, path_and_query: &str, auth: Option<&str>, body: Option<Va
 }
 
 impl World {
-    async fn call(&self, method: &str, path: &str, tenant: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        tenant: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let auth = tenant.map(|t| format!("Bearer {}", token(t)));
         self.raw(method, path, auth.as_deref(), body).await
     }
-    async fn raw(&self, method: &str, path: &str, auth: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let response: HttpResponse = self.api.handle(event(method, path, auth, body)).await;
         let value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
         (response.status, value)
     }
 
     fn role(&self, arn: &str, external_id: &str) {
-        let mut account = ScriptedAccount { external_id: external_id.into(), ..Default::default() };
+        let mut account = ScriptedAccount {
+            external_id: external_id.into(),
+            ..Default::default()
+        };
         account.instances = vec![Instance {
             instance_id: "i-idle".into(),
             instance_type: "m5.large".into(),
@@ -124,7 +165,9 @@ impl World {
             platform: None,
             launch_time: None,
         }];
-        account.metrics.insert(Metric::InstanceCpu("i-idle".into()), 0.7);
+        account
+            .metrics
+            .insert(Metric::InstanceCpu("i-idle".into()), 0.7);
         account.volumes = vec![Volume {
             volume_id: "vol-1".into(),
             volume_type: Some("gp3".into()),
@@ -132,19 +175,37 @@ impl World {
             iops: None,
             state: "available".into(),
         }];
-        account.addresses = vec![Address { allocation_id: Some("eipalloc-1".into()), public_ip: "203.0.113.9".into(), association_id: None }];
+        account.addresses = vec![Address {
+            allocation_id: Some("eipalloc-1".into()),
+            public_ip: "203.0.113.9".into(),
+            association_id: None,
+        }];
         self.accounts.add_role(arn, account);
     }
 
     /// Setup + connect through the API; returns the connect response.
     async fn connect(&self, tenant: &str, account: &str, arn: &str) -> (u16, Value) {
-        let (status, setup) = self.call("POST", "/v1/accounts/setup", Some(tenant), None).await;
+        let (status, setup) = self
+            .call("POST", "/v1/accounts/setup", Some(tenant), None)
+            .await;
         assert_eq!(status, 200, "{setup}");
         self.role(arn, setup["external_id"].as_str().unwrap());
-        self.call("POST", "/v1/accounts", Some(tenant), Some(json!({ "aws_account_id": account, "role_arn": arn }))).await
+        self.call(
+            "POST",
+            "/v1/accounts",
+            Some(tenant),
+            Some(json!({ "aws_account_id": account, "role_arn": arn })),
+        )
+        .await
     }
 
-    async fn seed_finding(&self, tenant: &str, n: u32, severity: Severity, kind: FindingKind) -> String {
+    async fn seed_finding(
+        &self,
+        tenant: &str,
+        n: u32,
+        severity: Severity,
+        kind: FindingKind,
+    ) -> String {
         let event_id = format!("evt-{tenant}-{n:03}");
         let finding = Finding {
             id: Finding::id_for(kind, &event_id),
@@ -196,18 +257,68 @@ async fn auth_cases() {
     assert_eq!(ok.1["tenant_id"], "tenant-a");
 
     let cases: Vec<(&str, Claims, &str, &str)> = vec![
-        ("expired", Claims { exp: (start() - Duration::minutes(5)).timestamp(), ..claims("tenant-a") }, "test_signing_key.der", "expired"),
-        ("wrong issuer", Claims { iss: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other".into(), ..claims("tenant-a") }, "test_signing_key.der", "another issuer"),
-        ("wrong client", Claims { aud: "other-client".into(), ..claims("tenant-a") }, "test_signing_key.der", "another client"),
-        ("access token", Claims { token_use: "access".into(), ..claims("tenant-a") }, "test_signing_key.der", "token_use"),
-        ("no tenant", Claims { tenant_id: None, ..claims("tenant-a") }, "test_signing_key.der", "tenant"),
-        ("forged with another key", claims("tenant-a"), "other_key.der", "signature"),
+        (
+            "expired",
+            Claims {
+                exp: (start() - Duration::minutes(5)).timestamp(),
+                ..claims("tenant-a")
+            },
+            "test_signing_key.der",
+            "expired",
+        ),
+        (
+            "wrong issuer",
+            Claims {
+                iss: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other".into(),
+                ..claims("tenant-a")
+            },
+            "test_signing_key.der",
+            "another issuer",
+        ),
+        (
+            "wrong client",
+            Claims {
+                aud: "other-client".into(),
+                ..claims("tenant-a")
+            },
+            "test_signing_key.der",
+            "another client",
+        ),
+        (
+            "access token",
+            Claims {
+                token_use: "access".into(),
+                ..claims("tenant-a")
+            },
+            "test_signing_key.der",
+            "token_use",
+        ),
+        (
+            "no tenant",
+            Claims {
+                tenant_id: None,
+                ..claims("tenant-a")
+            },
+            "test_signing_key.der",
+            "tenant",
+        ),
+        (
+            "forged with another key",
+            claims("tenant-a"),
+            "other_key.der",
+            "signature",
+        ),
     ];
     for (name, c, key, expect) in cases {
         let t = sign_with(&c, key, "test-key-1");
-        let (s, body) = w.raw("GET", "/v1/me", Some(&format!("Bearer {t}")), None).await;
+        let (s, body) = w
+            .raw("GET", "/v1/me", Some(&format!("Bearer {t}")), None)
+            .await;
         assert_eq!(s, 401, "{name}: {body}");
-        assert!(body["detail"].as_str().unwrap().contains(expect), "{name}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains(expect),
+            "{name}: {body}"
+        );
     }
 
     // Tampered payload: the tenant swapped after signing.
@@ -217,28 +328,52 @@ async fn auth_cases() {
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let mut payload: Value = serde_json::from_slice(&engine.decode(parts[1]).unwrap()).unwrap();
     payload["custom:tenant_id"] = json!("tenant-b");
-    let tampered = format!("{}.{}.{}", parts[0], engine.encode(payload.to_string()), parts[2]);
-    let (s, body) = w.raw("GET", "/v1/me", Some(&format!("Bearer {tampered}")), None).await;
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        engine.encode(payload.to_string()),
+        parts[2]
+    );
+    let (s, body) = w
+        .raw("GET", "/v1/me", Some(&format!("Bearer {tampered}")), None)
+        .await;
     assert_eq!(s, 401, "{body}");
 
     // Unknown kid, HS256 with the public key material (algorithm confusion), garbage.
-    let (s, _) = w.raw("GET", "/v1/me", Some(&format!("Bearer {}", sign_with(&claims("tenant-a"), "test_signing_key.der", "nope"))), None).await;
+    let (s, _) = w
+        .raw(
+            "GET",
+            "/v1/me",
+            Some(&format!(
+                "Bearer {}",
+                sign_with(&claims("tenant-a"), "test_signing_key.der", "nope")
+            )),
+            None,
+        )
+        .await;
     assert_eq!(s, 401);
     let hs = local::issue_with(b"whatever", start(), "tenant-a", "x@y", 60).unwrap();
-    let (s, _) = w.raw("GET", "/v1/me", Some(&format!("Bearer {hs}")), None).await;
+    let (s, _) = w
+        .raw("GET", "/v1/me", Some(&format!("Bearer {hs}")), None)
+        .await;
     assert_eq!(s, 401);
     let (s, _) = w.raw("GET", "/v1/me", Some("Bearer not.a.jwt"), None).await;
     assert_eq!(s, 401);
-    let (s, _) = w.raw("GET", "/v1/me", Some("Basic dXNlcjpwYXNz"), None).await;
+    let (s, _) = w
+        .raw("GET", "/v1/me", Some("Basic dXNlcjpwYXNz"), None)
+        .await;
     assert_eq!(s, 401);
 }
 
 #[tokio::test]
 async fn a_token_signed_by_openssl_verifies() {
     let w = world();
-    w.clock.set(Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap());
+    w.clock
+        .set(Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap());
     let t = std::fs::read_to_string(format!("{FIXTURES}/openssl_signed_id_token.txt")).unwrap();
-    let (s, body) = w.raw("GET", "/v1/me", Some(&format!("Bearer {}", t.trim())), None).await;
+    let (s, body) = w
+        .raw("GET", "/v1/me", Some(&format!("Bearer {}", t.trim())), None)
+        .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["tenant_id"], "tenant-a");
     assert_eq!(body["user"], "alice@example.com");
@@ -250,10 +385,19 @@ async fn local_tokens_work_on_the_local_api() {
     let table = Arc::new(MemoryTable::new(clock.clone()));
     let api = Api::local(table, clock, Arc::new(ScriptedAccounts::new()));
     let t = local::issue("demo", local::DEMO_USER, 300).unwrap();
-    let r = api.handle(event("GET", "/v1/me", Some(&format!("Bearer {t}")), None)).await;
+    let r = api
+        .handle(event("GET", "/v1/me", Some(&format!("Bearer {t}")), None))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let other = local::issue_with(b"another secret", Utc::now(), "demo", "x", 300).unwrap();
-    let r = api.handle(event("GET", "/v1/me", Some(&format!("Bearer {other}")), None)).await;
+    let r = api
+        .handle(event(
+            "GET",
+            "/v1/me",
+            Some(&format!("Bearer {other}")),
+            None,
+        ))
+        .await;
     assert_eq!(r.status, 401);
 }
 
@@ -262,94 +406,236 @@ async fn local_tokens_work_on_the_local_api() {
 #[tokio::test]
 async fn onboarding_connects_scans_and_enforces_the_free_tier() {
     let w = world();
-    let (s, setup) = w.call("POST", "/v1/accounts/setup", Some("tenant-a"), None).await;
+    let (s, setup) = w
+        .call("POST", "/v1/accounts/setup", Some("tenant-a"), None)
+        .await;
     assert_eq!(s, 200, "{setup}");
     let ext = setup["external_id"].as_str().unwrap();
     assert!(uuid::Uuid::parse_str(ext).is_ok_and(|u| u.get_version_num() == 4));
     let url = setup["quick_create_url"].as_str().unwrap();
     assert!(url.starts_with("https://console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/quickcreate?templateURL=https%3A%2F%2F"), "{url}");
-    assert!(url.contains(&format!("&param_ExternalId={ext}")) && url.contains("&stackName=dd0c-readonly") && url.contains("&param_Dd0cAccountId="), "{url}");
+    assert!(
+        url.contains(&format!("&param_ExternalId={ext}"))
+            && url.contains("&stackName=dd0c-readonly")
+            && url.contains("&param_Dd0cAccountId="),
+        "{url}"
+    );
 
     w.role(ROLE_A, ext);
-    let (s, body) = w.call("POST", "/v1/accounts", Some("tenant-a"), Some(json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A }))).await;
+    let (s, body) = w
+        .call(
+            "POST",
+            "/v1/accounts",
+            Some("tenant-a"),
+            Some(json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A })),
+        )
+        .await;
     assert_eq!(s, 201, "{body}");
     assert_eq!(body["account"]["status"], "active");
-    let kinds: Vec<&str> = body["zombie_scan"]["zombies"].as_array().unwrap().iter().map(|z| z["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["idle_instance", "unattached_volume", "unassociated_address"]);
-    assert!(body["zombie_scan"]["monthly_waste_usd"].as_f64().unwrap() > 70.0, "{body}");
-    assert_eq!(w.accounts.calls.lock().unwrap().last().unwrap(), &(ROLE_A.to_owned(), ext.to_owned()));
+    let kinds: Vec<&str> = body["zombie_scan"]["zombies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["idle_instance", "unattached_volume", "unassociated_address"]
+    );
+    assert!(
+        body["zombie_scan"]["monthly_waste_usd"].as_f64().unwrap() > 70.0,
+        "{body}"
+    );
+    assert_eq!(
+        w.accounts.calls.lock().unwrap().last().unwrap(),
+        &(ROLE_A.to_owned(), ext.to_owned())
+    );
 
     let (s, me) = w.call("GET", "/v1/me", Some("tenant-a"), None).await;
     assert_eq!(s, 200);
     assert_eq!(me["usage"]["summary"], "1/1 accounts used");
     assert_eq!(me["plan"], "free");
 
-    let (s, body) = w.call("POST", "/v1/accounts/setup", Some("tenant-a"), None).await;
+    let (s, body) = w
+        .call("POST", "/v1/accounts/setup", Some("tenant-a"), None)
+        .await;
     assert_eq!(s, 403, "{body}");
     assert_eq!(body["code"], "upgrade_required");
-    assert!(body["detail"].as_str().unwrap().contains("1/1 accounts used"));
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("1/1 accounts used"));
 
-    let (s, health) = w.call("GET", "/v1/accounts/111111111111/health", Some("tenant-a"), None).await;
+    let (s, health) = w
+        .call(
+            "GET",
+            "/v1/accounts/111111111111/health",
+            Some("tenant-a"),
+            None,
+        )
+        .await;
     assert_eq!(s, 200, "{health}");
     assert_eq!(health["role_ok"], true);
-    assert_eq!(health["last_zombie_scan"]["zombies"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        health["last_zombie_scan"]["zombies"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 
     let (s, list) = w.call("GET", "/v1/accounts", Some("tenant-a"), None).await;
     assert_eq!(s, 200);
     assert_eq!(list["items"][0]["account_id"], "111111111111");
 
-    let (s, gone) = w.call("DELETE", "/v1/accounts/111111111111", Some("tenant-a"), None).await;
+    let (s, gone) = w
+        .call(
+            "DELETE",
+            "/v1/accounts/111111111111",
+            Some("tenant-a"),
+            None,
+        )
+        .await;
     assert_eq!(s, 200, "{gone}");
     assert_eq!(gone["status"], "disconnecting");
-    let item = w.table.get(&keys::account_link("111111111111")).await.unwrap().unwrap();
-    assert_eq!(item["purge_after"], AttrValue::S("2026-03-04T12:00:00Z".into()));
+    let item = w
+        .table
+        .get(&keys::account_link("111111111111"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        item["purge_after"],
+        AttrValue::S("2026-03-04T12:00:00Z".into())
+    );
     // A disconnected account frees the slot.
-    let (s, _) = w.call("POST", "/v1/accounts/setup", Some("tenant-a"), None).await;
+    let (s, _) = w
+        .call("POST", "/v1/accounts/setup", Some("tenant-a"), None)
+        .await;
     assert_eq!(s, 200);
 }
 
 #[tokio::test]
 async fn connection_failures_are_explained() {
     let w = world();
-    let (_, setup) = w.call("POST", "/v1/accounts/setup", Some("tenant-a"), None).await;
+    let (_, setup) = w
+        .call("POST", "/v1/accounts/setup", Some("tenant-a"), None)
+        .await;
     let ext = setup["external_id"].as_str().unwrap().to_owned();
 
     w.role(ROLE_A, "an-older-external-id");
-    let (s, body) = w.call("POST", "/v1/accounts", Some("tenant-a"), Some(json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A }))).await;
-    assert_eq!((s, body["code"].as_str()), (422, Some("external_id_mismatch")), "{body}");
+    let (s, body) = w
+        .call(
+            "POST",
+            "/v1/accounts",
+            Some("tenant-a"),
+            Some(json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A })),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (422, Some("external_id_mismatch")),
+        "{body}"
+    );
     assert!(body["detail"].as_str().unwrap().contains(&ext));
 
-    let (s, body) = w.call("POST", "/v1/accounts", Some("tenant-a"), Some(json!({ "aws_account_id": "333333333333", "role_arn": ROLE_A2 }))).await;
-    assert_eq!((s, body["code"].as_str()), (422, Some("assume_role_denied")), "{body}");
+    let (s, body) = w
+        .call(
+            "POST",
+            "/v1/accounts",
+            Some("tenant-a"),
+            Some(json!({ "aws_account_id": "333333333333", "role_arn": ROLE_A2 })),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (422, Some("assume_role_denied")),
+        "{body}"
+    );
     assert!(body["detail"].as_str().unwrap().contains("trust policy"));
 
-    let mut denied = ScriptedAccount { external_id: ext.clone(), ..Default::default() };
+    let mut denied = ScriptedAccount {
+        external_id: ext.clone(),
+        ..Default::default()
+    };
     denied.denied_actions = vec!["ec2:DescribeInstances".into()];
     w.accounts.add_role(ROLE_A, denied);
-    let (s, body) = w.call("POST", "/v1/accounts", Some("tenant-a"), Some(json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A }))).await;
+    let (s, body) = w
+        .call(
+            "POST",
+            "/v1/accounts",
+            Some("tenant-a"),
+            Some(json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A })),
+        )
+        .await;
     // Connected (the role works), but the scan names the missing permission.
     assert_eq!(s, 201, "{body}");
-    assert!(body["zombie_scan_error"].as_str().unwrap().contains("ec2:DescribeInstances"), "{body}");
+    assert!(
+        body["zombie_scan_error"]
+            .as_str()
+            .unwrap()
+            .contains("ec2:DescribeInstances"),
+        "{body}"
+    );
 
     let bad = [
-        (json!({ "aws_account_id": "1234", "role_arn": ROLE_A }), "aws_account_id"),
-        (json!({ "aws_account_id": "111111111111", "role_arn": "arn:aws:iam::111111111111:user/x" }), "role_arn"),
-        (json!({ "aws_account_id": "111111111111", "role_arn": ROLE_B }), "role_arn"),
-        (json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A, "region": "moon-1" }), "region"),
+        (
+            json!({ "aws_account_id": "1234", "role_arn": ROLE_A }),
+            "aws_account_id",
+        ),
+        (
+            json!({ "aws_account_id": "111111111111", "role_arn": "arn:aws:iam::111111111111:user/x" }),
+            "role_arn",
+        ),
+        (
+            json!({ "aws_account_id": "111111111111", "role_arn": ROLE_B }),
+            "role_arn",
+        ),
+        (
+            json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A, "region": "moon-1" }),
+            "region",
+        ),
         (json!({ "aws_account_id": "111111111111" }), "role_arn"),
-        (json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A, "extra": 1 }), "extra"),
+        (
+            json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A, "extra": 1 }),
+            "extra",
+        ),
     ];
     for (body, field) in bad {
-        let (s, p) = w.call("POST", "/v1/accounts", Some("tenant-a"), Some(body.clone())).await;
+        let (s, p) = w
+            .call("POST", "/v1/accounts", Some("tenant-a"), Some(body.clone()))
+            .await;
         assert_eq!(s, 400, "{body} → {p}");
         assert_eq!(p["field"], field, "{body} → {p}");
     }
-    let r = w.api.handle(event("POST", "/v1/accounts", Some(&format!("Bearer {}", token("tenant-a"))), None).with_body("{not json")).await;
+    let r = w
+        .api
+        .handle(
+            event(
+                "POST",
+                "/v1/accounts",
+                Some(&format!("Bearer {}", token("tenant-a"))),
+                None,
+            )
+            .with_body("{not json"),
+        )
+        .await;
     assert_eq!(r.status, 400);
 
     // A tenant without setup gets told to run it.
-    let (s, body) = w.call("POST", "/v1/accounts", Some("tenant-c"), Some(json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A }))).await;
-    assert_eq!((s, body["code"].as_str()), (409, Some("setup_required")), "{body}");
+    let (s, body) = w
+        .call(
+            "POST",
+            "/v1/accounts",
+            Some("tenant-c"),
+            Some(json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A })),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (409, Some("setup_required")),
+        "{body}"
+    );
 
     // The assume-role calls carried the ExternalId.
     let sts_error = AccountsError::ExternalIdMismatch;
@@ -362,43 +648,132 @@ async fn connection_failures_are_explained() {
 async fn tenant_a_can_never_read_or_change_tenant_b() {
     let w = world();
     assert_eq!(w.connect("tenant-b", "222222222222", ROLE_B).await.0, 201);
-    let b_finding = w.seed_finding("tenant-b", 1, Severity::Critical, FindingKind::CostAnomaly).await;
-    let (s, key) = w.call("POST", "/v1/api-keys", Some("tenant-b"), Some(json!({ "name": "agent" }))).await;
+    let b_finding = w
+        .seed_finding("tenant-b", 1, Severity::Critical, FindingKind::CostAnomaly)
+        .await;
+    let (s, key) = w
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some("tenant-b"),
+            Some(json!({ "name": "agent" })),
+        )
+        .await;
     assert_eq!(s, 201);
     let b_key_id = key["key"]["key_id"].as_str().unwrap().to_owned();
 
     let a = Some("tenant-a");
-    assert_eq!(w.call("GET", "/v1/accounts/222222222222/health", a, None).await.0, 403);
-    assert_eq!(w.call("DELETE", "/v1/accounts/222222222222", a, None).await.0, 403);
-    assert_eq!(w.call("PATCH", "/v1/accounts/222222222222/baselines/ec2/instance", a, Some(json!({ "sensitivity": "low" }))).await.0, 403);
-    assert_eq!(w.call("GET", &format!("/v1/anomalies/{b_finding}"), a, None).await.0, 404);
-    assert_eq!(w.call("PATCH", &format!("/v1/anomalies/{b_finding}"), a, Some(json!({ "action": "resolve" }))).await.0, 404);
-    assert_eq!(w.call("DELETE", &format!("/v1/api-keys/{b_key_id}"), a, None).await.0, 404);
-    assert_eq!(w.call("PUT", "/v1/policies", a, Some(json!({ "accounts": { "222222222222": { "governance_mode": "strict" } } }))).await.0, 403);
+    assert_eq!(
+        w.call("GET", "/v1/accounts/222222222222/health", a, None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        w.call("DELETE", "/v1/accounts/222222222222", a, None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        w.call(
+            "PATCH",
+            "/v1/accounts/222222222222/baselines/ec2/instance",
+            a,
+            Some(json!({ "sensitivity": "low" }))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        w.call("GET", &format!("/v1/anomalies/{b_finding}"), a, None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        w.call(
+            "PATCH",
+            &format!("/v1/anomalies/{b_finding}"),
+            a,
+            Some(json!({ "action": "resolve" }))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        w.call("DELETE", &format!("/v1/api-keys/{b_key_id}"), a, None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        w.call(
+            "PUT",
+            "/v1/policies",
+            a,
+            Some(json!({ "accounts": { "222222222222": { "governance_mode": "strict" } } }))
+        )
+        .await
+        .0,
+        403
+    );
     assert_eq!(w.call("POST", "/v1/stacks", a, Some(json!({ "name": "s", "iac_tool": "terraform", "account_id": "222222222222", "region": "us-east-1" }))).await.0, 403);
     // A's setup and connect cannot take B's account.
     let (_, setup) = w.call("POST", "/v1/accounts/setup", a, None).await;
     w.role(ROLE_B, setup["external_id"].as_str().unwrap());
-    let (s, body) = w.call("POST", "/v1/accounts", a, Some(json!({ "aws_account_id": "222222222222", "role_arn": ROLE_B }))).await;
+    let (s, body) = w
+        .call(
+            "POST",
+            "/v1/accounts",
+            a,
+            Some(json!({ "aws_account_id": "222222222222", "role_arn": ROLE_B })),
+        )
+        .await;
     assert_eq!((s, body["code"].as_str()), (409, Some("account_taken")));
 
-    for path in ["/v1/accounts", "/v1/anomalies", "/v1/drift-events", "/v1/stacks", "/v1/api-keys"] {
+    for path in [
+        "/v1/accounts",
+        "/v1/anomalies",
+        "/v1/drift-events",
+        "/v1/stacks",
+        "/v1/api-keys",
+    ] {
         let (s, list) = w.call("GET", path, a, None).await;
         assert_eq!(s, 200, "{path}");
         assert_eq!(list["items"].as_array().unwrap().len(), 0, "{path}: {list}");
     }
     // B's things are untouched.
-    let (_, bf) = w.call("GET", &format!("/v1/anomalies/{b_finding}"), Some("tenant-b"), None).await;
+    let (_, bf) = w
+        .call(
+            "GET",
+            &format!("/v1/anomalies/{b_finding}"),
+            Some("tenant-b"),
+            None,
+        )
+        .await;
     assert_eq!(bf["status"], "open");
     let (_, bl) = w.call("GET", "/v1/accounts", Some("tenant-b"), None).await;
     assert_eq!(bl["items"][0]["status"], "active");
     // B's next token is useless to A.
     for n in 2..5 {
-        w.seed_finding("tenant-b", n, Severity::Info, FindingKind::CostAnomaly).await;
+        w.seed_finding("tenant-b", n, Severity::Info, FindingKind::CostAnomaly)
+            .await;
     }
-    let (_, page) = w.call("GET", "/v1/anomalies?limit=2", Some("tenant-b"), None).await;
+    let (_, page) = w
+        .call("GET", "/v1/anomalies?limit=2", Some("tenant-b"), None)
+        .await;
     let next = page["next"].as_str().unwrap();
-    let (s, body) = w.call("GET", &format!("/v1/anomalies?limit=2&next={next}"), a, None).await;
+    let (s, body) = w
+        .call(
+            "GET",
+            &format!("/v1/anomalies?limit=2&next={next}"),
+            a,
+            None,
+        )
+        .await;
     assert_eq!((s, body["field"].as_str()), (400, Some("next")));
 }
 
@@ -409,10 +784,16 @@ async fn anomalies_list_filter_paginate_and_change_state() {
     let w = world();
     let t = Some("tenant-a");
     for n in 0..7 {
-        let sev = if n % 2 == 0 { Severity::Critical } else { Severity::Warning };
-        w.seed_finding("tenant-a", n, sev, FindingKind::CostAnomaly).await;
+        let sev = if n % 2 == 0 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        w.seed_finding("tenant-a", n, sev, FindingKind::CostAnomaly)
+            .await;
     }
-    w.seed_finding("tenant-a", 50, Severity::High, FindingKind::Drift).await;
+    w.seed_finding("tenant-a", 50, Severity::High, FindingKind::Drift)
+        .await;
 
     // Pages of 3 over 8 findings, newest first, no duplicates.
     let mut seen = Vec::new();
@@ -424,7 +805,13 @@ async fn anomalies_list_filter_paginate_and_change_state() {
         };
         let (s, page) = w.call("GET", &path, t, None).await;
         assert_eq!(s, 200, "{page}");
-        seen.extend(page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned()),
+        );
         next = page["next"].as_str().map(str::to_owned);
         if next.is_none() {
             break;
@@ -437,18 +824,37 @@ async fn anomalies_list_filter_paginate_and_change_state() {
     dedup.dedup();
     assert_eq!(dedup.len(), 8);
 
-    let (_, crit) = w.call("GET", "/v1/anomalies?severity=critical&limit=2", t, None).await;
+    let (_, crit) = w
+        .call("GET", "/v1/anomalies?severity=critical&limit=2", t, None)
+        .await;
     assert_eq!(crit["items"].as_array().unwrap().len(), 2);
-    assert!(crit["items"].as_array().unwrap().iter().all(|i| i["severity"] == "critical"));
-    let (_, drift) = w.call("GET", "/v1/drift-events?stack=stack-1", t, None).await;
+    assert!(crit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["severity"] == "critical"));
+    let (_, drift) = w
+        .call("GET", "/v1/drift-events?stack=stack-1", t, None)
+        .await;
     assert_eq!(drift["items"].as_array().unwrap().len(), 1);
     assert_eq!(drift["items"][0]["kind"], "drift");
     let since = (start() - Duration::minutes(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let (_, recent) = w.call("GET", &format!("/v1/anomalies?since={since}"), t, None).await;
+    let (_, recent) = w
+        .call("GET", &format!("/v1/anomalies?since={since}"), t, None)
+        .await;
     assert_eq!(recent["items"].as_array().unwrap().len(), 3, "{recent}");
 
-    for (q, field) in [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"), ("severity=huge", "severity"),
-        ("status=gone", "status"), ("since=yesterday", "since"), ("account=12", "account"), ("kind=x", "kind"), ("next=%21%21", "next")] {
+    for (q, field) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=x", "limit"),
+        ("severity=huge", "severity"),
+        ("status=gone", "status"),
+        ("since=yesterday", "since"),
+        ("account=12", "account"),
+        ("kind=x", "kind"),
+        ("next=%21%21", "next"),
+    ] {
         let (s, p) = w.call("GET", &format!("/v1/anomalies?{q}"), t, None).await;
         assert_eq!((s, p["field"].as_str()), (400, Some(field)), "{q}: {p}");
     }
@@ -457,15 +863,36 @@ async fn anomalies_list_filter_paginate_and_change_state() {
     let (s, f) = w.call("GET", &format!("/v1/anomalies/{id}"), t, None).await;
     assert_eq!((s, f["status"].as_str()), (200, Some("open")));
     let until = (start() + Duration::days(1)).to_rfc3339();
-    let (s, f) = w.call("PATCH", &format!("/v1/anomalies/{id}"), t, Some(json!({ "action": "snooze", "snooze_until": until }))).await;
+    let (s, f) = w
+        .call(
+            "PATCH",
+            &format!("/v1/anomalies/{id}"),
+            t,
+            Some(json!({ "action": "snooze", "snooze_until": until })),
+        )
+        .await;
     assert_eq!(s, 200, "{f}");
     assert_eq!(f["status"], "snoozed");
     assert_eq!(f["snooze_until"], "2026-03-02T12:00:00Z");
     let (_, snoozed) = w.call("GET", "/v1/anomalies?status=snoozed", t, None).await;
     assert_eq!(snoozed["items"].as_array().unwrap().len(), 1);
-    let (s, f) = w.call("PATCH", &format!("/v1/anomalies/{id}"), t, Some(json!({ "action": "mark_expected" }))).await;
+    let (s, f) = w
+        .call(
+            "PATCH",
+            &format!("/v1/anomalies/{id}"),
+            t,
+            Some(json!({ "action": "mark_expected" })),
+        )
+        .await;
     assert_eq!((s, f["status"].as_str()), (200, Some("expected")));
-    let (s, f) = w.call("PATCH", &format!("/v1/anomalies/{id}"), t, Some(json!({ "action": "resolve" }))).await;
+    let (s, f) = w
+        .call(
+            "PATCH",
+            &format!("/v1/anomalies/{id}"),
+            t,
+            Some(json!({ "action": "resolve" })),
+        )
+        .await;
     assert_eq!((s, f["status"].as_str()), (200, Some("resolved")));
     let (_, snoozed) = w.call("GET", "/v1/anomalies?status=snoozed", t, None).await;
     assert_eq!(snoozed["items"].as_array().unwrap().len(), 0);
@@ -473,15 +900,47 @@ async fn anomalies_list_filter_paginate_and_change_state() {
     let past = (start() - Duration::hours(1)).to_rfc3339();
     for (body, field, status) in [
         (json!({ "action": "snooze" }), "snooze_until", 400),
-        (json!({ "action": "snooze", "snooze_until": past }), "snooze_until", 400),
+        (
+            json!({ "action": "snooze", "snooze_until": past }),
+            "snooze_until",
+            400,
+        ),
         (json!({ "action": "explode" }), "action", 400),
-        (json!({ "action": "resolve", "snooze_until": until }), "snooze_until", 400),
+        (
+            json!({ "action": "resolve", "snooze_until": until }),
+            "snooze_until",
+            400,
+        ),
     ] {
-        let (s, p) = w.call("PATCH", &format!("/v1/anomalies/{id}"), t, Some(body.clone())).await;
-        assert_eq!((s, p["field"].as_str()), (status, Some(field)), "{body}: {p}");
+        let (s, p) = w
+            .call(
+                "PATCH",
+                &format!("/v1/anomalies/{id}"),
+                t,
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (status, Some(field)),
+            "{body}: {p}"
+        );
     }
-    assert_eq!(w.call("PATCH", "/v1/anomalies/cost-nope", t, Some(json!({ "action": "resolve" }))).await.0, 404);
-    assert_eq!(w.call("GET", "/v1/anomalies/cost-nope", t, None).await.0, 404);
+    assert_eq!(
+        w.call(
+            "PATCH",
+            "/v1/anomalies/cost-nope",
+            t,
+            Some(json!({ "action": "resolve" }))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        w.call("GET", "/v1/anomalies/cost-nope", t, None).await.0,
+        404
+    );
 
     // Every state change left an audit entry.
     let audit = dd0c_shared::store::query_all(
@@ -490,9 +949,15 @@ async fn anomalies_list_filter_paginate_and_change_state() {
     )
     .await
     .unwrap();
-    let mut actions: Vec<&str> = audit.iter().filter_map(|i| i.get("action").and_then(AttrValue::as_str)).collect();
+    let mut actions: Vec<&str> = audit
+        .iter()
+        .filter_map(|i| i.get("action").and_then(AttrValue::as_str))
+        .collect();
     actions.sort();
-    assert_eq!(actions, ["finding.mark_expected", "finding.resolve", "finding.snooze"]);
+    assert_eq!(
+        actions,
+        ["finding.mark_expected", "finding.resolve", "finding.snooze"]
+    );
 }
 
 // ------------------------------------------------------------------------------------ the rest
@@ -503,24 +968,92 @@ async fn baselines_stacks_policies_keys_and_billing() {
     let t = Some("tenant-a");
     assert_eq!(w.connect("tenant-a", "111111111111", ROLE_A).await.0, 201);
 
-    let (s, b) = w.call("PATCH", "/v1/accounts/111111111111/baselines/ec2/instance", t, Some(json!({ "sensitivity": "high" }))).await;
+    let (s, b) = w
+        .call(
+            "PATCH",
+            "/v1/accounts/111111111111/baselines/ec2/instance",
+            t,
+            Some(json!({ "sensitivity": "high" })),
+        )
+        .await;
     assert_eq!(s, 200, "{b}");
-    let item = w.table.get(&keys::baseline("tenant-a", "111111111111", "ec2", "instance")).await.unwrap().unwrap();
+    let item = w
+        .table
+        .get(&keys::baseline(
+            "tenant-a",
+            "111111111111",
+            "ec2",
+            "instance",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(item["sensitivity"], AttrValue::S("high".into()));
-    let (s, p) = w.call("PATCH", "/v1/accounts/111111111111/baselines/ec2/instance", t, Some(json!({ "sensitivity": "extreme" }))).await;
+    let (s, p) = w
+        .call(
+            "PATCH",
+            "/v1/accounts/111111111111/baselines/ec2/instance",
+            t,
+            Some(json!({ "sensitivity": "extreme" })),
+        )
+        .await;
     assert_eq!((s, p["field"].as_str()), (400, Some("sensitivity")));
-    assert_eq!(w.call("PATCH", "/v1/accounts/999999999999/baselines/ec2/instance", t, Some(json!({ "sensitivity": "low" }))).await.0, 404);
-    assert_eq!(w.call("PATCH", "/v1/accounts/abc/baselines/ec2/instance", t, Some(json!({ "sensitivity": "low" }))).await.0, 400);
+    assert_eq!(
+        w.call(
+            "PATCH",
+            "/v1/accounts/999999999999/baselines/ec2/instance",
+            t,
+            Some(json!({ "sensitivity": "low" }))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        w.call(
+            "PATCH",
+            "/v1/accounts/abc/baselines/ec2/instance",
+            t,
+            Some(json!({ "sensitivity": "low" }))
+        )
+        .await
+        .0,
+        400
+    );
 
     let (s, stack) = w.call("POST", "/v1/stacks", t, Some(json!({ "name": "network", "iac_tool": "terraform", "account_id": "111111111111", "region": "us-east-1", "state_location": "s3://state/network.tfstate" }))).await;
     assert_eq!(s, 201, "{stack}");
     let id = stack["stack_id"].as_str().unwrap();
-    let (s, p) = w.call("PATCH", &format!("/v1/stacks/{id}"), t, Some(json!({ "enabled": false }))).await;
+    let (s, p) = w
+        .call(
+            "PATCH",
+            &format!("/v1/stacks/{id}"),
+            t,
+            Some(json!({ "enabled": false })),
+        )
+        .await;
     assert_eq!((s, p["enabled"].as_bool()), (200, Some(false)), "{p}");
-    let (s, p) = w.call("PATCH", "/v1/stacks", t, Some(json!({ "stack_id": id, "name": "net" }))).await;
+    let (s, p) = w
+        .call(
+            "PATCH",
+            "/v1/stacks",
+            t,
+            Some(json!({ "stack_id": id, "name": "net" })),
+        )
+        .await;
     assert_eq!((s, p["name"].as_str()), (200, Some("net")), "{p}");
-    assert_eq!(w.call("PATCH", "/v1/stacks", t, Some(json!({ "name": "x" }))).await.0, 400);
-    assert_eq!(w.call("PATCH", "/v1/stacks/nope", t, Some(json!({ "name": "x" }))).await.0, 404);
+    assert_eq!(
+        w.call("PATCH", "/v1/stacks", t, Some(json!({ "name": "x" })))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        w.call("PATCH", "/v1/stacks/nope", t, Some(json!({ "name": "x" })))
+            .await
+            .0,
+        404
+    );
     let (s, p) = w.call("POST", "/v1/stacks", t, Some(json!({ "name": "x", "iac_tool": "ansible", "account_id": "111111111111", "region": "us-east-1" }))).await;
     assert_eq!((s, p["field"].as_str()), (400, Some("iac_tool")));
     let (_, stacks) = w.call("GET", "/v1/stacks", t, None).await;
@@ -529,11 +1062,32 @@ async fn baselines_stacks_policies_keys_and_billing() {
     let (s, pol) = w.call("PUT", "/v1/policies", t, Some(json!({ "tenant": { "governance_mode": "strict" }, "accounts": { "111111111111": { "panic_mode": true } } }))).await;
     assert_eq!(s, 200, "{pol}");
     assert_eq!(pol["overrides"]["tenant"]["governance_mode"], "strict");
-    assert_eq!(pol["overrides"]["accounts"]["111111111111"]["panic_mode"], true);
+    assert_eq!(
+        pol["overrides"]["accounts"]["111111111111"]["panic_mode"],
+        true
+    );
     // Looser than the tenant's own strict override, and looser than the system (audit → nothing looser exists, so use the tenant floor).
-    let (s, p) = w.call("PUT", "/v1/policies", t, Some(json!({ "accounts": { "111111111111": { "governance_mode": "audit" } } }))).await;
-    assert_eq!((s, p["field"].as_str()), (400, Some("accounts.111111111111.governance_mode")), "{p}");
-    let (s, p) = w.call("PUT", "/v1/policies", t, Some(json!({ "tenant": { "governance_mode": "sometimes" } }))).await;
+    let (s, p) = w
+        .call(
+            "PUT",
+            "/v1/policies",
+            t,
+            Some(json!({ "accounts": { "111111111111": { "governance_mode": "audit" } } })),
+        )
+        .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (400, Some("accounts.111111111111.governance_mode")),
+        "{p}"
+    );
+    let (s, p) = w
+        .call(
+            "PUT",
+            "/v1/policies",
+            t,
+            Some(json!({ "tenant": { "governance_mode": "sometimes" } })),
+        )
+        .await;
     assert_eq!(s, 400, "{p}");
     assert!(p["field"].as_str().unwrap().starts_with("tenant"), "{p}");
     let (_, got) = w.call("GET", "/v1/policies", t, None).await;
@@ -541,40 +1095,124 @@ async fn baselines_stacks_policies_keys_and_billing() {
     assert_eq!(got["overrides"]["tenant"]["governance_mode"], "strict");
 
     // API keys: shown once, stored as a hash, usable on agent routes only, revocable.
-    let (s, created) = w.call("POST", "/v1/api-keys", t, Some(json!({ "name": "ci agent" }))).await;
+    let (s, created) = w
+        .call(
+            "POST",
+            "/v1/api-keys",
+            t,
+            Some(json!({ "name": "ci agent" })),
+        )
+        .await;
     assert_eq!(s, 201, "{created}");
     let plain = created["api_key"].as_str().unwrap().to_owned();
     let key_id = created["key"]["key_id"].as_str().unwrap().to_owned();
-    let stored = w.table.get(&keys::api_key(&dd0c_shared::auth::api_keys::hash_key(&plain))).await.unwrap().unwrap();
-    assert!(!stored.values().any(|v| v.as_str() == Some(plain.as_str())), "the plain key is never stored");
+    let stored = w
+        .table
+        .get(&keys::api_key(&dd0c_shared::auth::api_keys::hash_key(
+            &plain,
+        )))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !stored.values().any(|v| v.as_str() == Some(plain.as_str())),
+        "the plain key is never stored"
+    );
     assert_eq!(
-        dd0c_shared::auth::api_keys::authenticate(w.table.as_ref(), &format!("Bearer {plain}")).await.unwrap(),
+        dd0c_shared::auth::api_keys::authenticate(w.table.as_ref(), &format!("Bearer {plain}"))
+            .await
+            .unwrap(),
         Some(("tenant-a".to_owned(), key_id.clone()))
     );
-    let (s, _) = w.raw("GET", "/v1/anomalies", Some(&format!("Bearer {plain}")), None).await;
+    let (s, _) = w
+        .raw(
+            "GET",
+            "/v1/anomalies",
+            Some(&format!("Bearer {plain}")),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, p) = w.raw("POST", "/v1/api-keys", Some(&format!("Bearer {plain}")), Some(json!({ "name": "escalate" }))).await;
+    let (s, p) = w
+        .raw(
+            "POST",
+            "/v1/api-keys",
+            Some(&format!("Bearer {plain}")),
+            Some(json!({ "name": "escalate" })),
+        )
+        .await;
     assert_eq!((s, p["code"].as_str()), (403, Some("user_token_required")));
     let (_, keys_page) = w.call("GET", "/v1/api-keys", t, None).await;
     assert_eq!(keys_page["items"][0]["key_id"], key_id.as_str());
     assert!(keys_page.to_string().find(&plain).is_none());
-    assert_eq!(w.call("POST", "/v1/api-keys", t, Some(json!({ "name": "" }))).await.0, 400);
-    let r = w.api.handle(event("DELETE", &format!("/v1/api-keys/{key_id}"), Some(&format!("Bearer {}", token("tenant-a"))), None)).await;
+    assert_eq!(
+        w.call("POST", "/v1/api-keys", t, Some(json!({ "name": "" })))
+            .await
+            .0,
+        400
+    );
+    let r = w
+        .api
+        .handle(event(
+            "DELETE",
+            &format!("/v1/api-keys/{key_id}"),
+            Some(&format!("Bearer {}", token("tenant-a"))),
+            None,
+        ))
+        .await;
     assert_eq!(r.status, 204);
-    assert_eq!(w.raw("GET", "/v1/anomalies", Some(&format!("Bearer {plain}")), None).await.0, 401);
-    assert_eq!(w.call("DELETE", &format!("/v1/api-keys/{key_id}"), t, None).await.0, 404);
+    assert_eq!(
+        w.raw(
+            "GET",
+            "/v1/anomalies",
+            Some(&format!("Bearer {plain}")),
+            None
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        w.call("DELETE", &format!("/v1/api-keys/{key_id}"), t, None)
+            .await
+            .0,
+        404
+    );
 
     // Billing: portal needs a customer; checkout is per account.
     let (s, p) = w.call("POST", "/v1/billing/portal", t, None).await;
     assert_eq!((s, p["code"].as_str()), (409, Some("no_customer")));
-    let (s, c) = w.call("POST", "/v1/billing/checkout", t, Some(json!({ "accounts": 3 }))).await;
+    let (s, c) = w
+        .call(
+            "POST",
+            "/v1/billing/checkout",
+            t,
+            Some(json!({ "accounts": 3 })),
+        )
+        .await;
     assert_eq!(s, 200, "{c}");
-    assert!(c["url"].as_str().unwrap().starts_with("https://checkout.stripe.test/"));
+    assert!(c["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://checkout.stripe.test/"));
     let sent = w.stripe.checkouts.lock().unwrap().last().cloned().unwrap();
     assert_eq!((sent.quantity, sent.tenant_id.as_str()), (3, "tenant-a"));
-    assert_eq!(w.call("POST", "/v1/billing/checkout", t, Some(json!({ "accounts": 0 }))).await.1["field"], "accounts");
+    assert_eq!(
+        w.call(
+            "POST",
+            "/v1/billing/checkout",
+            t,
+            Some(json!({ "accounts": 0 }))
+        )
+        .await
+        .1["field"],
+        "accounts"
+    );
     w.table
-        .update(&keys::tenant_profile("tenant-a"), dd0c_shared::store::Update::new().set("stripe_customer_id", "cus_1"))
+        .update(
+            &keys::tenant_profile("tenant-a"),
+            dd0c_shared::store::Update::new().set("stripe_customer_id", "cus_1"),
+        )
         .await
         .unwrap();
     let (s, p) = w.call("POST", "/v1/billing/portal", t, None).await;
@@ -591,7 +1229,15 @@ async fn openapi_unknown_routes_and_methods() {
     assert!(doc["paths"]["/v1/accounts/setup"]["post"].is_object());
     let (s, _) = w.call("GET", "/v1/nothing", Some("tenant-a"), None).await;
     assert_eq!(s, 404);
-    let r = w.api.handle(event("PUT", "/v1/me", Some(&format!("Bearer {}", token("tenant-a"))), None)).await;
+    let r = w
+        .api
+        .handle(event(
+            "PUT",
+            "/v1/me",
+            Some(&format!("Bearer {}", token("tenant-a"))),
+            None,
+        ))
+        .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.headers["allow"], "GET");
 }

@@ -13,7 +13,9 @@ use dd0c_shared::clock::SharedClock;
 use dd0c_shared::finding_actions::{append_audit, audit_entry, Actor};
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::signatures::{verify_stripe, STRIPE_TOLERANCE_SECONDS};
-use dd0c_shared::store::{keys, AttrValue, Condition, Item, StoreError, Table, Update, PK, SK, TTL_ATTRIBUTE};
+use dd0c_shared::store::{
+    keys, AttrValue, Condition, Item, StoreError, Table, Update, PK, SK, TTL_ATTRIBUTE,
+};
 use dd0c_shared::tenancy::{self, AccountStatus, Plan, TenantProfile};
 
 pub const PATH: &str = "/v1/stripe/webhook";
@@ -33,7 +35,10 @@ pub struct StripeWebhook {
 /// What a delivered event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Applied { tenant: String, plan: Plan },
+    Applied {
+        tenant: String,
+        plan: Plan,
+    },
     Duplicate,
     /// Older than the billing state already applied.
     Stale,
@@ -42,12 +47,20 @@ pub enum Outcome {
 
 impl StripeWebhook {
     pub fn new(table: Arc<dyn Table>, clock: SharedClock, secrets: Vec<String>) -> Self {
-        Self { table, clock, secrets }
+        Self {
+            table,
+            clock,
+            secrets,
+        }
     }
 
     /// The embedded mode: `STRIPE_WEBHOOK_SECRET` (comma-separated for a rotation) or the demo default.
     pub fn local(table: Arc<dyn Table>, clock: SharedClock) -> Self {
-        Self::new(table, clock, secrets_from_env().unwrap_or_else(|| vec![DEMO_SECRET.to_owned()]))
+        Self::new(
+            table,
+            clock,
+            secrets_from_env().unwrap_or_else(|| vec![DEMO_SECRET.to_owned()]),
+        )
     }
 
     async fn process(&self, request: &HttpRequest) -> Result<Outcome, HttpResponse> {
@@ -59,21 +72,52 @@ impl StripeWebhook {
             self.clock.now().timestamp(),
             STRIPE_TOLERANCE_SECONDS,
         )
-        .map_err(|e| HttpResponse::problem(400, "Invalid signature", &e.to_string(), Some("stripe-signature")))?;
-        let event: Value = serde_json::from_slice(&request.body)
-            .map_err(|e| HttpResponse::problem(400, "Bad request", &format!("the body is not JSON: {e}"), Some("body")))?;
-        let (Some(id), Some(kind), Some(created)) = (event["id"].as_str(), event["type"].as_str(), event["created"].as_i64()) else {
-            return Err(HttpResponse::problem(400, "Bad request", "the event needs id, type and created", Some("body")));
+        .map_err(|e| {
+            HttpResponse::problem(
+                400,
+                "Invalid signature",
+                &e.to_string(),
+                Some("stripe-signature"),
+            )
+        })?;
+        let event: Value = serde_json::from_slice(&request.body).map_err(|e| {
+            HttpResponse::problem(
+                400,
+                "Bad request",
+                &format!("the body is not JSON: {e}"),
+                Some("body"),
+            )
+        })?;
+        let (Some(id), Some(kind), Some(created)) = (
+            event["id"].as_str(),
+            event["type"].as_str(),
+            event["created"].as_i64(),
+        ) else {
+            return Err(HttpResponse::problem(
+                400,
+                "Bad request",
+                "the event needs id, type and created",
+                Some("body"),
+            ));
         };
         let store_error = |e: StoreError| {
             tracing::error!(error = %e, "store failed");
             // 5xx: Stripe retries later.
             HttpResponse::problem(503, "Service unavailable", "the store is unavailable", None)
         };
-        if self.table.get(&keys::stripe_event(id)).await.map_err(store_error)?.is_some() {
+        if self
+            .table
+            .get(&keys::stripe_event(id))
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
             return Ok(Outcome::Duplicate);
         }
-        let outcome = self.apply(kind, created, &event["data"]["object"]).await.map_err(store_error)?;
+        let outcome = self
+            .apply(kind, created, &event["data"]["object"])
+            .await
+            .map_err(store_error)?;
         let mut marker = Item::new();
         let key = keys::stripe_event(id);
         marker.insert(PK.into(), AttrValue::S(key.pk));
@@ -82,8 +126,13 @@ impl StripeWebhook {
         marker.insert("type".into(), AttrValue::S(kind.to_owned()));
         marker.insert("outcome".into(), AttrValue::S(format!("{outcome:?}")));
         let expires = self.clock.now() + Duration::days(EVENT_MARKER_DAYS);
-        marker.insert(TTL_ATTRIBUTE.into(), AttrValue::N(expires.timestamp() as f64));
-        dd0c_shared::store::put_if_absent(self.table.as_ref(), marker).await.map_err(store_error)?;
+        marker.insert(
+            TTL_ATTRIBUTE.into(),
+            AttrValue::N(expires.timestamp() as f64),
+        );
+        dd0c_shared::store::put_if_absent(self.table.as_ref(), marker)
+            .await
+            .map_err(store_error)?;
         tracing::info!(event_id = id, event_type = kind, ?outcome, "stripe event");
         Ok(outcome)
     }
@@ -103,7 +152,11 @@ impl StripeWebhook {
             .table
             .get(&keys::stripe_customer(customer))
             .await?
-            .and_then(|i| i.get("tenant_id").and_then(AttrValue::as_str).map(str::to_owned)))
+            .and_then(|i| {
+                i.get("tenant_id")
+                    .and_then(AttrValue::as_str)
+                    .map(str::to_owned)
+            }))
     }
 
     async fn apply(&self, kind: &str, created: i64, object: &Value) -> Result<Outcome, StoreError> {
@@ -121,7 +174,9 @@ impl StripeWebhook {
                     .unwrap_or(0);
                 match object["status"].as_str().unwrap_or_default() {
                     // past_due keeps the plan while Stripe retries the payment.
-                    "active" | "trialing" | "past_due" => (Plan::Pro, u32::try_from(quantity.max(1)).ok()),
+                    "active" | "trialing" | "past_due" => {
+                        (Plan::Pro, u32::try_from(quantity.max(1)).ok())
+                    }
                     _ => (Plan::Free, None),
                 }
             }
@@ -158,7 +213,11 @@ impl StripeWebhook {
             None if plan == Plan::Free => update.remove("account_quantity"),
             None => update,
         };
-        let item = match self.table.update(&keys::tenant_profile(&tenant), update).await {
+        let item = match self
+            .table
+            .update(&keys::tenant_profile(&tenant), update)
+            .await
+        {
             Ok(item) => item,
             Err(e) if e.is_condition_failed() => return Ok(Outcome::Stale),
             Err(e) => return Err(e),
@@ -167,18 +226,33 @@ impl StripeWebhook {
             self.table
                 .update(
                     &keys::stripe_customer(c),
-                    Update::new().set("tenant_id", tenant.as_str()).set("entity", "stripe_customer"),
+                    Update::new()
+                        .set("tenant_id", tenant.as_str())
+                        .set("entity", "stripe_customer"),
                 )
                 .await?;
         }
-        let profile: TenantProfile = dd0c_shared::store::from_item(item)
-            .map_err(|e| StoreError::Decode { key: None, source: e })?;
+        let profile: TenantProfile =
+            dd0c_shared::store::from_item(item).map_err(|e| StoreError::Decode {
+                key: None,
+                source: e,
+            })?;
         self.enforce_limit(&tenant, profile.account_limit()).await?;
         let now = self.clock.now();
-        let actor = Actor { user: "stripe".into(), via: "stripe_webhook".into() };
+        let actor = Actor {
+            user: "stripe".into(),
+            via: "stripe_webhook".into(),
+        };
         append_audit(
             self.table.as_ref(),
-            &audit_entry(&tenant, &actor, now, "billing.plan", &tenant, json!({ "event": kind, "plan": format!("{plan:?}"), "quantity": quantity })),
+            &audit_entry(
+                &tenant,
+                &actor,
+                now,
+                "billing.plan",
+                &tenant,
+                json!({ "event": kind, "plan": format!("{plan:?}"), "quantity": quantity }),
+            ),
         )
         .await?;
         Ok(Outcome::Applied { tenant, plan })
@@ -199,7 +273,8 @@ impl StripeWebhook {
                 break;
             }
             if link.status == AccountStatus::Active {
-                self.set_status(tenant, &link.account_id, "paused", "active", now).await?;
+                self.set_status(tenant, &link.account_id, "paused", "active", now)
+                    .await?;
                 active -= 1;
             }
         }
@@ -208,14 +283,22 @@ impl StripeWebhook {
                 break;
             }
             if link.status == AccountStatus::Paused {
-                self.set_status(tenant, &link.account_id, "active", "paused", now).await?;
+                self.set_status(tenant, &link.account_id, "active", "paused", now)
+                    .await?;
                 active += 1;
             }
         }
         Ok(())
     }
 
-    async fn set_status(&self, tenant: &str, account: &str, to: &str, from: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn set_status(
+        &self,
+        tenant: &str,
+        account: &str,
+        to: &str,
+        from: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let update = Update::new()
             .set("status", to)
             .set("status_changed_at", keys::time_key(&now))
@@ -223,7 +306,11 @@ impl StripeWebhook {
                 Condition::Equals("tenant_id".into(), AttrValue::S(tenant.to_owned())),
                 Condition::Equals("status".into(), AttrValue::S(from.to_owned())),
             ]));
-        match self.table.update(&keys::account_link(account), update).await {
+        match self
+            .table
+            .update(&keys::account_link(account), update)
+            .await
+        {
             Ok(_) => Ok(()),
             // Changed meanwhile (e.g. disconnected): leave it.
             Err(e) if e.is_condition_failed() => Ok(()),
@@ -235,7 +322,12 @@ impl StripeWebhook {
 /// `STRIPE_WEBHOOK_SECRET`, comma-separated during a rotation.
 pub fn secrets_from_env() -> Option<Vec<String>> {
     let raw = std::env::var(SECRET_ENV).ok()?;
-    let secrets: Vec<String> = raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let secrets: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     (!secrets.is_empty()).then_some(secrets)
 }
 
@@ -243,10 +335,16 @@ pub fn secrets_from_env() -> Option<Vec<String>> {
 impl HttpHandler for StripeWebhook {
     async fn handle(&self, request: HttpRequest) -> HttpResponse {
         if request.path.trim_end_matches('/') != PATH {
-            return HttpResponse::problem(404, "Not found", &format!("no route {}", request.path), None);
+            return HttpResponse::problem(
+                404,
+                "Not found",
+                &format!("no route {}", request.path),
+                None,
+            );
         }
         if request.method != "POST" {
-            return HttpResponse::problem(405, "Method not allowed", "use POST", None).with_header("allow", "POST");
+            return HttpResponse::problem(405, "Method not allowed", "use POST", None)
+                .with_header("allow", "POST");
         }
         match self.process(&request).await {
             Ok(outcome) => {
@@ -260,7 +358,10 @@ impl HttpHandler for StripeWebhook {
                     Outcome::Ignored(r) => Some(r),
                     _ => None,
                 };
-                HttpResponse::json(200, &json!({ "received": true, "status": status, "reason": reason }))
+                HttpResponse::json(
+                    200,
+                    &json!({ "received": true, "status": status, "reason": reason }),
+                )
             }
             Err(response) => response,
         }

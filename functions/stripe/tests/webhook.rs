@@ -37,7 +37,11 @@ fn world(secrets: &[&str]) -> World {
     let clock = ManualClock::new(Utc.timestamp_opt(T, 0).unwrap());
     let shared: SharedClock = Arc::new(clock.clone());
     let table = Arc::new(MemoryTable::new(shared.clone()));
-    let hook = StripeWebhook::new(table.clone(), shared, secrets.iter().map(|s| s.to_string()).collect());
+    let hook = StripeWebhook::new(
+        table.clone(),
+        shared,
+        secrets.iter().map(|s| s.to_string()).collect(),
+    );
     World { hook, table, clock }
 }
 
@@ -50,10 +54,20 @@ fn request(body: &[u8], header: &str) -> HttpRequest {
 impl World {
     async fn post(&self, body: &[u8], header: &str) -> (u16, Value) {
         let r = self.hook.handle(request(body, header)).await;
-        (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
+        (
+            r.status,
+            serde_json::from_str(&r.body).unwrap_or(Value::Null),
+        )
     }
     /// A fixture event with another id/type/created/object fields, signed now.
-    async fn post_event(&self, base: &str, id: &str, kind: &str, created: i64, patch: Value) -> (u16, Value) {
+    async fn post_event(
+        &self,
+        base: &str,
+        id: &str,
+        kind: &str,
+        created: i64,
+        patch: Value,
+    ) -> (u16, Value) {
         let mut v: Value = serde_json::from_slice(&read(base)).unwrap();
         v["id"] = json!(id);
         v["type"] = json!(kind);
@@ -68,7 +82,9 @@ impl World {
         self.post(&body, &header).await
     }
     async fn profile(&self, tenant: &str) -> tenancy::TenantProfile {
-        tenancy::tenant_profile(self.table.as_ref(), tenant).await.unwrap()
+        tenancy::tenant_profile(self.table.as_ref(), tenant)
+            .await
+            .unwrap()
     }
     async fn link(&self, tenant: &str, account: &str, minutes: i64) {
         let link = AccountLink {
@@ -83,7 +99,12 @@ impl World {
         self.table.put(link.to_item().unwrap(), None).await.unwrap();
     }
     async fn statuses(&self, tenant: &str) -> Vec<(String, AccountStatus)> {
-        let mut l: Vec<_> = tenancy::tenant_accounts(self.table.as_ref(), tenant).await.unwrap().into_iter().map(|l| (l.account_id, l.status)).collect();
+        let mut l: Vec<_> = tenancy::tenant_accounts(self.table.as_ref(), tenant)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.account_id, l.status))
+            .collect();
         l.sort_by(|a, b| a.0.cmp(&b.0));
         l
     }
@@ -94,28 +115,68 @@ async fn verbatim_fixtures_apply_and_replays_are_recognised() {
     let w = world(&[SECRET]);
     let checkout = read("event_checkout.session.completed.json");
     // No tenant can be found for the fixture's customer yet: acknowledged, ignored.
-    let (s, body) = w.post(&checkout, &header_of("checkout.session.completed")).await;
-    assert_eq!((s, body["status"].as_str()), (200, Some("ignored")), "{body}");
+    let (s, body) = w
+        .post(&checkout, &header_of("checkout.session.completed"))
+        .await;
+    assert_eq!(
+        (s, body["status"].as_str()),
+        (200, Some("ignored")),
+        "{body}"
+    );
 
     let w = world(&[SECRET]);
-    w.table.update(&keys::stripe_customer(CUSTOMER), Update::new().set("tenant_id", "tenant-a")).await.unwrap();
-    let (s, body) = w.post(&checkout, &header_of("checkout.session.completed")).await;
-    assert_eq!((s, body["status"].as_str()), (200, Some("applied")), "{body}");
+    w.table
+        .update(
+            &keys::stripe_customer(CUSTOMER),
+            Update::new().set("tenant_id", "tenant-a"),
+        )
+        .await
+        .unwrap();
+    let (s, body) = w
+        .post(&checkout, &header_of("checkout.session.completed"))
+        .await;
+    assert_eq!(
+        (s, body["status"].as_str()),
+        (200, Some("applied")),
+        "{body}"
+    );
     let p = w.profile("tenant-a").await;
     assert_eq!(p.plan, Plan::Pro);
     assert_eq!(p.stripe_customer_id.as_deref(), Some(CUSTOMER));
-    assert_eq!(p.stripe_subscription_id.as_deref(), Some("sub_1Pgc6rB7WZ01zgkWNy0Cn5nw"));
+    assert_eq!(
+        p.stripe_subscription_id.as_deref(),
+        Some("sub_1Pgc6rB7WZ01zgkWNy0Cn5nw")
+    );
 
     // Same delivery again, and the deletion fixture (which carries the same event id): replays.
-    let (s, body) = w.post(&checkout, &header_of("checkout.session.completed")).await;
+    let (s, body) = w
+        .post(&checkout, &header_of("checkout.session.completed"))
+        .await;
     assert_eq!((s, body["status"].as_str()), (200, Some("duplicate")));
-    let (s, body) = w.post(&read("event_customer.subscription.deleted.json"), &header_of("customer.subscription.deleted")).await;
+    let (s, body) = w
+        .post(
+            &read("event_customer.subscription.deleted.json"),
+            &header_of("customer.subscription.deleted"),
+        )
+        .await;
     assert_eq!((s, body["status"].as_str()), (200, Some("duplicate")));
     assert_eq!(w.profile("tenant-a").await.plan, Plan::Pro);
 
     // The deletion as its own event: back to free.
-    let (s, body) = w.post_event("event_customer.subscription.deleted.json", "evt_deleted", "customer.subscription.deleted", T, json!({})).await;
-    assert_eq!((s, body["status"].as_str()), (200, Some("applied")), "{body}");
+    let (s, body) = w
+        .post_event(
+            "event_customer.subscription.deleted.json",
+            "evt_deleted",
+            "customer.subscription.deleted",
+            T,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["status"].as_str()),
+        (200, Some("applied")),
+        "{body}"
+    );
     assert_eq!(w.profile("tenant-a").await.plan, Plan::Free);
 }
 
@@ -130,12 +191,22 @@ async fn signatures_tampered_stale_rotated_missing() {
     assert_eq!(w.post(&tampered, &header).await.0, 400);
     let (s, body) = w.post(&checkout, "t=1492774577,v1=00").await;
     assert_eq!((s, body["field"].as_str()), (400, Some("stripe-signature")));
-    assert_eq!(w.hook.handle(HttpRequest::new("POST", "/v1/stripe/webhook").with_body(checkout.clone())).await.status, 400);
+    assert_eq!(
+        w.hook
+            .handle(HttpRequest::new("POST", "/v1/stripe/webhook").with_body(checkout.clone()))
+            .await
+            .status,
+        400
+    );
 
     w.clock.set(Utc.timestamp_opt(T + 301, 0).unwrap());
     assert_eq!(w.post(&checkout, &header).await.0, 400, "stale");
     w.clock.set(Utc.timestamp_opt(T + 299, 0).unwrap());
-    assert_eq!(w.post(&checkout, &header).await.0, 200, "inside the tolerance");
+    assert_eq!(
+        w.post(&checkout, &header).await.0,
+        200,
+        "inside the tolerance"
+    );
 
     // A rotation: the new secret first, the old one still accepted; a wrong one alone is not.
     let rotated = world(&["whsec_new", SECRET]);
@@ -143,14 +214,20 @@ async fn signatures_tampered_stale_rotated_missing() {
     let wrong = world(&["whsec_new"]);
     assert_eq!(wrong.post(&checkout, &header).await.0, 400);
 
-    let r = w.hook.handle(HttpRequest::new("GET", "/v1/stripe/webhook")).await;
+    let r = w
+        .hook
+        .handle(HttpRequest::new("GET", "/v1/stripe/webhook"))
+        .await;
     assert_eq!(r.status, 405);
 }
 
 #[tokio::test]
 async fn out_of_order_events_never_regress_and_downgrades_pause_accounts() {
     let w = world(&[SECRET]);
-    for (i, account) in ["111111111111", "222222222222", "333333333333"].iter().enumerate() {
+    for (i, account) in ["111111111111", "222222222222", "333333333333"]
+        .iter()
+        .enumerate()
+    {
         w.link("tenant-a", account, i as i64).await;
     }
     let tenant_meta = json!({ "metadata": { "tenant_id": "tenant-a" } });
@@ -158,19 +235,47 @@ async fn out_of_order_events_never_regress_and_downgrades_pause_accounts() {
     updated["status"] = json!("active");
     updated["items"] = json!({ "data": [{ "quantity": 3 }] });
 
-    let (s, b) = w.post_event("event_customer.subscription.deleted.json", "evt_up", "customer.subscription.updated", T - 10, updated.clone()).await;
+    let (s, b) = w
+        .post_event(
+            "event_customer.subscription.deleted.json",
+            "evt_up",
+            "customer.subscription.updated",
+            T - 10,
+            updated.clone(),
+        )
+        .await;
     assert_eq!((s, b["status"].as_str()), (200, Some("applied")), "{b}");
     let p = w.profile("tenant-a").await;
     assert_eq!((p.plan, p.account_quantity), (Plan::Pro, Some(3)));
 
     // An older deletion arriving late changes nothing.
-    let (s, b) = w.post_event("event_customer.subscription.deleted.json", "evt_old_delete", "customer.subscription.deleted", T - 20, tenant_meta.clone()).await;
+    let (s, b) = w
+        .post_event(
+            "event_customer.subscription.deleted.json",
+            "evt_old_delete",
+            "customer.subscription.deleted",
+            T - 20,
+            tenant_meta.clone(),
+        )
+        .await;
     assert_eq!((s, b["status"].as_str()), (200, Some("stale")), "{b}");
     assert_eq!(w.profile("tenant-a").await.plan, Plan::Pro);
-    assert!(w.statuses("tenant-a").await.iter().all(|(_, s)| *s == AccountStatus::Active));
+    assert!(w
+        .statuses("tenant-a")
+        .await
+        .iter()
+        .all(|(_, s)| *s == AccountStatus::Active));
 
     // A newer deletion: free, the newest accounts paused (never deleted).
-    let (s, b) = w.post_event("event_customer.subscription.deleted.json", "evt_delete", "customer.subscription.deleted", T, tenant_meta.clone()).await;
+    let (s, b) = w
+        .post_event(
+            "event_customer.subscription.deleted.json",
+            "evt_delete",
+            "customer.subscription.deleted",
+            T,
+            tenant_meta.clone(),
+        )
+        .await;
     assert_eq!((s, b["status"].as_str()), (200, Some("applied")), "{b}");
     assert_eq!(w.profile("tenant-a").await.plan, Plan::Free);
     assert_eq!(
@@ -185,13 +290,35 @@ async fn out_of_order_events_never_regress_and_downgrades_pause_accounts() {
     // Resubscribing for 2 accounts resumes the oldest paused one.
     let mut two = updated.clone();
     two["items"] = json!({ "data": [{ "quantity": 2 }] });
-    let (s, _) = w.post_event("event_customer.subscription.deleted.json", "evt_resub", "customer.subscription.updated", T + 5, two).await;
+    let (s, _) = w
+        .post_event(
+            "event_customer.subscription.deleted.json",
+            "evt_resub",
+            "customer.subscription.updated",
+            T + 5,
+            two,
+        )
+        .await;
     assert_eq!(s, 200);
     let st = w.statuses("tenant-a").await;
-    assert_eq!(st.iter().filter(|(_, s)| *s == AccountStatus::Active).count(), 2, "{st:?}");
+    assert_eq!(
+        st.iter()
+            .filter(|(_, s)| *s == AccountStatus::Active)
+            .count(),
+        2,
+        "{st:?}"
+    );
     assert_eq!(st[2].1, AccountStatus::Paused);
 
     // Unhandled types are acknowledged.
-    let (s, b) = w.post_event("event_customer.subscription.deleted.json", "evt_inv", "invoice.paid", T + 6, json!({})).await;
+    let (s, b) = w
+        .post_event(
+            "event_customer.subscription.deleted.json",
+            "evt_inv",
+            "invoice.paid",
+            T + 6,
+            json!({}),
+        )
+        .await;
     assert_eq!((s, b["status"].as_str()), (200, Some("ignored")));
 }

@@ -54,7 +54,11 @@ impl AwsAccounts {
         Ok(aws_sdk_rds::Client::from_conf(conf))
     }
 
-    fn cloudwatch(&self, session: &Session, region: &str) -> Result<aws_sdk_cloudwatch::Client, AccountsError> {
+    fn cloudwatch(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<aws_sdk_cloudwatch::Client, AccountsError> {
         let conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
             .region(aws_sdk_cloudwatch::config::Region::new(region.to_owned()))
             .credentials_provider(Self::credentials(session)?)
@@ -101,7 +105,11 @@ fn to_smithy(t: DateTime<Utc>) -> aws_sdk_cloudwatch::primitives::DateTime {
 
 #[async_trait]
 impl Accounts for AwsAccounts {
-    async fn assume_role(&self, role_arn: &str, external_id: &str) -> Result<Session, AccountsError> {
+    async fn assume_role(
+        &self,
+        role_arn: &str,
+        external_id: &str,
+    ) -> Result<Session, AccountsError> {
         let account_id = role_arn_account(role_arn)
             .ok_or_else(|| AccountsError::InvalidRoleArn(role_arn.to_owned()))?
             .to_owned();
@@ -131,9 +139,9 @@ impl Accounts for AwsAccounts {
                 }
                 other => AccountsError::Unavailable(format!("sts:AssumeRole: {other:?}")),
             })?;
-        let c = out
-            .credentials()
-            .ok_or_else(|| AccountsError::Unavailable("sts:AssumeRole returned no credentials".into()))?;
+        let c = out.credentials().ok_or_else(|| {
+            AccountsError::Unavailable("sts:AssumeRole returned no credentials".into())
+        })?;
         Ok(Session {
             role_arn: role_arn.to_owned(),
             account_id,
@@ -145,7 +153,11 @@ impl Accounts for AwsAccounts {
         })
     }
 
-    async fn instances(&self, session: &Session, region: &str) -> Result<Vec<Instance>, AccountsError> {
+    async fn instances(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<Instance>, AccountsError> {
         let reservations: Vec<_> = self
             .ec2(session, region)?
             .describe_instances()
@@ -160,14 +172,19 @@ impl Accounts for AwsAccounts {
             .flat_map(|r| r.instances())
             .map(|i| Instance {
                 instance_id: i.instance_id().unwrap_or_default().to_owned(),
-                instance_type: i.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                instance_type: i
+                    .instance_type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
                 state: i
                     .state()
                     .and_then(|s| s.name())
                     .map(|n| n.as_str().to_owned())
                     .unwrap_or_default(),
                 platform: i.platform_details().map(str::to_owned),
-                launch_time: i.launch_time().and_then(|t| Utc.timestamp_opt(t.secs(), 0).single()),
+                launch_time: i
+                    .launch_time()
+                    .and_then(|t| Utc.timestamp_opt(t.secs(), 0).single()),
             })
             .collect())
     }
@@ -194,7 +211,11 @@ impl Accounts for AwsAccounts {
             .collect())
     }
 
-    async fn addresses(&self, session: &Session, region: &str) -> Result<Vec<Address>, AccountsError> {
+    async fn addresses(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<Address>, AccountsError> {
         let out = self
             .ec2(session, region)?
             .describe_addresses()
@@ -212,7 +233,11 @@ impl Accounts for AwsAccounts {
             .collect())
     }
 
-    async fn db_instances(&self, session: &Session, region: &str) -> Result<Vec<DbInstance>, AccountsError> {
+    async fn db_instances(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<DbInstance>, AccountsError> {
         let dbs: Vec<_> = self
             .rds(session, region)?
             .describe_db_instances()
@@ -236,7 +261,11 @@ impl Accounts for AwsAccounts {
             .collect())
     }
 
-    async fn nat_gateways(&self, session: &Session, region: &str) -> Result<Vec<NatGateway>, AccountsError> {
+    async fn nat_gateways(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<NatGateway>, AccountsError> {
         let gateways: Vec<_> = self
             .ec2(session, region)?
             .describe_nat_gateways()
@@ -265,8 +294,20 @@ impl Accounts for AwsAccounts {
     ) -> Result<Option<f64>, AccountsError> {
         use aws_sdk_cloudwatch::types::{Dimension, Statistic};
         let (namespace, name, dimension, id, statistic) = match metric {
-            Metric::InstanceCpu(id) => ("AWS/EC2", "CPUUtilization", "InstanceId", id, Statistic::Average),
-            Metric::NatBytesOut(id) => ("AWS/NATGateway", "BytesOutToDestination", "NatGatewayId", id, Statistic::Sum),
+            Metric::InstanceCpu(id) => (
+                "AWS/EC2",
+                "CPUUtilization",
+                "InstanceId",
+                id,
+                Statistic::Average,
+            ),
+            Metric::NatBytesOut(id) => (
+                "AWS/NATGateway",
+                "BytesOutToDestination",
+                "NatGatewayId",
+                id,
+                Statistic::Sum,
+            ),
         };
         let out = self
             .cloudwatch(session, region)?

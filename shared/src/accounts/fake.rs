@@ -69,7 +69,11 @@ impl ScriptedAccounts {
 
 #[async_trait]
 impl Accounts for ScriptedAccounts {
-    async fn assume_role(&self, role_arn: &str, external_id: &str) -> Result<Session, AccountsError> {
+    async fn assume_role(
+        &self,
+        role_arn: &str,
+        external_id: &str,
+    ) -> Result<Session, AccountsError> {
         let account_id = role_arn_account(role_arn)
             .ok_or_else(|| AccountsError::InvalidRoleArn(role_arn.to_owned()))?
             .to_owned();
@@ -95,31 +99,51 @@ impl Accounts for ScriptedAccounts {
         })
     }
 
-    async fn instances(&self, session: &Session, _region: &str) -> Result<Vec<Instance>, AccountsError> {
+    async fn instances(
+        &self,
+        session: &Session,
+        _region: &str,
+    ) -> Result<Vec<Instance>, AccountsError> {
         let a = self.account(session)?;
         Self::check(&a, "ec2:DescribeInstances")?;
         Ok(a.instances)
     }
 
-    async fn volumes(&self, session: &Session, _region: &str) -> Result<Vec<Volume>, AccountsError> {
+    async fn volumes(
+        &self,
+        session: &Session,
+        _region: &str,
+    ) -> Result<Vec<Volume>, AccountsError> {
         let a = self.account(session)?;
         Self::check(&a, "ec2:DescribeVolumes")?;
         Ok(a.volumes)
     }
 
-    async fn addresses(&self, session: &Session, _region: &str) -> Result<Vec<Address>, AccountsError> {
+    async fn addresses(
+        &self,
+        session: &Session,
+        _region: &str,
+    ) -> Result<Vec<Address>, AccountsError> {
         let a = self.account(session)?;
         Self::check(&a, "ec2:DescribeAddresses")?;
         Ok(a.addresses)
     }
 
-    async fn db_instances(&self, session: &Session, _region: &str) -> Result<Vec<DbInstance>, AccountsError> {
+    async fn db_instances(
+        &self,
+        session: &Session,
+        _region: &str,
+    ) -> Result<Vec<DbInstance>, AccountsError> {
         let a = self.account(session)?;
         Self::check(&a, "rds:DescribeDBInstances")?;
         Ok(a.db_instances)
     }
 
-    async fn nat_gateways(&self, session: &Session, _region: &str) -> Result<Vec<NatGateway>, AccountsError> {
+    async fn nat_gateways(
+        &self,
+        session: &Session,
+        _region: &str,
+    ) -> Result<Vec<NatGateway>, AccountsError> {
         let a = self.account(session)?;
         Self::check(&a, "ec2:DescribeNatGateways")?;
         Ok(a.nat_gateways)

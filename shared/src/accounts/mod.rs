@@ -122,12 +122,32 @@ pub(crate) struct SessionCredentials {
 
 #[async_trait]
 pub trait Accounts: Send + Sync {
-    async fn assume_role(&self, role_arn: &str, external_id: &str) -> Result<Session, AccountsError>;
-    async fn instances(&self, session: &Session, region: &str) -> Result<Vec<Instance>, AccountsError>;
+    async fn assume_role(
+        &self,
+        role_arn: &str,
+        external_id: &str,
+    ) -> Result<Session, AccountsError>;
+    async fn instances(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<Instance>, AccountsError>;
     async fn volumes(&self, session: &Session, region: &str) -> Result<Vec<Volume>, AccountsError>;
-    async fn addresses(&self, session: &Session, region: &str) -> Result<Vec<Address>, AccountsError>;
-    async fn db_instances(&self, session: &Session, region: &str) -> Result<Vec<DbInstance>, AccountsError>;
-    async fn nat_gateways(&self, session: &Session, region: &str) -> Result<Vec<NatGateway>, AccountsError>;
+    async fn addresses(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<Address>, AccountsError>;
+    async fn db_instances(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<DbInstance>, AccountsError>;
+    async fn nat_gateways(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<NatGateway>, AccountsError>;
     /// The metric's average (CPU) or sum (bytes) over `[start, end)`; `None` without datapoints.
     async fn metric(
         &self,

@@ -48,7 +48,13 @@ pub async fn scan(
             continue;
         }
         let cpu = accounts
-            .metric(session, region, &Metric::InstanceCpu(instance.instance_id.clone()), start, now)
+            .metric(
+                session,
+                region,
+                &Metric::InstanceCpu(instance.instance_id.clone()),
+                start,
+                now,
+            )
             .await?;
         // No datapoints (a new instance, detailed monitoring off) is not evidence of idleness.
         if let Some(cpu) = cpu.filter(|c| *c < IDLE_CPU_PERCENT) {
@@ -81,7 +87,13 @@ pub async fn scan(
         if volume.state != "available" {
             continue;
         }
-        let price = pricing::ebs_volume(volume.volume_type.as_deref(), volume.size_gb, volume.iops, None, region);
+        let price = pricing::ebs_volume(
+            volume.volume_type.as_deref(),
+            volume.size_gb,
+            volume.iops,
+            None,
+            region,
+        );
         found.push(Zombie {
             kind: ZombieKind::UnattachedVolume,
             resource_id: volume.volume_id,
@@ -97,7 +109,9 @@ pub async fn scan(
         }
         found.push(Zombie {
             kind: ZombieKind::UnassociatedAddress,
-            resource_id: address.allocation_id.unwrap_or_else(|| address.public_ip.clone()),
+            resource_id: address
+                .allocation_id
+                .unwrap_or_else(|| address.public_ip.clone()),
             region: region.to_owned(),
             reason: format!("Elastic IP {} is not associated", address.public_ip),
             monthly_usd: pricing::elastic_ip(region).monthly_usd,
@@ -132,7 +146,13 @@ pub async fn scan(
             continue;
         }
         let bytes = accounts
-            .metric(session, region, &Metric::NatBytesOut(nat.nat_gateway_id.clone()), start, now)
+            .metric(
+                session,
+                region,
+                &Metric::NatBytesOut(nat.nat_gateway_id.clone()),
+                start,
+                now,
+            )
             .await?
             .unwrap_or(0.0);
         if bytes < IDLE_NAT_BYTES {
@@ -162,22 +182,71 @@ mod tests {
             ..Default::default()
         };
         a.instances = vec![
-            Instance { instance_id: "i-idle".into(), instance_type: "m5.large".into(), state: "running".into(), platform: None, launch_time: None },
-            Instance { instance_id: "i-busy".into(), instance_type: "m5.large".into(), state: "running".into(), platform: None, launch_time: None },
-            Instance { instance_id: "i-nodata".into(), instance_type: "m5.large".into(), state: "running".into(), platform: None, launch_time: None },
+            Instance {
+                instance_id: "i-idle".into(),
+                instance_type: "m5.large".into(),
+                state: "running".into(),
+                platform: None,
+                launch_time: None,
+            },
+            Instance {
+                instance_id: "i-busy".into(),
+                instance_type: "m5.large".into(),
+                state: "running".into(),
+                platform: None,
+                launch_time: None,
+            },
+            Instance {
+                instance_id: "i-nodata".into(),
+                instance_type: "m5.large".into(),
+                state: "running".into(),
+                platform: None,
+                launch_time: None,
+            },
         ];
         a.metrics.insert(Metric::InstanceCpu("i-idle".into()), 1.2);
         a.metrics.insert(Metric::InstanceCpu("i-busy".into()), 40.0);
         a.volumes = vec![
-            Volume { volume_id: "vol-free".into(), volume_type: Some("gp3".into()), size_gb: 100.0, iops: None, state: "available".into() },
-            Volume { volume_id: "vol-used".into(), volume_type: Some("gp3".into()), size_gb: 100.0, iops: None, state: "in-use".into() },
+            Volume {
+                volume_id: "vol-free".into(),
+                volume_type: Some("gp3".into()),
+                size_gb: 100.0,
+                iops: None,
+                state: "available".into(),
+            },
+            Volume {
+                volume_id: "vol-used".into(),
+                volume_type: Some("gp3".into()),
+                size_gb: 100.0,
+                iops: None,
+                state: "in-use".into(),
+            },
         ];
         a.addresses = vec![
-            Address { allocation_id: Some("eipalloc-1".into()), public_ip: "203.0.113.1".into(), association_id: None },
-            Address { allocation_id: Some("eipalloc-2".into()), public_ip: "203.0.113.2".into(), association_id: Some("eipassoc-2".into()) },
+            Address {
+                allocation_id: Some("eipalloc-1".into()),
+                public_ip: "203.0.113.1".into(),
+                association_id: None,
+            },
+            Address {
+                allocation_id: Some("eipalloc-2".into()),
+                public_ip: "203.0.113.2".into(),
+                association_id: Some("eipassoc-2".into()),
+            },
         ];
-        a.db_instances = vec![DbInstance { identifier: "db-stopped".into(), class: "db.m5.large".into(), engine: "postgres".into(), status: "stopped".into(), storage_type: Some("gp2".into()), allocated_storage_gb: 200.0, multi_az: false }];
-        a.nat_gateways = vec![NatGateway { nat_gateway_id: "nat-idle".into(), state: "available".into() }];
+        a.db_instances = vec![DbInstance {
+            identifier: "db-stopped".into(),
+            class: "db.m5.large".into(),
+            engine: "postgres".into(),
+            status: "stopped".into(),
+            storage_type: Some("gp2".into()),
+            allocated_storage_gb: 200.0,
+            multi_az: false,
+        }];
+        a.nat_gateways = vec![NatGateway {
+            nat_gateway_id: "nat-idle".into(),
+            state: "available".into(),
+        }];
         a
     }
 
@@ -185,9 +254,14 @@ mod tests {
     async fn finds_each_kind_with_its_cost() {
         let fake = ScriptedAccounts::new().with_role(ROLE, account());
         let session = fake.assume_role(ROLE, "ext").await.unwrap();
-        let zombies = scan(&fake, &session, "us-east-1", Utc::now()).await.unwrap();
+        let zombies = scan(&fake, &session, "us-east-1", Utc::now())
+            .await
+            .unwrap();
         let ids: Vec<&str> = zombies.iter().map(|z| z.resource_id.as_str()).collect();
-        assert_eq!(ids, ["i-idle", "vol-free", "eipalloc-1", "db-stopped", "nat-idle"]);
+        assert_eq!(
+            ids,
+            ["i-idle", "vol-free", "eipalloc-1", "db-stopped", "nat-idle"]
+        );
         for z in &zombies {
             assert!(z.monthly_usd.is_some_and(|m| m > 0.0), "{z:?} has a cost");
         }
@@ -202,7 +276,11 @@ mod tests {
         a.denied_actions = vec!["ec2:DescribeVolumes".into()];
         let fake = ScriptedAccounts::new().with_role(ROLE, a);
         let session = fake.assume_role(ROLE, "ext").await.unwrap();
-        let err = scan(&fake, &session, "us-east-1", Utc::now()).await.unwrap_err();
-        assert!(matches!(err, AccountsError::MissingPermission { ref action, .. } if action == "ec2:DescribeVolumes"));
+        let err = scan(&fake, &session, "us-east-1", Utc::now())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AccountsError::MissingPermission { ref action, .. } if action == "ec2:DescribeVolumes")
+        );
     }
 }

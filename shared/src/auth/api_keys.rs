@@ -6,7 +6,10 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{from_item, keys, to_item, AttrValue, Condition, Index, Query, SortKeyCondition, StoreError, Table, PK, SK};
+use crate::store::{
+    from_item, keys, to_item, AttrValue, Condition, Index, Query, SortKeyCondition, StoreError,
+    Table, PK, SK,
+};
 
 pub const PREFIX: &str = "dd0c_";
 
@@ -50,7 +53,10 @@ pub async fn create(
         created_at: now,
         created_by: created_by.map(str::to_owned),
     };
-    let mut item = to_item(&record).map_err(|e| StoreError::Decode { key: None, source: e })?;
+    let mut item = to_item(&record).map_err(|e| StoreError::Decode {
+        key: None,
+        source: e,
+    })?;
     let key = keys::api_key(&hash_key(&plain));
     let (g1pk, g1sk) = keys::api_key_gsi1(tenant, &record.key_id);
     item.insert(PK.into(), AttrValue::S(key.pk));
@@ -78,7 +84,10 @@ pub async fn authenticate(
     let Some(item) = table.get(&keys::api_key(&hash_key(plain))).await? else {
         return Ok(None);
     };
-    let record: ApiKey = from_item(item).map_err(|e| StoreError::Decode { key: None, source: e })?;
+    let record: ApiKey = from_item(item).map_err(|e| StoreError::Decode {
+        key: None,
+        source: e,
+    })?;
     Ok(Some((record.tenant_id, record.key_id)))
 }
 
@@ -101,7 +110,12 @@ pub async fn list(
     let keys = page
         .items
         .into_iter()
-        .map(|i| from_item(i).map_err(|e| StoreError::Decode { key: None, source: e }))
+        .map(|i| {
+            from_item(i).map_err(|e| StoreError::Decode {
+                key: None,
+                source: e,
+            })
+        })
         .collect::<Result<Vec<ApiKey>, _>>()?;
     Ok((keys, page.next))
 }
@@ -125,8 +139,6 @@ pub async fn revoke(table: &dyn Table, tenant: &str, key_id: &str) -> Result<boo
     ) else {
         return Ok(false);
     };
-    table
-        .delete(&crate::store::Key::new(pk, sk), None)
-        .await?;
+    table.delete(&crate::store::Key::new(pk, sk), None).await?;
     Ok(true)
 }

@@ -24,7 +24,11 @@ pub struct Claims {
     pub exp: i64,
     pub iat: i64,
     pub token_use: String,
-    #[serde(rename = "custom:tenant_id", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "custom:tenant_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tenant_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -136,12 +140,12 @@ impl JwtVerifier {
         validation.validate_exp = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
-                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => AuthError::BadSignature,
-                _ => AuthError::Malformed(e.to_string()),
-            }
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| match e
+            .kind()
+        {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => AuthError::BadSignature,
+            _ => AuthError::Malformed(e.to_string()),
         })?;
         let claims = data.claims;
         if claims.exp + self.leeway <= self.clock.now().timestamp() {

@@ -45,7 +45,8 @@ pub fn issue_with(
     if !valid_tenant_id(tenant) {
         return Err(AuthError::NoTenant);
     }
-    let ttl = i64::try_from(ttl_seconds).map_err(|_| AuthError::Malformed("ttl too large".into()))?;
+    let ttl =
+        i64::try_from(ttl_seconds).map_err(|_| AuthError::Malformed("ttl too large".into()))?;
     let claims = Claims {
         sub: format!("local-{user}"),
         iss: ISSUER.into(),
