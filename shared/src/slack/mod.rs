@@ -6,3 +6,4 @@ pub mod terminal;
 #[cfg(test)]
 mod tests;
 pub mod settings;
+pub mod web;
