@@ -23,6 +23,7 @@ use dd0c_shared::auth;
 use dd0c_shared::clock::{ManualClock, SharedClock};
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::store::memory::MemoryTable;
+use dd0c_slack::{SlackApp, SlackSecrets};
 use dd0c_stripe::StripeWebhook;
 use serde_json::json;
 
@@ -166,9 +167,20 @@ impl Mounts {
             pipeline.queue.clone(),
             Arc::new(pipeline.clock.clone()),
         );
+        // Requests from a workspace no installation links belong to the local tenant. Replies
+        // and alerts of the Slack app go to the terminal (and the incoming webhook, when set).
+        let slack = SlackApp::new(
+            pipeline.table.clone(),
+            chat::local_chat(true, secrets.slack_webhook_url.clone()),
+            Arc::new(pipeline.clock.clone()),
+            SlackSecrets {
+                signing_secret: secrets.slack_signing_secret.clone(),
+            },
+        )
+        .with_default_tenant(LOCAL_TENANT);
         Mounts {
             api: Some(Arc::new(api)),
-            slack: None,
+            slack: Some(Arc::new(slack)),
             stripe: Some(Arc::new(stripe)),
             drift_reports: Some(Arc::new(drift_reports)),
         }

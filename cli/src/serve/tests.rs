@@ -468,3 +468,28 @@ async fn a_drift_report_with_an_api_key_runs_through_the_pipeline() {
     );
     assert_eq!(server.pipeline().dead_letters(), Vec::new());
 }
+
+#[tokio::test]
+async fn a_signed_slash_command_is_answered_and_an_unsigned_one_refused() {
+    let server = server_over(quiet_pipeline(), None);
+    let body = "command=%2Fdd0c&text=help&team_id=T0LOCAL&user_id=U1&channel_id=C1&response_url=";
+    let r = server
+        .handle(HttpRequest::new("POST", "/v1/slack/commands").with_body(body))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+
+    let timestamp = Utc::now().timestamp().to_string();
+    let signature =
+        dd0c_shared::signatures::sign_slack(DEMO_SLACK_SIGNING_SECRET, &timestamp, body.as_bytes());
+    let r = server
+        .handle(
+            HttpRequest::new("POST", "/v1/slack/commands")
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("x-slack-request-timestamp", &timestamp)
+                .with_header("x-slack-signature", &signature)
+                .with_body(body),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("dd0c commands"), "{}", r.body);
+}
