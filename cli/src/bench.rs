@@ -16,7 +16,7 @@ use dd0c_normalizer::catalogue::{self, Normalized};
 use dd0c_scorer::baseline::Baseline;
 use dd0c_scorer::config::LEARNING_DAYS;
 use dd0c_scorer::signals;
-use dd0c_shared::domain::{CloudTrailRecord, Severity};
+use dd0c_shared::domain::{CloudTrailRecord, FindingKind, Severity};
 
 use crate::replay::{replay, ReplayOptions};
 use crate::simulate::{self, SimulateOptions};
@@ -241,9 +241,15 @@ async fn accuracy(seed: u64, options: &BenchOptions) -> anyhow::Result<SeedResul
     let dir = options.work_dir.join(format!("seed-{seed}"));
     simulate::write(&sim, &dir)?;
     let summary = replay_dir(&dir.join("events")).await?;
-    let by_event: HashMap<&str, &dd0c_shared::domain::Finding> = summary
+    // Drift findings of the same events are another product's verdict.
+    let cost_findings: Vec<&dd0c_shared::domain::Finding> = summary
         .findings
         .iter()
+        .filter(|f| f.kind == FindingKind::CostAnomaly)
+        .collect();
+    let by_event: HashMap<&str, &dd0c_shared::domain::Finding> = cost_findings
+        .iter()
+        .copied()
         .map(|f| (f.event_id.as_str(), f))
         .collect();
     let mut result = SeedResult {
@@ -276,7 +282,7 @@ async fn accuracy(seed: u64, options: &BenchOptions) -> anyhow::Result<SeedResul
     }
     let labeled: HashSet<&str> = sim.labels.iter().map(|l| l.event_id.as_str()).collect();
     let learned = sim.start + ChronoDuration::days(LEARNING_DAYS);
-    for f in &summary.findings {
+    for f in &cost_findings {
         if f.severity >= Severity::Warning && f.event_time >= learned && !labeled.contains(f.event_id.as_str()) {
             result.false_alerts += 1;
             result.false_alert_examples.push(format!(

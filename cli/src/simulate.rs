@@ -518,7 +518,7 @@ fn inject_anomalies(g: &mut Gen, start: DateTime<Utc>, days: u32, function: &str
     g.label(id, t, "big_provisioned_concurrency", "warning");
     // Expensive volume.
     let t = when(g);
-    let id = g.create_volume(t, Who::Console(1), HOME, "io2", 16_000, Some(64_000));
+    let id = g.create_volume(t, Who::Console(1), HOME, "io1", 16_000, Some(64_000));
     g.label(id, t, "expensive_volume", "warning");
 }
 
