@@ -6,3 +6,5 @@ pub mod oauth;
 
 pub use app::{SlackApp, SlackSecrets};
 pub use oauth::{OAuthAccess, OAuthConfig, OAuthExchange, SlackOAuth};
+
+pub use dd0c_shared::slack::web::{chat_directory_from_env, key_provider_from_env};

@@ -209,6 +209,42 @@ impl ChatDirectory for InstalledSlack {
     }
 }
 
+use crate::crypto::{CryptoError, LocalKeyProvider, LOCAL_KEY_ENV};
+use crate::slack::settings::SingleChat;
+
+/// The key that seals Slack tokens: `DD0C_LOCAL_KEY` (64 hex characters). The KMS adapter
+/// is not written yet (see docs/decisions/0500-notifications-governance-slack.md).
+pub fn key_provider_from_env() -> Result<Arc<dyn KeyProvider>, CryptoError> {
+    match std::env::var(LOCAL_KEY_ENV) {
+        Ok(k) if !k.is_empty() => Ok(Arc::new(LocalKeyProvider::from_hex(&k, "local")?)),
+        _ => Err(CryptoError::Key(format!("{LOCAL_KEY_ENV} is not set"))),
+    }
+}
+
+/// Where alerts go, from the environment: `SLACK_BOT_TOKEN` (one workspace), else
+/// `SLACK_WEBHOOK_URL` (one incoming webhook), else each tenant's installation.
+pub fn chat_directory_from_env(
+    table: Arc<dyn Table>,
+) -> Result<Arc<dyn ChatDirectory>, CryptoError> {
+    let http = reqwest::Client::new();
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    if let Some(token) = var("SLACK_BOT_TOKEN") {
+        return Ok(Arc::new(SingleChat(Arc::new(SlackWebApi::new(
+            http, token,
+        )))));
+    }
+    if let Some(url) = var("SLACK_WEBHOOK_URL") {
+        return Ok(Arc::new(SingleChat(Arc::new(IncomingWebhook::new(
+            http, url,
+        )))));
+    }
+    Ok(Arc::new(InstalledSlack::new(
+        table,
+        key_provider_from_env()?,
+        http,
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
