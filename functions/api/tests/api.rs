@@ -12,7 +12,7 @@ use dd0c_shared::accounts::fake::{ScriptedAccount, ScriptedAccounts};
 use dd0c_shared::accounts::{AccountsError, Address, Instance, Metric, Volume};
 use dd0c_shared::auth::jwt::{Claims, JwtVerifier, StaticJwks};
 use dd0c_shared::auth::local;
-use dd0c_shared::clock::{ManualClock, SharedClock};
+use dd0c_shared::clock::{Clock, ManualClock, SharedClock};
 use dd0c_shared::domain::{
     Actor, ActorKind, Finding, FindingKind, FindingStatus, Severity, Source,
 };
@@ -482,6 +482,36 @@ async fn onboarding_connects_scans_and_enforces_the_free_tier() {
             .unwrap()
             .len(),
         3
+    );
+
+    // The digest job's daily rescan goes through the same port and storage.
+    let link = dd0c_shared::tenancy::account_link(w.table.as_ref(), "111111111111")
+        .await
+        .unwrap()
+        .unwrap();
+    w.clock.advance(Duration::days(1));
+    let scan = dd0c_api::handlers::scan_account(
+        w.table.as_ref(),
+        w.accounts.as_ref(),
+        &link,
+        "us-east-1",
+        w.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(scan.zombies.len(), 3);
+    w.clock.set(start()); // the test tokens expire an hour after start
+    let (_, health) = w
+        .call(
+            "GET",
+            "/v1/accounts/111111111111/health",
+            Some("tenant-a"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        health["last_zombie_scan"]["scanned_at"],
+        "2026-03-02T12:00:00Z"
     );
 
     let (s, list) = w.call("GET", "/v1/accounts", Some("tenant-a"), None).await;
