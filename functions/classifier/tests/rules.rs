@@ -421,3 +421,33 @@ fn validation_errors_name_the_rule() {
         Err(RuleError::File(_))
     ));
 }
+
+#[test]
+fn deleting_managed_resources_is_high() {
+    let db = drift(
+        "rds:db",
+        Some("DeleteDBInstance"),
+        vec![("instance", json!("exists"), Value::Null)],
+    );
+    assert_eq!(
+        sev_cat(&db),
+        (
+            Severity::High,
+            DriftCategory::Data,
+            vec!["data-store-deleted".into()]
+        )
+    );
+    let vm = drift(
+        "ec2:instance",
+        Some("TerminateInstances"),
+        vec![("instance", json!("exists"), Value::Null)],
+    );
+    assert_eq!(
+        sev_cat(&vm),
+        (
+            Severity::High,
+            DriftCategory::Configuration,
+            vec!["managed-resource-deleted".into()]
+        )
+    );
+}

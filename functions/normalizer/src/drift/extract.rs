@@ -44,7 +44,7 @@ pub fn base_action(event_name: &str) -> &str {
 }
 
 fn is_write_action(action: &str) -> bool {
-    const PREFIXES: [&str; 20] = [
+    const PREFIXES: [&str; 26] = [
         "Create",
         "Put",
         "Update",
@@ -65,6 +65,12 @@ fn is_write_action(action: &str) -> bool {
         "Untag",
         "Stop",
         "Schedule",
+        "Run",
+        "Terminate",
+        "Release",
+        "Replace",
+        "Reset",
+        "Cancel",
     ];
     PREFIXES.iter().any(|p| action.starts_with(p))
 }
@@ -311,6 +317,13 @@ fn ec2(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
                     Value::Null,
                     json!({"instance_type": str_at(i, &["instanceType"]).or_else(|| str_at(req, &["instanceType"]))}),
                 ))
+            })
+            .collect(),
+        "TerminateInstances" => items(req.get("instancesSet"))
+            .iter()
+            .filter_map(|i| str_at(i, &["instanceId"]))
+            .map(|id| {
+                Extracted::new("ec2:instance", id).change("instance", json!("exists"), Value::Null)
             })
             .collect(),
         "ModifyInstanceAttribute" => {

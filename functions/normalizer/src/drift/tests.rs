@@ -786,3 +786,43 @@ fn correlation_prefers_the_change_to_the_reported_attribute() {
         "IaC changes are not drift"
     );
 }
+
+#[tokio::test]
+async fn real_console_delete_of_a_terraform_database_is_drift() {
+    let (table, clock) = setup();
+    let db = "terraform-20230710121504061500000001";
+    let create = real("CreateDBInstance", |r| {
+        r["requestParameters"]["dBInstanceIdentifier"] == db
+    });
+    let delete = real("DeleteDBInstance", |r| {
+        r["requestParameters"]["dBInstanceIdentifier"] == db
+            && r["sessionCredentialFromConsole"] == "true"
+    });
+    let created = track(table.as_ref(), &clock, &create, &link())
+        .await
+        .unwrap();
+    assert_eq!(changes(&created)[0].class, ChangeClass::Iac);
+    let events = track(table.as_ref(), &clock, &delete, &link())
+        .await
+        .unwrap();
+    let d = drifts(&events);
+    assert_eq!(d.len(), 1, "the console deleted a Terraform database");
+    assert_eq!(d[0].resource_type, "rds:db");
+    assert_eq!(d[0].changes[0].new, Value::Null);
+    assert_eq!(
+        d[0].change.as_ref().unwrap().actor.source,
+        dd0c_shared::domain::Source::Console
+    );
+}
+
+#[test]
+fn terminate_instances_removes_each_instance() {
+    let e = extract(&console(
+        "ec2",
+        "TerminateInstances",
+        json!({"instancesSet": {"items": [{"instanceId": "i-1"}, {"instanceId": "i-2"}]}}),
+    ));
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[1].resource_id, "i-2");
+    assert_eq!(e[0].changes[0].old, json!("exists"));
+}
