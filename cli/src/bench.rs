@@ -96,10 +96,9 @@ impl BenchReport {
     }
 
     pub fn false_alerts_per_account_week(&self) -> f64 {
-        let (f, w) = self
-            .seeds
-            .iter()
-            .fold((0, 0.0), |(f, w), s| (f + s.false_alerts, w + s.account_weeks));
+        let (f, w) = self.seeds.iter().fold((0, 0.0), |(f, w), s| {
+            (f + s.false_alerts, w + s.account_weeks)
+        });
         if w > 0.0 {
             f as f64 / w
         } else {
@@ -117,7 +116,8 @@ impl BenchReport {
     }
 
     pub fn accuracy_ok(&self) -> bool {
-        self.recall() >= RECALL_TARGET && self.false_alerts_per_account_week() <= FALSE_ALERTS_TARGET
+        self.recall() >= RECALL_TARGET
+            && self.false_alerts_per_account_week() <= FALSE_ALERTS_TARGET
     }
 
     pub fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
@@ -136,9 +136,17 @@ impl BenchReport {
                 s.events,
                 s.labels,
                 s.detected,
-                if s.labels > 0 { s.detected as f64 / s.labels as f64 } else { 0.0 },
+                if s.labels > 0 {
+                    s.detected as f64 / s.labels as f64
+                } else {
+                    0.0
+                },
                 s.false_alerts,
-                if s.account_weeks > 0.0 { s.false_alerts as f64 / s.account_weeks } else { 0.0 }
+                if s.account_weeks > 0.0 {
+                    s.false_alerts as f64 / s.account_weeks
+                } else {
+                    0.0
+                }
             )?;
         }
         let mut kinds: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -174,10 +182,31 @@ impl BenchReport {
             ok(self.false_alerts_per_account_week() <= FALSE_ALERTS_TARGET)
         )?;
         let t = &self.throughput;
-        let per_s = |secs: f64| if secs > 0.0 { t.events as f64 / secs } else { 0.0 };
-        writeln!(out, "dd0c bench — throughput ({} events, {:.1} MB)", t.events, t.bytes as f64 / 1e6)?;
-        writeln!(out, "  {:<44} {:>10} {:>14}", "stage", "seconds", "events/s")?;
-        writeln!(out, "  {:<44} {:>10.3} {:>14.0}", "serde_json parse (Value)", t.parse_seconds, per_s(t.parse_seconds))?;
+        let per_s = |secs: f64| {
+            if secs > 0.0 {
+                t.events as f64 / secs
+            } else {
+                0.0
+            }
+        };
+        writeln!(
+            out,
+            "dd0c bench — throughput ({} events, {:.1} MB)",
+            t.events,
+            t.bytes as f64 / 1e6
+        )?;
+        writeln!(
+            out,
+            "  {:<44} {:>10} {:>14}",
+            "stage", "seconds", "events/s"
+        )?;
+        writeln!(
+            out,
+            "  {:<44} {:>10.3} {:>14.0}",
+            "serde_json parse (Value)",
+            t.parse_seconds,
+            per_s(t.parse_seconds)
+        )?;
         writeln!(
             out,
             "  {:<44} {:>10.3} {:>14.0}",
@@ -283,7 +312,10 @@ async fn accuracy(seed: u64, options: &BenchOptions) -> anyhow::Result<SeedResul
     let labeled: HashSet<&str> = sim.labels.iter().map(|l| l.event_id.as_str()).collect();
     let learned = sim.start + ChronoDuration::days(LEARNING_DAYS);
     for f in &cost_findings {
-        if f.severity >= Severity::Warning && f.event_time >= learned && !labeled.contains(f.event_id.as_str()) {
+        if f.severity >= Severity::Warning
+            && f.event_time >= learned
+            && !labeled.contains(f.event_id.as_str())
+        {
             result.false_alerts += 1;
             result.false_alert_examples.push(format!(
                 "{} {} {} ${:.2}/hr {} {:?}",
@@ -419,19 +451,28 @@ pub async fn cli(args: &[String]) -> anyhow::Result<std::process::ExitCode> {
             "--seeds" => {
                 options.seeds = value("--seeds")?
                     .split(',')
-                    .map(|s| s.trim().parse().with_context(|| format!("--seeds: {s:?} is not a number")))
+                    .map(|s| {
+                        s.trim()
+                            .parse()
+                            .with_context(|| format!("--seeds: {s:?} is not a number"))
+                    })
                     .collect::<anyhow::Result<_>>()?
             }
             "--days" => options.days = value("--days")?.parse().context("--days: not a number")?,
             "--accounts" => {
-                options.accounts = value("--accounts")?.parse().context("--accounts: not a number")?
+                options.accounts = value("--accounts")?
+                    .parse()
+                    .context("--accounts: not a number")?
             }
             "--large-days" => {
-                options.throughput_days = value("--large-days")?.parse().context("--large-days: not a number")?
+                options.throughput_days = value("--large-days")?
+                    .parse()
+                    .context("--large-days: not a number")?
             }
             "--large-accounts" => {
-                options.throughput_accounts =
-                    value("--large-accounts")?.parse().context("--large-accounts: not a number")?
+                options.throughput_accounts = value("--large-accounts")?
+                    .parse()
+                    .context("--large-accounts: not a number")?
             }
             other => anyhow::bail!("dd0c bench: unknown option {other}"),
         }

@@ -67,7 +67,8 @@ const HOME: &str = "us-east-1";
 const SECOND: &str = "eu-west-1";
 const FAR_REGIONS: [&str; 3] = ["ap-southeast-2", "sa-east-1", "ap-northeast-1"];
 const TERRAFORM_UA: &str = "APN/1.0 HashiCorp/1.0 Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.40.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.25.2 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.150.0";
-const SDK_UA: &str = "aws-sdk-go-v2/1.25.2 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.150.0";
+const SDK_UA: &str =
+    "aws-sdk-go-v2/1.25.2 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.150.0";
 const BOTO_UA: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.15 md/arch#x86_64 lang/python#3.11.4 cfg/retry-mode#legacy Botocore/1.34.0";
 const BROWSER_UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 
@@ -188,7 +189,11 @@ impl Gen {
                     "userName": "svc-reporting"
                 }),
                 BOTO_UA,
-                format!("185.220.{}.{}", self.rng.gen_range(1..255), self.rng.gen_range(1..255)),
+                format!(
+                    "185.220.{}.{}",
+                    self.rng.gen_range(1..255),
+                    self.rng.gen_range(1..255)
+                ),
             ),
         }
     }
@@ -276,8 +281,7 @@ impl Gen {
         });
         match template {
             Some(lt) => {
-                request["launchTemplate"] =
-                    json!({"launchTemplateName": lt, "version": "$Latest"});
+                request["launchTemplate"] = json!({"launchTemplateName": lt, "version": "$Latest"});
             }
             None => request["instanceType"] = json!(instance_type),
         }
@@ -306,7 +310,16 @@ impl Gen {
             "groupSet": {},
             "instancesSet": {"items": items},
         });
-        let id = self.push(time, who, "ec2", "RunInstances", region, request, response, false);
+        let id = self.push(
+            time,
+            who,
+            "ec2",
+            "RunInstances",
+            region,
+            request,
+            response,
+            false,
+        );
         (id, ids)
     }
 
@@ -315,7 +328,16 @@ impl Gen {
         let response = json!({"requestId": self.uuid(), "instancesSet": {"items": ids.iter().map(|i| json!({
             "instanceId": i, "currentState": {"code": 32, "name": "shutting-down"},
             "previousState": {"code": 16, "name": "running"}})).collect::<Vec<_>>()}});
-        self.push(time, who, "ec2", "TerminateInstances", region, request, response, false);
+        self.push(
+            time,
+            who,
+            "ec2",
+            "TerminateInstances",
+            region,
+            request,
+            response,
+            false,
+        );
     }
 
     fn create_volume(
@@ -328,7 +350,8 @@ impl Gen {
         iops: Option<u32>,
     ) -> String {
         let zone = format!("{region}a");
-        let mut request = json!({"size": size, "zone": zone, "volumeType": volume_type, "encrypted": true});
+        let mut request =
+            json!({"size": size, "zone": zone, "volumeType": volume_type, "encrypted": true});
         let mut response = json!({
             "requestId": self.uuid(), "volumeId": format!("vol-{}", self.hex(17)),
             "size": size.to_string(), "zone": zone, "status": "creating",
@@ -339,7 +362,16 @@ impl Gen {
             request["iops"] = json!(iops);
             response["iops"] = json!(iops);
         }
-        self.push(time, who, "ec2", "CreateVolume", region, request, response, false)
+        self.push(
+            time,
+            who,
+            "ec2",
+            "CreateVolume",
+            region,
+            request,
+            response,
+            false,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -368,7 +400,16 @@ impl Gen {
             "publiclyAccessible": false, "storageEncrypted": true,
             "pendingModifiedValues": {"masterUserPassword": "****"},
         });
-        self.push(time, who, "rds", "CreateDBInstance", region, request, response, false)
+        self.push(
+            time,
+            who,
+            "rds",
+            "CreateDBInstance",
+            region,
+            request,
+            response,
+            false,
+        )
     }
 
     fn create_function(&mut self, time: DateTime<Utc>, region: &str, name: &str, memory: u32) {
@@ -379,14 +420,38 @@ impl Gen {
         let response = json!({"functionName": name, "functionArn": arn, "runtime": "python3.12",
             "handler": "app.handler", "memorySize": memory, "timeout": 30, "version": "1",
             "state": "Pending", "architectures": ["x86_64"], "packageType": "Zip"});
-        self.push(time, Who::Terraform, "lambda", "CreateFunction20150331", region, request, response, false);
+        self.push(
+            time,
+            Who::Terraform,
+            "lambda",
+            "CreateFunction20150331",
+            region,
+            request,
+            response,
+            false,
+        );
     }
 
-    fn provisioned_concurrency(&mut self, time: DateTime<Utc>, region: &str, name: &str, n: u32) -> String {
+    fn provisioned_concurrency(
+        &mut self,
+        time: DateTime<Utc>,
+        region: &str,
+        name: &str,
+        n: u32,
+    ) -> String {
         let request = json!({"functionName": name, "qualifier": "live", "provisionedConcurrentExecutions": n});
         let response = json!({"requestedProvisionedConcurrentExecutions": n, "allocatedProvisionedConcurrentExecutions": 0,
             "status": "IN_PROGRESS", "lastModified": time.to_rfc3339()});
-        self.push(time, Who::Console(1), "lambda", "PutProvisionedConcurrencyConfig", region, request, response, false)
+        self.push(
+            time,
+            Who::Console(1),
+            "lambda",
+            "PutProvisionedConcurrencyConfig",
+            region,
+            request,
+            response,
+            false,
+        )
     }
 
     fn noise(&mut self, time: DateTime<Utc>) {
@@ -403,18 +468,38 @@ impl Gen {
             _ => ("iam", "GetRole"),
         };
         let region = if self.rng.gen_bool(0.8) { HOME } else { SECOND };
-        self.push(time, who, source, name, region, json!({"maxResults": 100}), Value::Null, true);
+        self.push(
+            time,
+            who,
+            source,
+            name,
+            region,
+            json!({"maxResults": 100}),
+            Value::Null,
+            true,
+        );
     }
 }
 
 fn at(day: DateTime<Utc>, hour: u32, minute: u32, second: u32) -> DateTime<Utc> {
-    day + Duration::hours(hour as i64) + Duration::minutes(minute as i64) + Duration::seconds(second as i64)
+    day + Duration::hours(hour as i64)
+        + Duration::minutes(minute as i64)
+        + Duration::seconds(second as i64)
 }
 
-fn simulate_account(options: &SimulateOptions, index: u32, start: DateTime<Utc>) -> (Vec<SimRecord>, Vec<Label>) {
+fn simulate_account(
+    options: &SimulateOptions,
+    index: u32,
+    start: DateTime<Utc>,
+) -> (Vec<SimRecord>, Vec<Label>) {
     let account = format!("{:012}", 100_000_000_000u64 + index as u64 * 111_111);
     let mut g = Gen {
-        rng: StdRng::seed_from_u64(options.seed.wrapping_mul(1_000_003).wrapping_add(index as u64)),
+        rng: StdRng::seed_from_u64(
+            options
+                .seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add(index as u64),
+        ),
         account,
         records: Vec::new(),
         labels: Vec::new(),
@@ -430,7 +515,12 @@ fn simulate_account(options: &SimulateOptions, index: u32, start: DateTime<Utc>)
         let weekday = day.weekday().num_days_from_monday() < 5;
         // Read-only calls throughout the day.
         for _ in 0..options.noise_per_day {
-            let t = at(day, g.rng.gen_range(0..24), g.rng.gen_range(0..60), g.rng.gen_range(0..60));
+            let t = at(
+                day,
+                g.rng.gen_range(0..24),
+                g.rng.gen_range(0..60),
+                g.rng.gen_range(0..60),
+            );
             g.noise(t);
         }
         // Nightly batch: four compute instances for two hours.
@@ -439,7 +529,12 @@ fn simulate_account(options: &SimulateOptions, index: u32, start: DateTime<Utc>)
         g.terminate(t + Duration::hours(2), Who::Batch, HOME, &ids);
         // Auto Scaling follows the daily load.
         for _ in 0..g.rng.gen_range(3..7) {
-            let t = at(day, g.rng.gen_range(8..20), g.rng.gen_range(0..60), g.rng.gen_range(0..60));
+            let t = at(
+                day,
+                g.rng.gen_range(8..20),
+                g.rng.gen_range(0..60),
+                g.rng.gen_range(0..60),
+            );
             let n = g.rng.gen_range(1..3);
             let (_, ids) = g.run_instances(t, Who::AutoScaling, HOME, "c5.xlarge", n, None);
             running_asg.push((t + Duration::hours(g.rng.gen_range(1..5)), ids));
@@ -451,14 +546,36 @@ fn simulate_account(options: &SimulateOptions, index: u32, start: DateTime<Utc>)
             for k in 0..g.rng.gen_range(1..4) {
                 let ty = tf_types[g.rng.gen_range(0..tf_types.len())];
                 let n = g.rng.gen_range(1..3);
-                g.run_instances(t0 + Duration::seconds(20 * k), Who::Terraform, region, ty, n, None);
+                g.run_instances(
+                    t0 + Duration::seconds(20 * k),
+                    Who::Terraform,
+                    region,
+                    ty,
+                    n,
+                    None,
+                );
             }
             if g.rng.gen_bool(0.3) {
-                g.create_volume(t0 + Duration::seconds(90), Who::Terraform, region, "gp3", 100, None);
+                g.create_volume(
+                    t0 + Duration::seconds(90),
+                    Who::Terraform,
+                    region,
+                    "gp3",
+                    100,
+                    None,
+                );
             }
             if g.rng.gen_bool(0.1) {
                 let name = format!("app-db-{d}");
-                g.create_db(t0 + Duration::seconds(120), Who::Terraform, region, &name, "db.t3.medium", false, 100);
+                g.create_db(
+                    t0 + Duration::seconds(120),
+                    Who::Terraform,
+                    region,
+                    &name,
+                    "db.t3.medium",
+                    false,
+                    100,
+                );
             }
         }
         if d == 0 {
@@ -491,13 +608,25 @@ fn inject_anomalies(g: &mut Gen, start: DateTime<Utc>, days: u32, function: &str
     }
     let when = |g: &mut Gen| {
         let d = g.rng.gen_range(2..days) as i64;
-        at(start + Duration::days(d), g.rng.gen_range(0..24), g.rng.gen_range(0..60), g.rng.gen_range(0..60))
+        at(
+            start + Duration::days(d),
+            g.rng.gen_range(0..24),
+            g.rng.gen_range(0..60),
+            g.rng.gen_range(0..60),
+        )
     };
     // Leaked key: GPU instances in a region the account never used, several calls in minutes.
     let t = when(g);
     let region = FAR_REGIONS[g.rng.gen_range(0..FAR_REGIONS.len())];
     for k in 0..g.rng.gen_range(4..8) {
-        let (id, _) = g.run_instances(t + Duration::seconds(70 * k), Who::Leaked, region, "p3.16xlarge", 2, None);
+        let (id, _) = g.run_instances(
+            t + Duration::seconds(70 * k),
+            Who::Leaked,
+            region,
+            "p3.16xlarge",
+            2,
+            None,
+        );
         g.label(id, t, "leaked_key_gpu_burst", "critical");
     }
     // One-off huge instance from the console.
@@ -506,7 +635,15 @@ fn inject_anomalies(g: &mut Gen, start: DateTime<Utc>, days: u32, function: &str
     g.label(id, t, "huge_instance", "critical");
     // Huge Multi-AZ database.
     let t = when(g);
-    let id = g.create_db(t, Who::Console(2), HOME, "analytics-replica", "db.r5.12xlarge", true, 4000);
+    let id = g.create_db(
+        t,
+        Who::Console(2),
+        HOME,
+        "analytics-replica",
+        "db.r5.12xlarge",
+        true,
+        4000,
+    );
     g.label(id, t, "huge_multi_az_db", "warning");
     // Launch-template launch: the type is only in the response.
     let t = when(g);
@@ -540,8 +677,12 @@ pub fn generate(options: &SimulateOptions) -> Simulation {
         sim.records.extend(records);
         sim.labels.extend(labels);
     }
-    sim.records.sort_by(|a, b| a.time.cmp(&b.time));
-    sim.labels.sort_by(|a, b| a.event_time.cmp(&b.event_time).then(a.event_id.cmp(&b.event_id)));
+    sim.records.sort_by_key(|r| r.time);
+    sim.labels.sort_by(|a, b| {
+        a.event_time
+            .cmp(&b.event_time)
+            .then(a.event_id.cmp(&b.event_id))
+    });
     sim
 }
 
@@ -583,7 +724,10 @@ pub fn write(sim: &Simulation, out: &Path) -> std::io::Result<Written> {
         if !files.contains_key(r.account.as_str()) {
             let path = events_dir.join(format!("{}.jsonl", r.account));
             written.envelope_files.push(path.clone());
-            files.insert(&r.account, std::io::BufWriter::new(std::fs::File::create(path)?));
+            files.insert(
+                &r.account,
+                std::io::BufWriter::new(std::fs::File::create(path)?),
+            );
         }
         if let Some(f) = files.get_mut(r.account.as_str()) {
             serde_json::to_writer(&mut *f, &envelope(r))?;
@@ -599,7 +743,11 @@ pub fn write(sim: &Simulation, out: &Path) -> std::io::Result<Written> {
         let mut groups: BTreeMap<(String, DateTime<Utc>), Vec<&Value>> = BTreeMap::new();
         for r in sim.records.iter().filter(|r| &r.account == first) {
             let region = r.record["awsRegion"].as_str().unwrap_or(HOME).to_owned();
-            let hour = r.time.with_minute(0).and_then(|t| t.with_second(0)).unwrap_or(r.time);
+            let hour = r
+                .time
+                .with_minute(0)
+                .and_then(|t| t.with_second(0))
+                .unwrap_or(r.time);
             groups.entry((region, hour)).or_default().push(&r.record);
         }
         for ((region, hour), records) in groups {
@@ -650,10 +798,13 @@ pub fn cli(args: &[String]) -> anyhow::Result<std::process::ExitCode> {
             "--seed" => options.seed = value("--seed")?.parse().context("--seed: not a number")?,
             "--days" => options.days = value("--days")?.parse().context("--days: not a number")?,
             "--accounts" => {
-                options.accounts = value("--accounts")?.parse().context("--accounts: not a number")?
+                options.accounts = value("--accounts")?
+                    .parse()
+                    .context("--accounts: not a number")?
             }
             "--noise" => {
-                options.noise_per_day = value("--noise")?.parse().context("--noise: not a number")?
+                options.noise_per_day =
+                    value("--noise")?.parse().context("--noise: not a number")?
             }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             other => anyhow::bail!("dd0c simulate: unknown option {other}"),
@@ -696,7 +847,11 @@ mod tests {
         let a = generate(&small());
         let b = generate(&small());
         assert_eq!(a.records.len(), b.records.len());
-        assert!(a.records.iter().zip(&b.records).all(|(x, y)| x.record == y.record));
+        assert!(a
+            .records
+            .iter()
+            .zip(&b.records)
+            .all(|(x, y)| x.record == y.record));
         assert_eq!(a.labels, b.labels);
         let c = generate(&SimulateOptions { seed: 8, ..small() });
         assert_ne!(a.labels, c.labels);
@@ -708,7 +863,10 @@ mod tests {
         assert_eq!(sim.accounts.len(), 2);
         assert!(sim.labels.len() >= 2 * 6);
         for l in &sim.labels {
-            assert!(sim.records.iter().any(|r| r.record["eventID"] == l.event_id.as_str()));
+            assert!(sim
+                .records
+                .iter()
+                .any(|r| r.record["eventID"] == l.event_id.as_str()));
         }
         for r in &sim.records {
             dd0c_shared::domain::CloudTrailRecord::from_value(r.record.clone())
@@ -718,9 +876,15 @@ mod tests {
             .labels
             .iter()
             .find(|l| l.kind == "launch_template_launch")
-            .and_then(|l| sim.records.iter().find(|r| r.record["eventID"] == l.event_id.as_str()))
+            .and_then(|l| {
+                sim.records
+                    .iter()
+                    .find(|r| r.record["eventID"] == l.event_id.as_str())
+            })
             .expect("a launch-template launch");
-        assert!(templated.record["requestParameters"].get("instanceType").is_none());
+        assert!(templated.record["requestParameters"]
+            .get("instanceType")
+            .is_none());
         assert_eq!(
             templated.record["responseElements"]["instancesSet"]["items"][0]["instanceType"],
             "m5.8xlarge"
@@ -736,7 +900,9 @@ mod tests {
         assert_eq!(w.envelope_files.len(), 2);
         assert!(w.s3_files > 0);
         let first = &sim.accounts[0];
-        let logs = dir.join(format!("s3/AWSLogs/{first}/CloudTrail/us-east-1/2026/01/05"));
+        let logs = dir.join(format!(
+            "s3/AWSLogs/{first}/CloudTrail/us-east-1/2026/01/05"
+        ));
         assert!(std::fs::read_dir(&logs).expect("S3 layout").count() > 0);
         assert_eq!(read_labels(&dir.join("labels.jsonl")).unwrap(), sim.labels);
         let input = crate::input::read_inputs(&[dir.join("events")]);

@@ -145,9 +145,7 @@ pub fn fold(c: &Contribution<'_>, with_cost: bool) -> Update {
         .set_if_absent(first_seen_attribute("actor", c.actor), t.as_str())
         .set_if_absent(first_seen_attribute("region", c.region), t.as_str());
     if with_cost {
-        u = u
-            .add(SUM, c.hourly)
-            .add(SUM_SQ, c.hourly * c.hourly);
+        u = u.add(SUM, c.hourly).add(SUM_SQ, c.hourly * c.hourly);
     }
     if let Some(sku) = c.sku {
         u = u
@@ -167,12 +165,7 @@ pub fn raise_max(hourly: f64) -> Update {
 }
 
 /// The keys of the baselines an event touches.
-pub fn keys_for(
-    tenant: &str,
-    account: &str,
-    service: &str,
-    resource_type: &str,
-) -> (Key, Key) {
+pub fn keys_for(tenant: &str, account: &str, service: &str, resource_type: &str) -> (Key, Key) {
     (
         keys::baseline(tenant, account, service, resource_type),
         keys::account_baseline(tenant, account),

@@ -30,7 +30,10 @@ pub async fn mark_expected(
         return Ok(());
     }
     table
-        .update(&keys::baseline(tenant, account, service, resource_type), update)
+        .update(
+            &keys::baseline(tenant, account, service, resource_type),
+            update,
+        )
         .await
         .map(|_| ())
 }

@@ -47,7 +47,10 @@ impl Scorer {
     }
 
     fn bucket(event: &CostEvent) -> i64 {
-        event.event_time.timestamp().div_euclid(BURST_BUCKET_SECONDS)
+        event
+            .event_time
+            .timestamp()
+            .div_euclid(BURST_BUCKET_SECONDS)
     }
 
     async fn before(&self, event: &CostEvent) -> Result<Before, HandlerError> {

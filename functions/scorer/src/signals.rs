@@ -236,7 +236,8 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     }
 
     // Feedback: "mark as expected" on an earlier finding.
-    if ctx.kind.expected_actors.contains(actor) || ctx.kind.expected_actors.contains(&event.actor.name)
+    if ctx.kind.expected_actors.contains(actor)
+        || ctx.kind.expected_actors.contains(&event.actor.name)
     {
         score -= EXPECTED_ACTOR_POINTS;
         reasons.push("this actor was marked as expected".into());

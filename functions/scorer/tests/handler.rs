@@ -110,7 +110,10 @@ async fn a_redelivered_event_counts_once_and_publishes_once() {
     assert_eq!(b.max, Some(30.0));
     assert!(b.skus.contains("p4d.24xlarge"));
     let account = Baseline::from_item(
-        w.table.get(&keys::account_baseline("t", ACCOUNT)).await.unwrap(),
+        w.table
+            .get(&keys::account_baseline("t", ACCOUNT))
+            .await
+            .unwrap(),
     );
     assert_eq!(account.moments.count, 1.0);
     assert!(account.regions.contains("us-east-1"));
@@ -124,7 +127,13 @@ async fn a_redelivered_event_counts_once_and_publishes_once() {
 async fn max_only_rises() {
     let w = world();
     for (i, h) in [2.0, 9.0, 4.0].into_iter().enumerate() {
-        let e = event(&format!("m{i}"), start() + Duration::minutes(i as i64 * 60), h, "m5.large", "us-east-1");
+        let e = event(
+            &format!("m{i}"),
+            start() + Duration::minutes(i as i64 * 60),
+            h,
+            "m5.large",
+            "us-east-1",
+        );
         w.scorer.process(&e).await.unwrap();
     }
     let item = w
@@ -144,7 +153,10 @@ async fn events_that_stop_cost_fold_nothing_and_find_nothing() {
     e.action = CostAction::Delete;
     w.scorer.handle(&envelope(&e)).await.unwrap();
     assert_eq!(kind_baseline(&w).await, Baseline::default());
-    assert!(all_findings(w.table.as_ref(), "t").await.unwrap().is_empty());
+    assert!(all_findings(w.table.as_ref(), "t")
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Learns 30 days of ordinary m5.large launches, then checks that scoring uses the
@@ -155,17 +167,35 @@ async fn scores_against_the_baseline_before_the_event() {
     for i in 0..40 {
         let at = start() + Duration::hours(18 * i);
         w.clock.advance_to(at);
-        let e = event(&format!("n{i}"), at, 0.10 + (i % 3) as f64 * 0.01, "m5.large", "us-east-1");
+        let e = event(
+            &format!("n{i}"),
+            at,
+            0.10 + (i % 3) as f64 * 0.01,
+            "m5.large",
+            "us-east-1",
+        );
         w.scorer.process(&e).await.unwrap();
     }
     let later = start() + Duration::days(40);
     let first = event("far1", later, 1.0, "m5.large", "sa-east-1");
-    let f = w.scorer.process(&first).await.unwrap().expect("new region is news");
+    let f = w
+        .scorer
+        .process(&first)
+        .await
+        .unwrap()
+        .expect("new region is news");
     assert!(f.reasons.iter().any(|r| r.contains("new region")), "{f:?}");
-    let second = event("far2", later + Duration::hours(5), 1.0, "m5.large", "sa-east-1");
+    let second = event(
+        "far2",
+        later + Duration::hours(5),
+        1.0,
+        "m5.large",
+        "sa-east-1",
+    );
     let f2 = w.scorer.process(&second).await.unwrap();
     assert!(
-        f2.as_ref().is_none_or(|f| !f.reasons.iter().any(|r| r.contains("new region"))),
+        f2.as_ref()
+            .is_none_or(|f| !f.reasons.iter().any(|r| r.contains("new region"))),
         "{f2:?}"
     );
 }
@@ -185,12 +215,23 @@ async fn burst_counter_sees_earlier_calls_by_the_same_actor() {
     for i in 0..5 {
         last = w
             .scorer
-            .process(&event(&format!("b{i}"), t + Duration::minutes(i), 0.6, "m5.large", "us-east-1"))
+            .process(&event(
+                &format!("b{i}"),
+                t + Duration::minutes(i),
+                0.6,
+                "m5.large",
+                "us-east-1",
+            ))
             .await
             .unwrap();
     }
     let f = last.expect("the fifth call in minutes is a burst");
-    assert!(f.reasons.iter().any(|r| r.contains("cost-creating calls by this actor")), "{f:?}");
+    assert!(
+        f.reasons
+            .iter()
+            .any(|r| r.contains("cost-creating calls by this actor")),
+        "{f:?}"
+    );
 }
 
 #[tokio::test]
@@ -212,6 +253,11 @@ async fn mark_expected_lowers_later_scores() {
     let b = kind_baseline(&w).await;
     assert!(b.expected_actors.contains(BOB) && b.expected_types.contains("p4d.24xlarge"));
     let after = w.scorer.score(&first).await.unwrap().unwrap();
-    assert!(after.score < before.score, "{} → {}", before.score, after.score);
+    assert!(
+        after.score < before.score,
+        "{} → {}",
+        before.score,
+        after.score
+    );
     assert!(after.severity < before.severity);
 }

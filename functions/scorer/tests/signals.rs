@@ -68,7 +68,10 @@ fn baseline(count: f64, mean: f64, sd: f64, skus: &[&str]) -> Baseline {
         AttrValue::S(long_ago.clone()),
     );
     for s in skus {
-        item.insert(first_seen_attribute("sku", s), AttrValue::S(long_ago.clone()));
+        item.insert(
+            first_seen_attribute("sku", s),
+            AttrValue::S(long_ago.clone()),
+        );
     }
     Baseline::from_item(Some(item))
 }
@@ -100,7 +103,8 @@ fn cold_start_uses_absolute_thresholds_while_the_account_is_young() {
         account_since: Some(now() - Duration::days(2)),
         recent_calls_by_actor: 0.0,
     };
-    let sev = |h: f64| assess(&event(h, "m5.large", "us-east-1", ALICE), &young).map(|a| a.severity);
+    let sev =
+        |h: f64| assess(&event(h, "m5.large", "us-east-1", ALICE), &young).map(|a| a.severity);
     assert_eq!(sev(0.40), None);
     assert_eq!(sev(0.60), Some(Severity::Info));
     assert_eq!(sev(6.0), Some(Severity::Warning));
@@ -108,7 +112,10 @@ fn cold_start_uses_absolute_thresholds_while_the_account_is_young() {
     let reasons = assess(&event(0.6, "m5.large", "us-east-1", ALICE), &young)
         .unwrap()
         .reasons;
-    assert!(reasons[0].contains("threshold for a new account"), "{reasons:?}");
+    assert!(
+        reasons[0].contains("threshold for a new account"),
+        "{reasons:?}"
+    );
 }
 
 #[test]
@@ -117,7 +124,10 @@ fn cold_start_ends_after_learning_but_not_before_twenty_events() {
     let few = baseline(10.0, 1.0, 0.3, &["m5.large"]);
     let e = event(0.9, "m5.large", "us-east-1", ALICE);
     // Old account, but only 10 events: still learning, a $0.90/hr launch is worth an info.
-    assert_eq!(assess(&e, &mature(&kind, &few)).map(|a| a.severity), Some(Severity::Info));
+    assert_eq!(
+        assess(&e, &mature(&kind, &few)).map(|a| a.severity),
+        Some(Severity::Info)
+    );
     // Old account with 30 events: an ordinary launch is silent.
     assert_eq!(assess(&e, &mature(&kind, &kind)), None);
 }
@@ -148,7 +158,9 @@ fn zscore_flags_costs_far_above_the_mean() {
     let e = event(3.0, "m5.4xlarge", "us-east-1", ALICE);
     let a = assess(&e, &mature(&kind, &kind)).expect("an outlier is a finding");
     assert!(
-        a.reasons.iter().any(|r| r.contains("σ above this account's EC2 mean")),
+        a.reasons
+            .iter()
+            .any(|r| r.contains("σ above this account's EC2 mean")),
         "{a:?}"
     );
     assert!(a.score >= 30.0);
@@ -162,7 +174,10 @@ fn a_new_region_is_a_strong_signal() {
     let kind = baseline(40.0, 1.0, 0.5, &["m5.large"]);
     let e = event(1.0, "m5.large", "ap-southeast-1", ALICE);
     let a = assess(&e, &mature(&kind, &kind)).expect("new region is a finding");
-    assert!(a.reasons.iter().any(|r| r.contains("new region for this account")));
+    assert!(a
+        .reasons
+        .iter()
+        .any(|r| r.contains("new region for this account")));
     let home = event(1.0, "m5.large", "us-east-1", ALICE);
     assert_eq!(assess(&home, &mature(&kind, &kind)), None);
 }
@@ -171,7 +186,12 @@ fn a_new_region_is_a_strong_signal() {
 fn a_new_actor_raises_the_score() {
     let kind = baseline(40.0, 1.0, 0.5, &["m5.large"]);
     let known = event(1.0, "m5.large", "eu-west-1", ALICE);
-    let stranger = event(1.0, "m5.large", "eu-west-1", "arn:aws:iam::111111111111:user/mallory");
+    let stranger = event(
+        1.0,
+        "m5.large",
+        "eu-west-1",
+        "arn:aws:iam::111111111111:user/mallory",
+    );
     let a = assess(&stranger, &mature(&kind, &kind)).unwrap();
     assert!(a.score > score(&known, &mature(&kind, &kind)));
     assert!(a
@@ -187,7 +207,10 @@ fn a_new_instance_type_raises_the_score() {
     let novel = event(1.0, "r6i.large", "eu-west-1", ALICE);
     let a = assess(&novel, &mature(&kind, &kind)).unwrap();
     assert!(a.score > score(&known, &mature(&kind, &kind)));
-    assert!(a.reasons.iter().any(|r| r.contains("first r6i.large in this account")));
+    assert!(a
+        .reasons
+        .iter()
+        .any(|r| r.contains("first r6i.large in this account")));
 }
 
 #[test]
@@ -201,7 +224,10 @@ fn a_burst_by_one_actor_raises_the_score() {
     };
     let a = assess(&e, &bursty).unwrap();
     assert!(a.score > score(&e, &calm), "{a:?}");
-    assert!(a.reasons.iter().any(|r| r.contains("7 cost-creating calls")));
+    assert!(a
+        .reasons
+        .iter()
+        .any(|r| r.contains("7 cost-creating calls")));
     // Planned (IaC) changes count half.
     let mut iac = e.clone();
     iac.actor.source = Source::Iac(IacTool::Terraform);
