@@ -25,3 +25,7 @@ pub mod http;
 pub mod governance;
 pub mod drift_store;
 pub mod crypto;
+pub mod auth;
+pub mod accounts;
+pub mod finding_actions;
+pub mod signatures;

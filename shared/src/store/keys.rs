@@ -248,3 +248,40 @@ pub fn actor_activity(tenant: &str, account: &str, actor: &str, bucket: i64) -> 
         format!("ACTIVITY#{actor}#{bucket}"),
     )
 }
+
+// ---------------------------------------------------------------------------------------------
+// API, accounts, billing (functions/api, functions/stripe)
+// ---------------------------------------------------------------------------------------------
+
+/// An API key by the SHA-256 of the plain key: authenticating an agent is one GetItem.
+pub fn api_key(hash: &str) -> Key {
+    Key::new(format!("APIKEY#{hash}"), "KEY")
+}
+
+/// GSI1 of an API key: a tenant's keys, by key id.
+pub fn api_key_gsi1(tenant: &str, key_id: &str) -> (String, String) {
+    (tenant_pk(tenant) + "#APIKEYS", format!("KEY#{key_id}"))
+}
+
+/// A Stripe event id already applied (idempotency of the webhook).
+pub fn stripe_event(event_id: &str) -> Key {
+    Key::new(format!("STRIPE#EVENT#{event_id}"), "EVENT")
+}
+
+/// Which tenant a Stripe customer belongs to.
+pub fn stripe_customer(customer_id: &str) -> Key {
+    Key::new(format!("STRIPE#CUSTOMER#{customer_id}"), "CUSTOMER")
+}
+
+/// An append-only audit entry of a tenant (finding actions, account changes, billing).
+pub fn audit(tenant: &str, time: &DateTime<Utc>, entry_id: &str) -> Key {
+    Key::new(
+        tenant_pk(tenant) + "#AUDIT",
+        format!("{}#{entry_id}", time_key(time)),
+    )
+}
+
+/// A stack registered for drift detection.
+pub fn stack(tenant: &str, stack_id: &str) -> Key {
+    Key::new(tenant_pk(tenant) + "#STACKS", format!("STACK#{stack_id}"))
+}
