@@ -290,16 +290,18 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
 
 #[test]
 fn a_huge_digest_stays_within_limits() {
-    let mut d = dd0c_digest::Digest::default();
-    d.held = (0..5000)
-        .map(|i| (format!("f{i}"), "x".repeat(300), "y".repeat(300)))
-        .collect();
-    d.stacks = (0..3000)
-        .map(|i| dd0c_digest::StackLine {
-            stack: format!("s{i}"),
-            drift_score: 1.0,
-            open_drift: Default::default(),
-        })
-        .collect();
+    let d = dd0c_digest::Digest {
+        held: (0..5000)
+            .map(|i| (format!("f{i}"), "x".repeat(300), "y".repeat(300)))
+            .collect(),
+        stacks: (0..3000)
+            .map(|i| dd0c_digest::StackLine {
+                stack: format!("s{i}"),
+                drift_score: 1.0,
+                open_drift: Default::default(),
+            })
+            .collect(),
+        ..Default::default()
+    };
     validate_limits(&digest_blocks(&d)).unwrap();
 }
