@@ -82,7 +82,11 @@ fn aes_open(key: &[u8], sealed: &[u8], context: &str) -> Result<Vec<u8>, CryptoE
 
 /// Seals `plaintext` under a fresh data key; `context` (e.g. the tenant id) must be given
 /// again to open it, so a sealed value copied to another tenant does not open.
-pub async fn seal(keys: &dyn KeyProvider, plaintext: &[u8], context: &str) -> Result<Sealed, CryptoError> {
+pub async fn seal(
+    keys: &dyn KeyProvider,
+    plaintext: &[u8],
+    context: &str,
+) -> Result<Sealed, CryptoError> {
     let data_key = keys.generate_data_key().await?;
     let ciphertext = aes_seal(&data_key.plaintext, plaintext, context)?;
     Ok(Sealed {
@@ -92,9 +96,17 @@ pub async fn seal(keys: &dyn KeyProvider, plaintext: &[u8], context: &str) -> Re
     })
 }
 
-pub async fn open(keys: &dyn KeyProvider, sealed: &Sealed, context: &str) -> Result<Vec<u8>, CryptoError> {
-    let wrapped = B64.decode(&sealed.wrapped_key).map_err(|_| CryptoError::Open)?;
-    let ciphertext = B64.decode(&sealed.ciphertext).map_err(|_| CryptoError::Open)?;
+pub async fn open(
+    keys: &dyn KeyProvider,
+    sealed: &Sealed,
+    context: &str,
+) -> Result<Vec<u8>, CryptoError> {
+    let wrapped = B64
+        .decode(&sealed.wrapped_key)
+        .map_err(|_| CryptoError::Open)?;
+    let ciphertext = B64
+        .decode(&sealed.ciphertext)
+        .map_err(|_| CryptoError::Open)?;
     let key = keys.unwrap_key(&sealed.key_id, &wrapped).await?;
     aes_open(&key, &ciphertext, context)
 }
@@ -111,7 +123,9 @@ pub const LOCAL_KEY_ENV: &str = "DD0C_LOCAL_KEY";
 impl std::fmt::Debug for LocalKeyProvider {
     // Never print the key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalKeyProvider").field("key_id", &self.key_id).finish()
+        f.debug_struct("LocalKeyProvider")
+            .field("key_id", &self.key_id)
+            .finish()
     }
 }
 
@@ -125,10 +139,13 @@ impl LocalKeyProvider {
 
     /// From 64 hex characters.
     pub fn from_hex(hex_key: &str, key_id: impl Into<String>) -> Result<Self, CryptoError> {
-        let bytes = hex::decode(hex_key.trim()).map_err(|e| CryptoError::Key(format!("{LOCAL_KEY_ENV}: {e}")))?;
-        let master: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| CryptoError::Key(format!("{LOCAL_KEY_ENV} must be 64 hex characters (32 bytes)")))?;
+        let bytes = hex::decode(hex_key.trim())
+            .map_err(|e| CryptoError::Key(format!("{LOCAL_KEY_ENV}: {e}")))?;
+        let master: [u8; 32] = bytes.try_into().map_err(|_| {
+            CryptoError::Key(format!(
+                "{LOCAL_KEY_ENV} must be 64 hex characters (32 bytes)"
+            ))
+        })?;
         Ok(Self::new(master, key_id))
     }
 
@@ -170,23 +187,44 @@ mod tests {
         let keys = LocalKeyProvider::from_hex(&"ab".repeat(32), "k1").unwrap();
         let sealed = seal(&keys, b"xoxb-secret-token", "tenant-1").await.unwrap();
         assert!(!sealed.ciphertext.contains("xoxb"));
-        assert_eq!(open(&keys, &sealed, "tenant-1").await.unwrap(), b"xoxb-secret-token");
-        assert_eq!(open(&keys, &sealed, "tenant-2").await, Err(CryptoError::Open));
+        assert_eq!(
+            open(&keys, &sealed, "tenant-1").await.unwrap(),
+            b"xoxb-secret-token"
+        );
+        assert_eq!(
+            open(&keys, &sealed, "tenant-2").await,
+            Err(CryptoError::Open)
+        );
         let mut tampered = sealed.clone();
         let mut bytes = B64.decode(&tampered.ciphertext).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         tampered.ciphertext = B64.encode(bytes);
-        assert_eq!(open(&keys, &tampered, "tenant-1").await, Err(CryptoError::Open));
+        assert_eq!(
+            open(&keys, &tampered, "tenant-1").await,
+            Err(CryptoError::Open)
+        );
         let other = LocalKeyProvider::from_hex(&"cd".repeat(32), "k1").unwrap();
-        assert_eq!(open(&other, &sealed, "tenant-1").await, Err(CryptoError::Open));
+        assert_eq!(
+            open(&other, &sealed, "tenant-1").await,
+            Err(CryptoError::Open)
+        );
         // Two seals of one secret differ (fresh data key and nonce).
-        assert_ne!(seal(&keys, b"x", "t").await.unwrap(), seal(&keys, b"x", "t").await.unwrap());
+        assert_ne!(
+            seal(&keys, b"x", "t").await.unwrap(),
+            seal(&keys, b"x", "t").await.unwrap()
+        );
     }
 
     #[test]
     fn bad_local_keys_are_named() {
-        assert!(LocalKeyProvider::from_hex("abcd", "k").unwrap_err().to_string().contains("64 hex"));
-        assert!(LocalKeyProvider::from_hex("zz", "k").unwrap_err().to_string().contains(LOCAL_KEY_ENV));
+        assert!(LocalKeyProvider::from_hex("abcd", "k")
+            .unwrap_err()
+            .to_string()
+            .contains("64 hex"));
+        assert!(LocalKeyProvider::from_hex("zz", "k")
+            .unwrap_err()
+            .to_string()
+            .contains(LOCAL_KEY_ENV));
     }
 }
