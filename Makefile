@@ -7,7 +7,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
 .PHONY: demo test test-rust test-pricing test-templates test-infra test-workflows \
-        test-dashboard bench lambdas lint venv clean-venv
+        test-dashboard test-api-fuzz bench lambdas lint venv clean-venv
 
 ## make demo: replay the bundled data through the whole pipeline, print the alerts, then
 ## serve the API and dashboard on http://127.0.0.1:8787 (DEMO_EXIT=1 exits after the replay).
@@ -16,7 +16,7 @@ demo:
 	./target/debug/dd0c demo
 
 ## make test: install what the tests need, then run every test.
-test: venv test-rust test-pricing test-templates test-infra test-workflows test-dashboard
+test: venv test-rust test-pricing test-templates test-infra test-workflows test-dashboard test-api-fuzz
 
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -43,6 +43,9 @@ test-workflows: venv
 
 test-dashboard:
 	scripts/test-dashboard.sh
+
+test-api-fuzz: venv
+	scripts/test-api-fuzz.sh
 
 ## make bench: replay throughput and memory against serde_json alone, pricing lookups.
 bench:

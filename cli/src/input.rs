@@ -31,8 +31,20 @@ pub struct InputError {
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{}:{line}: {}: {}", self.path.display(), self.reason, self.detail),
-            None => write!(f, "{}: {}: {}", self.path.display(), self.reason, self.detail),
+            Some(line) => write!(
+                f,
+                "{}:{line}: {}: {}",
+                self.path.display(),
+                self.reason,
+                self.detail
+            ),
+            None => write!(
+                f,
+                "{}: {}: {}",
+                self.path.display(),
+                self.reason,
+                self.detail
+            ),
         }
     }
 }
@@ -68,7 +80,9 @@ struct TimeProbe {
 }
 
 fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s?).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The records one JSON document holds, or why it holds none.
@@ -193,7 +207,8 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputEr
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => match std::fs::read_dir(path) {
             Ok(entries) => {
-                let mut children: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+                let mut children: Vec<PathBuf> =
+                    entries.filter_map(|e| Some(e.ok()?.path())).collect();
                 children.sort();
                 for child in children {
                     collect_files(&child, files, errors);
@@ -226,9 +241,7 @@ pub fn read_inputs(paths: &[PathBuf]) -> Input {
     for file in files {
         read_file(&file, &mut input);
     }
-    input
-        .records
-        .sort_by_key(|r| (r.time.is_none(), r.time));
+    input.records.sort_by_key(|r| (r.time.is_none(), r.time));
     input
 }
 
@@ -241,7 +254,9 @@ mod tests {
     #[test]
     fn recognises_every_shape() {
         assert_eq!(records_of(RECORD).unwrap().len(), 1);
-        let envelope = format!(r#"{{"detail-type":"AWS API Call via CloudTrail","id":"x","detail":{RECORD}}}"#);
+        let envelope = format!(
+            r#"{{"detail-type":"AWS API Call via CloudTrail","id":"x","detail":{RECORD}}}"#
+        );
         let r = records_of(&envelope).unwrap();
         assert_eq!(r[0].raw, RECORD);
         assert_eq!(r[0].time.unwrap().to_rfc3339(), "2024-01-02T00:00:00+00:00");
@@ -250,7 +265,9 @@ mod tests {
         assert_eq!(records_of("{not json").unwrap_err().0, "not_json");
         assert_eq!(records_of("[1,2]").unwrap_err().0, "unknown_shape");
         assert_eq!(
-            records_of(r#"{"detail-type":"Scheduled Event","detail":{}}"#).unwrap_err().0,
+            records_of(r#"{"detail-type":"Scheduled Event","detail":{}}"#)
+                .unwrap_err()
+                .0,
             "not_cloudtrail"
         );
     }

@@ -1,10 +1,10 @@
 //! The `dd0c` command's library: the embedded pipeline and the commands built on it.
 
+pub mod bench;
+pub mod demo;
 pub mod input;
 pub mod pipeline;
 pub mod replay;
-pub mod terminal_chat;
-pub mod demo;
 pub mod serve;
 pub mod simulate;
-pub mod bench;
+pub mod terminal_chat;

@@ -33,7 +33,8 @@ fn parse_replay(args: &[String], default_policy: Policy) -> anyhow::Result<Repla
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--findings" => {
-                options.findings = Some(PathBuf::from(it.next().context("--findings needs a FILE")?))
+                options.findings =
+                    Some(PathBuf::from(it.next().context("--findings needs a FILE")?))
             }
             "--policy" => {
                 let path = PathBuf::from(it.next().context("--policy needs a FILE")?);

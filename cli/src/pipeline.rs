@@ -72,11 +72,19 @@ pub struct DeadLetter {
 impl EmbeddedPipeline {
     pub fn new(options: PipelineOptions) -> Self {
         let clock = ManualClock::new(options.start);
-        Self::with_table(options, clock.clone(), Arc::new(MemoryTable::new(Arc::new(clock))))
+        Self::with_table(
+            options,
+            clock.clone(),
+            Arc::new(MemoryTable::new(Arc::new(clock))),
+        )
     }
 
     /// A pipeline over an existing table (e.g. one loaded from disk by `dd0c serve --data`).
-    pub fn with_table(options: PipelineOptions, clock: ManualClock, table: Arc<MemoryTable>) -> Self {
+    pub fn with_table(
+        options: PipelineOptions,
+        clock: ManualClock,
+        table: Arc<MemoryTable>,
+    ) -> Self {
         let shared_clock: SharedClock = Arc::new(clock.clone());
         let routing = RoutingTable::builtin().clone();
         let queue = Arc::new(MemoryQueue::new(
@@ -96,20 +104,27 @@ impl EmbeddedPipeline {
                 auto_link_tenant: Some(LOCAL_TENANT.into()),
             },
         ));
-        let scorer = Arc::new(Scorer::new(table.clone(), bus.clone(), shared_clock.clone()));
+        let scorer = Arc::new(Scorer::new(
+            table.clone(),
+            bus.clone(),
+            shared_clock.clone(),
+        ));
         let classifier = Arc::new(dd0c_classifier::Classifier::new(
             table.clone(),
             bus.clone(),
             shared_clock.clone(),
-            dd0c_classifier::RuleEngine::builtin().expect("the built-in classifier rules are valid"),
+            dd0c_classifier::RuleEngine::builtin()
+                .expect("the built-in classifier rules are valid"),
         ));
-        let notifier = Arc::new(Notifier::new(
-            table.clone(),
-            options.chat.clone(),
-            NotifierConfig::new(options.default_channel.clone()),
-        )
-        .with_policy(options.policy.clone())
-        .with_clock(shared_clock.clone()));
+        let notifier = Arc::new(
+            Notifier::new(
+                table.clone(),
+                options.chat.clone(),
+                NotifierConfig::new(options.default_channel.clone()),
+            )
+            .with_policy(options.policy.clone())
+            .with_clock(shared_clock.clone()),
+        );
         let handlers: BTreeMap<&str, Arc<dyn MessageHandler>> = BTreeMap::from([
             ("normalizer", normalizer.clone() as Arc<dyn MessageHandler>),
             ("scorer", scorer as Arc<dyn MessageHandler>),
@@ -194,7 +209,12 @@ impl EmbeddedPipeline {
         }
     }
 
-    async fn run_batch(&self, stage: &Stage, received: &[ReceivedMessage], report: &mut DrainReport) {
+    async fn run_batch(
+        &self,
+        stage: &Stage,
+        received: &[ReceivedMessage],
+        report: &mut DrainReport,
+    ) {
         let batch: Vec<BatchMessage> = received
             .iter()
             .map(|m| BatchMessage {
@@ -233,15 +253,18 @@ impl EmbeddedPipeline {
         self.routing
             .queue_names()
             .flat_map(|q| {
-                self.queue.peek_all(&dlq_name(q)).into_iter().map(move |m| DeadLetter {
-                    queue: q.to_owned(),
-                    reason: m
-                        .attributes
-                        .get(ERROR_ATTRIBUTE)
-                        .cloned()
-                        .unwrap_or_else(|| "exceeded maxReceiveCount".into()),
-                    body: m.body,
-                })
+                self.queue
+                    .peek_all(&dlq_name(q))
+                    .into_iter()
+                    .map(move |m| DeadLetter {
+                        queue: q.to_owned(),
+                        reason: m
+                            .attributes
+                            .get(ERROR_ATTRIBUTE)
+                            .cloned()
+                            .unwrap_or_else(|| "exceeded maxReceiveCount".into()),
+                        body: m.body,
+                    })
             })
             .collect()
     }

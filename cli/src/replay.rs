@@ -113,8 +113,13 @@ pub async fn run_records(pipeline: &EmbeddedPipeline, input: &Input) -> BTreeMap
 }
 
 /// `dd0c replay`. Returns the summary; `None` when no input could be read at all.
-pub async fn replay(options: &ReplayOptions, chat: Arc<dyn ChatSink>) -> anyhow::Result<Option<ReplaySummary>> {
-    Ok(replay_keeping_pipeline(options, chat).await?.map(|(summary, _)| summary))
+pub async fn replay(
+    options: &ReplayOptions,
+    chat: Arc<dyn ChatSink>,
+) -> anyhow::Result<Option<ReplaySummary>> {
+    Ok(replay_keeping_pipeline(options, chat)
+        .await?
+        .map(|(summary, _)| summary))
 }
 
 /// [`replay`], handing back the pipeline with its store (`dd0c demo` goes on to serve it).

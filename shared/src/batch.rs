@@ -140,7 +140,9 @@ where
                     });
                     continue;
                 }
-                Err(e) => tracing::error!(queue = source_queue, error = %e, "dead-lettering failed"),
+                Err(e) => {
+                    tracing::error!(queue = source_queue, error = %e, "dead-lettering failed")
+                }
             }
         }
         failed_groups.insert(message.group_id.as_str());
@@ -219,7 +221,11 @@ mod visibility_delay_tests {
         .await;
         assert_eq!(outcome.visibility_delays.get("m1"), Some(&30));
         assert_eq!(outcome.visibility_delays.len(), 1);
-        let failed: Vec<&str> = outcome.failures.iter().map(|f| f.message_id.as_str()).collect();
+        let failed: Vec<&str> = outcome
+            .failures
+            .iter()
+            .map(|f| f.message_id.as_str())
+            .collect();
         assert_eq!(failed, ["m1", "m2", "m3"]);
         assert!(outcome.failures[0].reason.contains("retry after 30s"));
     }

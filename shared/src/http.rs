@@ -76,12 +76,13 @@ pub fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(hi), Some(lo)) => {
+                        out.push((hi * 16 + lo) as u8);
                         i += 2;
                     }
-                    Err(_) => out.push(b'%'),
+                    _ => out.push(b'%'),
                 }
             }
             b => out.push(b),
@@ -159,6 +160,10 @@ mod tests {
         assert_eq!(q["b"], "two words");
         assert_eq!(q["c"], "x y");
         assert_eq!(q["d"], "");
+        // A stray % before a multi-byte character is kept, not a panic.
+        let q = HttpRequest::parse_query("x=%aé&y=%zz");
+        assert_eq!(q["x"], "%aé");
+        assert_eq!(q["y"], "%zz");
     }
 
     #[test]

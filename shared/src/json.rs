@@ -18,7 +18,9 @@ pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 }
 
 pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    at(v, path).and_then(Value::as_str).filter(|s| !s.is_empty())
+    at(v, path)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 pub fn number_at(v: &Value, path: &[&str]) -> Option<f64> {
@@ -34,7 +36,7 @@ pub fn bool_at(v: &Value, path: &[&str]) -> Option<bool> {
 }
 
 /// The elements of a CloudTrail list: `{"items": [...]}`, a bare array, or nothing.
-pub fn items<'a>(v: Option<&'a Value>) -> &'a [Value] {
+pub fn items(v: Option<&Value>) -> &[Value] {
     match v {
         Some(Value::Array(a)) => a,
         Some(Value::Object(o)) => match o.get("items") {

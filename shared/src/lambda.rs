@@ -59,26 +59,28 @@ pub async fn sqs_consumer(
         if let Some(receipt) = receipt {
             // SQS caps a visibility timeout at 12 hours.
             let delay = std::time::Duration::from_secs((*seconds).min(43_200));
-            if let Err(e) = dead_letters.change_visibility(source_queue, receipt, delay).await {
+            if let Err(e) = dead_letters
+                .change_visibility(source_queue, receipt, delay)
+                .await
+            {
                 tracing::warn!(queue = source_queue, %message_id, error = %e, "could not delay the retry");
             }
         }
     }
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = outcome
-        .failures
-        .into_iter()
-        .map(|f| {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = f.message_id;
-            failure
-        })
-        .collect();
+    let response = SqsBatchResponse {
+        batch_item_failures: outcome
+            .failures
+            .into_iter()
+            .map(|f| BatchItemFailure {
+                item_identifier: f.message_id,
+            })
+            .collect(),
+    };
     Ok(response)
 }
 
-use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
+use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use base64::Engine;
 
 use crate::http::{HttpHandler, HttpRequest, HttpResponse};
@@ -113,8 +115,10 @@ pub fn http_request(event: &ApiGatewayV2httpRequest) -> HttpRequest {
 }
 
 pub fn http_response(response: HttpResponse) -> ApiGatewayV2httpResponse {
-    let mut out = ApiGatewayV2httpResponse::default();
-    out.status_code = i64::from(response.status);
+    let mut out = ApiGatewayV2httpResponse {
+        status_code: i64::from(response.status),
+        ..Default::default()
+    };
     for (k, v) in &response.headers {
         if let (Ok(name), Ok(value)) = (
             aws_lambda_events::http::HeaderName::from_bytes(k.as_bytes()),
@@ -132,5 +136,7 @@ pub async fn http_function(
     handler: &dyn HttpHandler,
     event: LambdaEvent<ApiGatewayV2httpRequest>,
 ) -> Result<ApiGatewayV2httpResponse, Error> {
-    Ok(http_response(handler.handle(http_request(&event.payload)).await))
+    Ok(http_response(
+        handler.handle(http_request(&event.payload)).await,
+    ))
 }

@@ -88,13 +88,17 @@ mod stripe_tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../../shared/fixtures/webhooks/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../shared/fixtures/webhooks/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     #[test]
     fn upstream_vector_verifies() {
-        let v: serde_json::Value = serde_json::from_slice(&fixture("stripe_signing_vector.json")).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&fixture("stripe_signing_vector.json")).unwrap();
         let payload = fixture(v["payload_file"].as_str().unwrap());
         let t = verify_stripe(
             v["header"].as_str(),
@@ -105,24 +109,49 @@ mod stripe_tests {
         )
         .unwrap();
         assert_eq!(t, 1533204620);
-        assert_eq!(sign_stripe(&payload, "secret", t), format!("t={t},v1={}", v["expected_v1"].as_str().unwrap()));
+        assert_eq!(
+            sign_stripe(&payload, "secret", t),
+            format!("t={t},v1={}", v["expected_v1"].as_str().unwrap())
+        );
     }
 
     #[test]
     fn tampered_stale_and_rotated() {
-        let v: serde_json::Value = serde_json::from_slice(&fixture("stripe_signing_vector.json")).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&fixture("stripe_signing_vector.json")).unwrap();
         let mut payload = fixture(v["payload_file"].as_str().unwrap());
         let header = v["header"].as_str();
         let now = v["verify_now"].as_i64().unwrap();
-        assert_eq!(verify_stripe(header, &payload, &["secret"], now + 301, 300), Err(StripeSignatureError::Stale));
-        assert_eq!(verify_stripe(header, &payload, &["secret"], now - 301, 300), Err(StripeSignatureError::Stale));
+        assert_eq!(
+            verify_stripe(header, &payload, &["secret"], now + 301, 300),
+            Err(StripeSignatureError::Stale)
+        );
+        assert_eq!(
+            verify_stripe(header, &payload, &["secret"], now - 301, 300),
+            Err(StripeSignatureError::Stale)
+        );
         assert!(verify_stripe(header, &payload, &["old", "secret"], now + 299, 300).is_ok());
-        assert_eq!(verify_stripe(header, &payload, &["other"], now, 300), Err(StripeSignatureError::Mismatch));
+        assert_eq!(
+            verify_stripe(header, &payload, &["other"], now, 300),
+            Err(StripeSignatureError::Mismatch)
+        );
         payload[5] ^= 1;
-        assert_eq!(verify_stripe(header, &payload, &["secret"], now, 300), Err(StripeSignatureError::Mismatch));
-        assert_eq!(verify_stripe(None, &payload, &["secret"], now, 300), Err(StripeSignatureError::Missing));
-        assert_eq!(verify_stripe(Some("v1=00"), &payload, &["secret"], now, 300), Err(StripeSignatureError::NoTimestamp));
-        assert_eq!(verify_stripe(Some("t=1533204620,v0=00"), &payload, &["secret"], now, 300), Err(StripeSignatureError::NoSignature));
+        assert_eq!(
+            verify_stripe(header, &payload, &["secret"], now, 300),
+            Err(StripeSignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_stripe(None, &payload, &["secret"], now, 300),
+            Err(StripeSignatureError::Missing)
+        );
+        assert_eq!(
+            verify_stripe(Some("v1=00"), &payload, &["secret"], now, 300),
+            Err(StripeSignatureError::NoTimestamp)
+        );
+        assert_eq!(
+            verify_stripe(Some("t=1533204620,v0=00"), &payload, &["secret"], now, 300),
+            Err(StripeSignatureError::NoSignature)
+        );
     }
 
     #[test]
@@ -131,7 +160,10 @@ mod stripe_tests {
         let good = sign_stripe(payload, "whsec_new", 1000);
         let sig = good.split("v1=").nth(1).unwrap();
         let header = format!("t=1000,v1={},v1={sig}", "ab".repeat(32));
-        assert_eq!(verify_stripe(Some(&header), payload, &["whsec_new"], 1000, 300), Ok(1000));
+        assert_eq!(
+            verify_stripe(Some(&header), payload, &["whsec_new"], 1000, 300),
+            Ok(1000)
+        );
     }
 }
 
@@ -204,7 +236,10 @@ mod slack_tests {
             "{}/../../shared/fixtures/webhooks/slack_signing_vector.json",
             env!("CARGO_MANIFEST_DIR")
         );
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+        serde_json::from_str(
+            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -218,8 +253,14 @@ mod slack_tests {
         );
         let now = v["mock_now"].as_i64().unwrap();
         assert_eq!(sign_slack(secret, ts, body.as_bytes()), sig);
-        assert_eq!(verify_slack_signature(secret, Some(ts), Some(sig), body.as_bytes(), now), Ok(()));
-        assert_eq!(verify_slack_signature(secret, Some(ts), Some(sig), body.as_bytes(), now + 299), Ok(()));
+        assert_eq!(
+            verify_slack_signature(secret, Some(ts), Some(sig), body.as_bytes(), now),
+            Ok(())
+        );
+        assert_eq!(
+            verify_slack_signature(secret, Some(ts), Some(sig), body.as_bytes(), now + 299),
+            Ok(())
+        );
     }
 
     #[test]
@@ -231,14 +272,38 @@ mod slack_tests {
         let sig = v["expected_signature"].as_str().unwrap();
         let now = v["mock_now"].as_i64().unwrap();
         let tampered = body.replace("roadrunner", "wile_e_coyote");
-        assert_eq!(verify_slack_signature(secret, Some(ts), Some(sig), tampered.as_bytes(), now), Err(SlackSignatureError::Mismatch));
-        assert_eq!(verify_slack_signature(secret, Some(ts), Some(sig), body.as_bytes(), now + 301), Err(SlackSignatureError::Stale));
-        assert_eq!(verify_slack_signature(secret, Some(ts), Some(sig), body.as_bytes(), now - 301), Err(SlackSignatureError::Stale));
-        assert_eq!(verify_slack_signature("wrong-secret", Some(ts), Some(sig), body.as_bytes(), now), Err(SlackSignatureError::Mismatch));
-        assert_eq!(verify_slack_signature(secret, None, Some(sig), body.as_bytes(), now), Err(SlackSignatureError::MissingTimestamp));
-        assert_eq!(verify_slack_signature(secret, Some(ts), None, body.as_bytes(), now), Err(SlackSignatureError::MissingSignature));
-        assert_eq!(verify_slack_signature(secret, Some(ts), Some("v1=00"), body.as_bytes(), now), Err(SlackSignatureError::MissingSignature));
+        assert_eq!(
+            verify_slack_signature(secret, Some(ts), Some(sig), tampered.as_bytes(), now),
+            Err(SlackSignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_slack_signature(secret, Some(ts), Some(sig), body.as_bytes(), now + 301),
+            Err(SlackSignatureError::Stale)
+        );
+        assert_eq!(
+            verify_slack_signature(secret, Some(ts), Some(sig), body.as_bytes(), now - 301),
+            Err(SlackSignatureError::Stale)
+        );
+        assert_eq!(
+            verify_slack_signature("wrong-secret", Some(ts), Some(sig), body.as_bytes(), now),
+            Err(SlackSignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_slack_signature(secret, None, Some(sig), body.as_bytes(), now),
+            Err(SlackSignatureError::MissingTimestamp)
+        );
+        assert_eq!(
+            verify_slack_signature(secret, Some(ts), None, body.as_bytes(), now),
+            Err(SlackSignatureError::MissingSignature)
+        );
+        assert_eq!(
+            verify_slack_signature(secret, Some(ts), Some("v1=00"), body.as_bytes(), now),
+            Err(SlackSignatureError::MissingSignature)
+        );
         // A different timestamp changes the base string.
-        assert_eq!(verify_slack_signature(secret, Some("1531420619"), Some(sig), body.as_bytes(), now), Err(SlackSignatureError::Mismatch));
+        assert_eq!(
+            verify_slack_signature(secret, Some("1531420619"), Some(sig), body.as_bytes(), now),
+            Err(SlackSignatureError::Mismatch)
+        );
     }
 }

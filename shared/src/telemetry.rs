@@ -76,6 +76,9 @@ mod tests {
             serde_json::from_str(&super::emf_line("Findings", 2.0, 1_700_000_000_000)).unwrap();
         assert_eq!(line["Findings"], 2.0);
         assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "dd0c");
-        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "Findings");
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "Findings"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{keys, to_item, from_item, AttrValue, Condition, StoreError, Table, PK, SK};
+use crate::store::{from_item, keys, to_item, AttrValue, Condition, StoreError, Table, PK, SK};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -49,7 +49,10 @@ impl AccountLink {
     }
 }
 
-pub async fn account_link(table: &dyn Table, account: &str) -> Result<Option<AccountLink>, StoreError> {
+pub async fn account_link(
+    table: &dyn Table,
+    account: &str,
+) -> Result<Option<AccountLink>, StoreError> {
     let key = keys::account_link(account);
     match table.get(&key).await? {
         Some(item) => from_item(item).map(Some).map_err(|e| StoreError::Decode {
@@ -66,7 +69,10 @@ pub async fn link_account_if_absent(
     table: &dyn Table,
     link: &AccountLink,
 ) -> Result<AccountLink, StoreError> {
-    match table.put(link.to_item()?, Some(Condition::ItemNotExists)).await {
+    match table
+        .put(link.to_item()?, Some(Condition::ItemNotExists))
+        .await
+    {
         Ok(()) => Ok(link.clone()),
         Err(e) if e.is_condition_failed() => account_link(table, &link.account_id)
             .await?
@@ -139,7 +145,10 @@ pub async fn tenant_profile(table: &dyn Table, tenant: &str) -> Result<TenantPro
 }
 
 /// Every account link of a tenant (bounded: a tenant has at most hundreds of accounts).
-pub async fn tenant_accounts(table: &dyn Table, tenant: &str) -> Result<Vec<AccountLink>, StoreError> {
+pub async fn tenant_accounts(
+    table: &dyn Table,
+    tenant: &str,
+) -> Result<Vec<AccountLink>, StoreError> {
     let (gsi_pk, _) = keys::account_link_gsi1(tenant, "");
     let query = crate::store::Query::partition(gsi_pk).on(crate::store::Index::Gsi1);
     crate::store::query_all(table, query)

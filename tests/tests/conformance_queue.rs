@@ -40,7 +40,11 @@ async fn memory() -> Env {
         routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
         Arc::new(clock.clone()),
     ));
-    let bus = Arc::new(MemoryBus::new(routing, queue.clone(), Arc::new(clock.clone())));
+    let bus = Arc::new(MemoryBus::new(
+        routing,
+        queue.clone(),
+        Arc::new(clock.clone()),
+    ));
     Env {
         queue,
         bus,
@@ -113,31 +117,55 @@ async fn groups_are_delivered_in_order(env: Env) {
     let got = env.queue.receive(Q, 10, VIS).await.unwrap();
     let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, vec!["a0", "a1", "a2", "a3"]);
-    assert!(got.iter().all(|m| m.group_id == "A" && m.receive_count == 1));
+    assert!(got
+        .iter()
+        .all(|m| m.group_id == "A" && m.receive_count == 1));
 }
 
 async fn a_group_in_flight_is_locked(env: Env) {
     env.queue.send(Q, msg("a0", "A", "a0")).await.unwrap();
     env.queue.send(Q, msg("a1", "A", "a1")).await.unwrap();
     env.queue.send(Q, msg("b0", "B", "b0")).await.unwrap();
-    let first = env.queue.receive(Q, 1, Duration::from_secs(30)).await.unwrap();
+    let first = env
+        .queue
+        .receive(Q, 1, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(first[0].body, "a0");
     // a1 must wait while a0 is in flight; B is free.
     let mut rest = Vec::new();
     for _ in 0..3 {
-        rest.extend(env.queue.receive(Q, 10, Duration::from_secs(30)).await.unwrap());
+        rest.extend(
+            env.queue
+                .receive(Q, 10, Duration::from_secs(30))
+                .await
+                .unwrap(),
+        );
     }
     let bodies: Vec<&str> = rest.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, vec!["b0"]);
     env.queue.delete(Q, &first[0].receipt_handle).await.unwrap();
-    let next = env.queue.receive(Q, 10, Duration::from_secs(30)).await.unwrap();
+    let next = env
+        .queue
+        .receive(Q, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(next[0].body, "a1");
 }
 
 async fn deduplication_ids_are_honoured(env: Env) {
-    env.queue.send(Q, msg("first", "A", "event-1")).await.unwrap();
-    env.queue.send(Q, msg("again", "A", "event-1")).await.unwrap();
-    env.queue.send(Q, msg("other", "A", "event-2")).await.unwrap();
+    env.queue
+        .send(Q, msg("first", "A", "event-1"))
+        .await
+        .unwrap();
+    env.queue
+        .send(Q, msg("again", "A", "event-1"))
+        .await
+        .unwrap();
+    env.queue
+        .send(Q, msg("other", "A", "event-2"))
+        .await
+        .unwrap();
     let got = env.queue.receive(Q, 10, VIS).await.unwrap();
     let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, vec!["first", "other"]);
@@ -172,14 +200,22 @@ async fn redrive_to_the_dlq_after_three_receives(env: Env) {
 async fn delete_and_change_visibility(env: Env) {
     env.queue.send(Q, msg("m1", "A", "m1")).await.unwrap();
     env.queue.send(Q, msg("m2", "B", "m2")).await.unwrap();
-    let got = env.queue.receive(Q, 10, Duration::from_secs(60)).await.unwrap();
+    let got = env
+        .queue
+        .receive(Q, 10, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(got.len(), 2);
     env.queue.delete(Q, &got[0].receipt_handle).await.unwrap();
     env.queue
         .change_visibility(Q, &got[1].receipt_handle, Duration::ZERO)
         .await
         .unwrap();
-    let again = env.queue.receive(Q, 10, Duration::from_secs(60)).await.unwrap();
+    let again = env
+        .queue
+        .receive(Q, 10, Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].body, "m2");
 }
@@ -188,7 +224,8 @@ async fn attributes_round_trip(env: Env) {
     env.queue
         .send(
             &dlq_name(Q),
-            msg("bad", "A", "x").with_attribute(ERROR_ATTRIBUTE, "malformed record: missing eventTime"),
+            msg("bad", "A", "x")
+                .with_attribute(ERROR_ATTRIBUTE, "malformed record: missing eventTime"),
         )
         .await
         .unwrap();
@@ -221,7 +258,12 @@ async fn bus_routes_by_detail_type(env: Env) {
             .collect();
         let mut got = Vec::new();
         for _ in 0..3 {
-            got.extend(env.queue.receive(&spec.name, 10, Duration::from_secs(30)).await.unwrap());
+            got.extend(
+                env.queue
+                    .receive(&spec.name, 10, Duration::from_secs(30))
+                    .await
+                    .unwrap(),
+            );
         }
         let mut types: Vec<String> = got
             .iter()

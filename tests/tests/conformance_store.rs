@@ -8,8 +8,8 @@ use dd0c_shared::clock::ManualClock;
 use dd0c_shared::store::dynamodb::DynamoDbTable;
 use dd0c_shared::store::memory::MemoryTable;
 use dd0c_shared::store::{
-    query_all, AttrValue, Condition, Index, Item, Key, Query, SortKeyCondition, StoreError,
-    Table, TransactWrite, Update,
+    query_all, AttrValue, Condition, Index, Item, Key, Query, SortKeyCondition, StoreError, Table,
+    TransactWrite, Update,
 };
 use dd0c_tests::{aws_setup, moto::MotoServer};
 
@@ -95,11 +95,7 @@ async fn round_trips_every_attribute_type(env: Env) {
         with(
             with(
                 with(
-                    with(
-                        with(item("P", "S"), "s", "text"),
-                        "n",
-                        AttrValue::N(-12.25),
-                    ),
+                    with(with(item("P", "S"), "s", "text"), "n", AttrValue::N(-12.25)),
                     "b",
                     true,
                 ),
@@ -116,7 +112,12 @@ async fn round_trips_every_attribute_type(env: Env) {
     env.table.put(original.clone(), None).await.unwrap();
     let read = env.table.get(&Key::new("P", "S")).await.unwrap().unwrap();
     assert_eq!(read, original);
-    assert!(env.table.get(&Key::new("P", "other")).await.unwrap().is_none());
+    assert!(env
+        .table
+        .get(&Key::new("P", "other"))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn conditional_put_writes_once(env: Env) {
@@ -144,7 +145,10 @@ async fn conditional_put_writes_once(env: Env) {
         .unwrap_err();
     assert!(err.is_condition_failed());
     env.table
-        .put(with(item("E", "1"), "v", "third"), Some(Condition::ItemExists))
+        .put(
+            with(item("E", "1"), "v", "third"),
+            Some(Condition::ItemExists),
+        )
         .await
         .unwrap();
     // Deletes honour conditions too.
@@ -225,10 +229,12 @@ async fn update_conditions_and_if_absent(env: Env) {
         .table
         .update(
             &key,
-            Update::new().set("version", AttrValue::N(1.0)).when(Condition::Or(vec![
-                Condition::AttributeNotExists("version".into()),
-                Condition::LessThan("version".into(), AttrValue::N(1.0)),
-            ])),
+            Update::new()
+                .set("version", AttrValue::N(1.0))
+                .when(Condition::Or(vec![
+                    Condition::AttributeNotExists("version".into()),
+                    Condition::LessThan("version".into(), AttrValue::N(1.0)),
+                ])),
         )
         .await;
     assert!(err.is_ok());
@@ -236,10 +242,12 @@ async fn update_conditions_and_if_absent(env: Env) {
         .table
         .update(
             &key,
-            Update::new().set("version", AttrValue::N(0.0)).when(Condition::Or(vec![
-                Condition::AttributeNotExists("version".into()),
-                Condition::LessThan("version".into(), AttrValue::N(0.0)),
-            ])),
+            Update::new()
+                .set("version", AttrValue::N(0.0))
+                .when(Condition::Or(vec![
+                    Condition::AttributeNotExists("version".into()),
+                    Condition::LessThan("version".into(), AttrValue::N(0.0)),
+                ])),
         )
         .await
         .unwrap_err();
@@ -270,9 +278,12 @@ async fn query_by_prefix_range_order_and_pages(env: Env) {
             .map(|i| i["SK"].as_str().unwrap().to_owned())
             .collect()
     };
-    let all = query_all(env.table.as_ref(), Query::partition("A").begins_with("EVENT#"))
-        .await
-        .unwrap();
+    let all = query_all(
+        env.table.as_ref(),
+        Query::partition("A").begins_with("EVENT#"),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         sks(all),
         vec![
@@ -338,7 +349,11 @@ async fn query_by_prefix_range_order_and_pages(env: Env) {
 }
 
 async fn gsi_is_sparse_and_ordered(env: Env) {
-    for (sk, time) in [("f3", "2026-01-03"), ("f1", "2026-01-01"), ("f2", "2026-01-02")] {
+    for (sk, time) in [
+        ("f3", "2026-01-03"),
+        ("f1", "2026-01-01"),
+        ("f2", "2026-01-02"),
+    ] {
         let i = with(
             with(item("TENANT#t", sk), "GSI1PK", "TENANT#t#FINDINGS"),
             "GSI1SK",
@@ -346,13 +361,20 @@ async fn gsi_is_sparse_and_ordered(env: Env) {
         );
         env.table.put(i, None).await.unwrap();
     }
-    env.table.put(item("TENANT#t", "no-index"), None).await.unwrap();
+    env.table
+        .put(item("TENANT#t", "no-index"), None)
+        .await
+        .unwrap();
     let page = env
         .table
         .query(Query::partition("TENANT#t#FINDINGS").on(Index::Gsi1))
         .await
         .unwrap();
-    let sks: Vec<&str> = page.items.iter().map(|i| i["SK"].as_str().unwrap()).collect();
+    let sks: Vec<&str> = page
+        .items
+        .iter()
+        .map(|i| i["SK"].as_str().unwrap())
+        .collect();
     assert_eq!(sks, vec!["f1", "f2", "f3"]);
     let recent = env
         .table
@@ -387,8 +409,18 @@ async fn ttl_hides_expired_items(env: Env) {
     let expired = with(item("T", "expired"), "ttl", AttrValue::N((now - 60) as f64));
     env.table.put(live, None).await.unwrap();
     env.table.put(expired, None).await.unwrap();
-    assert!(env.table.get(&Key::new("T", "live")).await.unwrap().is_some());
-    assert!(env.table.get(&Key::new("T", "expired")).await.unwrap().is_none());
+    assert!(env
+        .table
+        .get(&Key::new("T", "live"))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(env
+        .table
+        .get(&Key::new("T", "expired"))
+        .await
+        .unwrap()
+        .is_none());
     let page = env.table.query(Query::partition("T")).await.unwrap();
     assert_eq!(page.items.len(), 1);
     // An expired item counts as absent for a write-once condition.
@@ -398,7 +430,12 @@ async fn ttl_hides_expired_items(env: Env) {
         .unwrap();
     // Time passes: the live one expires as well.
     env.clock.advance(chrono::Duration::seconds(120));
-    assert!(env.table.get(&Key::new("T", "live")).await.unwrap().is_none());
+    assert!(env
+        .table
+        .get(&Key::new("T", "live"))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 impl Env {
@@ -439,8 +476,18 @@ async fn transactions_are_all_or_nothing(env: Env) {
         }
         other => panic!("expected a cancelled transaction, got {other}"),
     }
-    assert!(env.table.get(&Key::new("X", "new")).await.unwrap().is_none());
-    assert!(env.table.get(&Key::new("X", "counter")).await.unwrap().is_none());
+    assert!(env
+        .table
+        .get(&Key::new("X", "new"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(env
+        .table
+        .get(&Key::new("X", "counter"))
+        .await
+        .unwrap()
+        .is_none());
     env.table
         .transact_write(vec![
             TransactWrite::Put {
@@ -462,8 +509,18 @@ async fn transactions_are_all_or_nothing(env: Env) {
         ])
         .await
         .unwrap();
-    assert!(env.table.get(&Key::new("X", "new")).await.unwrap().is_some());
-    let counter = env.table.get(&Key::new("X", "counter")).await.unwrap().unwrap();
+    assert!(env
+        .table
+        .get(&Key::new("X", "new"))
+        .await
+        .unwrap()
+        .is_some());
+    let counter = env
+        .table
+        .get(&Key::new("X", "counter"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(counter["n"], AttrValue::N(1.0));
 }
 
@@ -471,7 +528,10 @@ async fn invalid_updates_are_rejected(env: Env) {
     let key = Key::new("V", "1");
     let err = env
         .table
-        .update(&key, Update::new().set("a", "x").add("a", AttrValue::N(1.0)))
+        .update(
+            &key,
+            Update::new().set("a", "x").add("a", AttrValue::N(1.0)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
@@ -481,6 +541,10 @@ async fn invalid_updates_are_rejected(env: Env) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
-    let err = env.table.put(with(Item::new(), "PK", "only"), None).await.unwrap_err();
+    let err = env
+        .table
+        .put(with(Item::new(), "PK", "only"), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
 }

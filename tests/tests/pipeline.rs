@@ -204,7 +204,13 @@ async fn fifo_order_holds_within_a_group_when_a_message_fails() {
         failures_left: Mutex::new(BTreeMap::from([("a2".to_owned(), 2)])),
     });
     p.set_consumer("score", flaky.clone());
-    for (body, group) in [("a1", "A"), ("a2", "A"), ("b1", "B"), ("a3", "A"), ("b2", "B")] {
+    for (body, group) in [
+        ("a1", "A"),
+        ("a2", "A"),
+        ("b1", "B"),
+        ("a3", "A"),
+        ("b2", "B"),
+    ] {
         p.queue
             .send("score", OutgoingMessage::new(body, group, body))
             .await
@@ -215,7 +221,10 @@ async fn fifo_order_holds_within_a_group_when_a_message_fails() {
     let order_of = |b: &str| handled.iter().position(|h| h == b).unwrap();
     assert_eq!(handled.len(), 5);
     assert!(order_of("a1") < order_of("a2"));
-    assert!(order_of("a2") < order_of("a3"), "a3 overtook the failed a2: {handled:?}");
+    assert!(
+        order_of("a2") < order_of("a3"),
+        "a3 overtook the failed a2: {handled:?}"
+    );
     assert!(order_of("b1") < order_of("b2"));
     // Group B was not held back by group A's failure.
     assert!(order_of("b2") < order_of("a2"), "{handled:?}");
@@ -226,7 +235,8 @@ async fn fifo_order_holds_within_a_group_when_a_message_fails() {
 #[tokio::test]
 async fn replay_of_a_real_dataset_completes_and_counts_every_skip() {
     let dir = fixtures().join("cloudtrail/invictus-ir-aws-dataset/CloudTrail");
-    let findings_file = std::env::temp_dir().join(format!("dd0c-findings-{}.jsonl", std::process::id()));
+    let findings_file =
+        std::env::temp_dir().join(format!("dd0c-findings-{}.jsonl", std::process::id()));
     let options = ReplayOptions {
         paths: vec![dir.clone()],
         findings: Some(findings_file.clone()),
@@ -241,7 +251,8 @@ async fn replay_of_a_real_dataset_completes_and_counts_every_skip() {
     let mut total = 0;
     let mut failed = std::collections::HashSet::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
-        let v: Value = serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
         for r in v["Records"].as_array().unwrap() {
             total += 1;
             if r.get("errorCode").is_some() {
@@ -252,13 +263,36 @@ async fn replay_of_a_real_dataset_completes_and_counts_every_skip() {
     assert_eq!(summary.events_read, total);
     let counted: u64 = summary.outcomes.values().sum();
     assert_eq!(counted as usize, total, "{:?}", summary.outcomes);
-    assert_eq!(summary.outcomes.get("failed_call").copied().unwrap_or(0) as usize, failed.len());
+    assert_eq!(
+        summary.outcomes.get("failed_call").copied().unwrap_or(0) as usize,
+        failed.len()
+    );
     assert!(summary.outcomes.contains_key("cost_event"));
     let lines = std::fs::read_to_string(&findings_file).unwrap();
     for line in lines.lines() {
         let f: Value = serde_json::from_str(line).unwrap();
-        assert!(!failed.contains(f["event_id"].as_str().unwrap()), "a failed call produced a finding");
-        for field in ["kind", "event_id", "account_id", "region", "event_time", "event_name", "actor", "severity", "score", "reasons", "resource_type", "resource_ids", "estimated_hourly_cost", "category", "notified", "suppressed_reason"] {
+        assert!(
+            !failed.contains(f["event_id"].as_str().unwrap()),
+            "a failed call produced a finding"
+        );
+        for field in [
+            "kind",
+            "event_id",
+            "account_id",
+            "region",
+            "event_time",
+            "event_name",
+            "actor",
+            "severity",
+            "score",
+            "reasons",
+            "resource_type",
+            "resource_ids",
+            "estimated_hourly_cost",
+            "category",
+            "notified",
+            "suppressed_reason",
+        ] {
             assert!(f.get(field).is_some(), "findings line lacks {field}");
         }
     }

@@ -387,7 +387,8 @@ async fn rate_limits_go_back_to_the_queue_with_the_retry_after_delay() {
         group_id: "t1".into(),
         receive_count: 1,
     };
-    let outcome = dd0c_shared::batch::run_handler(&n, std::slice::from_ref(&msg), "alerts", &dlq).await;
+    let outcome =
+        dd0c_shared::batch::run_handler(&n, std::slice::from_ref(&msg), "alerts", &dlq).await;
     assert_eq!(outcome.visibility_delays.get("m1"), Some(&42));
     assert_eq!(outcome.failures.len(), 1);
     // The retry goes out.

@@ -34,8 +34,8 @@ impl Bus for EventBridgeBus {
             if self.routing.route(&event.detail_type).is_none() {
                 return Err(BusError::NoRoute(event.detail_type));
             }
-            let detail =
-                serde_json::to_string(&event.detail).map_err(|e| BusError::Invalid(e.to_string()))?;
+            let detail = serde_json::to_string(&event.detail)
+                .map_err(|e| BusError::Invalid(e.to_string()))?;
             if detail.len() > MAX_EVENT_BYTES {
                 return Err(BusError::Invalid(format!(
                     "event of {} bytes exceeds EventBridge's 256 KiB",

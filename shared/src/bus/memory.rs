@@ -49,8 +49,8 @@ impl Bus for MemoryBus {
                 resources: vec![],
                 detail: event.detail,
             };
-            let body = serde_json::to_string(&envelope)
-                .map_err(|e| BusError::Invalid(e.to_string()))?;
+            let body =
+                serde_json::to_string(&envelope).map_err(|e| BusError::Invalid(e.to_string()))?;
             if body.len() > MAX_EVENT_BYTES {
                 return Err(BusError::Invalid(format!(
                     "event of {} bytes exceeds EventBridge's 256 KiB",

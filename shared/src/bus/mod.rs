@@ -1,10 +1,10 @@
 //! The event bus port: stages publish domain events by detail-type; the routing table
 //! decides which queue receives them.
 
-pub mod memory;
-pub mod routing;
 #[cfg(feature = "aws")]
 pub mod eventbridge;
+pub mod memory;
+pub mod routing;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

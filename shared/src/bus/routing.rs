@@ -68,7 +68,11 @@ impl RoutingTable {
                 return Err(RoutingError::Duplicate(r.detail_type.clone()));
             }
         }
-        if !table.queues.iter().any(|q| q.name == table.ingest_rule.queue) {
+        if !table
+            .queues
+            .iter()
+            .any(|q| q.name == table.ingest_rule.queue)
+        {
             return Err(RoutingError::UnknownQueue {
                 detail_type: table.ingest_rule.detail_type.clone(),
                 queue: table.ingest_rule.queue.clone(),
@@ -80,7 +84,9 @@ impl RoutingTable {
     /// The table compiled into this binary.
     pub fn builtin() -> &'static RoutingTable {
         static TABLE: OnceLock<RoutingTable> = OnceLock::new();
-        TABLE.get_or_init(|| RoutingTable::parse(ROUTING_JSON).expect("shared/routing.json is valid"))
+        TABLE.get_or_init(|| {
+            RoutingTable::parse(ROUTING_JSON).expect("shared/routing.json is valid")
+        })
     }
 
     pub fn route(&self, detail_type: &str) -> Option<&Route> {

@@ -213,7 +213,9 @@ pub fn records_in(value: Value) -> Result<Vec<Value>, RecordError> {
                 }
                 return match map.remove("detail") {
                     Some(detail @ Value::Object(_)) => Ok(vec![detail]),
-                    _ => Err(RecordError::Malformed("envelope has no detail object".into())),
+                    _ => Err(RecordError::Malformed(
+                        "envelope has no detail object".into(),
+                    )),
                 };
             }
             if map.contains_key("eventID") || map.contains_key("eventName") {
@@ -264,12 +266,16 @@ mod tests {
     #[test]
     fn recognises_the_three_shapes() {
         assert_eq!(records_in(record()).unwrap().len(), 1);
-        let envelope = json!({"detail-type": CLOUDTRAIL_DETAIL_TYPE, "id": "x", "detail": record()});
+        let envelope =
+            json!({"detail-type": CLOUDTRAIL_DETAIL_TYPE, "id": "x", "detail": record()});
         assert_eq!(records_in(envelope).unwrap()[0]["eventID"], "e-1");
         let file = json!({"Records": [record(), record()]});
         assert_eq!(records_in(file).unwrap().len(), 2);
         let other = json!({"detail-type": "EC2 Instance State-change Notification", "detail": {}});
         assert_eq!(records_in(other).unwrap_err().reason(), "not_cloudtrail");
-        assert_eq!(records_in(json!([1])).unwrap_err().reason(), "unknown_shape");
+        assert_eq!(
+            records_in(json!([1])).unwrap_err().reason(),
+            "unknown_shape"
+        );
     }
 }

@@ -20,7 +20,10 @@ pub enum CostAction {
 
 impl CostAction {
     pub fn adds_cost(self) -> bool {
-        matches!(self, CostAction::Create | CostAction::Start | CostAction::Modify)
+        matches!(
+            self,
+            CostAction::Create | CostAction::Start | CostAction::Modify
+        )
     }
 }
 

@@ -64,7 +64,10 @@ impl Severity {
     /// Critical and warning cost findings, critical and high drift findings go out at once;
     /// the rest waits for the daily digest.
     pub fn is_immediate(self) -> bool {
-        matches!(self, Severity::Warning | Severity::High | Severity::Critical)
+        matches!(
+            self,
+            Severity::Warning | Severity::High | Severity::Critical
+        )
     }
 }
 

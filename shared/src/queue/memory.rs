@@ -185,7 +185,7 @@ impl Queue for MemoryQueue {
                 break;
             }
             let group = state.messages[i].group_id.clone();
-            if blocked.contains(&group) && !picked.iter().any(|&(_, ref g)| *g == group) {
+            if blocked.contains(&group) && !picked.iter().any(|(_, g)| *g == group) {
                 continue;
             }
             // Within a group only the head run can be delivered: stop at the first message of a

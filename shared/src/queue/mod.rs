@@ -107,8 +107,9 @@ pub(crate) fn validate(message: &OutgoingMessage) -> Result<(), QueueError> {
     let id_ok = |s: &str| {
         !s.is_empty()
             && s.len() <= 128
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c))
+            && s.chars().all(|c| {
+                c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c)
+            })
     };
     if !id_ok(&message.group_id) {
         return Err(QueueError::Invalid(format!(

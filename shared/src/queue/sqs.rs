@@ -90,7 +90,10 @@ impl Queue for SqsQueue {
             .map(|m| {
                 let system = m.attributes();
                 let attr = |name: MessageSystemAttributeName| {
-                    system.and_then(|a| a.get(&name)).cloned().unwrap_or_default()
+                    system
+                        .and_then(|a| a.get(&name))
+                        .cloned()
+                        .unwrap_or_default()
                 };
                 let attributes: BTreeMap<String, String> = m
                     .message_attributes()

@@ -3,7 +3,7 @@
 pub mod blocks;
 pub mod terminal;
 
+pub mod settings;
 #[cfg(test)]
 mod tests;
-pub mod settings;
 pub mod web;

@@ -127,7 +127,9 @@ impl Expr {
                 let pk = self.name(PK);
                 let ttl = self.name(TTL_ATTRIBUTE);
                 let now = self.value(now.clone());
-                format!("(attribute_exists({pk}) AND (attribute_not_exists({ttl}) OR {ttl} >= {now}))")
+                format!(
+                    "(attribute_exists({pk}) AND (attribute_not_exists({ttl}) OR {ttl} >= {now}))"
+                )
             }
             Condition::AttributeExists(a) => format!("attribute_exists({})", self.name(a)),
             Condition::AttributeNotExists(a) => format!("attribute_not_exists({})", self.name(a)),
@@ -343,9 +345,7 @@ impl Table for DynamoDbTable {
             SortKeyCondition::LessThan(v) => key_condition += &comparison("<", v, &mut expr),
             SortKeyCondition::LessOrEqual(v) => key_condition += &comparison("<=", v, &mut expr),
             SortKeyCondition::GreaterThan(v) => key_condition += &comparison(">", v, &mut expr),
-            SortKeyCondition::GreaterOrEqual(v) => {
-                key_condition += &comparison(">=", v, &mut expr)
-            }
+            SortKeyCondition::GreaterOrEqual(v) => key_condition += &comparison(">=", v, &mut expr),
             SortKeyCondition::BeginsWith(v) => {
                 let s = expr.name(sk_attr);
                 let v = expr.value(AttributeValue::S(v.clone()));

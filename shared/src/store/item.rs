@@ -79,7 +79,9 @@ impl AttrValue {
             AttrValue::Bool(b) => Value::Bool(b),
             AttrValue::Null => Value::Null,
             AttrValue::L(l) => Value::Array(l.into_iter().map(AttrValue::into_json).collect()),
-            AttrValue::M(m) => Value::Object(m.into_iter().map(|(k, v)| (k, v.into_json())).collect()),
+            AttrValue::M(m) => {
+                Value::Object(m.into_iter().map(|(k, v)| (k, v.into_json())).collect())
+            }
             AttrValue::Ss(s) => Value::Array(s.into_iter().map(Value::String).collect()),
         }
     }

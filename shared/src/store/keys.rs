@@ -29,7 +29,10 @@ pub fn account_link(account: &str) -> Key {
 
 /// GSI1 of an account link: a tenant's accounts.
 pub fn account_link_gsi1(tenant: &str, account: &str) -> (String, String) {
-    (tenant_pk(tenant) + "#ACCOUNTS", format!("ACCOUNT#{account}"))
+    (
+        tenant_pk(tenant) + "#ACCOUNTS",
+        format!("ACCOUNT#{account}"),
+    )
 }
 
 /// A CloudTrail event as received. Keyed on the record's own time and eventID, so a
@@ -58,7 +61,10 @@ pub fn cost_event_gsi1(tenant: &str, time: &DateTime<Utc>, event_id: &str) -> (S
 
 /// What dd0c learnt about an instance at launch (its type, for a later StartInstances).
 pub fn instance(tenant: &str, account: &str, instance_id: &str) -> Key {
-    Key::new(account_pk(tenant, account), format!("INSTANCE#{instance_id}"))
+    Key::new(
+        account_pk(tenant, account),
+        format!("INSTANCE#{instance_id}"),
+    )
 }
 
 pub fn baseline(tenant: &str, account: &str, service: &str, resource_type: &str) -> Key {
@@ -98,80 +104,16 @@ pub fn finding_gsi2(
     )
 }
 
-// ---------------------------------------------------------------------------------------------
-// Notifications, Slack, governance (functions/notifier, functions/slack, functions/digest)
-// ---------------------------------------------------------------------------------------------
-
-/// A tenant's tightening of the system policy (`governance::PolicyOverride`).
-pub fn policy_override_tenant(tenant: &str) -> Key {
-    Key::new(tenant_pk(tenant), "POLICY")
-}
-
-/// An account's tightening of the system policy.
-pub fn policy_override_account(tenant: &str, account: &str) -> Key {
-    Key::new(account_pk(tenant, account), "POLICY")
-}
-
-/// Governance state of an account (`promoted_at`: left the new-account strict period).
-pub fn account_governance(tenant: &str, account: &str) -> Key {
-    Key::new(account_pk(tenant, account), "GOVERNANCE")
-}
-
-/// A tenant's Slack installation (encrypted bot token, team, status).
-pub fn slack_installation(tenant: &str) -> Key {
-    Key::new(tenant_pk(tenant), "SLACK#INSTALLATION")
-}
-
-/// Which tenant a Slack workspace belongs to (slash commands and actions carry the team id).
-pub fn slack_team(team_id: &str) -> Key {
-    Key::new(format!("SLACKTEAM#{team_id}"), "TEAM")
-}
-
-/// A tenant's Slack routing: default channel, per-account channels.
-pub fn slack_settings(tenant: &str) -> Key {
-    Key::new(tenant_pk(tenant), "SLACK#SETTINGS")
-}
-
-/// The thread a burst of findings by one actor goes to (with a TTL: the burst window).
-pub fn slack_thread(tenant: &str, thread_key: &str) -> Key {
-    Key::new(tenant_pk(tenant) + "#SLACKTHREADS", format!("THREAD#{thread_key}"))
-}
-
-/// An OAuth `state` handed out by the install route (with a TTL).
-pub fn slack_oauth_state(state: &str) -> Key {
-    Key::new(format!("SLACKSTATE#{state}"), "STATE")
-}
-
-/// A one-off notice already sent to a tenant (e.g. "alerting paused").
-pub fn notice(tenant: &str, name: &str) -> Key {
-    Key::new(tenant_pk(tenant), format!("NOTICE#{name}"))
-}
-
-/// The latest zombie scan of an account (on activation, then daily by the digest job).
-pub fn zombie_scan(tenant: &str, account: &str) -> Key {
-    Key::new(account_pk(tenant, account), "ZOMBIES")
-}
-
-// ----------------------------------------------------------------- normalizer: resource specs
-
-/// What dd0c learnt about a resource other than an EC2 instance (DB instance, volume, Auto
-/// Scaling group, SageMaker endpoint config, Lambda function), for pricing a later call that
-/// does not carry it. `id` is unique per kind within the account (regional names carry their
-/// region).
-pub fn resource_spec(tenant: &str, account: &str, kind: &str, id: &str) -> Key {
-    Key::new(
-        account_pk(tenant, account),
-        format!("RESOURCE#{kind}#{id}"),
-    )
-}
-
 // ---- Drift product (owner: drift engineer) ---------------------------------------------
 
 /// The history partition of one resource: its managed-resource item, change events and
 /// drift events. Tenant-wide (not per account) so that a drift report, which names a
 /// resource but not always its account, finds the resource's CloudTrail changes.
 pub fn resource_pk(tenant: &str, resource_type: &str, resource_id: &str) -> String {
-    format!("{}#RESOURCE#{resource_type}#{resource_id}", tenant_pk(tenant))
+    format!(
+        "{}#RESOURCE#{resource_type}#{resource_id}",
+        tenant_pk(tenant)
+    )
 }
 
 pub fn managed_resource(tenant: &str, resource_type: &str, resource_id: &str) -> Key {
@@ -232,24 +174,6 @@ pub fn drift_report_part(tenant: &str, report_id: &str, part: u32) -> Key {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scorer (functions/scorer)
-// ---------------------------------------------------------------------------------------------
-
-/// The account-wide baseline (every service and type): regions and actors the account uses,
-/// its event count and first-seen time.
-pub fn account_baseline(tenant: &str, account: &str) -> Key {
-    Key::new(account_pk(tenant, account), "BASELINE#ACCOUNT")
-}
-
-/// One actor's cost-creating calls in one time bucket (with a TTL): the burst signal.
-pub fn actor_activity(tenant: &str, account: &str, actor: &str, bucket: i64) -> Key {
-    Key::new(
-        account_pk(tenant, account),
-        format!("ACTIVITY#{actor}#{bucket}"),
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
 // API, accounts, billing (functions/api, functions/stripe)
 // ---------------------------------------------------------------------------------------------
 
@@ -284,4 +208,89 @@ pub fn audit(tenant: &str, time: &DateTime<Utc>, entry_id: &str) -> Key {
 /// A stack registered for drift detection.
 pub fn stack(tenant: &str, stack_id: &str) -> Key {
     Key::new(tenant_pk(tenant) + "#STACKS", format!("STACK#{stack_id}"))
+}
+
+/// The latest zombie scan of an account (on activation, then daily by the digest job).
+pub fn zombie_scan(tenant: &str, account: &str) -> Key {
+    Key::new(account_pk(tenant, account), "ZOMBIES")
+}
+
+// ----------------------------------------------------------------- normalizer: resource specs
+
+/// What dd0c learnt about a resource other than an EC2 instance (DB instance, volume, Auto
+/// Scaling group, SageMaker endpoint config, Lambda function), for pricing a later call that
+/// does not carry it. `id` is unique per kind within the account (regional names carry their
+/// region).
+pub fn resource_spec(tenant: &str, account: &str, kind: &str, id: &str) -> Key {
+    Key::new(account_pk(tenant, account), format!("RESOURCE#{kind}#{id}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications, Slack, governance (functions/notifier, functions/slack, functions/digest)
+// ---------------------------------------------------------------------------------------------
+
+/// A tenant's tightening of the system policy (`governance::PolicyOverride`).
+pub fn policy_override_tenant(tenant: &str) -> Key {
+    Key::new(tenant_pk(tenant), "POLICY")
+}
+
+/// An account's tightening of the system policy.
+pub fn policy_override_account(tenant: &str, account: &str) -> Key {
+    Key::new(account_pk(tenant, account), "POLICY")
+}
+
+/// Governance state of an account (`promoted_at`: left the new-account strict period).
+pub fn account_governance(tenant: &str, account: &str) -> Key {
+    Key::new(account_pk(tenant, account), "GOVERNANCE")
+}
+
+/// A tenant's Slack installation (encrypted bot token, team, status).
+pub fn slack_installation(tenant: &str) -> Key {
+    Key::new(tenant_pk(tenant), "SLACK#INSTALLATION")
+}
+
+/// Which tenant a Slack workspace belongs to (slash commands and actions carry the team id).
+pub fn slack_team(team_id: &str) -> Key {
+    Key::new(format!("SLACKTEAM#{team_id}"), "TEAM")
+}
+
+/// A tenant's Slack routing: default channel, per-account channels.
+pub fn slack_settings(tenant: &str) -> Key {
+    Key::new(tenant_pk(tenant), "SLACK#SETTINGS")
+}
+
+/// The thread a burst of findings by one actor goes to (with a TTL: the burst window).
+pub fn slack_thread(tenant: &str, thread_key: &str) -> Key {
+    Key::new(
+        tenant_pk(tenant) + "#SLACKTHREADS",
+        format!("THREAD#{thread_key}"),
+    )
+}
+
+/// An OAuth `state` handed out by the install route (with a TTL).
+pub fn slack_oauth_state(state: &str) -> Key {
+    Key::new(format!("SLACKSTATE#{state}"), "STATE")
+}
+
+/// A one-off notice already sent to a tenant (e.g. "alerting paused").
+pub fn notice(tenant: &str, name: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("NOTICE#{name}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scorer (functions/scorer)
+// ---------------------------------------------------------------------------------------------
+
+/// The account-wide baseline (every service and type): regions and actors the account uses,
+/// its event count and first-seen time.
+pub fn account_baseline(tenant: &str, account: &str) -> Key {
+    Key::new(account_pk(tenant, account), "BASELINE#ACCOUNT")
+}
+
+/// One actor's cost-creating calls in one time bucket (with a TTL): the burst signal.
+pub fn actor_activity(tenant: &str, account: &str, actor: &str, bucket: i64) -> Key {
+    Key::new(
+        account_pk(tenant, account),
+        format!("ACTIVITY#{actor}#{bucket}"),
+    )
 }

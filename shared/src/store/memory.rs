@@ -61,9 +61,8 @@ impl MemoryTable {
             let item = typed_json_to_item(&value).ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::InvalidData, "bad item in table file")
             })?;
-            let key = key_of(&item).map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
-            })?;
+            let key = key_of(&item)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
             items.insert(key, item);
         }
         drop(items);
@@ -255,8 +254,17 @@ impl Table for MemoryTable {
         };
         let items = self.items.lock().expect("table lock");
         // (sort key, primary key) orders index entries that share a sort key, as DynamoDB does.
-        let mut matched: Vec<(String, Key, &Item)> = items
-            .iter()
+        // Base-table queries read only their partition (keys are ordered by PK, then SK);
+        // index queries scan, as the embedded table keeps no index structures.
+        let candidates: Box<dyn Iterator<Item = (&Key, &Item)>> = match query.index {
+            None => Box::new(
+                items
+                    .range(Key::new(query.partition.clone(), "")..)
+                    .take_while(|(k, _)| k.pk == query.partition),
+            ),
+            Some(_) => Box::new(items.iter()),
+        };
+        let mut matched: Vec<(String, Key, &Item)> = candidates
             .filter_map(|(key, item)| {
                 let pk = item.get(pk_attr)?.as_str()?;
                 let sk = item.get(sk_attr)?.as_str()?;
