@@ -26,7 +26,10 @@ $(VENV)/.installed: requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+# One build of everything (the dd0c binary included, which the dashboard and fuzz tests
+# run) with the same feature set as the tests, so nothing is compiled twice.
 test-rust: venv
+	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace
 
 test-pricing: venv
