@@ -7,34 +7,20 @@ use super::read::{count, get, list, num, text};
 use super::{apply, Context};
 
 pub fn create_cluster(ctx: &Context) -> Vec<CostEvent> {
-    let (req, resp) = (ctx.record.request(), ctx.record.response());
-    let id = text(resp, &["cluster", "arn"])
-        .or_else(|| text(req, &["name"]))
-        .map(str::to_owned);
-    let mut event = ctx.event(
-        "eks",
-        "eks:cluster",
-        CostAction::Create,
-        id.into_iter().collect(),
-        1,
-    );
-    event.sku = Some("eks-control-plane".to_owned());
-    apply(&mut event, pricing::eks_cluster(ctx.region()));
-    vec![event]
+    cluster(ctx, CostAction::Create)
 }
 
 pub fn delete_cluster(ctx: &Context) -> Vec<CostEvent> {
+    cluster(ctx, CostAction::Delete)
+}
+
+/// The control plane a CreateCluster starts or a DeleteCluster stops paying for.
+fn cluster(ctx: &Context, action: CostAction) -> Vec<CostEvent> {
     let (req, resp) = (ctx.record.request(), ctx.record.response());
     let id = text(resp, &["cluster", "arn"])
         .or_else(|| text(req, &["name"]))
         .map(str::to_owned);
-    let mut event = ctx.event(
-        "eks",
-        "eks:cluster",
-        CostAction::Delete,
-        id.into_iter().collect(),
-        1,
-    );
+    let mut event = ctx.event("eks", "eks:cluster", action, id.into_iter().collect(), 1);
     event.sku = Some("eks-control-plane".to_owned());
     apply(&mut event, pricing::eks_cluster(ctx.region()));
     vec![event]
