@@ -44,6 +44,9 @@ impl AccountLink {
         item.insert(SK.into(), AttrValue::S(key.sk));
         item.insert("GSI1PK".into(), AttrValue::S(gsi_pk));
         item.insert("GSI1SK".into(), AttrValue::S(gsi_sk));
+        let (all_pk, all_sk) = keys::account_link_gsi2(&self.tenant_id, &self.account_id);
+        item.insert("GSI2PK".into(), AttrValue::S(all_pk));
+        item.insert("GSI2SK".into(), AttrValue::S(all_sk));
         item.insert("entity".into(), AttrValue::S("account_link".into()));
         Ok(item)
     }
@@ -161,4 +164,21 @@ pub async fn tenant_accounts(
             })
         })
         .collect()
+}
+
+/// Every tenant with at least one account link (any status: a disconnecting account still
+/// needs its purge), in order, each once. For system jobs only (the hourly digest tick): it
+/// reads the `ACCOUNTLINKS` partition of GSI2, one item per connected account.
+pub async fn list_tenants(table: &dyn Table) -> Result<Vec<String>, StoreError> {
+    let query =
+        crate::store::Query::partition(keys::ACCOUNT_LINKS_GSI2PK).on(crate::store::Index::Gsi2);
+    let tenants: std::collections::BTreeSet<String> = crate::store::query_all(table, query)
+        .await?
+        .into_iter()
+        .filter_map(|item| match item.get("tenant_id") {
+            Some(AttrValue::S(t)) if !t.is_empty() => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok(tenants.into_iter().collect())
 }

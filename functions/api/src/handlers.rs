@@ -10,6 +10,7 @@ use dd0c_shared::domain::{Finding, Severity};
 use dd0c_shared::finding_actions::{self, ActionError, FindingAction};
 use dd0c_shared::governance;
 use dd0c_shared::http::{HttpRequest, HttpResponse};
+use dd0c_shared::slack::settings::{self as slack_settings, SlackSettings};
 use dd0c_shared::store::{
     from_item, keys, to_item, AttrValue, Condition, Index, Item, Query, SortKeyCondition,
     StoreError, Update, PK, SK,
@@ -92,6 +93,8 @@ pub async fn dispatch(route: RouteId, ctx: Ctx<'_>) -> Result<HttpResponse, ApiE
         RouteId::DriftEventsList => findings_list(&ctx, Some("drift")).await,
         RouteId::PoliciesGet => policies_get(&ctx).await,
         RouteId::PoliciesPut => policies_put(&ctx).await,
+        RouteId::SlackSettingsGet => slack_settings_get(&ctx).await,
+        RouteId::SlackSettingsPatch => slack_settings_patch(&ctx).await,
         RouteId::ApiKeysCreate => api_keys_create(&ctx).await,
         RouteId::ApiKeysList => api_keys_list(&ctx).await,
         RouteId::ApiKeyDelete => api_key_delete(&ctx).await,
@@ -1212,6 +1215,81 @@ async fn api_key_delete(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
 }
 
 // ------------------------------------------------------------------------------------ me, billing
+
+// ------------------------------------------------------------------------------ Slack settings
+
+fn slack_settings_view(s: SlackSettings) -> SlackSettingsView {
+    let (zone, hour) = s.digest_time();
+    SlackSettingsView {
+        default_channel: s.default_channel,
+        account_channels: s.account_channels,
+        digest_time_zone: zone.name().to_owned(),
+        digest_hour: hour,
+    }
+}
+
+/// `#name` (Slack's rules: lower case, digits, `-`, `_`, at most 80) or a channel id.
+fn valid_channel(c: &str) -> bool {
+    match c.strip_prefix('#') {
+        Some(name) => {
+            !name.is_empty()
+                && name.len() <= 80
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b))
+        }
+        None => {
+            (9..=20).contains(&c.len())
+                && matches!(c.as_bytes()[0], b'C' | b'G')
+                && c.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        }
+    }
+}
+
+async fn slack_settings_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let s = slack_settings::load_settings(ctx.table(), ctx.tenant()).await?;
+    Ok(HttpResponse::json(200, &slack_settings_view(s)))
+}
+
+async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let body: SlackSettingsPatch = json_body(&ctx.request.body)?;
+    let invalid =
+        |e: slack_settings::DigestTimeError| ApiError::bad_request(e.field(), e.to_string());
+    if let Some(c) = &body.default_channel {
+        if !valid_channel(c) {
+            return Err(ApiError::bad_request(
+                "default_channel",
+                "default_channel must be a #channel-name (lower case, digits, - and _) or a channel id",
+            ));
+        }
+    }
+    let zone = match &body.digest_time_zone {
+        Some(z) => Some(slack_settings::parse_time_zone(z).map_err(invalid)?),
+        None => None,
+    };
+    let hour = match body.digest_hour {
+        Some(h) => Some(slack_settings::parse_digest_hour(h).map_err(invalid)?),
+        None => None,
+    };
+    let change = slack_settings::SettingsChange {
+        default_channel: body.default_channel.clone(),
+        digest_time_zone: zone.map(|z| z.name().to_owned()),
+        digest_hour: hour,
+    };
+    let s = slack_settings::update_settings(ctx.table(), ctx.tenant(), &change).await?;
+    ctx.audit(
+        "settings.slack",
+        "slack",
+        json!({
+            "default_channel": change.default_channel,
+            "digest_time_zone": change.digest_time_zone,
+            "digest_hour": change.digest_hour,
+        }),
+    )
+    .await?;
+    Ok(HttpResponse::json(200, &slack_settings_view(s)))
+}
 
 async fn me(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let (profile, _, used) = usage(ctx).await?;

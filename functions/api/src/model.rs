@@ -262,6 +262,40 @@ pub struct PoliciesView {
     pub overrides: PoliciesDocument,
 }
 
+/// The tenant's Slack routing and daily digest time.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SlackSettingsView {
+    /// Where alerts and the digest go when no account channel applies (unset: the
+    /// deployment's default channel).
+    pub default_channel: Option<String>,
+    /// AWS account id → channel.
+    #[schema(value_type = Object)]
+    pub account_channels: std::collections::BTreeMap<String, String>,
+    /// IANA time zone of the daily digest (default `UTC`).
+    pub digest_time_zone: String,
+    /// Local hour the daily digest goes out at (default 9).
+    #[schema(minimum = 0, maximum = 23)]
+    pub digest_hour: u8,
+}
+
+/// A change of the Slack settings; omitted fields are left unchanged.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlackSettingsPatch {
+    /// `#channel-name` or a channel id (`C…`).
+    #[serde(default)]
+    #[schema(max_length = 81)]
+    pub default_channel: Option<String>,
+    /// IANA time zone name, e.g. `Europe/Berlin` or `UTC`.
+    #[serde(default)]
+    #[schema(example = "Europe/Berlin")]
+    pub digest_time_zone: Option<String>,
+    /// Local hour of the daily digest, 0-23.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 23)]
+    pub digest_hour: Option<i64>,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyCreate {

@@ -81,6 +81,15 @@ fn policies_get() {}
     responses((status = 200, body = PoliciesView), (status = 400, description = "an override is looser than the system policy", body = Problem)))]
 fn policies_put() {}
 
+#[utoipa::path(get, path = "/v1/settings/slack", tag = "settings",
+    responses((status = 200, body = SlackSettingsView)))]
+fn slack_settings_get() {}
+
+#[utoipa::path(patch, path = "/v1/settings/slack", tag = "settings", request_body = SlackSettingsPatch,
+    responses((status = 200, body = SlackSettingsView),
+        (status = 400, description = "unknown time zone, hour outside 0-23 or bad channel", body = Problem)))]
+fn slack_settings_patch() {}
+
 #[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = ApiKeyCreate,
     responses((status = 201, body = ApiKeyCreated), (status = 400, body = Problem)))]
 fn api_keys_create() {}
@@ -137,7 +146,8 @@ impl Modify for Security {
         accounts_setup, accounts_connect, accounts_list, account_health, account_delete,
         anomalies_list, anomaly_get, anomaly_patch, baseline_patch,
         stacks_list, stacks_create, stacks_patch, stack_patch, drift_events_list,
-        policies_get, policies_put, api_keys_create, api_keys_list, api_key_delete,
+        policies_get, policies_put, slack_settings_get, slack_settings_patch,
+        api_keys_create, api_keys_list, api_key_delete,
         me, billing_checkout, billing_portal, openapi_json,
     ),
     modifiers(&Security),

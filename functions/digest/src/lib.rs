@@ -1,12 +1,17 @@
-//! The daily digest (EventBridge Scheduler, 09:00 UTC): per tenant, what started costing in
-//! the last 24 hours, anomalies open vs resolved, what governance held, drift per stack, top
-//! actors, zombie watch. The same run does the tenant's housekeeping: expired snoozes are
-//! reopened, accounts past their new-account strict period are promoted to audit, accounts
-//! disconnecting for more than 72 hours are purged.
+//! The daily digest: per tenant, what started costing in the last 24 hours, anomalies open vs
+//! resolved, what governance held, drift per stack, top actors, zombie watch; and the tenant's
+//! housekeeping: expired snoozes are reopened, accounts past their new-account strict period
+//! are promoted to audit, accounts disconnecting for more than 72 hours are purged.
+//!
+//! EventBridge Scheduler invokes the function every hour at minute 0 UTC with a tick
+//! ([`run_tick`]): every tenant's housekeeping runs on every tick, and a tenant's digest goes
+//! out on the tick whose hour, in the tenant's digest time zone, is the tenant's digest hour
+//! (09:00 UTC by default), at most once per local date
+//! (docs/decisions/0700-hourly-digest-tick.md).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Timelike, Utc};
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink};
 use dd0c_shared::clock::Clock;
 use dd0c_shared::domain::{CostEvent, Finding, FindingKind, FindingStatus};
@@ -14,12 +19,13 @@ use dd0c_shared::drift_store;
 use dd0c_shared::finding_actions::{self, FindingAction};
 use dd0c_shared::governance::{self, store as policy_store, Policy};
 use dd0c_shared::slack::blocks::{money, truncate, MAX_BLOCKS, MAX_TEXT};
-use dd0c_shared::slack::settings;
+use dd0c_shared::slack::settings::{self, ChatDirectory, SlackSettings};
 use dd0c_shared::store::{
-    from_item, keys, query_all, AttrValue, Index, Query, SortKeyCondition, StoreError, Table,
+    from_item, keys, query_all, AttrValue, Condition, Index, Item, Query, SortKeyCondition,
+    StoreError, Table, Update, PK, SK, TTL_ATTRIBUTE,
 };
-use dd0c_shared::tenancy::{AccountLink, AccountStatus};
-use serde::Serialize;
+use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Accounts marked disconnecting are purged after this long.
@@ -31,6 +37,13 @@ pub enum DigestError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Chat(#[from] ChatError),
+    /// The invocation payload is neither a scheduler tick nor a one-tenant run.
+    #[error("unexpected invocation: {0}")]
+    Payload(String),
+    /// Some due digests could not be posted (already logged per tenant); the scheduler's retry
+    /// of the same tick posts them, and skips those already sent.
+    #[error("digest tick incomplete: {0}")]
+    Incomplete(String),
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -65,6 +78,12 @@ pub struct Housekeeping {
     pub unsnoozed: Vec<String>,
     pub promoted: Vec<String>,
     pub purged: Vec<String>,
+}
+
+impl Housekeeping {
+    pub fn is_empty(&self) -> bool {
+        self.unsnoozed.is_empty() && self.promoted.is_empty() && self.purged.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -340,6 +359,26 @@ async fn housekeeping(
     Ok(done)
 }
 
+/// The digest as the chat message to the tenant's channel (`default_channel` when unset).
+fn digest_message(digest: &Digest, s: &SlackSettings, default_channel: &str) -> ChatMessage {
+    let channel = s
+        .default_channel
+        .clone()
+        .unwrap_or_else(|| default_channel.to_owned());
+    let text = format!(
+        "dd0c daily digest: {}/hr of new spend, {} open anomalies, {} held",
+        money(digest.new_hourly_spend),
+        digest.anomalies_open,
+        digest.held.len()
+    );
+    ChatMessage {
+        channel,
+        text,
+        blocks: digest_blocks(digest),
+        thread_ts: None,
+    }
+}
+
 /// One tenant's daily run: housekeeping, then the digest posted to the tenant's channel
 /// (`default_channel` when the tenant set none). Panic mode still lets the digest out: it is
 /// the one place people see what was held.
@@ -355,22 +394,8 @@ pub async fn run_digest(
     let housekeeping = housekeeping(table, policy, tenant, now).await?;
     let digest = build_digest(table, tenant, now).await?;
     let s = settings::load_settings(table, tenant).await?;
-    let channel = s
-        .default_channel
-        .unwrap_or_else(|| default_channel.to_owned());
-    let text = format!(
-        "dd0c daily digest: {}/hr of new spend, {} open anomalies, {} held",
-        money(digest.new_hourly_spend),
-        digest.anomalies_open,
-        digest.held.len()
-    );
     let posted = match chat
-        .post(ChatMessage {
-            channel,
-            text,
-            blocks: digest_blocks(&digest),
-            thread_ts: None,
-        })
+        .post(digest_message(&digest, &s, default_channel))
         .await
     {
         Ok(_) => true,
@@ -393,4 +418,336 @@ pub async fn run_digest(
         housekeeping,
         posted,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hourly tick
+// ---------------------------------------------------------------------------------------------
+
+/// How long a digest's "sent" marker is kept: longer than any retry of a tick.
+pub const DIGEST_MARKER_TTL_DAYS: i64 = 8;
+
+/// The EventBridge Scheduler target input:
+/// `{"source":"dd0c.scheduler","kind":"tick","scheduled_time":"<RFC 3339>"}`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Tick {
+    #[serde(default)]
+    pub source: Option<String>,
+    pub kind: String,
+    /// The schedule's own time (the same on a retry); absent: the time of the run.
+    #[serde(default)]
+    pub scheduled_time: Option<DateTime<Utc>>,
+}
+
+/// What the function accepts: the scheduler's tick, or `{"tenant_id": "..."}` to run one
+/// tenant's digest and housekeeping now (by hand; no once-a-day marker).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Invocation {
+    Tenant { tenant_id: String },
+    Tick(Tick),
+}
+
+/// A tenant the tick could not fully serve.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TenantFailure {
+    pub tenant_id: String,
+    /// `housekeeping`, `settings` or `digest`.
+    pub stage: &'static str,
+    pub error: String,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TickReport {
+    pub scheduled_time: Option<DateTime<Utc>>,
+    /// Tenants visited.
+    pub tenants: usize,
+    /// Tenants whose digest this tick posted.
+    pub posted: Vec<String>,
+    /// Due tenants whose digest for that local date was already sent (a retried or duplicated
+    /// tick), or claimed by a run that never confirmed it.
+    pub already_sent: Vec<String>,
+    /// Due tenants without a working Slack installation (nothing posted, nothing marked).
+    pub no_chat: Vec<String>,
+    /// Due tenants whose token turned out revoked (installation marked broken).
+    pub revoked: Vec<String>,
+    /// Housekeeping done, per tenant (tenants with nothing to do are left out).
+    pub housekeeping: BTreeMap<String, Housekeeping>,
+    pub failures: Vec<TenantFailure>,
+}
+
+impl TickReport {
+    fn fail(&mut self, tenant: &str, stage: &'static str, error: &dyn std::fmt::Display) {
+        tracing::error!(tenant, stage, error = %error, "digest tick: tenant failed");
+        self.failures.push(TenantFailure {
+            tenant_id: tenant.to_owned(),
+            stage,
+            error: error.to_string(),
+        });
+    }
+
+    /// Whether a due digest could not be posted: retrying the same tick would post it.
+    pub fn digest_failed(&self) -> bool {
+        self.failures
+            .iter()
+            .any(|f| matches!(f.stage, "settings" | "digest"))
+    }
+}
+
+/// Whether `scheduled_time` is the tenant's digest hour; if so, the local date it is for.
+pub fn digest_due(s: &SlackSettings, scheduled_time: DateTime<Utc>) -> Option<String> {
+    let (zone, hour) = s.digest_time();
+    let local = scheduled_time.with_timezone(&zone);
+    (local.hour() == u32::from(hour)).then(|| local.date_naive().format("%Y-%m-%d").to_string())
+}
+
+enum Outcome {
+    Posted,
+    AlreadySent,
+    NoChat,
+    Revoked,
+}
+
+/// Claims the tenant's digest for `local_date`: only the first claim of a date succeeds.
+async fn claim_digest(
+    table: &dyn Table,
+    tenant: &str,
+    local_date: &str,
+    claim: &str,
+    scheduled_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let key = keys::digest_sent(tenant, local_date);
+    let mut item = Item::new();
+    item.insert(PK.into(), AttrValue::S(key.pk));
+    item.insert(SK.into(), AttrValue::S(key.sk));
+    item.insert("entity".into(), AttrValue::S("digest_sent".into()));
+    item.insert("tenant_id".into(), AttrValue::S(tenant.to_owned()));
+    item.insert("local_date".into(), AttrValue::S(local_date.to_owned()));
+    item.insert("status".into(), AttrValue::S("sending".into()));
+    item.insert("claim".into(), AttrValue::S(claim.to_owned()));
+    item.insert(
+        "scheduled_time".into(),
+        AttrValue::S(keys::time_key(&scheduled_time)),
+    );
+    item.insert("claimed_at".into(), AttrValue::S(keys::time_key(&now)));
+    item.insert(
+        TTL_ATTRIBUTE.into(),
+        AttrValue::from((now + Duration::days(DIGEST_MARKER_TTL_DAYS)).timestamp()),
+    );
+    dd0c_shared::store::put_if_absent(table, item).await
+}
+
+/// Drops a claim whose post failed, so that a retry of the tick posts the digest.
+async fn release_claim(table: &dyn Table, tenant: &str, local_date: &str, claim: &str) {
+    let condition = Condition::And(vec![
+        Condition::Equals("claim".into(), AttrValue::S(claim.to_owned())),
+        Condition::Equals("status".into(), AttrValue::S("sending".into())),
+    ]);
+    if let Err(e) = table
+        .delete(&keys::digest_sent(tenant, local_date), Some(condition))
+        .await
+    {
+        // The claim stays: that date's digest is skipped rather than risk a double post.
+        tracing::error!(tenant, local_date, error = %e, "could not release a digest claim");
+    }
+}
+
+/// Posts the tenant's digest for `local_date` unless it was already sent: claim (conditional
+/// put), post, confirm. A failed post releases the claim.
+#[allow(clippy::too_many_arguments)]
+async fn send_daily(
+    table: &dyn Table,
+    chats: &dyn ChatDirectory,
+    tenant: &str,
+    s: &SlackSettings,
+    default_channel: &str,
+    local_date: &str,
+    scheduled_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, DigestError> {
+    let Some(chat) = chats.chat_for(tenant).await? else {
+        return Ok(Outcome::NoChat);
+    };
+    let claim = format!(
+        "{}/{}",
+        keys::time_key(&scheduled_time),
+        now.to_rfc3339_opts(SecondsFormat::Nanos, true)
+    );
+    if !claim_digest(table, tenant, local_date, &claim, scheduled_time, now).await? {
+        return Ok(Outcome::AlreadySent);
+    }
+    // The window ends at the schedule's time, so consecutive days tile exactly and a retry
+    // reports the same 24 hours.
+    let digest = match build_digest(table, tenant, scheduled_time).await {
+        Ok(d) => d,
+        Err(e) => {
+            release_claim(table, tenant, local_date, &claim).await;
+            return Err(e.into());
+        }
+    };
+    match chat.post(digest_message(&digest, s, default_channel)).await {
+        Ok(_) => {}
+        Err(ChatError::Revoked(why)) => {
+            release_claim(table, tenant, local_date, &claim).await;
+            settings::mark_broken(table, tenant, &why, now).await?;
+            return Ok(Outcome::Revoked);
+        }
+        Err(e) => {
+            release_claim(table, tenant, local_date, &claim).await;
+            return Err(e.into());
+        }
+    }
+    let confirm = Update::new()
+        .set("status", "sent")
+        .set("posted_at", keys::time_key(&now))
+        .when(Condition::Equals("claim".into(), AttrValue::S(claim)));
+    if let Err(e) = table
+        .update(&keys::digest_sent(tenant, local_date), confirm)
+        .await
+    {
+        // Posted; the unconfirmed claim still blocks a second post.
+        tracing::warn!(tenant, local_date, error = %e, "digest posted but not confirmed");
+    }
+    Ok(Outcome::Posted)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn tick_tenant(
+    table: &dyn Table,
+    chats: &dyn ChatDirectory,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    default_channel: &str,
+    scheduled_time: DateTime<Utc>,
+    tenant: &str,
+    report: &mut TickReport,
+) {
+    // Housekeeping every tick; its failure does not hold the digest back.
+    match housekeeping(table, policy, tenant, now).await {
+        Ok(done) if !done.is_empty() => {
+            report.housekeeping.insert(tenant.to_owned(), done);
+        }
+        Ok(_) => {}
+        Err(e) => report.fail(tenant, "housekeeping", &e),
+    }
+    let s = match settings::load_settings(table, tenant).await {
+        Ok(s) => s,
+        Err(e) => return report.fail(tenant, "settings", &e),
+    };
+    let Some(local_date) = digest_due(&s, scheduled_time) else {
+        return;
+    };
+    let outcome = send_daily(
+        table,
+        chats,
+        tenant,
+        &s,
+        default_channel,
+        &local_date,
+        scheduled_time,
+        now,
+    )
+    .await;
+    let list = match outcome {
+        Ok(Outcome::Posted) => &mut report.posted,
+        Ok(Outcome::AlreadySent) => &mut report.already_sent,
+        Ok(Outcome::NoChat) => &mut report.no_chat,
+        Ok(Outcome::Revoked) => &mut report.revoked,
+        Err(e) => return report.fail(tenant, "digest", &e),
+    };
+    list.push(tenant.to_owned());
+}
+
+/// One hourly tick: every tenant's housekeeping, and the digest of each tenant whose digest
+/// hour it is in its time zone (once per local date). A tenant's failure is logged and
+/// reported, and the other tenants go on; only failing to list the tenants fails the tick.
+pub async fn run_tick(
+    table: &dyn Table,
+    chats: &dyn ChatDirectory,
+    clock: &dyn Clock,
+    policy: &Policy,
+    default_channel: &str,
+    scheduled_time: DateTime<Utc>,
+) -> Result<TickReport, DigestError> {
+    let tenants = tenancy::list_tenants(table).await?;
+    let mut report = TickReport {
+        scheduled_time: Some(scheduled_time),
+        tenants: tenants.len(),
+        ..TickReport::default()
+    };
+    for tenant in &tenants {
+        tick_tenant(
+            table,
+            chats,
+            clock.now(),
+            policy,
+            default_channel,
+            scheduled_time,
+            tenant,
+            &mut report,
+        )
+        .await;
+    }
+    tracing::info!(
+        scheduled_time = %keys::time_key(&scheduled_time),
+        tenants = report.tenants,
+        posted = report.posted.len(),
+        already_sent = report.already_sent.len(),
+        no_chat = report.no_chat.len(),
+        revoked = report.revoked.len(),
+        failures = report.failures.len(),
+        "digest tick"
+    );
+    Ok(report)
+}
+
+/// Serves one invocation of the function: the tick (an error when a due digest failed, so
+/// that the scheduler retries the tick), or one tenant's run by hand.
+pub async fn handle(
+    table: &dyn Table,
+    chats: &dyn ChatDirectory,
+    clock: &dyn Clock,
+    policy: &Policy,
+    default_channel: &str,
+    invocation: Invocation,
+) -> Result<Value, DigestError> {
+    match invocation {
+        Invocation::Tick(tick) => {
+            if tick.kind != "tick" {
+                return Err(DigestError::Payload(format!("kind {:?}", tick.kind)));
+            }
+            let at = tick.scheduled_time.unwrap_or_else(|| clock.now());
+            let report = run_tick(table, chats, clock, policy, default_channel, at).await?;
+            if report.digest_failed() {
+                let failed: Vec<String> = report
+                    .failures
+                    .iter()
+                    .map(|f| format!("{} ({}): {}", f.tenant_id, f.stage, f.error))
+                    .collect();
+                return Err(DigestError::Incomplete(failed.join("; ")));
+            }
+            Ok(serde_json::to_value(&report).unwrap_or_default())
+        }
+        Invocation::Tenant { tenant_id } => {
+            let Some(chat) = chats.chat_for(&tenant_id).await? else {
+                tracing::warn!(
+                    tenant = tenant_id,
+                    "no working Slack installation: digest not posted"
+                );
+                return Ok(json!({"tenant_id": tenant_id, "posted": false}));
+            };
+            let run = run_digest(
+                table,
+                chat.as_ref(),
+                clock,
+                &tenant_id,
+                policy,
+                default_channel,
+            )
+            .await?;
+            Ok(serde_json::to_value(&run).unwrap_or_default())
+        }
+    }
 }

@@ -20,6 +20,75 @@ pub struct SlackSettings {
     /// AWS account id → channel.
     #[serde(default)]
     pub account_channels: BTreeMap<String, String>,
+    /// IANA time zone of the daily digest, e.g. `Europe/Berlin` (absent: UTC).
+    #[serde(default)]
+    pub digest_time_zone: Option<String>,
+    /// Local hour (0-23) the daily digest goes out at (absent: [`DEFAULT_DIGEST_HOUR`]).
+    #[serde(default)]
+    pub digest_hour: Option<u8>,
+}
+
+/// The digest goes out at 09:00 in the tenant's time zone unless the tenant chose an hour.
+pub const DEFAULT_DIGEST_HOUR: u8 = 9;
+
+/// A digest time setting that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestTimeError {
+    #[error("digest_time_zone: unknown time zone {0:?}")]
+    UnknownTimeZone(String),
+    #[error("digest_hour must be 0-23")]
+    Hour(i64),
+}
+
+impl DigestTimeError {
+    /// The settings field at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            DigestTimeError::UnknownTimeZone(_) => "digest_time_zone",
+            DigestTimeError::Hour(_) => "digest_hour",
+        }
+    }
+}
+
+/// Resolves an IANA time zone name (`Europe/Berlin`, `UTC`), exactly as spelled.
+pub fn parse_time_zone(name: &str) -> Result<chrono_tz::Tz, DigestTimeError> {
+    name.parse::<chrono_tz::Tz>()
+        .map_err(|_| DigestTimeError::UnknownTimeZone(name.to_owned()))
+}
+
+/// A digest hour: 0-23.
+pub fn parse_digest_hour(hour: i64) -> Result<u8, DigestTimeError> {
+    u8::try_from(hour)
+        .ok()
+        .filter(|h| *h < 24)
+        .ok_or(DigestTimeError::Hour(hour))
+}
+
+impl SlackSettings {
+    /// The digest's time zone and local hour. A stored zone that no longer resolves (tz data
+    /// dropped a name) or an out-of-range hour falls back to the default rather than skipping
+    /// the tenant's digest.
+    pub fn digest_time(&self) -> (chrono_tz::Tz, u8) {
+        let zone = self
+            .digest_time_zone
+            .as_deref()
+            .and_then(|z| parse_time_zone(z).ok())
+            .unwrap_or(chrono_tz::Tz::UTC);
+        let hour = self
+            .digest_hour
+            .filter(|h| *h < 24)
+            .unwrap_or(DEFAULT_DIGEST_HOUR);
+        (zone, hour)
+    }
+}
+
+/// A change of some settings; `None` leaves a setting as it is. Values must be validated
+/// (`parse_time_zone`, `parse_digest_hour`) before.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SettingsChange {
+    pub default_channel: Option<String>,
+    pub digest_time_zone: Option<String>,
+    pub digest_hour: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -98,6 +167,27 @@ pub async fn put_settings(
         "slack_settings",
     );
     table.put(item, None).await
+}
+
+/// Applies a change in one update (other settings untouched) and returns the settings after.
+pub async fn update_settings(
+    table: &dyn Table,
+    tenant: &str,
+    change: &SettingsChange,
+) -> Result<SlackSettings, StoreError> {
+    let key = keys::slack_settings(tenant);
+    let mut update = Update::new().set("entity", "slack_settings");
+    if let Some(channel) = &change.default_channel {
+        update = update.set("default_channel", channel.as_str());
+    }
+    if let Some(zone) = &change.digest_time_zone {
+        update = update.set("digest_time_zone", zone.as_str());
+    }
+    if let Some(hour) = change.digest_hour {
+        update = update.set("digest_hour", u64::from(hour));
+    }
+    let item = table.update(&key, update).await?;
+    decode(key, item)
 }
 
 pub async fn load_installation(
@@ -181,5 +271,42 @@ pub struct SingleChat(pub Arc<dyn ChatSink>);
 impl ChatDirectory for SingleChat {
     async fn chat_for(&self, _tenant: &str) -> Result<Option<Arc<dyn ChatSink>>, ChatError> {
         Ok(Some(self.0.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_time_defaults_and_validation() {
+        // An item written before the digest time existed still loads, as 09:00 UTC.
+        let old: SlackSettings =
+            serde_json::from_value(serde_json::json!({"default_channel": "#ops"})).unwrap();
+        assert_eq!(old.digest_time(), (chrono_tz::Tz::UTC, 9));
+        let set = SlackSettings {
+            digest_time_zone: Some("America/New_York".into()),
+            digest_hour: Some(7),
+            ..SlackSettings::default()
+        };
+        assert_eq!(set.digest_time(), (chrono_tz::Tz::America__New_York, 7));
+        assert_eq!(
+            parse_time_zone("Mars/Base").unwrap_err().to_string(),
+            "digest_time_zone: unknown time zone \"Mars/Base\""
+        );
+        assert!(parse_time_zone("").is_err());
+        assert_eq!(
+            parse_time_zone("Europe/Berlin").unwrap(),
+            chrono_tz::Tz::Europe__Berlin
+        );
+        assert_eq!(parse_digest_hour(0), Ok(0));
+        assert_eq!(parse_digest_hour(23), Ok(23));
+        for bad in [24, -1, 256, i64::MAX] {
+            let e = parse_digest_hour(bad).unwrap_err();
+            assert_eq!(
+                (e.field(), e.to_string().as_str()),
+                ("digest_hour", "digest_hour must be 0-23")
+            );
+        }
     }
 }

@@ -35,6 +35,16 @@ pub fn account_link_gsi1(tenant: &str, account: &str) -> (String, String) {
     )
 }
 
+/// GSI2 of an account link: every tenant's accounts in one sparse partition, sorted by
+/// tenant. Only the hourly digest tick reads it (`tenancy::list_tenants`): it is how a system
+/// job finds the tenants to visit; no tenant-facing route lists it.
+pub fn account_link_gsi2(tenant: &str, account: &str) -> (String, String) {
+    (ACCOUNT_LINKS_GSI2PK.to_owned(), account_pk(tenant, account))
+}
+
+/// The GSI2 partition of [`account_link_gsi2`].
+pub const ACCOUNT_LINKS_GSI2PK: &str = "ACCOUNTLINKS";
+
 /// A CloudTrail event as received. Keyed on the record's own time and eventID, so a
 /// redelivery (same eventID, another envelope) hits the same key.
 pub fn cloudtrail_event(tenant: &str, account: &str, time: &DateTime<Utc>, event_id: &str) -> Key {
@@ -270,6 +280,13 @@ pub fn slack_thread(tenant: &str, thread_key: &str) -> Key {
 /// An OAuth `state` handed out by the install route (with a TTL).
 pub fn slack_oauth_state(state: &str) -> Key {
     Key::new(format!("SLACKSTATE#{state}"), "STATE")
+}
+
+/// The daily digest of a tenant for one local date (`YYYY-MM-DD` in the tenant's digest time
+/// zone), with a TTL: claimed with a condition before posting, so a retried or duplicated tick
+/// never posts twice.
+pub fn digest_sent(tenant: &str, local_date: &str) -> Key {
+    Key::new(tenant_pk(tenant), format!("DIGEST#{local_date}"))
 }
 
 /// A one-off notice already sent to a tenant (e.g. "alerting paused").
