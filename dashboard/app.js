@@ -477,6 +477,45 @@
     await load();
   }
 
+  // ---------------------------------------------------------------- Slack
+  async function slack() {
+    const status = h('div', { 'aria-live': 'polite', id: 'slack-status' });
+    const connect = h('button', { type: 'button', class: 'btn', id: 'slack-connect', onclick: async () => {
+      try {
+        // The link's single-use state is bound to this tenant by the API; Slack brings the
+        // browser back to the slack function, which stores the bot token encrypted.
+        const r = await api('GET', '/v1/settings/slack/install-url');
+        location.assign(r.url);
+      } catch (e) { status.replaceChildren(errorBox(e)); }
+    } }, 'Add to Slack');
+    const s = await api('GET', '/v1/settings/slack');
+    const hours = Array.from({ length: 24 }, (_, i) => [String(i), String(i).padStart(2, '0') + ':00']);
+    const form = h('form', { class: 'panel', id: 'slack-settings', onsubmit: async (ev) => {
+      ev.preventDefault();
+      const f = new FormData(ev.target);
+      const body = { digest_time_zone: String(f.get('digest_time_zone')).trim(), digest_hour: Number(f.get('digest_hour')) };
+      const channel = String(f.get('default_channel') || '').trim();
+      if (channel) body.default_channel = channel;
+      try {
+        const saved = await api('PATCH', '/v1/settings/slack', body);
+        status.replaceChildren(h('div', { class: 'panel ok', role: 'status' }, h('p', {},
+          'Saved: the daily digest goes out at ' + String(saved.digest_hour).padStart(2, '0') + ':00 ' + saved.digest_time_zone +
+          (saved.default_channel ? ' to ' + saved.default_channel : '') + '.')));
+      } catch (e) { status.replaceChildren(errorBox(e)); }
+    } },
+    h('div', { class: 'field' }, h('label', { for: 'default_channel' }, 'Default channel'),
+      h('input', { id: 'default_channel', name: 'default_channel', placeholder: '#dd0c-alerts', value: s.default_channel || '' })),
+    h('div', { class: 'field' }, h('label', { for: 'digest_time_zone' }, 'Digest time zone (IANA)'),
+      h('input', { id: 'digest_time_zone', name: 'digest_time_zone', required: true, value: s.digest_time_zone })),
+    select('digest_hour', 'Digest hour', hours, String(s.digest_hour)),
+    h('button', { type: 'submit', class: 'btn' }, 'Save'));
+    page('Slack', 'Alerts, the daily digest and /dd0c commands go to your Slack workspace.',
+      h('section', { 'aria-labelledby': 'workspace-h', class: 'panel' }, h('h2', { id: 'workspace-h' }, 'Workspace'),
+        h('p', {}, 'Install the dd0c app in your workspace (scopes: chat:write, commands).'), connect),
+      h('section', { 'aria-labelledby': 'digest-h' }, h('h2', { id: 'digest-h' }, 'Channel and daily digest'), form),
+      status);
+  }
+
   // ---------------------------------------------------------------- router
   async function route() {
     banner(null);
@@ -495,6 +534,7 @@
       else if (section === 'accounts') await accounts();
       else if (section === 'stacks') await stacks();
       else if (section === 'api-keys') await apiKeys();
+      else if (section === 'slack') await slack();
       else page('Not found', null, h('p', {}, 'No such page. ', h('a', { href: '#/' }, 'Go to the overview.')));
     } catch (e) {
       main().replaceChildren(errorBox(e));

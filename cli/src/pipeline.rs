@@ -13,7 +13,7 @@ use dd0c_ingest::Ingest;
 use dd0c_normalizer::{Normalizer, NormalizerConfig};
 use dd0c_notifier::{Notifier, NotifierConfig};
 use dd0c_scorer::Scorer;
-use dd0c_shared::batch::{run_handler, BatchMessage, MessageHandler};
+use dd0c_shared::batch::{apply_visibility_delays, run_handler, BatchMessage, MessageHandler};
 use dd0c_shared::bus::memory::MemoryBus;
 use dd0c_shared::bus::RoutingTable;
 use dd0c_shared::chat::ChatSink;
@@ -230,6 +230,13 @@ impl EmbeddedPipeline {
             &stage.queue,
             self.queue.as_ref(),
         )
+        .await;
+        apply_visibility_delays(self.queue.as_ref(), &stage.queue, &outcome, |id| {
+            received
+                .iter()
+                .find(|m| m.message_id == id)
+                .map(|m| m.receipt_handle.as_str())
+        })
         .await;
         report.handled += outcome.succeeded.len();
         report.failed_attempts += outcome.failures.len();

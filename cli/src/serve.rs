@@ -21,9 +21,11 @@ use dd0c_ingest::drift_reports::DriftReports;
 use dd0c_shared::accounts::fake::ScriptedAccounts;
 use dd0c_shared::auth;
 use dd0c_shared::clock::{ManualClock, SharedClock};
+use dd0c_shared::crypto::LocalKeyProvider;
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_slack::{SlackApp, SlackSecrets};
+use dd0c_slack::deferred::{run_local, ChannelDeferrer, HttpPoster};
+use dd0c_slack::{OAuthConfig, SlackApp, SlackOAuth, SlackSecrets};
 use dd0c_stripe::StripeWebhook;
 use serde_json::json;
 
@@ -44,6 +46,8 @@ pub const MAX_TOKEN_TTL_SECONDS: u64 = 30 * 24 * 3600;
 /// Lambdas read theirs from Secrets Manager and have no default.
 pub const DEMO_SLACK_SIGNING_SECRET: &str = "dd0c-local-demo-slack-signing-secret";
 pub const DEMO_STRIPE_WEBHOOK_SECRET: &str = dd0c_stripe::DEMO_SECRET;
+/// Where Slack sends the browser back after a local install (register it in the Slack app).
+pub const LOCAL_SLACK_REDIRECT_URI: &str = "http://127.0.0.1:8787/v1/slack/oauth_redirect";
 
 /// The secrets of the local mode, from the environment or the documented demo defaults.
 #[derive(Clone)]
@@ -51,6 +55,9 @@ pub struct LocalSecrets {
     pub slack_signing_secret: String,
     pub stripe_webhook_secret: String,
     pub slack_webhook_url: Option<String>,
+    /// `SLACK_CLIENT_ID` and `SLACK_CLIENT_SECRET` (with `SLACK_REDIRECT_URI`, default the
+    /// local server's redirect route): enables the OAuth install routes locally.
+    pub slack_oauth: Option<OAuthConfig>,
 }
 
 impl std::fmt::Debug for LocalSecrets {
@@ -66,6 +73,7 @@ impl std::fmt::Debug for LocalSecrets {
                 &(self.stripe_webhook_secret == DEMO_STRIPE_WEBHOOK_SECRET),
             )
             .field("slack_webhook_url", &self.slack_webhook_url.is_some())
+            .field("slack_oauth", &self.slack_oauth.is_some())
             .finish()
     }
 }
@@ -85,6 +93,21 @@ impl LocalSecrets {
             slack_webhook_url: std::env::var("SLACK_WEBHOOK_URL")
                 .ok()
                 .filter(|v| !v.is_empty()),
+            slack_oauth: match (
+                std::env::var("SLACK_CLIENT_ID")
+                    .ok()
+                    .filter(|v| !v.is_empty()),
+                std::env::var("SLACK_CLIENT_SECRET")
+                    .ok()
+                    .filter(|v| !v.is_empty()),
+            ) {
+                (Some(client_id), Some(client_secret)) => Some(OAuthConfig {
+                    client_id,
+                    client_secret,
+                    redirect_uri: env_or("SLACK_REDIRECT_URI", LOCAL_SLACK_REDIRECT_URI),
+                }),
+                _ => None,
+            },
         }
     }
 }
@@ -147,11 +170,17 @@ impl Mounts {
     /// builds it over AWS adapters.
     pub fn local(pipeline: &EmbeddedPipeline, secrets: &LocalSecrets) -> Self {
         let clock: SharedClock = Arc::new(pipeline.clock.clone());
-        let api = Api::local(
+        let mut api = Api::local(
             pipeline.table.clone(),
             clock.clone(),
             Arc::new(ScriptedAccounts::new()),
         );
+        if let Some(oauth) = &secrets.slack_oauth {
+            api = api.with_slack_install(dd0c_api::SlackInstall {
+                client_id: oauth.client_id.clone(),
+                redirect_uri: Some(oauth.redirect_uri.clone()),
+            });
+        }
         // Comma-separated during a rotation, as on Lambda.
         let stripe_secrets = secrets
             .stripe_webhook_secret
@@ -169,7 +198,7 @@ impl Mounts {
         );
         // Requests from a workspace no installation links belong to the local tenant. Replies
         // and alerts of the Slack app go to the terminal (and the incoming webhook, when set).
-        let slack = SlackApp::new(
+        let mut slack = SlackApp::new(
             pipeline.table.clone(),
             chat::local_chat(true, secrets.slack_webhook_url.clone()),
             Arc::new(pipeline.clock.clone()),
@@ -177,10 +206,35 @@ impl Mounts {
                 signing_secret: secrets.slack_signing_secret.clone(),
             },
         )
-        .with_default_tenant(LOCAL_TENANT);
+        .with_default_tenant(LOCAL_TENANT)
+        .allow_response_urls("http://127.0.0.1:")
+        .allow_response_urls("http://localhost:");
+        if let Some(config) = secrets.slack_oauth.clone() {
+            // The bot token is sealed with the local key (`DD0C_LOCAL_KEY`); without one, a
+            // key of this process only, so a token stored with `--data` opens until restart.
+            let keys = dd0c_slack::key_provider_from_env().unwrap_or_else(|_| {
+                tracing::warn!("DD0C_LOCAL_KEY is not set: Slack tokens are sealed with a key of this process only");
+                Arc::new(LocalKeyProvider::ephemeral())
+            });
+            slack = slack.with_oauth(config, Arc::new(SlackOAuth::default()), keys);
+        }
+        // Slow commands are answered through `response_url` by a background task, as the
+        // Lambda answers them from its `commands` queue.
+        let (jobs, deferred) = tokio::sync::mpsc::unbounded_channel();
+        if tokio::runtime::Handle::try_current().is_ok() {
+            slack = slack.with_deferrer(Arc::new(ChannelDeferrer(jobs)));
+        }
+        let slack = Arc::new(slack);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(run_local(
+                slack.clone(),
+                Arc::new(HttpPoster(reqwest::Client::new())),
+                deferred,
+            ));
+        }
         Mounts {
             api: Some(Arc::new(api)),
-            slack: Some(Arc::new(slack)),
+            slack: Some(slack),
             stripe: Some(Arc::new(stripe)),
             drift_reports: Some(Arc::new(drift_reports)),
         }

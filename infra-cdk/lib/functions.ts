@@ -80,9 +80,9 @@ export function functionSpecs(routing: RoutingTable): Record<FunctionName, Funct
     },
     slack: {
       name: 'slack',
-      description: 'Slack slash commands, interactive actions and OAuth install',
+      description: 'Slack slash commands, interactive actions, OAuth install; commands.fifo -> deferred answers',
       memoryMb: 256,
-      timeoutSeconds: 10,
+      timeoutSeconds: consumerTimeout('slack', 10),
     },
     stripe: {
       name: 'stripe',

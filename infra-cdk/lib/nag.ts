@@ -21,7 +21,7 @@ export function acknowledgeNagFindings(stack: Dd0cStack): void {
       'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
     );
   }
-  for (const name of ['scorer', 'classifier', 'digest', 'api'] as const) {
+  for (const name of ['normalizer', 'scorer', 'classifier', 'digest', 'api'] as const) {
     ack(
       stack.pipeline.functions[name].role!,
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/*]',

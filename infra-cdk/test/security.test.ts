@@ -234,3 +234,29 @@ describe('web', () => {
     expect(JSON.stringify(json.Outputs.QuickCreateLinkBase)).toContain('#/stacks/quickcreate?templateURL=');
   });
 });
+
+describe('customer account access', () => {
+  test('exactly the functions that read customer accounts may sts:AssumeRole, never into this account', () => {
+    const { json } = synth();
+    const fns = Object.values<any>(resources(json, 'AWS::Lambda::Function'));
+    const roleOf = (logicalId: string): string | undefined =>
+      fns.find((f) => f.Properties.Role?.['Fn::GetAtt']?.[0] === logicalId)?.Properties.FunctionName;
+    const assuming = new Set<string>();
+    for (const policy of Object.values<any>(resources(json, 'AWS::IAM::Policy'))) {
+      for (const s of policy.Properties.PolicyDocument.Statement) {
+        const actions = [s.Action].flat();
+        if (!actions.includes('sts:AssumeRole')) continue;
+        for (const role of policy.Properties.Roles ?? []) {
+          const name = roleOf(role.Ref);
+          if (!name) continue;
+          assuming.add(name);
+          expect(s.Condition).toEqual({ StringNotEquals: { 'aws:ResourceAccount': { Ref: 'AWS::AccountId' } } });
+        }
+      }
+    }
+    // The normalizer describes instances it never saw launch (StartInstances pricing).
+    expect([...assuming].sort()).toEqual(
+      ['api', 'classifier', 'digest', 'normalizer', 'scorer'].map((n) => `dd0c-staging-${n}`),
+    );
+  });
+});

@@ -189,6 +189,26 @@ pub async fn run_handler(
     .await
 }
 
+/// Makes each failure that asked for a delay (Slack's Retry-After) invisible for that long;
+/// without this it would come back after the queue's visibility timeout. `receipt_of` finds
+/// a message's receipt handle by its id. SQS caps a visibility timeout at 12 hours.
+pub async fn apply_visibility_delays<'a>(
+    queue: &dyn Queue,
+    source_queue: &str,
+    outcome: &BatchOutcome,
+    receipt_of: impl Fn(&str) -> Option<&'a str>,
+) {
+    for (message_id, seconds) in &outcome.visibility_delays {
+        let Some(receipt) = receipt_of(message_id) else {
+            continue;
+        };
+        let delay = std::time::Duration::from_secs((*seconds).min(43_200));
+        if let Err(e) = queue.change_visibility(source_queue, receipt, delay).await {
+            tracing::warn!(queue = source_queue, %message_id, error = %e, "could not delay the retry");
+        }
+    }
+}
+
 #[cfg(test)]
 mod visibility_delay_tests {
     use std::sync::Arc;

@@ -41,17 +41,28 @@ pub enum ChatError {
 pub trait ChatSink: Send + Sync {
     async fn post(&self, message: ChatMessage) -> Result<Posted, ChatError>;
     async fn update(&self, channel: &str, ts: &str, message: ChatMessage) -> Result<(), ChatError>;
+    /// Opens a modal (`views.open`) for the interaction that gave `trigger_id` (valid for
+    /// 3 seconds). Sinks that cannot (an incoming webhook, the terminal) say so.
+    async fn open_view(&self, _trigger_id: &str, _view: Value) -> Result<(), ChatError> {
+        Err(ChatError::Api("views_unsupported".into()))
+    }
 }
 
-/// Records every message (the embedded mode and tests).
+/// Records every message and opened modal (the embedded mode and tests).
 #[derive(Default)]
 pub struct RecordingChat {
     messages: Mutex<Vec<ChatMessage>>,
+    views: Mutex<Vec<(String, Value)>>,
 }
 
 impl RecordingChat {
     pub fn messages(&self) -> Vec<ChatMessage> {
         self.messages.lock().expect("chat lock").clone()
+    }
+
+    /// Every modal opened: (trigger id, view).
+    pub fn views(&self) -> Vec<(String, Value)> {
+        self.views.lock().expect("chat lock").clone()
     }
 }
 
@@ -75,6 +86,14 @@ impl ChatSink for RecordingChat {
             .filter(|n: &usize| *n >= 1 && *n <= messages.len())
             .ok_or_else(|| ChatError::Api(format!("message_not_found: {channel} {ts}")))?;
         messages[index - 1] = message;
+        Ok(())
+    }
+
+    async fn open_view(&self, trigger_id: &str, view: Value) -> Result<(), ChatError> {
+        self.views
+            .lock()
+            .expect("chat lock")
+            .push((trigger_id.to_owned(), view));
         Ok(())
     }
 }

@@ -1,6 +1,9 @@
 //! Production adapters built once from the environment at cold start. A missing variable
 //! is named in the error.
 
+use crate::crypto::kms::KmsKeyProvider;
+use crate::crypto::{CryptoError, KeyProvider, TOKEN_KMS_KEY_ENV};
+use crate::slack::settings::ChatDirectory;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -66,5 +69,18 @@ impl AwsAdapters {
             queue: Arc::new(queue),
             bus: Arc::new(bus),
         })
+    }
+
+    /// What seals Slack bot tokens on Lambda: KMS, with the key `SLACK_TOKEN_KMS_KEY_ID` names
+    /// (the CDK stack sets it; a missing one fails the cold start, naming it).
+    pub fn token_keys(&self) -> Result<Arc<dyn KeyProvider>, CryptoError> {
+        let key_id = env(TOKEN_KMS_KEY_ENV).map_err(|e| CryptoError::Key(e.to_string()))?;
+        Ok(Arc::new(KmsKeyProvider::new(&self.sdk, key_id)))
+    }
+
+    /// Where alerts go (`slack::web::chat_directory_with_keys`), tokens opened with
+    /// [`Self::token_keys`].
+    pub fn chat_directory(&self) -> Result<Arc<dyn ChatDirectory>, CryptoError> {
+        crate::slack::web::chat_directory_with_keys(self.table.clone(), || self.token_keys())
     }
 }

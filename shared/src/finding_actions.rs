@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Finding, FindingStatus};
+use crate::domain::{Finding, FindingKind, FindingStatus};
+use crate::feedback;
 use crate::store::{
     from_item, keys, to_item, AttrValue, Condition, StoreError, Table, Update, PK, SK,
 };
@@ -117,6 +118,44 @@ pub fn audit_entry(
     }
 }
 
+/// "Mark expected" on a cost finding teaches its baseline: the actor and instance type join the
+/// expected sets, so the next launch like it scores lower. Drift findings have no baseline.
+/// Returns what was taught, for the audit trail.
+async fn teach_baseline(
+    table: &dyn Table,
+    finding: &Finding,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    if finding.kind != FindingKind::CostAnomaly {
+        return Ok(None);
+    }
+    let detail = |name: &str| finding.details.get(name).and_then(|v| v.as_str());
+    let Some(service) = detail("service") else {
+        return Ok(None);
+    };
+    let actor = if finding.actor.arn.is_empty() {
+        finding.actor.name.as_str()
+    } else {
+        finding.actor.arn.as_str()
+    };
+    let sku = detail("sku");
+    feedback::mark_expected(
+        table,
+        &finding.tenant_id,
+        &finding.account_id,
+        service,
+        &finding.resource_type,
+        actor,
+        sku,
+    )
+    .await?;
+    Ok(Some(serde_json::json!({
+        "service": service,
+        "resource_type": finding.resource_type,
+        "expected_actor": actor,
+        "expected_type": sku,
+    })))
+}
+
 /// Applies an action to a tenant's finding and audits it. The finding key contains the
 /// tenant, so another tenant's finding is simply not found.
 pub async fn apply(
@@ -161,7 +200,15 @@ pub async fn apply(
         }
         Err(e) => return Err(e.into()),
     };
+    let taught = match action {
+        FindingAction::MarkExpected => teach_baseline(table, &current).await?,
+        _ => None,
+    };
     let detail = match action {
+        FindingAction::MarkExpected => serde_json::json!({
+            "from": status_str(current.status),
+            "baseline": taught,
+        }),
         FindingAction::Snooze { until } => serde_json::json!({
             "from": status_str(current.status),
             "snooze_until": keys::time_key(until),

@@ -55,6 +55,25 @@ impl HttpRequest {
         self
     }
 
+    /// The URL the client used to reach this service (`https://api.example.com`), from the
+    /// `host` header; the scheme from `x-forwarded-proto` (API Gateway sets it), else `http`
+    /// on loopback (`dd0c serve`) and `https` elsewhere. `None` without a usable host.
+    pub fn public_base_url(&self) -> Option<String> {
+        let host = self.header("host").filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })?;
+        let loopback = host.starts_with("127.0.0.1") || host.starts_with("localhost");
+        let scheme = match self.header("x-forwarded-proto") {
+            Some("http") => "http",
+            Some(_) => "https",
+            None if loopback => "http",
+            None => "https",
+        };
+        Some(format!("{scheme}://{host}"))
+    }
+
     /// Parses `a=1&b=two%20words` into [`HttpRequest::query`].
     pub fn parse_query(raw: &str) -> BTreeMap<String, String> {
         raw.split('&')
@@ -152,6 +171,37 @@ pub trait HttpHandler: Send + Sync {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn public_base_url_follows_host_and_forwarded_proto() {
+        use super::HttpRequest;
+        let r = |headers: &[(&str, &str)]| {
+            headers
+                .iter()
+                .fold(HttpRequest::new("GET", "/"), |r, (k, v)| {
+                    r.with_header(k, v)
+                })
+                .public_base_url()
+        };
+        assert_eq!(
+            r(&[
+                ("host", "abc.execute-api.us-east-1.amazonaws.com"),
+                ("x-forwarded-proto", "https")
+            ])
+            .as_deref(),
+            Some("https://abc.execute-api.us-east-1.amazonaws.com")
+        );
+        assert_eq!(
+            r(&[("host", "127.0.0.1:8787")]).as_deref(),
+            Some("http://127.0.0.1:8787")
+        );
+        assert_eq!(
+            r(&[("host", "api.dd0c.dev")]).as_deref(),
+            Some("https://api.dd0c.dev")
+        );
+        assert_eq!(r(&[]), None);
+        assert_eq!(r(&[("host", "evil.example/path?x=")]), None, "not a host");
+    }
+
     use super::*;
 
     #[test]

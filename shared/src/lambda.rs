@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 
-use crate::batch::{run_handler, BatchMessage, MessageHandler};
+use crate::batch::{apply_visibility_delays, run_handler, BatchMessage, MessageHandler};
 use crate::queue::Queue;
 
 /// Converts Lambda's SQS records to batch messages (group and receive count from the
@@ -47,26 +47,15 @@ pub async fn sqs_consumer(
         dead_letters.as_ref(),
     )
     .await;
-    // A failure that asked for a delay (Slack's Retry-After) is made invisible for that long;
-    // without this it would come back after the queue's visibility timeout.
-    for (message_id, seconds) in &outcome.visibility_delays {
-        let receipt = event
+    apply_visibility_delays(dead_letters.as_ref(), source_queue, &outcome, |id| {
+        event
             .payload
             .records
             .iter()
-            .find(|r| r.message_id.as_deref() == Some(message_id.as_str()))
-            .and_then(|r| r.receipt_handle.as_deref());
-        if let Some(receipt) = receipt {
-            // SQS caps a visibility timeout at 12 hours.
-            let delay = std::time::Duration::from_secs((*seconds).min(43_200));
-            if let Err(e) = dead_letters
-                .change_visibility(source_queue, receipt, delay)
-                .await
-            {
-                tracing::warn!(queue = source_queue, %message_id, error = %e, "could not delay the retry");
-            }
-        }
-    }
+            .find(|r| r.message_id.as_deref() == Some(id))
+            .and_then(|r| r.receipt_handle.as_deref())
+    })
+    .await;
     let response = SqsBatchResponse {
         batch_item_failures: outcome
             .failures
@@ -139,4 +128,32 @@ pub async fn http_function(
     Ok(http_response(
         handler.handle(http_request(&event.payload)).await,
     ))
+}
+
+/// One function behind API Gateway that also consumes a queue (the slack function answers
+/// deferred slash commands from `commands.fifo`): SQS invocations carry `Records`, the rest
+/// are API Gateway requests.
+pub async fn http_or_sqs_function(
+    http: &dyn HttpHandler,
+    consumer: Arc<dyn MessageHandler>,
+    dead_letters: Arc<dyn Queue>,
+    source_queue: &str,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
+    let (payload, context) = event.into_parts();
+    if payload.get("Records").is_some() {
+        let sqs: SqsEvent = serde_json::from_value(payload)?;
+        let response = sqs_consumer(
+            consumer,
+            dead_letters,
+            source_queue,
+            LambdaEvent::new(sqs, context),
+        )
+        .await?;
+        Ok(serde_json::to_value(response)?)
+    } else {
+        let request: ApiGatewayV2httpRequest = serde_json::from_value(payload)?;
+        let response = http_function(http, LambdaEvent::new(request, context)).await?;
+        Ok(serde_json::to_value(response)?)
+    }
 }

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod drift_store;
+pub mod feedback;
 pub mod finding_actions;
 pub mod finding_store;
 pub mod governance;
@@ -26,6 +27,7 @@ pub mod json;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod pricing;
+pub mod secrets;
 pub mod signatures;
 pub mod slack;
 pub mod tenancy;

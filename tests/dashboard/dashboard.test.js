@@ -48,8 +48,9 @@ async function main() {
     page.setDefaultTimeout(TIMEOUT);
     page.on('pageerror', (e) => problems.push('page error: ' + e.message));
     page.on('console', (m) => {
-      // Chromium logs every 4xx fetch; the one 4xx the test provokes is the plan limit's 403.
-      if (m.type() === 'error' && !/status of 403/.test(m.text())) problems.push('console error: ' + m.text());
+      // Chromium logs every 4xx/5xx fetch; the test provokes the plan limit's 403, a bad time
+      // zone's 400 and the unconfigured Slack app's 501.
+      if (m.type() === 'error' && !/status of (403|400|501)/.test(m.text())) problems.push('console error: ' + m.text());
     });
 
     // The critical anomaly of the demo: eight p3.16xlarge launched in ap-south-1.
@@ -163,6 +164,27 @@ async function main() {
       assert.ok(listed.some((k) => k.name === name), 'the key is not listed by the API');
       assert.ok(!JSON.stringify(listed).includes(key), 'the plain key is listed');
       await page.screenshot({ path: path.join(SHOTS, 'api-keys.png'), fullPage: true });
+    });
+
+    await step('Slack page saves the digest time and names a bad time zone', async () => {
+      await page.goto(BASE + '/#/slack');
+      await page.locator('#slack-settings').waitFor();
+      await page.fill('#digest_time_zone', 'Mars/Base');
+      await page.getByRole('button', { name: 'Save' }).click();
+      const error = await page.locator('#slack-status [role=alert]').innerText();
+      assert.match(error, /Error 400/);
+      assert.match(error, /Mars\/Base/);
+      await page.fill('#digest_time_zone', 'Europe/Berlin');
+      await page.selectOption('#digest_hour', '7');
+      await page.fill('#default_channel', '#cost-alerts');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.locator('#slack-status [role=status]').waitFor();
+      const saved = await api('GET', '/v1/settings/slack');
+      assert.deepEqual([saved.digest_time_zone, saved.digest_hour, saved.default_channel], ['Europe/Berlin', 7, '#cost-alerts']);
+      // The demo runs without a Slack app: installing says what is missing.
+      await page.getByRole('button', { name: 'Add to Slack' }).click();
+      assert.match(await page.locator('#slack-status [role=alert]').innerText(), /Error 501.*client_id/s);
+      await page.screenshot({ path: path.join(SHOTS, 'slack.png'), fullPage: true });
     });
 
     assert.deepEqual(problems, [], 'the browser reported errors');

@@ -98,6 +98,21 @@ async fn assume_describe_metrics_and_zombie_scan_on_moto() {
             .all(|i| i.instance_type == "m5.large" && i.state == "running"),
         "{instances:?}"
     );
+    // By id (what StartInstances pricing asks): only the named, existing instance comes back,
+    // and an unknown id does not fail the call.
+    let by_id = accounts
+        .instances_by_id(
+            &session,
+            "us-east-1",
+            &[ids[0].clone(), "i-0000000000000dead".into()],
+        )
+        .await
+        .expect("instances by id");
+    assert_eq!(by_id.len(), 1, "{by_id:?}");
+    assert_eq!(by_id[0].instance_id, ids[0]);
+    assert_eq!(by_id[0].instance_type, "m5.large");
+    assert_eq!(by_id[0].tenancy.as_deref(), Some("default"));
+    assert!(!by_id[0].spot);
     let volumes = accounts
         .volumes(&session, "us-east-1")
         .await

@@ -298,3 +298,75 @@ async fn replay_of_a_real_dataset_completes_and_counts_every_skip() {
     }
     let _ = std::fs::remove_file(findings_file);
 }
+
+/// Slack answers 429 with Retry-After: 30 to the first post, then accepts.
+struct RateLimitedOnce {
+    clock: Mutex<Option<dd0c_shared::clock::ManualClock>>,
+    attempts: Mutex<Vec<(chrono::DateTime<Utc>, bool)>>,
+}
+
+#[async_trait]
+impl dd0c_shared::chat::ChatSink for RateLimitedOnce {
+    async fn post(
+        &self,
+        _message: dd0c_shared::chat::ChatMessage,
+    ) -> Result<dd0c_shared::chat::Posted, dd0c_shared::chat::ChatError> {
+        use dd0c_shared::clock::Clock;
+        let now = self.clock.lock().unwrap().as_ref().expect("clock").now();
+        let mut attempts = self.attempts.lock().unwrap();
+        let first = attempts.is_empty();
+        attempts.push((now, !first));
+        if first {
+            return Err(dd0c_shared::chat::ChatError::RateLimited {
+                retry_after_seconds: 30,
+            });
+        }
+        Ok(dd0c_shared::chat::Posted {
+            channel: "#alerts".into(),
+            ts: "1.0".into(),
+        })
+    }
+
+    async fn update(
+        &self,
+        _channel: &str,
+        _ts: &str,
+        _message: dd0c_shared::chat::ChatMessage,
+    ) -> Result<(), dd0c_shared::chat::ChatError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limited_alert_waits_for_retry_after_then_goes_out_once() {
+    let chat = Arc::new(RateLimitedOnce {
+        clock: Mutex::new(None),
+        attempts: Mutex::new(Vec::new()),
+    });
+    let p = EmbeddedPipeline::new(PipelineOptions {
+        start: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
+        chat: chat.clone(),
+        default_channel: "#alerts".into(),
+        policy: Policy::demo().unwrap(),
+    });
+    *chat.clock.lock().unwrap() = Some(p.clock.clone());
+    let record = run_instances("evt-429", "p3.8xlarge", 4, "2026-03-01T10:00:00Z");
+    p.ingest
+        .handle_eventbridge(envelope("env-429", &record))
+        .await
+        .unwrap();
+    let report = p.drain().await;
+    let attempts = chat.attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert!(!attempts[0].1 && attempts[1].1);
+    let waited = attempts[1].0 - attempts[0].0;
+    assert!(
+        waited >= Duration::seconds(30),
+        "retried after {waited} instead of Retry-After's 30s"
+    );
+    // Shorter than the queue's visibility timeout: the delay, not the timeout, decided it.
+    assert!(waited < Duration::seconds(60), "retried after {waited}");
+    assert_eq!(report.dead_lettered, 0);
+    let findings = all_findings(p.table.as_ref(), LOCAL_TENANT).await.unwrap();
+    assert!(findings[0].notified);
+}

@@ -493,3 +493,91 @@ async fn a_signed_slash_command_is_answered_and_an_unsigned_one_refused() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("dd0c commands"), "{}", r.body);
 }
+
+fn signed_command(body: &str) -> HttpRequest {
+    let timestamp = Utc::now().timestamp().to_string();
+    let signature =
+        dd0c_shared::signatures::sign_slack(DEMO_SLACK_SIGNING_SECRET, &timestamp, body.as_bytes());
+    HttpRequest::new("POST", "/v1/slack/commands")
+        .with_header("content-type", "application/x-www-form-urlencoded")
+        .with_header("x-slack-request-timestamp", &timestamp)
+        .with_header("x-slack-signature", &signature)
+        .with_body(body.to_owned())
+}
+
+#[tokio::test]
+async fn a_slow_command_is_acknowledged_then_answered_at_its_response_url() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            raw.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&raw).to_string();
+            if let Some(split) = text.find("\r\n\r\n") {
+                let length: usize = text[..split]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if raw.len() >= split + 4 + length {
+                    socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .await
+                        .unwrap();
+                    return text[split + 4..].to_owned();
+                }
+            }
+            assert!(n > 0, "connection closed early");
+        }
+    });
+    let server = server_over(quiet_pipeline(), None);
+    let body = format!(
+        "command=%2Fdd0c&text=digest&team_id=T0LOCAL&user_id=U1&channel_id=C1&response_url=http%3A%2F%2F127.0.0.1%3A{port}%2Fcommands%2F1"
+    );
+    let r = server.handle(signed_command(&body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Working on"), "{}", r.body);
+    let answer: Value = serde_json::from_str(&received.await.unwrap()).unwrap();
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert!(answer.to_string().contains("dd0c daily digest"), "{answer}");
+}
+
+#[tokio::test]
+async fn the_oauth_install_routes_work_locally_when_a_slack_app_is_configured() {
+    let pipeline = quiet_pipeline();
+    let secrets = LocalSecrets {
+        slack_oauth: Some(OAuthConfig {
+            client_id: "123.456".into(),
+            client_secret: "shh".into(),
+            redirect_uri: LOCAL_SLACK_REDIRECT_URI.into(),
+        }),
+        ..LocalSecrets::from_env()
+    };
+    let mounts = Mounts::local(&pipeline, &secrets);
+    let server = LocalServer::new(pipeline, mounts, None);
+    let r = server
+        .handle(HttpRequest::new("GET", "/v1/slack/install"))
+        .await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    let location = r.headers.get("location").cloned().unwrap_or_default();
+    assert!(
+        location.starts_with("https://slack.com/oauth/v2/authorize?client_id=123.456"),
+        "{location}"
+    );
+    // A redirect without the state this server issued is refused.
+    let r = server
+        .handle(
+            HttpRequest::new("GET", "/v1/slack/oauth_redirect")
+                .with_query("code", "abc")
+                .with_query("state", "forged"),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}

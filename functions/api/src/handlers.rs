@@ -10,6 +10,7 @@ use dd0c_shared::domain::{Finding, Severity};
 use dd0c_shared::finding_actions::{self, ActionError, FindingAction};
 use dd0c_shared::governance;
 use dd0c_shared::http::{HttpRequest, HttpResponse};
+use dd0c_shared::slack::install as slack_install;
 use dd0c_shared::slack::settings::{self as slack_settings, SlackSettings};
 use dd0c_shared::store::{
     from_item, keys, to_item, AttrValue, Condition, Index, Item, Query, SortKeyCondition,
@@ -95,6 +96,7 @@ pub async fn dispatch(route: RouteId, ctx: Ctx<'_>) -> Result<HttpResponse, ApiE
         RouteId::PoliciesPut => policies_put(&ctx).await,
         RouteId::SlackSettingsGet => slack_settings_get(&ctx).await,
         RouteId::SlackSettingsPatch => slack_settings_patch(&ctx).await,
+        RouteId::SlackInstallUrl => slack_install_url(&ctx).await,
         RouteId::ApiKeysCreate => api_keys_create(&ctx).await,
         RouteId::ApiKeysList => api_keys_list(&ctx).await,
         RouteId::ApiKeyDelete => api_key_delete(&ctx).await,
@@ -1289,6 +1291,31 @@ async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     )
     .await?;
     Ok(HttpResponse::json(200, &slack_settings_view(s)))
+}
+
+/// Starts a Slack install for the caller's tenant: the link carries a single-use state bound
+/// to the tenant the verified token names, so nobody can link their workspace to another
+/// tenant. The dashboard sends the browser to the returned URL.
+async fn slack_install_url(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let Some(install) = &ctx.api.config.slack_install else {
+        return Err(ApiError::new(
+            501,
+            "Not configured",
+            "the Slack app is not configured: put its client_id in the Slack secret (docs/deploy.md)",
+        ));
+    };
+    let redirect_uri =
+        slack_install::redirect_uri_for(install.redirect_uri.as_deref(), ctx.request).ok_or_else(
+            || ApiError::bad_request("host", "the request has no usable host header"),
+        )?;
+    let link = slack_install::InstallLink {
+        client_id: install.client_id.clone(),
+        redirect_uri,
+    };
+    let url = slack_install::start_install(ctx.table(), ctx.now(), ctx.tenant(), &link).await?;
+    ctx.audit("slack.install_started", "slack", json!({}))
+        .await?;
+    Ok(HttpResponse::json(200, &RedirectResponse { url }))
 }
 
 async fn me(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {

@@ -4,6 +4,7 @@
 
 pub mod billing;
 pub mod error;
+pub mod function_env;
 pub mod handlers;
 pub mod model;
 pub mod openapi;
@@ -41,6 +42,16 @@ pub struct ApiConfig {
     pub app_url: String,
     /// The system governance policy (`policy.json`): overrides may only be stricter.
     pub system_policy: Policy,
+    /// The Slack app's public OAuth settings, when configured: `GET
+    /// /v1/settings/slack/install-url` hands out install links bound to the caller's tenant.
+    pub slack_install: Option<SlackInstall>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlackInstall {
+    pub client_id: String,
+    /// `None`: the URL the request reached + `/v1/slack/oauth_redirect`.
+    pub redirect_uri: Option<String>,
 }
 
 impl ApiConfig {
@@ -56,6 +67,7 @@ impl ApiConfig {
             // The embedded policy.json is validated by its own tests; fall back to the
             // strictest reading rather than panic if it were ever broken.
             system_policy: Policy::system().unwrap_or_else(|_| strictest_policy()),
+            slack_install: None,
         }
     }
 }
@@ -117,6 +129,12 @@ impl Api {
             Arc::new(billing::FakeStripe::default()),
             ApiConfig::local(),
         )
+    }
+
+    /// Enables `GET /v1/settings/slack/install-url` (`dd0c serve` with a Slack app set).
+    pub fn with_slack_install(mut self, install: SlackInstall) -> Self {
+        self.config.slack_install = Some(install);
+        self
     }
 
     async fn authenticate(

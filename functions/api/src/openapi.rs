@@ -90,6 +90,11 @@ fn slack_settings_get() {}
         (status = 400, description = "unknown time zone, hour outside 0-23 or bad channel", body = Problem)))]
 fn slack_settings_patch() {}
 
+#[utoipa::path(get, path = "/v1/settings/slack/install-url", tag = "settings",
+    responses((status = 200, description = "Slack's authorize URL with a single-use state bound to the caller's tenant (valid 10 minutes)", body = RedirectResponse),
+        (status = 501, description = "the Slack app is not configured", body = Problem)))]
+fn slack_install_url() {}
+
 #[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = ApiKeyCreate,
     responses((status = 201, body = ApiKeyCreated), (status = 400, body = Problem)))]
 fn api_keys_create() {}
@@ -146,7 +151,7 @@ impl Modify for Security {
         accounts_setup, accounts_connect, accounts_list, account_health, account_delete,
         anomalies_list, anomaly_get, anomaly_patch, baseline_patch,
         stacks_list, stacks_create, stacks_patch, stack_patch, drift_events_list,
-        policies_get, policies_put, slack_settings_get, slack_settings_patch,
+        policies_get, policies_put, slack_settings_get, slack_settings_patch, slack_install_url,
         api_keys_create, api_keys_list, api_key_delete,
         me, billing_checkout, billing_portal, openapi_json,
     ),

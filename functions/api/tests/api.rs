@@ -164,6 +164,8 @@ impl World {
             state: "running".into(),
             platform: None,
             launch_time: None,
+            tenancy: None,
+            spot: false,
         }];
         account
             .metrics

@@ -11,6 +11,7 @@ use dd0c_shared::clock::{ManualClock, SharedClock};
 use dd0c_shared::http::{HttpHandler, HttpRequest};
 use dd0c_shared::slack::settings;
 use dd0c_shared::store::memory::MemoryTable;
+use dd0c_shared::store::Table;
 use serde_json::{json, Value};
 
 struct World {
@@ -164,4 +165,61 @@ fn the_openapi_document_describes_the_settings() {
     assert!(patch["digest_time_zone"].is_object(), "{patch}");
     assert_eq!(patch["digest_hour"]["maximum"], 23, "{patch}");
     assert!(doc["paths"]["/v1/settings/slack"]["patch"].is_object());
+}
+
+async fn install_url(api: &Api, tenant: &str) -> (u16, Value) {
+    let token = local::issue(tenant, local::DEMO_USER, 300).unwrap();
+    let request = HttpRequest::new("GET", "/v1/settings/slack/install-url")
+        .with_header("authorization", &format!("Bearer {token}"))
+        .with_header("host", "abc.execute-api.us-east-1.amazonaws.com")
+        .with_header("x-forwarded-proto", "https");
+    let r = api.handle(request).await;
+    (
+        r.status,
+        serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null),
+    )
+}
+
+/// The install link names the caller's tenant through a single-use state; the slack
+/// function's redirect then links the workspace to that tenant and no other.
+#[tokio::test]
+async fn the_install_url_is_bound_to_the_callers_tenant() {
+    let w = world();
+    // Not configured: 501 naming what is missing.
+    let (status, v) = install_url(&w.api, "t1").await;
+    assert_eq!(status, 501, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("client_id"), "{v}");
+
+    let api = w.api.with_slack_install(dd0c_api::SlackInstall {
+        client_id: "123.456".into(),
+        redirect_uri: None,
+    });
+    let (status, v) = install_url(&api, "t1").await;
+    assert_eq!(status, 200, "{v}");
+    let url = v["url"].as_str().unwrap();
+    assert!(url.starts_with("https://slack.com/oauth/v2/authorize?client_id=123.456&scope=chat%3Awrite%2Ccommands&state="), "{url}");
+    assert!(
+        url.ends_with("&redirect_uri=https%3A%2F%2Fabc.execute-api.us-east-1.amazonaws.com%2Fv1%2Fslack%2Foauth_redirect"),
+        "{url}"
+    );
+    let state = url
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let item = w
+        .table
+        .get(&dd0c_shared::store::keys::slack_oauth_state(state))
+        .await
+        .unwrap()
+        .expect("state stored");
+    assert_eq!(item["tenant_id"].as_str(), Some("t1"));
+
+    // Without a sign-in there is no link.
+    let r = api
+        .handle(HttpRequest::new("GET", "/v1/settings/slack/install-url"))
+        .await;
+    assert_eq!(r.status, 401);
 }

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let policy = Policy::load(None)?;
     let aws = AwsAdapters::from_env().await?;
     let channel = env("DEFAULT_SLACK_CHANNEL").unwrap_or_else(|_| "#dd0c-alerts".into());
-    let chats = dd0c_shared::slack::web::chat_directory_from_env(aws.table.clone())?;
+    let chats = aws.chat_directory()?;
     let (table, clock) = (aws.table, aws.clock);
     run(service_fn(move |event: LambdaEvent<Invocation>| {
         let (table, clock, chats, policy, channel) = (

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Duration;
+use dd0c_shared::accounts::Accounts;
 use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::bus::{Bus, BusEvent};
 use dd0c_shared::clock::SharedClock;
@@ -12,7 +13,9 @@ use dd0c_shared::telemetry;
 use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
 
 use crate::catalogue::{self, Normalized};
-use crate::instances::{InstanceTypeResolver, ResolveError, ResourceStore};
+use crate::instances::{
+    AccountsResolver, ChainedResolver, InstanceTypeResolver, ResolveError, ResourceStore,
+};
 use crate::stats::Stats;
 
 /// How long raw events and cost events are kept.
@@ -85,9 +88,21 @@ impl Normalizer {
         }
     }
 
+    /// Instance types dd0c did not store at launch are described through the customer's
+    /// read-only role (the store is asked first).
+    pub fn with_accounts(self, accounts: Arc<dyn Accounts>) -> Self {
+        let resolver = ChainedResolver {
+            first: Arc::new(self.resources.clone()),
+            then: Arc::new(AccountsResolver {
+                accounts,
+                table: self.table.clone(),
+            }),
+        };
+        self.with_instance_resolver(Arc::new(resolver))
+    }
+
     /// Replaces how instance types not in an event are found (by default: what dd0c stored
-    /// at launch). The accounts port's describe-through-the-customer's-role resolver plugs in
-    /// here, chained behind the store (`instances::ChainedResolver`).
+    /// at launch).
     pub fn with_instance_resolver(mut self, resolver: Arc<dyn InstanceTypeResolver>) -> Self {
         self.instance_types = resolver;
         self

@@ -2,14 +2,16 @@
 //! (for StartInstances, StopInstances, type changes), a DB instance's class, a volume's size,
 //! an Auto Scaling group's capacity, an endpoint config's variants, a function's memory.
 //!
-//! Instance types are read through [`InstanceTypeResolver`]: the store is one implementation;
-//! describing the instance through the customer's role (the accounts port) is another, not
-//! written yet: plug it in with [`ChainedResolver`] behind the store.
+//! Instance types are read through [`InstanceTypeResolver`]: the store first, then
+//! [`AccountsResolver`] (describe the instance through the customer's read-only role), chained
+//! with [`ChainedResolver`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use dd0c_shared::accounts::{Accounts, Instance};
+use dd0c_shared::pricing::{Platform, Tenancy};
 use dd0c_shared::store::{from_item, keys, to_item, Item, Key, StoreError, Table, PK, SK};
 
 use crate::catalogue::{Facts, Learned, ResourceKind, ResourceRef, ResourceSpec};
@@ -185,6 +187,103 @@ impl InstanceTypeResolver for ResourceStore {
                 found.insert(id.clone(), spec);
             }
         }
+        Ok(found)
+    }
+}
+
+/// Describes instances dd0c never saw launch through the account's read-only role, and
+/// remembers what it learned so the next start of the same instance needs no AWS call.
+///
+/// Any failure (no role on record, AssumeRole denied, DescribeInstances missing from the role,
+/// AWS throttling) leaves the ids unresolved: the event is still published, priced null with a
+/// reason, rather than holding the account's FIFO group behind retries.
+pub struct AccountsResolver {
+    pub accounts: Arc<dyn Accounts>,
+    pub table: Arc<dyn Table>,
+}
+
+impl AccountsResolver {
+    fn spec_of(instance: &Instance) -> Option<ResourceSpec> {
+        if instance.instance_type.is_empty() {
+            return None;
+        }
+        Some(ResourceSpec::Instance {
+            instance_type: instance.instance_type.clone(),
+            platform: instance
+                .platform
+                .as_deref()
+                .map_or(Platform::Linux, Platform::from_platform_details),
+            tenancy: Tenancy::from_api(instance.tenancy.as_deref().unwrap_or("default")),
+            spot: instance.spot,
+        })
+    }
+
+    async fn describe(
+        &self,
+        account: &str,
+        region: &str,
+        instance_ids: &[String],
+    ) -> Result<Vec<Instance>, String> {
+        let link = dd0c_shared::tenancy::account_link(self.table.as_ref(), account)
+            .await
+            .map_err(|e| format!("account link unreadable: {e}"))?;
+        let (Some(role_arn), Some(external_id)) = link
+            .map(|l| (l.role_arn, l.external_id))
+            .unwrap_or_default()
+        else {
+            return Err("no read-only role on record for the account".into());
+        };
+        let session = self
+            .accounts
+            .assume_role(&role_arn, &external_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.accounts
+            .instances_by_id(&session, region, instance_ids)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl InstanceTypeResolver for AccountsResolver {
+    async fn resolve(
+        &self,
+        tenant: &str,
+        account: &str,
+        region: &str,
+        instance_ids: &[String],
+    ) -> Result<HashMap<String, ResourceSpec>, ResolveError> {
+        let instances = match self.describe(account, region, instance_ids).await {
+            Ok(instances) => instances,
+            Err(why) => {
+                tracing::warn!(
+                    tenant,
+                    account,
+                    region,
+                    ?instance_ids,
+                    why,
+                    "instances not described through the account's role"
+                );
+                return Ok(HashMap::new());
+            }
+        };
+        let found: HashMap<String, ResourceSpec> = instances
+            .iter()
+            .filter_map(|i| Self::spec_of(i).map(|s| (i.instance_id.clone(), s)))
+            .collect();
+        let learned: Vec<Learned> = found
+            .iter()
+            .map(|(id, spec)| {
+                Learned::Remember(
+                    ResourceRef::new(ResourceKind::Instance, region, id),
+                    spec.clone(),
+                )
+            })
+            .collect();
+        ResourceStore::new(self.table.clone())
+            .apply(tenant, account, &learned)
+            .await?;
         Ok(found)
     }
 }

@@ -2,19 +2,19 @@
 //! record that lacks it (StartInstances, CreateEndpoint, PutProvisionedConcurrencyConfig) is
 //! priced from the store.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use dd0c_normalizer::catalogue::ResourceSpec;
-use dd0c_normalizer::instances::{InstanceTypeResolver, ResolveError};
 use dd0c_normalizer::{Normalizer, NormalizerConfig, Outcome};
+use dd0c_shared::accounts::fake::{ScriptedAccount, ScriptedAccounts};
+use dd0c_shared::accounts::Instance;
 use dd0c_shared::bus::{Bus, BusError, BusEvent};
 use dd0c_shared::clock::SystemClock;
 use dd0c_shared::domain::CostEvent;
 use dd0c_shared::pricing::{self, Platform, Tenancy};
 use dd0c_shared::store::memory::MemoryTable;
+use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
 
 #[derive(Default)]
 struct CapturingBus(Mutex<Vec<BusEvent>>);
@@ -109,42 +109,114 @@ async fn start_instances_without_history_is_null_with_a_reason() {
         .any(|note| note.contains("instance type unknown")));
 }
 
-/// Stands in for the accounts port (describe through the customer's role).
-struct Described;
+const ROLE: &str = "arn:aws:iam::111122223333:role/dd0c-readonly";
 
-#[async_trait]
-impl InstanceTypeResolver for Described {
-    async fn resolve(
-        &self,
-        _tenant: &str,
-        _account: &str,
-        _region: &str,
-        ids: &[String],
-    ) -> Result<HashMap<String, ResourceSpec>, ResolveError> {
-        Ok(ids
-            .iter()
-            .map(|id| {
-                (
-                    id.clone(),
-                    ResourceSpec::Instance {
-                        instance_type: "m5.xlarge".into(),
-                        platform: Platform::Linux,
-                        tenancy: Some(Tenancy::Shared),
-                        spot: false,
-                    },
-                )
-            })
-            .collect())
+/// A normalizer whose account is linked with a read-only role the scripted accounts port knows.
+async fn normalizer_with_role(
+    account: ScriptedAccount,
+) -> (Normalizer, Arc<CapturingBus>, Arc<ScriptedAccounts>) {
+    let clock = Arc::new(SystemClock);
+    let table = Arc::new(MemoryTable::new(clock.clone()));
+    tenancy::link_account_if_absent(
+        table.as_ref(),
+        &AccountLink {
+            account_id: "111122223333".into(),
+            tenant_id: "t-1".into(),
+            status: AccountStatus::Active,
+            role_arn: Some(ROLE.into()),
+            external_id: Some("ext-1".into()),
+            connected_at: chrono::Utc::now(),
+            status_changed_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    let bus = Arc::new(CapturingBus::default());
+    let accounts = Arc::new(ScriptedAccounts::new().with_role(ROLE, account));
+    let n = Normalizer::new(
+        table,
+        bus.clone(),
+        clock,
+        NormalizerConfig {
+            auto_link_tenant: None,
+        },
+    )
+    .with_accounts(accounts.clone());
+    (n, bus, accounts)
+}
+
+fn described(id: &str, instance_type: &str, platform: &str) -> Instance {
+    Instance {
+        instance_id: id.into(),
+        instance_type: instance_type.into(),
+        state: "stopped".into(),
+        platform: Some(platform.into()),
+        launch_time: None,
+        tenancy: Some("default".into()),
+        spot: false,
     }
 }
 
 #[tokio::test]
-async fn a_resolver_plugs_in_for_instances_dd0c_never_saw() {
-    let (n, bus) = normalizer();
-    let n = n.with_instance_resolver(Arc::new(Described));
+async fn instances_dd0c_never_saw_are_described_through_the_role_then_remembered() {
+    let (n, bus, accounts) = normalizer_with_role(ScriptedAccount {
+        external_id: "ext-1".into(),
+        instances: vec![
+            described("i-0b5e1c2d3e4f5a6b0", "m5.xlarge", "Linux/UNIX"),
+            described("i-0b5e1c2d3e4f5a6b1", "m5.xlarge", "Windows"),
+            described("i-unrelated", "p4d.24xlarge", "Linux/UNIX"),
+        ],
+        ..ScriptedAccount::default()
+    })
+    .await;
     n.process_record(&raw("ec2-start-instances")).await.unwrap();
-    let h = bus.cost_events()[0].hourly_cost.expect("resolved");
-    assert!((h - 2.0 * m5_xlarge()).abs() < 1e-9);
+    let event = &bus.cost_events()[0];
+    let linux = m5_xlarge();
+    let windows = pricing::ec2_instance(
+        "m5.xlarge",
+        "us-east-1",
+        Platform::Windows,
+        Tenancy::Shared,
+        false,
+    )
+    .hourly_usd
+    .unwrap();
+    let h = event.hourly_cost.expect("described through the role");
+    assert!(
+        (h - (linux + windows)).abs() < 1e-9,
+        "{h} vs {}",
+        linux + windows
+    );
+    assert_eq!(event.sku.as_deref(), Some("m5.xlarge"));
+    assert_eq!(accounts.calls.lock().unwrap().len(), 1);
+
+    // The next start of the same instances is priced from what was remembered: no AWS call.
+    let again = raw("ec2-start-instances").replace(&event.event_id, "another-start-event");
+    n.process_record(&again).await.unwrap();
+    let second = &bus.cost_events()[1];
+    assert!((second.hourly_cost.expect("remembered") - h).abs() < 1e-9);
+    assert_eq!(accounts.calls.lock().unwrap().len(), 1, "described again");
+}
+
+#[tokio::test]
+async fn a_role_that_cannot_describe_leaves_the_type_unknown_with_a_reason() {
+    let (n, bus, _) = normalizer_with_role(ScriptedAccount {
+        external_id: "ext-1".into(),
+        instances: vec![described("i-0b5e1c2d3e4f5a6b0", "m5.xlarge", "Linux/UNIX")],
+        denied_actions: vec!["ec2:DescribeInstances".into()],
+        ..ScriptedAccount::default()
+    })
+    .await;
+    assert_eq!(
+        n.process_record(&raw("ec2-start-instances")).await.unwrap(),
+        Outcome::CostEvents(1)
+    );
+    let event = &bus.cost_events()[0];
+    assert_eq!(event.hourly_cost, None);
+    assert!(event
+        .pricing_notes
+        .iter()
+        .any(|note| note.contains("not readable through the account's role")));
 }
 
 #[tokio::test]

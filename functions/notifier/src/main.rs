@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let aws = AwsAdapters::from_env().await?;
     let config =
         NotifierConfig::new(env("DEFAULT_SLACK_CHANNEL").unwrap_or_else(|_| "#dd0c-alerts".into()));
-    let chats = dd0c_shared::slack::web::chat_directory_from_env(aws.table.clone())?;
+    let chats = aws.chat_directory()?;
     let handler = Arc::new(
         Notifier::new(
             aws.table,

@@ -22,8 +22,7 @@ pub const ACTORS: &str = "actors";
 pub const SKUS: &str = "skus";
 pub const REGIONS: &str = "regions";
 pub const FIRST_SEEN: &str = "first_seen";
-pub const EXPECTED_ACTORS: &str = "expected_actors";
-pub const EXPECTED_TYPES: &str = "expected_types";
+pub use dd0c_shared::feedback::{EXPECTED_ACTORS, EXPECTED_TYPES};
 pub const SENSITIVITY: &str = "sensitivity";
 
 /// Names the first-seen attribute of one value of a set.

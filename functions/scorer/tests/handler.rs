@@ -261,3 +261,46 @@ async fn mark_expected_lowers_later_scores() {
     );
     assert!(after.severity < before.severity);
 }
+
+/// The Slack button and the dashboard go through `finding_actions::apply`: marking a finding
+/// expected there must teach the same baseline the scorer reads.
+#[tokio::test]
+async fn marking_a_finding_expected_teaches_its_baseline() {
+    use dd0c_shared::finding_actions::{apply, Actor as Who, FindingAction};
+    let w = world();
+    let first = event("x1", start(), 30.0, "p4d.24xlarge", "us-east-1");
+    let finding = w.scorer.process(&first).await.unwrap().expect("a finding");
+    let later = event(
+        "x2",
+        start() + Duration::minutes(5),
+        30.0,
+        "p4d.24xlarge",
+        "us-east-1",
+    );
+    let before = w.scorer.score(&later).await.unwrap().expect("scored");
+
+    let who = Who {
+        user: "U123".into(),
+        via: "slack".into(),
+    };
+    apply(
+        w.table.as_ref(),
+        "t",
+        &finding.id,
+        &FindingAction::MarkExpected,
+        &who,
+        start() + Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    let b = kind_baseline(&w).await;
+    assert!(b.expected_actors.contains(BOB), "{:?}", b.expected_actors);
+    assert!(b.expected_types.contains("p4d.24xlarge"));
+    let after = w.scorer.score(&later).await.unwrap().expect("scored");
+    assert!(
+        after.score < before.score,
+        "{} → {}",
+        before.score,
+        after.score
+    );
+}

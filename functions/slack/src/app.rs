@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use dd0c_shared::batch::HandlerError;
 use dd0c_shared::chat::ChatMessage;
 use dd0c_shared::clock::SharedClock;
 use dd0c_shared::domain::{Finding, FindingKind, FindingStatus};
@@ -17,6 +18,9 @@ use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
 use dd0c_shared::store::{keys, Condition, Table, Update};
 use serde_json::{json, Value};
 
+use crate::deferred::{
+    DeferredCommand, Deferrer, PostError, ResponsePoster, SLACK_RESPONSE_URL_PREFIX,
+};
 use crate::oauth::{OAuthConfig, OAuthExchange};
 
 /// The secrets the app needs (`SLACK_SIGNING_SECRET` locally, Secrets Manager in production).
@@ -34,6 +38,9 @@ pub struct SlackApp {
     default_tenant: Option<String>,
     pub(crate) oauth: Option<(OAuthConfig, Arc<dyn OAuthExchange>)>,
     pub(crate) keys: Option<Arc<dyn dd0c_shared::crypto::KeyProvider>>,
+    deferrer: Option<Arc<dyn Deferrer>>,
+    /// Response URLs the app will POST to (Slack's only, but for local tests).
+    response_url_prefixes: Vec<String>,
 }
 
 fn ephemeral(text: &str, blocks: Value) -> HttpResponse {
@@ -49,6 +56,13 @@ fn section(text: &str) -> Value {
 
 pub(crate) fn form(body: &[u8]) -> std::collections::BTreeMap<String, String> {
     HttpRequest::parse_query(&String::from_utf8_lossy(body))
+}
+
+/// Commands that read a day of events or every finding: deferred when Slack gave a response
+/// URL, so the 3-second acknowledgement never waits on them.
+fn is_slow(text: &str) -> bool {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    matches!(words.as_slice(), ["digest", ..] | ["anomalies", "all", ..])
 }
 
 const HELP: &str = "*dd0c commands*\n\
@@ -74,7 +88,21 @@ impl SlackApp {
             default_tenant: None,
             oauth: None,
             keys: None,
+            deferrer: None,
+            response_url_prefixes: vec![SLACK_RESPONSE_URL_PREFIX.to_owned()],
         }
+    }
+
+    /// Slow commands are acknowledged at once and answered through `response_url`.
+    pub fn with_deferrer(mut self, deferrer: Arc<dyn Deferrer>) -> Self {
+        self.deferrer = Some(deferrer);
+        self
+    }
+
+    /// Also accepts response URLs under `prefix` (local replays and tests).
+    pub fn allow_response_urls(mut self, prefix: impl Into<String>) -> Self {
+        self.response_url_prefixes.push(prefix.into());
+        self
     }
 
     pub(crate) fn default_tenant(&self) -> Option<String> {
@@ -155,12 +183,41 @@ impl SlackApp {
             Err(r) => return r,
         };
         let text = fields.get("text").cloned().unwrap_or_default();
+        let response_url = fields.get("response_url").filter(|u| !u.is_empty());
+        if let (true, Some(deferrer), Some(url)) =
+            (is_slow(&text), self.deferrer.as_ref(), response_url)
+        {
+            let job = DeferredCommand {
+                tenant_id: tenant.clone(),
+                text: text.clone(),
+                response_url: url.clone(),
+                user_id: fields.get("user_id").cloned().unwrap_or_default(),
+            };
+            match deferrer.defer(job).await {
+                Ok(()) => {
+                    return ephemeral(
+                        "Working on it…",
+                        json!([section(&format!(
+                            ":hourglass_flowing_sand: Working on `/dd0c {}`: the answer follows here in a moment.",
+                            text.trim()
+                        ))]),
+                    )
+                }
+                // Answering late beats not answering: try within the 3 seconds.
+                Err(e) => tracing::warn!(tenant, error = %e, "could not defer a slow command"),
+            }
+        }
+        self.answer(&tenant, &text).await
+    }
+
+    /// The answer to `/dd0c <text>` as an ephemeral message.
+    async fn answer(&self, tenant: &str, text: &str) -> HttpResponse {
         let words: Vec<&str> = text.split_whitespace().collect();
         let result = match words.first().copied().unwrap_or("help") {
-            "status" => self.status(&tenant).await,
-            "anomalies" => self.anomalies(&tenant, &words[1..]).await,
-            "digest" => self.digest(&tenant).await,
-            "drift" => self.drift(&tenant, words.get(1).copied()).await,
+            "status" => self.status(tenant).await,
+            "anomalies" => self.anomalies(tenant, &words[1..]).await,
+            "digest" => self.digest(tenant).await,
+            "drift" => self.drift(tenant, words.get(1).copied()).await,
             "help" => Ok(ephemeral("dd0c help", json!([section(HELP)]))),
             other => Ok(ephemeral(
                 "unknown command",
@@ -176,6 +233,36 @@ impl SlackApp {
                 )]),
             )
         })
+    }
+
+    /// Answers a deferred command through its response URL. A URL outside Slack's is refused
+    /// (dead-lettered with the reason); Slack refusing the post (an expired URL) is logged and
+    /// dropped, since a retry would be refused too; Slack unreachable is retried.
+    pub async fn run_deferred(
+        &self,
+        job: &DeferredCommand,
+        poster: &dyn ResponsePoster,
+    ) -> Result<(), HandlerError> {
+        if !self
+            .response_url_prefixes
+            .iter()
+            .any(|p| job.response_url.starts_with(p.as_str()))
+        {
+            return Err(HandlerError::malformed(format!(
+                "response_url {:?} is not a Slack response URL",
+                job.response_url
+            )));
+        }
+        let answer = self.answer(&job.tenant_id, &job.text).await;
+        let message: Value = serde_json::from_str(&answer.body).map_err(HandlerError::malformed)?;
+        match poster.post(&job.response_url, &message).await {
+            Ok(()) => Ok(()),
+            Err(PostError::Rejected(status)) => {
+                tracing::warn!(tenant = %job.tenant_id, command = %job.text, status, "Slack refused a deferred answer");
+                Ok(())
+            }
+            Err(e @ PostError::Unavailable(_)) => Err(HandlerError::transient(e)),
+        }
     }
 
     async fn status(&self, tenant: &str) -> Result<HttpResponse, dd0c_shared::store::StoreError> {
@@ -334,6 +421,9 @@ impl SlackApp {
             .as_str()
             .unwrap_or("unknown")
             .to_owned();
+        if payload["type"] == "view_submission" {
+            return self.view_submission(&tenant, &user, &payload).await;
+        }
         let Some(action) = payload["actions"].get(0) else {
             return HttpResponse::problem(
                 400,
@@ -365,8 +455,13 @@ impl SlackApp {
         let ts = payload["container"]["message_ts"]
             .as_str()
             .map(str::to_owned);
+        let origin = Origin {
+            channel,
+            ts,
+            trigger_id: payload["trigger_id"].as_str().map(str::to_owned),
+        };
         match self
-            .apply_action(&tenant, &user, action_id, action, &finding_id, channel, ts)
+            .apply_action(&tenant, &user, action_id, action, &finding_id, origin)
             .await
         {
             Ok(()) => HttpResponse::text(200, "text/plain", ""),
@@ -394,7 +489,62 @@ impl SlackApp {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The assign modal was submitted: set the owner, update the alert, close the modal.
+    /// Problems the user can fix are shown in the modal (`response_action: errors`).
+    async fn view_submission(&self, tenant: &str, user: &str, payload: &Value) -> HttpResponse {
+        let view = &payload["view"];
+        if view["callback_id"] != ASSIGN_VIEW {
+            return HttpResponse::problem(
+                400,
+                "Bad request",
+                &format!("unknown view {}", view["callback_id"]),
+                Some("payload.view.callback_id"),
+            );
+        }
+        let meta: Value = view["private_metadata"]
+            .as_str()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or_default();
+        let Some(finding_id) = meta["finding_id"].as_str() else {
+            return HttpResponse::problem(
+                400,
+                "Bad request",
+                "the view's private_metadata names no finding",
+                Some("payload.view.private_metadata"),
+            );
+        };
+        let in_modal = |message: &str| {
+            HttpResponse::json(
+                200,
+                &json!({"response_action": "errors", "errors": {OWNER_BLOCK: message}}),
+            )
+        };
+        let Some(owner) =
+            view["state"]["values"][OWNER_BLOCK]["assign_to"]["selected_user"].as_str()
+        else {
+            return in_modal("Pick an owner");
+        };
+        let origin = Origin {
+            channel: meta["channel"].as_str().map(str::to_owned),
+            ts: meta["ts"].as_str().map(str::to_owned),
+            trigger_id: None,
+        };
+        let selected = json!({ "selected_user": owner });
+        match self
+            .apply_action(tenant, user, "assign_to", &selected, finding_id, origin)
+            .await
+        {
+            // An empty 200 closes the modal.
+            Ok(()) => HttpResponse::text(200, "text/plain", ""),
+            Err(ActionFailure::NotFound) => in_modal("This finding no longer exists"),
+            Err(ActionFailure::Unknown) => in_modal("This finding cannot be assigned"),
+            Err(ActionFailure::Failed(e)) => {
+                tracing::error!(tenant, finding = finding_id, error = %e, "assign failed");
+                in_modal("dd0c could not save the owner; try again")
+            }
+        }
+    }
+
     async fn apply_action(
         &self,
         tenant: &str,
@@ -402,9 +552,13 @@ impl SlackApp {
         action_id: &str,
         action: &Value,
         finding_id: &str,
-        channel: Option<String>,
-        ts: Option<String>,
+        origin: Origin,
     ) -> Result<(), ActionFailure> {
+        let Origin {
+            channel,
+            ts,
+            trigger_id,
+        } = origin;
         let now = self.clock.now();
         let who = finding_actions::Actor {
             user: format!("slack:{user}"),
@@ -422,7 +576,6 @@ impl SlackApp {
                     now,
                 )
                 .await?;
-                self.teach_baseline(tenant, finding_id).await?;
                 format!("Marked expected by <@{user}>")
             }
             "snooze_1h" | "snooze_24h" | "snooze_7d" => {
@@ -451,8 +604,19 @@ impl SlackApp {
                 format!("Drift accepted by <@{user}>")
             }
             "assign" => {
-                // A user picker in the alert's thread (no modal: only `chat:write` is needed).
                 let finding = load(table, tenant, finding_id).await?;
+                let chat = self.chat(tenant).await?;
+                if let Some(trigger_id) = &trigger_id {
+                    let view = assign_modal(&finding, channel.as_deref(), ts.as_deref());
+                    match chat.open_view(trigger_id, view).await {
+                        Ok(()) => return Ok(()),
+                        Err(e) => {
+                            tracing::warn!(tenant, finding = finding_id, error = %e, "no modal: assigning in the thread instead")
+                        }
+                    }
+                }
+                // Without a modal (expired trigger, a sink that cannot open views): a user
+                // picker in the alert's thread.
                 let (Some(channel), Some(ts)) = (channel, ts) else {
                     return Err(ActionFailure::Unknown);
                 };
@@ -462,7 +626,6 @@ impl SlackApp {
                         {"type": "users_select", "action_id": "assign_to", "placeholder": {"type": "plain_text", "text": "Pick an owner"}}
                     ]}
                 ]);
-                let chat = self.chat(tenant).await?;
                 chat.post(ChatMessage {
                     channel,
                     text: format!("Assign {}", summary(&finding)),
@@ -532,31 +695,37 @@ impl SlackApp {
             .map_err(|e| ActionFailure::Failed(e.to_string()))?
             .ok_or_else(|| ActionFailure::Failed("no working Slack installation".into()))
     }
+}
 
-    /// "Expected" teaches the baseline: the scorer reads `expected_count` on the baseline of
-    /// the finding's service and resource type to damp the next score (decision 0500).
-    async fn teach_baseline(&self, tenant: &str, finding_id: &str) -> Result<(), ActionFailure> {
-        let finding = load(self.table.as_ref(), tenant, finding_id).await?;
-        let service = finding
-            .resource_type
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        self.table
-            .update(
-                &keys::baseline(
-                    tenant,
-                    &finding.account_id,
-                    &service,
-                    &finding.resource_type,
-                ),
-                Update::new().add("expected_count", 1.0),
-            )
-            .await
-            .map_err(failed)?;
-        Ok(())
-    }
+/// Where an interaction came from: the alert's message and, for buttons, the trigger that
+/// may open a modal.
+pub(crate) struct Origin {
+    channel: Option<String>,
+    ts: Option<String>,
+    trigger_id: Option<String>,
+}
+
+/// The modal's callback id, and its one input.
+const ASSIGN_VIEW: &str = "assign";
+const OWNER_BLOCK: &str = "owner";
+
+/// "Assign": a modal with a user select. The finding and the alert's message travel in
+/// `private_metadata` so the submission can set the owner and update the alert.
+fn assign_modal(finding: &Finding, channel: Option<&str>, ts: Option<&str>) -> Value {
+    json!({
+        "type": "modal",
+        "callback_id": ASSIGN_VIEW,
+        "private_metadata": json!({"finding_id": finding.id, "channel": channel, "ts": ts}).to_string(),
+        "title": {"type": "plain_text", "text": "Assign an owner"},
+        "submit": {"type": "plain_text", "text": "Assign"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(&format!("*{}*\n`{}`", summary(finding), finding.id)),
+            {"type": "input", "block_id": OWNER_BLOCK, "label": {"type": "plain_text", "text": "Owner"},
+             "element": {"type": "users_select", "action_id": "assign_to",
+                         "placeholder": {"type": "plain_text", "text": "Pick an owner"}}}
+        ]
+    })
 }
 
 pub(crate) enum ActionFailure {

@@ -2,6 +2,8 @@
 //! [`dd0c_shared::http::HttpHandler`] for Lambda and `dd0c serve`.
 
 mod app;
+pub mod deferred;
+pub mod function_env;
 pub mod oauth;
 
 pub use app::{SlackApp, SlackSecrets};

@@ -1,48 +1,43 @@
 use std::sync::Arc;
 
-use dd0c_shared::config::{env, AwsAdapters};
-use dd0c_shared::lambda::http_function;
+use dd0c_shared::config::AwsAdapters;
+use dd0c_shared::lambda::http_or_sqs_function;
+use dd0c_shared::secrets::{process_env, SecretsExtension};
 use dd0c_shared::telemetry;
-use dd0c_slack::{
-    chat_directory_from_env, key_provider_from_env, OAuthConfig, SlackApp, SlackOAuth, SlackSecrets,
-};
+use dd0c_slack::deferred::{BusDeferrer, DeferredCommands, HttpPoster};
+use dd0c_slack::function_env::{slack_credentials, SlackEnv};
+use dd0c_slack::{SlackApp, SlackOAuth};
 use lambda_runtime::{run, service_fn, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_lambda("slack");
     let aws = AwsAdapters::from_env().await?;
-    let secrets = SlackSecrets {
-        signing_secret: env("SLACK_SIGNING_SECRET")?,
-    };
-    let chats = chat_directory_from_env(aws.table.clone())?;
+    let env = SlackEnv::read(&process_env)?;
+    let secret = SecretsExtension::from_env(&process_env)?
+        .json(&env.secret_arn)
+        .await?;
+    let (signing, oauth) = slack_credentials(&secret)?;
     let mut app = SlackApp::new(
         aws.table.clone(),
         Arc::new(dd0c_shared::chat::RecordingChat::default()),
-        aws.clock,
-        secrets,
+        aws.clock.clone(),
+        signing,
     )
-    .with_directory(chats);
-    if let (Ok(client_id), Ok(client_secret), Ok(redirect_uri)) = (
-        env("SLACK_CLIENT_ID"),
-        env("SLACK_CLIENT_SECRET"),
-        env("SLACK_REDIRECT_URI"),
-    ) {
-        let config = OAuthConfig {
-            client_id,
-            client_secret,
-            redirect_uri,
-        };
-        app = app.with_oauth(
-            config,
-            Arc::new(SlackOAuth::default()),
-            key_provider_from_env()?,
-        );
+    .with_directory(aws.chat_directory()?)
+    .with_deferrer(Arc::new(BusDeferrer(aws.bus.clone())));
+    if let Some(config) = oauth {
+        app = app.with_oauth(config, Arc::new(SlackOAuth::default()), aws.token_keys()?);
     }
     let app = Arc::new(app);
+    let deferred = Arc::new(DeferredCommands {
+        app: app.clone(),
+        poster: Arc::new(HttpPoster(reqwest::Client::new())),
+    });
+    let queue = aws.queue;
     run(service_fn(move |event| {
-        let app = app.clone();
-        async move { http_function(app.as_ref(), event).await }
+        let (app, deferred, queue) = (app.clone(), deferred.clone(), queue.clone());
+        async move { http_or_sqs_function(app.as_ref(), deferred, queue, "commands", event).await }
     }))
     .await
 }

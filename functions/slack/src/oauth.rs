@@ -1,27 +1,35 @@
-//! OAuth v2 install: `/v1/slack/install` hands out a single-use `state` and redirects to
-//! Slack; `/v1/slack/oauth_redirect` checks the state, exchanges the code for a bot token and
+//! OAuth v2 install: the install URL carries a single-use `state` bound to the tenant
+//! (`dd0c_shared::slack::install`); `/v1/slack/oauth_redirect` checks the state, exchanges the code for a bot token and
 //! stores it sealed (envelope encryption) with the tenant as context.
 
 use async_trait::async_trait;
-use chrono::Duration;
 use dd0c_shared::crypto;
 use dd0c_shared::http::{percent_decode, HttpRequest, HttpResponse};
+use dd0c_shared::slack::install::{redirect_uri_for, start_install, InstallLink};
 use dd0c_shared::slack::settings::{self, Installation, InstallationStatus};
-use dd0c_shared::store::{keys, AttrValue, Item, TTL_ATTRIBUTE};
+use dd0c_shared::store::{keys, AttrValue};
 use serde::Deserialize;
 
 use crate::app::SlackApp;
 
-/// The minimum scopes dd0c asks for.
-pub const SCOPES: &str = "chat:write,commands";
-/// How long an install `state` stays valid.
-pub const STATE_TTL_MINUTES: i64 = 10;
+pub use dd0c_shared::slack::install::{SCOPES, STATE_TTL_MINUTES};
 
 #[derive(Debug, Clone)]
 pub struct OAuthConfig {
     pub client_id: String,
     pub client_secret: String,
+    /// Empty: derived from each request (`install::redirect_uri_for`).
     pub redirect_uri: String,
+}
+
+impl OAuthConfig {
+    /// This config with the redirect URI the request implies, when none is configured.
+    fn for_request(&self, request: &HttpRequest) -> Option<OAuthConfig> {
+        Some(OAuthConfig {
+            redirect_uri: redirect_uri_for(Some(&self.redirect_uri), request)?,
+            ..self.clone()
+        })
+    }
 }
 
 /// What `oauth.v2.access` returns that dd0c keeps.
@@ -98,17 +106,6 @@ impl OAuthExchange for SlackOAuth {
     }
 }
 
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn html(status: u16, text: &str) -> HttpResponse {
     HttpResponse::text(
         status,
@@ -118,42 +115,42 @@ fn html(status: u16, text: &str) -> HttpResponse {
 }
 
 impl SlackApp {
-    /// The tenant installing: set by the authorizer in front of the route (`x-dd0c-tenant`),
-    /// else the embedded mode's tenant.
-    fn installing_tenant(&self, request: &HttpRequest) -> Option<String> {
-        request
-            .header("x-dd0c-tenant")
-            .map(str::to_owned)
-            .or_else(|| self.default_tenant())
-    }
-
+    /// Starts an install for the embedded mode's tenant. In production this route knows no
+    /// tenant (it is public, and nothing the browser sends can be trusted to name one): the
+    /// dashboard asks the API for the install URL instead.
     pub(crate) async fn install(&self, request: HttpRequest) -> HttpResponse {
         let Some((config, _)) = &self.oauth else {
             return HttpResponse::problem(501, "Not configured", "Slack OAuth is not configured (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_REDIRECT_URI)", None);
         };
-        let Some(tenant) = self.installing_tenant(&request) else {
-            return HttpResponse::problem(401, "Unauthorized", "sign in to dd0c first", None);
+        let Some(tenant) = self.default_tenant() else {
+            return HttpResponse::problem(
+                401,
+                "Unauthorized",
+                "start the Slack install from the dd0c dashboard (GET /v1/integrations/slack/install-url, signed in)",
+                None,
+            );
         };
-        let state = uuid::Uuid::new_v4().simple().to_string();
-        let key = keys::slack_oauth_state(&state);
-        let expires = (self.clock.now() + Duration::minutes(STATE_TTL_MINUTES)).timestamp() as f64;
-        let mut item = Item::new();
-        item.insert("PK".into(), AttrValue::S(key.pk));
-        item.insert("SK".into(), AttrValue::S(key.sk));
-        item.insert("tenant_id".into(), AttrValue::S(tenant));
-        item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(expires));
-        if let Err(e) = self.table.put(item, None).await {
-            tracing::error!(error = %e, "could not store the OAuth state");
-            return HttpResponse::problem(503, "Unavailable", "try again", None);
+        let Some(config) = config.for_request(&request) else {
+            return HttpResponse::problem(
+                400,
+                "Bad request",
+                "the request has no usable host header",
+                Some("host"),
+            );
+        };
+        let link = InstallLink {
+            client_id: config.client_id.clone(),
+            redirect_uri: config.redirect_uri.clone(),
+        };
+        match start_install(self.table.as_ref(), self.clock.now(), &tenant, &link).await {
+            Ok(location) => {
+                HttpResponse::text(302, "text/plain", "").with_header("location", &location)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not store the OAuth state");
+                HttpResponse::problem(503, "Unavailable", "try again", None)
+            }
         }
-        let location = format!(
-            "https://slack.com/oauth/v2/authorize?client_id={}&scope={}&state={}&redirect_uri={}",
-            url_encode(&config.client_id),
-            url_encode(SCOPES),
-            state,
-            url_encode(&config.redirect_uri)
-        );
-        HttpResponse::text(302, "text/plain", "").with_header("location", &location)
     }
 
     pub(crate) async fn oauth_redirect(&self, request: HttpRequest) -> HttpResponse {
@@ -201,7 +198,15 @@ impl SlackApp {
         if let Err(e) = self.table.delete(&key, None).await {
             tracing::warn!(error = %e, "could not delete a used OAuth state");
         }
-        let access = match exchange.exchange(config, code).await {
+        let Some(config) = config.for_request(&request) else {
+            return HttpResponse::problem(
+                400,
+                "Bad request",
+                "the request has no usable host header",
+                Some("host"),
+            );
+        };
+        let access = match exchange.exchange(&config, code).await {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(tenant, error = %e, "OAuth code exchange failed");

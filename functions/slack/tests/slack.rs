@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use aws_lambda_events::event::apigw::ApiGatewayV2httpRequest;
 use base64::Engine;
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use dd0c_shared::batch::HandlerError;
 use dd0c_shared::chat::{ChatMessage, ChatSink, RecordingChat};
 use dd0c_shared::clock::{Clock, ManualClock};
 use dd0c_shared::crypto::LocalKeyProvider;
@@ -16,6 +17,9 @@ use dd0c_shared::signatures::sign_slack;
 use dd0c_shared::slack::settings;
 use dd0c_shared::store::memory::MemoryTable;
 use dd0c_shared::store::{keys, query_all, AttrValue, Query, Table, Update};
+use dd0c_slack::deferred::{
+    BusDeferrer, DeferredCommand, DeferredCommands, Deferrer, HttpPoster, PostError, ResponsePoster,
+};
 use dd0c_slack::{OAuthAccess, OAuthConfig, OAuthExchange, SlackApp, SlackSecrets};
 use serde_json::{json, Value};
 
@@ -182,7 +186,8 @@ fn finding(id: &str, kind: FindingKind) -> Finding {
         details: if kind == FindingKind::Drift {
             json!({"stack": "web", "diff": [{"attribute": "tags.env", "old": "prod", "new": "dev"}]})
         } else {
-            Value::Null
+            // What the scorer records on a cost finding.
+            json!({"sku": "p3.8xlarge", "count": 1, "spot": false, "service": "ec2"})
         },
     }
 }
@@ -309,7 +314,16 @@ async fn each_action_changes_state_updates_the_message_and_is_audited() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(baseline["expected_count"].as_f64(), Some(1.0));
+    // The button taught the baseline the scorer reads: this actor and type are now expected.
+    let set = |name: &str| match &baseline[name] {
+        AttrValue::Ss(values) => values.iter().cloned().collect::<Vec<String>>(),
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(
+        set(dd0c_shared::feedback::EXPECTED_ACTORS),
+        ["arn:aws:iam::111122223333:user/alice"]
+    );
+    assert_eq!(set(dd0c_shared::feedback::EXPECTED_TYPES), ["p3.8xlarge"]);
 
     let r = press(
         &w,
@@ -331,7 +345,7 @@ async fn each_action_changes_state_updates_the_message_and_is_audited() {
         .to_string()
         .contains("Drift accepted by <@U42>"));
 
-    // Assign: a user picker in the alert's thread, then the pick sets the owner.
+    // Assign: a modal with a user select; submitting it sets the owner and updates the alert.
     let r = press(
         &w,
         json!({"action_id": "assign", "value": "drift-1", "type": "button"}),
@@ -339,11 +353,41 @@ async fn each_action_changes_state_updates_the_message_and_is_audited() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let picker = w.chat.messages().last().cloned().unwrap();
-    assert_eq!(picker.thread_ts.as_deref(), Some(ts_drift.as_str()));
-    assert!(picker.blocks.to_string().contains("users_select"));
-    let r = press(&w, json!({"action_id": "assign_to", "block_id": "assign:drift-1", "selected_user": "U7", "type": "users_select"}), &ts_drift).await;
+    let (trigger, view) = w.chat.views().last().cloned().expect("a modal");
+    assert_eq!(trigger, "1.2.3");
+    assert_eq!(view["type"], "modal");
+    assert_eq!(view["blocks"][1]["element"]["type"], "users_select");
+    let messages_before = w.chat.messages().len();
+    let submit = |selected: Option<&str>| {
+        let mut values = json!({});
+        if let Some(user) = selected {
+            values =
+                json!({"owner": {"assign_to": {"type": "users_select", "selected_user": user}}});
+        }
+        let payload = json!({
+            "type": "view_submission", "user": {"id": "U42", "team_id": "T111"}, "team": {"id": "T111"},
+            "view": {"callback_id": view["callback_id"], "private_metadata": view["private_metadata"],
+                     "state": {"values": values}}
+        });
+        let body = format!("payload={}", url_encode(&payload.to_string()));
+        w.app.handle(signed(
+            "/v1/slack/actions",
+            "secret",
+            w.clock.now().timestamp(),
+            &body,
+        ))
+    };
+    // Submitted without a pick: the modal shows the error, nothing changes.
+    let r = submit(None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(body_json(&r)["errors"]["owner"], "Pick an owner");
+    let r = submit(Some("U7")).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.is_empty(),
+        "an empty answer closes the modal: {}",
+        r.body
+    );
     let item = w
         .table
         .get(&keys::finding("t1", "drift-1"))
@@ -351,6 +395,7 @@ async fn each_action_changes_state_updates_the_message_and_is_audited() {
         .unwrap()
         .unwrap();
     assert_eq!(item["owner"].as_str(), Some("U7"));
+    assert_eq!(w.chat.messages().len(), messages_before, "no thread picker");
     assert!(w.chat.messages()[1]
         .blocks
         .to_string()
@@ -528,18 +573,31 @@ async fn oauth_install_checks_state_and_stores_the_token_encrypted() {
         },
     )
     .with_oauth(config, Arc::new(FakeExchange), keys_provider.clone());
+    // The public route knows no tenant in production, whatever the browser claims.
     assert_eq!(
         app.handle(HttpRequest::new("GET", "/v1/slack/install"))
             .await
             .status,
         401
     );
-    let r = app
-        .handle(HttpRequest::new("GET", "/v1/slack/install").with_header("x-dd0c-tenant", "t9"))
-        .await;
-    assert_eq!(r.status, 302);
-    let location = &r.headers["location"];
-    assert!(location.starts_with("https://slack.com/oauth/v2/authorize?client_id=123.456&scope=chat%3Awrite%2Ccommands&state="), "{location}");
+    assert_eq!(
+        app.handle(HttpRequest::new("GET", "/v1/slack/install").with_header("x-dd0c-tenant", "t9"))
+            .await
+            .status,
+        401,
+        "a header must not pick the tenant a workspace is linked to"
+    );
+    // The signed-in API call starts it (GET /v1/integrations/slack/install-url).
+    let link = dd0c_shared::slack::install::InstallLink {
+        client_id: "123.456".into(),
+        redirect_uri: "https://api.dd0c.dev/v1/slack/oauth_redirect".into(),
+    };
+    let start = || async {
+        dd0c_shared::slack::install::start_install(w.table.as_ref(), w.clock.now(), "t9", &link)
+            .await
+            .unwrap()
+    };
+    let location = &start().await;
     let state = location
         .split("state=")
         .nth(1)
@@ -548,7 +606,6 @@ async fn oauth_install_checks_state_and_stores_the_token_encrypted() {
         .next()
         .unwrap()
         .to_owned();
-
     let redirect = |state: &str, code: &str| {
         HttpRequest::new("GET", "/v1/slack/oauth_redirect")
             .with_query("state", state)
@@ -585,10 +642,8 @@ async fn oauth_install_checks_state_and_stores_the_token_encrypted() {
     // The state is single-use.
     assert_eq!(app.handle(redirect(&state, "good-code")).await.status, 400);
     // An expired state is refused.
-    let r = app
-        .handle(HttpRequest::new("GET", "/v1/slack/install").with_header("x-dd0c-tenant", "t9"))
-        .await;
-    let state = r.headers["location"]
+    let state = start()
+        .await
         .split("state=")
         .nth(1)
         .unwrap()
@@ -598,4 +653,261 @@ async fn oauth_install_checks_state_and_stores_the_token_encrypted() {
         .to_owned();
     w.clock.advance(Duration::minutes(11));
     assert_eq!(app.handle(redirect(&state, "good-code")).await.status, 400);
+}
+
+/// A sink that cannot open modals (an incoming webhook, say).
+struct NoViews(Arc<RecordingChat>);
+
+#[async_trait]
+impl ChatSink for NoViews {
+    async fn post(
+        &self,
+        message: ChatMessage,
+    ) -> Result<dd0c_shared::chat::Posted, dd0c_shared::chat::ChatError> {
+        self.0.post(message).await
+    }
+    async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        message: ChatMessage,
+    ) -> Result<(), dd0c_shared::chat::ChatError> {
+        self.0.update(channel, ts, message).await
+    }
+}
+
+#[tokio::test]
+async fn without_a_modal_assign_falls_back_to_a_picker_in_the_thread() {
+    let w = world("secret").await;
+    let ts_drift = alerted(&w, &finding("drift-1", FindingKind::Drift)).await;
+    let w = World {
+        app: w
+            .app
+            .with_directory(Arc::new(settings::SingleChat(Arc::new(NoViews(
+                w.chat.clone(),
+            ))))),
+        ..w
+    };
+    let r = press(
+        &w,
+        json!({"action_id": "assign", "value": "drift-1", "type": "button"}),
+        &ts_drift,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let picker = w.chat.messages().last().cloned().unwrap();
+    assert_eq!(picker.thread_ts.as_deref(), Some(ts_drift.as_str()));
+    assert!(picker.blocks.to_string().contains("users_select"));
+    let r = press(&w, json!({"action_id": "assign_to", "block_id": "assign:drift-1", "selected_user": "U7", "type": "users_select"}), &ts_drift).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let item = w
+        .table
+        .get(&keys::finding("t1", "drift-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item["owner"].as_str(), Some("U7"));
+}
+
+// ---- deferred slash commands -----------------------------------------------------------
+
+#[derive(Default)]
+struct RecordingDeferrer(std::sync::Mutex<Vec<DeferredCommand>>);
+
+#[async_trait]
+impl Deferrer for RecordingDeferrer {
+    async fn defer(&self, job: DeferredCommand) -> Result<(), String> {
+        self.0.lock().unwrap().push(job);
+        Ok(())
+    }
+}
+
+/// Answers every post with `answer`, recording what was posted where.
+struct ScriptedPoster {
+    answer: fn() -> Result<(), PostError>,
+    posted: std::sync::Mutex<Vec<(String, Value)>>,
+}
+
+#[async_trait]
+impl ResponsePoster for ScriptedPoster {
+    async fn post(&self, url: &str, message: &Value) -> Result<(), PostError> {
+        self.posted
+            .lock()
+            .unwrap()
+            .push((url.to_owned(), message.clone()));
+        (self.answer)()
+    }
+}
+
+fn poster(answer: fn() -> Result<(), PostError>) -> ScriptedPoster {
+    ScriptedPoster {
+        answer,
+        posted: std::sync::Mutex::new(Vec::new()),
+    }
+}
+
+#[tokio::test]
+async fn slow_commands_are_acknowledged_at_once_and_answered_through_response_url() {
+    let w = world("secret").await;
+    alerted(&w, &finding("cost-1", FindingKind::CostAnomaly)).await;
+    let deferrer = Arc::new(RecordingDeferrer::default());
+    let w = World {
+        app: w.app.with_deferrer(deferrer.clone()),
+        ..w
+    };
+
+    // Quick commands are still answered inline.
+    assert!(command(&w, "status")
+        .await
+        .to_string()
+        .contains("Open cost anomalies: 1"));
+    assert!(deferrer.0.lock().unwrap().is_empty());
+
+    let ack = command(&w, "digest").await.to_string();
+    assert!(ack.contains("Working on `/dd0c digest`"), "{ack}");
+    assert!(command(&w, "anomalies all")
+        .await
+        .to_string()
+        .contains("Working on"));
+    let jobs = deferrer.0.lock().unwrap().clone();
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(
+        jobs[0],
+        DeferredCommand {
+            tenant_id: "t1".into(),
+            text: "digest".into(),
+            response_url: "https://hooks.slack.com/commands/1".into(),
+            user_id: "U42".into(),
+        }
+    );
+
+    // The answer goes to the response URL as the ephemeral message the inline path returns.
+    let ok = poster(|| Ok(()));
+    w.app.run_deferred(&jobs[0], &ok).await.unwrap();
+    w.app.run_deferred(&jobs[1], &ok).await.unwrap();
+    let posted = ok.posted.lock().unwrap().clone();
+    assert_eq!(posted[0].0, "https://hooks.slack.com/commands/1");
+    assert_eq!(posted[0].1["response_type"], "ephemeral");
+    assert!(posted[0].1.to_string().contains("dd0c daily digest"));
+    assert!(posted[1].1.to_string().contains("cost-1"));
+    dd0c_shared::slack::blocks::validate_limits(&posted[1].1["blocks"]).unwrap();
+
+    // A URL that is not Slack's is never posted to: dead-lettered with the reason.
+    let elsewhere = DeferredCommand {
+        response_url: "https://attacker.example/collect".into(),
+        ..jobs[0].clone()
+    };
+    let refused = poster(|| Ok(()));
+    match w.app.run_deferred(&elsewhere, &refused).await {
+        Err(HandlerError::Malformed(why)) => assert!(why.contains("not a Slack response URL")),
+        other => panic!("expected a malformed job, got {other:?}"),
+    }
+    assert!(refused.posted.lock().unwrap().is_empty());
+
+    // An expired URL (Slack answers 404) is dropped; Slack unreachable is retried.
+    assert!(w
+        .app
+        .run_deferred(&jobs[0], &poster(|| Err(PostError::Rejected(404))))
+        .await
+        .is_ok());
+    assert!(matches!(
+        w.app
+            .run_deferred(
+                &jobs[0],
+                &poster(|| Err(PostError::Unavailable("timeout".into())))
+            )
+            .await,
+        Err(HandlerError::Transient(_))
+    ));
+}
+
+/// Reads one HTTP request on `listener`, answers 200 and returns the request body.
+async fn capture_one_post(listener: tokio::net::TcpListener) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut socket, _) = listener.accept().await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = socket.read(&mut buf).await.unwrap();
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw).to_string();
+        if let Some(split) = text.find("\r\n\r\n") {
+            let length = text[..split]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if raw.len() >= split + 4 + length {
+                socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await
+                    .unwrap();
+                return text[split + 4..].to_owned();
+            }
+        }
+        if n == 0 {
+            panic!("connection closed early");
+        }
+    }
+}
+
+/// The production path on embedded adapters: the slash command publishes on the bus, the
+/// route puts it on the `commands` queue, the slack function's consumer answers over HTTP.
+#[tokio::test]
+async fn a_deferred_command_travels_bus_queue_and_http() {
+    use dd0c_shared::batch::MessageHandler;
+    use dd0c_shared::bus::memory::MemoryBus;
+    use dd0c_shared::bus::RoutingTable;
+    use dd0c_shared::queue::memory::MemoryQueue;
+    use dd0c_shared::queue::Queue;
+
+    let w = world("secret").await;
+    alerted(&w, &finding("cost-1", FindingKind::CostAnomaly)).await;
+    let clock: dd0c_shared::clock::SharedClock = Arc::new(w.clock.clone());
+    let routing = RoutingTable::builtin().clone();
+    let queue = Arc::new(MemoryQueue::new(
+        routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
+        clock.clone(),
+    ));
+    let bus = Arc::new(MemoryBus::new(routing, queue.clone(), clock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(capture_one_post(listener));
+
+    let app = Arc::new(
+        w.app
+            .with_deferrer(Arc::new(BusDeferrer(bus)))
+            .allow_response_urls("http://127.0.0.1:"),
+    );
+    let response_url = format!("http://127.0.0.1:{port}/commands/1");
+    let body = format!(
+        "team_id=T111&user_id=U42&command=%2Fdd0c&text=digest&response_url={}",
+        url_encode(&response_url)
+    );
+    let r = app
+        .handle(signed(
+            "/v1/slack/commands",
+            "secret",
+            w.clock.now().timestamp(),
+            &body,
+        ))
+        .await;
+    assert!(r.body.contains("Working on"), "{}", r.body);
+
+    let received = queue
+        .receive("commands", 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(received.len(), 1);
+    let consumer = DeferredCommands {
+        app: app.clone(),
+        poster: Arc::new(HttpPoster(reqwest::Client::new())),
+    };
+    consumer.handle(&received[0].body).await.unwrap();
+    let posted: Value = serde_json::from_str(&server.await.unwrap()).unwrap();
+    assert_eq!(posted["response_type"], "ephemeral");
+    assert!(posted.to_string().contains("dd0c daily digest"));
 }

@@ -321,7 +321,26 @@ impl StripeWebhook {
 
 /// `STRIPE_WEBHOOK_SECRET`, comma-separated during a rotation.
 pub fn secrets_from_env() -> Option<Vec<String>> {
-    let raw = std::env::var(SECRET_ENV).ok()?;
+    split_secrets(&std::env::var(SECRET_ENV).ok()?)
+}
+
+/// The Lambda's variable naming the Stripe secret (JSON: `webhook_secret`, `api_key`,
+/// `price_id`), per `shared/function-env.json`.
+pub const SECRET_ARN_ENV: &str = "STRIPE_SECRET_ARN";
+
+/// The webhook signing secrets in the Stripe secret's `webhook_secret` (comma-separated
+/// during a rotation).
+pub fn webhook_secrets(
+    secret: &dd0c_shared::secrets::SecretJson,
+) -> Result<Vec<String>, dd0c_shared::secrets::SecretError> {
+    let raw = secret.get("webhook_secret")?;
+    split_secrets(&raw).ok_or(dd0c_shared::secrets::SecretError::MissingKey {
+        secret: SECRET_ARN_ENV.into(),
+        key: "webhook_secret".into(),
+    })
+}
+
+fn split_secrets(raw: &str) -> Option<Vec<String>> {
     let secrets: Vec<String> = raw
         .split(',')
         .map(str::trim)
@@ -365,5 +384,36 @@ impl HttpHandler for StripeWebhook {
             }
             Err(response) => response,
         }
+    }
+}
+
+#[cfg(test)]
+mod function_env_tests {
+    use super::*;
+    use dd0c_shared::secrets::SecretJson;
+
+    #[test]
+    fn the_contracted_variable_and_secret_keys_are_what_the_function_reads() {
+        let file: serde_json::Value =
+            serde_json::from_str(include_str!("../../../shared/function-env.json")).unwrap();
+        let names: Vec<&str> = file["functions"]["stripe"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(names.contains(&SECRET_ARN_ENV), "{names:?}");
+        let secret = SecretJson::parse(
+            "arn:stripe",
+            r#"{"webhook_secret":"whsec_new, whsec_old","api_key":"sk_x","price_id":"price_x"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            webhook_secrets(&secret).unwrap(),
+            ["whsec_new", "whsec_old"]
+        );
+        let placeholder =
+            SecretJson::parse("arn:stripe", r#"{"webhook_secret":"REPLACE_ME"}"#).unwrap();
+        assert!(webhook_secrets(&placeholder).is_err());
     }
 }

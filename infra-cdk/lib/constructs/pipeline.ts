@@ -106,7 +106,7 @@ export class Pipeline extends Construct {
       digest: [props.slackSecret],
       slack: [props.slackSecret],
       stripe: [props.stripeSecret],
-      api: [props.stripeSecret],
+      api: [props.stripeSecret, props.slackSecret],
     };
     const consumed: Partial<Record<FunctionName, string>> = {};
     for (const q of routing.queues) consumed[q.consumer as FunctionName] = q.name;
@@ -211,7 +211,7 @@ export class Pipeline extends Construct {
       resources: [`arn:${Aws.PARTITION}:iam::*:role/*`],
       conditions: { StringNotEquals: { 'aws:ResourceAccount': Aws.ACCOUNT_ID } },
     });
-    for (const name of ['scorer', 'classifier', 'digest', 'api'] as FunctionName[]) {
+    for (const name of ['normalizer', 'scorer', 'classifier', 'digest', 'api'] as FunctionName[]) {
       fns[name].addToRolePolicy(assumeCustomerRole);
     }
 

@@ -46,6 +46,49 @@ impl AwsAccounts {
         Ok(aws_sdk_ec2::Client::from_conf(conf))
     }
 
+    async fn describe_instances(
+        &self,
+        session: &Session,
+        region: &str,
+        filter: Option<aws_sdk_ec2::types::Filter>,
+    ) -> Result<Vec<Instance>, AccountsError> {
+        let reservations: Vec<_> = self
+            .ec2(session, region)?
+            .describe_instances()
+            .set_filters(filter.map(|f| vec![f]))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify("ec2:DescribeInstances", e))?;
+        Ok(reservations
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| Instance {
+                instance_id: i.instance_id().unwrap_or_default().to_owned(),
+                instance_type: i
+                    .instance_type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+                state: i
+                    .state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_owned())
+                    .unwrap_or_default(),
+                platform: i.platform_details().map(str::to_owned),
+                launch_time: i
+                    .launch_time()
+                    .and_then(|t| Utc.timestamp_opt(t.secs(), 0).single()),
+                tenancy: i
+                    .placement()
+                    .and_then(|p| p.tenancy())
+                    .map(|t| t.as_str().to_owned()),
+                spot: i.instance_lifecycle().is_some_and(|l| l.as_str() == "spot"),
+            })
+            .collect())
+    }
+
     fn rds(&self, session: &Session, region: &str) -> Result<aws_sdk_rds::Client, AccountsError> {
         let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
             .region(aws_sdk_rds::config::Region::new(region.to_owned()))
@@ -158,35 +201,24 @@ impl Accounts for AwsAccounts {
         session: &Session,
         region: &str,
     ) -> Result<Vec<Instance>, AccountsError> {
-        let reservations: Vec<_> = self
-            .ec2(session, region)?
-            .describe_instances()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify("ec2:DescribeInstances", e))?;
-        Ok(reservations
-            .iter()
-            .flat_map(|r| r.instances())
-            .map(|i| Instance {
-                instance_id: i.instance_id().unwrap_or_default().to_owned(),
-                instance_type: i
-                    .instance_type()
-                    .map(|t| t.as_str().to_owned())
-                    .unwrap_or_default(),
-                state: i
-                    .state()
-                    .and_then(|s| s.name())
-                    .map(|n| n.as_str().to_owned())
-                    .unwrap_or_default(),
-                platform: i.platform_details().map(str::to_owned),
-                launch_time: i
-                    .launch_time()
-                    .and_then(|t| Utc.timestamp_opt(t.secs(), 0).single()),
-            })
-            .collect())
+        self.describe_instances(session, region, None).await
+    }
+
+    async fn instances_by_id(
+        &self,
+        session: &Session,
+        region: &str,
+        ids: &[String],
+    ) -> Result<Vec<Instance>, AccountsError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A filter, not `InstanceIds`: EC2 fails the whole call when one id is unknown.
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("instance-id")
+            .set_values(Some(ids.to_vec()))
+            .build();
+        self.describe_instances(session, region, Some(filter)).await
     }
 
     async fn volumes(&self, session: &Session, region: &str) -> Result<Vec<Volume>, AccountsError> {

@@ -23,6 +23,12 @@ pub struct Instance {
     pub platform: Option<String>,
     #[serde(default)]
     pub launch_time: Option<DateTime<Utc>>,
+    /// `default`, `dedicated` or `host` (EC2's `Placement.Tenancy`).
+    #[serde(default)]
+    pub tenancy: Option<String>,
+    /// A Spot instance (`InstanceLifecycle` = `spot`).
+    #[serde(default)]
+    pub spot: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +138,21 @@ pub trait Accounts: Send + Sync {
         session: &Session,
         region: &str,
     ) -> Result<Vec<Instance>, AccountsError>;
+    /// The instances among `ids` that exist (an unknown id is simply absent). The default
+    /// filters [`Accounts::instances`]; the AWS adapter asks EC2 for those ids only.
+    async fn instances_by_id(
+        &self,
+        session: &Session,
+        region: &str,
+        ids: &[String],
+    ) -> Result<Vec<Instance>, AccountsError> {
+        Ok(self
+            .instances(session, region)
+            .await?
+            .into_iter()
+            .filter(|i| ids.contains(&i.instance_id))
+            .collect())
+    }
     async fn volumes(&self, session: &Session, region: &str) -> Result<Vec<Volume>, AccountsError>;
     async fn addresses(
         &self,

@@ -188,6 +188,8 @@ mod tests {
                 state: "running".into(),
                 platform: None,
                 launch_time: None,
+                tenancy: None,
+                spot: false,
             },
             Instance {
                 instance_id: "i-busy".into(),
@@ -195,6 +197,8 @@ mod tests {
                 state: "running".into(),
                 platform: None,
                 launch_time: None,
+                tenancy: None,
+                spot: false,
             },
             Instance {
                 instance_id: "i-nodata".into(),
@@ -202,6 +206,8 @@ mod tests {
                 state: "running".into(),
                 platform: None,
                 launch_time: None,
+                tenancy: None,
+                spot: false,
             },
         ];
         a.metrics.insert(Metric::InstanceCpu("i-idle".into()), 1.2);

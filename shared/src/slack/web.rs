@@ -117,6 +117,15 @@ impl ChatSink for SlackWebApi {
         body["ts"] = json!(ts);
         self.call("chat.update", body).await.map(|_| ())
     }
+
+    async fn open_view(&self, trigger_id: &str, view: Value) -> Result<(), ChatError> {
+        self.call(
+            "views.open",
+            json!({"trigger_id": trigger_id, "view": view}),
+        )
+        .await
+        .map(|_| ())
+    }
 }
 
 /// An incoming webhook: posts only (the channel is the webhook's own).
@@ -212,8 +221,8 @@ impl ChatDirectory for InstalledSlack {
 use crate::crypto::{CryptoError, LocalKeyProvider, LOCAL_KEY_ENV};
 use crate::slack::settings::SingleChat;
 
-/// The key that seals Slack tokens: `DD0C_LOCAL_KEY` (64 hex characters). The KMS adapter
-/// is not written yet (see docs/decisions/0500-notifications-governance-slack.md).
+/// The local key that seals Slack tokens: `DD0C_LOCAL_KEY` (64 hex characters). Lambdas use
+/// KMS instead (`config::AwsAdapters::token_keys`).
 pub fn key_provider_from_env() -> Result<Arc<dyn KeyProvider>, CryptoError> {
     match std::env::var(LOCAL_KEY_ENV) {
         Ok(k) if !k.is_empty() => Ok(Arc::new(LocalKeyProvider::from_hex(&k, "local")?)),
@@ -221,10 +230,19 @@ pub fn key_provider_from_env() -> Result<Arc<dyn KeyProvider>, CryptoError> {
     }
 }
 
-/// Where alerts go, from the environment: `SLACK_BOT_TOKEN` (one workspace), else
-/// `SLACK_WEBHOOK_URL` (one incoming webhook), else each tenant's installation.
+/// [`chat_directory_with_keys`] with tokens sealed by the local key (`DD0C_LOCAL_KEY`).
 pub fn chat_directory_from_env(
     table: Arc<dyn Table>,
+) -> Result<Arc<dyn ChatDirectory>, CryptoError> {
+    chat_directory_with_keys(table, key_provider_from_env)
+}
+
+/// Where alerts go, from the environment: `SLACK_BOT_TOKEN` (one workspace), else
+/// `SLACK_WEBHOOK_URL` (one incoming webhook), else each tenant's installation, its token
+/// opened with `keys`.
+pub fn chat_directory_with_keys(
+    table: Arc<dyn Table>,
+    keys: impl FnOnce() -> Result<Arc<dyn KeyProvider>, CryptoError>,
 ) -> Result<Arc<dyn ChatDirectory>, CryptoError> {
     let http = reqwest::Client::new();
     let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
@@ -238,11 +256,7 @@ pub fn chat_directory_from_env(
             http, url,
         )))));
     }
-    Ok(Arc::new(InstalledSlack::new(
-        table,
-        key_provider_from_env()?,
-        http,
-    )))
+    Ok(Arc::new(InstalledSlack::new(table, keys()?, http)))
 }
 
 #[cfg(test)]

@@ -209,7 +209,7 @@ fn lifecycle(ctx: &Context, action: CostAction) -> Vec<CostEvent> {
         apply(&mut event, sum(parts));
     } else {
         event.pricing_notes.push(format!(
-            "instance type unknown for {}: not in the event, and not launched while dd0c was watching (describing it through the account's role is not wired yet)",
+            "instance type unknown for {}: not in the event, not launched while dd0c was watching, and not readable through the account's role",
             missing.join(", ")
         ));
     }

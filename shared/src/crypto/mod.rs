@@ -3,6 +3,13 @@
 //! the data key wrapped by a [`KeyProvider`] is stored next to it. Production wraps with KMS;
 //! the embedded mode with a local key.
 
+#[cfg(feature = "aws")]
+pub mod kms;
+
+/// The environment variable naming the KMS key that wraps Slack token data keys (id, ARN or
+/// alias).
+pub const TOKEN_KMS_KEY_ENV: &str = "SLACK_TOKEN_KMS_KEY_ID";
+
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
