@@ -83,6 +83,9 @@ export function functionSpecs(routing: RoutingTable): Record<FunctionName, Funct
       description: 'Slack slash commands, interactive actions, OAuth install; commands.fifo -> deferred answers',
       memoryMb: 256,
       timeoutSeconds: consumerTimeout('slack', 10),
+      // Deferred slash commands are short reads; Lambda's minimum keeps them from
+      // crowding out the interactive requests the same function answers.
+      sqsMaxConcurrency: 2,
     },
     stripe: {
       name: 'stripe',

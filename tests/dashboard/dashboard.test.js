@@ -48,9 +48,9 @@ async function main() {
     page.setDefaultTimeout(TIMEOUT);
     page.on('pageerror', (e) => problems.push('page error: ' + e.message));
     page.on('console', (m) => {
-      // Chromium logs every 4xx/5xx fetch; the test provokes the plan limit's 403, a bad time
-      // zone's 400 and the unconfigured Slack app's 501.
-      if (m.type() === 'error' && !/status of (403|400|501)/.test(m.text())) problems.push('console error: ' + m.text());
+      // Chromium logs every 4xx fetch; the test provokes the plan limit's 403, a bad time
+      // zone's 400 and the unconfigured Slack app's 409.
+      if (m.type() === 'error' && !/status of (403|400|409)/.test(m.text())) problems.push('console error: ' + m.text());
     });
 
     // The critical anomaly of the demo: eight p3.16xlarge launched in ap-south-1.
@@ -183,7 +183,7 @@ async function main() {
       assert.deepEqual([saved.digest_time_zone, saved.digest_hour, saved.default_channel], ['Europe/Berlin', 7, '#cost-alerts']);
       // The demo runs without a Slack app: installing says what is missing.
       await page.getByRole('button', { name: 'Add to Slack' }).click();
-      assert.match(await page.locator('#slack-status [role=alert]').innerText(), /Error 501.*client_id/s);
+      assert.match(await page.locator('#slack-status [role=alert]').innerText(), /Error 409.*client_id/s);
       await page.screenshot({ path: path.join(SHOTS, 'slack.png'), fullPage: true });
     });
 

@@ -1299,9 +1299,9 @@ async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
 async fn slack_install_url(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let Some(install) = &ctx.api.config.slack_install else {
         return Err(ApiError::new(
-            501,
+            409,
             "Not configured",
-            "the Slack app is not configured: put its client_id in the Slack secret (docs/deploy.md)",
+            "the Slack app is not configured: put its client_id in the Slack secret (docs/deploy.md); for dd0c serve, set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET",
         ));
     };
     let redirect_uri =

@@ -92,7 +92,7 @@ fn slack_settings_patch() {}
 
 #[utoipa::path(get, path = "/v1/settings/slack/install-url", tag = "settings",
     responses((status = 200, description = "Slack's authorize URL with a single-use state bound to the caller's tenant (valid 10 minutes)", body = RedirectResponse),
-        (status = 501, description = "the Slack app is not configured", body = Problem)))]
+        (status = 409, description = "the Slack app is not configured", body = Problem)))]
 fn slack_install_url() {}
 
 #[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = ApiKeyCreate,

@@ -185,9 +185,9 @@ async fn install_url(api: &Api, tenant: &str) -> (u16, Value) {
 #[tokio::test]
 async fn the_install_url_is_bound_to_the_callers_tenant() {
     let w = world();
-    // Not configured: 501 naming what is missing.
+    // Not configured: 409 naming what is missing.
     let (status, v) = install_url(&w.api, "t1").await;
-    assert_eq!(status, 501, "{v}");
+    assert_eq!(status, 409, "{v}");
     assert!(v["detail"].as_str().unwrap().contains("client_id"), "{v}");
 
     let api = w.api.with_slack_install(dd0c_api::SlackInstall {
