@@ -73,7 +73,7 @@ export function functionSpecs(routing: RoutingTable): Record<FunctionName, Funct
     },
     digest: {
       name: 'digest',
-      description: 'hourly tick: daily digest at 09:00 tenant time, un-snooze, governance, purge, zombie scan',
+      description: 'hourly tick: daily digest at each tenant local hour, un-snooze, governance, purge',
       memoryMb: 512,
       timeoutSeconds: 300,
       reservedConcurrency: 1,

@@ -220,7 +220,7 @@ pub fn stack(tenant: &str, stack_id: &str) -> Key {
     Key::new(tenant_pk(tenant) + "#STACKS", format!("STACK#{stack_id}"))
 }
 
-/// The latest zombie scan of an account (on activation, then daily by the digest job).
+/// The latest zombie scan of an account (run when the account is connected).
 pub fn zombie_scan(tenant: &str, account: &str) -> Key {
     Key::new(account_pk(tenant, account), "ZOMBIES")
 }
