@@ -87,6 +87,18 @@ impl HttpRequest {
 }
 
 /// Decodes `%XX` escapes and `+` (form encoding).
+/// Percent-encodes everything but RFC 3986's unreserved characters (query values, form fields).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

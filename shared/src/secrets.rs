@@ -6,6 +6,21 @@
 
 use serde_json::{Map, Value};
 
+/// `shared/function-env.json`: the variables the CDK stack sets for each function.
+pub const FUNCTION_ENV_JSON: &str = include_str!("../function-env.json");
+
+/// The variables `function` is promised (its own and the common ones), for the loaders' tests.
+pub fn contracted_env(function: &str) -> Vec<String> {
+    let file: Value = serde_json::from_str(FUNCTION_ENV_JSON).unwrap_or_default();
+    file["functions"][function]
+        .as_array()
+        .into_iter()
+        .chain(file["common"].as_array())
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// The value the CDK stack writes into each secret until the operator puts the real one.
 pub const PLACEHOLDER: &str = "REPLACE_ME";
 
@@ -192,6 +207,27 @@ mod tests {
             err.contains("client_id") && err.contains("REPLACE_ME"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_contract_file_parses_and_lists_every_function() {
+        for f in [
+            "ingest",
+            "normalizer",
+            "scorer",
+            "classifier",
+            "notifier",
+            "digest",
+            "slack",
+            "stripe",
+            "api",
+        ] {
+            let names = contracted_env(f);
+            assert!(names.iter().any(|n| n == "TABLE_NAME"), "{f}: {names:?}");
+        }
+        assert!(contracted_env("api")
+            .iter()
+            .any(|n| n == "COGNITO_USER_POOL_ID"));
     }
 
     #[test]

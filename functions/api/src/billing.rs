@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use dd0c_shared::http::percent_encode;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckoutSessionRequest {
@@ -82,19 +83,9 @@ impl StripeApi for FakeStripe {
 
 /// `application/x-www-form-urlencoded` encoding of one value (Stripe's request format).
 pub fn form_encode(pairs: &[(&str, String)]) -> String {
-    fn enc(s: &str) -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    }
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }

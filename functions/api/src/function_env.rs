@@ -65,21 +65,9 @@ impl ApiEnv {
 mod tests {
     use super::*;
 
-    fn contract() -> Vec<String> {
-        let file: serde_json::Value =
-            serde_json::from_str(include_str!("../../../shared/function-env.json")).unwrap();
-        file["functions"]["api"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .chain(file["common"].as_array().unwrap())
-            .map(|v| v.as_str().unwrap().to_owned())
-            .collect()
-    }
-
     #[test]
     fn starts_with_exactly_the_contracted_environment() {
-        let names = contract();
+        let names = dd0c_shared::secrets::contracted_env("api");
         let env = |n: &str| names.iter().any(|c| c == n).then(|| format!("v-{n}"));
         let read = ApiEnv::read(&env).expect("the contract is enough");
         assert_eq!(read.user_pool_id, "v-COGNITO_USER_POOL_ID");
@@ -99,7 +87,7 @@ mod tests {
 
     #[test]
     fn secrets_fill_the_config() {
-        let names = contract();
+        let names = dd0c_shared::secrets::contracted_env("api");
         let env = |n: &str| names.iter().any(|c| c == n).then(|| format!("v-{n}"));
         let api_env = ApiEnv::read(&env).unwrap();
         let stripe = SecretJson::parse(

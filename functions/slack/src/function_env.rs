@@ -50,21 +50,9 @@ mod tests {
     use super::*;
 
     /// The variables `shared/function-env.json` promises the slack function.
-    fn contract() -> Vec<String> {
-        let file: serde_json::Value =
-            serde_json::from_str(include_str!("../../../shared/function-env.json")).unwrap();
-        file["functions"]["slack"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .chain(file["common"].as_array().unwrap())
-            .map(|v| v.as_str().unwrap().to_owned())
-            .collect()
-    }
-
     #[test]
     fn starts_with_exactly_the_contracted_environment() {
-        let names = contract();
+        let names = dd0c_shared::secrets::contracted_env("slack");
         let env = |n: &str| {
             names
                 .iter()

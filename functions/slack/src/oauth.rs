@@ -24,9 +24,18 @@ pub struct OAuthConfig {
 
 impl OAuthConfig {
     /// This config with the redirect URI the request implies, when none is configured.
-    fn for_request(&self, request: &HttpRequest) -> Option<OAuthConfig> {
-        Some(OAuthConfig {
-            redirect_uri: redirect_uri_for(Some(&self.redirect_uri), request)?,
+    fn for_request(&self, request: &HttpRequest) -> Result<OAuthConfig, HttpResponse> {
+        let redirect_uri =
+            redirect_uri_for(Some(&self.redirect_uri), request).ok_or_else(|| {
+                HttpResponse::problem(
+                    400,
+                    "Bad request",
+                    "the request has no usable host header",
+                    Some("host"),
+                )
+            })?;
+        Ok(OAuthConfig {
+            redirect_uri,
             ..self.clone()
         })
     }
@@ -130,13 +139,9 @@ impl SlackApp {
                 None,
             );
         };
-        let Some(config) = config.for_request(&request) else {
-            return HttpResponse::problem(
-                400,
-                "Bad request",
-                "the request has no usable host header",
-                Some("host"),
-            );
+        let config = match config.for_request(&request) {
+            Ok(c) => c,
+            Err(problem) => return problem,
         };
         let link = InstallLink {
             client_id: config.client_id.clone(),
@@ -198,13 +203,9 @@ impl SlackApp {
         if let Err(e) = self.table.delete(&key, None).await {
             tracing::warn!(error = %e, "could not delete a used OAuth state");
         }
-        let Some(config) = config.for_request(&request) else {
-            return HttpResponse::problem(
-                400,
-                "Bad request",
-                "the request has no usable host header",
-                Some("host"),
-            );
+        let config = match config.for_request(&request) {
+            Ok(c) => c,
+            Err(problem) => return problem,
         };
         let access = match exchange.exchange(&config, code).await {
             Ok(a) => a,

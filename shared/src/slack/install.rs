@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::http::HttpRequest;
+use crate::http::{percent_encode, HttpRequest};
 use crate::store::{keys, AttrValue, Item, StoreError, Table, TTL_ATTRIBUTE};
 
 /// The minimum scopes dd0c asks for.
@@ -54,22 +54,11 @@ pub async fn start_install(
     table.put(item, None).await?;
     Ok(format!(
         "https://slack.com/oauth/v2/authorize?client_id={}&scope={}&state={}&redirect_uri={}",
-        url_encode(&link.client_id),
-        url_encode(SCOPES),
+        percent_encode(&link.client_id),
+        percent_encode(SCOPES),
         state,
-        url_encode(&link.redirect_uri)
+        percent_encode(&link.redirect_uri)
     ))
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]
