@@ -220,12 +220,14 @@ impl Mounts {
         }
         // Slow commands are answered through `response_url` by a background task, as the
         // Lambda answers them from its `commands` queue.
+        // Outside a runtime (no worker can run) slow commands are answered inline.
+        let runtime = tokio::runtime::Handle::try_current().ok();
         let (jobs, deferred) = tokio::sync::mpsc::unbounded_channel();
-        if tokio::runtime::Handle::try_current().is_ok() {
+        if runtime.is_some() {
             slack = slack.with_deferrer(Arc::new(ChannelDeferrer(jobs)));
         }
         let slack = Arc::new(slack);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        if let Some(runtime) = runtime {
             runtime.spawn(run_local(
                 slack.clone(),
                 Arc::new(HttpPoster(reqwest::Client::new())),

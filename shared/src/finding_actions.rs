@@ -132,11 +132,7 @@ async fn teach_baseline(
     let Some(service) = detail("service") else {
         return Ok(None);
     };
-    let actor = if finding.actor.arn.is_empty() {
-        finding.actor.name.as_str()
-    } else {
-        finding.actor.arn.as_str()
-    };
+    let actor = finding.actor.baseline_key();
     let sku = detail("sku");
     feedback::mark_expected(
         table,

@@ -71,11 +71,7 @@ pub struct Context<'a> {
 
 /// How an actor is keyed in baselines: its ARN (the service name for AWS services).
 pub fn actor_key(event: &CostEvent) -> &str {
-    if event.actor.arn.is_empty() {
-        &event.actor.name
-    } else {
-        &event.actor.arn
-    }
+    event.actor.baseline_key()
 }
 
 fn is_aws_service(event: &CostEvent) -> bool {

@@ -172,6 +172,16 @@ fn is_cdk_role(record: &CloudTrailRecord) -> bool {
 }
 
 impl Actor {
+    /// How an actor is keyed in baselines and their expected sets: its ARN (the service name
+    /// for AWS services), else its name.
+    pub fn baseline_key(&self) -> &str {
+        if self.arn.is_empty() {
+            &self.name
+        } else {
+            &self.arn
+        }
+    }
+
     pub fn from_record(record: &CloudTrailRecord) -> Actor {
         let ui = &record.user_identity;
         let source = source_of(record);
