@@ -84,13 +84,56 @@
     }
   }
 
-  function cognitoLogin() {
+  // Cognito hosted UI, authorization code flow with PKCE (RFC 7636). The verifier and the
+  // state stay in this tab's sessionStorage: only this tab can redeem the code the redirect
+  // brings back, and a redirect this tab did not start is refused.
+  function cognitoDomain() {
     const c = state.config;
     const domain = String(c.cognitoDomain || '').replace(/\/+$/, '');
     if (!domain || !c.cognitoClientId) throw new Error('config.json has no Cognito settings');
-    const redirect = location.origin + '/';
-    location.assign(domain + '/oauth2/authorize?response_type=token&scope=openid+email&client_id=' +
-      encodeURIComponent(c.cognitoClientId) + '&redirect_uri=' + encodeURIComponent(redirect));
+    return domain;
+  }
+
+  function base64url(bytes) {
+    return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  async function cognitoLogin() {
+    const domain = cognitoDomain();
+    const verifier = base64url(crypto.getRandomValues(new Uint8Array(48))); // 64 characters
+    const nonce = base64url(crypto.getRandomValues(new Uint8Array(24)));
+    const challenge = base64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+    sessionStorage.setItem('dd0c.pkce', JSON.stringify({ verifier, state: nonce, hash: location.hash }));
+    const query = new URLSearchParams({
+      response_type: 'code', client_id: state.config.cognitoClientId, redirect_uri: location.origin + '/',
+      scope: 'openid email profile', state: nonce, code_challenge: challenge, code_challenge_method: 'S256',
+    });
+    location.assign(domain + '/oauth2/authorize?' + query);
+  }
+
+  // Back from the hosted UI with ?code=&state= (or ?error=): exchange the code for tokens.
+  async function redeemCode(params) {
+    const pending = JSON.parse(sessionStorage.getItem('dd0c.pkce') || 'null');
+    sessionStorage.removeItem('dd0c.pkce');
+    // The code must not linger in the address bar or the history.
+    history.replaceState(null, '', location.pathname + ((pending && pending.hash) || location.hash || '#/'));
+    if (params.get('error')) {
+      throw new Error('sign-in failed: ' + params.get('error') +
+        (params.get('error_description') ? ' (' + params.get('error_description') + ')' : ''));
+    }
+    if (!pending || params.get('state') !== pending.state) {
+      throw new Error('sign-in failed: the answer does not match a sign-in started here; reload to sign in again');
+    }
+    const r = await fetch(cognitoDomain() + '/oauth2/token', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code', client_id: state.config.cognitoClientId, code: params.get('code'),
+        redirect_uri: location.origin + '/', code_verifier: pending.verifier,
+      }),
+    });
+    if (!r.ok) throw new Error('sign-in failed: the token endpoint answered HTTP ' + r.status + '; reload to sign in again');
+    sessionStorage.setItem('dd0c.id_token', (await r.json()).id_token);
   }
 
   async function getToken(force) {
@@ -102,19 +145,15 @@
       state.token = (await r.json()).token;
       return state.token;
     }
-    // Cognito hosted UI, implicit flow: the ID token comes back in the URL fragment.
-    const fragment = new URLSearchParams(location.hash.replace(/^#/, ''));
-    if (fragment.get('id_token')) {
-      sessionStorage.setItem('dd0c.id_token', fragment.get('id_token'));
-      history.replaceState(null, '', location.pathname + '#/');
-    }
+    const params = new URLSearchParams(location.search);
+    if (params.has('code') || params.has('error')) await redeemCode(params);
     const stored = sessionStorage.getItem('dd0c.id_token');
     if (stored && !force && !tokenExpired(stored)) {
       state.token = stored;
       return stored;
     }
     sessionStorage.removeItem('dd0c.id_token');
-    cognitoLogin();
+    await cognitoLogin();
     return new Promise(() => {}); // navigating away
   }
 

@@ -4,8 +4,9 @@
 #   2. TypeScript type check of the CDK app and its tests
 #   3. CDK tests (jest + aws-cdk-lib assertions): queues, functions, alarms, bus policy,
 #      routing parity with shared/routing.json, cdk-nag AwsSolutions with no unacknowledged finding
-#   4. `cdk synth` of staging (cdk-nag runs again as a synth-time validation plugin)
-#   5. cfn-lint on the synthesized template, from the repo's Python venv .venv
+#   4. `cdk synth` of staging (cdk-nag runs again as a synth-time validation plugin), account-agnostic
+#      and with a concrete account and region (what `cdk deploy` synthesizes)
+#   5. cfn-lint on both synthesized templates, from the repo's Python venv .venv
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,6 +53,16 @@ npx --no-install cdk synth -c env=staging -c "githubRepo=${GITHUB_REPOSITORY:-lo
 
 step "cfn-lint cdk.out/dd0c-staging.template.json"
 "$VENV/bin/cfn-lint" cdk.out/dd0c-staging.template.json
+
+# What `cdk deploy` synthesizes: a concrete account and region turn the CDK asset bucket, the
+# partition and the region into literals, which the cdk-nag acknowledgements must match too.
+step "cdk synth -c env=staging with a concrete account and region (as cdk deploy does)"
+CONCRETE_OUT="cdk.out/concrete-account"   # inside cdk.out: ignored by git, removed with it
+npx --no-install cdk synth -c env=staging -c account=111111111111 -c region=us-east-1 \
+  -c "githubRepo=${GITHUB_REPOSITORY:-local/dd0c}" --quiet --no-notices -o "$CONCRETE_OUT"
+
+step "cfn-lint $CONCRETE_OUT/dd0c-staging.template.json"
+"$VENV/bin/cfn-lint" "$CONCRETE_OUT/dd0c-staging.template.json"
 
 # One closing line with the jest counts (the synth and the lint have passed if we got here).
 node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`\ninfra: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);' "$RESULTS"

@@ -4,6 +4,7 @@ import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { resolveConfig } from './config';
 import { Dd0cStack } from './dd0c-stack';
+import { HttpRouteTable, loadHttpRoutes } from './http-routes';
 import { acknowledgeNagFindings } from './nag';
 import { RoutingTable, loadRouting } from './routing';
 
@@ -12,6 +13,8 @@ export interface BuildOptions {
   readonly context?: Record<string, unknown>;
   /** Routing table; default shared/routing.json. */
   readonly routing?: RoutingTable;
+  /** HTTP route table; default shared/http-routes.json. */
+  readonly httpRoutes?: HttpRouteTable;
   /** Register cdk-nag AwsSolutionsChecks as a synth-time validation plugin (default true). */
   readonly nag?: boolean;
   /** Apply the written cdk-nag acknowledgements (default true; tests turn them off). */
@@ -25,9 +28,11 @@ export function buildApp(opts: BuildOptions = {}): { app: App; stack: Dd0cStack 
   const app = new App({ context: opts.context, outdir: opts.outdir });
   const config = resolveConfig(app.node);
   const routing = opts.routing ?? loadRouting();
+  const httpRoutes = opts.httpRoutes ?? loadHttpRoutes();
   const stack = new Dd0cStack(app, `dd0c-${config.envName}`, {
     config,
     routing,
+    httpRoutes,
     dashboardDir: opts.dashboardDir,
     templateDir: opts.templateDir,
     env: config.account || config.region ? { account: config.account, region: config.region } : undefined,

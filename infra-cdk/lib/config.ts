@@ -18,9 +18,13 @@ export interface EnvConfig {
   readonly deploySubjects: string[];
   /** Reuse an existing GitHub OIDC provider (one per account) instead of creating one. */
   readonly githubOidcProviderArn?: string;
-  /** Customer AWS accounts allowed to PutEvents on the dd0c bus. */
+  /**
+   * Optional narrowing of the bus policy: when set, only these AWS accounts may PutEvents
+   * (forwarded CloudTrail events) on the dd0c bus. Empty (the default), together with no
+   * `customerOrganizationId`: any account may (docs/decisions/0810-open-bus-onboarding.md).
+   */
   readonly customerAccountIds: string[];
-  /** Or: an AWS Organizations id whose accounts may PutEvents (o-xxxxxxxxxx). */
+  /** Optional narrowing: an AWS Organizations id (o-xxxxxxxxxx) whose accounts may PutEvents. */
   readonly customerOrganizationId?: string;
   readonly alarmEmail?: string;
   readonly rustLog: string;

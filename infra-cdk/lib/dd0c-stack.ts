@@ -13,11 +13,13 @@ import { GitHubDeploy } from './constructs/github-deploy';
 import { Ops } from './constructs/ops';
 import { GSI_NAMES, Pipeline } from './constructs/pipeline';
 import { Web } from './constructs/web';
+import { HttpRouteTable } from './http-routes';
 import { RoutingTable } from './routing';
 
 export interface Dd0cStackProps extends StackProps {
   readonly config: EnvConfig;
   readonly routing: RoutingTable;
+  readonly httpRoutes: HttpRouteTable;
   /** Overrides for tests (no dashboard / template folder lookups). */
   readonly dashboardDir?: string;
   readonly templateDir?: string;
@@ -126,6 +128,7 @@ export class Dd0cStack extends Stack {
       userPool: this.auth.userPool,
       userPoolClient: this.auth.client,
       dashboardUrl: this.web.dashboardUrl,
+      routeTable: props.httpRoutes,
       rateLimit: config.apiRateLimit,
       burstLimit: config.apiBurstLimit,
       logRetention: config.logRetentionDays as logs.RetentionDays,
@@ -141,30 +144,31 @@ export class Dd0cStack extends Stack {
     });
 
     // --- who may put events on the bus --------------------------------------------------------
+    // docs/decisions/0810-open-bus-onboarding.md: any account may forward its CloudTrail API-call
+    // events, so connecting an account needs no operator deploy; ingest drops, at once, events
+    // from accounts no tenant has connected. The conditions keep the bus to exactly what the
+    // customer template forwards: that detail-type, from AWS sources (`aws.*`), which PutEvents
+    // cannot forge: a stranger can only send its own real CloudTrail events, at its own cost.
     const bus = this.pipeline.bus;
-    // Customers forward CloudTrail events and nothing else.
-    const onlyCloudTrail = { StringEquals: { 'events:detail-type': routing.ingest_rule.detail_type } };
-    if (config.customerAccountIds.length > 0) {
+    const forwardedCloudTrail = {
+      StringEquals: { 'events:detail-type': routing.ingest_rule.detail_type },
+      StringLike: { 'events:source': 'aws.*' },
+    };
+    const putEvents = (sid: string, principals: iam.IPrincipal[]): void => {
       bus.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'CustomerAccountsPutEvents',
-          principals: config.customerAccountIds.map((a) => new iam.AccountPrincipal(a)),
-          actions: ['events:PutEvents'],
-          resources: [bus.eventBusArn],
-          conditions: onlyCloudTrail,
-        }),
+        new iam.PolicyStatement({ sid, principals, actions: ['events:PutEvents'], resources: [bus.eventBusArn], conditions: forwardedCloudTrail }),
       );
+    };
+    // Optional narrowing (cdk.json / -c): when either is set, only those accounts or that
+    // organisation may put events, and the bus is not open to every account.
+    if (config.customerAccountIds.length > 0) {
+      putEvents('CustomerAccountsPutEvents', config.customerAccountIds.map((a) => new iam.AccountPrincipal(a)));
     }
     if (config.customerOrganizationId) {
-      bus.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'CustomerOrganizationPutEvents',
-          principals: [new iam.OrganizationPrincipal(config.customerOrganizationId)],
-          actions: ['events:PutEvents'],
-          resources: [bus.eventBusArn],
-          conditions: onlyCloudTrail,
-        }),
-      );
+      putEvents('CustomerOrganizationPutEvents', [new iam.OrganizationPrincipal(config.customerOrganizationId)]);
+    }
+    if (config.customerAccountIds.length === 0 && !config.customerOrganizationId) {
+      putEvents('AnyAccountForwardsCloudTrail', [new iam.AnyPrincipal()]);
     }
 
     // --- operations ---------------------------------------------------------------------------
@@ -176,6 +180,7 @@ export class Dd0cStack extends Stack {
       functions: this.pipeline.functions,
       queues: this.pipeline.queues,
       dlqs,
+      failureQueues: { 'ingest-failed': this.pipeline.ingestFailedQueue },
       ingestQueueName: routing.ingest_rule.queue,
       oldestMessageAgeSeconds: 300,
       httpApi: this.api.httpApi,

@@ -1,7 +1,7 @@
 import { CfnElement, Stack, Token, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { API_ROUTES } from './constructs/api';
 import type { Dd0cStack } from './dd0c-stack';
+import { NO_GATEWAY_AUTHORIZER_BECAUSE } from './http-routes';
 
 /**
  * Every cdk-nag (AwsSolutions) finding this app accepts, each with the reason it is accepted.
@@ -47,6 +47,15 @@ export function acknowledgeNagFindings(stack: Dd0cStack): void {
     'This queue is itself a dead-letter queue: the DLQ of the EventBridge rule targets and of the digest schedule (cdk-nag only recognises DLQs referenced by an SQS redrive policy).',
   );
 
+  ack(
+    stack.pipeline.ingestFailedQueue,
+    'AwsSolutions-SQS3',
+    'This queue is itself a failure queue: the on-failure destination of asynchronous ingest invocations, alarmed like the DLQs (cdk-nag only recognises DLQs referenced by an SQS redrive policy).',
+  );
+
+  // The bus policy's open statement (Principal *, docs/decisions/0810-open-bus-onboarding.md) is
+  // no EVB1 finding: cdk-nag accepts it because it carries conditions (detail-type and aws.* source).
+
   // --- secrets ------------------------------------------------------------------------------
   for (const secret of [stack.slackSecret, stack.stripeSecret]) {
     ack(
@@ -68,11 +77,10 @@ export function acknowledgeNagFindings(stack: Dd0cStack): void {
     'Essentials feature plan: threat protection of the Plus plan is priced per MAU and not justified for the dashboard at this stage; revisit with paying tenants.',
   );
 
-  // --- API routes without a Cognito authorizer ----------------------------------------------
-  for (const r of API_ROUTES) {
-    if (r.publicBecause === undefined) continue;
-    const route = stack.api.routes[`${r.method} ${r.path}`];
-    ack(route, 'AwsSolutions-APIG4', `No Cognito JWT on ${r.method} ${r.path}: ${r.publicBecause}.`);
+  // --- API routes without a Cognito authorizer (shared/http-routes.json; lib/http-routes.ts) ---
+  for (const [key, { route, spec }] of Object.entries(stack.api.routes)) {
+    if (spec.auth === 'cognito') continue;
+    ack(route, 'AwsSolutions-APIG4', `No gateway authorizer on ${key} (auth "${spec.auth}"): ${NO_GATEWAY_AUTHORIZER_BECAUSE[spec.auth]}.`);
   }
 
   // --- web ----------------------------------------------------------------------------------
@@ -123,16 +131,19 @@ export function acknowledgeNagFindings(stack: Dd0cStack): void {
         `${reason} Objects of the destination bucket only.`,
       );
     }
-    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    // The bootstrap assets bucket is named after the account and region: tokens in an
+    // account-agnostic synth (<AWS::AccountId>), literals when the stack has a concrete
+    // environment, as every `cdk deploy` does; the partition is a literal whenever the region is.
     const qualifier =
       (stack.node.tryGetContext('@aws-cdk/core:bootstrapQualifier') as string | undefined) ?? 'hnb659fds';
-    for (const partition of ['aws', '<AWS::Partition>']) {
-      ack(
-        child,
-        `AwsSolutions-IAM5[Resource::arn:${partition}:s3:::cdk-${qualifier}-assets-<AWS::AccountId>-${region}/*]`,
-        `${reason} Reads the uploaded asset zip from the CDK bootstrap assets bucket.`,
-      );
-    }
+    const partition = nagLiteral(stack.partition, '<AWS::Partition>');
+    const account = nagLiteral(stack.account, '<AWS::AccountId>');
+    const region = nagLiteral(stack.region, '<AWS::Region>');
+    ack(
+      child,
+      `AwsSolutions-IAM5[Resource::arn:${partition}:s3:::cdk-${qualifier}-assets-${account}-${region}/*]`,
+      `${reason} Reads the uploaded asset zip from the CDK bootstrap assets bucket.`,
+    );
   }
 
   // --- GitHub deploy role ---------------------------------------------------------------------
@@ -145,6 +156,11 @@ export function acknowledgeNagFindings(stack: Dd0cStack): void {
       'The deploy role may only assume the CDK bootstrap roles of this account (deploy, file-publishing, lookup), which is what `cdk deploy` needs; their names end with the account and region.',
     );
   }
+}
+
+/** A stack attribute as cdk-nag writes it in a finding id: the literal, or `<AWS::...>` for a token. */
+function nagLiteral(value: string, pseudo: string): string {
+  return Token.isUnresolved(value) ? pseudo : value;
 }
 
 function logicalId(stack: Stack, scope: IConstruct): string {

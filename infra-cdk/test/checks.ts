@@ -232,16 +232,20 @@ export function joinPartition(v: Json): Json {
   return parts.every((x) => typeof x === 'string') ? parts.join(join[0]) : v;
 }
 
-/** The bus accepts PutEvents only from named accounts or an organisation, never from anyone. */
+/**
+ * The bus policy (docs/decisions/0810-open-bus-onboarding.md): any account may PutEvents, but
+ * every Allow statement is limited to forwarded CloudTrail API-call events from AWS sources
+ * (`events:detail-type` = "AWS API Call via CloudTrail" and `events:source` like `aws.*`, which
+ * PutEvents cannot forge); named principals are account roots.
+ */
 export function busPolicyProblems(json: Json): string[] {
   const problems: string[] = [];
   const statements: Json[] = [];
   for (const p of Object.values<Json>(resources(json, 'AWS::Events::EventBusPolicy'))) {
     if (p.Properties.Statement) statements.push(p.Properties.Statement);
     if (p.Properties.Principal) {
-      statements.push({ Effect: 'Allow', Principal: { AWS: p.Properties.Principal }, Condition: p.Properties.Condition ? {
-        StringEquals: { [String(p.Properties.Condition.Key)]: p.Properties.Condition.Value },
-      } : undefined });
+      // The legacy Principal/Action form cannot carry our conditions.
+      problems.push(`bus policy ${p.Properties.StatementId ?? ''}: legacy Principal form without event conditions`);
     }
   }
   for (const bus of Object.values<Json>(resources(json, 'AWS::Events::EventBus'))) {
@@ -250,19 +254,88 @@ export function busPolicyProblems(json: Json): string[] {
   }
   for (const s of statements) {
     if (s.Effect !== 'Allow') continue;
-    const principals = [s.Principal?.AWS ?? s.Principal].flat();
-    const open = principals.some((p: Json) => p === '*');
-    const orgCondition = s.Condition?.StringEquals?.['aws:PrincipalOrgID'];
-    if (open && !(typeof orgCondition === 'string' && /^o-[a-z0-9]+$/.test(orgCondition))) {
-      problems.push(`bus policy statement ${s.Sid ?? ''} allows any principal without an aws:PrincipalOrgID condition`);
+    const sid = s.Sid ?? '';
+    const actions = [s.Action].flat();
+    if (actions.some((a: Json) => a !== 'events:PutEvents')) problems.push(`bus policy statement ${sid}: allows ${JSON.stringify(s.Action)}`);
+    const detailType = s.Condition?.StringEquals?.['events:detail-type'];
+    if (detailType !== 'AWS API Call via CloudTrail') {
+      problems.push(`bus policy statement ${sid}: no events:detail-type = "AWS API Call via CloudTrail" condition`);
     }
+    const source = s.Condition?.StringLike?.['events:source'];
+    if (source !== 'aws.*') problems.push(`bus policy statement ${sid}: no events:source like "aws.*" condition`);
+    const principals = [s.Principal?.AWS ?? s.Principal].flat();
     for (const raw of principals) {
       const p = joinPartition(raw);
       if (p === '*') continue;
       if (typeof p !== 'string' || !/^arn:aws[a-z-]*:iam::\d{12}:root$/.test(p)) {
-        problems.push(`bus policy statement ${s.Sid ?? ''}: unexpected principal ${JSON.stringify(p)}`);
+        problems.push(`bus policy statement ${sid}: unexpected principal ${JSON.stringify(p)}`);
       }
     }
+  }
+  return problems;
+}
+
+/** The HTTP API as the template declares it: route key -> function name and authorization type. */
+export interface TemplateHttpRoute {
+  readonly routeKey: string;
+  readonly logicalId: string;
+  /** Physical name of the Lambda function behind the route's integration. */
+  readonly function: string;
+  readonly authorizationType: string;
+  readonly authorizerType?: string;
+}
+
+export function extractHttpRoutes(json: Json): TemplateHttpRoute[] {
+  const functions = resources(json, 'AWS::Lambda::Function');
+  const integrations = resources(json, 'AWS::ApiGatewayV2::Integration');
+  const authorizers = resources(json, 'AWS::ApiGatewayV2::Authorizer');
+  const out: TemplateHttpRoute[] = [];
+  for (const [id, r] of Object.entries<Json>(resources(json, 'AWS::ApiGatewayV2::Route'))) {
+    const p = r.Properties;
+    // Target: {"Fn::Join": ["", ["integrations/", {"Ref": <integration>}]]}
+    const targetParts: Json[] = p.Target?.['Fn::Join']?.[1] ?? [];
+    const integrationId = targetParts.map(refTarget).find((x) => x !== undefined);
+    const integration = integrationId ? integrations[integrationId] : undefined;
+    const fnId = integration ? getAttTarget(integration.Properties.IntegrationUri) : undefined;
+    const fn = fnId ? functions[fnId] : undefined;
+    const authorizerId = refTarget(p.AuthorizerId);
+    out.push({
+      routeKey: String(p.RouteKey),
+      logicalId: id,
+      function: fn ? String(fn.Properties.FunctionName) : `<no function: ${JSON.stringify(p.Target)}>`,
+      authorizationType: p.AuthorizationType ?? 'NONE',
+      authorizerType: authorizerId ? authorizers[authorizerId]?.Properties.AuthorizerType : undefined,
+    });
+  }
+  return out;
+}
+
+/**
+ * HTTP route parity: every entry of shared/http-routes.json is exactly one route of the template
+ * with that route key, integrated with its function, with a JWT authorizer exactly when the
+ * entry's auth kind is `cognito`; the template has no route the file does not list.
+ */
+export function httpRouteParityProblems(table: { routes: { method: string; path: string; function: string; auth: string }[] }, json: Json): string[] {
+  const problems: string[] = [];
+  const found = extractHttpRoutes(json);
+  const wanted = new Set(table.routes.map((r) => `${r.method} ${r.path}`));
+  for (const r of table.routes) {
+    const key = `${r.method} ${r.path}`;
+    const hits = found.filter((f) => f.routeKey === key);
+    if (hits.length !== 1) {
+      problems.push(`${key}: ${hits.length} routes in the template (want exactly 1)`);
+      continue;
+    }
+    const h = hits[0];
+    if (!isFunction(h.function, r.function)) problems.push(`${key}: reaches ${h.function}, shared/http-routes.json says ${r.function}`);
+    const wantJwt = r.auth === 'cognito';
+    const isJwt = h.authorizationType === 'JWT' && h.authorizerType === 'JWT';
+    if (wantJwt !== isJwt) {
+      problems.push(`${key}: authorization ${h.authorizationType} in the template, auth "${r.auth}" in shared/http-routes.json`);
+    }
+  }
+  for (const f of found) {
+    if (!wanted.has(f.routeKey)) problems.push(`${f.routeKey}: route in the template but not in shared/http-routes.json`);
   }
   return problems;
 }

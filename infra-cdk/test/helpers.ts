@@ -77,3 +77,16 @@ export function resources(json: any, type: string): Record<string, any> {
 export function clone<T>(x: T): T {
   return JSON.parse(JSON.stringify(x)) as T;
 }
+
+/** One entry of shared/http-routes.json, as the parity test reads it (without the app's loader). */
+export interface HttpRouteEntry {
+  readonly method: string;
+  readonly path: string;
+  readonly function: string;
+  readonly auth: string;
+}
+
+/** shared/http-routes.json, read here on its own so the parity test compares the file with the template. */
+export function readHttpRoutesJson(): { auth_kinds: string[]; routes: HttpRouteEntry[] } {
+  return JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'shared', 'http-routes.json'), 'utf8'));
+}

@@ -39,6 +39,29 @@ describe('cdk-nag AwsSolutions', () => {
     expect(violations(app)).toEqual([]);
   });
 
+  // `cdk deploy` always knows the account and region: the asset bucket and the partition are then
+  // literals in the findings (arn:aws:s3:::cdk-<q>-assets-111111111111-us-east-1/*), not tokens.
+  test.each([
+    ['account-agnostic', {}],
+    ['a concrete account and region (what cdk deploy synthesizes)', { account: '111111111111', region: 'us-east-1' }],
+    ['a concrete account in another region', { account: '222222222222', region: 'eu-west-1' }],
+    ['a concrete account, the region left to the deploy', { account: '111111111111' }],
+  ])('%s: no unacknowledged finding', (_name, context) => {
+    const { app } = synth({ context });
+    expect(violations(app)).toEqual([]);
+  });
+
+  test('a concrete synth with the plugin registered (cdk deploy) succeeds', () => {
+    const { app, stack } = buildApp({
+      context: { ...cdkJsonContext(), githubRepo: 'acme/dd0c', account: '111111111111', region: 'us-east-1' },
+      outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'dd0c-cdk-test-')),
+      dashboardDir: path.join(FIXTURES, 'dashboard'),
+      templateDir: path.join(FIXTURES, 'customer-template'),
+    });
+    expect(() => app.synth()).not.toThrow();
+    Annotations.fromStack(stack).hasNoError('*', '*');
+  });
+
   test('also without the optional dashboard / customer template, and with the real routing file', () => {
     const { app } = synth({ fixtures: false });
     expect(violations(app)).toEqual([]);

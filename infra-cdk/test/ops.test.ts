@@ -35,7 +35,8 @@ function alarmProblems(json: any): string[] {
   }
   for (const [id, q] of Object.entries<any>(queues)) {
     const name = String(q.Properties.QueueName);
-    if (!/dlq/.test(name)) continue;
+    // DLQs and failure queues (the ingest function's on-failure destination) hold only failures.
+    if (!/dlq|-failed$/.test(name)) continue;
     const ok = alarms.some(
       (a) =>
         a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' &&
@@ -65,11 +66,11 @@ function alarmProblems(json: any): string[] {
 describe('alarms and dashboard', () => {
   const { json, template } = synth();
 
-  test('alarms exist for every function and every DLQ, ingest age, API 5xx; all notify ops-alerts', () => {
+  test('alarms exist for every function, every DLQ and ingest-failed, ingest age, API 5xx; all notify ops-alerts', () => {
     expect(alarmProblems(json)).toEqual([]);
-    // 9 functions x 2 + (a FIFO DLQ per queue + the delivery DLQ) + a queue age per queue + API
+    // 9 functions x 2 + (a FIFO DLQ per queue + the delivery DLQ + ingest-failed) + a queue age per queue + API
     const queues = routing.queues.length;
-    expect(Object.keys(resources(json, 'AWS::CloudWatch::Alarm'))).toHaveLength(FUNCTION_NAMES.length * 2 + (queues + 1) + queues + 1);
+    expect(Object.keys(resources(json, 'AWS::CloudWatch::Alarm'))).toHaveLength(FUNCTION_NAMES.length * 2 + (queues + 2) + queues + 1);
   });
 
   test('the alarm check fails when an alarm is missing or silent', () => {

@@ -1,48 +1,62 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { API_ROUTES } from '../lib/constructs/api';
 import { busPolicyProblems, joinPartition } from './checks';
 import { clone, resources, synth } from './helpers';
 
-describe('event bus resource policy', () => {
-  test('with no customer configured, nobody outside the account may put events', () => {
+describe('event bus resource policy (docs/decisions/0810-open-bus-onboarding.md)', () => {
+  const FORWARDED_CLOUDTRAIL = {
+    StringEquals: { 'events:detail-type': 'AWS API Call via CloudTrail' },
+    StringLike: { 'events:source': 'aws.*' },
+  };
+  const statements = (json: any): any[] =>
+    Object.values<any>(resources(json, 'AWS::Events::EventBusPolicy')).map((p) => p.Properties.Statement);
+
+  test('by default any account may forward CloudTrail API-call events from AWS sources, and nothing else', () => {
     const { json } = synth();
-    expect(resources(json, 'AWS::Events::EventBusPolicy')).toEqual({});
     expect(busPolicyProblems(json)).toEqual([]);
+    const [busId] = Object.keys(resources(json, 'AWS::Events::EventBus'));
+    expect(statements(json)).toEqual([
+      {
+        Sid: 'cdk-AnyAccountForwardsCloudTrail', // aws-events prefixes statement ids with cdk-
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Action: 'events:PutEvents',
+        Resource: { 'Fn::GetAtt': [busId, 'Arn'] },
+        Condition: FORWARDED_CLOUDTRAIL,
+      },
+    ]);
   });
 
-  test('an account allow-list grants PutEvents to exactly those accounts', () => {
+  test('customerAccountIds narrows the bus to exactly those accounts (no open statement)', () => {
     const { json } = synth({ context: { customerAccountIds: '111111111111,222222222222' } });
     expect(busPolicyProblems(json)).toEqual([]);
-    const policies = Object.values<any>(resources(json, 'AWS::Events::EventBusPolicy'));
-    expect(policies).toHaveLength(1);
-    const s = policies[0].Properties.Statement;
-    expect([s.Effect, s.Action, s.Condition]).toEqual([
-      'Allow',
-      'events:PutEvents',
-      { StringEquals: { 'events:detail-type': 'AWS API Call via CloudTrail' } },
-    ]);
-    expect(s.Principal.AWS.map(joinPartition)).toEqual(['arn:aws:iam::111111111111:root', 'arn:aws:iam::222222222222:root']);
+    const s = statements(json);
+    expect(s).toHaveLength(1);
+    expect([s[0].Sid, s[0].Effect, s[0].Action, s[0].Condition]).toEqual(['cdk-CustomerAccountsPutEvents', 'Allow', 'events:PutEvents', FORWARDED_CLOUDTRAIL]);
+    expect(s[0].Principal.AWS.map(joinPartition)).toEqual(['arn:aws:iam::111111111111:root', 'arn:aws:iam::222222222222:root']);
   });
 
-  test('an organisation id grants PutEvents only under an aws:PrincipalOrgID condition', () => {
-    const { json, template } = synth({ context: { customerOrganizationId: 'o-abcdefghij' } });
+  test('customerOrganizationId narrows the bus to that organisation (aws:PrincipalOrgID)', () => {
+    const { json } = synth({ context: { customerOrganizationId: 'o-abcdefghij' } });
     expect(busPolicyProblems(json)).toEqual([]);
-    template.hasResourceProperties('AWS::Events::EventBusPolicy', {
-      Statement: Match.objectLike({
-        Condition: { StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij', 'events:detail-type': 'AWS API Call via CloudTrail' } },
-      }),
+    const s = statements(json);
+    expect(s).toHaveLength(1);
+    expect(s[0].Condition).toEqual({
+      StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij', 'events:detail-type': 'AWS API Call via CloudTrail' },
+      StringLike: { 'events:source': 'aws.*' },
     });
   });
 
-  test('the check fails on a policy open to everyone', () => {
-    const { json } = synth({ context: { customerOrganizationId: 'o-abcdefghij' } });
-    const broken = clone(json);
-    const policy = Object.values<any>(resources(broken, 'AWS::Events::EventBusPolicy'))[0];
-    delete policy.Properties.Statement.Condition;
-    expect(busPolicyProblems(broken)).toHaveLength(1);
+  test.each([
+    ['without the source condition', (s: any) => delete s.Condition.StringLike, /no events:source like "aws\.\*" condition/],
+    ['without the detail-type condition', (s: any) => delete s.Condition.StringEquals, /no events:detail-type/],
+    ['with another action', (s: any) => (s.Action = ['events:PutEvents', 'events:PutRule']), /allows/],
+  ])('the check fails on an open policy %s', (_name, mutate, expected) => {
+    const broken = clone(synth().json);
+    mutate(Object.values<any>(resources(broken, 'AWS::Events::EventBusPolicy'))[0].Properties.Statement);
+    expect(busPolicyProblems(broken).join('\n')).toMatch(expected);
   });
 
-  test('bad allow-list entries fail synth', () => {
+  test('bad narrowing entries fail synth', () => {
     expect(() => synth({ context: { customerAccountIds: '*' } })).toThrow(/12-digit/);
     expect(() => synth({ context: { customerOrganizationId: '*' } })).toThrow(/Organizations id/);
   });
@@ -159,23 +173,8 @@ describe('GitHub deploy role', () => {
 });
 
 describe('HTTP API', () => {
-  const { json, template } = synth();
-
-  test('every route exists; only ANY /v1/{proxy+} needs a Cognito JWT', () => {
-    const routes = Object.values<any>(resources(json, 'AWS::ApiGatewayV2::Route'));
-    expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
-    for (const r of routes) {
-      const protectedRoute = r.Properties.RouteKey === 'ANY /v1/{proxy+}';
-      expect({ route: r.Properties.RouteKey, auth: r.Properties.AuthorizationType ?? 'NONE' }).toEqual({
-        route: r.Properties.RouteKey,
-        auth: protectedRoute ? 'JWT' : 'NONE',
-      });
-    }
-    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
-      AuthorizerType: 'JWT',
-      IdentitySource: ['$request.header.Authorization'],
-    });
-  });
+  // Routes, their functions and authorizers: test/http-routes-parity.test.ts.
+  const { template } = synth();
 
   test('the stage throttles and writes access logs', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
@@ -187,6 +186,33 @@ describe('HTTP API', () => {
 });
 
 describe('Cognito', () => {
+  const client = (json: any) => Object.values<any>(resources(json, 'AWS::Cognito::UserPoolClient'))[0].Properties;
+
+  test('the dashboard client: authorization code grant only (PKCE), no implicit grant, no secret, callback <dashboard>/', () => {
+    const { json } = synth();
+    const c = client(json);
+    expect(c.AllowedOAuthFlows).toEqual(['code']);
+    expect(c.AllowedOAuthFlowsUserPoolClient).toBe(true);
+    expect(c.GenerateSecret).toBe(false);
+    const dashboard = json.Outputs.DashboardUrl.Value; // {"Fn::Join": ["", ["https://", <domain>]]}
+    const withSlash = { 'Fn::Join': ['', [...dashboard['Fn::Join'][1], '/']] };
+    expect(c.CallbackURLs).toContainEqual(withSlash);
+    expect(c.AllowedOAuthScopes).toEqual(expect.arrayContaining(['openid']));
+  });
+
+  test('the tenant is not a user attribute: no custom tenant attribute, and the client writes only named standard attributes', () => {
+    const { json } = synth();
+    const [pool] = Object.values<any>(resources(json, 'AWS::Cognito::UserPool'));
+    const schema: any[] = pool.Properties.Schema ?? [];
+    expect(schema.filter((a) => /tenant/i.test(a.Name))).toEqual([]);
+    // Without WriteAttributes a client may write every writable attribute, custom ones included.
+    const write: string[] | undefined = client(json).WriteAttributes;
+    expect(write).toBeDefined();
+    expect(write!.filter((a) => a.startsWith('custom:') || /tenant/i.test(a))).toEqual([]);
+    // Federated sign-in writes the mapped attributes through the client: they must stay writable.
+    expect(write).toEqual(expect.arrayContaining(['email', 'given_name', 'family_name']));
+  });
+
   test('GitHub and Google providers are parameters, created only when configured', () => {
     const { json } = synth();
     for (const p of ['GoogleClientId', 'GoogleClientSecret', 'GitHubClientId', 'GitHubClientSecret', 'GitHubOidcIssuerUrl']) {

@@ -157,3 +157,32 @@ pub async fn http_or_sqs_function(
         Ok(serde_json::to_value(response)?)
     }
 }
+
+/// Whether a payload is an API Gateway HTTP API (payload format 2.0) request.
+pub fn is_http_api_request(payload: &serde_json::Value) -> bool {
+    payload.get("requestContext").is_some()
+        && payload.get("routeKey").is_some()
+        && payload.get("rawPath").is_some()
+}
+
+/// One function behind API Gateway that is also invoked with other events (ingest: CloudTrail
+/// events from the bus, and `POST /v1/drift-reports`): API Gateway requests go to `http`, the
+/// rest to `on_event`.
+pub async fn http_or_event_function<F, Fut>(
+    http: &dyn HttpHandler,
+    event: LambdaEvent<serde_json::Value>,
+    on_event: F,
+) -> Result<serde_json::Value, Error>
+where
+    F: FnOnce(serde_json::Value) -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Value, Error>>,
+{
+    let (payload, context) = event.into_parts();
+    if is_http_api_request(&payload) {
+        let request: ApiGatewayV2httpRequest = serde_json::from_value(payload)?;
+        let response = http_function(http, LambdaEvent::new(request, context)).await?;
+        Ok(serde_json::to_value(response)?)
+    } else {
+        on_event(payload).await
+    }
+}

@@ -23,6 +23,7 @@ pub mod finding_actions;
 pub mod finding_store;
 pub mod governance;
 pub mod http;
+pub mod http_routes;
 pub mod json;
 #[cfg(feature = "aws")]
 pub mod lambda;

@@ -85,6 +85,68 @@ pub async fn link_account_if_absent(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Membership: which tenant a signed-in user belongs to (docs/decisions/0610-tenant-from-subject.md)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Membership {
+    pub subject: String,
+    pub tenant_id: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// The tenant of the user with this identity-provider subject, if the user has signed in before.
+pub async fn member_tenant(table: &dyn Table, subject: &str) -> Result<Option<String>, StoreError> {
+    let key = keys::user_membership(subject);
+    match table.get(&key).await? {
+        Some(item) => from_item::<Membership>(item)
+            .map(|m| Some(m.tenant_id))
+            .map_err(|e| StoreError::Decode {
+                key: Some(key),
+                source: e,
+            }),
+        None => Ok(None),
+    }
+}
+
+/// The user's tenant, created at the first sign-in: a new user gets a new tenant. The write is
+/// conditional, so two first requests racing agree on one tenant.
+pub async fn tenant_of_user(
+    table: &dyn Table,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    if let Some(tenant) = member_tenant(table, subject).await? {
+        return Ok(tenant);
+    }
+    let membership = Membership {
+        subject: subject.to_owned(),
+        tenant_id: format!("t-{}", uuid::Uuid::new_v4().simple()),
+        joined_at: now,
+    };
+    add_member(table, &membership).await
+}
+
+/// Writes a membership unless the subject already has one; returns the tenant that holds.
+pub async fn add_member(table: &dyn Table, membership: &Membership) -> Result<String, StoreError> {
+    let mut item = to_item(membership).map_err(|e| StoreError::Decode {
+        key: None,
+        source: e,
+    })?;
+    let key = keys::user_membership(&membership.subject);
+    item.insert(PK.into(), AttrValue::S(key.pk.clone()));
+    item.insert(SK.into(), AttrValue::S(key.sk.clone()));
+    item.insert("entity".into(), AttrValue::S("membership".into()));
+    match table.put(item, Some(Condition::ItemNotExists)).await {
+        Ok(()) => Ok(membership.tenant_id.clone()),
+        Err(e) if e.is_condition_failed() => member_tenant(table, &membership.subject)
+            .await?
+            .ok_or_else(|| StoreError::Backend("membership vanished".into())),
+        Err(e) => Err(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tenant profile: plan and billing (API and Stripe webhook)
 // ---------------------------------------------------------------------------------------------
 

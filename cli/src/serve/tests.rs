@@ -181,6 +181,30 @@ fn routes_follow_the_contract_table() {
     assert_eq!(Function::for_path("/index.html"), None);
 }
 
+/// `dd0c serve` dispatches every route of `shared/http-routes.json` (the table the CDK app
+/// builds API Gateway from) to the function that serves it on AWS.
+#[test]
+fn the_dispatcher_matches_the_http_route_table() {
+    let routes = dd0c_shared::http_routes::http_routes();
+    assert!(!routes.is_empty());
+    for r in routes {
+        let expected = match r.function.as_str() {
+            "api" => Function::Api,
+            "slack" => Function::Slack,
+            "stripe" => Function::Stripe,
+            "ingest" => Function::DriftReports,
+            other => panic!("http-routes.json names a function serve does not know: {other}"),
+        };
+        assert_eq!(
+            Function::for_path(&r.path.replace('{', "x").replace('}', "")),
+            Some(expected),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_foreign_host_header_is_refused() {
     let mut server = server_over(quiet_pipeline(), None);

@@ -113,6 +113,47 @@ pub fn checkout_form(request: &CheckoutSessionRequest) -> Vec<(&'static str, Str
     form
 }
 
+/// Billing while the operator has not put Stripe's credentials into the secret: every call
+/// answers [`BillingError::NotConfigured`] naming what to set, and the rest of the API serves.
+pub struct UnconfiguredStripe {
+    pub missing: String,
+}
+
+#[async_trait]
+impl StripeApi for UnconfiguredStripe {
+    async fn create_checkout_session(
+        &self,
+        _request: &CheckoutSessionRequest,
+    ) -> Result<String, BillingError> {
+        Err(BillingError::NotConfigured(self.missing.clone()))
+    }
+    async fn create_portal_session(
+        &self,
+        _customer_id: &str,
+        _return_url: &str,
+    ) -> Result<String, BillingError> {
+        Err(BillingError::NotConfigured(self.missing.clone()))
+    }
+}
+
+/// Stripe at `STRIPE_API_URL` when set (the local cloud's fake), else api.stripe.com; or
+/// [`UnconfiguredStripe`] naming what the operator must set.
+pub fn stripe_client(billing: Result<String, String>) -> std::sync::Arc<dyn StripeApi> {
+    match billing {
+        Ok(key) => match std::env::var("STRIPE_API_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(url) => std::sync::Arc::new(HttpStripe::with_base_url(key, url)),
+            None => std::sync::Arc::new(HttpStripe::new(key)),
+        },
+        Err(missing) => {
+            tracing::warn!(%missing, "billing is not configured; billing routes answer 501");
+            std::sync::Arc::new(UnconfiguredStripe { missing })
+        }
+    }
+}
+
 /// Stripe over HTTPS.
 pub struct HttpStripe {
     client: reqwest::Client,
@@ -127,7 +168,10 @@ impl HttpStripe {
 
     pub fn with_base_url(secret_key: String, base_url: String) -> Self {
         Self {
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
             secret_key,
             base_url,
         }

@@ -34,20 +34,29 @@ impl ApiEnv {
         })
     }
 
-    /// The API's settings; returns the Stripe API key beside them (it goes to the Stripe
-    /// client, not into the config).
+    /// The API's settings, and how to reach Stripe: its API key (it goes to the Stripe client,
+    /// not into the config), or what the operator still has to set. Billing is optional: until
+    /// the Stripe secret holds real values, the billing routes answer 501 and everything else
+    /// serves (a staging stack without billing still starts).
     pub fn config(
         &self,
         stripe: &SecretJson,
         slack: &SecretJson,
         system_policy: dd0c_shared::governance::Policy,
-    ) -> Result<(ApiConfig, String), SecretError> {
+    ) -> Result<(ApiConfig, Result<String, String>), SecretError> {
+        let billing = match (stripe.optional("api_key"), stripe.optional("price_id")) {
+            (Some(key), Some(_)) => Ok(key),
+            _ => Err(format!(
+                "put api_key and price_id into the Stripe secret {} (docs/deploy.md)",
+                self.stripe_secret_arn
+            )),
+        };
         let config = ApiConfig {
             template_url: self.template_url.clone(),
             dd0c_account_id: self.dd0c_account_id.clone(),
             region: self.cognito_region.clone(),
             stack_name: "dd0c-readonly".into(),
-            stripe_price_id: stripe.get("price_id")?,
+            stripe_price_id: stripe.optional("price_id").unwrap_or_default(),
             app_url: self.dashboard_url.clone(),
             system_policy,
             // Until the operator puts the Slack app's client id, installs are refused with
@@ -57,7 +66,7 @@ impl ApiEnv {
                 redirect_uri: slack.optional("redirect_uri"),
             }),
         };
-        Ok((config, stripe.get("api_key")?))
+        Ok((config, billing))
     }
 }
 
@@ -102,7 +111,7 @@ mod tests {
         .unwrap();
         let policy = dd0c_shared::governance::Policy::system().unwrap();
         let (config, key) = api_env.config(&stripe, &slack, policy.clone()).unwrap();
-        assert_eq!(key, "sk_live_x");
+        assert_eq!(key, Ok("sk_live_x".to_owned()));
         assert_eq!(config.stripe_price_id, "price_1");
         assert_eq!(config.app_url, "v-DASHBOARD_URL");
         assert_eq!(
@@ -121,10 +130,24 @@ mod tests {
                 .slack_install,
             None
         );
-        let no_price = SecretJson::parse("arn:stripe", r#"{"api_key":"sk"}"#).unwrap();
-        assert!(matches!(
-            api_env.config(&no_price, &slack, policy),
-            Err(SecretError::MissingKey { key, .. }) if key == "price_id"
-        ));
+        // Without Stripe the API still starts; billing says what to set.
+        let placeholders = SecretJson::parse(
+            "arn:stripe",
+            r#"{"webhook_secret":"REPLACE_ME","api_key":"REPLACE_ME","price_id":"REPLACE_ME"}"#,
+        )
+        .unwrap();
+        for stripe in [
+            placeholders,
+            SecretJson::parse("arn:stripe", r#"{"api_key":"sk"}"#).unwrap(),
+        ] {
+            let (config, billing) = api_env.config(&stripe, &slack, policy.clone()).unwrap();
+            let missing = billing.unwrap_err();
+            assert!(missing.contains("api_key and price_id"), "{missing}");
+            assert!(missing.contains("v-STRIPE_SECRET_ARN"), "{missing}");
+            assert_eq!(
+                config.slack_install.map(|s| s.client_id),
+                Some("123.456".into())
+            );
+        }
     }
 }

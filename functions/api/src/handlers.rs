@@ -11,7 +11,7 @@ use dd0c_shared::finding_actions::{self, ActionError, FindingAction};
 use dd0c_shared::governance;
 use dd0c_shared::http::{HttpRequest, HttpResponse};
 use dd0c_shared::slack::install as slack_install;
-use dd0c_shared::slack::settings::{self as slack_settings, SlackSettings};
+use dd0c_shared::slack::settings::{self as slack_settings, InstallationStatus, SlackSettings};
 use dd0c_shared::store::{
     from_item, keys, to_item, AttrValue, Condition, Index, Item, Query, SortKeyCondition,
     StoreError, Update, PK, SK,
@@ -1220,14 +1220,31 @@ async fn api_key_delete(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
 
 // ------------------------------------------------------------------------------ Slack settings
 
-fn slack_settings_view(s: SlackSettings) -> SlackSettingsView {
+async fn slack_settings_view(
+    ctx: &Ctx<'_>,
+    s: SlackSettings,
+) -> Result<SlackSettingsView, ApiError> {
     let (zone, hour) = s.digest_time();
-    SlackSettingsView {
+    let installation = slack_settings::load_installation(ctx.table(), ctx.tenant()).await?;
+    let installed = installation.as_ref().map(|i| SlackInstallationView {
+        team_name: i.team_name.clone(),
+        status: match i.status {
+            InstallationStatus::Active => "active".into(),
+            InstallationStatus::Broken => "broken".into(),
+        },
+        channel_id: i.channel_id.clone(),
+        channel_name: i.channel_name.clone(),
+        channel_problem: i.channel_problem.as_ref().map(|p| {
+            format!("{p}. Invite the dd0c app to that channel (/invite @dd0c) or choose another; until then alerts go to the channel chosen at install.")
+        }),
+    });
+    Ok(SlackSettingsView {
         default_channel: s.default_channel,
         account_channels: s.account_channels,
         digest_time_zone: zone.name().to_owned(),
         digest_hour: hour,
-    }
+        installation: installed,
+    })
 }
 
 /// `#name` (Slack's rules: lower case, digits, `-`, `_`, at most 80) or a channel id.
@@ -1251,7 +1268,10 @@ fn valid_channel(c: &str) -> bool {
 
 async fn slack_settings_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let s = slack_settings::load_settings(ctx.table(), ctx.tenant()).await?;
-    Ok(HttpResponse::json(200, &slack_settings_view(s)))
+    Ok(HttpResponse::json(
+        200,
+        &slack_settings_view(ctx, s).await?,
+    ))
 }
 
 async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
@@ -1290,7 +1310,10 @@ async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         }),
     )
     .await?;
-    Ok(HttpResponse::json(200, &slack_settings_view(s)))
+    Ok(HttpResponse::json(
+        200,
+        &slack_settings_view(ctx, s).await?,
+    ))
 }
 
 /// Starts a Slack install for the caller's tenant: the link carries a single-use state bound
@@ -1344,10 +1367,11 @@ fn billing_error(e: BillingError) -> ApiError {
     tracing::warn!(error = %e, "Stripe call failed");
     match e {
         BillingError::NotConfigured(m) => ApiError::new(
-            503,
-            "Service unavailable",
+            501,
+            "Not implemented",
             format!("billing is not configured: {m}"),
-        ),
+        )
+        .with_code("billing_not_configured"),
         _ => ApiError::new(
             502,
             "Bad gateway",

@@ -174,7 +174,7 @@ impl Api {
                 method: AuthMethod::ApiKey,
             });
         }
-        self.verifier.verify(&token).await.map_err(|e| {
+        let identity = self.verifier.verify(&token).await.map_err(|e| {
             if let auth::AuthError::KeysUnavailable(_) = e {
                 tracing::error!(error = %e, "JWKS unavailable");
                 ApiError::new(
@@ -185,6 +185,23 @@ impl Api {
             } else {
                 unauthorized(e.to_string())
             }
+        })?;
+        let tenant_id = match identity.tenant {
+            Some(tenant) => tenant,
+            None => {
+                dd0c_shared::tenancy::tenant_of_user(
+                    self.table.as_ref(),
+                    &identity.subject,
+                    self.clock.now(),
+                )
+                .await?
+            }
+        };
+        Ok(Principal {
+            tenant_id,
+            user: identity.user,
+            subject: identity.subject,
+            method: AuthMethod::Jwt,
         })
     }
 

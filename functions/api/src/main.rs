@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use dd0c_api::billing::stripe_client;
 use dd0c_api::function_env::ApiEnv;
-use dd0c_api::{billing::HttpStripe, jwks_http::HttpJwks, Api};
+use dd0c_api::{jwks_http::HttpJwks, Api};
 use dd0c_shared::accounts::aws::AwsAccounts;
 use dd0c_shared::auth::jwt::{cognito_issuer, JwtVerifier};
 use dd0c_shared::config::AwsAdapters;
@@ -18,7 +19,7 @@ async fn main() -> Result<(), Error> {
     let secrets = SecretsExtension::from_env(&process_env)?;
     let stripe = secrets.json(&env.stripe_secret_arn).await?;
     let slack = secrets.json(&env.slack_secret_arn).await?;
-    let (config, stripe_key) = env.config(
+    let (config, billing) = env.config(
         &stripe,
         &slack,
         dd0c_shared::governance::Policy::load(None)?,
@@ -27,7 +28,7 @@ async fn main() -> Result<(), Error> {
     let verifier = JwtVerifier::rs256(
         issuer.clone(),
         env.client_id.clone(),
-        Arc::new(HttpJwks::for_issuer(&issuer)),
+        Arc::new(HttpJwks::for_pool(&issuer, &env.user_pool_id, &process_env)),
         adapters.clock.clone(),
     );
     let api = Api::new(
@@ -35,7 +36,7 @@ async fn main() -> Result<(), Error> {
         adapters.clock.clone(),
         Arc::new(AwsAccounts::new(adapters.sdk.clone())),
         Arc::new(verifier),
-        Arc::new(HttpStripe::new(stripe_key)),
+        stripe_client(billing),
         config,
     );
     let api = &api;

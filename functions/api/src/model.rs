@@ -276,6 +276,21 @@ pub struct SlackSettingsView {
     /// Local hour the daily digest goes out at (default 9).
     #[schema(minimum = 0, maximum = 23)]
     pub digest_hour: u8,
+    /// The Slack workspace dd0c is installed in (absent: not installed).
+    pub installation: Option<SlackInstallationView>,
+}
+
+/// The tenant's Slack installation as the dashboard shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SlackInstallationView {
+    pub team_name: Option<String>,
+    /// `active`, or `broken` (token revoked or app uninstalled: reinstall).
+    pub status: String,
+    /// The channel chosen at install (alerts go there unless routed elsewhere).
+    pub channel_id: Option<String>,
+    pub channel_name: Option<String>,
+    /// Why alerts could not reach their channel, and what to do (absent: no problem).
+    pub channel_problem: Option<String>,
 }
 
 /// A change of the Slack settings; omitted fields are left unchanged.

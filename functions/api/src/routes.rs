@@ -184,6 +184,52 @@ mod tests {
         }
     }
 
+    /// The router and `shared/http-routes.json` (from which the CDK app builds the gateway's
+    /// routes and authorizers) list the same routes, and a route takes API keys exactly when
+    /// the gateway lets them through to the function.
+    #[test]
+    fn the_router_matches_the_http_route_table() {
+        use dd0c_shared::http_routes::{routes_of, AuthKind};
+        let table = routes_of("api");
+        for entry in &table {
+            let route = ROUTES
+                .iter()
+                .find(|r| r.method == entry.method && r.path == entry.path)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{} {} is in http-routes.json but not routed",
+                        entry.method, entry.path
+                    )
+                });
+            assert_eq!(
+                route.api_key,
+                entry.auth == AuthKind::CognitoOrApiKey,
+                "{} {}: api_key vs auth {:?}",
+                entry.method,
+                entry.path,
+                entry.auth
+            );
+            let public = route.id == RouteId::OpenApi;
+            assert_eq!(
+                public,
+                entry.auth == AuthKind::Public,
+                "{} {}",
+                entry.method,
+                entry.path
+            );
+        }
+        for route in ROUTES {
+            assert!(
+                table
+                    .iter()
+                    .any(|e| e.method == route.method && e.path == route.path),
+                "{} {} is routed but missing from shared/http-routes.json",
+                route.method,
+                route.path
+            );
+        }
+    }
+
     #[test]
     fn literal_segments_win_and_methods_are_checked() {
         assert!(

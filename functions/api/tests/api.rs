@@ -20,6 +20,7 @@ use dd0c_shared::finding_store::record_finding;
 use dd0c_shared::http::{HttpHandler, HttpResponse};
 use dd0c_shared::store::memory::MemoryTable;
 use dd0c_shared::store::{keys, AttrValue, Table};
+use dd0c_shared::tenancy::{self, Membership};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
 
@@ -138,8 +139,23 @@ impl World {
         tenant: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
+        if let Some(t) = tenant {
+            self.member(&format!("sub-{t}"), t).await;
+        }
         let auth = tenant.map(|t| format!("Bearer {}", token(t)));
         self.raw(method, path, auth.as_deref(), body).await
+    }
+
+    /// The user with this Cognito `sub` has signed in before and belongs to `tenant`.
+    async fn member(&self, subject: &str, tenant: &str) {
+        let membership = Membership {
+            subject: subject.into(),
+            tenant_id: tenant.into(),
+            joined_at: start(),
+        };
+        tenancy::add_member(self.table.as_ref(), &membership)
+            .await
+            .unwrap();
     }
     async fn raw(
         &self,
@@ -296,15 +312,6 @@ async fn auth_cases() {
             "token_use",
         ),
         (
-            "no tenant",
-            Claims {
-                tenant_id: None,
-                ..claims("tenant-a")
-            },
-            "test_signing_key.der",
-            "tenant",
-        ),
-        (
             "forged with another key",
             claims("tenant-a"),
             "other_key.der",
@@ -367,11 +374,54 @@ async fn auth_cases() {
     assert_eq!(s, 401);
 }
 
+/// A user's tenant comes from dd0c's own membership record, keyed by the immutable `sub`:
+/// the first sign-in creates a tenant, and a `custom:tenant_id` attribute (which a Cognito user
+/// can write) chooses nothing.
+#[tokio::test]
+async fn a_new_user_gets_a_new_tenant_and_a_tenant_claim_chooses_nothing() {
+    let w = world();
+    w.seed_finding("tenant-a", 1, Severity::Critical, FindingKind::CostAnomaly)
+        .await;
+    let as_user = |sub: &str, tenant_claim: Option<&str>| {
+        let c = Claims {
+            sub: sub.into(),
+            tenant_id: tenant_claim.map(str::to_owned),
+            ..claims("ignored")
+        };
+        format!(
+            "Bearer {}",
+            sign_with(&c, "test_signing_key.der", "test-key-1")
+        )
+    };
+    let first = as_user("new-user-1", None);
+    let (s, me1) = w.raw("GET", "/v1/me", Some(&first), None).await;
+    assert_eq!(s, 200, "{me1}");
+    let tenant1 = me1["tenant_id"].as_str().unwrap().to_owned();
+    assert!(tenant1.starts_with("t-"), "{me1}");
+    let (_, again) = w.raw("GET", "/v1/me", Some(&first), None).await;
+    assert_eq!(
+        again["tenant_id"],
+        tenant1.as_str(),
+        "the same user keeps their tenant"
+    );
+
+    let intruder = as_user("new-user-2", Some("tenant-a"));
+    let (s, me2) = w.raw("GET", "/v1/me", Some(&intruder), None).await;
+    assert_eq!(s, 200, "{me2}");
+    assert_ne!(me2["tenant_id"], "tenant-a", "{me2}");
+    assert_ne!(me2["tenant_id"], tenant1.as_str(), "{me2}");
+    let (s, list) = w.raw("GET", "/v1/anomalies", Some(&intruder), None).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
+}
+
 #[tokio::test]
 async fn a_token_signed_by_openssl_verifies() {
     let w = world();
     w.clock
         .set(Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap());
+    w.member("1f2e3d4c-0000-4000-8000-000000000001", "tenant-a")
+        .await;
     let t = std::fs::read_to_string(format!("{FIXTURES}/openssl_signed_id_token.txt")).unwrap();
     let (s, body) = w
         .raw("GET", "/v1/me", Some(&format!("Bearer {}", t.trim())), None)

@@ -197,7 +197,7 @@ async fn the_install_url_is_bound_to_the_callers_tenant() {
     let (status, v) = install_url(&api, "t1").await;
     assert_eq!(status, 200, "{v}");
     let url = v["url"].as_str().unwrap();
-    assert!(url.starts_with("https://slack.com/oauth/v2/authorize?client_id=123.456&scope=chat%3Awrite%2Ccommands&state="), "{url}");
+    assert!(url.starts_with("https://slack.com/oauth/v2/authorize?client_id=123.456&scope=chat%3Awrite%2Ccommands%2Cincoming-webhook&state="), "{url}");
     assert!(
         url.ends_with("&redirect_uri=https%3A%2F%2Fabc.execute-api.us-east-1.amazonaws.com%2Fv1%2Fslack%2Foauth_redirect"),
         "{url}"

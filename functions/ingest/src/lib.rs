@@ -4,12 +4,16 @@
 
 pub mod drift_reports;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use dd0c_shared::domain::cloudtrail::records_in;
 use dd0c_shared::domain::{IngestMessage, RecordError};
 use dd0c_shared::queue::{OutgoingMessage, Queue, QueueError};
+use dd0c_shared::store::{StoreError, Table};
 use dd0c_shared::telemetry;
+use dd0c_shared::tenancy::{self, AccountStatus};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -22,6 +26,8 @@ pub enum IngestError {
     Record(#[from] RecordError),
     #[error("could not enqueue: {0}")]
     Queue(#[from] QueueError),
+    #[error("could not read the account link: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// The two fields the queue needs, read without building the whole record.
@@ -43,11 +49,20 @@ struct IdentityProbe {
 
 pub struct Ingest {
     queue: Arc<dyn Queue>,
+    gate: Option<AccountGate>,
 }
 
 impl Ingest {
     pub fn new(queue: Arc<dyn Queue>) -> Self {
-        Self { queue }
+        Self { queue, gate: None }
+    }
+
+    /// On AWS the bus accepts CloudTrail events from any account (onboarding needs no operator,
+    /// docs/decisions/0810-open-bus-onboarding.md): events of accounts that no tenant has
+    /// connected are dropped here, before they cost a queue message.
+    pub fn with_account_gate(mut self, table: Arc<dyn Table>) -> Self {
+        self.gate = Some(AccountGate::new(table));
+        self
     }
 
     /// Enqueues one CloudTrail record given as JSON text. A record without an eventID still
@@ -71,13 +86,89 @@ impl Ingest {
         Ok(())
     }
 
-    /// Handles an EventBridge event ("AWS API Call via CloudTrail") delivered by the ingest rule.
+    /// Handles an EventBridge event ("AWS API Call via CloudTrail") delivered by the ingest rule;
+    /// returns how many records were enqueued. The envelope's `account` is set by EventBridge to
+    /// the account that put the event, so it is trusted over the record's own fields: a record
+    /// that names another account is dropped.
     pub async fn handle_eventbridge(&self, event: Value) -> Result<usize, IngestError> {
+        let sender = event
+            .get("account")
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned);
         let records = records_in(event)?;
-        let n = records.len();
+        let mut forwarded = 0;
         for record in records {
+            let named = record
+                .get("recipientAccountId")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if let (Some(sender), Some(named)) = (&sender, &named) {
+                if sender != named {
+                    tracing::warn!(%sender, %named, "record names another account than its sender; dropped");
+                    telemetry::metric("EventsDropped", 1.0);
+                    continue;
+                }
+            }
+            if let (Some(gate), Some(account)) = (&self.gate, sender.as_ref().or(named.as_ref())) {
+                if !gate.admits(account).await? {
+                    tracing::info!(%account, "event of an account no tenant has connected; dropped");
+                    telemetry::metric("EventsDropped", 1.0);
+                    continue;
+                }
+            }
             self.forward_raw(&record.to_string()).await?;
+            forwarded += 1;
         }
-        Ok(n)
+        Ok(forwarded)
+    }
+}
+
+/// Whether an account is connected (an active link to a tenant), remembered for a short while:
+/// a busy account costs one table read per minute, not one per event, and a newly connected
+/// account is admitted within [`AccountGate::UNKNOWN_TTL`].
+pub struct AccountGate {
+    table: Arc<dyn Table>,
+    seen: Mutex<HashMap<String, (bool, Instant)>>,
+}
+
+impl AccountGate {
+    const KNOWN_TTL: Duration = Duration::from_secs(60);
+    const UNKNOWN_TTL: Duration = Duration::from_secs(10);
+    /// Bounds the memory a flood of unknown accounts can take.
+    const MAX_REMEMBERED: usize = 10_000;
+
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self {
+            table,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn admits(&self, account: &str) -> Result<bool, IngestError> {
+        if let Some((admitted, at)) = self.remembered(account) {
+            let ttl = if admitted {
+                Self::KNOWN_TTL
+            } else {
+                Self::UNKNOWN_TTL
+            };
+            if at.elapsed() < ttl {
+                return Ok(admitted);
+            }
+        }
+        let admitted = tenancy::account_link(self.table.as_ref(), account)
+            .await?
+            .is_some_and(|link| link.status == AccountStatus::Active);
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= Self::MAX_REMEMBERED {
+            seen.clear();
+        }
+        seen.insert(account.to_owned(), (admitted, Instant::now()));
+        Ok(admitted)
+    }
+
+    fn remembered(&self, account: &str) -> Option<(bool, Instant)> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(account).copied()
     }
 }

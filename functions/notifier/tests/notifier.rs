@@ -228,26 +228,27 @@ async fn a_stricter_account_override_holds_only_that_account() {
     assert!(sent.notified);
 }
 
+/// A young account's noise is held for its first fourteen days; its critical findings never are.
 #[tokio::test]
 async fn new_accounts_are_strict_until_fourteen_days() {
     let w = world(3).await;
     let n = notifier(&w, w.chat.clone());
-    let f = run(
-        &w,
-        &n,
-        &finding("cost-1", FindingKind::CostAnomaly, Severity::Critical),
-    )
-    .await
-    .unwrap();
+    let mut noise = finding("cost-1", FindingKind::CostAnomaly, Severity::Warning);
+    noise.estimated_hourly_cost = Some(1.0);
+    let f = run(&w, &n, &noise).await.unwrap();
     assert!(f.suppressed_reason.unwrap().contains("new account"));
-    w.clock.advance(Duration::days(12));
-    let f = run(
+    let critical = run(
         &w,
         &n,
-        &finding("cost-2", FindingKind::CostAnomaly, Severity::Critical),
+        &finding("cost-crit", FindingKind::CostAnomaly, Severity::Critical),
     )
     .await
     .unwrap();
+    assert!(critical.notified, "{:?}", critical.suppressed_reason);
+    w.clock.advance(Duration::days(12));
+    let mut later = finding("cost-2", FindingKind::CostAnomaly, Severity::Warning);
+    later.estimated_hourly_cost = Some(1.0);
+    let f = run(&w, &n, &later).await.unwrap();
     assert!(f.notified);
 }
 

@@ -52,6 +52,17 @@ pub struct OAuthAccess {
     pub bot_user_id: Option<String>,
     #[serde(default)]
     pub scope: String,
+    /// The channel the installer chose (granted with the `incoming-webhook` scope).
+    #[serde(default)]
+    pub incoming_webhook: Option<ChosenChannel>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChosenChannel {
+    pub channel_id: String,
+    #[serde(default)]
+    pub channel: Option<String>,
+    pub url: String,
 }
 
 /// The code-for-token exchange (Slack's `oauth.v2.access` in production, a fake in tests).
@@ -69,8 +80,8 @@ pub struct SlackOAuth {
 impl Default for SlackOAuth {
     fn default() -> Self {
         Self {
-            http: reqwest::Client::new(),
-            base_url: "https://slack.com/api".into(),
+            http: dd0c_shared::slack::web::http_client(),
+            base_url: dd0c_shared::slack::web::api_base_url(),
         }
     }
 }
@@ -111,6 +122,7 @@ impl OAuthExchange for SlackOAuth {
             team_name: response["team"]["name"].as_str().map(str::to_owned),
             bot_user_id: response["bot_user_id"].as_str().map(str::to_owned),
             scope: response["scope"].as_str().unwrap_or_default().to_owned(),
+            incoming_webhook: serde_json::from_value(response["incoming_webhook"].clone()).ok(),
         })
     }
 }
@@ -232,6 +244,18 @@ impl SlackApp {
                 return HttpResponse::problem(503, "Unavailable", "try again", None);
             }
         };
+        let webhook = match &access.incoming_webhook {
+            Some(chosen) => {
+                match crypto::seal(keys_provider.as_ref(), chosen.url.as_bytes(), &tenant).await {
+                    Ok(sealed) => Some(serde_json::to_value(&sealed).unwrap_or_default()),
+                    Err(e) => {
+                        tracing::error!(tenant, error = %e, "could not encrypt the webhook URL");
+                        return HttpResponse::problem(503, "Unavailable", "try again", None);
+                    }
+                }
+            }
+            None => None,
+        };
         let installation = Installation {
             tenant_id: tenant.clone(),
             team_id: access.team_id.clone(),
@@ -249,10 +273,27 @@ impl SlackApp {
             broken_at: None,
             installed_at: self.clock.now(),
             installed_by: None,
+            channel_id: access
+                .incoming_webhook
+                .as_ref()
+                .map(|c| c.channel_id.clone()),
+            channel_name: access
+                .incoming_webhook
+                .as_ref()
+                .and_then(|c| c.channel.clone()),
+            webhook,
+            channel_problem: None,
+            channel_problem_at: None,
         };
         if let Err(e) = settings::put_installation(self.table.as_ref(), &installation).await {
             tracing::error!(tenant, error = %e, "could not store the installation");
             return HttpResponse::problem(503, "Unavailable", "try again", None);
+        }
+        if let Some(chosen) = &access.incoming_webhook {
+            if let Err(e) = choose_default_channel(self.table.as_ref(), &tenant, chosen).await {
+                tracing::error!(tenant, error = %e, "could not store the chosen channel");
+                return HttpResponse::problem(503, "Unavailable", "try again", None);
+            }
         }
         let who = dd0c_shared::finding_actions::Actor {
             user: format!("slack-team:{}", access.team_id),
@@ -277,6 +318,24 @@ impl SlackApp {
             "dd0c is installed in your Slack workspace. You can close this tab.",
         )
     }
+}
+
+/// The channel chosen at install becomes the tenant's default unless the tenant already
+/// chose one on the dashboard (a reinstall does not undo that choice).
+async fn choose_default_channel(
+    table: &dyn dd0c_shared::store::Table,
+    tenant: &str,
+    chosen: &ChosenChannel,
+) -> Result<(), dd0c_shared::store::StoreError> {
+    let current = settings::load_settings(table, tenant).await?;
+    if current.default_channel.is_none() {
+        let change = settings::SettingsChange {
+            default_channel: Some(chosen.channel_id.clone()),
+            ..Default::default()
+        };
+        settings::update_settings(table, tenant, &change).await?;
+    }
+    Ok(())
 }
 
 /// The bot token of a tenant's installation, opened with the key provider.

@@ -20,6 +20,7 @@ use dd0c_shared::store::{keys, query_all, AttrValue, Query, Table, Update};
 use dd0c_slack::deferred::{
     BusDeferrer, DeferredCommand, DeferredCommands, Deferrer, HttpPoster, PostError, ResponsePoster,
 };
+use dd0c_slack::oauth::ChosenChannel;
 use dd0c_slack::{OAuthAccess, OAuthConfig, OAuthExchange, SlackApp, SlackSecrets};
 use serde_json::{json, Value};
 
@@ -550,7 +551,12 @@ impl OAuthExchange for FakeExchange {
             team_id: "T222".into(),
             team_name: Some("Acme".into()),
             bot_user_id: Some("B1".into()),
-            scope: "chat:write,commands".into(),
+            scope: "chat:write,commands,incoming-webhook".into(),
+            incoming_webhook: Some(ChosenChannel {
+                channel_id: "C0ALERTS".into(),
+                channel: Some("#alerts".into()),
+                url: "https://hooks.slack.com/services/T222/B1/secretpart".into(),
+            }),
         })
     }
 }
@@ -621,7 +627,29 @@ async fn oauth_install_checks_state_and_stores_the_token_encrypted() {
         .unwrap()
         .unwrap();
     assert_eq!(installation.team_id, "T222");
-    assert_eq!(installation.scopes, ["chat:write", "commands"]);
+    assert_eq!(
+        installation.scopes,
+        ["chat:write", "commands", "incoming-webhook"]
+    );
+    // The channel chosen on Slack's consent page is where alerts go from the first one.
+    assert_eq!(installation.channel_id.as_deref(), Some("C0ALERTS"));
+    assert_eq!(
+        settings::load_settings(w.table.as_ref(), "t9")
+            .await
+            .unwrap()
+            .default_channel
+            .as_deref(),
+        Some("C0ALERTS")
+    );
+    let webhook = installation
+        .webhook
+        .as_ref()
+        .expect("webhook kept")
+        .to_string();
+    assert!(
+        !webhook.contains("secretpart"),
+        "webhook URL stored in clear"
+    );
     assert!(
         !installation.token.to_string().contains("xoxb"),
         "token stored in clear"

@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FunctionName } from '../functions';
+import { HttpRouteSpec, HttpRouteTable } from '../http-routes';
 
 export interface ApiProps {
   readonly prefix: string;
@@ -15,37 +16,20 @@ export interface ApiProps {
   readonly userPool: cognito.IUserPool;
   readonly userPoolClient: cognito.IUserPoolClient;
   readonly dashboardUrl: string;
+  /** shared/http-routes.json: one explicit route per entry. */
+  readonly routeTable: HttpRouteTable;
   readonly rateLimit: number;
   readonly burstLimit: number;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
 }
 
-/** One route of the HTTP API (the same paths `dd0c serve` exposes locally; see CONTRACTS.md). */
-export interface ApiRoute {
-  readonly method: apigwv2.HttpMethod;
-  readonly path: string;
-  readonly fn: FunctionName;
-  /** Why the route has no Cognito authorizer (undefined: Cognito JWT required). */
-  readonly publicBecause?: string;
-}
-
-export const API_ROUTES: ApiRoute[] = [
-  { method: apigwv2.HttpMethod.POST, path: '/v1/slack/commands', fn: 'slack', publicBecause: 'Slack signs the request (verified in the function)' },
-  { method: apigwv2.HttpMethod.POST, path: '/v1/slack/actions', fn: 'slack', publicBecause: 'Slack signs the request (verified in the function)' },
-  { method: apigwv2.HttpMethod.GET, path: '/v1/slack/install', fn: 'slack', publicBecause: 'Slack OAuth install redirect (signed state)' },
-  { method: apigwv2.HttpMethod.GET, path: '/v1/slack/oauth_redirect', fn: 'slack', publicBecause: 'Slack OAuth callback (signed state)' },
-  { method: apigwv2.HttpMethod.POST, path: '/v1/stripe/webhook', fn: 'stripe', publicBecause: 'Stripe signs the webhook (verified in the function)' },
-  { method: apigwv2.HttpMethod.POST, path: '/v1/drift-reports', fn: 'ingest', publicBecause: 'agents authenticate with an API key checked by hash in the function' },
-  { method: apigwv2.HttpMethod.GET, path: '/v1/openapi.json', fn: 'api', publicBecause: 'public API description' },
-  { method: apigwv2.HttpMethod.ANY, path: '/v1/{proxy+}', fn: 'api' },
-];
-
 export class Api extends Construct {
   public readonly httpApi: apigwv2.HttpApi;
   public readonly stage: apigwv2.HttpStage;
   public readonly url: string;
-  public readonly routes: Record<string, apigwv2.HttpRoute> = {};
+  /** By route key (`GET /v1/me`): the route and its entry of the route table. */
+  public readonly routes: Record<string, { route: apigwv2.HttpRoute; spec: HttpRouteSpec }> = {};
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -54,10 +38,13 @@ export class Api extends Construct {
       apiName: `${props.prefix}-api`,
       description: 'dd0c REST API, Slack, Stripe and drift-report routes',
       createDefaultStage: false,
+      // No route matches OPTIONS (every route names its method), so API Gateway answers browser
+      // preflights from this configuration and they never reach an authorizer or a function.
       corsPreflight: {
         allowOrigins: [props.dashboardUrl],
-        allowMethods: [apigwv2.CorsHttpMethod.ANY],
-        allowHeaders: ['authorization', 'content-type'],
+        allowMethods: corsMethods(props.routeTable),
+        // authorization: Cognito ID token; x-api-key: agent API keys; content-type: JSON bodies.
+        allowHeaders: ['authorization', 'content-type', 'x-api-key'],
         maxAge: Duration.hours(1),
       },
     });
@@ -98,16 +85,23 @@ export class Api extends Construct {
       identitySource: ['$request.header.Authorization'],
     });
 
+    // One route per entry of the route table; the JWT authorizer only where the table says
+    // `cognito` (the other kinds are authenticated by the function: lib/http-routes.ts).
     const integrations: Partial<Record<FunctionName, HttpLambdaIntegration>> = {};
-    for (const r of API_ROUTES) {
-      integrations[r.fn] ??= new HttpLambdaIntegration(`${r.fn}Integration`, props.functions[r.fn]);
+    for (const r of props.routeTable.routes) {
+      integrations[r.function] ??= new HttpLambdaIntegration(`${r.function}Integration`, props.functions[r.function]);
       const [route] = this.httpApi.addRoutes({
         path: r.path,
-        methods: [r.method],
-        integration: integrations[r.fn]!,
-        authorizer: r.publicBecause === undefined ? authorizer : undefined,
+        methods: [apigwv2.HttpMethod[r.method]],
+        integration: integrations[r.function]!,
+        authorizer: r.auth === 'cognito' ? authorizer : undefined,
       });
-      this.routes[`${r.method} ${r.path}`] = route;
+      this.routes[`${r.method} ${r.path}`] = { route, spec: r };
     }
   }
+}
+
+/** The methods the routes use, for the CORS configuration (never `*`). */
+export function corsMethods(table: HttpRouteTable): apigwv2.CorsHttpMethod[] {
+  return [...new Set(table.routes.map((r) => r.method))].sort().map((m) => apigwv2.CorsHttpMethod[m]);
 }

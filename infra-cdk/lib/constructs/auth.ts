@@ -117,8 +117,15 @@ export class Auth extends Construct {
       supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
       authFlows: { userSrp: true },
       preventUserExistenceErrors: true,
+      // Named, not the default (every writable attribute): the tenant is never a user attribute
+      // (the API maps the immutable `sub` to the tenant it creates at first sign-in), and nothing
+      // the browser writes can change it. Federated sign-in writes the mapped attributes through
+      // this client, so they must stay writable.
+      writeAttributes: new cognito.ClientAttributes().withStandardAttributes({ email: true, givenName: true, familyName: true }),
+      // A public client (no secret) in the browser: authorization code grant with PKCE only;
+      // the implicit grant (tokens in the URL fragment) stays off.
       oAuth: {
-        flows: { authorizationCodeGrant: true },
+        flows: { authorizationCodeGrant: true, implicitCodeGrant: false },
         scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
         callbackUrls: [`${props.dashboardUrl}/`, `${props.dashboardUrl}/callback`],
         logoutUrls: [`${props.dashboardUrl}/`],

@@ -33,6 +33,11 @@ export interface OpsProps {
   readonly queues: Record<string, sqs.IQueue>;
   /** Every dead-letter queue, by a short name. */
   readonly dlqs: Record<string, sqs.IQueue>;
+  /**
+   * Queues that, like DLQs, only ever hold failures (the ingest function's async on-failure
+   * destination), by their name after the prefix: alarmed and graphed exactly like the DLQs.
+   */
+  readonly failureQueues?: Record<string, sqs.IQueue>;
   /** Queue whose oldest message must not age past `oldestMessageAgeSeconds` (ingest). */
   readonly ingestQueueName: string;
   readonly oldestMessageAgeSeconds: number;
@@ -114,18 +119,30 @@ export class Ops extends Construct {
       );
     }
 
-    // --- every DLQ: any visible message -----------------------------------------------------
-    for (const [name, dlq] of Object.entries(props.dlqs)) {
+    // --- every DLQ and failure queue: any visible message -------------------------------------
+    const notEmpty = (id: string, alarmName: string, description: string, queue: sqs.IQueue): void => {
       add(
-        new cloudwatch.Alarm(this, `${pascal(name)}DlqNotEmpty`, {
-          alarmName: `${props.prefix}-${name}-dlq-not-empty`,
-          alarmDescription: `${name} DLQ has messages: inspect, fix, then redrive`,
-          metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        new cloudwatch.Alarm(this, id, {
+          alarmName,
+          alarmDescription: description,
+          metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
           threshold: 0,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 1,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
+      );
+    };
+    for (const [name, dlq] of Object.entries(props.dlqs)) {
+      notEmpty(`${pascal(name)}DlqNotEmpty`, `${props.prefix}-${name}-dlq-not-empty`, `${name} DLQ has messages: inspect, fix, then redrive`, dlq);
+    }
+    const failureQueues = props.failureQueues ?? {};
+    for (const [name, queue] of Object.entries(failureQueues)) {
+      notEmpty(
+        `${pascal(name)}NotEmpty`,
+        `${props.prefix}-${name}-not-empty`,
+        `${props.prefix}-${name} has messages (events a function failed on after its retries): inspect, fix, then redrive`,
+        queue,
       );
     }
 
@@ -187,7 +204,7 @@ export class Ops extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
         markdown:
-          '# dd0c pipeline\nCloudTrail events in → ingest.fifo → normalizer → score / classify → findings → alerts.fifo → notifier → Slack or digest. Any DLQ above zero pages `ops-alerts`.',
+          '# dd0c pipeline\nCloudTrail events in → ingest.fifo → normalizer → score / classify → findings → alerts.fifo → notifier → Slack or digest. Any DLQ or `ingest-failed` above zero pages `ops-alerts`.',
         width: 24,
         height: 2,
       }),
@@ -201,8 +218,8 @@ export class Ops extends Construct {
       graph('Notifications', [emf('NotificationsSent', 'sent'), emf('NotificationsHeld', 'held')]),
       graph('Dead-lettered by stages', [emf('DeadLettered', 'dead-lettered')]),
       graph(
-        'DLQ depths',
-        Object.entries(props.dlqs).map(([name, q]) =>
+        'DLQ and failure queue depths',
+        Object.entries({ ...props.dlqs, ...failureQueues }).map(([name, q]) =>
           q.metricApproximateNumberOfMessagesVisible({ label: name, period: Duration.minutes(1), statistic: 'Maximum' }),
         ),
       ),

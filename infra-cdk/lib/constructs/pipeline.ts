@@ -5,6 +5,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -42,6 +43,9 @@ export class Pipeline extends Construct {
   public readonly dlqs: Record<string, sqs.Queue> = {};
   /** Standard queue for events EventBridge or Scheduler could not deliver to a target. */
   public readonly deliveryDlq: sqs.Queue;
+  /** Standard queue for CloudTrail events the ingest function failed on (async on-failure destination). */
+  public readonly ingestFailedQueue: sqs.Queue;
+  public readonly ingestInvokeConfig: lambda.EventInvokeConfig;
   public readonly functions = {} as Record<FunctionName, lambda.Function>;
   public readonly routeRules: Record<string, events.Rule> = {};
   public readonly ingestRule: events.Rule;
@@ -266,6 +270,25 @@ export class Pipeline extends Construct {
         maxEventAge: Duration.hours(24),
       }),
     );
+
+    // EventBridge invokes ingest asynchronously: the rule target's DLQ above only catches events
+    // EventBridge could not hand to Lambda. Once Lambda accepted one, a function error is retried
+    // by Lambda and then dropped unless the function has an on-failure destination: this queue
+    // keeps the event (with the error) for a redrive, and pages ops-alerts (lib/constructs/ops.ts).
+    this.ingestFailedQueue = new sqs.Queue(this, 'IngestFailedQueue', {
+      queueName: `${prefix}-ingest-failed`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: props.removalPolicy,
+    });
+    this.ingestInvokeConfig = new lambda.EventInvokeConfig(this, 'IngestInvokeConfig', {
+      function: fns[routing.ingest_rule.function as FunctionName],
+      retryAttempts: 2,
+      // Lambda's maximum: an event held back by throttling outlives a short outage.
+      maxEventAge: Duration.hours(6),
+      onFailure: new destinations.SqsDestination(this.ingestFailedQueue),
+    });
 
     // --- digest schedule ----------------------------------------------------------------------
     // Hourly at minute 0 UTC: the digest function sends each tenant's daily digest when it is

@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use super::{AuthError, AuthMethod, Principal};
+use super::AuthError;
 use crate::clock::SharedClock;
 
 /// The claims dd0c reads. Cognito ID tokens carry more; unknown claims are ignored.
@@ -32,6 +32,17 @@ pub struct Claims {
     pub tenant_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+}
+
+/// Who a verified token names. `tenant` is set only for tokens dd0c signed itself (the local
+/// issuer); a Cognito token's attributes are writable by its user, so they never choose a tenant:
+/// the caller maps the immutable `subject` to one (`tenancy::tenant_of_user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub subject: String,
+    /// The user's email when the token has one, else its `sub`.
+    pub user: String,
+    pub tenant: Option<String>,
 }
 
 /// Where the JWKS comes from (HTTPS to Cognito in production, a fixed set in tests).
@@ -118,8 +129,9 @@ impl JwtVerifier {
         }
     }
 
-    /// Verifies the signature, then `exp`, `iss`, `aud` (client id), `token_use` and the tenant.
-    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+    /// Verifies the signature, then `exp`, `iss`, `aud` (client id) and `token_use`; for the
+    /// local issuer's tokens also the tenant claim.
+    pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         let (key, algorithm) = match &self.keys {
@@ -160,15 +172,19 @@ impl JwtVerifier {
         if claims.token_use != "id" {
             return Err(AuthError::WrongTokenUse);
         }
-        let tenant_id = claims
-            .tenant_id
-            .filter(|t| valid_tenant_id(t))
-            .ok_or(AuthError::NoTenant)?;
-        Ok(Principal {
-            tenant_id,
+        let tenant = match self.keys {
+            KeyMaterial::Hmac(_) => Some(
+                claims
+                    .tenant_id
+                    .filter(|t| valid_tenant_id(t))
+                    .ok_or(AuthError::NoTenant)?,
+            ),
+            KeyMaterial::Jwks { .. } => None,
+        };
+        Ok(Identity {
             user: claims.email.unwrap_or_else(|| claims.sub.clone()),
             subject: claims.sub,
-            method: AuthMethod::Jwt,
+            tenant,
         })
     }
 

@@ -1,14 +1,16 @@
 //! Who is calling: Cognito ID tokens (RS256, verified against the user pool's JWKS), tokens
 //! of the embedded mode's local issuer (HS256, same claims), and API keys for agents.
 //!
-//! The tenant always comes from the token's `custom:tenant_id` claim, never from the request
-//! (docs/decisions/0600-api-auth-and-tenancy.md).
+//! The tenant never comes from the request nor from anything a user can write: a Cognito user's
+//! tenant is looked up by the token's immutable `sub` (created at the first sign-in), a local
+//! token's from the claim dd0c signed itself, an API key's from its stored hash
+//! (docs/decisions/0610-tenant-from-subject.md).
 
 pub mod api_keys;
 pub mod jwt;
 pub mod local;
 
-pub use jwt::{Claims, JwksSource, JwtVerifier, StaticJwks};
+pub use jwt::{Claims, Identity, JwksSource, JwtVerifier, StaticJwks};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

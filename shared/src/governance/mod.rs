@@ -460,6 +460,23 @@ pub fn in_new_account_period(
     }
 }
 
+/// Above this hourly cost a cost anomaly is on the fast path: the scorer flags it whatever the
+/// baseline (`functions/scorer/src/config.rs`, FAST_PATH_WARNING_USD_PER_HOUR), and governance
+/// never holds it for an account's youth.
+pub const FAST_PATH_USD_PER_HOUR: f64 = 5.0;
+
+/// What a new account's quiet period never holds: critical findings, and cost anomalies on the
+/// fast path. The period exists to keep a young baseline's noise out of the channel, not to
+/// hide a $200/hr launch on the first day (docs/decisions/0500-notifications-governance-slack.md).
+pub fn always_immediate(finding: &Finding) -> bool {
+    finding.severity >= Severity::Critical
+        || (finding.kind == FindingKind::CostAnomaly
+            && finding.severity >= Severity::Warning
+            && finding
+                .estimated_hourly_cost
+                .is_some_and(|c| c > FAST_PATH_USD_PER_HOUR))
+}
+
 /// Decides whether a finding may notify now. Order: panic, strict, new account, status,
 /// severity (the first that holds gives the reason).
 pub fn decide(
@@ -477,7 +494,7 @@ pub fn decide(
             "governance_mode strict: recorded, not sent".into(),
         );
     }
-    if in_new_account_period(policy, account, now) {
+    if in_new_account_period(policy, account, now) && !always_immediate(finding) {
         let age = account
             .connected_at
             .map(|c| (now - c).num_days())

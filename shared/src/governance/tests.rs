@@ -206,7 +206,9 @@ fn strict_and_panic_hold_everything() {
 #[test]
 fn new_accounts_are_strict_for_fourteen_days_unless_promoted() {
     let p = system();
-    let critical = finding(FindingKind::CostAnomaly, Severity::Critical);
+    let mut noise = finding(FindingKind::CostAnomaly, Severity::Warning);
+    noise.estimated_hourly_cost = Some(FAST_PATH_USD_PER_HOUR);
+    let critical = noise.clone();
     let young = AccountContext {
         connected_at: Some(at(10)),
         promoted_at: None,
@@ -227,6 +229,51 @@ fn new_accounts_are_strict_for_fourteen_days_unless_promoted() {
         promoted_at: Some(at(19)),
     };
     assert_eq!(decide(&p, &critical, &promoted, at(20)), Verdict::Send);
+}
+
+/// The fast path is always on: a young account's critical findings, and its cost anomalies
+/// above the fast-path cost, are posted at once; only the noise below is held.
+#[test]
+fn a_new_accounts_critical_and_fast_path_findings_are_never_held() {
+    let p = system();
+    let young = AccountContext {
+        connected_at: Some(at(10)),
+        promoted_at: None,
+    };
+    let mut critical = finding(FindingKind::CostAnomaly, Severity::Critical);
+    critical.estimated_hourly_cost = Some(1.0);
+    assert_eq!(decide(&p, &critical, &young, at(11)), Verdict::Send);
+    let critical_drift = finding(FindingKind::Drift, Severity::Critical);
+    assert_eq!(decide(&p, &critical_drift, &young, at(11)), Verdict::Send);
+    let mut fast = finding(FindingKind::CostAnomaly, Severity::Warning);
+    fast.estimated_hourly_cost = Some(FAST_PATH_USD_PER_HOUR + 0.01);
+    assert_eq!(decide(&p, &fast, &young, at(11)), Verdict::Send);
+    let mut slow = fast.clone();
+    slow.estimated_hourly_cost = Some(FAST_PATH_USD_PER_HOUR);
+    assert!(matches!(
+        decide(&p, &slow, &young, at(11)),
+        Verdict::Hold {
+            code: HoldCode::NewAccount,
+            ..
+        }
+    ));
+    let mut cheap_info = fast.clone();
+    cheap_info.severity = Severity::Info;
+    assert!(matches!(
+        decide(&p, &cheap_info, &young, at(11)),
+        Verdict::Hold {
+            code: HoldCode::NewAccount,
+            ..
+        }
+    ));
+    let high_drift = finding(FindingKind::Drift, Severity::High);
+    assert!(matches!(
+        decide(&p, &high_drift, &young, at(11)),
+        Verdict::Hold {
+            code: HoldCode::NewAccount,
+            ..
+        }
+    ));
 }
 
 #[test]

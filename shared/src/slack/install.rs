@@ -8,8 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use crate::http::{percent_encode, HttpRequest};
 use crate::store::{keys, AttrValue, Item, StoreError, Table, TTL_ATTRIBUTE};
 
-/// The minimum scopes dd0c asks for.
-pub const SCOPES: &str = "chat:write,commands";
+/// The minimum scopes dd0c asks for. `incoming-webhook` makes Slack's consent page ask the
+/// installer for a channel: alerts go there from the first one, and its webhook is the
+/// fallback when the bot cannot post to a routed channel.
+pub const SCOPES: &str = "chat:write,commands,incoming-webhook";
 /// How long an install `state` stays valid.
 pub const STATE_TTL_MINUTES: i64 = 10;
 
@@ -78,7 +80,7 @@ mod tests {
         let url = start_install(&table, Utc::now(), "t9", &link)
             .await
             .unwrap();
-        assert!(url.starts_with("https://slack.com/oauth/v2/authorize?client_id=123.456&scope=chat%3Awrite%2Ccommands&state="), "{url}");
+        assert!(url.starts_with("https://slack.com/oauth/v2/authorize?client_id=123.456&scope=chat%3Awrite%2Ccommands%2Cincoming-webhook&state="), "{url}");
         assert!(
             url.ends_with("&redirect_uri=https%3A%2F%2Fapi.dd0c.dev%2Fv1%2Fslack%2Foauth_redirect")
         );

@@ -119,6 +119,22 @@ pub struct Installation {
     pub installed_at: DateTime<Utc>,
     #[serde(default)]
     pub installed_by: Option<String>,
+    /// The channel the installer chose on Slack's consent page (`incoming-webhook` scope):
+    /// alerts go there unless the tenant routes them elsewhere.
+    #[serde(default)]
+    pub channel_id: Option<String>,
+    #[serde(default)]
+    pub channel_name: Option<String>,
+    /// `crypto::Sealed` incoming-webhook URL of that channel: the fallback when the bot cannot
+    /// post to the routed channel (the URL is a credential, so it is sealed like the token).
+    #[serde(default)]
+    pub webhook: Option<serde_json::Value>,
+    /// Why the last alert could not go to its channel (e.g. `not_in_channel: #ops`), until an
+    /// alert goes through again: the dashboard shows it with what to fix.
+    #[serde(default)]
+    pub channel_problem: Option<String>,
+    #[serde(default)]
+    pub channel_problem_at: Option<DateTime<Utc>>,
 }
 
 fn strip(item: Item) -> Item {
@@ -234,6 +250,32 @@ pub async fn tenant_for_team(
             .and_then(AttrValue::as_str)
             .map(str::to_owned)
     }))
+}
+
+/// Records (or, with `None`, clears) why alerts could not reach their channel.
+pub async fn set_channel_problem(
+    table: &dyn Table,
+    tenant: &str,
+    problem: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let update = match problem {
+        Some(p) => Update::new()
+            .set("channel_problem", p)
+            .set("channel_problem_at", keys::time_key(&now)),
+        None => Update::new()
+            .remove("channel_problem")
+            .remove("channel_problem_at"),
+    };
+    table
+        .update(
+            &keys::slack_installation(tenant),
+            update
+                .set("tenant_id", tenant)
+                .set("entity", "slack_installation"),
+        )
+        .await
+        .map(|_| ())
 }
 
 /// Marks the installation broken (the API reports it; the notifier stops retrying).

@@ -51,12 +51,29 @@ pub struct SlackWebApi {
     base_url: String,
 }
 
+/// Slack's Web API: `SLACK_API_URL` when set (the local cloud's Slack), else slack.com.
+pub fn api_base_url() -> String {
+    std::env::var("SLACK_API_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "https://slack.com/api".into())
+}
+
+/// Every call to Slack gives up after this long: a hung connection must not hold a batch
+/// until the function times out.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
+}
+
 impl SlackWebApi {
     pub fn new(http: reqwest::Client, token: impl Into<String>) -> Self {
         Self {
             http,
             token: token.into(),
-            base_url: "https://slack.com/api".into(),
+            base_url: api_base_url(),
         }
     }
 
@@ -214,7 +231,118 @@ impl ChatDirectory for InstalledSlack {
             .map_err(|e| ChatError::Transport(e.to_string()))?;
         let token = String::from_utf8(token)
             .map_err(|_| ChatError::Api("stored token is not UTF-8".into()))?;
-        Ok(Some(Arc::new(SlackWebApi::new(self.http.clone(), token))))
+        let bot = SlackWebApi::new(self.http.clone(), token);
+        let webhook = match &installation.webhook {
+            Some(sealed) => {
+                let sealed: crate::crypto::Sealed = serde_json::from_value(sealed.clone())
+                    .map_err(|e| ChatError::Api(format!("stored webhook unreadable: {e}")))?;
+                let url = crate::crypto::open(self.keys.as_ref(), &sealed, tenant)
+                    .await
+                    .map_err(|e| ChatError::Transport(e.to_string()))?;
+                String::from_utf8(url)
+                    .ok()
+                    .map(|url| IncomingWebhook::new(self.http.clone(), url))
+            }
+            None => None,
+        };
+        Ok(Some(Arc::new(ChannelFallback {
+            bot,
+            webhook,
+            table: self.table.clone(),
+            tenant: tenant.to_owned(),
+            had_problem: installation.channel_problem.is_some(),
+        })))
+    }
+}
+
+/// Slack errors that mean "this channel, not this message": the bot is not in it, it is
+/// gone or archived, or posting there is restricted.
+const CHANNEL_ERRORS: &[&str] = &[
+    "not_in_channel",
+    "channel_not_found",
+    "is_archived",
+    "restricted_action",
+];
+
+/// The bot's chat, with the channel chosen at install as a fallback: an alert whose channel the
+/// bot cannot post to goes to the install channel's webhook with a notice saying what to fix,
+/// and the problem is recorded for the dashboard; no alert is lost to an unset or unjoined
+/// channel.
+pub struct ChannelFallback {
+    bot: SlackWebApi,
+    webhook: Option<IncomingWebhook>,
+    table: Arc<dyn Table>,
+    tenant: String,
+    had_problem: bool,
+}
+
+/// The notice that heads an alert delivered through the fallback.
+pub fn channel_problem_notice(channel: &str, error: &str) -> String {
+    format!(
+        ":warning: dd0c could not post to {channel} ({error}). Invite the dd0c app to that \
+         channel (`/invite @dd0c`) or choose another channel on the dashboard's Slack page; \
+         until then alerts come here."
+    )
+}
+
+#[async_trait]
+impl ChatSink for ChannelFallback {
+    async fn post(&self, message: ChatMessage) -> Result<Posted, ChatError> {
+        let channel = message.channel.clone();
+        match self.bot.post(message.clone()).await {
+            Ok(posted) => {
+                if self.had_problem {
+                    let now = chrono::Utc::now();
+                    if let Err(e) =
+                        settings::set_channel_problem(self.table.as_ref(), &self.tenant, None, now)
+                            .await
+                    {
+                        tracing::warn!(error = %e, "could not clear the channel problem");
+                    }
+                }
+                Ok(posted)
+            }
+            Err(ChatError::Api(error)) if CHANNEL_ERRORS.contains(&error.as_str()) => {
+                let Some(webhook) = &self.webhook else {
+                    return Err(ChatError::Api(error));
+                };
+                let notice = channel_problem_notice(&channel, &error);
+                tracing::warn!(tenant = %self.tenant, %channel, %error, "alert sent to the install channel instead");
+                let problem = format!("{error}: {channel}");
+                if let Err(e) = settings::set_channel_problem(
+                    self.table.as_ref(),
+                    &self.tenant,
+                    Some(&problem),
+                    chrono::Utc::now(),
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "could not record the channel problem");
+                }
+                let mut blocks = vec![json!({
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": notice}
+                })];
+                if let Some(original) = message.blocks.as_array() {
+                    blocks.extend(original.iter().cloned());
+                }
+                let fallback = ChatMessage {
+                    text: format!("{notice}\n{}", message.text),
+                    blocks: Value::Array(blocks),
+                    ..message
+                };
+                webhook.post(fallback).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn update(&self, channel: &str, ts: &str, message: ChatMessage) -> Result<(), ChatError> {
+        self.bot.update(channel, ts, message).await
+    }
+
+    async fn open_view(&self, trigger_id: &str, view: Value) -> Result<(), ChatError> {
+        self.bot.open_view(trigger_id, view).await
     }
 }
 
@@ -244,7 +372,7 @@ pub fn chat_directory_with_keys(
     table: Arc<dyn Table>,
     keys: impl FnOnce() -> Result<Arc<dyn KeyProvider>, CryptoError>,
 ) -> Result<Arc<dyn ChatDirectory>, CryptoError> {
-    let http = reqwest::Client::new();
+    let http = http_client();
     let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
     if let Some(token) = var("SLACK_BOT_TOKEN") {
         return Ok(Arc::new(SingleChat(Arc::new(SlackWebApi::new(

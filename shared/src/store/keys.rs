@@ -254,6 +254,12 @@ pub fn account_governance(tenant: &str, account: &str) -> Key {
     Key::new(account_pk(tenant, account), "GOVERNANCE")
 }
 
+/// The tenant a signed-in user belongs to, by the identity provider's immutable subject
+/// (Cognito `sub`): written by dd0c at the user's first sign-in, never by the user.
+pub fn user_membership(subject: &str) -> Key {
+    Key::new(format!("USER#{subject}"), "MEMBERSHIP")
+}
+
 /// A tenant's Slack installation (encrypted bot token, team, status).
 pub fn slack_installation(tenant: &str) -> Key {
     Key::new(tenant_pk(tenant), "SLACK#INSTALLATION")
