@@ -7,7 +7,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
 .PHONY: demo test test-rust test-pricing test-templates test-infra test-workflows \
-        test-dashboard test-api-fuzz bench lambdas lint venv clean-venv
+        test-dashboard test-api-fuzz e2e bench lambdas lint venv clean-venv
 
 ## make demo: replay the bundled data through the whole pipeline, print the alerts, then
 ## serve the API and dashboard on http://127.0.0.1:8787 (DEMO_EXIT=1 exits after the replay).
@@ -16,7 +16,7 @@ demo:
 	./target/debug/dd0c demo
 
 ## make test: install what the tests need, then run every test.
-test: venv test-rust test-pricing test-templates test-infra test-workflows test-dashboard test-api-fuzz
+test: venv test-rust test-pricing test-templates test-infra test-workflows test-dashboard test-api-fuzz e2e
 
 $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -49,6 +49,12 @@ test-dashboard:
 
 test-api-fuzz: venv
 	scripts/test-api-fuzz.sh
+
+## make e2e: the local cloud — the synthesized CDK stack's real function binaries on moto,
+## API Gateway, EventBridge and SQS emulated from the template — and every user journey
+## (scripts/test-e2e.sh -k NAME runs one). docs/decisions/0800-local-cloud.md.
+e2e: venv
+	scripts/test-e2e.sh
 
 ## make bench: replay throughput and memory against serde_json alone, pricing lookups.
 bench:

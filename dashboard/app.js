@@ -36,7 +36,9 @@
   const SEVERITY_RANK = { critical: 5, high: 4, warning: 3, medium: 2, low: 1, info: 0 };
   function money(n) {
     if (n === null || n === undefined) return '—';
-    return '$' + Number(n).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    // `+ 0` turns a -0 (a sum of nothing, or a rounding of -0.001) into 0: never "$-0.00".
+    const v = Math.round(Number(n) * 100) / 100 + 0;
+    return '$' + (Object.is(v, -0) ? 0 : v).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
   function when(iso) {
     if (!iso) return '—';
@@ -396,9 +398,11 @@
       try {
         const r = await api('POST', '/v1/accounts', { aws_account_id: data.get('aws_account_id'), role_arn: data.get('role_arn') });
         const z = r.zombie_scan;
-        out.replaceChildren(h('p', { class: 'ok' }, 'Connected ' + r.account.account_id + '.'),
+        // replaceChildren would print a null as text: only real nodes go in.
+        out.replaceChildren(...[h('p', { class: 'ok' }, 'Connected ' + r.account.account_id + '.'),
           z ? h('p', {}, 'Zombie scan: ' + z.zombies.length + ' idle resources, ' + money(z.monthly_waste_usd) + '/month.') : null,
-          r.zombie_scan_error ? h('p', { class: 'muted' }, 'Zombie scan did not run: ' + r.zombie_scan_error) : null);
+          r.zombie_scan_error ? h('p', { class: 'muted' }, 'Zombie scan did not run: ' + r.zombie_scan_error) : null]
+          .filter((c) => c !== null));
         loadAccounts();
       } catch (e) {
         out.append(errorBox(e));
@@ -548,9 +552,18 @@
       h('input', { id: 'digest_time_zone', name: 'digest_time_zone', required: true, value: s.digest_time_zone })),
     select('digest_hour', 'Digest hour', hours, String(s.digest_hour)),
     h('button', { type: 'submit', class: 'btn' }, 'Save'));
+    const inst = s.installation;
+    const installed = inst ? h('p', { id: 'slack-installed' }, 'Installed in ' + (inst.team_name || 'your workspace') +
+      (inst.status === 'broken' ? ' — broken: reinstall.' : '') +
+      (inst.channel_name || inst.channel_id ? '; alerts go to ' + (inst.channel_name || inst.channel_id) + ' unless routed elsewhere.' : '.')) : null;
+    // An alert that could not reach its channel went to the install channel instead: say what to fix.
+    const problem = inst && inst.channel_problem ? h('div', { class: 'panel error', role: 'alert', id: 'slack-channel-problem' },
+      h('p', {}, inst.channel_problem)) : null;
     page('Slack', 'Alerts, the daily digest and /dd0c commands go to your Slack workspace.',
+      problem,
       h('section', { 'aria-labelledby': 'workspace-h', class: 'panel' }, h('h2', { id: 'workspace-h' }, 'Workspace'),
-        h('p', {}, 'Install the dd0c app in your workspace (scopes: chat:write, commands).'), connect),
+        installed,
+        h('p', {}, 'Install the dd0c app in your workspace (scopes: chat:write, commands, incoming-webhook: Slack asks you which channel alerts go to).'), connect),
       h('section', { 'aria-labelledby': 'digest-h' }, h('h2', { id: 'digest-h' }, 'Channel and daily digest'), form),
       status);
   }

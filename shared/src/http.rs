@@ -236,3 +236,33 @@ mod tests {
         assert_eq!(r.headers["content-type"], "application/problem+json");
     }
 }
+
+/// `scheme://host[:port]` of an absolute http(s) URL.
+pub fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::url_origin;
+
+    #[test]
+    fn the_origin_of_a_url() {
+        assert_eq!(
+            url_origin("http://127.0.0.1:4567/api").as_deref(),
+            Some("http://127.0.0.1:4567")
+        );
+        assert_eq!(
+            url_origin("https://slack.com").as_deref(),
+            Some("https://slack.com")
+        );
+        assert_eq!(url_origin("ftp://x/y"), None);
+        assert_eq!(url_origin("nothing"), None);
+        assert_eq!(url_origin("http:///path"), None);
+    }
+}

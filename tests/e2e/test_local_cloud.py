@@ -40,6 +40,20 @@ def calls(cloud: LocalCloud, fn: str) -> int:
     return len(cloud.invocations_of(fn))
 
 
+def jwt_route(cloud: LocalCloud) -> Any:
+    """A GET route of the template behind the JWT authorizer (no path parameter if possible)."""
+    routes = [r for r in cloud.api.routes if r.authorizer is not None and r.method in ("GET", "ANY")]
+    assert routes, "the API has a GET route behind the JWT authorizer"
+    return sorted(routes, key=lambda r: ("{" in r.path, r.method == "ANY", len(r.path)))[0]
+
+
+def concrete(path: str) -> str:
+    """A request path for a route path: {param} -> a value, {proxy+} -> two segments."""
+    import re
+
+    return re.sub(r"\{[^}]+\}", lambda m: "a/b" if m.group(0).endswith("+}") else "p1", path)
+
+
 def dashboard_origin(cloud: LocalCloud) -> str:
     return cloud.outputs["DashboardUrl"].rstrip("/")
 
@@ -87,11 +101,18 @@ def assert_flows_through_ingest_and_normalizer(cloud: LocalCloud, ev: dict[str, 
 
 
 def patched_template(tmp_path: Path, patch: Any) -> Path:
-    doc = json.loads(template_path().read_text())
+    """A copy of the cloud assembly (assets linked) whose template `patch` edited."""
+    src = template_path()
+    out = tmp_path / "cdk.out"
+    out.mkdir()
+    for p in src.parent.iterdir():
+        if p.name != src.name:
+            (out / p.name).symlink_to(p)
+    doc = json.loads(src.read_text())
     patch(doc)
-    p = tmp_path / "dd0c-staging.template.json"
-    p.write_text(json.dumps(doc))
-    return p
+    dst = out / src.name
+    dst.write_text(json.dumps(doc))
+    return dst
 
 
 def logical_id(cloud: LocalCloud, rtype: str, pred: Any) -> str:
@@ -139,10 +160,11 @@ def test_public_route_reaches_its_function_with_a_v2_event(cloud: LocalCloud) ->
 
 
 def test_authorizer_rejects_a_missing_token_without_invoking(cloud: LocalCloud) -> None:
-    before = calls(cloud, "api")
-    status, _, body = http(cloud, "GET", "/v1/tenants/me")
+    route = jwt_route(cloud)
+    before = calls(cloud, route.function)
+    status, _, body = http(cloud, "GET", concrete(route.path))
     assert (status, json.loads(body)) == (401, {"message": "Unauthorized"})
-    assert calls(cloud, "api") == before
+    assert calls(cloud, route.function) == before
 
 
 def test_authorizer_rejects_a_forged_token_without_invoking(cloud: LocalCloud) -> None:
@@ -153,24 +175,26 @@ def test_authorizer_rejects_a_forged_token_without_invoking(cloud: LocalCloud) -
          "aud": cloud.client_id, "token_use": "id", "iat": now, "exp": now + 600, "email": "mallory@example.com"},
         key, algorithm="RS256", headers={"kid": "dummy"},  # moto's key id: only the signature differs
     )
-    before = calls(cloud, "api")
+    route = jwt_route(cloud)
+    before = calls(cloud, route.function)
     for token in (forged, f"Bearer {forged}", "not-a-jwt"):
-        status, _, body = http(cloud, "GET", "/v1/tenants/me", headers={"Authorization": token})
+        status, _, body = http(cloud, "GET", concrete(route.path), headers={"Authorization": token})
         assert (status, json.loads(body)) == (401, {"message": "Unauthorized"}), token[:20]
-    assert calls(cloud, "api") == before
+    assert calls(cloud, route.function) == before
 
 
 def test_authorizer_accepts_a_pool_token_and_passes_its_claims(cloud: LocalCloud) -> None:
     email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
     token = cloud.id_token(email)
-    before = calls(cloud, "api")
-    http(cloud, "GET", "/v1/tenants/me", headers={"Authorization": f"Bearer {token}"})
-    assert calls(cloud, "api") == before + 1
-    ev = cloud.invocations_of("api")[-1].payload
+    route = jwt_route(cloud)
+    before = calls(cloud, route.function)
+    http(cloud, "GET", concrete(route.path), headers={"Authorization": f"Bearer {token}"})
+    assert calls(cloud, route.function) == before + 1
+    ev = cloud.invocations_of(route.function)[-1].payload
     claims = ev["requestContext"]["authorizer"]["jwt"]["claims"]
     assert claims["aud"] == cloud.client_id and claims["iss"].endswith(cloud.user_pool_id)
     assert isinstance(claims["exp"], str), "API Gateway passes every claim as a string"
-    assert ev["routeKey"] == "ANY /v1/{proxy+}" and ev["pathParameters"] == {"proxy": "tenants/me"}
+    assert ev["routeKey"] == route.key and ev["rawPath"] == concrete(route.path)
 
 
 def test_form_bodies_reach_functions_base64_encoded(cloud: LocalCloud) -> None:
@@ -193,11 +217,11 @@ def test_gateway_answers_a_preflight_outside_every_route(cloud: LocalCloud) -> N
 
 def test_seam_dashboard_preflight_to_the_api_succeeds(cloud: LocalCloud) -> None:
     """The browser's preflight carries no Authorization header. API Gateway routes OPTIONS to a
-    matching route (ANY /v1/{proxy+} matches) and runs its JWT authorizer: 401, and the
-    dashboard's API calls fail CORS. Fixed by an OPTIONS /v1/{proxy+} route without an
-    authorizer (or routes with explicit methods)."""
+    matching route (an ANY route matches) and runs its JWT authorizer: 401, and the dashboard's
+    API calls fail CORS. Holds with routes of explicit methods, or an OPTIONS route without an
+    authorizer."""
     origin = dashboard_origin(cloud)
-    status, h, body = http(cloud, "OPTIONS", "/v1/tenants/me",
+    status, h, body = http(cloud, "OPTIONS", concrete(jwt_route(cloud).path),
                            headers={"Origin": origin, "Access-Control-Request-Method": "GET",
                                     "Access-Control-Request-Headers": "authorization"})
     assert 200 <= status < 300, f"preflight answered {status} {body!r}: the ANY route's authorizer ran on OPTIONS"
@@ -271,6 +295,9 @@ def test_async_failures_are_retried_then_sent_to_the_on_failure_destination(tmp_
                   and r["Properties"].get("FunctionName", "").endswith("-ingest"))
         dlq = next(k for k, r in res.items() if r["Type"] == "AWS::SQS::Queue"
                    and r["Properties"].get("QueueName", "").endswith("-delivery-dlq"))
+        for k in [k for k, r in res.items() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+                  and r["Properties"].get("FunctionName") == {"Ref": fn}]:
+            del res[k]
         res["LocalIngestInvokeConfig"] = {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
             "FunctionName": {"Ref": fn}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 2,
             "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq, "Arn"]}}}}}
@@ -292,7 +319,8 @@ def test_async_failures_are_retried_then_sent_to_the_on_failure_destination(tmp_
 
 def test_seam_ingest_failures_are_not_dropped(cloud: LocalCloud) -> None:
     """When ingest fails an event three times, Lambda drops it unless the function has an
-    on-failure destination (or a DLQ): the stack must give ingest one."""
+    on-failure destination (or a DLQ): the stack must give ingest one, and the record must
+    arrive there."""
     ev = cloudtrail_event(cloud.template.account)
     dropped_before = len(cloud.dropped_async)
     with cloud.swap_function("ingest", stub_command("fail")):
@@ -303,7 +331,12 @@ def test_seam_ingest_failures_are_not_dropped(cloud: LocalCloud) -> None:
         assert cloud.wait_async_idle(30)
     dropped = [d for d in cloud.dropped_async[dropped_before:] if d["event"].get("id") == ev["id"]]
     assert not dropped, ("ingest failed the event 3 times and it was DROPPED: the template gives "
-                         "dd0c-staging-ingest no AWS::Lambda::EventInvokeConfig OnFailure destination (nor a DLQ)")
+                         "dd0c-staging-ingest no usable AWS::Lambda::EventInvokeConfig OnFailure destination (nor a DLQ)")
+    dest = cloud.invoke_configs[cloud.function("ingest").name]["DestinationConfig"]["OnFailure"]["Destination"]
+    assert ":sqs:" in dest, f"on-failure destination {dest}: the test reads SQS destinations only"
+    records = [json.loads(m["Body"]) for m in cloud.receive_all(dest)]
+    mine = [r for r in records if r.get("requestPayload", {}).get("id") == ev["id"]]
+    assert mine and mine[0]["requestContext"]["condition"] == "RetriesExhausted", records
 
 
 def test_a_crash_at_init_is_reported_with_the_log(cloud: LocalCloud) -> None:
@@ -346,6 +379,7 @@ def test_secrets_extension_serves_moto_secrets_with_the_session_token(cloud: Loc
 # ---- SQS event source mappings -------------------------------------------------------------------
 def test_partial_batch_failure_leaves_only_the_failed_record(cloud: LocalCloud) -> None:
     q = "score"
+    cloud.wait_idle(60)  # nothing of an earlier test left in the queue
     poller = cloud.poller(q)
     with cloud.swap_function("scorer", stub_command("fail-marked")):
         poller.pause()
@@ -388,3 +422,24 @@ def test_tick_invokes_the_schedule_target_with_the_scheduled_time(cloud: LocalCl
     assert out["ok"], out
     assert "2026-11-30T09:00:00Z" in json.dumps(out["response"]["event"])
     assert "<aws.scheduler" not in json.dumps(out["response"]["event"])
+
+
+def test_route_precedence_is_api_gateways() -> None:
+    from localcloud.apigw import Route
+
+    def route(key: str) -> Route:
+        method, _, path = key.partition(" ")
+        return Route(key, key, method, path, "NONE", None, [], "f", None)
+
+    routes = [route(k) for k in ("ANY /v1/{proxy+}", "GET /v1/items/{id}", "GET /v1/items/special", "ANY /v1/items/{id}", "$default")]
+
+    def best(method: str, path: str) -> str:
+        scored = [(r.match(method, path), r) for r in routes]
+        return max(((m[2], r.key) for m, r in scored if m[0]))[1]
+
+    assert best("GET", "/v1/items/special") == "GET /v1/items/special"
+    assert best("GET", "/v1/items/7") == "GET /v1/items/{id}"
+    assert best("DELETE", "/v1/items/7") == "ANY /v1/items/{id}"
+    assert best("GET", "/v1/items/7/x") == "ANY /v1/{proxy+}"
+    assert best("GET", "/v1") == "$default", "a greedy variable needs at least one segment"
+    assert best("OPTIONS", "/v1/x") == "ANY /v1/{proxy+}", "ANY matches a preflight"

@@ -724,9 +724,10 @@ const [dashboard, hosted, password] = process.argv.slice(2);
 """
 
 
-@pytest.mark.skipif(not (Path(CHROMIUM).exists() and PLAYWRIGHT.exists()),
-                    reason="needs Chromium and tests/dashboard's playwright-core (scripts/test-dashboard.sh installs both)")
 def test_the_dashboard_signs_in_with_the_code_flow_and_pkce(cognito, tmp_path):
+    # scripts/test-e2e.sh installs both; a missing browser is a failure, never a skip.
+    assert Path(CHROMIUM).exists() and PLAYWRIGHT.exists(), \
+        "needs Chromium and tests/dashboard's playwright-core (scripts/test-e2e.sh installs both)"
     from localcloud.fakes._http import FakeServer, Response
 
     seen: list[str] = []

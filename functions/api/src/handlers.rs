@@ -1268,10 +1268,7 @@ fn valid_channel(c: &str) -> bool {
 
 async fn slack_settings_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let s = slack_settings::load_settings(ctx.table(), ctx.tenant()).await?;
-    Ok(HttpResponse::json(
-        200,
-        &slack_settings_view(ctx, s).await?,
-    ))
+    Ok(HttpResponse::json(200, &slack_settings_view(ctx, s).await?))
 }
 
 async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
@@ -1310,10 +1307,7 @@ async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         }),
     )
     .await?;
-    Ok(HttpResponse::json(
-        200,
-        &slack_settings_view(ctx, s).await?,
-    ))
+    Ok(HttpResponse::json(200, &slack_settings_view(ctx, s).await?))
 }
 
 /// Starts a Slack install for the caller's tenant: the link carries a single-use state bound

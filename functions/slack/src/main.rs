@@ -26,6 +26,13 @@ async fn main() -> Result<(), Error> {
     )
     .with_directory(aws.chat_directory()?)
     .with_deferrer(Arc::new(BusDeferrer(aws.bus.clone())));
+    // Where SLACK_API_URL points Slack elsewhere (the local cloud's Slack), its response URLs
+    // live there too.
+    if let Ok(api) = std::env::var("SLACK_API_URL") {
+        if let Some(origin) = dd0c_shared::http::url_origin(&api) {
+            app = app.allow_response_urls(format!("{origin}/"));
+        }
+    }
     if let Some(config) = oauth {
         app = app.with_oauth(config, Arc::new(SlackOAuth::default()), aws.token_keys()?);
     }

@@ -156,10 +156,28 @@ impl CloudTrailRecord {
     }
 
     /// Parses a record from JSON text (one typed pass, no intermediate value).
+    /// Parses one record; the error names the field at fault (`eventTime: input contains
+    /// invalid characters …`) so a dead-lettered record says what to look at.
+    /// Path tracking costs time on every record, so it runs only to explain a failure.
     pub fn from_json(text: &str) -> Result<Self, RecordError> {
-        serde_json::from_str(text)
-            .map_err(|e| RecordError::Malformed(e.to_string()))
-            .and_then(Self::checked)
+        match serde_json::from_str(text) {
+            Ok(record) => Self::checked(record),
+            Err(plain) => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                let explained: Result<Self, _> = serde_path_to_error::deserialize(&mut de);
+                Err(RecordError::Malformed(match explained {
+                    Err(e) => {
+                        let path = e.path().to_string();
+                        if path.is_empty() || path == "." {
+                            plain.to_string()
+                        } else {
+                            format!("{path}: {}", e.into_inner())
+                        }
+                    }
+                    Ok(_) => plain.to_string(),
+                }))
+            }
+        }
     }
 
     fn checked(record: Self) -> Result<Self, RecordError> {
@@ -224,6 +242,20 @@ pub fn records_in(value: Value) -> Result<Vec<Value>, RecordError> {
             Err(RecordError::UnknownShape)
         }
         _ => Err(RecordError::UnknownShape),
+    }
+}
+
+#[cfg(test)]
+mod field_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_record_names_the_field_at_fault() {
+        let text = r#"{"eventVersion":"1.08","eventID":"e-1","eventName":"RunInstances","eventSource":"ec2.amazonaws.com","eventTime":"not a time","awsRegion":"us-east-1","recipientAccountId":"111111111111","userIdentity":{"type":"Root"}}"#;
+        match CloudTrailRecord::from_json(text) {
+            Err(RecordError::Malformed(m)) => assert!(m.starts_with("eventTime: "), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }
 

@@ -122,7 +122,7 @@ class HttpApi:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, name="apigw", daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="apigw", daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -426,9 +426,22 @@ def _handler_for(api: HttpApi) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             log.debug("apigw: " + format, *args)
 
-        def _any(self) -> None:
+        def _body(self) -> bytes:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                out = b""
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return out
+                    out += self.rfile.read(size)
+                    self.rfile.readline()
             n = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(n) if n else b""
+            return self.rfile.read(n) if n else b""
+
+        def _any(self) -> None:
+            body = self._body()
             try:
                 status, headers, data = api.handle(
                     self.command, self.path, list(self.headers.items()), body,

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import boto3
 from botocore.config import Config
@@ -33,6 +33,7 @@ from .eventbridge import EventBridge
 from .provision import Provisioner
 from .runtime import FunctionError, InvocationRecord, LambdaFunction, binary_for
 from .template import Template
+from .web import Web
 
 log = logging.getLogger("localcloud")
 
@@ -100,7 +101,8 @@ class LocalCloud:
         self.stack_name = stack_name
         self.function_prefix = function_prefix if function_prefix is not None else stack_name + "-"
         self.target_dir = Path(target_dir) if target_dir else REPO / "target" / "debug"
-        self.log_dir = Path(log_dir) if log_dir else REPO / "target" / "e2e" / "logs"
+        # LOCALCLOUD_LOG_DIR: a run of its own (two runs at once would share the default's files).
+        self.log_dir = Path(log_dir or os.environ.get("LOCALCLOUD_LOG_DIR") or REPO / "target" / "e2e" / "logs")
         self.time_compression = float(time_compression)
         # Lambda's async retries wait about 1 and 2 minutes; compressed like visibility timeouts.
         self.async_retry_delays_s = async_retry_delays_s or (60 / self.time_compression, 120 / self.time_compression)
@@ -124,6 +126,8 @@ class LocalCloud:
         self.events: EventBridge | None = None
         self.api: HttpApi | None = None
         self.apis: dict[str, HttpApi] = {}
+        self.web: Web | None = None
+        self.dashboard_url: str | None = None
 
     # =========================================================================================
     # lifecycle
@@ -147,6 +151,8 @@ class LocalCloud:
         self.kms = self._clients["kms"]
         self.cognito_client = self._clients["cognito-idp"]
         self.provisioner = Provisioner(self.template, self._clients)
+        # CloudFront's ports are taken before anything resolves a distribution's DomainName (web.py).
+        self.web = Web(self)
         self.provisioner.run()
         self.outputs = self.template.outputs()
         self._index()
@@ -159,6 +165,7 @@ class LocalCloud:
                 self.apis[aid] = HttpApi(self, aid)
         self.api = next(iter(self.apis.values()), None)
         self.api_url = self.api.url if self.api else None
+        self.dashboard_url = self.web.start().url
         for lid in self.provisioner.ids("AWS::Lambda::EventSourceMapping"):
             props = self.provisioner.record(lid)
             if ":sqs:" not in str(props.get("EventSourceArn", "")):
@@ -197,6 +204,8 @@ class LocalCloud:
             api.close()
         if self.events:
             self.events.close()
+        if self.web:
+            self.web.close()
         for fake in (self.slack, self.stripe, self.hosted_ui):
             stop = getattr(fake, "stop", None)
             if stop:
@@ -411,6 +420,7 @@ class LocalCloud:
         """Run `command` instead of the function's binary (same environment, same Runtime API),
         e.g. a stand-in that fails on purpose; the binary is back (cold) afterwards."""
         fn = self.function(function)
+        self.wait_async_idle(30)  # earlier events are not handed to the stand-in
         old = fn.command
         fn.restart()
         fn.command = list(command)
@@ -496,8 +506,11 @@ class LocalCloud:
         delivered = False
         on_failure = (dest.get("OnFailure") or {}).get("Destination")
         if on_failure:
-            self._send_destination(on_failure, record, success=False)
-            delivered = True
+            try:
+                self._send_destination(on_failure, record, success=False)
+                delivered = True
+            except Exception as e:  # noqa: BLE001
+                log.error("on-failure destination %s of %s refused the record: %s", on_failure, name, e)
         fn_props = self.provisioner.record(fn.logical_id)
         dlq = (fn_props.get("DeadLetterConfig") or {}).get("TargetArn")
         if dlq and ":sqs:" in dlq:
@@ -514,6 +527,9 @@ class LocalCloud:
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         body = json.dumps(record)
         if service == "sqs":
+            if arn.endswith(".fifo"):
+                # Lambda destinations are standard queues only (AWS refuses a FIFO one).
+                raise ValueError(f"{arn}: a FIFO queue cannot be a Lambda destination")
             self.send_to_queue_arn(arn, body)
         elif service == "lambda":
             self.invoke_async(arn, body.encode(), source="destination")
@@ -542,7 +558,10 @@ class LocalCloud:
     # queues
     # =========================================================================================
     def queue_url(self, name: str) -> str:
-        """By queue name (dd0c-staging-ingest.fifo), name without the prefix/suffix (ingest), or logical id."""
+        """By queue name (dd0c-staging-ingest.fifo), name without the prefix/suffix (ingest),
+        logical id, ARN or URL."""
+        if name in self.queues.values():
+            return name
         for cand in (name, f"{self.function_prefix}{name}", f"{self.function_prefix}{name}.fifo", f"{name}.fifo"):
             if cand in self.queues:
                 return self.queues[cand]

@@ -1,7 +1,7 @@
 """pytest fixtures: a session-scoped `cloud` (LocalCloud over the synthesized template).
 
 The template is target/e2e/cdk.out/dd0c-staging.template.json (scripts/test-e2e.sh writes it),
-or DD0C_E2E_TEMPLATE. Logs: target/e2e/logs/ (one file per function, moto.log, localcloud.log).
+or DD0C_E2E_TEMPLATE. Logs: target/e2e/logs/ or LOCALCLOUD_LOG_DIR (one file per function, moto.log, localcloud.log).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def template_path(env: str = "DD0C_E2E_TEMPLATE", default: Path = DEFAULT_TEMPLA
 
 
 def _log_to_file() -> None:
-    logs = E2E_DIR / "logs"
+    logs = Path(os.environ.get("LOCALCLOUD_LOG_DIR") or E2E_DIR / "logs")
     logs.mkdir(parents=True, exist_ok=True)
     lg = logging.getLogger("localcloud")
     if not any(isinstance(h, logging.FileHandler) for h in lg.handlers):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import secrets as pysecrets
 import subprocess
@@ -115,7 +114,7 @@ class LambdaFunction:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, name=f"rapi-{name}", daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"rapi-{name}", daemon=True).start()
 
     # ---- environment -------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
@@ -271,7 +270,7 @@ def _handler_for(fn: LambdaFunction) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            log.debug("%s rapi: " + format, fn.name, *args)
+            pass  # one line per poll of /next is noise; invocations are in cloud.invocations
 
         def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -396,4 +395,4 @@ def binary_for(function_name: str, prefix: str, target_dir: Path) -> Path | None
     return p if p.exists() else None
 
 
-__all__ = ["LambdaFunction", "FunctionError", "InitError", "InvocationRecord", "binary_for", "os"]
+__all__ = ["LambdaFunction", "FunctionError", "InitError", "InvocationRecord", "binary_for"]

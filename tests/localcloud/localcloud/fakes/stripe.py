@@ -212,7 +212,13 @@ class StripeFake(FakeServer):
                     tenant_id=sub_meta.get("tenant_id"))
                 session["subscription"] = sub_id
             completed = event("checkout.session.completed", self._public(session))
+            # Stripe also announces the new subscription (with its quantity) in its own event,
+            # delivered independently: dd0c learns the paid account count from it.
+            created = (event("customer.subscription.created", json.loads(json.dumps(self.subscriptions[sub_id])))
+                       if session["mode"] == "subscription" else None)
         self._emit(completed)
+        if created is not None:
+            self._emit(created)
         return completed
 
     def update_subscription(self, subscription_id: str, *, quantity: int | None = None,

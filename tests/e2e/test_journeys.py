@@ -1,0 +1,272 @@
+"""User and operator journeys through the stack as `cdk deploy` builds it: the synthesized
+template run by the local cloud (real function binaries, API Gateway with its authorizers,
+EventBridge rules, SQS mappings, moto). Every assertion is about what a user or operator would
+see: an API answer, a Slack message, a queue an alarm watches. One journey per test; each makes
+its own tenant, accounts and channel, so any one runs alone (`scripts/test-e2e.sh -k journey_3`).
+Journey 1 (sign-up through the dashboard in Chromium) is in test_journey_1_sign_up.py."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+import urllib.parse
+import uuid
+from typing import Any
+
+import pytest
+import requests
+
+from journeys import (User, alerts_about, assumed_role, connect_account, envelope, forward, install_slack, iso,
+                      now_utc, run_instances)
+from localcloud.fakes import slack as slack_fake
+from localcloud.fakes import stripe as stripe_fake
+
+
+def fresh_account() -> str:
+    return "5" + "".join(secrets.choice("0123456789") for _ in range(11))
+
+
+@pytest.fixture(scope="module")
+def live(cloud):
+    """The operator has put the Slack and Stripe credentials into the stack's secrets."""
+    values = cloud.use_fake_secrets()
+    cloud.signing_secret = next(v["signing_secret"] for v in values.values() if "signing_secret" in v)
+    return cloud
+
+
+class Customer:
+    """A signed-up tenant with one connected account and Slack installed in a channel of its own."""
+
+    def __init__(self, cloud: Any, name: str, install: bool = True) -> None:
+        self.cloud = cloud
+        self.user = User(cloud, f"{name}-{uuid.uuid4().hex[:6]}@example.com")
+        self.tenant = self.user.tenant()
+        self.account = fresh_account()
+        connect_account(self.user, self.account)
+        self.channel = cloud.slack.add_channel(f"{name}-alerts-{uuid.uuid4().hex[:4]}")
+        if install:
+            install_slack(self.user, self.channel)
+
+    def alert_for(self, needle: str, timeout: float = 60) -> dict[str, Any]:
+        return self.cloud.slack.wait_for(lambda: next(iter(alerts_about(self.cloud, self.channel, needle)), None),
+                                         timeout=timeout)
+
+    def findings(self, kind: str = "anomalies") -> list[dict[str, Any]]:
+        return self.user.ok("GET", f"/v1/{kind}")["items"]
+
+
+def button_value(message: dict[str, Any], action_id: str) -> str:
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == action_id:
+                return element["value"]
+    raise AssertionError(f"no {action_id} button in {json.dumps(message)[:2000]}")
+
+
+def digest_schedule(cloud: Any) -> str:
+    """The schedule whose target is the digest function (named as the template names it)."""
+    return next(name for name, s in cloud.schedules.items()
+                if "digest" in json.dumps(s.get("Target", {})) and not name.startswith("Pipeline"))
+
+
+def slack_post(cloud: Any, path: str, body: str) -> requests.Response:
+    raw, headers = slack_fake.signed_request(cloud.signing_secret, body)
+    return requests.post(cloud.api_url + path, data=raw, headers=headers, timeout=30)
+
+
+# --------------------------------------------------------------------------------------------
+def test_journey_2_a_connected_account_is_accepted_with_no_operator_step(live):
+    cloud = live
+    customer = Customer(cloud, "j2", install=False)
+    accounts = customer.user.ok("GET", "/v1/accounts")["items"]
+    assert [(a["account_id"], a["status"]) for a in accounts] == [(customer.account, "active")], accounts
+
+    # The customer's forwarding rule (quick-create template) puts its CloudTrail events on the
+    # bus: nothing in the deployment lists this account, and the bus accepts it.
+    launch = run_instances(customer.account, "t3.micro", 1)
+    forward(cloud, launch)
+    stranger = fresh_account()
+    forward(cloud, run_instances(stranger, "t3.micro", 1))
+    cloud.wait_idle(60)
+
+    ingested = [r for r in cloud.invocations_of("ingest") if r.ok and isinstance(r.response, dict)]
+    forwarded = {r.payload.get("account"): r.response.get("forwarded") for r in ingested if isinstance(r.payload, dict)}
+    assert forwarded.get(customer.account) == 1, forwarded
+    assert forwarded.get(stranger) == 0, f"an unconnected account's event must be dropped at the door: {forwarded}"
+    # The event is stored for the tenant (the normalizer ran on it).
+    event_id = launch["detail"]["eventID"]
+    rows = cloud.wait_for(lambda: cloud.dynamodb.scan(
+        TableName=cloud.function_env("api")["TABLE_NAME"],
+        FilterExpression="contains(SK, :e)", ExpressionAttributeValues={":e": {"S": event_id}})["Items"],
+        timeout=30, what="the event stored")
+    assert any(customer.tenant in r["PK"]["S"] for r in rows), rows
+
+
+def test_journey_3_a_costly_launch_reaches_the_channel_chosen_at_install(live):
+    cloud = live
+    customer = Customer(cloud, "j3")
+    installed = customer.user.ok("GET", "/v1/settings/slack")
+    assert installed["default_channel"] == customer.channel, installed
+    assert installed["installation"]["channel_id"] == customer.channel, installed
+
+    leaked = assumed_role(customer.account, "ci-runner", "leaked-key")
+    launch = run_instances(customer.account, "p3.16xlarge", 8, region="ap-south-1", identity=leaked)
+    t0 = forward(cloud, launch)
+    alert = customer.alert_for("p3.16xlarge")
+    latency = time.time() - t0
+    print(f"\njourney 3: PutEvents -> Slack post in {latency:.2f} s")
+    text = json.dumps(alert)
+    assert alert["channel"] == customer.channel
+    assert "ap-south-1" in text, text[:2000]
+    assert any(b.get("type") == "actions" for b in alert["blocks"]), "an alert has buttons"
+    findings = customer.findings()
+    assert findings and findings[0]["severity"] == "critical", findings
+    assert findings[0]["notified"] is True
+
+
+def test_journey_4_a_signed_click_updates_the_alert_and_teaches_the_baseline(live):
+    cloud = live
+    customer = Customer(cloud, "j4")
+    actor = assumed_role(customer.account, "batch", "nightly")
+    forward(cloud, run_instances(customer.account, "p3.8xlarge", 4, identity=actor))
+    alert = customer.alert_for("p3.8xlarge")
+    finding_id = button_value(alert, "mark_expected")
+    first = customer.user.ok("GET", f"/v1/anomalies/{urllib.parse.quote(finding_id, safe='')}")
+
+    body = slack_fake.block_actions_body("mark_expected", finding_id, channel_id=customer.channel,
+                                         message_ts=alert["ts"], message=alert, team_id=cloud.slack.team_id)
+    r = slack_post(cloud, "/v1/slack/actions", body)
+    assert r.status_code == 200, r.text
+    updated = cloud.slack.wait_for(
+        lambda: next((m for m in cloud.slack.messages(customer.channel)
+                      if m["ts"] == alert["ts"] and "Marked expected" in json.dumps(m)), None), timeout=30)
+    assert "Marked expected by <@U0ALICE001>" in json.dumps(updated["blocks"]), updated
+    after = customer.user.ok("GET", f"/v1/anomalies/{urllib.parse.quote(finding_id, safe='')}")
+    assert after["status"] == "expected", after
+
+    # The same launch by the same actor again: the baseline now expects it.
+    forward(cloud, run_instances(customer.account, "p3.8xlarge", 4, identity=actor))
+    cloud.wait_idle(60)
+    later = [f for f in customer.findings() if f["id"] != finding_id]
+    assert all(f["score"] < first["score"] for f in later), (first["score"], later)
+
+    command = slack_fake.slash_command_body("status", channel_id=customer.channel, team_id=cloud.slack.team_id)
+    r = slack_post(cloud, "/v1/slack/commands", command)
+    assert r.status_code == 200, r.text
+    answer = json.dumps(r.json())
+    assert "dd0c status" in answer and "Slack installation: active" in answer, answer
+
+
+def test_journey_5_an_agents_drift_report_is_classified_and_alerted(live):
+    cloud = live
+    customer = Customer(cloud, "j5")
+    key = customer.user.ok("POST", "/v1/api-keys", {"name": "terraform-agent"})
+    report = {
+        "report_id": f"rep-{uuid.uuid4().hex[:8]}", "stack_id": "web-prod", "tool": "terraform",
+        "account_id": customer.account,
+        "drifts": [{"resource_address": "aws_security_group.web", "resource_type": "aws_security_group",
+                    "resource_id": "sg-0e2e0001", "attribute": "ingress",
+                    "old": [], "new": [{"from_port": 22, "to_port": 22, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}]}],
+    }
+    r = requests.post(cloud.api_url + "/v1/drift-reports", json=report,
+                      headers={"authorization": f"Bearer {key['api_key']}"}, timeout=30)
+    assert r.status_code in (200, 202), f"{r.status_code}: {r.text}\n{cloud.logs('ingest', 30)}"
+    alert = customer.alert_for("sg-0e2e0001", timeout=90)
+    assert "0.0.0.0/0" in json.dumps(alert) or "22" in json.dumps(alert), alert
+    drift = cloud.wait_for(lambda: customer.user.ok("GET", "/v1/drift-events")["items"], timeout=30)
+    assert any("sg-0e2e0001" in json.dumps(d) for d in drift), drift
+    # Without a key the route is refused by the function (no gateway authorizer on it).
+    r = requests.post(cloud.api_url + "/v1/drift-reports", json=report, timeout=30)
+    assert r.status_code == 401, r.text
+
+
+def test_journey_6_checkout_then_the_signed_webhook_lifts_the_account_limit(live):
+    cloud = live
+    customer = Customer(cloud, "j6", install=False)
+    second = fresh_account()
+    status, body = customer.user.call("POST", "/v1/accounts/setup")
+    status, body = customer.user.call("POST", "/v1/accounts", {
+        "aws_account_id": second, "role_arn": f"arn:aws:iam::{second}:role/dd0c-readonly"})
+    assert status == 403 and "upgrade" in json.dumps(body), f"the free plan allows one account: {status} {body}"
+
+    # Billing not configured yet: the API still serves, billing says what to set.
+    stripe_values = cloud.get_secret("StripeSecret")
+    cloud.put_secret("StripeSecret", {k: "REPLACE_ME" for k in stripe_values}, restart=True)
+    status, body = customer.user.call("POST", "/v1/billing/checkout", {"accounts": 2})
+    assert status == 501 and "api_key" in json.dumps(body), (status, body)
+    assert customer.user.call("GET", "/v1/me")[0] == 200
+
+    cloud.put_secret("StripeSecret", stripe_values, restart=True)
+    session = customer.user.ok("POST", "/v1/billing/checkout", {"accounts": 2})
+    assert session["url"].startswith(cloud.stripe.base_url()), session
+    checkout = list(cloud.stripe.checkout_sessions.values())[-1]
+    assert checkout["client_reference_id"] == customer.tenant, checkout
+    cloud.stripe.complete_checkout(checkout["id"])  # Stripe delivers the signed webhook
+    cloud.wait_for(lambda: customer.user.ok("GET", "/v1/me")["usage"]["accounts_limit"] == 2, timeout=30,
+                   what="the paid account count")
+    assert customer.user.ok("GET", "/v1/me")["plan"] == "pro"
+    connect_account(customer.user, second)
+    assert len(customer.user.ok("GET", "/v1/accounts")["items"]) == 2
+
+
+def test_journey_7_the_hourly_tick_posts_the_digest_at_the_tenants_local_hour(live):
+    cloud = live
+    customer = Customer(cloud, "j7")
+    customer.user.ok("PATCH", "/v1/settings/slack", {"digest_time_zone": "Asia/Kolkata", "digest_hour": 9})
+    day = now_utc().date()
+    # Local hour 9 in Kolkata (UTC+05:30) runs from 03:30 to 04:30 UTC: the scheduler's tick at
+    # 03:00 UTC (local 08:30) is too early, the one at 04:00 UTC (local 09:30) posts the digest.
+    before = dt.datetime(day.year, day.month, day.day, 3, 0, tzinfo=dt.timezone.utc)
+    at = dt.datetime(day.year, day.month, day.day, 4, 0, tzinfo=dt.timezone.utc)
+    assert cloud.tick(digest_schedule(cloud), before)["ok"]
+    assert not [m for m in cloud.slack.messages(customer.channel) if "digest" in json.dumps(m).lower()]
+    result = cloud.tick(digest_schedule(cloud), at)
+    assert result["ok"], result
+    digest = cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(customer.channel)
+                                                if "digest" in json.dumps(m).lower()), None), timeout=30)
+    assert digest["channel"] == customer.channel
+    # A retried tick never posts twice.
+    cloud.tick(digest_schedule(cloud), at)
+    assert len([m for m in cloud.slack.messages(customer.channel) if "digest" in json.dumps(m).lower()]) == 1
+
+
+def test_journey_8_a_poison_message_ends_in_the_dlq_with_its_reason_and_alarms(live):
+    cloud = live
+    customer = Customer(cloud, "j8", install=False)
+    poison = envelope(customer.account, {
+        "eventVersion": "1.08", "eventID": str(uuid.uuid4()), "eventName": "RunInstances",
+        "eventSource": "ec2.amazonaws.com", "eventTime": "not a time", "awsRegion": "us-east-1",
+        "recipientAccountId": customer.account, "userIdentity": {"type": "Root"},
+    }, "aws.ec2")
+    forward(cloud, poison)
+    alarms = [a for a in cloud.alarms.values() if "ingest" in a["name"] and "dlq" in a["name"].lower()]
+    assert alarms, sorted(a["name"] for a in cloud.alarms.values())
+    alarm = alarms[0]
+    dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions") or []}
+    dlq = dims["QueueName"]
+    messages = cloud.wait_for(lambda: cloud.receive_all(dlq), timeout=60, what="the poison message in the DLQ")
+    text = json.dumps(messages)
+    assert poison["detail"]["eventID"] in text, text[:2000]
+    reasons = [m.get("MessageAttributes", {}).get("dd0c-error", {}).get("StringValue", "") for m in messages]
+    assert any(r.startswith("malformed") and "eventTime" in r for r in reasons), reasons
+    assert cloud.alarm_metric(alarm["name"]) >= 1
+    assert cloud.alarm_state(alarm["name"]) == "ALARM"
+
+
+def test_journey_9_a_new_accounts_critical_anomaly_is_posted_at_once_and_noise_held(live):
+    cloud = live
+    customer = Customer(cloud, "j9")
+    noise = run_instances(customer.account, "m5.2xlarge", 1)  # $0.38/hr: below the fast path
+    forward(cloud, noise)
+    critical = run_instances(customer.account, "p4d.24xlarge", 4, region="eu-west-1")
+    forward(cloud, critical)
+    alert = customer.alert_for("p4d.24xlarge")
+    assert alert["channel"] == customer.channel
+    cloud.wait_idle(60)
+    by_event = {f["event_id"]: f for f in customer.findings()}
+    assert by_event[critical["detail"]["eventID"]]["notified"] is True
+    held = by_event.get(noise["detail"]["eventID"])
+    if held is not None:
+        assert held["notified"] is False and "new account" in (held.get("suppressed_reason") or ""), held
+    assert not alerts_about(cloud, customer.channel, "m5.2xlarge")
