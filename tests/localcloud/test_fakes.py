@@ -350,9 +350,13 @@ def test_checkout_then_payment_then_portal(stripe_server):
     assert page.status_code == 200 and 'id="pay"' in page.text
     paid = requests.post(session["url"], allow_redirects=False, timeout=5)
     assert paid.status_code == 302 and paid.headers["Location"] == "https://app.dd0c.test/#/accounts?checkout=done"
-    [completed] = stripe_server.events
+    # As Stripe does: the checkout completes, and the new subscription is announced on its own.
+    completed, created = stripe_server.events
     obj = completed["data"]["object"]
     assert completed["type"] == "checkout.session.completed"
+    assert created["type"] == "customer.subscription.created"
+    assert created["data"]["object"]["id"] == obj["subscription"]
+    assert created["data"]["object"]["items"]["data"][0]["quantity"] >= 1
     assert obj["mode"] == "subscription" and obj["client_reference_id"] == "t1"
     assert obj["customer"].startswith("cus_") and obj["subscription"].startswith("sub_")
     sub = stripe_server.subscriptions[obj["subscription"]]
@@ -448,9 +452,11 @@ def test_stripe_delivers_signed_events_to_a_webhook_endpoint(stripe_server):
         stripe_server.set_webhook(f"http://127.0.0.1:{endpoint.server_address[1]}/v1/stripe/webhook", "whsec_x")
         session = stripe_post(stripe_server, "/v1/checkout/sessions", checkout_form("t2")).json()
         stripe_server.complete_checkout(session["id"])
-        [delivery] = stripe_server.wait_for(lambda: stripe_server.deliveries, timeout=5)
-        assert delivery["status"] == 200 and delivery["type"] == "checkout.session.completed"
-        body, signature = received[0]
+        deliveries = stripe_server.wait_for(lambda: len(stripe_server.deliveries) == 2 and stripe_server.deliveries,
+                                            timeout=5)
+        assert sorted(d["type"] for d in deliveries) == ["checkout.session.completed", "customer.subscription.created"]
+        assert all(d["status"] == 200 for d in deliveries)
+        body, signature = next(r for r in received if b"checkout.session.completed" in r[0])
         assert stripe.Webhook.construct_event(body.decode(), signature, "whsec_x")["data"]["object"]["client_reference_id"] == "t2"
     finally:
         endpoint.shutdown()
