@@ -12,6 +12,7 @@ import secrets
 import time
 import urllib.parse
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,6 +77,21 @@ def slack_post(cloud: Any, path: str, body: str) -> requests.Response:
 
 
 # --------------------------------------------------------------------------------------------
+def test_every_signed_in_route_is_closed_at_the_gateway(cloud):
+    """The deployed gateway keeps the contract of shared/http-routes.json: a route reserved to
+    signed-in users answers API Gateway's own 401 to a request without a token, and its function
+    never runs. (Remove one route's authorizer in the CDK app and this fails.)"""
+    table = json.loads((Path(__file__).resolve().parents[2] / "shared" / "http-routes.json").read_text())
+    closed = [r for r in table["routes"] if r["auth"] == "cognito"]
+    assert closed
+    for route in closed:
+        path = route["path"].replace("{", "x").replace("}", "")
+        before = len(cloud.invocations_of(route["function"]))
+        r = requests.request(route["method"], cloud.api_url + path, timeout=30)
+        assert (r.status_code, r.json()) == (401, {"message": "Unauthorized"}), f"{route['method']} {route['path']}: {r.status_code} {r.text}"
+        assert len(cloud.invocations_of(route["function"])) == before, f"{route['method']} {route['path']} reached its function"
+
+
 def test_journey_2_a_connected_account_is_accepted_with_no_operator_step(live):
     cloud = live
     customer = Customer(cloud, "j2", install=False)
@@ -123,6 +139,18 @@ def test_journey_3_a_costly_launch_reaches_the_channel_chosen_at_install(live):
     findings = customer.findings()
     assert findings and findings[0]["severity"] == "critical", findings
     assert findings[0]["notified"] is True
+
+    # Routed to a channel the bot was never invited to: the alert is not lost, it comes to the
+    # install channel with what to fix, and the dashboard's Slack settings say so.
+    ops = cloud.slack.add_channel(f"ops-{uuid.uuid4().hex[:4]}")
+    customer.user.ok("PATCH", "/v1/settings/slack", {"default_channel": ops})
+    forward(cloud, run_instances(customer.account, "p3.16xlarge", 4, region="ap-south-1", identity=leaked))
+    rerouted = cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(customer.channel)
+                                                  if "could not post to" in json.dumps(m)), None), timeout=60)
+    assert ops in json.dumps(rerouted) and "/invite @dd0c" in json.dumps(rerouted), rerouted
+    assert not cloud.slack.messages(ops)
+    problem = customer.user.ok("GET", "/v1/settings/slack")["installation"]["channel_problem"]
+    assert problem and "not_in_channel" in problem and ops in problem, problem
 
 
 def test_journey_4_a_signed_click_updates_the_alert_and_teaches_the_baseline(live):
