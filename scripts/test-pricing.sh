@@ -8,15 +8,6 @@ cd "$(dirname "$0")/.."
 echo "== pricing: python unit tests"
 python3 -m unittest discover -s pricing -p 'test_*.py'
 
-echo "== pricing: fixture copies match ../shared/fixtures/pricing (when present)"
-if [ -d ../shared/fixtures/pricing ]; then
-  for f in ec2_ondemand_us-east-1_linux_karpenter.csv rds_ondemand_us-east-1_ec2instancesinfo_2021-08.csv; do
-    cmp "../shared/fixtures/pricing/$f" "pricing/sources/$f"
-  done
-else
-  echo "   (../shared/fixtures/pricing not present: using pricing/sources only)"
-fi
-
 echo "== pricing: regenerated tables are byte-identical to the committed ones"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -35,7 +35,7 @@ echo "== checkov ${templates[*]}"
 BC_SKIP_MAPPING=TRUE "$VENV/bin/checkov" --quiet --compact --framework cloudformation \
   $(printf -- '-f %s ' "${templates[@]}")
 
-echo "== template structure tests (parameter patterns, trust, permissions, rule target)"
+echo "== template tests (parameter patterns, trust, rule target; the role allows exactly the SDK calls in shared/src/accounts/aws.rs and denies secret-returning reads)"
 "$VENV/bin/python" -m unittest discover -s cloudformation -p 'test_*.py'
 
 echo "== pricing tables are valid JSON"

@@ -12,6 +12,7 @@ import { Auth } from './constructs/auth';
 import { GitHubDeploy } from './constructs/github-deploy';
 import { Ops } from './constructs/ops';
 import { GSI_NAMES, Pipeline } from './constructs/pipeline';
+import { Waf } from './constructs/waf';
 import { Web } from './constructs/web';
 import { HttpRouteTable } from './http-routes';
 import { RoutingTable } from './routing';
@@ -32,6 +33,7 @@ export class Dd0cStack extends Stack {
   public readonly auth: Auth;
   public readonly api: Api;
   public readonly ops: Ops;
+  public readonly waf: Waf;
   public readonly githubDeploy?: GitHubDeploy;
   public readonly slackTokenKey: kms.Key;
   public readonly slackSecret: secretsmanager.Secret;
@@ -133,6 +135,14 @@ export class Dd0cStack extends Stack {
       burstLimit: config.apiBurstLimit,
       logRetention: config.logRetentionDays as logs.RetentionDays,
       removalPolicy,
+    });
+    // docs/decisions/0820-rate-limits.md: WAF where AWS supports it (the user pool, the
+    // dashboard's distribution in us-east-1); the HTTP API has per-route throttles instead.
+    this.waf = new Waf(this, 'Waf', {
+      prefix,
+      routeTable: props.httpRoutes,
+      userPool: this.auth.userPool,
+      distribution: this.web.distribution,
     });
     this.web.addDeployments({
       env: config.envName,

@@ -94,11 +94,14 @@ export function acknowledgeNagFindings(stack: Dd0cStack): void {
     'AwsSolutions-CFR1',
     'The dashboard is a static single-page app for customers worldwide; geo restriction would only block customers.',
   );
-  ack(
-    stack.web.distribution,
-    'AwsSolutions-CFR2',
-    'Static files from a private bucket (origin access control); the API that holds data is protected by Cognito, signatures and stage throttling. WAF would add cost without protecting anything here.',
-  );
+  // A CLOUDFRONT-scope web ACL exists only when the stack deploys to us-east-1 (lib/constructs/waf.ts).
+  if (!stack.waf.cloudFrontAcl) {
+    ack(
+      stack.web.distribution,
+      'AwsSolutions-CFR2',
+      'The stack deploys outside us-east-1, where a CLOUDFRONT-scope web ACL cannot be created (AWS accepts them in us-east-1 only; in us-east-1 lib/constructs/waf.ts attaches one). The distribution serves static files from a private bucket (origin access control); the user pool has its own regional web ACL. docs/decisions/0820-rate-limits.md.',
+    );
+  }
   ack(
     stack.web.distribution,
     'AwsSolutions-CFR4',

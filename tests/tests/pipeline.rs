@@ -19,7 +19,7 @@ use dd0c_shared::store::{keys, query_all, Query};
 use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/public")
 }
 
 fn pipeline() -> (EmbeddedPipeline, Arc<RecordingChat>) {

@@ -1,5 +1,5 @@
 //! Every catalogue entry, parsed from a realistic record: real CloudTrail from
-//! ../shared/fixtures where the call appears there, otherwise the records in
+//! tests/fixtures/public where the call appears there, otherwise the records in
 //! tests/fixtures/cloudtrail/ (see its README). Prices are computed through the pricing
 //! module, so a wrong SKU, count, region or platform fails the test.
 
@@ -18,7 +18,7 @@ fn repo() -> PathBuf {
 }
 
 fn shared_fixtures() -> PathBuf {
-    repo().join("../shared/fixtures/cloudtrail")
+    repo().join("tests/fixtures/public/cloudtrail")
 }
 
 fn parse(text: &str, what: &str) -> CloudTrailRecord {

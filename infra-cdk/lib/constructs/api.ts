@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FunctionName } from '../functions';
 import { HttpRouteSpec, HttpRouteTable } from '../http-routes';
+import { Throttle, publicRouteThrottles } from '../rate-limits';
 
 export interface ApiProps {
   readonly prefix: string;
@@ -30,6 +31,8 @@ export class Api extends Construct {
   public readonly url: string;
   /** By route key (`GET /v1/me`): the route and its entry of the route table. */
   public readonly routes: Record<string, { route: apigwv2.HttpRoute; spec: HttpRouteSpec }> = {};
+  /** Per-route throttles of the public routes, by route key (lib/rate-limits.ts). */
+  public readonly routeThrottles: Record<string, Throttle>;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -97,6 +100,24 @@ export class Api extends Construct {
         authorizer: r.auth === 'cognito' ? authorizer : undefined,
       });
       this.routes[`${r.method} ${r.path}`] = { route, spec: r };
+    }
+
+    // Per-route throttles of the public routes (Slack, Stripe, drift reports, the API
+    // description...), derived from the route table's auth kinds; every other route keeps the
+    // stage default. API Gateway rejects RouteSettings naming a route that does not exist yet,
+    // so the stage waits for those routes.
+    this.routeThrottles = publicRouteThrottles(props.routeTable, { rateLimit: props.rateLimit, burstLimit: props.burstLimit });
+    const cfnStage = this.stage.node.defaultChild as apigwv2.CfnStage;
+    // RouteSettings is a JSON property: CDK passes it through as written, so the keys are
+    // CloudFormation's (PascalCase), like DefaultRouteSettings'.
+    cfnStage.routeSettings = Object.fromEntries(
+      Object.entries(this.routeThrottles).map(([key, t]) => [
+        key,
+        { ThrottlingRateLimit: t.rateLimit, ThrottlingBurstLimit: t.burstLimit, DetailedMetricsEnabled: true },
+      ]),
+    );
+    for (const key of Object.keys(this.routeThrottles)) {
+      cfnStage.addDependency(this.routes[key].route.node.defaultChild as apigwv2.CfnRoute);
     }
   }
 }

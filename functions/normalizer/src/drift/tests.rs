@@ -1,4 +1,4 @@
-//! Change-event shapes (real CloudTrail from ../shared/fixtures where the call appears there),
+//! Change-event shapes (real CloudTrail from tests/fixtures/public where the call appears there),
 //! and drift vs automated vs IaC-resolves on the embedded table.
 
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ fn repo() -> PathBuf {
 }
 
 fn invictus() -> Vec<Value> {
-    let dir = repo().join("../shared/fixtures/cloudtrail/invictus-ir-aws-dataset/CloudTrail");
+    let dir = repo().join("tests/fixtures/public/cloudtrail/invictus-ir-aws-dataset/CloudTrail");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{dir:?}: {e}"))
         .map(|e| e.expect("entry").path())
