@@ -230,7 +230,7 @@ impl Mounts {
         if let Some(runtime) = runtime {
             runtime.spawn(run_local(
                 slack.clone(),
-                Arc::new(HttpPoster(reqwest::Client::new())),
+                Arc::new(HttpPoster(dd0c_shared::slack::web::http_client())),
                 deferred,
             ));
         }

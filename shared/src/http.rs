@@ -123,6 +123,43 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// How long any outside call may take to connect; a host that does not answer a SYN in this
+/// time is down or blackholed, and waiting longer only spends the function's own timeout.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The one way dd0c builds an HTTP client: a connect timeout and an overall timeout per
+/// request, so a hung peer (Slack, Stripe, the JWKS, the secrets extension, a webhook) fails
+/// the call instead of holding a Lambda and its batch until the function times out.
+pub fn client(overall: std::time::Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(overall))
+        .timeout(overall)
+        .build()
+        // Building fails only if the TLS backend cannot start: nothing could be called anyway.
+        .expect("the HTTP client's TLS backend starts")
+}
+
+/// The policy of the pages the API itself renders (the Slack install result): no script, no
+/// fetch, no frame, nothing from elsewhere, so text that slips through unescaped stays inert.
+pub const HTML_PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Text made safe to place in HTML element content or a quoted attribute value.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpResponse {
     pub status: u16,
@@ -157,6 +194,22 @@ impl HttpResponse {
             .headers
             .insert("content-type".into(), "application/problem+json".into());
         response
+    }
+
+    /// A minimal HTML page with one paragraph of plain text (escaped here), served with
+    /// [`HTML_PAGE_CSP`] and `nosniff`.
+    pub fn html_page(status: u16, text: &str) -> Self {
+        Self::text(
+            status,
+            "text/html; charset=utf-8",
+            format!(
+                "<!doctype html><title>dd0c</title><p>{}</p>",
+                escape_html(text)
+            ),
+        )
+        .with_header("content-security-policy", HTML_PAGE_CSP)
+        .with_header("x-content-type-options", "nosniff")
+        .with_header("referrer-policy", "no-referrer")
     }
 
     pub fn text(status: u16, content_type: &str, body: impl Into<String>) -> Self {
@@ -264,5 +317,56 @@ mod origin_tests {
         assert_eq!(url_origin("ftp://x/y"), None);
         assert_eq!(url_origin("nothing"), None);
         assert_eq!(url_origin("http:///path"), None);
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// A client built anywhere else has no timeout unless someone remembered one: a hung
+    /// connection then holds a Lambda (and its batch) until the function's own timeout.
+    #[test]
+    fn every_http_client_comes_from_the_one_constructor_with_timeouts() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut dirs = vec![root.join("shared/src"), root.join("cli/src")];
+        for f in std::fs::read_dir(root.join("functions")).unwrap().flatten() {
+            dirs.push(f.path().join("src"));
+        }
+        let mut files = Vec::new();
+        for dir in dirs.iter().filter(|d| d.is_dir()) {
+            rust_files(dir, &mut files);
+        }
+        assert!(files.len() > 20, "{files:?}");
+        let this = std::path::Path::new(file!()).file_name().unwrap();
+        let offenders: Vec<String> = files
+            .iter()
+            .filter(|f| {
+                !(f.ends_with(std::path::Path::new("src").join(this))
+                    && f.parent()
+                        .and_then(|p| p.parent())
+                        .is_some_and(|p| p.ends_with("shared")))
+            })
+            .filter_map(|f| {
+                let text = std::fs::read_to_string(f).unwrap();
+                let found = ["Client::new()", "Client::builder()", "Client::default()"]
+                    .iter()
+                    .any(|needle| text.contains(&format!("reqwest::{needle}")));
+                found.then(|| f.display().to_string())
+            })
+            .collect();
+        assert!(
+            offenders.is_empty(),
+            "use dd0c_shared::http::client: {offenders:?}"
+        );
     }
 }

@@ -118,7 +118,8 @@ pub struct SecretsExtension {
 impl SecretsExtension {
     pub fn new(base_url: impl Into<String>, session_token: impl Into<String>) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            // The extension is local to the Lambda sandbox: seconds mean it is stuck.
+            http: crate::http::client(std::time::Duration::from_secs(5)),
             base_url: base_url.into(),
             session_token: session_token.into(),
         }

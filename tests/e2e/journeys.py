@@ -54,14 +54,15 @@ def connect_account(user: User, account: str) -> dict[str, Any]:
     return body
 
 
-def install_slack(user: User, channel_id: str) -> str:
-    """The installer opens the link the dashboard asks for, picks `channel_id` on Slack's consent
-    page, and Slack sends the browser back to dd0c's OAuth redirect. Returns the page dd0c shows."""
+def install_slack(user: User, channel_id: str, team_id: str | None = None) -> str:
+    """The installer of workspace `team_id` (default: the fake's) opens the link the dashboard
+    asks for, picks `channel_id` on Slack's consent page, and Slack sends the browser back to
+    dd0c's OAuth redirect. Returns the page dd0c shows."""
     cloud = user.cloud
     url = user.ok("GET", "/v1/settings/slack/install-url")["url"]
     q = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
     back = cloud.slack.authorize(q["client_id"][0], q["scope"][0], q["redirect_uri"][0], q["state"][0],
-                                 channel_id=channel_id)
+                                 channel_id=channel_id, team_id=team_id)
     r = requests.get(back, timeout=30)
     assert r.status_code == 200, f"oauth redirect -> {r.status_code}: {r.text}\n{cloud.logs('slack', 20)}"
     return r.text

@@ -46,8 +46,10 @@ class Customer:
         self.account = fresh_account()
         connect_account(self.user, self.account)
         self.channel = cloud.slack.add_channel(f"{name}-alerts-{uuid.uuid4().hex[:4]}")
+        # A workspace of its own: dd0c refuses to move a workspace from one tenant to another.
+        self.team_id = "T" + uuid.uuid4().hex[:10].upper()
         if install:
-            install_slack(self.user, self.channel)
+            install_slack(self.user, self.channel, self.team_id)
 
     def alert_for(self, needle: str, timeout: float = 60) -> dict[str, Any]:
         return self.cloud.slack.wait_for(lambda: next(iter(alerts_about(self.cloud, self.channel, needle)), None),
@@ -163,7 +165,7 @@ def test_journey_4_a_signed_click_updates_the_alert_and_teaches_the_baseline(liv
     first = customer.user.ok("GET", f"/v1/anomalies/{urllib.parse.quote(finding_id, safe='')}")
 
     body = slack_fake.block_actions_body("mark_expected", finding_id, channel_id=customer.channel,
-                                         message_ts=alert["ts"], message=alert, team_id=cloud.slack.team_id)
+                                         message_ts=alert["ts"], message=alert, team_id=customer.team_id)
     r = slack_post(cloud, "/v1/slack/actions", body)
     assert r.status_code == 200, r.text
     updated = cloud.slack.wait_for(
@@ -179,7 +181,7 @@ def test_journey_4_a_signed_click_updates_the_alert_and_teaches_the_baseline(liv
     later = [f for f in customer.findings() if f["id"] != finding_id]
     assert all(f["score"] < first["score"] for f in later), (first["score"], later)
 
-    command = slack_fake.slash_command_body("status", channel_id=customer.channel, team_id=cloud.slack.team_id)
+    command = slack_fake.slash_command_body("status", channel_id=customer.channel, team_id=customer.team_id)
     r = slack_post(cloud, "/v1/slack/commands", command)
     assert r.status_code == 200, r.text
     answer = json.dumps(r.json())

@@ -29,10 +29,7 @@ pub struct WebhookChat {
 
 impl WebhookChat {
     pub fn new(terminal: TerminalChat, url: String) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+        let client = dd0c_shared::http::client(Duration::from_secs(10));
         Self {
             terminal,
             url,

@@ -168,10 +168,7 @@ impl HttpStripe {
 
     pub fn with_base_url(secret_key: String, base_url: String) -> Self {
         Self {
-            client: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+            client: dd0c_shared::http::client(std::time::Duration::from_secs(10)),
             secret_key,
             base_url,
         }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use dd0c_shared::accounts::{self, zombie, AccountsError};
 use dd0c_shared::auth::{api_keys, AuthMethod, Principal};
-use dd0c_shared::domain::{Finding, Severity};
+use dd0c_shared::domain::{Finding, FindingStatus, Severity};
 use dd0c_shared::finding_actions::{self, ActionError, FindingAction};
 use dd0c_shared::governance;
 use dd0c_shared::http::{HttpRequest, HttpResponse};
@@ -360,17 +360,8 @@ async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         )
         .with_code("setup_required"));
     };
-    let existing = tenancy::account_link(ctx.table(), &body.aws_account_id).await?;
-    if let Some(link) = &existing {
-        if link.tenant_id != ctx.tenant() {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                "this AWS account is connected to another dd0c tenant",
-            )
-            .with_code("account_taken"));
-        }
-    }
+    let linked = tenancy::account_link(ctx.table(), &body.aws_account_id).await?;
+    let existing = linked.as_ref().filter(|l| l.tenant_id == ctx.tenant());
     let already_counted = links
         .iter()
         .any(|l| l.account_id == body.aws_account_id && counts_against_limit(l));
@@ -384,6 +375,20 @@ async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         .assume_role(&body.role_arn, &external_id)
         .await
         .map_err(|e| explain(&e, &external_id, &ctx.api.config.dd0c_account_id))?;
+    // Only now, with the account's role assumed under this tenant's ExternalId, may the caller
+    // learn that another tenant has the account: before, the answer told anyone which account
+    // ids are dd0c customers.
+    let taken = || {
+        ApiError::new(
+            409,
+            "Conflict",
+            "this AWS account is connected to another dd0c tenant",
+        )
+        .with_code("account_taken")
+    };
+    if linked.is_some() && existing.is_none() {
+        return Err(taken());
+    }
     let now = ctx.now();
     let link = AccountLink {
         account_id: body.aws_account_id.clone(),
@@ -391,7 +396,7 @@ async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         status: AccountStatus::Active,
         role_arn: Some(body.role_arn.clone()),
         external_id: Some(external_id),
-        connected_at: existing.as_ref().map_or(now, |l| l.connected_at),
+        connected_at: existing.map_or(now, |l| l.connected_at),
         status_changed_at: Some(now),
     };
     // Another tenant may have linked the account since the read: never overwrite theirs.
@@ -401,14 +406,7 @@ async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     ]);
     match ctx.table().put(link.to_item()?, Some(condition)).await {
         Ok(()) => {}
-        Err(e) if e.is_condition_failed() => {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                "this AWS account is connected to another dd0c tenant",
-            )
-            .with_code("account_taken"))
-        }
+        Err(e) if e.is_condition_failed() => return Err(taken()),
         Err(e) => return Err(e.into()),
     }
     ctx.audit(
@@ -469,7 +467,8 @@ async fn accounts_list(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     ))
 }
 
-/// The tenant's link of the account in the path: 404 if nobody's, 403 if another tenant's.
+/// The tenant's link of the account in the path: 404 both if nobody's and if another
+/// tenant's, so the answer never tells whether an account is a dd0c customer.
 async fn own_account(ctx: &Ctx<'_>) -> Result<AccountLink, ApiError> {
     let id = ctx.param("id");
     if !accounts::is_account_id(id) {
@@ -479,14 +478,13 @@ async fn own_account(ctx: &Ctx<'_>) -> Result<AccountLink, ApiError> {
         ));
     }
     match tenancy::account_link(ctx.table(), id).await? {
-        None => Err(ApiError::not_found(format!(
-            "account {id} is not connected"
-        ))),
-        Some(link) if link.tenant_id != ctx.tenant() => Err(ApiError::forbidden(format!(
-            "account {id} does not belong to your tenant"
-        ))),
-        Some(link) => Ok(link),
+        Some(link) if link.tenant_id == ctx.tenant() => Ok(link),
+        _ => Err(not_your_account(id)),
     }
+}
+
+fn not_your_account(id: &str) -> ApiError {
+    ApiError::not_found(format!("account {id} is not connected to your tenant"))
 }
 
 async fn account_health(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
@@ -557,7 +555,7 @@ async fn account_delete(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         .await
         .map_err(|e| {
             if e.is_condition_failed() {
-                ApiError::forbidden("the account does not belong to your tenant")
+                not_your_account(&link.account_id)
             } else {
                 e.into()
             }
@@ -784,11 +782,34 @@ async fn findings_list(ctx: &Ctx<'_>, forced_kind: Option<&str>) -> Result<HttpR
     ))
 }
 
-async fn finding_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+/// The finding id in the path, checked before it becomes part of a key.
+fn finding_id<'a>(ctx: &'a Ctx<'_>) -> Result<&'a str, ApiError> {
     let id = ctx.param("id");
-    if !valid_segment(id) && id.len() <= 128 {
+    // Longer than other segments: a finding id is its kind and the event id it came from.
+    let valid = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b));
+    if !valid {
         return Err(ApiError::bad_request("id", "not a finding id"));
     }
+    Ok(id)
+}
+
+/// The statuses each dashboard action may start from: acting on a resolved finding as if it
+/// were open (or reopening an open one) is a stale page or a client bug, not an intent.
+fn allowed_from(action: &FindingAction) -> &'static [FindingStatus] {
+    use FindingStatus::*;
+    match action {
+        FindingAction::MarkExpected | FindingAction::Snooze { .. } => &[Open, Snoozed],
+        FindingAction::Resolve => &[Open, Snoozed, Expected, Accepted],
+        FindingAction::Reopen => &[Snoozed, Expected, Resolved, Accepted],
+    }
+}
+
+async fn finding_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let id = finding_id(ctx)?;
     let key = keys::finding(ctx.tenant(), id);
     let item = ctx
         .table()
@@ -801,7 +822,7 @@ async fn finding_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
 }
 
 async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
-    let id = ctx.param("id");
+    let id = finding_id(ctx)?;
     let body: FindingPatch = json_body(&ctx.request.body)?;
     let action = match (body.action.as_str(), body.snooze_until) {
         ("mark_expected", None) => FindingAction::MarkExpected,
@@ -828,12 +849,30 @@ async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         }
     };
     if let FindingAction::Snooze { until } = &action {
+        // Checked here as well as in `apply`: a bad body is named before the finding's state.
+        if *until <= ctx.now() {
+            return Err(ApiError::bad_request(
+                "snooze_until",
+                "snooze_until must be in the future",
+            ));
+        }
         if *until > ctx.now() + Duration::days(90) {
             return Err(ApiError::bad_request(
                 "snooze_until",
                 "snooze for at most 90 days",
             ));
         }
+    }
+    let current: Finding = match ctx.table().get(&keys::finding(ctx.tenant(), id)).await? {
+        Some(item) => from_item(item).map_err(decode_err)?,
+        None => return Err(ApiError::not_found(format!("no finding {id}"))),
+    };
+    if !allowed_from(&action).contains(&current.status) {
+        let status = format!("{:?}", current.status).to_lowercase();
+        return Err(ApiError::bad_request(
+            "action",
+            format!("{} is not allowed on a {status} finding", body.action),
+        ));
     }
     let finding = finding_actions::apply(
         ctx.table(),
@@ -942,19 +981,14 @@ async fn stacks_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     }
     validate_state_location(&body.state_location)?;
     match tenancy::account_link(ctx.table(), &body.account_id).await? {
-        Some(link) if link.tenant_id != ctx.tenant() => {
-            return Err(
-                ApiError::forbidden("the account does not belong to your tenant")
-                    .with_field("account_id"),
-            )
-        }
-        None => {
+        Some(link) if link.tenant_id == ctx.tenant() => {}
+        // Another tenant's account answers as one nobody connected (decision 0600).
+        _ => {
             return Err(ApiError::bad_request(
                 "account_id",
                 "connect the account first (POST /v1/accounts)",
             ))
         }
-        Some(_) => {}
     }
     let now = ctx.now();
     let stack = Stack {
@@ -1092,13 +1126,8 @@ async fn policies_put(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
         }
         match tenancy::account_link(ctx.table(), account).await? {
             Some(link) if link.tenant_id == ctx.tenant() => {}
-            Some(_) => {
-                return Err(ApiError::forbidden(format!(
-                    "account {account} does not belong to your tenant"
-                ))
-                .with_field(&prefix))
-            }
-            None => {
+            // Another tenant's account answers as one nobody connected (decision 0600).
+            _ => {
                 return Err(ApiError::bad_request(
                     &prefix,
                     format!("account {account} is not connected"),

@@ -21,10 +21,7 @@ impl HttpJwks {
 
     pub fn at(url: String) -> Self {
         Self {
-            client: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(5))
-                .build()
-                .unwrap_or_default(),
+            client: dd0c_shared::http::client(std::time::Duration::from_secs(5)),
             url,
         }
     }

@@ -85,6 +85,7 @@ fn claims(tenant: &str) -> Claims {
         token_use: "id".into(),
         tenant_id: Some(tenant.into()),
         email: Some(format!("user@{tenant}.example")),
+        email_verified: true,
     }
 }
 
@@ -428,7 +429,9 @@ async fn a_token_signed_by_openssl_verifies() {
         .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["tenant_id"], "tenant-a");
-    assert_eq!(body["user"], "alice@example.com");
+    // The fixture's token has an email but no `email_verified`: the user is named by `sub`
+    // (an unverified email is whatever the user typed; issue 17).
+    assert_eq!(body["user"], "1f2e3d4c-0000-4000-8000-000000000001");
 }
 
 #[tokio::test]
@@ -745,17 +748,19 @@ async fn tenant_a_can_never_read_or_change_tenant_b() {
     let b_key_id = key["key"]["key_id"].as_str().unwrap().to_owned();
 
     let a = Some("tenant-a");
+    // B's account answers as one nobody connected (404, 400 where a body names it): a 403
+    // told anyone which accounts are customers (issue 17).
     assert_eq!(
         w.call("GET", "/v1/accounts/222222222222/health", a, None)
             .await
             .0,
-        403
+        404
     );
     assert_eq!(
         w.call("DELETE", "/v1/accounts/222222222222", a, None)
             .await
             .0,
-        403
+        404
     );
     assert_eq!(
         w.call(
@@ -766,7 +771,7 @@ async fn tenant_a_can_never_read_or_change_tenant_b() {
         )
         .await
         .0,
-        403
+        404
     );
     assert_eq!(
         w.call("GET", &format!("/v1/anomalies/{b_finding}"), a, None)
@@ -800,9 +805,9 @@ async fn tenant_a_can_never_read_or_change_tenant_b() {
         )
         .await
         .0,
-        403
+        400
     );
-    assert_eq!(w.call("POST", "/v1/stacks", a, Some(json!({ "name": "s", "iac_tool": "terraform", "account_id": "222222222222", "region": "us-east-1" }))).await.0, 403);
+    assert_eq!(w.call("POST", "/v1/stacks", a, Some(json!({ "name": "s", "iac_tool": "terraform", "account_id": "222222222222", "region": "us-east-1" }))).await.0, 400);
     // A's setup and connect cannot take B's account.
     let (_, setup) = w.call("POST", "/v1/accounts/setup", a, None).await;
     w.role(ROLE_B, setup["external_id"].as_str().unwrap());
@@ -1322,4 +1327,135 @@ async fn openapi_unknown_routes_and_methods() {
         .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.headers["allow"], "GET");
+}
+
+#[tokio::test]
+async fn finding_ids_and_patches_are_validated_naming_the_field() {
+    let w = world();
+    let t = Some("tenant-a");
+    let id = w
+        .seed_finding("tenant-a", 1, Severity::High, FindingKind::CostAnomaly)
+        .await;
+    // Not a finding id, however long.
+    let bad_id = "!".repeat(200);
+    for (method, body) in [
+        ("GET", None),
+        ("PATCH", Some(json!({ "action": "resolve" }))),
+    ] {
+        let (s, p) = w
+            .call(method, &format!("/v1/anomalies/{bad_id}"), t, body)
+            .await;
+        assert_eq!((s, p["field"].as_str()), (400, Some("id")), "{method}: {p}");
+    }
+    // Only transitions that mean something: an open finding cannot be reopened, a resolved
+    // one not snoozed or marked expected.
+    let path = format!("/v1/anomalies/{id}");
+    let (s, p) = w
+        .call("PATCH", &path, t, Some(json!({ "action": "reopen" })))
+        .await;
+    assert_eq!((s, p["field"].as_str()), (400, Some("action")), "{p}");
+    let (s, _) = w
+        .call("PATCH", &path, t, Some(json!({ "action": "resolve" })))
+        .await;
+    assert_eq!(s, 200);
+    let until = (start() + Duration::hours(1)).to_rfc3339();
+    for body in [
+        json!({ "action": "snooze", "snooze_until": until }),
+        json!({ "action": "mark_expected" }),
+        json!({ "action": "resolve" }),
+    ] {
+        let (s, p) = w.call("PATCH", &path, t, Some(body.clone())).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (400, Some("action")),
+            "{body}: {p}"
+        );
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("resolved"),
+            "{body}: {p}"
+        );
+    }
+    let (s, p) = w
+        .call("PATCH", &path, t, Some(json!({ "action": "reopen" })))
+        .await;
+    assert_eq!((s, p["status"].as_str()), (200, Some("open")), "{p}");
+    // Unknown fields are named.
+    let (s, p) = w
+        .call(
+            "PATCH",
+            &path,
+            t,
+            Some(json!({ "action": "resolve", "status": "resolved" })),
+        )
+        .await;
+    assert_eq!(s, 400, "{p}");
+    assert!(
+        p["detail"].as_str().unwrap_or_default().contains("status"),
+        "{p}"
+    );
+}
+
+#[tokio::test]
+async fn another_tenants_account_answers_like_an_account_nobody_connected() {
+    let w = world();
+    assert_eq!(w.connect("tenant-b", "222222222222", ROLE_B).await.0, 201);
+    let a = Some("tenant-a");
+    let (_, setup) = w.call("POST", "/v1/accounts/setup", a, None).await;
+    assert!(setup["external_id"].is_string(), "{setup}");
+    // 333333333333 has a dd0c role (for some other ExternalId) but no tenant.
+    w.role(ROLE_A2, "someone-elses-external-id");
+    // The field may name the account (`accounts.<id>`): compared with the id taken out.
+    let answer = |(s, body): (u16, Value), account: &str| {
+        (
+            s,
+            body["code"].clone(),
+            body["field"].as_str().map(|f| f.replace(account, "{}")),
+        )
+    };
+    for (method, path, body) in [
+        ("GET", "/v1/accounts/{}/health", None),
+        ("DELETE", "/v1/accounts/{}", None),
+        (
+            "PATCH",
+            "/v1/accounts/{}/baselines/ec2/instance",
+            Some(json!({ "sensitivity": "low" })),
+        ),
+        (
+            "POST",
+            "/v1/stacks",
+            Some(
+                json!({ "name": "s", "iac_tool": "terraform", "account_id": "{}", "region": "us-east-1" }),
+            ),
+        ),
+        (
+            "PUT",
+            "/v1/policies",
+            Some(json!({ "accounts": { "{}": { "governance_mode": "strict" } } })),
+        ),
+        (
+            "POST",
+            "/v1/accounts",
+            Some(
+                json!({ "aws_account_id": "{}", "role_arn": "arn:aws:iam::{}:role/dd0c-readonly" }),
+            ),
+        ),
+    ] {
+        let for_account = |account: &str| {
+            (
+                path.replace("{}", account),
+                body.as_ref().map(|b| {
+                    serde_json::from_str::<Value>(&b.to_string().replace("{}", account)).unwrap()
+                }),
+            )
+        };
+        let (p_theirs, b_theirs) = for_account("222222222222");
+        let (p_none, b_none) = for_account("333333333333");
+        let theirs = answer(w.call(method, &p_theirs, a, b_theirs).await, "222222222222");
+        let nobodys = answer(w.call(method, &p_none, a, b_none).await, "333333333333");
+        assert_eq!(theirs, nobodys, "{method} {path}");
+        assert_ne!(theirs.0, 403, "{method} {path}");
+    }
 }

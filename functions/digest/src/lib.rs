@@ -18,7 +18,7 @@ use dd0c_shared::domain::{CostEvent, Finding, FindingKind, FindingStatus};
 use dd0c_shared::drift_store;
 use dd0c_shared::finding_actions::{self, FindingAction};
 use dd0c_shared::governance::{self, store as policy_store, Policy};
-use dd0c_shared::slack::blocks::{money, truncate, MAX_BLOCKS, MAX_TEXT};
+use dd0c_shared::slack::blocks::{escape_mrkdwn, money, truncate, MAX_BLOCKS, MAX_TEXT};
 use dd0c_shared::slack::settings::{self, ChatDirectory, SlackSettings};
 use dd0c_shared::store::{
     from_item, keys, query_all, AttrValue, Condition, Index, Item, Query, SortKeyCondition,
@@ -222,7 +222,7 @@ pub fn digest_blocks(d: &Digest) -> Value {
         let lines: Vec<String> = d
             .top_actors
             .iter()
-            .map(|(a, c)| format!("• {a}: {}/hr", money(*c)))
+            .map(|(a, c)| format!("• {}: {}/hr", escape_mrkdwn(a), money(*c)))
             .collect();
         blocks.push(section(format!("*Top actors*\n{}", lines.join("\n"))));
     }
@@ -231,7 +231,8 @@ pub fn digest_blocks(d: &Digest) -> Value {
             .held
             .iter()
             .take(15)
-            .map(|(_, s, r)| format!("• {s} — _{r}_"))
+            // `s` is a `blocks::summary`, escaped already.
+            .map(|(_, s, r)| format!("• {s} — _{}_", escape_mrkdwn(r)))
             .collect();
         let more = d.held.len().saturating_sub(15);
         let tail = if more > 0 {
@@ -253,14 +254,18 @@ pub fn digest_blocks(d: &Digest) -> Value {
                 let open: Vec<String> = s
                     .open_drift
                     .iter()
-                    .map(|(k, v)| format!("{v} {k}"))
+                    .map(|(k, v)| format!("{v} {}", escape_mrkdwn(k)))
                     .collect();
                 let open = if open.is_empty() {
                     "clean".to_owned()
                 } else {
                     open.join(", ")
                 };
-                format!("• {}: score {:.0}/100 ({open})", s.stack, s.drift_score)
+                format!(
+                    "• {}: score {:.0}/100 ({open})",
+                    escape_mrkdwn(&s.stack),
+                    s.drift_score
+                )
             })
             .collect();
         blocks.push(section(format!("*Drift by stack*\n{}", lines.join("\n"))));
@@ -269,7 +274,13 @@ pub fn digest_blocks(d: &Digest) -> Value {
         let lines: Vec<String> = d
             .zombies
             .iter()
-            .map(|(a, n, usd)| format!("• {a}: {n} idle resource(s), {}/month", money(*usd)))
+            .map(|(a, n, usd)| {
+                format!(
+                    "• {}: {n} idle resource(s), {}/month",
+                    escape_mrkdwn(a),
+                    money(*usd)
+                )
+            })
             .collect();
         blocks.push(section(format!("*Zombie watch*\n{}", lines.join("\n"))));
     }

@@ -13,7 +13,7 @@ use dd0c_shared::finding_actions::{self, append_audit, audit_entry, FindingActio
 use dd0c_shared::finding_store::{all_findings, load_finding};
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::signatures::verify_slack_signature;
-use dd0c_shared::slack::blocks::{self, summary, truncate, MAX_TEXT};
+use dd0c_shared::slack::blocks::{self, escape_mrkdwn, summary, truncate, MAX_TEXT};
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
 use dd0c_shared::store::{keys, Condition, Table, Update};
 use serde_json::{json, Value};
@@ -221,7 +221,10 @@ impl SlackApp {
             "help" => Ok(ephemeral("dd0c help", json!([section(HELP)]))),
             other => Ok(ephemeral(
                 "unknown command",
-                json!([section(&format!("Unknown command `{other}`.\n{HELP}"))]),
+                json!([section(&format!(
+                    "Unknown command `{}`.\n{HELP}",
+                    escape_mrkdwn(other)
+                ))]),
             )),
         };
         result.unwrap_or_else(|e| {
@@ -360,7 +363,13 @@ impl SlackApp {
                 } else {
                     let lines: Vec<String> = stacks
                         .iter()
-                        .map(|s| format!("• {}: score {:.0}/100", s.name, s.drift_score))
+                        .map(|s| {
+                            format!(
+                                "• {}: score {:.0}/100",
+                                escape_mrkdwn(&s.name),
+                                s.drift_score
+                            )
+                        })
                         .collect();
                     format!("*Drift by stack*\n{}", lines.join("\n"))
                 }
@@ -373,6 +382,7 @@ impl SlackApp {
                     .filter(|f| f.details.get("stack").and_then(Value::as_str) == Some(stack))
                     .map(|f| format!("• {} `{}`", summary(&f), f.id))
                     .collect();
+                let stack = escape_mrkdwn(stack);
                 if open.is_empty() {
                     format!("No open drift in `{stack}`.")
                 } else {

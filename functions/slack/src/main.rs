@@ -39,7 +39,7 @@ async fn main() -> Result<(), Error> {
     let app = Arc::new(app);
     let deferred = Arc::new(DeferredCommands {
         app: app.clone(),
-        poster: Arc::new(HttpPoster(reqwest::Client::new())),
+        poster: Arc::new(HttpPoster(dd0c_shared::slack::web::http_client())),
     });
     let queue = aws.queue;
     run(service_fn(move |event| {

@@ -1,13 +1,14 @@
 //! OAuth v2 install: the install URL carries a single-use `state` bound to the tenant
-//! (`dd0c_shared::slack::install`); `/v1/slack/oauth_redirect` checks the state, exchanges the code for a bot token and
-//! stores it sealed (envelope encryption) with the tenant as context.
+//! (`dd0c_shared::slack::install`); `/v1/slack/oauth_redirect` consumes the state, exchanges the code for a bot token and
+//! stores it sealed (envelope encryption) with the tenant as context. A workspace already
+//! connected to another tenant is refused, never rebound.
 
 use async_trait::async_trait;
 use dd0c_shared::crypto;
 use dd0c_shared::http::{percent_decode, HttpRequest, HttpResponse};
 use dd0c_shared::slack::install::{redirect_uri_for, start_install, InstallLink};
-use dd0c_shared::slack::settings::{self, Installation, InstallationStatus};
-use dd0c_shared::store::{keys, AttrValue};
+use dd0c_shared::slack::settings::{self, Installation, InstallationError, InstallationStatus};
+use dd0c_shared::store::{keys, AttrValue, Condition};
 use serde::Deserialize;
 
 use crate::app::SlackApp;
@@ -127,12 +128,9 @@ impl OAuthExchange for SlackOAuth {
     }
 }
 
+/// Every page of the install flow: the text is escaped (it may echo Slack's query values).
 fn html(status: u16, text: &str) -> HttpResponse {
-    HttpResponse::text(
-        status,
-        "text/html; charset=utf-8",
-        format!("<!doctype html><title>dd0c</title><p>{text}</p>"),
-    )
+    HttpResponse::html_page(status, text)
 }
 
 impl SlackApp {
@@ -192,7 +190,7 @@ impl SlackApp {
             return HttpResponse::problem(400, "Bad request", "code is missing", Some("code"));
         };
         let key = keys::slack_oauth_state(state);
-        // Single use: the state is deleted as it is read (an expired one reads as absent).
+        // An expired state reads as absent.
         let tenant = match self.table.get(&key).await {
             Ok(Some(item)) => item
                 .get("tenant_id")
@@ -204,16 +202,30 @@ impl SlackApp {
                 return HttpResponse::problem(503, "Unavailable", "try again", None);
             }
         };
-        let Some(tenant) = tenant else {
-            return HttpResponse::problem(
+        let state_refused = || {
+            HttpResponse::problem(
                 400,
                 "Bad request",
                 "state is unknown, used or expired; start the install again",
                 Some("state"),
-            );
+            )
         };
-        if let Err(e) = self.table.delete(&key, None).await {
-            tracing::warn!(error = %e, "could not delete a used OAuth state");
+        let Some(tenant) = tenant else {
+            return state_refused();
+        };
+        // Single use: consumed by a conditional delete, so of two redirects racing with the
+        // same state only the one whose delete lands goes on to install.
+        let consume = Condition::And(vec![
+            Condition::ItemExists,
+            Condition::Equals("tenant_id".into(), AttrValue::S(tenant.clone())),
+        ]);
+        match self.table.delete(&key, Some(consume)).await {
+            Ok(()) => {}
+            Err(e) if e.is_condition_failed() => return state_refused(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not consume the OAuth state");
+                return HttpResponse::problem(503, "Unavailable", "try again", None);
+            }
         }
         let config = match config.for_request(&request) {
             Ok(c) => c,
@@ -285,9 +297,24 @@ impl SlackApp {
             channel_problem: None,
             channel_problem_at: None,
         };
-        if let Err(e) = settings::put_installation(self.table.as_ref(), &installation).await {
-            tracing::error!(tenant, error = %e, "could not store the installation");
-            return HttpResponse::problem(503, "Unavailable", "try again", None);
+        match settings::put_installation(self.table.as_ref(), &installation).await {
+            Ok(()) => {}
+            Err(InstallationError::TeamOfAnotherTenant { team_id }) => {
+                tracing::warn!(tenant, team = %team_id, "install refused: the workspace belongs to another tenant");
+                return html(
+                    409,
+                    &format!(
+                        "This Slack workspace ({}) is already connected to another dd0c account, \
+                         so it was not connected to yours. Ask that account's owner to uninstall \
+                         dd0c from the workspace, or contact dd0c support.",
+                        access.team_name.as_deref().unwrap_or(&team_id)
+                    ),
+                );
+            }
+            Err(InstallationError::Store(e)) => {
+                tracing::error!(tenant, error = %e, "could not store the installation");
+                return HttpResponse::problem(503, "Unavailable", "try again", None);
+            }
         }
         if let Some(chosen) = &access.incoming_webhook {
             if let Err(e) = choose_default_channel(self.table.as_ref(), &tenant, chosen).await {

@@ -28,7 +28,7 @@ const FIXTURE_TS: i64 = 1531420618;
 
 fn fixture(name: &str) -> String {
     let path = format!(
-        "{}/../../../shared/fixtures/webhooks/{name}",
+        "{}/../../tests/fixtures/public/webhooks/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -938,4 +938,174 @@ async fn a_deferred_command_travels_bus_queue_and_http() {
     let posted: Value = serde_json::from_str(&server.await.unwrap()).unwrap();
     assert_eq!(posted["response_type"], "ephemeral");
     assert!(posted.to_string().contains("dd0c daily digest"));
+}
+
+/// An app with OAuth configured over `table`, and a way to start installs for any tenant.
+fn oauth_app(w: &World, table: Arc<dyn Table>) -> SlackApp {
+    let keys_provider = Arc::new(LocalKeyProvider::from_hex(&"11".repeat(32), "local").unwrap());
+    let config = OAuthConfig {
+        client_id: "123.456".into(),
+        client_secret: "shh".into(),
+        redirect_uri: "https://api.dd0c.dev/v1/slack/oauth_redirect".into(),
+    };
+    SlackApp::new(
+        table,
+        w.chat.clone(),
+        Arc::new(w.clock.clone()),
+        SlackSecrets {
+            signing_secret: "secret".into(),
+        },
+    )
+    .with_oauth(config, Arc::new(FakeExchange), keys_provider)
+}
+
+async fn install_state(w: &World, tenant: &str) -> String {
+    let link = dd0c_shared::slack::install::InstallLink {
+        client_id: "123.456".into(),
+        redirect_uri: "https://api.dd0c.dev/v1/slack/oauth_redirect".into(),
+    };
+    let location =
+        dd0c_shared::slack::install::start_install(w.table.as_ref(), w.clock.now(), tenant, &link)
+            .await
+            .unwrap();
+    location
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn oauth_redirect(state: &str) -> HttpRequest {
+    HttpRequest::new("GET", "/v1/slack/oauth_redirect")
+        .with_query("state", state)
+        .with_query("code", "good-code")
+}
+
+#[tokio::test]
+async fn a_workspace_connected_to_one_tenant_cannot_be_taken_by_another() {
+    let w = world("secret").await;
+    let app = oauth_app(&w, w.table.clone());
+    let first = install_state(&w, "t9").await;
+    assert_eq!(app.handle(oauth_redirect(&first)).await.status, 200);
+    // Tenant t1 gets an admin of the same workspace (T222) to complete its install link.
+    let second = install_state(&w, "t1").await;
+    let r = app.handle(oauth_redirect(&second)).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("connected to another dd0c account"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        settings::tenant_for_team(w.table.as_ref(), "T222")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("t9")
+    );
+    assert!(settings::load_installation(w.table.as_ref(), "t1")
+        .await
+        .unwrap()
+        .is_none());
+    // The tenant that owns the workspace may reinstall.
+    let again = install_state(&w, "t9").await;
+    assert_eq!(app.handle(oauth_redirect(&again)).await.status, 200);
+}
+
+/// A table whose reads return before anyone else's writes land: two requests that read the
+/// same item both see it, as two Lambdas racing would.
+struct ReadThenYield(Arc<MemoryTable>);
+
+#[async_trait]
+impl Table for ReadThenYield {
+    async fn put(
+        &self,
+        item: dd0c_shared::store::Item,
+        condition: Option<dd0c_shared::store::Condition>,
+    ) -> Result<(), dd0c_shared::store::StoreError> {
+        self.0.put(item, condition).await
+    }
+    async fn get(
+        &self,
+        key: &dd0c_shared::store::Key,
+    ) -> Result<Option<dd0c_shared::store::Item>, dd0c_shared::store::StoreError> {
+        let read = self.0.get(key).await;
+        tokio::task::yield_now().await;
+        read
+    }
+    async fn update(
+        &self,
+        key: &dd0c_shared::store::Key,
+        update: Update,
+    ) -> Result<dd0c_shared::store::Item, dd0c_shared::store::StoreError> {
+        self.0.update(key, update).await
+    }
+    async fn delete(
+        &self,
+        key: &dd0c_shared::store::Key,
+        condition: Option<dd0c_shared::store::Condition>,
+    ) -> Result<(), dd0c_shared::store::StoreError> {
+        self.0.delete(key, condition).await
+    }
+    async fn query(
+        &self,
+        query: Query,
+    ) -> Result<dd0c_shared::store::Page, dd0c_shared::store::StoreError> {
+        self.0.query(query).await
+    }
+    async fn transact_write(
+        &self,
+        writes: Vec<dd0c_shared::store::TransactWrite>,
+    ) -> Result<(), dd0c_shared::store::StoreError> {
+        self.0.transact_write(writes).await
+    }
+}
+
+#[tokio::test]
+async fn an_oauth_state_installs_once_even_when_two_redirects_race() {
+    let w = world("secret").await;
+    let app = oauth_app(&w, Arc::new(ReadThenYield(w.table.clone())));
+    let state = install_state(&w, "t9").await;
+    let (a, b) = tokio::join!(
+        app.handle(oauth_redirect(&state)),
+        app.handle(oauth_redirect(&state))
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 400], "{} / {}", a.body, b.body);
+}
+
+#[tokio::test]
+async fn oauth_pages_escape_what_they_echo_and_forbid_scripts() {
+    let w = world("secret").await;
+    let app = oauth_app(&w, w.table.clone());
+    let r = app
+        .handle(
+            HttpRequest::new("GET", "/v1/slack/oauth_redirect")
+                .with_query("error", "%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(!r.body.contains("<script>"), "{}", r.body);
+    assert!(r.body.contains("&lt;script&gt;alert(1)"), "{}", r.body);
+    let state = install_state(&w, "t9").await;
+    for page in [r, app.handle(oauth_redirect(&state)).await] {
+        assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
+        let csp = page
+            .headers
+            .get("content-security-policy")
+            .map(String::as_str)
+            .unwrap_or_default();
+        assert!(csp.contains("default-src 'none'"), "{:?}", page.headers);
+        assert!(csp.contains("frame-ancestors 'none'"), "{:?}", page.headers);
+        assert_eq!(
+            page.headers
+                .get("x-content-type-options")
+                .map(String::as_str),
+            Some("nosniff")
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The Stripe webhook (`POST /v1/stripe/webhook`): verified signature, then the tenant's
 //! plan follows the subscription. Idempotent on the event id; an event older than the state
-//! already applied never overwrites it (conditional write on the event's `created`).
+//! already applied never overwrites it (conditional write on the event's `created`), and an
+//! event about a subscription other than the tenant's current one changes nothing.
 
 use std::sync::Arc;
 
@@ -192,16 +193,36 @@ impl StripeWebhook {
         } else {
             object["id"].as_str()
         };
+        let not_older = Condition::Or(vec![
+            Condition::AttributeNotExists("billing_event_created".into()),
+            Condition::LessThan("billing_event_created".into(), AttrValue::N(created as f64)),
+            Condition::Equals("billing_event_created".into(), AttrValue::N(created as f64)),
+        ]);
+        // Only the tenant's current subscription moves the plan; a new one that is paying may
+        // take its place (decision 0600, "Which subscription counts"). Checked in the write's
+        // condition, so an event racing a replacement cannot slip in between read and write.
+        let may_replace = plan == Plan::Pro
+            && matches!(
+                kind,
+                "checkout.session.completed" | "customer.subscription.created"
+            );
+        let condition = match (subscription, may_replace) {
+            (_, true) => not_older,
+            (Some(s), false) => Condition::And(vec![
+                not_older,
+                Condition::Or(vec![
+                    Condition::AttributeNotExists("stripe_subscription_id".into()),
+                    Condition::Equals("stripe_subscription_id".into(), AttrValue::S(s.to_owned())),
+                ]),
+            ]),
+            (None, false) => return Ok(Outcome::Ignored(format!("{kind} names no subscription"))),
+        };
         let mut update = Update::new()
             .set("tenant_id", tenant.as_str())
             .set("plan", if plan == Plan::Pro { "pro" } else { "free" })
             .set("billing_event_created", created)
             .set("entity", "tenant")
-            .when(Condition::Or(vec![
-                Condition::AttributeNotExists("billing_event_created".into()),
-                Condition::LessThan("billing_event_created".into(), AttrValue::N(created as f64)),
-                Condition::Equals("billing_event_created".into(), AttrValue::N(created as f64)),
-            ]));
+            .when(condition);
         if let Some(c) = customer {
             update = update.set("stripe_customer_id", c);
         }
@@ -219,7 +240,9 @@ impl StripeWebhook {
             .await
         {
             Ok(item) => item,
-            Err(e) if e.is_condition_failed() => return Ok(Outcome::Stale),
+            Err(e) if e.is_condition_failed() => {
+                return self.why_not_applied(&tenant, subscription, created).await
+            }
             Err(e) => return Err(e),
         };
         if let Some(c) = customer {
@@ -256,6 +279,26 @@ impl StripeWebhook {
         )
         .await?;
         Ok(Outcome::Applied { tenant, plan })
+    }
+
+    /// Which part of the billing condition refused an event: the reason is recorded on the
+    /// event's marker (nothing is written to the tenant, so this read races nothing).
+    async fn why_not_applied(
+        &self,
+        tenant: &str,
+        subscription: Option<&str>,
+        created: i64,
+    ) -> Result<Outcome, StoreError> {
+        let profile = tenancy::tenant_profile(self.table.as_ref(), tenant).await?;
+        let older = profile
+            .billing_event_created
+            .is_some_and(|applied| applied > created);
+        match (profile.stripe_subscription_id.as_deref(), subscription) {
+            (Some(current), Some(event)) if current != event && !older => Ok(Outcome::Ignored(
+                format!("subscription {event} is not the tenant's current subscription {current}"),
+            )),
+            _ => Ok(Outcome::Stale),
+        }
     }
 
     /// Pauses the newest accounts beyond the limit (never deletes them) and resumes paused

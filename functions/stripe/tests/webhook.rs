@@ -322,3 +322,105 @@ async fn out_of_order_events_never_regress_and_downgrades_pause_accounts() {
         .await;
     assert_eq!((s, b["status"].as_str()), (200, Some("ignored")));
 }
+
+#[tokio::test]
+async fn events_of_a_subscription_that_is_not_the_current_one_change_nothing() {
+    let w = world(&[SECRET]);
+    let base = "event_customer.subscription.deleted.json";
+    let subscription = |id: &str, status: &str, quantity: i64| {
+        json!({
+            "id": id,
+            "metadata": { "tenant_id": "tenant-a" },
+            "status": status,
+            "items": { "data": [{ "quantity": quantity }] },
+        })
+    };
+    let created = "customer.subscription.created";
+    let (s, b) = w
+        .post_event(
+            base,
+            "evt_a",
+            created,
+            T - 30,
+            subscription("sub_a", "active", 3),
+        )
+        .await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("applied")), "{b}");
+
+    // A second subscription is started and dropped again: the paying one stays in charge.
+    let (s, b) = w
+        .post_event(
+            base,
+            "evt_b_new",
+            created,
+            T - 20,
+            subscription("sub_b", "incomplete", 1),
+        )
+        .await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("ignored")), "{b}");
+    let (s, b) = w
+        .post_event(
+            base,
+            "evt_b_up",
+            "customer.subscription.updated",
+            T - 15,
+            subscription("sub_b", "active", 9),
+        )
+        .await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("ignored")), "{b}");
+    assert!(
+        b["reason"].as_str().unwrap_or_default().contains("sub_b"),
+        "{b}"
+    );
+    let (s, b) = w
+        .post_event(
+            base,
+            "evt_b_gone",
+            "customer.subscription.deleted",
+            T - 10,
+            subscription("sub_b", "canceled", 1),
+        )
+        .await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("ignored")), "{b}");
+    let p = w.profile("tenant-a").await;
+    assert_eq!(
+        (
+            p.plan,
+            p.account_quantity,
+            p.stripe_subscription_id.as_deref()
+        ),
+        (Plan::Pro, Some(3), Some("sub_a"))
+    );
+
+    // A new active subscription replaces the current one; the old one's deletion is then
+    // about a subscription that is no longer current.
+    let (s, b) = w
+        .post_event(
+            base,
+            "evt_c",
+            created,
+            T - 5,
+            subscription("sub_c", "active", 5),
+        )
+        .await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("applied")), "{b}");
+    let (s, b) = w
+        .post_event(
+            base,
+            "evt_a_gone",
+            "customer.subscription.deleted",
+            T,
+            subscription("sub_a", "canceled", 3),
+        )
+        .await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("ignored")), "{b}");
+    let p = w.profile("tenant-a").await;
+    assert_eq!(
+        (
+            p.plan,
+            p.account_quantity,
+            p.stripe_subscription_id.as_deref()
+        ),
+        (Plan::Pro, Some(5), Some("sub_c"))
+    );
+}

@@ -32,6 +32,34 @@ pub struct Claims {
     pub tenant_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Whether the identity provider checked that the user owns `email`. Cognito sends a
+    /// boolean; the string `"true"` (as some providers send it) is accepted too, anything
+    /// else counts as unverified.
+    #[serde(
+        default,
+        deserialize_with = "lenient_bool",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub email_verified: bool,
+}
+
+impl Claims {
+    /// Who the audit trail names: the email only when it is verified (an unverified email is
+    /// whatever the user typed, e.g. someone else's address), else the immutable `sub`.
+    pub fn audit_user(&self) -> String {
+        match &self.email {
+            Some(email) if self.email_verified => email.clone(),
+            _ => self.sub.clone(),
+        }
+    }
+}
+
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Bool(b) => b,
+        serde_json::Value::String(s) => s == "true",
+        _ => false,
+    })
 }
 
 /// Who a verified token names. `tenant` is set only for tokens dd0c signed itself (the local
@@ -40,7 +68,7 @@ pub struct Claims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub subject: String,
-    /// The user's email when the token has one, else its `sub`.
+    /// The user's verified email, else its `sub`.
     pub user: String,
     pub tenant: Option<String>,
 }
@@ -172,6 +200,7 @@ impl JwtVerifier {
         if claims.token_use != "id" {
             return Err(AuthError::WrongTokenUse);
         }
+        let user = claims.audit_user();
         let tenant = match self.keys {
             KeyMaterial::Hmac(_) => Some(
                 claims
@@ -182,7 +211,7 @@ impl JwtVerifier {
             KeyMaterial::Jwks { .. } => None,
         };
         Ok(Identity {
-            user: claims.email.unwrap_or_else(|| claims.sub.clone()),
+            user,
             subject: claims.sub,
             tenant,
         })
@@ -226,4 +255,55 @@ pub fn valid_tenant_id(tenant: &str) -> bool {
         && tenant
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use chrono::TimeZone;
+
+    async fn user_of(extra: serde_json::Value) -> String {
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let verifier = JwtVerifier::hs256("iss", "aud", b"k", Arc::new(ManualClock::new(now)));
+        let mut claims = serde_json::json!({
+            "sub": "0f1e2d3c", "iss": "iss", "aud": "aud", "token_use": "id",
+            "iat": now.timestamp(), "exp": now.timestamp() + 60, "custom:tenant_id": "t1",
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        verifier.verify(&token).await.unwrap().user
+    }
+
+    #[tokio::test]
+    async fn the_email_names_the_user_only_when_verified() {
+        let email = "ceo@victim.example";
+        assert_eq!(
+            user_of(serde_json::json!({"email": email, "email_verified": true})).await,
+            email
+        );
+        // The string form some providers send.
+        assert_eq!(
+            user_of(serde_json::json!({"email": email, "email_verified": "true"})).await,
+            email
+        );
+        for unverified in [
+            serde_json::json!({"email": email}),
+            serde_json::json!({"email": email, "email_verified": false}),
+            serde_json::json!({"email": email, "email_verified": "false"}),
+        ] {
+            assert_eq!(
+                user_of(unverified.clone()).await,
+                "0f1e2d3c",
+                "{unverified}"
+            );
+        }
+    }
 }

@@ -56,6 +56,8 @@ pub fn issue_with(
         token_use: "id".into(),
         tenant_id: Some(tenant.to_owned()),
         email: Some(user.to_owned()),
+        // dd0c signs these itself for a user it names: nothing unverified to guard against.
+        email_verified: true,
     };
     jsonwebtoken::encode(
         &Header::new(jsonwebtoken::Algorithm::HS256),

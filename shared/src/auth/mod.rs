@@ -16,7 +16,7 @@ pub use jwt::{Claims, Identity, JwksSource, JwtVerifier, StaticJwks};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub tenant_id: String,
-    /// The user's email when the token has one, else its `sub`; the key id for API keys.
+    /// The user's verified email, else its `sub`; the key id for API keys.
     pub user: String,
     pub subject: String,
     pub method: AuthMethod,

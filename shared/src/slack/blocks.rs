@@ -38,6 +38,22 @@ pub fn money(usd: f64) -> String {
     }
 }
 
+/// Text from customers' accounts (names, ids, tags, diff values) made inert in Slack mrkdwn:
+/// Slack reads `<…>` as mentions and links (`<!channel>`, `<http://evil|looks-safe>`), so its
+/// three control characters are escaped as Slack asks. Static markup stays outside.
+pub fn escape_mrkdwn(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn section(text: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_TEXT)}})
 }
@@ -65,13 +81,14 @@ pub fn summary(finding: &Finding) -> String {
         .estimated_hourly_cost
         .map(|c| format!(" — {}/hr", money(c)))
         .unwrap_or_default();
+    // Escaped: the summary is the message's notification text and goes into mrkdwn lists.
     format!(
         "[{}] {what}: {} {} in {}{cost} by {}",
         finding.severity.as_str().to_uppercase(),
-        finding.event_name,
-        finding.resource_type,
-        finding.region,
-        finding.actor.name
+        escape_mrkdwn(&finding.event_name),
+        escape_mrkdwn(&finding.resource_type),
+        escape_mrkdwn(&finding.region),
+        escape_mrkdwn(&finding.actor.name)
     )
 }
 
@@ -90,32 +107,34 @@ pub fn finding_alert(finding: &Finding) -> Value {
                 finding.estimated_hourly_cost.map(|c| format!(" · {}/hr", money(c))).unwrap_or_default()),
             MAX_HEADER_TEXT)}
     }));
+    let e = escape_mrkdwn;
     let mut fields = vec![
         format!(
             "*Resource*\n{} `{}`",
-            finding.resource_type,
-            finding.resource_ids.join(", ")
+            e(&finding.resource_type),
+            e(&finding.resource_ids.join(", "))
         ),
         format!(
             "*Account / region*\n{} · {}",
-            finding.account_id, finding.region
+            e(&finding.account_id),
+            e(&finding.region)
         ),
         format!(
             "*Who*\n{} via {}",
-            finding.actor.name,
+            e(&finding.actor.name),
             finding.actor.source.label()
         ),
         format!(
             "*When*\n{} ({})",
             finding.event_time.format("%Y-%m-%d %H:%M:%S UTC"),
-            finding.event_name
+            e(&finding.event_name)
         ),
     ];
     if let Some(category) = &finding.category {
-        fields.push(format!("*Category*\n{category}"));
+        fields.push(format!("*Category*\n{}", e(category)));
     }
     if let Some(stack) = finding.details.get("stack").and_then(Value::as_str) {
-        fields.push(format!("*Stack*\n{stack}"));
+        fields.push(format!("*Stack*\n{}", e(stack)));
     }
     if let Some(cost) = finding.estimated_hourly_cost {
         fields.push(format!(
@@ -129,14 +148,18 @@ pub fn finding_alert(finding: &Finding) -> Value {
         "fields": fields.iter().map(|f| json!({"type": "mrkdwn", "text": truncate(f, 2000)})).collect::<Vec<_>>()
     }));
     if !finding.reasons.is_empty() {
-        let reasons: Vec<String> = finding.reasons.iter().map(|r| format!("• {r}")).collect();
+        let reasons: Vec<String> = finding
+            .reasons
+            .iter()
+            .map(|r| format!("• {}", e(r)))
+            .collect();
         blocks.push(section(&format!(
             "*Why this alert*\n{}",
             reasons.join("\n")
         )));
     }
     if let Some(cause) = finding.details.get("cause").and_then(Value::as_str) {
-        blocks.push(section(&format!("*Cause*\n{cause}")));
+        blocks.push(section(&format!("*Cause*\n{}", e(cause))));
     }
     if let Some(diff) = drift_diff(finding) {
         blocks.push(section(&diff));
@@ -146,10 +169,13 @@ pub fn finding_alert(finding: &Finding) -> Value {
         .get("recommendation")
         .and_then(Value::as_str)
     {
-        blocks.push(section(&format!("*Recommendation*\n{rec}")));
+        blocks.push(section(&format!("*Recommendation*\n{}", e(rec))));
     }
     if let Some(commands) = suggested_commands(finding) {
-        blocks.push(section(&format!("*Suggested action*\n```{commands}```")));
+        blocks.push(section(&format!(
+            "*Suggested action*\n```{}```",
+            e(&commands)
+        )));
     }
     let id = finding.id.as_str();
     let mut buttons = vec![
@@ -165,7 +191,7 @@ pub fn finding_alert(finding: &Finding) -> Value {
     blocks.push(json!({"type": "actions", "block_id": truncate(&format!("finding:{id}"), 255), "elements": buttons}));
     blocks.push(json!({
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": truncate(&format!("dd0c · finding `{id}` · score {:.0}", finding.score), MAX_TEXT)}]
+        "elements": [{"type": "mrkdwn", "text": truncate(&format!("dd0c · finding `{}` · score {:.0}", e(id), finding.score), MAX_TEXT)}]
     }));
     blocks.truncate(MAX_BLOCKS);
     Value::Array(blocks)
@@ -193,7 +219,7 @@ pub fn drift_diff(finding: &Finding) -> Option<String> {
             let old = diff_value(c.get("old").unwrap_or(&Value::Null));
             let new = diff_value(c.get("new").unwrap_or(&Value::Null));
             // One attribute may not eat the whole budget.
-            truncate(&format!("{attribute}: {old} → {new}"), 600)
+            truncate(&escape_mrkdwn(&format!("{attribute}: {old} → {new}")), 600)
         })
         .collect();
     let head = "*Change (old → new)*\n```";
@@ -298,7 +324,8 @@ pub fn validate_limits(blocks: &Value) -> Result<(), Vec<String>> {
 }
 
 /// The alert after someone acted on it: the same blocks with the new state (and who) shown
-/// above the buttons.
+/// above the buttons. `state` is mrkdwn dd0c composed (it mentions users as `<@U…>`): any
+/// outside text in it must be escaped by the caller.
 pub fn acted_alert(finding: &Finding, state: &str) -> Value {
     let mut blocks = match finding_alert(finding) {
         Value::Array(b) => b,

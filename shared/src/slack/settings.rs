@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::{ChatError, ChatSink};
 use crate::store::{
-    from_item, keys, to_item, AttrValue, Item, Key, StoreError, Table, Update, PK, SK,
+    from_item, keys, to_item, AttrValue, Condition, Item, Key, StoreError, Table, Update, PK, SK,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -217,28 +217,53 @@ pub async fn load_installation(
     }
 }
 
-/// Stores an installation and links its team to the tenant.
+/// Why an installation was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallationError {
+    /// The workspace is already connected to another tenant; letting a later install rebind it
+    /// would hand that tenant's alerts and buttons to whoever got an admin to click a link.
+    #[error("Slack team {team_id} is connected to another tenant")]
+    TeamOfAnotherTenant { team_id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Links the installation's team to its tenant, then stores the installation. The link is
+/// written only if the team has none or already names this tenant (a conditional write, so
+/// two tenants racing for one workspace cannot both win).
 pub async fn put_installation(
     table: &dyn Table,
     installation: &Installation,
-) -> Result<(), StoreError> {
+) -> Result<(), InstallationError> {
+    let tenant = installation.tenant_id.as_str();
+    let mut link = Item::new();
+    link.insert("tenant_id".into(), AttrValue::S(tenant.to_owned()));
+    let this_tenants_or_nobodys = Condition::Or(vec![
+        Condition::ItemNotExists,
+        Condition::Equals("tenant_id".into(), AttrValue::S(tenant.to_owned())),
+    ]);
+    match table
+        .put(
+            with_key(link, keys::slack_team(&installation.team_id), "slack_team"),
+            Some(this_tenants_or_nobodys),
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if e.is_condition_failed() => {
+            return Err(InstallationError::TeamOfAnotherTenant {
+                team_id: installation.team_id.clone(),
+            })
+        }
+        Err(e) => return Err(e.into()),
+    }
     let item = with_key(
         encode(installation)?,
-        keys::slack_installation(&installation.tenant_id),
+        keys::slack_installation(tenant),
         "slack_installation",
     );
     table.put(item, None).await?;
-    let mut link = Item::new();
-    link.insert(
-        "tenant_id".into(),
-        AttrValue::S(installation.tenant_id.clone()),
-    );
-    table
-        .put(
-            with_key(link, keys::slack_team(&installation.team_id), "slack_team"),
-            None,
-        )
-        .await
+    Ok(())
 }
 
 pub async fn tenant_for_team(

@@ -222,3 +222,51 @@ fn terminal_view_shows_the_alert() {
     assert!(out.contains("ingress[tcp/22]"));
     assert!(out.contains("[ Accept drift ]"));
 }
+
+/// Every mrkdwn text of a message, wherever it sits.
+fn mrkdwn_texts(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            if o.get("type").and_then(Value::as_str) == Some("mrkdwn") {
+                out.extend(o.get("text").and_then(Value::as_str).map(str::to_owned));
+            }
+            o.values().for_each(|v| mrkdwn_texts(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| mrkdwn_texts(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn text_from_customers_cannot_mention_or_disguise_links() {
+    let evil = "<!channel> <http://evil.example|aws.amazon.com> & co";
+    let mut f = drift_finding();
+    f.actor.name = evil.into();
+    f.resource_type = evil.into();
+    f.resource_ids = vec![evil.into()];
+    f.region = evil.into();
+    f.account_id = evil.into();
+    f.event_name = evil.into();
+    f.category = Some(evil.into());
+    f.reasons = vec![evil.into()];
+    f.details = json!({
+        "stack": evil,
+        "cause": evil,
+        "recommendation": evil,
+        "diff": [{"attribute": evil, "old": evil, "new": {"k": evil}}],
+    });
+    let mut texts = Vec::new();
+    mrkdwn_texts(&blocks::finding_alert(&f), &mut texts);
+    mrkdwn_texts(&blocks::acted_alert(&f, "Resolved"), &mut texts);
+    texts.push(blocks::summary(&f));
+    assert!(texts.len() > 5, "{texts:?}");
+    for text in &texts {
+        assert!(
+            !text.contains('<') && !text.contains('>') && !text.contains("& "),
+            "unescaped: {text}"
+        );
+    }
+    assert!(texts.iter().any(
+        |t| t.contains("&lt;!channel&gt; &lt;http://evil.example|aws.amazon.com&gt; &amp; co")
+    ));
+}

@@ -62,10 +62,7 @@ pub fn api_base_url() -> String {
 /// Every call to Slack gives up after this long: a hung connection must not hold a batch
 /// until the function times out.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .unwrap_or_default()
+    crate::http::client(std::time::Duration::from_secs(10))
 }
 
 impl SlackWebApi {
@@ -278,6 +275,10 @@ pub struct ChannelFallback {
 
 /// The notice that heads an alert delivered through the fallback.
 pub fn channel_problem_notice(channel: &str, error: &str) -> String {
+    let (channel, error) = (
+        super::blocks::escape_mrkdwn(channel),
+        super::blocks::escape_mrkdwn(error),
+    );
     format!(
         ":warning: dd0c could not post to {channel} ({error}). Invite the dd0c app to that \
          channel (`/invite @dd0c`) or choose another channel on the dashboard's Slack page; \
@@ -454,8 +455,7 @@ mod tests {
             }
             seen
         });
-        let api = SlackWebApi::new(reqwest::Client::new(), "xoxb-t")
-            .with_base_url(format!("http://{addr}"));
+        let api = SlackWebApi::new(http_client(), "xoxb-t").with_base_url(format!("http://{addr}"));
         let msg = ChatMessage {
             channel: "C1".into(),
             text: "hi".into(),

@@ -202,14 +202,15 @@ async function main() {
     await shot(u2.page, 'user2-06-stacks-empty');
   });
 
-  await step("user 2 cannot change or delete user 1's stack and key (404) nor account (403)", async () => {
+  await step("user 2 cannot change or delete user 1's stack, key nor account (404)", async () => {
     const patch = await apiFromPage(u2.page, 'PATCH', '/v1/stacks/' + encodeURIComponent(ids.stack_id), { enabled: false });
     assert.equal(patch.status, 404, 'PATCH of another tenant\'s stack: ' + JSON.stringify(patch));
     const del = await apiFromPage(u2.page, 'DELETE', '/v1/api-keys/' + encodeURIComponent(ids.key_id));
     assert.equal(del.status, 404, 'DELETE of another tenant\'s key: ' + JSON.stringify(del));
     const disconnect = await apiFromPage(u2.page, 'DELETE', '/v1/accounts/' + ACCOUNT);
-    // Accounts are keyed by AWS account id: another tenant's is 403, not 404 (decision 0600).
-    assert.equal(disconnect.status, 403, 'DELETE of another tenant\'s account: ' + JSON.stringify(disconnect));
+    // Another tenant's account answers as one nobody connected: a 403 told anyone which
+    // accounts are customers (decision 0600, issue 17).
+    assert.equal(disconnect.status, 404, 'DELETE of another tenant\'s account: ' + JSON.stringify(disconnect));
     const keys = await apiFromPage(u2.page, 'GET', '/v1/api-keys?limit=100');
     assert.deepEqual(keys.body.items, [], JSON.stringify(keys));
   });

@@ -344,11 +344,13 @@ class SlackFake(FakeServer):
         state: str,
         channel_id: str | None = None,
         user_id: str | None = None,
+        team_id: str | None = None,
     ) -> str:
         """The installer approves the app on Slack's authorize page: returns the URL Slack
         redirects the browser to, `<redirect_uri>?code=...&state=...`. With the
         `incoming-webhook` scope, `channel_id` is the channel picked (default: the first
-        public channel)."""
+        public channel). `team_id` is the workspace installing (default: the fake's own); dd0c
+        binds a workspace to one tenant, so tenants sharing the fake install as their own teams."""
         if client_id != self.client_id:
             raise ValueError(f"unknown client_id {client_id!r} (the fake's app is {self.client_id!r})")
         scope_list = [s for s in (scopes.split(",") if isinstance(scopes, str) else scopes) if s]
@@ -360,7 +362,7 @@ class SlackFake(FakeServer):
             self.codes[code] = {
                 "client_id": client_id, "scopes": scope_list, "redirect_uri": redirect_uri,
                 "channel_id": channel_id, "user_id": user_id or self.installer_user_id,
-                "created": time.time(), "used": False,
+                "team_id": team_id or self.team_id, "created": time.time(), "used": False,
             }
         sep = "&" if urllib.parse.urlsplit(redirect_uri).query else "?"
         return redirect_uri + sep + urllib.parse.urlencode({"code": code, "state": state})
@@ -624,7 +626,7 @@ class SlackFake(FakeServer):
                 "scope": ",".join(grant["scopes"]),
                 "bot_user_id": self.bot_user_id,
                 "app_id": self.app_id,
-                "team": {"name": self.team_name, "id": self.team_id},
+                "team": {"name": self.team_name, "id": grant["team_id"]},
                 "enterprise": None,
                 "authed_user": {"id": grant["user_id"]},
                 "is_enterprise_install": False,
