@@ -364,7 +364,7 @@ fn normalize_and_score(raws: &[String]) -> usize {
                 findings += 1;
             }
             if let Some(h) = e.added_hourly_cost() {
-                let actor = signals::actor_key(&e).to_owned();
+                let actor = signals::actor_key(&e).into_owned();
                 for b in [&mut *kind, &mut *acc] {
                     b.moments.add(h);
                     b.max = Some(b.max.unwrap_or(h).max(h));

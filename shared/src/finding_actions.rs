@@ -140,7 +140,7 @@ async fn teach_baseline(
         &finding.account_id,
         service,
         &finding.resource_type,
-        actor,
+        &actor,
         sku,
     )
     .await?;

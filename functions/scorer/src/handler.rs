@@ -67,7 +67,8 @@ impl Scorer {
             .filter(|l| l.tenant_id == tenant)
             .map(|l| l.connected_at)
             .or(account_baseline.first_seen);
-        let actor = actor_key(event);
+        let actor_id = actor_key(event);
+        let actor: &str = &actor_id;
         let bucket = Self::bucket(event);
         let mut recent = 0.0;
         for b in [bucket - 1, bucket] {
@@ -200,7 +201,8 @@ impl Scorer {
         let marker = keys::baseline_contribution(tenant, account, &event.event_id);
         let (kind_key, account_key) =
             baseline::keys_for(tenant, account, &event.service, &event.resource_type);
-        let actor = actor_key(event);
+        let actor_id = actor_key(event);
+        let actor: &str = &actor_id;
         let contribution = Contribution {
             hourly,
             time: event.event_time,

@@ -69,8 +69,8 @@ pub struct Context<'a> {
     pub recent_calls_by_actor: f64,
 }
 
-/// How an actor is keyed in baselines: its ARN (the service name for AWS services).
-pub fn actor_key(event: &CostEvent) -> &str {
+/// How an actor is keyed in baselines (`Actor::baseline_key`: automation by its role).
+pub fn actor_key(event: &CostEvent) -> std::borrow::Cow<'_, str> {
     event.actor.baseline_key()
 }
 
@@ -90,7 +90,8 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         return None;
     }
     let now = event.event_time;
-    let actor = actor_key(event);
+    let actor_id = actor_key(event);
+    let actor: &str = &actor_id;
     let service = event.service.to_ascii_uppercase();
     let weight = cost_weight(hourly);
     let mut points = 0.0;

@@ -304,3 +304,67 @@ async fn marking_a_finding_expected_teaches_its_baseline() {
         after.score
     );
 }
+
+/// A nightly job assumes its role with a new session name every run: after its first weeks it
+/// is routine, not "the first time this actor launched anything" every night — while another
+/// role doing the same is still new.
+#[tokio::test]
+async fn a_nightly_job_with_a_new_session_name_each_run_is_one_actor() {
+    let w = world();
+    let run = |i: i64, role: &str| {
+        let at = start() + Duration::days(i);
+        let mut e = event(&format!("{role}-{i}"), at, 8.0, "g5.4xlarge", "us-east-1");
+        e.actor = Actor {
+            arn: format!(
+                "arn:aws:sts::{ACCOUNT}:assumed-role/{role}/run-{}",
+                1_700_000_000 + i
+            ),
+            name: format!("{role}/run-{i}"),
+            kind: ActorKind::AssumedRole,
+            source: Source::Sdk,
+            ip: None,
+            mfa: false,
+            user_agent: None,
+        };
+        e
+    };
+    for i in 0..30 {
+        w.clock.advance_to(start() + Duration::days(i));
+        w.scorer.process(&run(i, "nightly-etl")).await.unwrap();
+    }
+    w.clock.advance_to(start() + Duration::days(30));
+    let tonight = w.scorer.process(&run(30, "nightly-etl")).await.unwrap();
+    assert!(
+        tonight.as_ref().is_none_or(|f| !f
+            .reasons
+            .iter()
+            .any(|r| r.contains("first time this actor"))),
+        "{tonight:?}"
+    );
+    assert!(
+        tonight
+            .as_ref()
+            .is_none_or(|f| f.severity < Severity::Warning),
+        "{tonight:?}"
+    );
+    let unknown = run(30, "unknown-role");
+    let stranger = w
+        .scorer
+        .process(&unknown)
+        .await
+        .unwrap()
+        .expect("a new principal is news");
+    assert!(
+        stranger
+            .reasons
+            .iter()
+            .any(|r| r.contains("first time this actor")),
+        "{stranger:?}"
+    );
+    // The session stays on the finding as evidence.
+    assert!(
+        stranger.actor.arn.ends_with("/run-1700000030"),
+        "{:?}",
+        stranger.actor
+    );
+}

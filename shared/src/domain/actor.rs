@@ -1,5 +1,7 @@
 //! Who made an API call, and how: the attribution every cost and drift finding carries.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::cloudtrail::{truthy, CloudTrailRecord};
@@ -172,14 +174,24 @@ fn is_cdk_role(record: &CloudTrailRecord) -> bool {
 }
 
 impl Actor {
-    /// How an actor is keyed in baselines and their expected sets: its ARN (the service name
-    /// for AWS services), else its name.
-    pub fn baseline_key(&self) -> &str {
+    /// How an actor is keyed in baselines and their expected sets: what stays the same from one
+    /// run to the next (docs/decisions/0310-stable-actor-identity.md). Automation assumes a role
+    /// with a new session name every run (dates, pipeline ids, pod names, UUIDs): it is keyed on
+    /// the role, `arn:aws:iam::<account>:role/<name>`, so a nightly job is not "a new actor"
+    /// every night. A person stays the person: an SSO session (the session name is the user), a
+    /// role session named with an e-mail address (federation sets it to the user), a federated
+    /// user, an IAM user keep their full ARN. AWS services: the service name. The full ARN with
+    /// its session stays on the finding as evidence.
+    pub fn baseline_key(&self) -> Cow<'_, str> {
         if self.arn.is_empty() {
-            &self.name
-        } else {
-            &self.arn
+            return Cow::Borrowed(&self.name);
         }
+        if self.kind == ActorKind::AssumedRole {
+            if let Some(role) = automation_role(&self.arn) {
+                return Cow::Owned(role);
+            }
+        }
+        Cow::Borrowed(&self.arn)
     }
 
     pub fn from_record(record: &CloudTrailRecord) -> Actor {
@@ -249,6 +261,19 @@ impl Actor {
     }
 }
 
+/// `arn:<partition>:sts::<account>:assumed-role/<role>/<session>` → the role's ARN, unless the
+/// session names a person (an e-mail address, as SAML and OIDC federation set it).
+fn automation_role(arn: &str) -> Option<String> {
+    let (prefix, rest) = arn.split_once(":assumed-role/")?;
+    let (role, session) = rest.rsplit_once('/')?;
+    let (partition_and_service, account) = prefix.rsplit_once("::")?;
+    let partition = partition_and_service.strip_suffix(":sts")?;
+    if role.is_empty() || session.contains('@') {
+        return None;
+    }
+    Some(format!("{partition}:iam::{account}:role/{role}"))
+}
+
 fn last_segment(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
@@ -302,6 +327,66 @@ mod tests {
             "sourceIPAddress": "203.0.113.9", "userIdentity": identity
         }))
         .unwrap()
+    }
+
+    fn key_of(identity: serde_json::Value) -> String {
+        Actor::from_record(&record(identity, "Boto3/1.34.0"))
+            .baseline_key()
+            .into_owned()
+    }
+
+    /// Each run of a job comes with a new session name; the baseline must see one actor.
+    #[test]
+    fn automation_is_keyed_on_its_role_and_people_stay_people() {
+        let runs = [
+            "arn:aws:sts::111111111111:assumed-role/nightly-etl/etl-2026-11-30",
+            "arn:aws:sts::111111111111:assumed-role/nightly-etl/etl-2026-12-01",
+            "arn:aws:sts::111111111111:assumed-role/nightly-etl/botocore-session-1701388800",
+            "arn:aws:sts::111111111111:assumed-role/nightly-etl/9f1c2e3a-5b6d-4c7e-8f90-a1b2c3d4e5f6",
+        ];
+        for arn in runs {
+            assert_eq!(
+                key_of(json!({"type": "AssumedRole", "arn": arn})),
+                "arn:aws:iam::111111111111:role/nightly-etl",
+                "{arn}"
+            );
+        }
+        // Another role is another actor; so is the same role name in another account.
+        assert_ne!(
+            key_of(
+                json!({"type": "AssumedRole", "arn": "arn:aws:sts::111111111111:assumed-role/gha-deploy/run-1"})
+            ),
+            key_of(json!({"type": "AssumedRole", "arn": runs[0]}))
+        );
+        assert_eq!(
+            key_of(
+                json!({"type": "AssumedRole", "arn": "arn:aws:sts::222222222222:assumed-role/nightly-etl/x"})
+            ),
+            "arn:aws:iam::222222222222:role/nightly-etl"
+        );
+        assert_eq!(
+            key_of(
+                json!({"type": "AssumedRole", "arn": "arn:aws-cn:sts::111111111111:assumed-role/etl/x"})
+            ),
+            "arn:aws-cn:iam::111111111111:role/etl"
+        );
+        // People: SSO users, federated sessions named by e-mail, IAM users keep their ARN.
+        let sso = "arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_AdminAccess_0a1b2c/alice@example.com";
+        assert_eq!(key_of(json!({"type": "AssumedRole", "arn": sso})), sso);
+        let saml = "arn:aws:sts::111111111111:assumed-role/ADFS-Admins/bob@corp.example";
+        assert_eq!(key_of(json!({"type": "AssumedRole", "arn": saml})), saml);
+        let user = "arn:aws:iam::111111111111:user/carol";
+        assert_eq!(
+            key_of(json!({"type": "IAMUser", "arn": user, "userName": "carol"})),
+            user
+        );
+        // The session stays on the actor as evidence.
+        let a = Actor::from_record(&record(
+            json!({"type": "AssumedRole", "arn": runs[1]}),
+            "Boto3",
+        ));
+        assert_eq!(a.arn, runs[1]);
+        assert_eq!(a.name, "nightly-etl/etl-2026-12-01");
     }
 
     #[test]
