@@ -2,11 +2,29 @@
 
 use serde_json::Value;
 
+/// The text as Slack shows it: mrkdwn's entities (`&lt;`, `&gt;`, `&amp;`, which the blocks
+/// must carry so customer text cannot mention or link) are displayed as the characters.
 fn text_of(v: &Value) -> String {
     v.get("text")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .replace("```", "")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod entity_tests {
+    #[test]
+    fn escaped_mrkdwn_reads_as_slack_shows_it() {
+        let block = serde_json::json!([{"type": "section", "text": {"type": "mrkdwn", "text": "a &lt;b&gt; &amp;lt;"}}]);
+        assert!(
+            super::render(&block).contains("a <b> &lt;"),
+            "{}",
+            super::render(&block)
+        );
+    }
 }
 
 /// Renders blocks as plain text lines.
