@@ -14,19 +14,6 @@ fn text_of(v: &Value) -> String {
         .replace("&amp;", "&")
 }
 
-#[cfg(test)]
-mod entity_tests {
-    #[test]
-    fn escaped_mrkdwn_reads_as_slack_shows_it() {
-        let block = serde_json::json!([{"type": "section", "text": {"type": "mrkdwn", "text": "a &lt;b&gt; &amp;lt;"}}]);
-        assert!(
-            super::render(&block).contains("a <b> &lt;"),
-            "{}",
-            super::render(&block)
-        );
-    }
-}
-
 /// Renders blocks as plain text lines.
 pub fn render(blocks: &Value) -> String {
     let mut out = String::new();
@@ -77,4 +64,17 @@ pub fn render(blocks: &Value) -> String {
     }
     out.push_str(&format!("└{rule}\n"));
     out
+}
+
+#[cfg(test)]
+mod entity_tests {
+    #[test]
+    fn escaped_mrkdwn_reads_as_slack_shows_it() {
+        let block = serde_json::json!([{"type": "section", "text": {"type": "mrkdwn", "text": "a &lt;b&gt; &amp;lt;"}}]);
+        assert!(
+            super::render(&block).contains("a <b> &lt;"),
+            "{}",
+            super::render(&block)
+        );
+    }
 }
