@@ -4,7 +4,7 @@
 Three sub-commands:
 
   fixtures  Rebuild the generated tables (EC2, RDS, Aurora, regional factors) from the CSV
-            sources in ``pricing/sources/`` (copies of ``../shared/fixtures/pricing/``).
+            sources in ``pricing/sources/`` (their origin and licence: ``pricing/sources/README.md``).
             This is what ``scripts/test-pricing.sh`` runs to prove the committed tables
             are reproducible byte for byte.
 
@@ -187,12 +187,12 @@ def build_from_fixtures(sources: str) -> dict[str, dict[str, Any]]:
 
     karpenter = (
         "aws/karpenter-provider-aws pkg/providers/pricing/zz_generated.pricing_aws.go @1d927085 "
-        "('generated at 2026-07-20T13:44:30Z for us-east-1' from the AWS Pricing API), copied from "
-        "../shared/fixtures/pricing/" + EC2_FIXTURE
+        "('generated at 2026-07-20T13:44:30Z for us-east-1' from the AWS Pricing API), "
+        "pricing/sources/" + EC2_FIXTURE
     )
     rds_source = (
         "vantage-sh/ec2instances.info www/rds/instances.json @14ede5a5 (2021-08-03; file removed "
-        "from the repository in 2022), copied from ../shared/fixtures/pricing/" + RDS_FIXTURE
+        "from the repository in 2022), pricing/sources/" + RDS_FIXTURE
     )
     return {
         "ec2_us-east-1.json": {
