@@ -146,18 +146,34 @@ pub const HTML_PAGE_CSP: &str =
 
 /// Text made safe to place in HTML element content or a quoted attribute value.
 pub fn escape_html(text: &str) -> String {
+    escape_entities(text, true)
+}
+
+/// `&`, `<`, `>` as entities (and the quotes too, with `quotes`): HTML needs all five; Slack's
+/// mrkdwn exactly the first three, and would show `&quot;` as written.
+pub fn escape_entities(text: &str, quotes: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
+            '"' if quotes => out.push_str("&quot;"),
+            '\'' if quotes => out.push_str("&#x27;"),
             c => out.push(c),
         }
     }
     out
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL.
+pub fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -288,16 +304,6 @@ mod tests {
         assert_eq!(v["field"], "limit");
         assert_eq!(r.headers["content-type"], "application/problem+json");
     }
-}
-
-/// `scheme://host[:port]` of an absolute http(s) URL.
-pub fn url_origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let host = rest.split(['/', '?', '#']).next()?;
-    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
 #[cfg(test)]

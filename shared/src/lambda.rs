@@ -131,8 +131,7 @@ pub async fn http_function(
 }
 
 /// One function behind API Gateway that also consumes a queue (the slack function answers
-/// deferred slash commands from `commands.fifo`): SQS invocations carry `Records`, the rest
-/// are API Gateway requests.
+/// deferred slash commands from `commands.fifo`).
 pub async fn http_or_sqs_function(
     http: &dyn HttpHandler,
     consumer: Arc<dyn MessageHandler>,
@@ -140,8 +139,8 @@ pub async fn http_or_sqs_function(
     source_queue: &str,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, Error> {
-    let (payload, context) = event.into_parts();
-    if payload.get("Records").is_some() {
+    http_or_event_function(http, event, |event| async move {
+        let (payload, context) = event.into_parts();
         let sqs: SqsEvent = serde_json::from_value(payload)?;
         let response = sqs_consumer(
             consumer,
@@ -151,11 +150,8 @@ pub async fn http_or_sqs_function(
         )
         .await?;
         Ok(serde_json::to_value(response)?)
-    } else {
-        let request: ApiGatewayV2httpRequest = serde_json::from_value(payload)?;
-        let response = http_function(http, LambdaEvent::new(request, context)).await?;
-        Ok(serde_json::to_value(response)?)
-    }
+    })
+    .await
 }
 
 /// Whether a payload is an API Gateway HTTP API (payload format 2.0) request.
@@ -166,23 +162,22 @@ pub fn is_http_api_request(payload: &serde_json::Value) -> bool {
 }
 
 /// One function behind API Gateway that is also invoked with other events (ingest: CloudTrail
-/// events from the bus, and `POST /v1/drift-reports`): API Gateway requests go to `http`, the
-/// rest to `on_event`.
+/// events from the bus; slack: its command queue): API Gateway requests go to `http`, the rest
+/// to `on_event`.
 pub async fn http_or_event_function<F, Fut>(
     http: &dyn HttpHandler,
     event: LambdaEvent<serde_json::Value>,
     on_event: F,
 ) -> Result<serde_json::Value, Error>
 where
-    F: FnOnce(serde_json::Value) -> Fut,
+    F: FnOnce(LambdaEvent<serde_json::Value>) -> Fut,
     Fut: std::future::Future<Output = Result<serde_json::Value, Error>>,
 {
-    let (payload, context) = event.into_parts();
-    if is_http_api_request(&payload) {
-        let request: ApiGatewayV2httpRequest = serde_json::from_value(payload)?;
-        let response = http_function(http, LambdaEvent::new(request, context)).await?;
-        Ok(serde_json::to_value(response)?)
-    } else {
-        on_event(payload).await
+    if !is_http_api_request(&event.payload) {
+        return on_event(event).await;
     }
+    let (payload, context) = event.into_parts();
+    let request: ApiGatewayV2httpRequest = serde_json::from_value(payload)?;
+    let response = http_function(http, LambdaEvent::new(request, context)).await?;
+    Ok(serde_json::to_value(response)?)
 }

@@ -99,18 +99,15 @@ impl Ingest {
         let records = records_in(event)?;
         let mut forwarded = 0;
         for record in records {
-            let named = record
-                .get("recipientAccountId")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            if let (Some(sender), Some(named)) = (&sender, &named) {
+            let named = record.get("recipientAccountId").and_then(Value::as_str);
+            if let (Some(sender), Some(named)) = (sender.as_deref(), named) {
                 if sender != named {
                     tracing::warn!(%sender, %named, "record names another account than its sender; dropped");
                     telemetry::metric("EventsDropped", 1.0);
                     continue;
                 }
             }
-            if let (Some(gate), Some(account)) = (&self.gate, sender.as_ref().or(named.as_ref())) {
+            if let (Some(gate), Some(account)) = (&self.gate, sender.as_deref().or(named)) {
                 if !gate.admits(account).await? {
                     tracing::info!(%account, "event of an account no tenant has connected; dropped");
                     telemetry::metric("EventsDropped", 1.0);

@@ -18,9 +18,9 @@ async fn main() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<Value>| {
         let (ingest, reports) = (ingest.clone(), reports.clone());
         async move {
-            http_or_event_function(reports.as_ref(), event, |payload| async move {
+            http_or_event_function(reports.as_ref(), event, |event| async move {
                 ingest
-                    .handle_eventbridge(payload)
+                    .handle_eventbridge(event.payload)
                     .await
                     .map(|n| serde_json::json!({ "forwarded": n }))
                     .map_err(Error::from)

@@ -139,8 +139,8 @@ async fn one_main_serves_api_gateway_requests_and_bus_events() {
     let answer = http_or_event_function(
         &reports,
         LambdaEvent::new(bus_event, Context::default()),
-        |payload| async move {
-            let n = ingest.handle_eventbridge(payload).await.unwrap();
+        |event| async move {
+            let n = ingest.handle_eventbridge(event.payload).await.unwrap();
             Ok(json!({ "forwarded": n }))
         },
     )

@@ -21,7 +21,8 @@ pub const LEARNING_MIN_EVENTS: f64 = 20.0;
 
 /// Fast path (always on): above this hourly cost, an event that is not routine for the
 /// baseline is at least a warning, and above the critical threshold at least critical.
-pub const FAST_PATH_WARNING_USD_PER_HOUR: f64 = COLD_START_WARNING_USD_PER_HOUR;
+/// Governance never holds a finding above it for an account's youth: one value for both.
+pub const FAST_PATH_WARNING_USD_PER_HOUR: f64 = dd0c_shared::governance::FAST_PATH_USD_PER_HOUR;
 pub const FAST_PATH_CRITICAL_USD_PER_HOUR: f64 = COLD_START_CRITICAL_USD_PER_HOUR;
 /// Routine = actor and sku both known for at least this long, and the cost not above
 /// `ROUTINE_MAX_TOLERANCE` × the largest cost this service/type has seen.

@@ -461,8 +461,8 @@ pub fn in_new_account_period(
 }
 
 /// Above this hourly cost a cost anomaly is on the fast path: the scorer flags it whatever the
-/// baseline (`functions/scorer/src/config.rs`, FAST_PATH_WARNING_USD_PER_HOUR), and governance
-/// never holds it for an account's youth.
+/// baseline (its `FAST_PATH_WARNING_USD_PER_HOUR` is this value), and governance never holds it
+/// for an account's youth.
 pub const FAST_PATH_USD_PER_HOUR: f64 = 5.0;
 
 /// What a new account's quiet period never holds: critical findings, and cost anomalies on the

@@ -42,16 +42,7 @@ pub fn money(usd: f64) -> String {
 /// Slack reads `<…>` as mentions and links (`<!channel>`, `<http://evil|looks-safe>`), so its
 /// three control characters are escaped as Slack asks. Static markup stays outside.
 pub fn escape_mrkdwn(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::http::escape_entities(text, false)
 }
 
 fn section(text: &str) -> Value {
