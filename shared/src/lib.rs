@@ -25,7 +25,7 @@ pub mod governance;
 pub mod http;
 pub mod http_routes;
 pub mod json;
-#[cfg(feature = "aws")]
+#[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod pricing;
 pub mod secrets;
