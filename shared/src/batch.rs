@@ -20,12 +20,19 @@ pub struct BatchMessage {
     pub receive_count: u32,
 }
 
-/// Why a message could not be handled.
+/// Why a message could not be handled. What happens next follows from the variant alone:
+/// a message that can never succeed is dead-lettered on its first receive (holding its FIFO
+/// group for retries would only delay the messages behind it); the others are retried until
+/// their last allowed receive.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     /// The message itself is bad; it will never succeed.
     #[error("malformed message: {0}")]
     Malformed(String),
+    /// The message is well formed but what it asks for cannot be done however often it is
+    /// tried (the store rejects the write, a stored item cannot be read back).
+    #[error("cannot succeed: {0}")]
+    Permanent(String),
     /// A dependency failed; a later attempt may succeed.
     #[error("{0}")]
     Transient(String),
@@ -51,6 +58,13 @@ impl HandlerError {
             retry_after_seconds: seconds,
         }
     }
+    /// Whether retrying is pointless, so the message goes to the DLQ at once.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            HandlerError::Malformed(_) | HandlerError::Permanent(_)
+        )
+    }
     /// How long the message should stay invisible before the next attempt, when the
     /// failure says so.
     pub fn visibility_delay(&self) -> Option<u64> {
@@ -60,6 +74,47 @@ impl HandlerError {
                 ..
             } => Some(*retry_after_seconds),
             _ => None,
+        }
+    }
+}
+
+/// The one classification of the ports' errors into retry or DLQ; handlers use `?`.
+impl From<crate::store::StoreError> for HandlerError {
+    fn from(e: crate::store::StoreError) -> Self {
+        if e.is_retryable() {
+            HandlerError::Transient(e.to_string())
+        } else {
+            HandlerError::Permanent(e.to_string())
+        }
+    }
+}
+
+impl From<crate::bus::BusError> for HandlerError {
+    fn from(e: crate::bus::BusError) -> Self {
+        if e.is_retryable() {
+            HandlerError::Transient(e.to_string())
+        } else {
+            HandlerError::Permanent(e.to_string())
+        }
+    }
+}
+
+impl From<crate::queue::QueueError> for HandlerError {
+    fn from(e: crate::queue::QueueError) -> Self {
+        if e.is_retryable() {
+            HandlerError::Transient(e.to_string())
+        } else {
+            HandlerError::Permanent(e.to_string())
+        }
+    }
+}
+
+impl From<crate::finding_actions::ActionError> for HandlerError {
+    fn from(e: crate::finding_actions::ActionError) -> Self {
+        use crate::finding_actions::ActionError;
+        match e {
+            ActionError::Store(e) => e.into(),
+            other => HandlerError::Permanent(other.to_string()),
         }
     }
 }
@@ -110,7 +165,7 @@ where
             });
             continue;
         }
-        let reason = match handle(message).await {
+        let (reason, permanent) = match handle(message).await {
             Ok(()) => {
                 outcome.succeeded.push(message.message_id.clone());
                 continue;
@@ -121,7 +176,7 @@ where
                         .visibility_delays
                         .insert(message.message_id.clone(), delay);
                 }
-                e.to_string()
+                (e.to_string(), e.is_permanent())
             }
         };
         tracing::warn!(
@@ -131,7 +186,7 @@ where
             error = %reason,
             "message failed"
         );
-        if message.receive_count >= MAX_RECEIVE_COUNT {
+        if permanent || message.receive_count >= MAX_RECEIVE_COUNT {
             match dead_letter(dead_letters, source_queue, message, &reason).await {
                 Ok(()) => {
                     outcome.dead_lettered.push(Failure {
@@ -248,5 +303,90 @@ mod visibility_delay_tests {
             .collect();
         assert_eq!(failed, ["m1", "m2", "m3"]);
         assert!(outcome.failures[0].reason.contains("retry after 30s"));
+    }
+
+    fn first_receive(id: &str, group: &str) -> BatchMessage {
+        BatchMessage {
+            message_id: id.into(),
+            body: id.into(),
+            group_id: group.into(),
+            receive_count: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_that_can_never_succeed_is_dead_lettered_on_its_first_receive() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let dlq = MemoryQueue::new(["score", "score-dlq"], clock);
+        let batch = [
+            first_receive("bad", "g"),
+            first_receive("invalid", "g"),
+            first_receive("after", "g"),
+            first_receive("down", "h"),
+        ];
+        let outcome = process_batch(&batch, "score", &dlq, |m| {
+            let id = m.message_id.clone();
+            async move {
+                match id.as_str() {
+                    "bad" => Err(HandlerError::malformed("no detail")),
+                    "invalid" => {
+                        Err(crate::store::StoreError::Invalid("item too large".into()).into())
+                    }
+                    "down" => Err(crate::store::StoreError::Backend("throttled".into()).into()),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await;
+        let dead: Vec<&str> = outcome
+            .dead_lettered
+            .iter()
+            .map(|f| f.message_id.as_str())
+            .collect();
+        assert_eq!(dead, ["bad", "invalid"]);
+        // Its group is not held: the next message of the group was handled.
+        assert_eq!(outcome.succeeded, ["after"]);
+        // A backend failure is retried, not dead-lettered.
+        let failed: Vec<&str> = outcome
+            .failures
+            .iter()
+            .map(|f| f.message_id.as_str())
+            .collect();
+        assert_eq!(failed, ["down"]);
+        let in_dlq = dlq
+            .receive("score-dlq", 10, std::time::Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(in_dlq.len(), 2);
+        assert_eq!(
+            in_dlq[1]
+                .attributes
+                .get(crate::queue::ERROR_ATTRIBUTE)
+                .map(String::as_str),
+            Some("cannot succeed: invalid request: item too large")
+        );
+    }
+
+    #[test]
+    fn store_errors_are_classified_once() {
+        use crate::store::{Key, StoreError};
+        let retried = [
+            StoreError::Backend("throttled".into()),
+            StoreError::ConditionFailed(Key::new("p", "s")),
+            StoreError::TransactionCanceled { reasons: vec![] },
+        ];
+        for e in retried {
+            assert!(!HandlerError::from(e).is_permanent());
+        }
+        let given_up = [
+            StoreError::Invalid("item too large".into()),
+            StoreError::Decode {
+                key: None,
+                source: crate::store::ItemError::NotAnObject,
+            },
+        ];
+        for e in given_up {
+            assert!(HandlerError::from(e).is_permanent());
+        }
     }
 }

@@ -145,23 +145,16 @@ impl Classifier {
                 stack,
                 self.clock.now(),
             )
-            .await
-            .map_err(HandlerError::transient)?;
+            .await?;
         }
         Ok(())
     }
 
     async fn on_drift(&self, drift: &DriftEvent) -> Result<(), HandlerError> {
         let finding = self.finding(drift);
-        drift_store::set_drift_severity(self.table.as_ref(), drift, finding.severity)
-            .await
-            .map_err(HandlerError::transient)?;
+        drift_store::set_drift_severity(self.table.as_ref(), drift, finding.severity).await?;
         self.refresh_stack(drift).await?;
-        if record_finding(self.table.as_ref(), &finding)
-            .await
-            .map_err(HandlerError::transient)?
-            == Recorded::AlreadyPublished
-        {
+        if record_finding(self.table.as_ref(), &finding).await? == Recorded::AlreadyPublished {
             return Ok(());
         }
         self.bus
@@ -171,11 +164,8 @@ impl Classifier {
                 account: finding.account_id.clone(),
                 region: finding.region.clone(),
             }])
-            .await
-            .map_err(HandlerError::transient)?;
-        mark_published(self.table.as_ref(), &finding)
-            .await
-            .map_err(HandlerError::transient)?;
+            .await?;
+        mark_published(self.table.as_ref(), &finding).await?;
         telemetry::metric("DriftFindings", 1.0);
         Ok(())
     }
@@ -201,7 +191,7 @@ impl Classifier {
             {
                 // The finding may not exist yet if its drift event is still queued behind.
                 Ok(_) | Err(finding_actions::ActionError::NotFound(_)) => {}
-                Err(e) => return Err(HandlerError::transient(e)),
+                Err(e) => return Err(e.into()),
             }
         }
         self.refresh_stack(drift).await?;

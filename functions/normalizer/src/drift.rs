@@ -25,7 +25,7 @@ use dd0c_shared::domain::drift::{
 };
 use dd0c_shared::domain::{CloudTrailRecord, IacTool, Source};
 use dd0c_shared::drift_store::{self, DriftSettings, StoredDrift};
-use dd0c_shared::store::{StoreError, Table};
+use dd0c_shared::store::Table;
 use dd0c_shared::tenancy::AccountLink;
 use serde_json::value::RawValue;
 
@@ -38,10 +38,6 @@ const CHANGE_RETENTION_DAYS: i64 = 90;
 pub(crate) const CORRELATION_WINDOW_HOURS: i64 = 24;
 
 const CFN_STACK_TAG: &str = "aws:cloudformation:stack-name";
-
-fn transient(e: StoreError) -> HandlerError {
-    HandlerError::transient(e)
-}
 
 fn bus_event(
     detail_type: &str,
@@ -132,9 +128,7 @@ async fn resolve(
         return Ok(None);
     }
     for d in open {
-        drift_store::set_drift_status(table, &d.event, DriftStatus::Resolved)
-            .await
-            .map_err(transient)?;
+        drift_store::set_drift_status(table, &d.event, DriftStatus::Resolved).await?;
     }
     Ok(Some(DriftEvent {
         id: format!("resolve-{}", change.event_id),
@@ -170,9 +164,7 @@ pub(crate) async fn track(
     let account = link.account_id.as_str();
     let actor = Actor::from_record(record);
     let identity = identity_of(record, &actor);
-    let settings = drift_store::drift_settings(table, tenant, account)
-        .await
-        .map_err(transient)?;
+    let settings = drift_store::drift_settings(table, tenant, account).await?;
     let tool = match actor.source {
         Source::Iac(tool) => Some(tool),
         _ => None,
@@ -188,9 +180,8 @@ pub(crate) async fn track(
         creates: _,
     } in extracted
     {
-        let managed = drift_store::managed_resource(table, tenant, &resource_type, &resource_id)
-            .await
-            .map_err(transient)?;
+        let managed =
+            drift_store::managed_resource(table, tenant, &resource_type, &resource_id).await?;
         let class = if iac {
             ChangeClass::Iac
         } else if actor.source == Source::AwsService {
@@ -223,9 +214,7 @@ pub(crate) async fn track(
             class,
             managed_by: managed_by.clone(),
         };
-        drift_store::record_change_event(table, &change, ttl)
-            .await
-            .map_err(transient)?;
+        drift_store::record_change_event(table, &change, ttl).await?;
         events.push(bus_event(
             CHANGE_EVENT_DETAIL_TYPE,
             to_json(&change)?,
@@ -234,8 +223,7 @@ pub(crate) async fn track(
         ));
         let open: Vec<StoredDrift> = if matches!(class, ChangeClass::Iac | ChangeClass::Drift) {
             drift_store::drift_for_resource(table, tenant, &resource_type, &resource_id)
-                .await
-                .map_err(transient)?
+                .await?
                 .into_iter()
                 .filter(|d| {
                     d.status == DriftStatus::Open && d.event.kind != DriftEventKind::Resolved
@@ -263,9 +251,7 @@ pub(crate) async fn track(
                     last_iac_event_id: record.event_id.clone(),
                     last_iac_change_at: record.event_time,
                 };
-                drift_store::put_managed_resource(table, &resource)
-                    .await
-                    .map_err(transient)?;
+                drift_store::put_managed_resource(table, &resource).await?;
                 if let Some(resolved) =
                     resolve(table, &open, &change, "iac_reapplied", managed_by.stack).await?
                 {
@@ -323,9 +309,7 @@ pub(crate) async fn track(
                     resolves: Vec::new(),
                     resolution: None,
                 };
-                drift_store::record_drift_event(table, &drift)
-                    .await
-                    .map_err(transient)?;
+                drift_store::record_drift_event(table, &drift).await?;
                 events.push(bus_event(
                     DRIFT_EVENT_DETAIL_TYPE,
                     to_json(&drift)?,
@@ -405,8 +389,7 @@ pub(crate) async fn report(
             &window_start,
             &report.received_at,
         )
-        .await
-        .map_err(transient)?;
+        .await?;
         let change = correlate(&changes_in_window, &attributes).cloned();
         let id = drift_finding_id(
             change.as_ref().map(|c| c.event_id.as_str()),
@@ -449,9 +432,7 @@ pub(crate) async fn report(
             resolves: Vec::new(),
             resolution: None,
         };
-        drift_store::record_drift_event(table, &drift)
-            .await
-            .map_err(transient)?;
+        drift_store::record_drift_event(table, &drift).await?;
         events.push(bus_event(
             DRIFT_EVENT_DETAIL_TYPE,
             to_json(&drift)?,

@@ -65,7 +65,8 @@ pub struct Normalizer {
 fn resolve_failed(e: ResolveError) -> HandlerError {
     match e {
         ResolveError::Corrupt { .. } => HandlerError::malformed(e),
-        other => HandlerError::transient(other),
+        ResolveError::Store(e) => e.into(),
+        unavailable @ ResolveError::Unavailable(_) => HandlerError::transient(unavailable),
     }
 }
 
@@ -109,9 +110,7 @@ impl Normalizer {
     }
 
     async fn tenant_for(&self, account: &str) -> Result<Option<AccountLink>, HandlerError> {
-        let link = tenancy::account_link(self.table.as_ref(), account)
-            .await
-            .map_err(HandlerError::transient)?;
+        let link = tenancy::account_link(self.table.as_ref(), account).await?;
         match (link, &self.config.auto_link_tenant) {
             (Some(link), _) => Ok(Some(link)),
             (None, Some(tenant)) => {
@@ -127,7 +126,7 @@ impl Normalizer {
                 tenancy::link_account_if_absent(self.table.as_ref(), &link)
                     .await
                     .map(Some)
-                    .map_err(HandlerError::transient)
+                    .map_err(HandlerError::from)
             }
             (None, None) => Ok(None),
         }
@@ -149,11 +148,7 @@ impl Normalizer {
         }
         let tenant = link.tenant_id.as_str();
         let key = keys::cloudtrail_event(tenant, &account, &record.event_time, &record.event_id);
-        let existing = self
-            .table
-            .get(&key)
-            .await
-            .map_err(HandlerError::transient)?;
+        let existing = self.table.get(&key).await?;
         if existing
             .as_ref()
             .is_some_and(|i| i.get("published") == Some(&AttrValue::Bool(true)))
@@ -175,10 +170,7 @@ impl Normalizer {
         let change_events =
             crate::drift::track(self.table.as_ref(), self.clock.as_ref(), &record, &link).await?;
         if !change_events.is_empty() {
-            self.bus
-                .publish(change_events)
-                .await
-                .map_err(HandlerError::transient)?;
+            self.bus.publish(change_events).await?;
         }
         let ttl = (record.event_time + Duration::days(EVENT_RETENTION_DAYS)).timestamp();
         let outcome = match normalized {
@@ -199,10 +191,7 @@ impl Normalizer {
                         })
                     })
                     .collect::<Result<Vec<_>, HandlerError>>()?;
-                self.bus
-                    .publish(bus_events)
-                    .await
-                    .map_err(HandlerError::transient)?;
+                self.bus.publish(bus_events).await?;
                 telemetry::metric("CostEvents", events.len() as f64);
                 Outcome::CostEvents(events.len())
             }
@@ -218,10 +207,7 @@ impl Normalizer {
             .set("event_source", record.event_source.as_str())
             .set("outcome", outcome.label())
             .set(TTL_ATTRIBUTE, ttl);
-        self.table
-            .update(&key, update)
-            .await
-            .map_err(HandlerError::transient)?;
+        self.table.update(&key, update).await?;
         Ok(outcome)
     }
 
@@ -240,10 +226,7 @@ impl Normalizer {
         item.insert("GSI1PK".into(), gsi_pk.into());
         item.insert("GSI1SK".into(), gsi_sk.into());
         item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(ttl as f64));
-        self.table
-            .put(item, None)
-            .await
-            .map_err(HandlerError::transient)
+        self.table.put(item, None).await.map_err(HandlerError::from)
     }
 }
 
@@ -262,10 +245,7 @@ impl MessageHandler for Normalizer {
             }
             (dd0c_shared::domain::ingest::DRIFT_REPORT, _) => {
                 let events = crate::drift::report(self.table.as_ref(), message.report).await?;
-                self.bus
-                    .publish(events)
-                    .await
-                    .map_err(HandlerError::transient)
+                self.bus.publish(events).await.map_err(HandlerError::from)
             }
             (kind, _) => Err(HandlerError::malformed(format!(
                 "ingest message of type {kind:?} is not handled by this normalizer"

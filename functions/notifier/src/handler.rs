@@ -54,10 +54,6 @@ struct FindingRef {
     finding_id: String,
 }
 
-fn store_err(e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::transient(e)
-}
-
 /// Findings by the same actor, of the same kind, in the same account, thread together.
 fn thread_key(finding: &Finding) -> String {
     let digest = Sha256::digest(
@@ -117,11 +113,9 @@ impl Notifier {
             &finding.tenant_id,
             &finding.account_id,
         )
-        .await
-        .map_err(store_err)?;
-        let account = policy_store::account_context(table, &finding.tenant_id, &finding.account_id)
-            .await
-            .map_err(store_err)?;
+        .await?;
+        let account =
+            policy_store::account_context(table, &finding.tenant_id, &finding.account_id).await?;
         Ok(governance::decide(
             &policy,
             finding,
@@ -135,15 +129,13 @@ impl Notifier {
         let table = self.table.as_ref();
         if let Some(stack) = finding.details.get("stack").and_then(|s| s.as_str()) {
             let key = keys::stack(&finding.tenant_id, stack);
-            if let Some(item) = table.get(&key).await.map_err(store_err)? {
+            if let Some(item) = table.get(&key).await? {
                 if let Some(AttrValue::S(channel)) = item.get("slack_channel") {
                     return Ok(channel.clone());
                 }
             }
         }
-        let s = settings::load_settings(table, &finding.tenant_id)
-            .await
-            .map_err(store_err)?;
+        let s = settings::load_settings(table, &finding.tenant_id).await?;
         Ok(s.account_channels
             .get(&finding.account_id)
             .cloned()
@@ -157,9 +149,7 @@ impl Notifier {
         code: HoldCode,
         reason: &str,
     ) -> Result<(), HandlerError> {
-        record_notification(self.table.as_ref(), finding, false, Some(reason))
-            .await
-            .map_err(store_err)?;
+        record_notification(self.table.as_ref(), finding, false, Some(reason)).await?;
         tracing::info!(
             tenant = %finding.tenant_id,
             finding = %finding.id,
@@ -184,10 +174,7 @@ impl Notifier {
         item.insert("PK".into(), AttrValue::S(key.pk));
         item.insert("SK".into(), AttrValue::S(key.sk));
         item.insert("at".into(), AttrValue::S(keys::time_key(&self.clock.now())));
-        if !dd0c_shared::store::put_if_absent(self.table.as_ref(), item)
-            .await
-            .map_err(store_err)?
-        {
+        if !dd0c_shared::store::put_if_absent(self.table.as_ref(), item).await? {
             return Ok(());
         }
         let text = ":double_vertical_bar: dd0c alerting is paused (panic mode). Findings are still scored and recorded; see the dashboard or the daily digest.";
@@ -230,8 +217,7 @@ impl Notifier {
         let thread_ts = self
             .table
             .get(&thread)
-            .await
-            .map_err(store_err)?
+            .await?
             .filter(|i| i.get("channel").and_then(AttrValue::as_str) == Some(channel.as_str()))
             .and_then(|i| i.get("ts").and_then(AttrValue::as_str).map(str::to_owned));
         let message = ChatMessage {
@@ -254,9 +240,7 @@ impl Notifier {
             }
             Err(ChatError::Revoked(why)) => {
                 let reason = format!("Slack installation broken: {why}");
-                settings::mark_broken(self.table.as_ref(), &finding.tenant_id, &why, now)
-                    .await
-                    .map_err(store_err)?;
+                settings::mark_broken(self.table.as_ref(), &finding.tenant_id, &why, now).await?;
                 self.hold(finding, HoldCode::Strict, &reason).await?;
                 return Ok(Decision::Hold(reason));
             }
@@ -273,11 +257,8 @@ impl Notifier {
                     .set("ts", root_ts.as_str())
                     .set(TTL_ATTRIBUTE, AttrValue::N(expires)),
             )
-            .await
-            .map_err(store_err)?;
-        record_notification(self.table.as_ref(), finding, true, None)
-            .await
-            .map_err(store_err)?;
+            .await?;
+        record_notification(self.table.as_ref(), finding, true, None).await?;
         // Where the alert is, so that a button press can update it.
         self.table
             .update(
@@ -286,8 +267,7 @@ impl Notifier {
                     .set("slack_channel", posted.channel.as_str())
                     .set("slack_ts", posted.ts.as_str()),
             )
-            .await
-            .map_err(store_err)?;
+            .await?;
         tracing::info!(
             tenant = %finding.tenant_id,
             finding = %finding.id,
@@ -319,8 +299,7 @@ impl MessageHandler for Notifier {
             &reference.tenant_id,
             &reference.finding_id,
         )
-        .await
-        .map_err(HandlerError::transient)?
+        .await?
         .ok_or_else(|| {
             HandlerError::malformed(format!("finding {} not found", reference.finding_id))
         })?;

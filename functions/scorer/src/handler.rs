@@ -37,10 +37,6 @@ struct Before {
     recent_calls_by_actor: f64,
 }
 
-fn transient(e: StoreError) -> HandlerError {
-    HandlerError::transient(e)
-}
-
 impl Scorer {
     pub fn new(table: Arc<dyn Table>, bus: Arc<dyn Bus>, clock: SharedClock) -> Self {
         Self { table, bus, clock }
@@ -57,12 +53,9 @@ impl Scorer {
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let (kind_key, account_key) =
             baseline::keys_for(tenant, account, &event.service, &event.resource_type);
-        let kind = Baseline::from_item(self.table.get(&kind_key).await.map_err(transient)?);
-        let account_baseline =
-            Baseline::from_item(self.table.get(&account_key).await.map_err(transient)?);
-        let link = tenancy::account_link(self.table.as_ref(), account)
-            .await
-            .map_err(transient)?;
+        let kind = Baseline::from_item(self.table.get(&kind_key).await?);
+        let account_baseline = Baseline::from_item(self.table.get(&account_key).await?);
+        let link = tenancy::account_link(self.table.as_ref(), account).await?;
         let account_since = link
             .filter(|l| l.tenant_id == tenant)
             .map(|l| l.connected_at)
@@ -75,8 +68,7 @@ impl Scorer {
             let item = self
                 .table
                 .get(&keys::actor_activity(tenant, account, actor, b))
-                .await
-                .map_err(transient)?;
+                .await?;
             recent += item
                 .and_then(|i| i.get(ACTIVITY_CALLS).and_then(AttrValue::as_f64))
                 .unwrap_or(0.0);
@@ -155,14 +147,11 @@ impl Scorer {
         }
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let marker = keys::baseline_contribution(tenant, account, &event.event_id);
-        if self.table.get(&marker).await.map_err(transient)?.is_some() {
+        if self.table.get(&marker).await?.is_some() {
             // Already folded in: finish what the earlier attempt may not have.
             self.raise_max(event, hourly).await?;
             let id = Finding::id_for(FindingKind::CostAnomaly, &event.event_id);
-            let Some(finding) = load_finding(self.table.as_ref(), tenant, &id)
-                .await
-                .map_err(transient)?
-            else {
+            let Some(finding) = load_finding(self.table.as_ref(), tenant, &id).await? else {
                 return Ok(None);
             };
             self.publish(&finding).await?;
@@ -181,9 +170,7 @@ impl Scorer {
         .map(|a| self.finding(event, a));
         // Recorded before the fold: a crash in between re-scores against the same baselines.
         if let Some(f) = &finding {
-            record_finding(self.table.as_ref(), f)
-                .await
-                .map_err(transient)?;
+            record_finding(self.table.as_ref(), f).await?;
         }
         self.fold(event, hourly).await?;
         self.raise_max(event, hourly).await?;
@@ -248,7 +235,7 @@ impl Scorer {
             {
                 Ok(())
             }
-            Err(e) => Err(transient(e)),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -262,16 +249,12 @@ impl Scorer {
         match self.table.update(&key, baseline::raise_max(hourly)).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_condition_failed() => Ok(()),
-            Err(e) => Err(transient(e)),
+            Err(e) => Err(e.into()),
         }
     }
 
     async fn publish(&self, finding: &Finding) -> Result<(), HandlerError> {
-        if record_finding(self.table.as_ref(), finding)
-            .await
-            .map_err(transient)?
-            == Recorded::AlreadyPublished
-        {
+        if record_finding(self.table.as_ref(), finding).await? == Recorded::AlreadyPublished {
             return Ok(());
         }
         self.bus
@@ -281,11 +264,8 @@ impl Scorer {
                 account: finding.account_id.clone(),
                 region: finding.region.clone(),
             }])
-            .await
-            .map_err(HandlerError::transient)?;
-        mark_published(self.table.as_ref(), finding)
-            .await
-            .map_err(transient)?;
+            .await?;
+        mark_published(self.table.as_ref(), finding).await?;
         telemetry::metric("Findings", 1.0);
         Ok(())
     }

@@ -53,6 +53,14 @@ pub enum BusError {
     Backend(String),
 }
 
+impl BusError {
+    /// Only the backend can get better by itself; a missing route or an oversized event
+    /// fails the same way every time.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, BusError::Backend(_))
+    }
+}
+
 #[async_trait]
 pub trait Bus: Send + Sync {
     async fn publish(&self, events: Vec<BusEvent>) -> Result<(), BusError>;

@@ -81,6 +81,13 @@ pub enum QueueError {
     Backend(String),
 }
 
+impl QueueError {
+    /// An unknown queue or an invalid message fails the same way every time.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, QueueError::Backend(_) | QueueError::InvalidReceipt)
+    }
+}
+
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Sends a message; a repeated deduplication id within five minutes is accepted and

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
@@ -89,6 +89,22 @@ fn key_map(key: &Key) -> HashMap<String, AttributeValue> {
 
 fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     StoreError::Backend(DisplayErrorContext(e).to_string())
+}
+
+/// A call DynamoDB refused as invalid (an item over 400 KB, a malformed expression) fails
+/// the same way every time; anything else (throttling, the network) may pass later.
+fn call_failed<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let invalid = e.code() == Some("ValidationException");
+    let text = DisplayErrorContext(e).to_string();
+    if invalid {
+        StoreError::Invalid(text)
+    } else {
+        StoreError::Backend(text)
+    }
 }
 
 /// Collects expression attribute names and values behind placeholders.
@@ -236,7 +252,7 @@ impl Table for DynamoDbTable {
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Err(StoreError::ConditionFailed(key))
             }
-            Err(e) => Err(backend(e)),
+            Err(e) => Err(call_failed(e)),
         }
     }
 
@@ -249,7 +265,7 @@ impl Table for DynamoDbTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(backend)?;
+            .map_err(call_failed)?;
         match out.item() {
             Some(item) if !is_expired(item, self.clock.now().timestamp()) => {
                 Ok(Some(from_sdk_item(item)?))
@@ -294,7 +310,7 @@ impl Table for DynamoDbTable {
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Err(StoreError::ConditionFailed(key.clone()))
             }
-            Err(e) => Err(backend(e)),
+            Err(e) => Err(call_failed(e)),
         }
     }
 
@@ -318,7 +334,7 @@ impl Table for DynamoDbTable {
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Err(StoreError::ConditionFailed(key.clone()))
             }
-            Err(e) => Err(backend(e)),
+            Err(e) => Err(call_failed(e)),
         }
     }
 
@@ -375,7 +391,7 @@ impl Table for DynamoDbTable {
             .set_exclusive_start_key(query.start_after.as_ref().map(to_sdk_item))
             .send()
             .await
-            .map_err(backend)?;
+            .map_err(call_failed)?;
         let items = out
             .items()
             .iter()
@@ -480,12 +496,9 @@ impl Table for DynamoDbTable {
                         .collect();
                     Err(StoreError::TransactionCanceled { reasons })
                 }
-                _ => Err(StoreError::Backend(format!(
-                    "{}",
-                    DisplayErrorContext(SdkError::ServiceError(e))
-                ))),
+                _ => Err(call_failed(SdkError::ServiceError(e))),
             },
-            Err(e) => Err(backend(e)),
+            Err(e) => Err(call_failed(e)),
         }
     }
 }

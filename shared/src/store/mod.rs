@@ -239,9 +239,17 @@ impl StoreError {
     pub fn is_condition_failed(&self) -> bool {
         matches!(self, StoreError::ConditionFailed(_))
     }
-    /// Whether trying again later may succeed (throttling, network).
+    /// Whether trying again later may succeed: throttling and the network, and the races a
+    /// caller did not expect (a condition or transaction lost to a concurrent writer; the
+    /// next attempt reads the state afresh). An invalid request or an unreadable item fails
+    /// the same way every time.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Backend(_))
+        matches!(
+            self,
+            StoreError::Backend(_)
+                | StoreError::ConditionFailed(_)
+                | StoreError::TransactionCanceled { .. }
+        )
     }
 }
 
