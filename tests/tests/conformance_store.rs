@@ -8,8 +8,8 @@ use dd0c_shared::clock::ManualClock;
 use dd0c_shared::store::dynamodb::DynamoDbTable;
 use dd0c_shared::store::memory::MemoryTable;
 use dd0c_shared::store::{
-    query_all, AttrValue, Condition, Index, Item, Key, Query, SortKeyCondition, StoreError, Table,
-    TransactWrite, Update,
+    item_size, query_all, AttrValue, Condition, Index, Item, Key, Query, SortKeyCondition,
+    StoreError, Table, TransactWrite, Update, MAX_ITEM_BYTES,
 };
 use dd0c_tests::{aws_setup, moto::MotoServer};
 
@@ -74,6 +74,7 @@ conformance!(
     ttl_hides_expired_items,
     transactions_are_all_or_nothing,
     invalid_updates_are_rejected,
+    items_over_400_kb_are_refused,
 );
 
 fn item(pk: &str, sk: &str) -> Item {
@@ -547,4 +548,37 @@ async fn invalid_updates_are_rejected(env: Env) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+}
+
+/// DynamoDB's item limit (400 KB, names included): a write over it is an invalid request,
+/// which fails the same way on every retry, and nothing of it is stored. (moto refuses from
+/// 405,000 bytes, DynamoDB from 409,600: the sizes here are clear of both.)
+async fn items_over_400_kb_are_refused(env: Env) {
+    let key = Key::new("BIG", "1");
+    let near = 399_000;
+    env.table
+        .put(with(item("BIG", "1"), "body", "x".repeat(near)), None)
+        .await
+        .expect("an item just under the limit fits");
+    let err = env
+        .table
+        .put(
+            with(item("BIG", "2"), "body", "x".repeat(MAX_ITEM_BYTES)),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(env.table.get(&Key::new("BIG", "2")).await.unwrap(), None);
+    // An update that grows the item past the limit is refused and leaves it as it was.
+    let err = env
+        .table
+        .update(&key, Update::new().set("more", "y".repeat(12_000)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    let stored = env.table.get(&key).await.unwrap().unwrap();
+    assert!(!stored.contains_key("more"));
+    assert_eq!(item_size(&stored), 2 + 3 + 2 + 1 + 4 + near);
 }

@@ -21,7 +21,37 @@ pub enum AttrValue {
 
 pub type Item = BTreeMap<String, AttrValue>;
 
+/// DynamoDB's limit on one item: 400 KB, attribute names included.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// An item's size as DynamoDB counts it against [`MAX_ITEM_BYTES`] and for capacity units:
+/// the UTF-8 length of every attribute name plus the size of its value.
+pub fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value.size())
+        .sum()
+}
+
 impl AttrValue {
+    /// DynamoDB's size of a value: strings by their UTF-8 bytes; numbers one byte per two
+    /// significant digits plus one; booleans and nulls one byte; lists and maps three bytes
+    /// plus one per element plus their elements (map keys included); sets their elements.
+    pub fn size(&self) -> usize {
+        match self {
+            AttrValue::S(s) => s.len(),
+            AttrValue::N(n) => number_size(*n),
+            AttrValue::Bool(_) | AttrValue::Null => 1,
+            AttrValue::L(values) => 3 + values.iter().map(|v| 1 + v.size()).sum::<usize>(),
+            AttrValue::M(map) => {
+                3 + map
+                    .iter()
+                    .map(|(k, v)| 1 + k.len() + v.size())
+                    .sum::<usize>()
+            }
+            AttrValue::Ss(set) => set.iter().map(String::len).sum(),
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             AttrValue::S(s) => Some(s),
@@ -137,6 +167,19 @@ pub enum ItemError {
     Serde(#[from] serde_json::Error),
 }
 
+/// Significant digits of the number as it is sent to DynamoDB (leading and trailing zeros
+/// trimmed), one byte per two, plus one.
+fn number_size(n: f64) -> usize {
+    let text = n.to_string();
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let significant = digits
+        .trim_start_matches('0')
+        .trim_end_matches('0')
+        .len()
+        .max(1);
+    significant.div_ceil(2) + 1
+}
+
 /// Serializes a value into an item. Unit `None`s are dropped rather than stored as NULL
 /// so that sparse index attributes stay absent.
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, ItemError> {
@@ -197,5 +240,34 @@ mod tests {
         item.insert("unknown_field".into(), AttrValue::Bool(true));
         let s: Sample = from_item(item).unwrap();
         assert_eq!(s.tags, vec!["a", "b"]);
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_follow_dynamodb_rules() {
+        assert_eq!(AttrValue::S("héllo".into()).size(), 6);
+        // 1234.5: five significant digits → three bytes, plus one.
+        assert_eq!(AttrValue::N(1234.5).size(), 4);
+        assert_eq!(AttrValue::N(1000.0).size(), 2);
+        assert_eq!(AttrValue::N(0.0).size(), 2);
+        assert_eq!(AttrValue::Bool(true).size(), 1);
+        assert_eq!(AttrValue::Null.size(), 1);
+        assert_eq!(AttrValue::L(vec![]).size(), 3);
+        assert_eq!(
+            AttrValue::L(vec!["ab".into(), AttrValue::Null]).size(),
+            3 + 3 + 2
+        );
+        let map = AttrValue::M(BTreeMap::from([(
+            "k".to_owned(),
+            AttrValue::S("vv".into()),
+        )]));
+        assert_eq!(map.size(), 3 + 1 + 1 + 2);
+        assert_eq!(AttrValue::string_set(["a", "bcd"]).size(), 4);
+        let item = Item::from([("PK".to_owned(), AttrValue::S("T#1".into()))]);
+        assert_eq!(item_size(&item), 5);
     }
 }

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{
-    AttrValue, Condition, Index, Item, Key, Page, Query, SortKeyCondition, StoreError, Table,
-    TransactWrite, Update, PK, SK, TTL_ATTRIBUTE,
+    item_size, AttrValue, Condition, Index, Item, Key, Page, Query, SortKeyCondition, StoreError,
+    Table, TransactWrite, Update, MAX_ITEM_BYTES, PK, SK, TTL_ATTRIBUTE,
 };
 use crate::clock::SharedClock;
 
@@ -87,6 +87,17 @@ fn key_of(item: &Item) -> Result<Key, StoreError> {
             "item needs non-empty string attributes PK and SK".into(),
         )),
     }
+}
+
+/// Refuses an item DynamoDB would refuse for its size, naming the key and the size.
+fn check_size(key: &Key, item: &Item) -> Result<(), StoreError> {
+    let size = item_size(item);
+    if size > MAX_ITEM_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "item {key:?} is {size} bytes; DynamoDB allows at most {MAX_ITEM_BYTES}"
+        )));
+    }
+    Ok(())
 }
 
 /// Evaluates a condition against the current item (`None`: absent or expired).
@@ -204,6 +215,7 @@ impl MemoryTable {
 impl Table for MemoryTable {
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
         let key = key_of(&item)?;
+        check_size(&key, &item)?;
         let mut items = self.items.lock().expect("table lock");
         if let Some(c) = &condition {
             if !condition_holds(c, self.live(&items, &key).as_ref()) {
@@ -229,6 +241,7 @@ impl Table for MemoryTable {
             }
         }
         let item = apply_update(key, current, &update)?;
+        check_size(key, &item)?;
         items.insert(key.clone(), item.clone());
         Ok(item)
     }
@@ -347,21 +360,30 @@ impl Table for MemoryTable {
         if reasons.iter().any(Option::is_some) {
             return Err(StoreError::TransactionCanceled { reasons });
         }
+        // Every resulting item is built and checked before any is written: all or nothing.
+        let mut results: Vec<(Key, Option<Item>)> = Vec::with_capacity(writes.len());
         for w in writes {
             match w {
                 TransactWrite::Put { item, .. } => {
-                    items.insert(key_of(&item)?, item);
+                    let key = key_of(&item)?;
+                    check_size(&key, &item)?;
+                    results.push((key, Some(item)));
                 }
                 TransactWrite::Update { key, update } => {
                     let current = self.live(&items, &key);
                     let item = apply_update(&key, current, &update)?;
-                    items.insert(key, item);
+                    check_size(&key, &item)?;
+                    results.push((key, Some(item)));
                 }
-                TransactWrite::Delete { key, .. } => {
-                    items.remove(&key);
-                }
+                TransactWrite::Delete { key, .. } => results.push((key, None)),
                 TransactWrite::ConditionCheck { .. } => {}
             }
+        }
+        for (key, item) in results {
+            match item {
+                Some(item) => items.insert(key, item),
+                None => items.remove(&key),
+            };
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ pub mod memory;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 
-pub use item::{from_item, to_item, AttrValue, Item, ItemError};
+pub use item::{from_item, item_size, to_item, AttrValue, Item, ItemError, MAX_ITEM_BYTES};
 
 use async_trait::async_trait;
 
