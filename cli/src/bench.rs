@@ -439,45 +439,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     Ok(report)
 }
 
-/// `dd0c bench [--seeds 1,2,3] [--days D] [--accounts K] [--large-accounts K] [--large-days D]`.
-/// Exits 1 when the recall or false-alert target is missed.
-pub async fn cli(args: &[String]) -> anyhow::Result<std::process::ExitCode> {
-    use anyhow::Context;
-    let mut options = BenchOptions::default();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--seeds" => {
-                options.seeds = value("--seeds")?
-                    .split(',')
-                    .map(|s| {
-                        s.trim()
-                            .parse()
-                            .with_context(|| format!("--seeds: {s:?} is not a number"))
-                    })
-                    .collect::<anyhow::Result<_>>()?
-            }
-            "--days" => options.days = value("--days")?.parse().context("--days: not a number")?,
-            "--accounts" => {
-                options.accounts = value("--accounts")?
-                    .parse()
-                    .context("--accounts: not a number")?
-            }
-            "--large-days" => {
-                options.throughput_days = value("--large-days")?
-                    .parse()
-                    .context("--large-days: not a number")?
-            }
-            "--large-accounts" => {
-                options.throughput_accounts = value("--large-accounts")?
-                    .parse()
-                    .context("--large-accounts: not a number")?
-            }
-            other => anyhow::bail!("dd0c bench: unknown option {other}"),
-        }
-    }
-    let report = run(&options).await?;
+/// `dd0c bench`: prints the report; exits 1 when the recall or false-alert target is missed.
+pub async fn cli(options: &BenchOptions) -> anyhow::Result<std::process::ExitCode> {
+    let report = run(options).await?;
     report.print(&mut std::io::stdout())?;
     Ok(if report.accuracy_ok() {
         std::process::ExitCode::SUCCESS

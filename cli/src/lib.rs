@@ -1,5 +1,6 @@
 //! The `dd0c` command's library: the embedded pipeline and the commands built on it.
 
+pub mod args;
 pub mod bench;
 pub mod demo;
 pub mod input;

@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimulateOptions {
     pub seed: u64,
     pub days: u32,
@@ -786,36 +786,10 @@ pub fn read_labels(path: &Path) -> std::io::Result<Vec<Label>> {
         .collect()
 }
 
-/// `dd0c simulate --seed N --days D --accounts K --out DIR [--noise N]`.
-pub fn cli(args: &[String]) -> anyhow::Result<std::process::ExitCode> {
-    use anyhow::Context;
-    let mut options = SimulateOptions::default();
-    let mut out: Option<PathBuf> = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--seed" => options.seed = value("--seed")?.parse().context("--seed: not a number")?,
-            "--days" => options.days = value("--days")?.parse().context("--days: not a number")?,
-            "--accounts" => {
-                options.accounts = value("--accounts")?
-                    .parse()
-                    .context("--accounts: not a number")?
-            }
-            "--noise" => {
-                options.noise_per_day =
-                    value("--noise")?.parse().context("--noise: not a number")?
-            }
-            "--out" => out = Some(PathBuf::from(value("--out")?)),
-            other => anyhow::bail!("dd0c simulate: unknown option {other}"),
-        }
-    }
-    let out = out.context("dd0c simulate needs --out DIR")?;
-    if options.accounts == 0 || options.days == 0 {
-        anyhow::bail!("dd0c simulate: --days and --accounts must be at least 1");
-    }
-    let sim = generate(&options);
-    let written = write(&sim, &out)?;
+/// `dd0c simulate`: writes the simulation of `options` to `out`.
+pub fn cli(options: &SimulateOptions, out: &Path) -> anyhow::Result<std::process::ExitCode> {
+    let sim = generate(options);
+    let written = write(&sim, out)?;
     eprintln!(
         "dd0c simulate: {} events for {} accounts over {} days, {} labeled anomalies; {} CloudTrail S3 log files for account {} → {}",
         written.events,

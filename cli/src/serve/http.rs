@@ -17,7 +17,11 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use super::{LocalServer, MAX_BODY_BYTES};
+use super::server::LocalServer;
+
+/// Request bodies above this are refused with 413 (API Gateway's own limit is 10 MB; nothing
+/// dd0c accepts comes close to 1 MiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// How long in-flight requests get to finish after Ctrl-C.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

@@ -1,8 +1,26 @@
-use super::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use chrono::Utc;
+use clap::Parser;
+use dd0c_shared::auth;
 use dd0c_shared::chat::RecordingChat;
+use dd0c_shared::http::{HttpRequest, HttpResponse};
+use dd0c_slack::OAuthConfig;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::assets;
+use super::compose::{load_pipeline, table_path};
+use super::http::{self, MAX_BODY_BYTES};
+use super::routing::{Function, Mounts};
+use super::secrets::{
+    LocalSecrets, DEMO_SLACK_SIGNING_SECRET, DEMO_STRIPE_WEBHOOK_SECRET, LOCAL_SLACK_REDIRECT_URI,
+};
+use super::server::LocalServer;
+use super::token::token;
+use crate::args::{Cli, Command};
+use crate::pipeline::{EmbeddedPipeline, PipelineOptions, LOCAL_TENANT};
 
 fn quiet_pipeline() -> EmbeddedPipeline {
     EmbeddedPipeline::new(PipelineOptions {
@@ -85,14 +103,20 @@ async fn the_local_token_and_dd0c_token_are_accepted_by_the_api() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(body(&r)["tenant_id"], LOCAL_TENANT);
 
-    let options = parse_token(&[
-        "--tenant".into(),
-        "acme".into(),
-        "--user".into(),
-        "ops@acme.test".into(),
+    let Command::Token(args) = Cli::try_parse_from([
+        "dd0c",
+        "token",
+        "--tenant",
+        "acme",
+        "--user",
+        "ops@acme.test",
     ])
-    .expect("options");
-    let printed = token(&options).expect("token");
+    .expect("options")
+    .command
+    else {
+        panic!("not the token command")
+    };
+    let printed = token(&args.options()).expect("token");
     let r = server
         .handle(
             HttpRequest::new("GET", "/v1/me")
@@ -121,32 +145,6 @@ async fn openapi_is_served_without_a_token() {
         .await;
     assert_eq!(r.status, 200);
     assert!(body(&r)["paths"]["/v1/anomalies"].is_object(), "{}", r.body);
-}
-
-#[tokio::test]
-async fn unmounted_functions_answer_503_naming_the_component() {
-    let mut server = server_over(quiet_pipeline(), None);
-    server.mounts = Mounts {
-        api: server.mounts.api.clone(),
-        ..Mounts::default()
-    };
-    for (method, path, component) in [
-        ("POST", "/v1/slack/commands", "functions/slack"),
-        ("GET", "/v1/slack/install", "functions/slack"),
-        ("POST", "/v1/stripe/webhook", "functions/stripe"),
-        ("POST", "/v1/drift-reports", "drift_reports"),
-    ] {
-        let r = server.handle(HttpRequest::new(method, path)).await;
-        assert_eq!(r.status, 503, "{path}");
-        assert!(
-            body(&r)["component"]
-                .as_str()
-                .unwrap_or("")
-                .contains(component),
-            "{path}: {}",
-            r.body
-        );
-    }
 }
 
 #[test]
@@ -258,42 +256,6 @@ fn uuid_like() -> String {
         std::process::id(),
         Utc::now().timestamp_nanos_opt().unwrap_or_default()
     )
-}
-
-#[test]
-fn options_are_parsed_and_bad_ones_named() {
-    let args = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-    assert_eq!(parse_serve(&[]).expect("defaults"), ServeOptions::default());
-    let o = parse_serve(&args("--port 9000 --data /tmp/x")).expect("options");
-    assert_eq!(o.port, 9000);
-    assert_eq!(o.data, Some(PathBuf::from("/tmp/x")));
-    assert!(parse_serve(&args("--port abc"))
-        .unwrap_err()
-        .to_string()
-        .contains("--port"));
-    assert!(parse_serve(&args("--port 70000")).is_err());
-    assert!(parse_serve(&args("--verbose"))
-        .unwrap_err()
-        .to_string()
-        .contains("--verbose"));
-    let (o, rest) =
-        take_serve_options(&args("--quiet --port 1234 --findings f.jsonl")).expect("demo");
-    assert_eq!(o.port, 1234);
-    assert_eq!(rest, args("--quiet --findings f.jsonl"));
-
-    let t = parse_token(&[]).expect("defaults");
-    assert_eq!(t.tenant, LOCAL_TENANT);
-    assert_eq!(t.ttl_seconds, DEFAULT_TOKEN_TTL_SECONDS);
-    assert!(parse_token(&args("--ttl 0"))
-        .unwrap_err()
-        .to_string()
-        .contains("--ttl"));
-    assert!(parse_token(&args("--ttl 99999999999")).is_err());
-    assert!(parse_token(&args("--tenant a/b"))
-        .unwrap_err()
-        .to_string()
-        .contains("--tenant"));
-    assert!(parse_token(&args("--tenant")).is_err());
 }
 
 /// Starts the real server on a free port; returns the port and a way to stop it.
