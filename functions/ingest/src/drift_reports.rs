@@ -21,7 +21,7 @@ use dd0c_shared::drift_store;
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::queue::{OutgoingMessage, Queue};
 use dd0c_shared::store::Table;
-use dd0c_shared::telemetry;
+use dd0c_shared::telemetry::{self, Metric};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -546,7 +546,7 @@ impl DriftReports {
             .await
             .map_err(unavailable)?;
         }
-        telemetry::metric("DriftReports", 1.0);
+        telemetry::metric(Metric::DriftReports, 1.0);
         Ok(HttpResponse::json(
             202,
             &json!({"report_id": report.report_id, "parts": part.parts, "parts_received": received,
