@@ -5,6 +5,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { resolveConfig } from './config';
 import { Dd0cStack } from './dd0c-stack';
 import { HttpRouteTable, loadHttpRoutes } from './http-routes';
+import { MetricsTable, loadMetrics } from './metrics';
 import { acknowledgeNagFindings } from './nag';
 import { RoutingTable, loadRouting } from './routing';
 
@@ -15,6 +16,8 @@ export interface BuildOptions {
   readonly routing?: RoutingTable;
   /** HTTP route table; default shared/http-routes.json. */
   readonly httpRoutes?: HttpRouteTable;
+  /** EMF metrics the dashboard draws; default shared/metrics.json. */
+  readonly metrics?: MetricsTable;
   /** Register cdk-nag AwsSolutionsChecks as a synth-time validation plugin (default true). */
   readonly nag?: boolean;
   /** Apply the written cdk-nag acknowledgements (default true; tests turn them off). */
@@ -29,10 +32,12 @@ export function buildApp(opts: BuildOptions = {}): { app: App; stack: Dd0cStack 
   const config = resolveConfig(app.node);
   const routing = opts.routing ?? loadRouting();
   const httpRoutes = opts.httpRoutes ?? loadHttpRoutes();
+  const metrics = opts.metrics ?? loadMetrics();
   const stack = new Dd0cStack(app, `dd0c-${config.envName}`, {
     config,
     routing,
     httpRoutes,
+    metrics,
     dashboardDir: opts.dashboardDir,
     templateDir: opts.templateDir,
     env: config.account || config.region ? { account: config.account, region: config.region } : undefined,

@@ -15,12 +15,15 @@ import { GSI_NAMES, Pipeline } from './constructs/pipeline';
 import { Waf } from './constructs/waf';
 import { Web } from './constructs/web';
 import { HttpRouteTable } from './http-routes';
+import { MetricsTable } from './metrics';
 import { RoutingTable } from './routing';
 
 export interface Dd0cStackProps extends StackProps {
   readonly config: EnvConfig;
   readonly routing: RoutingTable;
   readonly httpRoutes: HttpRouteTable;
+  /** shared/metrics.json: the EMF metrics the dashboard draws. */
+  readonly metrics: MetricsTable;
   /** Overrides for tests (no dashboard / template folder lookups). */
   readonly dashboardDir?: string;
   readonly templateDir?: string;
@@ -194,6 +197,7 @@ export class Dd0cStack extends Stack {
       ingestQueueName: routing.ingest_rule.queue,
       oldestMessageAgeSeconds: 300,
       httpApi: this.api.httpApi,
+      metrics: props.metrics,
     });
 
     if (config.githubRepo) {

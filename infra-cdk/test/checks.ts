@@ -339,3 +339,68 @@ export function httpRouteParityProblems(table: { routes: { method: string; path:
   }
   return problems;
 }
+
+/** One line of a dashboard graph: an EMF metric drawn with SEARCH, or a plain metric. */
+export interface DashboardLine {
+  readonly graph: string;
+  readonly label?: string;
+  /** `{namespace,dimension}` of a SEARCH, or the namespace of a plain metric. */
+  readonly over: string;
+  readonly metric: string;
+}
+
+/** The dashboards' graph lines, from the template's dashboard bodies (tokens read as `<token>`). */
+export function extractDashboardLines(json: Json): DashboardLine[] {
+  const out: DashboardLine[] = [];
+  for (const d of Object.values<any>(resources(json, 'AWS::CloudWatch::Dashboard'))) {
+    const raw = d.Properties.DashboardBody;
+    const text =
+      typeof raw === 'string'
+        ? raw
+        : (raw['Fn::Join'][1] as Json[]).map((p) => (typeof p === 'string' ? p : '<token>')).join(raw['Fn::Join'][0]);
+    const body = JSON.parse(text);
+    for (const w of body.widgets ?? []) {
+      if (w.type !== 'metric') continue;
+      const graph = String(w.properties.title ?? '');
+      for (const line of [...(w.properties.metrics ?? []), ...(w.properties.right ?? [])]) {
+        const options = line.find((x: Json) => x && typeof x === 'object' && !Array.isArray(x)) ?? {};
+        const search = /^SEARCH\('\{([^}]*)\} MetricName="([^"]*)"'/.exec(options.expression ?? '');
+        if (search) out.push({ graph, label: options.label, over: `{${search[1]}}`, metric: search[2] });
+        else if (typeof line[0] === 'string' && typeof line[1] === 'string') out.push({ graph, label: options.label, over: line[0], metric: line[1] });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Metric parity: every metric of shared/metrics.json is drawn exactly once, with SEARCH over its
+ * namespace and dimension, in the graph and with the label the file gives it; nothing of the
+ * namespace is drawn that the file does not list.
+ */
+export function metricParityProblems(
+  table: { namespace: string; dimension: string; metrics: { name: string; graph: string; label: string }[] },
+  json: Json,
+): string[] {
+  const problems: string[] = [];
+  const over = `{${table.namespace},${table.dimension}}`;
+  const namespaceOf = (l: DashboardLine): string => l.over.replace(/^\{/, '').split(/[,}]/)[0];
+  const lines = extractDashboardLines(json).filter((l) => namespaceOf(l) === table.namespace);
+  const known = new Set(table.metrics.map((m) => m.name));
+  for (const m of table.metrics) {
+    const hits = lines.filter((l) => l.metric === m.name);
+    if (hits.length !== 1) {
+      problems.push(`${m.name}: drawn ${hits.length} times on the dashboard (want exactly 1)`);
+      continue;
+    }
+    const h = hits[0];
+    if (h.over !== over) problems.push(`${m.name}: drawn over ${h.over}, shared/metrics.json says ${over}`);
+    if (h.graph !== m.graph || h.label !== m.label) {
+      problems.push(`${m.name}: drawn in "${h.graph}" as "${h.label}", shared/metrics.json says "${m.graph}" as "${m.label}"`);
+    }
+  }
+  for (const l of lines) {
+    if (!known.has(l.metric)) problems.push(`${l.metric}: drawn in "${l.graph}" but not in shared/metrics.json (no function emits it)`);
+  }
+  return problems;
+}

@@ -90,3 +90,12 @@ export interface HttpRouteEntry {
 export function readHttpRoutesJson(): { auth_kinds: string[]; routes: HttpRouteEntry[] } {
   return JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'shared', 'http-routes.json'), 'utf8'));
 }
+
+/** shared/metrics.json, read here on its own so the parity test compares the file with the template. */
+export function readMetricsJson(): {
+  namespace: string;
+  dimension: string;
+  metrics: { name: string; unit: string; meaning: string; graph: string; label: string }[];
+} {
+  return JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'shared', 'metrics.json'), 'utf8'));
+}

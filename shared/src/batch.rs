@@ -226,7 +226,7 @@ async fn dead_letter(
     .with_attribute("dd0c-source-queue", source_queue)
     .with_attribute("dd0c-receive-count", message.receive_count.to_string());
     queue.send(&dlq_name(source_queue), outgoing).await?;
-    crate::telemetry::metric("DeadLettered", 1.0);
+    crate::telemetry::metric(crate::telemetry::Metric::DeadLettered, 1.0);
     Ok(())
 }
 

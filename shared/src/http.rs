@@ -3,9 +3,11 @@
 //! (payload v2) events, base64 bodies decoded (see `lambda.rs`); `dd0c serve` builds them
 //! from real HTTP requests. One handler, three places.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -74,53 +76,38 @@ impl HttpRequest {
         Some(format!("{scheme}://{host}"))
     }
 
-    /// Parses `a=1&b=two%20words` into [`HttpRequest::query`].
+    /// Parses `a=1&b=two%20words` into [`HttpRequest::query`] (form encoding: `+` is a
+    /// space; a `%` not followed by two hex digits is kept as it is).
     pub fn parse_query(raw: &str) -> BTreeMap<String, String> {
-        raw.split('&')
-            .filter(|p| !p.is_empty())
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (percent_decode(k), percent_decode(v))
-            })
+        form_urlencoded::parse(raw.as_bytes())
+            .into_owned()
             .collect()
     }
 }
 
-/// Decodes `%XX` escapes and `+` (form encoding).
+/// RFC 3986's unreserved characters: everything else is percent-encoded.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes everything but RFC 3986's unreserved characters (query values, form fields).
 pub fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
+/// Decodes `%XX` escapes and `+` (form encoding); a `%` not followed by two hex digits is
+/// kept, and bytes that are not UTF-8 become U+FFFD.
 pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| (b as char).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push((hi * 16 + lo) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let plus_as_space = if s.contains('+') {
+        Cow::Owned(s.replace('+', " "))
+    } else {
+        Cow::Borrowed(s)
+    };
+    percent_decode_str(&plus_as_space)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// How long any outside call may take to connect; a host that does not answer a SYN in this
@@ -295,6 +282,65 @@ mod tests {
         let q = HttpRequest::parse_query("x=%aé&y=%zz");
         assert_eq!(q["x"], "%aé");
         assert_eq!(q["y"], "%zz");
+    }
+
+    /// The decoder dd0c had before it used `percent-encoding`, kept as the reference the
+    /// crate-based one must agree with.
+    fn hand_written_percent_decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = |b: u8| (b as char).to_digit(16);
+                    match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                        (Some(hi), Some(lo)) => {
+                            out.push((hi * 16 + lo) as u8);
+                            i += 2;
+                        }
+                        _ => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn percent_decode_agrees_with_the_hand_written_decoder(
+            s in "(%|\\+|=|&|[0-9a-fA-F]|[g-zG-Z]|%[89a-fA-F][0-9a-fA-F]|\\PC){0,16}"
+        ) {
+            proptest::prop_assert_eq!(percent_decode(&s), hand_written_percent_decode(&s));
+        }
+
+        #[test]
+        fn percent_decode_undoes_percent_encode(s in "\\PC*") {
+            let encoded = percent_encode(&s);
+            proptest::prop_assert!(
+                encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b)),
+                "{encoded}"
+            );
+            proptest::prop_assert_eq!(percent_decode(&encoded), s);
+        }
+
+        #[test]
+        fn parse_query_reads_what_percent_encode_wrote(
+            pairs in proptest::collection::vec(("\\PC{1,8}", "\\PC{0,8}"), 0..6)
+        ) {
+            let raw = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            // The last value wins when a name repeats.
+            let expected: BTreeMap<String, String> = pairs.into_iter().collect();
+            proptest::prop_assert_eq!(HttpRequest::parse_query(&raw), expected);
+        }
     }
 
     #[test]

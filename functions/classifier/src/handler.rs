@@ -19,7 +19,7 @@ use dd0c_shared::drift_store;
 use dd0c_shared::finding_actions::{self, FindingAction};
 use dd0c_shared::finding_store::{mark_published, record_finding, Recorded};
 use dd0c_shared::store::Table;
-use dd0c_shared::telemetry;
+use dd0c_shared::telemetry::{self, Metric};
 use serde_json::json;
 
 use crate::cause::{cause, recommend};
@@ -166,7 +166,7 @@ impl Classifier {
             }])
             .await?;
         mark_published(self.table.as_ref(), &finding).await?;
-        telemetry::metric("DriftFindings", 1.0);
+        telemetry::metric(Metric::DriftFindings, 1.0);
         Ok(())
     }
 
@@ -195,7 +195,7 @@ impl Classifier {
             }
         }
         self.refresh_stack(drift).await?;
-        telemetry::metric("DriftResolved", drift.resolves.len() as f64);
+        telemetry::metric(Metric::DriftResolved, drift.resolves.len() as f64);
         Ok(())
     }
 }

@@ -21,8 +21,12 @@ use dd0c_shared::drift_store;
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::queue::{OutgoingMessage, Queue};
 use dd0c_shared::store::Table;
-use dd0c_shared::telemetry;
-use serde_json::{json, Map, Value};
+use dd0c_shared::telemetry::{self, Metric};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::error::Category;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::INGEST_QUEUE;
@@ -131,31 +135,6 @@ fn id_like(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.:/@".contains(c))
 }
 
-fn string_field<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    field: &str,
-) -> Result<&'a str, Refusal> {
-    match obj.get(name) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
-        Some(Value::String(_)) | None | Some(Value::Null) => {
-            Err(Refusal::bad(field, format!("{field} is required")))
-        }
-        Some(_) => Err(Refusal::bad(field, format!("{field} must be a string"))),
-    }
-}
-
-fn optional_string<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>, Refusal> {
-    match obj.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Refusal::bad(name, format!("{name} must be a string"))),
-    }
-}
-
 fn parse_tool(s: &str) -> Option<IacTool> {
     Some(match s.to_ascii_lowercase().as_str() {
         "terraform" => IacTool::Terraform,
@@ -172,34 +151,126 @@ pub fn parse_part(bytes: &[u8]) -> Result<ReportPart, (u16, String, Option<Strin
     parse(bytes).map_err(|r| (r.status, r.detail, r.field))
 }
 
-fn parse(bytes: &[u8]) -> Result<ReportPart, Refusal> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| Refusal::bad("body", format!("the body is not JSON: {e}")))?;
-    let Value::Object(obj) = value else {
-        return Err(Refusal::bad("body", "the body must be a JSON object"));
+/// The body as sent, typed: what a field may hold is checked by deserializing it (the error
+/// path names the field, `drifts[3].attribute`), what its value must be by [`parse`].
+/// Required strings are `Option`s so that a missing one says "is required", not "missing
+/// field". Unknown fields are ignored.
+#[derive(Deserialize)]
+struct PartBody {
+    report_id: Option<String>,
+    stack_id: Option<String>,
+    account_id: Option<String>,
+    region: Option<String>,
+    tool: Option<String>,
+    part: Option<u64>,
+    parts: Option<u64>,
+    drifts: Option<Vec<Object<DriftBody>>>,
+}
+
+#[derive(Deserialize)]
+struct DriftBody {
+    resource_address: Option<String>,
+    resource_type: Option<String>,
+    resource_id: Option<String>,
+    attribute: Option<String>,
+    /// `Some(Value::Null)` when sent as `null`: present, unlike a missing one.
+    #[serde(default, deserialize_with = "present")]
+    old: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    new: Option<Value>,
+    sensitive: Option<bool>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// A JSON object deserialized as `T`, and only an object: a derived struct would also take
+/// the array of its fields' values.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Only<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Only<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        d.deserialize_map(Only(std::marker::PhantomData))
+    }
+}
+
+/// What a field that failed to deserialize must be, by its path: a value of the wrong type
+/// (or out of range) says what it must be; anything else (a key sent twice) says what serde
+/// found.
+fn type_refusal(path: &serde_path_to_error::Path, error: &serde_json::Error) -> Refusal {
+    use serde_path_to_error::Segment;
+    let last = path.iter().next_back();
+    let field = match last {
+        None => "body".to_owned(),
+        Some(_) => path.to_string(),
     };
-    let report_id = string_field(&obj, "report_id", "report_id")?;
+    let message = error.to_string();
+    if !(message.starts_with("invalid type") || message.starts_with("invalid value")) {
+        return Refusal::bad(field.clone(), format!("{field}: {message}"));
+    }
+    let detail = match last {
+        None => "the body must be a JSON object".to_owned(),
+        Some(Segment::Seq { .. }) => format!("{field} must be an object"),
+        Some(Segment::Map { key }) => match key.as_str() {
+            "drifts" => format!("{field} must be a list"),
+            "part" | "parts" => format!("{field} must be a whole number ≥ 1"),
+            "sensitive" => format!("{field} must be true or false"),
+            _ => format!("{field} must be a string"),
+        },
+        Some(_) => format!("{field}: {message}"),
+    };
+    Refusal::bad(field, detail)
+}
+
+/// A required string: missing, `null` or blank is "is required".
+fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, Refusal> {
+    match value {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(Refusal::bad(field, format!("{field} is required"))),
+    }
+}
+
+fn parse(bytes: &[u8]) -> Result<ReportPart, Refusal> {
+    let not_json =
+        |e: serde_json::Error| Refusal::bad("body", format!("the body is not JSON: {e}"));
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let Object(body): Object<PartBody> =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| match e.inner().classify() {
+            Category::Data => type_refusal(e.path(), e.inner()),
+            Category::Io | Category::Syntax | Category::Eof => not_json(e.into_inner()),
+        })?;
+    de.end().map_err(not_json)?;
+    let report_id = required(&body.report_id, "report_id")?;
     if !id_like(report_id) {
         return Err(Refusal::bad(
             "report_id",
             "report_id must be 1-128 characters of A-Z a-z 0-9 - _ . : / @",
         ));
     }
-    let stack_id = string_field(&obj, "stack_id", "stack_id")?;
+    let stack_id = required(&body.stack_id, "stack_id")?;
     if !id_like(stack_id) {
         return Err(Refusal::bad(
             "stack_id",
             "stack_id must be 1-128 characters of A-Z a-z 0-9 - _ . : / @",
         ));
     }
-    let account_id = optional_string(&obj, "account_id")?;
-    if let Some(a) = account_id {
+    if let Some(a) = &body.account_id {
         if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
             return Err(Refusal::bad("account_id", "account_id must be 12 digits"));
         }
     }
-    let region = optional_string(&obj, "region")?;
-    let tool = match optional_string(&obj, "tool")? {
+    let tool = match &body.tool {
         None => None,
         Some(t) => Some(parse_tool(t).ok_or_else(|| {
             Refusal::bad(
@@ -208,17 +279,18 @@ fn parse(bytes: &[u8]) -> Result<ReportPart, Refusal> {
             )
         })?),
     };
-    let number =
-        |name: &str| -> Result<Option<u64>, Refusal> {
-            match obj.get(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v.as_u64().filter(|n| *n >= 1).map(Some).ok_or_else(|| {
-                    Refusal::bad(name, format!("{name} must be a whole number ≥ 1"))
-                }),
-            }
-        };
-    let part = number("part")?.unwrap_or(1);
-    let parts = number("parts")?.unwrap_or(1);
+    let number = |value: Option<u64>, name: &str| -> Result<u64, Refusal> {
+        match value {
+            None => Ok(1),
+            Some(n) if n >= 1 => Ok(n),
+            Some(_) => Err(Refusal::bad(
+                name,
+                format!("{name} must be a whole number ≥ 1"),
+            )),
+        }
+    };
+    let part = number(body.part, "part")?;
+    let parts = number(body.parts, "parts")?;
     if parts > MAX_PARTS {
         return Err(Refusal::status(
             413,
@@ -231,11 +303,9 @@ fn parse(bytes: &[u8]) -> Result<ReportPart, Refusal> {
             format!("part {part} of {parts} does not exist"),
         ));
     }
-    let drifts = match obj.get("drifts") {
-        Some(Value::Array(a)) => a,
-        None | Some(Value::Null) => return Err(Refusal::bad("drifts", "drifts is required")),
-        Some(_) => return Err(Refusal::bad("drifts", "drifts must be a list")),
-    };
+    let drifts = body
+        .drifts
+        .ok_or_else(|| Refusal::bad("drifts", "drifts is required"))?;
     if drifts.len() > MAX_DRIFTS_PER_PART {
         return Err(Refusal::status(
             413,
@@ -246,58 +316,32 @@ fn parse(bytes: &[u8]) -> Result<ReportPart, Refusal> {
         ));
     }
     let mut out = Vec::with_capacity(drifts.len());
-    for (i, d) in drifts.iter().enumerate() {
-        let Value::Object(d) = d else {
-            return Err(Refusal::bad(
-                format!("drifts[{i}]"),
-                format!("drifts[{i}] must be an object"),
-            ));
-        };
+    for (i, Object(d)) in drifts.into_iter().enumerate() {
         let f = |name: &str| format!("drifts[{i}].{name}");
-        let resource_address = string_field(d, "resource_address", &f("resource_address"))?;
-        let resource_type = string_field(d, "resource_type", &f("resource_type"))?;
-        let attribute = string_field(d, "attribute", &f("attribute"))?;
-        let resource_id = match d.get("resource_id") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                return Err(Refusal::bad(
-                    f("resource_id"),
-                    format!("{} must be a string", f("resource_id")),
-                ))
-            }
-        };
-        if !d.contains_key("old") && !d.contains_key("new") {
+        let resource_address = required(&d.resource_address, &f("resource_address"))?;
+        let resource_type = required(&d.resource_type, &f("resource_type"))?;
+        let attribute = required(&d.attribute, &f("attribute"))?;
+        if d.old.is_none() && d.new.is_none() {
             return Err(Refusal::bad(
                 f("new"),
                 format!("{} or {} is required", f("old"), f("new")),
             ));
         }
-        let sensitive = match d.get("sensitive") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                return Err(Refusal::bad(
-                    f("sensitive"),
-                    format!("{} must be true or false", f("sensitive")),
-                ))
-            }
-        };
         out.push(ReportedDrift {
             resource_address: resource_address.to_owned(),
             resource_type: resource_type.to_owned(),
-            resource_id,
+            resource_id: d.resource_id,
             attribute: attribute.to_owned(),
-            old: d.get("old").cloned().unwrap_or(Value::Null),
-            new: d.get("new").cloned().unwrap_or(Value::Null),
-            sensitive,
+            old: d.old.unwrap_or(Value::Null),
+            new: d.new.unwrap_or(Value::Null),
+            sensitive: d.sensitive.unwrap_or(false),
         });
     }
     Ok(ReportPart {
         report_id: report_id.to_owned(),
         stack_id: stack_id.to_owned(),
-        account_id: account_id.map(str::to_owned),
-        region: region.map(str::to_owned),
+        account_id: body.account_id,
+        region: body.region,
         tool,
         part,
         parts,
@@ -516,12 +560,9 @@ impl DriftReports {
             }
             let mut all = Vec::new();
             for (_, text) in &stored {
-                let stored_part: Value =
+                let stored_part: StoredPart =
                     serde_json::from_str(text).map_err(|e| Refusal::status(503, e.to_string()))?;
-                let drifts: Vec<ReportedDrift> =
-                    serde_json::from_value(stored_part["drifts"].clone())
-                        .map_err(|e| Refusal::status(503, e.to_string()))?;
-                all.extend(drifts);
+                all.extend(stored_part.drifts);
             }
             (all, received)
         };
@@ -546,7 +587,7 @@ impl DriftReports {
             .await
             .map_err(unavailable)?;
         }
-        telemetry::metric("DriftReports", 1.0);
+        telemetry::metric(Metric::DriftReports, 1.0);
         Ok(HttpResponse::json(
             202,
             &json!({"report_id": report.report_id, "parts": part.parts, "parts_received": received,
@@ -620,6 +661,12 @@ impl DriftReports {
 
 fn part_json(part: &ReportPart) -> Value {
     json!({"part": part.part, "parts": part.parts, "drifts": part.drifts})
+}
+
+/// A part as [`part_json`] stored it (already validated and scrubbed).
+#[derive(Deserialize)]
+struct StoredPart {
+    drifts: Vec<ReportedDrift>,
 }
 
 #[async_trait]

@@ -12,7 +12,7 @@ use dd0c_shared::domain::cloudtrail::records_in;
 use dd0c_shared::domain::{IngestMessage, RecordError};
 use dd0c_shared::queue::{OutgoingMessage, Queue, QueueError};
 use dd0c_shared::store::{StoreError, Table};
-use dd0c_shared::telemetry;
+use dd0c_shared::telemetry::{self, Metric};
 use dd0c_shared::tenancy::{self, AccountStatus};
 use serde::Deserialize;
 use serde_json::Value;
@@ -82,7 +82,7 @@ impl Ingest {
         self.queue
             .send(INGEST_QUEUE, OutgoingMessage::new(body, group, dedup))
             .await?;
-        telemetry::metric("EventsReceived", 1.0);
+        telemetry::metric(Metric::EventsReceived, 1.0);
         Ok(())
     }
 
@@ -103,14 +103,14 @@ impl Ingest {
             if let (Some(sender), Some(named)) = (sender.as_deref(), named) {
                 if sender != named {
                     tracing::warn!(%sender, %named, "record names another account than its sender; dropped");
-                    telemetry::metric("EventsDropped", 1.0);
+                    telemetry::metric(Metric::EventsDropped, 1.0);
                     continue;
                 }
             }
             if let (Some(gate), Some(account)) = (&self.gate, sender.as_deref().or(named)) {
                 if !gate.admits(account).await? {
                     tracing::info!(%account, "event of an account no tenant has connected; dropped");
-                    telemetry::metric("EventsDropped", 1.0);
+                    telemetry::metric(Metric::EventsDropped, 1.0);
                     continue;
                 }
             }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use dd0c_ingest::drift_reports::{
-    redact_all, scrub, scrub_value, secret_name, secret_value, DriftReports, MAX_BODY_BYTES, PATH,
-    REDACTED,
+    parse_part, redact_all, scrub, scrub_value, secret_name, secret_value, DriftReports,
+    MAX_BODY_BYTES, PATH, REDACTED,
 };
 use dd0c_shared::auth::api_keys;
 use dd0c_shared::clock::ManualClock;
@@ -177,6 +177,113 @@ async fn validation_names_the_field() {
         (400, json!("body"))
     );
     assert_eq!(e.queue.depth("ingest"), 0);
+}
+
+/// Errors deep in the body name the field by its path (`drifts[3].attribute`) and say what it
+/// must be, whatever failed: the type (while deserializing) or the value (after).
+#[test]
+fn nested_errors_name_the_path_and_what_the_field_must_be() {
+    let ok = drift("aws_instance.ok");
+    let with = |i: usize, d: Value| {
+        let mut drifts = vec![ok.clone(), ok.clone(), ok.clone(), ok.clone()];
+        drifts[i] = d;
+        serde_json::to_vec(&body(json!({ "drifts": drifts }))).unwrap()
+    };
+    let patched = |i: usize, patch: Value| {
+        let mut d = ok.clone();
+        d.as_object_mut()
+            .unwrap()
+            .extend(patch.as_object().unwrap().clone());
+        with(i, d)
+    };
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        (
+            patched(3, json!({"attribute": 7})),
+            "drifts[3].attribute",
+            "drifts[3].attribute must be a string",
+        ),
+        (
+            patched(1, json!({"attribute": null})),
+            "drifts[1].attribute",
+            "drifts[1].attribute is required",
+        ),
+        (
+            patched(2, json!({"resource_type": " "})),
+            "drifts[2].resource_type",
+            "drifts[2].resource_type is required",
+        ),
+        (
+            patched(2, json!({"resource_id": ["i-1"]})),
+            "drifts[2].resource_id",
+            "drifts[2].resource_id must be a string",
+        ),
+        (
+            patched(1, json!({"sensitive": "yes"})),
+            "drifts[1].sensitive",
+            "drifts[1].sensitive must be true or false",
+        ),
+        (
+            with(1, json!(["aws_instance.x", "aws_instance", null, "type"])),
+            "drifts[1]",
+            "drifts[1] must be an object",
+        ),
+        (
+            with(0, Value::Null),
+            "drifts[0]",
+            "drifts[0] must be an object",
+        ),
+        (
+            serde_json::to_vec(&body(json!({"part": -1}))).unwrap(),
+            "part",
+            "part must be a whole number ≥ 1",
+        ),
+        (
+            serde_json::to_vec(&body(json!({"parts": 1.5}))).unwrap(),
+            "parts",
+            "parts must be a whole number ≥ 1",
+        ),
+        (
+            serde_json::to_vec(&body(json!({"region": false}))).unwrap(),
+            "region",
+            "region must be a string",
+        ),
+        (b"[]".to_vec(), "body", "the body must be a JSON object"),
+    ];
+    for (bytes, field, detail) in cases {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let (status, got_detail, got_field) = parse_part(&bytes).expect_err(&text);
+        assert_eq!(
+            (status, got_field.as_deref(), got_detail.as_str()),
+            (400, Some(field), detail),
+            "{text}"
+        );
+    }
+    // `null` is a value: `"old": null` with no `new` is a drift to null, not a missing one.
+    let part = parse_part(&with(0, json!({"resource_address": "a", "resource_type": "t", "attribute": "x", "old": null, "sensitive": null})))
+        .unwrap();
+    assert_eq!(
+        (
+            part.drifts[0].old.clone(),
+            part.drifts[0].new.clone(),
+            part.drifts[0].sensitive
+        ),
+        (Value::Null, Value::Null, false)
+    );
+    let (status, detail, field) = parse_part(br#"{"report_id": "a"} x"#).unwrap_err();
+    assert_eq!((status, field.as_deref()), (400, Some("body")));
+    assert!(
+        detail.starts_with("the body is not JSON: trailing characters"),
+        "{detail}"
+    );
+    let (_, detail, field) = parse_part(br#"{"report_id": "a", "report_id": "b"}"#).unwrap_err();
+    assert_eq!(
+        (
+            field.as_deref(),
+            detail.contains("duplicate field `report_id`")
+        ),
+        (Some("body"), true),
+        "{detail}"
+    );
 }
 
 #[tokio::test]

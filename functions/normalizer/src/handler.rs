@@ -6,10 +6,11 @@ use dd0c_shared::accounts::Accounts;
 use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::bus::{Bus, BusEvent};
 use dd0c_shared::clock::SharedClock;
+use dd0c_shared::domain::drift::CHANGE_EVENT_DETAIL_TYPE;
 use dd0c_shared::domain::ingest::CLOUD_TRAIL;
 use dd0c_shared::domain::{CloudTrailRecord, CostEvent, IngestMessage, COST_EVENT_DETAIL_TYPE};
 use dd0c_shared::store::{keys, to_item, AttrValue, Item, Table, Update, PK, SK, TTL_ATTRIBUTE};
-use dd0c_shared::telemetry;
+use dd0c_shared::telemetry::{self, Metric};
 use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
 
 use crate::catalogue::{self, Normalized};
@@ -170,7 +171,12 @@ impl Normalizer {
         let change_events =
             crate::drift::track(self.table.as_ref(), self.clock.as_ref(), &record, &link).await?;
         if !change_events.is_empty() {
+            let changes = change_events
+                .iter()
+                .filter(|e| e.detail_type == CHANGE_EVENT_DETAIL_TYPE)
+                .count();
             self.bus.publish(change_events).await?;
+            telemetry::metric(Metric::ChangeEvents, changes as f64);
         }
         let ttl = (record.event_time + Duration::days(EVENT_RETENTION_DAYS)).timestamp();
         let outcome = match normalized {
@@ -192,7 +198,7 @@ impl Normalizer {
                     })
                     .collect::<Result<Vec<_>, HandlerError>>()?;
                 self.bus.publish(bus_events).await?;
-                telemetry::metric("CostEvents", events.len() as f64);
+                telemetry::metric(Metric::CostEvents, events.len() as f64);
                 Outcome::CostEvents(events.len())
             }
         };
@@ -240,7 +246,13 @@ impl MessageHandler for Normalizer {
                 // Failures are counted where they end up: in the dead-letter queue.
                 let outcome = self.process_record(record.get()).await?;
                 self.stats.count(outcome.label());
-                telemetry::metric("EventsIngested", 1.0);
+                telemetry::metric(Metric::EventsIngested, 1.0);
+                if matches!(
+                    outcome,
+                    Outcome::Duplicate | Outcome::UnknownAccount | Outcome::InactiveAccount
+                ) {
+                    telemetry::metric(Metric::EventsSkipped, 1.0);
+                }
                 Ok(())
             }
             (dd0c_shared::domain::ingest::DRIFT_REPORT, _) => {

@@ -12,7 +12,7 @@ use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Ver
 use dd0c_shared::slack::blocks;
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
 use dd0c_shared::store::{keys, AttrValue, Table, Update, TTL_ATTRIBUTE};
-use dd0c_shared::telemetry;
+use dd0c_shared::telemetry::{self, Metric};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -159,7 +159,7 @@ impl Notifier {
             reason = %reason,
             "notification decision"
         );
-        telemetry::metric("NotificationsHeld", 1.0);
+        telemetry::metric(Metric::NotificationsHeld, 1.0);
         Ok(())
     }
 
@@ -232,7 +232,7 @@ impl Notifier {
                 retry_after_seconds,
             }) => {
                 tracing::warn!(finding = %finding.id, retry_after_seconds, "Slack rate limited the alert; back to the queue");
-                telemetry::metric("SlackRateLimited", 1.0);
+                telemetry::metric(Metric::SlackRateLimited, 1.0);
                 return Err(HandlerError::retry_after(
                     format!("Slack rate limited the alert for {}", finding.id),
                     retry_after_seconds,
@@ -277,7 +277,7 @@ impl Notifier {
             threaded = root_ts != posted.ts,
             "notification decision"
         );
-        telemetry::metric("NotificationsSent", 1.0);
+        telemetry::metric(Metric::NotificationsSent, 1.0);
         Ok(Decision::Send)
     }
 }

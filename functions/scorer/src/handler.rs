@@ -12,7 +12,8 @@ use dd0c_shared::store::{
     keys, AttrValue, Condition, Item, StoreError, Table, TransactWrite, Update, PK, SK,
     TTL_ATTRIBUTE,
 };
-use dd0c_shared::{telemetry, tenancy};
+use dd0c_shared::telemetry::{self, Metric};
+use dd0c_shared::tenancy;
 
 use crate::baseline::{self, Baseline, Contribution};
 use crate::config::{BURST_BUCKET_SECONDS, BURST_TTL_SECONDS};
@@ -266,7 +267,7 @@ impl Scorer {
             }])
             .await?;
         mark_published(self.table.as_ref(), finding).await?;
-        telemetry::metric("Findings", 1.0);
+        telemetry::metric(Metric::Findings, 1.0);
         Ok(())
     }
 }

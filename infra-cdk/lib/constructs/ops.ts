@@ -9,21 +9,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { MetricsTable, STATISTIC_OF_UNIT, metricGraphs } from '../metrics';
 import { pascal } from './pipeline';
-
-/** The metrics the Rust functions emit as CloudWatch Embedded Metric Format. */
-export const METRIC_NAMESPACE = 'dd0c';
-export const METRIC_DIMENSION = 'stage';
-export const PIPELINE_METRICS = [
-  'EventsIngested',
-  'EventsSkipped',
-  'CostEvents',
-  'ChangeEvents',
-  'Findings',
-  'NotificationsSent',
-  'NotificationsHeld',
-  'DeadLettered',
-] as const;
 
 export interface OpsProps {
   readonly prefix: string;
@@ -42,6 +29,8 @@ export interface OpsProps {
   readonly ingestQueueName: string;
   readonly oldestMessageAgeSeconds: number;
   readonly httpApi: apigwv2.IHttpApi;
+  /** shared/metrics.json: every EMF metric the functions emit, and the graph that draws it. */
+  readonly metrics: MetricsTable;
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -185,12 +174,14 @@ export class Ops extends Construct {
     );
 
     // --- dashboard ------------------------------------------------------------------------------
-    // EMF metrics: namespace dd0c, dimension `stage`. SEARCH shows one line per stage whatever
-    // stage values the functions use, without an API call on the hot path.
-    const emf = (metric: string, label: string): cloudwatch.MathExpression =>
+    // EMF metrics (shared/metrics.json): one line per metric, graphs as the file groups them.
+    // SEARCH shows one line per value of the dimension (the stage) whatever values the
+    // functions use, without an API call on the hot path.
+    const { namespace, dimension } = props.metrics;
+    const emf = (metric: string, label: string, statistic: string): cloudwatch.MathExpression =>
       new cloudwatch.MathExpression({
         label,
-        expression: `SEARCH('{${METRIC_NAMESPACE},${METRIC_DIMENSION}} MetricName="${metric}"', 'Sum', 300)`,
+        expression: `SEARCH('{${namespace},${dimension}} MetricName="${metric}"', '${statistic}', 300)`,
         usingMetrics: {},
         period: FIVE_MINUTES,
       });
@@ -209,22 +200,20 @@ export class Ops extends Construct {
         height: 2,
       }),
     );
-    this.dashboard.addWidgets(
-      graph('Events in', [emf('EventsIngested', 'ingested'), emf('EventsSkipped', 'skipped')]),
-      graph('Domain events', [emf('CostEvents', 'cost'), emf('ChangeEvents', 'change')]),
-      graph('Findings', [emf('Findings', 'findings')]),
+    const emfGraphs = metricGraphs(props.metrics).map(([title, metrics]) =>
+      graph(
+        title,
+        metrics.map((m) => emf(m.name, m.label, STATISTIC_OF_UNIT[m.unit])),
+      ),
     );
+    for (let i = 0; i < emfGraphs.length; i += 3) this.dashboard.addWidgets(...emfGraphs.slice(i, i + 3));
     this.dashboard.addWidgets(
-      graph('Notifications', [emf('NotificationsSent', 'sent'), emf('NotificationsHeld', 'held')]),
-      graph('Dead-lettered by stages', [emf('DeadLettered', 'dead-lettered')]),
       graph(
         'DLQ and failure queue depths',
         Object.entries({ ...props.dlqs, ...failureQueues }).map(([name, q]) =>
           q.metricApproximateNumberOfMessagesVisible({ label: name, period: Duration.minutes(1), statistic: 'Maximum' }),
         ),
       ),
-    );
-    this.dashboard.addWidgets(
       graph(
         'Queue backlog (visible)',
         Object.entries(props.queues).map(([name, q]) =>
@@ -237,22 +226,20 @@ export class Ops extends Construct {
           q.metricApproximateAgeOfOldestMessage({ label: name, period: Duration.minutes(1), statistic: 'Maximum' }),
         ),
       ),
+    );
+    this.dashboard.addWidgets(
       graph('API', [
         props.httpApi.metricCount({ label: 'requests', period: FIVE_MINUTES }),
         props.httpApi.metricClientError({ label: '4xx', period: FIVE_MINUTES }),
         props.httpApi.metricServerError({ label: '5xx', period: FIVE_MINUTES }),
       ]),
-    );
-    this.dashboard.addWidgets(
       graph(
         'Lambda errors',
         Object.entries(props.functions).map(([name, fn]) => fn.metricErrors({ label: name, period: FIVE_MINUTES })),
-        12,
       ),
       graph(
         'Lambda throttles',
         Object.entries(props.functions).map(([name, fn]) => fn.metricThrottles({ label: name, period: FIVE_MINUTES })),
-        12,
       ),
     );
     this.dashboard.addWidgets(

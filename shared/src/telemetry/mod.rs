@@ -1,13 +1,22 @@
 //! Logging and metrics. On Lambda, logs are JSON lines and metrics are CloudWatch Embedded
 //! Metric Format lines on stdout (no API calls on the hot path); locally, logs are plain text
 //! on stderr and metrics are dropped unless `DD0C_METRICS=1`.
+//!
+//! The metrics are a contract with the CDK dashboard: [`Metric`] (`metrics.rs`), exported
+//! as `shared/metrics.json`.
+
+mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use tracing_subscriber::EnvFilter;
 
+pub use metrics::{metrics_json, Metric, Unit, METRICS_JSON};
+
 pub const METRIC_NAMESPACE: &str = "dd0c";
+/// The one dimension every metric carries: the stage (function) that emitted it.
+pub const METRIC_DIMENSION: &str = "stage";
 
 static EMIT_METRICS: AtomicBool = AtomicBool::new(false);
 static STAGE: OnceLock<String> = OnceLock::new();
@@ -40,45 +49,59 @@ pub fn init_cli(default_filter: &str) {
         .try_init();
 }
 
-/// The EMF line for one metric, or `None` when metrics are off.
-pub fn emf_line(name: &str, value: f64, timestamp_ms: i64) -> String {
+/// The EMF line for one metric.
+pub fn emf_line(metric: Metric, value: f64, timestamp_ms: i64) -> String {
     let stage = STAGE.get().map(String::as_str).unwrap_or("local");
+    let name = metric.name();
     serde_json::json!({
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": METRIC_NAMESPACE,
-                "Dimensions": [["stage"]],
-                "Metrics": [{"Name": name, "Unit": "Count"}]
+                "Dimensions": [[METRIC_DIMENSION]],
+                "Metrics": [{"Name": name, "Unit": metric.unit().as_str()}]
             }]
         },
-        "stage": stage,
+        METRIC_DIMENSION: stage,
         name: value
     })
     .to_string()
 }
 
-/// Counts something (`EventsIngested`, `Findings`, `DeadLettered`, …).
-pub fn metric(name: &str, value: f64) {
+/// Records `value` of a metric (`Metric::EventsIngested`, `Metric::Findings`, …) when metrics
+/// are on.
+pub fn metric(metric: Metric, value: f64) {
     if EMIT_METRICS.load(Ordering::Relaxed) {
         println!(
             "{}",
-            emf_line(name, value, chrono::Utc::now().timestamp_millis())
+            emf_line(metric, value, chrono::Utc::now().timestamp_millis())
         );
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::Metric;
+
     #[test]
     fn emf_line_declares_the_metric_it_carries() {
         let line: serde_json::Value =
-            serde_json::from_str(&super::emf_line("Findings", 2.0, 1_700_000_000_000)).unwrap();
+            serde_json::from_str(&super::emf_line(Metric::Findings, 2.0, 1_700_000_000_000))
+                .unwrap();
         assert_eq!(line["Findings"], 2.0);
         assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "dd0c");
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
             "Findings"
         );
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
+            "Count"
+        );
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["stage"]])
+        );
+        assert!(line["stage"].is_string());
     }
 }
