@@ -10,6 +10,7 @@ pub mod model;
 pub mod openapi;
 pub mod pagination;
 pub mod routes;
+pub mod zombie_scan;
 
 pub mod jwks_http;
 

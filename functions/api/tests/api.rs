@@ -545,7 +545,7 @@ async fn onboarding_connects_scans_and_enforces_the_free_tier() {
         .unwrap()
         .unwrap();
     w.clock.advance(Duration::days(1));
-    let scan = dd0c_api::handlers::scan_account(
+    let scan = dd0c_api::zombie_scan::scan_account(
         w.table.as_ref(),
         w.accounts.as_ref(),
         &link,

@@ -7,97 +7,45 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dd0c_shared::batch::{HandlerError, MessageHandler};
-use dd0c_shared::bus::{Bus, BusEvent, Envelope};
-use serde::{Deserialize, Serialize};
+use dd0c_shared::bus::Envelope;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::app::SlackApp;
 
-/// The bus detail-type of a deferred command (routed to the `commands` queue).
-pub const SLACK_COMMAND_DETAIL_TYPE: &str = "dd0c.SlackCommand";
+pub use crate::deferral::{
+    BusDeferrer, ChannelDeferrer, DeferredCommand, Deferrer, HttpPoster, PostError, ResponsePoster,
+    SLACK_COMMAND_DETAIL_TYPE, SLACK_RESPONSE_URL_PREFIX,
+};
 
-/// Where Slack's response URLs live; anything else is refused (the URL comes from the request
-/// body, so without this check a signed request could make dd0c POST anywhere).
-pub const SLACK_RESPONSE_URL_PREFIX: &str = "https://hooks.slack.com/";
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeferredCommand {
-    pub tenant_id: String,
-    /// The command's text after `/dd0c`, e.g. `anomalies all`.
-    pub text: String,
-    pub response_url: String,
-    pub user_id: String,
-}
-
-#[async_trait]
-pub trait Deferrer: Send + Sync {
-    async fn defer(&self, job: DeferredCommand) -> Result<(), String>;
-}
-
-/// Production: publish the job on the bus.
-pub struct BusDeferrer(pub Arc<dyn Bus>);
-
-#[async_trait]
-impl Deferrer for BusDeferrer {
-    async fn defer(&self, job: DeferredCommand) -> Result<(), String> {
-        let detail = serde_json::to_value(&job).map_err(|e| e.to_string())?;
-        self.0
-            .publish(vec![BusEvent {
-                detail_type: SLACK_COMMAND_DETAIL_TYPE.into(),
-                detail,
-                account: job.tenant_id.clone(),
-                region: String::new(),
-            }])
-            .await
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// `dd0c serve`: a channel drained by [`run_local`].
-pub struct ChannelDeferrer(pub mpsc::UnboundedSender<DeferredCommand>);
-
-#[async_trait]
-impl Deferrer for ChannelDeferrer {
-    async fn defer(&self, job: DeferredCommand) -> Result<(), String> {
-        self.0
-            .send(job)
-            .map_err(|_| "the deferred-command worker stopped".to_owned())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PostError {
-    /// Slack refused the post (expired or used-up response URL): retrying cannot help.
-    #[error("Slack refused the response: HTTP {0}")]
-    Rejected(u16),
-    #[error("could not reach Slack: {0}")]
-    Unavailable(String),
-}
-
-/// POSTs a message to a response URL.
-#[async_trait]
-pub trait ResponsePoster: Send + Sync {
-    async fn post(&self, url: &str, message: &Value) -> Result<(), PostError>;
-}
-
-pub struct HttpPoster(pub reqwest::Client);
-
-#[async_trait]
-impl ResponsePoster for HttpPoster {
-    async fn post(&self, url: &str, message: &Value) -> Result<(), PostError> {
-        let response = self
-            .0
-            .post(url)
-            .json(message)
-            .send()
-            .await
-            .map_err(|e| PostError::Unavailable(e.to_string()))?;
-        let status = response.status().as_u16();
-        match status {
-            200..=299 => Ok(()),
-            400..=499 => Err(PostError::Rejected(status)),
-            _ => Err(PostError::Unavailable(format!("HTTP {status}"))),
+impl SlackApp {
+    /// Answers a deferred command through its response URL. A URL outside Slack's is refused
+    /// (dead-lettered with the reason); Slack refusing the post (an expired URL) is logged and
+    /// dropped, since a retry would be refused too; Slack unreachable is retried.
+    pub async fn run_deferred(
+        &self,
+        job: &DeferredCommand,
+        poster: &dyn ResponsePoster,
+    ) -> Result<(), HandlerError> {
+        if !self
+            .response_url_prefixes
+            .iter()
+            .any(|p| job.response_url.starts_with(p.as_str()))
+        {
+            return Err(HandlerError::malformed(format!(
+                "response_url {:?} is not a Slack response URL",
+                job.response_url
+            )));
+        }
+        let answer = self.answer(&job.tenant_id, &job.text).await;
+        let message: Value = serde_json::from_str(&answer.body).map_err(HandlerError::malformed)?;
+        match poster.post(&job.response_url, &message).await {
+            Ok(()) => Ok(()),
+            Err(PostError::Rejected(status)) => {
+                tracing::warn!(tenant = %job.tenant_id, command = %job.text, status, "Slack refused a deferred answer");
+                Ok(())
+            }
+            Err(e @ PostError::Unavailable(_)) => Err(HandlerError::transient(e)),
         }
     }
 }

@@ -1,10 +1,18 @@
 //! The Slack function: slash commands, interactive actions and OAuth install, one
 //! [`dd0c_shared::http::HttpHandler`] for Lambda and `dd0c serve`.
 
+mod actions;
 mod app;
+mod commands;
+mod deferral;
 pub mod deferred;
+mod dispatch;
+mod finding_changes;
 pub mod function_env;
+mod install;
+mod modals;
 pub mod oauth;
+mod reply;
 
 pub use app::{SlackApp, SlackSecrets};
 pub use oauth::{OAuthAccess, OAuthConfig, OAuthExchange, SlackOAuth};

@@ -1,0 +1,299 @@
+//! Listing findings (cost anomalies and drift) and acting on one.
+
+use chrono::{DateTime, Duration, Utc};
+
+use dd0c_shared::accounts;
+use dd0c_shared::domain::{Finding, FindingStatus, Severity};
+use dd0c_shared::finding_actions::{self, ActionError, FindingAction};
+use dd0c_shared::http::HttpResponse;
+use dd0c_shared::store::{
+    from_item, keys, AttrValue, Index, Item, Query, SortKeyCondition, PK, SK,
+};
+
+use super::{decode_err, valid_segment, Ctx};
+use crate::error::{json_body, ApiError};
+use crate::model::*;
+use crate::pagination;
+
+const STATUSES: [&str; 5] = ["open", "expected", "snoozed", "resolved", "accepted"];
+
+fn parse_time(ctx: &Ctx<'_>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    ctx.request
+        .query
+        .get(name)
+        .map(|raw| {
+            DateTime::parse_from_rfc3339(raw)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        name,
+                        format!("{name} must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z"),
+                    )
+                })
+        })
+        .transpose()
+}
+
+fn snooze_until(item: &Item) -> Option<DateTime<Utc>> {
+    item.get("snooze_until")
+        .and_then(AttrValue::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The key attributes of an item as a `start_after` for the given index.
+fn key_of(item: &Item, index: Index) -> Item {
+    [PK, SK, index.partition_attribute(), index.sort_attribute()]
+        .iter()
+        .filter_map(|k| item.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect()
+}
+
+pub(super) async fn findings_list(
+    ctx: &Ctx<'_>,
+    forced_kind: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let q = &ctx.request.query;
+    let limit = pagination::limit(q.get("limit"))?;
+    let since = parse_time(ctx, "since")?;
+    let until = parse_time(ctx, "until")?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return Err(ApiError::bad_request("until", "until must be after since"));
+        }
+    }
+    let status = q.get("status").map(String::as_str);
+    if let Some(s) = status {
+        if !STATUSES.contains(&s) {
+            return Err(ApiError::bad_request(
+                "status",
+                format!("status must be one of {}", STATUSES.join(", ")),
+            ));
+        }
+    }
+    let severity = match q.get("severity") {
+        Some(s) => Some(Severity::parse(s).ok_or_else(|| {
+            ApiError::bad_request(
+                "severity",
+                "severity must be info, low, medium, warning, high or critical",
+            )
+        })?),
+        None => None,
+    };
+    let account = q.get("account").map(String::as_str);
+    if account.is_some_and(|a| !accounts::is_account_id(a)) {
+        return Err(ApiError::bad_request(
+            "account",
+            "account must be a 12-digit AWS account id",
+        ));
+    }
+    let kind = match (forced_kind, q.get("kind").map(String::as_str)) {
+        (Some(k), _) => Some(k),
+        (None, Some(k @ ("cost_anomaly" | "drift"))) => Some(k),
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "kind",
+                "kind must be cost_anomaly or drift",
+            ))
+        }
+        (None, None) => None,
+    };
+    let stack = q.get("stack").map(String::as_str);
+    if stack.is_some_and(|s| !valid_segment(s)) {
+        return Err(ApiError::bad_request("stack", "stack must be a stack id"));
+    }
+
+    let tenant = ctx.tenant();
+    let (index, partition) = match status {
+        Some(s) => (
+            Index::Gsi2,
+            format!("{}#FINDINGS#{s}", keys::tenant_pk(tenant)),
+        ),
+        None => (Index::Gsi1, format!("{}#FINDINGS", keys::tenant_pk(tenant))),
+    };
+    let sort = match (since, until) {
+        (Some(s), Some(u)) => SortKeyCondition::Between(keys::time_key(&s), keys::time_key(&u)),
+        (Some(s), None) => SortKeyCondition::GreaterOrEqual(keys::time_key(&s)),
+        (None, Some(u)) => SortKeyCondition::LessThan(keys::time_key(&u)),
+        (None, None) => SortKeyCondition::Any,
+    };
+    let mut start = pagination::decode(q.get("next"), index.partition_attribute(), &partition)?;
+    let mut items = Vec::new();
+    let mut next = None;
+    // Filters apply after the key condition (as a DynamoDB FilterExpression would); a bounded
+    // number of reads per request keeps a sparse filter from scanning a whole partition.
+    for _ in 0..10 {
+        let page = ctx
+            .table()
+            .query(
+                Query::partition(partition.clone())
+                    .on(index)
+                    .sort(sort.clone())
+                    .backward()
+                    .limit(limit)
+                    .start_after(start.take()),
+            )
+            .await?;
+        let page_next = page.next.clone();
+        let mut filled = false;
+        for item in page.items {
+            let key = key_of(&item, index);
+            let snooze = snooze_until(&item);
+            let finding: Finding = from_item(item).map_err(decode_err)?;
+            let until_ok = until.is_none_or(|u| finding.event_time < u);
+            let keep = until_ok
+                && severity.is_none_or(|s| finding.severity == s)
+                && account.is_none_or(|a| finding.account_id == a)
+                && kind.is_none_or(|k| finding.kind.as_str() == k)
+                && stack.is_none_or(|s| {
+                    finding.details["stack_id"].as_str() == Some(s)
+                        || finding.details["stack"].as_str() == Some(s)
+                });
+            if keep {
+                items.push(FindingView::new(&finding, snooze));
+            }
+            if items.len() == limit {
+                next = Some(key);
+                filled = true;
+                break;
+            }
+        }
+        if filled {
+            break;
+        }
+        match page_next {
+            Some(k) => {
+                next = Some(k.clone());
+                start = Some(k);
+            }
+            None => {
+                next = None;
+                break;
+            }
+        }
+    }
+    // A full page that ended exactly at the partition's end still gets a token; the next
+    // call answers an empty page, which clients handle.
+    Ok(HttpResponse::json(
+        200,
+        &FindingPage {
+            items,
+            next: pagination::encode(&next),
+        },
+    ))
+}
+
+/// The finding id in the path, checked before it becomes part of a key.
+fn finding_id<'a>(ctx: &'a Ctx<'_>) -> Result<&'a str, ApiError> {
+    let id = ctx.param("id");
+    // Longer than other segments: a finding id is its kind and the event id it came from.
+    let valid = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b));
+    if !valid {
+        return Err(ApiError::bad_request("id", "not a finding id"));
+    }
+    Ok(id)
+}
+
+/// The statuses each dashboard action may start from: acting on a resolved finding as if it
+/// were open (or reopening an open one) is a stale page or a client bug, not an intent.
+fn allowed_from(action: &FindingAction) -> &'static [FindingStatus] {
+    use FindingStatus::*;
+    match action {
+        FindingAction::MarkExpected | FindingAction::Snooze { .. } => &[Open, Snoozed],
+        FindingAction::Resolve => &[Open, Snoozed, Expected, Accepted],
+        FindingAction::Reopen => &[Snoozed, Expected, Resolved, Accepted],
+    }
+}
+
+pub(super) async fn finding_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let id = finding_id(ctx)?;
+    let key = keys::finding(ctx.tenant(), id);
+    let item = ctx
+        .table()
+        .get(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no finding {id}")))?;
+    let snooze = snooze_until(&item);
+    let finding: Finding = from_item(item).map_err(decode_err)?;
+    Ok(HttpResponse::json(200, &FindingView::new(&finding, snooze)))
+}
+
+pub(super) async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let id = finding_id(ctx)?;
+    let body: FindingPatch = json_body(&ctx.request.body)?;
+    let action = match (body.action.as_str(), body.snooze_until) {
+        ("mark_expected", None) => FindingAction::MarkExpected,
+        ("resolve", None) => FindingAction::Resolve,
+        ("reopen", None) => FindingAction::Reopen,
+        ("snooze", Some(until)) => FindingAction::Snooze { until },
+        ("snooze", None) => {
+            return Err(ApiError::bad_request(
+                "snooze_until",
+                "snooze needs snooze_until (RFC 3339)",
+            ))
+        }
+        ("mark_expected" | "resolve" | "reopen", Some(_)) => {
+            return Err(ApiError::bad_request(
+                "snooze_until",
+                "snooze_until only goes with the snooze action",
+            ))
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "action",
+                "action must be mark_expected, snooze, resolve or reopen",
+            ))
+        }
+    };
+    if let FindingAction::Snooze { until } = &action {
+        // Checked here as well as in `apply`: a bad body is named before the finding's state.
+        if *until <= ctx.now() {
+            return Err(ApiError::bad_request(
+                "snooze_until",
+                "snooze_until must be in the future",
+            ));
+        }
+        if *until > ctx.now() + Duration::days(90) {
+            return Err(ApiError::bad_request(
+                "snooze_until",
+                "snooze for at most 90 days",
+            ));
+        }
+    }
+    let current: Finding = match ctx.table().get(&keys::finding(ctx.tenant(), id)).await? {
+        Some(item) => from_item(item).map_err(decode_err)?,
+        None => return Err(ApiError::not_found(format!("no finding {id}"))),
+    };
+    if !allowed_from(&action).contains(&current.status) {
+        let status = format!("{:?}", current.status).to_lowercase();
+        return Err(ApiError::bad_request(
+            "action",
+            format!("{} is not allowed on a {status} finding", body.action),
+        ));
+    }
+    let finding = finding_actions::apply(
+        ctx.table(),
+        ctx.tenant(),
+        id,
+        &action,
+        &ctx.actor(),
+        ctx.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        ActionError::NotFound(id) => ApiError::not_found(format!("no finding {id}")),
+        ActionError::SnoozeInPast => {
+            ApiError::bad_request("snooze_until", "snooze_until must be in the future")
+        }
+        ActionError::Store(e) => e.into(),
+    })?;
+    let snooze = match &action {
+        FindingAction::Snooze { until } => Some(*until),
+        _ => None,
+    };
+    Ok(HttpResponse::json(200, &FindingView::new(&finding, snooze)))
+}

@@ -1,0 +1,126 @@
+//! The tenant's Slack settings and starting a Slack install.
+
+use serde_json::json;
+
+use dd0c_shared::http::HttpResponse;
+use dd0c_shared::slack::install as slack_install;
+use dd0c_shared::slack::settings::{self as slack_settings, InstallationStatus, SlackSettings};
+
+use super::Ctx;
+use crate::error::{json_body, ApiError};
+use crate::model::*;
+
+async fn slack_settings_view(
+    ctx: &Ctx<'_>,
+    s: SlackSettings,
+) -> Result<SlackSettingsView, ApiError> {
+    let (zone, hour) = s.digest_time();
+    let installation = slack_settings::load_installation(ctx.table(), ctx.tenant()).await?;
+    let installed = installation.as_ref().map(|i| SlackInstallationView {
+        team_name: i.team_name.clone(),
+        status: match i.status {
+            InstallationStatus::Active => "active".into(),
+            InstallationStatus::Broken => "broken".into(),
+        },
+        channel_id: i.channel_id.clone(),
+        channel_name: i.channel_name.clone(),
+        channel_problem: i.channel_problem.as_ref().map(|p| {
+            format!("{p}. Invite the dd0c app to that channel (/invite @dd0c) or choose another; until then alerts go to the channel chosen at install.")
+        }),
+    });
+    Ok(SlackSettingsView {
+        default_channel: s.default_channel,
+        account_channels: s.account_channels,
+        digest_time_zone: zone.name().to_owned(),
+        digest_hour: hour,
+        installation: installed,
+    })
+}
+
+/// `#name` (Slack's rules: lower case, digits, `-`, `_`, at most 80) or a channel id.
+fn valid_channel(c: &str) -> bool {
+    match c.strip_prefix('#') {
+        Some(name) => {
+            !name.is_empty()
+                && name.len() <= 80
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b))
+        }
+        None => {
+            (9..=20).contains(&c.len())
+                && matches!(c.as_bytes()[0], b'C' | b'G')
+                && c.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        }
+    }
+}
+
+pub(super) async fn slack_settings_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let s = slack_settings::load_settings(ctx.table(), ctx.tenant()).await?;
+    Ok(HttpResponse::json(200, &slack_settings_view(ctx, s).await?))
+}
+
+pub(super) async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let body: SlackSettingsPatch = json_body(&ctx.request.body)?;
+    let invalid =
+        |e: slack_settings::DigestTimeError| ApiError::bad_request(e.field(), e.to_string());
+    if let Some(c) = &body.default_channel {
+        if !valid_channel(c) {
+            return Err(ApiError::bad_request(
+                "default_channel",
+                "default_channel must be a #channel-name (lower case, digits, - and _) or a channel id",
+            ));
+        }
+    }
+    let zone = match &body.digest_time_zone {
+        Some(z) => Some(slack_settings::parse_time_zone(z).map_err(invalid)?),
+        None => None,
+    };
+    let hour = match body.digest_hour {
+        Some(h) => Some(slack_settings::parse_digest_hour(h).map_err(invalid)?),
+        None => None,
+    };
+    let change = slack_settings::SettingsChange {
+        default_channel: body.default_channel.clone(),
+        digest_time_zone: zone.map(|z| z.name().to_owned()),
+        digest_hour: hour,
+    };
+    let s = slack_settings::update_settings(ctx.table(), ctx.tenant(), &change).await?;
+    ctx.audit(
+        "settings.slack",
+        "slack",
+        json!({
+            "default_channel": change.default_channel,
+            "digest_time_zone": change.digest_time_zone,
+            "digest_hour": change.digest_hour,
+        }),
+    )
+    .await?;
+    Ok(HttpResponse::json(200, &slack_settings_view(ctx, s).await?))
+}
+
+/// Starts a Slack install for the caller's tenant: the link carries a single-use state bound
+/// to the tenant the verified token names, so nobody can link their workspace to another
+/// tenant. The dashboard sends the browser to the returned URL.
+pub(super) async fn slack_install_url(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let Some(install) = &ctx.api.config.slack_install else {
+        return Err(ApiError::new(
+            409,
+            "Not configured",
+            "the Slack app is not configured: put its client_id in the Slack secret (docs/deploy.md); for dd0c serve, set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET",
+        ));
+    };
+    let redirect_uri =
+        slack_install::redirect_uri_for(install.redirect_uri.as_deref(), ctx.request).ok_or_else(
+            || ApiError::bad_request("host", "the request has no usable host header"),
+        )?;
+    let link = slack_install::InstallLink {
+        client_id: install.client_id.clone(),
+        redirect_uri,
+    };
+    let url = slack_install::start_install(ctx.table(), ctx.now(), ctx.tenant(), &link).await?;
+    ctx.audit("slack.install_started", "slack", json!({}))
+        .await?;
+    Ok(HttpResponse::json(200, &RedirectResponse { url }))
+}

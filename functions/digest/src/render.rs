@@ -1,0 +1,116 @@
+//! The digest as Block Kit, and as the chat message to the tenant's channel.
+
+use dd0c_shared::chat::ChatMessage;
+use dd0c_shared::slack::blocks::{escape_mrkdwn, money, truncate, MAX_BLOCKS, MAX_TEXT};
+use dd0c_shared::slack::settings::SlackSettings;
+use serde_json::{json, Value};
+
+use crate::build::Digest;
+
+/// The digest as Block Kit (within Slack's limits).
+pub fn digest_blocks(d: &Digest) -> Value {
+    let section = |text: String| json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, MAX_TEXT)}});
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": "dd0c daily digest", "emoji": true}}),
+    ];
+    blocks.push(section(format!(
+        "*New spend started (24h)*: {}/hr · {}/month from {} cost event(s)\n*Cost anomalies*: {} open · {} resolved",
+        money(d.new_hourly_spend),
+        money(d.new_hourly_spend * 730.0),
+        d.cost_events,
+        d.anomalies_open,
+        d.anomalies_resolved
+    )));
+    if !d.top_actors.is_empty() {
+        let lines: Vec<String> = d
+            .top_actors
+            .iter()
+            .map(|(a, c)| format!("• {}: {}/hr", escape_mrkdwn(a), money(*c)))
+            .collect();
+        blocks.push(section(format!("*Top actors*\n{}", lines.join("\n"))));
+    }
+    if !d.held.is_empty() {
+        let lines: Vec<String> = d
+            .held
+            .iter()
+            .take(15)
+            // `s` is a `blocks::summary`, escaped already.
+            .map(|(_, s, r)| format!("• {s} — _{}_", escape_mrkdwn(r)))
+            .collect();
+        let more = d.held.len().saturating_sub(15);
+        let tail = if more > 0 {
+            format!("\n…and {more} more in the dashboard")
+        } else {
+            String::new()
+        };
+        blocks.push(section(format!(
+            "*Held ({})*\n{}{tail}",
+            d.held.len(),
+            lines.join("\n")
+        )));
+    }
+    if !d.stacks.is_empty() {
+        let lines: Vec<String> = d
+            .stacks
+            .iter()
+            .map(|s| {
+                let open: Vec<String> = s
+                    .open_drift
+                    .iter()
+                    .map(|(k, v)| format!("{v} {}", escape_mrkdwn(k)))
+                    .collect();
+                let open = if open.is_empty() {
+                    "clean".to_owned()
+                } else {
+                    open.join(", ")
+                };
+                format!(
+                    "• {}: score {:.0}/100 ({open})",
+                    escape_mrkdwn(&s.stack),
+                    s.drift_score
+                )
+            })
+            .collect();
+        blocks.push(section(format!("*Drift by stack*\n{}", lines.join("\n"))));
+    }
+    if !d.zombies.is_empty() {
+        let lines: Vec<String> = d
+            .zombies
+            .iter()
+            .map(|(a, n, usd)| {
+                format!(
+                    "• {}: {n} idle resource(s), {}/month",
+                    escape_mrkdwn(a),
+                    money(*usd)
+                )
+            })
+            .collect();
+        blocks.push(section(format!("*Zombie watch*\n{}", lines.join("\n"))));
+    }
+    blocks.truncate(MAX_BLOCKS);
+    Value::Array(blocks)
+}
+
+/// The digest as the chat message to the tenant's channel (`default_channel` when unset).
+pub(crate) fn digest_message(
+    digest: &Digest,
+    s: &SlackSettings,
+    default_channel: &str,
+) -> ChatMessage {
+    let channel = s
+        .default_channel
+        .clone()
+        .unwrap_or_else(|| default_channel.to_owned());
+    let text = format!(
+        "dd0c daily digest: {}/hr of new spend, {} open anomalies, {} held",
+        money(digest.new_hourly_spend),
+        digest.anomalies_open,
+        digest.held.len()
+    );
+    ChatMessage {
+        channel,
+        text,
+        blocks: digest_blocks(digest),
+        thread_ts: None,
+    }
+}
