@@ -1,0 +1,41 @@
+//! What dd0c learnt about a resource at its creation, in the account partition `A`: an
+//! instance (`INSTANCE#<id>`: its type, for a later StartInstances) or another resource
+//! (`RESOURCE#<kind>#<id>`: DB instance, volume, Auto Scaling group, SageMaker endpoint
+//! config, Lambda function), for pricing a later call that does not carry it. `id` is unique
+//! per kind within the account (regional names carry their region).
+
+use crate::store::Key;
+
+use super::account;
+
+pub fn instance_key(tenant: &str, account: &str, instance_id: &str) -> Key {
+    Key::new(
+        account::pk(tenant, account),
+        format!("INSTANCE#{instance_id}"),
+    )
+}
+
+pub fn key(tenant: &str, account: &str, kind: &str, id: &str) -> Key {
+    Key::new(
+        account::pk(tenant, account),
+        format!("RESOURCE#{kind}#{id}"),
+    )
+}
+
+/// The kind and id of a resource-spec key.
+pub fn parse(key: &Key) -> Option<(&str, &str)> {
+    key.sk.strip_prefix("RESOURCE#")?.split_once('#')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_keys_round_trip() {
+        let k = key("t", "1", "rds:db", "eu-west-1:db-a");
+        assert_eq!(k.sk, "RESOURCE#rds:db#eu-west-1:db-a");
+        assert_eq!(parse(&k), Some(("rds:db", "eu-west-1:db-a")));
+        assert_eq!(instance_key("t", "1", "i-1").sk, "INSTANCE#i-1");
+    }
+}
