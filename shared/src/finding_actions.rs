@@ -363,3 +363,148 @@ pub async fn assign(
     .await?;
     Ok(decode(tenant, finding_id, updated)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::domain::{Actor as Who, ActorKind, Severity, Source};
+    use crate::entity::finding::Recorded;
+    use crate::store::memory::MemoryTable;
+    use crate::store::{query_all, AttrValue};
+    use std::sync::Arc;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn drift(id: &str) -> Finding {
+        Finding {
+            id: id.into(),
+            tenant_id: "t1".into(),
+            kind: FindingKind::Drift,
+            event_id: "e1".into(),
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            event_time: t("2026-01-15T09:00:00Z"),
+            event_name: "PutBucketPolicy".into(),
+            actor: Who {
+                arn: "arn:aws:iam::111122223333:user/alice".into(),
+                name: "alice".into(),
+                kind: ActorKind::IamUser,
+                source: Source::Console,
+                ip: None,
+                mfa: false,
+                user_agent: None,
+            },
+            severity: Severity::High,
+            score: 1.0,
+            reasons: vec![],
+            resource_type: "s3:bucket".into(),
+            resource_ids: vec!["b".into()],
+            estimated_hourly_cost: None,
+            category: None,
+            notified: false,
+            suppressed_reason: None,
+            status: FindingStatus::Open,
+            created_at: t("2026-01-15T09:00:01Z"),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    fn who() -> Actor {
+        Actor {
+            user: "slack:U42".into(),
+            via: "slack".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn checked_changes_follow_the_transitions_and_are_audited() {
+        let table = MemoryTable::new(Arc::new(SystemClock));
+        let now = Utc::now();
+        let f = drift("drift-e1");
+        assert_eq!(
+            crate::entity::finding::record(&table, &f).await.unwrap(),
+            Recorded::ToPublish
+        );
+        let accepted = accept_drift(&table, "t1", &f.id, &who(), now)
+            .await
+            .unwrap();
+        assert_eq!(accepted.status, FindingStatus::Accepted);
+        let item = table
+            .get(&crate::entity::finding::key("t1", &f.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(item["accepted_by"].as_str(), Some("slack:U42"));
+        assert_eq!(
+            item["GSI2PK"],
+            AttrValue::S("TENANT#t1#FINDINGS#accepted".into())
+        );
+        // Accepted: no second acceptance, no snooze; resolving is fine.
+        let e = accept_drift(&table, "t1", &f.id, &who(), now)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "accept_drift is not allowed on a accepted finding"
+        );
+        let e = apply_checked(
+            &table,
+            "t1",
+            &f.id,
+            &FindingAction::Snooze {
+                until: now + chrono::Duration::hours(1),
+            },
+            &who(),
+            now,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, ChangeError::NotAllowed(_)), "{e}");
+        let resolved = apply_checked(&table, "t1", &f.id, &FindingAction::Resolve, &who(), now)
+            .await
+            .unwrap();
+        assert_eq!(resolved.status, FindingStatus::Resolved);
+        // The unchecked path (system jobs) still resolves again.
+        apply(&table, "t1", &f.id, &FindingAction::Resolve, &who(), now)
+            .await
+            .unwrap();
+        let assigned = assign(&table, "t1", &f.id, "U7", &who(), now)
+            .await
+            .unwrap();
+        assert_eq!(assigned.id, f.id);
+        assert!(matches!(
+            assign(&table, "t1", "drift-none", "U7", &who(), now).await,
+            Err(ChangeError::NotFound(_))
+        ));
+        let trail = query_all(&table, crate::entity::audit::trail("t1"))
+            .await
+            .unwrap();
+        // One time: the entries sort by their random ids.
+        let mut actions: Vec<&str> = trail
+            .iter()
+            .map(|i| i["action"].as_str().unwrap())
+            .collect();
+        actions.sort_unstable();
+        assert_eq!(
+            actions,
+            [
+                "finding.accept_drift",
+                "finding.assign",
+                "finding.resolve",
+                "finding.resolve"
+            ]
+        );
+        let accept = trail
+            .iter()
+            .find(|i| i["action"].as_str() == Some("finding.accept_drift"))
+            .unwrap();
+        assert_eq!(accept["detail"], {
+            let mut m = std::collections::BTreeMap::new();
+            m.insert("from".to_owned(), AttrValue::S("open".into()));
+            AttrValue::M(m)
+        });
+    }
+}

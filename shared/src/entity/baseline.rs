@@ -3,9 +3,9 @@
 //! expected"), the account-wide baseline (`BASELINE#ACCOUNT`), the markers of events already
 //! counted (`SCORED#<eventID>`) and an actor's calls per time bucket (`ACTIVITY#…`, TTL).
 
-use crate::store::{AttrValue, Key, StoreError, Table, Update};
+use crate::store::{AttrValue, Item, Key, StoreError, Table, Update, TTL_ATTRIBUTE};
 
-use super::account;
+use super::{account, bare};
 
 /// Baseline attribute: actors (ARN, or name when there is no ARN) marked expected.
 pub const EXPECTED_ACTORS: &str = "expected_actors";
@@ -36,6 +36,14 @@ pub fn account_key(tenant: &str, account: &str) -> Key {
 /// Marks an event as counted into its baseline, so a redelivery never counts twice.
 pub fn contribution_key(tenant: &str, account: &str, event_id: &str) -> Key {
     Key::new(account::pk(tenant, account), format!("SCORED#{event_id}"))
+}
+
+/// The marker's item (no `entity` attribute: the format predates it), expiring at `ttl`
+/// (epoch seconds).
+pub fn contribution_item(tenant: &str, account: &str, event_id: &str, ttl: i64) -> Item {
+    let mut item = bare(contribution_key(tenant, account, event_id));
+    item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(ttl as f64));
+    item
 }
 
 /// One actor's cost-creating calls in one time bucket (with a TTL): the burst signal.

@@ -4,9 +4,11 @@
 //! config, Lambda function), for pricing a later call that does not carry it. `id` is unique
 //! per kind within the account (regional names carry their region).
 
-use crate::store::Key;
+use serde::Serialize;
 
-use super::account;
+use crate::store::{AttrValue, Item, Key, StoreError};
+
+use super::{account, bare, encode};
 
 pub fn instance_key(tenant: &str, account: &str, instance_id: &str) -> Key {
     Key::new(
@@ -20,6 +22,15 @@ pub fn key(tenant: &str, account: &str, kind: &str, id: &str) -> Key {
         account::pk(tenant, account),
         format!("RESOURCE#{kind}#{id}"),
     )
+}
+
+/// A spec's item under `key` ([`instance_key`] or [`key`]), with the resource id (no `entity`
+/// attribute: the format predates it).
+pub fn item<T: Serialize>(key: Key, resource_id: &str, spec: &T) -> Result<Item, StoreError> {
+    let mut item = encode(spec)?;
+    item.extend(bare(key));
+    item.insert("resource_id".into(), AttrValue::S(resource_id.to_owned()));
+    Ok(item)
 }
 
 /// The kind and id of a resource-spec key.

@@ -498,10 +498,7 @@ pub fn decide(
         );
     }
     if finding.status != FindingStatus::Open {
-        return hold(
-            HoldCode::Status,
-            format!("finding is {}", finding.status),
-        );
+        return hold(HoldCode::Status, format!("finding is {}", finding.status));
     }
     let floor = policy.immediate_severity.for_kind(finding.kind);
     if finding.severity < floor {
