@@ -3,12 +3,10 @@
 //! so later events by them score lower. Written from the Slack button and the dashboard (through
 //! [`crate::finding_actions`]) and read by the scorer with the baseline at no extra cost.
 
-use crate::store::{keys, AttrValue, StoreError, Table, Update};
+use crate::entity::baseline;
+use crate::store::{StoreError, Table};
 
-/// Baseline attribute: actors (ARN, or name when there is no ARN) marked expected.
-pub const EXPECTED_ACTORS: &str = "expected_actors";
-/// Baseline attribute: instance types / DB classes marked expected.
-pub const EXPECTED_TYPES: &str = "expected_types";
+pub use baseline::{EXPECTED_ACTORS, EXPECTED_TYPES};
 
 /// Adds `actor` and `sku` to the expected sets of one baseline. Idempotent (`ADD` to string
 /// sets), so a double click or a retried request changes nothing more.
@@ -21,10 +19,6 @@ pub async fn mark_expected(
     actor: &str,
     sku: Option<&str>,
 ) -> Result<(), StoreError> {
-    let mut update = Update::new();
-    if !actor.is_empty() {
-        update = update.add(EXPECTED_ACTORS, AttrValue::string_set([actor]));
-    }
     // A multi-type event stores its sku as "a,b": each type is expected on its own.
     let skus: Vec<&str> = sku
         .into_iter()
@@ -32,17 +26,11 @@ pub async fn mark_expected(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
-    if !skus.is_empty() {
-        update = update.add(EXPECTED_TYPES, AttrValue::string_set(skus));
-    }
-    if update.add.is_empty() {
-        return Ok(());
-    }
-    table
-        .update(
-            &keys::baseline(tenant, account, service, resource_type),
-            update,
-        )
-        .await
-        .map(|_| ())
+    baseline::add_expected(
+        table,
+        &baseline::key(tenant, account, service, resource_type),
+        Some(actor),
+        &skus,
+    )
+    .await
 }

@@ -1,14 +1,17 @@
-//! What people do to a finding, from the dashboard (`PATCH /v1/anomalies/{id}`) or a Slack
-//! button: one implementation, each change leaving an append-only audit entry.
+//! What people (and dd0c's own jobs) do to a finding, from the dashboard
+//! (`PATCH /v1/anomalies/{id}`), a Slack button, the digest (end of a snooze) or the classifier
+//! (drift resolved): one implementation, each change leaving an append-only audit entry. Which
+//! status changes are allowed, and how they are written, is the finding entity's
+//! ([`crate::entity::finding::Transition`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Finding, FindingKind, FindingStatus};
+use crate::entity::finding::{self, NotAllowed, Transition};
+use crate::entity::{audit, time_key};
 use crate::feedback;
-use crate::store::{
-    from_item, keys, to_item, AttrValue, Condition, StoreError, Table, Update, PK, SK,
-};
+use crate::store::{Item, StoreError, Table};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -34,13 +37,19 @@ impl FindingAction {
         }
     }
 
-    fn status(&self) -> FindingStatus {
+    /// The status change the action makes.
+    pub fn transition(&self) -> Transition {
         match self {
-            FindingAction::MarkExpected => FindingStatus::Expected,
-            FindingAction::Snooze { .. } => FindingStatus::Snoozed,
-            FindingAction::Resolve => FindingStatus::Resolved,
-            FindingAction::Reopen => FindingStatus::Open,
+            FindingAction::MarkExpected => Transition::MarkExpected,
+            FindingAction::Snooze { until } => Transition::Snooze { until: *until },
+            FindingAction::Resolve => Transition::Resolve,
+            FindingAction::Reopen => Transition::Reopen,
         }
+    }
+
+    /// The statuses the action may start from.
+    pub fn allowed_from(&self) -> &'static [FindingStatus] {
+        self.transition().allowed_from()
     }
 }
 
@@ -75,27 +84,40 @@ pub enum ActionError {
     Store(#[from] StoreError),
 }
 
-pub fn status_str(status: FindingStatus) -> &'static str {
-    match status {
-        FindingStatus::Open => "open",
-        FindingStatus::Expected => "expected",
-        FindingStatus::Snoozed => "snoozed",
-        FindingStatus::Resolved => "resolved",
-        FindingStatus::Accepted => "accepted",
+/// Why a checked change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("no finding {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    NotAllowed(#[from] NotAllowed),
+    #[error("snooze_until must be in the future")]
+    SnoozeInPast,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ChangeError> for ActionError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::NotFound(id) => ActionError::NotFound(id),
+            ChangeError::SnoozeInPast => ActionError::SnoozeInPast,
+            ChangeError::Store(e) => ActionError::Store(e),
+            // Only checked changes refuse; `apply` does not check.
+            ChangeError::NotAllowed(e) => ActionError::Store(StoreError::Invalid(e.to_string())),
+        }
     }
+}
+
+/// Kept until the function crates are migrated: [`FindingStatus::as_str`].
+#[doc(hidden)]
+pub fn status_str(status: FindingStatus) -> &'static str {
+    status.as_str()
 }
 
 /// Appends an audit entry (never overwritten: a random id under the time).
 pub async fn append_audit(table: &dyn Table, entry: &AuditEntry) -> Result<(), StoreError> {
-    let mut item = to_item(entry).map_err(|e| StoreError::Decode {
-        key: None,
-        source: e,
-    })?;
-    let key = keys::audit(&entry.tenant_id, &entry.at, &entry.entry_id);
-    item.insert(PK.into(), AttrValue::S(key.pk));
-    item.insert(SK.into(), AttrValue::S(key.sk));
-    item.insert("entity".into(), AttrValue::S("audit".into()));
-    table.put(item, Some(Condition::ItemNotExists)).await
+    audit::append(table, entry).await
 }
 
 pub fn audit_entry(
@@ -152,64 +174,83 @@ async fn teach_baseline(
     })))
 }
 
-/// Applies an action to a tenant's finding and audits it. The finding key contains the
-/// tenant, so another tenant's finding is simply not found.
-pub async fn apply(
+fn decode(key_tenant: &str, id: &str, item: Item) -> Result<Finding, StoreError> {
+    finding::stored(Some(finding::key(key_tenant, id)), item).map(|s| s.finding)
+}
+
+/// How many times a transition is decided again when the finding changed between its read and
+/// its write.
+const ATTEMPTS: usize = 3;
+
+/// Reads the finding, decides the transition on what it read (checked or not), and writes it
+/// under the condition that the status is still the one read. Returns the finding before and
+/// the item after.
+async fn transition(
+    table: &dyn Table,
+    tenant: &str,
+    finding_id: &str,
+    transition: &Transition,
+    checked: bool,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(Finding, Item), ChangeError> {
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let Some(current) = finding::load(table, tenant, finding_id).await? else {
+            return Err(ChangeError::NotFound(finding_id.to_owned()));
+        };
+        if checked {
+            finding::check(&current, transition)?;
+        }
+        let (key, update) = finding::transition_update(&current, transition, &actor.user, &now);
+        match table.update(&key, update).await {
+            Ok(item) => return Ok((current, item)),
+            Err(e) if e.is_condition_failed() => last = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ChangeError::Store(last.expect("at least one attempt")))
+}
+
+async fn act(
     table: &dyn Table,
     tenant: &str,
     finding_id: &str,
     action: &FindingAction,
+    checked: bool,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<Finding, ActionError> {
+) -> Result<Finding, ChangeError> {
     if let FindingAction::Snooze { until } = action {
         if *until <= now {
-            return Err(ActionError::SnoozeInPast);
+            return Err(ChangeError::SnoozeInPast);
         }
     }
-    let key = keys::finding(tenant, finding_id);
-    let Some(item) = table.get(&key).await? else {
-        return Err(ActionError::NotFound(finding_id.to_owned()));
-    };
-    let current: Finding = from_item(item).map_err(|e| StoreError::Decode {
-        key: Some(key.clone()),
-        source: e,
-    })?;
-    let status = action.status();
-    let (g2pk, g2sk) =
-        keys::finding_gsi2(tenant, status_str(status), &current.event_time, finding_id);
-    let mut update = Update::new()
-        .set("status", status_str(status))
-        .set("GSI2PK", g2pk)
-        .set("GSI2SK", g2sk)
-        .set("status_changed_at", keys::time_key(&now))
-        .set("status_changed_by", actor.user.as_str())
-        .when(Condition::ItemExists);
-    update = match action {
-        FindingAction::Snooze { until } => update.set("snooze_until", keys::time_key(until)),
-        _ => update.remove("snooze_until"),
-    };
-    let updated = match table.update(&key, update).await {
-        Ok(item) => item,
-        Err(e) if e.is_condition_failed() => {
-            return Err(ActionError::NotFound(finding_id.to_owned()))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (current, updated) = transition(
+        table,
+        tenant,
+        finding_id,
+        &action.transition(),
+        checked,
+        actor,
+        now,
+    )
+    .await?;
     let taught = match action {
         FindingAction::MarkExpected => teach_baseline(table, &current).await?,
         _ => None,
     };
+    let from = current.status.as_str();
     let detail = match action {
         FindingAction::MarkExpected => serde_json::json!({
-            "from": status_str(current.status),
+            "from": from,
             "baseline": taught,
         }),
         FindingAction::Snooze { until } => serde_json::json!({
-            "from": status_str(current.status),
-            "snooze_until": keys::time_key(until),
+            "from": from,
+            "snooze_until": time_key(until),
         }),
-        _ => serde_json::json!({ "from": status_str(current.status) }),
+        _ => serde_json::json!({ "from": from }),
     };
     append_audit(
         table,
@@ -223,10 +264,247 @@ pub async fn apply(
         ),
     )
     .await?;
-    from_item(updated).map_err(|e| {
-        ActionError::Store(StoreError::Decode {
-            key: Some(key),
-            source: e,
-        })
-    })
+    Ok(decode(tenant, finding_id, updated)?)
+}
+
+/// Applies an action to a tenant's finding and audits it, whatever the finding's status (the
+/// dashboard checks [`FindingAction::allowed_from`] first). The finding key contains the
+/// tenant, so another tenant's finding is simply not found. Kept until the function crates
+/// move to [`apply_checked`].
+pub async fn apply(
+    table: &dyn Table,
+    tenant: &str,
+    finding_id: &str,
+    action: &FindingAction,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Finding, ActionError> {
+    Ok(act(table, tenant, finding_id, action, false, actor, now).await?)
+}
+
+/// Applies an action only if the finding's status allows it
+/// ([`crate::entity::finding::Transition::allowed_from`]), and audits it.
+pub async fn apply_checked(
+    table: &dyn Table,
+    tenant: &str,
+    finding_id: &str,
+    action: &FindingAction,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Finding, ChangeError> {
+    act(table, tenant, finding_id, action, true, actor, now).await
+}
+
+/// Accepts a drift finding's change as the new desired state (Slack's "Accept drift"), and
+/// audits it.
+pub async fn accept_drift(
+    table: &dyn Table,
+    tenant: &str,
+    finding_id: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Finding, ChangeError> {
+    let (current, updated) = transition(
+        table,
+        tenant,
+        finding_id,
+        &Transition::AcceptDrift,
+        true,
+        actor,
+        now,
+    )
+    .await?;
+    append_audit(
+        table,
+        &audit_entry(
+            tenant,
+            actor,
+            now,
+            "finding.accept_drift",
+            finding_id,
+            serde_json::json!({ "from": current.status.as_str() }),
+        ),
+    )
+    .await?;
+    Ok(decode(tenant, finding_id, updated)?)
+}
+
+/// Gives a finding an owner (Slack's "Assign"), and audits it with the previous owner.
+pub async fn assign(
+    table: &dyn Table,
+    tenant: &str,
+    finding_id: &str,
+    owner: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Finding, ChangeError> {
+    let Some(before) = finding::load_stored(table, tenant, finding_id).await? else {
+        return Err(ChangeError::NotFound(finding_id.to_owned()));
+    };
+    let (key, update) = finding::assignment(tenant, finding_id, owner, &now);
+    let updated = match table.update(&key, update).await {
+        Ok(item) => item,
+        Err(e) if e.is_condition_failed() => {
+            return Err(ChangeError::NotFound(finding_id.to_owned()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    append_audit(
+        table,
+        &audit_entry(
+            tenant,
+            actor,
+            now,
+            "finding.assign",
+            finding_id,
+            serde_json::json!({ "owner": owner, "previous": before.owner }),
+        ),
+    )
+    .await?;
+    Ok(decode(tenant, finding_id, updated)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::domain::{Actor as Who, ActorKind, Severity, Source};
+    use crate::entity::finding::Recorded;
+    use crate::store::memory::MemoryTable;
+    use crate::store::{query_all, AttrValue};
+    use std::sync::Arc;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn drift(id: &str) -> Finding {
+        Finding {
+            id: id.into(),
+            tenant_id: "t1".into(),
+            kind: FindingKind::Drift,
+            event_id: "e1".into(),
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            event_time: t("2026-01-15T09:00:00Z"),
+            event_name: "PutBucketPolicy".into(),
+            actor: Who {
+                arn: "arn:aws:iam::111122223333:user/alice".into(),
+                name: "alice".into(),
+                kind: ActorKind::IamUser,
+                source: Source::Console,
+                ip: None,
+                mfa: false,
+                user_agent: None,
+            },
+            severity: Severity::High,
+            score: 1.0,
+            reasons: vec![],
+            resource_type: "s3:bucket".into(),
+            resource_ids: vec!["b".into()],
+            estimated_hourly_cost: None,
+            category: None,
+            notified: false,
+            suppressed_reason: None,
+            status: FindingStatus::Open,
+            created_at: t("2026-01-15T09:00:01Z"),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    fn who() -> Actor {
+        Actor {
+            user: "slack:U42".into(),
+            via: "slack".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn checked_changes_follow_the_transitions_and_are_audited() {
+        let table = MemoryTable::new(Arc::new(SystemClock));
+        let now = Utc::now();
+        let f = drift("drift-e1");
+        assert_eq!(
+            crate::entity::finding::record(&table, &f).await.unwrap(),
+            Recorded::ToPublish
+        );
+        let accepted = accept_drift(&table, "t1", &f.id, &who(), now)
+            .await
+            .unwrap();
+        assert_eq!(accepted.status, FindingStatus::Accepted);
+        let item = table
+            .get(&crate::entity::finding::key("t1", &f.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(item["accepted_by"].as_str(), Some("slack:U42"));
+        assert_eq!(
+            item["GSI2PK"],
+            AttrValue::S("TENANT#t1#FINDINGS#accepted".into())
+        );
+        // Accepted: no second acceptance, no snooze; resolving is fine.
+        let e = accept_drift(&table, "t1", &f.id, &who(), now)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "accept_drift is not allowed on a accepted finding"
+        );
+        let e = apply_checked(
+            &table,
+            "t1",
+            &f.id,
+            &FindingAction::Snooze {
+                until: now + chrono::Duration::hours(1),
+            },
+            &who(),
+            now,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, ChangeError::NotAllowed(_)), "{e}");
+        let resolved = apply_checked(&table, "t1", &f.id, &FindingAction::Resolve, &who(), now)
+            .await
+            .unwrap();
+        assert_eq!(resolved.status, FindingStatus::Resolved);
+        // The unchecked path (system jobs) still resolves again.
+        apply(&table, "t1", &f.id, &FindingAction::Resolve, &who(), now)
+            .await
+            .unwrap();
+        let assigned = assign(&table, "t1", &f.id, "U7", &who(), now)
+            .await
+            .unwrap();
+        assert_eq!(assigned.id, f.id);
+        assert!(matches!(
+            assign(&table, "t1", "drift-none", "U7", &who(), now).await,
+            Err(ChangeError::NotFound(_))
+        ));
+        let trail = query_all(&table, crate::entity::audit::trail("t1"))
+            .await
+            .unwrap();
+        // One time: the entries sort by their random ids.
+        let mut actions: Vec<&str> = trail
+            .iter()
+            .map(|i| i["action"].as_str().unwrap())
+            .collect();
+        actions.sort_unstable();
+        assert_eq!(
+            actions,
+            [
+                "finding.accept_drift",
+                "finding.assign",
+                "finding.resolve",
+                "finding.resolve"
+            ]
+        );
+        let accept = trail
+            .iter()
+            .find(|i| i["action"].as_str() == Some("finding.accept_drift"))
+            .unwrap();
+        assert_eq!(accept["detail"], {
+            let mut m = std::collections::BTreeMap::new();
+            m.insert("from".to_owned(), AttrValue::S("open".into()));
+            AttrValue::M(m)
+        });
+    }
 }

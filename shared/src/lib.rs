@@ -8,6 +8,7 @@ pub mod bus;
 pub mod chat;
 pub mod clock;
 pub mod domain;
+pub mod entity;
 pub mod queue;
 pub mod store;
 pub mod telemetry;

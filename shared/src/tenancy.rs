@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{from_item, keys, to_item, AttrValue, Condition, StoreError, Table, PK, SK};
+use crate::entity::{account_link as link_entity, membership as membership_entity, tenant};
+use crate::store::{StoreError, Table};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -16,6 +17,17 @@ pub enum AccountStatus {
     Paused,
     /// Disconnected by the customer: data purged 72 hours later.
     Disconnecting,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "pending",
+            AccountStatus::Active => "active",
+            AccountStatus::Paused => "paused",
+            AccountStatus::Disconnecting => "disconnecting",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -33,22 +45,9 @@ pub struct AccountLink {
 }
 
 impl AccountLink {
+    /// The link's item (`entity::account_link::item`).
     pub fn to_item(&self) -> Result<crate::store::Item, StoreError> {
-        let mut item = to_item(self).map_err(|e| StoreError::Decode {
-            key: None,
-            source: e,
-        })?;
-        let key = keys::account_link(&self.account_id);
-        let (gsi_pk, gsi_sk) = keys::account_link_gsi1(&self.tenant_id, &self.account_id);
-        item.insert(PK.into(), AttrValue::S(key.pk));
-        item.insert(SK.into(), AttrValue::S(key.sk));
-        item.insert("GSI1PK".into(), AttrValue::S(gsi_pk));
-        item.insert("GSI1SK".into(), AttrValue::S(gsi_sk));
-        let (all_pk, all_sk) = keys::account_link_gsi2(&self.tenant_id, &self.account_id);
-        item.insert("GSI2PK".into(), AttrValue::S(all_pk));
-        item.insert("GSI2SK".into(), AttrValue::S(all_sk));
-        item.insert("entity".into(), AttrValue::S("account_link".into()));
-        Ok(item)
+        link_entity::item(self)
     }
 }
 
@@ -56,14 +55,7 @@ pub async fn account_link(
     table: &dyn Table,
     account: &str,
 ) -> Result<Option<AccountLink>, StoreError> {
-    let key = keys::account_link(account);
-    match table.get(&key).await? {
-        Some(item) => from_item(item).map(Some).map_err(|e| StoreError::Decode {
-            key: Some(key),
-            source: e,
-        }),
-        None => Ok(None),
-    }
+    link_entity::load(table, account).await
 }
 
 /// Links an account to a tenant unless it is already linked (to anyone). Returns the link
@@ -72,16 +64,7 @@ pub async fn link_account_if_absent(
     table: &dyn Table,
     link: &AccountLink,
 ) -> Result<AccountLink, StoreError> {
-    match table
-        .put(link.to_item()?, Some(Condition::ItemNotExists))
-        .await
-    {
-        Ok(()) => Ok(link.clone()),
-        Err(e) if e.is_condition_failed() => account_link(table, &link.account_id)
-            .await?
-            .ok_or_else(|| StoreError::Backend("account link vanished".into())),
-        Err(e) => Err(e),
-    }
+    link_entity::link_if_absent(table, link).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -97,16 +80,9 @@ pub struct Membership {
 
 /// The tenant of the user with this identity-provider subject, if the user has signed in before.
 pub async fn member_tenant(table: &dyn Table, subject: &str) -> Result<Option<String>, StoreError> {
-    let key = keys::user_membership(subject);
-    match table.get(&key).await? {
-        Some(item) => from_item::<Membership>(item)
-            .map(|m| Some(m.tenant_id))
-            .map_err(|e| StoreError::Decode {
-                key: Some(key),
-                source: e,
-            }),
-        None => Ok(None),
-    }
+    Ok(membership_entity::load(table, subject)
+        .await?
+        .map(|m| m.tenant_id))
 }
 
 /// The user's tenant, created at the first sign-in: a new user gets a new tenant. The write is
@@ -129,21 +105,12 @@ pub async fn tenant_of_user(
 
 /// Writes a membership unless the subject already has one; returns the tenant that holds.
 pub async fn add_member(table: &dyn Table, membership: &Membership) -> Result<String, StoreError> {
-    let mut item = to_item(membership).map_err(|e| StoreError::Decode {
-        key: None,
-        source: e,
-    })?;
-    let key = keys::user_membership(&membership.subject);
-    item.insert(PK.into(), AttrValue::S(key.pk.clone()));
-    item.insert(SK.into(), AttrValue::S(key.sk.clone()));
-    item.insert("entity".into(), AttrValue::S("membership".into()));
-    match table.put(item, Some(Condition::ItemNotExists)).await {
-        Ok(()) => Ok(membership.tenant_id.clone()),
-        Err(e) if e.is_condition_failed() => member_tenant(table, &membership.subject)
-            .await?
-            .ok_or_else(|| StoreError::Backend("membership vanished".into())),
-        Err(e) => Err(e),
+    if membership_entity::put_if_absent(table, membership).await? {
+        return Ok(membership.tenant_id.clone());
     }
+    member_tenant(table, &membership.subject)
+        .await?
+        .ok_or_else(|| StoreError::Backend("membership vanished".into()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,7 +128,7 @@ pub enum Plan {
 /// Connected AWS accounts the free plan allows.
 pub const FREE_ACCOUNT_LIMIT: u32 = 1;
 
-/// A tenant's profile item (`keys::tenant_profile`). Absent means a free tenant with nothing
+/// A tenant's profile item (`entity::tenant::profile_key`). Absent means a free tenant with nothing
 /// set up yet.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct TenantProfile {
@@ -196,51 +163,19 @@ impl TenantProfile {
 }
 
 pub async fn tenant_profile(table: &dyn Table, tenant: &str) -> Result<TenantProfile, StoreError> {
-    let key = keys::tenant_profile(tenant);
-    match table.get(&key).await? {
-        Some(item) => from_item(item).map_err(|e| StoreError::Decode {
-            key: Some(key),
-            source: e,
-        }),
-        None => Ok(TenantProfile {
-            tenant_id: tenant.to_owned(),
-            ..TenantProfile::default()
-        }),
-    }
+    tenant::load_profile(table, tenant).await
 }
 
-/// Every account link of a tenant (bounded: a tenant has at most hundreds of accounts).
+/// Every account link of a tenant (`entity::account_link::tenant_accounts`).
 pub async fn tenant_accounts(
     table: &dyn Table,
     tenant: &str,
 ) -> Result<Vec<AccountLink>, StoreError> {
-    let (gsi_pk, _) = keys::account_link_gsi1(tenant, "");
-    let query = crate::store::Query::partition(gsi_pk).on(crate::store::Index::Gsi1);
-    crate::store::query_all(table, query)
-        .await?
-        .into_iter()
-        .map(|item| {
-            from_item(item).map_err(|e| StoreError::Decode {
-                key: None,
-                source: e,
-            })
-        })
-        .collect()
+    link_entity::tenant_accounts(table, tenant).await
 }
 
-/// Every tenant with at least one account link (any status: a disconnecting account still
-/// needs its purge), in order, each once. For system jobs only (the hourly digest tick): it
-/// reads the `ACCOUNTLINKS` partition of GSI2, one item per connected account.
+/// Every tenant with at least one account link, for system jobs only
+/// (`entity::account_link::all_tenants`).
 pub async fn list_tenants(table: &dyn Table) -> Result<Vec<String>, StoreError> {
-    let query =
-        crate::store::Query::partition(keys::ACCOUNT_LINKS_GSI2PK).on(crate::store::Index::Gsi2);
-    let tenants: std::collections::BTreeSet<String> = crate::store::query_all(table, query)
-        .await?
-        .into_iter()
-        .filter_map(|item| match item.get("tenant_id") {
-            Some(AttrValue::S(t)) if !t.is_empty() => Some(t.clone()),
-            _ => None,
-        })
-        .collect();
-    Ok(tenants.into_iter().collect())
+    link_entity::all_tenants(table).await
 }

@@ -6,10 +6,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{
-    from_item, keys, to_item, AttrValue, Condition, Index, Query, SortKeyCondition, StoreError,
-    Table, PK, SK,
-};
+use crate::entity::api_key;
+use crate::store::{StoreError, Table};
 
 pub const PREFIX: &str = "dd0c_";
 
@@ -53,18 +51,7 @@ pub async fn create(
         created_at: now,
         created_by: created_by.map(str::to_owned),
     };
-    let mut item = to_item(&record).map_err(|e| StoreError::Decode {
-        key: None,
-        source: e,
-    })?;
-    let key = keys::api_key(&hash_key(&plain));
-    let (g1pk, g1sk) = keys::api_key_gsi1(tenant, &record.key_id);
-    item.insert(PK.into(), AttrValue::S(key.pk));
-    item.insert(SK.into(), AttrValue::S(key.sk));
-    item.insert("GSI1PK".into(), AttrValue::S(g1pk));
-    item.insert("GSI1SK".into(), AttrValue::S(g1sk));
-    item.insert("entity".into(), AttrValue::S("api_key".into()));
-    table.put(item, Some(Condition::ItemNotExists)).await?;
+    api_key::put_new(table, &record, &hash_key(&plain)).await?;
     Ok((record, plain))
 }
 
@@ -81,13 +68,9 @@ pub async fn authenticate(
     if !plain.starts_with(PREFIX) || plain.len() > 128 {
         return Ok(None);
     }
-    let Some(item) = table.get(&keys::api_key(&hash_key(plain))).await? else {
+    let Some(record) = api_key::load(table, &hash_key(plain)).await? else {
         return Ok(None);
     };
-    let record: ApiKey = from_item(item).map_err(|e| StoreError::Decode {
-        key: None,
-        source: e,
-    })?;
     Ok(Some((record.tenant_id, record.key_id)))
 }
 
@@ -98,47 +81,10 @@ pub async fn list(
     limit: usize,
     start_after: Option<crate::store::Item>,
 ) -> Result<(Vec<ApiKey>, Option<crate::store::Item>), StoreError> {
-    let (g1pk, _) = keys::api_key_gsi1(tenant, "");
-    let page = table
-        .query(
-            Query::partition(g1pk)
-                .on(Index::Gsi1)
-                .limit(limit)
-                .start_after(start_after),
-        )
-        .await?;
-    let keys = page
-        .items
-        .into_iter()
-        .map(|i| {
-            from_item(i).map_err(|e| StoreError::Decode {
-                key: None,
-                source: e,
-            })
-        })
-        .collect::<Result<Vec<ApiKey>, _>>()?;
-    Ok((keys, page.next))
+    api_key::tenant_keys_page(table, tenant, limit, start_after).await
 }
 
 /// Deletes a tenant's key by id; `false` when the tenant has no such key.
 pub async fn revoke(table: &dyn Table, tenant: &str, key_id: &str) -> Result<bool, StoreError> {
-    let (g1pk, g1sk) = keys::api_key_gsi1(tenant, key_id);
-    let page = table
-        .query(
-            Query::partition(g1pk)
-                .on(Index::Gsi1)
-                .sort(SortKeyCondition::Equals(g1sk)),
-        )
-        .await?;
-    let Some(item) = page.items.into_iter().next() else {
-        return Ok(false);
-    };
-    let (Some(pk), Some(sk)) = (
-        item.get(PK).and_then(AttrValue::as_str),
-        item.get(SK).and_then(AttrValue::as_str),
-    ) else {
-        return Ok(false);
-    };
-    table.delete(&crate::store::Key::new(pk, sk), None).await?;
-    Ok(true)
+    api_key::delete_by_id(table, tenant, key_id).await
 }

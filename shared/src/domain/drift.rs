@@ -179,7 +179,10 @@ pub fn drift_finding_id(
     }
 }
 
-/// A stack: declared through the API or learnt from CloudFormation tags / Terraform workspace.
+/// A stack: declared through the API (`POST /v1/stacks`: name, tool, account, region, state
+/// location) or learnt from CloudFormation tags / a Terraform workspace, and scored by the
+/// classifier (owner, channel, managed resources, drift score). One type for the one item both
+/// sides write (`entity::stack`); the API shows its [`StackDeclaration`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Stack {
     #[serde(default)]
@@ -187,8 +190,27 @@ pub struct Stack {
     pub stack_id: String,
     #[serde(default)]
     pub name: String,
+    /// The tool as declared (`terraform`, `cloudformation`, `cdk`, `pulumi`); a stack learnt
+    /// from CloudTrail gets its [`Stack::tool`]'s name.
+    #[serde(default)]
+    pub iac_tool: Option<String>,
+    /// The tool whose identity was seen applying the stack.
     #[serde(default)]
     pub tool: Option<IacTool>,
+    /// The declared AWS account (empty for a stack learnt before anyone declared it).
+    #[serde(default)]
+    pub account_id: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub state_location: Option<String>,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the declaration last changed.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub owner: Option<String>,
     #[serde(default)]
@@ -202,12 +224,32 @@ pub struct Stack {
     #[serde(default)]
     pub open_drift: BTreeMap<String, u32>,
     /// When the drift score was last computed.
-    #[serde(default, rename = "drift_updated_at")]
-    pub updated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub drift_updated_at: Option<DateTime<Utc>>,
 }
 
 fn clean_score() -> f64 {
     100.0
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// What a tenant declares about a stack: the API's view of a [`Stack`] and the attributes
+/// `POST /v1/stacks` writes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StackDeclaration {
+    pub stack_id: String,
+    pub name: String,
+    /// `terraform`, `cloudformation`, `cdk`, `pulumi`.
+    pub iac_tool: String,
+    pub account_id: String,
+    pub region: String,
+    pub state_location: Option<String>,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl Stack {
@@ -216,13 +258,61 @@ impl Stack {
             tenant_id: tenant_id.to_owned(),
             stack_id: stack_id.to_owned(),
             name: stack_id.to_owned(),
+            iac_tool: None,
             tool: None,
+            account_id: String::new(),
+            region: String::new(),
+            state_location: None,
+            enabled: true,
+            created_at: None,
+            updated_at: None,
             owner: None,
             slack_channel: None,
             managed_resource_ids: BTreeSet::new(),
             drift_score: 100.0,
             open_drift: BTreeMap::new(),
-            updated_at: None,
+            drift_updated_at: None,
+        }
+    }
+
+    /// A stack as declared through the API.
+    pub fn declared(tenant_id: &str, declaration: StackDeclaration) -> Self {
+        Self {
+            name: declaration.name,
+            iac_tool: Some(declaration.iac_tool),
+            account_id: declaration.account_id,
+            region: declaration.region,
+            state_location: declaration.state_location,
+            enabled: declaration.enabled,
+            created_at: Some(declaration.created_at),
+            updated_at: Some(declaration.updated_at),
+            ..Stack::new(tenant_id, &declaration.stack_id)
+        }
+    }
+
+    /// The declared tool's name; for a stack nobody declared, its seen tool's, else
+    /// `terraform`.
+    pub fn iac_tool_name(&self) -> String {
+        match (&self.iac_tool, self.tool) {
+            (Some(declared), _) => declared.clone(),
+            (None, Some(tool)) => tool.label().to_ascii_lowercase(),
+            (None, None) => "terraform".into(),
+        }
+    }
+
+    /// The API's view. Times a stored stack always has (the item's defaults set them) read as
+    /// the epoch on a stack never stored.
+    pub fn declaration(&self) -> StackDeclaration {
+        StackDeclaration {
+            stack_id: self.stack_id.clone(),
+            name: self.name.clone(),
+            iac_tool: self.iac_tool_name(),
+            account_id: self.account_id.clone(),
+            region: self.region.clone(),
+            state_location: self.state_location.clone(),
+            enabled: self.enabled,
+            created_at: self.created_at.unwrap_or_default(),
+            updated_at: self.updated_at.unwrap_or_default(),
         }
     }
 }

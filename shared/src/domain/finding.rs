@@ -71,6 +71,10 @@ impl Severity {
     }
 }
 
+/// Where a finding stands. The one spelling of a status, everywhere (items, GSI2 partitions,
+/// API bodies and filters, audit entries, Slack): [`FindingStatus::as_str`], which serde and
+/// [`std::str::FromStr`] agree with. Which status may follow which is the finding entity's
+/// (`entity::finding::Transition`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingStatus {
@@ -79,6 +83,59 @@ pub enum FindingStatus {
     Snoozed,
     Resolved,
     Accepted,
+}
+
+impl FindingStatus {
+    pub const ALL: [FindingStatus; 5] = [
+        FindingStatus::Open,
+        FindingStatus::Expected,
+        FindingStatus::Snoozed,
+        FindingStatus::Resolved,
+        FindingStatus::Accepted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingStatus::Open => "open",
+            FindingStatus::Expected => "expected",
+            FindingStatus::Snoozed => "snoozed",
+            FindingStatus::Resolved => "resolved",
+            FindingStatus::Accepted => "accepted",
+        }
+    }
+
+    /// Still wants attention: open, or snoozed until it reopens (the digest counts the rest
+    /// as closed).
+    pub fn is_active(self) -> bool {
+        matches!(self, FindingStatus::Open | FindingStatus::Snoozed)
+    }
+
+    /// `open, expected, snoozed, resolved, accepted`: for messages that list the choices.
+    pub fn choices() -> String {
+        FindingStatus::ALL.map(FindingStatus::as_str).join(", ")
+    }
+}
+
+impl std::fmt::Display for FindingStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status that is not one of [`FindingStatus::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown finding status {0:?}: status must be one of {choices}", choices = FindingStatus::choices())]
+pub struct UnknownStatus(pub String);
+
+impl std::str::FromStr for FindingStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FindingStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -145,5 +202,35 @@ impl Finding {
             "actor_name": self.actor.name,
             "actor_source": self.actor.source.label(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_spelling_of_a_status() {
+        for status in FindingStatus::ALL {
+            assert_eq!(status.as_str().parse::<FindingStatus>(), Ok(status));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                Value::String(status.as_str().into())
+            );
+            assert_eq!(
+                serde_json::from_value::<FindingStatus>(Value::String(status.to_string())).unwrap(),
+                status
+            );
+        }
+        assert_eq!(
+            FindingStatus::choices(),
+            "open, expected, snoozed, resolved, accepted"
+        );
+        let e = "Open".parse::<FindingStatus>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown finding status \"Open\": status must be one of open, expected, snoozed, resolved, accepted"
+        );
+        assert!(FindingStatus::Snoozed.is_active() && !FindingStatus::Accepted.is_active());
     }
 }

@@ -10,5 +10,7 @@ pub mod ingest;
 pub use actor::{Actor, ActorKind, IacTool, Source};
 pub use cloudtrail::{CloudTrailRecord, RecordError, CLOUDTRAIL_DETAIL_TYPE};
 pub use cost::{CostAction, CostEvent, COST_EVENT_DETAIL_TYPE};
-pub use finding::{Finding, FindingKind, FindingStatus, Severity, FINDING_DETAIL_TYPE};
+pub use finding::{
+    Finding, FindingKind, FindingStatus, Severity, UnknownStatus, FINDING_DETAIL_TYPE,
+};
 pub use ingest::IngestMessage;

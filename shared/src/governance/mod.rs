@@ -432,16 +432,6 @@ pub enum Verdict {
     Hold { code: HoldCode, reason: String },
 }
 
-fn status_name(status: FindingStatus) -> &'static str {
-    match status {
-        FindingStatus::Open => "open",
-        FindingStatus::Expected => "expected",
-        FindingStatus::Snoozed => "snoozed",
-        FindingStatus::Resolved => "resolved",
-        FindingStatus::Accepted => "accepted",
-    }
-}
-
 fn hold(code: HoldCode, reason: String) -> Verdict {
     Verdict::Hold { code, reason }
 }
@@ -508,10 +498,7 @@ pub fn decide(
         );
     }
     if finding.status != FindingStatus::Open {
-        return hold(
-            HoldCode::Status,
-            format!("finding is {}", status_name(finding.status)),
-        );
+        return hold(HoldCode::Status, format!("finding is {}", finding.status));
     }
     let floor = policy.immediate_severity.for_kind(finding.kind);
     if finding.severity < floor {

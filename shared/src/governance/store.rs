@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use super::{
     effective_policy, validate_override, AccountContext, GovernanceError, Policy, PolicyOverride,
 };
-use crate::store::{from_item, keys, to_item, AttrValue, Key, StoreError, Table, Update, PK, SK};
+use crate::entity::governance::{self as entity, Scope};
+use crate::store::{StoreError, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyStoreError {
@@ -16,46 +17,18 @@ pub enum PolicyStoreError {
     Store(#[from] StoreError),
 }
 
-async fn load(table: &dyn Table, key: Key) -> Result<Option<PolicyOverride>, StoreError> {
-    match table.get(&key).await? {
-        Some(item) => {
-            let item = item
-                .into_iter()
-                .filter(|(k, _)| {
-                    !matches!(
-                        k.as_str(),
-                        "PK" | "SK" | "entity" | "updated_at" | "updated_by"
-                    )
-                })
-                .collect();
-            from_item(item).map(Some).map_err(|e| StoreError::Decode {
-                key: Some(key),
-                source: e,
-            })
-        }
-        None => Ok(None),
-    }
-}
-
 async fn save(
     table: &dyn Table,
     system: &Policy,
-    key: Key,
+    scope: Scope<'_>,
     o: &PolicyOverride,
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<(), PolicyStoreError> {
     validate_override(system, o)?;
-    let mut item = to_item(o).map_err(|e| StoreError::Decode {
-        key: None,
-        source: e,
-    })?;
-    item.insert(PK.into(), AttrValue::S(key.pk));
-    item.insert(SK.into(), AttrValue::S(key.sk));
-    item.insert("entity".into(), AttrValue::S("policy_override".into()));
-    item.insert("updated_at".into(), AttrValue::S(keys::time_key(&now)));
-    item.insert("updated_by".into(), AttrValue::S(by.to_owned()));
-    table.put(item, None).await?;
+    table
+        .put(entity::override_item(scope, o, by, &now)?, None)
+        .await?;
     Ok(())
 }
 
@@ -63,7 +36,7 @@ pub async fn tenant_override(
     table: &dyn Table,
     tenant: &str,
 ) -> Result<Option<PolicyOverride>, StoreError> {
-    load(table, keys::policy_override_tenant(tenant)).await
+    entity::load_override(table, Scope::Tenant(tenant)).await
 }
 
 pub async fn account_override(
@@ -71,7 +44,7 @@ pub async fn account_override(
     tenant: &str,
     account: &str,
 ) -> Result<Option<PolicyOverride>, StoreError> {
-    load(table, keys::policy_override_account(tenant, account)).await
+    entity::load_override(table, Scope::Account(tenant, account)).await
 }
 
 /// Stores a tenant's override after checking it only tightens `system`.
@@ -83,15 +56,7 @@ pub async fn put_tenant_override(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<(), PolicyStoreError> {
-    save(
-        table,
-        system,
-        keys::policy_override_tenant(tenant),
-        o,
-        by,
-        now,
-    )
-    .await
+    save(table, system, Scope::Tenant(tenant), o, by, now).await
 }
 
 /// Stores an account's override after checking it only tightens `system`.
@@ -104,15 +69,7 @@ pub async fn put_account_override(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<(), PolicyStoreError> {
-    save(
-        table,
-        system,
-        keys::policy_override_account(tenant, account),
-        o,
-        by,
-        now,
-    )
-    .await
+    save(table, system, Scope::Account(tenant, account), o, by, now).await
 }
 
 /// The policy that applies to one account of a tenant, read from the table.
@@ -136,16 +93,7 @@ pub async fn account_context(
     let link = crate::tenancy::account_link(table, account)
         .await?
         .filter(|l| l.tenant_id == tenant);
-    let promoted_at = table
-        .get(&keys::account_governance(tenant, account))
-        .await?
-        .and_then(|item| {
-            item.get("promoted_at")
-                .and_then(AttrValue::as_str)
-                .map(str::to_owned)
-        })
-        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc));
+    let promoted_at = entity::promoted_at(table, tenant, account).await?;
     Ok(AccountContext {
         connected_at: link.map(|l| l.connected_at),
         promoted_at,
@@ -159,13 +107,5 @@ pub async fn promote_account(
     account: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    table
-        .update(
-            &keys::account_governance(tenant, account),
-            Update::new()
-                .set_if_absent("promoted_at", keys::time_key(&now))
-                .set("entity", "account_governance"),
-        )
-        .await
-        .map(|_| ())
+    entity::promote(table, tenant, account, &now).await
 }

@@ -5,8 +5,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::entity::slack_oauth_state;
 use crate::http::{percent_encode, HttpRequest};
-use crate::store::{keys, AttrValue, Item, StoreError, Table, TTL_ATTRIBUTE};
+use crate::store::{StoreError, Table};
 
 /// The minimum scopes dd0c asks for. `incoming-webhook` makes Slack's consent page ask the
 /// installer for a channel: alerts go there from the first one, and its webhook is the
@@ -46,14 +47,10 @@ pub async fn start_install(
     link: &InstallLink,
 ) -> Result<String, StoreError> {
     let state = uuid::Uuid::new_v4().simple().to_string();
-    let key = keys::slack_oauth_state(&state);
-    let expires = (now + Duration::minutes(STATE_TTL_MINUTES)).timestamp() as f64;
-    let mut item = Item::new();
-    item.insert("PK".into(), AttrValue::S(key.pk));
-    item.insert("SK".into(), AttrValue::S(key.sk));
-    item.insert("tenant_id".into(), AttrValue::S(tenant.to_owned()));
-    item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(expires));
-    table.put(item, None).await?;
+    let expires = (now + Duration::minutes(STATE_TTL_MINUTES)).timestamp();
+    table
+        .put(slack_oauth_state::item(&state, tenant, expires), None)
+        .await?;
     Ok(format!(
         "https://slack.com/oauth/v2/authorize?client_id={}&scope={}&state={}&redirect_uri={}",
         percent_encode(&link.client_id),
@@ -92,7 +89,7 @@ mod tests {
             .next()
             .unwrap();
         let item = table
-            .get(&keys::slack_oauth_state(state))
+            .get(&slack_oauth_state::key(state))
             .await
             .unwrap()
             .expect("state stored");

@@ -9,9 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::chat::{ChatError, ChatSink};
-use crate::store::{
-    from_item, keys, to_item, AttrValue, Condition, Item, Key, StoreError, Table, Update, PK, SK,
-};
+use crate::entity::{slack_installation, slack_settings};
+use crate::store::{StoreError, Table};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct SlackSettings {
@@ -99,6 +98,15 @@ pub enum InstallationStatus {
     Broken,
 }
 
+impl InstallationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallationStatus::Active => "active",
+            InstallationStatus::Broken => "broken",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Installation {
     pub tenant_id: String,
@@ -137,39 +145,8 @@ pub struct Installation {
     pub channel_problem_at: Option<DateTime<Utc>>,
 }
 
-fn strip(item: Item) -> Item {
-    item.into_iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "PK" | "SK" | "entity"))
-        .collect()
-}
-
-fn with_key(mut item: Item, key: Key, entity: &str) -> Item {
-    item.insert(PK.into(), AttrValue::S(key.pk));
-    item.insert(SK.into(), AttrValue::S(key.sk));
-    item.insert("entity".into(), AttrValue::S(entity.into()));
-    item
-}
-
-fn decode<T: serde::de::DeserializeOwned>(key: Key, item: Item) -> Result<T, StoreError> {
-    from_item(strip(item)).map_err(|e| StoreError::Decode {
-        key: Some(key),
-        source: e,
-    })
-}
-
-fn encode<T: Serialize>(v: &T) -> Result<Item, StoreError> {
-    to_item(v).map_err(|e| StoreError::Decode {
-        key: None,
-        source: e,
-    })
-}
-
 pub async fn load_settings(table: &dyn Table, tenant: &str) -> Result<SlackSettings, StoreError> {
-    let key = keys::slack_settings(tenant);
-    match table.get(&key).await? {
-        Some(item) => decode(key, item),
-        None => Ok(SlackSettings::default()),
-    }
+    slack_settings::load(table, tenant).await
 }
 
 pub async fn put_settings(
@@ -177,12 +154,7 @@ pub async fn put_settings(
     tenant: &str,
     settings: &SlackSettings,
 ) -> Result<(), StoreError> {
-    let item = with_key(
-        encode(settings)?,
-        keys::slack_settings(tenant),
-        "slack_settings",
-    );
-    table.put(item, None).await
+    slack_settings::put(table, tenant, settings).await
 }
 
 /// Applies a change in one update (other settings untouched) and returns the settings after.
@@ -191,30 +163,14 @@ pub async fn update_settings(
     tenant: &str,
     change: &SettingsChange,
 ) -> Result<SlackSettings, StoreError> {
-    let key = keys::slack_settings(tenant);
-    let mut update = Update::new().set("entity", "slack_settings");
-    if let Some(channel) = &change.default_channel {
-        update = update.set("default_channel", channel.as_str());
-    }
-    if let Some(zone) = &change.digest_time_zone {
-        update = update.set("digest_time_zone", zone.as_str());
-    }
-    if let Some(hour) = change.digest_hour {
-        update = update.set("digest_hour", u64::from(hour));
-    }
-    let item = table.update(&key, update).await?;
-    decode(key, item)
+    slack_settings::change(table, tenant, change).await
 }
 
 pub async fn load_installation(
     table: &dyn Table,
     tenant: &str,
 ) -> Result<Option<Installation>, StoreError> {
-    let key = keys::slack_installation(tenant);
-    match table.get(&key).await? {
-        Some(item) => decode(key, item).map(Some),
-        None => Ok(None),
-    }
+    slack_installation::load(table, tenant).await
 }
 
 /// Why an installation was not stored.
@@ -228,53 +184,20 @@ pub enum InstallationError {
     Store(#[from] StoreError),
 }
 
-/// Links the installation's team to its tenant, then stores the installation. The link is
-/// written only if the team has none or already names this tenant (a conditional write, so
-/// two tenants racing for one workspace cannot both win).
+/// Links the installation's team to its tenant, then stores the installation (the team stays
+/// with the tenant that first installed it).
 pub async fn put_installation(
     table: &dyn Table,
     installation: &Installation,
 ) -> Result<(), InstallationError> {
-    let tenant = installation.tenant_id.as_str();
-    let mut link = Item::new();
-    link.insert("tenant_id".into(), AttrValue::S(tenant.to_owned()));
-    let this_tenants_or_nobodys = Condition::Or(vec![
-        Condition::ItemNotExists,
-        Condition::Equals("tenant_id".into(), AttrValue::S(tenant.to_owned())),
-    ]);
-    match table
-        .put(
-            with_key(link, keys::slack_team(&installation.team_id), "slack_team"),
-            Some(this_tenants_or_nobodys),
-        )
-        .await
-    {
-        Ok(()) => {}
-        Err(e) if e.is_condition_failed() => {
-            return Err(InstallationError::TeamOfAnotherTenant {
-                team_id: installation.team_id.clone(),
-            })
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let item = with_key(
-        encode(installation)?,
-        keys::slack_installation(tenant),
-        "slack_installation",
-    );
-    table.put(item, None).await?;
-    Ok(())
+    slack_installation::put(table, installation).await
 }
 
 pub async fn tenant_for_team(
     table: &dyn Table,
     team_id: &str,
 ) -> Result<Option<String>, StoreError> {
-    Ok(table.get(&keys::slack_team(team_id)).await?.and_then(|i| {
-        i.get("tenant_id")
-            .and_then(AttrValue::as_str)
-            .map(str::to_owned)
-    }))
+    slack_installation::tenant_for_team(table, team_id).await
 }
 
 /// Records (or, with `None`, clears) why alerts could not reach their channel.
@@ -284,23 +207,7 @@ pub async fn set_channel_problem(
     problem: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let update = match problem {
-        Some(p) => Update::new()
-            .set("channel_problem", p)
-            .set("channel_problem_at", keys::time_key(&now)),
-        None => Update::new()
-            .remove("channel_problem")
-            .remove("channel_problem_at"),
-    };
-    table
-        .update(
-            &keys::slack_installation(tenant),
-            update
-                .set("tenant_id", tenant)
-                .set("entity", "slack_installation"),
-        )
-        .await
-        .map(|_| ())
+    slack_installation::set_channel_problem(table, tenant, problem, &now).await
 }
 
 /// Marks the installation broken (the API reports it; the notifier stops retrying).
@@ -310,18 +217,7 @@ pub async fn mark_broken(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    table
-        .update(
-            &keys::slack_installation(tenant),
-            Update::new()
-                .set("status", "broken")
-                .set("broken_reason", reason)
-                .set("broken_at", keys::time_key(&now))
-                .set("tenant_id", tenant)
-                .set("entity", "slack_installation"),
-        )
-        .await
-        .map(|_| ())
+    slack_installation::mark_broken(table, tenant, reason, &now).await
 }
 
 /// Finds the chat sink of a tenant's workspace.

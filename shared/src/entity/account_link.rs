@@ -1,0 +1,192 @@
+//! The account link: which tenant an AWS account belongs to (`ACCOUNT#<acct>` / `LINK`,
+//! *global*, read for every event), indexed as a tenant's accounts (GSI1 `T#ACCOUNTS`) and in
+//! the one system-wide list of linked accounts (GSI2 `ACCOUNTLINKS`, the hourly digest tick).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::store::{
+    query_all, AttrValue, Condition, Index, Item, Key, Query, StoreError, Table, Update,
+};
+use crate::tenancy::{AccountLink, AccountStatus};
+
+use super::{account, after, decode, encode, indexed, keyed, tenant, time_key};
+
+pub const ENTITY: &str = "account_link";
+const PREFIX: &str = "ACCOUNT#";
+
+/// The GSI2 partition of every account link: every tenant's accounts, sorted by tenant. Only
+/// the hourly digest tick reads it ([`all_tenants`]): no tenant-facing route lists it.
+pub const ALL_LINKS_GSI2PK: &str = "ACCOUNTLINKS";
+
+pub fn key(account: &str) -> Key {
+    Key::new(format!("{PREFIX}{account}"), "LINK")
+}
+
+/// The account of a link key.
+pub fn account_of(key: &Key) -> Option<&str> {
+    (key.sk == "LINK").then_some(())?;
+    after(&key.pk, PREFIX)
+}
+
+fn tenant_accounts_partition(tenant: &str) -> String {
+    tenant::sub(tenant, "ACCOUNTS")
+}
+
+/// GSI1 of an account link: a tenant's accounts.
+pub fn gsi1(tenant: &str, account: &str) -> (String, String) {
+    (
+        tenant_accounts_partition(tenant),
+        format!("{PREFIX}{account}"),
+    )
+}
+
+/// GSI2 of an account link: every tenant's accounts in one sparse partition.
+pub fn gsi2(tenant: &str, account: &str) -> (String, String) {
+    (ALL_LINKS_GSI2PK.to_owned(), account::pk(tenant, account))
+}
+
+pub fn item(link: &AccountLink) -> Result<Item, StoreError> {
+    let item = keyed(encode(link)?, key(&link.account_id), ENTITY);
+    let item = indexed(item, Index::Gsi1, gsi1(&link.tenant_id, &link.account_id));
+    Ok(indexed(
+        item,
+        Index::Gsi2,
+        gsi2(&link.tenant_id, &link.account_id),
+    ))
+}
+
+pub async fn load(table: &dyn Table, account: &str) -> Result<Option<AccountLink>, StoreError> {
+    let key = key(account);
+    match table.get(&key).await? {
+        Some(item) => decode(Some(key), item).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Links an account to a tenant unless it is already linked (to anyone). Returns the link
+/// that holds afterwards.
+pub async fn link_if_absent(
+    table: &dyn Table,
+    link: &AccountLink,
+) -> Result<AccountLink, StoreError> {
+    match table.put(item(link)?, Some(Condition::ItemNotExists)).await {
+        Ok(()) => Ok(link.clone()),
+        Err(e) if e.is_condition_failed() => load(table, &link.account_id)
+            .await?
+            .ok_or_else(|| StoreError::Backend("account link vanished".into())),
+        Err(e) => Err(e),
+    }
+}
+
+/// A tenant's account links (pattern 2), a page at a time.
+pub fn tenant_accounts_query(tenant: &str) -> Query {
+    Query::partition(tenant_accounts_partition(tenant)).on(Index::Gsi1)
+}
+
+/// Every account link of a tenant (bounded: a tenant has at most hundreds of accounts).
+pub async fn tenant_accounts(
+    table: &dyn Table,
+    tenant: &str,
+) -> Result<Vec<AccountLink>, StoreError> {
+    query_all(table, tenant_accounts_query(tenant))
+        .await?
+        .into_iter()
+        .map(|item| decode(None, item))
+        .collect()
+}
+
+/// Every account link of every tenant (pattern 33).
+pub fn all_links_query() -> Query {
+    Query::partition(ALL_LINKS_GSI2PK).on(Index::Gsi2)
+}
+
+/// Every tenant with at least one account link (any status: a disconnecting account still
+/// needs its purge), in order, each once. For system jobs only (the hourly digest tick).
+pub async fn all_tenants(table: &dyn Table) -> Result<Vec<String>, StoreError> {
+    let tenants: BTreeSet<String> = query_all(table, all_links_query())
+        .await?
+        .into_iter()
+        .filter_map(|item| match item.get("tenant_id") {
+            Some(AttrValue::S(t)) if !t.is_empty() => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok(tenants.into_iter().collect())
+}
+
+/// A change of a link's status, only while the link is the tenant's (and, with `from`, still
+/// in that status). A condition failure means the link changed meanwhile or is not the
+/// tenant's.
+pub fn status_change(
+    tenant: &str,
+    to: AccountStatus,
+    from: Option<AccountStatus>,
+    now: &DateTime<Utc>,
+) -> Update {
+    let owned = Condition::Equals("tenant_id".into(), AttrValue::S(tenant.to_owned()));
+    let condition = match from {
+        Some(from) => Condition::And(vec![
+            owned,
+            Condition::Equals("status".into(), AttrValue::S(from.as_str().into())),
+        ]),
+        None => owned,
+    };
+    Update::new()
+        .set("status", to.as_str())
+        .set("status_changed_at", time_key(now))
+        .when(condition)
+}
+
+/// Disconnecting: the status change, and when the digest may purge the account's data.
+pub fn disconnect(tenant: &str, now: &DateTime<Utc>, purge_after: &DateTime<Utc>) -> Update {
+    status_change(tenant, AccountStatus::Disconnecting, None, now)
+        .set("purge_after", time_key(purge_after))
+}
+
+/// Deletes everything kept about an account (its `A` partition), then its link.
+pub async fn purge(table: &dyn Table, link: &AccountLink) -> Result<(), StoreError> {
+    account::delete_everything(table, &link.tenant_id, &link.account_id).await?;
+    table.delete(&key(&link.account_id), None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_keys_round_trip() {
+        let k = key("111122223333");
+        assert_eq!(k, Key::new("ACCOUNT#111122223333", "LINK"));
+        assert_eq!(account_of(&k), Some("111122223333"));
+        assert_eq!(
+            gsi1("t1", "1"),
+            ("TENANT#t1#ACCOUNTS".into(), "ACCOUNT#1".into())
+        );
+        let (g2pk, g2sk) = gsi2("t1", "1");
+        assert_eq!(g2pk, "ACCOUNTLINKS");
+        assert_eq!(account::parse_pk(&g2sk), Some(("t1", "1")));
+        let q = tenant_accounts_query("t1");
+        assert_eq!(
+            (q.index, q.partition.as_str()),
+            (Some(Index::Gsi1), "TENANT#t1#ACCOUNTS")
+        );
+    }
+
+    #[test]
+    fn a_status_change_is_conditional_on_the_owner() {
+        let now = Utc::now();
+        let u = status_change(
+            "t1",
+            AccountStatus::Paused,
+            Some(AccountStatus::Active),
+            &now,
+        );
+        assert_eq!(u.set[0], ("status".into(), AttrValue::S("paused".into())));
+        assert!(matches!(u.condition, Some(Condition::And(ref c)) if c.len() == 2));
+        let d = disconnect("t1", &now, &now);
+        assert!(d.set.iter().any(|(k, _)| k == "purge_after"));
+        assert!(matches!(d.condition, Some(Condition::Equals(ref a, _)) if a == "tenant_id"));
+    }
+}

@@ -1,0 +1,94 @@
+//! The scorer's memory, in the account partition `A`: a baseline per service × resource type
+//! (`BASELINE#<service>#<type>`, with the expected sets people teach through "mark
+//! expected"), the account-wide baseline (`BASELINE#ACCOUNT`), the markers of events already
+//! counted (`SCORED#<eventID>`) and an actor's calls per time bucket (`ACTIVITY#…`, TTL).
+
+use crate::store::{AttrValue, Item, Key, StoreError, Table, Update, TTL_ATTRIBUTE};
+
+use super::{account, bare};
+
+/// Baseline attribute: actors (ARN, or name when there is no ARN) marked expected.
+pub const EXPECTED_ACTORS: &str = "expected_actors";
+/// Baseline attribute: instance types / DB classes marked expected.
+pub const EXPECTED_TYPES: &str = "expected_types";
+
+pub fn key(tenant: &str, account: &str, service: &str, resource_type: &str) -> Key {
+    Key::new(
+        account::pk(tenant, account),
+        format!("BASELINE#{service}#{resource_type}"),
+    )
+}
+
+/// The service and resource type of a baseline key (`None` for the account-wide one).
+pub fn parse(key: &Key) -> Option<(&str, &str)> {
+    key.sk
+        .strip_prefix("BASELINE#")?
+        .split_once('#')
+        .filter(|_| key.sk != "BASELINE#ACCOUNT")
+}
+
+/// The account-wide baseline (every service and type): regions and actors the account uses,
+/// its event count and first-seen time.
+pub fn account_key(tenant: &str, account: &str) -> Key {
+    Key::new(account::pk(tenant, account), "BASELINE#ACCOUNT")
+}
+
+/// Marks an event as counted into its baseline, so a redelivery never counts twice.
+pub fn contribution_key(tenant: &str, account: &str, event_id: &str) -> Key {
+    Key::new(account::pk(tenant, account), format!("SCORED#{event_id}"))
+}
+
+/// The marker's item (no `entity` attribute: the format predates it), expiring at `ttl`
+/// (epoch seconds).
+pub fn contribution_item(tenant: &str, account: &str, event_id: &str, ttl: i64) -> Item {
+    let mut item = bare(contribution_key(tenant, account, event_id));
+    item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(ttl as f64));
+    item
+}
+
+/// One actor's cost-creating calls in one time bucket (with a TTL): the burst signal.
+pub fn activity_key(tenant: &str, account: &str, actor: &str, bucket: i64) -> Key {
+    Key::new(
+        account::pk(tenant, account),
+        format!("ACTIVITY#{actor}#{bucket}"),
+    )
+}
+
+/// Adds `actor` and `skus` to the expected sets of one baseline (`ADD` to string sets:
+/// idempotent). Nothing to add, nothing written.
+pub async fn add_expected(
+    table: &dyn Table,
+    key: &Key,
+    actor: Option<&str>,
+    skus: &[&str],
+) -> Result<(), StoreError> {
+    let mut update = Update::new();
+    if let Some(actor) = actor.filter(|a| !a.is_empty()) {
+        update = update.add(EXPECTED_ACTORS, AttrValue::string_set([actor]));
+    }
+    if !skus.is_empty() {
+        update = update.add(EXPECTED_TYPES, AttrValue::string_set(skus.iter().copied()));
+    }
+    if update.add.is_empty() {
+        return Ok(());
+    }
+    table.update(key, update).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baseline_keys_round_trip() {
+        let k = key("t", "1", "ec2", "ec2:instance");
+        assert_eq!(
+            k,
+            Key::new("TENANT#t#ACCOUNT#1", "BASELINE#ec2#ec2:instance")
+        );
+        assert_eq!(parse(&k), Some(("ec2", "ec2:instance")));
+        assert_eq!(parse(&account_key("t", "1")), None);
+        assert_eq!(contribution_key("t", "1", "e").sk, "SCORED#e");
+        assert_eq!(activity_key("t", "1", "arn", 7).sk, "ACTIVITY#arn#7");
+    }
+}

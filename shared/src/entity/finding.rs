@@ -1,0 +1,500 @@
+//! A finding (`T` / `FINDING#<kind>-<eventID>`): one per (kind, event), written once,
+//! published once, indexed by time (GSI1 `T#FINDINGS`) and by status and time (GSI2
+//! `T#FINDINGS#<status>`). Its status changes only through a [`Transition`], each allowed from
+//! the statuses [`Transition::allowed_from`] lists and written under the condition that the
+//! status is still the one the change was decided on; every transition moves the GSI2 entry.
+//! People's changes go through `finding_actions`, which audits them.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Finding, FindingKind, FindingStatus};
+use crate::store::{
+    put_if_absent, query_all, AttrValue, Condition, Index, Item, Key, Query, StoreError, Table,
+    Update,
+};
+
+use super::{decode, encode, indexed, keyed, reindex, tenant, time_key, time_window};
+
+pub const ENTITY: &str = "finding";
+const SK_PREFIX: &str = "FINDING#";
+
+pub fn key(tenant: &str, finding_id: &str) -> Key {
+    Key::new(tenant::pk(tenant), format!("{SK_PREFIX}{finding_id}"))
+}
+
+/// The finding id of a finding key.
+pub fn id_of(key: &Key) -> Option<&str> {
+    key.sk.strip_prefix(SK_PREFIX)
+}
+
+fn by_time_partition(tenant: &str) -> String {
+    tenant::sub(tenant, "FINDINGS")
+}
+
+fn status_partition(tenant: &str, status: &str) -> String {
+    tenant::sub(tenant, &format!("FINDINGS#{status}"))
+}
+
+fn time_sort(time: &DateTime<Utc>, finding_id: &str) -> String {
+    format!("{}#{finding_id}", time_key(time))
+}
+
+/// GSI1 of a finding: a tenant's findings by event time.
+pub fn gsi1(tenant: &str, time: &DateTime<Utc>, finding_id: &str) -> (String, String) {
+    (by_time_partition(tenant), time_sort(time, finding_id))
+}
+
+/// GSI2 of a finding: a tenant's findings in one status, by event time.
+pub fn gsi2(
+    tenant: &str,
+    status: FindingStatus,
+    time: &DateTime<Utc>,
+    finding_id: &str,
+) -> (String, String) {
+    gsi2_spelled(tenant, status.as_str(), time, finding_id)
+}
+
+/// [`gsi2`] with the status as a string: only for `store::keys`, until its callers move.
+#[doc(hidden)]
+pub fn gsi2_spelled(
+    tenant: &str,
+    status: &str,
+    time: &DateTime<Utc>,
+    finding_id: &str,
+) -> (String, String) {
+    (
+        status_partition(tenant, status),
+        time_sort(time, finding_id),
+    )
+}
+
+/// A finding's item, with its key, both index entries and entity name.
+pub fn item(finding: &Finding) -> Result<Item, StoreError> {
+    let (tenant, id, time) = (&finding.tenant_id, &finding.id, &finding.event_time);
+    let item = keyed(encode(finding)?, key(tenant, id), ENTITY);
+    let item = indexed(item, Index::Gsi1, gsi1(tenant, time, id));
+    Ok(indexed(
+        item,
+        Index::Gsi2,
+        gsi2(tenant, finding.status, time, id),
+    ))
+}
+
+/// A tenant's findings by event time (pattern 14); sort keys are `<time>#<id>`
+/// (`entity::time_range`).
+pub fn by_time(tenant: &str) -> Query {
+    Query::partition(by_time_partition(tenant)).on(Index::Gsi1)
+}
+
+/// A tenant's findings with `since <= event time <= until` (the digest's day).
+pub fn by_time_within(tenant: &str, since: &DateTime<Utc>, until: &DateTime<Utc>) -> Query {
+    by_time(tenant).sort(time_window("", since, until))
+}
+
+/// A tenant's findings in one status, by event time (pattern 15).
+pub fn in_status(tenant: &str, status: FindingStatus) -> Query {
+    Query::partition(status_partition(tenant, status.as_str())).on(Index::Gsi2)
+}
+
+/// A stored finding with what lives on its item beside the finding: the snooze, the owner and
+/// where its Slack alert is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFinding {
+    pub finding: Finding,
+    pub snooze_until: Option<DateTime<Utc>>,
+    pub owner: Option<String>,
+    pub slack_channel: Option<String>,
+    pub slack_ts: Option<String>,
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name)
+        .and_then(AttrValue::as_str)
+        .map(str::to_owned)
+}
+
+/// When a stored finding's snooze ends (`snooze_until`).
+pub fn snooze_until(item: &Item) -> Option<DateTime<Utc>> {
+    item.get("snooze_until")
+        .and_then(AttrValue::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Reads a finding's item (from a query or a get).
+pub fn stored(key: Option<Key>, item: Item) -> Result<StoredFinding, StoreError> {
+    let snooze_until = snooze_until(&item);
+    let owner = text(&item, "owner");
+    let slack_channel = text(&item, "slack_channel");
+    let slack_ts = text(&item, "slack_ts");
+    Ok(StoredFinding {
+        finding: decode(key, item)?,
+        snooze_until,
+        owner,
+        slack_channel,
+        slack_ts,
+    })
+}
+
+pub async fn load_stored(
+    table: &dyn Table,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<StoredFinding>, StoreError> {
+    let key = key(tenant, id);
+    match table.get(&key).await? {
+        Some(item) => stored(Some(key), item).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub async fn load(
+    table: &dyn Table,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<Finding>, StoreError> {
+    Ok(load_stored(table, tenant, id).await?.map(|s| s.finding))
+}
+
+/// Every finding of a tenant, by event time (the replay's findings file, Slack's lists).
+pub async fn all(table: &dyn Table, tenant: &str) -> Result<Vec<Finding>, StoreError> {
+    query_all(table, by_time(tenant))
+        .await?
+        .into_iter()
+        .map(|item| decode(None, item))
+        .collect()
+}
+
+/// Whether a finding still has to be handed to the notifier.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// New, or stored earlier but never published (a crash between the two).
+    ToPublish,
+    /// Stored and published before: a redelivery.
+    AlreadyPublished,
+}
+
+/// Writes a finding unless one exists for the same (kind, event).
+pub async fn record(table: &dyn Table, finding: &Finding) -> Result<Recorded, StoreError> {
+    if put_if_absent(table, item(finding)?).await? {
+        return Ok(Recorded::ToPublish);
+    }
+    let existing = table.get(&key(&finding.tenant_id, &finding.id)).await?;
+    let published = existing.is_some_and(|i| i.get("published") == Some(&AttrValue::Bool(true)));
+    Ok(if published {
+        Recorded::AlreadyPublished
+    } else {
+        Recorded::ToPublish
+    })
+}
+
+async fn touch(table: &dyn Table, finding: &Finding, update: Update) -> Result<(), StoreError> {
+    table
+        .update(&key(&finding.tenant_id, &finding.id), update)
+        .await
+        .map(|_| ())
+}
+
+pub async fn mark_published(table: &dyn Table, finding: &Finding) -> Result<(), StoreError> {
+    touch(table, finding, Update::new().set("published", true)).await
+}
+
+/// Records the notifier's decision on a finding.
+pub async fn record_notification(
+    table: &dyn Table,
+    finding: &Finding,
+    notified: bool,
+    suppressed_reason: Option<&str>,
+) -> Result<(), StoreError> {
+    let update = Update::new().set("notified", notified);
+    let update = match suppressed_reason {
+        Some(r) => update.set("suppressed_reason", r),
+        None => update.remove("suppressed_reason"),
+    };
+    touch(table, finding, update).await
+}
+
+/// Where the finding's Slack alert is, so that a button press can update it.
+pub async fn record_alert_message(
+    table: &dyn Table,
+    finding: &Finding,
+    channel: &str,
+    ts: &str,
+) -> Result<(), StoreError> {
+    let update = Update::new()
+        .set("slack_channel", channel)
+        .set("slack_ts", ts);
+    touch(table, finding, update).await
+}
+
+// ---------------------------------------------------------------------------------- transitions
+
+/// A change of a finding's status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// "This was expected".
+    MarkExpected,
+    /// Quiet until the given time (the digest reopens it then).
+    Snooze {
+        until: DateTime<Utc>,
+    },
+    Resolve,
+    /// Back to open (undo, or the end of a snooze).
+    Reopen,
+    /// A drift accepted as the new desired state (drift findings only).
+    AcceptDrift,
+}
+
+impl Transition {
+    /// The name people and the audit trail use (`finding.<name>`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transition::MarkExpected => "mark_expected",
+            Transition::Snooze { .. } => "snooze",
+            Transition::Resolve => "resolve",
+            Transition::Reopen => "reopen",
+            Transition::AcceptDrift => "accept_drift",
+        }
+    }
+
+    /// The status after.
+    pub fn to(&self) -> FindingStatus {
+        match self {
+            Transition::MarkExpected => FindingStatus::Expected,
+            Transition::Snooze { .. } => FindingStatus::Snoozed,
+            Transition::Resolve => FindingStatus::Resolved,
+            Transition::Reopen => FindingStatus::Open,
+            Transition::AcceptDrift => FindingStatus::Accepted,
+        }
+    }
+
+    /// The statuses the change may start from: acting on a resolved finding as if it were
+    /// open (or reopening an open one) is a stale page or a client bug, not an intent.
+    pub fn allowed_from(&self) -> &'static [FindingStatus] {
+        use FindingStatus::*;
+        match self {
+            Transition::MarkExpected | Transition::Snooze { .. } => &[Open, Snoozed],
+            Transition::Resolve => &[Open, Snoozed, Expected, Accepted],
+            Transition::Reopen => &[Snoozed, Expected, Resolved, Accepted],
+            Transition::AcceptDrift => &[Open, Snoozed, Expected],
+        }
+    }
+}
+
+/// A transition the finding's status (or kind) does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{transition} is not allowed on a {what} finding")]
+pub struct NotAllowed {
+    pub transition: &'static str,
+    pub from: FindingStatus,
+    /// The status, or the kind when the kind is what forbids it.
+    pub what: &'static str,
+}
+
+/// Whether `transition` may apply to `current`.
+pub fn check(current: &Finding, transition: &Transition) -> Result<(), NotAllowed> {
+    let refuse = |what: &'static str| NotAllowed {
+        transition: transition.name(),
+        from: current.status,
+        what,
+    };
+    if *transition == Transition::AcceptDrift && current.kind != FindingKind::Drift {
+        return Err(refuse(current.kind.as_str()));
+    }
+    if !transition.allowed_from().contains(&current.status) {
+        return Err(refuse(current.status.as_str()));
+    }
+    Ok(())
+}
+
+/// The write of a transition decided on `current`: the status and its GSI2 entry, who and
+/// when, the snooze (kept only by a snooze) and an acceptance's author, under the condition
+/// that the stored status is still `current.status`.
+pub fn transition_update(
+    current: &Finding,
+    transition: &Transition,
+    by: &str,
+    now: &DateTime<Utc>,
+) -> (Key, Update) {
+    let to = transition.to();
+    let (tenant, id) = (&current.tenant_id, &current.id);
+    let mut update = reindex(
+        Update::new().set("status", to.as_str()),
+        Index::Gsi2,
+        gsi2(tenant, to, &current.event_time, id),
+    )
+    .set("status_changed_at", time_key(now))
+    .set("status_changed_by", by)
+    .when(Condition::Equals(
+        "status".into(),
+        AttrValue::S(current.status.as_str().into()),
+    ));
+    update = match transition {
+        Transition::Snooze { until } => update.set("snooze_until", time_key(until)),
+        _ => update.remove("snooze_until"),
+    };
+    if *transition == Transition::AcceptDrift {
+        update = update
+            .set("accepted_by", by)
+            .set("accepted_at", time_key(now));
+    }
+    (key(tenant, id), update)
+}
+
+/// The write of an assignment (the owner is not a status: any finding may be assigned).
+pub fn assignment(tenant: &str, id: &str, owner: &str, now: &DateTime<Utc>) -> (Key, Update) {
+    (
+        key(tenant, id),
+        Update::new()
+            .set("owner", owner)
+            .set("assigned_at", time_key(now))
+            .when(Condition::ItemExists),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Actor, ActorKind, Severity, Source};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn finding(kind: FindingKind, status: FindingStatus) -> Finding {
+        Finding {
+            id: "cost-e1".into(),
+            tenant_id: "t1".into(),
+            kind,
+            event_id: "e1".into(),
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            event_time: t("2026-01-15T09:00:00Z"),
+            event_name: "RunInstances".into(),
+            actor: Actor {
+                arn: "arn:aws:iam::111122223333:user/alice".into(),
+                name: "alice".into(),
+                kind: ActorKind::IamUser,
+                source: Source::Console,
+                ip: None,
+                mfa: false,
+                user_agent: None,
+            },
+            severity: Severity::Warning,
+            score: 0.9,
+            reasons: vec![],
+            resource_type: "ec2:instance".into(),
+            resource_ids: vec![],
+            estimated_hourly_cost: None,
+            category: None,
+            notified: false,
+            suppressed_reason: None,
+            status,
+            created_at: t("2026-01-15T09:00:01Z"),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn keys_and_indexes() {
+        let k = key("t1", "cost-e1");
+        assert_eq!(k, Key::new("TENANT#t1", "FINDING#cost-e1"));
+        assert_eq!(id_of(&k), Some("cost-e1"));
+        let time = t("2026-01-15T09:00:00Z");
+        assert_eq!(
+            gsi1("t1", &time, "x"),
+            ("TENANT#t1#FINDINGS".into(), "2026-01-15T09:00:00Z#x".into())
+        );
+        assert_eq!(
+            gsi2("t1", FindingStatus::Snoozed, &time, "x").0,
+            "TENANT#t1#FINDINGS#snoozed"
+        );
+        assert_eq!(by_time("t1").partition, gsi1("t1", &time, "x").0);
+        let q = in_status("t1", FindingStatus::Open);
+        assert_eq!(
+            (q.index, q.partition.as_str()),
+            (Some(Index::Gsi2), "TENANT#t1#FINDINGS#open")
+        );
+        let item = item(&finding(FindingKind::CostAnomaly, FindingStatus::Open)).unwrap();
+        assert_eq!(item["GSI2PK"].as_str(), Some("TENANT#t1#FINDINGS#open"));
+        assert_eq!(
+            item["GSI1SK"].as_str(),
+            Some("2026-01-15T09:00:00Z#cost-e1")
+        );
+        assert_eq!(item["entity"].as_str(), Some("finding"));
+        assert_eq!(item["status"].as_str(), Some("open"));
+        let back = stored(Some(k), item).unwrap();
+        assert_eq!(
+            back.finding,
+            finding(FindingKind::CostAnomaly, FindingStatus::Open)
+        );
+    }
+
+    #[test]
+    fn transitions_allowed_and_refused() {
+        use FindingStatus::*;
+        let until = t("2026-01-16T00:00:00Z");
+        let all = [
+            Transition::MarkExpected,
+            Transition::Snooze { until },
+            Transition::Resolve,
+            Transition::Reopen,
+            Transition::AcceptDrift,
+        ];
+        for tr in &all {
+            for from in FindingStatus::ALL {
+                let f = finding(FindingKind::Drift, from);
+                let allowed = tr.allowed_from().contains(&from);
+                assert_eq!(check(&f, tr).is_ok(), allowed, "{} from {from}", tr.name());
+                // Never to itself (a repeated click is refused, not re-audited), except a new
+                // snooze time.
+                if from == tr.to() && from != Snoozed {
+                    assert!(!allowed, "{} from {from}", tr.name());
+                }
+            }
+        }
+        let e = check(
+            &finding(FindingKind::CostAnomaly, Resolved),
+            &Transition::Snooze { until },
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "snooze is not allowed on a resolved finding");
+        let e = check(
+            &finding(FindingKind::CostAnomaly, Open),
+            &Transition::AcceptDrift,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "accept_drift is not allowed on a cost_anomaly finding"
+        );
+    }
+
+    #[test]
+    fn a_transition_moves_the_status_index_under_a_condition() {
+        let now = t("2026-01-15T10:00:00Z");
+        let until = t("2026-01-16T00:00:00Z");
+        let f = finding(FindingKind::Drift, FindingStatus::Open);
+        let (k, u) = transition_update(&f, &Transition::Snooze { until }, "u1", &now);
+        assert_eq!(k, key("t1", "cost-e1"));
+        let set: std::collections::BTreeMap<_, _> = u.set.iter().cloned().collect();
+        assert_eq!(set["status"].as_str(), Some("snoozed"));
+        assert_eq!(set["GSI2PK"].as_str(), Some("TENANT#t1#FINDINGS#snoozed"));
+        assert_eq!(set["GSI2SK"].as_str(), Some("2026-01-15T09:00:00Z#cost-e1"));
+        assert_eq!(set["snooze_until"].as_str(), Some("2026-01-16T00:00:00Z"));
+        assert_eq!(set["status_changed_by"].as_str(), Some("u1"));
+        assert_eq!(
+            u.condition,
+            Some(Condition::Equals(
+                "status".into(),
+                AttrValue::S("open".into())
+            ))
+        );
+        let (_, u) = transition_update(&f, &Transition::AcceptDrift, "u1", &now);
+        assert!(u.remove.contains(&"snooze_until".to_owned()));
+        assert!(u
+            .set
+            .iter()
+            .any(|(k, v)| k == "accepted_by" && v.as_str() == Some("u1")));
+    }
+}

@@ -1,0 +1,178 @@
+//! A resource's history partition (`T#RESOURCE#<type>#<id>`): its managed-resource item
+//! (`MANAGED`: what IaC owns it), its change events (`CHANGE#<time>#<eventID>`, TTL) and its
+//! drift events (`DRIFT#…`, [`super::drift_event`]). Tenant-wide (not per account) so that a
+//! drift report, which names a resource but not always its account, finds the resource's
+//! CloudTrail changes; one query reads a resource's whole history. Change and drift events are
+//! kept as their JSON text (attribute `json`) so that values in diffs round-trip exactly (the
+//! item mapping keeps numbers as f64).
+
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::domain::drift::{ChangeEvent, ManagedResource};
+use crate::store::{
+    put_if_absent, query_all, AttrValue, Item, Key, Query, StoreError, Table, TTL_ATTRIBUTE,
+};
+
+use super::{decode, encode, keyed, tenant, time_key, time_window};
+
+pub const MANAGED_ENTITY: &str = "managed_resource";
+pub const CHANGE_ENTITY: &str = "change_event";
+
+pub fn pk(tenant: &str, resource_type: &str, resource_id: &str) -> String {
+    tenant::sub(tenant, &format!("RESOURCE#{resource_type}#{resource_id}"))
+}
+
+/// The tenant, resource type and resource id of a resource partition (a tenant id without
+/// `#`; the type never has one, the id may).
+pub fn parse_pk(pk: &str) -> Option<(&str, &str, &str)> {
+    let tenant = tenant::tenant_of(pk)?;
+    let rest = pk
+        .strip_prefix(&tenant::pk(tenant))?
+        .strip_prefix("#RESOURCE#")?;
+    let (resource_type, id) = rest.split_once('#')?;
+    Some((tenant, resource_type, id))
+}
+
+/// A resource's whole history, oldest first.
+pub fn history(tenant: &str, resource_type: &str, resource_id: &str) -> Query {
+    Query::partition(pk(tenant, resource_type, resource_id))
+}
+
+pub fn managed_key(tenant: &str, resource_type: &str, resource_id: &str) -> Key {
+    Key::new(pk(tenant, resource_type, resource_id), "MANAGED")
+}
+
+pub fn change_key(
+    tenant: &str,
+    resource_type: &str,
+    resource_id: &str,
+    time: &DateTime<Utc>,
+    event_id: &str,
+) -> Key {
+    Key::new(
+        pk(tenant, resource_type, resource_id),
+        format!("CHANGE#{}#{event_id}", time_key(time)),
+    )
+}
+
+pub(crate) fn json_of<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+pub(crate) fn from_json_attr<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    let text = item
+        .get("json")
+        .and_then(AttrValue::as_str)
+        .ok_or_else(|| StoreError::Invalid("stored drift item has no json attribute".into()))?;
+    serde_json::from_str(text).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+pub fn managed_item(resource: &ManagedResource) -> Result<Item, StoreError> {
+    let key = managed_key(
+        &resource.tenant_id,
+        &resource.resource_type,
+        &resource.resource_id,
+    );
+    Ok(keyed(encode(resource)?, key, MANAGED_ENTITY))
+}
+
+pub async fn managed_resource(
+    table: &dyn Table,
+    tenant: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<Option<ManagedResource>, StoreError> {
+    let key = managed_key(tenant, resource_type, resource_id);
+    match table.get(&key).await? {
+        Some(item) => decode(Some(key), item).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub async fn put_managed_resource(
+    table: &dyn Table,
+    resource: &ManagedResource,
+) -> Result<(), StoreError> {
+    table.put(managed_item(resource)?, None).await
+}
+
+pub fn change_item(event: &ChangeEvent, ttl: i64) -> Result<Item, StoreError> {
+    let key = change_key(
+        &event.tenant_id,
+        &event.resource_type,
+        &event.resource_id,
+        &event.event_time,
+        &event.event_id,
+    );
+    let mut item = keyed(Item::new(), key, CHANGE_ENTITY);
+    item.insert("json".into(), AttrValue::S(json_of(event)?));
+    item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(ttl as f64));
+    Ok(item)
+}
+
+/// Stores a change event once (a redelivered CloudTrail event is recognised); returns
+/// whether it was new.
+pub async fn record_change_event(
+    table: &dyn Table,
+    event: &ChangeEvent,
+    ttl: i64,
+) -> Result<bool, StoreError> {
+    put_if_absent(table, change_item(event, ttl)?).await
+}
+
+/// A resource's change events with `from <= event_time <= to` (pattern 16).
+pub fn changes_between_query(
+    tenant: &str,
+    resource_type: &str,
+    resource_id: &str,
+    from: &DateTime<Utc>,
+    to: &DateTime<Utc>,
+) -> Query {
+    history(tenant, resource_type, resource_id).sort(time_window("CHANGE#", from, to))
+}
+
+/// A resource's change events with `from <= event_time <= to`, oldest first.
+pub async fn changes_between(
+    table: &dyn Table,
+    tenant: &str,
+    resource_type: &str,
+    resource_id: &str,
+    from: &DateTime<Utc>,
+    to: &DateTime<Utc>,
+) -> Result<Vec<ChangeEvent>, StoreError> {
+    let query = changes_between_query(tenant, resource_type, resource_id, from, to);
+    query_all(table, query)
+        .await?
+        .iter()
+        .map(from_json_attr)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SortKeyCondition;
+
+    #[test]
+    fn resource_keys_round_trip() {
+        let p = pk("t1", "ec2:security-group", "sg-1#x");
+        assert_eq!(p, "TENANT#t1#RESOURCE#ec2:security-group#sg-1#x");
+        assert_eq!(parse_pk(&p), Some(("t1", "ec2:security-group", "sg-1#x")));
+        assert_eq!(managed_key("t1", "a", "b").sk, "MANAGED");
+        let t = DateTime::parse_from_rfc3339("2026-01-15T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            change_key("t1", "a", "b", &t, "e").sk,
+            "CHANGE#2026-01-15T09:00:00Z#e"
+        );
+        assert_eq!(
+            changes_between_query("t1", "a", "b", &t, &t).sort,
+            SortKeyCondition::Between(
+                "CHANGE#2026-01-15T09:00:00Z".into(),
+                "CHANGE#2026-01-15T09:00:00Z~".into()
+            )
+        );
+    }
+}
