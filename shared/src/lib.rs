@@ -33,3 +33,5 @@ pub mod secrets;
 pub mod signatures;
 pub mod slack;
 pub mod tenancy;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

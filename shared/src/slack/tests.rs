@@ -99,24 +99,8 @@ pub fn drift_finding() -> Finding {
 }
 
 fn check_golden(name: &str, actual: &Value) {
-    let path = golden_dir().join(name);
     let pretty = serde_json::to_string_pretty(actual).unwrap() + "\n";
-    if std::env::var_os("DD0C_UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(golden_dir()).unwrap();
-        std::fs::write(&path, &pretty).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with DD0C_UPDATE_GOLDEN=1 to create it)",
-            path.display()
-        )
-    });
-    assert_eq!(
-        pretty,
-        expected,
-        "{} differs (DD0C_UPDATE_GOLDEN=1 rewrites it)",
-        path.display()
-    );
+    crate::testing::golden::check(&golden_dir().join(name), &pretty);
 }
 
 #[test]

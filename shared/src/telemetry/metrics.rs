@@ -121,7 +121,7 @@ struct MetricsFile {
 /// The contract as `shared/metrics.json` holds it (pretty JSON, a final newline).
 pub fn metrics_json() -> String {
     let file = MetricsFile {
-        comment: "Generated from dd0c_shared::telemetry::Metric (shared/src/telemetry/metrics.rs): edit the enum, then UPDATE_METRICS_JSON=1 cargo test -p dd0c-shared metrics_json",
+        comment: "Generated from dd0c_shared::telemetry::Metric (shared/src/telemetry/metrics.rs): edit the enum, then DD0C_UPDATE_GOLDEN=1 cargo test -p dd0c-shared metrics_json",
         namespace: super::METRIC_NAMESPACE,
         dimension: super::METRIC_DIMENSION,
         metrics: Metric::ALL
@@ -150,18 +150,8 @@ mod tests {
     #[test]
     fn metrics_json_is_what_the_enum_exports() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("metrics.json");
-        let exported = metrics_json();
-        if std::env::var_os("UPDATE_METRICS_JSON").is_some() {
-            std::fs::write(&path, &exported).expect("write shared/metrics.json");
-            return;
-        }
-        assert!(
-            METRICS_JSON == exported,
-            "shared/metrics.json is not what telemetry::Metric exports; regenerate it with\n\
-             \n    UPDATE_METRICS_JSON=1 cargo test -p dd0c-shared metrics_json\n\n\
-             and commit it (the CDK dashboard is built from the file).\n\
-             --- the enum exports:\n{exported}"
-        );
+        // The CDK dashboard is built from the file: commit it with the enum.
+        crate::testing::golden::check(&path, &metrics_json());
     }
 
     #[test]
