@@ -7,11 +7,11 @@ use dd0c_shared::bus::Envelope;
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink};
 use dd0c_shared::clock::{SharedClock, SystemClock};
 use dd0c_shared::domain::{Finding, FINDING_DETAIL_TYPE};
-use dd0c_shared::finding_store::{load_finding, record_notification};
+use dd0c_shared::entity::{finding as finding_entity, notice, slack_thread, stack};
 use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Verdict};
 use dd0c_shared::slack::blocks;
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
-use dd0c_shared::store::{keys, AttrValue, Table, Update, TTL_ATTRIBUTE};
+use dd0c_shared::store::{AttrValue, Table, Update, TTL_ATTRIBUTE};
 use dd0c_shared::telemetry::{self, Metric};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -127,12 +127,10 @@ impl Notifier {
     /// Per-stack channel, else per-account channel, else the tenant's default, else ours.
     async fn channel_for(&self, finding: &Finding) -> Result<String, HandlerError> {
         let table = self.table.as_ref();
-        if let Some(stack) = finding.details.get("stack").and_then(|s| s.as_str()) {
-            let key = keys::stack(&finding.tenant_id, stack);
-            if let Some(item) = table.get(&key).await? {
-                if let Some(AttrValue::S(channel)) = item.get("slack_channel") {
-                    return Ok(channel.clone());
-                }
+        if let Some(stack_id) = finding.details.get("stack").and_then(|s| s.as_str()) {
+            let stack = stack::load_stack(table, &finding.tenant_id, stack_id).await?;
+            if let Some(channel) = stack.and_then(|s| s.slack_channel) {
+                return Ok(channel);
             }
         }
         let s = settings::load_settings(table, &finding.tenant_id).await?;
@@ -149,7 +147,8 @@ impl Notifier {
         code: HoldCode,
         reason: &str,
     ) -> Result<(), HandlerError> {
-        record_notification(self.table.as_ref(), finding, false, Some(reason)).await?;
+        finding_entity::record_notification(self.table.as_ref(), finding, false, Some(reason))
+            .await?;
         tracing::info!(
             tenant = %finding.tenant_id,
             finding = %finding.id,
@@ -169,12 +168,14 @@ impl Notifier {
         finding: &Finding,
         chat: &dyn ChatSink,
     ) -> Result<(), HandlerError> {
-        let mut item = dd0c_shared::store::Item::new();
-        let key = keys::notice(&finding.tenant_id, "panic_mode");
-        item.insert("PK".into(), AttrValue::S(key.pk));
-        item.insert("SK".into(), AttrValue::S(key.sk));
-        item.insert("at".into(), AttrValue::S(keys::time_key(&self.clock.now())));
-        if !dd0c_shared::store::put_if_absent(self.table.as_ref(), item).await? {
+        let first = notice::claim(
+            self.table.as_ref(),
+            &finding.tenant_id,
+            "panic_mode",
+            &self.clock.now(),
+        )
+        .await?;
+        if !first {
             return Ok(());
         }
         let text = ":double_vertical_bar: dd0c alerting is paused (panic mode). Findings are still scored and recorded; see the dashboard or the daily digest.";
@@ -213,7 +214,7 @@ impl Notifier {
         };
         let channel = self.channel_for(finding).await?;
         let now = self.clock.now();
-        let thread = keys::slack_thread(&finding.tenant_id, &thread_key(finding));
+        let thread = slack_thread::key(&finding.tenant_id, &thread_key(finding));
         let thread_ts = self
             .table
             .get(&thread)
@@ -258,16 +259,15 @@ impl Notifier {
                     .set(TTL_ATTRIBUTE, AttrValue::N(expires)),
             )
             .await?;
-        record_notification(self.table.as_ref(), finding, true, None).await?;
+        finding_entity::record_notification(self.table.as_ref(), finding, true, None).await?;
         // Where the alert is, so that a button press can update it.
-        self.table
-            .update(
-                &keys::finding(&finding.tenant_id, &finding.id),
-                Update::new()
-                    .set("slack_channel", posted.channel.as_str())
-                    .set("slack_ts", posted.ts.as_str()),
-            )
-            .await?;
+        finding_entity::record_alert_message(
+            self.table.as_ref(),
+            finding,
+            &posted.channel,
+            &posted.ts,
+        )
+        .await?;
         tracing::info!(
             tenant = %finding.tenant_id,
             finding = %finding.id,
@@ -294,7 +294,7 @@ impl MessageHandler for Notifier {
         }
         let reference: FindingRef =
             serde_json::from_value(envelope.detail).map_err(HandlerError::malformed)?;
-        let finding = load_finding(
+        let finding = finding_entity::load(
             self.table.as_ref(),
             &reference.tenant_id,
             &reference.finding_id,

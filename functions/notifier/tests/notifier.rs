@@ -6,18 +6,15 @@ use dd0c_notifier::{Decision, Notifier, NotifierConfig};
 use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink, Posted, RecordingChat};
 use dd0c_shared::clock::ManualClock;
-use dd0c_shared::domain::{
-    Actor, ActorKind, Finding, FindingKind, FindingStatus, Severity, Source,
-};
-use dd0c_shared::finding_store::{load_finding, record_finding};
+use dd0c_shared::domain::{Finding, FindingKind, Severity};
+use dd0c_shared::entity::{self, finding::load as load_finding, finding::record as record_finding};
 use dd0c_shared::governance::{store as policy_store, GovernanceMode, Policy, PolicyOverride};
 use dd0c_shared::slack::settings::{self, SlackSettings};
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::store::{keys, Table};
-use dd0c_shared::tenancy::{AccountLink, AccountStatus};
-use serde_json::{json, Value};
-
-const ACCOUNT: &str = "111122223333";
+use dd0c_shared::store::Table;
+use dd0c_shared::tenancy::AccountLink;
+use dd0c_shared::testing::{active_account, cost_finding, ACCOUNT};
+use serde_json::json;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 20, 12, 0, 0).unwrap()
@@ -33,15 +30,13 @@ async fn world(connected_days_ago: i64) -> World {
     let clock = ManualClock::new(now());
     let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
     let link = AccountLink {
-        account_id: ACCOUNT.into(),
-        tenant_id: "t1".into(),
-        status: AccountStatus::Active,
-        role_arn: None,
-        external_id: None,
         connected_at: now() - Duration::days(connected_days_ago),
-        status_changed_at: None,
+        ..active_account()
     };
-    table.put(link.to_item().unwrap(), None).await.unwrap();
+    table
+        .put(entity::account_link::item(&link).unwrap(), None)
+        .await
+        .unwrap();
     World {
         table,
         chat: Arc::new(RecordingChat::default()),
@@ -49,37 +44,15 @@ async fn world(connected_days_ago: i64) -> World {
     }
 }
 
+/// A finding of `kind` at [`now`], costing $4/h.
 fn finding(id: &str, kind: FindingKind, severity: Severity) -> Finding {
     Finding {
-        id: id.into(),
-        tenant_id: "t1".into(),
         kind,
-        event_id: id.into(),
-        account_id: ACCOUNT.into(),
-        region: "us-east-1".into(),
-        event_time: now(),
-        event_name: "RunInstances".into(),
-        actor: Actor {
-            arn: "arn:aws:iam::111122223333:user/alice".into(),
-            name: "alice".into(),
-            kind: ActorKind::IamUser,
-            source: Source::Console,
-            ip: None,
-            mfa: false,
-            user_agent: None,
-        },
         severity,
-        score: 80.0,
-        reasons: vec!["new instance family".into()],
-        resource_type: "ec2:instance".into(),
-        resource_ids: vec!["i-1".into()],
-        estimated_hourly_cost: Some(4.0),
-        category: None,
-        notified: false,
-        suppressed_reason: None,
-        status: FindingStatus::Open,
+        event_time: now(),
         created_at: now(),
-        details: Value::Null,
+        estimated_hourly_cost: Some(4.0),
+        ..cost_finding(id)
     }
 }
 
@@ -305,7 +278,7 @@ async fn routes_to_the_account_channel_and_threads_bursts_by_actor() {
     // The finding remembers where its alert is (for button updates).
     let item = w
         .table
-        .get(&keys::finding("t1", "cost-1"))
+        .get(&entity::finding::key("t1", "cost-1"))
         .await
         .unwrap()
         .unwrap();
@@ -425,7 +398,7 @@ async fn a_revoked_token_marks_the_installation_broken_and_is_not_retried() {
     assert!(f.suppressed_reason.unwrap().contains("token_revoked"));
     let item = w
         .table
-        .get(&keys::slack_installation("t1"))
+        .get(&entity::slack_installation::key("t1"))
         .await
         .unwrap()
         .unwrap();

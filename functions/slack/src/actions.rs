@@ -8,11 +8,10 @@ use dd0c_shared::chat::ChatMessage;
 use dd0c_shared::finding_actions::{self, FindingAction};
 use dd0c_shared::http::{HttpRequest, HttpResponse};
 use dd0c_shared::slack::blocks::{self, summary};
-use dd0c_shared::store::keys;
 use serde_json::{json, Value};
 
 use crate::app::SlackApp;
-use crate::finding_changes::{accept_drift, apply, failed, load, set_owner, ActionFailure};
+use crate::finding_changes::{accept_drift, apply, load, set_owner, ActionFailure};
 use crate::modals::{assign_modal, ASSIGN_VIEW, OWNER_BLOCK};
 use crate::reply::{form, section};
 
@@ -109,6 +108,9 @@ impl SlackApp {
                 &format!("no finding {finding_id}"),
                 Some("payload.actions[0].value"),
             ),
+            Err(ActionFailure::NotAllowed(why)) => {
+                HttpResponse::problem(409, "Conflict", &why, Some("payload.actions[0].action_id"))
+            }
             Err(ActionFailure::Failed(e)) => {
                 tracing::error!(tenant, finding = %finding_id, error = %e, "action failed");
                 HttpResponse::problem(
@@ -169,7 +171,9 @@ impl SlackApp {
             // An empty 200 closes the modal.
             Ok(()) => HttpResponse::text(200, "text/plain", ""),
             Err(ActionFailure::NotFound) => in_modal("This finding no longer exists"),
-            Err(ActionFailure::Unknown) => in_modal("This finding cannot be assigned"),
+            Err(ActionFailure::Unknown | ActionFailure::NotAllowed(_)) => {
+                in_modal("This finding cannot be assigned")
+            }
             Err(ActionFailure::Failed(e)) => {
                 tracing::error!(tenant, finding = finding_id, error = %e, "assign failed");
                 in_modal("dd0c could not save the owner; try again")
@@ -236,7 +240,7 @@ impl SlackApp {
                 format!("Drift accepted by <@{user}>")
             }
             "assign" => {
-                let finding = load(table, tenant, finding_id).await?;
+                let finding = load(table, tenant, finding_id).await?.finding;
                 let chat = self.chat(tenant).await?;
                 if let Some(trigger_id) = &trigger_id {
                     let view = assign_modal(&finding, channel.as_deref(), ts.as_deref());
@@ -278,22 +282,10 @@ impl SlackApp {
             _ => return Err(ActionFailure::Unknown),
         };
         // Update the original alert (the finding remembers where it is; the payload too).
-        let finding = load(table, tenant, finding_id).await?;
-        let item = table
-            .get(&keys::finding(tenant, finding_id))
-            .await
-            .map_err(failed)?
-            .unwrap_or_default();
-        let channel = item
-            .get("slack_channel")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .or(channel);
-        let ts = item
-            .get("slack_ts")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .or(ts);
+        let stored = load(table, tenant, finding_id).await?;
+        let finding = stored.finding;
+        let channel = stored.slack_channel.or(channel);
+        let ts = stored.slack_ts.or(ts);
         if let (Some(channel), Some(ts)) = (channel, ts) {
             let chat = self.chat(tenant).await?;
             let message = ChatMessage {

@@ -2,7 +2,7 @@
 //! deferred when Slack gave a response URL.
 
 use dd0c_shared::domain::{Finding, FindingKind, FindingStatus};
-use dd0c_shared::finding_store::all_findings;
+use dd0c_shared::entity::{self, finding};
 use dd0c_shared::http::{HttpRequest, HttpResponse};
 use dd0c_shared::slack::blocks::{escape_mrkdwn, summary};
 use dd0c_shared::slack::settings;
@@ -93,7 +93,7 @@ impl SlackApp {
     }
 
     async fn status(&self, tenant: &str) -> Result<HttpResponse, dd0c_shared::store::StoreError> {
-        let findings = all_findings(self.table.as_ref(), tenant).await?;
+        let findings = finding::all(self.table.as_ref(), tenant).await?;
         let open = |k: FindingKind| {
             findings
                 .iter()
@@ -108,7 +108,7 @@ impl SlackApp {
             .await
             .ok()
             .flatten()
-            .map(|i| format!("{:?}", i.status).to_lowercase())
+            .map(|i| i.status.as_str().to_owned())
             .unwrap_or_else(|| "not installed (local mode)".into());
         let text = format!(
             "*dd0c status*\n• Open cost anomalies: {}\n• Open drift: {}\n• Findings held by governance: {held}\n• Findings recorded: {}\n• Slack installation: {install}",
@@ -129,7 +129,7 @@ impl SlackApp {
             .iter()
             .find(|a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
             .copied();
-        let mut list: Vec<Finding> = all_findings(self.table.as_ref(), tenant)
+        let mut list: Vec<Finding> = finding::all(self.table.as_ref(), tenant)
             .await?
             .into_iter()
             .filter(|f| f.kind == FindingKind::CostAnomaly)
@@ -181,7 +181,7 @@ impl SlackApp {
         let table = self.table.as_ref();
         let text = match stack {
             None => {
-                let stacks = dd0c_shared::drift_store::list_stacks(table, tenant).await?;
+                let stacks = entity::stack::list_stacks(table, tenant).await?;
                 if stacks.is_empty() {
                     "No stacks known yet.".to_owned()
                 } else {
@@ -199,7 +199,7 @@ impl SlackApp {
                 }
             }
             Some(stack) => {
-                let open: Vec<String> = all_findings(table, tenant)
+                let open: Vec<String> = finding::all(table, tenant)
                     .await?
                     .into_iter()
                     .filter(|f| f.kind == FindingKind::Drift && f.status == FindingStatus::Open)

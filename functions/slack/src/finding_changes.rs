@@ -1,29 +1,49 @@
-//! The finding changes the Slack actions make (expected, snooze, accept drift, assign), each
-//! audited.
+//! The finding changes the Slack actions make (expected, snooze, accept drift, assign): each
+//! goes through `dd0c_shared::finding_actions`, which checks the transition against the
+//! finding entity and writes the finding with its audit entry.
 
 use chrono::{DateTime, Utc};
-use dd0c_shared::domain::{Finding, FindingKind};
-use dd0c_shared::finding_actions::{self, append_audit, audit_entry, FindingAction};
-use dd0c_shared::finding_store::load_finding;
-use dd0c_shared::store::{keys, Condition, Table, Update};
-use serde_json::json;
+use dd0c_shared::entity::finding::{self, NotAllowed, StoredFinding};
+use dd0c_shared::finding_actions::{self, ChangeError, FindingAction};
+use dd0c_shared::store::Table;
 
 pub(crate) enum ActionFailure {
     Unknown,
     NotFound,
+    /// The finding's status does not allow the change (a repeated click, a stale alert).
+    NotAllowed(String),
     Failed(String),
 }
 
-pub(crate) fn failed(e: impl std::fmt::Display) -> ActionFailure {
+fn failed(e: impl std::fmt::Display) -> ActionFailure {
     ActionFailure::Failed(e.to_string())
 }
 
+impl From<ChangeError> for ActionFailure {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::NotFound(_) => ActionFailure::NotFound,
+            // Refused for the finding's kind (accepting a cost anomaly as drift): not an
+            // action this finding has.
+            ChangeError::NotAllowed(e) if refused_by_kind(&e) => ActionFailure::Unknown,
+            ChangeError::NotAllowed(e) => ActionFailure::NotAllowed(e.to_string()),
+            e @ (ChangeError::SnoozeInPast | ChangeError::Store(_)) => failed(e),
+        }
+    }
+}
+
+/// `NotAllowed::what` names the kind when the kind is what forbids the change.
+fn refused_by_kind(e: &NotAllowed) -> bool {
+    e.what != e.from.as_str()
+}
+
+/// The finding with where its alert is.
 pub(crate) async fn load(
     table: &dyn Table,
     tenant: &str,
     id: &str,
-) -> Result<Finding, ActionFailure> {
-    load_finding(table, tenant, id)
+) -> Result<StoredFinding, ActionFailure> {
+    finding::load_stored(table, tenant, id)
         .await
         .map_err(failed)?
         .ok_or(ActionFailure::NotFound)
@@ -37,11 +57,8 @@ pub(crate) async fn apply(
     who: &finding_actions::Actor,
     now: DateTime<Utc>,
 ) -> Result<(), ActionFailure> {
-    match finding_actions::apply(table, tenant, id, action, who, now).await {
-        Ok(_) => Ok(()),
-        Err(finding_actions::ActionError::NotFound(_)) => Err(ActionFailure::NotFound),
-        Err(e) => Err(failed(e)),
-    }
+    finding_actions::apply_checked(table, tenant, id, action, who, now).await?;
+    Ok(())
 }
 
 pub(crate) async fn accept_drift(
@@ -51,39 +68,8 @@ pub(crate) async fn accept_drift(
     who: &finding_actions::Actor,
     now: DateTime<Utc>,
 ) -> Result<(), ActionFailure> {
-    let finding = load(table, tenant, id).await?;
-    if finding.kind != FindingKind::Drift {
-        return Err(ActionFailure::Unknown);
-    }
-    let (g2pk, g2sk) = keys::finding_gsi2(tenant, "accepted", &finding.event_time, id);
-    table
-        .update(
-            &keys::finding(tenant, id),
-            Update::new()
-                .set("status", "accepted")
-                .set("GSI2PK", g2pk)
-                .set("GSI2SK", g2sk)
-                .set("accepted_by", who.user.as_str())
-                .set("accepted_at", keys::time_key(&now))
-                .set("status_changed_at", keys::time_key(&now))
-                .set("status_changed_by", who.user.as_str())
-                .when(Condition::ItemExists),
-        )
-        .await
-        .map_err(failed)?;
-    append_audit(
-        table,
-        &audit_entry(
-            tenant,
-            who,
-            now,
-            "finding.accept_drift",
-            id,
-            json!({"from": format!("{:?}", finding.status).to_lowercase()}),
-        ),
-    )
-    .await
-    .map_err(failed)
+    finding_actions::accept_drift(table, tenant, id, who, now).await?;
+    Ok(())
 }
 
 pub(crate) async fn set_owner(
@@ -94,36 +80,6 @@ pub(crate) async fn set_owner(
     who: &finding_actions::Actor,
     now: DateTime<Utc>,
 ) -> Result<(), ActionFailure> {
-    let before = table
-        .get(&keys::finding(tenant, id))
-        .await
-        .map_err(failed)?
-        .ok_or(ActionFailure::NotFound)?;
-    let previous = before
-        .get("owner")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
-    table
-        .update(
-            &keys::finding(tenant, id),
-            Update::new()
-                .set("owner", owner)
-                .set("assigned_at", keys::time_key(&now))
-                .when(Condition::ItemExists),
-        )
-        .await
-        .map_err(failed)?;
-    append_audit(
-        table,
-        &audit_entry(
-            tenant,
-            who,
-            now,
-            "finding.assign",
-            id,
-            json!({"owner": owner, "previous": previous}),
-        ),
-    )
-    .await
-    .map_err(failed)
+    finding_actions::assign(table, tenant, id, owner, who, now).await?;
+    Ok(())
 }

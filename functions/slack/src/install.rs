@@ -4,10 +4,11 @@
 //! another tenant is refused, never rebound.
 
 use dd0c_shared::crypto;
+use dd0c_shared::entity::{audit, slack_oauth_state};
 use dd0c_shared::http::{percent_decode, HttpRequest, HttpResponse};
 use dd0c_shared::slack::install::{start_install, InstallLink};
 use dd0c_shared::slack::settings::{self, Installation, InstallationError, InstallationStatus};
-use dd0c_shared::store::{keys, AttrValue, Condition};
+use dd0c_shared::store::{AttrValue, Condition};
 
 use crate::app::SlackApp;
 use crate::oauth::ChosenChannel;
@@ -29,7 +30,7 @@ impl SlackApp {
             return HttpResponse::problem(
                 401,
                 "Unauthorized",
-                "start the Slack install from the dd0c dashboard (GET /v1/integrations/slack/install-url, signed in)",
+                "start the Slack install from the dd0c dashboard (GET /v1/settings/slack/install-url, signed in)",
                 None,
             );
         };
@@ -73,13 +74,10 @@ impl SlackApp {
         let Some(code) = request.query.get("code").filter(|s| !s.is_empty()) else {
             return HttpResponse::problem(400, "Bad request", "code is missing", Some("code"));
         };
-        let key = keys::slack_oauth_state(state);
+        let key = slack_oauth_state::key(state);
         // An expired state reads as absent.
         let tenant = match self.table.get(&key).await {
-            Ok(Some(item)) => item
-                .get("tenant_id")
-                .and_then(AttrValue::as_str)
-                .map(str::to_owned),
+            Ok(Some(item)) => slack_oauth_state::tenant_of(&item).map(str::to_owned),
             Ok(None) => None,
             Err(e) => {
                 tracing::error!(error = %e, "state lookup failed");
@@ -218,9 +216,7 @@ impl SlackApp {
             &access.team_id,
             serde_json::json!({"scopes": installation.scopes}),
         );
-        if let Err(e) =
-            dd0c_shared::finding_actions::append_audit(self.table.as_ref(), &entry).await
-        {
+        if let Err(e) = audit::append(self.table.as_ref(), &entry).await {
             tracing::warn!(tenant, error = %e, "could not audit the install");
         }
         tracing::info!(tenant, team = %access.team_id, "Slack installed");

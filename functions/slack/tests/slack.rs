@@ -8,15 +8,14 @@ use dd0c_shared::batch::HandlerError;
 use dd0c_shared::chat::{ChatMessage, ChatSink, RecordingChat};
 use dd0c_shared::clock::{Clock, ManualClock};
 use dd0c_shared::crypto::LocalKeyProvider;
-use dd0c_shared::domain::{
-    Actor, ActorKind, Finding, FindingKind, FindingStatus, Severity, Source,
-};
-use dd0c_shared::finding_store::{load_finding, record_finding};
+use dd0c_shared::domain::{Finding, FindingKind, FindingStatus, Severity};
+use dd0c_shared::entity;
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::signatures::sign_slack;
 use dd0c_shared::slack::settings;
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::store::{keys, query_all, AttrValue, Query, Table, Update};
+use dd0c_shared::store::{query_all, AttrValue, Query, Table, Update};
+use dd0c_shared::testing::{cost_finding, drift_finding};
 use dd0c_slack::deferred::{
     BusDeferrer, DeferredCommand, DeferredCommands, Deferrer, HttpPoster, PostError, ResponsePoster,
 };
@@ -48,12 +47,10 @@ fn at(ts: i64) -> DateTime<Utc> {
 async fn world(secret: &str) -> World {
     let clock = ManualClock::new(at(FIXTURE_TS));
     let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
-    let mut link = dd0c_shared::store::Item::new();
-    link.insert("tenant_id".into(), AttrValue::S("t1".into()));
-    let k = keys::slack_team("T111");
-    link.insert("PK".into(), AttrValue::S(k.pk));
-    link.insert("SK".into(), AttrValue::S(k.sk));
-    table.put(link, None).await.unwrap();
+    table
+        .put(entity::slack_installation::team_item("T111", "t1"), None)
+        .await
+        .unwrap();
     let chat = Arc::new(RecordingChat::default());
     let app = SlackApp::new(
         table.clone(),
@@ -155,47 +152,31 @@ async fn a_base64_body_from_api_gateway_verifies_after_conversion() {
 
 fn finding(id: &str, kind: FindingKind) -> Finding {
     let t = at(FIXTURE_TS) - Duration::hours(1);
+    let (base, details) = if kind == FindingKind::Drift {
+        (
+            drift_finding(id),
+            json!({"stack": "web", "diff": [{"attribute": "tags.env", "old": "prod", "new": "dev"}]}),
+        )
+    } else {
+        // What the scorer records on a cost finding.
+        (
+            cost_finding(id),
+            json!({"sku": "p3.8xlarge", "count": 1, "spot": false, "service": "ec2"}),
+        )
+    };
     Finding {
-        id: id.into(),
-        tenant_id: "t1".into(),
-        kind,
-        event_id: id.into(),
-        account_id: "111122223333".into(),
-        region: "us-east-1".into(),
-        event_time: t,
-        event_name: "RunInstances".into(),
-        actor: Actor {
-            arn: "arn:aws:iam::111122223333:user/alice".into(),
-            name: "alice".into(),
-            kind: ActorKind::IamUser,
-            source: Source::Console,
-            ip: None,
-            mfa: false,
-            user_agent: None,
-        },
         severity: Severity::Critical,
-        score: 90.0,
-        reasons: vec!["big".into()],
-        resource_type: "ec2:instance".into(),
-        resource_ids: vec!["i-1".into()],
-        estimated_hourly_cost: Some(5.0),
-        category: None,
         notified: true,
-        suppressed_reason: None,
-        status: FindingStatus::Open,
+        event_time: t,
         created_at: t,
-        details: if kind == FindingKind::Drift {
-            json!({"stack": "web", "diff": [{"attribute": "tags.env", "old": "prod", "new": "dev"}]})
-        } else {
-            // What the scorer records on a cost finding.
-            json!({"sku": "p3.8xlarge", "count": 1, "spot": false, "service": "ec2"})
-        },
+        details,
+        ..base
     }
 }
 
 /// Records a finding and posts its alert as the notifier would.
 async fn alerted(w: &World, f: &Finding) -> String {
-    record_finding(w.table.as_ref(), f).await.unwrap();
+    entity::finding::record(w.table.as_ref(), f).await.unwrap();
     let posted = w
         .chat
         .post(ChatMessage {
@@ -206,13 +187,7 @@ async fn alerted(w: &World, f: &Finding) -> String {
         })
         .await
         .unwrap();
-    w.table
-        .update(
-            &keys::finding("t1", &f.id),
-            Update::new()
-                .set("slack_channel", "C111")
-                .set("slack_ts", posted.ts.as_str()),
-        )
+    entity::finding::record_alert_message(w.table.as_ref(), f, "C111", &posted.ts)
         .await
         .unwrap();
     posted.ts
@@ -250,7 +225,7 @@ async fn press(w: &World, action: Value, ts: &str) -> HttpResponse {
 }
 
 async fn audit(w: &World) -> Vec<Value> {
-    query_all(w.table.as_ref(), Query::partition(keys::tenant_pk("t1") + "#AUDIT"))
+    query_all(w.table.as_ref(), entity::audit::trail("t1"))
         .await
         .unwrap()
         .into_iter()
@@ -273,14 +248,14 @@ async fn each_action_changes_state_updates_the_message_and_is_audited() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let f = load_finding(w.table.as_ref(), "t1", "cost-1")
+    let f = entity::finding::load(w.table.as_ref(), "t1", "cost-1")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(f.status, FindingStatus::Snoozed);
     let item = w
         .table
-        .get(&keys::finding("t1", "cost-1"))
+        .get(&entity::finding::key("t1", "cost-1"))
         .await
         .unwrap()
         .unwrap();
@@ -298,7 +273,7 @@ async fn each_action_changes_state_updates_the_message_and_is_audited() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
-        load_finding(w.table.as_ref(), "t1", "cost-1")
+        entity::finding::load(w.table.as_ref(), "t1", "cost-1")
             .await
             .unwrap()
             .unwrap()
@@ -311,7 +286,12 @@ async fn each_action_changes_state_updates_the_message_and_is_audited() {
         .contains("Marked expected by <@U42>"));
     let baseline = w
         .table
-        .get(&keys::baseline("t1", "111122223333", "ec2", "ec2:instance"))
+        .get(&entity::baseline::key(
+            "t1",
+            "111122223333",
+            "ec2",
+            "ec2:instance",
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -335,7 +315,7 @@ async fn each_action_changes_state_updates_the_message_and_is_audited() {
     assert_eq!(r.status, 200, "{}", r.body);
     let item = w
         .table
-        .get(&keys::finding("t1", "drift-1"))
+        .get(&entity::finding::key("t1", "drift-1"))
         .await
         .unwrap()
         .unwrap();
@@ -391,7 +371,7 @@ async fn each_action_changes_state_updates_the_message_and_is_audited() {
     );
     let item = w
         .table
-        .get(&keys::finding("t1", "drift-1"))
+        .get(&entity::finding::key("t1", "drift-1"))
         .await
         .unwrap()
         .unwrap();
@@ -442,6 +422,38 @@ async fn each_action_changes_state_updates_the_message_and_is_audited() {
     assert_eq!(audit(&w).await.len(), before);
 }
 
+/// The finding's status decides which changes apply: a repeated click (or a click on a stale
+/// alert) is refused with 409 and changes and audits nothing.
+#[tokio::test]
+async fn a_change_the_status_does_not_allow_is_refused_and_not_audited() {
+    let w = world("secret").await;
+    let ts_cost = alerted(&w, &finding("cost-1", FindingKind::CostAnomaly)).await;
+    let ts_drift = alerted(&w, &finding("drift-1", FindingKind::Drift)).await;
+    let expected = json!({"action_id": "mark_expected", "value": "cost-1", "type": "button"});
+    assert_eq!(press(&w, expected.clone(), &ts_cost).await.status, 200);
+    let accept = json!({"action_id": "accept_drift", "value": "drift-1", "type": "button"});
+    assert_eq!(press(&w, accept.clone(), &ts_drift).await.status, 200);
+    let before = audit(&w).await.len();
+    let r = press(&w, expected, &ts_cost).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body
+            .contains("mark_expected is not allowed on a expected finding"),
+        "{}",
+        r.body
+    );
+    let r = press(&w, accept, &ts_drift).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let snooze = json!({"action_id": "snooze_1h", "value": "drift-1", "type": "button"});
+    assert_eq!(press(&w, snooze, &ts_drift).await.status, 409);
+    assert_eq!(audit(&w).await.len(), before);
+    let drift = entity::finding::load(w.table.as_ref(), "t1", "drift-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(drift.status, FindingStatus::Accepted);
+}
+
 async fn command(w: &World, text: &str) -> Value {
     let body = format!("team_id=T111&user_id=U42&command=%2Fdd0c&text={}&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1", url_encode(text));
     let r = w
@@ -467,7 +479,9 @@ async fn slash_commands_answer_from_the_store() {
     let mut other = finding("cost-2", FindingKind::CostAnomaly);
     other.account_id = "444455556666".into();
     other.status = FindingStatus::Resolved;
-    record_finding(w.table.as_ref(), &other).await.unwrap();
+    entity::finding::record(w.table.as_ref(), &other)
+        .await
+        .unwrap();
     alerted(&w, &finding("drift-1", FindingKind::Drift)).await;
 
     let status = command(&w, "status").await.to_string();
@@ -593,7 +607,7 @@ async fn oauth_install_checks_state_and_stores_the_token_encrypted() {
         401,
         "a header must not pick the tenant a workspace is linked to"
     );
-    // The signed-in API call starts it (GET /v1/integrations/slack/install-url).
+    // The signed-in API call starts it (GET /v1/settings/slack/install-url).
     let link = dd0c_shared::slack::install::InstallLink {
         client_id: "123.456".into(),
         redirect_uri: "https://api.dd0c.dev/v1/slack/oauth_redirect".into(),
@@ -730,7 +744,7 @@ async fn without_a_modal_assign_falls_back_to_a_picker_in_the_thread() {
     assert_eq!(r.status, 200, "{}", r.body);
     let item = w
         .table
-        .get(&keys::finding("t1", "drift-1"))
+        .get(&entity::finding::key("t1", "drift-1"))
         .await
         .unwrap()
         .unwrap();
