@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use dd0c_shared::accounts::zombie::Zombie;
 use dd0c_shared::domain::Finding;
+use dd0c_shared::entity::stack::{Stack, StackDeclaration};
 use dd0c_shared::tenancy::AccountLink;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -170,7 +171,7 @@ impl FindingView {
             category: f.category.clone(),
             notified: f.notified,
             suppressed_reason: f.suppressed_reason.clone(),
-            status: dd0c_shared::finding_actions::status_str(f.status).into(),
+            status: f.status.as_str().into(),
             snooze_until,
             details: f.details.clone(),
         }
@@ -200,8 +201,12 @@ pub struct BaselineView {
     pub sensitivity: String,
 }
 
+// A stack as the API shows it (schema `Stack`): what the tenant declared. Built from the one
+// stored stack (`dd0c_shared::entity::stack::Stack`) through its `StackDeclaration`; never
+// stored itself. (A plain comment: a doc comment would become the schema's description.)
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Stack {
+#[schema(as = Stack)]
+pub struct StackView {
     pub stack_id: String,
     pub name: String,
     /// `terraform`, `cloudformation`, `cdk`, `pulumi`.
@@ -212,6 +217,28 @@ pub struct Stack {
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl From<StackDeclaration> for StackView {
+    fn from(d: StackDeclaration) -> Self {
+        StackView {
+            stack_id: d.stack_id,
+            name: d.name,
+            iac_tool: d.iac_tool,
+            account_id: d.account_id,
+            region: d.region,
+            state_location: d.state_location,
+            enabled: d.enabled,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+impl From<&Stack> for StackView {
+    fn from(stack: &Stack) -> Self {
+        stack.declaration().into()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -388,7 +415,7 @@ macro_rules! page {
 }
 page!(AccountPage, AccountView);
 page!(FindingPage, FindingView);
-page!(StackPage, Stack);
+page!(StackPage, StackView);
 page!(ApiKeyPage, ApiKeyView);
 
 #[derive(Debug, Deserialize, IntoParams)]

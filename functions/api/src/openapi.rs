@@ -57,16 +57,16 @@ fn baseline_patch() {}
 fn stacks_list() {}
 
 #[utoipa::path(post, path = "/v1/stacks", tag = "drift", request_body = StackCreate,
-    responses((status = 201, body = Stack), (status = 400, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 201, body = StackView), (status = 400, body = Problem), (status = 403, body = Problem)))]
 fn stacks_create() {}
 
 #[utoipa::path(patch, path = "/v1/stacks", tag = "drift", request_body = StackPatchBody,
-    responses((status = 200, body = Stack), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = StackView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 fn stacks_patch() {}
 
 #[utoipa::path(patch, path = "/v1/stacks/{id}", tag = "drift", request_body = StackPatchBody,
     params(("id" = String, Path, description = "stack id")),
-    responses((status = 200, body = Stack), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = StackView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 fn stack_patch() {}
 
 #[utoipa::path(get, path = "/v1/drift-events", tag = "drift", params(FindingFilters),
@@ -211,6 +211,26 @@ mod tests {
         assert!(props["role_arn"].is_object(), "{props}");
         assert!(
             doc["components"]["schemas"]["FindingView"]["properties"]["snooze_until"].is_object()
+        );
+        // The stack view keeps the schema name and fields of the declaration.
+        let stack = &doc["components"]["schemas"]["Stack"]["properties"];
+        for field in [
+            "stack_id",
+            "name",
+            "iac_tool",
+            "account_id",
+            "region",
+            "state_location",
+            "enabled",
+            "created_at",
+            "updated_at",
+        ] {
+            assert!(stack[field].is_object(), "Stack.{field}: {stack}");
+        }
+        assert_eq!(stack.as_object().map(|o| o.len()), Some(9), "{stack}");
+        assert_eq!(
+            doc["components"]["schemas"]["StackPage"]["properties"]["items"]["items"]["$ref"],
+            "#/components/schemas/Stack"
         );
     }
 }

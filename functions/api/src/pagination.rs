@@ -4,14 +4,22 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use dd0c_shared::store::{AttrValue, Item};
+use dd0c_shared::entity;
+use dd0c_shared::store::{AttrValue, Index, Item, Query, PK, SK};
 
 use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: usize = 25;
 pub const MAX_LIMIT: usize = 100;
 
-const KEY_ATTRIBUTES: [&str; 6] = ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"];
+/// Whether a token may name the attribute: the table's key and the indexes' keys only.
+fn is_key_attribute(name: &str) -> bool {
+    name == PK
+        || name == SK
+        || Index::ALL
+            .iter()
+            .any(|i| name == i.partition_attribute() || name == i.sort_attribute())
+}
 
 pub fn limit(raw: Option<&String>) -> Result<usize, ApiError> {
     let Some(raw) = raw else {
@@ -35,12 +43,9 @@ pub fn encode(next: &Option<Item>) -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(serde_json::Value::Object(map).to_string()))
 }
 
-/// Decodes a token for a query whose partition attribute `partition_attr` must equal `partition`.
-pub fn decode(
-    raw: Option<&String>,
-    partition_attr: &str,
-    partition: &str,
-) -> Result<Option<Item>, ApiError> {
+/// Decodes a token for `query`: its partition attribute (`PK`, or the index's) must name the
+/// query's partition.
+pub fn decode(raw: Option<&String>, query: &Query) -> Result<Option<Item>, ApiError> {
     let Some(raw) = raw else {
         return Ok(None);
     };
@@ -57,7 +62,7 @@ pub fn decode(
     let object = value.as_object().ok_or_else(invalid)?;
     let mut item = Item::new();
     for (k, v) in object {
-        if !KEY_ATTRIBUTES.contains(&k.as_str()) {
+        if !is_key_attribute(k) {
             return Err(invalid());
         }
         item.insert(
@@ -65,9 +70,10 @@ pub fn decode(
             AttrValue::S(v.as_str().ok_or_else(invalid)?.to_owned()),
         );
     }
-    if item.get(partition_attr).and_then(AttrValue::as_str) != Some(partition)
-        || !item.contains_key("PK")
-        || !item.contains_key("SK")
+    let partition_attr = entity::partition_attribute(query.index);
+    if item.get(partition_attr).and_then(AttrValue::as_str) != Some(query.partition.as_str())
+        || !item.contains_key(PK)
+        || !item.contains_key(SK)
     {
         return Err(invalid());
     }
@@ -85,14 +91,19 @@ mod tests {
         item.insert("SK".into(), "FINDING#1".into());
         item.insert("GSI1PK".into(), "TENANT#a#FINDINGS".into());
         let token = encode(&Some(item.clone())).unwrap();
+        let on_gsi1 = |p: &str| Query::partition(p).on(Index::Gsi1);
         assert_eq!(
-            decode(Some(&token), "GSI1PK", "TENANT#a#FINDINGS").unwrap(),
+            decode(Some(&token), &on_gsi1("TENANT#a#FINDINGS")).unwrap(),
             Some(item)
         );
-        assert!(decode(Some(&token), "GSI1PK", "TENANT#b#FINDINGS").is_err());
-        assert!(decode(Some(&"!!".to_string()), "PK", "x").is_err());
+        assert!(decode(Some(&token), &on_gsi1("TENANT#b#FINDINGS")).is_err());
+        // The table's partition is not the index's.
+        assert!(decode(Some(&token), &Query::partition("TENANT#a#FINDINGS")).is_err());
+        assert!(decode(Some(&"!!".to_string()), &Query::partition("x")).is_err());
         let forged = URL_SAFE_NO_PAD.encode(r#"{"PK":"TENANT#a","SK":"x","evil":"1"}"#);
-        assert!(decode(Some(&forged), "PK", "TENANT#a").is_err());
+        assert!(decode(Some(&forged), &Query::partition("TENANT#a")).is_err());
+        let fine = URL_SAFE_NO_PAD.encode(r#"{"PK":"TENANT#a","SK":"x","GSI2SK":"y"}"#);
+        assert!(decode(Some(&fine), &Query::partition("TENANT#a")).is_ok());
     }
 
     #[test]

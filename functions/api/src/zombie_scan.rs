@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use dd0c_shared::accounts::{self, zombie, AccountsError};
-use dd0c_shared::store::{keys, to_item, AttrValue, StoreError, PK, SK};
+use dd0c_shared::entity::zombie_scan;
+use dd0c_shared::store::StoreError;
 use dd0c_shared::tenancy::AccountLink;
 
 use crate::model::{ZombieScan, ZombieView};
@@ -16,15 +17,7 @@ pub async fn save_zombie_scan(
     account: &str,
     scan: &ZombieScan,
 ) -> Result<(), StoreError> {
-    let key = keys::zombie_scan(tenant, account);
-    let mut item = to_item(scan).map_err(|e| StoreError::Decode {
-        key: None,
-        source: e,
-    })?;
-    item.insert(PK.into(), AttrValue::S(key.pk));
-    item.insert(SK.into(), AttrValue::S(key.sk));
-    item.insert("entity".into(), AttrValue::S("zombie_scan".into()));
-    table.put(item, None).await
+    zombie_scan::put(table, tenant, account, scan).await
 }
 
 #[derive(Debug, thiserror::Error)]

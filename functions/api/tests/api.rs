@@ -13,14 +13,13 @@ use dd0c_shared::accounts::{AccountsError, Address, Instance, Metric, Volume};
 use dd0c_shared::auth::jwt::{Claims, JwtVerifier, StaticJwks};
 use dd0c_shared::auth::local;
 use dd0c_shared::clock::{Clock, ManualClock, SharedClock};
-use dd0c_shared::domain::{
-    Actor, ActorKind, Finding, FindingKind, FindingStatus, Severity, Source,
-};
-use dd0c_shared::finding_store::record_finding;
+use dd0c_shared::domain::{Finding, FindingKind, Severity};
+use dd0c_shared::entity::{account_link, api_key, audit, baseline, finding, stack, tenant};
 use dd0c_shared::http::{HttpHandler, HttpResponse};
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::store::{keys, AttrValue, Table};
+use dd0c_shared::store::{AttrValue, Table};
 use dd0c_shared::tenancy::{self, Membership};
+use dd0c_shared::testing::{cost_finding, drift_finding};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
 
@@ -226,38 +225,24 @@ impl World {
         kind: FindingKind,
     ) -> String {
         let event_id = format!("evt-{tenant}-{n:03}");
+        let id = Finding::id_for(kind, &event_id);
+        let typical = match kind {
+            FindingKind::Drift => drift_finding(&id),
+            FindingKind::CostAnomaly => cost_finding(&id),
+        };
         let finding = Finding {
-            id: Finding::id_for(kind, &event_id),
             tenant_id: tenant.into(),
-            kind,
             event_id,
             account_id: "111111111111".into(),
-            region: "us-east-1".into(),
             event_time: start() - Duration::minutes(i64::from(n)),
-            event_name: "RunInstances".into(),
-            actor: Actor {
-                arn: "arn:aws:iam::111111111111:user/alice".into(),
-                name: "alice".into(),
-                kind: ActorKind::IamUser,
-                source: Source::Console,
-                ip: None,
-                mfa: false,
-                user_agent: None,
-            },
             severity,
-            score: 0.9,
-            reasons: vec!["new region for this account".into()],
-            resource_type: "ec2:instance".into(),
-            resource_ids: vec!["i-1".into()],
-            estimated_hourly_cost: Some(3.2),
-            category: None,
-            notified: true,
-            suppressed_reason: None,
-            status: FindingStatus::Open,
             created_at: start(),
             details: json!({ "stack_id": "stack-1" }),
+            ..typical
         };
-        record_finding(self.table.as_ref(), &finding).await.unwrap();
+        finding::record(self.table.as_ref(), &finding)
+            .await
+            .unwrap();
         finding.id
     }
 }
@@ -585,7 +570,7 @@ async fn onboarding_connects_scans_and_enforces_the_free_tier() {
     assert_eq!(gone["status"], "disconnecting");
     let item = w
         .table
-        .get(&keys::account_link("111111111111"))
+        .get(&account_link::key("111111111111"))
         .await
         .unwrap()
         .unwrap();
@@ -1030,12 +1015,9 @@ async fn anomalies_list_filter_paginate_and_change_state() {
     );
 
     // Every state change left an audit entry.
-    let audit = dd0c_shared::store::query_all(
-        w.table.as_ref(),
-        dd0c_shared::store::Query::partition(format!("{}#AUDIT", keys::tenant_pk("tenant-a"))),
-    )
-    .await
-    .unwrap();
+    let audit = dd0c_shared::store::query_all(w.table.as_ref(), audit::trail("tenant-a"))
+        .await
+        .unwrap();
     let mut actions: Vec<&str> = audit
         .iter()
         .filter_map(|i| i.get("action").and_then(AttrValue::as_str))
@@ -1066,7 +1048,7 @@ async fn baselines_stacks_policies_keys_and_billing() {
     assert_eq!(s, 200, "{b}");
     let item = w
         .table
-        .get(&keys::baseline(
+        .get(&baseline::key(
             "tenant-a",
             "111111111111",
             "ec2",
@@ -1195,7 +1177,7 @@ async fn baselines_stacks_policies_keys_and_billing() {
     let key_id = created["key"]["key_id"].as_str().unwrap().to_owned();
     let stored = w
         .table
-        .get(&keys::api_key(&dd0c_shared::auth::api_keys::hash_key(
+        .get(&api_key::key(&dd0c_shared::auth::api_keys::hash_key(
             &plain,
         )))
         .await
@@ -1297,7 +1279,7 @@ async fn baselines_stacks_policies_keys_and_billing() {
     );
     w.table
         .update(
-            &keys::tenant_profile("tenant-a"),
+            &tenant::profile_key("tenant-a"),
             dd0c_shared::store::Update::new().set("stripe_customer_id", "cus_1"),
         )
         .await
@@ -1305,6 +1287,53 @@ async fn baselines_stacks_policies_keys_and_billing() {
     let (s, p) = w.call("POST", "/v1/billing/portal", t, None).await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(w.stripe.portals.lock().unwrap()[0].0, "cus_1");
+}
+
+/// One stored stack: the drift side's attributes never hide the declaration, and a stack the
+/// drift side learnt before anyone declared it lists like a declared one.
+#[tokio::test]
+async fn the_api_and_the_drift_side_share_one_stack() {
+    let w = world();
+    let t = Some("tenant-a");
+    assert_eq!(w.connect("tenant-a", "111111111111", ROLE_A).await.0, 201);
+    let (s, declared) = w.call("POST", "/v1/stacks", t, Some(json!({ "name": "network", "iac_tool": "cloudformation", "account_id": "111111111111", "region": "us-east-1" }))).await;
+    assert_eq!(s, 201, "{declared}");
+    let id = declared["stack_id"].as_str().unwrap();
+    let mut drift_side = stack::Stack::new("tenant-a", id);
+    drift_side.owner = Some("team-network".into());
+    stack::put_stack(w.table.as_ref(), &drift_side, start())
+        .await
+        .unwrap();
+    stack::refresh_stack_score(w.table.as_ref(), "tenant-a", "learnt", start())
+        .await
+        .unwrap();
+    let (s, list) = w.call("GET", "/v1/stacks", t, None).await;
+    assert_eq!(s, 200, "{list}");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    let by_id = |id: &str| items.iter().find(|i| i["stack_id"] == id).unwrap().clone();
+    assert_eq!(by_id(id), declared, "{list}");
+    assert_eq!(by_id("learnt")["iac_tool"], "terraform");
+    let (s, changed) = w
+        .call(
+            "PATCH",
+            &format!("/v1/stacks/{id}"),
+            t,
+            Some(json!({ "name": "net" })),
+        )
+        .await;
+    assert_eq!(
+        (s, changed["name"].as_str()),
+        (200, Some("net")),
+        "{changed}"
+    );
+    assert_eq!(changed["iac_tool"], "cloudformation");
+    let stored = stack::load_stack(w.table.as_ref(), "tenant-a", id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.owner.as_deref(), Some("team-network"));
+    assert_eq!(stored.name, "net");
 }
 
 #[tokio::test]
@@ -1370,11 +1399,12 @@ async fn finding_ids_and_patches_are_validated_naming_the_field() {
             (400, Some("action")),
             "{body}: {p}"
         );
-        assert!(
-            p["detail"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("resolved"),
+        assert_eq!(
+            p["detail"].as_str().unwrap_or_default(),
+            format!(
+                "{} is not allowed on a resolved finding",
+                body["action"].as_str().unwrap()
+            ),
             "{body}: {p}"
         );
     }

@@ -211,7 +211,7 @@ async fn the_install_url_is_bound_to_the_callers_tenant() {
         .unwrap();
     let item = w
         .table
-        .get(&dd0c_shared::store::keys::slack_oauth_state(state))
+        .get(&dd0c_shared::entity::slack_oauth_state::key(state))
         .await
         .unwrap()
         .expect("state stored");

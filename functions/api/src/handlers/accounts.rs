@@ -4,9 +4,10 @@ use chrono::Duration;
 use serde_json::json;
 
 use dd0c_shared::accounts::{self, AccountsError};
+use dd0c_shared::entity::{account_link, tenant, time_key, zombie_scan};
 use dd0c_shared::http::HttpResponse;
-use dd0c_shared::store::{from_item, keys, AttrValue, Condition, Index, Query, Update};
-use dd0c_shared::tenancy::{self, AccountLink, AccountStatus, Plan, TenantProfile};
+use dd0c_shared::store::{from_item, AttrValue, Condition, Update};
+use dd0c_shared::tenancy::{AccountLink, AccountStatus, Plan, TenantProfile};
 
 use super::{decode_err, valid_region, Ctx};
 use crate::error::{json_body, ApiError};
@@ -22,8 +23,8 @@ fn counts_against_limit(link: &AccountLink) -> bool {
 pub(super) async fn usage(
     ctx: &Ctx<'_>,
 ) -> Result<(TenantProfile, Vec<AccountLink>, u32), ApiError> {
-    let profile = tenancy::tenant_profile(ctx.table(), ctx.tenant()).await?;
-    let links = tenancy::tenant_accounts(ctx.table(), ctx.tenant()).await?;
+    let profile = tenant::load_profile(ctx.table(), ctx.tenant()).await?;
+    let links = account_link::tenant_accounts(ctx.table(), ctx.tenant()).await?;
     let used = links.iter().filter(|l| counts_against_limit(l)).count() as u32;
     Ok((profile, links, used))
 }
@@ -65,13 +66,14 @@ pub(super) async fn accounts_setup(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErr
     let now = ctx.now();
     ctx.table()
         .update(
-            &keys::tenant_profile(ctx.tenant()),
-            Update::new()
-                .set("tenant_id", ctx.tenant())
-                .set_if_absent("plan", "free")
-                .set("external_id", external_id.as_str())
-                .set("external_id_created_at", keys::time_key(&now))
-                .set("entity", "tenant"),
+            &tenant::profile_key(ctx.tenant()),
+            tenant::profile_update(
+                Update::new()
+                    .set("tenant_id", ctx.tenant())
+                    .set_if_absent("plan", "free")
+                    .set("external_id", external_id.as_str())
+                    .set("external_id_created_at", time_key(&now)),
+            ),
         )
         .await?;
     ctx.audit("account.setup", &external_id, json!({})).await?;
@@ -175,7 +177,7 @@ pub(super) async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
         )
         .with_code("setup_required"));
     };
-    let linked = tenancy::account_link(ctx.table(), &body.aws_account_id).await?;
+    let linked = account_link::load(ctx.table(), &body.aws_account_id).await?;
     let existing = linked.as_ref().filter(|l| l.tenant_id == ctx.tenant());
     let already_counted = links
         .iter()
@@ -219,7 +221,11 @@ pub(super) async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
         Condition::ItemNotExists,
         Condition::Equals("tenant_id".into(), AttrValue::S(ctx.tenant().to_owned())),
     ]);
-    match ctx.table().put(link.to_item()?, Some(condition)).await {
+    match ctx
+        .table()
+        .put(account_link::item(&link)?, Some(condition))
+        .await
+    {
         Ok(()) => {}
         Err(e) if e.is_condition_failed() => return Err(taken()),
         Err(e) => return Err(e.into()),
@@ -253,17 +259,9 @@ pub(super) async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
 
 pub(super) async fn accounts_list(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(ctx.request.query.get("limit"))?;
-    let (partition, _) = keys::account_link_gsi1(ctx.tenant(), "");
-    let start = pagination::decode(ctx.request.query.get("next"), "GSI1PK", &partition)?;
-    let page = ctx
-        .table()
-        .query(
-            Query::partition(partition)
-                .on(Index::Gsi1)
-                .limit(limit)
-                .start_after(start),
-        )
-        .await?;
+    let query = account_link::tenant_accounts_query(ctx.tenant()).limit(limit);
+    let start = pagination::decode(ctx.request.query.get("next"), &query)?;
+    let page = ctx.table().query(query.start_after(start)).await?;
     let items = page
         .items
         .into_iter()
@@ -292,7 +290,7 @@ pub(super) async fn own_account(ctx: &Ctx<'_>) -> Result<AccountLink, ApiError> 
             "the account id must be 12 digits",
         ));
     }
-    match tenancy::account_link(ctx.table(), id).await? {
+    match account_link::load(ctx.table(), id).await? {
         Some(link) if link.tenant_id == ctx.tenant() => Ok(link),
         _ => Err(not_your_account(id)),
     }
@@ -326,11 +324,8 @@ pub(super) async fn account_health(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErr
             Some("the role was never verified: POST /v1/accounts".to_owned()),
         ),
     };
-    let scan_key = keys::zombie_scan(ctx.tenant(), &link.account_id);
-    let last_zombie_scan = match ctx.table().get(&scan_key).await? {
-        Some(item) => Some(from_item::<ZombieScan>(item).map_err(decode_err)?),
-        None => None,
-    };
+    let last_zombie_scan: Option<ZombieScan> =
+        zombie_scan::load(ctx.table(), ctx.tenant(), &link.account_id).await?;
     Ok(HttpResponse::json(
         200,
         &AccountHealth {
@@ -354,18 +349,12 @@ pub(super) async fn account_delete(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErr
     let item = ctx
         .table()
         .update(
-            &keys::account_link(&link.account_id),
-            Update::new()
-                .set("status", "disconnecting")
-                .set("status_changed_at", keys::time_key(&now))
-                .set(
-                    "purge_after",
-                    keys::time_key(&(now + Duration::hours(PURGE_AFTER_HOURS))),
-                )
-                .when(Condition::Equals(
-                    "tenant_id".into(),
-                    AttrValue::S(ctx.tenant().to_owned()),
-                )),
+            &account_link::key(&link.account_id),
+            account_link::disconnect(
+                ctx.tenant(),
+                &now,
+                &(now + Duration::hours(PURGE_AFTER_HOURS)),
+            ),
         )
         .await
         .map_err(|e| {

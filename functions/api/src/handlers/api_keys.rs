@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use dd0c_shared::auth::api_keys;
+use dd0c_shared::entity::api_key;
 use dd0c_shared::http::HttpResponse;
-use dd0c_shared::store::keys;
 
 use super::{valid_segment, Ctx};
 use crate::error::{json_body, ApiError};
@@ -49,9 +49,11 @@ pub(super) async fn api_keys_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiEr
 
 pub(super) async fn api_keys_list(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(ctx.request.query.get("limit"))?;
-    let (partition, _) = keys::api_key_gsi1(ctx.tenant(), "");
-    let start = pagination::decode(ctx.request.query.get("next"), "GSI1PK", &partition)?;
-    let (list, next) = api_keys::list(ctx.table(), ctx.tenant(), limit, start).await?;
+    let start = pagination::decode(
+        ctx.request.query.get("next"),
+        &api_key::tenant_keys_query(ctx.tenant()),
+    )?;
+    let (list, next) = api_key::tenant_keys_page(ctx.table(), ctx.tenant(), limit, start).await?;
     let items = list
         .into_iter()
         .map(|k| ApiKeyView {
@@ -75,7 +77,7 @@ pub(super) async fn api_key_delete(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErr
     if !valid_segment(id) {
         return Err(ApiError::bad_request("id", "not a key id"));
     }
-    if !api_keys::revoke(ctx.table(), ctx.tenant(), id).await? {
+    if !api_key::delete_by_id(ctx.table(), ctx.tenant(), id).await? {
         return Err(ApiError::not_found(format!("no API key {id}")));
     }
     ctx.audit("api_key.revoke", id, json!({})).await?;

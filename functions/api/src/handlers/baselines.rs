@@ -2,8 +2,9 @@
 
 use serde_json::json;
 
+use dd0c_shared::entity::{baseline, time_key};
 use dd0c_shared::http::HttpResponse;
-use dd0c_shared::store::{keys, Update};
+use dd0c_shared::store::Update;
 
 use super::accounts::own_account;
 use super::{valid_segment, Ctx};
@@ -35,10 +36,10 @@ pub(super) async fn baseline_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErr
     let now = ctx.now();
     ctx.table()
         .update(
-            &keys::baseline(ctx.tenant(), &link.account_id, service, resource_type),
+            &baseline::key(ctx.tenant(), &link.account_id, service, resource_type),
             Update::new()
                 .set("sensitivity", body.sensitivity.as_str())
-                .set("sensitivity_updated_at", keys::time_key(&now)),
+                .set("sensitivity_updated_at", time_key(&now)),
         )
         .await?;
     let target = format!("{}/{service}/{resource_type}", link.account_id);

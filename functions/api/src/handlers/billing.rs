@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
+use dd0c_shared::entity::tenant;
 use dd0c_shared::http::HttpResponse;
-use dd0c_shared::tenancy;
 
 use super::Ctx;
 use crate::billing::{BillingError, CheckoutSessionRequest};
@@ -36,7 +36,7 @@ pub(super) async fn billing_checkout(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
             "accounts must be from 1 to 1000",
         ));
     }
-    let profile = tenancy::tenant_profile(ctx.table(), ctx.tenant()).await?;
+    let profile = tenant::load_profile(ctx.table(), ctx.tenant()).await?;
     let base = ctx.api.config.app_url.trim_end_matches('/');
     let request = CheckoutSessionRequest {
         tenant_id: ctx.tenant().to_owned(),
@@ -62,7 +62,7 @@ pub(super) async fn billing_checkout(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
 }
 
 pub(super) async fn billing_portal(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
-    let profile = tenancy::tenant_profile(ctx.table(), ctx.tenant()).await?;
+    let profile = tenant::load_profile(ctx.table(), ctx.tenant()).await?;
     let Some(customer) = profile.stripe_customer_id else {
         return Err(ApiError::new(
             409,

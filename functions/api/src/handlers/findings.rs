@@ -3,19 +3,15 @@
 use chrono::{DateTime, Duration, Utc};
 
 use dd0c_shared::accounts;
-use dd0c_shared::domain::{Finding, FindingStatus, Severity};
-use dd0c_shared::finding_actions::{self, ActionError, FindingAction};
+use dd0c_shared::domain::{FindingStatus, Severity};
+use dd0c_shared::entity::{self, finding};
+use dd0c_shared::finding_actions::{self, ChangeError, FindingAction};
 use dd0c_shared::http::HttpResponse;
-use dd0c_shared::store::{
-    from_item, keys, AttrValue, Index, Item, Query, SortKeyCondition, PK, SK,
-};
 
-use super::{decode_err, valid_segment, Ctx};
+use super::{valid_segment, Ctx};
 use crate::error::{json_body, ApiError};
 use crate::model::*;
 use crate::pagination;
-
-const STATUSES: [&str; 5] = ["open", "expected", "snoozed", "resolved", "accepted"];
 
 fn parse_time(ctx: &Ctx<'_>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     ctx.request
@@ -34,21 +30,6 @@ fn parse_time(ctx: &Ctx<'_>, name: &str) -> Result<Option<DateTime<Utc>>, ApiErr
         .transpose()
 }
 
-fn snooze_until(item: &Item) -> Option<DateTime<Utc>> {
-    item.get("snooze_until")
-        .and_then(AttrValue::as_str)
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// The key attributes of an item as a `start_after` for the given index.
-fn key_of(item: &Item, index: Index) -> Item {
-    [PK, SK, index.partition_attribute(), index.sort_attribute()]
-        .iter()
-        .filter_map(|k| item.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-        .collect()
-}
-
 pub(super) async fn findings_list(
     ctx: &Ctx<'_>,
     forced_kind: Option<&str>,
@@ -62,15 +43,16 @@ pub(super) async fn findings_list(
             return Err(ApiError::bad_request("until", "until must be after since"));
         }
     }
-    let status = q.get("status").map(String::as_str);
-    if let Some(s) = status {
-        if !STATUSES.contains(&s) {
-            return Err(ApiError::bad_request(
+    let status = q
+        .get("status")
+        .map(|s| s.parse::<FindingStatus>())
+        .transpose()
+        .map_err(|_| {
+            ApiError::bad_request(
                 "status",
-                format!("status must be one of {}", STATUSES.join(", ")),
-            ));
-        }
-    }
+                format!("status must be one of {}", FindingStatus::choices()),
+            )
+        })?;
     let severity = match q.get("severity") {
         Some(s) => Some(Severity::parse(s).ok_or_else(|| {
             ApiError::bad_request(
@@ -104,20 +86,14 @@ pub(super) async fn findings_list(
     }
 
     let tenant = ctx.tenant();
-    let (index, partition) = match status {
-        Some(s) => (
-            Index::Gsi2,
-            format!("{}#FINDINGS#{s}", keys::tenant_pk(tenant)),
-        ),
-        None => (Index::Gsi1, format!("{}#FINDINGS", keys::tenant_pk(tenant))),
-    };
-    let sort = match (since, until) {
-        (Some(s), Some(u)) => SortKeyCondition::Between(keys::time_key(&s), keys::time_key(&u)),
-        (Some(s), None) => SortKeyCondition::GreaterOrEqual(keys::time_key(&s)),
-        (None, Some(u)) => SortKeyCondition::LessThan(keys::time_key(&u)),
-        (None, None) => SortKeyCondition::Any,
-    };
-    let mut start = pagination::decode(q.get("next"), index.partition_attribute(), &partition)?;
+    let query = match status {
+        Some(s) => finding::in_status(tenant, s),
+        None => finding::by_time(tenant),
+    }
+    .sort(entity::time_range(since.as_ref(), until.as_ref()))
+    .backward()
+    .limit(limit);
+    let mut start = pagination::decode(q.get("next"), &query)?;
     let mut items = Vec::new();
     let mut next = None;
     // Filters apply after the key condition (as a DynamoDB FilterExpression would); a bounded
@@ -125,21 +101,14 @@ pub(super) async fn findings_list(
     for _ in 0..10 {
         let page = ctx
             .table()
-            .query(
-                Query::partition(partition.clone())
-                    .on(index)
-                    .sort(sort.clone())
-                    .backward()
-                    .limit(limit)
-                    .start_after(start.take()),
-            )
+            .query(query.clone().start_after(start.take()))
             .await?;
         let page_next = page.next.clone();
         let mut filled = false;
         for item in page.items {
-            let key = key_of(&item, index);
-            let snooze = snooze_until(&item);
-            let finding: Finding = from_item(item).map_err(decode_err)?;
+            let key = entity::page_key(&item, query.index);
+            let stored = finding::stored(None, item)?;
+            let finding = &stored.finding;
             let until_ok = until.is_none_or(|u| finding.event_time < u);
             let keep = until_ok
                 && severity.is_none_or(|s| finding.severity == s)
@@ -150,7 +119,7 @@ pub(super) async fn findings_list(
                         || finding.details["stack"].as_str() == Some(s)
                 });
             if keep {
-                items.push(FindingView::new(&finding, snooze));
+                items.push(FindingView::new(finding, stored.snooze_until));
             }
             if items.len() == limit {
                 next = Some(key);
@@ -198,28 +167,15 @@ fn finding_id<'a>(ctx: &'a Ctx<'_>) -> Result<&'a str, ApiError> {
     Ok(id)
 }
 
-/// The statuses each dashboard action may start from: acting on a resolved finding as if it
-/// were open (or reopening an open one) is a stale page or a client bug, not an intent.
-fn allowed_from(action: &FindingAction) -> &'static [FindingStatus] {
-    use FindingStatus::*;
-    match action {
-        FindingAction::MarkExpected | FindingAction::Snooze { .. } => &[Open, Snoozed],
-        FindingAction::Resolve => &[Open, Snoozed, Expected, Accepted],
-        FindingAction::Reopen => &[Snoozed, Expected, Resolved, Accepted],
-    }
-}
-
 pub(super) async fn finding_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let id = finding_id(ctx)?;
-    let key = keys::finding(ctx.tenant(), id);
-    let item = ctx
-        .table()
-        .get(&key)
+    let stored = finding::load_stored(ctx.table(), ctx.tenant(), id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no finding {id}")))?;
-    let snooze = snooze_until(&item);
-    let finding: Finding = from_item(item).map_err(decode_err)?;
-    Ok(HttpResponse::json(200, &FindingView::new(&finding, snooze)))
+    Ok(HttpResponse::json(
+        200,
+        &FindingView::new(&stored.finding, stored.snooze_until),
+    ))
 }
 
 pub(super) async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
@@ -250,7 +206,7 @@ pub(super) async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErro
         }
     };
     if let FindingAction::Snooze { until } = &action {
-        // Checked here as well as in `apply`: a bad body is named before the finding's state.
+        // Checked here as well as in `apply_checked`: a bad body is named before the finding's state.
         if *until <= ctx.now() {
             return Err(ApiError::bad_request(
                 "snooze_until",
@@ -264,18 +220,9 @@ pub(super) async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErro
             ));
         }
     }
-    let current: Finding = match ctx.table().get(&keys::finding(ctx.tenant(), id)).await? {
-        Some(item) => from_item(item).map_err(decode_err)?,
-        None => return Err(ApiError::not_found(format!("no finding {id}"))),
-    };
-    if !allowed_from(&action).contains(&current.status) {
-        let status = format!("{:?}", current.status).to_lowercase();
-        return Err(ApiError::bad_request(
-            "action",
-            format!("{} is not allowed on a {status} finding", body.action),
-        ));
-    }
-    let finding = finding_actions::apply(
+    // The finding's status decides which actions are allowed (`Transition::allowed_from`):
+    // acting on a resolved finding as if it were open is a stale page or a client bug.
+    let finding = finding_actions::apply_checked(
         ctx.table(),
         ctx.tenant(),
         id,
@@ -285,11 +232,13 @@ pub(super) async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErro
     )
     .await
     .map_err(|e| match e {
-        ActionError::NotFound(id) => ApiError::not_found(format!("no finding {id}")),
-        ActionError::SnoozeInPast => {
+        ChangeError::NotFound(id) => ApiError::not_found(format!("no finding {id}")),
+        // "<action> is not allowed on a <status> finding".
+        ChangeError::NotAllowed(e) => ApiError::bad_request("action", e.to_string()),
+        ChangeError::SnoozeInPast => {
             ApiError::bad_request("snooze_until", "snooze_until must be in the future")
         }
-        ActionError::Store(e) => e.into(),
+        ChangeError::Store(e) => e.into(),
     })?;
     let snooze = match &action {
         FindingAction::Snooze { until } => Some(*until),

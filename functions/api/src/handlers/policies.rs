@@ -2,9 +2,9 @@
 //! stored by its own functions (only ever stricter than the system policy).
 
 use dd0c_shared::accounts;
+use dd0c_shared::entity::account_link;
 use dd0c_shared::governance;
 use dd0c_shared::http::HttpResponse;
-use dd0c_shared::tenancy;
 
 use super::Ctx;
 use crate::error::{json_body, ApiError};
@@ -21,7 +21,7 @@ fn governance_error(prefix: &str, e: &governance::GovernanceError) -> ApiError {
 async fn policies_view(ctx: &Ctx<'_>) -> Result<PoliciesView, ApiError> {
     let tenant = governance::store::tenant_override(ctx.table(), ctx.tenant()).await?;
     let mut accounts = std::collections::BTreeMap::new();
-    for link in tenancy::tenant_accounts(ctx.table(), ctx.tenant()).await? {
+    for link in account_link::tenant_accounts(ctx.table(), ctx.tenant()).await? {
         if let Some(o) =
             governance::store::account_override(ctx.table(), ctx.tenant(), &link.account_id).await?
         {
@@ -66,7 +66,7 @@ pub(super) async fn policies_put(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError
                 "account keys must be 12-digit AWS account ids",
             ));
         }
-        match tenancy::account_link(ctx.table(), account).await? {
+        match account_link::load(ctx.table(), account).await? {
             Some(link) if link.tenant_id == ctx.tenant() => {}
             // Another tenant's account answers as one nobody connected (decision 0600).
             _ => {

@@ -3,13 +3,10 @@
 use serde_json::json;
 
 use dd0c_shared::accounts;
+use dd0c_shared::entity::{account_link, stack};
 use dd0c_shared::http::HttpResponse;
-use dd0c_shared::store::{
-    from_item, keys, to_item, AttrValue, Condition, Item, Query, Update, PK, SK,
-};
-use dd0c_shared::tenancy;
 
-use super::{decode_err, valid_region, valid_segment, Ctx};
+use super::{valid_region, valid_segment, Ctx};
 use crate::error::{json_body, ApiError};
 use crate::model::*;
 use crate::pagination;
@@ -18,39 +15,18 @@ const IAC_TOOLS: [&str; 4] = ["terraform", "cloudformation", "cdk", "pulumi"];
 
 pub(super) async fn stacks_list(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let limit = pagination::limit(ctx.request.query.get("limit"))?;
-    let partition = keys::stack(ctx.tenant(), "").pk;
-    let start = pagination::decode(ctx.request.query.get("next"), "PK", &partition)?;
-    let page = ctx
-        .table()
-        .query(
-            Query::partition(partition)
-                .begins_with("STACK#")
-                .limit(limit)
-                .start_after(start),
-        )
-        .await?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|i| from_item::<Stack>(i).map_err(decode_err))
-        .collect::<Result<Vec<_>, _>>()?;
+    let start = pagination::decode(
+        ctx.request.query.get("next"),
+        &stack::tenant_stacks_query(ctx.tenant()),
+    )?;
+    let (stacks, next) = stack::list_page(ctx.table(), ctx.tenant(), limit, start).await?;
     Ok(HttpResponse::json(
         200,
         &StackPage {
-            items,
-            next: pagination::encode(&page.next),
+            items: stacks.iter().map(StackView::from).collect(),
+            next: pagination::encode(&next),
         },
     ))
-}
-
-fn stack_item(tenant: &str, stack: &Stack) -> Result<Item, ApiError> {
-    let mut item = to_item(stack).map_err(decode_err)?;
-    let key = keys::stack(tenant, &stack.stack_id);
-    item.insert(PK.into(), AttrValue::S(key.pk));
-    item.insert(SK.into(), AttrValue::S(key.sk));
-    item.insert("tenant_id".into(), AttrValue::S(tenant.to_owned()));
-    item.insert("entity".into(), AttrValue::S("stack".into()));
-    Ok(item)
 }
 
 fn validate_name(name: &str) -> Result<(), ApiError> {
@@ -95,7 +71,7 @@ pub(super) async fn stacks_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErro
         ));
     }
     validate_state_location(&body.state_location)?;
-    match tenancy::account_link(ctx.table(), &body.account_id).await? {
+    match account_link::load(ctx.table(), &body.account_id).await? {
         Some(link) if link.tenant_id == ctx.tenant() => {}
         // Another tenant's account answers as one nobody connected (decision 0600).
         _ => {
@@ -106,7 +82,7 @@ pub(super) async fn stacks_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErro
         }
     }
     let now = ctx.now();
-    let stack = Stack {
+    let declaration = stack::StackDeclaration {
         stack_id: uuid::Uuid::new_v4().to_string(),
         name: body.name,
         iac_tool: body.iac_tool,
@@ -117,19 +93,14 @@ pub(super) async fn stacks_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErro
         created_at: now,
         updated_at: now,
     };
-    ctx.table()
-        .put(
-            stack_item(ctx.tenant(), &stack)?,
-            Some(Condition::ItemNotExists),
-        )
-        .await?;
+    stack::create(ctx.table(), ctx.tenant(), &declaration).await?;
     ctx.audit(
         "stack.create",
-        &stack.stack_id,
-        json!({ "name": stack.name }),
+        &declaration.stack_id,
+        json!({ "name": declaration.name }),
     )
     .await?;
-    Ok(HttpResponse::json(201, &stack))
+    Ok(HttpResponse::json(201, &StackView::from(declaration)))
 }
 
 pub(super) async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
@@ -152,29 +123,16 @@ pub(super) async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError>
         validate_name(name)?;
     }
     validate_state_location(&body.state_location)?;
-    let key = keys::stack(ctx.tenant(), &id);
-    let mut update = Update::new()
-        .set("updated_at", keys::time_key(&ctx.now()))
-        .when(Condition::ItemExists);
-    if let Some(name) = &body.name {
-        update = update.set("name", name.as_str());
-    }
-    if let Some(loc) = &body.state_location {
-        update = update.set("state_location", loc.as_str());
-    }
-    if let Some(enabled) = body.enabled {
-        update = update.set("enabled", enabled);
-    }
-    let item = ctx.table().update(&key, update).await.map_err(|e| {
-        if e.is_condition_failed() {
-            ApiError::not_found(format!("no stack {id}"))
-        } else {
-            e.into()
-        }
-    })?;
+    let change = stack::DeclarationChange {
+        name: body.name,
+        state_location: body.state_location,
+        enabled: body.enabled,
+    };
+    let Some(changed) =
+        stack::change_declaration(ctx.table(), ctx.tenant(), &id, &change, &ctx.now()).await?
+    else {
+        return Err(ApiError::not_found(format!("no stack {id}")));
+    };
     ctx.audit("stack.update", &id, json!({})).await?;
-    Ok(HttpResponse::json(
-        200,
-        &from_item::<Stack>(item).map_err(decode_err)?,
-    ))
+    Ok(HttpResponse::json(200, &StackView::from(&changed)))
 }
