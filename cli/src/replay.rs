@@ -9,7 +9,7 @@ use std::time::Instant;
 use chrono::{TimeZone, Utc};
 use dd0c_shared::chat::ChatSink;
 use dd0c_shared::domain::Finding;
-use dd0c_shared::finding_store::all_findings;
+use dd0c_shared::entity::finding;
 use dd0c_shared::governance::Policy;
 
 use crate::input::{read_inputs, Input};
@@ -150,7 +150,7 @@ pub async fn replay_keeping_pipeline(
     for dead in pipeline.dead_letters() {
         eprintln!("dd0c: dead-lettered from {}: {}", dead.queue, dead.reason);
     }
-    let findings = all_findings(pipeline.table.as_ref(), LOCAL_TENANT).await?;
+    let findings = finding::all(pipeline.table.as_ref(), LOCAL_TENANT).await?;
     if let Some(path) = &options.findings {
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
         for f in &findings {

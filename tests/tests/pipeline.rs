@@ -12,10 +12,11 @@ use dd0c_cli::replay::{replay, ReplayOptions};
 use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::chat::RecordingChat;
 use dd0c_shared::domain::{FindingKind, Severity};
-use dd0c_shared::finding_store::all_findings;
+use dd0c_shared::entity::event;
+use dd0c_shared::entity::finding::all as all_findings;
 use dd0c_shared::governance::Policy;
 use dd0c_shared::queue::{dlq_name, OutgoingMessage, Queue};
-use dd0c_shared::store::{keys, query_all, Query};
+use dd0c_shared::store::query_all;
 use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
@@ -139,7 +140,7 @@ async fn duplicate_delivery_yields_one_event_and_one_finding() {
     p.drain().await;
     let events = query_all(
         p.table.as_ref(),
-        Query::partition(keys::account_pk(LOCAL_TENANT, "111122223333")).begins_with("EVENT#"),
+        event::cloudtrail_all(LOCAL_TENANT, "111122223333"),
     )
     .await
     .unwrap();

@@ -15,9 +15,9 @@ use dd0c_shared::domain::drift::{
 use dd0c_shared::domain::{
     Actor, ActorKind, Finding, FindingKind, FindingStatus, Severity, Source, FINDING_DETAIL_TYPE,
 };
-use dd0c_shared::drift_store;
+use dd0c_shared::entity::finding::{mark_published, record as record_finding, Recorded};
+use dd0c_shared::entity::{drift_event, stack};
 use dd0c_shared::finding_actions::{self, FindingAction};
-use dd0c_shared::finding_store::{mark_published, record_finding, Recorded};
 use dd0c_shared::store::Table;
 use dd0c_shared::telemetry::{self, Metric};
 use serde_json::json;
@@ -139,7 +139,7 @@ impl Classifier {
 
     async fn refresh_stack(&self, drift: &DriftEvent) -> Result<(), HandlerError> {
         if let Some(stack) = &drift.stack {
-            drift_store::refresh_stack_score(
+            stack::refresh_stack_score(
                 self.table.as_ref(),
                 &drift.tenant_id,
                 stack,
@@ -152,7 +152,7 @@ impl Classifier {
 
     async fn on_drift(&self, drift: &DriftEvent) -> Result<(), HandlerError> {
         let finding = self.finding(drift);
-        drift_store::set_drift_severity(self.table.as_ref(), drift, finding.severity).await?;
+        drift_event::set_drift_severity(self.table.as_ref(), drift, finding.severity).await?;
         self.refresh_stack(drift).await?;
         if record_finding(self.table.as_ref(), &finding).await? == Recorded::AlreadyPublished {
             return Ok(());

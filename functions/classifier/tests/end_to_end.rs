@@ -16,8 +16,9 @@ use dd0c_shared::bus::RoutingTable;
 use dd0c_shared::clock::ManualClock;
 use dd0c_shared::domain::drift::Stack;
 use dd0c_shared::domain::{FindingStatus, IngestMessage, Severity};
-use dd0c_shared::drift_store::{self, DriftSettings};
-use dd0c_shared::finding_store::{all_findings, load_finding};
+use dd0c_shared::entity::account::{set_drift_settings, DriftSettings};
+use dd0c_shared::entity::finding::{all as all_findings, load as load_finding};
+use dd0c_shared::entity::stack::{load_stack, put_stack};
 use dd0c_shared::queue::memory::MemoryQueue;
 use dd0c_shared::queue::{OutgoingMessage, Queue};
 use dd0c_shared::store::memory::MemoryTable;
@@ -131,7 +132,7 @@ fn demo_envelopes() -> Vec<Value> {
 #[tokio::test]
 async fn demo_pair_becomes_one_critical_security_drift_finding() {
     let w = world();
-    drift_store::set_drift_settings(
+    set_drift_settings(
         w.table.as_ref(),
         TENANT,
         "111122223333",
@@ -192,7 +193,7 @@ async fn demo_pair_becomes_one_critical_security_drift_finding() {
         vec![json!({"tenant_id": TENANT, "finding_id": f.id})]
     );
 
-    let stack = drift_store::load_stack(w.table.as_ref(), TENANT, "web-prod")
+    let stack = load_stack(w.table.as_ref(), TENANT, "web-prod")
         .await
         .unwrap()
         .expect("stack");
@@ -234,7 +235,7 @@ async fn demo_pair_becomes_one_critical_security_drift_finding() {
         .unwrap()
         .unwrap();
     assert_eq!(resolved.status, FindingStatus::Resolved);
-    let stack = drift_store::load_stack(w.table.as_ref(), TENANT, "web-prod")
+    let stack = load_stack(w.table.as_ref(), TENANT, "web-prod")
         .await
         .unwrap()
         .unwrap();
@@ -246,7 +247,7 @@ async fn a_drift_report_is_classified_and_scores_its_stack() {
     let w = world();
     let mut declared = Stack::new(TENANT, "payments");
     declared.owner = Some("team-payments".into());
-    drift_store::put_stack(w.table.as_ref(), &declared, Utc::now())
+    put_stack(w.table.as_ref(), &declared, Utc::now())
         .await
         .unwrap();
     let report = json!({
@@ -279,7 +280,7 @@ async fn a_drift_report_is_classified_and_scores_its_stack() {
     assert!(sev.contains(&("rds:db", Severity::Critical)), "{sev:?}");
     assert!(sev.contains(&("ec2:instance", Severity::Low)), "{sev:?}");
     assert!(findings.iter().all(|f| f.id.starts_with("drift-r-")));
-    let stack = drift_store::load_stack(w.table.as_ref(), TENANT, "payments")
+    let stack = load_stack(w.table.as_ref(), TENANT, "payments")
         .await
         .unwrap()
         .unwrap();

@@ -6,7 +6,8 @@ use dd0c_classifier::RuleEngine;
 use dd0c_shared::domain::drift::{
     AttributeChange, ChangeClass, ChangeEvent, DriftCategory, DriftEvent, DriftEventKind, RuleError,
 };
-use dd0c_shared::domain::{Actor, ActorKind, Severity, Source};
+use dd0c_shared::domain::{Actor, Severity};
+use dd0c_shared::testing::console_user;
 use serde_json::{json, Value};
 
 fn drift(
@@ -44,11 +45,9 @@ fn drift(
             actor: Actor {
                 arn: "arn:aws:iam::111122223333:user/jane".into(),
                 name: "jane".into(),
-                kind: ActorKind::IamUser,
-                source: Source::Console,
                 ip: Some("203.0.113.5".into()),
                 mfa: true,
-                user_agent: None,
+                ..console_user()
             },
             class: ChangeClass::Drift,
             managed_by: None,

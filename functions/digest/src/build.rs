@@ -3,13 +3,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use dd0c_shared::domain::{CostEvent, Finding, FindingKind, FindingStatus};
-use dd0c_shared::drift_store;
-use dd0c_shared::store::{
-    from_item, keys, query_all, AttrValue, Index, Query, SortKeyCondition, StoreError, Table,
-};
-use dd0c_shared::tenancy::AccountLink;
-use serde::Serialize;
+use dd0c_shared::domain::{CostEvent, Finding, FindingKind};
+use dd0c_shared::entity::{account_link, event, finding, stack, zombie_scan};
+use dd0c_shared::store::{from_item, query_all, StoreError, Table};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct StackLine {
@@ -37,30 +35,13 @@ pub struct Digest {
     pub zombies: Vec<(String, usize, f64)>,
 }
 
-fn window_query(partition: String, since: DateTime<Utc>, until: DateTime<Utc>) -> Query {
-    // Sort keys are `{time}#{id}`; `~` sorts after every id character.
-    Query::partition(partition)
-        .on(Index::Gsi1)
-        .sort(SortKeyCondition::Between(
-            keys::time_key(&since),
-            format!("{}~", keys::time_key(&until)),
-        ))
-}
-
-pub(crate) async fn tenant_accounts(
-    table: &dyn Table,
-    tenant: &str,
-) -> Result<Vec<AccountLink>, StoreError> {
-    let query = Query::partition(keys::tenant_pk(tenant) + "#ACCOUNTS").on(Index::Gsi1);
-    Ok(query_all(table, query)
-        .await?
-        .into_iter()
-        .filter_map(|item| from_item(item).ok())
-        .collect())
-}
-
-fn status_closed(status: FindingStatus) -> bool {
-    !matches!(status, FindingStatus::Open | FindingStatus::Snoozed)
+/// What the digest reads of an account's latest zombie scan.
+#[derive(Debug, Deserialize)]
+struct ZombieSummary {
+    #[serde(default)]
+    zombies: Vec<IgnoredAny>,
+    #[serde(default)]
+    monthly_waste_usd: f64,
 }
 
 /// Builds the digest of the 24 hours before `now` (read-only).
@@ -76,11 +57,7 @@ pub async fn build_digest(
         until: Some(now),
         ..Digest::default()
     };
-    let costs = query_all(
-        table,
-        window_query(keys::tenant_pk(tenant) + "#COSTS", since, now),
-    )
-    .await?;
+    let costs = query_all(table, event::tenant_costs_between(tenant, &since, &now)).await?;
     let mut actors: BTreeMap<String, f64> = BTreeMap::new();
     for item in costs {
         // Items written by other versions may not decode; the digest skips them.
@@ -97,20 +74,16 @@ pub async fn build_digest(
     top.truncate(5);
     digest.top_actors = top;
 
-    let findings = query_all(
-        table,
-        window_query(keys::tenant_pk(tenant) + "#FINDINGS", since, now),
-    )
-    .await?;
+    let findings = query_all(table, finding::by_time_within(tenant, &since, &now)).await?;
     for item in findings {
         let Ok(finding) = from_item::<Finding>(item) else {
             continue;
         };
         if finding.kind == FindingKind::CostAnomaly {
-            if status_closed(finding.status) {
-                digest.anomalies_resolved += 1;
-            } else {
+            if finding.status.is_active() {
                 digest.anomalies_open += 1;
+            } else {
+                digest.anomalies_resolved += 1;
             }
         }
         if !finding.notified {
@@ -123,29 +96,29 @@ pub async fn build_digest(
             }
         }
     }
-    for stack in drift_store::list_stacks(table, tenant).await? {
+    for stack in stack::list_stacks(table, tenant).await? {
         digest.stacks.push(StackLine {
             stack: stack.name.clone(),
             drift_score: stack.drift_score,
             open_drift: stack.open_drift.clone(),
         });
     }
-    for link in tenant_accounts(table, tenant).await? {
-        if let Some(scan) = table
-            .get(&keys::zombie_scan(tenant, &link.account_id))
-            .await?
-        {
-            let count = match scan.get("zombies") {
-                Some(AttrValue::L(list)) => list.len(),
-                _ => 0,
-            };
-            let waste = scan
-                .get("monthly_waste_usd")
-                .and_then(AttrValue::as_f64)
-                .unwrap_or(0.0);
-            if count > 0 {
-                digest.zombies.push((link.account_id.clone(), count, waste));
+    for link in account_link::tenant_accounts(table, tenant).await? {
+        let scan = match zombie_scan::load::<ZombieSummary>(table, tenant, &link.account_id).await {
+            Ok(scan) => scan,
+            // A scan written by another version may not decode; the digest skips it.
+            Err(e @ StoreError::Decode { .. }) => {
+                tracing::warn!(tenant, account = %link.account_id, error = %e, "unreadable zombie scan skipped");
+                None
             }
+            Err(e) => return Err(e),
+        };
+        if let Some(scan) = scan.filter(|s| !s.zombies.is_empty()) {
+            digest.zombies.push((
+                link.account_id.clone(),
+                scan.zombies.len(),
+                scan.monthly_waste_usd,
+            ));
         }
     }
     Ok(digest)

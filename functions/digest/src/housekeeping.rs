@@ -3,13 +3,13 @@
 //! [`PURGE_AFTER_HOURS`] are purged.
 
 use chrono::{DateTime, Duration, Utc};
+use dd0c_shared::domain::FindingStatus;
+use dd0c_shared::entity::{account_link, finding};
 use dd0c_shared::finding_actions::{self, FindingAction};
 use dd0c_shared::governance::{self, store as policy_store, Policy};
-use dd0c_shared::store::{keys, query_all, AttrValue, Index, Query, StoreError, Table};
-use dd0c_shared::tenancy::{AccountLink, AccountStatus};
+use dd0c_shared::store::{query_all, AttrValue, StoreError, Table};
+use dd0c_shared::tenancy::AccountStatus;
 use serde::Serialize;
-
-use crate::build::tenant_accounts;
 
 /// Accounts marked disconnecting are purged after this long.
 pub const PURGE_AFTER_HOURS: i64 = 72;
@@ -34,15 +34,10 @@ async fn unsnooze(
     tenant: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, StoreError> {
-    let query =
-        Query::partition(format!("{}#FINDINGS#snoozed", keys::tenant_pk(tenant))).on(Index::Gsi2);
+    let query = finding::in_status(tenant, FindingStatus::Snoozed);
     let mut reopened = Vec::new();
     for item in query_all(table, query).await? {
-        let until = item
-            .get("snooze_until")
-            .and_then(AttrValue::as_str)
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc));
+        let until = finding::snooze_until(&item);
         let Some(id) = item.get("id").and_then(AttrValue::as_str) else {
             continue;
         };
@@ -64,21 +59,6 @@ async fn unsnooze(
     Ok(reopened)
 }
 
-/// Deletes everything kept about an account, then its link.
-async fn purge_account(table: &dyn Table, link: &AccountLink) -> Result<(), StoreError> {
-    let pk = keys::account_pk(&link.tenant_id, &link.account_id);
-    for item in query_all(table, Query::partition(pk.clone())).await? {
-        if let Some(AttrValue::S(sk)) = item.get("SK") {
-            table
-                .delete(&dd0c_shared::store::Key::new(pk.clone(), sk.clone()), None)
-                .await?;
-        }
-    }
-    table
-        .delete(&keys::account_link(&link.account_id), None)
-        .await
-}
-
 pub(crate) async fn housekeeping(
     table: &dyn Table,
     policy: &Policy,
@@ -89,11 +69,11 @@ pub(crate) async fn housekeeping(
         unsnoozed: unsnooze(table, tenant, now).await?,
         ..Housekeeping::default()
     };
-    for link in tenant_accounts(table, tenant).await? {
+    for link in account_link::tenant_accounts(table, tenant).await? {
         if link.status == AccountStatus::Disconnecting {
             let since = link.status_changed_at.unwrap_or(link.connected_at);
             if now - since > Duration::hours(PURGE_AFTER_HOURS) {
-                purge_account(table, &link).await?;
+                account_link::purge(table, &link).await?;
                 tracing::info!(tenant, account = %link.account_id, "purged a disconnected account");
                 done.purged.push(link.account_id.clone());
             }

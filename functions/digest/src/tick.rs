@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, SecondsFormat, Timelike, Utc};
 use dd0c_shared::chat::ChatError;
 use dd0c_shared::clock::Clock;
+use dd0c_shared::entity::{digest_sent, time_key};
 use dd0c_shared::governance::Policy;
 use dd0c_shared::slack::settings::{self, ChatDirectory, SlackSettings};
-use dd0c_shared::store::{
-    keys, AttrValue, Condition, Item, StoreError, Table, Update, PK, SK, TTL_ATTRIBUTE,
-};
+use dd0c_shared::store::{AttrValue, Condition, Item, StoreError, Table, Update, TTL_ATTRIBUTE};
 use dd0c_shared::tenancy;
 use serde::{Deserialize, Serialize};
 
@@ -104,25 +103,21 @@ async fn claim_digest(
     scheduled_time: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let key = keys::digest_sent(tenant, local_date);
     let mut item = Item::new();
-    item.insert(PK.into(), AttrValue::S(key.pk));
-    item.insert(SK.into(), AttrValue::S(key.sk));
-    item.insert("entity".into(), AttrValue::S("digest_sent".into()));
     item.insert("tenant_id".into(), AttrValue::S(tenant.to_owned()));
     item.insert("local_date".into(), AttrValue::S(local_date.to_owned()));
     item.insert("status".into(), AttrValue::S("sending".into()));
     item.insert("claim".into(), AttrValue::S(claim.to_owned()));
     item.insert(
         "scheduled_time".into(),
-        AttrValue::S(keys::time_key(&scheduled_time)),
+        AttrValue::S(time_key(&scheduled_time)),
     );
-    item.insert("claimed_at".into(), AttrValue::S(keys::time_key(&now)));
+    item.insert("claimed_at".into(), AttrValue::S(time_key(&now)));
     item.insert(
         TTL_ATTRIBUTE.into(),
         AttrValue::from((now + Duration::days(DIGEST_MARKER_TTL_DAYS)).timestamp()),
     );
-    dd0c_shared::store::put_if_absent(table, item).await
+    dd0c_shared::store::put_if_absent(table, digest_sent::item(tenant, local_date, item)).await
 }
 
 /// Drops a claim whose post failed, so that a retry of the tick posts the digest.
@@ -132,7 +127,7 @@ async fn release_claim(table: &dyn Table, tenant: &str, local_date: &str, claim:
         Condition::Equals("status".into(), AttrValue::S("sending".into())),
     ]);
     if let Err(e) = table
-        .delete(&keys::digest_sent(tenant, local_date), Some(condition))
+        .delete(&digest_sent::key(tenant, local_date), Some(condition))
         .await
     {
         // The claim stays: that date's digest is skipped rather than risk a double post.
@@ -158,7 +153,7 @@ async fn send_daily(
     };
     let claim = format!(
         "{}/{}",
-        keys::time_key(&scheduled_time),
+        time_key(&scheduled_time),
         now.to_rfc3339_opts(SecondsFormat::Nanos, true)
     );
     if !claim_digest(table, tenant, local_date, &claim, scheduled_time, now).await? {
@@ -187,10 +182,10 @@ async fn send_daily(
     }
     let confirm = Update::new()
         .set("status", "sent")
-        .set("posted_at", keys::time_key(&now))
+        .set("posted_at", time_key(&now))
         .when(Condition::Equals("claim".into(), AttrValue::S(claim)));
     if let Err(e) = table
-        .update(&keys::digest_sent(tenant, local_date), confirm)
+        .update(&digest_sent::key(tenant, local_date), confirm)
         .await
     {
         // Posted; the unconfirmed claim still blocks a second post.
@@ -277,7 +272,7 @@ pub async fn run_tick(
         .await;
     }
     tracing::info!(
-        scheduled_time = %keys::time_key(&scheduled_time),
+        scheduled_time = %time_key(&scheduled_time),
         tenants = report.tenants,
         posted = report.posted.len(),
         already_sent = report.already_sent.len(),

@@ -5,17 +5,18 @@ use dd0c_digest::{digest_blocks, run_digest};
 use dd0c_shared::chat::RecordingChat;
 use dd0c_shared::clock::ManualClock;
 use dd0c_shared::domain::drift::Stack;
-use dd0c_shared::domain::{
-    Actor, ActorKind, CostAction, CostEvent, Finding, FindingKind, FindingStatus, Severity, Source,
-};
+use dd0c_shared::domain::{Actor, CostAction, CostEvent, Finding, FindingStatus, Severity};
+use dd0c_shared::entity::finding::{load as load_finding, record as record_finding};
+use dd0c_shared::entity::{account_link, event, finding as finding_entity, governance};
+use dd0c_shared::entity::{stack as stack_entity, zombie_scan};
 use dd0c_shared::finding_actions::{self, FindingAction};
-use dd0c_shared::finding_store::{load_finding, record_finding, record_notification};
 use dd0c_shared::governance::{store as policy_store, Policy};
 use dd0c_shared::slack::blocks::validate_limits;
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::store::{keys, to_item, AttrValue, Table};
+use dd0c_shared::store::Table;
 use dd0c_shared::tenancy::{AccountLink, AccountStatus};
-use serde_json::Value;
+use dd0c_shared::testing::{active_account, console_user, cost_event, cost_finding};
+use serde_json::json;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 20, 9, 0, 0).unwrap()
@@ -25,11 +26,7 @@ fn actor(name: &str) -> Actor {
     Actor {
         arn: format!("arn:aws:iam::111122223333:user/{name}"),
         name: name.into(),
-        kind: ActorKind::IamUser,
-        source: Source::Console,
-        ip: None,
-        mfa: false,
-        user_agent: None,
+        ..console_user()
     }
 }
 
@@ -43,58 +40,28 @@ async fn cost(
 ) {
     let t = now() - Duration::hours(hours_ago);
     let e = CostEvent {
-        tenant_id: "t1".into(),
-        account_id: "111122223333".into(),
-        region: "us-east-1".into(),
-        event_id: id.into(),
         event_time: t,
-        event_name: "RunInstances".into(),
-        service: "ec2".into(),
-        resource_type: "ec2:instance".into(),
         resource_ids: vec![format!("i-{id}")],
         sku: Some("m5.large".into()),
-        count: 1,
         action,
         hourly_cost: Some(hourly),
-        previous_hourly_cost: None,
-        pricing_notes: vec![],
-        spot: false,
         actor: actor(who),
+        ..cost_event(id)
     };
-    let mut item = to_item(&e).unwrap();
-    let key = keys::cost_event("t1", "111122223333", &t, id);
-    let (g1, s1) = keys::cost_event_gsi1("t1", &t, id);
-    item.insert("PK".into(), AttrValue::S(key.pk));
-    item.insert("SK".into(), AttrValue::S(key.sk));
-    item.insert("GSI1PK".into(), AttrValue::S(g1));
-    item.insert("GSI1SK".into(), AttrValue::S(s1));
-    table.put(item, None).await.unwrap();
+    let ttl = (t + Duration::days(90)).timestamp();
+    table
+        .put(event::cost_item(&e, ttl).unwrap(), None)
+        .await
+        .unwrap();
 }
 
 fn finding(id: &str, hours_ago: i64, severity: Severity) -> Finding {
     let t = now() - Duration::hours(hours_ago);
     Finding {
-        id: id.into(),
-        tenant_id: "t1".into(),
-        kind: FindingKind::CostAnomaly,
-        event_id: id.into(),
-        account_id: "111122223333".into(),
-        region: "us-east-1".into(),
         event_time: t,
-        event_name: "RunInstances".into(),
-        actor: actor("alice"),
-        severity,
-        score: 50.0,
-        reasons: vec![],
-        resource_type: "ec2:instance".into(),
-        resource_ids: vec!["i-1".into()],
-        estimated_hourly_cost: Some(1.0),
-        category: None,
-        notified: false,
-        suppressed_reason: None,
-        status: FindingStatus::Open,
         created_at: t,
-        details: Value::Null,
+        severity,
+        ..cost_finding(id)
     }
 }
 
@@ -107,14 +74,15 @@ async fn link(
 ) {
     let l = AccountLink {
         account_id: account.into(),
-        tenant_id: "t1".into(),
         status,
-        role_arn: None,
-        external_id: None,
         connected_at: now() - Duration::days(connected_days_ago),
         status_changed_at: Some(now() - Duration::hours(changed_hours_ago)),
+        ..active_account()
     };
-    table.put(l.to_item().unwrap(), None).await.unwrap();
+    table
+        .put(account_link::item(&l).unwrap(), None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -134,7 +102,7 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
     ] {
         record_finding(t, &finding(id, h, sev)).await.unwrap();
     }
-    record_notification(
+    finding_entity::record_notification(
         t,
         &finding("f-held", 3, Severity::Info),
         false,
@@ -171,28 +139,20 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
     let mut stack = Stack::new("t1", "payments-prod");
     stack.drift_score = 72.0;
     stack.open_drift.insert("high".into(), 1);
-    dd0c_shared::drift_store::put_stack(t, &stack, now())
-        .await
-        .unwrap();
+    stack_entity::put_stack(t, &stack, now()).await.unwrap();
     link(t, "111122223333", 20, AccountStatus::Active, 0).await;
     link(t, "444455556666", 3, AccountStatus::Active, 0).await;
     link(t, "777788889999", 40, AccountStatus::Disconnecting, 80).await;
-    let mut scan = dd0c_shared::store::Item::new();
-    let zk = keys::zombie_scan("t1", "111122223333");
-    scan.insert("PK".into(), AttrValue::S(zk.pk));
-    scan.insert("SK".into(), AttrValue::S(zk.sk));
-    scan.insert(
-        "zombies".into(),
-        AttrValue::L(vec![
-            AttrValue::S("vol-1".into()),
-            AttrValue::S("eip-1".into()),
-        ]),
-    );
-    scan.insert("monthly_waste_usd".into(), AttrValue::N(42.5));
-    t.put(scan, None).await.unwrap();
+    let scan = json!({"zombies": ["vol-1", "eip-1"], "monthly_waste_usd": 42.5});
+    t.put(
+        zombie_scan::item("t1", "111122223333", &scan).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
     // Data of the disconnecting account, to be purged.
     cost(t, "gone", 1, "dave", 0.0, CostAction::Create).await;
-    let purge_marker = keys::account_governance("t1", "777788889999");
+    let purge_marker = governance::account_governance_key("t1", "777788889999");
     t.update(
         &purge_marker,
         dd0c_shared::store::Update::new().set("x", 1.0),
@@ -252,7 +212,7 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
         .is_none());
     assert_eq!(run.housekeeping.purged, ["777788889999"]);
     assert!(t
-        .get(&keys::account_link("777788889999"))
+        .get(&account_link::key("777788889999"))
         .await
         .unwrap()
         .is_none());

@@ -9,17 +9,17 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use dd0c_digest::{handle, run_tick, Invocation, Tick, TickReport};
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink, Posted, RecordingChat};
 use dd0c_shared::clock::ManualClock;
-use dd0c_shared::domain::{
-    Actor, ActorKind, Finding, FindingKind, FindingStatus, Severity, Source,
-};
+use dd0c_shared::domain::{Finding, FindingStatus};
+use dd0c_shared::entity::finding::{load as load_finding, record as record_finding};
+use dd0c_shared::entity::{account_link, digest_sent, key_of, slack_installation, tenant};
 use dd0c_shared::finding_actions::{self, FindingAction};
-use dd0c_shared::finding_store::{load_finding, record_finding};
 use dd0c_shared::governance::Policy;
 use dd0c_shared::slack::settings::{self, ChatDirectory, SlackSettings};
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::store::{keys, AttrValue, Condition, Item, Key, Page, Query, StoreError, Table};
+use dd0c_shared::store::{AttrValue, Condition, Item, Key, Page, Query, StoreError, Table};
 use dd0c_shared::store::{TransactWrite, Update};
-use dd0c_shared::tenancy::{AccountLink, AccountStatus};
+use dd0c_shared::tenancy::AccountLink;
+use dd0c_shared::testing::{active_account, cost_finding};
 use serde_json::{json, Value};
 
 fn at(y: i32, mo: u32, d: u32, h: u32) -> DateTime<Utc> {
@@ -92,8 +92,8 @@ impl BrokenForTenant {
 #[async_trait]
 impl Table for BrokenForTenant {
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
-        if let Some(AttrValue::S(pk)) = item.get("PK") {
-            self.check(pk)?;
+        if let Some(key) = key_of(&item) {
+            self.check(&key.pk)?;
         }
         self.inner.put(item, condition).await
     }
@@ -140,13 +140,13 @@ impl World {
         let link = AccountLink {
             account_id: account.into(),
             tenant_id: tenant.into(),
-            status: AccountStatus::Active,
-            role_arn: None,
-            external_id: None,
             connected_at: at(2025, 1, 1, 0),
-            status_changed_at: None,
+            ..active_account()
         };
-        self.table.put(link.to_item().unwrap(), None).await.unwrap();
+        self.table
+            .put(account_link::item(&link).unwrap(), None)
+            .await
+            .unwrap();
         let s = SlackSettings {
             default_channel: Some(format!("#{tenant}")),
             digest_time_zone: zone.map(str::to_owned),
@@ -206,7 +206,7 @@ async fn a_utc_tenant_gets_its_digest_at_the_nine_o_clock_tick_only() {
     // The marker of that date says sent.
     let marker = w
         .table
-        .get(&keys::digest_sent("t-utc", "2026-01-15"))
+        .get(&digest_sent::key("t-utc", "2026-01-15"))
         .await
         .unwrap()
         .unwrap();
@@ -236,7 +236,7 @@ async fn new_york_gets_it_at_nine_local_in_winter_and_in_summer() {
     // The marker is keyed on the local date.
     assert!(w
         .table
-        .get(&keys::digest_sent("t-ny", "2026-07-15"))
+        .get(&digest_sent::key("t-ny", "2026-07-15"))
         .await
         .unwrap()
         .is_some());
@@ -262,7 +262,7 @@ async fn a_chosen_hour_and_a_zone_east_of_utc() {
     assert_eq!(sinks["t-ber"].messages().len(), 1);
     assert!(w
         .table
-        .get(&keys::digest_sent("t-tyo", "2026-01-16"))
+        .get(&digest_sent::key("t-tyo", "2026-01-16"))
         .await
         .unwrap()
         .is_some());
@@ -312,7 +312,7 @@ async fn a_revoked_token_or_a_broken_store_for_one_tenant_does_not_stop_the_othe
     chats.0.insert("t-revoked".into(), Arc::new(RevokedChat));
     let table = BrokenForTenant {
         inner: w.table.clone(),
-        prefix: keys::tenant_pk("t-bad"),
+        prefix: tenant::pk("t-bad"),
     };
     let r = w.tick_on(&table, &chats, at(2026, 3, 20, 9)).await;
     assert_eq!(r.tenants, 5);
@@ -332,7 +332,7 @@ async fn a_revoked_token_or_a_broken_store_for_one_tenant_does_not_stop_the_othe
     // The revoked installation is marked broken; no marker for it, nor for the Slack-less one.
     let inst = w
         .table
-        .get(&keys::slack_installation("t-revoked"))
+        .get(&slack_installation::key("t-revoked"))
         .await
         .unwrap()
         .unwrap();
@@ -340,7 +340,7 @@ async fn a_revoked_token_or_a_broken_store_for_one_tenant_does_not_stop_the_othe
     for t in ["t-revoked", "t-noslack"] {
         assert!(w
             .table
-            .get(&keys::digest_sent(t, "2026-03-20"))
+            .get(&digest_sent::key(t, "2026-03-20"))
             .await
             .unwrap()
             .is_none());
@@ -351,6 +351,43 @@ async fn a_revoked_token_or_a_broken_store_for_one_tenant_does_not_stop_the_othe
     assert_eq!(retry.already_sent, ["t-a", "t-z"]);
     assert_eq!(sinks["t-a"].messages().len(), 1);
     assert_eq!(sinks["t-bad"].messages().len(), 1);
+}
+
+/// An account link that cannot be read (damaged, or written by another version) fails its
+/// tenant's housekeeping and digest, reported as that tenant's failures; nothing is marked
+/// sent for it, and the other tenants are served.
+#[tokio::test]
+async fn an_unreadable_account_link_fails_only_its_tenant() {
+    let w = world();
+    w.tenant("t-a", "111111111111", None, None).await;
+    w.tenant("t-odd", "222222222222", None, None).await;
+    let mut odd = account_link::item(&AccountLink {
+        account_id: "333333333333".into(),
+        tenant_id: "t-odd".into(),
+        ..active_account()
+    })
+    .unwrap();
+    odd.remove("status");
+    w.table.put(odd, None).await.unwrap();
+    let (chats, sinks) = recording(&["t-a", "t-odd"]);
+    let r = w.tick(&chats, at(2026, 3, 20, 9)).await;
+    assert_eq!(r.tenants, 2);
+    assert_eq!(r.posted, ["t-a"]);
+    let stages: Vec<(&str, &str)> = r
+        .failures
+        .iter()
+        .map(|f| (f.tenant_id.as_str(), f.stage))
+        .collect();
+    assert_eq!(stages, [("t-odd", "housekeeping"), ("t-odd", "digest")]);
+    assert!(r.digest_failed());
+    assert_eq!(sinks["t-a"].messages().len(), 1);
+    assert!(sinks["t-odd"].messages().is_empty());
+    assert!(w
+        .table
+        .get(&digest_sent::key("t-odd", "2026-03-20"))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -384,7 +421,7 @@ async fn a_failed_post_writes_no_marker_and_the_retried_tick_posts() {
     assert!(err.to_string().contains("t1 (digest)"), "{err}");
     assert!(w
         .table
-        .get(&keys::digest_sent("t1", "2026-03-20"))
+        .get(&digest_sent::key("t1", "2026-03-20"))
         .await
         .unwrap()
         .is_none());
@@ -406,35 +443,11 @@ async fn a_failed_post_writes_no_marker_and_the_retried_tick_posts() {
 
 fn finding(id: &str, t: DateTime<Utc>) -> Finding {
     Finding {
-        id: id.into(),
-        tenant_id: "t1".into(),
-        kind: FindingKind::CostAnomaly,
-        event_id: id.into(),
         account_id: "111111111111".into(),
-        region: "us-east-1".into(),
         event_time: t,
-        event_name: "RunInstances".into(),
-        actor: Actor {
-            arn: "arn:aws:iam::111111111111:user/alice".into(),
-            name: "alice".into(),
-            kind: ActorKind::IamUser,
-            source: Source::Console,
-            ip: None,
-            mfa: false,
-            user_agent: None,
-        },
-        severity: Severity::Warning,
-        score: 50.0,
-        reasons: vec![],
-        resource_type: "ec2:instance".into(),
-        resource_ids: vec!["i-1".into()],
-        estimated_hourly_cost: Some(1.0),
-        category: None,
-        notified: true,
-        suppressed_reason: None,
-        status: FindingStatus::Open,
         created_at: t,
-        details: Value::Null,
+        notified: true,
+        ..cost_finding(id)
     }
 }
 

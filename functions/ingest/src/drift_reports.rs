@@ -17,7 +17,7 @@ use dd0c_shared::auth::api_keys;
 use dd0c_shared::clock::SharedClock;
 use dd0c_shared::domain::drift::{DriftReport, ReportedDrift};
 use dd0c_shared::domain::{IacTool, IngestMessage};
-use dd0c_shared::drift_store;
+use dd0c_shared::entity::drift_report;
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::queue::{OutgoingMessage, Queue};
 use dd0c_shared::store::Table;
@@ -536,7 +536,7 @@ impl DriftReports {
             let ttl = (self.clock.now() + Duration::hours(PART_TTL_HOURS)).timestamp();
             let text = serde_json::to_string(&part_json(&part))
                 .map_err(|e| Refusal::status(503, e.to_string()))?;
-            drift_store::put_report_part(
+            drift_report::put_report_part(
                 self.table.as_ref(),
                 &tenant,
                 &part.report_id,
@@ -547,7 +547,7 @@ impl DriftReports {
             )
             .await
             .map_err(unavailable)?;
-            let stored = drift_store::report_parts(self.table.as_ref(), &tenant, &part.report_id)
+            let stored = drift_report::report_parts(self.table.as_ref(), &tenant, &part.report_id)
                 .await
                 .map_err(unavailable)?;
             let received = stored.len() as u64;
@@ -578,7 +578,7 @@ impl DriftReports {
         };
         let messages = self.enqueue(&report).await?;
         if part.parts > 1 {
-            drift_store::delete_report_parts(
+            drift_report::delete_report_parts(
                 self.table.as_ref(),
                 &tenant,
                 &part.report_id,

@@ -8,10 +8,12 @@ use chrono::{TimeZone, Utc};
 use dd0c_ingest::drift_reports::DriftReports;
 use dd0c_ingest::Ingest;
 use dd0c_shared::clock::ManualClock;
+use dd0c_shared::entity::account_link;
 use dd0c_shared::lambda::{http_or_event_function, is_http_api_request};
 use dd0c_shared::queue::memory::MemoryQueue;
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
+use dd0c_shared::tenancy::{AccountLink, AccountStatus};
+use dd0c_shared::testing::active_account;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -55,12 +57,10 @@ async fn connect(table: &MemoryTable, account: &str, status: AccountStatus) {
         account_id: account.into(),
         tenant_id: "t-1".into(),
         status,
-        role_arn: None,
-        external_id: None,
         connected_at: Utc::now(),
-        status_changed_at: None,
+        ..active_account()
     };
-    tenancy::link_account_if_absent(table, &link).await.unwrap();
+    account_link::link_if_absent(table, &link).await.unwrap();
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ use dd0c_shared::domain::drift::{
     DRIFT_EVENT_DETAIL_TYPE,
 };
 use dd0c_shared::domain::{CloudTrailRecord, IacTool, Source};
-use dd0c_shared::drift_store::{self, DriftSettings, StoredDrift};
+use dd0c_shared::entity::{self, account::DriftSettings, drift_event::StoredDrift};
 use dd0c_shared::store::Table;
 use dd0c_shared::tenancy::AccountLink;
 use serde_json::value::RawValue;
@@ -128,7 +128,7 @@ async fn resolve(
         return Ok(None);
     }
     for d in open {
-        drift_store::set_drift_status(table, &d.event, DriftStatus::Resolved).await?;
+        entity::drift_event::set_drift_status(table, &d.event, DriftStatus::Resolved).await?;
     }
     Ok(Some(DriftEvent {
         id: format!("resolve-{}", change.event_id),
@@ -164,7 +164,7 @@ pub(crate) async fn track(
     let account = link.account_id.as_str();
     let actor = Actor::from_record(record);
     let identity = identity_of(record, &actor);
-    let settings = drift_store::drift_settings(table, tenant, account).await?;
+    let settings = entity::account::drift_settings(table, tenant, account).await?;
     let tool = match actor.source {
         Source::Iac(tool) => Some(tool),
         _ => None,
@@ -181,7 +181,7 @@ pub(crate) async fn track(
     } in extracted
     {
         let managed =
-            drift_store::managed_resource(table, tenant, &resource_type, &resource_id).await?;
+            entity::resource::managed_resource(table, tenant, &resource_type, &resource_id).await?;
         let class = if iac {
             ChangeClass::Iac
         } else if actor.source == Source::AwsService {
@@ -214,7 +214,7 @@ pub(crate) async fn track(
             class,
             managed_by: managed_by.clone(),
         };
-        drift_store::record_change_event(table, &change, ttl).await?;
+        entity::resource::record_change_event(table, &change, ttl).await?;
         events.push(bus_event(
             CHANGE_EVENT_DETAIL_TYPE,
             to_json(&change)?,
@@ -222,7 +222,7 @@ pub(crate) async fn track(
             &record.aws_region,
         ));
         let open: Vec<StoredDrift> = if matches!(class, ChangeClass::Iac | ChangeClass::Drift) {
-            drift_store::drift_for_resource(table, tenant, &resource_type, &resource_id)
+            entity::drift_event::drift_for_resource(table, tenant, &resource_type, &resource_id)
                 .await?
                 .into_iter()
                 .filter(|d| {
@@ -251,7 +251,7 @@ pub(crate) async fn track(
                     last_iac_event_id: record.event_id.clone(),
                     last_iac_change_at: record.event_time,
                 };
-                drift_store::put_managed_resource(table, &resource).await?;
+                entity::resource::put_managed_resource(table, &resource).await?;
                 if let Some(resolved) =
                     resolve(table, &open, &change, "iac_reapplied", managed_by.stack).await?
                 {
@@ -309,7 +309,7 @@ pub(crate) async fn track(
                     resolves: Vec::new(),
                     resolution: None,
                 };
-                drift_store::record_drift_event(table, &drift).await?;
+                entity::drift_event::record_drift_event(table, &drift).await?;
                 events.push(bus_event(
                     DRIFT_EVENT_DETAIL_TYPE,
                     to_json(&drift)?,
@@ -381,7 +381,7 @@ pub(crate) async fn report(
             .find_map(|d| d.resource_id.clone())
             .unwrap_or_else(|| address.clone());
         let attributes: Vec<String> = drifts.iter().map(|d| d.attribute.clone()).collect();
-        let changes_in_window = drift_store::changes_between(
+        let changes_in_window = entity::resource::changes_between(
             table,
             &report.tenant_id,
             &resource_type,
@@ -432,7 +432,7 @@ pub(crate) async fn report(
             resolves: Vec::new(),
             resolution: None,
         };
-        drift_store::record_drift_event(table, &drift).await?;
+        entity::drift_event::record_drift_event(table, &drift).await?;
         events.push(bus_event(
             DRIFT_EVENT_DETAIL_TYPE,
             to_json(&drift)?,

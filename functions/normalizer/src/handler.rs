@@ -9,7 +9,8 @@ use dd0c_shared::clock::SharedClock;
 use dd0c_shared::domain::drift::CHANGE_EVENT_DETAIL_TYPE;
 use dd0c_shared::domain::ingest::CLOUD_TRAIL;
 use dd0c_shared::domain::{CloudTrailRecord, CostEvent, IngestMessage, COST_EVENT_DETAIL_TYPE};
-use dd0c_shared::store::{keys, to_item, AttrValue, Item, Table, Update, PK, SK, TTL_ATTRIBUTE};
+use dd0c_shared::entity::event;
+use dd0c_shared::store::{AttrValue, StoreError, Table, Update, TTL_ATTRIBUTE};
 use dd0c_shared::telemetry::{self, Metric};
 use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
 
@@ -148,7 +149,7 @@ impl Normalizer {
             return Ok(Outcome::InactiveAccount);
         }
         let tenant = link.tenant_id.as_str();
-        let key = keys::cloudtrail_event(tenant, &account, &record.event_time, &record.event_id);
+        let key = event::cloudtrail_key(tenant, &account, &record.event_time, &record.event_id);
         let existing = self.table.get(&key).await?;
         if existing
             .as_ref()
@@ -218,20 +219,10 @@ impl Normalizer {
     }
 
     async fn store_cost_event(&self, event: &CostEvent, ttl: i64) -> Result<(), HandlerError> {
-        let key = keys::cost_event(
-            &event.tenant_id,
-            &event.account_id,
-            &event.event_time,
-            &event.event_id,
-        );
-        let (gsi_pk, gsi_sk) =
-            keys::cost_event_gsi1(&event.tenant_id, &event.event_time, &event.event_id);
-        let mut item: Item = to_item(event).map_err(HandlerError::malformed)?;
-        item.insert(PK.into(), key.pk.into());
-        item.insert(SK.into(), key.sk.into());
-        item.insert("GSI1PK".into(), gsi_pk.into());
-        item.insert("GSI1SK".into(), gsi_sk.into());
-        item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(ttl as f64));
+        let item = event::cost_item(event, ttl).map_err(|e| match e {
+            StoreError::Decode { source, .. } => HandlerError::malformed(source),
+            e => HandlerError::from(e),
+        })?;
         self.table.put(item, None).await.map_err(HandlerError::from)
     }
 }

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dd0c_shared::accounts::{Accounts, Instance};
+use dd0c_shared::entity::resource_spec;
 use dd0c_shared::pricing::{Platform, Tenancy};
-use dd0c_shared::store::{from_item, keys, to_item, Item, Key, StoreError, Table, PK, SK};
+use dd0c_shared::store::{from_item, Key, StoreError, Table};
 
 use crate::catalogue::{Facts, Learned, ResourceKind, ResourceRef, ResourceSpec};
 
@@ -79,8 +80,8 @@ pub struct ResourceStore {
 
 fn key_of(tenant: &str, account: &str, r: &ResourceRef) -> Key {
     match r.kind {
-        ResourceKind::Instance => keys::instance(tenant, account, &r.id),
-        kind => keys::resource_spec(tenant, account, kind.as_str(), &r.id),
+        ResourceKind::Instance => resource_spec::instance_key(tenant, account, &r.id),
+        kind => resource_spec::key(tenant, account, kind.as_str(), &r.id),
     }
 }
 
@@ -153,13 +154,16 @@ impl ResourceStore {
             match l {
                 Learned::Remember(r, spec) => {
                     let key = key_of(tenant, account, r);
-                    let mut item: Item = to_item(spec).map_err(|e| ResolveError::Corrupt {
-                        key: format!("{}/{}", key.pk, key.sk),
-                        reason: e.to_string(),
-                    })?;
-                    item.insert(PK.into(), key.pk.into());
-                    item.insert(SK.into(), key.sk.into());
-                    item.insert("resource_id".into(), r.id.as_str().into());
+                    let item = match resource_spec::item(key.clone(), &r.id, spec) {
+                        Ok(item) => item,
+                        Err(StoreError::Decode { source, .. }) => {
+                            return Err(ResolveError::Corrupt {
+                                key: format!("{}/{}", key.pk, key.sk),
+                                reason: source.to_string(),
+                            })
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
                     self.table.put(item, None).await?;
                 }
                 Learned::Forget(r) => {

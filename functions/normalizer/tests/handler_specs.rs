@@ -14,7 +14,8 @@ use dd0c_shared::clock::SystemClock;
 use dd0c_shared::domain::CostEvent;
 use dd0c_shared::pricing::{self, Platform, Tenancy};
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
+use dd0c_shared::tenancy::{self, AccountLink};
+use dd0c_shared::testing::active_account;
 
 #[derive(Default)]
 struct CapturingBus(Mutex<Vec<BusEvent>>);
@@ -120,13 +121,10 @@ async fn normalizer_with_role(
     tenancy::link_account_if_absent(
         table.as_ref(),
         &AccountLink {
-            account_id: "111122223333".into(),
             tenant_id: "t-1".into(),
-            status: AccountStatus::Active,
             role_arn: Some(ROLE.into()),
-            external_id: Some("ext-1".into()),
             connected_at: chrono::Utc::now(),
-            status_changed_at: None,
+            ..active_account()
         },
     )
     .await

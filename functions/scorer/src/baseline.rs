@@ -10,7 +10,8 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use dd0c_shared::store::{keys, AttrValue, Condition, Item, Key, Update};
+use dd0c_shared::entity::{baseline as baseline_entity, time_key};
+use dd0c_shared::store::{AttrValue, Condition, Item, Key, Update};
 
 use crate::config::Sensitivity;
 
@@ -135,7 +136,7 @@ pub struct Contribution<'a> {
 /// The `ADD`-only update folding one event into a baseline (`with_cost`: the service/type
 /// baseline keeps cost moments; the account-wide one only counts).
 pub fn fold(c: &Contribution<'_>, with_cost: bool) -> Update {
-    let t = keys::time_key(&c.time);
+    let t = time_key(&c.time);
     let mut u = Update::new()
         .add(COUNT, 1.0)
         .add(ACTORS, AttrValue::string_set([c.actor]))
@@ -166,8 +167,8 @@ pub fn raise_max(hourly: f64) -> Update {
 /// The keys of the baselines an event touches.
 pub fn keys_for(tenant: &str, account: &str, service: &str, resource_type: &str) -> (Key, Key) {
     (
-        keys::baseline(tenant, account, service, resource_type),
-        keys::account_baseline(tenant, account),
+        baseline_entity::key(tenant, account, service, resource_type),
+        baseline_entity::account_key(tenant, account),
     )
 }
 

@@ -3,7 +3,8 @@
 //! sensitivity override. Both are attributes of the baseline item, so
 //! the scorer reads them with the baseline at no extra cost.
 
-use dd0c_shared::store::{keys, StoreError, Table, Update};
+use dd0c_shared::entity::baseline as baseline_entity;
+use dd0c_shared::store::{StoreError, Table, Update};
 
 use crate::baseline::SENSITIVITY;
 use crate::config::Sensitivity;
@@ -21,7 +22,7 @@ pub async fn set_sensitivity(
 ) -> Result<(), StoreError> {
     table
         .update(
-            &keys::baseline(tenant, account, service, resource_type),
+            &baseline_entity::key(tenant, account, service, resource_type),
             Update::new().set(SENSITIVITY, sensitivity.as_str()),
         )
         .await

@@ -7,10 +7,12 @@ use dd0c_shared::clock::SharedClock;
 use dd0c_shared::domain::{
     CostEvent, Finding, FindingKind, FindingStatus, COST_EVENT_DETAIL_TYPE, FINDING_DETAIL_TYPE,
 };
-use dd0c_shared::finding_store::{load_finding, mark_published, record_finding, Recorded};
+use dd0c_shared::entity::baseline as baseline_entity;
+use dd0c_shared::entity::finding::{
+    load as load_finding, mark_published, record as record_finding, Recorded,
+};
 use dd0c_shared::store::{
-    keys, AttrValue, Condition, Item, StoreError, Table, TransactWrite, Update, PK, SK,
-    TTL_ATTRIBUTE,
+    AttrValue, Condition, StoreError, Table, TransactWrite, Update, TTL_ATTRIBUTE,
 };
 use dd0c_shared::telemetry::{self, Metric};
 use dd0c_shared::tenancy;
@@ -68,7 +70,7 @@ impl Scorer {
         for b in [bucket - 1, bucket] {
             let item = self
                 .table
-                .get(&keys::actor_activity(tenant, account, actor, b))
+                .get(&baseline_entity::activity_key(tenant, account, actor, b))
                 .await?;
             recent += item
                 .and_then(|i| i.get(ACTIVITY_CALLS).and_then(AttrValue::as_f64))
@@ -147,7 +149,7 @@ impl Scorer {
             return Ok(None);
         }
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
-        let marker = keys::baseline_contribution(tenant, account, &event.event_id);
+        let marker = baseline_entity::contribution_key(tenant, account, &event.event_id);
         if self.table.get(&marker).await?.is_some() {
             // Already folded in: finish what the earlier attempt may not have.
             self.raise_max(event, hourly).await?;
@@ -186,7 +188,6 @@ impl Scorer {
     /// nothing.
     async fn fold(&self, event: &CostEvent, hourly: f64) -> Result<(), HandlerError> {
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
-        let marker = keys::baseline_contribution(tenant, account, &event.event_id);
         let (kind_key, account_key) =
             baseline::keys_for(tenant, account, &event.service, &event.resource_type);
         let actor_id = actor_key(event);
@@ -198,12 +199,11 @@ impl Scorer {
             sku: event.sku.as_deref(),
             region: &event.region,
         };
-        let mut marker_item = Item::new();
-        marker_item.insert(PK.into(), AttrValue::S(marker.pk.clone()));
-        marker_item.insert(SK.into(), AttrValue::S(marker.sk.clone()));
-        marker_item.insert(
-            TTL_ATTRIBUTE.into(),
-            AttrValue::N((event.event_time.timestamp() + CONTRIBUTION_TTL_SECONDS) as f64),
+        let marker_item = baseline_entity::contribution_item(
+            tenant,
+            account,
+            &event.event_id,
+            event.event_time.timestamp() + CONTRIBUTION_TTL_SECONDS,
         );
         let bucket = Self::bucket(event);
         let activity_ttl = (bucket + 1) * BURST_BUCKET_SECONDS + BURST_TTL_SECONDS;
@@ -221,7 +221,7 @@ impl Scorer {
                 update: baseline::fold(&contribution, false),
             },
             TransactWrite::Update {
-                key: keys::actor_activity(tenant, account, actor, bucket),
+                key: baseline_entity::activity_key(tenant, account, actor, bucket),
                 update: Update::new()
                     .add(ACTIVITY_CALLS, 1.0)
                     .set(TTL_ATTRIBUTE, activity_ttl as f64),
@@ -241,7 +241,7 @@ impl Scorer {
     }
 
     async fn raise_max(&self, event: &CostEvent, hourly: f64) -> Result<(), HandlerError> {
-        let key = keys::baseline(
+        let key = baseline_entity::key(
             &event.tenant_id,
             &event.account_id,
             &event.service,

@@ -12,10 +12,11 @@ use dd0c_shared::bus::memory::MemoryBus;
 use dd0c_shared::bus::RoutingTable;
 use dd0c_shared::clock::{ManualClock, SharedClock};
 use dd0c_shared::domain::{Actor, ActorKind, CostAction, CostEvent, Severity, Source};
-use dd0c_shared::finding_store::all_findings;
+use dd0c_shared::entity::{baseline, finding};
 use dd0c_shared::queue::memory::MemoryQueue;
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::store::{keys, AttrValue, Table};
+use dd0c_shared::store::{AttrValue, Table};
+use dd0c_shared::testing::{console_user, cost_event};
 
 const ACCOUNT: &str = "222222222222";
 const BOB: &str = "arn:aws:iam::222222222222:user/bob";
@@ -55,28 +56,17 @@ fn event(id: &str, at: DateTime<Utc>, hourly: f64, sku: &str, region: &str) -> C
         tenant_id: "t".into(),
         account_id: ACCOUNT.into(),
         region: region.into(),
-        event_id: id.into(),
         event_time: at,
-        event_name: "RunInstances".into(),
-        service: "ec2".into(),
-        resource_type: "ec2:instance".into(),
         resource_ids: vec![format!("i-{id}")],
         sku: Some(sku.into()),
-        count: 1,
-        action: CostAction::Create,
         hourly_cost: Some(hourly),
-        previous_hourly_cost: None,
-        pricing_notes: vec![],
-        spot: false,
         actor: Actor {
             arn: BOB.into(),
             name: "bob".into(),
-            kind: ActorKind::IamUser,
             source: Source::Cli,
-            ip: None,
-            mfa: false,
-            user_agent: None,
+            ..console_user()
         },
+        ..cost_event(id)
     }
 }
 
@@ -92,7 +82,7 @@ fn envelope(e: &CostEvent) -> String {
 async fn kind_baseline(w: &World) -> Baseline {
     Baseline::from_item(
         w.table
-            .get(&keys::baseline("t", ACCOUNT, "ec2", "ec2:instance"))
+            .get(&baseline::key("t", ACCOUNT, "ec2", "ec2:instance"))
             .await
             .unwrap(),
     )
@@ -111,13 +101,13 @@ async fn a_redelivered_event_counts_once_and_publishes_once() {
     assert!(b.skus.contains("p4d.24xlarge"));
     let account = Baseline::from_item(
         w.table
-            .get(&keys::account_baseline("t", ACCOUNT))
+            .get(&baseline::account_key("t", ACCOUNT))
             .await
             .unwrap(),
     );
     assert_eq!(account.moments.count, 1.0);
     assert!(account.regions.contains("us-east-1"));
-    let findings = all_findings(w.table.as_ref(), "t").await.unwrap();
+    let findings = finding::all(w.table.as_ref(), "t").await.unwrap();
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].severity, Severity::Critical);
     assert_eq!(w.queue.peek_all("alerts").len(), 1);
@@ -138,7 +128,7 @@ async fn max_only_rises() {
     }
     let item = w
         .table
-        .get(&keys::baseline("t", ACCOUNT, "ec2", "ec2:instance"))
+        .get(&baseline::key("t", ACCOUNT, "ec2", "ec2:instance"))
         .await
         .unwrap()
         .unwrap();
@@ -153,7 +143,7 @@ async fn events_that_stop_cost_fold_nothing_and_find_nothing() {
     e.action = CostAction::Delete;
     w.scorer.handle(&envelope(&e)).await.unwrap();
     assert_eq!(kind_baseline(&w).await, Baseline::default());
-    assert!(all_findings(w.table.as_ref(), "t")
+    assert!(finding::all(w.table.as_ref(), "t")
         .await
         .unwrap()
         .is_empty());
@@ -322,9 +312,7 @@ async fn a_nightly_job_with_a_new_session_name_each_run_is_one_actor() {
             name: format!("{role}/run-{i}"),
             kind: ActorKind::AssumedRole,
             source: Source::Sdk,
-            ip: None,
-            mfa: false,
-            user_agent: None,
+            ..console_user()
         };
         e
     };

@@ -4,8 +4,10 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use dd0c_scorer::baseline::{first_seen_attribute, Baseline, Moments};
 use dd0c_scorer::signals::{assess, Context};
-use dd0c_shared::domain::{Actor, ActorKind, CostAction, CostEvent, IacTool, Severity, Source};
-use dd0c_shared::store::{keys, AttrValue, Item};
+use dd0c_shared::domain::{Actor, CostAction, CostEvent, IacTool, Severity, Source};
+use dd0c_shared::entity::time_key;
+use dd0c_shared::store::{AttrValue, Item};
+use dd0c_shared::testing::{console_user, cost_event};
 use proptest::prelude::*;
 
 const ALICE: &str = "arn:aws:iam::111111111111:user/alice";
@@ -18,11 +20,8 @@ fn actor(arn: &str, source: Source) -> Actor {
     Actor {
         arn: arn.into(),
         name: arn.rsplit('/').next().unwrap().into(),
-        kind: ActorKind::IamUser,
         source,
-        ip: None,
-        mfa: false,
-        user_agent: None,
+        ..console_user()
     }
 }
 
@@ -31,27 +30,18 @@ fn event(hourly: f64, sku: &str, region: &str, who: &str) -> CostEvent {
         tenant_id: "t".into(),
         account_id: "111111111111".into(),
         region: region.into(),
-        event_id: "e-1".into(),
         event_time: now(),
-        event_name: "RunInstances".into(),
-        service: "ec2".into(),
-        resource_type: "ec2:instance".into(),
-        resource_ids: vec!["i-1".into()],
         sku: Some(sku.into()),
-        count: 1,
-        action: CostAction::Create,
         hourly_cost: Some(hourly),
-        previous_hourly_cost: None,
-        pricing_notes: vec![],
-        spot: false,
         actor: actor(who, Source::Cli),
+        ..cost_event("e-1")
     }
 }
 
 /// A mature baseline: `count` events around `mean` ± `sd`, known for 30 days.
 fn baseline(count: f64, mean: f64, sd: f64, skus: &[&str]) -> Baseline {
     let mut item = Item::new();
-    let long_ago = keys::time_key(&(now() - Duration::days(30)));
+    let long_ago = time_key(&(now() - Duration::days(30)));
     item.insert("count".into(), AttrValue::N(count));
     item.insert("sum".into(), AttrValue::N(count * mean));
     item.insert(

@@ -11,13 +11,12 @@ use serde_json::{json, Value};
 
 use dd0c_shared::auth::jwt::valid_tenant_id;
 use dd0c_shared::clock::SharedClock;
+use dd0c_shared::entity::{account_link, stripe, tenant as tenant_entity};
 use dd0c_shared::finding_actions::{append_audit, audit_entry, Actor};
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::signatures::{verify_stripe, STRIPE_TOLERANCE_SECONDS};
-use dd0c_shared::store::{
-    keys, AttrValue, Condition, Item, StoreError, Table, Update, PK, SK, TTL_ATTRIBUTE,
-};
-use dd0c_shared::tenancy::{self, AccountStatus, Plan, TenantProfile};
+use dd0c_shared::store::{AttrValue, Condition, Item, StoreError, Table, Update, TTL_ATTRIBUTE};
+use dd0c_shared::tenancy::{AccountStatus, Plan, TenantProfile};
 
 pub const PATH: &str = "/v1/stripe/webhook";
 pub const SECRET_ENV: &str = "STRIPE_WEBHOOK_SECRET";
@@ -108,7 +107,7 @@ impl StripeWebhook {
         };
         if self
             .table
-            .get(&keys::stripe_event(id))
+            .get(&stripe::event_key(id))
             .await
             .map_err(store_error)?
             .is_some()
@@ -120,10 +119,6 @@ impl StripeWebhook {
             .await
             .map_err(store_error)?;
         let mut marker = Item::new();
-        let key = keys::stripe_event(id);
-        marker.insert(PK.into(), AttrValue::S(key.pk));
-        marker.insert(SK.into(), AttrValue::S(key.sk));
-        marker.insert("entity".into(), AttrValue::S("stripe_event".into()));
         marker.insert("type".into(), AttrValue::S(kind.to_owned()));
         marker.insert("outcome".into(), AttrValue::S(format!("{outcome:?}")));
         let expires = self.clock.now() + Duration::days(EVENT_MARKER_DAYS);
@@ -131,7 +126,7 @@ impl StripeWebhook {
             TTL_ATTRIBUTE.into(),
             AttrValue::N(expires.timestamp() as f64),
         );
-        dd0c_shared::store::put_if_absent(self.table.as_ref(), marker)
+        dd0c_shared::store::put_if_absent(self.table.as_ref(), stripe::event_item(id, marker))
             .await
             .map_err(store_error)?;
         tracing::info!(event_id = id, event_type = kind, ?outcome, "stripe event");
@@ -151,7 +146,7 @@ impl StripeWebhook {
         };
         Ok(self
             .table
-            .get(&keys::stripe_customer(customer))
+            .get(&stripe::customer_key(customer))
             .await?
             .and_then(|i| {
                 i.get("tenant_id")
@@ -221,7 +216,6 @@ impl StripeWebhook {
             .set("tenant_id", tenant.as_str())
             .set("plan", if plan == Plan::Pro { "pro" } else { "free" })
             .set("billing_event_created", created)
-            .set("entity", "tenant")
             .when(condition);
         if let Some(c) = customer {
             update = update.set("stripe_customer_id", c);
@@ -236,7 +230,10 @@ impl StripeWebhook {
         };
         let item = match self
             .table
-            .update(&keys::tenant_profile(&tenant), update)
+            .update(
+                &tenant_entity::profile_key(&tenant),
+                tenant_entity::profile_update(update),
+            )
             .await
         {
             Ok(item) => item,
@@ -247,12 +244,7 @@ impl StripeWebhook {
         };
         if let Some(c) = customer {
             self.table
-                .update(
-                    &keys::stripe_customer(c),
-                    Update::new()
-                        .set("tenant_id", tenant.as_str())
-                        .set("entity", "stripe_customer"),
-                )
+                .update(&stripe::customer_key(c), stripe::customer_link(&tenant))
                 .await?;
         }
         let profile: TenantProfile =
@@ -289,7 +281,7 @@ impl StripeWebhook {
         subscription: Option<&str>,
         created: i64,
     ) -> Result<Outcome, StoreError> {
-        let profile = tenancy::tenant_profile(self.table.as_ref(), tenant).await?;
+        let profile = tenant_entity::load_profile(self.table.as_ref(), tenant).await?;
         let older = profile
             .billing_event_created
             .is_some_and(|applied| applied > created);
@@ -304,7 +296,7 @@ impl StripeWebhook {
     /// Pauses the newest accounts beyond the limit (never deletes them) and resumes paused
     /// ones, oldest first, while there is room.
     async fn enforce_limit(&self, tenant: &str, limit: u32) -> Result<(), StoreError> {
-        let mut links = tenancy::tenant_accounts(self.table.as_ref(), tenant).await?;
+        let mut links = account_link::tenant_accounts(self.table.as_ref(), tenant).await?;
         links.sort_by_key(|l| l.connected_at);
         let now: DateTime<Utc> = self.clock.now();
         let mut active = links
@@ -316,8 +308,14 @@ impl StripeWebhook {
                 break;
             }
             if link.status == AccountStatus::Active {
-                self.set_status(tenant, &link.account_id, "paused", "active", now)
-                    .await?;
+                self.set_status(
+                    tenant,
+                    &link.account_id,
+                    AccountStatus::Paused,
+                    AccountStatus::Active,
+                    now,
+                )
+                .await?;
                 active -= 1;
             }
         }
@@ -326,8 +324,14 @@ impl StripeWebhook {
                 break;
             }
             if link.status == AccountStatus::Paused {
-                self.set_status(tenant, &link.account_id, "active", "paused", now)
-                    .await?;
+                self.set_status(
+                    tenant,
+                    &link.account_id,
+                    AccountStatus::Active,
+                    AccountStatus::Paused,
+                    now,
+                )
+                .await?;
                 active += 1;
             }
         }
@@ -338,22 +342,12 @@ impl StripeWebhook {
         &self,
         tenant: &str,
         account: &str,
-        to: &str,
-        from: &str,
+        to: AccountStatus,
+        from: AccountStatus,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let update = Update::new()
-            .set("status", to)
-            .set("status_changed_at", keys::time_key(&now))
-            .when(Condition::And(vec![
-                Condition::Equals("tenant_id".into(), AttrValue::S(tenant.to_owned())),
-                Condition::Equals("status".into(), AttrValue::S(from.to_owned())),
-            ]));
-        match self
-            .table
-            .update(&keys::account_link(account), update)
-            .await
-        {
+        let update = account_link::status_change(tenant, to, Some(from), &now);
+        match self.table.update(&account_link::key(account), update).await {
             Ok(_) => Ok(()),
             // Changed meanwhile (e.g. disconnected): leave it.
             Err(e) if e.is_condition_failed() => Ok(()),

@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use dd0c_shared::clock::{Clock, ManualClock, SharedClock};
+use dd0c_shared::entity::{account_link, stripe, tenant as tenant_entity};
 use dd0c_shared::http::{HttpHandler, HttpRequest};
 use dd0c_shared::signatures::sign_stripe;
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::store::{keys, Table, Update};
-use dd0c_shared::tenancy::{self, AccountLink, AccountStatus, Plan};
+use dd0c_shared::store::Table;
+use dd0c_shared::tenancy::{AccountLink, AccountStatus, Plan, TenantProfile};
+use dd0c_shared::testing::active_account;
 use dd0c_stripe::StripeWebhook;
 use serde_json::{json, Value};
 
@@ -81,8 +83,8 @@ impl World {
         let header = sign_stripe(&body, SECRET, self.clock.now().timestamp());
         self.post(&body, &header).await
     }
-    async fn profile(&self, tenant: &str) -> tenancy::TenantProfile {
-        tenancy::tenant_profile(self.table.as_ref(), tenant)
+    async fn profile(&self, tenant: &str) -> TenantProfile {
+        tenant_entity::load_profile(self.table.as_ref(), tenant)
             .await
             .unwrap()
     }
@@ -90,16 +92,16 @@ impl World {
         let link = AccountLink {
             account_id: account.into(),
             tenant_id: tenant.into(),
-            status: AccountStatus::Active,
-            role_arn: None,
-            external_id: None,
             connected_at: Utc.timestamp_opt(T, 0).unwrap() + Duration::minutes(minutes),
-            status_changed_at: None,
+            ..active_account()
         };
-        self.table.put(link.to_item().unwrap(), None).await.unwrap();
+        self.table
+            .put(account_link::item(&link).unwrap(), None)
+            .await
+            .unwrap();
     }
     async fn statuses(&self, tenant: &str) -> Vec<(String, AccountStatus)> {
-        let mut l: Vec<_> = tenancy::tenant_accounts(self.table.as_ref(), tenant)
+        let mut l: Vec<_> = account_link::tenant_accounts(self.table.as_ref(), tenant)
             .await
             .unwrap()
             .into_iter()
@@ -127,8 +129,8 @@ async fn verbatim_fixtures_apply_and_replays_are_recognised() {
     let w = world(&[SECRET]);
     w.table
         .update(
-            &keys::stripe_customer(CUSTOMER),
-            Update::new().set("tenant_id", "tenant-a"),
+            &stripe::customer_key(CUSTOMER),
+            stripe::customer_link("tenant-a"),
         )
         .await
         .unwrap();

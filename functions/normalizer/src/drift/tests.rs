@@ -12,9 +12,10 @@ use dd0c_shared::domain::drift::{
     CHANGE_EVENT_DETAIL_TYPE, DRIFT_EVENT_DETAIL_TYPE,
 };
 use dd0c_shared::domain::{CloudTrailRecord, IacTool};
-use dd0c_shared::drift_store::{self, DriftSettings};
+use dd0c_shared::entity::{self, account::DriftSettings};
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::tenancy::{AccountLink, AccountStatus};
+use dd0c_shared::tenancy::AccountLink;
+use dd0c_shared::testing::active_account;
 use serde_json::{json, Value};
 
 use super::extract::{extract, Extracted};
@@ -399,13 +400,9 @@ fn reads_and_failed_calls_change_nothing() {
 
 fn link() -> AccountLink {
     AccountLink {
-        account_id: "111122223333".into(),
         tenant_id: TENANT.into(),
-        status: AccountStatus::Active,
-        role_arn: None,
-        external_id: None,
         connected_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-        status_changed_at: None,
+        ..active_account()
     }
 }
 
@@ -452,7 +449,7 @@ async fn demo_pair_terraform_then_console_is_drift() {
         .unwrap();
     assert_eq!(changes(&created)[0].class, ChangeClass::Iac);
     assert!(drifts(&created).is_empty());
-    let managed = drift_store::managed_resource(
+    let managed = entity::resource::managed_resource(
         table.as_ref(),
         TENANT,
         "ec2:security-group",
@@ -483,7 +480,7 @@ async fn demo_pair_terraform_then_console_is_drift() {
         .await
         .unwrap();
     assert_eq!(drifts(&again)[0].id, drift.id);
-    let stored = drift_store::drift_for_resource(
+    let stored = entity::drift_event::drift_for_resource(
         table.as_ref(),
         TENANT,
         "ec2:security-group",
@@ -576,7 +573,7 @@ async fn iac_change_resolves_open_drift() {
     assert_eq!(resolved.kind, DriftEventKind::Resolved);
     assert_eq!(resolved.resolves, vec![opened.id]);
     assert_eq!(resolved.resolution.as_deref(), Some("iac_reapplied"));
-    let stored = drift_store::drift_for_resource(
+    let stored = entity::drift_event::drift_for_resource(
         table.as_ref(),
         TENANT,
         "ec2:security-group",
@@ -614,7 +611,7 @@ async fn console_revert_resolves_the_drift_it_undoes() {
 #[tokio::test]
 async fn configured_deployer_role_owns_what_it_changes_and_stack_tags_name_the_stack() {
     let (table, clock) = setup();
-    drift_store::set_drift_settings(
+    entity::account::set_drift_settings(
         table.as_ref(),
         TENANT,
         "111122223333",
@@ -638,10 +635,11 @@ async fn configured_deployer_role_owns_what_it_changes_and_stack_tags_name_the_s
         .await
         .unwrap();
     assert_eq!(changes(&events)[0].class, ChangeClass::Iac);
-    let m = drift_store::managed_resource(table.as_ref(), TENANT, "ec2:security-group", "sg-7")
-        .await
-        .unwrap()
-        .expect("managed");
+    let m =
+        entity::resource::managed_resource(table.as_ref(), TENANT, "ec2:security-group", "sg-7")
+            .await
+            .unwrap()
+            .expect("managed");
     assert_eq!(m.managed_by.tool, None);
     assert_eq!(
         m.managed_by.stack.as_deref(),
@@ -658,10 +656,11 @@ async fn configured_deployer_role_owns_what_it_changes_and_stack_tags_name_the_s
         "cloudformation.amazonaws.com",
     );
     track(table.as_ref(), &clock, &cfn, &link()).await.unwrap();
-    let m = drift_store::managed_resource(table.as_ref(), TENANT, "ec2:security-group", "sg-8")
-        .await
-        .unwrap()
-        .expect("managed");
+    let m =
+        entity::resource::managed_resource(table.as_ref(), TENANT, "ec2:security-group", "sg-8")
+            .await
+            .unwrap()
+            .expect("managed");
     assert_eq!(m.managed_by.tool, Some(IacTool::CloudFormation));
     assert_eq!(m.managed_by.stack.as_deref(), Some("payments"));
 }
