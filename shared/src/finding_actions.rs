@@ -109,12 +109,6 @@ impl From<ChangeError> for ActionError {
     }
 }
 
-/// Kept until the function crates are migrated: [`FindingStatus::as_str`].
-#[doc(hidden)]
-pub fn status_str(status: FindingStatus) -> &'static str {
-    status.as_str()
-}
-
 /// Appends an audit entry (never overwritten: a random id under the time).
 pub async fn append_audit(table: &dyn Table, entry: &AuditEntry) -> Result<(), StoreError> {
     audit::append(table, entry).await
@@ -267,10 +261,11 @@ async fn act(
     Ok(decode(tenant, finding_id, updated)?)
 }
 
-/// Applies an action to a tenant's finding and audits it, whatever the finding's status (the
-/// dashboard checks [`FindingAction::allowed_from`] first). The finding key contains the
-/// tenant, so another tenant's finding is simply not found. Kept until the function crates
-/// move to [`apply_checked`].
+/// Applies an action to a tenant's finding and audits it, whatever the finding's status: for
+/// the system's own changes, which follow the facts rather than a person's request (the digest
+/// reopening a snoozed finding when its snooze ends, the classifier resolving drift that was
+/// fixed). People's changes go through [`apply_checked`]. The finding key contains the
+/// tenant, so another tenant's finding is simply not found.
 pub async fn apply(
     table: &dyn Table,
     tenant: &str,

@@ -18,10 +18,8 @@ pub mod auth;
 #[cfg(feature = "aws")]
 pub mod config;
 pub mod crypto;
-pub mod drift_store;
 pub mod feedback;
 pub mod finding_actions;
-pub mod finding_store;
 pub mod governance;
 pub mod http;
 pub mod http_routes;

@@ -6,7 +6,6 @@
 //! to the same semantics as the real one by one conformance suite.
 
 mod item;
-pub mod keys;
 pub mod memory;
 
 #[cfg(feature = "aws")]
