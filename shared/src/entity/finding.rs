@@ -51,19 +51,8 @@ pub fn gsi2(
     time: &DateTime<Utc>,
     finding_id: &str,
 ) -> (String, String) {
-    gsi2_spelled(tenant, status.as_str(), time, finding_id)
-}
-
-/// [`gsi2`] with the status as a string: only for `store::keys`, until its callers move.
-#[doc(hidden)]
-pub fn gsi2_spelled(
-    tenant: &str,
-    status: &str,
-    time: &DateTime<Utc>,
-    finding_id: &str,
-) -> (String, String) {
     (
-        status_partition(tenant, status),
+        status_partition(tenant, status.as_str()),
         time_sort(time, finding_id),
     )
 }
