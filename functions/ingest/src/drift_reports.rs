@@ -530,8 +530,9 @@ impl DriftReports {
             tracing::error!(error = %e, "drift report store failed");
             Refusal::status(503, "the report could not be stored; try again")
         };
+        let mut stored_keys = Vec::new();
         let (drifts, received) = if part.parts == 1 {
-            (part.drifts.clone(), 1)
+            (std::mem::take(&mut part.drifts), 1)
         } else {
             let ttl = (self.clock.now() + Duration::hours(PART_TTL_HOURS)).timestamp();
             let text = serde_json::to_string(&part_json(&part))
@@ -550,7 +551,7 @@ impl DriftReports {
             let stored = drift_report::report_parts(self.table.as_ref(), &tenant, &part.report_id)
                 .await
                 .map_err(unavailable)?;
-            let received = stored.len() as u64;
+            let received = stored.parts.len() as u64;
             if received < part.parts {
                 return Ok(HttpResponse::json(
                     202,
@@ -559,11 +560,12 @@ impl DriftReports {
                 ));
             }
             let mut all = Vec::new();
-            for (_, text) in &stored {
+            for (_, text) in &stored.parts {
                 let stored_part: StoredPart =
                     serde_json::from_str(text).map_err(|e| Refusal::status(503, e.to_string()))?;
                 all.extend(stored_part.drifts);
             }
+            stored_keys = stored.keys;
             (all, received)
         };
         let report = DriftReport {
@@ -578,14 +580,9 @@ impl DriftReports {
         };
         let messages = self.enqueue(&report).await?;
         if part.parts > 1 {
-            drift_report::delete_report_parts(
-                self.table.as_ref(),
-                &tenant,
-                &part.report_id,
-                part.parts as u32,
-            )
-            .await
-            .map_err(unavailable)?;
+            drift_report::delete_report_parts(self.table.as_ref(), &stored_keys)
+                .await
+                .map_err(unavailable)?;
         }
         telemetry::metric(Metric::DriftReports, 1.0);
         Ok(HttpResponse::json(
@@ -609,22 +606,25 @@ impl DriftReports {
         } else {
             group
         };
-        let mut slices: Vec<DriftReport> = Vec::new();
-        let mut current = DriftReport {
+        // Each slice is the report's header with some of its drifts: the header is copied,
+        // never the whole report.
+        let header = || DriftReport {
+            tenant_id: report.tenant_id.clone(),
+            report_id: report.report_id.clone(),
+            stack_id: report.stack_id.clone(),
+            account_id: report.account_id.clone(),
+            region: report.region.clone(),
+            tool: report.tool,
+            received_at: report.received_at,
             drifts: Vec::new(),
-            ..report.clone()
         };
+        let mut slices: Vec<DriftReport> = Vec::new();
+        let mut current = header();
         let mut size = 0usize;
         for d in &report.drifts {
             let n = serde_json::to_string(d).map(|s| s.len()).unwrap_or(0);
             if !current.drifts.is_empty() && size + n > MAX_MESSAGE_BYTES {
-                slices.push(std::mem::replace(
-                    &mut current,
-                    DriftReport {
-                        drifts: Vec::new(),
-                        ..report.clone()
-                    },
-                ));
+                slices.push(std::mem::replace(&mut current, header()));
                 size = 0;
             }
             size += n;

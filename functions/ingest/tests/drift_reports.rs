@@ -483,3 +483,63 @@ async fn wrong_method_and_path() {
         .await;
     assert_eq!(r.status, 404);
 }
+
+/// A part may be far larger than a DynamoDB item (400 KB) once decoded: it is kept in
+/// pieces that fit, and the report comes out whole and in order.
+#[tokio::test]
+async fn a_part_larger_than_a_table_item_is_kept_and_reassembled() {
+    let e = env().await;
+    let big = |prefix: &str| -> Vec<Value> {
+        (0..300)
+            .map(|i| {
+                json!({"resource_address": format!("{prefix}{i:03}"), "resource_type": "aws_instance",
+                       "attribute": "description", "old": "x".repeat(2_000), "new": "y".repeat(2_000)})
+            })
+            .collect()
+    };
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(
+        &serde_json::to_vec(&body(
+            json!({"report_id": "large", "part": 1, "parts": 2, "drifts": big("a")}),
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let r = e
+        .post(enc.finish().unwrap(), &[("Content-Encoding", "gzip")])
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap()["complete"],
+        false
+    );
+    let r = e
+        .post_json(&body(
+            json!({"report_id": "large", "part": 2, "parts": 2, "drifts": [drift("b")]}),
+        ))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (v["complete"].clone(), v["drifts"].clone()),
+        (json!(true), json!(301))
+    );
+    let mut addresses = Vec::new();
+    loop {
+        let batch = e.queued().await;
+        if batch.is_empty() {
+            break;
+        }
+        addresses.extend(
+            batch
+                .into_iter()
+                .flat_map(|(_, r)| r.drifts)
+                .map(|d| d.resource_address),
+        );
+    }
+    let expected: Vec<String> = (0..300)
+        .map(|i| format!("a{i:03}"))
+        .chain(["b".to_owned()])
+        .collect();
+    assert_eq!(addresses, expected);
+}
