@@ -433,10 +433,11 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(item["accepted_by"].as_str(), Some("slack:U42"));
-        assert_eq!(
-            item["GSI2PK"],
-            AttrValue::S("TENANT#t1#FINDINGS#accepted".into())
-        );
+        // It moved to the accepted partition of the status index.
+        let accepted_list = query_all(&table, finding::in_status("t1", FindingStatus::Accepted))
+            .await
+            .unwrap();
+        assert_eq!(accepted_list.len(), 1);
         // Accepted: no second acceptance, no snooze; resolving is fine.
         let e = accept_drift(&table, "t1", &f.id, &who(), now)
             .await
