@@ -363,7 +363,7 @@ pub async fn assign(
 mod tests {
     use super::*;
     use crate::clock::SystemClock;
-    use crate::domain::{Actor as Who, ActorKind, Severity, Source};
+    use crate::domain::Severity;
     use crate::entity::finding::Recorded;
     use crate::store::memory::MemoryTable;
     use crate::store::{query_all, AttrValue};
@@ -375,35 +375,15 @@ mod tests {
 
     fn drift(id: &str) -> Finding {
         Finding {
-            id: id.into(),
-            tenant_id: "t1".into(),
-            kind: FindingKind::Drift,
             event_id: "e1".into(),
-            account_id: "111122223333".into(),
             region: "eu-west-1".into(),
             event_time: t("2026-01-15T09:00:00Z"),
             event_name: "PutBucketPolicy".into(),
-            actor: Who {
-                arn: "arn:aws:iam::111122223333:user/alice".into(),
-                name: "alice".into(),
-                kind: ActorKind::IamUser,
-                source: Source::Console,
-                ip: None,
-                mfa: false,
-                user_agent: None,
-            },
             severity: Severity::High,
-            score: 1.0,
-            reasons: vec![],
             resource_type: "s3:bucket".into(),
             resource_ids: vec!["b".into()],
-            estimated_hourly_cost: None,
-            category: None,
-            notified: false,
-            suppressed_reason: None,
-            status: FindingStatus::Open,
             created_at: t("2026-01-15T09:00:01Z"),
-            details: serde_json::Value::Null,
+            ..crate::testing::drift_finding(id)
         }
     }
 

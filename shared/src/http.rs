@@ -374,30 +374,11 @@ mod origin_tests {
 
 #[cfg(test)]
 mod client_tests {
-    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                rust_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-
     /// A client built anywhere else has no timeout unless someone remembered one: a hung
     /// connection then holds a Lambda (and its batch) until the function's own timeout.
     #[test]
     fn every_http_client_comes_from_the_one_constructor_with_timeouts() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut dirs = vec![root.join("shared/src"), root.join("cli/src")];
-        for f in std::fs::read_dir(root.join("functions")).unwrap().flatten() {
-            dirs.push(f.path().join("src"));
-        }
-        let mut files = Vec::new();
-        for dir in dirs.iter().filter(|d| d.is_dir()) {
-            rust_files(dir, &mut files);
-        }
+        let files = crate::testing::product_sources();
         assert!(files.len() > 20, "{files:?}");
         let this = std::path::Path::new(file!()).file_name().unwrap();
         let offenders: Vec<String> = files

@@ -344,7 +344,6 @@ pub fn assignment(tenant: &str, id: &str, owner: &str, now: &DateTime<Utc>) -> (
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Actor, ActorKind, Severity, Source};
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -352,35 +351,13 @@ mod tests {
 
     fn finding(kind: FindingKind, status: FindingStatus) -> Finding {
         Finding {
-            id: "cost-e1".into(),
-            tenant_id: "t1".into(),
             kind,
+            status,
             event_id: "e1".into(),
-            account_id: "111122223333".into(),
             region: "eu-west-1".into(),
             event_time: t("2026-01-15T09:00:00Z"),
-            event_name: "RunInstances".into(),
-            actor: Actor {
-                arn: "arn:aws:iam::111122223333:user/alice".into(),
-                name: "alice".into(),
-                kind: ActorKind::IamUser,
-                source: Source::Console,
-                ip: None,
-                mfa: false,
-                user_agent: None,
-            },
-            severity: Severity::Warning,
-            score: 0.9,
-            reasons: vec![],
-            resource_type: "ec2:instance".into(),
-            resource_ids: vec![],
-            estimated_hourly_cost: None,
-            category: None,
-            notified: false,
-            suppressed_reason: None,
-            status,
             created_at: t("2026-01-15T09:00:01Z"),
-            details: serde_json::Value::Null,
+            ..crate::testing::cost_finding("cost-e1")
         }
     }
 

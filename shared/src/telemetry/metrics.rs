@@ -143,7 +143,7 @@ pub fn metrics_json() -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use super::*;
 
@@ -169,29 +169,10 @@ mod tests {
         }
     }
 
-    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                rust_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-
     /// A metric the dashboard draws but no code emits is a flat line nobody questions.
     #[test]
     fn every_metric_is_emitted_somewhere() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut dirs = vec![root.join("shared/src"), root.join("cli/src")];
-        for f in std::fs::read_dir(root.join("functions")).unwrap().flatten() {
-            dirs.push(f.path().join("src"));
-        }
-        let mut files = Vec::new();
-        for dir in dirs.iter().filter(|d| d.is_dir()) {
-            rust_files(dir, &mut files);
-        }
+        let files = crate::testing::product_sources();
         let telemetry = Path::new("src").join("telemetry");
         let sources: Vec<String> = files
             .iter()

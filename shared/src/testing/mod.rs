@@ -99,6 +99,36 @@ pub fn cost_event(event_id: &str) -> CostEvent {
     }
 }
 
+/// Every `.rs` file of the product's code (`shared/src`, `cli/src`, `functions/*/src`): for
+/// tests that check a rule across the workspace.
+pub fn product_sources() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut dirs = vec![root.join("shared/src"), root.join("cli/src")];
+    for function in std::fs::read_dir(root.join("functions"))
+        .expect("functions/")
+        .flatten()
+    {
+        dirs.push(function.path().join("src"));
+    }
+    let mut out = Vec::new();
+    dirs.retain(|d| d.is_dir());
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)
+            .expect("readable source directory")
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// [`ACCOUNT`] connected to [`TENANT`] and active.
 pub fn active_account() -> AccountLink {
     AccountLink {
