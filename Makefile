@@ -7,7 +7,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
 .PHONY: demo test test-rust test-pricing test-templates test-infra test-workflows \
-        test-dashboard test-api-fuzz e2e bench lambdas lint venv clean-venv
+        test-dashboard test-api-fuzz e2e bench fuzz lambdas lint venv clean-venv
 
 ## make demo: replay the bundled data through the whole pipeline, print the alerts, then
 ## serve the API and dashboard on http://127.0.0.1:8787 (DEMO_EXIT=1 exits after the replay).
@@ -60,6 +60,13 @@ e2e: venv
 bench:
 	$(CARGO) build --profile bench-fast -p dd0c-cli
 	./target/bench-fast/dd0c bench
+
+## make fuzz: coverage-guided fuzzing (cargo-fuzz on nightly, both installed when missing) of
+## every parser of outside bytes, FUZZ_SECONDS per target (default 60); prints executions and
+## crashes per target and copies a crash input into fuzz/corpus/<target>/ (scripts/fuzz.sh).
+## The short run is part of make test (fuzz/targets/tests/corpus.rs).
+fuzz:
+	scripts/fuzz.sh
 
 ## make lambdas: every function cross-compiled for Lambda (arm64) into target/lambda/<name>/bootstrap.
 lambdas:

@@ -165,19 +165,12 @@ where
             });
             continue;
         }
-        let (reason, permanent) = match handle(message).await {
+        let (reason, permanent, delay) = match handle(message).await {
             Ok(()) => {
                 outcome.succeeded.push(message.message_id.clone());
                 continue;
             }
-            Err(e) => {
-                if let Some(delay) = e.visibility_delay() {
-                    outcome
-                        .visibility_delays
-                        .insert(message.message_id.clone(), delay);
-                }
-                (e.to_string(), e.is_permanent())
-            }
+            Err(e) => (e.to_string(), e.is_permanent(), e.visibility_delay()),
         };
         tracing::warn!(
             queue = source_queue,
@@ -201,6 +194,12 @@ where
             }
         }
         failed_groups.insert(message.group_id.as_str());
+        // Only a message left on the queue waits: a dead-lettered one is deleted.
+        if let Some(delay) = delay {
+            outcome
+                .visibility_delays
+                .insert(message.message_id.clone(), delay);
+        }
         outcome.failures.push(Failure {
             message_id: message.message_id.clone(),
             reason,
