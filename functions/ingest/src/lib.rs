@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use dd0c_shared::domain::cloudtrail::records_in;
 use dd0c_shared::domain::{IngestMessage, RecordError};
-use dd0c_shared::queue::{OutgoingMessage, Queue, QueueError};
+use dd0c_shared::queue::{is_valid_fifo_id, OutgoingMessage, Queue, QueueError};
 use dd0c_shared::store::{StoreError, Table};
 use dd0c_shared::telemetry::{self, Metric};
 use dd0c_shared::tenancy::{self, AccountStatus};
@@ -69,14 +69,16 @@ impl Ingest {
     /// goes through (the normalizer dead-letters it with its reason) under a content hash.
     pub async fn forward_raw(&self, record: &str) -> Result<(), IngestError> {
         let probe: RecordProbe = serde_json::from_str(record).unwrap_or_default();
+        // The record's own fields are outside bytes: one SQS would refuse as a group or
+        // deduplication id must not fail the whole event (the normalizer judges the record).
         let group = probe
             .recipient_account_id
             .or(probe.user_identity.and_then(|u| u.account_id))
-            .filter(|a| !a.is_empty())
+            .filter(|a| is_valid_fifo_id(a))
             .unwrap_or_else(|| "unknown-account".to_owned());
         let body = IngestMessage::cloudtrail_body(record);
         let dedup = match probe.event_id {
-            Some(id) if !id.is_empty() && id.len() <= 128 && id.is_ascii() => id,
+            Some(id) if is_valid_fifo_id(&id) => id,
             _ => hex::encode(Sha256::digest(body.as_bytes())),
         };
         self.queue

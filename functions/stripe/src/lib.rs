@@ -166,7 +166,13 @@ impl StripeWebhook {
             "customer.subscription.created" | "customer.subscription.updated" => {
                 let quantity: i64 = object["items"]["data"]
                     .as_array()
-                    .map(|items| items.iter().filter_map(|i| i["quantity"].as_i64()).sum())
+                    // Outside numbers: a sum that overflows saturates instead of panicking.
+                    .map(|items| {
+                        items
+                            .iter()
+                            .filter_map(|i| i["quantity"].as_i64())
+                            .fold(0i64, i64::saturating_add)
+                    })
                     .unwrap_or(0);
                 match object["status"].as_str().unwrap_or_default() {
                     // past_due keeps the plan while Stripe retries the payment.

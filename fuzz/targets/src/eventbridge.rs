@@ -9,7 +9,6 @@ use dd0c_shared::clock::ManualClock;
 use dd0c_shared::domain::cloudtrail::records_in;
 use dd0c_shared::domain::ingest::CLOUD_TRAIL;
 use dd0c_shared::queue::memory::MemoryQueue;
-use dd0c_shared::queue::QueueError;
 use dd0c_shared::store::memory::MemoryTable;
 use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
 use serde_json::Value;
@@ -20,15 +19,6 @@ use crate::support::{block_on, now};
 pub const CONNECTED: &str = "111122223333";
 
 pub fn eventbridge_envelope(data: &[u8]) {
-    run(data, false)
-}
-
-/// Without the guard of the known bug (see [`crate::KNOWN_BUGS`]).
-pub fn eventbridge_envelope_strict(data: &[u8]) {
-    run(data, true)
-}
-
-fn run(data: &[u8], strict: bool) {
     // The Lambda runtime hands the function JSON; other bytes never reach it.
     let Ok(event) = serde_json::from_slice::<Value>(data) else {
         return;
@@ -75,14 +65,6 @@ fn run(data: &[u8], strict: bool) {
             }
             Err(IngestError::Store(e)) => {
                 panic!("the account lookup failed on a memory table: {e}")
-            }
-            Err(IngestError::Queue(QueueError::Invalid(why)))
-                if !strict
-                    && (why.contains("message_group_id")
-                        || why.contains("message_deduplication_id")) =>
-            {
-                // Known bug (KNOWN_BUGS): a record's account or eventID used as an SQS id
-                // unchecked. Tolerated here so that fuzzing goes on past it.
             }
             Err(IngestError::Queue(e)) => panic!("ingest built a message the queue refuses: {e}"),
         }

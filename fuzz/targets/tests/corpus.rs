@@ -9,7 +9,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use dd0c_fuzz_targets::{Target, KNOWN_BUGS, TARGETS};
+use dd0c_fuzz_targets::{Target, TARGETS};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -163,23 +163,6 @@ fn run(name: &str) {
     });
     if let Err(e) = result {
         panic!("{name}: {e}\nSave the input as fuzz/corpus/{name}/crash-<what> with the fix.");
-    }
-}
-
-/// Each known bug still breaks its strict target on its saved input; once fixed, its guard
-/// and entry go (the input stays a seed: a regression test).
-#[test]
-fn known_bugs_are_still_open() {
-    for bug in KNOWN_BUGS {
-        let path = corpus_dir(bug.target).join(bug.input);
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let strict = bug.strict;
-        let still_failing = catch_unwind(AssertUnwindSafe(|| strict(&bytes))).is_err();
-        assert!(
-            still_failing,
-            "fixed: {} ({}). Delete its KNOWN_BUGS entry and its guard in fuzz/targets/src/.",
-            bug.what, bug.fix_in
-        );
     }
 }
 

@@ -110,14 +110,17 @@ pub trait Queue: Send + Sync {
     ) -> Result<(), QueueError>;
 }
 
+/// Whether SQS takes `s` as a FIFO message group or deduplication id: 1 to 128 letters,
+/// digits and ASCII punctuation.
+pub fn is_valid_fifo_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c))
+}
+
 pub(crate) fn validate(message: &OutgoingMessage) -> Result<(), QueueError> {
-    let id_ok = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 128
-            && s.chars().all(|c| {
-                c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c)
-            })
-    };
+    let id_ok = is_valid_fifo_id;
     if !id_ok(&message.group_id) {
         return Err(QueueError::Invalid(format!(
             "message_group_id {:?} should be 1-128 printable ASCII characters",
