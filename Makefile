@@ -7,7 +7,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
 .PHONY: demo test test-rust test-pricing test-templates test-infra test-workflows \
-        test-dashboard test-api-fuzz e2e bench fuzz lambdas lint venv clean-venv
+        test-dashboard test-api-fuzz e2e chaos bench fuzz lambdas lint venv clean-venv
 
 ## make demo: replay the bundled data through the whole pipeline, print the alerts, then
 ## serve the API and dashboard on http://127.0.0.1:8787 (DEMO_EXIT=1 exits after the replay).
@@ -55,6 +55,19 @@ test-api-fuzz: venv
 ## (scripts/test-e2e.sh -k NAME runs one). docs/decisions/0800-local-cloud.md.
 e2e: venv
 	scripts/test-e2e.sh
+
+## make chaos: 100k events through the embedded pipeline with faults injected at random at every
+## port (throttling, condition races, duplicated/redelivered/reordered messages, handler crashes,
+## Slack 500/429), against a fault-free run; prints the summary (cli/tests/chaos).
+## Two fault rates per port call: 5% (most messages meet a fault; many exhaust their three
+## receives) and 1% (few dead letters, so most findings are held to the fault-free run's).
+## CHAOS_EVENTS, CHAOS_RATES and CHAOS_SEED override; `make test` runs it on 5,000 events.
+CHAOS_EVENTS ?= 100000
+CHAOS_RATES ?= 0.05 0.01
+chaos:
+	for rate in $(CHAOS_RATES); do \
+		CHAOS_EVENTS=$(CHAOS_EVENTS) CHAOS_RATE=$$rate $(CARGO) test -q -p dd0c-cli --test chaos -- --nocapture; \
+	done
 
 ## make bench: replay throughput and memory against serde_json alone, pricing lookups.
 bench:

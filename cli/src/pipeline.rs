@@ -15,13 +15,14 @@ use dd0c_notifier::{Notifier, NotifierConfig};
 use dd0c_scorer::Scorer;
 use dd0c_shared::batch::{apply_visibility_delays, run_handler, BatchMessage, MessageHandler};
 use dd0c_shared::bus::memory::MemoryBus;
-use dd0c_shared::bus::RoutingTable;
+use dd0c_shared::bus::{Bus, RoutingTable};
 use dd0c_shared::chat::ChatSink;
 use dd0c_shared::clock::{ManualClock, SharedClock};
 use dd0c_shared::governance::Policy;
 use dd0c_shared::queue::memory::MemoryQueue;
 use dd0c_shared::queue::{dlq_name, Queue, ReceivedMessage, ERROR_ATTRIBUTE};
 use dd0c_shared::store::memory::MemoryTable;
+use dd0c_shared::store::Table;
 
 /// The tenant a local replay attributes every account to.
 pub const LOCAL_TENANT: &str = "local";
@@ -32,6 +33,31 @@ pub struct PipelineOptions {
     pub default_channel: String,
     /// Governance (`--policy FILE`; the demo runs `policy.demo.json`).
     pub policy: Policy,
+}
+
+/// A decorator over one port.
+pub type Decorate<T> = Box<dyn Fn(Arc<T>) -> Arc<T> + Send + Sync>;
+
+/// Decorators over the ports the stages see (the chaos test injects faults through them).
+/// The pipeline's own inspection (`table`, `queue`, `dead_letters`, the drain's clock) reads
+/// the embedded adapters underneath, undecorated.
+#[derive(Default)]
+pub struct PortDecorators {
+    pub table: Option<Decorate<dyn Table>>,
+    /// The queue as ingest, the bus, the consumers and dead-lettering use it.
+    pub queue: Option<Decorate<dyn Queue>>,
+    pub bus: Option<Decorate<dyn Bus>>,
+    /// Each stage's handler, by consumer name (`normalizer`, `scorer`, …).
+    #[allow(clippy::type_complexity)]
+    pub handler:
+        Option<Box<dyn Fn(&str, Arc<dyn MessageHandler>) -> Arc<dyn MessageHandler> + Send + Sync>>,
+}
+
+fn decorate<T: ?Sized>(port: Arc<T>, with: &Option<Decorate<T>>) -> Arc<T> {
+    match with {
+        Some(f) => f(port),
+        None => port,
+    }
 }
 
 /// A stage: the queue it consumes and its handler.
@@ -51,6 +77,8 @@ pub struct EmbeddedPipeline {
     pub normalizer: Arc<Normalizer>,
     stages: Vec<Stage>,
     routing: RoutingTable,
+    /// The queue as the consumers see it (decorated, or `queue` itself).
+    consumer_queue: Arc<dyn Queue>,
 }
 
 /// What happened while draining the queues.
@@ -85,17 +113,30 @@ impl EmbeddedPipeline {
         clock: ManualClock,
         table: Arc<MemoryTable>,
     ) -> Self {
+        Self::with_ports(options, clock, table, PortDecorators::default())
+    }
+
+    /// A pipeline whose stages see their ports through `decorators`.
+    pub fn with_ports(
+        options: PipelineOptions,
+        clock: ManualClock,
+        memory_table: Arc<MemoryTable>,
+        decorators: PortDecorators,
+    ) -> Self {
         let shared_clock: SharedClock = Arc::new(clock.clone());
         let routing = RoutingTable::builtin().clone();
         let queue = Arc::new(MemoryQueue::new(
             routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
             shared_clock.clone(),
         ));
-        let bus = Arc::new(MemoryBus::new(
+        let consumer_queue = decorate(queue.clone() as Arc<dyn Queue>, &decorators.queue);
+        let memory_bus = Arc::new(MemoryBus::new(
             routing.clone(),
-            queue.clone(),
+            consumer_queue.clone(),
             shared_clock.clone(),
         ));
+        let bus = decorate(memory_bus.clone() as Arc<dyn Bus>, &decorators.bus);
+        let table = decorate(memory_table.clone() as Arc<dyn Table>, &decorators.table);
         let normalizer = Arc::new(Normalizer::new(
             table.clone(),
             bus.clone(),
@@ -125,12 +166,17 @@ impl EmbeddedPipeline {
             .with_policy(options.policy.clone())
             .with_clock(shared_clock.clone()),
         );
-        let handlers: BTreeMap<&str, Arc<dyn MessageHandler>> = BTreeMap::from([
+        let mut handlers: BTreeMap<&str, Arc<dyn MessageHandler>> = BTreeMap::from([
             ("normalizer", normalizer.clone() as Arc<dyn MessageHandler>),
             ("scorer", scorer as Arc<dyn MessageHandler>),
             ("classifier", classifier as Arc<dyn MessageHandler>),
             ("notifier", notifier as Arc<dyn MessageHandler>),
         ]);
+        if let Some(wrap) = &decorators.handler {
+            for (name, handler) in handlers.iter_mut() {
+                *handler = wrap(name, handler.clone());
+            }
+        }
         let stages = routing
             .queues
             .iter()
@@ -145,14 +191,15 @@ impl EmbeddedPipeline {
             })
             .collect();
         Self {
-            ingest: Ingest::new(queue.clone()),
+            ingest: Ingest::new(consumer_queue.clone()),
             clock,
-            table,
+            table: memory_table,
             queue,
-            bus,
+            bus: memory_bus,
             normalizer,
             stages,
             routing,
+            consumer_queue,
         }
     }
 
@@ -182,7 +229,7 @@ impl EmbeddedPipeline {
             for stage in &self.stages {
                 loop {
                     let received = match self
-                        .queue
+                        .consumer_queue
                         .receive(&stage.queue, stage.batch_size, stage.visibility)
                         .await
                     {
@@ -228,10 +275,10 @@ impl EmbeddedPipeline {
             stage.handler.as_ref(),
             &batch,
             &stage.queue,
-            self.queue.as_ref(),
+            self.consumer_queue.as_ref(),
         )
         .await;
-        apply_visibility_delays(self.queue.as_ref(), &stage.queue, &outcome, |id| {
+        apply_visibility_delays(self.consumer_queue.as_ref(), &stage.queue, &outcome, |id| {
             received
                 .iter()
                 .find(|m| m.message_id == id)
@@ -248,7 +295,11 @@ impl EmbeddedPipeline {
             .chain(outcome.dead_lettered.iter().map(|f| &f.message_id));
         for id in done {
             if let Some(m) = received.iter().find(|m| &m.message_id == id) {
-                if let Err(e) = self.queue.delete(&stage.queue, &m.receipt_handle).await {
+                if let Err(e) = self
+                    .consumer_queue
+                    .delete(&stage.queue, &m.receipt_handle)
+                    .await
+                {
                     tracing::error!(queue = %stage.queue, error = %e, "delete failed");
                 }
             }

@@ -7,11 +7,12 @@ use dd0c_shared::bus::Envelope;
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink};
 use dd0c_shared::clock::{SharedClock, SystemClock};
 use dd0c_shared::domain::{Finding, FINDING_DETAIL_TYPE};
+use dd0c_shared::entity::finding::AlertClaim;
 use dd0c_shared::entity::{finding as finding_entity, notice, slack_thread, stack};
 use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Verdict};
 use dd0c_shared::slack::blocks;
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
-use dd0c_shared::store::{AttrValue, Table, Update, TTL_ATTRIBUTE};
+use dd0c_shared::store::{AttrValue, StoreError, Table, Update, TTL_ATTRIBUTE};
 use dd0c_shared::telemetry::{self, Metric};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -227,47 +228,55 @@ impl Notifier {
             blocks: blocks::finding_alert(finding),
             thread_ts: thread_ts.clone(),
         };
+        // At most one message per finding: claimed before the post, released if the post
+        // did not go out, recorded in one write after (`finding::AlertClaim`).
+        let table = self.table.as_ref();
+        let claim = AlertClaim::new();
+        if !persist(|| finding_entity::claim_alert(table, finding, &claim)).await? {
+            return Err(HandlerError::transient(format!(
+                "the alert of {} may have been posted by an earlier delivery that did not \
+                 finish; it is not posted twice",
+                finding.id
+            )));
+        }
         let posted = match chat.post(message).await {
             Ok(p) => p,
-            Err(ChatError::RateLimited {
-                retry_after_seconds,
-            }) => {
-                tracing::warn!(finding = %finding.id, retry_after_seconds, "Slack rate limited the alert; back to the queue");
-                telemetry::metric(Metric::SlackRateLimited, 1.0);
-                return Err(HandlerError::retry_after(
-                    format!("Slack rate limited the alert for {}", finding.id),
-                    retry_after_seconds,
-                ));
+            Err(e) => {
+                persist(|| finding_entity::release_alert_claim(table, finding, &claim)).await?;
+                return match e {
+                    ChatError::RateLimited {
+                        retry_after_seconds,
+                    } => {
+                        tracing::warn!(finding = %finding.id, retry_after_seconds, "Slack rate limited the alert; back to the queue");
+                        telemetry::metric(Metric::SlackRateLimited, 1.0);
+                        Err(HandlerError::retry_after(
+                            format!("Slack rate limited the alert for {}", finding.id),
+                            retry_after_seconds,
+                        ))
+                    }
+                    ChatError::Revoked(why) => {
+                        let reason = format!("Slack installation broken: {why}");
+                        settings::mark_broken(table, &finding.tenant_id, &why, now).await?;
+                        self.hold(finding, HoldCode::Strict, &reason).await?;
+                        Ok(Decision::Hold(reason))
+                    }
+                    e => Err(HandlerError::transient(e)),
+                };
             }
-            Err(ChatError::Revoked(why)) => {
-                let reason = format!("Slack installation broken: {why}");
-                settings::mark_broken(self.table.as_ref(), &finding.tenant_id, &why, now).await?;
-                self.hold(finding, HoldCode::Strict, &reason).await?;
-                return Ok(Decision::Hold(reason));
-            }
-            Err(e) => return Err(HandlerError::transient(e)),
         };
-        // The burst window restarts with each alert of the thread.
+        persist(|| finding_entity::record_alert_sent(table, finding, &posted.channel, &posted.ts))
+            .await?;
+        // The burst window restarts with each alert of the thread. Only threading depends on
+        // it, and the alert is out: a failure is logged, not retried by redelivery.
         let expires = (now + Duration::minutes(BURST_WINDOW_MINUTES)).timestamp() as f64;
         let root_ts = thread_ts.unwrap_or_else(|| posted.ts.clone());
-        self.table
-            .update(
-                &thread,
-                Update::new()
-                    .set("channel", posted.channel.as_str())
-                    .set("ts", root_ts.as_str())
-                    .set(TTL_ATTRIBUTE, AttrValue::N(expires)),
-            )
-            .await?;
-        finding_entity::record_notification(self.table.as_ref(), finding, true, None).await?;
-        // Where the alert is, so that a button press can update it.
-        finding_entity::record_alert_message(
-            self.table.as_ref(),
-            finding,
-            &posted.channel,
-            &posted.ts,
-        )
-        .await?;
+        let thread_update = Update::new()
+            .set("channel", posted.channel.as_str())
+            .set("ts", root_ts.as_str())
+            .set(TTL_ATTRIBUTE, AttrValue::N(expires));
+        if let Err(e) = table.update(&thread, thread_update).await {
+            tracing::warn!(finding = %finding.id, error = %e, "could not record the alert's thread");
+        }
         tracing::info!(
             tenant = %finding.tenant_id,
             finding = %finding.id,
@@ -279,6 +288,25 @@ impl Notifier {
         );
         telemetry::metric(Metric::NotificationsSent, 1.0);
         Ok(Decision::Send)
+    }
+}
+
+/// Runs a write the Slack post depends on, trying a throttled or failed backend three times
+/// here rather than through redelivery, which could no longer tell whether the alert went out.
+async fn persist<T, F, Fut>(mut write: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut tries = 1;
+    loop {
+        match write().await {
+            Err(StoreError::Backend(e)) if tries < 3 => {
+                tracing::warn!(error = %e, tries, "alert bookkeeping failed; trying again");
+                tries += 1;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -216,6 +216,85 @@ pub async fn record_alert_message(
     touch(table, finding, update).await
 }
 
+/// The attribute naming the delivery attempt that holds the right to post a finding's alert.
+const ALERT_CLAIM: &str = "alert_claim";
+
+/// One delivery attempt's claim on posting a finding's alert. A Slack post cannot be taken
+/// back, and Slack has no idempotency key: the notifier claims the alert before posting,
+/// releases the claim when the post failed (nothing went out), and records the post in one
+/// write after. A later attempt that finds a claim and no record cannot tell whether the
+/// alert went out, so it does not post (at most one message per finding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertClaim(String);
+
+impl AlertClaim {
+    /// A claim for a new attempt (a fresh token, so that a redelivery is another attempt).
+    pub fn new() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+}
+
+impl Default for AlertClaim {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Takes the claim: granted when no attempt holds it, or this one does (so a claim whose
+/// answer was lost can be taken again). `false`: another attempt holds it.
+pub async fn claim_alert(
+    table: &dyn Table,
+    finding: &Finding,
+    claim: &AlertClaim,
+) -> Result<bool, StoreError> {
+    let update = Update::new()
+        .set(ALERT_CLAIM, claim.0.as_str())
+        .when(Condition::And(vec![
+            Condition::ItemExists,
+            Condition::Or(vec![
+                Condition::AttributeNotExists(ALERT_CLAIM.into()),
+                Condition::Equals(ALERT_CLAIM.into(), AttrValue::S(claim.0.clone())),
+            ]),
+        ]));
+    match touch(table, finding, update).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_condition_failed() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Gives the claim back after a post that did not go out (idempotent).
+pub async fn release_alert_claim(
+    table: &dyn Table,
+    finding: &Finding,
+    claim: &AlertClaim,
+) -> Result<(), StoreError> {
+    let update = Update::new().remove(ALERT_CLAIM).when(Condition::Equals(
+        ALERT_CLAIM.into(),
+        AttrValue::S(claim.0.clone()),
+    ));
+    match touch(table, finding, update).await {
+        Err(e) if e.is_condition_failed() => Ok(()),
+        other => other,
+    }
+}
+
+/// Records that the alert was posted, and where (so that a button press can update it), in
+/// one write: a redelivery that sees it does not post again.
+pub async fn record_alert_sent(
+    table: &dyn Table,
+    finding: &Finding,
+    channel: &str,
+    ts: &str,
+) -> Result<(), StoreError> {
+    let update = Update::new()
+        .set("notified", true)
+        .remove("suppressed_reason")
+        .set("slack_channel", channel)
+        .set("slack_ts", ts);
+    touch(table, finding, update).await
+}
+
 // ---------------------------------------------------------------------------------- transitions
 
 /// A change of a finding's status.
