@@ -62,12 +62,16 @@ e2e: venv
 ## Two fault rates per port call: 5% (most messages meet a fault; many exhaust their three
 ## receives) and 1% (few dead letters, so most findings are held to the fault-free run's).
 ## CHAOS_EVENTS, CHAOS_RATES and CHAOS_SEED override; `make test` runs it on 5,000 events.
+## Then CHAOS_CLOUD_EVENTS events through the local cloud while function processes are killed
+## mid-batch and invocations time out (tests/e2e/test_chaos.py; `make test` runs 60).
 CHAOS_EVENTS ?= 100000
 CHAOS_RATES ?= 0.05 0.01
-chaos:
+CHAOS_CLOUD_EVENTS ?= 2000
+chaos: venv
 	for rate in $(CHAOS_RATES); do \
 		CHAOS_EVENTS=$(CHAOS_EVENTS) CHAOS_RATE=$$rate $(CARGO) test -q -p dd0c-cli --test chaos -- --nocapture; \
 	done
+	CHAOS_CLOUD_EVENTS=$(CHAOS_CLOUD_EVENTS) scripts/test-e2e.sh -k chaos -s
 
 ## make bench: replay throughput and memory against serde_json alone, pricing lookups.
 bench:

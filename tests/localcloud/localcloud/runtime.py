@@ -217,6 +217,16 @@ class LambdaFunction:
                 proc.kill()
                 proc.wait()
 
+    def crash(self) -> bool:
+        """SIGKILL the function's process, as a crash or an out-of-memory kill would: invocations
+        in flight fail with Runtime.ExitError and the next one cold-starts. False if none ran."""
+        with self._state:
+            proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return False
+        proc.kill()
+        return True
+
     def restart(self) -> None:
         """A fresh cold start on the next invocation (e.g. after a secret changed)."""
         with self._busy:
