@@ -7,7 +7,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
 .PHONY: demo test test-rust test-pricing test-templates test-infra test-workflows \
-        test-dashboard test-api-fuzz e2e bench lambdas lint venv clean-venv
+        test-dashboard test-api-fuzz e2e bench mutants lambdas lint venv clean-venv
 
 ## make demo: replay the bundled data through the whole pipeline, print the alerts, then
 ## serve the API and dashboard on http://127.0.0.1:8787 (DEMO_EXIT=1 exits after the replay).
@@ -60,6 +60,12 @@ e2e: venv
 bench:
 	$(CARGO) build --profile bench-fast -p dd0c-cli
 	./target/bench-fast/dd0c bench
+
+## make mutants: mutation testing of the decision cores (cargo-mutants, installed if missing):
+## one summary line per core, results in target/mutants/<core>/; fails under 90% caught.
+## The cores and their test packages: scripts/mutants.sh (which also runs a few by name).
+mutants:
+	scripts/mutants.sh
 
 ## make lambdas: every function cross-compiled for Lambda (arm64) into target/lambda/<name>/bootstrap.
 lambdas:
