@@ -123,8 +123,13 @@ fn an_aws_service_caller_is_an_automated_response_even_when_it_tightens() {
         rule(port_22(), Value::Null),
     );
     let c = cause(&d, &network());
-    assert_eq!((c.class, c.confidence), (CauseClass::AutomatedResponse, 0.9));
-    assert!(c.evidence.contains(&"the caller is an AWS service".to_string()));
+    assert_eq!(
+        (c.class, c.confidence),
+        (CauseClass::AutomatedResponse, 0.9)
+    );
+    assert!(c
+        .evidence
+        .contains(&"the caller is an AWS service".to_string()));
 }
 
 #[test]
@@ -251,16 +256,18 @@ fn an_sdk_call_without_mfa_is_automation_with_mfa_or_from_the_console_it_is_not(
         &drift_by(jane(Source::Sdk, false), wednesday(14, 0), resize()),
         &network(),
     );
-    assert_eq!((c.class, c.confidence), (CauseClass::AutomatedResponse, 0.5));
+    assert_eq!(
+        (c.class, c.confidence),
+        (CauseClass::AutomatedResponse, 0.5)
+    );
     let with_mfa = cause(
         &drift_by(jane(Source::Sdk, true), wednesday(14, 0), resize()),
         &network(),
     );
-    assert_eq!(
-        (with_mfa.class, with_mfa.confidence),
-        NOTHING_SPECIAL
-    );
-    assert!(with_mfa.evidence.contains(&"the session used MFA".to_string()));
+    assert_eq!((with_mfa.class, with_mfa.confidence), NOTHING_SPECIAL);
+    assert!(with_mfa
+        .evidence
+        .contains(&"the session used MFA".to_string()));
     assert_eq!(by_console(resize()), NOTHING_SPECIAL);
 }
 
@@ -272,7 +279,11 @@ fn a_hands_on_change_opening_access_or_reconfiguring_is_manual_troubleshooting()
         (CauseClass::ManualTroubleshooting, 0.6)
     );
     let cli = cause(
-        &drift_by(jane(Source::Cli, false), wednesday(14, 0), rule(Value::Null, port_22())),
+        &drift_by(
+            jane(Source::Cli, false),
+            wednesday(14, 0),
+            rule(Value::Null, port_22()),
+        ),
         &network(),
     );
     assert_eq!(cli.class, CauseClass::ManualTroubleshooting);
@@ -286,7 +297,10 @@ fn a_hands_on_change_opening_access_or_reconfiguring_is_manual_troubleshooting()
         &resize,
         &classified(Severity::Medium, DriftCategory::Configuration),
     );
-    assert_eq!((c.class, c.confidence), (CauseClass::ManualTroubleshooting, 0.6));
+    assert_eq!(
+        (c.class, c.confidence),
+        (CauseClass::ManualTroubleshooting, 0.6)
+    );
     // Less sure at night.
     let night = drift_by(
         jane(Source::Console, false),
@@ -294,7 +308,10 @@ fn a_hands_on_change_opening_access_or_reconfiguring_is_manual_troubleshooting()
         rule(Value::Null, port_22()),
     );
     let c = cause(&night, &network());
-    assert_eq!((c.class, c.confidence), (CauseClass::ManualTroubleshooting, 0.5));
+    assert_eq!(
+        (c.class, c.confidence),
+        (CauseClass::ManualTroubleshooting, 0.5)
+    );
     // Only access being added counts as opening it: not a tag added, not a rule modified.
     assert_eq!(
         by_console(vec![("tags", Value::Null, json!({"team": "a"}))]),

@@ -577,7 +577,11 @@ fn contains_and_exists_look_at_the_value_at_the_path() {
     ));
     assert!(!holds(
         &has_kms,
-        &change("encryption", json!({"kms_key": "k-1"}), json!({"kms_key": null}))
+        &change(
+            "encryption",
+            json!({"kms_key": "k-1"}),
+            json!({"kms_key": null})
+        )
     ));
 }
 
@@ -585,17 +589,33 @@ fn contains_and_exists_look_at_the_value_at_the_path() {
 fn a_port_is_covered_by_a_range_a_single_port_or_every_port_of_the_protocol() {
     let ssh = condition("new", "covers_port", json!([22]));
     let covers = |rule: Value| holds(&ssh, &change("ingress", Value::Null, rule));
-    assert!(covers(json!({"protocol": "tcp", "from_port": 20, "to_port": 23})));
-    assert!(!covers(json!({"protocol": "tcp", "from_port": 23, "to_port": 80})));
+    assert!(covers(
+        json!({"protocol": "tcp", "from_port": 20, "to_port": 23})
+    ));
+    assert!(!covers(
+        json!({"protocol": "tcp", "from_port": 23, "to_port": 80})
+    ));
     assert!(covers(json!({"protocol": "tcp", "port": 22})));
     assert!(!covers(json!({"protocol": "tcp", "port": 2222})));
     assert!(covers(json!({"protocol": "-1"})));
     // -1 at both ends: every port of the protocol; ICMP (also as protocol 1) has no ports.
-    assert!(covers(json!({"protocol": "tcp", "from_port": -1, "to_port": -1})));
-    assert!(!covers(json!({"protocol": "icmp", "from_port": -1, "to_port": -1})));
-    assert!(!covers(json!({"protocol": 1, "from_port": -1, "to_port": -1})));
-    assert!(!covers(json!({"protocol": "1", "from_port": -1, "to_port": -1})));
+    assert!(covers(
+        json!({"protocol": "tcp", "from_port": -1, "to_port": -1})
+    ));
+    assert!(!covers(
+        json!({"protocol": "icmp", "from_port": -1, "to_port": -1})
+    ));
+    assert!(!covers(
+        json!({"protocol": 1, "from_port": -1, "to_port": -1})
+    ));
+    assert!(!covers(
+        json!({"protocol": "1", "from_port": -1, "to_port": -1})
+    ));
     // -1 at one end only is not "every port".
-    assert!(!covers(json!({"protocol": "tcp", "from_port": 0, "to_port": -1})));
-    assert!(!covers(json!({"protocol": "tcp", "from_port": -1, "to_port": 0})));
+    assert!(!covers(
+        json!({"protocol": "tcp", "from_port": 0, "to_port": -1})
+    ));
+    assert!(!covers(
+        json!({"protocol": "tcp", "from_port": -1, "to_port": 0})
+    ));
 }

@@ -371,7 +371,10 @@ fn novelty_points_are_weighted_by_the_hourly_cost() {
     )
     .unwrap();
     assert_eq!(a.score, 43.2, "{a:?}");
-    assert!(a.reasons.iter().any(|r| r == "first ec2:instance launched by this actor (bob)"));
+    assert!(a
+        .reasons
+        .iter()
+        .any(|r| r == "first ec2:instance launched by this actor (bob)"));
     // …with an instance type new to the account, 15 × 0.9 more.
     assert_eq!(
         score(&event(1.0, "r6i.large", "ap-southeast-1", ALICE), &ctx),
@@ -397,7 +400,10 @@ fn the_first_resource_of_a_type_counts_as_new_and_names_the_type() {
     // New region 36 + new type 15 × 0.9.
     let a = assess(&event(1.0, "m5.large", "ap-southeast-1", ALICE), &ctx).unwrap();
     assert_eq!(a.score, 49.5, "{a:?}");
-    assert!(a.reasons.iter().any(|r| r == "first ec2:instance in this account"));
+    assert!(a
+        .reasons
+        .iter()
+        .any(|r| r == "first ec2:instance in this account"));
     // In an account with no history at all, the novelty named is the instance type.
     let brand_new = Context {
         account: &empty,
@@ -405,8 +411,16 @@ fn the_first_resource_of_a_type_counts_as_new_and_names_the_type() {
         ..ctx
     };
     let a = assess(&event(1.0, "m5.large", "us-east-1", ALICE), &brand_new).unwrap();
-    assert!(a.reasons.iter().any(|r| r == "first m5.large in this account"), "{a:?}");
-    assert!(!a.reasons.iter().any(|r| r.contains("ec2:instance")), "{a:?}");
+    assert!(
+        a.reasons
+            .iter()
+            .any(|r| r == "first m5.large in this account"),
+        "{a:?}"
+    );
+    assert!(
+        !a.reasons.iter().any(|r| r.contains("ec2:instance")),
+        "{a:?}"
+    );
 }
 
 #[test]
@@ -460,9 +474,8 @@ fn a_launch_that_adds_no_cost_is_never_a_finding_however_novel() {
 fn the_fast_path_starts_above_five_dollars_and_is_critical_above_twenty_five() {
     let kind = baseline(50.0, 2.0, 1.0, &["m5.large", "c5.9xlarge"]);
     let ctx = mature(&kind, &kind);
-    let verdict = |h: f64| {
-        assess(&event(h, "c5.9xlarge", "us-east-1", ALICE), &ctx).map(|a| a.severity)
-    };
+    let verdict =
+        |h: f64| assess(&event(h, "c5.9xlarge", "us-east-1", ALICE), &ctx).map(|a| a.severity);
     // $5/hr is 3σ but within 1.5 × the $5 seen before: 15 points, below info.
     assert_eq!(verdict(5.0), None);
     assert_eq!(verdict(25.0), Some(Severity::Warning));
@@ -470,12 +483,19 @@ fn the_fast_path_starts_above_five_dollars_and_is_critical_above_twenty_five() {
 }
 
 #[test]
-fn a_big_cost_is_routine_only_within_one_and_a_half_times_the_largest_seen_by_a_known_actor_and_type()
-{
+fn a_big_cost_is_routine_only_within_one_and_a_half_times_the_largest_seen_by_a_known_actor_and_type(
+) {
     let e = event(12.0, "c5.9xlarge", "us-east-1", ALICE);
     let verdict = |actor_days: i64, sku_days: i64, max: f64| {
         let kind = with(
-            baseline_known_for(50.0, 2.0, 1.0, &["m5.large", "c5.9xlarge"], actor_days, sku_days),
+            baseline_known_for(
+                50.0,
+                2.0,
+                1.0,
+                &["m5.large", "c5.9xlarge"],
+                actor_days,
+                sku_days,
+            ),
             |b| b.max = Some(max),
         );
         assess(&e, &mature(&kind, &kind)).map(|a| (a.severity, a.score))
@@ -500,7 +520,11 @@ fn a_young_accounts_big_launch_gives_its_threshold_reason_once() {
     };
     let a = assess(&event(12.0, "c5.9xlarge", "us-east-1", ALICE), &young).unwrap();
     assert_eq!(a.severity, Severity::Warning);
-    let thresholds: Vec<&String> = a.reasons.iter().filter(|r| r.contains("/hr is above")).collect();
+    let thresholds: Vec<&String> = a
+        .reasons
+        .iter()
+        .filter(|r| r.contains("/hr is above"))
+        .collect();
     assert_eq!(thresholds.len(), 1, "{:?}", a.reasons);
     assert!(thresholds[0].contains("threshold for a new account"));
 }

@@ -134,7 +134,9 @@ fn without_a_path_the_file_named_in_dd0c_policy_wins_and_an_empty_name_means_the
     .unwrap();
     let named = Some(strict.display().to_string());
     assert_eq!(
-        Policy::load_with(None, named.clone()).unwrap().governance_mode,
+        Policy::load_with(None, named.clone())
+            .unwrap()
+            .governance_mode,
         GovernanceMode::Strict
     );
     // A path given (the CLI's --policy) goes before the environment.
@@ -144,14 +146,17 @@ fn without_a_path_the_file_named_in_dd0c_policy_wins_and_an_empty_name_means_the
         Policy::load_with(Some(&demo), named).unwrap(),
         Policy::demo().unwrap()
     );
-    assert_eq!(Policy::load_with(None, Some(String::new())).unwrap(), system());
+    assert_eq!(
+        Policy::load_with(None, Some(String::new())).unwrap(),
+        system()
+    );
     assert_eq!(Policy::load_with(None, None).unwrap(), system());
 }
 
 #[test]
 fn an_override_is_parsed_from_text_and_knows_when_it_changes_nothing() {
-    let o = PolicyOverride::parse(r#"{"panic_mode": true, "new_account_strict_days": 30}"#)
-        .unwrap();
+    let o =
+        PolicyOverride::parse(r#"{"panic_mode": true, "new_account_strict_days": 30}"#).unwrap();
     assert_eq!(
         o,
         PolicyOverride {
@@ -292,7 +297,11 @@ fn the_new_account_period_ends_exactly_its_number_of_days_after_connecting() {
         promoted_at: None,
     };
     let fourteen_days = at(10) + Duration::days(14);
-    assert!(in_new_account_period(&p, &young, fourteen_days - Duration::seconds(1)));
+    assert!(in_new_account_period(
+        &p,
+        &young,
+        fourteen_days - Duration::seconds(1)
+    ));
     assert!(matches!(
         decide(&p, &noise, &young, fourteen_days - Duration::seconds(1)),
         Verdict::Hold {
@@ -405,7 +414,10 @@ fn a_looser_override_is_refused_with_what_it_would_loosen() {
     let mut s = system();
     s.governance_mode = GovernanceMode::Strict;
     let cases = [
-        (json!({"governance_mode": "audit"}), "audit is looser than strict"),
+        (
+            json!({"governance_mode": "audit"}),
+            "audit is looser than strict",
+        ),
         (json!({"new_account_strict_days": 3}), "3 is fewer than 14"),
         (
             json!({"immediate_severity": {"cost_anomaly": "info"}}),
