@@ -7,7 +7,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
 .PHONY: demo test test-rust test-pricing test-templates test-infra test-workflows \
-        test-dashboard test-api-fuzz e2e chaos bench fuzz lambdas lint venv clean-venv
+        test-dashboard test-api-fuzz e2e chaos bench fuzz mutants lambdas lint venv clean-venv
 
 ## make demo: replay the bundled data through the whole pipeline, print the alerts, then
 ## serve the API and dashboard on http://127.0.0.1:8787 (DEMO_EXIT=1 exits after the replay).
@@ -66,7 +66,7 @@ e2e: venv
 ## mid-batch and invocations time out (tests/e2e/test_chaos.py; `make test` runs 60).
 CHAOS_EVENTS ?= 100000
 CHAOS_RATES ?= 0.05 0.01
-CHAOS_CLOUD_EVENTS ?= 2000
+CHAOS_CLOUD_EVENTS ?= 1000
 chaos: venv
 	for rate in $(CHAOS_RATES); do \
 		CHAOS_EVENTS=$(CHAOS_EVENTS) CHAOS_RATE=$$rate $(CARGO) test -q -p dd0c-cli --test chaos -- --nocapture; \
@@ -84,6 +84,12 @@ bench:
 ## The short run is part of make test (fuzz/targets/tests/corpus.rs).
 fuzz:
 	scripts/fuzz.sh
+
+## make mutants: mutation testing of the decision cores (cargo-mutants, installed if missing):
+## one summary line per core, results in target/mutants/<core>/; fails under 90% caught.
+## The cores and their test packages: scripts/mutants.sh (which also runs a few by name).
+mutants:
+	scripts/mutants.sh
 
 ## make lambdas: every function cross-compiled for Lambda (arm64) into target/lambda/<name>/bootstrap.
 lambdas:

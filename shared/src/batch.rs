@@ -366,6 +366,116 @@ mod visibility_delay_tests {
         );
     }
 
+    struct Recorder {
+        bodies: std::sync::Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl MessageHandler for Recorder {
+        async fn handle(&self, body: &str) -> Result<(), HandlerError> {
+            self.bodies.lock().unwrap().push(body.to_owned());
+            match body {
+                "not json" => Err(HandlerError::malformed("expected a JSON object")),
+                "flaky" => Err(HandlerError::transient("timeout")),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handler_sees_every_body_in_order_and_its_results_make_the_outcome() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let dlq = MemoryQueue::new(["ingest"], clock);
+        let handler = Recorder {
+            bodies: Default::default(),
+        };
+        let message = |id: &str, body: &str, group: &str| BatchMessage {
+            message_id: id.into(),
+            body: body.into(),
+            group_id: group.into(),
+            receive_count: 1,
+        };
+        let batch = [
+            message("m1", "{}", "a"),
+            message("m2", "not json", "b"),
+            message("m3", "flaky", "c"),
+            message("m4", "{\"n\":4}", "d"),
+        ];
+        let outcome = run_handler(&handler, &batch, "ingest", &dlq).await;
+        assert_eq!(
+            *handler.bodies.lock().unwrap(),
+            ["{}", "not json", "flaky", "{\"n\":4}"]
+        );
+        assert_eq!(outcome.succeeded, ["m1", "m4"]);
+        assert_eq!(
+            outcome.dead_lettered,
+            [Failure {
+                message_id: "m2".into(),
+                reason: "malformed message: expected a JSON object".into(),
+            }]
+        );
+        assert_eq!(
+            outcome.failures,
+            [Failure {
+                message_id: "m3".into(),
+                reason: "timeout".into(),
+            }]
+        );
+        assert_eq!(dlq.depth("ingest-dlq"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_delayed_retry_stays_invisible_for_its_delay_at_most_twelve_hours() {
+        use std::time::Duration;
+        let start = chrono::Utc::now();
+        let clock = Arc::new(ManualClock::new(start));
+        let queue = MemoryQueue::new(["alerts"], clock.clone());
+        for (id, group) in [("slack", "g1"), ("long", "g2")] {
+            queue
+                .send("alerts", OutgoingMessage::new(id, group, id))
+                .await
+                .unwrap();
+        }
+        let received = queue
+            .receive("alerts", 10, Duration::from_secs(30))
+            .await
+            .unwrap();
+        let id_of = |body: &str| {
+            let m = received.iter().find(|m| m.body == body).unwrap();
+            m.message_id.clone()
+        };
+        let mut outcome = BatchOutcome::default();
+        outcome.visibility_delays.insert(id_of("slack"), 120);
+        outcome.visibility_delays.insert(id_of("long"), 100_000);
+        apply_visibility_delays(&queue, "alerts", &outcome, |id| {
+            received
+                .iter()
+                .find(|m| m.message_id == id)
+                .map(|m| m.receipt_handle.as_str())
+        })
+        .await;
+
+        // What is visible at `secs` after the first receive (received again, it stays
+        // invisible for a day, so each message shows up once).
+        let visible_at = |secs: i64| {
+            clock.set(start + chrono::Duration::seconds(secs));
+            let queue = &queue;
+            async move {
+                let again = queue
+                    .receive("alerts", 10, Duration::from_secs(86_400))
+                    .await
+                    .unwrap();
+                again.into_iter().map(|m| m.body).collect::<Vec<_>>()
+            }
+        };
+        // Past the queue's own 30 s, both still wait.
+        assert!(visible_at(60).await.is_empty());
+        assert_eq!(visible_at(121).await, ["slack"]);
+        // 100 000 s is capped at SQS's 12 hours (43 200 s).
+        assert!(visible_at(43_199).await.is_empty());
+        assert_eq!(visible_at(43_201).await, ["long"]);
+    }
+
     #[test]
     fn store_errors_are_classified_once() {
         use crate::store::{Key, StoreError};

@@ -179,6 +179,26 @@ mod stripe_tests {
     }
 
     #[test]
+    fn a_timestamp_exactly_at_the_tolerance_is_accepted_one_second_more_is_stale() {
+        let payload = b"{\"id\":\"evt_1\"}";
+        let header = sign_stripe(payload, "whsec_1", 1_700_000_000);
+        for now in [1_700_000_000 - 300, 1_700_000_000 + 300] {
+            assert_eq!(
+                verify_stripe(Some(&header), payload, &["whsec_1"], now, 300),
+                Ok(1_700_000_000),
+                "now={now}"
+            );
+        }
+        for now in [1_700_000_000 - 301, 1_700_000_000 + 301] {
+            assert_eq!(
+                verify_stripe(Some(&header), payload, &["whsec_1"], now, 300),
+                Err(StripeSignatureError::Stale),
+                "now={now}"
+            );
+        }
+    }
+
+    #[test]
     fn any_v1_may_match() {
         let payload = b"{\"id\":\"evt_1\"}";
         let good = sign_stripe(payload, "whsec_new", 1000);
@@ -285,6 +305,26 @@ mod slack_tests {
             verify_slack_signature(secret, Some(ts), Some(sig), body.as_bytes(), now + 299),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_timestamp_exactly_five_minutes_away_is_accepted_one_second_more_is_stale() {
+        let body = b"token=x&command=%2Fdd0c";
+        let sig = sign_slack("s3cret", "1700000000", body);
+        for now in [1_700_000_000 - 300, 1_700_000_000 + 300] {
+            assert_eq!(
+                verify_slack_signature("s3cret", Some("1700000000"), Some(&sig), body, now),
+                Ok(()),
+                "now={now}"
+            );
+        }
+        for now in [1_700_000_000 - 301, 1_700_000_000 + 301] {
+            assert_eq!(
+                verify_slack_signature("s3cret", Some("1700000000"), Some(&sig), body, now),
+                Err(SlackSignatureError::Stale),
+                "now={now}"
+            );
+        }
     }
 
     #[test]

@@ -111,7 +111,8 @@ def test_chaos_every_event_once_every_finding_once_one_alert_each(live):  # noqa
             forwarded_ids.add(event_id)
             forward(cloud, event)
         time.sleep(2)
-    cloud.wait_idle(timeout=600)
+    # The local cloud runs one instance per function over moto: a few events a second.
+    cloud.wait_idle(timeout=120 + EVENTS)
     elapsed = time.time() - t0
 
     stored = {i["SK"]["S"].rsplit("#", 1)[-1]

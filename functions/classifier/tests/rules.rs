@@ -2,9 +2,11 @@
 //! validation errors naming the bad rule.
 
 use chrono::{TimeZone, Utc};
+use dd0c_classifier::rules::holds;
 use dd0c_classifier::RuleEngine;
 use dd0c_shared::domain::drift::{
-    AttributeChange, ChangeClass, ChangeEvent, DriftCategory, DriftEvent, DriftEventKind, RuleError,
+    AttributeChange, ChangeClass, ChangeEvent, DriftCategory, DriftEvent, DriftEventKind,
+    RuleCondition, RuleError,
 };
 use dd0c_shared::domain::{Actor, Severity};
 use dd0c_shared::testing::console_user;
@@ -449,4 +451,171 @@ fn deleting_managed_resources_is_high() {
             vec!["managed-resource-deleted".into()]
         )
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The rule language, on small rules of its own.
+
+fn engine_of(rules: Value) -> RuleEngine {
+    RuleEngine::from_json(&json!({ "rules": rules }).to_string()).expect("valid rules")
+}
+
+fn condition(path: &str, op: &str, value: Value) -> RuleCondition {
+    serde_json::from_value(json!({"path": path, "op": op, "value": value})).unwrap()
+}
+
+fn change(attribute: &str, old: Value, new: Value) -> AttributeChange {
+    AttributeChange::new(attribute, old, new)
+}
+
+#[test]
+fn the_builtin_engine_keeps_every_rule_of_the_file_in_order() {
+    let file: Value = serde_json::from_str(dd0c_classifier::rules::BUILTIN_RULES).unwrap();
+    let ids: Vec<&str> = file["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let engine = engine();
+    let loaded: Vec<&str> = engine.rules().iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(loaded, ids);
+}
+
+#[test]
+fn every_matching_rules_reason_is_listed_once_most_severe_first() {
+    let engine = engine_of(json!([
+        {"id": "low", "severity": "low", "category": "tags", "actions": ["Act"], "reason": "second"},
+        {"id": "high", "severity": "high", "category": "network", "actions": ["Act"], "reason": "first"},
+        {"id": "high-too", "severity": "high", "category": "network", "actions": ["Act"], "reason": "first"},
+    ]));
+    let c = engine.classify(&drift("ec2:instance", Some("Act"), vec![]));
+    assert_eq!(c.severity, Severity::High);
+    assert_eq!(c.category, DriftCategory::Network);
+    assert_eq!(c.rules, ["high", "high-too", "low"]);
+    assert_eq!(c.reasons, ["first", "second"]);
+}
+
+#[test]
+fn only_attributes_are_exact_names_or_prefixes_ending_in_a_star() {
+    let engine = engine_of(json!([
+        {"id": "exact", "severity": "low", "category": "tags", "only_attributes": ["tags"], "reason": "exact"},
+        {"id": "prefix", "severity": "low", "category": "tags", "only_attributes": ["tag*"], "reason": "prefix"},
+    ]));
+    let rules = |attribute: &str| {
+        engine
+            .classify(&drift(
+                "ec2:instance",
+                Some("Act"),
+                vec![(attribute, json!("a"), json!("b"))],
+            ))
+            .rules
+    };
+    assert_eq!(rules("tags"), ["exact", "prefix"]);
+    assert_eq!(rules("tags_all"), ["prefix"]);
+    assert!(rules("instance_type").is_empty());
+}
+
+#[test]
+fn conditions_read_the_old_or_the_new_value() {
+    let was_public = condition("old.public", "equals", json!(true));
+    let is_public = condition("new.public", "equals", json!(true));
+    let made_private = change(
+        "public_access_block",
+        json!({"public": true}),
+        json!({"public": false}),
+    );
+    assert!(holds(&was_public, &made_private));
+    assert!(!holds(&is_public, &made_private));
+    // Lists on the way are searched element by element.
+    let any_world = condition("new.rules.cidr", "equals", json!("0.0.0.0/0"));
+    let rules = json!({"rules": [{"cidr": "10.0.0.0/8"}, [{"cidr": "0.0.0.0/0"}]]});
+    assert!(holds(&any_world, &change("ingress", Value::Null, rules)));
+}
+
+#[test]
+fn equality_is_loose_as_cloudtrail_writes_values() {
+    let equals = |value: Value, new: Value| {
+        holds(
+            &condition("new", "equals", value),
+            &change("x", Value::Null, new),
+        )
+    };
+    // Strings compare without case.
+    assert!(equals(json!("Enabled"), json!("ENABLED")));
+    assert!(!equals(json!("Enabled"), json!("Disabled")));
+    // Booleans may arrive as strings, either side.
+    assert!(equals(json!(true), json!("True")));
+    assert!(equals(json!("false"), json!(false)));
+    assert!(!equals(json!(true), json!("false")));
+    // Numbers may arrive as strings, and 22 is 22.0.
+    assert!(equals(json!(22), json!("22")));
+    assert!(equals(json!("22"), json!(22.0)));
+    assert!(!equals(json!(22), json!("23")));
+    // The attribute name is compared the same way.
+    assert!(holds(
+        &condition("attribute", "equals", json!("Ingress")),
+        &change("ingress", Value::Null, json!(1))
+    ));
+}
+
+#[test]
+fn contains_and_exists_look_at_the_value_at_the_path() {
+    let star = condition("new.action", "contains", json!("S3:*"));
+    assert!(holds(
+        &star,
+        &change("policy", Value::Null, json!({"action": "s3:* on *"}))
+    ));
+    assert!(!holds(
+        &star,
+        &change("policy", Value::Null, json!({"action": "s3:GetObject"}))
+    ));
+    let has_kms = condition("new.kms_key", "exists", Value::Null);
+    assert!(holds(
+        &has_kms,
+        &change("encryption", Value::Null, json!({"kms_key": "k-1"}))
+    ));
+    assert!(!holds(
+        &has_kms,
+        &change(
+            "encryption",
+            json!({"kms_key": "k-1"}),
+            json!({"kms_key": null})
+        )
+    ));
+}
+
+#[test]
+fn a_port_is_covered_by_a_range_a_single_port_or_every_port_of_the_protocol() {
+    let ssh = condition("new", "covers_port", json!([22]));
+    let covers = |rule: Value| holds(&ssh, &change("ingress", Value::Null, rule));
+    assert!(covers(
+        json!({"protocol": "tcp", "from_port": 20, "to_port": 23})
+    ));
+    assert!(!covers(
+        json!({"protocol": "tcp", "from_port": 23, "to_port": 80})
+    ));
+    assert!(covers(json!({"protocol": "tcp", "port": 22})));
+    assert!(!covers(json!({"protocol": "tcp", "port": 2222})));
+    assert!(covers(json!({"protocol": "-1"})));
+    // -1 at both ends: every port of the protocol; ICMP (also as protocol 1) has no ports.
+    assert!(covers(
+        json!({"protocol": "tcp", "from_port": -1, "to_port": -1})
+    ));
+    assert!(!covers(
+        json!({"protocol": "icmp", "from_port": -1, "to_port": -1})
+    ));
+    assert!(!covers(
+        json!({"protocol": 1, "from_port": -1, "to_port": -1})
+    ));
+    assert!(!covers(
+        json!({"protocol": "1", "from_port": -1, "to_port": -1})
+    ));
+    // -1 at one end only is not "every port".
+    assert!(!covers(
+        json!({"protocol": "tcp", "from_port": 0, "to_port": -1})
+    ));
+    assert!(!covers(
+        json!({"protocol": "tcp", "from_port": -1, "to_port": 0})
+    ));
 }

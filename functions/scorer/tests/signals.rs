@@ -3,14 +3,16 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use dd0c_scorer::baseline::{first_seen_attribute, Baseline, Moments};
-use dd0c_scorer::signals::{assess, Context};
-use dd0c_shared::domain::{Actor, CostAction, CostEvent, IacTool, Severity, Source};
+use dd0c_scorer::signals::{assess, cold_start, Context};
+use dd0c_shared::domain::{Actor, ActorKind, CostAction, CostEvent, IacTool, Severity, Source};
 use dd0c_shared::entity::time_key;
 use dd0c_shared::store::{AttrValue, Item};
 use dd0c_shared::testing::{console_user, cost_event};
 use proptest::prelude::*;
 
 const ALICE: &str = "arn:aws:iam::111111111111:user/alice";
+const BOB: &str = "arn:aws:iam::111111111111:user/bob";
+const MALLORY: &str = "arn:aws:iam::111111111111:user/mallory";
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
@@ -40,8 +42,22 @@ fn event(hourly: f64, sku: &str, region: &str, who: &str) -> CostEvent {
 
 /// A mature baseline: `count` events around `mean` ± `sd`, known for 30 days.
 fn baseline(count: f64, mean: f64, sd: f64, skus: &[&str]) -> Baseline {
+    baseline_known_for(count, mean, sd, skus, 30, 30)
+}
+
+/// [`baseline`] whose actor (alice) was first seen `actor_days` ago and its skus `sku_days` ago.
+fn baseline_known_for(
+    count: f64,
+    mean: f64,
+    sd: f64,
+    skus: &[&str],
+    actor_days: i64,
+    sku_days: i64,
+) -> Baseline {
     let mut item = Item::new();
     let long_ago = time_key(&(now() - Duration::days(30)));
+    let actor_since = time_key(&(now() - Duration::days(actor_days)));
+    let sku_since = time_key(&(now() - Duration::days(sku_days)));
     item.insert("count".into(), AttrValue::N(count));
     item.insert("sum".into(), AttrValue::N(count * mean));
     item.insert(
@@ -55,12 +71,12 @@ fn baseline(count: f64, mean: f64, sd: f64, skus: &[&str]) -> Baseline {
     item.insert("first_seen".into(), AttrValue::S(long_ago.clone()));
     item.insert(
         first_seen_attribute("actor", ALICE),
-        AttrValue::S(long_ago.clone()),
+        AttrValue::S(actor_since),
     );
     for s in skus {
         item.insert(
             first_seen_attribute("sku", s),
-            AttrValue::S(long_ago.clone()),
+            AttrValue::S(sku_since.clone()),
         );
     }
     Baseline::from_item(Some(item))
@@ -264,6 +280,253 @@ fn events_that_remove_cost_are_never_findings() {
         recent_calls_by_actor: 10.0,
     };
     assert_eq!(assess(&e, &ctx), None);
+}
+
+#[test]
+fn cold_start_scores_by_absolute_hourly_thresholds_each_a_band() {
+    let band = |h: f64| {
+        cold_start(&event(h, "m5.large", "us-east-1", ALICE)).map(|a| (a.severity, a.score))
+    };
+    assert_eq!(band(0.50), None);
+    assert_eq!(band(0.51), Some((Severity::Info, 30.0)));
+    assert_eq!(band(5.00), Some((Severity::Info, 30.0)));
+    assert_eq!(band(5.01), Some((Severity::Warning, 60.0)));
+    assert_eq!(band(25.00), Some((Severity::Warning, 60.0)));
+    assert_eq!(band(25.01), Some((Severity::Critical, 85.0)));
+    let mut e = event(6.0, "m5.large", "us-east-1", ALICE);
+    e.pricing_notes = vec!["m5.large Linux on-demand us-east-1".into()];
+    assert_eq!(
+        cold_start(&e).unwrap().reasons,
+        [
+            "$6.00/hr is above the $5.00/hr threshold for new activity",
+            "m5.large Linux on-demand us-east-1",
+        ]
+    );
+}
+
+#[test]
+fn an_account_learns_for_its_first_fourteen_days_and_twenty_cost_events() {
+    let kind = baseline(30.0, 1.0, 0.3, &["m5.large"]);
+    let e = event(0.9, "m5.large", "us-east-1", ALICE);
+    let learning = |age: Duration, events: f64| {
+        let account = with(kind.clone(), |b| b.moments.count = events);
+        let ctx = Context {
+            kind: &kind,
+            account: &account,
+            account_since: Some(now() - age),
+            recent_calls_by_actor: 0.0,
+        };
+        assess(&e, &ctx).is_some_and(|a| {
+            a.reasons
+                .iter()
+                .any(|r| r.contains("threshold for a new account"))
+        })
+    };
+    assert!(learning(Duration::days(14) - Duration::seconds(1), 30.0));
+    assert!(!learning(Duration::days(14), 30.0));
+    assert!(learning(Duration::days(60), 19.0));
+    assert!(!learning(Duration::days(60), 20.0));
+}
+
+#[test]
+fn zscore_points_grow_four_per_sigma_from_thirty_and_halve_for_a_cost_seen_before() {
+    // 40 launches at $2/hr with almost no spread: the deviation is floored at a quarter of
+    // the mean ($0.50), so $5/hr is (5 − 2) / 0.5 = 6σ: 30 + 4 × (6 − 3) = 42 points.
+    let kind = baseline(40.0, 2.0, 0.01, &["m5.large", "m5.4xlarge"]);
+    let e = event(5.0, "m5.4xlarge", "us-east-1", ALICE);
+    let a = assess(&e, &mature(&kind, &kind)).unwrap();
+    assert_eq!((a.severity, a.score), (Severity::Info, 42.0), "{a:?}");
+    assert_eq!(
+        a.reasons,
+        ["6.0σ above this account's EC2 mean ($5.00/hr vs $2.00/hr)"]
+    );
+    // The type has cost $3.40/hr before, and $5 is within 1.5 × that: half the points.
+    let seen = with(kind.clone(), |b| b.max = Some(3.4));
+    let a = assess(&e, &mature(&seen, &seen)).unwrap();
+    assert_eq!(a.score, 21.0, "{a:?}");
+    assert!(a.reasons[0].ends_with("though it has cost as much before"));
+}
+
+#[test]
+fn novelty_points_are_weighted_by_the_hourly_cost() {
+    let kind = baseline(40.0, 1.0, 0.5, &["m5.large"]);
+    let ctx = mature(&kind, &kind);
+    // $1/hr weighs 0.9: a new region is 40 × 0.9 = 36 points.
+    assert_eq!(
+        score(&event(1.0, "m5.large", "ap-southeast-1", ALICE), &ctx),
+        36.0
+    );
+    // …with an actor new to the account, 15 × 0.9 more.
+    assert_eq!(
+        score(&event(1.0, "m5.large", "ap-southeast-1", MALLORY), &ctx),
+        49.5
+    );
+    // …with an actor the account knows, new to this type, 8 × 0.9 more.
+    let account = with(kind.clone(), |b| {
+        b.actors.insert(BOB.into());
+    });
+    let a = assess(
+        &event(1.0, "m5.large", "ap-southeast-1", BOB),
+        &mature(&kind, &account),
+    )
+    .unwrap();
+    assert_eq!(a.score, 43.2, "{a:?}");
+    assert!(a
+        .reasons
+        .iter()
+        .any(|r| r == "first ec2:instance launched by this actor (bob)"));
+    // …with an instance type new to the account, 15 × 0.9 more.
+    assert_eq!(
+        score(&event(1.0, "r6i.large", "ap-southeast-1", ALICE), &ctx),
+        49.5
+    );
+    // At $0.05/hr (weight 0.3) a new region alone is 12 points: nothing worth a finding.
+    assert_eq!(
+        assess(&event(0.05, "m5.large", "ap-southeast-1", ALICE), &ctx),
+        None
+    );
+}
+
+#[test]
+fn the_first_resource_of_a_type_counts_as_new_and_names_the_type() {
+    let empty = Baseline::default();
+    let account = baseline(40.0, 1.0, 0.5, &["m5.large"]);
+    let ctx = Context {
+        kind: &empty,
+        account: &account,
+        account_since: Some(now() - Duration::days(60)),
+        recent_calls_by_actor: 0.0,
+    };
+    // New region 36 + new type 15 × 0.9.
+    let a = assess(&event(1.0, "m5.large", "ap-southeast-1", ALICE), &ctx).unwrap();
+    assert_eq!(a.score, 49.5, "{a:?}");
+    assert!(a
+        .reasons
+        .iter()
+        .any(|r| r == "first ec2:instance in this account"));
+    // In an account with no history at all, the novelty named is the instance type.
+    let brand_new = Context {
+        account: &empty,
+        account_since: None,
+        ..ctx
+    };
+    let a = assess(&event(1.0, "m5.large", "us-east-1", ALICE), &brand_new).unwrap();
+    assert!(
+        a.reasons
+            .iter()
+            .any(|r| r == "first m5.large in this account"),
+        "{a:?}"
+    );
+    assert!(
+        !a.reasons.iter().any(|r| r.contains("ec2:instance")),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn a_burst_is_thirty_points_weighted_and_half_for_iac() {
+    let kind = baseline(40.0, 1.0, 0.5, &["m5.large"]);
+    let burst = |calls: f64| Context {
+        recent_calls_by_actor: calls,
+        ..mature(&kind, &kind)
+    };
+    let e = event(1.0, "m5.large", "us-east-1", ALICE);
+    // Three earlier calls make a burst: 30 × 0.9.
+    assert_eq!(assess(&e, &burst(2.0)), None);
+    assert_eq!(score(&e, &burst(3.0)), 27.0);
+    // An IaC apply in a new region: 36 + 30 × 0.5 × 0.9.
+    let mut iac = event(1.0, "m5.large", "ap-southeast-1", ALICE);
+    iac.actor.source = Source::Iac(IacTool::Terraform);
+    assert_eq!(score(&iac, &burst(3.0)), 49.5);
+}
+
+#[test]
+fn aws_services_scale_by_design_and_are_never_a_burst() {
+    let kind = baseline(40.0, 1.0, 0.5, &["m5.large"]);
+    let bursty = Context {
+        recent_calls_by_actor: 10.0,
+        ..mature(&kind, &kind)
+    };
+    let mut by_kind = event(1.0, "m5.large", "us-east-1", ALICE);
+    by_kind.actor.kind = ActorKind::AwsService;
+    assert_eq!(assess(&by_kind, &bursty), None);
+    let mut by_source = event(1.0, "m5.large", "us-east-1", ALICE);
+    by_source.actor.source = Source::AwsService;
+    assert_eq!(assess(&by_source, &bursty), None);
+}
+
+#[test]
+fn a_launch_that_adds_no_cost_is_never_a_finding_however_novel() {
+    let kind = baseline(40.0, 1.0, 0.5, &["m5.large"]);
+    let everything_new = Context {
+        recent_calls_by_actor: 10.0,
+        ..mature(&kind, &kind)
+    };
+    let free = event(0.0, "r6i.large", "ap-southeast-1", MALLORY);
+    assert_eq!(assess(&free, &everything_new), None);
+    let mut smaller = event(1.0, "r6i.large", "ap-southeast-1", MALLORY);
+    smaller.action = CostAction::Modify;
+    smaller.previous_hourly_cost = Some(2.0);
+    assert_eq!(assess(&smaller, &everything_new), None);
+}
+
+#[test]
+fn the_fast_path_starts_above_five_dollars_and_is_critical_above_twenty_five() {
+    let kind = baseline(50.0, 2.0, 1.0, &["m5.large", "c5.9xlarge"]);
+    let ctx = mature(&kind, &kind);
+    let verdict =
+        |h: f64| assess(&event(h, "c5.9xlarge", "us-east-1", ALICE), &ctx).map(|a| a.severity);
+    // $5/hr is 3σ but within 1.5 × the $5 seen before: 15 points, below info.
+    assert_eq!(verdict(5.0), None);
+    assert_eq!(verdict(25.0), Some(Severity::Warning));
+    assert_eq!(verdict(25.01), Some(Severity::Critical));
+}
+
+#[test]
+fn a_big_cost_is_routine_only_within_one_and_a_half_times_the_largest_seen_by_a_known_actor_and_type(
+) {
+    let e = event(12.0, "c5.9xlarge", "us-east-1", ALICE);
+    let verdict = |actor_days: i64, sku_days: i64, max: f64| {
+        let kind = with(
+            baseline_known_for(
+                50.0,
+                2.0,
+                1.0,
+                &["m5.large", "c5.9xlarge"],
+                actor_days,
+                sku_days,
+            ),
+            |b| b.max = Some(max),
+        );
+        assess(&e, &mature(&kind, &kind)).map(|a| (a.severity, a.score))
+    };
+    // Routine: the routine floor (20) or the halved z-score (50 / 2), whichever is more.
+    assert_eq!(verdict(7, 7, 8.5), Some((Severity::Info, 25.0)));
+    // $12 is more than 1.5 × $7.50: not routine, a warning.
+    assert_eq!(verdict(30, 30, 7.5).map(|v| v.0), Some(Severity::Warning));
+    // The actor, or the type, known for less than a week: not routine.
+    assert_eq!(verdict(6, 30, 8.5).map(|v| v.0), Some(Severity::Warning));
+    assert_eq!(verdict(30, 6, 8.5).map(|v| v.0), Some(Severity::Warning));
+}
+
+#[test]
+fn a_young_accounts_big_launch_gives_its_threshold_reason_once() {
+    let empty = Baseline::default();
+    let young = Context {
+        kind: &empty,
+        account: &empty,
+        account_since: Some(now() - Duration::days(2)),
+        recent_calls_by_actor: 0.0,
+    };
+    let a = assess(&event(12.0, "c5.9xlarge", "us-east-1", ALICE), &young).unwrap();
+    assert_eq!(a.severity, Severity::Warning);
+    let thresholds: Vec<&String> = a
+        .reasons
+        .iter()
+        .filter(|r| r.contains("/hr is above"))
+        .collect();
+    assert_eq!(thresholds.len(), 1, "{:?}", a.reasons);
+    assert!(thresholds[0].contains("threshold for a new account"));
 }
 
 proptest! {

@@ -605,6 +605,160 @@ mod tests {
     }
 
     #[test]
+    fn each_open_drift_weighs_by_its_severity() {
+        assert_eq!(severity_weight(Severity::Critical), 40.0);
+        assert_eq!(severity_weight(Severity::High), 20.0);
+        assert_eq!(severity_weight(Severity::Medium), 8.0);
+        assert_eq!(severity_weight(Severity::Low), 2.0);
+        assert_eq!(
+            stack_drift_score([Severity::Medium, Severity::Medium, Severity::Low]),
+            82.0
+        );
+    }
+
+    #[test]
+    fn a_declared_stack_reads_back_as_declared() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let declaration = StackDeclaration {
+            stack_id: "stk-1".into(),
+            name: "payments".into(),
+            iac_tool: "pulumi".into(),
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            state_location: Some("s3://state/payments".into()),
+            enabled: false,
+            created_at: at("2026-03-01T10:00:00Z"),
+            updated_at: at("2026-03-02T11:00:00Z"),
+        };
+        let stack = Stack::declared("t1", declaration.clone());
+        assert_eq!(stack.tenant_id, "t1");
+        assert_eq!(stack.declaration(), declaration);
+    }
+
+    fn parse_rule(rule: Value) -> Result<RuleSet, RuleError> {
+        RuleSet::parse(&serde_json::json!({ "rules": [rule] }).to_string())
+    }
+
+    fn problem(rule: Value) -> String {
+        match parse_rule(rule) {
+            Err(RuleError::Rule { problem, .. }) => problem,
+            other => panic!("expected a rule error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rule_needs_an_id_a_drift_severity_a_reason_and_something_to_match() {
+        use serde_json::json;
+        let base = json!({"id": "r", "severity": "high", "category": "iam", "reason": "why"});
+        let with = |k: &str, v: Value| {
+            let mut r = base.clone();
+            r[k] = v;
+            r
+        };
+        // Any one way of narrowing it down is enough.
+        for (k, v) in [
+            ("resource_types", json!(["iam:role"])),
+            ("actions", json!(["AttachRolePolicy"])),
+            ("only_attributes", json!(["tags"])),
+            ("conditions", json!([{"path": "attribute", "op": "exists"}])),
+        ] {
+            assert!(parse_rule(with(k, v.clone())).is_ok(), "{k}: {v}");
+        }
+        let narrow = with("actions", json!(["X"]));
+        assert!(problem(base.clone()).starts_with("matches everything"));
+        let mut blank_id = narrow.clone();
+        blank_id["id"] = json!(" ");
+        assert_eq!(problem(blank_id), "id is empty");
+        let mut blank_reason = narrow.clone();
+        blank_reason["reason"] = json!("");
+        assert_eq!(problem(blank_reason), "reason is empty");
+        for cost_only in ["info", "warning"] {
+            let mut r = narrow.clone();
+            r["severity"] = json!(cost_only);
+            assert!(
+                problem(r).contains("is not a drift severity"),
+                "{cost_only}"
+            );
+        }
+        for drift in ["low", "medium", "high", "critical"] {
+            let mut r = narrow.clone();
+            r["severity"] = json!(drift);
+            assert!(parse_rule(r).is_ok(), "{drift}");
+        }
+    }
+
+    #[test]
+    fn conditions_need_a_known_root_and_a_usable_value() {
+        use serde_json::json;
+        let rule = |path: &str, op: &str, value: Value| {
+            json!({"id": "r", "severity": "low", "category": "tags", "reason": "why",
+                   "conditions": [{"path": path, "op": op, "value": value}]})
+        };
+        for root in ["attribute", "old.x", "new.a.b"] {
+            assert!(
+                parse_rule(rule(root, "exists", Value::Null)).is_ok(),
+                "{root}"
+            );
+        }
+        assert!(problem(rule("cidr", "exists", Value::Null)).contains("must start with"));
+        let usable = [
+            ("equals", json!(false)),
+            ("in", json!(["a"])),
+            ("contains", json!("a")),
+            ("exists", Value::Null),
+            ("covers_port", json!([0, 22, 65535])),
+        ];
+        for (op, value) in usable {
+            assert!(
+                parse_rule(rule("new", op, value.clone())).is_ok(),
+                "{op} {value}"
+            );
+        }
+        let unusable = [
+            ("equals", Value::Null),
+            ("in", json!([])),
+            ("in", json!("a")),
+            ("contains", json!(1)),
+            ("covers_port", json!([])),
+            ("covers_port", json!([65536])),
+            ("covers_port", json!([22, -1])),
+        ];
+        for (op, value) in unusable {
+            assert!(
+                problem(rule("new", op, value.clone())).contains("has an unusable value"),
+                "{op} {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn rule_ids_are_unique_and_an_error_names_the_rule() {
+        let text = r#"{"rules": [
+            {"id": "a", "severity": "low", "category": "tags", "actions": ["X"], "reason": "r"},
+            {"id": "b", "severity": "low", "category": "tags", "actions": ["X"], "reason": "r"},
+            {"id": "a", "severity": "low", "category": "tags", "actions": ["Y"], "reason": "r"}
+        ]}"#;
+        assert_eq!(
+            RuleSet::parse(text),
+            Err(RuleError::Rule {
+                index: 2,
+                id: "\"a\"".into(),
+                problem: "duplicate rule id".into(),
+            })
+        );
+        let ids: Vec<String> = RuleSet::parse(&text.replace(
+            r#""id": "a", "severity": "low", "category": "tags", "actions": ["Y"]"#,
+            r#""id": "c", "severity": "low", "category": "tags", "actions": ["Y"]"#,
+        ))
+        .unwrap()
+        .rules
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[test]
     fn finding_ids_are_stable() {
         assert_eq!(drift_finding_id(Some("e1"), "r", "a", "b"), "drift-e1");
         let a = drift_finding_id(None, "r1", "aws_s3_bucket.x", "acl");

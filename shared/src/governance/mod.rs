@@ -277,11 +277,16 @@ impl Policy {
     /// Loads the policy at start: `path` (the CLI's `--policy`), else the file named by
     /// `DD0C_POLICY`, else the embedded system policy. Fails naming the field at fault.
     pub fn load(path: Option<&Path>) -> Result<Policy, GovernanceError> {
+        Policy::load_with(path, std::env::var(POLICY_ENV).ok())
+    }
+
+    /// [`Policy::load`] with the value of `DD0C_POLICY` given (tests set no environment).
+    fn load_with(path: Option<&Path>, env: Option<String>) -> Result<Policy, GovernanceError> {
         if let Some(path) = path {
             return Policy::from_file(path);
         }
-        match std::env::var(POLICY_ENV) {
-            Ok(p) if !p.is_empty() => Policy::from_file(Path::new(&p)),
+        match env {
+            Some(p) if !p.is_empty() => Policy::from_file(Path::new(&p)),
             _ => Policy::system(),
         }
     }

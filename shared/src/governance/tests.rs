@@ -122,6 +122,63 @@ fn load_reads_the_named_file_and_reports_its_path() {
     ));
 }
 
+#[test]
+fn without_a_path_the_file_named_in_dd0c_policy_wins_and_an_empty_name_means_the_system_policy() {
+    let dir = std::env::temp_dir().join(format!("dd0c-policy-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let strict = dir.join("strict.json");
+    std::fs::write(
+        &strict,
+        SYSTEM_POLICY_JSON.replace("\"audit\"", "\"strict\""),
+    )
+    .unwrap();
+    let named = Some(strict.display().to_string());
+    assert_eq!(
+        Policy::load_with(None, named.clone())
+            .unwrap()
+            .governance_mode,
+        GovernanceMode::Strict
+    );
+    // A path given (the CLI's --policy) goes before the environment.
+    let demo = dir.join("demo.json");
+    std::fs::write(&demo, DEMO_POLICY_JSON).unwrap();
+    assert_eq!(
+        Policy::load_with(Some(&demo), named).unwrap(),
+        Policy::demo().unwrap()
+    );
+    assert_eq!(
+        Policy::load_with(None, Some(String::new())).unwrap(),
+        system()
+    );
+    assert_eq!(Policy::load_with(None, None).unwrap(), system());
+}
+
+#[test]
+fn an_override_is_parsed_from_text_and_knows_when_it_changes_nothing() {
+    let o =
+        PolicyOverride::parse(r#"{"panic_mode": true, "new_account_strict_days": 30}"#).unwrap();
+    assert_eq!(
+        o,
+        PolicyOverride {
+            panic_mode: Some(true),
+            new_account_strict_days: Some(30),
+            ..Default::default()
+        }
+    );
+    assert!(!o.is_empty());
+    assert!(PolicyOverride::parse("{}").unwrap().is_empty());
+    assert_eq!(
+        PolicyOverride::parse("{").unwrap_err().field(),
+        "(document)"
+    );
+    assert_eq!(
+        PolicyOverride::parse(r#"{"panic_mode": "yes"}"#)
+            .unwrap_err()
+            .field(),
+        "panic_mode"
+    );
+}
+
 // The governance matrix: strict / audit / panic / new account / severity / overrides.
 #[test]
 fn audit_sends_immediate_severities_and_holds_the_rest() {
@@ -231,6 +288,37 @@ fn new_accounts_are_strict_for_fourteen_days_unless_promoted() {
     assert_eq!(decide(&p, &critical, &promoted, at(20)), Verdict::Send);
 }
 
+#[test]
+fn the_new_account_period_ends_exactly_its_number_of_days_after_connecting() {
+    let p = system();
+    let noise = finding(FindingKind::CostAnomaly, Severity::Warning);
+    let young = AccountContext {
+        connected_at: Some(at(10)),
+        promoted_at: None,
+    };
+    let fourteen_days = at(10) + Duration::days(14);
+    assert!(in_new_account_period(
+        &p,
+        &young,
+        fourteen_days - Duration::seconds(1)
+    ));
+    assert!(matches!(
+        decide(&p, &noise, &young, fourteen_days - Duration::seconds(1)),
+        Verdict::Hold {
+            code: HoldCode::NewAccount,
+            ..
+        }
+    ));
+    assert!(!in_new_account_period(&p, &young, fourteen_days));
+    assert_eq!(decide(&p, &noise, &young, fourteen_days), Verdict::Send);
+    // Without a known connection (embedded mode) an account is mature.
+    assert!(!in_new_account_period(
+        &p,
+        &AccountContext::default(),
+        at(10)
+    ));
+}
+
 /// The fast path is always on: a young account's critical findings, and its cost anomalies
 /// above the fast-path cost, are posted at once; only the noise below is held.
 #[test]
@@ -305,6 +393,46 @@ fn stricter_overrides_are_accepted_and_applied() {
     };
     validate_override(&s, &tenant).unwrap();
     assert!(effective_policy(&s, Some(&tenant), None).panic_mode);
+}
+
+#[test]
+fn an_override_equal_to_the_system_policy_is_accepted() {
+    let s = system();
+    let same = PolicyOverride::from_value(&json!({
+        "governance_mode": "audit",
+        "panic_mode": false,
+        "new_account_strict_days": 14,
+        "immediate_severity": {"cost_anomaly": "warning", "drift": "high"}
+    }))
+    .unwrap();
+    assert_eq!(validate_override(&s, &same), Ok(()));
+    assert_eq!(effective_policy(&s, Some(&same), Some(&same)), s);
+}
+
+#[test]
+fn a_looser_override_is_refused_with_what_it_would_loosen() {
+    let mut s = system();
+    s.governance_mode = GovernanceMode::Strict;
+    let cases = [
+        (
+            json!({"governance_mode": "audit"}),
+            "audit is looser than strict",
+        ),
+        (json!({"new_account_strict_days": 3}), "3 is fewer than 14"),
+        (
+            json!({"immediate_severity": {"cost_anomaly": "info"}}),
+            "info is lower than warning",
+        ),
+        (
+            json!({"immediate_severity": {"drift": "medium"}}),
+            "medium is lower than high",
+        ),
+    ];
+    for (doc, message) in cases {
+        let o = PolicyOverride::from_value(&doc).unwrap();
+        let err = validate_override(&s, &o).unwrap_err();
+        assert!(err.to_string().ends_with(message), "{doc}: {err}");
+    }
 }
 
 #[test]

@@ -600,3 +600,145 @@ fn bench_lookup_runs() {
         elapsed.as_nanos() as f64 / n as f64
     );
 }
+
+// ------------------------------------------------------------------ boundaries and flags
+
+#[test]
+fn is_known_says_whether_there_is_a_price() {
+    assert!(linux("m5.large", "us-east-1").is_known());
+    assert!(!linux("zz9.plural", "us-east-1").is_known());
+}
+
+#[test]
+fn platform_details_naming_only_linux_or_only_unix_are_linux() {
+    assert_eq!(Platform::from_platform_details("Linux"), Platform::Linux);
+    assert_eq!(Platform::from_platform_details("UNIX"), Platform::Linux);
+}
+
+#[test]
+fn a_zero_size_gives_no_vcpu_count() {
+    assert_eq!(vcpus_from_size(tables(), "m5.0xlarge"), None);
+}
+
+#[test]
+fn an_estimate_is_stale_when_any_price_it_rests_on_is() {
+    assert!(!linux("m5.large", "us-east-1").stale);
+    // The Windows licence comes from old prices; the EC2 price itself is fresh.
+    let windows = ec2_instance(
+        "m5.large",
+        "us-east-1",
+        Platform::Windows,
+        Tenancy::Shared,
+        false,
+    );
+    assert!(windows.stale);
+    // A stale regional factor stays stale through the fresh RHEL and spot adjustments.
+    for (platform, spot) in [(Platform::Rhel, false), (Platform::Linux, true)] {
+        let est = ec2_instance("m5.large", "eu-west-1", platform, Tenancy::Shared, spot);
+        assert!(est.is_known() && est.stale, "{platform:?} spot={spot}");
+    }
+}
+
+#[test]
+fn aurora_accepts_every_spelling_of_its_two_engines() {
+    for (engine, name) in [
+        ("aurora", "Aurora MySQL"),
+        ("aurora-mysql", "Aurora MySQL"),
+        ("mysql", "Aurora MySQL"),
+        ("aurora-postgresql", "Aurora PostgreSQL"),
+        ("postgres", "Aurora PostgreSQL"),
+        ("postgresql", "Aurora PostgreSQL"),
+    ] {
+        let est = aurora_instance("db.r6g.large", engine, "us-east-1");
+        assert!(has_reason(&est, name), "{engine}: {:?}", est.reasons);
+    }
+}
+
+#[test]
+fn every_price_outside_us_east_1_is_the_us_east_1_price_times_the_regional_factor() {
+    let factor = region_factor("eu-west-1").unwrap();
+    let both = |price: &dyn Fn(&str) -> PriceEstimate| (price("us-east-1"), price("eu-west-1"));
+    let cases = [
+        both(&|r| rds_instance("db.m5.large", "mysql", r, false)),
+        both(&|r| aurora_instance("db.r6g.large", "aurora-mysql", r)),
+        both(&|r| rds_storage("gp2", 20.0, None, r)),
+        both(&|r| ebs_volume(Some("gp3"), 100.0, None, None, r)),
+        both(&|r| lambda_provisioned_concurrency(1024.0, 10.0, r, false)),
+        both(&|r| elasticache_node("cache.r6g.large", r)),
+        both(&|r| nat_gateway(r)),
+    ];
+    for (us, eu) in cases {
+        assert_hourly(&eu, us.hourly_usd.unwrap() * factor);
+        assert!(has_reason(&eu, "eu-west-1 priced at 1.1146× us-east-1"));
+    }
+}
+
+#[test]
+fn rds_storage_charges_only_iops_above_the_gp3_baseline_and_doubles_for_multi_az() {
+    let at_baseline = rds_storage("gp3", 20.0, Some(3000.0), "us-east-1");
+    assert_monthly(&at_baseline, 20.0 * 0.115);
+    assert!(
+        !has_reason(&at_baseline, "IOPS above"),
+        "{:?}",
+        at_baseline.reasons
+    );
+    // infracost: Multi-AZ gp2 30 GB $6.90.
+    assert_monthly(
+        &rds_storage_deployment("gp2", 30.0, None, "us-east-1", true),
+        6.90,
+    );
+    let magnetic = rds_storage("magnetic", 40.0, None, "us-east-1");
+    assert_monthly(&magnetic, 4.0);
+    assert!(has_reason(
+        &magnetic,
+        "magnetic I/O requests are billed per million"
+    ));
+    assert!(!has_reason(
+        &rds_storage("gp2", 40.0, None, "us-east-1"),
+        "magnetic"
+    ));
+}
+
+#[test]
+fn ebs_charges_only_what_is_above_the_free_iops_and_throughput() {
+    let free = ebs_volume(Some("gp3"), 100.0, Some(3000.0), Some(125.0), "us-east-1");
+    assert_monthly(&free, 8.0);
+    assert_eq!(free.reasons.len(), 1, "{:?}", free.reasons);
+    // io2 is priced up to 32,000 IOPS; the tiers above are not sourced.
+    assert_monthly(
+        &ebs_volume(Some("io2"), 100.0, Some(32_000.0), None, "us-east-1"),
+        12.5 + 32_000.0 * 0.065,
+    );
+    assert_unknown(
+        &ebs_volume(Some("io2"), 100.0, Some(32_001.0), None, "us-east-1"),
+        "IOPS above 32000",
+    );
+    let magnetic = ebs_volume(Some("standard"), 100.0, None, None, "us-east-1");
+    assert!(has_reason(
+        &magnetic,
+        "magnetic I/O requests are billed per million"
+    ));
+    assert!(!has_reason(&free, "magnetic"));
+}
+
+#[test]
+fn any_one_invalid_quantity_makes_the_price_unknown() {
+    for (gb, iops, throughput) in [
+        (-1.0, None, None),
+        (10.0, Some(f64::NAN), None),
+        (10.0, None, Some(-1.0)),
+    ] {
+        assert_unknown(
+            &ebs_volume(Some("gp3"), gb, iops, throughput, "us-east-1"),
+            "invalid EBS size",
+        );
+    }
+    assert_unknown(
+        &lambda_provisioned_concurrency(-128.0, 10.0, "us-east-1", false),
+        "invalid Lambda memory",
+    );
+    assert_unknown(
+        &lambda_provisioned_concurrency(1024.0, f64::INFINITY, "us-east-1", false),
+        "invalid Lambda memory",
+    );
+}
