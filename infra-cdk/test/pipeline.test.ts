@@ -11,9 +11,9 @@ const routing = readRoutingJson();
 describe('queues', () => {
   const { json, template } = synth();
 
-  test('every routing queue is FIFO with a FIFO DLQ, maxReceiveCount 3, visibility >= 6x consumer timeout', () => {
+  test('every routing queue is FIFO with a FIFO DLQ, maxReceiveCount 5, visibility >= 6x consumer timeout', () => {
     expect(queueProblems(routing, json)).toEqual([]);
-    expect(routing.max_receive_count).toBe(3);
+    expect(routing.max_receive_count).toBe(5);
   });
 
   test('ingest.fifo and the DLQs deduplicate by explicit id only (content-based dedup off)', () => {
@@ -54,7 +54,7 @@ describe('queues', () => {
     ['visibility below 6x timeout', (q: any) => (q.Properties.VisibilityTimeout = 60), /visibility 60s < 6 x consumer timeout/],
     ['content-based dedup off on a rule target', (q: any) => (q.Properties.ContentBasedDeduplication = false), /content-based deduplication must be on/],
     ['no DLQ', (q: any) => delete q.Properties.RedrivePolicy, /no DLQ/],
-    ['maxReceiveCount 5', (q: any) => (q.Properties.RedrivePolicy.maxReceiveCount = 5), /maxReceiveCount 5, want 3/],
+    ['maxReceiveCount 3', (q: any) => (q.Properties.RedrivePolicy.maxReceiveCount = 3), /maxReceiveCount 3, want 5/],
     ['not FIFO', (q: any) => (q.Properties.FifoQueue = false), /not FIFO/],
   ])('the queue check fails on %s', (_name, mutate, expected) => {
     const broken = clone(json);

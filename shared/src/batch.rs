@@ -165,6 +165,29 @@ where
             });
             continue;
         }
+        if message.receive_count > MAX_RECEIVE_COUNT {
+            // Its earlier receives ended without an answer: whatever handles it dies first.
+            let reason = format!(
+                "received {} times; the earlier attempts ended without an answer (the function crashed or timed out while handling it)",
+                message.receive_count
+            );
+            tracing::error!(queue = source_queue, message_id = %message.message_id, "{reason}");
+            match dead_letter(dead_letters, source_queue, message, &reason).await {
+                Ok(()) => outcome.dead_lettered.push(Failure {
+                    message_id: message.message_id.clone(),
+                    reason,
+                }),
+                Err(e) => {
+                    tracing::error!(queue = source_queue, error = %e, "dead-lettering failed");
+                    failed_groups.insert(message.group_id.as_str());
+                    outcome.failures.push(Failure {
+                        message_id: message.message_id.clone(),
+                        reason,
+                    });
+                }
+            }
+            continue;
+        }
         let (reason, permanent, delay) = match handle(message).await {
             Ok(()) => {
                 outcome.succeeded.push(message.message_id.clone());

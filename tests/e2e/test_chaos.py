@@ -26,7 +26,7 @@ class Chaos:
     """Kills a random victim's process every `interval` seconds, and now and then makes one
     victim's invocations time out for a moment."""
 
-    def __init__(self, cloud: Any, seed: int, interval: float = 0.4) -> None:
+    def __init__(self, cloud: Any, seed: int, interval: float = 2.0) -> None:
         self.cloud = cloud
         self.rng = random.Random(seed)
         self.interval = interval
@@ -70,6 +70,19 @@ def partition(cloud: Any, pk: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def stored_count(cloud: Any, pk: str) -> int:
+    kwargs: dict[str, Any] = {"TableName": cloud_table(cloud), "Select": "COUNT",
+                              "KeyConditionExpression": "PK = :pk AND begins_with(SK, :event)",
+                              "ExpressionAttributeValues": {":pk": {"S": pk}, ":event": {"S": "EVENT#"}}}
+    total = 0
+    while True:
+        page = cloud.dynamodb.query(**kwargs)
+        total += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def dead_letters(cloud: Any) -> list[dict[str, Any]]:
     out = []
     for url in cloud.sqs.list_queues().get("QueueUrls", []):
@@ -102,6 +115,9 @@ def test_chaos_every_event_once_every_finding_once_one_alert_each(live):  # noqa
     actor = assumed_role(customer.account, "miner", "stolen")
     launches: dict[str, str] = {}
     t0 = time.time()
+    account_partition = f"TENANT#{customer.tenant}#ACCOUNT#{customer.account}"
+    # The local cloud runs one instance per function over moto: a few events a second.
+    budget = 120 + EVENTS
     with Chaos(cloud, SEED) as chaos:
         for _ in range(EVENTS):
             costly = rng.random() < 0.3
@@ -110,13 +126,18 @@ def test_chaos_every_event_once_every_finding_once_one_alert_each(live):  # noqa
             launches[event_id] = "costly" if costly else "cheap"
             forwarded_ids.add(event_id)
             forward(cloud, event)
-        time.sleep(2)
-    # The local cloud runs one instance per function over moto: a few events a second.
-    cloud.wait_idle(timeout=120 + EVENTS)
+        # Faults go on while the pipeline works through the events, until every one is stored
+        # or dead-lettered (or the budget runs out: the checks below then say what is missing).
+        try:
+            cloud.wait_for(lambda: stored_count(cloud, account_partition) + len(dead_letters(cloud)) >= EVENTS,
+                           timeout=budget, interval=2, what="every event stored or dead-lettered")
+        except TimeoutError:
+            pass
+    cloud.wait_idle(timeout=budget)
     elapsed = time.time() - t0
 
     stored = {i["SK"]["S"].rsplit("#", 1)[-1]
-              for i in partition(cloud, f"TENANT#{customer.tenant}#ACCOUNT#{customer.account}")
+              for i in partition(cloud, account_partition)
               if i["SK"]["S"].startswith("EVENT#")}
     dead = dead_letters(cloud)
     dead_ids: set[str] = set()

@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(t.route("dd0c.CostEvent").unwrap().queue, "score");
         assert_eq!(t.route("dd0c.Finding").unwrap().queue, "alerts");
         assert!(t.route("nope").is_none());
-        assert_eq!(t.max_receive_count, crate::queue::MAX_RECEIVE_COUNT);
+        assert_eq!(t.max_receive_count, crate::queue::REDRIVE_RECEIVE_COUNT);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     dlq_name, validate, OutgoingMessage, Queue, QueueError, ReceivedMessage, DEDUPLICATION_WINDOW,
-    MAX_BATCH, MAX_RECEIVE_COUNT,
+    MAX_BATCH, REDRIVE_RECEIVE_COUNT,
 };
 use crate::clock::SharedClock;
 
@@ -169,7 +169,7 @@ impl Queue for MemoryQueue {
         let (exhausted, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.messages)
             .into_iter()
             .partition(|m| {
-                has_dlq && m.invisible_until.is_none() && m.receive_count >= MAX_RECEIVE_COUNT
+                has_dlq && m.invisible_until.is_none() && m.receive_count >= REDRIVE_RECEIVE_COUNT
             });
         state.messages = kept;
         let in_flight: HashSet<String> = state

@@ -16,8 +16,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-/// Receives before a message moves to its dead-letter queue (the redrive policy's maxReceiveCount).
+/// Receives after which the consumer gives a failing message up to its dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 3;
+
+/// The queues' redrive policy (`maxReceiveCount`), set past the consumer's own limit: a message
+/// whose earlier receives ended without an answer (the function crashed or timed out while
+/// holding it) reaches the consumer once more, which dead-letters it with that reason, rather
+/// than SQS moving it to the dead-letter queue with none.
+pub const REDRIVE_RECEIVE_COUNT: u32 = MAX_RECEIVE_COUNT + 2;
 /// How long SQS FIFO remembers a deduplication id.
 pub const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
 /// The message attribute that carries why a message was dead-lettered.
