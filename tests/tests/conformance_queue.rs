@@ -14,7 +14,9 @@ use dd0c_shared::bus::{Bus, BusError, BusEvent, Envelope, RoutingTable};
 use dd0c_shared::clock::ManualClock;
 use dd0c_shared::queue::memory::MemoryQueue;
 use dd0c_shared::queue::sqs::SqsQueue;
-use dd0c_shared::queue::{dlq_name, OutgoingMessage, Queue, ERROR_ATTRIBUTE};
+use dd0c_shared::queue::{
+    dlq_name, OutgoingMessage, Queue, ERROR_ATTRIBUTE, REDRIVE_RECEIVE_COUNT,
+};
 use dd0c_tests::{aws_setup, moto::MotoServer};
 
 struct Env {
@@ -93,7 +95,7 @@ conformance!(
     a_group_in_flight_is_locked,
     deduplication_ids_are_honoured,
     visibility_timeout_and_receive_counts,
-    redrive_to_the_dlq_after_three_receives,
+    redrive_to_the_dlq_after_the_redrive_count,
     delete_and_change_visibility,
     attributes_round_trip,
     bus_routes_by_detail_type,
@@ -183,9 +185,9 @@ async fn visibility_timeout_and_receive_counts(env: Env) {
     assert_eq!(again[0].message_id, first[0].message_id);
 }
 
-async fn redrive_to_the_dlq_after_three_receives(env: Env) {
+async fn redrive_to_the_dlq_after_the_redrive_count(env: Env) {
     env.queue.send(Q, msg("poison", "A", "p")).await.unwrap();
-    for attempt in 1..=3 {
+    for attempt in 1..=REDRIVE_RECEIVE_COUNT {
         let got = env.queue.receive(Q, 10, VIS).await.unwrap();
         assert_eq!(got.len(), 1, "attempt {attempt}");
         assert_eq!(got[0].receive_count, attempt);

@@ -5,7 +5,7 @@
 //! delivered in order and a group is locked while one of its messages is in flight; a
 //! deduplication id is honoured for five minutes; a received message stays invisible for the
 //! visibility timeout; receive counts grow per receive; a message received
-//! [`MAX_RECEIVE_COUNT`] times and not deleted moves to the dead-letter queue.
+//! [`REDRIVE_RECEIVE_COUNT`] times and not deleted moves to the dead-letter queue.
 
 pub mod memory;
 #[cfg(feature = "aws")]
