@@ -14,7 +14,7 @@ use dd0c_normalizer::{Normalizer, NormalizerConfig};
 use dd0c_notifier::{Notifier, NotifierConfig};
 use dd0c_scorer::Scorer;
 use dd0c_shared::batch::{apply_visibility_delays, run_handler, BatchMessage, MessageHandler};
-use dd0c_shared::bus::memory::MemoryBus;
+use dd0c_shared::bus::QueueBus;
 use dd0c_shared::bus::{Bus, RoutingTable};
 use dd0c_shared::chat::ChatSink;
 use dd0c_shared::clock::{ManualClock, SharedClock};
@@ -72,7 +72,7 @@ pub struct EmbeddedPipeline {
     pub clock: ManualClock,
     pub table: Arc<MemoryTable>,
     pub queue: Arc<MemoryQueue>,
-    pub bus: Arc<MemoryBus>,
+    pub bus: Arc<QueueBus>,
     pub ingest: Ingest,
     pub normalizer: Arc<Normalizer>,
     stages: Vec<Stage>,
@@ -130,12 +130,12 @@ impl EmbeddedPipeline {
             shared_clock.clone(),
         ));
         let consumer_queue = decorate(queue.clone() as Arc<dyn Queue>, &decorators.queue);
-        let memory_bus = Arc::new(MemoryBus::new(
+        let queue_bus = Arc::new(QueueBus::new(
             routing.clone(),
             consumer_queue.clone(),
             shared_clock.clone(),
         ));
-        let bus = decorate(memory_bus.clone() as Arc<dyn Bus>, &decorators.bus);
+        let bus = decorate(queue_bus.clone() as Arc<dyn Bus>, &decorators.bus);
         let table = decorate(memory_table.clone() as Arc<dyn Table>, &decorators.table);
         let normalizer = Arc::new(Normalizer::new(
             table.clone(),
@@ -195,7 +195,7 @@ impl EmbeddedPipeline {
             clock,
             table: memory_table,
             queue,
-            bus: memory_bus,
+            bus: queue_bus,
             normalizer,
             stages,
             routing,

@@ -218,7 +218,7 @@ export class Dd0cStack extends Stack {
     out('CustomerTemplateUrl', this.web.customerTemplateUrl, 'Public customer CloudFormation template (S3)');
     out('QuickCreateLinkBase', this.web.quickCreateLinkBase, 'CloudFormation quick-create link; the API appends &param_ExternalId=<tenant uuid>');
     out('EventBusArn', bus.eventBusArn, 'dd0c bus: the customer template forwards CloudTrail events here');
-    out('EventBusName', bus.eventBusName, 'dd0c bus name (EVENT_BUS_NAME)');
+    out('EventBusName', bus.eventBusName, 'dd0c bus name (customers forward CloudTrail events to it)');
     out('TableName', this.table.tableName, 'DynamoDB table (TABLE_NAME)');
     out('UserPoolId', this.auth.userPool.userPoolId, 'Cognito user pool');
     out('UserPoolClientId', this.auth.client.userPoolClientId, 'Cognito app client of the dashboard');

@@ -2,19 +2,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 /**
- * The one routing table (`shared/routing.json`), read by the Rust bus adapters and by this
- * CDK app. Queues, EventBridge rules and SQS event-source mappings are generated from it.
+ * The one routing table (`shared/routing.json`), read by the Rust bus and by this CDK app.
+ * Queues, the producers' send grants and queue URLs, and SQS event-source mappings are
+ * generated from it.
  */
 export interface RoutingQueue {
   readonly name: string;
   readonly consumer: string;
   readonly consumer_timeout_seconds: number;
   readonly batch_size: number;
-  /**
-   * Off where the sender gives explicit deduplication ids (ingest: CloudTrail eventID); on for
-   * queues fed by EventBridge rules, which require it on FIFO targets (docs/decisions/0001).
-   */
-  readonly content_based_deduplication?: boolean;
 }
 
 export interface IngestRule {
@@ -28,7 +24,10 @@ export interface IngestRule {
 export interface Route {
   readonly detail_type: string;
   readonly queue: string;
-  readonly message_group: string;
+  /** The message group: `account` (`<tenant>/<account>`) or `tenant`. */
+  readonly ordered_by: 'account' | 'tenant';
+  /** The functions that publish this detail-type (they get send rights and the queue URL). */
+  readonly producers: string[];
 }
 
 export interface RoutingTable {
@@ -70,13 +69,10 @@ export function validateRouting(table: RoutingTable, source = 'routing table'): 
     if (!queueNames.has(r.queue)) problems.push(`route "${r.detail_type}" targets unknown queue "${r.queue}"`);
     if (detailTypes.has(r.detail_type)) problems.push(`detail-type "${r.detail_type}" is routed twice`);
     detailTypes.add(r.detail_type);
-    if (!r.message_group) problems.push(`route "${r.detail_type}" has no message_group`);
-  }
-  for (const q of table.queues ?? []) {
-    const ruleTarget = (table.routes ?? []).some((r) => r.queue === q.name);
-    if (ruleTarget && q.content_based_deduplication === false) {
-      problems.push(`queue "${q.name}" is an EventBridge rule target: content_based_deduplication must be true`);
+    if (r.ordered_by !== 'account' && r.ordered_by !== 'tenant') {
+      problems.push(`route "${r.detail_type}": ordered_by must be "account" or "tenant"`);
     }
+    if (!Array.isArray(r.producers) || r.producers.length === 0) problems.push(`route "${r.detail_type}" names no producer`);
   }
   if (!table.ingest_rule || !queueNames.has(table.ingest_rule.queue)) {
     problems.push('ingest_rule.queue must name a declared queue');

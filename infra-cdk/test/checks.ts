@@ -18,15 +18,19 @@ function refTarget(v: Json): string | undefined {
   return getAttTarget(v);
 }
 
-/** The routing seen in a template: rules, their targets, and the SQS event-source mappings. */
+/** The routing seen in a template: rules, who may send to which queue, and the SQS event-source mappings. */
 export interface TemplateRouting {
-  /** detail-type -> routes found (one per rule target) */
-  readonly routes: Map<string, { source: string[]; queue: string; group?: string; rule: string }[]>;
+  /** detail-type -> queues a rule delivers it to (internal events have no rule: their producers send) */
+  readonly routes: Map<string, { source: string[]; queue: string; rule: string }[]>;
   /** detail-type -> functions targeted directly by a rule */
   readonly functionRules: Map<string, { function: string; rule: string; source?: string[] }[]>;
+  /** queue name -> functions allowed to send to it, and whether each has its URL in its environment */
+  readonly senders: Map<string, { function: string; hasUrl: boolean }[]>;
   /** queue name -> event-source mappings */
   readonly mappings: Map<string, { function: string; batchSize?: number; responseTypes: string[] }[]>;
 }
+
+const asList = (v: Json): Json[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
 
 export function extractRouting(json: Json): TemplateRouting {
   const queues = resources(json, 'AWS::SQS::Queue');
@@ -47,12 +51,39 @@ export function extractRouting(json: Json): TemplateRouting {
       for (const dt of detailTypes) {
         if (arnOf && queues[arnOf]) {
           const list = routes.get(dt) ?? [];
-          list.push({ source: source ?? [], queue: queueName(arnOf), group: target.SqsParameters?.MessageGroupId, rule: ruleId });
+          list.push({ source: source ?? [], queue: queueName(arnOf), rule: ruleId });
           routes.set(dt, list);
         } else if (arnOf && functions[arnOf]) {
           const list = functionRules.get(dt) ?? [];
           list.push({ function: functionName(arnOf), rule: ruleId, source });
           functionRules.set(dt, list);
+        }
+      }
+    }
+  }
+
+  // Send rights: the IAM policies attached to each function's role.
+  const roleOf = new Map<string, string>();
+  for (const [id, fn] of Object.entries<Json>(functions)) {
+    const role = getAttTarget(fn.Properties.Role);
+    if (role) roleOf.set(role, id);
+  }
+  const senders: TemplateRouting['senders'] = new Map();
+  for (const policy of Object.values<Json>(resources(json, 'AWS::IAM::Policy'))) {
+    for (const role of asList(policy.Properties.Roles)) {
+      const fnId = roleOf.get(refTarget(role) ?? '');
+      if (!fnId) continue;
+      for (const st of asList(policy.Properties.PolicyDocument?.Statement)) {
+        if (st.Effect !== 'Allow' || !asList(st.Action).includes('sqs:SendMessage')) continue;
+        for (const res of asList(st.Resource)) {
+          const qId = getAttTarget(res);
+          if (!qId || !queues[qId]) continue;
+          const name = queueName(qId);
+          const env = functions[fnId].Properties.Environment?.Variables ?? {};
+          const hasUrl = Object.values<Json>(env).some((v) => refTarget(v) === qId);
+          const list = senders.get(name) ?? [];
+          list.push({ function: functionName(fnId), hasUrl });
+          senders.set(name, list);
         }
       }
     }
@@ -69,49 +100,51 @@ export function extractRouting(json: Json): TemplateRouting {
     });
     mappings.set(q, list);
   }
-  return { routes, functionRules, mappings };
+  return { routes, functionRules, senders, mappings };
 }
 
 const isQueue = (physical: string, name: string): boolean => physical.endsWith(`-${name}.fifo`);
 const isFunction = (physical: string, name: string): boolean => physical.endsWith(`-${name}`);
 
 /**
- * Routing parity: every detail-type of the routing table reaches exactly the queue (and message
- * group) the Rust router sends it to, no rule routes a detail-type the table does not know, the
- * ingest rule reaches the ingest function, and each queue is consumed by its consumer.
+ * Routing parity: every producer of a detail-type may send to the queue the Rust router sends
+ * it to and has that queue's URL; nothing else may send to an internal queue; no rule delivers
+ * to a queue (a rule's static message group would put every tenant in one line); the ingest
+ * rule reaches the ingest function; and each queue is consumed by its consumer.
  */
 export function routingParityProblems(routing: RoutingTable, json: Json): string[] {
   const problems: string[] = [];
   const found = extractRouting(json);
-  const known = new Set(routing.routes.map((r) => r.detail_type));
+  const sendersOf = (queue: string) =>
+    [...found.senders.entries()].filter(([name]) => isQueue(name, queue)).flatMap(([, s]) => s);
 
   for (const r of routing.routes) {
-    const hits = (found.routes.get(r.detail_type) ?? []).filter((h) => h.source.includes(routing.internal_source));
-    if (hits.length === 0) {
-      problems.push(`${r.detail_type}: routed to ${r.queue} in shared/routing.json, to no queue in the template`);
-      continue;
+    for (const producer of r.producers) {
+      const grant = sendersOf(r.queue).filter((s) => isFunction(s.function, producer));
+      if (grant.length === 0) {
+        problems.push(`${r.detail_type}: ${producer} sends it to ${r.queue} in shared/routing.json, but may not send to ${r.queue}.fifo in the template`);
+      } else if (!grant.some((s) => s.hasUrl)) {
+        problems.push(`${r.detail_type}: ${producer} may send to ${r.queue}.fifo but has no URL of it in its environment`);
+      }
     }
-    const wrong = hits.filter((h) => !isQueue(h.queue, r.queue));
-    for (const h of wrong) problems.push(`${r.detail_type}: routed to ${r.queue} in shared/routing.json, also to ${h.queue} by ${h.rule}`);
-    if (hits.length > 1 && wrong.length === 0) problems.push(`${r.detail_type}: ${hits.length} rules deliver it (duplicates)`);
-    for (const h of hits) {
-      if (h.group !== r.message_group) {
-        problems.push(`${r.detail_type}: message group "${h.group}" in the template, "${r.message_group}" in shared/routing.json`);
+  }
+  for (const q of routing.queues) {
+    const allowed = new Set(routing.routes.filter((r) => r.queue === q.name).flatMap((r) => r.producers));
+    if (routing.ingest_rule.queue === q.name) allowed.add(routing.ingest_rule.function);
+    for (const s of sendersOf(q.name)) {
+      if (![...allowed].some((name) => isFunction(s.function, name))) {
+        problems.push(`${q.name}.fifo: ${s.function} may send to it, but shared/routing.json routes nothing from it there`);
       }
     }
   }
   for (const [dt, hits] of found.routes) {
-    if (known.has(dt)) continue;
-    for (const h of hits) problems.push(`${dt}: routed to ${h.queue} by ${h.rule} but not in shared/routing.json`);
+    for (const h of hits) problems.push(`${dt}: a rule (${h.rule}) delivers it to ${h.queue}: internal events are sent by their producers`);
   }
 
   const ingest = routing.ingest_rule;
   const ingestHits = found.functionRules.get(ingest.detail_type) ?? [];
   if (!ingestHits.some((h) => isFunction(h.function, ingest.function))) {
     problems.push(`${ingest.detail_type}: no rule delivers it to the ${ingest.function} function`);
-  }
-  if ((found.routes.get(ingest.detail_type) ?? []).length > 0) {
-    problems.push(`${ingest.detail_type}: must reach ${ingest.queue}.fifo through the ${ingest.function} function (group/dedup), not a rule`);
   }
 
   for (const q of routing.queues) {
@@ -145,13 +178,8 @@ export function queueProblems(routing: RoutingTable, json: Json): string[] {
     const [name, [, q]] = main;
     const p = q.Properties;
     if (p.FifoQueue !== true) problems.push(`${name}: not FIFO`);
-    // Off where producers send explicit dedup ids (ingest: CloudTrail eventID); on for
-    // EventBridge rule targets, which cannot send one (see contentBasedDedup in the app).
-    const ruleTarget = routing.routes.some((r) => r.queue === rq.name);
-    const want = rq.content_based_deduplication ?? ruleTarget;
-    if (p.ContentBasedDeduplication !== want) {
-      problems.push(`${name}: content-based deduplication must be ${want ? 'on (EventBridge rule target)' : 'off (explicit dedup ids)'}`);
-    }
+    // Every sender gives a deduplication id: ingest the CloudTrail eventID, the bus a hash of the event.
+    if (p.ContentBasedDeduplication !== false) problems.push(`${name}: content-based deduplication must be off (explicit dedup ids)`);
     const redrive = p.RedrivePolicy;
     if (!redrive) {
       problems.push(`${name}: no DLQ`);

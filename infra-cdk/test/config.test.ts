@@ -37,15 +37,16 @@ describe('routing table loader', () => {
     expect(loadRouting(ROUTING_FILE)).toEqual(readRoutingJson());
   });
 
-  test('rejects a rule-fed queue without content-based deduplication (EventBridge requirement)', () => {
+  test('rejects a route without producers or with an unknown ordering', () => {
     const bad = clone(readRoutingJson()) as any;
-    bad.queues.find((q: any) => q.name === 'alerts').content_based_deduplication = false;
-    expect(() => validateRouting(bad)).toThrow(/"alerts" is an EventBridge rule target/);
+    bad.routes.find((r: any) => r.detail_type === 'dd0c.Finding').producers = [];
+    bad.routes.find((r: any) => r.detail_type === 'dd0c.CostEvent').ordered_by = 'global';
+    expect(() => validateRouting(bad)).toThrow(/"dd0c.CostEvent": ordered_by must be "account" or "tenant"[\s\S]*"dd0c.Finding" names no producer/);
   });
 
   test('rejects a route to an unknown queue, a duplicate detail-type and a FIFO batch over 10', () => {
     const bad = clone(readRoutingJson()) as any;
-    bad.routes.push({ detail_type: 'dd0c.X', queue: 'nope', message_group: 'x' });
+    bad.routes.push({ detail_type: 'dd0c.X', queue: 'nope', ordered_by: 'tenant', producers: ['scorer'] });
     bad.routes.push({ ...bad.routes[0] });
     bad.queues[0].batch_size = 50;
     expect(() => validateRouting(bad)).toThrow(/batch_size[\s\S]*unknown queue "nope"[\s\S]*routed twice/);

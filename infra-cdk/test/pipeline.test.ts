@@ -16,8 +16,10 @@ describe('queues', () => {
     expect(routing.max_receive_count).toBe(5);
   });
 
-  test('ingest.fifo and the DLQs deduplicate by explicit id only (content-based dedup off)', () => {
-    template.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'dd0c-staging-ingest.fifo', ContentBasedDeduplication: false });
+  test('every queue and DLQ deduplicates by explicit id only (content-based dedup off)', () => {
+    for (const q of routing.queues) {
+      template.hasResourceProperties('AWS::SQS::Queue', { QueueName: `dd0c-staging-${q.name}.fifo`, ContentBasedDeduplication: false });
+    }
     for (const q of routing.queues) {
       template.hasResourceProperties('AWS::SQS::Queue', { QueueName: `dd0c-staging-${q.name}-dlq.fifo`, ContentBasedDeduplication: false });
     }
@@ -52,7 +54,7 @@ describe('queues', () => {
 
   test.each([
     ['visibility below 6x timeout', (q: any) => (q.Properties.VisibilityTimeout = 60), /visibility 60s < 6 x consumer timeout/],
-    ['content-based dedup off on a rule target', (q: any) => (q.Properties.ContentBasedDeduplication = false), /content-based deduplication must be on/],
+    ['content-based dedup on', (q: any) => (q.Properties.ContentBasedDeduplication = true), /content-based deduplication must be off/],
     ['no DLQ', (q: any) => delete q.Properties.RedrivePolicy, /no DLQ/],
     ['maxReceiveCount 3', (q: any) => (q.Properties.RedrivePolicy.maxReceiveCount = 3), /maxReceiveCount 3, want 5/],
     ['not FIFO', (q: any) => (q.Properties.FifoQueue = false), /not FIFO/],
@@ -98,9 +100,9 @@ describe('functions', () => {
     return fn.Properties.Environment.Variables;
   };
 
-  test('every function gets the table, the bus, the environment and RUST_LOG', () => {
+  test('every function gets the table, the environment and RUST_LOG', () => {
     for (const name of FUNCTION_NAMES) {
-      expect(Object.keys(envOf(name))).toEqual(expect.arrayContaining(['TABLE_NAME', 'EVENT_BUS_NAME', 'DD0C_ENV', 'RUST_LOG']));
+      expect(Object.keys(envOf(name))).toEqual(expect.arrayContaining(['TABLE_NAME', 'DD0C_ENV', 'RUST_LOG']));
       expect(envOf(name).DD0C_ENV).toBe('staging');
     }
   });

@@ -6,42 +6,43 @@ import { clone, readRoutingJson, resources, synth } from './helpers';
 // the file the Rust router uses with what the synthesized template actually does.
 const routing = readRoutingJson();
 
+const policies = (json: any) => Object.values<any>(resources(json, 'AWS::IAM::Policy'));
+const functionId = (json: any, name: string) =>
+  Object.entries<any>(resources(json, 'AWS::Lambda::Function')).find(([, f]) => f.Properties.FunctionName === `dd0c-staging-${name}`)![0];
+const roleOf = (json: any, name: string) => resources(json, 'AWS::Lambda::Function')[functionId(json, name)].Properties.Role['Fn::GetAtt'][0];
+const queueId = (json: any, name: string) =>
+  Object.entries<any>(resources(json, 'AWS::SQS::Queue')).find(([, q]) => q.Properties.QueueName === `dd0c-staging-${name}.fifo`)![0];
+
 describe('routing parity: shared/routing.json vs the synthesized template', () => {
   const { json } = synth();
 
-  test('every detail-type reaches the same queue and message group, and no other', () => {
+  test('every producer may send to the queue of each detail-type it publishes, with its URL, and nobody else may', () => {
     expect(routingParityProblems(routing, json)).toEqual([]);
     const found = extractRouting(json);
     for (const r of routing.routes) {
-      const hits = found.routes.get(r.detail_type)!;
-      expect(hits).toHaveLength(1);
-      expect(hits[0].queue).toBe(`dd0c-staging-${r.queue}.fifo`);
-      expect(hits[0].source).toEqual([routing.internal_source]);
+      const senders = found.senders.get(`dd0c-staging-${r.queue}.fifo`) ?? [];
+      for (const p of r.producers) {
+        expect(senders).toContainEqual({ function: `dd0c-staging-${p}`, hasUrl: true });
+      }
     }
+    expect(found.senders.get('dd0c-staging-alerts.fifo')!.map((s) => s.function).sort()).toEqual([
+      'dd0c-staging-classifier',
+      'dd0c-staging-scorer',
+    ]);
   });
 
-  test('the bus has the name of the routing table (the customer template forwards to it)', () => {
+  test('the bus has the name of the routing table (the customer template forwards to it) and only the ingest rule', () => {
     const buses = Object.values<any>(resources(json, 'AWS::Events::EventBus'));
     expect(buses.map((b) => b.Properties.Name)).toEqual([routing.bus_name]);
+    const rules = Object.values<any>(resources(json, 'AWS::Events::Rule'));
+    expect(rules.map((r) => r.Properties.EventPattern['detail-type'])).toEqual([[routing.ingest_rule.detail_type]]);
   });
 
-  test('each queue deduplicates as the routing table says', () => {
+  test('every queue deduplicates by the ids its senders give', () => {
     const queues = Object.values<any>(resources(json, 'AWS::SQS::Queue'));
     for (const q of routing.queues) {
       const found = queues.find((x) => x.Properties.QueueName === `dd0c-staging-${q.name}.fifo`);
-      expect({ queue: q.name, contentBased: found.Properties.ContentBasedDeduplication }).toEqual({
-        queue: q.name,
-        contentBased: q.content_based_deduplication ?? routing.routes.some((r) => r.queue === q.name),
-      });
-    }
-  });
-
-  test('one rule per routes[] entry plus the ingest rule, all on the dd0c bus', () => {
-    const rules = resources(json, 'AWS::Events::Rule');
-    expect(Object.keys(rules)).toHaveLength(routing.routes.length + 1);
-    const [busId] = Object.keys(resources(json, 'AWS::Events::EventBus'));
-    for (const rule of Object.values<any>(rules)) {
-      expect(rule.Properties.EventBusName).toEqual({ Ref: busId });
+      expect({ queue: q.name, contentBased: found.Properties.ContentBasedDeduplication }).toEqual({ queue: q.name, contentBased: false });
     }
   });
 
@@ -50,55 +51,81 @@ describe('routing parity: shared/routing.json vs the synthesized template', () =
     expect(hits.map((h) => h.function)).toEqual([`dd0c-staging-${routing.ingest_rule.function}`]);
   });
 
-  test.each(routing.routes.map((r) => [r.detail_type]))(
-    'fails when the rule for %s is removed from the app',
-    (detailType) => {
-      const dropped: RoutingTable = { ...clone(routing), routes: routing.routes.filter((r) => r.detail_type !== detailType) };
-      const { json: broken } = synth({ routing: dropped });
-      const problems = routingParityProblems(routing, broken);
-      expect(problems).toEqual([`${detailType}: routed to ${routing.routes.find((r) => r.detail_type === detailType)!.queue} in shared/routing.json, to no queue in the template`]);
+  test.each(routing.routes.flatMap((r) => r.producers.map((p) => [r.detail_type, p, r.queue])))(
+    'fails when %s\'s producer %s may not send to its queue',
+    (detailType, producer, queue) => {
+      const broken = clone(json);
+      const role = roleOf(broken, producer);
+      const qId = queueId(broken, queue);
+      for (const policy of policies(broken)) {
+        if (!policy.Properties.Roles.some((r: any) => r.Ref === role)) continue;
+        for (const st of policy.Properties.PolicyDocument.Statement) {
+          const res = Array.isArray(st.Resource) ? st.Resource : [st.Resource];
+          st.Resource = res.filter((x: any) => x?.['Fn::GetAtt']?.[0] !== qId);
+          if (st.Resource.length === 0) st.Resource = '*', st.Action = 'xray:PutTraceSegments';
+        }
+      }
+      expect(routingParityProblems(routing, broken)).toContain(
+        `${detailType}: ${producer} sends it to ${queue} in shared/routing.json, but may not send to ${queue}.fifo in the template`,
+      );
     },
   );
 
-  test('fails when a rule targets another queue', () => {
+  test('fails when a producer has no URL of its queue', () => {
     const broken = clone(json);
-    const rules = resources(broken, 'AWS::Events::Rule');
-    const queues = resources(broken, 'AWS::SQS::Queue');
-    const alerts = Object.keys(queues).find((id) => queues[id].Properties.QueueName === 'dd0c-staging-alerts.fifo')!;
-    const costRule = Object.values<any>(rules).find((r) => r.Properties.EventPattern['detail-type']?.[0] === 'dd0c.CostEvent');
-    costRule.Properties.Targets[0].Arn = { 'Fn::GetAtt': [alerts, 'Arn'] };
-    expect(routingParityProblems(routing, broken).join('\n')).toMatch(/dd0c.CostEvent: routed to score .* also to dd0c-staging-alerts.fifo/);
+    const fn = resources(broken, 'AWS::Lambda::Function')[functionId(broken, 'scorer')];
+    delete fn.Properties.Environment.Variables.QUEUE_URL_ALERTS;
+    expect(routingParityProblems(routing, broken)).toEqual([
+      'dd0c.Finding: scorer may send to alerts.fifo but has no URL of it in its environment',
+    ]);
   });
 
-  test('fails when the template routes a detail-type the table does not know', () => {
+  test('fails when a function that produces nothing for a queue may send to it', () => {
     const broken = clone(json);
-    const rule = Object.values<any>(resources(broken, 'AWS::Events::Rule')).find(
-      (r) => r.Properties.EventPattern['detail-type']?.[0] === 'dd0c.Finding',
-    );
-    rule.Properties.EventPattern['detail-type'] = ['dd0c.Finding', 'dd0c.Unknown'];
-    expect(routingParityProblems(routing, broken)).toEqual([expect.stringContaining('dd0c.Unknown: routed to dd0c-staging-alerts.fifo')]);
+    const role = roleOf(broken, 'api');
+    const qId = queueId(broken, 'alerts');
+    broken.Resources.ExtraSend = {
+      Type: 'AWS::IAM::Policy',
+      Properties: {
+        PolicyName: 'extra',
+        Roles: [{ Ref: role }],
+        PolicyDocument: { Statement: [{ Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: { 'Fn::GetAtt': [qId, 'Arn'] } }] },
+      },
+    };
+    expect(routingParityProblems(routing, broken)).toEqual([
+      'alerts.fifo: dd0c-staging-api may send to it, but shared/routing.json routes nothing from it there',
+    ]);
   });
 
-  test('fails when a message group or a consumer differs', () => {
+  test('fails when a rule delivers an internal event to a queue (one static group for every tenant)', () => {
     const broken = clone(json);
-    const rule = Object.values<any>(resources(broken, 'AWS::Events::Rule')).find(
-      (r) => r.Properties.EventPattern['detail-type']?.[0] === 'dd0c.DriftEvent',
-    );
-    rule.Properties.Targets[0].SqsParameters.MessageGroupId = 'change-events';
+    broken.Resources.OldRule = {
+      Type: 'AWS::Events::Rule',
+      Properties: {
+        EventPattern: { source: [routing.internal_source], 'detail-type': ['dd0c.Finding'] },
+        Targets: [{ Id: 'q', Arn: { 'Fn::GetAtt': [queueId(broken, 'alerts'), 'Arn'] }, SqsParameters: { MessageGroupId: 'findings' } }],
+      },
+    };
+    expect(routingParityProblems(routing, broken)).toEqual([
+      'dd0c.Finding: a rule (OldRule) delivers it to dd0c-staging-alerts.fifo: internal events are sent by their producers',
+    ]);
+  });
+
+  test('fails when a consumer differs', () => {
+    const broken = clone(json);
     const esm = Object.values<any>(resources(broken, 'AWS::Lambda::EventSourceMapping'))[0];
     esm.Properties.BatchSize = 1;
     const problems = routingParityProblems(routing, broken);
-    expect(problems).toContain('dd0c.DriftEvent: message group "change-events" in the template, "drift-events" in shared/routing.json');
     expect(problems.some((p) => /batch size 1, want 10/.test(p))).toBe(true);
   });
 
-  test('fails when the routing file gains a route the app does not deploy', () => {
+  test('fails when the routing file gains a producer the app does not grant', () => {
     const extended: RoutingTable = {
       ...clone(routing),
-      routes: [...routing.routes, { detail_type: 'dd0c.NewEvent', queue: 'alerts', message_group: 'new' }],
+      routes: [...routing.routes, { detail_type: 'dd0c.NewEvent', queue: 'alerts', ordered_by: 'tenant', producers: ['digest'] }],
     };
     expect(routingParityProblems(extended, json)).toEqual([
-      'dd0c.NewEvent: routed to alerts in shared/routing.json, to no queue in the template',
+      'dd0c.NewEvent: digest sends it to alerts in shared/routing.json, but may not send to alerts.fifo in the template',
     ]);
   });
 });

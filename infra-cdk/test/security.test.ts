@@ -66,10 +66,18 @@ describe('who can reach which rule', () => {
   const { json } = synth();
   const rules = Object.values<any>(resources(json, 'AWS::Events::Rule'));
 
-  test('internal routes accept only events this account published (customers share the bus)', () => {
-    const internal = rules.filter((r) => r.Properties.EventPattern.source?.[0] === 'dd0c.pipeline');
-    expect(internal.length).toBeGreaterThan(0);
-    for (const r of internal) expect(r.Properties.EventPattern.account).toEqual([{ Ref: 'AWS::AccountId' }]);
+  test('customers share the bus, but nothing on it reaches an internal queue: only our functions send there', () => {
+    expect(rules.filter((r) => r.Properties.EventPattern.source?.[0] === 'dd0c.pipeline')).toEqual([]);
+    const queuePolicies = Object.values<any>(resources(json, 'AWS::SQS::QueuePolicy'));
+    const allows = queuePolicies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st: any) => st.Effect === 'Allow');
+    // The delivery DLQ and ingest-failed queue take EventBridge's and Lambda's failures; no FIFO queue is a target.
+    const fifoIds = Object.entries<any>(resources(json, 'AWS::SQS::Queue'))
+      .filter(([, q]) => q.Properties.FifoQueue === true)
+      .map(([id]) => id);
+    for (const st of allows) {
+      const targets = JSON.stringify(st.Resource ?? '');
+      for (const id of fifoIds) expect({ id, allowed: targets.includes(`"${id}"`) }).toEqual({ id, allowed: false });
+    }
   });
 
   test('the ingest rule accepts only AWS-originated sources (aws.*), which PutEvents cannot forge', () => {

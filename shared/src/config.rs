@@ -7,8 +7,7 @@ use crate::slack::settings::ChatDirectory;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::bus::eventbridge::EventBridgeBus;
-use crate::bus::{Bus, RoutingTable};
+use crate::bus::{Bus, QueueBus, RoutingTable};
 use crate::clock::{SharedClock, SystemClock};
 use crate::queue::sqs::SqsQueue;
 use crate::queue::{dlq_name, Queue};
@@ -38,8 +37,9 @@ pub struct AwsAdapters {
 }
 
 impl AwsAdapters {
-    /// Reads `TABLE_NAME`, `EVENT_BUS_NAME` and, for every queue of the routing table,
-    /// `QUEUE_URL_<NAME>` / `DLQ_URL_<NAME>` where present.
+    /// Reads `TABLE_NAME` and, for every queue of the routing table, `QUEUE_URL_<NAME>` /
+    /// `DLQ_URL_<NAME>` where present (a function has the URLs of the queues it consumes and
+    /// of those its events are routed to).
     pub async fn from_env() -> Result<Self, ConfigError> {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let clock: SharedClock = Arc::new(SystemClock);
@@ -59,14 +59,13 @@ impl AwsAdapters {
                 urls.insert(dlq_name(name), url);
             }
         }
-        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), urls);
-        let bus_name = env("EVENT_BUS_NAME").unwrap_or_else(|_| routing.bus_name.clone());
-        let bus = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), bus_name, routing);
+        let queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), urls));
+        let bus = QueueBus::new(routing.clone(), queue.clone(), clock.clone());
         Ok(Self {
             sdk,
             clock,
             table: Arc::new(table),
-            queue: Arc::new(queue),
+            queue,
             bus: Arc::new(bus),
         })
     }

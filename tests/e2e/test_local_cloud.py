@@ -243,8 +243,8 @@ def test_put_events_cannot_forge_an_aws_source(cloud: LocalCloud) -> None:
 
 
 def test_internal_routes_ignore_other_accounts_events(cloud: LocalCloud) -> None:
-    """A stranger's dd0c.pipeline event must never reach an internal queue (rule pattern
-    account = this account), whatever the bus policy lets in."""
+    """A stranger's dd0c.pipeline event must never reach an internal queue (no rule on the bus
+    delivers to one: only our functions send there), whatever the bus policy lets in."""
     n = len(cloud.events.deliveries)
     cloud.events.forward({"source": "dd0c.pipeline", "detail-type": "dd0c.Finding", "detail": {"x": 1}, "account": CUSTOMER})
     cloud.events.accept(cloud.bus_name, {"version": "0", "id": str(uuid.uuid4()), "source": "dd0c.pipeline",

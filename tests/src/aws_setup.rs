@@ -106,10 +106,7 @@ pub async fn create_queues(sdk: &SdkConfig, routing: &RoutingTable) -> HashMap<S
             .create_queue()
             .queue_name(format!("{}.fifo", spec.name))
             .attributes(QueueAttributeName::FifoQueue, "true")
-            .attributes(
-                QueueAttributeName::ContentBasedDeduplication,
-                spec.content_based_deduplication.to_string(),
-            )
+            .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
             .attributes(
                 QueueAttributeName::VisibilityTimeout,
                 (spec.consumer_timeout_seconds * 6).to_string(),
@@ -124,62 +121,4 @@ pub async fn create_queues(sdk: &SdkConfig, routing: &RoutingTable) -> HashMap<S
         urls.insert(dlq, dlq_url);
     }
     urls
-}
-
-/// Creates the bus and one rule per route, targeting the route's queue with its static
-/// message group (as the CDK app does).
-pub async fn create_bus(sdk: &SdkConfig, routing: &RoutingTable, urls: &HashMap<String, String>) {
-    let events = aws_sdk_eventbridge::Client::new(sdk);
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    events
-        .create_event_bus()
-        .name(&routing.bus_name)
-        .send()
-        .await
-        .expect("create bus");
-    for (i, route) in routing.routes.iter().enumerate() {
-        let rule = format!("route-{i}");
-        let pattern = serde_json::json!({
-            "source": [routing.internal_source],
-            "detail-type": [route.detail_type],
-        })
-        .to_string();
-        events
-            .put_rule()
-            .name(&rule)
-            .event_bus_name(&routing.bus_name)
-            .event_pattern(pattern)
-            .send()
-            .await
-            .expect("put rule");
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&urls[&route.queue])
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes")
-            .attributes
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .expect("queue arn");
-        events
-            .put_targets()
-            .rule(&rule)
-            .event_bus_name(&routing.bus_name)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("queue")
-                    .arn(queue_arn)
-                    .sqs_parameters(
-                        aws_sdk_eventbridge::types::SqsParameters::builder()
-                            .message_group_id(&route.message_group)
-                            .build(),
-                    )
-                    .build()
-                    .expect("target"),
-            )
-            .send()
-            .await
-            .expect("put targets");
-    }
 }

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use dd0c_shared::bus::eventbridge::EventBridgeBus;
-use dd0c_shared::bus::memory::MemoryBus;
-use dd0c_shared::bus::{Bus, BusError, BusEvent, Envelope, RoutingTable};
+use dd0c_shared::bus::{Bus, BusError, BusEvent, Envelope, QueueBus, RoutingTable};
 use dd0c_shared::clock::ManualClock;
 use dd0c_shared::queue::memory::MemoryQueue;
 use dd0c_shared::queue::sqs::SqsQueue;
@@ -42,7 +40,7 @@ async fn memory() -> Env {
         routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
         Arc::new(clock.clone()),
     ));
-    let bus = Arc::new(MemoryBus::new(
+    let bus = Arc::new(QueueBus::new(
         routing,
         queue.clone(),
         Arc::new(clock.clone()),
@@ -60,12 +58,11 @@ async fn sqs() -> Env {
     let sdk = moto.sdk_config().await;
     let routing = RoutingTable::builtin().clone();
     let urls: HashMap<String, String> = aws_setup::create_queues(&sdk, &routing).await;
-    aws_setup::create_bus(&sdk, &routing, &urls).await;
     let queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), urls));
-    let bus = Arc::new(EventBridgeBus::new(
-        aws_sdk_eventbridge::Client::new(&sdk),
-        routing.bus_name.clone(),
+    let bus = Arc::new(QueueBus::new(
         routing,
+        queue.clone(),
+        Arc::new(dd0c_shared::clock::SystemClock),
     ));
     Env {
         queue,
@@ -245,6 +242,7 @@ async fn bus_routes_by_detail_type(env: Env) {
             .publish(vec![BusEvent {
                 detail_type: route.detail_type.clone(),
                 detail: serde_json::json!({"probe": route.detail_type}),
+                tenant: "tenant-1".into(),
                 account: "111122223333".into(),
                 region: "us-east-1".into(),
             }])
@@ -274,7 +272,10 @@ async fn bus_routes_by_detail_type(env: Env) {
                 assert_eq!(envelope.source, routing.internal_source);
                 assert_eq!(envelope.detail["probe"], envelope.detail_type.as_str());
                 let route = routing.route(&envelope.detail_type).unwrap();
-                assert_eq!(m.group_id, route.message_group);
+                assert_eq!(
+                    m.group_id,
+                    route.ordered_by.group("tenant-1", "111122223333")
+                );
                 envelope.detail_type
             })
             .collect();
@@ -291,6 +292,7 @@ async fn bus_refuses_unrouted_detail_types(env: Env) {
         .publish(vec![BusEvent {
             detail_type: "dd0c.Unknown".into(),
             detail: serde_json::json!({}),
+            tenant: "tenant-1".into(),
             account: "111122223333".into(),
             region: "us-east-1".into(),
         }])

@@ -161,6 +161,7 @@ impl Classifier {
             .publish(vec![BusEvent {
                 detail_type: FINDING_DETAIL_TYPE.into(),
                 detail: json!({"tenant_id": finding.tenant_id, "finding_id": finding.id}),
+                tenant: finding.tenant_id.clone(),
                 account: finding.account_id.clone(),
                 region: finding.region.clone(),
             }])

@@ -11,7 +11,7 @@ use dd0c_classifier::{Classifier, RuleEngine};
 use dd0c_ingest::Ingest;
 use dd0c_normalizer::{Normalizer, NormalizerConfig};
 use dd0c_shared::batch::MessageHandler;
-use dd0c_shared::bus::memory::MemoryBus;
+use dd0c_shared::bus::QueueBus;
 use dd0c_shared::bus::RoutingTable;
 use dd0c_shared::clock::ManualClock;
 use dd0c_shared::domain::drift::Stack;
@@ -43,7 +43,7 @@ fn world() -> World {
         routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
         shared_clock.clone(),
     ));
-    let bus = Arc::new(MemoryBus::new(routing, queue.clone(), shared_clock.clone()));
+    let bus = Arc::new(QueueBus::new(routing, queue.clone(), shared_clock.clone()));
     World {
         ingest: Ingest::new(queue.clone()),
         normalizer: Normalizer::new(

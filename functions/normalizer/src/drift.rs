@@ -42,12 +42,14 @@ const CFN_STACK_TAG: &str = "aws:cloudformation:stack-name";
 fn bus_event(
     detail_type: &str,
     detail: serde_json::Value,
+    tenant: &str,
     account: &str,
     region: &str,
 ) -> BusEvent {
     BusEvent {
         detail_type: detail_type.into(),
         detail,
+        tenant: tenant.to_owned(),
         account: account.to_owned(),
         region: region.to_owned(),
     }
@@ -218,6 +220,7 @@ pub(crate) async fn track(
         events.push(bus_event(
             CHANGE_EVENT_DETAIL_TYPE,
             to_json(&change)?,
+            tenant,
             account,
             &record.aws_region,
         ));
@@ -258,6 +261,7 @@ pub(crate) async fn track(
                     events.push(bus_event(
                         DRIFT_EVENT_DETAIL_TYPE,
                         to_json(&resolved)?,
+                        tenant,
                         account,
                         &record.aws_region,
                     ));
@@ -276,6 +280,7 @@ pub(crate) async fn track(
                         events.push(bus_event(
                             DRIFT_EVENT_DETAIL_TYPE,
                             to_json(&resolved)?,
+                            tenant,
                             account,
                             &record.aws_region,
                         ));
@@ -313,6 +318,7 @@ pub(crate) async fn track(
                 events.push(bus_event(
                     DRIFT_EVENT_DETAIL_TYPE,
                     to_json(&drift)?,
+                    tenant,
                     account,
                     &record.aws_region,
                 ));
@@ -436,6 +442,7 @@ pub(crate) async fn report(
         events.push(bus_event(
             DRIFT_EVENT_DETAIL_TYPE,
             to_json(&drift)?,
+            &report.tenant_id,
             &account_id,
             &region,
         ));

@@ -193,6 +193,7 @@ impl Normalizer {
                         Ok(BusEvent {
                             detail_type: COST_EVENT_DETAIL_TYPE.into(),
                             detail: serde_json::to_value(e).map_err(HandlerError::malformed)?,
+                            tenant: e.tenant_id.clone(),
                             account: e.account_id.clone(),
                             region: e.region.clone(),
                         })

@@ -262,6 +262,7 @@ impl Scorer {
             .publish(vec![BusEvent {
                 detail_type: FINDING_DETAIL_TYPE.into(),
                 detail: serde_json::json!({"tenant_id": finding.tenant_id, "finding_id": finding.id}),
+                tenant: finding.tenant_id.clone(),
                 account: finding.account_id.clone(),
                 region: finding.region.clone(),
             }])

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use dd0c_scorer::baseline::{Baseline, MAX};
 use dd0c_scorer::{feedback, Scorer};
 use dd0c_shared::batch::MessageHandler;
-use dd0c_shared::bus::memory::MemoryBus;
+use dd0c_shared::bus::QueueBus;
 use dd0c_shared::bus::RoutingTable;
 use dd0c_shared::clock::{ManualClock, SharedClock};
 use dd0c_shared::domain::{Actor, ActorKind, CostAction, CostEvent, Severity, Source};
@@ -40,7 +40,7 @@ fn world() -> World {
         routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
         shared.clone(),
     ));
-    let bus = Arc::new(MemoryBus::new(routing, queue.clone(), shared.clone()));
+    let bus = Arc::new(QueueBus::new(routing, queue.clone(), shared.clone()));
     let table = Arc::new(MemoryTable::new(shared.clone()));
     let scorer = Scorer::new(table.clone(), bus, shared);
     World {

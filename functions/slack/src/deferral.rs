@@ -41,7 +41,8 @@ impl Deferrer for BusDeferrer {
             .publish(vec![BusEvent {
                 detail_type: SLACK_COMMAND_DETAIL_TYPE.into(),
                 detail,
-                account: job.tenant_id.clone(),
+                tenant: job.tenant_id.clone(),
+                account: String::new(),
                 region: String::new(),
             }])
             .await

@@ -901,7 +901,7 @@ async fn capture_one_post(listener: tokio::net::TcpListener) -> String {
 #[tokio::test]
 async fn a_deferred_command_travels_bus_queue_and_http() {
     use dd0c_shared::batch::MessageHandler;
-    use dd0c_shared::bus::memory::MemoryBus;
+    use dd0c_shared::bus::QueueBus;
     use dd0c_shared::bus::RoutingTable;
     use dd0c_shared::queue::memory::MemoryQueue;
     use dd0c_shared::queue::Queue;
@@ -914,7 +914,7 @@ async fn a_deferred_command_travels_bus_queue_and_http() {
         routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
         clock.clone(),
     ));
-    let bus = Arc::new(MemoryBus::new(routing, queue.clone(), clock));
+    let bus = Arc::new(QueueBus::new(routing, queue.clone(), clock));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(capture_one_post(listener));

@@ -33,9 +33,10 @@ export interface PipelineProps {
 }
 
 /**
- * The event pipeline, generated from the routing table: the dd0c bus, one FIFO queue and FIFO
- * DLQ per `queues[]` entry, one rule per `routes[]` entry, the ingest rule, the nine functions
- * and the SQS event-source mappings, and the digest schedule.
+ * The event pipeline, generated from the routing table: the dd0c bus (customers' CloudTrail
+ * events in) and its ingest rule, one FIFO queue and FIFO DLQ per `queues[]` entry, the nine
+ * functions with send rights on the queues their events are routed to (`routes[].producers`),
+ * the SQS event-source mappings, and the digest schedule.
  */
 export class Pipeline extends Construct {
   public readonly bus: events.EventBus;
@@ -47,7 +48,6 @@ export class Pipeline extends Construct {
   public readonly ingestFailedQueue: sqs.Queue;
   public readonly ingestInvokeConfig: lambda.EventInvokeConfig;
   public readonly functions = {} as Record<FunctionName, lambda.Function>;
-  public readonly routeRules: Record<string, events.Rule> = {};
   public readonly ingestRule: events.Rule;
   public readonly digestSchedule: scheduler.Schedule;
 
@@ -60,7 +60,7 @@ export class Pipeline extends Construct {
       // Exactly the routing table's name: the customer template forwards to event-bus/dd0c.
       // One environment per account and region.
       eventBusName: routing.bus_name,
-      description: `dd0c ${config.envName}: customer CloudTrail events in, internal domain events between stages`,
+      description: `dd0c ${config.envName}: customer CloudTrail events in`,
     });
 
     this.deliveryDlq = new sqs.Queue(this, 'DeliveryDlq', {
@@ -85,7 +85,8 @@ export class Pipeline extends Construct {
       const queue = new sqs.Queue(this, `${pascal(q.name)}Queue`, {
         queueName: queueName(prefix, q.name),
         fifo: true,
-        contentBasedDeduplication: contentBasedDedup(routing, q.name),
+        // Every sender gives a deduplication id (docs/decisions/0001-routing-and-deduplication.md).
+        contentBasedDeduplication: false,
         deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
         fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
         // Lambda's guidance for SQS event sources: at least 6x the function timeout.
@@ -114,6 +115,7 @@ export class Pipeline extends Construct {
     };
     const consumed: Partial<Record<FunctionName, string>> = {};
     for (const q of routing.queues) consumed[q.consumer as FunctionName] = q.name;
+    const producedTo = producerQueues(routing);
 
     const tableAccess = new iam.PolicyStatement({
       actions: TABLE_ACTIONS,
@@ -127,7 +129,6 @@ export class Pipeline extends Construct {
       const spec = specs[name];
       const env: Record<string, string> = {
         TABLE_NAME: props.table.tableName,
-        EVENT_BUS_NAME: this.bus.eventBusName,
         DD0C_ENV: config.envName,
         RUST_LOG: config.rustLog,
       };
@@ -138,6 +139,7 @@ export class Pipeline extends Construct {
         env[queueEnvName('QUEUE_URL', qn)] = this.queues[qn].queueUrl;
         env[queueEnvName('DLQ_URL', qn)] = this.dlqs[qn].queueUrl;
       }
+      for (const qn of producedTo[name] ?? []) env[queueEnvName('QUEUE_URL', qn)] = this.queues[qn].queueUrl;
       const secrets = needsSecrets[name] ?? [];
       if (secrets.includes(props.slackSecret)) env.SLACK_SECRET_ARN = props.slackSecret.secretArn;
       if (secrets.includes(props.stripeSecret)) env.STRIPE_SECRET_ARN = props.stripeSecret.secretArn;
@@ -201,8 +203,11 @@ export class Pipeline extends Construct {
     const fns = this.functions;
     // Producers.
     this.queues[routing.ingest_rule.queue].grantSendMessages(fns[routing.ingest_rule.function as FunctionName]);
-    for (const name of ['normalizer', 'scorer', 'classifier', 'digest', 'slack'] as FunctionName[]) {
-      this.bus.grantPutEventsTo(fns[name]);
+    // Internal events go straight to their queue, in a message group per tenant or account
+    // (EventBridge rules could only give a FIFO target one static group: every tenant in line
+    // behind every other).
+    for (const name of FUNCTION_NAMES) {
+      for (const qn of producedTo[name] ?? []) this.queues[qn].grantSendMessages(fns[name]);
     }
     // Slack bot tokens: envelope encryption (slack encrypts at install; the senders decrypt).
     props.slackTokenKey.grant(fns.slack, 'kms:GenerateDataKey', 'kms:Decrypt');
@@ -232,28 +237,7 @@ export class Pipeline extends Construct {
       );
     }
 
-    // --- rules --------------------------------------------------------------------------------
-    // Internal routes: one rule per routes[] entry; EventBridge can only set a static
-    // MessageGroupId, so the group is the route's message_group.
-    for (const r of routing.routes) {
-      const rule = new events.Rule(this, `Route${pascal(r.detail_type.replace(/^dd0c\./, ''))}`, {
-        eventBus: this.bus,
-        description: `${r.detail_type} -> ${r.queue}.fifo (shared/routing.json)`,
-        // `account` is set by EventBridge to the sender: customers may put events on this bus,
-        // so internal routes only accept what this account's own functions published.
-        eventPattern: { source: [routing.internal_source], detailType: [r.detail_type], account: [Aws.ACCOUNT_ID] },
-      });
-      rule.addTarget(
-        new targets.SqsQueue(this.queues[r.queue], {
-          messageGroupId: r.message_group,
-          deadLetterQueue: this.deliveryDlq,
-          retryAttempts: 185,
-          maxEventAge: Duration.hours(24),
-        }),
-      );
-      this.routeRules[r.detail_type] = rule;
-    }
-
+    // --- ingest rule -------------------------------------------------------------------------
     // Ingest: customer CloudTrail events (forwarded by the customer's rule) -> ingest function,
     // which sends to ingest.fifo with group = account and dedup id = CloudTrail eventID.
     this.ingestRule = new events.Rule(this, 'IngestRule', {
@@ -311,16 +295,19 @@ export class Pipeline extends Construct {
   }
 }
 
-/**
- * Content-based deduplication of a queue: the routing table's `content_based_deduplication`
- * (docs/decisions/0001-routing-and-deduplication.md) — off for ingest.fifo, whose sender gives
- * the CloudTrail eventID as deduplication id; on for queues fed by EventBridge rules, which
- * cannot set a deduplication id and require it on FIFO targets. When the field is absent it is
- * derived the same way. DLQs keep it off: consumers dead-letter with explicit ids.
- */
-export function contentBasedDedup(routing: RoutingTable, queue: string): boolean {
-  const q = routing.queues.find((x) => x.name === queue);
-  return q?.content_based_deduplication ?? routing.routes.some((r) => r.queue === queue);
+/** The queues each function sends its events to (`routes[].producers` of the routing table). */
+export function producerQueues(routing: RoutingTable): Partial<Record<FunctionName, string[]>> {
+  const out: Partial<Record<FunctionName, string[]>> = {};
+  for (const r of routing.routes) {
+    for (const p of r.producers) {
+      if (!(FUNCTION_NAMES as readonly string[]).includes(p)) {
+        throw new Error(`routing: route "${r.detail_type}" names unknown producer "${p}"`);
+      }
+      const list = (out[p as FunctionName] ??= []);
+      if (!list.includes(r.queue)) list.push(r.queue);
+    }
+  }
+  return out;
 }
 
 /** The single table's global secondary indexes (docs/data-model.md). */

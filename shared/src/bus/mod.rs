@@ -1,29 +1,31 @@
 //! The event bus port: stages publish domain events by detail-type; the routing table
-//! decides which queue receives them.
+//! decides which queue receives them and what they are ordered by.
 
-#[cfg(feature = "aws")]
-pub mod eventbridge;
-pub mod memory;
+pub mod queues;
 pub mod routing;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use routing::{Route, RoutingTable};
+pub use queues::QueueBus;
+pub use routing::{OrderedBy, Route, RoutingTable};
 
 /// A domain event to publish.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BusEvent {
     pub detail_type: String,
     pub detail: Value,
-    /// The account (or stack) the event is about, for the envelope and logs.
+    /// The tenant the event belongs to: events of one tenant (or one tenant's account, as the
+    /// route says) are delivered in order, different tenants' concurrently.
+    pub tenant: String,
+    /// The AWS account the event is about (empty when it is about no account).
     pub account: String,
     pub region: String,
 }
 
-/// The EventBridge envelope as it reaches an SQS queue from a rule (and as the embedded bus
-/// writes it), so consumers parse one shape.
+/// The envelope every internal message carries (EventBridge's shape, which the ingest queue
+/// also carries), so consumers parse one shape.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Envelope {
     #[serde(default)]
@@ -66,5 +68,5 @@ pub trait Bus: Send + Sync {
     async fn publish(&self, events: Vec<BusEvent>) -> Result<(), BusError>;
 }
 
-/// EventBridge's limit on one entry (256 KiB).
+/// SQS's limit on one message (256 KiB).
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;

@@ -1,5 +1,5 @@
-//! The one routing table (`shared/routing.json`). The bus adapters route with it and the CDK
-//! app generates the infrastructure from the same file.
+//! The one routing table (`shared/routing.json`). The bus routes with it and the CDK app
+//! generates the infrastructure from the same file.
 
 use std::sync::OnceLock;
 
@@ -23,9 +23,6 @@ pub struct QueueSpec {
     pub consumer: String,
     pub consumer_timeout_seconds: u64,
     pub batch_size: usize,
-    /// On for queues fed by EventBridge rules (EventBridge requires it for FIFO targets).
-    #[serde(default)]
-    pub content_based_deduplication: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -39,8 +36,29 @@ pub struct IngestRule {
 pub struct Route {
     pub detail_type: String,
     pub queue: String,
-    /// EventBridge SQS targets take one static message group id per rule.
-    pub message_group: String,
+    pub ordered_by: OrderedBy,
+    /// The functions that publish this detail-type: the CDK app lets them send to the queue.
+    pub producers: Vec<String>,
+}
+
+/// What a route's events are delivered in order by: the message group. Different groups are
+/// processed concurrently.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderedBy {
+    /// One tenant's AWS account (`<tenant>/<account>`): the order in which its resources changed.
+    Account,
+    /// One tenant: its alerts and Slack commands, one at a time.
+    Tenant,
+}
+
+impl OrderedBy {
+    pub fn group(self, tenant: &str, account: &str) -> String {
+        match self {
+            OrderedBy::Account if !account.is_empty() => format!("{tenant}/{account}"),
+            _ => tenant.to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +69,8 @@ pub enum RoutingError {
     UnknownQueue { detail_type: String, queue: String },
     #[error("detail-type {0:?} is routed more than once")]
     Duplicate(String),
+    #[error("route for {0:?} names no producer")]
+    NoProducer(String),
 }
 
 impl RoutingTable {
@@ -66,6 +86,9 @@ impl RoutingTable {
             }
             if !seen.insert(r.detail_type.as_str()) {
                 return Err(RoutingError::Duplicate(r.detail_type.clone()));
+            }
+            if r.producers.is_empty() {
+                return Err(RoutingError::NoProducer(r.detail_type.clone()));
             }
         }
         if !table
@@ -113,6 +136,27 @@ mod tests {
         assert_eq!(t.route("dd0c.Finding").unwrap().queue, "alerts");
         assert!(t.route("nope").is_none());
         assert_eq!(t.max_receive_count, crate::queue::REDRIVE_RECEIVE_COUNT);
+    }
+
+    #[test]
+    fn cost_and_drift_are_ordered_per_account_alerts_per_tenant() {
+        let t = RoutingTable::builtin();
+        let by = |d: &str| t.route(d).unwrap().ordered_by;
+        assert_eq!(by("dd0c.CostEvent"), OrderedBy::Account);
+        assert_eq!(by("dd0c.DriftEvent"), OrderedBy::Account);
+        assert_eq!(by("dd0c.Finding"), OrderedBy::Tenant);
+        assert_eq!(OrderedBy::Account.group("t", "123"), "t/123");
+        assert_eq!(OrderedBy::Account.group("t", ""), "t");
+        assert_eq!(OrderedBy::Tenant.group("t", "123"), "t");
+    }
+
+    #[test]
+    fn rejects_a_route_without_producers() {
+        let json = ROUTING_JSON.replace("\"producers\": [\"slack\"]", "\"producers\": []");
+        assert!(matches!(
+            RoutingTable::parse(&json),
+            Err(RoutingError::NoProducer(d)) if d == "dd0c.SlackCommand"
+        ));
     }
 
     #[test]
