@@ -88,15 +88,18 @@ impl StripeWebhook {
                 Some("body"),
             )
         })?;
-        let (Some(id), Some(kind), Some(created)) = (
-            event["id"].as_str(),
-            event["type"].as_str(),
-            event["created"].as_i64(),
-        ) else {
+        // `created` orders the events of a subscription: it must be a time (a number past any
+        // date would not survive the table's numbers exactly).
+        let created = event["created"]
+            .as_i64()
+            .filter(|t| *t >= 0 && DateTime::<Utc>::from_timestamp(*t, 0).is_some());
+        let (Some(id), Some(kind), Some(created)) =
+            (event["id"].as_str(), event["type"].as_str(), created)
+        else {
             return Err(HttpResponse::problem(
                 400,
                 "Bad request",
-                "the event needs id, type and created",
+                "the event needs id, type and created (a Unix time)",
                 Some("body"),
             ));
         };

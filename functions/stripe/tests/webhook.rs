@@ -426,3 +426,42 @@ async fn events_of_a_subscription_that_is_not_the_current_one_change_nothing() {
         (Plan::Pro, Some(5), Some("sub_c"))
     );
 }
+
+/// Found by the fuzz corpus run: a `created` past any date was taken, stored as a number the
+/// table cannot hold exactly, and the tenant's profile no longer read back (503 forever, so
+/// Stripe retried it for days).
+#[tokio::test]
+async fn an_event_created_at_no_possible_time_is_refused_naming_the_body() {
+    let w = world(&[SECRET]);
+    let subscription = json!({
+        "id": "sub_a", "metadata": { "tenant_id": "tenant-a" }, "status": "active",
+        "items": { "data": [{ "quantity": 2 }] },
+    });
+    for created in [17_000_001_700_000_001_i64, -1] {
+        let (s, b) = w
+            .post_event(
+                "event_customer.subscription.deleted.json",
+                "evt_far",
+                "customer.subscription.created",
+                created,
+                subscription.clone(),
+            )
+            .await;
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (400, Some("body")),
+            "{created}: {b}"
+        );
+    }
+    let (s, b) = w
+        .post_event(
+            "event_customer.subscription.deleted.json",
+            "evt_now",
+            "customer.subscription.created",
+            T,
+            subscription,
+        )
+        .await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("applied")), "{b}");
+    assert_eq!(w.profile("tenant-a").await.billing_event_created, Some(T));
+}
