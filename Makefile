@@ -73,10 +73,15 @@ chaos: venv
 	done
 	CHAOS_CLOUD_EVENTS=$(CHAOS_CLOUD_EVENTS) scripts/test-e2e.sh -k chaos -s
 
-## make bench: replay throughput and memory against serde_json alone, pricing lookups.
-bench:
+## make bench: replay throughput and memory against serde_json alone, pricing lookups; then the
+## load journey in the local cloud (LOAD_ACCOUNTS accounts forwarding at once; sustained events
+## per second and the largest per-account delay, also in target/e2e/load.json).
+LOAD_ACCOUNTS ?= 100
+LOAD_EVENTS_PER_ACCOUNT ?= 5
+bench: venv
 	$(CARGO) build --profile bench-fast -p dd0c-cli
 	./target/bench-fast/dd0c bench
+	LOAD_ACCOUNTS=$(LOAD_ACCOUNTS) LOAD_EVENTS_PER_ACCOUNT=$(LOAD_EVENTS_PER_ACCOUNT) scripts/test-e2e.sh -k load -s
 
 ## make fuzz: coverage-guided fuzzing (cargo-fuzz on nightly, both installed when missing) of
 ## every parser of outside bytes, FUZZ_SECONDS per target (default 60); prints executions and
