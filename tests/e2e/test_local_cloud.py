@@ -388,7 +388,7 @@ def test_partial_batch_failure_leaves_only_the_failed_record(cloud: LocalCloud) 
             url = cloud.queue_url(q)
             cloud.sqs.send_message_batch(QueueUrl=url, Entries=[
                 {"Id": str(i), "MessageBody": json.dumps({"n": i, "mark": "FAIL" if i == 1 else "ok", "u": uuid.uuid4().hex}),
-                 "MessageGroupId": f"g{i}"} for i in range(3)])
+                 "MessageGroupId": f"g{i}", "MessageDeduplicationId": uuid.uuid4().hex} for i in range(3)])
             before = len(cloud.invocations_of("scorer"))
         finally:
             poller.resume()
