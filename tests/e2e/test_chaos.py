@@ -166,4 +166,4 @@ def test_chaos_every_event_once_every_finding_once_one_alert_each(live):  # noqa
     print(f"\nchaos in the local cloud: events {len(launches)} ({len(costly)} costly), stored {len(stored)}, "
           f"dead-lettered {len(dead)} ({len(dead_ids)} events), findings {len(findings)}, Slack posts "
           f"{sum(posts.values())}, duplicates 0, losses 0; kills {chaos.kills}, timeouts {chaos.timeouts}; "
-          f"{elapsed:.1f} s")
+          f"{elapsed:.1f} s, {len(launches) / elapsed:.1f} events/s")

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("localcloud.esm")
 
-# An empty receive on a FIFO queue is followed by a short local sleep rather than a long poll:
-# moto's long poll spins while the visible messages all belong to groups in flight.
+# moto's long poll spins (re-scanning the queue) while every visible message belongs to a group
+# in flight. On a FIFO queue the poller long-polls only when none of its loops holds a batch and
+# no failed record of its holds a group; otherwise it short-polls and sleeps here between tries.
 IDLE_SLEEP_MIN_S = 0.05
 IDLE_SLEEP_MAX_S = 0.25
 
@@ -71,6 +72,8 @@ class SqsPoller:
         self._receive_lock = threading.Lock()
         self._dormant = 0
         self._wakeups = 0
+        # Until then a failed record (made invisible for retry_after_s) may hold its FIFO group.
+        self._group_held_until = 0.0
         self._threads = [threading.Thread(target=self._run, args=(i,), name=f"esm-{self.queue_name}-{i}", daemon=True)
                          for i in range(self.concurrency)]
 
@@ -110,9 +113,17 @@ class SqsPoller:
             MessageAttributeNames=["All"],
         ).get("Messages", [])
 
-    def _receive_batch(self) -> list[dict[str, Any]]:
+    def _long_poll(self) -> bool:
+        if not self.fifo:
+            return True
+        with self._lock:
+            return self.holding == 0 and time.monotonic() >= self._group_held_until
+
+    def _receive_batch(self) -> tuple[list[dict[str, Any]], bool]:
+        """(messages, whether it was a long poll)."""
         with self._receive_lock:
-            msgs = self._receive(self.batch_size, 0 if self.fifo else 1)
+            long_poll = self._long_poll()
+            msgs = self._receive(self.batch_size, 1 if long_poll else 0)
             if msgs and self.batch_size > 10:
                 deadline = time.time() + self.window_s / self.cloud.time_compression
                 while len(msgs) < self.batch_size and time.time() < deadline:
@@ -132,7 +143,7 @@ class SqsPoller:
                     self.holding += 1
                     self.peak_holding = max(self.peak_holding, self.holding)
                     self.batches += 1
-            return msgs
+            return msgs, long_poll
 
     def _sleep_until_woken(self) -> bool:
         """A secondary loop with nothing to do: sleep until a loop with work wakes it. False
@@ -164,7 +175,7 @@ class SqsPoller:
                 time.sleep(0.2)
                 continue
             try:
-                msgs = self._receive_batch()
+                msgs, long_poll = self._receive_batch()
             except Exception as e:  # noqa: BLE001
                 if self._stop.is_set():
                     return
@@ -176,7 +187,7 @@ class SqsPoller:
                 if index > 0:
                     if not self._sleep_until_woken():
                         return
-                elif self.fifo:
+                elif not long_poll:
                     time.sleep(idle_sleep)
                     idle_sleep = min(IDLE_SLEEP_MAX_S, idle_sleep * 2)
                 continue
@@ -259,6 +270,9 @@ class SqsPoller:
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]} for j, m in enumerate(chunk)],
             )
+        if failed and self.fifo:
+            with self._lock:
+                self._group_held_until = max(self._group_held_until, time.monotonic() + self.retry_after_s + 0.5)
         for m in msgs:
             if m["MessageId"] in failed:
                 try:

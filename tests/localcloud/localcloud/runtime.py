@@ -86,6 +86,17 @@ def default_max_concurrency() -> int:
     return max(1, int(raw)) if raw else DEFAULT_MAX_CONCURRENCY
 
 
+class _RuntimeApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return  # a runtime killed (crash(), a timeout) while its connection was open
+        super().handle_error(request, client_address)
+
+
 class Environment:
     """One execution environment of a function: its own process and its own Runtime API endpoint
     (a threaded HTTP server on its own port, which is the environment's AWS_LAMBDA_RUNTIME_API and
@@ -104,8 +115,7 @@ class Environment:
         self.init_error: dict[str, Any] | None = None
         self.secret_cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self.busy = False
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self.server.daemon_threads = True
+        self.server = _RuntimeApiServer(("127.0.0.1", 0), _handler_for(self))
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
                          name=f"rapi-{fn.name}-{index}", daemon=True).start()
