@@ -432,13 +432,14 @@ class LocalCloud:
         fn = self.function(function)
         self.wait_async_idle(30)  # earlier events are not handed to the stand-in
         old = fn.command
-        fn.restart()
+        # Command first, then restart: an environment started in between is retired too.
         fn.command = list(command)
+        fn.restart()
         try:
             yield fn
         finally:
-            fn.restart()
             fn.command = old
+            fn.restart()
 
     # ---- asynchronous invocation (Lambda's internal queue, retries, destinations) -----------
     def invoke_async(self, function: str, payload: bytes, source: str = "test") -> str:

@@ -4,8 +4,8 @@ batch responses.
 
 Concurrency: N = the mapping's ScalingConfig.MaximumConcurrency, else the function's concurrency,
 and never more than the function's concurrency (its pool of execution environments). One loop
-always polls; the others are woken one at a time while batches keep coming and go back to sleep
-after an empty receive, as Lambda's pollers scale up with the backlog and down when it is gone.
+always polls; the others are woken one at a time while full batches keep coming and go back to
+sleep after an empty receive, as Lambda's pollers scale up with the backlog and down when it is gone.
 Each loop holds its own batch. Receives are serialised per mapping (moto's FIFO group lock is
 computed per receive and is not thread-safe across concurrent receives of one queue); on a FIFO
 queue moto does not hand out a message group that has a message in flight, so concurrent batches
@@ -193,8 +193,11 @@ class SqsPoller:
                 continue
             idle_sleep = IDLE_SLEEP_MIN_S
             self._idle.clear()
-            # Work came: another loop may find more (Lambda's pollers scale up with the backlog).
-            self._wake_one()
+            # A full batch: another loop may find more (Lambda's pollers scale up with the
+            # backlog). A short one means nothing else could be handed out just now (a receive
+            # takes up to ten messages from every group not in flight).
+            if len(msgs) >= min(10, self.batch_size):
+                self._wake_one()
             try:
                 self._process(msgs)
             except Exception:  # noqa: BLE001
