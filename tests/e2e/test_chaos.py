@@ -116,7 +116,8 @@ def test_chaos_every_event_once_every_finding_once_one_alert_each(live):  # noqa
     launches: dict[str, str] = {}
     t0 = time.time()
     account_partition = f"TENANT#{customer.tenant}#ACCOUNT#{customer.account}"
-    # The local cloud runs one instance per function over moto: a few events a second.
+    # The local cloud runs everything over one moto process, and the internal queues use one
+    # message group each (processed one batch at a time): a few events a second.
     budget = 120 + EVENTS
     with Chaos(cloud, SEED) as chaos:
         for _ in range(EVENTS):
