@@ -867,11 +867,11 @@ def test_the_pool_never_exceeds_the_functions_concurrency(tmp_path):
 
 
 def test_a_timeout_kills_only_the_environment_that_timed_out(tmp_path):
-    fn = stub_lambda(tmp_path, "sleep", timeout_s=2)
+    fn = stub_lambda(tmp_path, "sleep", timeout_s=3)
     try:
         warm = invoke_all(fn, [{"sleep": 0.5}, {"sleep": 0.5}])  # two warm environments
-        # slow: from 0 s, killed at its 2 s timeout; quick: from 1 s to 2.5 s, in flight at the kill.
-        slow, quick = invoke_all(fn, [{"sleep": 30}, {"sleep": 1.5}], stagger_s=1.0)
+        # slow: from 0 s, killed at its 3 s timeout; quick: from 1.5 s to 3.5 s, in flight at the kill.
+        slow, quick = invoke_all(fn, [{"sleep": 30}, {"sleep": 2.0}], stagger_s=1.5)
         assert isinstance(slow, LambdaFunctionError) and slow.error_type == "Sandbox.Timedout"
         assert isinstance(quick, dict), f"the other environment's invocation completed: {quick}"
         assert quick["pid"] in {w["pid"] for w in warm}, "it ran warm, in an environment the timeout left alone"
@@ -967,7 +967,7 @@ def test_async_invocations_run_concurrently(tiny_cloud):
     try:
         n = len(cloud.invocations)
         for _ in range(3):
-            cloud.invoke("stub", {"sleep": 1.0}, async_=True)
+            cloud.invoke("stub", {"sleep": 2.0}, async_=True)
         assert cloud.wait_async_idle(30)
         answers = [r.response for r in cloud.invocations[n:]]
         assert len(answers) == 3 and all(r.ok for r in cloud.invocations[n:])
