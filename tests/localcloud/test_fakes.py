@@ -788,3 +788,212 @@ def test_the_dashboard_signs_in_with_the_code_flow_and_pkce(cognito, tmp_path):
     assert f"Bearer {out['idToken']}" in seen
     assert jwt.decode(out["idToken"], options={"verify_signature": False})["aud"] == client
     assert "does not match" in out["forged"] and "code=" not in out["forgedUrl"]
+
+
+# ---------------------------------------------------------------------------------- concurrency
+# The local cloud's execution-environment pools and concurrent SQS pollers
+# (localcloud/runtime.py, localcloud/esm.py), on the stand-in function (stub_function.py "sleep"
+# answers when it started and ended, in which process and behind which Runtime API endpoint).
+
+from localcloud.cloud import LocalCloud, stub_command  # noqa: E402
+from localcloud.runtime import FunctionError as LambdaFunctionError, LambdaFunction  # noqa: E402
+
+
+def stub_lambda(tmp_path: Path, mode: str, *args: str, timeout_s: int = 10, limit: int = 4) -> LambdaFunction:
+    fn = LambdaFunction(name="dd0c-t-stub", logical_id="Stub", binary=Path(sys.executable),
+                        arn="arn:aws:lambda:us-east-1:111111111111:function:dd0c-t-stub", template_env={},
+                        extra_env={}, timeout_s=timeout_s, memory_mb=128, log_path=tmp_path / "stub.log",
+                        get_secret=lambda secret_id: {})
+    fn.max_concurrency = limit
+    fn.command = stub_command(mode, *args)
+    return fn
+
+
+def invoke_all(fn: LambdaFunction, payloads: list[dict], stagger_s: float = 0.0) -> list:
+    """Each payload from its own thread, at once: the answers (decoded) or the FunctionErrors."""
+    out: list = [None] * len(payloads)
+
+    def one(i: int) -> None:
+        try:
+            out[i] = json.loads(fn.invoke_raw(json.dumps(payloads[i]).encode())[1])
+        except LambdaFunctionError as e:
+            out[i] = e
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(payloads))]
+    for t in threads:
+        t.start()
+        time.sleep(stagger_s)
+    for t in threads:
+        t.join(60)
+    return out
+
+
+def most_at_once(answers: list[dict]) -> int:
+    """The most invocations whose [start, end] intervals (taken by the stub) overlap."""
+    edges = sorted([(a["start"], 1) for a in answers] + [(a["end"], -1) for a in answers], key=lambda e: (e[0], e[1]))
+    now = peak = 0
+    for _, d in edges:
+        now += d
+        peak = max(peak, now)
+    return peak
+
+
+def test_invocations_of_one_function_run_in_concurrent_environments(tmp_path):
+    fn = stub_lambda(tmp_path, "sleep")
+    try:
+        first, second = invoke_all(fn, [{"sleep": 1.0}, {"sleep": 1.0}])
+        assert first["start"] < second["end"] and second["start"] < first["end"], "the two invocations overlapped"
+        assert first["pid"] != second["pid"] and first["api"] != second["api"], \
+            "each environment is its own process behind its own Runtime API endpoint"
+        # Idle environments are reused (warm): no cold start for the next two.
+        third, fourth = invoke_all(fn, [{"sleep": 0.5}, {"sleep": 0.5}])
+        assert {third["pid"], fourth["pid"]} == {first["pid"], second["pid"]} and fn.cold_starts == 2
+    finally:
+        fn.close()
+
+
+def test_the_pool_never_exceeds_the_functions_concurrency(tmp_path):
+    fn = stub_lambda(tmp_path, "sleep", limit=2)
+    try:
+        answers = invoke_all(fn, [{"sleep": 0.6}] * 6)
+        assert most_at_once(answers) == 2, "two at a time: the local cap"
+        assert len({a["pid"] for a in answers}) == 2 and fn.cold_starts == 2
+        # The template's ReservedConcurrentExecutions wins over the local cap.
+        fn.max_concurrency, fn.reserved_concurrency = 4, 1
+        answers = invoke_all(fn, [{"sleep": 0.3}] * 3)
+        assert most_at_once(answers) == 1
+    finally:
+        fn.close()
+
+
+def test_a_timeout_kills_only_the_environment_that_timed_out(tmp_path):
+    fn = stub_lambda(tmp_path, "sleep", timeout_s=3)
+    try:
+        warm = invoke_all(fn, [{"sleep": 0.5}, {"sleep": 0.5}])  # two warm environments
+        # slow: from 0 s, killed at its 3 s timeout; quick: from 1.5 s to 3.5 s, in flight at the kill.
+        slow, quick = invoke_all(fn, [{"sleep": 30}, {"sleep": 2.0}], stagger_s=1.5)
+        assert isinstance(slow, LambdaFunctionError) and slow.error_type == "Sandbox.Timedout"
+        assert isinstance(quick, dict), f"the other environment's invocation completed: {quick}"
+        assert quick["pid"] in {w["pid"] for w in warm}, "it ran warm, in an environment the timeout left alone"
+        assert fn.cold_starts == 2
+        # The timed-out environment cold-starts when needed again; the other is still warm.
+        again = invoke_all(fn, [{"sleep": 0.1}])[0]
+        assert again["pid"] == quick["pid"] and fn.cold_starts == 2
+    finally:
+        fn.close()
+
+
+def test_crash_kills_one_busy_environment(tmp_path):
+    fn = stub_lambda(tmp_path, "sleep")
+    try:
+        invoke_all(fn, [{"sleep": 0.3}, {"sleep": 0.3}])
+        out: list = []
+        t = threading.Thread(target=lambda: out.extend(invoke_all(fn, [{"sleep": 3}, {"sleep": 3}])))
+        t.start()
+        time.sleep(1.0)
+        assert fn.crash() is True
+        t.join(30)
+        failed = [a for a in out if isinstance(a, LambdaFunctionError)]
+        assert len(failed) == 1 and failed[0].error_type == "Runtime.ExitError" and isinstance(
+            next(a for a in out if not isinstance(a, LambdaFunctionError)), dict)
+    finally:
+        fn.close()
+
+
+def test_moto_holds_back_a_fifo_group_while_one_of_its_messages_is_in_flight(moto_endpoint):
+    """The concurrent SQS pollers rely on it: SQS never hands out a group with a message in
+    flight, so two batches never hold the same group and each group keeps its order."""
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=moto_endpoint,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    url = sqs.create_queue(QueueName="groups-" + secrets.token_hex(4) + ".fifo",
+                           Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for body, group in (("a1", "A"), ("a2", "A"), ("b1", "B"), ("b2", "B")):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group)
+
+    def receive(n: int) -> list[dict]:
+        return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=n, WaitTimeSeconds=0,
+                                   VisibilityTimeout=30).get("Messages", [])
+
+    first = receive(1)
+    assert [m["Body"] for m in first] == ["a1"]
+    second = receive(10)
+    assert [m["Body"] for m in second] == ["b1", "b2"], "group A is held while a1 is in flight"
+    assert receive(10) == [], "both groups are held"
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    assert [m["Body"] for m in receive(10)] == ["a2"], "a1 deleted: group A is handed out again, in order"
+    # A message made visible again (a failed record) is redelivered before the rest of its group.
+    sqs.send_message(QueueUrl=url, MessageBody="b3", MessageGroupId="B")
+    for m in second:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    assert [m["Body"] for m in receive(10)] == ["b1", "b2", "b3"]
+
+
+TINY_TEMPLATE = {
+    "Resources": {
+        "Work": {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": "dd0c-t-work.fifo", "FifoQueue": True, "ContentBasedDeduplication": True,
+            "VisibilityTimeout": 60}},
+        "Stub": {"Type": "AWS::Lambda::Function", "Properties": {
+            "FunctionName": "dd0c-t-stub", "Handler": "bootstrap", "Runtime": "provided.al2023", "Timeout": 30,
+            "Role": "arn:aws:iam::111111111111:role/stub"}},
+        "Mapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "EventSourceArn": {"Fn::GetAtt": ["Work", "Arn"]}, "FunctionName": {"Ref": "Stub"}, "BatchSize": 2,
+            "ScalingConfig": {"MaximumConcurrency": 2}}},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_cloud(tmp_path_factory):
+    """A LocalCloud over a template of one FIFO queue, one function and its mapping; the
+    function runs the stub."""
+    root = tmp_path_factory.mktemp("tiny-cloud")
+    (root / "target").mkdir()
+    (root / "target" / "stub").symlink_to(sys.executable)
+    template = root / "dd0c-t.template.json"
+    template.write_text(json.dumps(TINY_TEMPLATE))
+    cloud = LocalCloud(template, target_dir=root / "target", log_dir=root / "logs", fakes=False).start()
+    cloud.function("stub").command = stub_command("sleep")
+    cloud.function("stub").max_concurrency = 4
+    try:
+        yield cloud
+    finally:
+        cloud.close()
+
+
+def test_async_invocations_run_concurrently(tiny_cloud):
+    cloud = tiny_cloud
+    cloud.poller("work").pause()
+    try:
+        n = len(cloud.invocations)
+        for _ in range(3):
+            cloud.invoke("stub", {"sleep": 2.0}, async_=True)
+        assert cloud.wait_async_idle(30)
+        answers = [r.response for r in cloud.invocations[n:]]
+        assert len(answers) == 3 and all(r.ok for r in cloud.invocations[n:])
+        assert most_at_once(answers) == 3, "Lambda runs Event invocations concurrently"
+    finally:
+        cloud.poller("work").resume()
+
+
+def test_a_fifo_mapping_processes_groups_concurrently_each_in_order(tiny_cloud):
+    cloud = tiny_cloud
+    url = cloud.queue_url("work")
+    n = len(cloud.invocations)
+    sent = {"A": [f"a{i}" for i in range(6)], "B": [f"b{i}" for i in range(6)]}
+    poller = cloud.poller("work")
+    poller.pause()
+    for group, bodies in sent.items():
+        for body in bodies:
+            cloud.sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group)
+    poller.resume()
+    cloud.wait_idle(60)
+    batches = sorted((r.response for r in cloud.invocations[n:] if r.source.startswith("sqs:")), key=lambda a: a["start"])
+    for group, bodies in sent.items():
+        got = [body for b in batches for body, g in zip(b["bodies"], b["groups"]) if g == group]
+        assert got == bodies, f"group {group} in order"
+    overlapping = [(x, y) for i, x in enumerate(batches) for y in batches[i + 1:] if y["start"] < x["end"]]
+    assert overlapping, "two batches were processed concurrently"
+    assert all(not set(x["groups"]) & set(y["groups"]) for x, y in overlapping), \
+        "batches processed at the same time never share a message group"
+    assert poller.peak_holding <= 2, "ScalingConfig.MaximumConcurrency"

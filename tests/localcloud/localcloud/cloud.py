@@ -93,6 +93,7 @@ class LocalCloud:
         parameters: dict[str, str] | None = None,
         function_prefix: str | None = None,
         fakes: bool = True,
+        max_concurrency: int | None = None,
     ) -> None:
         self.template_path = Path(template_path)
         doc = json.loads(self.template_path.read_text())
@@ -107,6 +108,9 @@ class LocalCloud:
         # Lambda's async retries wait about 1 and 2 minutes; compressed like visibility timeouts.
         self.async_retry_delays_s = async_retry_delays_s or (60 / self.time_compression, 120 / self.time_compression)
         self.use_fakes = fakes
+        # Execution environments per function when the template reserves no concurrency
+        # (None: LOCALCLOUD_MAX_CONCURRENCY, default 4; runtime.default_max_concurrency).
+        self.max_concurrency = max_concurrency
         self.functions: dict[str, LambdaFunction] = {}
         self.invocations: list[InvocationRecord] = []
         self.dropped_async: list[dict[str, Any]] = []
@@ -119,6 +123,7 @@ class LocalCloud:
         self.hosted_ui: Any = None
         self._async: dict[str, "queue.Queue[tuple[bytes, str, str]]"] = {}
         self._async_busy: dict[str, int] = {}
+        self._async_workers: dict[str, int] = {}
         self._async_lock = threading.Lock()
         self._closed = False
         self._started = False
@@ -141,7 +146,9 @@ class LocalCloud:
         self.moto_url = self.moto.url
         self.session = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
                                              region_name=self.template.region)
-        cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+        # Many threads share these clients (pollers' loops, async workers, the gateway).
+        cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30,
+                     max_pool_connections=64)
         self._clients: dict[str, Any] = {}
         for svc in ("sqs", "dynamodb", "kms", "secretsmanager", "cognito-idp", "sns", "sts"):
             self._clients[svc] = self.session.client(svc, endpoint_url=self.moto_url, config=cfg)
@@ -191,8 +198,9 @@ class LocalCloud:
         for p in self.pollers:
             p.stop()
         with self._async_lock:
-            for q in self._async.values():
-                q.put((b"", "", "__stop__"))
+            for name, q in self._async.items():
+                for _ in range(self._async_workers.get(name, 1)):
+                    q.put((b"", "", "__stop__", 0))
         for fn in self.functions.values():
             try:
                 fn.close()
@@ -341,6 +349,8 @@ class LocalCloud:
                 memory_mb=int(props.get("MemorySize", 128)),
                 log_path=self.log_dir / f"{name[len(self.function_prefix):]}.log",
                 get_secret=self._secret_value,
+                reserved_concurrency=props.get("ReservedConcurrentExecutions"),
+                max_concurrency=self.max_concurrency,
             )
             self.functions[name] = fn
 
@@ -422,60 +432,74 @@ class LocalCloud:
         fn = self.function(function)
         self.wait_async_idle(30)  # earlier events are not handed to the stand-in
         old = fn.command
-        fn.restart()
+        # Command first, then restart: an environment started in between is retired too.
         fn.command = list(command)
+        fn.restart()
         try:
             yield fn
         finally:
-            fn.restart()
             fn.command = old
+            fn.restart()
 
     # ---- asynchronous invocation (Lambda's internal queue, retries, destinations) -----------
     def invoke_async(self, function: str, payload: bytes, source: str = "test") -> str:
+        """Lambda's Event invocation: queued, run by up to the function's concurrency workers at
+        once; a failed attempt goes back to the queue after the (compressed) retry delay."""
         fn = self.function(function)
         rid = str(uuid.uuid4())
         with self._async_lock:
             q = self._async.get(fn.name)
             if q is None:
                 q = self._async[fn.name] = queue.Queue()
-                threading.Thread(target=self._async_worker, args=(fn.name, q), name=f"async-{fn.name}", daemon=True).start()
+                workers = fn.concurrency
+                self._async_workers[fn.name] = workers
+                for i in range(workers):
+                    threading.Thread(target=self._async_worker, args=(fn.name, q), name=f"async-{fn.name}-{i}", daemon=True).start()
             self._async_busy[fn.name] = self._async_busy.get(fn.name, 0) + 1
-        q.put((payload, source, rid))
+        q.put((payload, source, rid, 0))
         return rid
 
-    def _async_worker(self, name: str, q: "queue.Queue[tuple[bytes, str, str]]") -> None:
+    def _async_worker(self, name: str, q: "queue.Queue[tuple[bytes, str, str, int]]") -> None:
         while True:
-            payload, source, rid = q.get()
+            payload, source, rid, attempts = q.get()
             if rid == "__stop__" or self._closed:
                 return
+            finished = True
             try:
-                self._run_async(name, payload, source, rid)
+                finished = self._async_attempt(name, q, payload, source, rid, attempts)
             except Exception:  # noqa: BLE001
                 log.exception("async invocation of %s", name)
             finally:
-                with self._async_lock:
-                    self._async_busy[name] -= 1
+                if finished:
+                    with self._async_lock:
+                        self._async_busy[name] -= 1
 
-    def _run_async(self, name: str, payload: bytes, source: str, rid: str) -> None:
+    def _async_attempt(self, name: str, q: "queue.Queue[tuple[bytes, str, str, int]]", payload: bytes, source: str,
+                       rid: str, attempts: int) -> bool:
+        """One attempt of an async invocation. True when the invocation is finished (success or
+        retries exhausted: destinations done); False when a retry was scheduled."""
         cfg = self.invoke_configs.get(name, {})
         retries = int(cfg.get("MaximumRetryAttempts", 2))
-        attempts = 0
-        error: FunctionError | None = None
-        response: Any = None
-        while attempts <= retries:
-            if attempts:
+        attempts += 1
+        try:
+            response = self.invoke(name, payload, source=f"{source} (async, attempt {attempts})")
+        except FunctionError as e:
+            log.warning("async %s attempt %d failed: %s", name, attempts, e.message[:300])
+            if attempts <= retries:
                 delay = self.async_retry_delays_s[min(attempts - 1, len(self.async_retry_delays_s) - 1)]
-                time.sleep(delay)
-                if self._closed:
-                    return
-            attempts += 1
-            try:
-                response = self.invoke(name, payload, source=f"{source} (async, attempt {attempts})")
-                error = None
-                break
-            except FunctionError as e:
-                error = e
-                log.warning("async %s attempt %d failed: %s", name, attempts, e.message[:300])
+                # Back to Lambda's internal queue after the delay; the worker takes other events.
+                t = threading.Timer(delay, q.put, args=((payload, source, rid, attempts),))
+                t.daemon = True
+                t.start()
+                return False
+            self._async_done(name, payload, source, rid, attempts, e, None)
+            return True
+        self._async_done(name, payload, source, rid, attempts, None, response)
+        return True
+
+    def _async_done(self, name: str, payload: bytes, source: str, rid: str, attempts: int,
+                    error: FunctionError | None, response: Any) -> None:
+        cfg = self.invoke_configs.get(name, {})
         fn = self.function(name)
         dest = (cfg.get("DestinationConfig") or {})
         try:
@@ -869,9 +893,11 @@ class LocalCloud:
         raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
     def wait_idle(self, timeout: float = 60) -> None:
-        """Until every queue a poller reads is empty (nothing visible or in flight) and no async
-        invocation is pending."""
+        """Until no poller loop holds a batch, every queue a poller reads is empty (nothing
+        visible or in flight) and no async invocation is pending (nor waiting for a retry)."""
         def idle() -> bool:
+            if any(p.busy() for p in self.pollers):
+                return False
             if not self.wait_async_idle(0.01):
                 return False
             for p in self.pollers:

@@ -1,13 +1,16 @@
-"""Lambda Runtime API (2018-06-01) and the Parameters and Secrets extension, one threaded HTTP
-server per function, in front of the real function binary (target/debug/<name>).
+"""Lambda Runtime API (2018-06-01) and the Parameters and Secrets extension in front of the real
+function binary (target/debug/<name>), one threaded HTTP server per execution environment.
 
-One execution environment per function: invocations of one function are serialised (Lambda
-would start more environments; the local cloud does not need the concurrency).
+A function runs a pool of execution environments, as Lambda does: each its own process and
+its own Runtime API endpoint, one invocation at a time; a new one is started (cold start) when
+every existing one is busy and the pool is below the function's concurrency (the template's
+ReservedConcurrentExecutions, else LOCALCLOUD_MAX_CONCURRENCY, default 4).
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import secrets as pysecrets
 import subprocess
@@ -73,7 +76,68 @@ def _trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{pysecrets.token_hex(12)};Parent={pysecrets.token_hex(8)};Sampled=0"
 
 
+DEFAULT_MAX_CONCURRENCY = 4
+
+
+def default_max_concurrency() -> int:
+    """The local cap on a function's execution environments when the template reserves none:
+    LOCALCLOUD_MAX_CONCURRENCY, else DEFAULT_MAX_CONCURRENCY."""
+    raw = os.environ.get("LOCALCLOUD_MAX_CONCURRENCY", "").strip()
+    return max(1, int(raw)) if raw else DEFAULT_MAX_CONCURRENCY
+
+
+class _RuntimeApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return  # a runtime killed (crash(), a timeout) while its connection was open
+        super().handle_error(request, client_address)
+
+
+class Environment:
+    """One execution environment of a function: its own process and its own Runtime API endpoint
+    (a threaded HTTP server on its own port, which is the environment's AWS_LAMBDA_RUNTIME_API and
+    its secrets extension), handling one invocation at a time, as in Lambda."""
+
+    def __init__(self, fn: "LambdaFunction", index: int) -> None:
+        self.fn = fn
+        self.index = index
+        self.queue: "queue.Queue[Invocation]" = queue.Queue()
+        self.inflight: dict[str, Invocation] = {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        # Bumped at every start and stop: a runtime of an earlier process gets no more events.
+        self.generation = 0
+        # The function's restart count when this process started (restart() retires older ones).
+        self.config_generation = -1
+        self.init_error: dict[str, Any] | None = None
+        self.secret_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.busy = False
+        self.server = _RuntimeApiServer(("127.0.0.1", 0), _handler_for(self))
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
+                         name=f"rapi-{fn.name}-{index}", daemon=True).start()
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class LambdaFunction:
+    """A function and its pool of execution environments.
+
+    An invocation takes an idle environment whose process runs (warm), else cold-starts one: an
+    idle environment without a process, or a new one while fewer than `concurrency` environments
+    exist. At `concurrency` busy environments, further invocations wait for one to be released
+    (Lambda would throttle; the local cloud queues). `concurrency` is the template's
+    ReservedConcurrentExecutions when set, else the local cap (`max_concurrency`,
+    LOCALCLOUD_MAX_CONCURRENCY, default 4)."""
+
     def __init__(
         self,
         *,
@@ -87,6 +151,8 @@ class LambdaFunction:
         memory_mb: int,
         log_path: Path,
         get_secret: Callable[[str], dict[str, Any]],
+        reserved_concurrency: int | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         self.name = name
         self.logical_id = logical_id
@@ -101,29 +167,49 @@ class LambdaFunction:
         self.log_path = log_path
         self.get_secret = get_secret
         self.session_token = "localcloud-" + pysecrets.token_hex(16)
-        self._queue: "queue.Queue[Invocation]" = queue.Queue()
-        self._inflight: dict[str, Invocation] = {}
-        self._busy = threading.Lock()
-        self._state = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._generation = 0
-        self._init_error: dict[str, Any] | None = None
-        self._secret_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.reserved_concurrency = int(reserved_concurrency) if reserved_concurrency not in (None, "") else None
+        self.max_concurrency = int(max_concurrency) if max_concurrency else default_max_concurrency()
+        # Guards the pool and every environment's state; waiters are woken when one is released.
+        self._state = threading.Condition()
+        self._envs: list[Environment] = []
+        self._restarts = 0
         self._closing = False
         self.cold_starts = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"rapi-{name}", daemon=True).start()
+        # The most environments busy at once (what the limit is checked against in tests).
+        self.peak_concurrency = 0
+        # The first endpoint exists before the first invocation (`port`, environment()).
+        self._envs.append(Environment(self, 0))
+
+    @property
+    def concurrency(self) -> int:
+        """The most execution environments this function runs at once."""
+        if self.reserved_concurrency is not None and self.reserved_concurrency > 0:
+            return self.reserved_concurrency
+        return max(1, self.max_concurrency)
+
+    @property
+    def environments(self) -> list[Environment]:
+        with self._state:
+            return list(self._envs)
+
+    @property
+    def port(self) -> int:
+        """The first environment's Runtime API / secrets extension port."""
+        return self._envs[0].port
+
+    def busy_environments(self) -> int:
+        with self._state:
+            return sum(1 for e in self._envs if e.busy)
 
     # ---- environment -------------------------------------------------------------------------
-    def environment(self) -> dict[str, str]:
-        env = {k: str(v) for k, v in self.template_env.items()}
-        env.update(self.extra_env)
-        env.update(
+    def environment(self, env: Environment | None = None) -> dict[str, str]:
+        port = (env or self._envs[0]).port
+        env_vars = {k: str(v) for k, v in self.template_env.items()}
+        env_vars.update(self.extra_env)
+        env_vars.update(
             {
-                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self.port}",
-                "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(self.port),
+                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+                "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(port),
                 "AWS_SESSION_TOKEN": self.session_token,
                 "AWS_LAMBDA_FUNCTION_NAME": self.name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
@@ -131,57 +217,88 @@ class LambdaFunction:
                 "_HANDLER": self.extra_env.get("_HANDLER", "bootstrap"),
             }
         )
-        return env
+        return env_vars
+
+    # ---- the pool ----------------------------------------------------------------------------
+    def _acquire(self) -> tuple[Environment, bool]:
+        """An environment for one invocation, marked busy: (environment, warm)."""
+        with self._state:
+            while True:
+                if self._closing:
+                    raise FunctionError(self.name, "Runtime.Closed", "the local cloud is closing")
+                busy = sum(1 for e in self._envs if e.busy)
+                if busy < self.concurrency:
+                    idle = [e for e in self._envs if not e.busy]
+                    warm = next((e for e in idle if e.running() and e.config_generation == self._restarts), None)
+                    env = warm or next(iter(idle), None)
+                    if env is None:
+                        env = Environment(self, len(self._envs))
+                        self._envs.append(env)
+                    env.busy = True
+                    self.peak_concurrency = max(self.peak_concurrency, busy + 1)
+                    return env, warm is not None
+                self._state.wait(0.5)
+
+    def _release(self, env: Environment) -> None:
+        if env.config_generation != self._restarts and env.proc is not None:
+            self._stop_env(env)  # restart() happened during the invocation: retire the process
+        with self._state:
+            env.busy = False
+            self._state.notify_all()
 
     # ---- process -----------------------------------------------------------------------------
-    def _start(self) -> None:
+    def _start(self, env: Environment, first: Invocation) -> None:
+        """Start the environment's process with `first` waiting for it (so a process that dies
+        at once fails it through the watcher)."""
         if not Path(self.command[0]).exists():
             raise InitError(self.name, "Runtime.InvalidEntrypoint", f"no executable {self.command[0]} (cargo build --bins)")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         logf = open(self.log_path, "ab")
-        logf.write(f"\n==== localcloud: cold start {time.strftime('%H:%M:%S')} ====\n".encode())
+        logf.write(f"\n==== localcloud: cold start {time.strftime('%H:%M:%S')} (environment {env.index}) ====\n".encode())
         logf.flush()
-        self._init_error = None
-        self._secret_cache.clear()
-        self._generation += 1
-        gen = self._generation
-        self._proc = subprocess.Popen(
-            list(self.command),
-            env=self.environment(),
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=str(self.log_path.parent),
-        )
-        logf.close()
-        self.cold_starts += 1
-        proc = self._proc
-        threading.Thread(target=self._watch, args=(proc, gen), name=f"watch-{self.name}", daemon=True).start()
+        with self._state:
+            env.init_error = None
+            env.secret_cache.clear()
+            env.generation += 1
+            gen = env.generation
+            env.config_generation = self._restarts
+            env.queue.put(first)
+        try:
+            proc = subprocess.Popen(
+                list(self.command),
+                env=self.environment(env),
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=str(self.log_path.parent),
+            )
+        finally:
+            logf.close()
+        with self._state:
+            env.proc = proc
+            self.cold_starts += 1
+        threading.Thread(target=self._watch, args=(env, proc, gen), name=f"watch-{self.name}-{env.index}", daemon=True).start()
 
-    def _watch(self, proc: subprocess.Popen[bytes], gen: int) -> None:
+    def _watch(self, env: Environment, proc: subprocess.Popen[bytes], gen: int) -> None:
         code = proc.wait()
         with self._state:
-            if gen != self._generation:
+            if gen != env.generation:
                 return
-            self._proc = None
+            env.proc = None
             if self._closing:
                 return
-            pending = list(self._inflight.values())
-            self._inflight.clear()
-            while True:
-                try:
-                    pending.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            pending = self._take_pending(env)
+            init_error = env.init_error
         if not pending:
-            log.warning("%s: runtime exited (status %s) between invocations; see %s", self.name, code, self.log_path)
+            log.warning("%s: runtime (environment %d) exited (status %s) between invocations; see %s",
+                        self.name, env.index, code, self.log_path)
             return
-        if self._init_error is not None:
+        if init_error is not None:
             err: FunctionError = InitError(
                 self.name,
-                self._init_error.get("errorType", "Runtime.Unknown"),
-                f"{self._init_error.get('errorMessage', '')} (init error; log: {self.log_path})",
-                self._init_error,
+                init_error.get("errorType", "Runtime.Unknown"),
+                f"{init_error.get('errorMessage', '')} (init error; log: {self.log_path})",
+                init_error,
             )
         else:
             err = InitError(
@@ -194,6 +311,35 @@ class LambdaFunction:
             inv.error = err
             inv.done.set()
 
+    @staticmethod
+    def _take_pending(env: Environment) -> list[Invocation]:
+        pending = list(env.inflight.values())
+        env.inflight.clear()
+        while True:
+            try:
+                pending.append(env.queue.get_nowait())
+            except queue.Empty:
+                return pending
+
+    def _stop_env(self, env: Environment) -> None:
+        """End the environment's process; an invocation still pending in it fails."""
+        with self._state:
+            proc = env.proc
+            env.generation += 1
+            env.proc = None
+            pending = self._take_pending(env)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for inv in pending:
+            inv.error = InitError(self.name, "Runtime.ExitError",
+                                  f"RequestId: {inv.request_id} Error: the execution environment was stopped")
+            inv.done.set()
+
     def log_tail(self, lines: int = 25) -> str:
         try:
             data = self.log_path.read_bytes()[-8000:].decode("utf-8", "replace")
@@ -202,80 +348,105 @@ class LambdaFunction:
         return "\n".join(data.splitlines()[-lines:])
 
     def _running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        with self._state:
+            return any(e.running() for e in self._envs)
 
     def stop(self) -> None:
-        with self._state:
-            proc = self._proc
-            self._generation += 1
-            self._proc = None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        """End every environment's process (invocations in flight fail)."""
+        for env in self.environments:
+            self._stop_env(env)
 
     def crash(self) -> bool:
-        """SIGKILL the function's process, as a crash or an out-of-memory kill would: invocations
-        in flight fail with Runtime.ExitError and the next one cold-starts. False if none ran."""
+        """SIGKILL one environment's process, as a crash or an out-of-memory kill would: a busy
+        one if any, else an idle one. Its invocation in flight fails with Runtime.ExitError and
+        the environment cold-starts when next used. False if no process ran."""
         with self._state:
-            proc = self._proc
+            running = [e for e in self._envs if e.running()]
+            victim = next((e for e in running if e.busy), None) or next(iter(running), None)
+            proc = victim.proc if victim is not None else None
         if proc is None or proc.poll() is not None:
             return False
         proc.kill()
         return True
 
     def restart(self) -> None:
-        """A fresh cold start on the next invocation (e.g. after a secret changed)."""
-        with self._busy:
-            self.stop()
+        """A fresh cold start for every invocation from now on (e.g. after a secret changed):
+        idle environments end now, busy ones when their invocation ends."""
+        with self._state:
+            self._restarts += 1
+            idle = [e for e in self._envs if not e.busy and e.proc is not None]
+            for e in idle:
+                e.busy = True
+        try:
+            for e in idle:
+                self._stop_env(e)
+        finally:
+            with self._state:
+                for e in idle:
+                    e.busy = False
+                self._state.notify_all()
 
     def close(self) -> None:
-        self._closing = True
+        with self._state:
+            self._closing = True
+            self._state.notify_all()
         self.stop()
-        self.server.shutdown()
-        self.server.server_close()
+        for env in self.environments:
+            env.close()
 
     # ---- invoke ------------------------------------------------------------------------------
     def invoke_raw(self, payload: bytes) -> tuple[str, bytes]:
         """Synchronous invocation: (request id, response bytes) or FunctionError."""
-        with self._busy:
-            cold = False
-            with self._state:
-                if not self._running():
-                    self._start()
-                    cold = True
+        env, warm = self._acquire()
+        try:
             rid = str(uuid.uuid4())
-            budget = self.timeout_s + (INIT_ALLOWANCE_S if cold else 0)
-            inv = Invocation(rid, payload, int((time.time() + self.timeout_s + (INIT_ALLOWANCE_S if cold else 0)) * 1000), self.arn)
-            self._queue.put(inv)
-            if not inv.done.wait(budget):
-                log.error("%s: invocation %s timed out after %ss: killing the environment", self.name, rid, self.timeout_s)
-                self.stop()
+            timeout_s = self.timeout_s
+            budget = timeout_s
+            inv = Invocation(rid, payload, int((time.time() + budget) * 1000), self.arn)
+            if warm:
                 with self._state:
-                    self._inflight.pop(rid, None)
-                raise FunctionError(self.name, "Sandbox.Timedout", f"RequestId: {rid} Error: Task timed out after {self.timeout_s:.2f} seconds")
+                    # The watcher clears `proc` under this lock: a process that died since
+                    # _acquire either fails this invocation (its watcher takes the queue) or is
+                    # seen here, and the environment cold-starts.
+                    warm = env.proc is not None
+                    if warm:
+                        env.queue.put(inv)
+            if not warm:
+                budget = timeout_s + INIT_ALLOWANCE_S
+                inv.deadline_ms = int((time.time() + budget) * 1000)
+                self._stop_env(env)  # the process of an environment retired by restart(), if any
+                self._start(env, inv)
+            if not inv.done.wait(budget):
+                log.error("%s: invocation %s timed out after %ss: killing its environment (%d)",
+                          self.name, rid, timeout_s, env.index)
+                with self._state:
+                    env.inflight.pop(rid, None)
+                self._stop_env(env)
+                raise FunctionError(self.name, "Sandbox.Timedout", f"RequestId: {rid} Error: Task timed out after {timeout_s:.2f} seconds")
             if inv.error is not None:
                 raise inv.error
             return rid, inv.result or b""
+        finally:
+            self._release(env)
 
     # ---- secrets extension -------------------------------------------------------------------
-    def secret(self, secret_id: str) -> dict[str, Any]:
+    def secret(self, secret_id: str, env: Environment | None = None) -> dict[str, Any]:
+        cache = (env or self._envs[0]).secret_cache
         ttl = float(self.template_env.get("SECRETS_MANAGER_TTL", "300") or 300)
         enabled = self.template_env.get("PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED", "true") == "true"
         now = time.time()
-        hit = self._secret_cache.get(secret_id)
+        hit = cache.get(secret_id)
         if enabled and hit and now - hit[0] < ttl:
             return hit[1]
         value = self.get_secret(secret_id)
         if enabled:
-            self._secret_cache[secret_id] = (now, value)
+            cache[secret_id] = (now, value)
         return value
 
 
-def _handler_for(fn: LambdaFunction) -> type[BaseHTTPRequestHandler]:
+def _handler_for(env: Environment) -> type[BaseHTTPRequestHandler]:
+    fn = env.fn
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -306,25 +477,25 @@ def _handler_for(fn: LambdaFunction) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
 
         def _next(self) -> None:
-            my_gen = fn._generation
+            my_gen = env.generation
             while True:
-                if fn._closing or my_gen != fn._generation:
+                if fn._closing or my_gen != env.generation:
                     # The environment is being replaced: this runtime never gets another event.
                     time.sleep(0.2)
-                    if fn._closing or my_gen != fn._generation:
+                    if fn._closing or my_gen != env.generation:
                         self.close_connection = True
                         return
                 try:
-                    inv = fn._queue.get(timeout=0.5)
+                    inv = env.queue.get(timeout=0.5)
                 except queue.Empty:
                     continue
-                if my_gen != fn._generation:
-                    fn._queue.put(inv)  # a stale runtime: leave the event to the new one
-                    continue
+                with fn._state:
+                    if my_gen != env.generation:
+                        env.queue.put(inv)  # a stale runtime: leave the event to the new one
+                        continue
+                    env.inflight[inv.request_id] = inv
+                    inv.picked_up = True
                 break
-            with fn._state:
-                fn._inflight[inv.request_id] = inv
-                inv.picked_up = True
             self._send(
                 200,
                 inv.payload,
@@ -346,7 +517,7 @@ def _handler_for(fn: LambdaFunction) -> type[BaseHTTPRequestHandler]:
                 self._send(400, b"missing secretId")
                 return
             try:
-                self._send(200, fn.secret(ids[0]))
+                self._send(200, fn.secret(ids[0], env))
             except KeyError as e:
                 self._send(400, f"ResourceNotFoundException: Secrets Manager can't find the specified secret. ({e})".encode())
             except Exception as e:  # noqa: BLE001
@@ -357,20 +528,20 @@ def _handler_for(fn: LambdaFunction) -> type[BaseHTTPRequestHandler]:
             path = urlparse(self.path).path
             if path == f"{RUNTIME_PREFIX}/init/error":
                 try:
-                    fn._init_error = json.loads(body or b"{}")
+                    env.init_error = json.loads(body or b"{}")
                 except ValueError:
-                    fn._init_error = {"errorType": self.headers.get("Lambda-Runtime-Function-Error-Type", "Runtime.Unknown"),
+                    env.init_error = {"errorType": self.headers.get("Lambda-Runtime-Function-Error-Type", "Runtime.Unknown"),
                                       "errorMessage": body.decode("utf-8", "replace")}
-                log.error("%s: init error: %s", fn.name, fn._init_error)
+                log.error("%s: init error: %s", fn.name, env.init_error)
                 self._send(202, {"status": "OK"})
                 # Lambda ends the environment after an init error.
-                threading.Thread(target=_kill_later, args=(fn,), daemon=True).start()
+                threading.Thread(target=_kill_later, args=(env,), daemon=True).start()
                 return
             prefix = f"{RUNTIME_PREFIX}/invocation/"
             if path.startswith(prefix):
                 rid, _, kind = path[len(prefix):].partition("/")
                 with fn._state:
-                    inv = fn._inflight.pop(rid, None)
+                    inv = env.inflight.pop(rid, None)
                 if inv is None:
                     self._send(400, {"errorType": "InvalidRequestID", "errorMessage": f"unknown request id {rid}"})
                     return
@@ -391,9 +562,9 @@ def _handler_for(fn: LambdaFunction) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _kill_later(fn: LambdaFunction) -> None:
+def _kill_later(env: Environment) -> None:
     time.sleep(0.5)
-    proc = fn._proc
+    proc = env.proc
     if proc is not None and proc.poll() is None:
         proc.terminate()
 
@@ -405,4 +576,4 @@ def binary_for(function_name: str, prefix: str, target_dir: Path) -> Path | None
     return p if p.exists() else None
 
 
-__all__ = ["LambdaFunction", "FunctionError", "InitError", "InvocationRecord", "binary_for"]
+__all__ = ["LambdaFunction", "Environment", "default_max_concurrency", "FunctionError", "InitError", "InvocationRecord", "binary_for"]

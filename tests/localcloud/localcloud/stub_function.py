@@ -9,12 +9,16 @@ MODE:
   exit           exit with status 3 before taking an invocation (a crash at init)
   init-error     report an init error through /runtime/init/error, then exit
   secret ARN     fetch ARN through the Parameters and Secrets extension and answer its JSON
+  sleep [S]      sleep S seconds (or the event's "sleep"), then answer what the concurrency tests
+                 measure: {"start", "end" (time.time()), "pid", "api" (AWS_LAMBDA_RUNTIME_API),
+                 "bodies" and "groups" of SQS records}
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -55,6 +59,16 @@ def main() -> None:
             req = urllib.request.Request(url, headers={"X-Aws-Parameters-Secrets-Token": os.environ["AWS_SESSION_TOKEN"]})
             with urllib.request.urlopen(req, timeout=10) as s:
                 post(f"/invocation/{rid}/response", json.loads(s.read()))
+            continue
+        if mode == "sleep":
+            start = time.time()
+            seconds = event.get("sleep") if isinstance(event, dict) and "sleep" in event else None
+            time.sleep(float(seconds if seconds is not None else (sys.argv[2] if len(sys.argv) > 2 else 1)))
+            records = event.get("Records", []) if isinstance(event, dict) else []
+            post(f"/invocation/{rid}/response", {
+                "start": start, "end": time.time(), "pid": os.getpid(), "api": API,
+                "bodies": [r.get("body") for r in records],
+                "groups": [r.get("attributes", {}).get("MessageGroupId") for r in records]})
             continue
         keep = ("AWS_LAMBDA_FUNCTION_NAME", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EVENTBRIDGE", "TABLE_NAME", "EVENT_BUS_NAME")
         post(f"/invocation/{rid}/response", {"event": event, "env": {k: os.environ.get(k) for k in keep}})
