@@ -206,6 +206,8 @@ impl MessageHandler for Classifier {
     async fn handle(&self, body: &str) -> Result<(), HandlerError> {
         let envelope: Envelope = serde_json::from_str(body).map_err(HandlerError::malformed)?;
         match envelope.detail_type.as_str() {
+            // Published until 2026-12 and never used here: one left in the queue by the last
+            // deploy is done with.
             CHANGE_EVENT_DETAIL_TYPE => Ok(()),
             DRIFT_EVENT_DETAIL_TYPE => {
                 let drift: DriftEvent = serde_json::from_value(envelope.detail)

@@ -20,8 +20,7 @@ use dd0c_shared::clock::Clock;
 use dd0c_shared::domain::actor::Actor;
 use dd0c_shared::domain::drift::{
     drift_finding_id, resource_type_for_iac, AttributeChange, ChangeClass, ChangeEvent, DriftEvent,
-    DriftEventKind, DriftReport, DriftStatus, ManagedBy, ManagedResource, CHANGE_EVENT_DETAIL_TYPE,
-    DRIFT_EVENT_DETAIL_TYPE,
+    DriftEventKind, DriftReport, DriftStatus, ManagedBy, ManagedResource, DRIFT_EVENT_DETAIL_TYPE,
 };
 use dd0c_shared::domain::{CloudTrailRecord, IacTool, Source};
 use dd0c_shared::entity::{self, account::DriftSettings, drift_event::StoredDrift};
@@ -152,15 +151,24 @@ async fn resolve(
     }))
 }
 
+/// What one CloudTrail record changed: the change events recorded in the resources' history
+/// (read there by the drift timeline and attribution; nothing downstream consumes them as
+/// messages, so they are not published), and the drift events to publish.
+#[derive(Debug, Default)]
+pub(crate) struct Tracked {
+    pub changes: Vec<ChangeEvent>,
+    pub events: Vec<BusEvent>,
+}
+
 pub(crate) async fn track(
     table: &dyn Table,
     _clock: &dyn Clock,
     record: &CloudTrailRecord,
     link: &AccountLink,
-) -> Result<Vec<BusEvent>, HandlerError> {
+) -> Result<Tracked, HandlerError> {
     let extracted = extract(record);
     if extracted.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Tracked::default());
     }
     let tenant = link.tenant_id.as_str();
     let account = link.account_id.as_str();
@@ -174,6 +182,7 @@ pub(crate) async fn track(
     let iac = tool.is_some() || is_deployer(&identity, &actor.arn, &settings);
     let ttl = (record.event_time + Duration::days(CHANGE_RETENTION_DAYS)).timestamp();
     let mut events = Vec::new();
+    let mut changes_recorded = Vec::new();
     let mut drift_index = 0usize;
     for Extracted {
         resource_type,
@@ -217,13 +226,7 @@ pub(crate) async fn track(
             managed_by: managed_by.clone(),
         };
         entity::resource::record_change_event(table, &change, ttl).await?;
-        events.push(bus_event(
-            CHANGE_EVENT_DETAIL_TYPE,
-            to_json(&change)?,
-            tenant,
-            account,
-            &record.aws_region,
-        ));
+        changes_recorded.push(change.clone());
         let open: Vec<StoredDrift> = if matches!(class, ChangeClass::Iac | ChangeClass::Drift) {
             entity::drift_event::drift_for_resource(table, tenant, &resource_type, &resource_id)
                 .await?
@@ -326,7 +329,10 @@ pub(crate) async fn track(
             ChangeClass::Automated | ChangeClass::Unmanaged => {}
         }
     }
-    Ok(events)
+    Ok(Tracked {
+        changes: changes_recorded,
+        events,
+    })
 }
 
 /// The CloudTrail change a reported drift is attributed to: the latest change to the resource

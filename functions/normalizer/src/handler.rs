@@ -6,7 +6,6 @@ use dd0c_shared::accounts::Accounts;
 use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::bus::{Bus, BusEvent};
 use dd0c_shared::clock::SharedClock;
-use dd0c_shared::domain::drift::CHANGE_EVENT_DETAIL_TYPE;
 use dd0c_shared::domain::ingest::CLOUD_TRAIL;
 use dd0c_shared::domain::{CloudTrailRecord, CostEvent, IngestMessage, COST_EVENT_DETAIL_TYPE};
 use dd0c_shared::entity::event;
@@ -169,15 +168,13 @@ impl Normalizer {
             .await
             .map_err(resolve_failed)?;
         let normalized = catalogue::normalize_with(&record, tenant, &account, &facts);
-        let change_events =
+        let tracked =
             crate::drift::track(self.table.as_ref(), self.clock.as_ref(), &record, &link).await?;
-        if !change_events.is_empty() {
-            let changes = change_events
-                .iter()
-                .filter(|e| e.detail_type == CHANGE_EVENT_DETAIL_TYPE)
-                .count();
-            self.bus.publish(change_events).await?;
-            telemetry::metric(Metric::ChangeEvents, changes as f64);
+        if !tracked.events.is_empty() {
+            self.bus.publish(tracked.events).await?;
+        }
+        if !tracked.changes.is_empty() {
+            telemetry::metric(Metric::ChangeEvents, tracked.changes.len() as f64);
         }
         let ttl = (record.event_time + Duration::days(EVENT_RETENTION_DAYS)).timestamp();
         let outcome = match normalized {

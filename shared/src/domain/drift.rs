@@ -12,6 +12,8 @@ use serde_json::Value;
 use super::actor::{Actor, IacTool};
 use super::finding::Severity;
 
+/// No longer published (change events stay in the resource history where they are read);
+/// the classifier still accepts one left in its queue.
 pub const CHANGE_EVENT_DETAIL_TYPE: &str = "dd0c.ChangeEvent";
 pub const DRIFT_EVENT_DETAIL_TYPE: &str = "dd0c.DriftEvent";
 

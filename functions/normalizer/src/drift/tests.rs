@@ -9,7 +9,7 @@ use dd0c_shared::clock::ManualClock;
 use dd0c_shared::domain::cloudtrail::records_in;
 use dd0c_shared::domain::drift::{
     ChangeClass, ChangeEvent, DriftEvent, DriftEventKind, DriftReport, DriftStatus, ReportedDrift,
-    CHANGE_EVENT_DETAIL_TYPE, DRIFT_EVENT_DETAIL_TYPE,
+    DRIFT_EVENT_DETAIL_TYPE,
 };
 use dd0c_shared::domain::{CloudTrailRecord, IacTool};
 use dd0c_shared::entity::{self, account::DriftSettings};
@@ -424,20 +424,30 @@ fn demo() -> Vec<CloudTrailRecord> {
         .collect()
 }
 
-fn drifts(events: &[BusEvent]) -> Vec<DriftEvent> {
+impl AsRef<[BusEvent]> for Tracked {
+    fn as_ref(&self) -> &[BusEvent] {
+        &self.events
+    }
+}
+
+fn drifts(events: impl AsRef<[BusEvent]>) -> Vec<DriftEvent> {
     events
+        .as_ref()
         .iter()
         .filter(|e| e.detail_type == DRIFT_EVENT_DETAIL_TYPE)
         .map(|e| serde_json::from_value(e.detail.clone()).expect("drift event"))
         .collect()
 }
 
-fn changes(events: &[BusEvent]) -> Vec<ChangeEvent> {
-    events
-        .iter()
-        .filter(|e| e.detail_type == CHANGE_EVENT_DETAIL_TYPE)
-        .map(|e| serde_json::from_value(e.detail.clone()).expect("change event"))
-        .collect()
+fn changes(tracked: &Tracked) -> Vec<ChangeEvent> {
+    assert!(
+        tracked
+            .events
+            .iter()
+            .all(|e| e.detail_type == DRIFT_EVENT_DETAIL_TYPE),
+        "only drift events are published"
+    );
+    tracked.changes.clone()
 }
 
 #[tokio::test]
@@ -555,7 +565,7 @@ async fn iac_change_resolves_open_drift() {
         .await
         .unwrap();
     let opened = drifts(
-        &track(table.as_ref(), &clock, &records[1], &link())
+        track(table.as_ref(), &clock, &records[1], &link())
             .await
             .unwrap(),
     )
@@ -746,7 +756,7 @@ async fn report_is_attributed_to_the_cloudtrail_change_within_the_window() {
         Some("sg-0123456789abcdef0"),
     ))
     .unwrap();
-    let late = drifts(&report(table.as_ref(), Some(&raw)).await.unwrap()).remove(0);
+    let late = drifts(report(table.as_ref(), Some(&raw)).await.unwrap()).remove(0);
     assert!(late.change.is_none());
     assert!(late.id.starts_with("drift-r-"));
     assert_eq!(late.stack.as_deref(), Some("web-prod"));
