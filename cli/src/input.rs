@@ -2,7 +2,9 @@
 //! lines of EventBridge envelopes, JSON lines of bare CloudTrail records, or CloudTrail S3
 //! log files (`{"Records": [...]}`). Records stay raw JSON text; only their time is read here.
 
-use std::io::Read;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -134,72 +136,446 @@ fn records_of(raw: &str) -> Result<Vec<InputRecord>, (&'static str, String)> {
     ))
 }
 
-fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
-    let bytes = std::fs::read(path)?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(bytes.len() * 8);
-        flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_end(&mut out)?;
-        Ok(out)
-    } else {
-        Ok(bytes)
+/// How far back in event time a record of a JSON-lines file may come after a later one and
+/// still be replayed in order: a record is held until its file has shown one this much later
+/// (CloudTrail's own delivery is out of order by minutes).
+pub const REORDER_HORIZON_SECONDS: i64 = 15 * 60;
+/// At most this many records are held per JSON-lines file; past it the earliest is released,
+/// and a record that then arrives earlier than one already replayed is late (counted).
+pub const REORDER_MAX_RECORDS: usize = 4096;
+
+/// The order records are replayed in: by time, records without a time last, then by file
+/// (in path order), then by position in the file — the order a stable sort of every file's
+/// records, concatenated in path order, gives.
+type Order = (bool, Option<DateTime<Utc>>, usize, u64);
+
+fn order_of(time: Option<DateTime<Utc>>, file: usize, seq: u64) -> Order {
+    (time.is_none(), time, file, seq)
+}
+
+struct Held {
+    order: Order,
+    record: InputRecord,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Self) -> bool {
+        self.order == other.order
+    }
+}
+impl Eq for Held {}
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Held {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order.cmp(&other.order)
     }
 }
 
-fn read_file(path: &Path, input: &mut Input) {
-    let bytes = match read_bytes(path) {
-        Ok(b) => b,
-        Err(e) => {
-            input.errors.push(InputError {
-                path: path.to_owned(),
-                line: None,
-                reason: "unreadable_file",
-                detail: e.to_string(),
-            });
-            return;
-        }
-    };
-    input.files += 1;
-    input.bytes += bytes.len() as u64;
-    let text = match std::str::from_utf8(&bytes) {
+/// Opens a file, decompressing it when it is gzip.
+fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+    let mut file = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    if file.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::bufread::MultiGzDecoder::new(file),
+        )))
+    } else {
+        Ok(Box::new(file))
+    }
+}
+
+#[cfg(test)]
+fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    open(path)?.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// How a file is read: line by line (JSON lines, or a document on one line, as CloudTrail
+/// writes its log files), or whole (a document over several lines, e.g. pretty-printed).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Lines,
+    Whole,
+}
+
+/// Every record of a whole file, or why it holds none (the logic of a file read at once).
+fn records_of_file(path: &Path, bytes: &[u8], errors: &mut Vec<InputError>) -> Vec<InputRecord> {
+    let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            input.errors.push(InputError {
+            errors.push(InputError {
                 path: path.to_owned(),
                 line: None,
                 reason: "not_json",
                 detail: format!("not UTF-8 text: {e}"),
             });
-            return;
+            return Vec::new();
         }
     };
     // A whole-file document (a CloudTrail log file or one pretty-printed event)…
     if serde_json::from_str::<&RawValue>(text).is_ok() {
-        match records_of(text) {
-            Ok(records) => input.records.extend(records),
-            Err((reason, detail)) => input.errors.push(InputError {
-                path: path.to_owned(),
-                line: None,
-                reason,
-                detail,
-            }),
-        }
-        return;
+        return match records_of(text) {
+            Ok(records) => records,
+            Err((reason, detail)) => {
+                errors.push(InputError {
+                    path: path.to_owned(),
+                    line: None,
+                    reason,
+                    detail,
+                });
+                Vec::new()
+            }
+        };
     }
     // …or JSON lines.
+    let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
         match records_of(line) {
-            Ok(records) => input.records.extend(records),
-            Err((reason, detail)) => input.errors.push(InputError {
+            Ok(records) => out.extend(records),
+            Err((reason, detail)) => errors.push(InputError {
                 path: path.to_owned(),
                 line: Some(i + 1),
                 reason,
                 detail,
             }),
         }
+    }
+    out
+}
+
+/// One line of a file read line by line: its records, or why it holds none.
+fn records_of_line(
+    path: &Path,
+    number: usize,
+    line: &[u8],
+) -> Result<Vec<InputRecord>, InputError> {
+    let error = |reason, detail| InputError {
+        path: path.to_owned(),
+        line: Some(number),
+        reason,
+        detail,
+    };
+    let text =
+        std::str::from_utf8(line).map_err(|e| error("not_json", format!("not UTF-8 text: {e}")))?;
+    records_of(text.trim()).map_err(|(reason, detail)| error(reason, detail))
+}
+
+/// A file planned for the replay: how it is read and when its first record is due.
+#[derive(Debug, Clone)]
+struct Planned {
+    file: usize,
+    mode: Mode,
+    /// The earliest time of its first line's records (of all its records, read whole).
+    first: Option<DateTime<Utc>>,
+}
+
+/// Reads enough of a file to plan it: its mode and the time of its first records. Nothing
+/// of it is kept; a line that cannot be read is reported when the file is replayed.
+fn plan(path: &Path, file: usize) -> std::io::Result<Planned> {
+    let mut reader = open(path)?;
+    let mut line = Vec::new();
+    let mut first_line = true;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(Planned {
+                file,
+                mode: Mode::Lines,
+                first: None,
+            });
+        }
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            if first_line {
+                // Not text: read whole, to be reported once.
+                return Ok(Planned {
+                    file,
+                    mode: Mode::Whole,
+                    first: None,
+                });
+            }
+            continue;
+        };
+        let text = text.trim();
+        if first_line {
+            first_line = false;
+            if let Err(e) = serde_json::from_str::<&RawValue>(text) {
+                if e.is_eof() {
+                    // A document over several lines: read whole, now and when replayed.
+                    let mut bytes = line.clone();
+                    reader.read_to_end(&mut bytes)?;
+                    let records = records_of_file(path, &bytes, &mut Vec::new());
+                    return Ok(Planned {
+                        file,
+                        mode: Mode::Whole,
+                        first: records.iter().filter_map(|r| r.time).min(),
+                    });
+                }
+            }
+        }
+        if let Ok(records) = records_of(text) {
+            if let Some(first) = records.iter().filter_map(|r| r.time).min() {
+                return Ok(Planned {
+                    file,
+                    mode: Mode::Lines,
+                    first: Some(first),
+                });
+            }
+        }
+    }
+}
+
+/// A file being replayed: its records come out in [`Order`], a JSON-lines file's through a
+/// reorder window ([`REORDER_HORIZON_SECONDS`], [`REORDER_MAX_RECORDS`]).
+struct Source {
+    file: usize,
+    path: PathBuf,
+    /// `None` once the file is exhausted (or could not be read further).
+    reader: Option<Box<dyn BufRead>>,
+    line: Vec<u8>,
+    line_number: usize,
+    /// Lines that were not blank.
+    lines_read: usize,
+    /// Why the first line holds no record, when that line is a JSON document: reported
+    /// with its line number once a second line shows the file is JSON lines, without it
+    /// when the file is that one document (as a file read whole is).
+    deferred: Option<InputError>,
+    seq: u64,
+    window: BinaryHeap<Reverse<Held>>,
+    /// The latest time read from the file so far.
+    frontier: Option<DateTime<Utc>>,
+}
+
+impl Source {
+    fn open(path: &Path, planned: &Planned, input: &mut Progress) -> Self {
+        let mut source = Source {
+            file: planned.file,
+            path: path.to_owned(),
+            reader: None,
+            line: Vec::new(),
+            line_number: 0,
+            lines_read: 0,
+            deferred: None,
+            seq: 0,
+            window: BinaryHeap::new(),
+            frontier: None,
+        };
+        let reader = match open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                input.unreadable(path, None, &e);
+                return source;
+            }
+        };
+        match planned.mode {
+            Mode::Lines => source.reader = Some(reader),
+            Mode::Whole => {
+                let mut bytes = Vec::new();
+                let mut reader = reader;
+                if let Err(e) = reader.read_to_end(&mut bytes) {
+                    input.unreadable(path, None, &e);
+                    return source;
+                }
+                input.bytes += bytes.len() as u64;
+                for record in records_of_file(path, &bytes, &mut input.errors) {
+                    source.hold(record);
+                }
+            }
+        }
+        source
+    }
+
+    fn hold(&mut self, record: InputRecord) {
+        if let Some(t) = record.time {
+            self.frontier = Some(self.frontier.map_or(t, |f| f.max(t)));
+        }
+        let order = order_of(record.time, self.file, self.seq);
+        self.seq += 1;
+        self.window.push(Reverse(Held { order, record }));
+    }
+
+    /// Whether the earliest record held can go: nothing earlier can come from this file.
+    fn head_is_due(&self) -> bool {
+        let Some(Reverse(head)) = self.window.peek() else {
+            return false;
+        };
+        if self.reader.is_none() || self.window.len() > REORDER_MAX_RECORDS {
+            return true;
+        }
+        match (head.record.time, self.frontier) {
+            (Some(t), Some(f)) => (f - t).num_seconds() >= REORDER_HORIZON_SECONDS,
+            _ => false,
+        }
+    }
+
+    /// The file's next record in order, reading ahead as far as the window needs.
+    fn next(&mut self, input: &mut Progress) -> Option<Held> {
+        loop {
+            if self.head_is_due() {
+                return self.window.pop().map(|Reverse(h)| h);
+            }
+            let reader = self.reader.as_mut()?;
+            self.line.clear();
+            match reader.read_until(b'\n', &mut self.line) {
+                Ok(0) => {
+                    self.reader = None;
+                    if let Some(mut e) = self.deferred.take() {
+                        e.line = None;
+                        input.errors.push(e);
+                    }
+                }
+                Ok(n) => {
+                    input.bytes += n as u64;
+                    self.line_number += 1;
+                    if self.line.trim_ascii().is_empty() {
+                        continue;
+                    }
+                    self.lines_read += 1;
+                    if let Some(e) = self.deferred.take() {
+                        input.errors.push(e);
+                    }
+                    match records_of_line(&self.path, self.line_number, &self.line) {
+                        Ok(records) => {
+                            for r in records {
+                                self.hold(r);
+                            }
+                        }
+                        Err(e) if self.lines_read == 1 && e.reason != "not_json" => {
+                            self.deferred = Some(e);
+                        }
+                        Err(e) => input.errors.push(e),
+                    }
+                }
+                Err(e) => {
+                    input.unreadable(&self.path, Some(self.line_number + 1), &e);
+                    self.reader = None;
+                }
+            }
+        }
+    }
+}
+
+/// What reading has found so far besides records.
+#[derive(Debug, Default)]
+struct Progress {
+    errors: Vec<InputError>,
+    bytes: u64,
+}
+
+impl Progress {
+    fn unreadable(&mut self, path: &Path, line: Option<usize>, e: &std::io::Error) {
+        self.errors.push(InputError {
+            path: path.to_owned(),
+            line,
+            reason: "unreadable_file",
+            detail: e.to_string(),
+        });
+    }
+}
+
+/// Every record of the input, streamed in event-time order: a k-way merge of the files,
+/// each read only once the merge reaches its first record's time, so that only the files
+/// whose time spans overlap are open at once (docs/decisions/1010-streaming-replay.md).
+pub struct InputStream {
+    paths: Vec<PathBuf>,
+    /// Files not opened yet, latest first (popped from the end).
+    planned: Vec<Planned>,
+    /// The next record of each open file.
+    heads: BinaryHeap<Reverse<Held>>,
+    sources: std::collections::HashMap<usize, Source>,
+    progress: Progress,
+    /// Files that could be opened.
+    pub files: usize,
+}
+
+impl InputStream {
+    /// Plans every path (files or directories, read recursively, in path order).
+    pub fn open(paths: &[PathBuf]) -> Self {
+        let mut progress = Progress::default();
+        let mut files = Vec::new();
+        for path in paths {
+            collect_files(path, &mut files, &mut progress.errors);
+        }
+        let mut planned = Vec::with_capacity(files.len());
+        for (i, path) in files.iter().enumerate() {
+            match plan(path, i) {
+                Ok(p) => planned.push(p),
+                Err(e) => progress.unreadable(path, None, &e),
+            }
+        }
+        let files_read = planned.len();
+        planned.sort_by_key(|p| Reverse(order_of(p.first, p.file, 0)));
+        InputStream {
+            paths: files,
+            planned,
+            heads: BinaryHeap::new(),
+            sources: Default::default(),
+            progress,
+            files: files_read,
+        }
+    }
+
+    /// Bytes read so far (decompressed).
+    pub fn bytes(&self) -> u64 {
+        self.progress.bytes
+    }
+
+    /// What could not be read since the last call (each line or file once).
+    pub fn take_errors(&mut self) -> Vec<InputError> {
+        std::mem::take(&mut self.progress.errors)
+    }
+
+    /// Files open at once now (for tests of the merge's bound).
+    pub fn open_files(&self) -> usize {
+        self.sources.len()
+    }
+
+    fn advance(&mut self, file: usize) {
+        if let Some(source) = self.sources.get_mut(&file) {
+            match source.next(&mut self.progress) {
+                Some(held) => self.heads.push(Reverse(held)),
+                None => {
+                    self.sources.remove(&file);
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for InputStream {
+    type Item = InputRecord;
+
+    fn next(&mut self) -> Option<InputRecord> {
+        loop {
+            // Open the next planned file when its first record is due before every open
+            // file's next one.
+            let due = match (self.planned.last(), self.heads.peek()) {
+                (Some(p), Some(Reverse(head))) => order_of(p.first, p.file, 0) <= head.order,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if !due {
+                break;
+            }
+            let planned = self.planned.pop()?;
+            let source = Source::open(&self.paths[planned.file], &planned, &mut self.progress);
+            self.sources.insert(planned.file, source);
+            self.advance(planned.file);
+        }
+        let Reverse(held) = self.heads.pop()?;
+        self.advance(held.order.2);
+        Some(held.record)
     }
 }
 
@@ -231,18 +607,38 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputEr
     }
 }
 
-/// Reads every path; records come back in event-time order (records without a time last).
+/// Reads every path at once; records come back in event-time order (records without a time
+/// last). Holds the whole input: for tests and the benchmark's in-memory stages.
 pub fn read_inputs(paths: &[PathBuf]) -> Input {
-    let mut input = Input::default();
+    let mut stream = InputStream::open(paths);
+    let mut input = Input {
+        files: stream.files,
+        ..Input::default()
+    };
+    for record in stream.by_ref() {
+        input.records.push(record);
+    }
+    input.errors = stream.take_errors();
+    input.bytes = stream.bytes();
+    input
+}
+
+/// Reads every path the way the replay did before it streamed: each file whole, every record
+/// sorted at once. The reference the streaming order is tested against.
+#[cfg(test)]
+fn read_inputs_at_once(paths: &[PathBuf]) -> Vec<InputRecord> {
     let mut files = Vec::new();
     for path in paths {
-        collect_files(path, &mut files, &mut input.errors);
+        collect_files(path, &mut files, &mut Vec::new());
     }
+    let mut records = Vec::new();
     for file in files {
-        read_file(&file, &mut input);
+        if let Ok(bytes) = read_bytes(&file) {
+            records.extend(records_of_file(&file, &bytes, &mut Vec::new()));
+        }
     }
-    input.records.sort_by_key(|r| (r.time.is_none(), r.time));
-    input
+    records.sort_by_key(|r| (r.time.is_none(), r.time));
+    records
 }
 
 #[cfg(test)]
