@@ -497,6 +497,10 @@ pub struct InputStream {
     progress: Progress,
     /// Files that could be opened.
     pub files: usize,
+    /// The latest time of a record handed out so far.
+    latest: Option<DateTime<Utc>>,
+    /// Records handed out after a later one (beyond the reorder window): replayed late.
+    pub late: u64,
 }
 
 impl InputStream {
@@ -523,6 +527,8 @@ impl InputStream {
             sources: Default::default(),
             progress,
             files: files_read,
+            latest: None,
+            late: 0,
         }
     }
 
@@ -575,6 +581,13 @@ impl Iterator for InputStream {
         }
         let Reverse(held) = self.heads.pop()?;
         self.advance(held.order.2);
+        if let Some(t) = held.record.time {
+            if self.latest.is_some_and(|l| t < l) {
+                self.late += 1;
+            } else {
+                self.latest = Some(t);
+            }
+        }
         Some(held.record)
     }
 }
@@ -644,6 +657,223 @@ fn read_inputs_at_once(paths: &[PathBuf]) -> Vec<InputRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("dd0c-input-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A bare CloudTrail record at `2024-01-02T00:00:00Z` plus `minutes`.
+    fn record(id: &str, minutes: i64) -> String {
+        let t = DateTime::parse_from_rfc3339("2024-01-02T00:00:00Z").unwrap()
+            + chrono::Duration::minutes(minutes);
+        format!(
+            r#"{{"eventID":"{id}","eventTime":"{}","eventName":"RunInstances"}}"#,
+            t.with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    }
+
+    fn lines(records: &[String]) -> String {
+        records.iter().map(|r| format!("{r}\n")).collect()
+    }
+
+    fn ids(records: &[InputRecord]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<serde_json::Value>(&r.raw).unwrap()["eventID"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_stream_replays_in_the_order_of_a_sort_of_the_whole_input() {
+        let d = dir("order");
+        // Two accounts' JSON lines interleaved in time, ties across files, a file slightly
+        // out of order (within the window), a CloudTrail log file out of order, gzip, a
+        // pretty-printed event, records without a time, and lines that are not records.
+        std::fs::write(
+            d.join("a.jsonl"),
+            lines(&[
+                record("a1", 0),
+                record("a2", 10),
+                record("a3", 30),
+                record("a4", 30),
+            ]),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("b.jsonl"),
+            lines(&[
+                record("b1", 10),
+                record("b3", 25),
+                record("b2", 20),
+                record("b4", 600),
+            ]) + "not json\n\n"
+                + r#"{"eventID":"b-no-time","eventName":"X"}"#
+                + "\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("c.json"),
+            format!(
+                r#"{{"Records":[{},{},{}]}}"#,
+                record("c3", 500),
+                record("c1", 5),
+                record("c2", 30)
+            ),
+        )
+        .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(d.join("d.jsonl.gz")).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(lines(&[record("d1", 1), record("d2", 700)]).as_bytes())
+            .unwrap();
+        gz.finish().unwrap();
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(
+            d.join("sub/e.json"),
+            format!(
+                "{{\n  \"eventID\": \"e1\",\n  \"eventTime\": \"2024-01-02T00:10:00Z\",\n  \"eventName\": \"X\"\n}}\n"
+            ),
+        )
+        .unwrap();
+        let streamed = read_inputs(std::slice::from_ref(&d));
+        let at_once = read_inputs_at_once(std::slice::from_ref(&d));
+        assert_eq!(ids(&streamed.records), ids(&at_once));
+        assert_eq!(
+            ids(&streamed.records),
+            [
+                "a1",
+                "d1",
+                "c1",
+                "a2",
+                "b1",
+                "e1",
+                "b2",
+                "b3",
+                "a3",
+                "a4",
+                "c2",
+                "c3",
+                "b4",
+                "d2",
+                "b-no-time"
+            ]
+        );
+        assert_eq!(streamed.files, 5);
+        let errors: Vec<String> = streamed.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].ends_with("b.jsonl:5: not_json: expected ident at line 1 column 2"));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn files_are_opened_only_when_their_records_are_due() {
+        let d = dir("lazy");
+        // Forty files of an hour each, one after the other in time but not in path order.
+        for i in 0..40i64 {
+            let start = (39 - i) * 60;
+            let records: Vec<String> = (0..10)
+                .map(|j| record(&format!("f{i}-{j}"), start + j * 6))
+                .collect();
+            std::fs::write(d.join(format!("{i:02}.jsonl")), lines(&records)).unwrap();
+        }
+        let mut stream = InputStream::open(std::slice::from_ref(&d));
+        let mut most_open = 0;
+        let mut n = 0;
+        let mut last = None;
+        while let Some(r) = stream.next() {
+            most_open = most_open.max(stream.open_files());
+            assert!(last <= r.time, "out of order");
+            last = r.time;
+            n += 1;
+        }
+        assert_eq!(n, 400);
+        assert_eq!(stream.late, 0);
+        // The file being replayed, and the next one while its first record is read ahead.
+        assert!(most_open <= 2, "{most_open} files open at once");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_record_behind_the_reorder_window_is_replayed_late_and_counted() {
+        let d = dir("late");
+        // x2 went out when x3, an hour later, was read: x4, fifty minutes earlier than x2,
+        // comes late; x5, twenty minutes behind x3, is still within the window.
+        std::fs::write(
+            d.join("x.jsonl"),
+            lines(&[
+                record("x1", 0),
+                record("x2", 60),
+                record("x3", 120),
+                record("x4", 10),
+                record("x5", 100),
+            ]),
+        )
+        .unwrap();
+        let mut stream = InputStream::open(std::slice::from_ref(&d));
+        let order: Vec<InputRecord> = stream.by_ref().collect();
+        assert_eq!(ids(&order), ["x1", "x2", "x4", "x5", "x3"]);
+        assert_eq!(stream.late, 1);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_window_holds_at_most_its_limit_of_records() {
+        let d = dir("cap");
+        let mut records: Vec<String> = (0..REORDER_MAX_RECORDS + 10)
+            .map(|i| record(&format!("r{i}"), 100))
+            .collect();
+        records.push(record("early", 0));
+        std::fs::write(d.join("x.jsonl"), lines(&records)).unwrap();
+        let mut stream = InputStream::open(std::slice::from_ref(&d));
+        let order: Vec<InputRecord> = stream.by_ref().collect();
+        assert_eq!(order.len(), REORDER_MAX_RECORDS + 11);
+        // The window was full: the earliest held went out before `early` was read.
+        assert_eq!(stream.late, 1);
+        assert_eq!(ids(&order)[10], "early");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_file_that_is_one_document_is_reported_without_a_line() {
+        let d = dir("doc");
+        std::fs::write(
+            d.join("one.json"),
+            r#"{"detail-type":"Scheduled Event","detail":{}}"#,
+        )
+        .unwrap();
+        std::fs::write(d.join("bin.der"), [0x30u8, 0x82, 0xff, 0x0a, 0xfe, 0x0a]).unwrap();
+        std::fs::write(
+            d.join("two.jsonl"),
+            "{\"detail-type\":\"Scheduled Event\",\"detail\":{}}\n{\"a\":1}\n",
+        )
+        .unwrap();
+        let input = read_inputs(std::slice::from_ref(&d));
+        let errors: Vec<String> = input.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(errors
+            .iter()
+            .any(|e| e.contains("bin.der: not_json: not UTF-8")));
+        assert!(errors
+            .iter()
+            .any(|e| e.contains("one.json: not_cloudtrail")));
+        assert!(errors
+            .iter()
+            .any(|e| e.contains("two.jsonl:1: not_cloudtrail")));
+        assert!(errors
+            .iter()
+            .any(|e| e.contains("two.jsonl:2: unknown_shape")));
+        let _ = std::fs::remove_dir_all(&d);
+    }
 
     const RECORD: &str = r#"{"eventID":"e1","eventTime":"2024-01-02T00:00:00Z","eventName":"RunInstances","eventSource":"ec2.amazonaws.com"}"#;
 

@@ -219,18 +219,9 @@ pub async fn replay_keeping_pipeline(
         policy: options.policy.clone(),
     });
     let mut events_read = 0;
-    let mut late = 0;
-    let mut latest = None;
     let mut next = first;
     while let Some(record) = next {
         events_read += 1;
-        if let Some(t) = record.time {
-            if latest.is_some_and(|l| t < l) {
-                late += 1;
-            } else {
-                latest = Some(t);
-            }
-        }
         run_record(&pipeline, &record).await;
         drop(record);
         progress.tick(events_read);
@@ -257,7 +248,7 @@ pub async fn replay_keeping_pipeline(
         outcomes,
         input_errors,
         findings,
-        late,
+        late: input.late,
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok(Some((summary, pipeline)))
