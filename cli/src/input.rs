@@ -740,9 +740,7 @@ mod tests {
         std::fs::create_dir_all(d.join("sub")).unwrap();
         std::fs::write(
             d.join("sub/e.json"),
-            format!(
-                "{{\n  \"eventID\": \"e1\",\n  \"eventTime\": \"2024-01-02T00:10:00Z\",\n  \"eventName\": \"X\"\n}}\n"
-            ),
+            "{\n  \"eventID\": \"e1\",\n  \"eventTime\": \"2024-01-02T00:10:00Z\",\n  \"eventName\": \"X\"\n}\n",
         )
         .unwrap();
         let streamed = read_inputs(std::slice::from_ref(&d));

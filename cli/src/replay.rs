@@ -148,7 +148,7 @@ impl ProgressLine {
 
     fn tick(&mut self, events: usize) {
         // The clock is read once every 1,024 events.
-        if !self.enabled || events % 1024 != 0 {
+        if !self.enabled || !events.is_multiple_of(1024) {
             return;
         }
         let now = Instant::now();
