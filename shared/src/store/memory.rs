@@ -25,9 +25,9 @@ pub struct MemoryTable {
     clock: SharedClock,
 }
 
-/// Expired items are deleted once this many writes, or a quarter of the table's items if
-/// more, have been made since the last sweep: amortised, a sweep costs a few item visits per
-/// write, and expired items never hold more than about a fifth of the table.
+/// Expired items are deleted once this many writes, or a sixteenth of the table's items if
+/// more, have been made since the last sweep: amortised, a sweep costs sixteen item visits
+/// (a TTL read each) per write, and expired items hold a few percent of the table at most.
 const SWEEP_MIN_WRITES: usize = 4096;
 
 #[derive(Default)]
@@ -50,7 +50,7 @@ impl Inner {
     /// Counts a write, and deletes the expired items when enough writes were made.
     fn wrote(&mut self, now: f64) {
         self.writes_since_sweep += 1;
-        if self.writes_since_sweep >= SWEEP_MIN_WRITES.max(self.items.len() / 4) {
+        if self.writes_since_sweep >= SWEEP_MIN_WRITES.max(self.items.len() / 16) {
             self.items.retain(|_, stored| !stored.is_expired(now));
             self.writes_since_sweep = 0;
         }
