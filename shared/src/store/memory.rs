@@ -30,29 +30,77 @@ pub struct MemoryTable {
 /// (a TTL read each) per write, and expired items hold a few percent of the table at most.
 const SWEEP_MIN_WRITES: usize = 4096;
 
+/// Items by partition key, then sort key: a partition's key is held once, however many items
+/// it has (an account's events, a resource's changes).
+type Partitions = BTreeMap<String, BTreeMap<Box<str>, Stored>>;
+
 #[derive(Default)]
 struct Inner {
-    items: BTreeMap<Key, Stored>,
+    partitions: Partitions,
+    len: usize,
     names: compact::Names,
     writes_since_sweep: usize,
 }
 
 impl Inner {
-    fn store(&mut self, key: Key, item: &Item) {
-        let stored = compact::encode(item, &mut self.names);
-        self.items.insert(key, stored);
+    fn get(&self, key: &Key) -> Option<&Stored> {
+        self.partitions.get(key.pk.as_str())?.get(key.sk.as_str())
     }
 
-    fn decode(&self, key: &Key, stored: &Stored) -> Item {
-        compact::decode(key, stored, &self.names)
+    fn store(&mut self, key: Key, item: &Item) {
+        let stored = compact::encode(item, &mut self.names);
+        if !self.partitions.contains_key(key.pk.as_str()) {
+            self.partitions.insert(key.pk.clone(), BTreeMap::new());
+        }
+        let partition = self
+            .partitions
+            .get_mut(key.pk.as_str())
+            .expect("inserted above");
+        if partition.insert(key.sk.into_boxed_str(), stored).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, key: &Key) {
+        let Some(partition) = self.partitions.get_mut(key.pk.as_str()) else {
+            return;
+        };
+        if partition.remove(key.sk.as_str()).is_some() {
+            self.len -= 1;
+        }
+        if partition.is_empty() {
+            self.partitions.remove(key.pk.as_str());
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &str, &Stored)> {
+        self.partitions
+            .iter()
+            .flat_map(|(pk, p)| p.iter().map(move |(sk, s)| (pk.as_str(), &**sk, s)))
+    }
+
+    fn decode(&self, pk: &str, sk: &str, stored: &Stored) -> Item {
+        compact::decode(pk, sk, stored, &self.names)
+    }
+
+    /// Deletes every item expired at `now`.
+    fn sweep(&mut self, now: f64) {
+        let mut removed = 0;
+        self.partitions.retain(|_, partition| {
+            let before = partition.len();
+            partition.retain(|_, stored| !stored.is_expired(now));
+            removed += before - partition.len();
+            !partition.is_empty()
+        });
+        self.len -= removed;
+        self.writes_since_sweep = 0;
     }
 
     /// Counts a write, and deletes the expired items when enough writes were made.
     fn wrote(&mut self, now: f64) {
         self.writes_since_sweep += 1;
-        if self.writes_since_sweep >= SWEEP_MIN_WRITES.max(self.items.len() / 16) {
-            self.items.retain(|_, stored| !stored.is_expired(now));
-            self.writes_since_sweep = 0;
+        if self.writes_since_sweep >= SWEEP_MIN_WRITES.max(self.len / 16) {
+            self.sweep(now);
         }
     }
 }
@@ -73,15 +121,13 @@ impl MemoryTable {
 
     /// Number of stored items, expired ones not deleted yet included (they are hidden on read).
     pub fn len(&self) -> usize {
-        self.inner.lock().expect("table lock").items.len()
+        self.inner.lock().expect("table lock").len
     }
 
     /// Deletes every expired item now (as DynamoDB's TTL eventually does).
     pub fn delete_expired(&self) {
         let now = self.now_epoch();
-        let mut inner = self.inner.lock().expect("table lock");
-        inner.items.retain(|_, stored| !stored.is_expired(now));
-        inner.writes_since_sweep = 0;
+        self.inner.lock().expect("table lock").sweep(now);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -92,9 +138,8 @@ impl MemoryTable {
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let inner = self.inner.lock().expect("table lock");
         let json: Vec<serde_json::Value> = inner
-            .items
             .iter()
-            .map(|(key, stored)| item_to_typed_json(&inner.decode(key, stored)))
+            .map(|(pk, sk, stored)| item_to_typed_json(&inner.decode(pk, sk, stored)))
             .collect();
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, serde_json::to_vec(&json)?)?;
@@ -256,10 +301,9 @@ impl MemoryTable {
     fn live(&self, inner: &Inner, key: &Key) -> Option<Item> {
         let now = self.now_epoch();
         inner
-            .items
             .get(key)
             .filter(|s| !s.is_expired(now))
-            .map(|s| inner.decode(key, s))
+            .map(|s| inner.decode(&key.pk, &key.sk, s))
     }
 }
 
@@ -307,7 +351,7 @@ impl Table for MemoryTable {
                 return Err(StoreError::ConditionFailed(key.clone()));
             }
         }
-        inner.items.remove(key);
+        inner.remove(key);
         Ok(())
     }
 
@@ -325,22 +369,26 @@ impl Table for MemoryTable {
         // index queries scan, as the embedded table keeps no index structures.
         let mut matched: Vec<(String, Key, &Stored)> = match query.index {
             None => inner
-                .items
-                .range(Key::new(query.partition.clone(), "")..)
-                .take_while(|(k, _)| k.pk == query.partition)
-                .filter(|(k, _)| sort_matches(&query.sort, &k.sk))
-                .map(|(k, s)| (k.sk.clone(), k.clone(), s))
+                .partitions
+                .get(query.partition.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|(sk, _)| sort_matches(&query.sort, sk))
+                .map(|(sk, s)| {
+                    let key = Key::new(query.partition.clone(), sk.to_string());
+                    (key.sk.clone(), key, s)
+                })
                 .collect(),
             Some(_) => inner
-                .items
                 .iter()
-                .filter_map(|(key, stored)| {
-                    let pk = stored.str_attribute(pk_attr, &inner.names)?;
-                    if pk != query.partition {
+                .filter_map(|(pk, sk, stored)| {
+                    let index_pk = stored.str_attribute(pk_attr, &inner.names)?;
+                    if index_pk != query.partition {
                         return None;
                     }
-                    let sk = stored.str_attribute(sk_attr, &inner.names)?;
-                    sort_matches(&query.sort, sk).then(|| (sk.to_owned(), key.clone(), stored))
+                    let index_sk = stored.str_attribute(sk_attr, &inner.names)?;
+                    sort_matches(&query.sort, index_sk)
+                        .then(|| (index_sk.to_owned(), Key::new(pk, sk), stored))
                 })
                 .collect(),
         };
@@ -371,15 +419,15 @@ impl Table for MemoryTable {
         // DynamoDB returns a last evaluated key whenever the limit stopped the read.
         let next = (matched.len() >= limit && limit != usize::MAX)
             .then(|| {
-                evaluated
-                    .last()
-                    .map(|(_, key, s)| key_attributes(&inner.decode(key, s), query.index))
+                evaluated.last().map(|(_, key, s)| {
+                    key_attributes(&inner.decode(&key.pk, &key.sk, s), query.index)
+                })
             })
             .flatten();
         let items = evaluated
             .iter()
             .filter(|(_, _, s)| !s.is_expired(now))
-            .map(|(_, key, s)| inner.decode(key, s))
+            .map(|(_, key, s)| inner.decode(&key.pk, &key.sk, s))
             .collect();
         Ok(Page { items, next })
     }
@@ -445,9 +493,7 @@ impl Table for MemoryTable {
         for (key, item) in results {
             match item {
                 Some(item) => inner.store(key, &item),
-                None => {
-                    inner.items.remove(&key);
-                }
+                None => inner.remove(&key),
             };
         }
         inner.wrote(self.now_epoch());
@@ -598,7 +644,7 @@ mod tests {
 mod compact {
     use std::collections::{BTreeMap, HashMap};
 
-    use super::super::{AttrValue, Item, Key, PK, SK, TTL_ATTRIBUTE};
+    use super::super::{AttrValue, Item, PK, SK, TTL_ATTRIBUTE};
 
     /// Attribute names, each held once: an encoded item names its attributes by number.
     #[derive(Default)]
@@ -855,14 +901,14 @@ mod compact {
     }
 
     /// The item `encode` was given.
-    pub fn decode(key: &Key, stored: &Stored, names: &Names) -> Item {
+    pub fn decode(pk: &str, sk: &str, stored: &Stored, names: &Names) -> Item {
         let mut item = Reader {
             bytes: &stored.bytes,
             pos: 0,
         }
         .attributes(names);
-        item.insert(PK.into(), AttrValue::S(key.pk.clone()));
-        item.insert(SK.into(), AttrValue::S(key.sk.clone()));
+        item.insert(PK.into(), AttrValue::S(pk.to_owned()));
+        item.insert(SK.into(), AttrValue::S(sk.to_owned()));
         item
     }
 
@@ -873,7 +919,6 @@ mod compact {
 
         #[test]
         fn every_value_comes_back_as_it_was_encoded() {
-            let key = Key::new("P#1", "S#2");
             let mut inner = Item::new();
             inner.insert("n".into(), AttrValue::N(-1.5));
             inner.insert("deep".into(), AttrValue::L(vec![AttrValue::Null]));
@@ -902,7 +947,7 @@ mod compact {
             .collect();
             let mut names = Names::default();
             let stored = encode(&item, &mut names);
-            assert_eq!(decode(&key, &stored, &names), item);
+            assert_eq!(decode("P#1", "S#2", &stored, &names), item);
             assert_eq!(stored.str_attribute("s", &names), Some("héllo"));
             assert_eq!(stored.str_attribute("n", &names), None);
             assert_eq!(stored.str_attribute("absent", &names), None);
@@ -914,7 +959,7 @@ mod compact {
             let mut many = item.clone();
             many.insert("a name never seen".into(), AttrValue::S("v".into()));
             let stored = encode(&many, &mut names);
-            assert_eq!(decode(&key, &stored, &names), many);
+            assert_eq!(decode("P#1", "S#2", &stored, &names), many);
             assert_eq!(stored.str_attribute("a name never seen", &names), Some("v"));
         }
     }
