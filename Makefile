@@ -73,7 +73,8 @@ chaos: venv
 	done
 	CHAOS_CLOUD_EVENTS=$(CHAOS_CLOUD_EVENTS) scripts/test-e2e.sh -k chaos -s
 
-## make bench: replay throughput and memory against serde_json alone, pricing lookups.
+## make bench: scorer accuracy; replay throughput against serde_json on the same bytes and peak
+## memory, with `dd0c replay` run on ~100k and ~1M simulated events; pricing lookups.
 bench:
 	$(CARGO) build --profile bench-fast -p dd0c-cli
 	./target/bench-fast/dd0c bench

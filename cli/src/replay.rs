@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -124,12 +125,21 @@ pub fn outcomes(pipeline: &EmbeddedPipeline) -> BTreeMap<String, u64> {
     outcomes
 }
 
+/// Whether a progress line is on the terminal: whatever prints there first erases it.
+static PROGRESS_ON_SCREEN: AtomicBool = AtomicBool::new(false);
+
+/// Erases the progress line, if one is on the terminal (before printing an alert).
+pub fn erase_progress() {
+    if PROGRESS_ON_SCREEN.swap(false, Ordering::Relaxed) {
+        eprint!("\r\x1b[K");
+    }
+}
+
 /// A progress line on stderr while a long replay runs (only to a terminal, never `--quiet`).
 struct ProgressLine {
     enabled: bool,
     started: Instant,
     last: Instant,
-    shown: bool,
 }
 
 impl ProgressLine {
@@ -142,7 +152,6 @@ impl ProgressLine {
             enabled: !quiet && std::io::stderr().is_terminal(),
             started: now,
             last: now,
-            shown: false,
         }
     }
 
@@ -157,7 +166,7 @@ impl ProgressLine {
             return;
         }
         self.last = now;
-        self.shown = true;
+        PROGRESS_ON_SCREEN.store(true, Ordering::Relaxed);
         eprint!(
             "\r\x1b[Kdd0c replay: {events} events read, {:.0} events/s, {:.0}s",
             events as f64 / elapsed.as_secs_f64(),
@@ -166,10 +175,7 @@ impl ProgressLine {
     }
 
     fn clear(&mut self) {
-        if self.shown {
-            eprint!("\r\x1b[K");
-            self.shown = false;
-        }
+        erase_progress();
     }
 }
 
