@@ -188,7 +188,6 @@ fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     }
 }
 
-#[cfg(test)]
 fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     open(path)?.read_to_end(&mut out)?;
@@ -196,11 +195,13 @@ fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// How a file is read: line by line (JSON lines, or a document on one line, as CloudTrail
-/// writes its log files), or whole (a document over several lines, e.g. pretty-printed).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// writes its log files), or whole (a document over several lines, e.g. pretty-printed), or
+/// held from planning on (not a regular file, e.g. a pipe: it can be read only once).
+#[derive(Debug, Clone, PartialEq)]
 enum Mode {
     Lines,
     Whole,
+    Held(Vec<u8>),
 }
 
 /// Every record of a whole file, or why it holds none (the logic of a file read at once).
@@ -281,6 +282,18 @@ struct Planned {
 /// Reads enough of a file to plan it: its mode and the time of its first records. Nothing
 /// of it is kept; a line that cannot be read is reported when the file is replayed.
 fn plan(path: &Path, file: usize) -> std::io::Result<Planned> {
+    if !std::fs::metadata(path)?.is_file() {
+        let bytes = read_bytes(path)?;
+        let first = records_of_file(path, &bytes, &mut Vec::new())
+            .iter()
+            .filter_map(|r| r.time)
+            .min();
+        return Ok(Planned {
+            file,
+            mode: Mode::Held(bytes),
+            first,
+        });
+    }
     let mut reader = open(path)?;
     let mut line = Vec::new();
     let mut first_line = true;
@@ -358,7 +371,7 @@ struct Source {
 }
 
 impl Source {
-    fn open(path: &Path, planned: &Planned, input: &mut Progress) -> Self {
+    fn open(path: &Path, planned: Planned, input: &mut Progress) -> Self {
         let mut source = Source {
             file: planned.file,
             path: path.to_owned(),
@@ -371,27 +384,32 @@ impl Source {
             window: BinaryHeap::new(),
             frontier: None,
         };
-        let reader = match open(path) {
-            Ok(r) => r,
-            Err(e) => {
-                input.unreadable(path, None, &e);
-                return source;
-            }
-        };
-        match planned.mode {
-            Mode::Lines => source.reader = Some(reader),
-            Mode::Whole => {
+        let bytes = match planned.mode {
+            Mode::Held(bytes) => bytes,
+            mode => {
+                let reader = match open(path) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        input.unreadable(path, None, &e);
+                        return source;
+                    }
+                };
+                if mode == Mode::Lines {
+                    source.reader = Some(reader);
+                    return source;
+                }
                 let mut bytes = Vec::new();
                 let mut reader = reader;
                 if let Err(e) = reader.read_to_end(&mut bytes) {
                     input.unreadable(path, None, &e);
                     return source;
                 }
-                input.bytes += bytes.len() as u64;
-                for record in records_of_file(path, &bytes, &mut input.errors) {
-                    source.hold(record);
-                }
+                bytes
             }
+        };
+        input.bytes += bytes.len() as u64;
+        for record in records_of_file(path, &bytes, &mut input.errors) {
+            source.hold(record);
         }
         source
     }
@@ -575,9 +593,10 @@ impl Iterator for InputStream {
                 break;
             }
             let planned = self.planned.pop()?;
-            let source = Source::open(&self.paths[planned.file], &planned, &mut self.progress);
-            self.sources.insert(planned.file, source);
-            self.advance(planned.file);
+            let file = planned.file;
+            let source = Source::open(&self.paths[file], planned, &mut self.progress);
+            self.sources.insert(file, source);
+            self.advance(file);
         }
         let Reverse(held) = self.heads.pop()?;
         self.advance(held.order.2);
@@ -838,6 +857,28 @@ mod tests {
         // The window was full: the earliest held went out before `early` was read.
         assert_eq!(stream.late, 1);
         assert_eq!(ids(&order)[10], "early");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_is_read_once() {
+        let d = dir("pipe");
+        let fifo = d.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo here
+        }
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                std::fs::write(fifo, lines(&[record("p2", 10), record("p1", 0)])).unwrap()
+            })
+        };
+        let input = read_inputs(std::slice::from_ref(&fifo));
+        writer.join().unwrap();
+        assert_eq!(ids(&input.records), ["p1", "p2"]);
+        assert_eq!(input.files, 1);
         let _ = std::fs::remove_dir_all(&d);
     }
 
