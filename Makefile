@@ -73,7 +73,8 @@ chaos: venv
 	done
 	CHAOS_CLOUD_EVENTS=$(CHAOS_CLOUD_EVENTS) scripts/test-e2e.sh -k chaos -s
 
-## make bench: replay throughput and memory against serde_json alone, pricing lookups; then the
+## make bench: scorer accuracy; replay throughput against serde_json on the same bytes and peak
+## memory, with `dd0c replay` run on ~100k and ~1M simulated events; pricing lookups; then the
 ## load journey in the local cloud (LOAD_ACCOUNTS accounts forwarding at once; sustained events
 ## per second and the largest per-account delay, also in target/e2e/load.json).
 LOAD_ACCOUNTS ?= 100

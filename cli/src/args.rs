@@ -195,6 +195,10 @@ pub struct BenchArgs {
     /// Accounts of the throughput run
     #[arg(long, value_name = "K", default_value_t = BenchOptions::default().throughput_accounts)]
     pub large_accounts: u32,
+    /// Events of each run of `dd0c replay` at scale (throughput against serde_json, peak
+    /// memory), comma-separated; 0 for none
+    #[arg(long, value_name = "N,N", default_value_t = Seeds(BenchOptions::default().scale_events))]
+    pub scale: Seeds,
 }
 
 impl BenchArgs {
@@ -205,6 +209,7 @@ impl BenchArgs {
             accounts: self.accounts,
             throughput_days: self.large_days,
             throughput_accounts: self.large_accounts,
+            scale_events: self.scale.0.iter().copied().filter(|&n| n > 0).collect(),
             ..BenchOptions::default()
         }
     }

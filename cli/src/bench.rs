@@ -26,6 +26,15 @@ pub const RECALL_TARGET: f64 = 0.95;
 pub const FALSE_ALERTS_TARGET: f64 = 0.5;
 /// normalize+score may take at most this many times serde_json's parse of the same bytes.
 pub const THROUGHPUT_RATIO_TARGET: f64 = 2.0;
+/// `dd0c replay` must read events at least this fraction of serde_json's parse rate of the
+/// same bytes (at the largest scale).
+pub const REPLAY_RATIO_TARGET: f64 = 0.5;
+/// `dd0c replay`'s peak resident memory at every scale.
+pub const REPLAY_PEAK_MIB_TARGET: f64 = 200.0;
+/// Accounts of the scale runs; their days follow from the events asked for.
+pub const SCALE_ACCOUNTS: u32 = 50;
+/// Events `dd0c simulate` writes per account and day with its default noise (measured).
+const SIMULATED_EVENTS_PER_ACCOUNT_DAY: f64 = 52.9;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -35,6 +44,8 @@ pub struct BenchOptions {
     /// The large input for throughput.
     pub throughput_days: u32,
     pub throughput_accounts: u32,
+    /// Events of each scale run of `dd0c replay` (empty: none).
+    pub scale_events: Vec<u64>,
     pub work_dir: PathBuf,
 }
 
@@ -46,6 +57,7 @@ impl Default for BenchOptions {
             accounts: 3,
             throughput_days: 30,
             throughput_accounts: 20,
+            scale_events: vec![100_000, 1_000_000],
             work_dir: std::env::temp_dir().join(format!("dd0c-bench-{}", std::process::id())),
         }
     }
@@ -76,10 +88,55 @@ pub struct Throughput {
     pub pricing_lookup_ns: f64,
 }
 
+/// One run of `dd0c replay` (a child process) on simulated input, next to serde_json's
+/// parse of the same bytes.
+#[derive(Debug, Default, Clone)]
+pub struct ScaleRun {
+    pub events: usize,
+    pub days: u32,
+    pub bytes: u64,
+    pub replay_seconds: f64,
+    /// serde_json parsing every line of the same files into a `Value`.
+    pub parse_seconds: f64,
+    pub peak_rss_kib: Option<u64>,
+}
+
+impl ScaleRun {
+    pub fn replay_per_second(&self) -> f64 {
+        rate(self.events, self.replay_seconds)
+    }
+
+    pub fn parse_per_second(&self) -> f64 {
+        rate(self.events, self.parse_seconds)
+    }
+
+    /// The replay's throughput as a fraction of serde_json's.
+    pub fn ratio(&self) -> f64 {
+        if self.replay_seconds > 0.0 {
+            self.parse_seconds / self.replay_seconds
+        } else {
+            0.0
+        }
+    }
+
+    pub fn peak_mib(&self) -> Option<f64> {
+        self.peak_rss_kib.map(|k| k as f64 / 1024.0)
+    }
+}
+
+fn rate(events: usize, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        events as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct BenchReport {
     pub seeds: Vec<SeedResult>,
     pub throughput: Throughput,
+    pub scale: Vec<ScaleRun>,
 }
 
 impl BenchReport {
@@ -231,20 +288,75 @@ impl BenchReport {
             Some(k) => writeln!(out, "  peak memory (VmHWM): {:.1} MiB", k as f64 / 1024.0)?,
             None => writeln!(out, "  peak memory: unavailable (no /proc/self/status)")?,
         }
-        writeln!(out, "  pricing lookup: {:.1} ns", t.pricing_lookup_ns)
+        writeln!(out, "  pricing lookup: {:.1} ns", t.pricing_lookup_ns)?;
+        self.print_scale(out)
+    }
+
+    fn print_scale(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let ok = |b: bool| if b { "ok" } else { "MISSED" };
+        if self.scale.is_empty() {
+            return Ok(());
+        }
+        writeln!(
+            out,
+            "dd0c bench — dd0c replay at scale ({SCALE_ACCOUNTS} accounts, a child process per run)"
+        )?;
+        writeln!(
+            out,
+            "  {:>8} {:>5} {:>9} {:>10} {:>12} {:>14} {:>7} {:>10}",
+            "events",
+            "days",
+            "MB",
+            "seconds",
+            "replay ev/s",
+            "serde_json ev/s",
+            "ratio",
+            "peak MiB"
+        )?;
+        for r in &self.scale {
+            writeln!(
+                out,
+                "  {:>8} {:>5} {:>9.1} {:>10.2} {:>12.0} {:>14.0} {:>6.2}× {:>10}",
+                r.events,
+                r.days,
+                r.bytes as f64 / 1e6,
+                r.replay_seconds,
+                r.replay_per_second(),
+                r.parse_per_second(),
+                r.ratio(),
+                r.peak_mib()
+                    .map_or_else(|| "-".to_owned(), |m| format!("{m:.1}"))
+            )?;
+        }
+        if let Some(largest) = self.scale.iter().max_by_key(|r| r.events) {
+            writeln!(
+                out,
+                "  replay / serde_json at {} events: {:.2}× (target ≥ {REPLAY_RATIO_TARGET}×) {}",
+                largest.events,
+                largest.ratio(),
+                ok(largest.ratio() >= REPLAY_RATIO_TARGET)
+            )?;
+        }
+        let peaks: Vec<f64> = self.scale.iter().filter_map(ScaleRun::peak_mib).collect();
+        if let Some(max) = peaks.iter().copied().reduce(f64::max) {
+            writeln!(
+                out,
+                "  peak memory of dd0c replay: {} MiB (target ≤ {REPLAY_PEAK_MIB_TARGET} MiB at every scale) {}",
+                peaks
+                    .iter()
+                    .map(|m| format!("{m:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" → "),
+                ok(max <= REPLAY_PEAK_MIB_TARGET)
+            )?;
+        }
+        Ok(())
     }
 }
 
 /// Peak resident memory of this process.
 pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    vm_hwm_kib(&std::fs::read_to_string("/proc/self/status").ok()?)
 }
 
 async fn replay_dir(dir: &Path) -> anyhow::Result<crate::replay::ReplaySummary> {
@@ -428,6 +540,111 @@ async fn throughput(options: &BenchOptions) -> anyhow::Result<Throughput> {
     })
 }
 
+/// serde_json parsing every line of every file under `dir` into a `Value` (files are read
+/// first, one at a time; only the parse is timed). Returns (seconds, bytes).
+fn parse_files(dir: &Path) -> anyhow::Result<(f64, u64)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .collect();
+    files.sort();
+    let (mut seconds, mut bytes) = (0.0, 0);
+    for file in files {
+        let text = std::fs::read_to_string(&file)?;
+        bytes += text.len() as u64;
+        let started = Instant::now();
+        let parsed = text
+            .lines()
+            .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+            .count();
+        std::hint::black_box(parsed);
+        seconds += started.elapsed().as_secs_f64();
+    }
+    Ok((seconds, bytes))
+}
+
+/// `dd0c replay --quiet dir` in a child process (this executable): its wall-clock seconds
+/// and peak resident memory.
+fn replay_child(dir: &Path) -> anyhow::Result<(f64, Option<u64>)> {
+    let started = Instant::now();
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .args(["replay", "--quiet"])
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let (status, peak) = wait_with_peak_rss(child)?;
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        status == 0,
+        "dd0c replay {} exited with {status}",
+        dir.display()
+    );
+    Ok((seconds, peak))
+}
+
+/// Waits for `child`: its exit status and peak resident memory in KiB, its `VmHWM` read
+/// every 10 ms until it exits (getrusage's `ru_maxrss` of a child would not do: a child
+/// started by vfork inherits its parent's peak at exec).
+fn wait_with_peak_rss(mut child: std::process::Child) -> anyhow::Result<(i32, Option<u64>)> {
+    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let mut peak = None;
+    loop {
+        if let Some(kib) = std::fs::read_to_string(&status_file)
+            .ok()
+            .as_deref()
+            .and_then(vm_hwm_kib)
+        {
+            peak = Some(kib);
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok((status.code().unwrap_or(-1), peak));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn vm_hwm_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Simulated input of about `events` events over [`SCALE_ACCOUNTS`] accounts, replayed by
+/// `dd0c replay` in a child process, next to serde_json's parse of the same bytes.
+fn scale_run(events: u64, options: &BenchOptions) -> anyhow::Result<ScaleRun> {
+    let days =
+        ((events as f64 / (SCALE_ACCOUNTS as f64 * SIMULATED_EVENTS_PER_ACCOUNT_DAY)).round()
+            as u32)
+            .max(1);
+    let dir = options.work_dir.join(format!("scale-{events}"));
+    let written = simulate::generate_and_write(
+        &SimulateOptions {
+            seed: 4242,
+            days,
+            accounts: SCALE_ACCOUNTS,
+            ..SimulateOptions::default()
+        },
+        &dir,
+    )?;
+    let events_dir = dir.join("events");
+    let (parse_seconds, bytes) = parse_files(&events_dir)?;
+    let (replay_seconds, peak_rss_kib) = replay_child(&events_dir)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(ScaleRun {
+        events: written.events,
+        days,
+        bytes,
+        replay_seconds,
+        parse_seconds,
+        peak_rss_kib,
+    })
+}
+
 pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     std::fs::create_dir_all(&options.work_dir)?;
     let mut report = BenchReport::default();
@@ -435,6 +652,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
         report.seeds.push(accuracy(seed, options).await?);
     }
     report.throughput = throughput(options).await?;
+    for &events in &options.scale_events {
+        report.scale.push(scale_run(events, options)?);
+    }
     let _ = std::fs::remove_dir_all(&options.work_dir);
     Ok(report)
 }

@@ -15,6 +15,12 @@ use dd0c_cli::serve::token::token;
 use dd0c_cli::terminal_chat::TerminalChat;
 use dd0c_shared::governance::Policy;
 
+/// The replay allocates and frees small objects at every stage of every event (items, keys,
+/// messages): mimalloc does it faster than the system allocator and fragments less over a
+/// long run (docs/decisions/1010-streaming-replay.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 async fn run_replay(options: ReplayOptions) -> anyhow::Result<ExitCode> {
     let chat = Arc::new(TerminalChat::new(!options.quiet));
     match replay(&options, chat).await? {

@@ -1,10 +1,11 @@
 //! `dd0c replay`: the whole pipeline over recorded CloudTrail, on event time.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use dd0c_shared::chat::ChatSink;
@@ -12,7 +13,7 @@ use dd0c_shared::domain::Finding;
 use dd0c_shared::entity::finding;
 use dd0c_shared::governance::Policy;
 
-use crate::input::{read_inputs, Input};
+use crate::input::{InputRecord, InputStream};
 use crate::pipeline::{EmbeddedPipeline, PipelineOptions, LOCAL_TENANT};
 
 pub struct ReplayOptions {
@@ -34,6 +35,9 @@ pub struct ReplaySummary {
     /// Input that could not be read at all, by reason.
     pub input_errors: BTreeMap<String, u64>,
     pub findings: Vec<Finding>,
+    /// Records replayed after a later one of the input had been (beyond the reorder window,
+    /// docs/decisions/1010-streaming-replay.md): the clock did not go back for them.
+    pub late: u64,
     pub seconds: f64,
 }
 
@@ -68,6 +72,13 @@ impl ReplaySummary {
         for (outcome, n) in &self.outcomes {
             writeln!(out, "  events {outcome}: {n}")?;
         }
+        if self.late > 0 {
+            writeln!(
+                out,
+                "  events late (earlier than one already replayed): {}",
+                self.late
+            )?;
+        }
         let by = self.findings_by_kind_and_severity();
         writeln!(out, "  findings: {}", self.findings.len())?;
         for ((kind, severity), n) in by {
@@ -88,18 +99,20 @@ impl ReplaySummary {
     }
 }
 
-/// Runs records through the pipeline one event at a time, in event-time order.
-pub async fn run_records(pipeline: &EmbeddedPipeline, input: &Input) -> BTreeMap<String, u64> {
-    for record in &input.records {
-        if let Some(t) = record.time {
-            pipeline.clock.advance_to(t);
-        }
-        if let Err(e) = pipeline.ingest.forward_raw(&record.raw).await {
-            tracing::error!(error = %e, "could not enqueue a record");
-            continue;
-        }
-        pipeline.drain().await;
+/// Runs one record through the pipeline, on its event time.
+pub async fn run_record(pipeline: &EmbeddedPipeline, record: &InputRecord) {
+    if let Some(t) = record.time {
+        pipeline.clock.advance_to(t);
     }
+    if let Err(e) = pipeline.ingest.forward_raw(&record.raw).await {
+        tracing::error!(error = %e, "could not enqueue a record");
+        return;
+    }
+    pipeline.drain().await;
+}
+
+/// The outcome of every record run so far, by stable reason.
+pub fn outcomes(pipeline: &EmbeddedPipeline) -> BTreeMap<String, u64> {
     let mut outcomes = pipeline.normalizer.stats.snapshot();
     for dead in pipeline.dead_letters() {
         let reason = if dead.reason.starts_with("malformed") {
@@ -110,6 +123,60 @@ pub async fn run_records(pipeline: &EmbeddedPipeline, input: &Input) -> BTreeMap
         *outcomes.entry(reason.to_owned()).or_default() += 1;
     }
     outcomes
+}
+
+/// Whether a progress line is on the terminal: whatever prints there first erases it.
+static PROGRESS_ON_SCREEN: AtomicBool = AtomicBool::new(false);
+
+/// Erases the progress line, if one is on the terminal (before printing an alert).
+pub fn erase_progress() {
+    if PROGRESS_ON_SCREEN.swap(false, Ordering::Relaxed) {
+        eprint!("\r\x1b[K");
+    }
+}
+
+/// A progress line on stderr while a long replay runs (only to a terminal, never `--quiet`).
+struct ProgressLine {
+    enabled: bool,
+    started: Instant,
+    last: Instant,
+}
+
+impl ProgressLine {
+    const FIRST_AFTER: Duration = Duration::from_secs(3);
+    const EVERY: Duration = Duration::from_secs(1);
+
+    fn new(quiet: bool) -> Self {
+        let now = Instant::now();
+        Self {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            started: now,
+            last: now,
+        }
+    }
+
+    fn tick(&mut self, events: usize) {
+        // The clock is read once every 1,024 events.
+        if !self.enabled || !events.is_multiple_of(1024) {
+            return;
+        }
+        let now = Instant::now();
+        let elapsed = now - self.started;
+        if elapsed < Self::FIRST_AFTER || now - self.last < Self::EVERY {
+            return;
+        }
+        self.last = now;
+        PROGRESS_ON_SCREEN.store(true, Ordering::Relaxed);
+        eprint!(
+            "\r\x1b[Kdd0c replay: {events} events read, {:.0} events/s, {:.0}s",
+            events as f64 / elapsed.as_secs_f64(),
+            elapsed.as_secs_f64()
+        );
+    }
+
+    fn clear(&mut self) {
+        erase_progress();
+    }
 }
 
 /// `dd0c replay`. Returns the summary; `None` when no input could be read at all.
@@ -123,22 +190,33 @@ pub async fn replay(
 }
 
 /// [`replay`], handing back the pipeline with its store (`dd0c demo` goes on to serve it).
+/// The input is streamed in event-time order ([`InputStream`]): memory holds the pipeline's
+/// state, not the input.
 pub async fn replay_keeping_pipeline(
     options: &ReplayOptions,
     chat: Arc<dyn ChatSink>,
 ) -> anyhow::Result<Option<(ReplaySummary, EmbeddedPipeline)>> {
     let started = Instant::now();
-    let input = read_inputs(&options.paths);
-    for e in &input.errors {
-        eprintln!("dd0c: skipped {e}");
-    }
-    if input.records.is_empty() && input.files == 0 {
+    let mut input = InputStream::open(&options.paths);
+    let mut input_errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut progress = ProgressLine::new(options.quiet);
+    let mut report = |errors: Vec<crate::input::InputError>, progress: &mut ProgressLine| {
+        if !errors.is_empty() {
+            progress.clear();
+        }
+        for e in errors {
+            eprintln!("dd0c: skipped {e}");
+            *input_errors.entry(e.reason.to_owned()).or_default() += 1;
+        }
+    };
+    let first = input.next();
+    report(input.take_errors(), &mut progress);
+    if input.files == 0 {
         return Ok(None);
     }
-    let start = input
-        .records
-        .iter()
-        .find_map(|r| r.time)
+    let start = first
+        .as_ref()
+        .and_then(|r| r.time)
         .unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().expect("epoch"));
     let pipeline = EmbeddedPipeline::new(PipelineOptions {
         start,
@@ -146,7 +224,18 @@ pub async fn replay_keeping_pipeline(
         default_channel: "#dd0c-alerts".into(),
         policy: options.policy.clone(),
     });
-    let outcomes = run_records(&pipeline, &input).await;
+    let mut events_read = 0;
+    let mut next = first;
+    while let Some(record) = next {
+        events_read += 1;
+        run_record(&pipeline, &record).await;
+        drop(record);
+        progress.tick(events_read);
+        next = input.next();
+        report(input.take_errors(), &mut progress);
+    }
+    progress.clear();
+    let outcomes = outcomes(&pipeline);
     for dead in pipeline.dead_letters() {
         eprintln!("dd0c: dead-lettered from {}: {}", dead.queue, dead.reason);
     }
@@ -158,17 +247,14 @@ pub async fn replay_keeping_pipeline(
         }
         file.flush()?;
     }
-    let mut input_errors = BTreeMap::new();
-    for e in &input.errors {
-        *input_errors.entry(e.reason.to_owned()).or_default() += 1;
-    }
     let summary = ReplaySummary {
         files: input.files,
-        bytes: input.bytes,
-        events_read: input.records.len(),
+        bytes: input.bytes(),
+        events_read,
         outcomes,
         input_errors,
         findings,
+        late: input.late,
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok(Some((summary, pipeline)))

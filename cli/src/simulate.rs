@@ -659,12 +659,23 @@ fn inject_anomalies(g: &mut Gen, start: DateTime<Utc>, days: u32, function: &str
     g.label(id, t, "expensive_volume", "warning");
 }
 
+fn simulation_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0)
+        .single()
+        .unwrap_or_else(Utc::now)
+}
+
+fn sort_labels(labels: &mut [Label]) {
+    labels.sort_by(|a, b| {
+        a.event_time
+            .cmp(&b.event_time)
+            .then(a.event_id.cmp(&b.event_id))
+    });
+}
+
 /// Generates the whole simulation in memory, records sorted by time.
 pub fn generate(options: &SimulateOptions) -> Simulation {
-    let start = Utc
-        .with_ymd_and_hms(2026, 1, 5, 0, 0, 0)
-        .single()
-        .unwrap_or_else(Utc::now);
+    let start = simulation_start();
     let mut sim = Simulation {
         start,
         ..Default::default()
@@ -678,11 +689,7 @@ pub fn generate(options: &SimulateOptions) -> Simulation {
         sim.labels.extend(labels);
     }
     sim.records.sort_by_key(|r| r.time);
-    sim.labels.sort_by(|a, b| {
-        a.event_time
-            .cmp(&b.event_time)
-            .then(a.event_id.cmp(&b.event_id))
-    });
+    sort_labels(&mut sim.labels);
     sim
 }
 
@@ -738,43 +745,94 @@ pub fn write(sim: &Simulation, out: &Path) -> std::io::Result<Written> {
     for (_, mut f) in files {
         f.flush()?;
     }
-    // CloudTrail delivers a file per region about every five minutes; one per hour here.
     if let Some(first) = sim.accounts.first() {
-        let mut groups: BTreeMap<(String, DateTime<Utc>), Vec<&Value>> = BTreeMap::new();
-        for r in sim.records.iter().filter(|r| &r.account == first) {
-            let region = r.record["awsRegion"].as_str().unwrap_or(HOME).to_owned();
-            let hour = r
-                .time
-                .with_minute(0)
-                .and_then(|t| t.with_second(0))
-                .unwrap_or(r.time);
-            groups.entry((region, hour)).or_default().push(&r.record);
+        written.s3_files = write_s3_logs(
+            sim.records.iter().filter(|r| &r.account == first),
+            first,
+            out,
+        )?;
+    }
+    written.labels = write_labels(&sim.labels, out)?;
+    Ok(written)
+}
+
+/// CloudTrail delivers a file per region about every five minutes; one per hour here.
+fn write_s3_logs<'a>(
+    records: impl Iterator<Item = &'a SimRecord>,
+    first: &str,
+    out: &Path,
+) -> std::io::Result<usize> {
+    let mut groups: BTreeMap<(String, DateTime<Utc>), Vec<&Value>> = BTreeMap::new();
+    for r in records {
+        let region = r.record["awsRegion"].as_str().unwrap_or(HOME).to_owned();
+        let hour = r
+            .time
+            .with_minute(0)
+            .and_then(|t| t.with_second(0))
+            .unwrap_or(r.time);
+        groups.entry((region, hour)).or_default().push(&r.record);
+    }
+    let mut files = 0;
+    for ((region, hour), records) in groups {
+        let dir = out.join(format!(
+            "s3/AWSLogs/{first}/CloudTrail/{region}/{}",
+            hour.format("%Y/%m/%d")
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let name = format!(
+            "{first}_CloudTrail_{region}_{}_{:08x}.json.gz",
+            hour.format("%Y%m%dT%H%MZ"),
+            hour.timestamp() as u32
+        );
+        let file = std::fs::File::create(dir.join(name))?;
+        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        serde_json::to_writer(&mut gz, &json!({ "Records": records }))?;
+        gz.finish()?;
+        files += 1;
+    }
+    Ok(files)
+}
+
+fn write_labels(labels: &[Label], out: &Path) -> std::io::Result<usize> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out.join("labels.jsonl"))?);
+    for l in labels {
+        serde_json::to_writer(&mut file, l)?;
+        file.write_all(b"\n")?;
+    }
+    file.flush()?;
+    Ok(labels.len())
+}
+
+/// [`write`] of [`generate`], one account at a time: the same files, byte for byte, in the
+/// memory of one account's records (a year of fifty accounts is a million events).
+pub fn generate_and_write(options: &SimulateOptions, out: &Path) -> std::io::Result<Written> {
+    let start = simulation_start();
+    let events_dir = out.join("events");
+    std::fs::create_dir_all(&events_dir)?;
+    let mut written = Written::default();
+    let mut labels = Vec::new();
+    for i in 0..options.accounts {
+        let (mut records, account_labels) = simulate_account(options, i, start);
+        records.sort_by_key(|r| r.time);
+        labels.extend(account_labels);
+        let Some(account) = records.first().map(|r| r.account.clone()) else {
+            continue;
+        };
+        let path = events_dir.join(format!("{account}.jsonl"));
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        for r in &records {
+            serde_json::to_writer(&mut f, &envelope(r))?;
+            f.write_all(b"\n")?;
         }
-        for ((region, hour), records) in groups {
-            let dir = out.join(format!(
-                "s3/AWSLogs/{first}/CloudTrail/{region}/{}",
-                hour.format("%Y/%m/%d")
-            ));
-            std::fs::create_dir_all(&dir)?;
-            let name = format!(
-                "{first}_CloudTrail_{region}_{}_{:08x}.json.gz",
-                hour.format("%Y%m%dT%H%MZ"),
-                hour.timestamp() as u32
-            );
-            let file = std::fs::File::create(dir.join(name))?;
-            let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-            serde_json::to_writer(&mut gz, &json!({ "Records": records }))?;
-            gz.finish()?;
-            written.s3_files += 1;
+        f.flush()?;
+        written.envelope_files.push(path);
+        written.events += records.len();
+        if i == 0 {
+            written.s3_files = write_s3_logs(records.iter(), &account, out)?;
         }
     }
-    let mut labels = std::io::BufWriter::new(std::fs::File::create(out.join("labels.jsonl"))?);
-    for l in &sim.labels {
-        serde_json::to_writer(&mut labels, l)?;
-        labels.write_all(b"\n")?;
-        written.labels += 1;
-    }
-    labels.flush()?;
+    sort_labels(&mut labels);
+    written.labels = write_labels(&labels, out)?;
     Ok(written)
 }
 
@@ -788,16 +846,21 @@ pub fn read_labels(path: &Path) -> std::io::Result<Vec<Label>> {
 
 /// `dd0c simulate`: writes the simulation of `options` to `out`.
 pub fn cli(options: &SimulateOptions, out: &Path) -> anyhow::Result<std::process::ExitCode> {
-    let sim = generate(options);
-    let written = write(&sim, out)?;
+    let written = generate_and_write(options, out)?;
+    let first = written
+        .envelope_files
+        .first()
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "-".into());
     eprintln!(
         "dd0c simulate: {} events for {} accounts over {} days, {} labeled anomalies; {} CloudTrail S3 log files for account {} → {}",
         written.events,
-        sim.accounts.len(),
+        written.envelope_files.len(),
         options.days,
         written.labels,
         written.s3_files,
-        sim.accounts.first().map(String::as_str).unwrap_or("-"),
+        first,
         out.display()
     );
     Ok(std::process::ExitCode::SUCCESS)
@@ -886,5 +949,42 @@ mod tests {
         let first_count = sim.records.iter().filter(|r| &r.account == first).count();
         assert_eq!(s3.records.len(), first_count);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Every file of a directory tree, by path relative to it, with its bytes.
+    fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let bytes = std::fs::read(&p).expect("file");
+                    out.insert(p.strip_prefix(dir).expect("under").to_path_buf(), bytes);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn writing_one_account_at_a_time_writes_the_same_files() {
+        let base = std::env::temp_dir().join(format!("dd0c-sim-stream-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let options = SimulateOptions {
+            accounts: 3,
+            ..small()
+        };
+        let whole = write(&generate(&options), &base.join("whole")).expect("written");
+        let streamed = generate_and_write(&options, &base.join("streamed")).expect("written");
+        assert_eq!(whole.events, streamed.events);
+        assert_eq!(whole.labels, streamed.labels);
+        assert_eq!(whole.s3_files, streamed.s3_files);
+        let (a, b) = (tree(&base.join("whole")), tree(&base.join("streamed")));
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        assert!(a == b, "the files differ");
+        let _ = std::fs::remove_dir_all(&base);
     }
 }

@@ -22,6 +22,7 @@ impl TerminalChat {
 impl ChatSink for TerminalChat {
     async fn post(&self, message: ChatMessage) -> Result<Posted, ChatError> {
         if self.print {
+            crate::replay::erase_progress();
             println!("{} {}", message.channel, message.text);
             println!("{}", terminal::render(&message.blocks));
         }

@@ -1,6 +1,12 @@
 //! The embedded table: an in-process store with DynamoDB's key, condition, update, index,
-//! transaction and TTL-on-read semantics. Used by the CLI and fast tests; the conformance
-//! suite holds it to the DynamoDB adapter's behaviour.
+//! transaction and TTL semantics. Used by the CLI and fast tests; the conformance suite holds
+//! it to the DynamoDB adapter's behaviour.
+//!
+//! TTL: an item whose TTL has passed on the table's clock is hidden from reads and deleted
+//! later, in a sweep once every so many writes, as DynamoDB's TTL deletes expired items some
+//! time after they expire. Items are held in a compact encoding (attribute names interned, the
+//! key not repeated), decoded on read: a read hands back a copy either way, and a long replay
+//! holds hundreds of thousands of items (docs/decisions/1010-streaming-replay.md).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
@@ -10,19 +16,101 @@ use async_trait::async_trait;
 
 use super::{
     item_size, AttrValue, Condition, Index, Item, Key, Page, Query, SortKeyCondition, StoreError,
-    Table, TransactWrite, Update, MAX_ITEM_BYTES, PK, SK, TTL_ATTRIBUTE,
+    Table, TransactWrite, Update, MAX_ITEM_BYTES, PK, SK,
 };
 use crate::clock::SharedClock;
 
 pub struct MemoryTable {
-    items: Mutex<BTreeMap<Key, Item>>,
+    inner: Mutex<Inner>,
     clock: SharedClock,
 }
+
+/// Expired items are deleted once this many writes, or a sixteenth of the table's items if
+/// more, have been made since the last sweep: amortised, a sweep costs sixteen item visits
+/// (a TTL read each) per write, and expired items hold a few percent of the table at most.
+const SWEEP_MIN_WRITES: usize = 4096;
+
+/// Items by partition key, then sort key: a partition's key is held once, however many items
+/// it has (an account's events, a resource's changes).
+type Partitions = BTreeMap<String, BTreeMap<Box<str>, Stored>>;
+
+#[derive(Default)]
+struct Inner {
+    partitions: Partitions,
+    len: usize,
+    names: compact::Names,
+    writes_since_sweep: usize,
+}
+
+impl Inner {
+    fn get(&self, key: &Key) -> Option<&Stored> {
+        self.partitions.get(key.pk.as_str())?.get(key.sk.as_str())
+    }
+
+    fn store(&mut self, key: Key, item: &Item) {
+        let stored = compact::encode(item, &mut self.names);
+        if !self.partitions.contains_key(key.pk.as_str()) {
+            self.partitions.insert(key.pk.clone(), BTreeMap::new());
+        }
+        let partition = self
+            .partitions
+            .get_mut(key.pk.as_str())
+            .expect("inserted above");
+        if partition.insert(key.sk.into_boxed_str(), stored).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, key: &Key) {
+        let Some(partition) = self.partitions.get_mut(key.pk.as_str()) else {
+            return;
+        };
+        if partition.remove(key.sk.as_str()).is_some() {
+            self.len -= 1;
+        }
+        if partition.is_empty() {
+            self.partitions.remove(key.pk.as_str());
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &str, &Stored)> {
+        self.partitions
+            .iter()
+            .flat_map(|(pk, p)| p.iter().map(move |(sk, s)| (pk.as_str(), &**sk, s)))
+    }
+
+    fn decode(&self, pk: &str, sk: &str, stored: &Stored) -> Item {
+        compact::decode(pk, sk, stored, &self.names)
+    }
+
+    /// Deletes every item expired at `now`.
+    fn sweep(&mut self, now: f64) {
+        let mut removed = 0;
+        self.partitions.retain(|_, partition| {
+            let before = partition.len();
+            partition.retain(|_, stored| !stored.is_expired(now));
+            removed += before - partition.len();
+            !partition.is_empty()
+        });
+        self.len -= removed;
+        self.writes_since_sweep = 0;
+    }
+
+    /// Counts a write, and deletes the expired items when enough writes were made.
+    fn wrote(&mut self, now: f64) {
+        self.writes_since_sweep += 1;
+        if self.writes_since_sweep >= SWEEP_MIN_WRITES.max(self.len / 16) {
+            self.sweep(now);
+        }
+    }
+}
+
+use compact::Stored;
 
 impl MemoryTable {
     pub fn new(clock: SharedClock) -> Self {
         Self {
-            items: Mutex::new(BTreeMap::new()),
+            inner: Mutex::new(Inner::default()),
             clock,
         }
     }
@@ -31,9 +119,15 @@ impl MemoryTable {
         Arc::new(Self::new(clock))
     }
 
-    /// Number of stored items, expired ones included (they are only hidden on read).
+    /// Number of stored items, expired ones not deleted yet included (they are hidden on read).
     pub fn len(&self) -> usize {
-        self.items.lock().expect("table lock").len()
+        self.inner.lock().expect("table lock").len
+    }
+
+    /// Deletes every expired item now (as DynamoDB's TTL eventually does).
+    pub fn delete_expired(&self) {
+        let now = self.now_epoch();
+        self.inner.lock().expect("table lock").sweep(now);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -42,8 +136,11 @@ impl MemoryTable {
 
     /// Writes every item to a JSON file (the `--data DIR` of `dd0c serve`).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let items = self.items.lock().expect("table lock");
-        let json: Vec<serde_json::Value> = items.values().map(item_to_typed_json).collect();
+        let inner = self.inner.lock().expect("table lock");
+        let json: Vec<serde_json::Value> = inner
+            .iter()
+            .map(|(pk, sk, stored)| item_to_typed_json(&inner.decode(pk, sk, stored)))
+            .collect();
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, serde_json::to_vec(&json)?)?;
         std::fs::rename(tmp, path)
@@ -56,26 +153,22 @@ impl MemoryTable {
             return Ok(table);
         }
         let json: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(path)?)?;
-        let mut items = table.items.lock().expect("table lock");
+        let mut inner = table.inner.lock().expect("table lock");
         for value in json {
             let item = typed_json_to_item(&value).ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::InvalidData, "bad item in table file")
             })?;
             let key = key_of(&item)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
-            items.insert(key, item);
+            inner.store(key, &item);
         }
-        drop(items);
+        drop(inner);
         Ok(table)
     }
 
     fn now_epoch(&self) -> f64 {
         self.clock.now().timestamp() as f64
     }
-}
-
-fn is_expired(item: &Item, now: f64) -> bool {
-    matches!(item.get(TTL_ATTRIBUTE), Some(AttrValue::N(ttl)) if *ttl < now)
 }
 
 fn key_of(item: &Item) -> Result<Key, StoreError> {
@@ -205,9 +298,12 @@ fn sort_matches(sort: &SortKeyCondition, value: &str) -> bool {
 }
 
 impl MemoryTable {
-    fn live(&self, items: &BTreeMap<Key, Item>, key: &Key) -> Option<Item> {
+    fn live(&self, inner: &Inner, key: &Key) -> Option<Item> {
         let now = self.now_epoch();
-        items.get(key).filter(|i| !is_expired(i, now)).cloned()
+        inner
+            .get(key)
+            .filter(|s| !s.is_expired(now))
+            .map(|s| inner.decode(&key.pk, &key.sk, s))
     }
 }
 
@@ -216,25 +312,26 @@ impl Table for MemoryTable {
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
         let key = key_of(&item)?;
         check_size(&key, &item)?;
-        let mut items = self.items.lock().expect("table lock");
+        let mut inner = self.inner.lock().expect("table lock");
         if let Some(c) = &condition {
-            if !condition_holds(c, self.live(&items, &key).as_ref()) {
+            if !condition_holds(c, self.live(&inner, &key).as_ref()) {
                 return Err(StoreError::ConditionFailed(key));
             }
         }
-        items.insert(key, item);
+        inner.store(key, &item);
+        inner.wrote(self.now_epoch());
         Ok(())
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let items = self.items.lock().expect("table lock");
-        Ok(self.live(&items, key))
+        let inner = self.inner.lock().expect("table lock");
+        Ok(self.live(&inner, key))
     }
 
     async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError> {
         validate_update(&update)?;
-        let mut items = self.items.lock().expect("table lock");
-        let current = self.live(&items, key);
+        let mut inner = self.inner.lock().expect("table lock");
+        let current = self.live(&inner, key);
         if let Some(c) = &update.condition {
             if !condition_holds(c, current.as_ref()) {
                 return Err(StoreError::ConditionFailed(key.clone()));
@@ -242,18 +339,19 @@ impl Table for MemoryTable {
         }
         let item = apply_update(key, current, &update)?;
         check_size(key, &item)?;
-        items.insert(key.clone(), item.clone());
+        inner.store(key.clone(), &item);
+        inner.wrote(self.now_epoch());
         Ok(item)
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
-        let mut items = self.items.lock().expect("table lock");
+        let mut inner = self.inner.lock().expect("table lock");
         if let Some(c) = &condition {
-            if !condition_holds(c, self.live(&items, key).as_ref()) {
+            if !condition_holds(c, self.live(&inner, key).as_ref()) {
                 return Err(StoreError::ConditionFailed(key.clone()));
             }
         }
-        items.remove(key);
+        inner.remove(key);
         Ok(())
     }
 
@@ -265,26 +363,35 @@ impl Table for MemoryTable {
             None => (PK, SK),
             Some(index) => (index.partition_attribute(), index.sort_attribute()),
         };
-        let items = self.items.lock().expect("table lock");
+        let inner = self.inner.lock().expect("table lock");
         // (sort key, primary key) orders index entries that share a sort key, as DynamoDB does.
         // Base-table queries read only their partition (keys are ordered by PK, then SK);
         // index queries scan, as the embedded table keeps no index structures.
-        let candidates: Box<dyn Iterator<Item = (&Key, &Item)>> = match query.index {
-            None => Box::new(
-                items
-                    .range(Key::new(query.partition.clone(), "")..)
-                    .take_while(|(k, _)| k.pk == query.partition),
-            ),
-            Some(_) => Box::new(items.iter()),
+        let mut matched: Vec<(String, Key, &Stored)> = match query.index {
+            None => inner
+                .partitions
+                .get(query.partition.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|(sk, _)| sort_matches(&query.sort, sk))
+                .map(|(sk, s)| {
+                    let key = Key::new(query.partition.clone(), sk.to_string());
+                    (key.sk.clone(), key, s)
+                })
+                .collect(),
+            Some(_) => inner
+                .iter()
+                .filter_map(|(pk, sk, stored)| {
+                    let index_pk = stored.str_attribute(pk_attr, &inner.names)?;
+                    if index_pk != query.partition {
+                        return None;
+                    }
+                    let index_sk = stored.str_attribute(sk_attr, &inner.names)?;
+                    sort_matches(&query.sort, index_sk)
+                        .then(|| (index_sk.to_owned(), Key::new(pk, sk), stored))
+                })
+                .collect(),
         };
-        let mut matched: Vec<(String, Key, &Item)> = candidates
-            .filter_map(|(key, item)| {
-                let pk = item.get(pk_attr)?.as_str()?;
-                let sk = item.get(sk_attr)?.as_str()?;
-                (pk == query.partition && sort_matches(&query.sort, sk))
-                    .then(|| (sk.to_owned(), key.clone(), item))
-            })
-            .collect();
         matched.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         if !query.forward {
             matched.reverse();
@@ -308,15 +415,19 @@ impl Table for MemoryTable {
         }
         let limit = query.limit.unwrap_or(usize::MAX);
         let now = self.now_epoch();
-        let evaluated: Vec<&Item> = matched.iter().take(limit).map(|(_, _, i)| *i).collect();
+        let evaluated = &matched[..matched.len().min(limit)];
         // DynamoDB returns a last evaluated key whenever the limit stopped the read.
         let next = (matched.len() >= limit && limit != usize::MAX)
-            .then(|| evaluated.last().map(|i| key_attributes(i, query.index)))
+            .then(|| {
+                evaluated.last().map(|(_, key, s)| {
+                    key_attributes(&inner.decode(&key.pk, &key.sk, s), query.index)
+                })
+            })
             .flatten();
         let items = evaluated
-            .into_iter()
-            .filter(|i| !is_expired(i, now))
-            .cloned()
+            .iter()
+            .filter(|(_, _, s)| !s.is_expired(now))
+            .map(|(_, key, s)| inner.decode(&key.pk, &key.sk, s))
             .collect();
         Ok(Page { items, next })
     }
@@ -345,7 +456,7 @@ impl Table for MemoryTable {
                 )));
             }
         }
-        let mut items = self.items.lock().expect("table lock");
+        let mut inner = self.inner.lock().expect("table lock");
         let mut reasons = Vec::with_capacity(writes.len());
         for w in &writes {
             let (key, condition) = match w {
@@ -354,7 +465,7 @@ impl Table for MemoryTable {
                 TransactWrite::Delete { key, condition } => (key.clone(), condition.as_ref()),
                 TransactWrite::ConditionCheck { key, condition } => (key.clone(), Some(condition)),
             };
-            let ok = condition.is_none_or(|c| condition_holds(c, self.live(&items, &key).as_ref()));
+            let ok = condition.is_none_or(|c| condition_holds(c, self.live(&inner, &key).as_ref()));
             reasons.push((!ok).then(|| "ConditionalCheckFailed".to_owned()));
         }
         if reasons.iter().any(Option::is_some) {
@@ -370,7 +481,7 @@ impl Table for MemoryTable {
                     results.push((key, Some(item)));
                 }
                 TransactWrite::Update { key, update } => {
-                    let current = self.live(&items, &key);
+                    let current = self.live(&inner, &key);
                     let item = apply_update(&key, current, &update)?;
                     check_size(&key, &item)?;
                     results.push((key, Some(item)));
@@ -381,10 +492,11 @@ impl Table for MemoryTable {
         }
         for (key, item) in results {
             match item {
-                Some(item) => items.insert(key, item),
-                None => items.remove(&key),
+                Some(item) => inner.store(key, &item),
+                None => inner.remove(&key),
             };
         }
+        inner.wrote(self.now_epoch());
         Ok(())
     }
 }
@@ -455,4 +567,400 @@ fn typed_json_to_value(v: &serde_json::Value) -> Option<AttrValue> {
         ),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::store::TTL_ATTRIBUTE;
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn item(sk: usize, ttl: i64) -> Item {
+        [
+            (PK, AttrValue::S("P".into())),
+            (SK, AttrValue::S(format!("S#{sk:08}"))),
+            ("body", AttrValue::S("x".repeat(100))),
+            (TTL_ATTRIBUTE, AttrValue::N(ttl as f64)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn expired_items_are_deleted_so_the_table_holds_what_lives() {
+        let clock = ManualClock::new(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+        let table = MemoryTable::new(Arc::new(clock.clone()));
+        // An item a minute for 70 days, each living a day: 100,800 writes, 1,441 alive (the
+        // one written a day ago expires at this second, and an item expires once past it).
+        let writes = 70 * 24 * 60;
+        for i in 0..writes {
+            clock.advance(Duration::minutes(1));
+            let ttl = clock.now().timestamp() + 24 * 3600;
+            table.put(item(i, ttl), None).await.unwrap();
+        }
+        assert!(
+            table.len() <= 1441 + SWEEP_MIN_WRITES,
+            "{} items held after {writes} writes",
+            table.len()
+        );
+        // Expired, not yet deleted: hidden from reads all the same.
+        let query = Query::partition("P");
+        let live = table.query(query.clone()).await.unwrap().items;
+        assert_eq!(live.len(), 1441);
+        table.delete_expired();
+        assert_eq!(table.len(), 1441);
+        assert_eq!(table.query(query).await.unwrap().items, live);
+        assert_eq!(
+            table
+                .get(&Key::new("P", format!("S#{:08}", writes - 1)))
+                .await
+                .unwrap(),
+            Some(item(writes - 1, clock.now().timestamp() + 24 * 3600))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_item_without_a_ttl_stays() {
+        let clock = ManualClock::new(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+        let table = MemoryTable::new(Arc::new(clock.clone()));
+        let mut keep = item(0, 0);
+        keep.remove(TTL_ATTRIBUTE);
+        table.put(keep.clone(), None).await.unwrap();
+        for i in 1..=2 * SWEEP_MIN_WRITES {
+            table.put(item(i, 1), None).await.unwrap();
+        }
+        table.delete_expired();
+        assert_eq!(table.len(), 1);
+        assert_eq!(
+            table.get(&Key::new("P", "S#00000000")).await.unwrap(),
+            Some(keep)
+        );
+    }
+}
+
+/// The compact encoding of the embedded table's items.
+mod compact {
+    use std::collections::{BTreeMap, HashMap};
+
+    use super::super::{AttrValue, Item, PK, SK, TTL_ATTRIBUTE};
+
+    /// Attribute names, each held once: an encoded item names its attributes by number.
+    #[derive(Default)]
+    pub struct Names {
+        ids: HashMap<Box<str>, u16>,
+        names: Vec<Box<str>>,
+    }
+
+    /// A name written in full (past the interned ones).
+    const INLINE_NAME: u16 = u16::MAX;
+
+    impl Names {
+        fn id(&mut self, name: &str) -> u16 {
+            if let Some(&id) = self.ids.get(name) {
+                return id;
+            }
+            if self.names.len() >= INLINE_NAME as usize {
+                return INLINE_NAME;
+            }
+            let id = self.names.len() as u16;
+            self.names.push(name.into());
+            self.ids.insert(name.into(), id);
+            id
+        }
+    }
+
+    /// One item: its TTL (to expire it without decoding) and its attributes but the key's.
+    pub struct Stored {
+        ttl: Option<f64>,
+        bytes: Box<[u8]>,
+    }
+
+    impl Stored {
+        pub fn is_expired(&self, now: f64) -> bool {
+            self.ttl.is_some_and(|ttl| ttl < now)
+        }
+
+        /// A top-level string attribute, read in place (index queries).
+        pub fn str_attribute<'a>(&'a self, name: &str, names: &Names) -> Option<&'a str> {
+            let mut r = Reader {
+                bytes: &self.bytes,
+                pos: 0,
+            };
+            for _ in 0..r.varint() {
+                let here = r.name(names) == name;
+                if here && r.bytes[r.pos] == S {
+                    r.pos += 1;
+                    return Some(r.str());
+                }
+                r.skip_value();
+                if here {
+                    return None;
+                }
+            }
+            None
+        }
+    }
+
+    const S: u8 = 0;
+    const N: u8 = 1;
+    const FALSE: u8 = 2;
+    const TRUE: u8 = 3;
+    const NULL: u8 = 4;
+    const L: u8 = 5;
+    const M: u8 = 6;
+    const SS: u8 = 7;
+
+    fn varint(out: &mut Vec<u8>, mut v: usize) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn string(out: &mut Vec<u8>, s: &str) {
+        varint(out, s.len());
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    fn name(out: &mut Vec<u8>, names: &mut Names, n: &str) {
+        let id = names.id(n);
+        out.extend_from_slice(&id.to_le_bytes());
+        if id == INLINE_NAME {
+            string(out, n);
+        }
+    }
+
+    fn value(out: &mut Vec<u8>, names: &mut Names, v: &AttrValue) {
+        match v {
+            AttrValue::S(s) => {
+                out.push(S);
+                string(out, s);
+            }
+            AttrValue::N(n) => {
+                out.push(N);
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            AttrValue::Bool(false) => out.push(FALSE),
+            AttrValue::Bool(true) => out.push(TRUE),
+            AttrValue::Null => out.push(NULL),
+            AttrValue::L(l) => {
+                out.push(L);
+                varint(out, l.len());
+                for v in l {
+                    value(out, names, v);
+                }
+            }
+            AttrValue::M(m) => {
+                out.push(M);
+                varint(out, m.len());
+                for (k, v) in m {
+                    name(out, names, k);
+                    value(out, names, v);
+                }
+            }
+            AttrValue::Ss(set) => {
+                out.push(SS);
+                varint(out, set.len());
+                for s in set {
+                    string(out, s);
+                }
+            }
+        }
+    }
+
+    /// Encodes every attribute of `item` but `PK` and `SK` (the key holds them).
+    pub fn encode(item: &Item, names: &mut Names) -> Stored {
+        let mut out = Vec::with_capacity(128);
+        let attributes = item.iter().filter(|(n, _)| *n != PK && *n != SK);
+        varint(&mut out, attributes.clone().count());
+        for (n, v) in attributes {
+            name(&mut out, names, n);
+            value(&mut out, names, v);
+        }
+        let ttl = match item.get(TTL_ATTRIBUTE) {
+            Some(AttrValue::N(ttl)) => Some(*ttl),
+            _ => None,
+        };
+        Stored {
+            ttl,
+            bytes: out.into_boxed_slice(),
+        }
+    }
+
+    struct Reader<'a> {
+        bytes: &'a [u8],
+        pos: usize,
+    }
+
+    impl<'a> Reader<'a> {
+        fn byte(&mut self) -> u8 {
+            let b = self.bytes[self.pos];
+            self.pos += 1;
+            b
+        }
+
+        fn varint(&mut self) -> usize {
+            let mut v = 0usize;
+            let mut shift = 0;
+            loop {
+                let b = self.byte();
+                v |= ((b & 0x7f) as usize) << shift;
+                if b < 0x80 {
+                    return v;
+                }
+                shift += 7;
+            }
+        }
+
+        fn str(&mut self) -> &'a str {
+            let len = self.varint();
+            let s = &self.bytes[self.pos..self.pos + len];
+            self.pos += len;
+            std::str::from_utf8(s).expect("encoded from a string")
+        }
+
+        fn name<'n>(&mut self, names: &'n Names) -> &'n str
+        where
+            'a: 'n,
+        {
+            let id = u16::from_le_bytes([self.byte(), self.byte()]);
+            if id == INLINE_NAME {
+                self.str()
+            } else {
+                &names.names[id as usize]
+            }
+        }
+
+        fn value(&mut self, names: &Names) -> AttrValue {
+            match self.byte() {
+                S => AttrValue::S(self.str().to_owned()),
+                N => {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&self.bytes[self.pos..self.pos + 8]);
+                    self.pos += 8;
+                    AttrValue::N(f64::from_le_bytes(b))
+                }
+                FALSE => AttrValue::Bool(false),
+                TRUE => AttrValue::Bool(true),
+                NULL => AttrValue::Null,
+                L => {
+                    let n = self.varint();
+                    AttrValue::L((0..n).map(|_| self.value(names)).collect())
+                }
+                M => AttrValue::M(self.attributes(names)),
+                SS => {
+                    let n = self.varint();
+                    AttrValue::Ss((0..n).map(|_| self.str().to_owned()).collect())
+                }
+                tag => unreachable!("unknown tag {tag} in an encoded item"),
+            }
+        }
+
+        fn attributes(&mut self, names: &Names) -> BTreeMap<String, AttrValue> {
+            let n = self.varint();
+            (0..n)
+                .map(|_| {
+                    let k = self.name(names).to_owned();
+                    (k, self.value(names))
+                })
+                .collect()
+        }
+
+        fn skip_value(&mut self) {
+            match self.byte() {
+                S => {
+                    self.str();
+                }
+                N => self.pos += 8,
+                FALSE | TRUE | NULL => {}
+                L => {
+                    for _ in 0..self.varint() {
+                        self.skip_value();
+                    }
+                }
+                M => {
+                    for _ in 0..self.varint() {
+                        let id = u16::from_le_bytes([self.byte(), self.byte()]);
+                        if id == INLINE_NAME {
+                            self.str();
+                        }
+                        self.skip_value();
+                    }
+                }
+                SS => {
+                    for _ in 0..self.varint() {
+                        self.str();
+                    }
+                }
+                tag => unreachable!("unknown tag {tag} in an encoded item"),
+            }
+        }
+    }
+
+    /// The item `encode` was given.
+    pub fn decode(pk: &str, sk: &str, stored: &Stored, names: &Names) -> Item {
+        let mut item = Reader {
+            bytes: &stored.bytes,
+            pos: 0,
+        }
+        .attributes(names);
+        item.insert(PK.into(), AttrValue::S(pk.to_owned()));
+        item.insert(SK.into(), AttrValue::S(sk.to_owned()));
+        item
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::collections::BTreeSet;
+
+        #[test]
+        fn every_value_comes_back_as_it_was_encoded() {
+            let mut inner = Item::new();
+            inner.insert("n".into(), AttrValue::N(-1.5));
+            inner.insert("deep".into(), AttrValue::L(vec![AttrValue::Null]));
+            let item: Item = [
+                ("PK", AttrValue::S("P#1".into())),
+                ("SK", AttrValue::S("S#2".into())),
+                ("s", AttrValue::S("héllo".into())),
+                ("empty", AttrValue::S(String::new())),
+                ("n", AttrValue::N(1234.5)),
+                ("t", AttrValue::Bool(true)),
+                ("f", AttrValue::Bool(false)),
+                ("null", AttrValue::Null),
+                (
+                    "l",
+                    AttrValue::L(vec![AttrValue::S("x".repeat(300)), AttrValue::N(2.0)]),
+                ),
+                ("m", AttrValue::M(inner)),
+                (
+                    "ss",
+                    AttrValue::Ss(BTreeSet::from(["a".to_owned(), "b".to_owned()])),
+                ),
+                (TTL_ATTRIBUTE, AttrValue::N(100.0)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            let mut names = Names::default();
+            let stored = encode(&item, &mut names);
+            assert_eq!(decode("P#1", "S#2", &stored, &names), item);
+            assert_eq!(stored.str_attribute("s", &names), Some("héllo"));
+            assert_eq!(stored.str_attribute("n", &names), None);
+            assert_eq!(stored.str_attribute("absent", &names), None);
+            assert!(stored.is_expired(100.5) && !stored.is_expired(100.0));
+            // Past the interned names, names are written in full.
+            for i in 0..INLINE_NAME as usize {
+                names.id(&format!("name{i}"));
+            }
+            let mut many = item.clone();
+            many.insert("a name never seen".into(), AttrValue::S("v".into()));
+            let stored = encode(&many, &mut names);
+            assert_eq!(decode("P#1", "S#2", &stored, &names), many);
+            assert_eq!(stored.str_attribute("a name never seen", &names), Some("v"));
+        }
+    }
 }
