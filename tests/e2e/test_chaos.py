@@ -129,8 +129,8 @@ def test_chaos_every_event_once_every_finding_once_one_alert_each(live, leaves_n
     launches: dict[str, str] = {}
     t0 = time.time()
     account_partition = f"TENANT#{customer.tenant}#ACCOUNT#{customer.account}"
-    # The local cloud runs everything over one moto process, and the internal queues use one
-    # message group each (processed one batch at a time): a few events a second.
+    # The local cloud runs everything over one moto process, and this customer's events share
+    # one message group in every internal queue (one batch at a time): a few events a second.
     budget = 120 + EVENTS
     with Chaos(cloud, SEED) as chaos:
         for _ in range(EVENTS):
