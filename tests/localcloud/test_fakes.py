@@ -997,3 +997,26 @@ def test_a_fifo_mapping_processes_groups_concurrently_each_in_order(tiny_cloud):
     assert all(not set(x["groups"]) & set(y["groups"]) for x, y in overlapping), \
         "batches processed at the same time never share a message group"
     assert poller.peak_holding <= 2, "ScalingConfig.MaximumConcurrency"
+
+
+def test_a_fifo_receive_fills_its_batch_from_one_group_first(tiny_cloud):
+    """Sends interleaved across groups: SQS fills a receive from one group before the next
+    (localcloud/moto_server.py makes moto do so), so the mapping's two loops each hold a group
+    instead of one batch holding a message of both."""
+    cloud = tiny_cloud
+    url = cloud.queue_url("work")
+    n = len(cloud.invocations)
+    poller = cloud.poller("work")
+    poller.pause()
+    for i in range(4):
+        for group in ("C", "D"):
+            cloud.sqs.send_message(QueueUrl=url, MessageBody=f"{group.lower()}{i}", MessageGroupId=group)
+    poller.resume()
+    cloud.wait_idle(60)
+    batches = sorted((r.response for r in cloud.invocations[n:] if r.source.startswith("sqs:")), key=lambda a: a["start"])
+    for b in batches:  # a batch goes on to another group only when its group has nothing more
+        for body, following in zip(b["bodies"], b["bodies"][1:]):
+            assert body[0] == following[0] or body[1:] == "3", [b["bodies"] for b in batches]
+    for group in ("C", "D"):
+        assert [x for b in batches for x in b["bodies"] if x[0] == group.lower()] == [f"{group.lower()}{i}" for i in range(4)]
+    assert any(y["start"] < x["end"] for i, x in enumerate(batches) for y in batches[i + 1:]), "C and D concurrently"

@@ -50,12 +50,14 @@ def free_port() -> int:
 
 class MotoServer:
     def __init__(self, executable: str | None = None, log_path: Path | None = None, account: str = "111111111111") -> None:
-        exe = executable or os.environ.get("MOTO_SERVER") or str(REPO / ".venv" / "bin" / "moto_server")
+        exe = executable or os.environ.get("MOTO_SERVER")
+        # moto_server.py: moto with SQS FIFO receives filled group by group, as SQS fills them.
+        cmd = [exe] if exe else [str(REPO / ".venv" / "bin" / "python"), str(Path(__file__).with_name("moto_server.py"))]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         out = open(log_path, "ab") if log_path else subprocess.DEVNULL
         env = {**os.environ, "MOTO_PORT": str(self.port), "MOTO_ACCOUNT_ID": account}
-        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)], stdout=out, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen([*cmd, "-H", "127.0.0.1", "-p", str(self.port)], stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
         if log_path:
             out.close()  # type: ignore[union-attr]

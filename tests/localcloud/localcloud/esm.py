@@ -94,7 +94,10 @@ class SqsPoller:
                 t.join(max(0.0, deadline - time.time()))
 
     def pause(self) -> None:
+        """No receive after this returns (one in flight is waited for; batches held run on)."""
         self._paused.set()
+        with self._receive_lock:
+            pass
 
     def resume(self) -> None:
         self._paused.clear()
@@ -122,6 +125,8 @@ class SqsPoller:
     def _receive_batch(self) -> tuple[list[dict[str, Any]], bool]:
         """(messages, whether it was a long poll)."""
         with self._receive_lock:
+            if self._paused.is_set():
+                return [], True
             long_poll = self._long_poll()
             msgs = self._receive(self.batch_size, 1 if long_poll else 0)
             if msgs and self.batch_size > 10:

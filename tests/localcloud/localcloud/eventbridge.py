@@ -12,8 +12,10 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
+
+from .runtime import QuietThreadingHTTPServer
 
 if TYPE_CHECKING:
     from .cloud import LocalCloud
@@ -169,7 +171,7 @@ class EventBridge:
         self.rejected: list[dict[str, Any]] = []
         self.deliveries: list[Delivery] = []
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self.server = QuietThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

@@ -86,14 +86,18 @@ def default_max_concurrency() -> int:
     return max(1, int(raw)) if raw else DEFAULT_MAX_CONCURRENCY
 
 
-class _RuntimeApiServer(ThreadingHTTPServer):
+class QuietThreadingHTTPServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that says nothing when a client vanished mid-request: function
+    processes are killed (crash(), timeouts, the chaos journey) with connections open to the
+    Runtime API, the bus and the fakes."""
+
     daemon_threads = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
 
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            return  # a runtime killed (crash(), a timeout) while its connection was open
+            return
         super().handle_error(request, client_address)
 
 
@@ -115,7 +119,7 @@ class Environment:
         self.init_error: dict[str, Any] | None = None
         self.secret_cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self.busy = False
-        self.server = _RuntimeApiServer(("127.0.0.1", 0), _handler_for(self))
+        self.server = QuietThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
                          name=f"rapi-{fn.name}-{index}", daemon=True).start()
@@ -576,4 +580,4 @@ def binary_for(function_name: str, prefix: str, target_dir: Path) -> Path | None
     return p if p.exists() else None
 
 
-__all__ = ["LambdaFunction", "Environment", "default_max_concurrency", "FunctionError", "InitError", "InvocationRecord", "binary_for"]
+__all__ = ["LambdaFunction", "Environment", "QuietThreadingHTTPServer", "default_max_concurrency", "FunctionError", "InitError", "InvocationRecord", "binary_for"]
