@@ -2,7 +2,8 @@
 and invocations time out. However the work is interrupted, every event ends stored exactly once
 or in a dead-letter queue with its reason, every finding is recorded once, and no finding gets
 two Slack messages. `make test` runs a short version; `make chaos` runs a few thousand events
-(CHAOS_CLOUD_EVENTS)."""
+(CHAOS_CLOUD_EVENTS) from CHAOS_ACCOUNTS customers, each with its own tenant, account and
+channel, whose events are processed side by side (one message group per account or tenant)."""
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ from journeys import assumed_role, cloud_table, forward, run_instances
 from test_journeys import Customer, live  # noqa: F401  (the fixture)
 
 EVENTS = int(os.environ.get("CHAOS_CLOUD_EVENTS", "60"))
+ACCOUNTS = int(os.environ.get("CHAOS_ACCOUNTS", "3"))
 SEED = int(os.environ.get("CHAOS_SEED", "1"))
 # Killed at random while events flow; ingest is invoked asynchronously by the bus, the others
 # by their queues' event-source mappings.
@@ -130,36 +132,43 @@ def leaves_no_dead_letters(live):  # noqa: F811
 
 def test_chaos_every_event_once_every_finding_once_one_alert_each(live, leaves_no_dead_letters):  # noqa: F811
     cloud = live
-    customer = Customer(cloud, "chaos")
+    customers = [Customer(cloud, f"chaos{i}") for i in range(ACCOUNTS)]
     rng = random.Random(SEED)
-    actor = assumed_role(customer.account, "miner", "stolen")
-    launches: dict[str, str] = {}
+    launches: dict[str, tuple[str, Customer]] = {}
     t0 = time.time()
-    account_partition = f"TENANT#{customer.tenant}#ACCOUNT#{customer.account}"
-    # The local cloud runs everything over one moto process, and this customer's events share
-    # one message group in every internal queue (one batch at a time): a few events a second.
+
+    def account_partition(c: Customer) -> str:
+        return f"TENANT#{c.tenant}#ACCOUNT#{c.account}"
+
+    # The local cloud runs everything over one moto process; each customer's events share one
+    # message group per queue, and the customers' groups are processed side by side.
     budget = 120 + EVENTS
     with Chaos(cloud, SEED) as chaos:
         for _ in range(EVENTS):
+            customer = rng.choice(customers)
             costly = rng.random() < 0.3
+            actor = assumed_role(customer.account, "miner", "stolen")
             event = run_instances(customer.account, "p3.16xlarge" if costly else "t3.micro", 1, identity=actor)
             event_id = event["detail"]["eventID"]
-            launches[event_id] = "costly" if costly else "cheap"
+            launches[event_id] = ("costly" if costly else "cheap", customer)
             forwarded_ids.add(event_id)
             forward(cloud, event)
         # Faults go on while the pipeline works through the events, until every one is stored
         # or dead-lettered (or the budget runs out: the checks below then say what is missing).
         try:
-            cloud.wait_for(lambda: stored_count(cloud, account_partition) + len(dead_letters(cloud)) >= EVENTS,
+            cloud.wait_for(lambda: sum(stored_count(cloud, account_partition(c)) for c in customers)
+                           + len(dead_letters(cloud)) >= EVENTS,
                            timeout=budget, interval=2, what="every event stored or dead-lettered")
         except TimeoutError:
             pass
     cloud.wait_idle(timeout=budget)
     elapsed = time.time() - t0
 
-    stored = {i["SK"]["S"].rsplit("#", 1)[-1]
-              for i in partition(cloud, account_partition)
-              if i["SK"]["S"].startswith("EVENT#")}
+    stored: set[str] = set()
+    for c in customers:
+        stored |= {i["SK"]["S"].rsplit("#", 1)[-1]
+                   for i in partition(cloud, account_partition(c))
+                   if i["SK"]["S"].startswith("EVENT#")}
     dead = dead_letters(cloud)
     dead_ids: set[str] = set()
     for m in dead:
@@ -169,22 +178,24 @@ def test_chaos_every_event_once_every_finding_once_one_alert_each(live, leaves_n
     assert not lost, f"{len(lost)} events neither stored nor dead-lettered: {sorted(lost)[:5]}"
     assert stored <= set(launches), "an event was stored that was never sent"
 
-    findings = [i for i in partition(cloud, f"TENANT#{customer.tenant}") if i["SK"]["S"].startswith("FINDING#")]
+    findings = []
+    posts: dict[str, int] = {}
+    for c in customers:
+        mine = [i for i in partition(cloud, f"TENANT#{c.tenant}") if i["SK"]["S"].startswith("FINDING#")]
+        findings.extend(mine)
+        for message in cloud.slack.messages(c.channel):
+            for finding in mine:
+                if finding["id"]["S"] in json.dumps(message):
+                    posts[finding["id"]["S"]] = posts.get(finding["id"]["S"], 0) + 1
     finding_events = [f["event_id"]["S"] for f in findings]
     assert len(finding_events) == len(set(finding_events)), "an event has two findings"
-    costly = {e for e, kind in launches.items() if kind == "costly"}
+    costly = {e for e, (kind, _) in launches.items() if kind == "costly"}
     missing = costly - set(finding_events) - dead_ids
     assert not missing, f"{len(missing)} costly launches stored without a finding: {sorted(missing)[:5]}"
-
-    posts: dict[str, int] = {}
-    for message in cloud.slack.messages(customer.channel):
-        for finding in findings:
-            if finding["id"]["S"] in json.dumps(message):
-                posts[finding["id"]["S"]] = posts.get(finding["id"]["S"], 0) + 1
     doubled = {f: n for f, n in posts.items() if n > 1}
     assert not doubled, f"findings with more than one Slack message: {doubled}"
 
-    print(f"\nchaos in the local cloud: events {len(launches)} ({len(costly)} costly), stored {len(stored)}, "
+    print(f"\nchaos in the local cloud: {ACCOUNTS} accounts, events {len(launches)} ({len(costly)} costly), stored {len(stored)}, "
           f"dead-lettered {len(dead)} ({len(dead_ids)} events), findings {len(findings)}, Slack posts "
           f"{sum(posts.values())}, duplicates 0, losses 0; kills {chaos.kills}, timeouts {chaos.timeouts}; "
           f"{elapsed:.1f} s, {len(launches) / elapsed:.1f} events/s")
