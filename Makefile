@@ -63,16 +63,18 @@ e2e: venv
 ## receives) and 1% (few dead letters, so most findings are held to the fault-free run's).
 ## CHAOS_EVENTS, CHAOS_RATES and CHAOS_SEED override; `make test` runs it on 5,000 events.
 ## Then CHAOS_CLOUD_EVENTS events from CHAOS_ACCOUNTS customers through the local cloud while function processes are killed
-## mid-batch and invocations time out (tests/e2e/test_chaos.py; `make test` runs 60).
+## mid-batch and invocations time out, a fault every CHAOS_INTERVAL seconds on average
+## (tests/e2e/test_chaos.py; `make test` runs 60 events from 3 customers, a fault every 2 s).
 CHAOS_EVENTS ?= 100000
 CHAOS_RATES ?= 0.05 0.01
 CHAOS_CLOUD_EVENTS ?= 2000
 CHAOS_ACCOUNTS ?= 5
+CHAOS_INTERVAL ?= 6
 chaos: venv
 	for rate in $(CHAOS_RATES); do \
 		CHAOS_EVENTS=$(CHAOS_EVENTS) CHAOS_RATE=$$rate $(CARGO) test -q -p dd0c-cli --test chaos -- --nocapture; \
 	done
-	CHAOS_CLOUD_EVENTS=$(CHAOS_CLOUD_EVENTS) CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) scripts/test-e2e.sh -k chaos -s
+	CHAOS_CLOUD_EVENTS=$(CHAOS_CLOUD_EVENTS) CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) CHAOS_INTERVAL=$(CHAOS_INTERVAL) scripts/test-e2e.sh -k chaos -s
 
 ## make bench: scorer accuracy; replay throughput against serde_json on the same bytes and peak
 ## memory, with `dd0c replay` run on ~100k and ~1M simulated events; pricing lookups; then the

@@ -19,6 +19,9 @@ from test_journeys import Customer, live  # noqa: F401  (the fixture)
 
 EVENTS = int(os.environ.get("CHAOS_CLOUD_EVENTS", "60"))
 ACCOUNTS = int(os.environ.get("CHAOS_ACCOUNTS", "3"))
+# Seconds between faults, on average: a long run that met one every two seconds would spend
+# its time restarting processes rather than testing what an interrupted batch leaves behind.
+INTERVAL = float(os.environ.get("CHAOS_INTERVAL", "2"))
 SEED = int(os.environ.get("CHAOS_SEED", "1"))
 # Killed at random while events flow; ingest is invoked asynchronously by the bus, the others
 # by their queues' event-source mappings.
@@ -143,7 +146,7 @@ def test_chaos_every_event_once_every_finding_once_one_alert_each(live, leaves_n
     # The local cloud runs everything over one moto process; each customer's events share one
     # message group per queue, and the customers' groups are processed side by side.
     budget = 120 + EVENTS
-    with Chaos(cloud, SEED) as chaos:
+    with Chaos(cloud, SEED, interval=INTERVAL) as chaos:
         for _ in range(EVENTS):
             customer = rng.choice(customers)
             costly = rng.random() < 0.3
