@@ -18,6 +18,7 @@ import os
 import queue
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -50,9 +51,10 @@ def free_port() -> int:
 
 class MotoServer:
     def __init__(self, executable: str | None = None, log_path: Path | None = None, account: str = "111111111111") -> None:
-        exe = executable or os.environ.get("MOTO_SERVER")
         # moto_server.py: moto with SQS FIFO receives filled group by group, as SQS fills them.
-        cmd = [exe] if exe else [str(REPO / ".venv" / "bin" / "python"), str(Path(__file__).with_name("moto_server.py"))]
+        # Not MOTO_SERVER: the Makefile exports that (plain moto) for the Rust conformance tests.
+        exe = executable or os.environ.get("LOCALCLOUD_MOTO_SERVER")
+        cmd = [exe] if exe else [sys.executable, str(Path(__file__).with_name("moto_server.py"))]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         out = open(log_path, "ab") if log_path else subprocess.DEVNULL
