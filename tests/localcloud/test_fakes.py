@@ -1020,3 +1020,57 @@ def test_a_fifo_receive_fills_its_batch_from_one_group_first(tiny_cloud):
     for group in ("C", "D"):
         assert [x for b in batches for x in b["bodies"] if x[0] == group.lower()] == [f"{group.lower()}{i}" for i in range(4)]
     assert any(y["start"] < x["end"] for i, x in enumerate(batches) for y in batches[i + 1:]), "C and D concurrently"
+
+
+# ---- DynamoDB transactions in the local cloud's moto (localcloud/moto_server.py) ---------------
+def test_a_failed_transaction_puts_back_only_its_own_items_while_others_write():
+    """moto rolled a failed TransactWriteItems back by restoring a copy of the whole table taken
+    when it started: every other client's writes in between were undone (and the copy raced
+    them: a 500). The launcher rolls back only the transaction's own items, under a lock."""
+    from localcloud.cloud import MotoServer
+
+    server = MotoServer()
+    try:
+        ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=server.url,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+                         AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}])
+        ddb.put_item(TableName="t", Item={"PK": {"S": "p"}, "SK": {"S": "kept"}, "v": {"N": "1"}})
+        # A table of some size: moto's copy of it took long enough for other writes to land.
+        for start in range(0, 2000, 25):
+            ddb.batch_write_item(RequestItems={"t": [
+                {"PutRequest": {"Item": {"PK": {"S": f"bulk{j % 50}"}, "SK": {"S": str(j)}, "pad": {"S": "x" * 200}}}}
+                for j in range(start, start + 25)]})
+
+        def failing_transaction(n: int) -> None:
+            try:
+                ddb.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": "t", "Item": {"PK": {"S": "p"}, "SK": {"S": f"tx-{n}"}}}},
+                    {"Update": {"TableName": "t", "Key": {"PK": {"S": "p"}, "SK": {"S": "kept"}},
+                                "UpdateExpression": "SET v = :two", "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+                    {"ConditionCheck": {"TableName": "t", "Key": {"PK": {"S": "p"}, "SK": {"S": "missing"}},
+                                        "ConditionExpression": "attribute_exists(PK)"}},
+                ])
+            except ddb.exceptions.TransactionCanceledException:
+                return
+            raise AssertionError("the transaction should have been cancelled")
+
+        def writer(n: int) -> None:
+            for i in range(40):
+                ddb.put_item(TableName="t", Item={"PK": {"S": "p"}, "SK": {"S": f"w{n}-{i}"}})
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+        threads += [threading.Thread(target=lambda: [failing_transaction(i) for i in range(20)]) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        items = ddb.query(TableName="t", KeyConditionExpression="PK = :p",
+                          ExpressionAttributeValues={":p": {"S": "p"}})["Items"]
+        keys = {i["SK"]["S"] for i in items}
+        assert {f"w{n}-{i}" for n in range(3) for i in range(40)} <= keys, "a rollback undid another client's write"
+        assert not any(k.startswith("tx-") for k in keys), "a cancelled transaction left an item"
+        assert next(i for i in items if i["SK"]["S"] == "kept")["v"] == {"N": "1"}
+    finally:
+        server.close()
