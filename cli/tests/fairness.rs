@@ -12,6 +12,7 @@ use dd0c_shared::clock::{Clock, ManualClock};
 use dd0c_shared::domain::{Finding, Severity, FINDING_DETAIL_TYPE};
 use dd0c_shared::entity;
 use dd0c_shared::governance::Policy;
+use dd0c_shared::store::memory::MemoryTable;
 use dd0c_shared::store::Table;
 use dd0c_shared::tenancy::AccountLink;
 use dd0c_shared::testing::{active_account, cost_finding, noon};
@@ -19,7 +20,7 @@ use dd0c_shared::testing::{active_account, cost_finding, noon};
 /// Slack that answers 429 (retry after `RETRY_AFTER` seconds) to the first message naming
 /// tenant A's finding, and records when each message went out.
 struct SlackRateLimitingA {
-    clock: Mutex<Option<ManualClock>>,
+    clock: ManualClock,
     limited_once: Mutex<bool>,
     posted: Mutex<Vec<(String, DateTime<Utc>)>>,
     inner: RecordingChat,
@@ -51,7 +52,7 @@ impl ChatSink for SlackRateLimitingA {
                 });
             }
         }
-        let now = self.clock.lock().unwrap().as_ref().unwrap().now();
+        let now = self.clock.now();
         self.posted.lock().unwrap().push((finding, now));
         self.inner.post(message).await
     }
@@ -73,20 +74,24 @@ fn finding_of(tenant: &str, id: &str, account: &str) -> Finding {
 
 #[tokio::test]
 async fn tenant_bs_alert_goes_out_while_tenant_as_waits_for_slack() {
+    let start = noon();
+    let clock = ManualClock::new(start);
     let chat = Arc::new(SlackRateLimitingA {
-        clock: Mutex::new(None),
+        clock: clock.clone(),
         limited_once: Mutex::new(false),
         posted: Mutex::new(Vec::new()),
         inner: RecordingChat::default(),
     });
-    let start = noon();
-    let pipeline = EmbeddedPipeline::new(PipelineOptions {
-        start,
-        chat: chat.clone(),
-        default_channel: "#dd0c-alerts".into(),
-        policy: Policy::parse(include_str!("../../policy.json")).unwrap(),
-    });
-    *chat.clock.lock().unwrap() = Some(pipeline.clock.clone());
+    let pipeline = EmbeddedPipeline::with_table(
+        PipelineOptions {
+            start,
+            chat: chat.clone(),
+            default_channel: "#dd0c-alerts".into(),
+            policy: Policy::parse(include_str!("../../policy.json")).unwrap(),
+        },
+        clock.clone(),
+        Arc::new(MemoryTable::new(Arc::new(clock))),
+    );
 
     let mut events = Vec::new();
     for (tenant, id, account) in [

@@ -120,6 +120,22 @@ mod tests {
         )
     }
 
+    /// The message groups of one receive, in delivery order.
+    async fn groups_received(
+        queue: &MemoryQueue,
+        name: &str,
+        max: usize,
+        visibility_s: u64,
+    ) -> Vec<String> {
+        queue
+            .receive(name, max, Duration::from_secs(visibility_s))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.group_id)
+            .collect()
+    }
+
     fn event(detail_type: &str, tenant: &str, account: &str, n: u32) -> BusEvent {
         BusEvent {
             detail_type: detail_type.into(),
@@ -141,18 +157,14 @@ mod tests {
         ])
         .await
         .unwrap();
-        let score = queue
-            .receive("score", 10, Duration::from_secs(30))
-            .await
-            .unwrap();
-        let groups: Vec<&str> = score.iter().map(|m| m.group_id.as_str()).collect();
-        assert_eq!(groups, ["t1/111111111111", "t1/222222222222"]);
-        let alerts = queue
-            .receive("alerts", 10, Duration::from_secs(30))
-            .await
-            .unwrap();
-        let groups: Vec<&str> = alerts.iter().map(|m| m.group_id.as_str()).collect();
-        assert_eq!(groups, ["t1", "t1"]);
+        assert_eq!(
+            groups_received(&queue, "score", 10, 30).await,
+            ["t1/111111111111", "t1/222222222222"]
+        );
+        assert_eq!(
+            groups_received(&queue, "alerts", 10, 30).await,
+            ["t1", "t1"]
+        );
     }
 
     #[tokio::test]
@@ -165,17 +177,14 @@ mod tests {
         ])
         .await
         .unwrap();
-        let held = queue
-            .receive("alerts", 1, Duration::from_secs(300))
-            .await
-            .unwrap();
-        assert_eq!(held[0].group_id, "tenant-a");
-        let next = queue
-            .receive("alerts", 10, Duration::from_secs(30))
-            .await
-            .unwrap();
-        let groups: Vec<&str> = next.iter().map(|m| m.group_id.as_str()).collect();
-        assert_eq!(groups, ["tenant-b"]);
+        assert_eq!(
+            groups_received(&queue, "alerts", 1, 300).await,
+            ["tenant-a"]
+        );
+        assert_eq!(
+            groups_received(&queue, "alerts", 10, 30).await,
+            ["tenant-b"]
+        );
     }
 
     #[tokio::test]
