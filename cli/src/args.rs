@@ -11,6 +11,7 @@ use dd0c_shared::auth;
 use dd0c_shared::governance::Policy;
 
 use crate::bench::BenchOptions;
+use crate::cost::{CostOptions, DEFAULT_MONTHLY_EVENTS};
 use crate::pipeline::LOCAL_TENANT;
 use crate::replay::ReplayOptions;
 use crate::serve::compose::{ServeOptions, DEFAULT_PORT};
@@ -85,6 +86,7 @@ impl RunArgs {
             findings: self.findings.clone(),
             policy,
             quiet: self.quiet,
+            cost: None,
         })
     }
 }
@@ -93,9 +95,28 @@ impl RunArgs {
 pub struct ReplayArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    /// Meter what the run would cost on AWS; write the report to FILE (a table on stderr)
+    #[arg(long, value_name = "FILE")]
+    pub cost: Option<PathBuf>,
+    /// The monthly volume the cost is computed at
+    #[arg(long, value_name = "N", requires = "cost", default_value_t = DEFAULT_MONTHLY_EVENTS)]
+    pub monthly_events: u64,
     /// Files or directories (read recursively)
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+impl ReplayArgs {
+    pub fn options(&self) -> anyhow::Result<ReplayOptions> {
+        let mut options = self
+            .run
+            .options(self.paths.clone(), || Ok(Policy::system()?))?;
+        options.cost = self.cost.clone().map(|report| CostOptions {
+            report,
+            monthly_events: self.monthly_events,
+        });
+        Ok(options)
+    }
 }
 
 #[derive(Debug, Args)]

@@ -365,6 +365,7 @@ async fn replay_dir(dir: &Path) -> anyhow::Result<crate::replay::ReplaySummary> 
         findings: None,
         policy: dd0c_shared::governance::Policy::system()?,
         quiet: true,
+        cost: None,
     };
     replay(&options, Arc::new(TerminalChat::new(false)))
         .await?

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod bench;
+pub mod cost;
 pub mod demo;
 pub mod input;
 pub mod pipeline;

@@ -69,10 +69,7 @@ async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitCode> {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Replay(args) => {
-            let options = args.run.options(args.paths, || Ok(Policy::system()?))?;
-            run_replay(options).await
-        }
+        Command::Replay(args) => run_replay(args.options()?).await,
         Command::Demo(args) => run_demo(args).await,
         Command::Serve(args) => run_serve(args.options()).await,
         Command::Token(args) => {

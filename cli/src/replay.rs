@@ -13,8 +13,14 @@ use dd0c_shared::domain::Finding;
 use dd0c_shared::entity::finding;
 use dd0c_shared::governance::Policy;
 
+use dd0c_shared::clock::{ManualClock, SharedClock};
+use dd0c_shared::meter::{Meter, MeteredChat, MeteredHandler, MeteredQueue, MeteredTable};
+use dd0c_shared::store::memory::MemoryTable;
+use tracing::instrument::WithSubscriber;
+
+use crate::cost::{self, CostOptions, CostReport, LogBytes, Measured};
 use crate::input::{InputRecord, InputStream};
-use crate::pipeline::{EmbeddedPipeline, PipelineOptions, LOCAL_TENANT};
+use crate::pipeline::{EmbeddedPipeline, PipelineOptions, PortDecorators, LOCAL_TENANT};
 
 pub struct ReplayOptions {
     pub paths: Vec<PathBuf>,
@@ -22,6 +28,8 @@ pub struct ReplayOptions {
     /// Governance for the run: `--policy FILE`, else `policy.json` as production runs it.
     pub policy: Policy,
     pub quiet: bool,
+    /// `--cost FILE [--monthly-events N]`: meter the run.
+    pub cost: Option<CostOptions>,
 }
 
 /// What a replay did, for the summary and for tests.
@@ -39,6 +47,8 @@ pub struct ReplaySummary {
     /// docs/decisions/1010-streaming-replay.md): the clock did not go back for them.
     pub late: u64,
     pub seconds: f64,
+    /// With `--cost`: what the events would cost on AWS.
+    pub cost: Option<CostReport>,
 }
 
 impl ReplaySummary {
@@ -95,7 +105,11 @@ impl ReplaySummary {
             "  {:.0} events/s ({:.2}s)",
             self.events_per_second(),
             self.seconds
-        )
+        )?;
+        match &self.cost {
+            Some(report) => cost::print(report, out),
+            None => Ok(()),
+        }
     }
 }
 
@@ -196,6 +210,54 @@ pub async fn replay_keeping_pipeline(
     options: &ReplayOptions,
     chat: Arc<dyn ChatSink>,
 ) -> anyhow::Result<Option<(ReplaySummary, EmbeddedPipeline)>> {
+    let Some(cost_options) = &options.cost else {
+        return replay_run(options, chat, None).await;
+    };
+    let meter = Meter::new();
+    let log_bytes = LogBytes::default();
+    dd0c_shared::telemetry::count_metric_bytes();
+    let metric_bytes_before = dd0c_shared::telemetry::metric_bytes();
+    let chat: Arc<dyn ChatSink> = Arc::new(MeteredChat::new(chat, meter.clone()));
+    let result = replay_run(options, chat, Some(meter.clone()))
+        .with_subscriber(cost::counting_subscriber(log_bytes.clone()))
+        .await?;
+    let Some((mut summary, pipeline)) = result else {
+        return Ok(None);
+    };
+    let measured = Measured {
+        events: summary.events_read as u64,
+        usage: meter.usage(),
+        log_bytes: log_bytes.get() + dd0c_shared::telemetry::metric_bytes() - metric_bytes_before,
+    };
+    let report = cost::report(&measured, cost_options.monthly_events);
+    cost::write_report(&report, &cost_options.report)?;
+    summary.cost = Some(report);
+    Ok(Some((summary, pipeline)))
+}
+
+/// The decorators that meter every port of the pipeline.
+fn metered_ports(meter: &Meter, clock: &ManualClock) -> PortDecorators {
+    let (table_meter, queue_meter, handler_meter) = (meter.clone(), meter.clone(), meter.clone());
+    let clock: SharedClock = Arc::new(clock.clone());
+    PortDecorators {
+        table: Some(Box::new(move |table| {
+            Arc::new(MeteredTable::new(table, table_meter.clone(), clock.clone()))
+        })),
+        queue: Some(Box::new(move |queue| {
+            Arc::new(MeteredQueue::new(queue, queue_meter.clone()))
+        })),
+        bus: None,
+        handler: Some(Box::new(move |name, handler| {
+            Arc::new(MeteredHandler::new(name, handler, handler_meter.clone()))
+        })),
+    }
+}
+
+async fn replay_run(
+    options: &ReplayOptions,
+    chat: Arc<dyn ChatSink>,
+    meter: Option<Meter>,
+) -> anyhow::Result<Option<(ReplaySummary, EmbeddedPipeline)>> {
     let started = Instant::now();
     let mut input = InputStream::open(&options.paths);
     let mut input_errors: BTreeMap<String, u64> = BTreeMap::new();
@@ -218,12 +280,21 @@ pub async fn replay_keeping_pipeline(
         .as_ref()
         .and_then(|r| r.time)
         .unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().expect("epoch"));
-    let pipeline = EmbeddedPipeline::new(PipelineOptions {
+    let pipeline_options = PipelineOptions {
         start,
         chat,
         default_channel: "#dd0c-alerts".into(),
         policy: options.policy.clone(),
-    });
+    };
+    let pipeline = match &meter {
+        None => EmbeddedPipeline::new(pipeline_options),
+        Some(meter) => {
+            let clock = ManualClock::new(start);
+            let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
+            let ports = metered_ports(meter, &clock);
+            EmbeddedPipeline::with_ports(pipeline_options, clock, table, ports)
+        }
+    };
     let mut events_read = 0;
     let mut next = first;
     while let Some(record) = next {
@@ -256,6 +327,7 @@ pub async fn replay_keeping_pipeline(
         findings,
         late: input.late,
         seconds: started.elapsed().as_secs_f64(),
+        cost: None,
     };
     Ok(Some((summary, pipeline)))
 }

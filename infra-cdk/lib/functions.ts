@@ -16,10 +16,36 @@ export const FUNCTION_NAMES = [
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
+/**
+ * What the cost meter must know of each function (`dd0c replay --cost`): memory, X-Ray tracing
+ * and the level of Lambda's own platform log lines, in `shared/functions.json`.
+ */
+export interface FunctionSettings {
+  readonly memory_mb: number;
+  readonly tracing: 'active' | 'pass_through';
+  readonly system_log_level: 'DEBUG' | 'INFO' | 'WARN';
+}
+
+export const FUNCTION_SETTINGS_FILE = path.resolve(__dirname, '..', '..', 'shared', 'functions.json');
+
+export function loadFunctionSettings(file: string = FUNCTION_SETTINGS_FILE): Record<FunctionName, FunctionSettings> {
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { functions?: Record<string, FunctionSettings> };
+  const functions = parsed.functions ?? {};
+  for (const name of FUNCTION_NAMES) {
+    if (!functions[name]) throw new Error(`${file}: no settings for function "${name}"`);
+  }
+  for (const name of Object.keys(functions)) {
+    if (!(FUNCTION_NAMES as readonly string[]).includes(name)) throw new Error(`${file}: unknown function "${name}"`);
+  }
+  return functions as Record<FunctionName, FunctionSettings>;
+}
+
 export interface FunctionSpec {
   readonly name: FunctionName;
   readonly description: string;
   readonly memoryMb: number;
+  readonly tracing: FunctionSettings['tracing'];
+  readonly systemLogLevel: FunctionSettings['system_log_level'];
   readonly timeoutSeconds: number;
   /**
    * Reserved concurrency: caps a function that talks to a rate-limited party.
@@ -33,55 +59,61 @@ export interface FunctionSpec {
 
 /** Specs; a queue consumer's timeout is the routing table's `consumer_timeout_seconds`. */
 export function functionSpecs(routing: RoutingTable): Record<FunctionName, FunctionSpec> {
+  const settings = loadFunctionSettings();
+  const deployed = (fn: FunctionName) => ({
+    memoryMb: settings[fn].memory_mb,
+    tracing: settings[fn].tracing,
+    systemLogLevel: settings[fn].system_log_level,
+  });
   const consumerTimeout = (fn: FunctionName, dflt: number): number =>
     routing.queues.find((q) => q.consumer === fn)?.consumer_timeout_seconds ?? dflt;
   return {
     ingest: {
       name: 'ingest',
+      ...deployed('ingest'),
       description: 'CloudTrail events from the bus and POST /v1/drift-reports -> ingest.fifo',
-      memoryMb: 256,
       timeoutSeconds: 15,
     },
     normalizer: {
       name: 'normalizer',
+      ...deployed('normalizer'),
       description: 'ingest.fifo -> events in DynamoDB, domain events on the bus',
-      memoryMb: 512,
       timeoutSeconds: consumerTimeout('normalizer', 30),
       sqsMaxConcurrency: 20,
     },
     scorer: {
       name: 'scorer',
+      ...deployed('scorer'),
       description: 'score.fifo -> cost anomaly findings',
-      memoryMb: 512,
       timeoutSeconds: consumerTimeout('scorer', 30),
       sqsMaxConcurrency: 20,
     },
     classifier: {
       name: 'classifier',
+      ...deployed('classifier'),
       description: 'classify.fifo -> drift findings',
-      memoryMb: 512,
       timeoutSeconds: consumerTimeout('classifier', 30),
       sqsMaxConcurrency: 20,
     },
     notifier: {
       name: 'notifier',
+      ...deployed('notifier'),
       description: 'alerts.fifo -> Slack now, or a digest hold',
-      memoryMb: 256,
       timeoutSeconds: consumerTimeout('notifier', 60),
       reservedConcurrency: 5,
       sqsMaxConcurrency: 5,
     },
     digest: {
       name: 'digest',
+      ...deployed('digest'),
       description: 'hourly tick: daily digest at each tenant local hour, un-snooze, governance, purge',
-      memoryMb: 512,
       timeoutSeconds: 300,
       reservedConcurrency: 1,
     },
     slack: {
       name: 'slack',
+      ...deployed('slack'),
       description: 'Slack slash commands, interactive actions, OAuth install; commands.fifo -> deferred answers',
-      memoryMb: 256,
       timeoutSeconds: consumerTimeout('slack', 10),
       // Deferred slash commands are short reads; Lambda's minimum keeps them from
       // crowding out the interactive requests the same function answers.
@@ -89,14 +121,14 @@ export function functionSpecs(routing: RoutingTable): Record<FunctionName, Funct
     },
     stripe: {
       name: 'stripe',
+      ...deployed('stripe'),
       description: 'Stripe webhook',
-      memoryMb: 256,
       timeoutSeconds: 10,
     },
     api: {
       name: 'api',
+      ...deployed('api'),
       description: 'dashboard REST API, onboarding, billing',
-      memoryMb: 512,
       timeoutSeconds: 29,
     },
   };

@@ -3,6 +3,7 @@
  * problems it found, so a test asserts `[]` on the real template and a non-empty list on a
  * broken one: every check is shown to be able to fail.
  */
+import { FunctionSettings, loadFunctionSettings } from '../lib/functions';
 import { RoutingTable } from '../lib/routing';
 import { resources } from './helpers';
 
@@ -216,8 +217,15 @@ export function queueProblems(routing: RoutingTable, json: Json): string[] {
   return problems;
 }
 
-/** Every Lambda function of ours: arm64, provided.al2023, bootstrap, explicit memory/timeout, tracing, JSON logs. */
-export function functionProblems(json: Json, expectedNames: readonly string[]): string[] {
+/**
+ * Every Lambda function of ours: arm64, provided.al2023, bootstrap, explicit timeout, JSON logs,
+ * and the memory, tracing and platform log level `shared/functions.json` gives the cost meter.
+ */
+export function functionProblems(
+  json: Json,
+  expectedNames: readonly string[],
+  settings: Record<string, FunctionSettings> = loadFunctionSettings(),
+): string[] {
   const problems: string[] = [];
   const fns = Object.values<Json>(resources(json, 'AWS::Lambda::Function')).filter((f) =>
     String(f.Properties.FunctionName ?? '').startsWith('dd0c-'),
@@ -231,10 +239,21 @@ export function functionProblems(json: Json, expectedNames: readonly string[]): 
     if (p.Runtime !== 'provided.al2023') problems.push(`${n}: runtime ${p.Runtime}`);
     if (JSON.stringify(p.Architectures) !== JSON.stringify(['arm64'])) problems.push(`${n}: architectures ${JSON.stringify(p.Architectures)}`);
     if (p.Handler !== 'bootstrap') problems.push(`${n}: handler ${p.Handler}`);
-    if (typeof p.MemorySize !== 'number') problems.push(`${n}: no explicit memory`);
     if (typeof p.Timeout !== 'number') problems.push(`${n}: no explicit timeout`);
-    if (p.TracingConfig?.Mode !== 'Active') problems.push(`${n}: tracing not active`);
     if (p.LoggingConfig?.LogFormat !== 'JSON') problems.push(`${n}: log format not JSON`);
+    const name = expectedNames.find((e) => isFunction(n, e));
+    const wanted = name ? settings[name] : undefined;
+    if (!wanted) {
+      problems.push(`${n}: not in shared/functions.json`);
+      continue;
+    }
+    if (p.MemorySize !== wanted.memory_mb) problems.push(`${n}: memory ${p.MemorySize}, functions.json ${wanted.memory_mb}`);
+    const tracing = wanted.tracing === 'active' ? 'Active' : 'PassThrough';
+    if (p.TracingConfig?.Mode !== tracing) problems.push(`${n}: tracing ${p.TracingConfig?.Mode}, functions.json ${tracing}`);
+    const systemLevel = p.LoggingConfig?.SystemLogLevel ?? 'INFO';
+    if (systemLevel !== wanted.system_log_level) {
+      problems.push(`${n}: system log level ${systemLevel}, functions.json ${wanted.system_log_level}`);
+    }
   }
   return problems;
 }

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Match } from 'aws-cdk-lib/assertions';
-import { FUNCTION_NAMES } from '../lib/functions';
+import { FUNCTION_NAMES, loadFunctionSettings } from '../lib/functions';
 import { functionProblems, mappingProblems, queueProblems } from './checks';
 import { clone, readRoutingJson, REPO_ROOT, resources, synth } from './helpers';
 
@@ -74,6 +74,15 @@ describe('functions', () => {
   test('the nine functions are arm64 provided.al2023 with bootstrap, explicit memory/timeout, tracing, JSON logs', () => {
     expect(functionProblems(json, FUNCTION_NAMES)).toEqual([]);
     expect(FUNCTION_NAMES).toHaveLength(9);
+  });
+
+  test('each function is deployed with the memory, tracing and platform log level of shared/functions.json', () => {
+    const settings = loadFunctionSettings();
+    const changed = { ...settings, scorer: { ...settings.scorer, memory_mb: settings.scorer.memory_mb * 2, tracing: 'active' as const } };
+    const problems = functionProblems(json, FUNCTION_NAMES, changed);
+    expect(problems).toContain(`dd0c-staging-scorer: memory ${settings.scorer.memory_mb}, functions.json ${settings.scorer.memory_mb * 2}`);
+    expect(problems.filter((p) => p.startsWith('dd0c-staging-scorer: tracing'))).toHaveLength(settings.scorer.tracing === 'active' ? 0 : 1);
+    expect(() => loadFunctionSettings(path.join(REPO_ROOT, 'shared', 'routing.json'))).toThrow(/no settings for function "ingest"/);
   });
 
   test('the function check fails on x86_64 or another runtime', () => {

@@ -26,6 +26,7 @@ pub mod http_routes;
 pub mod json;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod meter;
 pub mod pricing;
 pub mod secrets;
 pub mod signatures;

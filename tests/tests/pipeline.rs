@@ -244,6 +244,7 @@ async fn replay_of_a_real_dataset_completes_and_counts_every_skip() {
         findings: Some(findings_file.clone()),
         policy: Policy::system().unwrap(),
         quiet: true,
+        cost: None,
     };
     let summary = replay(&options, Arc::new(RecordingChat::default()))
         .await

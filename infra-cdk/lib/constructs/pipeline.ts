@@ -182,8 +182,12 @@ export class Pipeline extends Construct {
         memorySize: spec.memoryMb,
         timeout: Duration.seconds(spec.timeoutSeconds),
         reservedConcurrentExecutions: config.reservedConcurrency ? spec.reservedConcurrency : undefined,
-        tracing: lambda.Tracing.ACTIVE,
+        // shared/functions.json (docs/decisions/1030-cost-per-event.md): X-Ray's sampling cannot
+        // be set for Lambda (1/s and 5% of the rest) and its START/REPORT lines are per
+        // invocation; the meter bills both.
+        tracing: spec.tracing === 'active' ? lambda.Tracing.ACTIVE : lambda.Tracing.PASS_THROUGH,
         loggingFormat: lambda.LoggingFormat.JSON,
+        systemLogLevelV2: lambda.SystemLogLevel[spec.systemLogLevel],
         logGroup,
         role,
         environment: env,

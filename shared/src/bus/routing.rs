@@ -23,6 +23,9 @@ pub struct QueueSpec {
     pub consumer: String,
     pub consumer_timeout_seconds: u64,
     pub batch_size: usize,
+    /// How long the event source mapping gathers a batch (Lambda's MaximumBatchingWindow).
+    #[serde(default)]
+    pub batching_window_seconds: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

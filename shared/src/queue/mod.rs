@@ -31,8 +31,10 @@ pub const ERROR_ATTRIBUTE: &str = "dd0c-error";
 /// SQS FIFO returns at most ten messages per receive (and Lambda batches at most ten).
 pub const MAX_BATCH: usize = 10;
 
+pub const DLQ_SUFFIX: &str = "-dlq";
+
 pub fn dlq_name(queue: &str) -> String {
-    format!("{queue}-dlq")
+    format!("{queue}{DLQ_SUFFIX}")
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@
 
 mod metrics;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use tracing_subscriber::EnvFilter;
@@ -20,6 +20,19 @@ pub const METRIC_DIMENSION: &str = "stage";
 
 static EMIT_METRICS: AtomicBool = AtomicBool::new(false);
 static STAGE: OnceLock<String> = OnceLock::new();
+static COUNT_METRIC_BYTES: AtomicBool = AtomicBool::new(false);
+static METRIC_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// From now on, counts the bytes of the metric lines a Lambda function would print (the cost
+/// meter: they are log bytes CloudWatch bills).
+pub fn count_metric_bytes() {
+    COUNT_METRIC_BYTES.store(true, Ordering::Relaxed);
+}
+
+/// Bytes of metric lines counted since [`count_metric_bytes`].
+pub fn metric_bytes() -> u64 {
+    METRIC_BYTES.load(Ordering::Relaxed)
+}
 
 /// Initialises JSON logging and EMF metrics for a Lambda function named `stage`.
 pub fn init_lambda(stage: &str) {
@@ -71,11 +84,16 @@ pub fn emf_line(metric: Metric, value: f64, timestamp_ms: i64) -> String {
 /// Records `value` of a metric (`Metric::EventsIngested`, `Metric::Findings`, …) when metrics
 /// are on.
 pub fn metric(metric: Metric, value: f64) {
-    if EMIT_METRICS.load(Ordering::Relaxed) {
-        println!(
-            "{}",
-            emf_line(metric, value, chrono::Utc::now().timestamp_millis())
-        );
+    let emit = EMIT_METRICS.load(Ordering::Relaxed);
+    let count = COUNT_METRIC_BYTES.load(Ordering::Relaxed);
+    if emit || count {
+        let line = emf_line(metric, value, chrono::Utc::now().timestamp_millis());
+        if count {
+            METRIC_BYTES.fetch_add(line.len() as u64 + 1, Ordering::Relaxed);
+        }
+        if emit {
+            println!("{line}");
+        }
     }
 }
 

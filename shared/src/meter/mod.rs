@@ -1,0 +1,320 @@
+//! The meter: decorators over the embedded ports that count every operation AWS bills, as the
+//! deployed pipeline would perform it (`dd0c replay --cost`). What depends on the volume —
+//! how full a batch is, how many invocations and traces, what is fixed per month — is not
+//! counted here but modelled from these counts (`dd0c_cli::cost`).
+//!
+//! DynamoDB's capacity units follow its published rules: a strongly consistent read is one
+//! unit per 4 KB (rounded up, at least one), an eventually consistent read half that; a write
+//! is one unit per 1 KB of the larger of the item before and after; a transaction doubles its
+//! items' units; every write that adds, changes or removes an item in a global secondary index
+//! (projection ALL) is a write to that index too. SQS bills a request per 64 KB of payload.
+
+mod handler;
+mod queue;
+mod table;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use handler::{MeteredChat, MeteredHandler};
+pub use queue::MeteredQueue;
+pub use table::MeteredTable;
+
+use crate::store::{item_size, AttrValue, Item};
+use crate::store::{Index, TTL_ATTRIBUTE};
+
+/// The function a table or queue call outside any queue consumer belongs to: the only
+/// producer that is not a consumer is the ingest function (EventBridge invokes it).
+pub const OUTSIDE_CONSUMERS: &str = "ingest";
+
+/// Bytes DynamoDB adds to every stored item (and index entry) for storage billing.
+pub const STORAGE_OVERHEAD_BYTES: usize = 100;
+/// How long an item without a TTL is charged storage for: a year's horizon.
+pub const UNEXPIRING_MONTHS: f64 = 12.0;
+const SECONDS_PER_MONTH: f64 = 30.4375 * 86_400.0;
+/// SQS bills one request per 64 KB chunk of a payload.
+pub const SQS_CHUNK_BYTES: usize = 64 * 1024;
+
+/// How a read is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    Strong,
+    Eventual,
+}
+
+/// Read request units for reading `bytes` in one request.
+pub fn read_units(bytes: usize, consistency: Consistency) -> f64 {
+    let units = bytes.div_ceil(4096).max(1) as f64;
+    match consistency {
+        Consistency::Strong => units,
+        Consistency::Eventual => units / 2.0,
+    }
+}
+
+/// Write request units for writing an item of `bytes`.
+pub fn write_units(bytes: usize) -> f64 {
+    bytes.div_ceil(1024).max(1) as f64
+}
+
+/// Write units of a base-table write whose item was `old` and is now `new` (either absent).
+pub fn table_write_units(old: Option<&Item>, new: Option<&Item>) -> f64 {
+    let size = |i: Option<&Item>| i.map(item_size).unwrap_or(0);
+    write_units(size(old).max(size(new)))
+}
+
+fn index_key(item: &Item, index: Index) -> Option<(&AttrValue, Option<&AttrValue>)> {
+    let pk = item.get(index.partition_attribute())?;
+    Some((pk, item.get(index.sort_attribute())))
+}
+
+/// Write units the global secondary indexes consume when an item goes from `old` to `new`:
+/// an entry added or removed is one write, a changed key is a removal and an addition, an
+/// entry whose key stays is rewritten (every attribute is projected).
+pub fn index_write_units(old: Option<&Item>, new: Option<&Item>) -> f64 {
+    Index::ALL
+        .iter()
+        .map(|&index| {
+            let before = old.and_then(|i| index_key(i, index).map(|k| (k, item_size(i))));
+            let after = new.and_then(|i| index_key(i, index).map(|k| (k, item_size(i))));
+            match (before, after) {
+                (None, None) => 0.0,
+                (Some((_, b)), None) => write_units(b),
+                (None, Some((_, a))) => write_units(a),
+                (Some((kb, _)), Some((ka, a))) if kb == ka => write_units(a),
+                (Some((_, b)), Some((_, a))) => write_units(b) + write_units(a),
+            }
+        })
+        .sum()
+}
+
+/// Byte-months of storage a newly created item will be billed for: its size plus DynamoDB's
+/// overhead, in the table and in every index it appears in, until its TTL (`now` in epoch
+/// seconds), or [`UNEXPIRING_MONTHS`] without one.
+pub fn storage_byte_months(item: &Item, now: i64) -> f64 {
+    let months = match item.get(TTL_ATTRIBUTE).and_then(AttrValue::as_f64) {
+        Some(ttl) => ((ttl - now as f64) / SECONDS_PER_MONTH).clamp(0.0, UNEXPIRING_MONTHS),
+        None => UNEXPIRING_MONTHS,
+    };
+    let copies = 1 + Index::ALL
+        .iter()
+        .filter(|&&i| index_key(item, i).is_some())
+        .count();
+    ((item_size(item) + STORAGE_OVERHEAD_BYTES) * copies) as f64 * months
+}
+
+/// SQS requests a message of `bytes` is billed as.
+pub fn sqs_chunks(bytes: usize) -> u64 {
+    bytes.div_ceil(SQS_CHUNK_BYTES).max(1) as u64
+}
+
+/// What one function did, summed over every message it handled.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct FunctionUsage {
+    /// Messages handed to the function (each receive of a message counts).
+    pub messages: u64,
+    /// Calls to DynamoDB, SQS and Slack made while handling them (they set the duration).
+    pub table_calls: u64,
+    pub queue_calls: u64,
+    pub chat_calls: u64,
+}
+
+/// What one queue saw.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct QueueUsage {
+    pub messages_sent: u64,
+    /// Send requests as billed (one per 64 KB chunk of each message).
+    pub send_requests: u64,
+    /// Messages received, a redelivery each time.
+    pub messages_received: u64,
+    pub messages_deleted: u64,
+    pub visibility_changes: u64,
+}
+
+/// DynamoDB's billable units.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TableUsage {
+    pub read_units: f64,
+    pub write_units: f64,
+    /// Of `write_units`: what the indexes took.
+    pub index_write_units: f64,
+    pub storage_byte_months: f64,
+}
+
+/// Everything counted so far.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Usage {
+    pub functions: BTreeMap<String, FunctionUsage>,
+    pub queues: BTreeMap<String, QueueUsage>,
+    pub table: TableUsage,
+}
+
+#[derive(Default)]
+struct State {
+    usage: Usage,
+    /// The function whose handler is running (the embedded pipeline runs one at a time).
+    current: Option<String>,
+}
+
+/// The counters the metered ports share.
+#[derive(Clone, Default)]
+pub struct Meter {
+    state: Arc<Mutex<State>>,
+}
+
+impl Meter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn usage(&self) -> Usage {
+        self.lock().usage.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn record(&self, f: impl FnOnce(&mut Usage, &str)) {
+        let mut state = self.lock();
+        let function = state
+            .current
+            .clone()
+            .unwrap_or_else(|| OUTSIDE_CONSUMERS.to_owned());
+        f(&mut state.usage, &function);
+    }
+
+    fn function_call(&self, count: impl FnOnce(&mut FunctionUsage)) {
+        self.record(|usage, function| {
+            count(usage.functions.entry(function.to_owned()).or_default())
+        });
+    }
+
+    fn enter(&self, function: &str) -> Option<String> {
+        let mut state = self.lock();
+        state
+            .usage
+            .functions
+            .entry(function.to_owned())
+            .or_default()
+            .messages += 1;
+        state.current.replace(function.to_owned())
+    }
+
+    fn leave(&self, previous: Option<String>) {
+        self.lock().current = previous;
+    }
+
+    fn queue(&self, queue: &str, count: impl FnOnce(&mut QueueUsage)) {
+        let mut state = self.lock();
+        count(state.usage.queues.entry(queue.to_owned()).or_default());
+    }
+
+    fn table(&self, count: impl FnOnce(&mut TableUsage)) {
+        let mut state = self.lock();
+        count(&mut state.usage.table);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pairs: &[(&str, AttrValue)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    }
+
+    fn text(n: usize) -> AttrValue {
+        AttrValue::from("x".repeat(n))
+    }
+
+    #[test]
+    fn reads_are_billed_per_4kb_and_eventual_reads_at_half() {
+        assert_eq!(read_units(0, Consistency::Strong), 1.0);
+        assert_eq!(read_units(4096, Consistency::Strong), 1.0);
+        assert_eq!(read_units(4097, Consistency::Strong), 2.0);
+        assert_eq!(read_units(4097, Consistency::Eventual), 1.0);
+        assert_eq!(read_units(100, Consistency::Eventual), 0.5);
+    }
+
+    #[test]
+    fn writes_are_billed_per_kb_of_the_larger_image() {
+        assert_eq!(write_units(1), 1.0);
+        assert_eq!(write_units(1024), 1.0);
+        assert_eq!(write_units(1025), 2.0);
+        // PK (2) + 1 + SK (2) + 1 = 6 bytes, then "d" + 3,000 bytes.
+        let small = item(&[("PK", "a".into()), ("SK", "b".into())]);
+        let big = item(&[("PK", "a".into()), ("SK", "b".into()), ("d", text(3000))]);
+        assert_eq!(table_write_units(Some(&big), Some(&small)), 3.0);
+        assert_eq!(table_write_units(None, Some(&small)), 1.0);
+        assert_eq!(table_write_units(None, None), 1.0);
+    }
+
+    #[test]
+    fn index_writes_follow_the_entry() {
+        let plain = item(&[("PK", "a".into()), ("SK", "b".into())]);
+        let in_gsi1 = item(&[
+            ("PK", "a".into()),
+            ("SK", "b".into()),
+            ("GSI1PK", "t".into()),
+            ("GSI1SK", "1".into()),
+            ("d", text(2000)),
+        ]);
+        let moved = item(&[
+            ("PK", "a".into()),
+            ("SK", "b".into()),
+            ("GSI1PK", "t".into()),
+            ("GSI1SK", "2".into()),
+            ("d", text(2000)),
+        ]);
+        assert_eq!(index_write_units(Some(&plain), Some(&plain)), 0.0);
+        // Added: one write of 2 KB (rounded up to 3 with the keys).
+        assert_eq!(index_write_units(None, Some(&in_gsi1)), 2.0);
+        // Same key: rewritten in place.
+        assert_eq!(index_write_units(Some(&in_gsi1), Some(&in_gsi1)), 2.0);
+        // New sort key: removed and added.
+        assert_eq!(index_write_units(Some(&in_gsi1), Some(&moved)), 4.0);
+        // Left the index.
+        assert_eq!(index_write_units(Some(&in_gsi1), Some(&plain)), 2.0);
+        assert_eq!(index_write_units(Some(&in_gsi1), None), 2.0);
+    }
+
+    #[test]
+    fn storage_lasts_until_the_ttl_and_counts_every_index_copy() {
+        let now = 1_700_000_000;
+        let month = SECONDS_PER_MONTH as i64;
+        // 2 + 1 + 2 + 1 + 3 + 10 = 19 bytes, +100 overhead.
+        let expiring = item(&[
+            ("PK", "a".into()),
+            ("SK", "b".into()),
+            ("ttl", AttrValue::from((now + 3 * month) as f64)),
+        ]);
+        let ttl_size = item_size(&expiring);
+        assert_eq!(
+            storage_byte_months(&expiring, now),
+            (ttl_size + 100) as f64 * 3.0
+        );
+        let forever = item(&[
+            ("PK", "a".into()),
+            ("SK", "b".into()),
+            ("GSI2PK", "x".into()),
+        ]);
+        let size = item_size(&forever);
+        assert_eq!(
+            storage_byte_months(&forever, now),
+            ((size + 100) * 2) as f64 * UNEXPIRING_MONTHS
+        );
+        let expired = item(&[("PK", "a".into()), ("ttl", AttrValue::from(1.0))]);
+        assert_eq!(storage_byte_months(&expired, now), 0.0);
+    }
+
+    #[test]
+    fn sqs_bills_a_request_per_64kb_chunk() {
+        assert_eq!(sqs_chunks(0), 1);
+        assert_eq!(sqs_chunks(65_536), 1);
+        assert_eq!(sqs_chunks(65_537), 2);
+        assert_eq!(sqs_chunks(256 * 1024), 4);
+    }
+}

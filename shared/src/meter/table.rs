@@ -1,0 +1,291 @@
+//! A table that bills every call as DynamoDB on demand would.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{
+    index_write_units, read_units, storage_byte_months, table_write_units, Consistency, Meter,
+};
+use crate::clock::SharedClock;
+use crate::store::{
+    item_size, Condition, Item, Key, Page, Query, StoreError, Table, TransactWrite, Update, PK, SK,
+};
+
+pub struct MeteredTable {
+    inner: Arc<dyn Table>,
+    meter: Meter,
+    clock: SharedClock,
+}
+
+impl MeteredTable {
+    pub fn new(inner: Arc<dyn Table>, meter: Meter, clock: SharedClock) -> Self {
+        Self {
+            inner,
+            meter,
+            clock,
+        }
+    }
+
+    /// The item before a write, read past the meter (DynamoDB knows it; nobody pays to read it).
+    async fn before(&self, key: &Key) -> Option<Item> {
+        self.inner.get(key).await.ok().flatten()
+    }
+
+    /// Bills one write that took the item from `old` to `new` (`applied`: the condition held;
+    /// a failed condition still costs the write, but touches no index). `factor` is 2 in a
+    /// transaction.
+    fn bill_write(&self, old: Option<&Item>, new: Option<&Item>, applied: bool, factor: f64) {
+        let base = table_write_units(old, new) * factor;
+        let index = if applied {
+            index_write_units(old, new)
+        } else {
+            0.0
+        };
+        let stored = match (old, new, applied) {
+            (None, Some(created), true) => {
+                storage_byte_months(created, self.clock.now().timestamp())
+            }
+            _ => 0.0,
+        };
+        self.meter.table(|t| {
+            t.write_units += base + index;
+            t.index_write_units += index;
+            t.storage_byte_months += stored;
+        });
+        self.meter.function_call(|f| f.table_calls += 1);
+    }
+}
+
+fn key_of(item: &Item) -> Option<Key> {
+    Some(Key::new(item.get(PK)?.as_str()?, item.get(SK)?.as_str()?))
+}
+
+#[async_trait]
+impl Table for MeteredTable {
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+        let old = match key_of(&item) {
+            Some(key) => self.before(&key).await,
+            None => None,
+        };
+        let result = self.inner.put(item.clone(), condition).await;
+        if matches!(&result, Ok(()) | Err(StoreError::ConditionFailed(_))) {
+            self.bill_write(old.as_ref(), Some(&item), result.is_ok(), 1.0);
+        }
+        result
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let result = self.inner.get(key).await;
+        if let Ok(found) = &result {
+            // The DynamoDB adapter reads strongly consistently.
+            let bytes = found.as_ref().map(item_size).unwrap_or(0);
+            self.meter
+                .table(|t| t.read_units += read_units(bytes, Consistency::Strong));
+            self.meter.function_call(|f| f.table_calls += 1);
+        }
+        result
+    }
+
+    async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError> {
+        let old = self.before(key).await;
+        let result = self.inner.update(key, update).await;
+        match &result {
+            Ok(new) => self.bill_write(old.as_ref(), Some(new), true, 1.0),
+            Err(StoreError::ConditionFailed(_)) => {
+                self.bill_write(old.as_ref(), old.as_ref(), false, 1.0)
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
+        let old = self.before(key).await;
+        let result = self.inner.delete(key, condition).await;
+        if matches!(&result, Ok(()) | Err(StoreError::ConditionFailed(_))) {
+            self.bill_write(old.as_ref(), None, result.is_ok(), 1.0);
+        }
+        result
+    }
+
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        let result = self.inner.query(query).await;
+        if let Ok(page) = &result {
+            // Queries read eventually consistently; units are on the page's total size.
+            let bytes: usize = page.items.iter().map(item_size).sum();
+            self.meter
+                .table(|t| t.read_units += read_units(bytes, Consistency::Eventual));
+            self.meter.function_call(|f| f.table_calls += 1);
+        }
+        result
+    }
+
+    async fn transact_write(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError> {
+        let mut before = Vec::with_capacity(writes.len());
+        for write in &writes {
+            let key = match write {
+                TransactWrite::Put { item, .. } => key_of(item),
+                TransactWrite::Update { key, .. }
+                | TransactWrite::Delete { key, .. }
+                | TransactWrite::ConditionCheck { key, .. } => Some(key.clone()),
+            };
+            let old = match &key {
+                Some(k) => self.before(k).await,
+                None => None,
+            };
+            before.push((key, old));
+        }
+        let result = self.inner.transact_write(writes.clone()).await;
+        let applied = result.is_ok();
+        // A transaction cancelled by a condition still consumes its units.
+        let cancelled = matches!(
+            result,
+            Err(StoreError::ConditionFailed(_) | StoreError::TransactionCanceled { .. })
+        );
+        if !applied && !cancelled {
+            return result;
+        }
+        for (write, (key, old)) in writes.iter().zip(before) {
+            let new = match (write, &key, applied) {
+                (TransactWrite::Put { item, .. }, _, _) => Some(item.clone()),
+                (TransactWrite::Delete { .. }, _, true) => None,
+                (TransactWrite::Update { .. }, Some(k), true) => self.before(k).await,
+                _ => old.clone(),
+            };
+            // A condition check is billed as a transactional write of its item.
+            let condition_check = matches!(write, TransactWrite::ConditionCheck { .. });
+            self.bill_write(old.as_ref(), new.as_ref(), applied && !condition_check, 2.0);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::meter::{Meter, TableUsage};
+    use crate::store::memory::MemoryTable;
+    use crate::store::{AttrValue, Query};
+    use chrono::{TimeZone, Utc};
+
+    fn metered() -> (MeteredTable, Meter) {
+        let clock = ManualClock::new(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+        let shared: SharedClock = Arc::new(clock);
+        let meter = Meter::new();
+        let table = MeteredTable::new(
+            Arc::new(MemoryTable::new(shared.clone())),
+            meter.clone(),
+            shared,
+        );
+        (table, meter)
+    }
+
+    /// PK "p" and SK "s" take 2 + 1 + 2 + 1 = 6 bytes; "d" and its text the rest.
+    fn item_of(bytes: usize) -> Item {
+        let mut item = Item::new();
+        item.insert("PK".into(), "p".into());
+        item.insert("SK".into(), "s".into());
+        item.insert("d".into(), AttrValue::from("x".repeat(bytes - 7)));
+        assert_eq!(item_size(&item), bytes);
+        item
+    }
+
+    fn table_usage(meter: &Meter) -> TableUsage {
+        meter.usage().table
+    }
+
+    #[tokio::test]
+    async fn a_put_then_a_get_then_a_query_cost_what_dynamodb_bills() {
+        let (table, meter) = metered();
+        table.put(item_of(1500), None).await.unwrap();
+        assert_eq!(table_usage(&meter).write_units, 2.0);
+        table.get(&Key::new("p", "s")).await.unwrap();
+        // Strongly consistent: 1,500 bytes is one 4 KB unit.
+        assert_eq!(table_usage(&meter).read_units, 1.0);
+        table.query(Query::partition("p")).await.unwrap();
+        assert_eq!(table_usage(&meter).read_units, 1.5);
+        // A miss still costs a unit.
+        table.get(&Key::new("p", "none")).await.unwrap();
+        assert_eq!(table_usage(&meter).read_units, 2.5);
+        assert_eq!(meter.usage().functions["ingest"].table_calls, 4);
+    }
+
+    #[tokio::test]
+    async fn an_update_is_billed_on_the_larger_image_and_a_failed_condition_still_costs() {
+        let (table, meter) = metered();
+        table.put(item_of(3000), None).await.unwrap();
+        assert_eq!(table_usage(&meter).write_units, 3.0);
+        table
+            .update(&Key::new("p", "s"), Update::new().remove("d"))
+            .await
+            .unwrap();
+        assert_eq!(table_usage(&meter).write_units, 6.0);
+        let refused = table
+            .put(item_of(100), Some(Condition::ItemNotExists))
+            .await;
+        assert!(refused.is_err());
+        // The item is now 6 bytes: one unit.
+        assert_eq!(table_usage(&meter).write_units, 7.0);
+        assert_eq!(table_usage(&meter).index_write_units, 0.0);
+    }
+
+    #[tokio::test]
+    async fn index_entries_and_transactions_cost_extra() {
+        let (table, meter) = metered();
+        let mut indexed = item_of(900);
+        indexed.insert("GSI1PK".into(), "t".into());
+        indexed.insert("GSI1SK".into(), "1".into());
+        // 900 + 7 + 7 bytes: one unit in the table, one in GSI1.
+        table.put(indexed, None).await.unwrap();
+        assert_eq!(table_usage(&meter).write_units, 2.0);
+        assert_eq!(table_usage(&meter).index_write_units, 1.0);
+        table
+            .transact_write(vec![
+                TransactWrite::Put {
+                    item: item_of(2000),
+                    condition: None,
+                },
+                TransactWrite::Delete {
+                    key: Key::new("p", "s"),
+                    condition: None,
+                },
+            ])
+            .await
+            .unwrap_err();
+        // Two writes to one item in one transaction are refused: nothing is billed.
+        assert_eq!(table_usage(&meter).write_units, 2.0);
+        let mut other = item_of(2000);
+        other.insert("SK".into(), "t".into());
+        table
+            .transact_write(vec![TransactWrite::Put {
+                item: other,
+                condition: None,
+            }])
+            .await
+            .unwrap();
+        // 2 KB at twice the units.
+        assert_eq!(table_usage(&meter).write_units, 6.0);
+    }
+
+    #[tokio::test]
+    async fn a_new_item_is_stored_until_its_ttl() {
+        let (table, meter) = metered();
+        let mut item = item_of(400);
+        let month = 30.4375 * 86_400.0;
+        item.insert("ttl".into(), AttrValue::from(1_700_000_000.0 + 2.0 * month));
+        let size = item_size(&item);
+        table.put(item.clone(), None).await.unwrap();
+        assert_eq!(
+            table_usage(&meter).storage_byte_months,
+            (size + 100) as f64 * 2.0
+        );
+        // Overwriting creates nothing new.
+        table.put(item, None).await.unwrap();
+        assert_eq!(
+            table_usage(&meter).storage_byte_months,
+            (size + 100) as f64 * 2.0
+        );
+    }
+}
