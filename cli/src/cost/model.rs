@@ -412,6 +412,20 @@ mod tests {
     }
 
     #[test]
+    fn the_price_file_is_dated_and_sourced() {
+        let file = PriceFile::builtin();
+        assert!(chrono::NaiveDate::parse_from_str(&file.as_of, "%Y-%m-%d").is_ok());
+        assert_eq!(file.region, "us-east-1");
+        let raw: serde_json::Value = serde_json::from_str(PRICES_JSON).unwrap();
+        let sources = raw["sources"].as_array().unwrap();
+        assert!(sources.len() >= 5);
+        assert!(sources
+            .iter()
+            .all(|s| s.as_str().unwrap().starts_with("https://")));
+        assert!(file.prices.lambda_request > 0.0 && file.prices.sqs_fifo_request > 0.0);
+    }
+
+    #[test]
     fn a_batch_fills_with_what_arrives_in_its_window_within_its_size() {
         assert_eq!(Model::batch_fill(19.0, 1.0, 10), 10.0);
         assert_eq!(Model::batch_fill(3.0, 1.0, 10), 3.0);

@@ -153,9 +153,33 @@ fn source_of(record: &CloudTrailRecord) -> Source {
         return Source::Sdk;
     }
     if ua_lower.ends_with(".amazonaws.com") {
-        return Source::AwsService;
+        // The agent is a hint; the principal decides: a person's call that no `invokedBy`
+        // hands to a service came from a console back end acting as the person.
+        return if is_person(record) {
+            Source::Console
+        } else {
+            Source::AwsService
+        };
     }
     Source::Unknown
+}
+
+/// Whether the principal is a person: an IAM user, the root user, an Identity Center or
+/// federated user, or a role session that names one (SSO's permission-set roles, a session
+/// named with an e-mail address as SAML and OIDC federation set it).
+fn is_person(record: &CloudTrailRecord) -> bool {
+    let ui = &record.user_identity;
+    match ui.identity_type.as_deref() {
+        Some(
+            "IAMUser" | "Root" | "IdentityCenterUser" | "FederatedUser" | "SAMLUser"
+            | "WebIdentityUser",
+        ) => true,
+        Some("AssumedRole") => {
+            let arn = role_arn(record);
+            matches!(assumed_role(&arn).0, ActorKind::SsoUser) || automation_role(&arn).is_none()
+        }
+        _ => false,
+    }
 }
 
 /// CDK deploys through CloudFormation with its bootstrap execution role
@@ -463,6 +487,35 @@ mod tests {
             (fas.kind, fas.source),
             (ActorKind::IamUser, Source::AwsService)
         );
+    }
+
+    /// Who acted is the principal: a person's call whose user agent is a service's host (as the
+    /// console's back ends send them) is the person's, unless `invokedBy` says AWS acted for
+    /// them; a service-linked role with the same agent is the service.
+    #[test]
+    fn a_service_host_agent_does_not_make_a_person_a_service() {
+        for identity in [
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::1:user/b", "userName": "b"}),
+            json!({"type": "Root", "arn": "arn:aws:iam::1:root"}),
+            json!({"type": "AssumedRole",
+                   "arn": "arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com"}),
+            json!({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/okta-admin/bob@example.com"}),
+            json!({"type": "FederatedUser", "arn": "arn:aws:sts::1:federated-user/carol"}),
+        ] {
+            let a = Actor::from_record(&record(identity.clone(), "ec2.amazonaws.com"));
+            assert_eq!(a.source, Source::Console, "{identity}");
+        }
+        let linked = Actor::from_record(&record(
+            json!({"type": "AssumedRole",
+                   "arn": "arn:aws:sts::1:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling"}),
+            "autoscaling.amazonaws.com",
+        ));
+        assert_eq!(linked.source, Source::AwsService);
+        let automation = Actor::from_record(&record(
+            json!({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/codebuild-role/AWSCodeBuild-1f2e"}),
+            "codebuild.amazonaws.com",
+        ));
+        assert_eq!(automation.source, Source::AwsService);
     }
 
     #[test]

@@ -75,6 +75,18 @@ fn is_write_action(action: &str) -> bool {
     PREFIXES.iter().any(|p| action.starts_with(p))
 }
 
+/// Whether a call makes a new resource from or inside the ones its request names (a snapshot
+/// of a volume, an image of an instance, an interface in a subnet, a version of a function):
+/// those it names are sources or containers, left as they were. Where a creation does change
+/// what it names (a function URL, a tag, a login profile), its service's extractor says so
+/// before this applies.
+fn creates_another_resource(action: &str) -> bool {
+    const PREFIXES: [&str; 7] = [
+        "Create", "Copy", "Allocate", "Import", "Export", "Request", "Publish",
+    ];
+    PREFIXES.iter().any(|p| action.starts_with(p))
+}
+
 /// The changes of a write call; empty for reads, failed calls and calls on no resource.
 pub fn extract(record: &CloudTrailRecord) -> Vec<Extracted> {
     if record.failed() || record.is_read_only() {
@@ -392,6 +404,7 @@ fn rds(action: &str, req: &Value) -> Option<Vec<Extracted>> {
         }
         "DeleteDBInstance" => e.change("instance", json!("exists"), Value::Null),
         "AddTagsToResource" | "RemoveTagsFromResource" => return None,
+        a if creates_another_resource(a) => return Some(Vec::new()),
         _ => parameter_changes(e, req, &["dBInstanceIdentifier"]),
     };
     Some(vec![e])
@@ -638,6 +651,8 @@ fn lambda(action: &str, req: &Value) -> Option<Vec<Extracted>> {
         }
         "RemovePermission" => e.change("permission", json!({"statement_id": str_at(req, &["statementId"])}), Value::Null),
         "DeleteFunction" => e.change("function", json!("exists"), Value::Null),
+        "CreateFunctionUrlConfig" => parameter_changes(e, req, &["functionName"]),
+        a if creates_another_resource(a) => return Some(Vec::new()),
         _ => parameter_changes(e, req, &["functionName"]),
     };
     Some(vec![e])
@@ -735,6 +750,9 @@ fn elb(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
 /// Any other write call: the resource named by the first identifying parameter, each other
 /// parameter a changed attribute. Enough for history and drift; rules match on the action.
 fn generic(service: &str, action: &str, req: &Value) -> Vec<Extracted> {
+    if creates_another_resource(action) {
+        return Vec::new();
+    }
     const ID_KEYS: [(&str, &str); 12] = [
         ("instanceId", "instance"),
         ("groupId", "security-group"),

@@ -396,6 +396,85 @@ fn reads_and_failed_calls_change_nothing() {
     assert!(extract(&read).is_empty());
 }
 
+/// Creating a resource from another (a snapshot of a volume, an image of an instance, a
+/// snapshot of a database) or inside another (an interface in a subnet, a subnet in a VPC)
+/// leaves the other as it was: no change to it, so never drift of it.
+#[test]
+fn derived_and_child_creations_change_nothing_they_name() {
+    for (source, name, req) in [
+        (
+            "ec2",
+            "CreateSnapshot",
+            json!({"volumeId": "vol-1", "description": "nightly"}),
+        ),
+        (
+            "ec2",
+            "CreateImage",
+            json!({"instanceId": "i-1", "name": "golden", "noReboot": true}),
+        ),
+        (
+            "ec2",
+            "CopySnapshot",
+            json!({"sourceSnapshotId": "snap-1", "sourceRegion": "us-east-1"}),
+        ),
+        (
+            "ec2",
+            "CreateNetworkInterface",
+            json!({"subnetId": "subnet-1"}),
+        ),
+        (
+            "ec2",
+            "CreateNatGateway",
+            json!({"subnetId": "subnet-1", "allocationId": "eipalloc-1"}),
+        ),
+        (
+            "ec2",
+            "CreateSubnet",
+            json!({"vpcId": "vpc-1", "cidrBlock": "10.0.1.0/24"}),
+        ),
+        ("ec2", "CreateRouteTable", json!({"vpcId": "vpc-1"})),
+        (
+            "rds",
+            "CreateDBSnapshot",
+            json!({"dBInstanceIdentifier": "db-1", "dBSnapshotIdentifier": "s-1"}),
+        ),
+        (
+            "rds",
+            "CreateDBClusterSnapshot",
+            json!({"dBClusterIdentifier": "c-1", "dBClusterSnapshotIdentifier": "s-1"}),
+        ),
+        (
+            "rds",
+            "CopyDBSnapshot",
+            json!({"sourceDBSnapshotIdentifier": "s-1", "targetDBSnapshotIdentifier": "s-2"}),
+        ),
+        (
+            "lambda",
+            "PublishVersion20150331",
+            json!({"functionName": "f"}),
+        ),
+        (
+            "lambda",
+            "CreateAlias20150331",
+            json!({"functionName": "f", "name": "live", "functionVersion": "3"}),
+        ),
+    ] {
+        let record = console(source, name, req);
+        assert!(
+            extract(&record).is_empty(),
+            "{name}: {:?}",
+            extract(&record)
+        );
+    }
+    // Creating a public URL for a function does change who can reach it.
+    let url = console(
+        "lambda",
+        "CreateFunctionUrlConfig20211031",
+        json!({"functionName": "f", "authType": "NONE"}),
+    );
+    assert_eq!(one(&url).resource_id, "f");
+}
+
 // ---- tracking on the table --------------------------------------------------------------
 
 fn link() -> AccountLink {
