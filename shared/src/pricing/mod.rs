@@ -13,6 +13,7 @@
 //! a per-region factor ([`region_factor`]); an unknown region gives an unknown price; monthly
 //! = hourly × 730, and for things priced per GB-month, hourly = monthly / 730.
 
+mod neighbour;
 mod tables;
 
 use std::hint::black_box;
@@ -206,6 +207,28 @@ pub fn known_ec2_types() -> impl Iterator<Item = &'static str> {
 
 // ----------------------------------------------------------------------------- EC2
 
+/// A price for `name`, which `listed` lacks: its nearest neighbour's, scaled, with the reasons
+/// (a short label first, then how it was made).
+fn estimated_from_neighbour<'a>(
+    name: &str,
+    prefix: &str,
+    listed: impl Iterator<Item = (&'a String, f64)>,
+    table: &str,
+    reasons: &mut Vec<String>,
+) -> Option<f64> {
+    let t = tables();
+    let n = neighbour::nearest(name, prefix, listed, &t.ec2.prices)?;
+    reasons.push(format!("estimated from {}", n.from));
+    reasons.push(format!(
+        "{name} is not in the {table}: {} ${}/hr scaled by {} = ${}/hr",
+        n.from,
+        n.price,
+        n.how,
+        money(n.estimate)
+    ));
+    Some(n.estimate)
+}
+
 fn family_and_size(instance_type: &str) -> (&str, &str) {
     instance_type.split_once('.').unwrap_or((instance_type, ""))
 }
@@ -263,16 +286,27 @@ pub fn ec2_instance(
     let mut reasons = Vec::with_capacity(4);
     let mut stale = t.ec2.stale;
 
-    let Some(&base) = t.ec2.prices.get(instance_type) else {
-        reasons.push(format!(
-            "price unknown for instance type {instance_type} (not in the EC2 on-demand table of {})",
-            t.ec2.as_of
-        ));
-        return PriceEstimate::unknown(reasons, stale);
+    let base = match t.ec2.prices.get(instance_type) {
+        Some(&base) => {
+            reasons.push(format!(
+                "{instance_type} Linux on-demand us-east-1 ${base}/hr"
+            ));
+            base
+        }
+        None => {
+            let table = format!("EC2 on-demand table of {}", t.ec2.as_of);
+            let listed = t.ec2.prices.iter().map(|(k, v)| (k, *v));
+            match estimated_from_neighbour(instance_type, "", listed, &table, &mut reasons) {
+                Some(base) => base,
+                None => {
+                    reasons.push(format!(
+                        "price unknown for instance type {instance_type} (not in the {table}, and no listed size or generation of its family)"
+                    ));
+                    return PriceEstimate::unknown(reasons, stale);
+                }
+            }
+        }
     };
-    reasons.push(format!(
-        "{instance_type} Linux on-demand us-east-1 ${base}/hr"
-    ));
     let Some(factor) = apply_region(t, region, &mut reasons, &mut stale) else {
         return PriceEstimate::unknown(reasons, stale);
     };
@@ -436,16 +470,31 @@ pub fn rds_instance(class: &str, engine: &str, region: &str, multi_az: bool) -> 
         ));
         return PriceEstimate::unknown(reasons, stale);
     };
-    let Some(&base) = t.rds.prices.get(class).and_then(|p| p.get(engine_name)) else {
-        reasons.push(format!(
-            "price unknown for RDS class {class} with {engine_name} (not in the RDS table of {})",
-            t.rds.as_of
-        ));
-        return PriceEstimate::unknown(reasons, stale);
+    let base = match t.rds.prices.get(class).and_then(|p| p.get(engine_name)) {
+        Some(&base) => {
+            reasons.push(format!(
+                "{class} {engine_name} Single-AZ on-demand us-east-1 ${base}/hr"
+            ));
+            base
+        }
+        None => {
+            let table = format!("RDS {engine_name} table of {}", t.rds.as_of);
+            let listed = t
+                .rds
+                .prices
+                .iter()
+                .filter_map(|(k, p)| Some((k, *p.get(engine_name)?)));
+            match estimated_from_neighbour(class, "db.", listed, &table, &mut reasons) {
+                Some(base) => base,
+                None => {
+                    reasons.push(format!(
+                        "price unknown for RDS class {class} with {engine_name} (not in the {table}, and no listed size or generation of its family)"
+                    ));
+                    return PriceEstimate::unknown(reasons, stale);
+                }
+            }
+        }
     };
-    reasons.push(format!(
-        "{class} {engine_name} Single-AZ on-demand us-east-1 ${base}/hr"
-    ));
     let Some(factor) = apply_region(t, region, &mut reasons, &mut stale) else {
         return PriceEstimate::unknown(reasons, stale);
     };
@@ -479,16 +528,31 @@ pub fn aurora_instance(class: &str, engine: &str, region: &str) -> PriceEstimate
         ));
         return PriceEstimate::unknown(reasons, stale);
     };
-    let Some(&base) = t.aurora.prices.get(class).and_then(|p| p.get(engine_name)) else {
-        reasons.push(format!(
-            "price unknown for Aurora class {class} with {engine_name} (not in the Aurora table of {})",
-            t.aurora.as_of
-        ));
-        return PriceEstimate::unknown(reasons, stale);
+    let base = match t.aurora.prices.get(class).and_then(|p| p.get(engine_name)) {
+        Some(&base) => {
+            reasons.push(format!(
+                "{class} {engine_name} on-demand us-east-1 ${base}/hr"
+            ));
+            base
+        }
+        None => {
+            let table = format!("Aurora {engine_name} table of {}", t.aurora.as_of);
+            let listed = t
+                .aurora
+                .prices
+                .iter()
+                .filter_map(|(k, p)| Some((k, *p.get(engine_name)?)));
+            match estimated_from_neighbour(class, "db.", listed, &table, &mut reasons) {
+                Some(base) => base,
+                None => {
+                    reasons.push(format!(
+                        "price unknown for Aurora class {class} with {engine_name} (not in the {table}, and no listed size or generation of its family)"
+                    ));
+                    return PriceEstimate::unknown(reasons, stale);
+                }
+            }
+        }
     };
-    reasons.push(format!(
-        "{class} {engine_name} on-demand us-east-1 ${base}/hr"
-    ));
     let Some(factor) = apply_region(t, region, &mut reasons, &mut stale) else {
         return PriceEstimate::unknown(reasons, stale);
     };

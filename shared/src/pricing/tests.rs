@@ -742,3 +742,52 @@ fn any_one_invalid_quantity_makes_the_price_unknown() {
         "invalid Lambda memory",
     );
 }
+
+/// The RDS table dates from 2021: a current class is estimated from its nearest listed
+/// neighbour and says so first, never left unpriced (a large Multi-AZ launch was silent).
+#[test]
+fn current_database_classes_get_a_labelled_estimate() {
+    for (class, from) in [
+        ("db.r6i.16xlarge", "db.r6g.16xlarge"),
+        ("db.m7g.large", "db.m6g.large"),
+        ("db.r7g.4xlarge", "db.r6g.4xlarge"),
+        ("db.t4g.medium", "db.t3.medium"),
+    ] {
+        let est = rds_instance(class, "mysql", "us-east-1", true);
+        assert!(est.is_known(), "{class}: {:?}", est.reasons);
+        assert_eq!(est.reasons[0], format!("estimated from {from}"), "{class}");
+        assert!(
+            est.reasons[1].contains("not in the RDS MySQL table"),
+            "{:?}",
+            est.reasons
+        );
+    }
+    // Scaled by EC2: r6i costs 1.25× r6g on EC2, so the database does too (×2 Multi-AZ).
+    let r6g = rds_instance("db.r6g.16xlarge", "mysql", "us-east-1", false)
+        .hourly_usd
+        .unwrap();
+    let r6i = rds_instance("db.r6i.16xlarge", "mysql", "us-east-1", true)
+        .hourly_usd
+        .unwrap();
+    assert!(
+        (r6i / r6g - 2.0 * 4.032 / 3.2256).abs() < 1e-3,
+        "{r6i} {r6g}"
+    );
+    // A family with no listed relative is still unknown, with its reason.
+    let est = rds_instance("db.z9.large", "mysql", "us-east-1", false);
+    assert!(!est.is_known());
+    assert!(est.reasons[0].contains("no listed size or generation"));
+}
+
+#[test]
+fn an_instance_family_newer_than_the_table_is_estimated_from_its_predecessor() {
+    let est = ec2_instance(
+        "m10g.large",
+        "us-east-1",
+        Platform::Linux,
+        Tenancy::Shared,
+        false,
+    );
+    assert!(est.is_known(), "{:?}", est.reasons);
+    assert_eq!(est.reasons[0], "estimated from m9g.large");
+}
