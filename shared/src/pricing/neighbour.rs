@@ -67,6 +67,10 @@ pub(crate) struct Neighbour {
     pub how: String,
 }
 
+/// How close a neighbour is, smallest first: another family, another size, generations apart
+/// (older a half step further), other attributes, then the name.
+type Closeness = (u32, u32, u32, u32, String);
+
 /// Splits `db.r6i.large` (with `prefix` `db.`) or `r6i.large` into family and size.
 fn split<'a>(name: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
     name.strip_prefix(prefix)?.split_once('.')
@@ -85,7 +89,7 @@ pub(crate) fn nearest<'a>(
     let (wanted_family, wanted_size) = split(name, prefix)?;
     let wanted = family(wanted_family)?;
     let wanted_units = size_units(wanted_size)?;
-    let mut best: Option<((u32, u32, u32, u32, String), Neighbour)> = None;
+    let mut best: Option<(Closeness, Neighbour)> = None;
     for (candidate, price) in listed {
         let Some((cand_family, cand_size)) = split(candidate, prefix) else {
             continue;
@@ -122,7 +126,7 @@ pub(crate) fn nearest<'a>(
         let Some((scale, how)) = scale else {
             continue;
         };
-        let rank = (
+        let rank: Closeness = (
             u32::from(!same_family),
             u32::from(cand_size != wanted_size),
             cand.generation.abs_diff(wanted.generation) * 2
