@@ -98,7 +98,7 @@ pub async fn put_managed_resource(
     table.put(managed_item(resource)?, None).await
 }
 
-/// Marks a resource managed on the word of a state import (pattern 15b): its managed item is
+/// Marks a resource managed on the word of a state import (pattern 16): its managed item is
 /// written unless an IaC change of it was already seen, whose item (with the deploying
 /// identity) CloudTrail's evidence keeps. A re-import rewrites what an import wrote. Returns
 /// whether the item was written.
