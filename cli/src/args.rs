@@ -17,6 +17,9 @@ use crate::replay::ReplayOptions;
 use crate::serve::compose::{ServeOptions, DEFAULT_PORT};
 use crate::serve::token::{TokenOptions, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS};
 use crate::simulate::SimulateOptions;
+use crate::stacks_import::{
+    ImportOptions, StateSource, API_KEY_VARIABLE, API_URL_VARIABLE, DEFAULT_API_URL,
+};
 
 /// Replay recorded CloudTrail through the whole dd0c pipeline, run the demo, serve the API and
 /// dashboard locally.
@@ -51,6 +54,54 @@ pub enum Command {
     /// Accuracy and throughput on simulated data (exit 1 when a target is missed)
     #[command(args_override_self = true)]
     Bench(BenchArgs),
+    /// IaC stacks: make what a Terraform/OpenTofu state owns known to dd0c
+    #[command(subcommand)]
+    Stacks(StacksCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StacksCommand {
+    /// Send a state file's resources (type, address and id only) to POST /v1/stacks/{id}/resources
+    #[command(
+        args_override_self = true,
+        after_help = "The API key comes from DD0C_API_KEY. Exit status: 0 imported, 2 the state \
+                      file cannot be read (or no API key), 1 the API refused the import."
+    )]
+    Import(StacksImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StacksImportArgs {
+    /// A Terraform/OpenTofu state file of format version 4 (`-`: stdin)
+    #[arg(value_name = "STATEFILE")]
+    pub statefile: PathBuf,
+    /// The stack (default: the state's lineage, else the file name without extensions)
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// The dd0c API (default: DD0C_API_URL, else http://127.0.0.1:8787, `dd0c serve`)
+    #[arg(long, value_name = "URL")]
+    pub api: Option<String>,
+    /// Print the JSON payload (one line per request) instead of sending it
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl StacksImportArgs {
+    /// The options, with the API's URL and key from the environment.
+    pub fn options(&self) -> ImportOptions {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        ImportOptions {
+            state: StateSource::from_arg(&self.statefile),
+            stack: self.stack.clone(),
+            api: self
+                .api
+                .clone()
+                .or_else(|| env(API_URL_VARIABLE))
+                .unwrap_or_else(|| DEFAULT_API_URL.into()),
+            api_key: env(API_KEY_VARIABLE),
+            dry_run: self.dry_run,
+        }
+    }
 }
 
 /// The flags of a run of the pipeline, shared by `replay` and `demo`.

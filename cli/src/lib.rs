@@ -9,4 +9,5 @@ pub mod pipeline;
 pub mod replay;
 pub mod serve;
 pub mod simulate;
+pub mod stacks_import;
 pub mod terminal_chat;

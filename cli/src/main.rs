@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use dd0c_cli::args::{Cli, Command, DemoArgs};
+use dd0c_cli::args::{Cli, Command, DemoArgs, StacksCommand, StacksImportArgs};
 use dd0c_cli::replay::{replay, replay_keeping_pipeline, ReplayOptions};
 use dd0c_cli::serve::chat::local_chat;
 use dd0c_cli::serve::compose::{load_pipeline, serve, ServeOptions};
@@ -67,6 +67,21 @@ async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `dd0c stacks import`: the summary (JSON) on stdout; the exit status tells what failed.
+async fn run_stacks_import(args: StacksImportArgs) -> anyhow::Result<ExitCode> {
+    match dd0c_cli::stacks_import::run(&args.options(), &mut std::io::stdout()).await {
+        Ok(Some(done)) => {
+            println!("{}", serde_json::to_string(&done)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(None) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("dd0c: {e}");
+            Ok(ExitCode::from(e.exit_code()))
+        }
+    }
+}
+
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Replay(args) => run_replay(args.options()?).await,
@@ -78,6 +93,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Simulate(args) => dd0c_cli::simulate::cli(&args.options(), &args.out),
         Command::Bench(args) => dd0c_cli::bench::cli(&args.options()).await,
+        Command::Stacks(StacksCommand::Import(args)) => run_stacks_import(args).await,
     }
 }
 

@@ -1,6 +1,9 @@
 //! The `dd0c` binary as scripts see it: exit status, stdout and stderr (CONTRACTS.md).
 
-use std::process::{Command, Output};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::thread::JoinHandle;
 
 fn dd0c(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dd0c"))
@@ -20,7 +23,9 @@ fn help_goes_to_stdout_and_names_every_command() {
         let out = dd0c(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         let stdout = text(&out.stdout);
-        for command in ["replay", "demo", "serve", "token", "simulate", "bench"] {
+        for command in [
+            "replay", "demo", "serve", "token", "simulate", "bench", "stacks",
+        ] {
             assert!(
                 stdout.contains(command),
                 "{args:?}: {command} missing:\n{stdout}"
@@ -42,6 +47,8 @@ fn bad_usage_exits_2_with_the_reason_on_stderr() {
         (&["simulate", "--days", "3"], "--out"),
         (&["bench", "--seeds", "1,x"], "--seeds"),
         (&["replay", "--monthly-events", "5", "x"], "--cost"),
+        (&["stacks", "import"], "<STATEFILE>"),
+        (&["stacks", "import", "s.tfstate", "--force"], "--force"),
         (
             &["replay", "--cost", "f", "--monthly-events", "many", "x"],
             "--monthly-events",
@@ -151,4 +158,223 @@ fn replay_with_cost_writes_the_report_and_prints_its_table() {
     }
     assert!(totals[1] > totals[0], "{totals:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn terraform(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/terraform/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// `dd0c stacks import ARGS` with the API's URL and key as given (never the caller's).
+fn stacks_import(args: &[&str], api_key: Option<&str>, stdin: Option<&[u8]>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dd0c"));
+    command
+        .args(["stacks", "import"])
+        .args(args)
+        .env_remove("DD0C_API_URL")
+        .env_remove("DD0C_API_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(key) = api_key {
+        command.env("DD0C_API_KEY", key);
+    }
+    let mut child = command.spawn().expect("dd0c runs");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.unwrap_or_default()).expect("stdin");
+    drop(input);
+    child.wait_with_output().expect("dd0c ends")
+}
+
+/// An HTTP server for one request: answers `status` and `body`, returns the request it read.
+fn one_answer(status: &str, body: &'static str) -> (String, JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let status = status.to_owned();
+    let served = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().expect("accept");
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = socket.read(&mut buf).expect("read");
+            raw.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            if let Some(split) = text.find("\r\n\r\n") {
+                let length: usize = text[..split]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().expect("length"))
+                    })
+                    .unwrap_or(0);
+                if raw.len() >= split + 4 + length || n == 0 {
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    socket.write_all(answer.as_bytes()).expect("write");
+                    return text;
+                }
+            }
+        }
+    });
+    (url, served)
+}
+
+#[test]
+fn stacks_import_dry_run_prints_type_address_and_id_and_no_secret() {
+    let out = stacks_import(
+        &[&terraform("aws-modules.tfstate"), "--dry-run"],
+        None,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        !stdout.contains("S3cret"),
+        "a secret left the state: {stdout}"
+    );
+    assert!(
+        !stdout.contains("db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        "{stdout}"
+    );
+    let payload: serde_json::Value = serde_json::from_str(stdout.trim_end()).expect("one JSON");
+    let resources = payload["resources"].as_array().expect("resources");
+    assert_eq!(resources.len(), 11, "{payload}");
+    assert!(resources.iter().any(|r| r
+        == &serde_json::json!({"type": "aws_instance", "address": "module.app.aws_instance.web[1]", "id": "i-0aaa0000000000002"})));
+
+    // The same state on stdin (`-`), named by its lineage as from a file.
+    let state = std::fs::read(terraform("aws-modules.tfstate")).unwrap();
+    let piped = stacks_import(&["-", "--dry-run"], None, Some(&state));
+    assert_eq!(piped.status.code(), Some(0), "{}", text(&piped.stderr));
+    assert_eq!(text(&piped.stdout), stdout);
+}
+
+#[test]
+fn stacks_import_of_an_unreadable_state_exits_2() {
+    for (args, stdin, says) in [
+        (
+            vec!["/nonexistent/dd0c.tfstate".to_owned(), "--dry-run".into()],
+            None,
+            "cannot read /nonexistent/dd0c.tfstate",
+        ),
+        (
+            vec![terraform("v3.tfstate"), "--dry-run".into()],
+            None,
+            "format version 3",
+        ),
+        (
+            vec!["-".into(), "--dry-run".into()],
+            Some(&b"resource \"aws_instance\" \"web\" {}"[..]),
+            "stdin is not a Terraform state file",
+        ),
+        // No lineage on stdin: a stack must be named.
+        (
+            vec!["-".into(), "--dry-run".into()],
+            Some(&br#"{"version": 4, "resources": []}"#[..]),
+            "--stack",
+        ),
+        (
+            vec![
+                terraform("aws-modules.tfstate"),
+                "--stack".into(),
+                "a/b".into(),
+                "--dry-run".into(),
+            ],
+            None,
+            "cannot be a stack name",
+        ),
+        // Sending needs an API key.
+        (vec![terraform("aws-modules.tfstate")], None, "DD0C_API_KEY"),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = stacks_import(&args, None, stdin);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn stacks_import_sends_only_type_address_and_id_with_the_api_key() {
+    let (url, served) = one_answer(
+        "200 OK",
+        r#"{"stack_id":"net-prod","managed":7,"already_managed":0,"untracked":4}"#,
+    );
+    let out = stacks_import(
+        &[
+            &terraform("aws-modules.tfstate"),
+            "--stack",
+            "net-prod",
+            "--api",
+            &url,
+        ],
+        Some("dd0c_test_key"),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let request = served.join().expect("served");
+    assert!(
+        request.starts_with("POST /v1/stacks/net-prod/resources HTTP/1.1\r\n"),
+        "{request}"
+    );
+    assert!(request
+        .to_ascii_lowercase()
+        .contains("authorization: bearer dd0c_test_key\r\n"));
+    assert!(!request.contains("S3cret"), "{request}");
+    let body: serde_json::Value =
+        serde_json::from_str(&request[request.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    assert_eq!(body["resources"].as_array().map(Vec::len), Some(11));
+    let summary: serde_json::Value = serde_json::from_str(text(&out.stdout).trim_end()).unwrap();
+    assert_eq!(summary["managed"], 7);
+}
+
+#[test]
+fn stacks_import_refused_by_the_api_exits_1_with_its_error() {
+    let refusal = r#"{"type":"about:blank","title":"Bad request","status":400,"detail":"resources[0].id: id must be 1-2048 characters","field":"resources[0].id"}"#;
+    let (url, served) = one_answer("400 Bad Request", refusal);
+    let out = stacks_import(
+        &[&terraform("aws-modules.tfstate"), "--api", &url],
+        Some("dd0c_test_key"),
+        None,
+    );
+    let request = served.join().expect("served");
+    // Without --stack, the state's lineage names the stack.
+    assert!(
+        request.starts_with("POST /v1/stacks/3f2a8c1e-0b7d-4c55-9a61-2d4e8f0c1b23/resources "),
+        "{request}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("refused the import (400)"), "{stderr}");
+    assert!(stderr.contains(refusal), "{stderr}");
+    let unreachable = stacks_import(
+        &[
+            &terraform("aws-modules.tfstate"),
+            "--api",
+            "http://127.0.0.1:9",
+        ],
+        Some("dd0c_test_key"),
+        None,
+    );
+    assert_eq!(
+        unreachable.status.code(),
+        Some(1),
+        "{}",
+        text(&unreachable.stderr)
+    );
+    assert!(text(&unreachable.stderr).contains("cannot reach the API"));
 }

@@ -567,3 +567,113 @@ async fn the_oauth_install_routes_work_locally_when_a_slack_app_is_configured() 
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
 }
+
+/// A console change to one of a CloudTrail record's security groups, by a person.
+fn console_ingress(event_id: &str, group: &str) -> Value {
+    let time = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let record = serde_json::json!({
+        "eventVersion": "1.08", "eventID": event_id, "eventTime": time,
+        "eventSource": "ec2.amazonaws.com", "eventName": "AuthorizeSecurityGroupIngress",
+        "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+        "sourceIPAddress": "203.0.113.5", "userAgent": "AWS Internal",
+        "sessionCredentialFromConsole": "true",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/jane", "userName": "jane", "accountId": "111122223333"},
+        "requestParameters": {"groupId": group, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}},
+        "responseElements": {"_return": true}
+    });
+    serde_json::json!({
+        "version": "0", "id": format!("env-{event_id}"), "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2", "account": "111122223333", "time": time,
+        "region": "us-east-1", "resources": [], "detail": record
+    })
+}
+
+/// Issue 16: `dd0c stacks import` over HTTP to `dd0c serve`, then the first console change to
+/// an imported security group is drift, attributed to the stack and the Terraform address. The
+/// same change to a group no state lists is not.
+#[tokio::test]
+async fn a_console_change_to_an_imported_resource_is_drift_on_its_first_event() {
+    use crate::stacks_import::{run, ImportOptions, StateSource};
+    use dd0c_shared::domain::FindingKind;
+    use dd0c_shared::entity::{finding, resource};
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let mut server = server_over(quiet_pipeline(), None);
+    server.allow_hosts_for_port(port);
+    let server = Arc::new(server);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(http::run(listener, server.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let bearer = local_bearer(&server).await;
+    let created = server
+        .handle(
+            HttpRequest::new("POST", "/v1/api-keys")
+                .with_header("authorization", &bearer)
+                .with_body(r#"{"name":"ci"}"#),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let options = ImportOptions {
+        state: StateSource::File(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/terraform/aws-modules.tfstate"),
+        ),
+        stack: Some("net-prod".into()),
+        api: format!("http://127.0.0.1:{port}"),
+        api_key: body(&created)["api_key"].as_str().map(str::to_owned),
+        dry_run: false,
+    };
+    let done = run(&options, &mut Vec::new())
+        .await
+        .expect("imported")
+        .expect("sent");
+    // Group, DB, role, 2 instances, 2 buckets; the VPC, the rule and the other providers'
+    // resources are not tracked from CloudTrail.
+    assert_eq!(
+        (done.managed, done.already_managed, done.untracked),
+        (7, 0, 4),
+        "{done:?}"
+    );
+    let table = server.pipeline().table.clone();
+    let db = resource::managed_resource(table.as_ref(), LOCAL_TENANT, "rds:db", "orders-prod")
+        .await
+        .unwrap()
+        .expect("the DB is managed by its identifier");
+    assert_eq!(db.managed_by.stack.as_deref(), Some("net-prod"));
+    // Importing again changes nothing but the time.
+    let again = run(&options, &mut Vec::new()).await.unwrap().unwrap();
+    assert_eq!(again, done);
+
+    let pipeline = server.pipeline();
+    for (event, group) in [
+        ("evt-imported", "sg-0a1b2c3d4e5f60001"),
+        ("evt-unlisted", "sg-0ffffffffffff0009"),
+    ] {
+        pipeline
+            .ingest
+            .handle_eventbridge(console_ingress(event, group))
+            .await
+            .unwrap();
+        pipeline.drain().await;
+    }
+    assert_eq!(pipeline.dead_letters(), Vec::new());
+    let drift: Vec<_> = finding::all(table.as_ref(), LOCAL_TENANT)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.kind == FindingKind::Drift)
+        .collect();
+    assert_eq!(drift.len(), 1, "{drift:#?}");
+    let f = &drift[0];
+    assert_eq!(f.event_id, "evt-imported");
+    let shown = serde_json::to_string(f).unwrap();
+    for expected in ["sg-0a1b2c3d4e5f60001", "net-prod", "aws_security_group.web"] {
+        assert!(shown.contains(expected), "{expected} missing from {shown}");
+    }
+    let _ = stop.send(());
+    task.await.unwrap();
+}

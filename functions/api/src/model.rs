@@ -266,6 +266,53 @@ pub struct StackPatchBody {
     pub enabled: Option<bool>,
 }
 
+/// Most resources one `POST /v1/stacks/{id}/resources` takes: each is a conditional write,
+/// and a request must finish within API Gateway's 29 seconds. `dd0c stacks import` sends a
+/// larger state in several requests.
+pub const MAX_IMPORTED_RESOURCES: usize = 1000;
+
+/// The resources of a Terraform/OpenTofu state that a stack owns: type, address and id only.
+/// Unknown fields are refused, so a client cannot send attribute values (which hold secrets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackResourcesImport {
+    /// `terraform` or `opentofu`.
+    #[serde(default = "default_import_source")]
+    pub source: String,
+    /// 1 to 1,000 resources.
+    pub resources: Vec<ImportedResource>,
+}
+
+fn default_import_source() -> String {
+    "terraform".into()
+}
+
+/// One managed resource of a state file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportedResource {
+    /// The IaC resource type: `aws_security_group`.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// The address as Terraform prints it: `module.net.aws_security_group.web["a"]`.
+    pub address: String,
+    /// The id AWS names the resource by (`sg-0abc…`, a bucket name, a DB identifier).
+    pub id: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StackResourcesImported {
+    pub stack_id: String,
+    /// Resources now managed by the stack: a console change to one is drift.
+    pub managed: usize,
+    /// Resources an IaC change seen in CloudTrail already owns: kept as they are.
+    pub already_managed: usize,
+    /// Resources of types dd0c does not track from CloudTrail, or dependent resources (rules,
+    /// attachments) whose ids name no resource: not stored.
+    pub untracked: usize,
+}
+
 /// Governance overrides (`governance_mode`, `panic_mode`, `new_account_strict_days`,
 /// `immediate_severity`), each only ever stricter than the system policy.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]

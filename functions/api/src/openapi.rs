@@ -69,6 +69,11 @@ fn stacks_patch() {}
     responses((status = 200, body = StackView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 fn stack_patch() {}
 
+#[utoipa::path(post, path = "/v1/stacks/{id}/resources", tag = "drift", request_body = StackResourcesImport,
+    params(("id" = String, Path, description = "stack id (created as a learnt stack when absent)")),
+    responses((status = 200, body = StackResourcesImported), (status = 400, body = Problem), (status = 409, description = "the stack is declared for another tool", body = Problem)))]
+fn stack_resources_import() {}
+
 #[utoipa::path(get, path = "/v1/drift-events", tag = "drift", params(FindingFilters),
     responses((status = 200, body = FindingPage), (status = 400, body = Problem)))]
 fn drift_events_list() {}
@@ -150,7 +155,7 @@ impl Modify for Security {
     paths(
         accounts_setup, accounts_connect, accounts_list, account_health, account_delete,
         anomalies_list, anomaly_get, anomaly_patch, baseline_patch,
-        stacks_list, stacks_create, stacks_patch, stack_patch, drift_events_list,
+        stacks_list, stacks_create, stacks_patch, stack_patch, stack_resources_import, drift_events_list,
         policies_get, policies_put, slack_settings_get, slack_settings_patch, slack_install_url,
         api_keys_create, api_keys_list, api_key_delete,
         me, billing_checkout, billing_portal, openapi_json,

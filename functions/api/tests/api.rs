@@ -1489,3 +1489,167 @@ async fn another_tenants_account_answers_like_an_account_nobody_connected() {
         assert_ne!(theirs.0, 403, "{method} {path}");
     }
 }
+
+/// `POST /v1/stacks/{id}/resources` (issue 16): a state's resources become managed by the
+/// stack, by an API key as by a user; bad bodies are refused naming the field at fault.
+#[tokio::test]
+async fn a_state_import_makes_resources_managed_by_the_stack() {
+    use dd0c_shared::domain::drift::{STATE_IMPORT_EVENT_ID, STATE_IMPORT_IDENTITY};
+    use dd0c_shared::entity::resource;
+
+    let w = world();
+    let t = Some("tenant-a");
+    let (s, created) = w
+        .call("POST", "/v1/api-keys", t, Some(json!({ "name": "ci" })))
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let key = format!("Bearer {}", created["api_key"].as_str().unwrap());
+    let import = |resources: Value| json!({ "source": "terraform", "resources": resources });
+    let sg = json!({ "type": "aws_security_group", "address": "module.net.aws_security_group.web", "id": "sg-0abc" });
+    let body = import(json!([
+        sg,
+        { "type": "aws_s3_bucket", "address": "aws_s3_bucket.logs[\"a\"]", "id": "acme-logs" },
+        { "type": "aws_s3_bucket", "address": "aws_s3_bucket.logs[\"a\"]", "id": "acme-logs" },
+        { "type": "aws_vpc", "address": "aws_vpc.main", "id": "vpc-1" },
+    ]));
+    let (s, done) = w
+        .raw(
+            "POST",
+            "/v1/stacks/net-prod/resources",
+            Some(&key),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(s, 200, "{done}");
+    assert_eq!(
+        done,
+        json!({ "stack_id": "net-prod", "managed": 2, "already_managed": 0, "untracked": 1 })
+    );
+    let managed = resource::managed_resource(
+        w.table.as_ref(),
+        "tenant-a",
+        "ec2:security-group",
+        "sg-0abc",
+    )
+    .await
+    .unwrap()
+    .expect("managed");
+    assert_eq!(managed.managed_by.stack.as_deref(), Some("net-prod"));
+    assert_eq!(managed.managed_by.identity, STATE_IMPORT_IDENTITY);
+    assert_eq!(managed.last_iac_event_id, STATE_IMPORT_EVENT_ID);
+    assert_eq!(
+        managed.address.as_deref(),
+        Some("module.net.aws_security_group.web")
+    );
+    // The stack was created and lists; the import is audited; another tenant sees nothing.
+    let (_, stacks) = w.call("GET", "/v1/stacks", t, None).await;
+    assert_eq!(stacks["items"][0]["stack_id"], "net-prod", "{stacks}");
+    assert_eq!(stacks["items"][0]["iac_tool"], "terraform", "{stacks}");
+    assert!(
+        dd0c_shared::store::query_all(w.table.as_ref(), audit::trail("tenant-a"))
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.get("action").and_then(AttrValue::as_str) == Some("stack.import"))
+    );
+    assert!(resource::managed_resource(
+        w.table.as_ref(),
+        "tenant-b",
+        "ec2:security-group",
+        "sg-0abc"
+    )
+    .await
+    .unwrap()
+    .is_none());
+    // Idempotent: the same import again writes the same items.
+    let (s, again) = w
+        .raw(
+            "POST",
+            "/v1/stacks/net-prod/resources",
+            Some(&key),
+            Some(body),
+        )
+        .await;
+    assert_eq!((s, &again), (200, &done));
+
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({ "type": "aws_instance", "address": format!("aws_instance.x[{i}]"), "id": format!("i-{i}") }))
+        .collect();
+    let long_id = "x".repeat(2049);
+    for (path, body, field) in [
+        (
+            "/v1/stacks/net-prod/resources",
+            import(json!([])),
+            "resources",
+        ),
+        (
+            "/v1/stacks/net-prod/resources",
+            import(json!(many)),
+            "resources",
+        ),
+        (
+            "/v1/stacks/net-prod/resources",
+            json!({ "source": "pulumi", "resources": [sg] }),
+            "source",
+        ),
+        (
+            "/v1/stacks/net-prod/resources",
+            json!({ "resources": "all" }),
+            "body",
+        ),
+        // Attribute values are refused, not ignored.
+        (
+            "/v1/stacks/net-prod/resources",
+            import(
+                json!([{ "type": "aws_db_instance", "address": "aws_db_instance.a", "id": "a", "attributes": { "password": "x" } }]),
+            ),
+            "attributes",
+        ),
+        (
+            "/v1/stacks/net-prod/resources",
+            import(json!([sg, { "type": "aws instance", "address": "a", "id": "i-1" }])),
+            "resources[1].type",
+        ),
+        (
+            "/v1/stacks/net-prod/resources",
+            import(json!([{ "type": "aws_instance", "address": " ", "id": "i-1" }])),
+            "resources[0].address",
+        ),
+        (
+            "/v1/stacks/net-prod/resources",
+            import(json!([{ "type": "aws_instance", "address": "a", "id": long_id }])),
+            "resources[0].id",
+        ),
+        (
+            "/v1/stacks/a%2Fb/resources",
+            import(json!([sg])),
+            "stack_id",
+        ),
+    ] {
+        let (s, p) = w.raw("POST", path, Some(&key), Some(body)).await;
+        assert_eq!(s, 400, "{field}: {p}");
+        assert_eq!(p["field"], field, "{p}");
+        assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{p}");
+    }
+    // A stack declared for another tool takes no Terraform state.
+    assert_eq!(w.connect("tenant-a", "111111111111", ROLE_A).await.0, 201);
+    let (s, cfn) = w.call("POST", "/v1/stacks", t, Some(json!({ "name": "app", "iac_tool": "cloudformation", "account_id": "111111111111", "region": "us-east-1" }))).await;
+    assert_eq!(s, 201, "{cfn}");
+    let path = format!("/v1/stacks/{}/resources", cfn["stack_id"].as_str().unwrap());
+    let (s, p) = w
+        .raw("POST", &path, Some(&key), Some(import(json!([sg]))))
+        .await;
+    assert_eq!((s, p["field"].as_str()), (409, Some("stack_id")), "{p}");
+    // Anonymous callers are refused.
+    assert_eq!(
+        w.raw(
+            "POST",
+            "/v1/stacks/net-prod/resources",
+            None,
+            Some(import(json!([sg])))
+        )
+        .await
+        .0,
+        401
+    );
+}

@@ -256,6 +256,7 @@ pub(crate) async fn track(
                         .map_or(record.event_time, |m| m.managed_since),
                     last_iac_event_id: record.event_id.clone(),
                     last_iac_change_at: record.event_time,
+                    address: managed.as_ref().and_then(|m| m.address.clone()),
                 };
                 entity::resource::put_managed_resource(table, &resource).await?;
                 if let Some(resolved) =
@@ -307,7 +308,7 @@ pub(crate) async fn track(
                     region: record.aws_region.clone(),
                     resource_type: resource_type.clone(),
                     resource_id: resource_id.clone(),
-                    resource_address: None,
+                    resource_address: managed.as_ref().and_then(|m| m.address.clone()),
                     stack: managed_by.as_ref().and_then(|m| m.stack.clone()),
                     managed_by,
                     changes: change.changes.clone(),

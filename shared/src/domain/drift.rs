@@ -85,7 +85,8 @@ pub struct ChangeEvent {
     pub managed_by: Option<ManagedBy>,
 }
 
-/// A resource IaC owns: created or last changed by an IaC identity.
+/// A resource IaC owns: created or last changed by an IaC identity, or listed in a state file
+/// imported through `POST /v1/stacks/{id}/resources` (decision 0410).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ManagedResource {
     pub tenant_id: String,
@@ -94,9 +95,21 @@ pub struct ManagedResource {
     pub resource_id: String,
     pub managed_by: ManagedBy,
     pub managed_since: DateTime<Utc>,
+    /// The CloudTrail event of the last IaC change, or [`STATE_IMPORT_EVENT_ID`] while the
+    /// ownership rests on an import alone.
     pub last_iac_event_id: String,
     pub last_iac_change_at: DateTime<Utc>,
+    /// The IaC address (`module.net.aws_security_group.web`), known from a state import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
+
+/// The `last_iac_event_id` of a resource managed on the word of a state import: no IaC change
+/// of it has been seen yet, so a later import may rewrite it while one CloudTrail saw may not.
+pub const STATE_IMPORT_EVENT_ID: &str = "state-import";
+/// The identity of a resource managed on the word of a state import: the state does not say
+/// which principal applies it; the first IaC change seen replaces it.
+pub const STATE_IMPORT_IDENTITY: &str = "state-import";
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -408,6 +421,44 @@ pub fn resource_type_for_iac(iac_type: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// The state attribute holding the name CloudTrail gives a resource of an IaC type. `id`
+/// except where the provider's `id` is another identifier: since AWS provider 5,
+/// `aws_db_instance.id` is the DBI resource id (`db-ABC…`) while RDS calls name the
+/// instance by `identifier`.
+pub fn iac_identity_attribute(iac_type: &str) -> &'static str {
+    match iac_type {
+        "aws_db_instance" => "identifier",
+        _ => "id",
+    }
+}
+
+/// The dd0c resource (type, id) a state import of an IaC resource makes managed: only types
+/// whose imported id is the id the drift tracker reads from CloudTrail. Dependent resources
+/// (rules, attachments, inline policies) have compound ids (`sgrule-…`, `role:policy`) that
+/// name no resource, and the types dd0c does not track have nothing to match: `None`.
+pub fn imported_resource(iac_type: &str, id: &str) -> Option<(&'static str, String)> {
+    let id = match iac_type {
+        "aws_security_group"
+        | "aws_instance"
+        | "aws_db_instance"
+        | "aws_s3_bucket"
+        | "aws_iam_role"
+        | "aws_iam_user"
+        | "aws_lambda_function"
+        | "aws_lb_listener"
+        | "aws_alb_listener" => id,
+        // The extractor reads a key and a trail by bare id whether CloudTrail gave an ARN or
+        // not; provider versions differ in which they store.
+        "aws_kms_key" => id.rsplit_once("key/").map_or(id, |(_, k)| k),
+        "aws_cloudtrail" => id.rsplit_once(":trail/").map_or(id, |(_, n)| n),
+        _ => return None,
+    };
+    if id.is_empty() {
+        return None;
+    }
+    Some((resource_type_for_iac(iac_type)?, id.to_owned()))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -758,6 +809,48 @@ mod tests {
         .map(|r| r.id)
         .collect();
         assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn an_import_owns_what_cloudtrail_names() {
+        let owned = |t: &str, id: &str| imported_resource(t, id);
+        assert_eq!(
+            owned("aws_security_group", "sg-0abc"),
+            Some(("ec2:security-group", "sg-0abc".into()))
+        );
+        assert_eq!(
+            owned("aws_instance", "i-0123"),
+            Some(("ec2:instance", "i-0123".into()))
+        );
+        assert_eq!(
+            owned("aws_s3_bucket", "acme-logs"),
+            Some(("s3:bucket", "acme-logs".into()))
+        );
+        assert_eq!(
+            owned("aws_db_instance", "orders"),
+            Some(("rds:db", "orders".into()))
+        );
+        assert_eq!(
+            owned(
+                "aws_cloudtrail",
+                "arn:aws:cloudtrail:us-east-1:111122223333:trail/org"
+            ),
+            Some(("cloudtrail:trail", "org".into()))
+        );
+        assert_eq!(
+            owned(
+                "aws_kms_key",
+                "arn:aws:kms:us-east-1:111122223333:key/1234abcd"
+            ),
+            Some(("kms:key", "1234abcd".into()))
+        );
+        // Compound ids name no resource; untracked types have nothing to match.
+        assert_eq!(owned("aws_security_group_rule", "sgrule-123"), None);
+        assert_eq!(owned("aws_iam_role_policy", "deployer:inline"), None);
+        assert_eq!(owned("aws_vpc", "vpc-1"), None);
+        assert_eq!(owned("aws_instance", ""), None);
+        assert_eq!(iac_identity_attribute("aws_db_instance"), "identifier");
+        assert_eq!(iac_identity_attribute("aws_instance"), "id");
     }
 
     #[test]

@@ -9,9 +9,10 @@
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::domain::drift::{ChangeEvent, ManagedResource};
+use crate::domain::drift::{ChangeEvent, ManagedResource, STATE_IMPORT_EVENT_ID};
 use crate::store::{
-    put_if_absent, query_all, AttrValue, Item, Key, Query, StoreError, Table, TTL_ATTRIBUTE,
+    put_if_absent, query_all, AttrValue, Condition, Item, Key, Query, StoreError, Table,
+    TTL_ATTRIBUTE,
 };
 
 use super::{decode, encode, keyed, tenant, time_key, time_window};
@@ -97,6 +98,31 @@ pub async fn put_managed_resource(
     table.put(managed_item(resource)?, None).await
 }
 
+/// Marks a resource managed on the word of a state import (pattern 16): its managed item is
+/// written unless an IaC change of it was already seen, whose item (with the deploying
+/// identity) CloudTrail's evidence keeps. A re-import rewrites what an import wrote. Returns
+/// whether the item was written.
+pub async fn import_managed_resource(
+    table: &dyn Table,
+    resource: &ManagedResource,
+) -> Result<bool, StoreError> {
+    let only_imported = Condition::Or(vec![
+        Condition::ItemNotExists,
+        Condition::Equals(
+            "last_iac_event_id".into(),
+            AttrValue::S(STATE_IMPORT_EVENT_ID.into()),
+        ),
+    ]);
+    match table
+        .put(managed_item(resource)?, Some(only_imported))
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_condition_failed() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn change_item(event: &ChangeEvent, ttl: i64) -> Result<Item, StoreError> {
     let key = change_key(
         &event.tenant_id,
@@ -152,7 +178,60 @@ pub async fn changes_between(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::SystemClock;
+    use crate::domain::drift::{ManagedBy, STATE_IMPORT_IDENTITY};
+    use crate::store::memory::MemoryTable;
     use crate::store::SortKeyCondition;
+    use std::sync::Arc;
+
+    fn imported(stack: &str) -> ManagedResource {
+        let at = DateTime::parse_from_rfc3339("2026-01-15T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        ManagedResource {
+            tenant_id: "t1".into(),
+            account_id: String::new(),
+            resource_type: "ec2:security-group".into(),
+            resource_id: "sg-1".into(),
+            managed_by: ManagedBy {
+                tool: None,
+                identity: STATE_IMPORT_IDENTITY.into(),
+                stack: Some(stack.into()),
+            },
+            managed_since: at,
+            last_iac_event_id: STATE_IMPORT_EVENT_ID.into(),
+            last_iac_change_at: at,
+            address: Some("aws_security_group.web".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_import_rewrites_an_import_but_never_what_cloudtrail_saw() {
+        let table = MemoryTable::new(Arc::new(SystemClock));
+        assert!(import_managed_resource(&table, &imported("a"))
+            .await
+            .unwrap());
+        assert!(import_managed_resource(&table, &imported("b"))
+            .await
+            .unwrap());
+        let stored = managed_resource(&table, "t1", "ec2:security-group", "sg-1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, imported("b"));
+        let mut seen = imported("b");
+        seen.last_iac_event_id = "evt-apply".into();
+        seen.managed_by.identity = "arn:aws:iam::1:role/deployer".into();
+        put_managed_resource(&table, &seen).await.unwrap();
+        assert!(!import_managed_resource(&table, &imported("c"))
+            .await
+            .unwrap());
+        let stored = managed_resource(&table, "t1", "ec2:security-group", "sg-1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, seen);
+    }
 
     #[test]
     fn resource_keys_round_trip() {

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::actor::IacTool;
 use crate::domain::drift::DriftStatus;
 pub use crate::domain::drift::{Stack, StackDeclaration};
 use crate::domain::Severity;
@@ -25,6 +26,16 @@ fn partition(tenant: &str) -> String {
 
 pub fn key(tenant: &str, stack_id: &str) -> Key {
     Key::new(partition(tenant), format!("{SK_PREFIX}{stack_id}"))
+}
+
+/// Whether `id` can name a stack in a path (`/v1/stacks/{id}`): 1-64 letters, digits and
+/// `-_:.`, the API's rule for path ids. A Terraform lineage (a UUID) is one.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
 }
 
 /// The stack id of a stack key.
@@ -161,6 +172,24 @@ fn defaults(update: Update, stack: &Stack, now: &DateTime<Utc>) -> Update {
         .set_if_absent("created_at", time_key(now))
         .set_if_absent("updated_at", time_key(now))
         .set_if_absent(ENTITY_ATTRIBUTE, ENTITY)
+}
+
+/// A stack by id, created as a learnt stack (named by its id, no account or region) when the
+/// tenant has none: a state import names its stack and needs no declaration first. A declared
+/// stack is returned as it is.
+pub async fn ensure_stack(
+    table: &dyn Table,
+    tenant: &str,
+    stack_id: &str,
+    tool: IacTool,
+    now: DateTime<Utc>,
+) -> Result<Stack, StoreError> {
+    let mut stack = Stack::new(tenant, stack_id);
+    stack.tool = Some(tool);
+    let update = defaults(Update::new(), &stack, &now).set_if_absent("tool", encode_value(&tool)?);
+    let key = key(tenant, stack_id);
+    let item = table.update(&key, update).await?;
+    read(tenant, Some(key), item)
 }
 
 fn ids_attr(ids: &BTreeSet<String>) -> AttrValue {
@@ -366,5 +395,31 @@ mod tests {
         let learnt = load_stack(&table, "t1", "learnt").await.unwrap().unwrap();
         assert_eq!(learnt.declaration().iac_tool, "terraform");
         assert_eq!(list_stacks(&table, "t1").await.unwrap().len(), 2);
+        // An import's stack: a declared one is kept as declared, an unknown one is learnt.
+        let declared = ensure_stack(
+            &table,
+            "t1",
+            "s1",
+            IacTool::Terraform,
+            t("2026-01-18T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(declared.declaration(), changed.declaration());
+        let learnt = ensure_stack(
+            &table,
+            "t1",
+            "net-prod",
+            IacTool::OpenTofu,
+            t("2026-01-18T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (learnt.name.as_str(), learnt.tool, learnt.iac_tool_name()),
+            ("net-prod", Some(IacTool::OpenTofu), "opentofu".into())
+        );
+        assert!(valid_id("3f2a8c1e-0b7d-4c55-9a61-2d4e8f0c1b23"));
+        assert!(!valid_id("a/b") && !valid_id("") && !valid_id(&"x".repeat(65)));
     }
 }

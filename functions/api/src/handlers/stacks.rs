@@ -1,9 +1,15 @@
 //! The IaC stacks drift detection watches.
 
+use std::collections::BTreeSet;
+
 use serde_json::json;
 
 use dd0c_shared::accounts;
-use dd0c_shared::entity::{account_link, stack};
+use dd0c_shared::domain::drift::{
+    imported_resource, ManagedBy, ManagedResource, STATE_IMPORT_EVENT_ID, STATE_IMPORT_IDENTITY,
+};
+use dd0c_shared::domain::IacTool;
+use dd0c_shared::entity::{account_link, resource, stack};
 use dd0c_shared::http::HttpResponse;
 
 use super::{valid_region, valid_segment, Ctx};
@@ -135,4 +141,135 @@ pub(super) async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError>
     };
     ctx.audit("stack.update", &id, json!({})).await?;
     Ok(HttpResponse::json(200, &StackView::from(&changed)))
+}
+
+/// Checks an import's resources, naming the first one at fault (`resources[3].id`).
+fn validate_imported(resources: &[ImportedResource]) -> Result<(), ApiError> {
+    if resources.is_empty() {
+        return Err(ApiError::bad_request(
+            "resources",
+            "resources must list at least one resource",
+        ));
+    }
+    if resources.len() > MAX_IMPORTED_RESOURCES {
+        return Err(ApiError::bad_request(
+            "resources",
+            format!(
+                "{} resources in one request; at most {MAX_IMPORTED_RESOURCES}: send the rest in further requests",
+                resources.len()
+            ),
+        ));
+    }
+    for (i, r) in resources.iter().enumerate() {
+        let type_ok = !r.resource_type.is_empty()
+            && r.resource_type.len() <= 128
+            && r.resource_type
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !type_ok {
+            return Err(ApiError::bad_request(
+                &format!("resources[{i}].type"),
+                "type must be 1-128 letters, digits or '_' (an IaC resource type)",
+            ));
+        }
+        if r.address.trim().is_empty() || r.address.len() > 1024 {
+            return Err(ApiError::bad_request(
+                &format!("resources[{i}].address"),
+                "address must be 1-1024 characters",
+            ));
+        }
+        if r.id.trim().is_empty() || r.id.len() > 2048 {
+            return Err(ApiError::bad_request(
+                &format!("resources[{i}].id"),
+                "id must be 1-2048 characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /v1/stacks/{id}/resources`: the resources a state file lists become managed by the
+/// stack (created when absent), so that a console change to one is drift from its first event
+/// (decision 0410). An upsert: a re-import rewrites what imports wrote and removes nothing.
+pub(super) async fn stack_resources_import(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let id = ctx.param("id").to_owned();
+    if !stack::valid_id(&id) {
+        return Err(ApiError::bad_request(
+            "stack_id",
+            "a stack id is 1-64 letters, digits, '-', '_', ':' or '.'",
+        ));
+    }
+    let body: StackResourcesImport = json_body(&ctx.request.body)?;
+    let tool = match body.source.as_str() {
+        "terraform" => IacTool::Terraform,
+        "opentofu" => IacTool::OpenTofu,
+        _ => {
+            return Err(ApiError::bad_request(
+                "source",
+                "source must be terraform or opentofu",
+            ))
+        }
+    };
+    validate_imported(&body.resources)?;
+    let now = ctx.now();
+    let owner = stack::ensure_stack(ctx.table(), ctx.tenant(), &id, tool, now).await?;
+    let declared = owner.iac_tool_name();
+    if !matches!(declared.as_str(), "terraform" | "opentofu") {
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            format!("stack {id} is declared as a {declared} stack, not a Terraform/OpenTofu one"),
+        )
+        .with_field("stack_id"));
+    }
+    let mut result = StackResourcesImported {
+        stack_id: id.clone(),
+        managed: 0,
+        already_managed: 0,
+        untracked: 0,
+    };
+    let mut seen = BTreeSet::new();
+    for r in &body.resources {
+        let Some((resource_type, resource_id)) = imported_resource(&r.resource_type, &r.id) else {
+            result.untracked += 1;
+            continue;
+        };
+        // A bucket and its policy, or one resource listed twice, own the same item once.
+        if !seen.insert((resource_type, resource_id.clone())) {
+            continue;
+        }
+        let managed = ManagedResource {
+            tenant_id: ctx.tenant().to_owned(),
+            account_id: owner.account_id.clone(),
+            resource_type: resource_type.to_owned(),
+            resource_id,
+            managed_by: ManagedBy {
+                tool: Some(tool),
+                identity: STATE_IMPORT_IDENTITY.into(),
+                stack: Some(id.clone()),
+            },
+            managed_since: now,
+            last_iac_event_id: STATE_IMPORT_EVENT_ID.into(),
+            last_iac_change_at: now,
+            address: Some(r.address.clone()),
+        };
+        if resource::import_managed_resource(ctx.table(), &managed).await? {
+            result.managed += 1;
+        } else {
+            result.already_managed += 1;
+        }
+    }
+    ctx.audit(
+        "stack.import",
+        &id,
+        json!({
+            "source": body.source,
+            "resources": body.resources.len(),
+            "managed": result.managed,
+            "already_managed": result.already_managed,
+            "untracked": result.untracked,
+        }),
+    )
+    .await?;
+    Ok(HttpResponse::json(200, &result))
 }
