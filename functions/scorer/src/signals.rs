@@ -84,6 +84,15 @@ fn known_for(b: &Baseline, kind: &str, value: &str, now: DateTime<Utc>) -> bool 
 }
 
 /// Scores an event that adds cost. `None`: nothing worth a finding.
+/// Whether `value` first appeared in `b` within the burst window before `now`: it came with
+/// the calls still in flight.
+fn arrived_in_burst(b: &Baseline, kind: &str, value: &str, now: DateTime<Utc>) -> bool {
+    b.first_seen_of(kind, value).is_some_and(|t| {
+        let since = now - t;
+        since >= Duration::zero() && since < Duration::seconds(2 * BURST_BUCKET_SECONDS)
+    })
+}
+
 pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     let hourly = event.added_hourly_cost()?;
     if !event.action.adds_cost() || hourly <= 0.0 {
@@ -146,11 +155,18 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     }
 
     // Novelty: region, actor, sku, resource type.
-    if !ctx.account.regions.is_empty() && !ctx.account.regions.contains(&event.region) {
+    // A principal the account had never seen until its current burst: what it brings along
+    // (region, type, itself) stays new for the rest of that burst, so a leaked key's second
+    // and third GPU launches in a new region score like its first.
+    let fresh_actor =
+        ctx.account.actors.contains(actor) && arrived_in_burst(ctx.account, "actor", actor, now);
+    let new_region = !ctx.account.regions.contains(&event.region)
+        || (fresh_actor && arrived_in_burst(ctx.account, "region", &event.region, now));
+    if !ctx.account.regions.is_empty() && new_region {
         points += NEW_REGION_POINTS * weight;
         reasons.push(format!("new region for this account ({})", event.region));
     }
-    if !ctx.account.actors.is_empty() && !ctx.account.actors.contains(actor) {
+    if !ctx.account.actors.is_empty() && (!ctx.account.actors.contains(actor) || fresh_actor) {
         points += NEW_ACCOUNT_ACTOR_POINTS * weight;
         reasons.push(format!(
             "first time this actor launched anything ({})",
@@ -167,7 +183,9 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         points += NEW_SKU_POINTS * weight;
         reasons.push(format!("first {} in this account", event.resource_type));
     } else if let Some(sku) = event.sku.as_deref() {
-        if !ctx.kind.skus.contains(sku) {
+        if !ctx.kind.skus.contains(sku)
+            || (fresh_actor && arrived_in_burst(ctx.kind, "sku", sku, now))
+        {
             points += NEW_SKU_POINTS * weight;
             reasons.push(format!("first {sku} in this account"));
         }

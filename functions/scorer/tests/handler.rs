@@ -356,3 +356,71 @@ async fn a_nightly_job_with_a_new_session_name_each_run_is_one_actor() {
         stranger.actor
     );
 }
+
+/// Severity on an established account (40 launches of m5.large over 30 days by bob in
+/// us-east-1): what would cost a lot, or several novelties at once, must not come out quiet.
+async fn established() -> World {
+    let w = world();
+    for i in 0..40 {
+        let at = start() + Duration::hours(18 * i);
+        w.clock.advance_to(at);
+        let e = event(&format!("r{i}"), at, 0.096, "m5.large", "us-east-1");
+        w.scorer.process(&e).await.unwrap();
+    }
+    w
+}
+
+async fn severity_of(w: &World, e: &CostEvent) -> Option<Severity> {
+    w.clock.advance_to(e.event_time);
+    w.scorer.process(e).await.unwrap();
+    finding::all(w.table.as_ref(), "t")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|f| f.event_id == e.event_id)
+        .map(|f| f.severity)
+}
+
+/// A never-seen principal launching GPU instances in a never-used region, four calls in eight
+/// minutes: every call is critical (the region, the type and the principal it brought stay
+/// new for its burst), where only the first was.
+#[tokio::test]
+async fn a_new_principals_gpu_burst_in_a_new_region_is_critical_throughout() {
+    let later = start() + Duration::days(31);
+    let w = established().await;
+    for i in 0..4 {
+        let mut e = event(
+            &format!("g{i}"),
+            later + Duration::minutes(2 * i),
+            5.672,
+            "g5.12xlarge",
+            "ap-southeast-3",
+        );
+        e.actor.arn = "arn:aws:sts::222222222222:assumed-role/leaked/x".into();
+        assert_eq!(
+            severity_of(&w, &e).await,
+            Some(Severity::Critical),
+            "call {i}"
+        );
+    }
+}
+
+/// A principal the account knows expanding into a new region: the region is news once; its
+/// later calls there are scored as before (no escalation for known principals).
+#[tokio::test]
+async fn a_known_principals_second_call_in_a_new_region_is_not_news_again() {
+    let later = start() + Duration::days(31);
+    let w = established().await;
+    let first = event("k0", later, 5.672, "g5.12xlarge", "ap-southeast-3");
+    assert_eq!(severity_of(&w, &first).await, Some(Severity::Critical));
+    let second = event(
+        "k1",
+        later + Duration::minutes(2),
+        5.672,
+        "g5.12xlarge",
+        "ap-southeast-3",
+    );
+    let f = finding::all(w.table.as_ref(), "t").await.unwrap();
+    assert_eq!(f.len(), 1);
+    assert_eq!(severity_of(&w, &second).await, Some(Severity::Warning));
+}
