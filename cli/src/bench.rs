@@ -289,6 +289,11 @@ impl BenchReport {
             None => writeln!(out, "  peak memory: unavailable (no /proc/self/status)")?,
         }
         writeln!(out, "  pricing lookup: {:.1} ns", t.pricing_lookup_ns)?;
+        writeln!(
+            out,
+            "  price coverage, {}",
+            crate::price_coverage::rds().line("RDS classes sold (MySQL, us-east-1)")
+        )?;
         self.print_scale(out)
     }
 

@@ -6,6 +6,7 @@ pub mod cost;
 pub mod demo;
 pub mod input;
 pub mod pipeline;
+pub mod price_coverage;
 pub mod replay;
 pub mod serve;
 pub mod simulate;

@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use tables::{tables, Tables};
 
+/// The first reason of a price estimated from a neighbour, followed by the neighbour's name.
+pub const ESTIMATED_FROM: &str = "estimated from ";
+
 /// Hours in the month AWS prices against.
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
@@ -67,6 +70,12 @@ impl PriceEstimate {
             reasons,
             stale,
         }
+    }
+
+    /// The listed type or class an estimate was made from, when the price was estimated from a
+    /// neighbour ([`ESTIMATED_FROM`] leads its reasons).
+    pub fn estimated_from(&self) -> Option<&str> {
+        self.reasons.first()?.strip_prefix(ESTIMATED_FROM)
     }
 
     /// Whether a price is known.
@@ -217,8 +226,17 @@ fn estimated_from_neighbour<'a>(
     reasons: &mut Vec<String>,
 ) -> Option<f64> {
     let t = tables();
-    let n = neighbour::nearest(name, prefix, listed, &t.ec2.prices)?;
-    reasons.push(format!("estimated from {}", n.from));
+    let listed: Vec<(&String, f64)> = listed.collect();
+    // The EC2 premium is for tables of other services priced over EC2 instances.
+    let n =
+        neighbour::nearest(name, prefix, listed.iter().copied(), &t.ec2.prices).or_else(|| {
+            (!prefix.is_empty())
+                .then(|| {
+                    neighbour::by_ec2_premium(name, prefix, listed.iter().copied(), &t.ec2.prices)
+                })
+                .flatten()
+        })?;
+    reasons.push(format!("{ESTIMATED_FROM}{}", n.from));
     reasons.push(format!(
         "{name} is not in the {table}: {} ${}/hr scaled by {} = ${}/hr",
         n.from,

@@ -69,7 +69,7 @@ pub(crate) struct Neighbour {
 
 /// How close a neighbour is, smallest first: another family, another size, generations apart
 /// (older a half step further), other attributes, then the name.
-type Closeness = (u32, u32, u32, u32, String);
+type Closeness = (u32, u32, u32, u32);
 
 /// Splits `db.r6i.large` (with `prefix` `db.`) or `r6i.large` into family and size.
 fn split<'a>(name: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
@@ -88,8 +88,9 @@ pub(crate) fn nearest<'a>(
 ) -> Option<Neighbour> {
     let (wanted_family, wanted_size) = split(name, prefix)?;
     let wanted = family(wanted_family)?;
-    let wanted_units = size_units(wanted_size)?;
-    let mut best: Option<(Closeness, Neighbour)> = None;
+    size_units(wanted_size)?;
+    // The closest candidate and its price; the scale and its explanation are made once, for it.
+    let mut best: Option<(Closeness, &'a String, f64)> = None;
     for (candidate, price) in listed {
         let Some((cand_family, cand_size)) = split(candidate, prefix) else {
             continue;
@@ -97,58 +98,98 @@ pub(crate) fn nearest<'a>(
         let Some(cand) = family(cand_family) else {
             continue;
         };
-        if cand.series != wanted.series {
+        if cand.series != wanted.series || size_units(cand_size).is_none() {
             continue;
         }
-        let Some(cand_units) = size_units(cand_size) else {
-            continue;
-        };
         let same_family = cand_family == wanted_family;
-        let scale = if same_family {
-            Some((
-                wanted_units / cand_units,
-                format!(
-                    "{cand_size} → {wanted_size}: ×{}",
-                    wanted_units / cand_units
-                ),
-            ))
-        } else {
-            let target = format!("{wanted_family}.{wanted_size}");
-            let source = format!("{cand_family}.{cand_size}");
-            match (ec2.get(&target), ec2.get(&source)) {
-                (Some(t), Some(s)) if *s > 0.0 => {
-                    Some((t / s, format!("EC2 {target} ${t}/hr ÷ {source} ${s}/hr")))
-                }
-                _ if cand_size == wanted_size => Some((1.0, "same size".to_owned())),
-                _ => None,
-            }
-        };
-        let Some((scale, how)) = scale else {
-            continue;
-        };
         let rank: Closeness = (
             u32::from(!same_family),
             u32::from(cand_size != wanted_size),
             cand.generation.abs_diff(wanted.generation) * 2
                 + u32::from(cand.generation < wanted.generation),
             u32::from(cand.attributes != wanted.attributes),
-            // Ties broken by name, so that the estimate never depends on hash order.
-            candidate.clone(),
         );
-        if best.as_ref().is_some_and(|(r, _)| *r <= rank) {
-            continue;
+        // Ties broken by name, so that the estimate never depends on hash order.
+        let better = match &best {
+            None => true,
+            Some((r, name, _)) => (&rank, candidate.as_str()) < (r, name.as_str()),
+        };
+        if better && scale(wanted_family, wanted_size, cand_family, cand_size, ec2).is_some() {
+            best = Some((rank, candidate, price));
         }
-        best = Some((
-            rank,
-            Neighbour {
-                from: candidate.clone(),
-                price,
-                estimate: price * scale,
-                how,
-            },
-        ));
     }
-    best.map(|(_, n)| n)
+    let (_, from, price) = best?;
+    let (cand_family, cand_size) = split(from, prefix)?;
+    let (scale, how) = scale(wanted_family, wanted_size, cand_family, cand_size, ec2)?;
+    Some(Neighbour {
+        from: from.clone(),
+        price,
+        estimate: price * scale,
+        how,
+    })
+}
+
+/// How `wanted` relates to a listed neighbour: by size within a family, by EC2's prices across
+/// families, or one to one for the same size when EC2 lists either not.
+fn scale(
+    wanted_family: &str,
+    wanted_size: &str,
+    cand_family: &str,
+    cand_size: &str,
+    ec2: &HashMap<String, f64>,
+) -> Option<(f64, String)> {
+    if cand_family == wanted_family {
+        let ratio = size_units(wanted_size)? / size_units(cand_size)?;
+        return Some((ratio, format!("{cand_size} → {wanted_size}: ×{ratio}")));
+    }
+    let target = format!("{wanted_family}.{wanted_size}");
+    let source = format!("{cand_family}.{cand_size}");
+    match (ec2.get(&target), ec2.get(&source)) {
+        (Some(t), Some(s)) if *s > 0.0 => {
+            Some((t / s, format!("EC2 {target} ${t}/hr ÷ {source} ${s}/hr")))
+        }
+        _ if cand_size == wanted_size => Some((1.0, "same size".to_owned())),
+        _ => None,
+    }
+}
+
+/// The last resort for a class whose series no listed class shares (`db.x2g`, `db.z1d`): the
+/// EC2 price of its instance type (or of that type's nearest EC2 neighbour) times the median
+/// ratio of listed class prices to the EC2 prices of the same types.
+pub(crate) fn by_ec2_premium<'a>(
+    name: &str,
+    prefix: &str,
+    listed: impl Iterator<Item = (&'a String, f64)>,
+    ec2: &HashMap<String, f64>,
+) -> Option<Neighbour> {
+    let mut ratios: Vec<f64> = listed
+        .filter_map(|(class, price)| {
+            let ec2_price = ec2.get(class.strip_prefix(prefix)?)?;
+            (*ec2_price > 0.0).then(|| price / ec2_price)
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let premium = ratios[ratios.len() / 2];
+    let instance_type = name.strip_prefix(prefix)?;
+    let (from, ec2_price) = match ec2.get(instance_type) {
+        Some(p) => (instance_type.to_owned(), *p),
+        None => {
+            let n = nearest(instance_type, "", ec2.iter().map(|(k, v)| (k, *v)), ec2)?;
+            (n.from, n.estimate)
+        }
+    };
+    Some(Neighbour {
+        from: format!("EC2 {from}"),
+        price: ec2_price,
+        estimate: ec2_price * premium,
+        how: format!(
+            "the median premium of {} listed classes over EC2, ×{premium:.3}",
+            ratios.len()
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -226,6 +267,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!((n.from.as_str(), n.estimate), ("db.r5.16xlarge", 8.0));
+    }
+
+    #[test]
+    fn a_series_no_class_shares_is_priced_from_ec2_with_the_median_premium() {
+        let rds = listed(&[
+            ("db.r5.large", 0.25),
+            ("db.m5.large", 0.171),
+            ("db.t3.micro", 0.017),
+        ]);
+        let ec2: HashMap<String, f64> = [
+            ("r5.large", 0.126),
+            ("m5.large", 0.096),
+            ("t3.micro", 0.0104),
+            ("x2gd.large", 0.167),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        // Ratios 1.984, 1.781, 1.635: the median is m5's.
+        let n = by_ec2_premium(
+            "db.x2g.large",
+            "db.",
+            rds.iter().map(|(k, v)| (k, *v)),
+            &ec2,
+        )
+        .unwrap();
+        assert_eq!(n.from, "EC2 x2gd.large");
+        assert!((n.estimate - 0.167 * 0.171 / 0.096).abs() < 1e-9, "{n:?}");
+        assert_eq!(
+            by_ec2_premium("db.q9.large", "db.", rds.iter().map(|(k, v)| (k, *v)), &ec2),
+            None
+        );
     }
 
     #[test]

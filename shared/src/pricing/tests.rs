@@ -773,8 +773,16 @@ fn current_database_classes_get_a_labelled_estimate() {
         (r6i / r6g - 2.0 * 4.032 / 3.2256).abs() < 1e-3,
         "{r6i} {r6g}"
     );
-    // A family with no listed relative is still unknown, with its reason.
-    let est = rds_instance("db.z9.large", "mysql", "us-east-1", false);
+    // A series no listed class shares: EC2's price of the type times the median premium.
+    let x2g = rds_instance("db.x2g.large", "mysql", "us-east-1", false);
+    assert!(x2g.is_known(), "{:?}", x2g.reasons);
+    assert!(
+        x2g.reasons[0].starts_with("estimated from EC2 x2g"),
+        "{:?}",
+        x2g.reasons
+    );
+    // A family with no relative anywhere is still unknown, with its reason.
+    let est = rds_instance("db.q9.large", "mysql", "us-east-1", false);
     assert!(!est.is_known());
     assert!(est.reasons[0].contains("no listed size or generation"));
 }

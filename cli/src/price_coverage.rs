@@ -1,0 +1,85 @@
+//! `dd0c bench`: how many of the database classes RDS sells get an exact price, a labelled
+//! estimate, or nothing (`pricing/coverage/rds-classes.json`; goal: nothing = 0), and the same
+//! for every EC2 instance type of the price table's families at sizes it does not list.
+
+use std::collections::BTreeMap;
+
+use dd0c_shared::pricing::{self, PriceEstimate};
+use serde::Deserialize;
+
+const RDS_CLASSES_JSON: &str = include_str!("../../pricing/coverage/rds-classes.json");
+
+#[derive(Deserialize)]
+struct ClassList {
+    engine: String,
+    classes: BTreeMap<String, Vec<String>>,
+}
+
+/// Counts of one kind of resource.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Coverage {
+    pub exact: usize,
+    pub estimated: usize,
+    /// The names that got nothing.
+    pub nothing: Vec<String>,
+}
+
+impl Coverage {
+    fn count(&mut self, name: &str, est: &PriceEstimate) {
+        match (est.is_known(), est.estimated_from()) {
+            (true, None) => self.exact += 1,
+            (true, Some(_)) => self.estimated += 1,
+            (false, _) => self.nothing.push(name.to_owned()),
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.exact + self.estimated + self.nothing.len()
+    }
+
+    pub fn line(&self, what: &str) -> String {
+        let share = |n: usize| 100.0 * n as f64 / self.total().max(1) as f64;
+        format!(
+            "{what}: {} — exact {:.1}%, estimated {:.1}%, nothing {:.1}% ({})",
+            self.total(),
+            share(self.exact),
+            share(self.estimated),
+            share(self.nothing.len()),
+            if self.nothing.is_empty() {
+                "ok".to_owned()
+            } else {
+                format!("MISSED: {}", self.nothing.join(", "))
+            }
+        )
+    }
+}
+
+/// Every class of the list, priced Single-AZ in us-east-1.
+pub fn rds() -> Coverage {
+    let list: ClassList =
+        serde_json::from_str(RDS_CLASSES_JSON).expect("pricing/coverage/rds-classes.json is valid");
+    let mut coverage = Coverage::default();
+    for (class_type, sizes) in &list.classes {
+        for size in sizes {
+            let class = format!("{class_type}.{size}");
+            coverage.count(
+                &class,
+                &pricing::rds_instance(&class, &list.engine, "us-east-1", false),
+            );
+        }
+    }
+    coverage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_rds_sells_gets_a_price_or_an_estimate() {
+        let c = rds();
+        assert!(c.total() > 200, "{}", c.total());
+        assert!(c.nothing.is_empty(), "{}", c.line("RDS"));
+        assert!(c.exact > 0 && c.estimated > 0);
+    }
+}
