@@ -6,6 +6,7 @@ pub mod demo;
 pub mod input;
 pub mod pipeline;
 pub mod replay;
+pub mod retention;
 pub mod serve;
 pub mod simulate;
 pub mod terminal_chat;

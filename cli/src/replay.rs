@@ -9,12 +9,16 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use dd0c_shared::chat::ChatSink;
+use dd0c_shared::clock::ManualClock;
 use dd0c_shared::domain::Finding;
 use dd0c_shared::entity::finding;
 use dd0c_shared::governance::Policy;
+use dd0c_shared::store::memory::MemoryTable;
+use dd0c_shared::store::Table;
 
 use crate::input::{InputRecord, InputStream};
-use crate::pipeline::{EmbeddedPipeline, PipelineOptions, LOCAL_TENANT};
+use crate::pipeline::{Decorate, EmbeddedPipeline, PipelineOptions, PortDecorators, LOCAL_TENANT};
+use crate::retention::ReplayRetention;
 
 pub struct ReplayOptions {
     pub paths: Vec<PathBuf>,
@@ -184,9 +188,18 @@ pub async fn replay(
     options: &ReplayOptions,
     chat: Arc<dyn ChatSink>,
 ) -> anyhow::Result<Option<ReplaySummary>> {
-    Ok(replay_keeping_pipeline(options, chat)
+    Ok(run(options, chat, Keep::WhatStagesRead)
         .await?
         .map(|(summary, _)| summary))
+}
+
+/// What the replay's table keeps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Every item, as on AWS: the table is served afterwards.
+    Everything,
+    /// Only what a stage reads back ([`ReplayRetention`]): the table is dropped afterwards.
+    WhatStagesRead,
 }
 
 /// [`replay`], handing back the pipeline with its store (`dd0c demo` goes on to serve it).
@@ -195,6 +208,14 @@ pub async fn replay(
 pub async fn replay_keeping_pipeline(
     options: &ReplayOptions,
     chat: Arc<dyn ChatSink>,
+) -> anyhow::Result<Option<(ReplaySummary, EmbeddedPipeline)>> {
+    run(options, chat, Keep::Everything).await
+}
+
+async fn run(
+    options: &ReplayOptions,
+    chat: Arc<dyn ChatSink>,
+    keep: Keep,
 ) -> anyhow::Result<Option<(ReplaySummary, EmbeddedPipeline)>> {
     let started = Instant::now();
     let mut input = InputStream::open(&options.paths);
@@ -218,12 +239,30 @@ pub async fn replay_keeping_pipeline(
         .as_ref()
         .and_then(|r| r.time)
         .unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().expect("epoch"));
-    let pipeline = EmbeddedPipeline::new(PipelineOptions {
+    let pipeline_options = PipelineOptions {
         start,
         chat,
         default_channel: "#dd0c-alerts".into(),
         policy: options.policy.clone(),
-    });
+    };
+    let pipeline = match keep {
+        Keep::Everything => EmbeddedPipeline::new(pipeline_options),
+        Keep::WhatStagesRead => {
+            let clock = ManualClock::new(start);
+            let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
+            let retention: Decorate<dyn Table> =
+                Box::new(|table| Arc::new(ReplayRetention::new(table)));
+            EmbeddedPipeline::with_ports(
+                pipeline_options,
+                clock,
+                table,
+                PortDecorators {
+                    table: Some(retention),
+                    ..PortDecorators::default()
+                },
+            )
+        }
+    };
     let mut events_read = 0;
     let mut next = first;
     while let Some(record) = next {
@@ -258,4 +297,47 @@ pub async fn replay_keeping_pipeline(
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok(Some((summary, pipeline)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::terminal_chat::TerminalChat;
+
+    fn demo_options() -> ReplayOptions {
+        ReplayOptions {
+            paths: vec![crate::demo::data_dir()],
+            findings: None,
+            policy: Policy::demo().unwrap(),
+            quiet: true,
+        }
+    }
+
+    async fn run_keeping(keep: Keep) -> (ReplaySummary, EmbeddedPipeline) {
+        run(&demo_options(), Arc::new(TerminalChat::new(false)), keep)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_replay_keeps_less_and_finds_the_same() {
+        let (all, all_pipeline) = run_keeping(Keep::Everything).await;
+        let (read, read_pipeline) = run_keeping(Keep::WhatStagesRead).await;
+        let json = |s: &ReplaySummary| -> Vec<String> {
+            s.findings
+                .iter()
+                .map(|f| f.contract_json().to_string())
+                .collect()
+        };
+        assert!(!all.findings.is_empty());
+        assert_eq!(json(&all), json(&read));
+        assert_eq!(all.outcomes, read.outcomes);
+        assert!(
+            read_pipeline.table.len() < all_pipeline.table.len(),
+            "{} items kept, {} in all",
+            read_pipeline.table.len(),
+            all_pipeline.table.len()
+        );
+    }
 }
