@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
+use dd0c_ingest::IngestSend;
 use dd0c_shared::chat::ChatSink;
 use dd0c_shared::clock::ManualClock;
 use dd0c_shared::domain::Finding;
@@ -105,10 +106,31 @@ impl ReplaySummary {
 
 /// Runs one record through the pipeline, on its event time.
 pub async fn run_record(pipeline: &EmbeddedPipeline, record: &InputRecord) {
-    if let Some(t) = record.time {
+    run_due(pipeline, Due::of(record)).await;
+}
+
+/// A record as the pipeline takes it: its time and its ingest queue message.
+#[derive(Debug, PartialEq)]
+pub struct Due {
+    pub time: Option<DateTime<Utc>>,
+    pub message: IngestSend,
+}
+
+impl Due {
+    pub fn of(record: &InputRecord) -> Self {
+        Self {
+            time: record.time,
+            message: IngestSend::of_record(&record.raw),
+        }
+    }
+}
+
+/// Runs one record, made due, through the pipeline, on its event time.
+pub async fn run_due(pipeline: &EmbeddedPipeline, due: Due) {
+    if let Some(t) = due.time {
         pipeline.clock.advance_to(t);
     }
-    if let Err(e) = pipeline.ingest.forward_raw(&record.raw).await {
+    if let Err(e) = pipeline.ingest.forward(due.message).await {
         tracing::error!(error = %e, "could not enqueue a record");
         return;
     }
@@ -184,7 +206,7 @@ impl ProgressLine {
 }
 
 /// The input read on a thread of its own, a bounded number of records ahead of the pipeline:
-/// reading and probing the input is a tenth of a replay's work, and the machine has more than
+/// reading and probing the input and making its ingest messages is a sixth of a replay's work, and the machine has more than
 /// one core. Records and the errors met reading them come in the order read, in chunks (a
 /// hand-over between threads per record cost about what it saved).
 struct ReadAhead {
@@ -194,7 +216,7 @@ struct ReadAhead {
 }
 
 /// A record (`None`: the end) and what could not be read before it.
-type Read = (Option<InputRecord>, Vec<InputError>);
+type Read = (Option<Due>, Vec<InputError>);
 
 impl ReadAhead {
     /// Records in a chunk, and chunks read ahead at most: 1,024 records (~1.6 kB each).
@@ -208,7 +230,9 @@ impl ReadAhead {
             loop {
                 let record = input.next();
                 let end = record.is_none();
-                chunk.push((record, input.take_errors()));
+                // The ingest message is made here too: probing the record for its account
+                // and eventID is as much work again as reading it.
+                chunk.push((record.as_ref().map(Due::of), input.take_errors()));
                 if end || chunk.len() == Self::CHUNK {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(Self::CHUNK));
                     if send.blocking_send(full).is_err() || end {
@@ -331,8 +355,7 @@ async fn run(
     let mut next = first;
     while let Some(record) = next {
         events_read += 1;
-        run_record(&pipeline, &record).await;
-        drop(record);
+        run_due(&pipeline, record).await;
         progress.tick(events_read);
         let (record, errors) = reader.next().await;
         next = record;
@@ -387,13 +410,10 @@ mod tests {
     }
 
     /// Each record's raw text and time, and the errors met before it, as read.
-    type Trace = Vec<(Option<String>, Vec<String>)>;
+    type Trace = Vec<(Option<Due>, Vec<String>)>;
 
-    fn trace((record, errors): Read) -> (Option<String>, Vec<String>) {
-        (
-            record.map(|r| format!("{:?} {}", r.time, r.raw)),
-            errors.iter().map(ToString::to_string).collect(),
-        )
+    fn trace((due, errors): Read) -> (Option<Due>, Vec<String>) {
+        (due, errors.iter().map(ToString::to_string).collect())
     }
 
     #[tokio::test]
@@ -407,7 +427,7 @@ mod tests {
         loop {
             let record = input.next();
             let end = record.is_none();
-            direct.push(trace((record, input.take_errors())));
+            direct.push(trace((record.as_ref().map(Due::of), input.take_errors())));
             if end {
                 break;
             }
