@@ -176,7 +176,7 @@ impl Ord for Held {
 }
 
 /// Opens a file, decompressing it when it is gzip.
-fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
     let mut file = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
     if file.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(BufReader::with_capacity(
@@ -355,7 +355,7 @@ struct Source {
     file: usize,
     path: PathBuf,
     /// `None` once the file is exhausted (or could not be read further).
-    reader: Option<Box<dyn BufRead>>,
+    reader: Option<Box<dyn BufRead + Send>>,
     line: Vec<u8>,
     line_number: usize,
     /// Lines that were not blank.

@@ -8,6 +8,7 @@ pub mod input;
 pub mod pipeline;
 pub mod price_coverage;
 pub mod replay;
+pub mod retention;
 pub mod serve;
 pub mod simulate;
 pub mod stacks_import;

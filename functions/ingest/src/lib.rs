@@ -47,6 +47,30 @@ struct IdentityProbe {
     account_id: Option<String>,
 }
 
+/// The ingest queue's message for one CloudTrail record: its body, its group (the account)
+/// and its deduplication id (the eventID).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestSend(OutgoingMessage);
+
+impl IngestSend {
+    pub fn of_record(record: &str) -> Self {
+        let probe: RecordProbe = serde_json::from_str(record).unwrap_or_default();
+        // The record's own fields are outside bytes: one SQS would refuse as a group or
+        // deduplication id must not fail the whole event (the normalizer judges the record).
+        let group = probe
+            .recipient_account_id
+            .or(probe.user_identity.and_then(|u| u.account_id))
+            .filter(|a| is_valid_fifo_id(a))
+            .unwrap_or_else(|| "unknown-account".to_owned());
+        let body = IngestMessage::cloudtrail_body(record);
+        let dedup = match probe.event_id {
+            Some(id) if is_valid_fifo_id(&id) => id,
+            _ => hex::encode(Sha256::digest(body.as_bytes())),
+        };
+        Self(OutgoingMessage::new(body, group, dedup))
+    }
+}
+
 pub struct Ingest {
     queue: Arc<dyn Queue>,
     gate: Option<AccountGate>,
@@ -68,22 +92,13 @@ impl Ingest {
     /// Enqueues one CloudTrail record given as JSON text. A record without an eventID still
     /// goes through (the normalizer dead-letters it with its reason) under a content hash.
     pub async fn forward_raw(&self, record: &str) -> Result<(), IngestError> {
-        let probe: RecordProbe = serde_json::from_str(record).unwrap_or_default();
-        // The record's own fields are outside bytes: one SQS would refuse as a group or
-        // deduplication id must not fail the whole event (the normalizer judges the record).
-        let group = probe
-            .recipient_account_id
-            .or(probe.user_identity.and_then(|u| u.account_id))
-            .filter(|a| is_valid_fifo_id(a))
-            .unwrap_or_else(|| "unknown-account".to_owned());
-        let body = IngestMessage::cloudtrail_body(record);
-        let dedup = match probe.event_id {
-            Some(id) if is_valid_fifo_id(&id) => id,
-            _ => hex::encode(Sha256::digest(body.as_bytes())),
-        };
-        self.queue
-            .send(INGEST_QUEUE, OutgoingMessage::new(body, group, dedup))
-            .await?;
+        self.forward(IngestSend::of_record(record)).await
+    }
+
+    /// Enqueues a message made by [`IngestSend::of_record`] (which needs no `Ingest`: a
+    /// replay makes it on the thread that reads its input).
+    pub async fn forward(&self, message: IngestSend) -> Result<(), IngestError> {
+        self.queue.send(INGEST_QUEUE, message.0).await?;
         telemetry::metric(Metric::EventsReceived, 1.0);
         Ok(())
     }

@@ -11,7 +11,7 @@ use super::{key_of, tenant};
 
 /// `A`: the partition of everything dd0c keeps about one connected account of a tenant.
 pub fn pk(tenant: &str, account: &str) -> String {
-    tenant::sub(tenant, &format!("ACCOUNT#{account}"))
+    tenant::sub(tenant, &["ACCOUNT#", account].concat())
 }
 
 /// The tenant and account of an `A` partition (ids without `#`).

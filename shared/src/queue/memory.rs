@@ -153,8 +153,12 @@ impl Queue for MemoryQueue {
         let visibility = chrono::Duration::from_std(visibility_timeout)
             .map_err(|_| QueueError::Invalid("visibility timeout too large".into()))?;
         let mut queues = self.queues.lock().expect("queue lock");
-        if !queues.contains_key(queue) {
-            return Err(QueueError::UnknownQueue(queue.to_owned()));
+        match queues.get(queue) {
+            None => return Err(QueueError::UnknownQueue(queue.to_owned())),
+            // An empty queue has nothing to deliver or to redrive: the pipeline polls every
+            // stage's queue after each event, most of them empty.
+            Some(state) if state.messages.is_empty() => return Ok(Vec::new()),
+            Some(_) => {}
         }
         let has_dlq = queues.contains_key(&dlq_name(queue));
         let state = queues.get_mut(queue).expect("checked");
