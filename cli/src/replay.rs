@@ -478,10 +478,15 @@ mod tests {
     }
 
     async fn run_keeping(keep: Keep) -> (ReplaySummary, EmbeddedPipeline) {
-        run(&demo_options(), Arc::new(TerminalChat::new(false)), keep, None)
-            .await
-            .unwrap()
-            .unwrap()
+        run(
+            &demo_options(),
+            Arc::new(TerminalChat::new(false)),
+            keep,
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap()
     }
 
     /// Each record's raw text and time, and the errors met before it, as read.

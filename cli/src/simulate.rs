@@ -3,8 +3,8 @@
 //! Normal behaviour per account: Terraform applies on weekdays, Auto Scaling launching and
 //! terminating, a nightly batch job, console users, and a steady stream of read-only calls.
 //! Injected anomalies (labeled with the severity dd0c must reach at least): leaked-key GPU
-//! bursts in a region the account never used, one-off huge instances, huge Multi-AZ
-//! databases, launch-template launches (type only in the response), big provisioned
+//! bursts in a region the account never used (calls of one cheap GPU instance each, or of two
+//! big ones), one-off huge instances, huge Multi-AZ databases (of current classes too), launch-template launches (type only in the response), big provisioned
 //! concurrency, expensive volumes. Deterministic per seed.
 
 use std::collections::BTreeMap;
@@ -615,16 +615,19 @@ fn inject_anomalies(g: &mut Gen, start: DateTime<Utc>, days: u32, function: &str
             g.rng.gen_range(0..60),
         )
     };
-    // Leaked key: GPU instances in a region the account never used, several calls in minutes.
+    // Leaked key: GPU instances in a region the account never used, several calls in minutes;
+    // each call may be cheap on its own (one g5.12xlarge, $5.67/hr) or not.
     let t = when(g);
     let region = FAR_REGIONS[g.rng.gen_range(0..FAR_REGIONS.len())];
+    let (gpu, per_call) =
+        [("p3.16xlarge", 2), ("g5.12xlarge", 1), ("g4dn.12xlarge", 1)][g.rng.gen_range(0..3)];
     for k in 0..g.rng.gen_range(4..8) {
         let (id, _) = g.run_instances(
             t + Duration::seconds(70 * k),
             Who::Leaked,
             region,
-            "p3.16xlarge",
-            2,
+            gpu,
+            per_call,
             None,
         );
         g.label(id, t, "leaked_key_gpu_burst", "critical");
@@ -635,12 +638,19 @@ fn inject_anomalies(g: &mut Gen, start: DateTime<Utc>, days: u32, function: &str
     g.label(id, t, "huge_instance", "critical");
     // Huge Multi-AZ database.
     let t = when(g);
+    // Current classes too: the price table predates them.
+    let class = [
+        "db.r5.12xlarge",
+        "db.r6i.12xlarge",
+        "db.r7g.12xlarge",
+        "db.m7g.16xlarge",
+    ][g.rng.gen_range(0..4)];
     let id = g.create_db(
         t,
         Who::Console(2),
         HOME,
         "analytics-replica",
-        "db.r5.12xlarge",
+        class,
         true,
         4000,
     );

@@ -57,6 +57,9 @@ pub const BURST_BUCKET_SECONDS: i64 = 600;
 /// Calls before this one, within the window, that make a burst.
 pub const BURST_MIN_CALLS: f64 = 3.0;
 pub const BURST_POINTS: f64 = 30.0;
+/// Independent novelties (principal, region, instance type or resource type, burst) that, at
+/// once on an event above the fast path's warning cost, make it critical.
+pub const COINCIDENT_NOVELTIES_FOR_CRITICAL: usize = 3;
 /// Planned changes (IaC tools) launch many things at once by design.
 pub const BURST_IAC_FACTOR: f64 = 0.5;
 /// Activity buckets live this long (seconds) before the TTL removes them.

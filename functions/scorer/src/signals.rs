@@ -162,11 +162,16 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         ctx.account.actors.contains(actor) && arrived_in_burst(ctx.account, "actor", actor, now);
     let new_region = !ctx.account.regions.contains(&event.region)
         || (fresh_actor && arrived_in_burst(ctx.account, "region", &event.region, now));
+    // Independent novelties of this event (principal, region, sku, burst), for the rule that
+    // several at once on a big cost are critical.
+    let mut novelties: Vec<&str> = Vec::new();
     if !ctx.account.regions.is_empty() && new_region {
+        novelties.push("region");
         points += NEW_REGION_POINTS * weight;
         reasons.push(format!("new region for this account ({})", event.region));
     }
     if !ctx.account.actors.is_empty() && (!ctx.account.actors.contains(actor) || fresh_actor) {
+        novelties.push("principal");
         points += NEW_ACCOUNT_ACTOR_POINTS * weight;
         reasons.push(format!(
             "first time this actor launched anything ({})",
@@ -180,12 +185,14 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         ));
     }
     if ctx.kind.moments.count == 0.0 && ctx.account.moments.count > 0.0 {
+        novelties.push("resource type");
         points += NEW_SKU_POINTS * weight;
         reasons.push(format!("first {} in this account", event.resource_type));
     } else if let Some(sku) = event.sku.as_deref() {
         if !ctx.kind.skus.contains(sku)
             || (fresh_actor && arrived_in_burst(ctx.kind, "sku", sku, now))
         {
+            novelties.push("instance type");
             points += NEW_SKU_POINTS * weight;
             reasons.push(format!("first {sku} in this account"));
         }
@@ -199,6 +206,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         } else {
             1.0
         };
+        novelties.push("burst");
         points += BURST_POINTS * factor * weight;
         reasons.push(format!(
             "{} cost-creating calls by this actor in the last {} minutes",
@@ -234,6 +242,21 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
             }
             floor = floor.max(p);
         }
+    }
+
+    // Several independent novelties at once on a big cost (a never-seen principal launching a
+    // never-used type in a never-used region) are how a leaked key looks: critical, whatever
+    // each adds on its own.
+    if novelties.len() >= COINCIDENT_NOVELTIES_FOR_CRITICAL
+        && hourly > FAST_PATH_WARNING_USD_PER_HOUR
+        && !is_aws_service(event)
+    {
+        floor = floor.max(COLD_START_CRITICAL_POINTS);
+        reasons.push(format!(
+            "{} novelties at once ({}) on ${hourly:.2}/hr",
+            novelties.len(),
+            novelties.join(", ")
+        ));
     }
 
     let mut score = points.max(floor);

@@ -549,3 +549,28 @@ proptest! {
             "variance {} vs naive {}", got_var, var);
     }
 }
+
+/// Three independent novelties at once (a never-seen principal, a never-used region, a
+/// never-used instance type) on a cost above $5/hr are critical; two are not raised.
+#[test]
+fn three_novelties_at_once_on_a_big_cost_are_critical() {
+    // A baseline wide enough that the z-score says nothing about $7/hr.
+    let kind = baseline(40.0, 4.0, 3.0, &["m5.large", "c5.4xlarge"]);
+    let ctx = mature(&kind, &kind);
+    let leak = event(7.09, "g5.12xlarge", "ap-southeast-2", MALLORY);
+    let a = assess(&leak, &ctx).unwrap();
+    assert_eq!(a.severity, Severity::Critical, "{:?}", a.reasons);
+    assert!(a
+        .reasons
+        .iter()
+        .any(|r| r.starts_with("3 novelties at once (region, principal, instance type)")));
+    // The same launch by a principal the account knows: two novelties, a warning.
+    let known = event(7.09, "g5.12xlarge", "ap-southeast-2", ALICE);
+    assert_eq!(assess(&known, &ctx).unwrap().severity, Severity::Warning);
+    // Three novelties on a small cost stay below critical.
+    let small = event(0.9, "g4dn.xlarge", "ap-southeast-2", MALLORY);
+    assert_ne!(
+        assess(&small, &ctx).map(|a| a.severity),
+        Some(Severity::Critical)
+    );
+}
