@@ -6,7 +6,8 @@ use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::bus::Envelope;
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink};
 use dd0c_shared::clock::{SharedClock, SystemClock};
-use dd0c_shared::domain::{Finding, FINDING_DETAIL_TYPE};
+use dd0c_shared::domain::drift::Stack;
+use dd0c_shared::domain::{Finding, FindingKind, FINDING_DETAIL_TYPE};
 use dd0c_shared::entity::finding::AlertClaim;
 use dd0c_shared::entity::{finding as finding_entity, notice, slack_thread, stack};
 use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Verdict};
@@ -125,14 +126,28 @@ impl Notifier {
         ))
     }
 
+    /// The stack a finding belongs to, when it names one.
+    async fn stack_of(&self, finding: &Finding) -> Result<Option<Stack>, HandlerError> {
+        let Some(stack_id) = finding.details.get("stack").and_then(|s| s.as_str()) else {
+            return Ok(None);
+        };
+        Ok(stack::load_stack(self.table.as_ref(), &finding.tenant_id, stack_id).await?)
+    }
+
     /// Per-stack channel, else per-account channel, else the tenant's default, else ours.
     async fn channel_for(&self, finding: &Finding) -> Result<String, HandlerError> {
+        let stack = self.stack_of(finding).await?;
+        self.channel_of(finding, stack.as_ref()).await
+    }
+
+    async fn channel_of(
+        &self,
+        finding: &Finding,
+        stack: Option<&Stack>,
+    ) -> Result<String, HandlerError> {
         let table = self.table.as_ref();
-        if let Some(stack_id) = finding.details.get("stack").and_then(|s| s.as_str()) {
-            let stack = stack::load_stack(table, &finding.tenant_id, stack_id).await?;
-            if let Some(channel) = stack.and_then(|s| s.slack_channel) {
-                return Ok(channel);
-            }
+        if let Some(channel) = stack.and_then(|s| s.slack_channel.clone()) {
+            return Ok(channel);
         }
         let s = settings::load_settings(table, &finding.tenant_id).await?;
         Ok(s.account_channels
@@ -208,12 +223,27 @@ impl Notifier {
             self.hold(finding, code, &reason).await?;
             return Ok(Decision::Hold(reason));
         }
+        let stack = self.stack_of(finding).await?;
+        if let Some(s) = stack.as_ref().filter(|s| !s.enabled) {
+            if finding.kind == FindingKind::Drift {
+                let reason = format!(
+                    "stack {} is not watched: its drift is recorded, not alerted",
+                    if s.name.is_empty() {
+                        &s.stack_id
+                    } else {
+                        &s.name
+                    }
+                );
+                self.hold(finding, HoldCode::Unwatched, &reason).await?;
+                return Ok(Decision::Hold(reason));
+            }
+        }
         let Some(chat) = chat else {
             let reason = "no working Slack installation for this tenant";
             self.hold(finding, HoldCode::Strict, reason).await?;
             return Ok(Decision::Hold(reason.into()));
         };
-        let channel = self.channel_for(finding).await?;
+        let channel = self.channel_of(finding, stack.as_ref()).await?;
         let now = self.clock.now();
         let thread = slack_thread::key(&finding.tenant_id, &thread_key(finding));
         let thread_ts = self
@@ -222,10 +252,17 @@ impl Notifier {
             .await?
             .filter(|i| i.get("channel").and_then(AttrValue::as_str) == Some(channel.as_str()))
             .and_then(|i| i.get("ts").and_then(AttrValue::as_str).map(str::to_owned));
+        let mut alert = blocks::finding_alert(finding);
+        if let (Some(owner), Some(list)) = (
+            stack.as_ref().and_then(|s| s.owner.as_deref()),
+            alert.as_array_mut(),
+        ) {
+            list.push(blocks::owner_context(owner));
+        }
         let message = ChatMessage {
             channel: channel.clone(),
             text: blocks::summary(finding),
-            blocks: blocks::finding_alert(finding),
+            blocks: alert,
             thread_ts: thread_ts.clone(),
         };
         // At most one message per finding: claimed before the post, released if the post

@@ -415,3 +415,80 @@ async fn decisions_are_returned_by_notify() {
         matches!(n.notify(&f).await.unwrap(), Decision::Hold(r) if r.contains("severity info"))
     );
 }
+
+/// A stack's watching switch silences its drift alerts and nothing else; its channel and
+/// owner route and mention the alerts that do go out.
+#[tokio::test]
+async fn an_unwatched_stack_holds_its_drift_and_a_watched_one_mentions_its_owner() {
+    use dd0c_shared::domain::drift::Stack;
+    use dd0c_shared::entity::stack;
+    let w = world(30).await;
+    let n = notifier(&w, w.chat.clone());
+    let mut network = Stack {
+        tenant_id: "t1".into(),
+        stack_id: "network".into(),
+        name: "network".into(),
+        owner: Some("U0123ABCDE".into()),
+        slack_channel: Some("#network".into()),
+        ..Stack::new("t1", "network")
+    };
+    stack::put_stack(w.table.as_ref(), &network, now())
+        .await
+        .unwrap();
+    let in_stack = |id: &str, kind: FindingKind| {
+        let mut f = finding(id, kind, Severity::Critical);
+        f.details = json!({"stack": "network"});
+        f
+    };
+
+    let drift = run(&w, &n, &in_stack("d-1", FindingKind::Drift))
+        .await
+        .unwrap();
+    assert!(drift.notified);
+    let sent = w.chat.messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].channel, "#network");
+    assert!(sent[0]
+        .blocks
+        .to_string()
+        .contains("Stack owner: <@U0123ABCDE>"));
+
+    stack::change_declaration(
+        w.table.as_ref(),
+        "t1",
+        "network",
+        &stack::DeclarationChange {
+            enabled: Some(false),
+            ..Default::default()
+        },
+        &now(),
+    )
+    .await
+    .unwrap()
+    .expect("the stack exists");
+    let held = run(&w, &n, &in_stack("d-2", FindingKind::Drift))
+        .await
+        .unwrap();
+    assert!(!held.notified);
+    assert_eq!(
+        held.suppressed_reason.as_deref(),
+        Some("stack network is not watched: its drift is recorded, not alerted")
+    );
+    // A cost anomaly of the same stack still goes out.
+    let cost = run(&w, &n, &in_stack("c-1", FindingKind::CostAnomaly))
+        .await
+        .unwrap();
+    assert!(cost.notified);
+    assert_eq!(w.chat.messages().len(), 2);
+    network.owner = Some("platform team".into());
+    stack::put_stack(w.table.as_ref(), &network, now())
+        .await
+        .unwrap();
+    run(&w, &n, &in_stack("c-2", FindingKind::CostAnomaly))
+        .await
+        .unwrap();
+    assert!(w.chat.messages()[2]
+        .blocks
+        .to_string()
+        .contains("Stack owner: platform team"));
+}

@@ -429,6 +429,8 @@ pub enum HoldCode {
     NewAccount,
     Severity,
     Status,
+    /// A drift finding of a stack whose watching is off.
+    Unwatched,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -83,6 +83,22 @@ pub fn summary(finding: &Finding) -> String {
     )
 }
 
+/// The line that mentions a stack's owner under its alert: a Slack user id (`U…`/`W…`) as a
+/// mention that notifies them, anything else (an e-mail, a team name) as text.
+pub fn owner_context(owner: &str) -> Value {
+    let is_user_id = owner.len() >= 9
+        && (owner.starts_with('U') || owner.starts_with('W'))
+        && owner
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let who = if is_user_id {
+        format!("<@{owner}>")
+    } else {
+        escape_mrkdwn(owner)
+    };
+    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Stack owner: {who}")}]})
+}
+
 /// The alert for a finding.
 pub fn finding_alert(finding: &Finding) -> Value {
     let mut blocks = Vec::new();
