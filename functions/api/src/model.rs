@@ -1,5 +1,7 @@
 //! Request and response bodies. The OpenAPI document is generated from these types.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -264,6 +266,44 @@ pub struct StackPatchBody {
     pub state_location: Option<String>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Who is mentioned on the stack's alerts: a Slack user id (`U…`) or any name; empty
+    /// removes it.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Where the stack's alerts go: `#channel` or a channel id (`C…`); empty removes it.
+    #[serde(default)]
+    pub slack_channel: Option<String>,
+}
+
+/// `GET /v1/stacks/{id}`: the declaration, who owns it, where its alerts go, its drift score
+/// and what drifted lately.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StackDetail {
+    pub stack: StackView,
+    pub owner: Option<String>,
+    pub slack_channel: Option<String>,
+    /// 0–100, 100 = no open drift.
+    pub drift_score: f64,
+    /// Open drift by severity.
+    pub open_drift: BTreeMap<String, u32>,
+    /// Resources the stack is known to manage.
+    pub managed_resources: usize,
+    /// The latest drift of the stack, newest first (at most 20).
+    pub recent_drift: Vec<StackDrift>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StackDrift {
+    pub id: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub resource_address: Option<String>,
+    /// `open`, `accepted`, `snoozed`, `resolved`.
+    pub status: String,
+    pub severity: Option<String>,
+    pub detected_at: DateTime<Utc>,
+    /// Who made the change, when CloudTrail saw it.
+    pub actor: Option<String>,
 }
 
 /// Most resources one `POST /v1/stacks/{id}/resources` takes: each is a conditional write,

@@ -69,6 +69,11 @@ fn stacks_patch() {}
     responses((status = 200, body = StackView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 fn stack_patch() {}
 
+#[utoipa::path(get, path = "/v1/stacks/{id}", tag = "drift",
+    params(("id" = String, Path, description = "stack id")),
+    responses((status = 200, body = StackDetail), (status = 400, body = Problem), (status = 404, body = Problem)))]
+fn stack_get() {}
+
 #[utoipa::path(post, path = "/v1/stacks/{id}/resources", tag = "drift", request_body = StackResourcesImport,
     params(("id" = String, Path, description = "stack id (created as a learnt stack when absent)")),
     responses((status = 200, body = StackResourcesImported), (status = 400, body = Problem), (status = 409, description = "the stack is declared for another tool", body = Problem)))]
@@ -155,7 +160,7 @@ impl Modify for Security {
     paths(
         accounts_setup, accounts_connect, accounts_list, account_health, account_delete,
         anomalies_list, anomaly_get, anomaly_patch, baseline_patch,
-        stacks_list, stacks_create, stacks_patch, stack_patch, stack_resources_import, drift_events_list,
+        stacks_list, stacks_create, stacks_patch, stack_patch, stack_get, stack_resources_import, drift_events_list,
         policies_get, policies_put, slack_settings_get, slack_settings_patch, slack_install_url,
         api_keys_create, api_keys_list, api_key_delete,
         me, billing_checkout, billing_portal, openapi_json,

@@ -16,6 +16,7 @@ pub enum RouteId {
     StacksCreate,
     StacksPatch,
     StackPatch,
+    StackGet,
     StackResourcesImport,
     DriftEventsList,
     PoliciesGet,
@@ -75,6 +76,7 @@ pub const ROUTES: &[Route] = &[
     r(RouteId::StacksCreate, "POST", "/v1/stacks", true),
     r(RouteId::StacksPatch, "PATCH", "/v1/stacks", true),
     r(RouteId::StackPatch, "PATCH", "/v1/stacks/{id}", true),
+    r(RouteId::StackGet, "GET", "/v1/stacks/{id}", true),
     r(
         RouteId::StackResourcesImport,
         "POST",

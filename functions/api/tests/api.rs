@@ -1127,6 +1127,45 @@ async fn baselines_stacks_policies_keys_and_billing() {
     assert_eq!((s, p["field"].as_str()), (400, Some("iac_tool")));
     let (_, stacks) = w.call("GET", "/v1/stacks", t, None).await;
     assert_eq!(stacks["items"][0]["name"], "net");
+    // Owner and channel are set through the API; GET shows them with the drift score.
+    let (s, p) = w
+        .call(
+            "PATCH",
+            &format!("/v1/stacks/{id}"),
+            t,
+            Some(json!({ "owner": "U0123ABCDE", "slack_channel": "#network-alerts" })),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    let (s, detail) = w.call("GET", &format!("/v1/stacks/{id}"), t, None).await;
+    assert_eq!(s, 200, "{detail}");
+    assert_eq!(detail["stack"]["name"], "net");
+    assert_eq!(detail["owner"], "U0123ABCDE");
+    assert_eq!(detail["slack_channel"], "#network-alerts");
+    assert_eq!(detail["drift_score"], 100.0);
+    assert_eq!(detail["managed_resources"], 0);
+    assert_eq!(detail["recent_drift"], json!([]));
+    for (body, field) in [
+        (json!({ "slack_channel": "general" }), "slack_channel"),
+        (json!({ "slack_channel": "#Bad Name" }), "slack_channel"),
+        (json!({ "owner": "x".repeat(129) }), "owner"),
+    ] {
+        let (s, p) = w
+            .call("PATCH", &format!("/v1/stacks/{id}"), t, Some(body))
+            .await;
+        assert_eq!((s, p["field"].as_str()), (400, Some(field)), "{p}");
+    }
+    // Empty removes.
+    w.call(
+        "PATCH",
+        &format!("/v1/stacks/{id}"),
+        t,
+        Some(json!({ "slack_channel": "" })),
+    )
+    .await;
+    let (_, detail) = w.call("GET", &format!("/v1/stacks/{id}"), t, None).await;
+    assert_eq!(detail["slack_channel"], serde_json::Value::Null);
+    assert_eq!(w.call("GET", "/v1/stacks/nope", t, None).await.0, 404);
 
     let (s, pol) = w.call("PUT", "/v1/policies", t, Some(json!({ "tenant": { "governance_mode": "strict" }, "accounts": { "111111111111": { "panic_mode": true } } }))).await;
     assert_eq!(s, 200, "{pol}");

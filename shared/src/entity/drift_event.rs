@@ -184,6 +184,22 @@ pub async fn drift_for_stack(
         .collect()
 }
 
+/// The latest `limit` drift of a stack (any status), newest first.
+pub async fn recent_drift_for_stack(
+    table: &dyn Table,
+    tenant: &str,
+    stack: &str,
+    limit: usize,
+) -> Result<Vec<StoredDrift>, StoreError> {
+    table
+        .query(for_stack_query(tenant, stack).backward().limit(limit))
+        .await?
+        .items
+        .iter()
+        .map(stored)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

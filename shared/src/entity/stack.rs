@@ -124,6 +124,10 @@ pub struct DeclarationChange {
     pub name: Option<String>,
     pub state_location: Option<String>,
     pub enabled: Option<bool>,
+    /// `Some("")` removes the owner.
+    pub owner: Option<String>,
+    /// `Some("")` removes the channel.
+    pub slack_channel: Option<String>,
 }
 
 /// Changes an existing stack's declaration; `None` when the tenant has no such stack.
@@ -146,6 +150,16 @@ pub async fn change_declaration(
     }
     if let Some(enabled) = change.enabled {
         update = update.set("enabled", enabled);
+    }
+    for (attribute, value) in [
+        ("owner", &change.owner),
+        ("slack_channel", &change.slack_channel),
+    ] {
+        update = match value.as_deref() {
+            None => update,
+            Some("") => update.remove(attribute),
+            Some(v) => update.set(attribute, v),
+        };
     }
     match table.update(&key, update).await {
         Ok(item) => read(tenant, Some(key), item).map(Some),

@@ -87,6 +87,7 @@ pub async fn dispatch(route: RouteId, ctx: Ctx<'_>) -> Result<HttpResponse, ApiE
         RouteId::StacksList => stacks::stacks_list(&ctx).await,
         RouteId::StacksCreate => stacks::stacks_create(&ctx).await,
         RouteId::StacksPatch | RouteId::StackPatch => stacks::stack_patch(&ctx).await,
+        RouteId::StackGet => stacks::stack_get(&ctx).await,
         RouteId::StackResourcesImport => stacks::stack_resources_import(&ctx).await,
         RouteId::DriftEventsList => findings::findings_list(&ctx, Some("drift")).await,
         RouteId::PoliciesGet => policies::policies_get(&ctx).await,

@@ -9,7 +9,7 @@ use dd0c_shared::domain::drift::{
     imported_resource, ManagedBy, ManagedResource, STATE_IMPORT_EVENT_ID, STATE_IMPORT_IDENTITY,
 };
 use dd0c_shared::domain::IacTool;
-use dd0c_shared::entity::{account_link, resource, stack};
+use dd0c_shared::entity::{account_link, drift_event, resource, stack};
 use dd0c_shared::http::HttpResponse;
 
 use super::{valid_region, valid_segment, Ctx};
@@ -129,10 +129,28 @@ pub(super) async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError>
         validate_name(name)?;
     }
     validate_state_location(&body.state_location)?;
+    if let Some(owner) = &body.owner {
+        if owner.len() > 128 || owner.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "owner",
+                "at most 128 characters, no control characters",
+            ));
+        }
+    }
+    if let Some(channel) = &body.slack_channel {
+        if !channel.is_empty() && !valid_channel(channel) {
+            return Err(ApiError::bad_request(
+                "slack_channel",
+                "a channel name (#name: lowercase letters, digits, - and _) or a channel id (C…)",
+            ));
+        }
+    }
     let change = stack::DeclarationChange {
         name: body.name,
         state_location: body.state_location,
         enabled: body.enabled,
+        owner: body.owner,
+        slack_channel: body.slack_channel,
     };
     let Some(changed) =
         stack::change_declaration(ctx.table(), ctx.tenant(), &id, &change, &ctx.now()).await?
@@ -141,6 +159,65 @@ pub(super) async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError>
     };
     ctx.audit("stack.update", &id, json!({})).await?;
     Ok(HttpResponse::json(200, &StackView::from(&changed)))
+}
+
+/// `#name` as Slack allows it (at most 80 lowercase letters, digits, `-`, `_`) or a channel
+/// id (`C…`, `G…`).
+fn valid_channel(channel: &str) -> bool {
+    match channel.strip_prefix('#') {
+        Some(name) => {
+            !name.is_empty()
+                && name.len() <= 80
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        }
+        None => {
+            channel.len() >= 9
+                && channel.len() <= 20
+                && (channel.starts_with('C') || channel.starts_with('G'))
+                && channel
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        }
+    }
+}
+
+/// `GET /v1/stacks/{id}`: the stack with its owner, channel, drift score, resources and
+/// latest drift.
+pub(super) async fn stack_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let id = ctx.param("id");
+    if !valid_segment(id) {
+        return Err(ApiError::bad_request("id", "not a stack id"));
+    }
+    let Some(found) = stack::load_stack(ctx.table(), ctx.tenant(), id).await? else {
+        return Err(ApiError::not_found(format!("no stack {id}")));
+    };
+    let recent = drift_event::recent_drift_for_stack(ctx.table(), ctx.tenant(), id, 20).await?;
+    Ok(HttpResponse::json(
+        200,
+        &StackDetail {
+            stack: StackView::from(&found),
+            owner: found.owner.clone(),
+            slack_channel: found.slack_channel.clone(),
+            drift_score: found.drift_score,
+            open_drift: found.open_drift.clone(),
+            managed_resources: found.managed_resource_ids.len(),
+            recent_drift: recent
+                .into_iter()
+                .map(|d| StackDrift {
+                    id: d.event.id,
+                    resource_type: d.event.resource_type,
+                    resource_id: d.event.resource_id,
+                    resource_address: d.event.resource_address,
+                    status: d.status.as_str().to_owned(),
+                    severity: d.severity.map(|s| s.as_str().to_owned()),
+                    detected_at: d.event.detected_at,
+                    actor: d.event.change.map(|c| c.actor.name),
+                })
+                .collect(),
+        },
+    ))
 }
 
 /// Checks an import's resources, naming the first one at fault (`resources[3].id`).
