@@ -7,9 +7,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::drift::DriftStatus;
 use crate::domain::{Finding, FindingKind, FindingStatus};
 use crate::entity::finding::{self, NotAllowed, Transition};
-use crate::entity::{audit, time_key};
+use crate::entity::{audit, drift_event, stack, time_key};
 use crate::feedback;
 use crate::store::{Item, StoreError, Table};
 
@@ -258,7 +259,9 @@ async fn act(
         ),
     )
     .await?;
-    Ok(decode(tenant, finding_id, updated)?)
+    let changed = decode(tenant, finding_id, updated)?;
+    follow_drift(table, &changed, now).await?;
+    Ok(changed)
 }
 
 /// Applies an action to a tenant's finding and audits it, whatever the finding's status: for
@@ -321,7 +324,42 @@ pub async fn accept_drift(
         ),
     )
     .await?;
-    Ok(decode(tenant, finding_id, updated)?)
+    let changed = decode(tenant, finding_id, updated)?;
+    follow_drift(table, &changed, now).await?;
+    Ok(changed)
+}
+
+/// A drift finding's status is its drift event's: accepting, snoozing, reopening or resolving
+/// it changes what is open in its stack, whose drift score is recomputed.
+async fn follow_drift(
+    table: &dyn Table,
+    f: &Finding,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if f.kind != FindingKind::Drift {
+        return Ok(());
+    }
+    let status = match f.status {
+        FindingStatus::Open => DriftStatus::Open,
+        FindingStatus::Snoozed => DriftStatus::Snoozed,
+        FindingStatus::Accepted | FindingStatus::Expected => DriftStatus::Accepted,
+        FindingStatus::Resolved => DriftStatus::Resolved,
+    };
+    let Some(resource_id) = f.resource_ids.first() else {
+        return Ok(());
+    };
+    let drifts =
+        drift_event::drift_for_resource(table, &f.tenant_id, &f.resource_type, resource_id).await?;
+    let Some(drift) = drifts.into_iter().find(|d| d.event.id == f.id) else {
+        return Ok(());
+    };
+    if drift.status != status {
+        drift_event::set_drift_status(table, &drift.event, status).await?;
+    }
+    if let Some(stack_id) = &drift.event.stack {
+        stack::refresh_stack_score(table, &f.tenant_id, stack_id, now).await?;
+    }
+    Ok(())
 }
 
 /// Gives a finding an owner (Slack's "Assign"), and audits it with the previous owner.
@@ -392,6 +430,80 @@ mod tests {
             user: "slack:U42".into(),
             via: "slack".into(),
         }
+    }
+
+    /// Accepting or snoozing a drift finding closes its drift in the stack, whose score goes
+    /// back up; reopening it brings the penalty back.
+    #[tokio::test]
+    async fn accepting_or_snoozing_drift_changes_its_stacks_score() {
+        use crate::domain::drift::{DriftEvent, DriftEventKind};
+        let table = MemoryTable::new(Arc::new(SystemClock));
+        let now = Utc::now();
+        let f = drift("drift-e1");
+        let event = DriftEvent {
+            id: f.id.clone(),
+            kind: DriftEventKind::Detected,
+            tenant_id: "t1".into(),
+            account_id: f.account_id.clone(),
+            region: f.region.clone(),
+            resource_type: "s3:bucket".into(),
+            resource_id: "b".into(),
+            resource_address: None,
+            stack: Some("net".into()),
+            managed_by: None,
+            changes: vec![],
+            change: None,
+            report_id: None,
+            detected_at: f.created_at,
+            resolves: vec![],
+            resolution: None,
+        };
+        drift_event::record_drift_event(&table, &event)
+            .await
+            .unwrap();
+        drift_event::set_drift_severity(&table, &event, Severity::High)
+            .await
+            .unwrap();
+        crate::entity::finding::record(&table, &f).await.unwrap();
+        let score = |s: Option<crate::domain::drift::Stack>| s.unwrap().drift_score;
+        let open = stack::refresh_stack_score(&table, "t1", "net", now)
+            .await
+            .unwrap();
+        assert!(open.drift_score < 100.0, "{}", open.drift_score);
+        accept_drift(&table, "t1", &f.id, &who(), now)
+            .await
+            .unwrap();
+        assert_eq!(
+            score(stack::load_stack(&table, "t1", "net").await.unwrap()),
+            100.0
+        );
+        let drifts = drift_event::drift_for_stack(&table, "t1", "net")
+            .await
+            .unwrap();
+        assert_eq!(drifts[0].status, DriftStatus::Accepted);
+        apply(&table, "t1", &f.id, &FindingAction::Reopen, &who(), now)
+            .await
+            .unwrap();
+        assert_eq!(
+            score(stack::load_stack(&table, "t1", "net").await.unwrap()),
+            open.drift_score
+        );
+        apply_checked(
+            &table,
+            "t1",
+            &f.id,
+            &FindingAction::Snooze {
+                until: now + chrono::Duration::hours(1),
+            },
+            &who(),
+            now,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            score(stack::load_stack(&table, "t1", "net").await.unwrap()),
+            100.0
+        );
     }
 
     #[tokio::test]
