@@ -23,6 +23,8 @@ pub const ACTORS: &str = "actors";
 pub const SKUS: &str = "skus";
 pub const REGIONS: &str = "regions";
 pub const FIRST_SEEN: &str = "first_seen";
+/// Events an IaC tool made (of `count`): how much of the account IaC manages.
+pub const IAC_COUNT: &str = "iac_count";
 pub use dd0c_shared::feedback::{EXPECTED_ACTORS, EXPECTED_TYPES};
 pub const SENSITIVITY: &str = "sensitivity";
 
@@ -65,6 +67,8 @@ impl Moments {
 pub struct Baseline {
     pub moments: Moments,
     pub max: Option<f64>,
+    /// Of `moments.count`, the events an IaC tool made.
+    pub iac_count: f64,
     pub actors: BTreeSet<String>,
     pub skus: BTreeSet<String>,
     pub regions: BTreeSet<String>,
@@ -102,6 +106,7 @@ impl Baseline {
                 sum_sq: num(SUM_SQ).unwrap_or(0.0),
             },
             max: num(MAX),
+            iac_count: num(IAC_COUNT).unwrap_or(0.0),
             actors: set_of(&item, ACTORS),
             skus: set_of(&item, SKUS),
             regions: set_of(&item, REGIONS),
@@ -131,6 +136,8 @@ pub struct Contribution<'a> {
     pub actor: &'a str,
     pub sku: Option<&'a str>,
     pub region: &'a str,
+    /// Made by an IaC tool.
+    pub by_iac: bool,
 }
 
 /// The `ADD`-only update folding one event into a baseline (`with_cost`: the service/type
@@ -146,6 +153,9 @@ pub fn fold(c: &Contribution<'_>, with_cost: bool) -> Update {
         .set_if_absent(first_seen_attribute("region", c.region), t.as_str());
     if with_cost {
         u = u.add(SUM, c.hourly).add(SUM_SQ, c.hourly * c.hourly);
+    }
+    if c.by_iac {
+        u = u.add(IAC_COUNT, 1.0);
     }
     if let Some(sku) = c.sku {
         u = u

@@ -60,6 +60,10 @@ pub const BURST_POINTS: f64 = 30.0;
 /// Independent novelties (principal, region, instance type or resource type, burst) that, at
 /// once on an event above the fast path's warning cost, make it critical.
 pub const COINCIDENT_NOVELTIES_FOR_CRITICAL: usize = 3;
+/// A launch outside IaC in an account where at least this share of the launches (of at least
+/// `LEARNING_MIN_EVENTS`) were made by IaC tools: someone went around the process.
+pub const IAC_SHARE_FOR_OUTSIDE: f64 = 0.8;
+pub const OUTSIDE_IAC_POINTS: f64 = 15.0;
 /// Planned changes (IaC tools) launch many things at once by design.
 pub const BURST_IAC_FACTOR: f64 = 0.5;
 /// Activity buckets live this long (seconds) before the TTL removes them.

@@ -198,6 +198,7 @@ impl Scorer {
             actor,
             sku: event.sku.as_deref(),
             region: &event.region,
+            by_iac: event.actor.source.is_iac(),
         };
         let marker_item = baseline_entity::contribution_item(
             tenant,

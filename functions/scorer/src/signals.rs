@@ -200,6 +200,21 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
 
     // Bursts: many launches by one actor in a short window. AWS services (Auto Scaling)
     // scale by design; IaC tools apply many resources at once.
+    let launches = ctx.account.moments.count;
+    if !event.actor.source.is_iac()
+        && !is_aws_service(event)
+        && launches >= LEARNING_MIN_EVENTS
+        && ctx.account.iac_count / launches >= IAC_SHARE_FOR_OUTSIDE
+    {
+        novelties.push("outside IaC");
+        points += OUTSIDE_IAC_POINTS * weight;
+        reasons.push(format!(
+            "made outside IaC ({}) where {:.0}% of this account's launches are IaC",
+            event.actor.source.label(),
+            100.0 * ctx.account.iac_count / launches
+        ));
+    }
+
     if ctx.recent_calls_by_actor >= BURST_MIN_CALLS && !is_aws_service(event) {
         let factor = if event.actor.source.is_iac() {
             BURST_IAC_FACTOR

@@ -424,3 +424,22 @@ async fn a_known_principals_second_call_in_a_new_region_is_not_news_again() {
     assert_eq!(f.len(), 1);
     assert_eq!(severity_of(&w, &second).await, Some(Severity::Warning));
 }
+
+/// The account baseline counts the events IaC tools made, once each (redeliveries included).
+#[tokio::test]
+async fn iac_made_events_are_counted_once_in_the_account_baseline() {
+    let w = world();
+    let mut by_iac = event("i1", start(), 1.0, "m5.large", "us-east-1");
+    by_iac.actor.source = Source::Iac(dd0c_shared::domain::IacTool::Terraform);
+    w.scorer.handle(&envelope(&by_iac)).await.unwrap();
+    w.scorer.handle(&envelope(&by_iac)).await.unwrap();
+    let by_hand = event("h1", start(), 1.0, "m5.large", "us-east-1");
+    w.scorer.handle(&envelope(&by_hand)).await.unwrap();
+    let account = Baseline::from_item(
+        w.table
+            .get(&baseline::account_key("t", ACCOUNT))
+            .await
+            .unwrap(),
+    );
+    assert_eq!((account.moments.count, account.iac_count), (2.0, 1.0));
+}

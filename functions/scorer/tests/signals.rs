@@ -574,3 +574,36 @@ fn three_novelties_at_once_on_a_big_cost_are_critical() {
         Some(Severity::Critical)
     );
 }
+
+/// A launch outside IaC where the account's launches are IaC scores higher and says so; an
+/// IaC launch, or the same launch in an account IaC does not run, does not.
+#[test]
+fn a_launch_outside_iac_in_an_iac_run_account_scores_higher_and_says_why() {
+    let kind = baseline(40.0, 1.0, 0.3, &["m5.large"]);
+    let iac_run = with(baseline(40.0, 1.0, 0.3, &["m5.large"]), |b| {
+        b.iac_count = 36.0
+    });
+    let mixed = with(baseline(40.0, 1.0, 0.3, &["m5.large"]), |b| {
+        b.iac_count = 20.0
+    });
+    // A type new to the account (a few points of its own), by the CLI or by Terraform.
+    let console = event(1.2, "m5.xlarge", "us-east-1", ALICE);
+    let by_iac = CostEvent {
+        actor: actor(ALICE, Source::Iac(IacTool::Terraform)),
+        ..event(1.2, "m5.xlarge", "us-east-1", ALICE)
+    };
+    let outside = assess(&console, &mature(&kind, &iac_run)).unwrap();
+    assert!(
+        outside
+            .reasons
+            .iter()
+            .any(|r| r == "made outside IaC (CLI) where 90% of this account's launches are IaC"),
+        "{:?}",
+        outside.reasons
+    );
+    assert!(score(&console, &mature(&kind, &iac_run)) > score(&console, &mature(&kind, &mixed)));
+    assert_eq!(
+        score(&by_iac, &mature(&kind, &iac_run)),
+        score(&by_iac, &mature(&kind, &mixed))
+    );
+}
