@@ -491,6 +491,10 @@ def _handler_for(env: Environment) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as two writes: with Nagle's algorithm the body of a second
+        # response on a kept-alive connection waited for the client's delayed ACK (~40 ms; the
+        # api function's second secret at cold start, an event handed to a warm runtime).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass  # one line per poll of /next is noise; invocations are in cloud.invocations
