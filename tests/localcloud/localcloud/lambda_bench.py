@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             except (FunctionError, OSError, KeyError) as e:
                 errors.append(f"{type(e).__name__}: {e}")
             r.error = "; ".join(errors) or None
-            print(f"  {name}: zip {r.zip_mb or 0:.2f} MB, init {r.init_ms or 0:.1f} ms", file=sys.stderr)
+            print(f"  {name}: measured{' (with errors)' if r.error else ''}", file=sys.stderr)
     print(render(results, args.runs))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
