@@ -77,17 +77,22 @@ chaos: venv
 	CHAOS_CLOUD_EVENTS=$(CHAOS_CLOUD_EVENTS) CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) CHAOS_INTERVAL=$(CHAOS_INTERVAL) scripts/test-e2e.sh -k chaos -s
 
 ## make bench: scorer accuracy; replay throughput against serde_json on the same bytes and peak
-## memory, with `dd0c replay` run on ~100k and ~1M simulated events; pricing lookups; the AWS cost
-## per million forwarded events at 50M and 1M events a month, metered by `dd0c replay --cost`
-## against the $1.00 goal (scripts/bench-cost.sh); then the
-## load journey in the local cloud (LOAD_ACCOUNTS accounts forwarding at once; sustained events
-## per second and the largest per-account delay, also in target/e2e/load.json).
+## memory, with `dd0c replay` run on ~100k and ~1M simulated events; pricing lookups and price
+## coverage; the AWS cost per million forwarded events at 50M and 1M events a month, metered by
+## `dd0c replay --cost` against the $1.00 goal (scripts/bench-cost.sh); each Lambda's size and
+## cold start (scripts/bench-lambdas.sh: the arm64 release bootstrap zipped, and the median init
+## of BENCH_LAMBDA_RUNS cold starts of the x86_64 release binary under the Runtime API emulator,
+## spawn to first `next`; goals 5 MB and 20 ms; target/bench/lambdas.json;
+## docs/decisions/1020-lambda-size-and-cold-start.md); then the load journey in the local cloud
+## (LOAD_ACCOUNTS accounts forwarding at once; sustained events per second and the largest
+## per-account delay, also in target/e2e/load.json).
 LOAD_ACCOUNTS ?= 100
 LOAD_EVENTS_PER_ACCOUNT ?= 5
 bench: venv
 	$(CARGO) build --profile bench-fast -p dd0c-cli
 	./target/bench-fast/dd0c bench
 	scripts/bench-cost.sh
+	scripts/bench-lambdas.sh
 	LOAD_ACCOUNTS=$(LOAD_ACCOUNTS) LOAD_EVENTS_PER_ACCOUNT=$(LOAD_EVENTS_PER_ACCOUNT) scripts/test-e2e.sh -k load -s
 
 ## make fuzz: coverage-guided fuzzing (cargo-fuzz on nightly, both installed when missing) of

@@ -4,7 +4,8 @@
 #   2. the nine function binaries (target/debug/<name>; built only when one is missing)
 #   3. `cdk synth` of staging into target/e2e/cdk.out, and a variant whose bus policy lists
 #      one customer account into target/e2e/cdk.out-narrow (the bus-policy test)
-#   4. pytest tests/e2e; extra arguments go to pytest: scripts/test-e2e.sh -k journey_name
+#   4. pytest tests/e2e and the local cloud's own tests (the fakes, the Lambda bench's measurement);
+#      extra arguments go to pytest: scripts/test-e2e.sh -k journey_name
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,4 +83,4 @@ fi
 step "pytest tests/e2e tests/localcloud"
 cd "$ROOT"
 rm -rf "$OUT/logs"
-exec "$VENV/bin/python" -m pytest tests/e2e tests/localcloud/test_fakes.py -q "$@"
+exec "$VENV/bin/python" -m pytest tests/e2e tests/localcloud/test_fakes.py tests/localcloud/test_lambda_bench.py -q "$@"

@@ -119,6 +119,11 @@ class Environment:
         self.init_error: dict[str, Any] | None = None
         self.secret_cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self.busy = False
+        # The current process's spawn time and, once it first asks for an event, its init: the
+        # seconds from spawn to its first `next` request (what `cold_start()` measures).
+        self.spawned_at: float | None = None
+        self.init_s: float | None = None
+        self.first_next = threading.Event()
         self.server = QuietThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -251,9 +256,9 @@ class LambdaFunction:
             self._state.notify_all()
 
     # ---- process -----------------------------------------------------------------------------
-    def _start(self, env: Environment, first: Invocation) -> None:
+    def _start(self, env: Environment, first: Invocation | None) -> None:
         """Start the environment's process with `first` waiting for it (so a process that dies
-        at once fails it through the watcher)."""
+        at once fails it through the watcher); with none, cold_start() watches the process."""
         if not Path(self.command[0]).exists():
             raise InitError(self.name, "Runtime.InvalidEntrypoint", f"no executable {self.command[0]} (cargo build --bins)")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,7 +271,11 @@ class LambdaFunction:
             env.generation += 1
             gen = env.generation
             env.config_generation = self._restarts
-            env.queue.put(first)
+            if first is not None:
+                env.queue.put(first)
+            env.init_s = None
+            env.first_next.clear()
+            env.spawned_at = time.monotonic()
         try:
             proc = subprocess.Popen(
                 list(self.command),
@@ -398,6 +407,35 @@ class LambdaFunction:
         for env in self.environments:
             env.close()
 
+    def cold_start(self, timeout_s: float = 10.0) -> float:
+        """A cold start with no invocation for it: a fresh process in an idle environment, ended
+        once it first asks for an event. Returns its init, the seconds from spawning the process
+        to its first `next` request. InitError when it reports an init error, exits or does not
+        ask within timeout_s."""
+        env, _ = self._acquire()
+        try:
+            self._stop_env(env)
+            self._start(env, None)
+            deadline = time.monotonic() + timeout_s
+            # The handler thread stamps init_s as the request arrives; this loop only waits.
+            while not env.first_next.wait(0.005):
+                proc = env.proc
+                exited = proc is None or proc.poll() is not None
+                if env.init_error is not None or exited or time.monotonic() > deadline:
+                    if env.init_error is not None:
+                        etype = str(env.init_error.get("errorType", "Runtime.Unknown"))
+                        why = str(env.init_error.get("errorMessage", ""))
+                    elif exited:
+                        etype, why = "Runtime.ExitError", "exited before its first next request"
+                    else:
+                        etype, why = "Runtime.InitTimeout", f"no next request within {timeout_s:.0f} s"
+                    raise InitError(self.name, etype, f"{why}\n--- last lines of {self.log_path} ---\n{self.log_tail()}")
+            assert env.init_s is not None
+            return env.init_s
+        finally:
+            self._stop_env(env)
+            self._release(env)
+
     # ---- invoke ------------------------------------------------------------------------------
     def invoke_raw(self, payload: bytes) -> tuple[str, bytes]:
         """Synchronous invocation: (request id, response bytes) or FunctionError."""
@@ -453,6 +491,10 @@ def _handler_for(env: Environment) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as two writes: with Nagle's algorithm the body of a second
+        # response on a kept-alive connection waited for the client's delayed ACK (~40 ms; the
+        # api function's second secret at cold start, an event handed to a warm runtime).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass  # one line per poll of /next is noise; invocations are in cloud.invocations
@@ -481,6 +523,9 @@ def _handler_for(env: Environment) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"errorType": "NotFound", "errorMessage": self.path})
 
         def _next(self) -> None:
+            if env.spawned_at is not None and not env.first_next.is_set():
+                env.init_s = time.monotonic() - env.spawned_at
+                env.first_next.set()
             my_gen = env.generation
             while True:
                 if fn._closing or my_gen != env.generation:

@@ -8,6 +8,7 @@ MODE:
   fail-marked    SQS batches: report the records whose body contains FAIL as batchItemFailures
   exit           exit with status 3 before taking an invocation (a crash at init)
   init-error     report an init error through /runtime/init/error, then exit
+  slow-init S    sleep S seconds before the first `next` request (an init of known length), then echo
   secret ARN     fetch ARN through the Parameters and Secrets extension and answer its JSON
   sleep [S]      sleep S seconds (or the event's "sleep"), then answer what the concurrency tests
                  measure: {"start", "end" (time.time()), "pid", "api" (AWS_LAMBDA_RUNTIME_API),
@@ -41,6 +42,8 @@ def main() -> None:
         post("/init/error", {"errorType": "Runtime.StubInit", "errorMessage": "stub: configuration missing"},
              {"Lambda-Runtime-Function-Error-Type": "Runtime.StubInit"})
         sys.exit(1)
+    if mode == "slow-init":
+        time.sleep(float(sys.argv[2]))
     while True:
         with urllib.request.urlopen(BASE + "/invocation/next", timeout=None) as r:
             rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
