@@ -17,6 +17,9 @@ use dd0c_shared::domain::drift::iac_identity_attribute;
 use dd0c_shared::entity::stack;
 use serde::Deserialize;
 
+/// How long one request of an import may take: API Gateway answers within 29 seconds.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(35);
+
 /// Where `--api` points when neither it nor `DD0C_API_URL` is given: `dd0c serve`.
 pub const DEFAULT_API_URL: &str = "http://127.0.0.1:8787";
 pub const API_URL_VARIABLE: &str = "DD0C_API_URL";
@@ -380,7 +383,7 @@ pub async fn run(
         "{}/v1/stacks/{stack}/resources",
         options.api.trim_end_matches('/')
     );
-    let client = reqwest::Client::new();
+    let client = dd0c_shared::http::client(REQUEST_TIMEOUT);
     let mut total = StackResourcesImported {
         stack_id: stack.clone(),
         managed: 0,
