@@ -158,8 +158,17 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     // A principal the account had never seen until its current burst: what it brings along
     // (region, type, itself) stays new for the rest of that burst, so a leaked key's second
     // and third GPU launches in a new region score like its first.
-    let fresh_actor =
-        ctx.account.actors.contains(actor) && arrived_in_burst(ctx.account, "actor", actor, now);
+    // An account's very first principal is not "new" to it: the account had nothing before.
+    let joined_a_known_account = ctx
+        .account
+        .first_seen
+        .zip(ctx.account.first_seen_of("actor", actor))
+        .is_some_and(|(account, arrived)| {
+            arrived - account >= Duration::seconds(2 * BURST_BUCKET_SECONDS)
+        });
+    let fresh_actor = ctx.account.actors.contains(actor)
+        && arrived_in_burst(ctx.account, "actor", actor, now)
+        && joined_a_known_account;
     let new_region = !ctx.account.regions.contains(&event.region)
         || (fresh_actor && arrived_in_burst(ctx.account, "region", &event.region, now));
     // Independent novelties of this event (principal, region, sku, burst), for the rule that
