@@ -607,3 +607,111 @@ fn a_launch_outside_iac_in_an_iac_run_account_scores_higher_and_says_why() {
         score(&by_iac, &mature(&kind, &mixed))
     );
 }
+
+/// An account baseline first seen `account_minutes` ago, whose known values (actor, region)
+/// were first seen the given minutes ago: for the burst-window rules.
+fn account_seen(account_minutes: i64, seen: &[(&str, &str, i64)]) -> Baseline {
+    let mut item = Item::new();
+    let ago = |m: i64| AttrValue::S(time_key(&(now() - Duration::minutes(m))));
+    item.insert("count".into(), AttrValue::N(40.0));
+    item.insert("sum".into(), AttrValue::N(40.0));
+    item.insert("sum_sq".into(), AttrValue::N(40.0 + 39.0 * 0.09));
+    item.insert("first_seen".into(), ago(account_minutes));
+    for kind in ["actor", "region", "sku"] {
+        let values: Vec<&str> = seen
+            .iter()
+            .filter(|(k, _, _)| *k == kind)
+            .map(|(_, v, _)| *v)
+            .collect();
+        let set = match kind {
+            "actor" => "actors",
+            "region" => "regions",
+            _ => "skus",
+        };
+        item.insert(set.into(), AttrValue::string_set(values.iter().copied()));
+    }
+    for (kind, value, minutes) in seen {
+        item.insert(first_seen_attribute(kind, value), ago(*minutes));
+    }
+    Baseline::from_item(Some(item))
+}
+
+fn reasons_of(e: &CostEvent, ctx: &Context<'_>) -> Vec<String> {
+    assess(e, ctx).map(|a| a.reasons).unwrap_or_default()
+}
+
+/// The burst window is 20 minutes: a principal that arrived 15 minutes ago still carries its
+/// region as new, one that arrived 20 minutes ago does not; a known principal never does, and
+/// neither does an account's first principal.
+#[test]
+fn a_new_principals_novelties_last_exactly_its_burst_window() {
+    let news = |r: &Vec<String>| r.iter().any(|x| x.starts_with("new region"));
+    let seen = |mallory: i64| {
+        account_seen(
+            43_200,
+            &[
+                ("actor", ALICE, 43_200),
+                ("actor", MALLORY, mallory),
+                ("region", "us-east-1", 43_200),
+                ("region", "ap-southeast-2", mallory),
+                ("sku", "m5.large", 43_200),
+                ("sku", "g5.12xlarge", mallory),
+            ],
+        )
+    };
+    let leak = event(5.672, "g5.12xlarge", "ap-southeast-2", MALLORY);
+    let fifteen = seen(15);
+    assert!(news(&reasons_of(&leak, &mature(&fifteen, &fifteen))));
+    let first = reasons_of(&leak, &mature(&fifteen, &fifteen));
+    assert!(
+        first
+            .iter()
+            .any(|r| r == "first g5.12xlarge in this account"),
+        "{first:?}"
+    );
+    let twenty = seen(20);
+    assert!(!news(&reasons_of(&leak, &mature(&twenty, &twenty))));
+    // Alice has been here for a month: a region someone else brought 5 minutes ago is not
+    // news when she uses it, nor is its instance type.
+    let by_alice = event(5.672, "g5.12xlarge", "ap-southeast-2", ALICE);
+    let five = seen(5);
+    let alice = reasons_of(&by_alice, &mature(&five, &five));
+    assert!(!news(&alice), "{alice:?}");
+    assert!(
+        !alice.iter().any(|r| r.starts_with("first g5")),
+        "{alice:?}"
+    );
+    // The account itself is 15 minutes older than Mallory: she is its first principal.
+    let young = account_seen(
+        30,
+        &[
+            ("actor", MALLORY, 15),
+            ("region", "ap-southeast-2", 15),
+            ("sku", "g5.12xlarge", 15),
+        ],
+    );
+    assert!(!news(&reasons_of(&leak, &mature(&young, &young))));
+}
+
+/// The coincidence rule starts above $5/hr, not at it.
+#[test]
+fn three_novelties_at_exactly_five_dollars_are_not_raised() {
+    let kind = baseline(40.0, 4.0, 3.0, &["m5.large", "c5.4xlarge"]);
+    let ctx = mature(&kind, &kind);
+    let at = event(5.0, "g5.12xlarge", "ap-southeast-2", MALLORY);
+    assert!(!reasons_of(&at, &ctx)
+        .iter()
+        .any(|r| r.contains("novelties at once")));
+}
+
+/// Outside IaC adds exactly 15 points × the cost weight (here to a new type's 15 × 0.9).
+#[test]
+fn outside_iac_adds_fifteen_weighted_points() {
+    let kind = baseline(40.0, 1.0, 0.3, &["m5.large"]);
+    let iac_run = with(baseline(40.0, 1.0, 0.3, &["m5.large"]), |b| {
+        b.iac_count = 36.0
+    });
+    let console = event(1.2, "m5.xlarge", "us-east-1", ALICE);
+    let total = score(&console, &mature(&kind, &iac_run));
+    assert!((total - 2.0 * 15.0 * 0.9).abs() < 1e-9, "{total}");
+}
