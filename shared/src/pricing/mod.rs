@@ -247,6 +247,37 @@ fn estimated_from_neighbour<'a>(
     Some(n.estimate)
 }
 
+/// The us-east-1 price of a database `class` for `engine_name` in its table (`service`: `RDS`,
+/// `Aurora`; `listing`: how the table prices it), else its nearest neighbour's estimate, else
+/// `None` with the reason.
+fn class_price(
+    table: &tables::EngineTable,
+    service: &str,
+    listing: &str,
+    class: &str,
+    engine_name: &str,
+    reasons: &mut Vec<String>,
+) -> Option<f64> {
+    if let Some(&base) = table.prices.get(class).and_then(|p| p.get(engine_name)) {
+        reasons.push(format!(
+            "{class} {engine_name} {listing} us-east-1 ${base}/hr"
+        ));
+        return Some(base);
+    }
+    let label = format!("{service} {engine_name} table of {}", table.as_of);
+    let listed = table
+        .prices
+        .iter()
+        .filter_map(|(k, p)| Some((k, *p.get(engine_name)?)));
+    let estimate = estimated_from_neighbour(class, "db.", listed, &label, reasons);
+    if estimate.is_none() {
+        reasons.push(format!(
+            "price unknown for {service} class {class} with {engine_name} (not in the {label}, and no listed size or generation of its family)"
+        ));
+    }
+    estimate
+}
+
 fn family_and_size(instance_type: &str) -> (&str, &str) {
     instance_type.split_once('.').unwrap_or((instance_type, ""))
 }
@@ -488,30 +519,15 @@ pub fn rds_instance(class: &str, engine: &str, region: &str, multi_az: bool) -> 
         ));
         return PriceEstimate::unknown(reasons, stale);
     };
-    let base = match t.rds.prices.get(class).and_then(|p| p.get(engine_name)) {
-        Some(&base) => {
-            reasons.push(format!(
-                "{class} {engine_name} Single-AZ on-demand us-east-1 ${base}/hr"
-            ));
-            base
-        }
-        None => {
-            let table = format!("RDS {engine_name} table of {}", t.rds.as_of);
-            let listed = t
-                .rds
-                .prices
-                .iter()
-                .filter_map(|(k, p)| Some((k, *p.get(engine_name)?)));
-            match estimated_from_neighbour(class, "db.", listed, &table, &mut reasons) {
-                Some(base) => base,
-                None => {
-                    reasons.push(format!(
-                        "price unknown for RDS class {class} with {engine_name} (not in the {table}, and no listed size or generation of its family)"
-                    ));
-                    return PriceEstimate::unknown(reasons, stale);
-                }
-            }
-        }
+    let Some(base) = class_price(
+        &t.rds,
+        "RDS",
+        "Single-AZ on-demand",
+        class,
+        engine_name,
+        &mut reasons,
+    ) else {
+        return PriceEstimate::unknown(reasons, stale);
     };
     let Some(factor) = apply_region(t, region, &mut reasons, &mut stale) else {
         return PriceEstimate::unknown(reasons, stale);
@@ -546,30 +562,15 @@ pub fn aurora_instance(class: &str, engine: &str, region: &str) -> PriceEstimate
         ));
         return PriceEstimate::unknown(reasons, stale);
     };
-    let base = match t.aurora.prices.get(class).and_then(|p| p.get(engine_name)) {
-        Some(&base) => {
-            reasons.push(format!(
-                "{class} {engine_name} on-demand us-east-1 ${base}/hr"
-            ));
-            base
-        }
-        None => {
-            let table = format!("Aurora {engine_name} table of {}", t.aurora.as_of);
-            let listed = t
-                .aurora
-                .prices
-                .iter()
-                .filter_map(|(k, p)| Some((k, *p.get(engine_name)?)));
-            match estimated_from_neighbour(class, "db.", listed, &table, &mut reasons) {
-                Some(base) => base,
-                None => {
-                    reasons.push(format!(
-                        "price unknown for Aurora class {class} with {engine_name} (not in the {table}, and no listed size or generation of its family)"
-                    ));
-                    return PriceEstimate::unknown(reasons, stale);
-                }
-            }
-        }
+    let Some(base) = class_price(
+        &t.aurora,
+        "Aurora",
+        "on-demand",
+        class,
+        engine_name,
+        &mut reasons,
+    ) else {
+        return PriceEstimate::unknown(reasons, stale);
     };
     let Some(factor) = apply_region(t, region, &mut reasons, &mut stale) else {
         return PriceEstimate::unknown(reasons, stale);
