@@ -23,7 +23,11 @@ use crate::simulate::{self, SimulateOptions};
 use crate::terminal_chat::TerminalChat;
 
 pub const RECALL_TARGET: f64 = 0.95;
+/// Share of the anomalies labeled critical that must be flagged critical.
+pub const CRITICAL_RECALL_TARGET: f64 = 0.95;
 pub const FALSE_ALERTS_TARGET: f64 = 0.5;
+/// At most this share of drift findings may be on routine operations (no labeled drift).
+pub const FALSE_DRIFT_SHARE_TARGET: f64 = 0.02;
 /// normalize+score may take at most this many times serde_json's parse of the same bytes.
 pub const THROUGHPUT_RATIO_TARGET: f64 = 2.0;
 /// `dd0c replay` must read events at least this fraction of serde_json's parse rate of the
@@ -34,7 +38,7 @@ pub const REPLAY_PEAK_MIB_TARGET: f64 = 200.0;
 /// Accounts of the scale runs; their days follow from the events asked for.
 pub const SCALE_ACCOUNTS: u32 = 50;
 /// Events `dd0c simulate` writes per account and day with its default noise (measured).
-const SIMULATED_EVENTS_PER_ACCOUNT_DAY: f64 = 52.9;
+const SIMULATED_EVENTS_PER_ACCOUNT_DAY: f64 = 63.3;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -67,14 +71,33 @@ impl Default for BenchOptions {
 pub struct SeedResult {
     pub seed: u64,
     pub events: usize,
+    /// Labeled cost anomalies, and those found at (at least) their expected severity.
     pub labels: usize,
     pub detected: usize,
+    /// Labeled critical anomalies, and those flagged critical.
+    pub criticals: usize,
+    pub criticals_flagged: usize,
     /// Labeled kind → (detected at expected severity, total).
     pub by_kind: BTreeMap<String, (usize, usize)>,
     pub false_alerts: usize,
+    /// Routine activity → false alerts it raised.
+    pub false_alerts_by_source: BTreeMap<String, usize>,
     pub account_weeks: f64,
     pub missed: Vec<String>,
     pub false_alert_examples: Vec<String>,
+    /// Drift: labeled out-of-band changes, those found at their expected severity, every
+    /// drift finding, and the findings no label accounts for (by routine activity).
+    pub drift_labels: usize,
+    pub drift_detected: usize,
+    pub drift_findings: usize,
+    pub false_drift: BTreeMap<String, usize>,
+    pub false_drift_examples: Vec<String>,
+}
+
+impl SeedResult {
+    pub fn false_drift_count(&self) -> usize {
+        self.false_drift.values().sum()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -124,6 +147,14 @@ impl ScaleRun {
     }
 }
 
+fn ratio(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
 fn rate(events: usize, seconds: f64) -> f64 {
     if seconds > 0.0 {
         events as f64 / seconds
@@ -132,9 +163,26 @@ fn rate(events: usize, seconds: f64) -> f64 {
     }
 }
 
+/// The replay of the real CloudTrail fixtures (`tests/fixtures/public/cloudtrail`): it must
+/// complete, whatever the records hold.
+#[derive(Debug, Default, Clone)]
+pub struct RealReplay {
+    pub events: usize,
+    pub dead_lettered: u64,
+    pub findings: usize,
+    /// `None` when it completed; else what stopped it (an error or a panic).
+    pub crash: Option<String>,
+}
+
+/// Where the real CloudTrail fixtures are in the repository.
+pub fn real_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/public/cloudtrail")
+}
+
 #[derive(Debug, Default)]
 pub struct BenchReport {
     pub seeds: Vec<SeedResult>,
+    pub real: Option<RealReplay>,
     pub throughput: Throughput,
     pub scale: Vec<ScaleRun>,
 }
@@ -150,6 +198,28 @@ impl BenchReport {
         } else {
             d as f64 / n as f64
         }
+    }
+
+    pub fn critical_recall(&self) -> f64 {
+        let (d, n) = self.seeds.iter().fold((0, 0), |(d, n), s| {
+            (d + s.criticals_flagged, n + s.criticals)
+        });
+        ratio(d, n)
+    }
+
+    pub fn drift_recall(&self) -> f64 {
+        let (d, n) = self.seeds.iter().fold((0, 0), |(d, n), s| {
+            (d + s.drift_detected, n + s.drift_labels)
+        });
+        ratio(d, n)
+    }
+
+    /// The share of drift findings that no labeled out-of-band change accounts for.
+    pub fn false_drift_share(&self) -> f64 {
+        let (f, n) = self.seeds.iter().fold((0, 0), |(f, n), s| {
+            (f + s.false_drift_count(), n + s.drift_findings)
+        });
+        ratio(f, n)
     }
 
     pub fn false_alerts_per_account_week(&self) -> f64 {
@@ -173,8 +243,11 @@ impl BenchReport {
     }
 
     pub fn accuracy_ok(&self) -> bool {
-        self.recall() >= RECALL_TARGET
+        self.real.as_ref().is_none_or(|r| r.crash.is_none())
+            && self.recall() >= RECALL_TARGET
+            && self.critical_recall() >= CRITICAL_RECALL_TARGET
             && self.false_alerts_per_account_week() <= FALSE_ALERTS_TARGET
+            && self.false_drift_share() <= FALSE_DRIFT_SHARE_TARGET
     }
 
     pub fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
@@ -214,9 +287,12 @@ impl BenchReport {
                 e.1 += n;
             }
         }
-        writeln!(out, "  recall by anomaly kind:")?;
+        writeln!(
+            out,
+            "  recall at expected severity by scenario (cost anomalies, then drift):"
+        )?;
         for (k, (d, n)) in kinds {
-            writeln!(out, "    {k:<30} {d}/{n}")?;
+            writeln!(out, "    {k:<30} {d}/{n} {:.3}", ratio(d, n))?;
         }
         for s in &self.seeds {
             for m in s.missed.iter().take(3) {
@@ -224,6 +300,9 @@ impl BenchReport {
             }
             for m in s.false_alert_examples.iter().take(3) {
                 writeln!(out, "  false alert (seed {}): {m}", s.seed)?;
+            }
+            for m in s.false_drift_examples.iter().take(3) {
+                writeln!(out, "  false drift (seed {}): {m}", s.seed)?;
             }
         }
         writeln!(
@@ -234,10 +313,63 @@ impl BenchReport {
         )?;
         writeln!(
             out,
+            "  critical anomalies flagged critical: {:.3} (target ≥ {CRITICAL_RECALL_TARGET}) {}",
+            self.critical_recall(),
+            ok(self.critical_recall() >= CRITICAL_RECALL_TARGET)
+        )?;
+        writeln!(
+            out,
             "  false alerts (warning+) per account-week after {LEARNING_DAYS} days: {:.3} (target ≤ {FALSE_ALERTS_TARGET}) {}",
             self.false_alerts_per_account_week(),
             ok(self.false_alerts_per_account_week() <= FALSE_ALERTS_TARGET)
         )?;
+        let weeks: f64 = self.seeds.iter().map(|s| s.account_weeks).sum();
+        let mut by_source: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut drift_by_source: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in &self.seeds {
+            for (k, n) in &s.false_alerts_by_source {
+                *by_source.entry(k).or_default() += n;
+            }
+            for (k, n) in &s.false_drift {
+                *drift_by_source.entry(k).or_default() += n;
+            }
+        }
+        writeln!(
+            out,
+            "    by source of routine activity: {}",
+            per_source(&by_source, |n| format!(
+                "{:.3}",
+                if weeks > 0.0 { n as f64 / weeks } else { 0.0 }
+            ))
+        )?;
+        writeln!(
+            out,
+            "  drift recall at expected severity: {:.3}",
+            self.drift_recall()
+        )?;
+        let drift_findings: usize = self.seeds.iter().map(|s| s.drift_findings).sum();
+        writeln!(
+            out,
+            "  false drift findings: {:.3} of {drift_findings} drift findings (target ≤ {FALSE_DRIFT_SHARE_TARGET}) {}",
+            self.false_drift_share(),
+            ok(self.false_drift_share() <= FALSE_DRIFT_SHARE_TARGET)
+        )?;
+        writeln!(
+            out,
+            "    by source of routine activity: {}",
+            per_source(&drift_by_source, |n| n.to_string())
+        )?;
+        if let Some(r) = &self.real {
+            writeln!(
+                out,
+                "  real CloudTrail fixtures: {} events, {} findings, {} dead-lettered with a reason, crashes: {} {}",
+                r.events,
+                r.findings,
+                r.dead_lettered,
+                r.crash.as_deref().unwrap_or("0"),
+                ok(r.crash.is_none())
+            )?;
+        }
         let t = &self.throughput;
         let per_s = |secs: f64| {
             if secs > 0.0 {
@@ -359,6 +491,18 @@ impl BenchReport {
     }
 }
 
+/// `source figure, …` of a per-source count; `none` when empty.
+fn per_source(counts: &BTreeMap<&str, usize>, figure: impl Fn(usize) -> String) -> String {
+    if counts.is_empty() {
+        return "none".to_owned();
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k} {}", figure(*n)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Peak resident memory of this process.
 pub fn peak_rss_kib() -> Option<u64> {
     vm_hwm_kib(&std::fs::read_to_string("/proc/self/status").ok()?)
@@ -388,32 +532,50 @@ async fn accuracy(seed: u64, options: &BenchOptions) -> anyhow::Result<SeedResul
     let dir = options.work_dir.join(format!("seed-{seed}"));
     simulate::write(&sim, &dir)?;
     let summary = replay_dir(&dir.join("events")).await?;
-    // Drift findings of the same events are another product's verdict.
-    let cost_findings: Vec<&dd0c_shared::domain::Finding> = summary
-        .findings
+    let activity: HashMap<&str, &'static str> = sim
+        .records
         .iter()
-        .filter(|f| f.kind == FindingKind::CostAnomaly)
+        .filter_map(|r| Some((r.record["eventID"].as_str()?, r.activity)))
         .collect();
-    let by_event: HashMap<&str, &dd0c_shared::domain::Finding> = cost_findings
-        .iter()
-        .copied()
-        .map(|f| (f.event_id.as_str(), f))
-        .collect();
+    let source_of = |event_id: &str| activity.get(event_id).copied().unwrap_or("unknown");
+    let by_event = |kind: FindingKind| -> HashMap<&str, &dd0c_shared::domain::Finding> {
+        summary
+            .findings
+            .iter()
+            .filter(|f| f.kind == kind)
+            .map(|f| (f.event_id.as_str(), f))
+            .collect()
+    };
+    let (cost, drift) = (
+        by_event(FindingKind::CostAnomaly),
+        by_event(FindingKind::Drift),
+    );
     let mut result = SeedResult {
         seed,
         events: sim.records.len(),
-        labels: sim.labels.len(),
         ..Default::default()
     };
     for l in &sim.labels {
         let expected = Severity::parse(&l.expected_severity).unwrap_or(Severity::Warning);
-        let found = by_event.get(l.event_id.as_str());
+        let is_drift = l.product == simulate::DRIFT;
+        let found = if is_drift { &drift } else { &cost }.get(l.event_id.as_str());
         let hit = found.is_some_and(|f| f.severity >= expected);
+        if is_drift {
+            result.drift_labels += 1;
+            result.drift_detected += usize::from(hit);
+        } else {
+            result.labels += 1;
+            result.detected += usize::from(hit);
+            if expected == Severity::Critical {
+                result.criticals += 1;
+                result.criticals_flagged +=
+                    usize::from(found.is_some_and(|f| f.severity == Severity::Critical));
+            }
+        }
         let e = result.by_kind.entry(l.kind.clone()).or_default();
         e.1 += 1;
         if hit {
             e.0 += 1;
-            result.detected += 1;
         } else {
             result.missed.push(format!(
                 "{} {} {} expected {} got {}",
@@ -429,19 +591,47 @@ async fn accuracy(seed: u64, options: &BenchOptions) -> anyhow::Result<SeedResul
     }
     let labeled: HashSet<&str> = sim.labels.iter().map(|l| l.event_id.as_str()).collect();
     let learned = sim.start + ChronoDuration::days(LEARNING_DAYS);
-    for f in &cost_findings {
+    for f in cost.values() {
         if f.severity >= Severity::Warning
             && f.event_time >= learned
             && !labeled.contains(f.event_id.as_str())
         {
             result.false_alerts += 1;
+            *result
+                .false_alerts_by_source
+                .entry(source_of(&f.event_id).to_owned())
+                .or_default() += 1;
             result.false_alert_examples.push(format!(
-                "{} {} {} ${:.2}/hr {} {:?}",
+                "{} {} {} {} ${:.2}/hr {} {:?}",
+                source_of(&f.event_id),
                 f.account_id,
                 f.event_time,
                 f.event_name,
                 f.estimated_hourly_cost.unwrap_or(0.0),
                 f.severity.as_str(),
+                f.reasons
+            ));
+        }
+    }
+    // Every drift finding counts, learning period or not: drift needs no baseline.
+    for f in summary
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Drift)
+    {
+        result.drift_findings += 1;
+        if !labeled.contains(f.event_id.as_str()) {
+            *result
+                .false_drift
+                .entry(source_of(&f.event_id).to_owned())
+                .or_default() += 1;
+            result.false_drift_examples.push(format!(
+                "{} {} {} {} by {} {:?}",
+                source_of(&f.event_id),
+                f.account_id,
+                f.event_time,
+                f.event_name,
+                f.actor.arn,
                 f.reasons
             ));
         }
@@ -657,12 +847,83 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
     for &seed in &options.seeds {
         report.seeds.push(accuracy(seed, options).await?);
     }
+    let fixtures = real_fixtures();
+    if fixtures.is_dir() {
+        report.real = Some(replay_real(fixtures).await);
+    }
     report.throughput = throughput(options).await?;
     for &events in &options.scale_events {
         report.scale.push(scale_run(events, options)?);
     }
     let _ = std::fs::remove_dir_all(&options.work_dir);
     Ok(report)
+}
+
+/// The CloudTrail files under `dir` (their licences and READMEs left out).
+fn cloudtrail_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let name = path.to_string_lossy();
+            if path.is_dir() {
+                stack.push(path);
+            } else if [".json", ".jsonl", ".json.gz"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+            {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Replays the CloudTrail files under `dir` in a task of its own, so that a panic is
+/// reported, not propagated.
+async fn replay_real(dir: PathBuf) -> RealReplay {
+    let options = ReplayOptions {
+        paths: cloudtrail_files(&dir),
+        findings: None,
+        policy: match dd0c_shared::governance::Policy::system() {
+            Ok(p) => p,
+            Err(e) => {
+                return RealReplay {
+                    crash: Some(format!("error: {e}")),
+                    ..RealReplay::default()
+                }
+            }
+        },
+        quiet: true,
+        cost: None,
+    };
+    let run = async move {
+        replay(&options, Arc::new(TerminalChat::new(false)))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no CloudTrail input"))
+    };
+    match tokio::spawn(run).await {
+        Ok(Ok(summary)) => RealReplay {
+            events: summary.events_read,
+            dead_lettered: summary
+                .outcomes
+                .get("skipped_malformed")
+                .copied()
+                .unwrap_or(0),
+            findings: summary.findings.len(),
+            crash: None,
+        },
+        Ok(Err(e)) => RealReplay {
+            crash: Some(format!("error: {e:#}")),
+            ..RealReplay::default()
+        },
+        Err(e) => RealReplay {
+            crash: Some(format!("panic: {e}")),
+            ..RealReplay::default()
+        },
+    }
 }
 
 /// `dd0c bench`: prints the report; exits 1 when the recall or false-alert target is missed.
@@ -674,4 +935,97 @@ pub async fn cli(options: &BenchOptions) -> anyhow::Result<std::process::ExitCod
     } else {
         std::process::ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed(f: impl FnOnce(&mut SeedResult)) -> SeedResult {
+        let mut s = SeedResult {
+            labels: 20,
+            detected: 20,
+            criticals: 10,
+            criticals_flagged: 10,
+            account_weeks: 10.0,
+            drift_labels: 5,
+            drift_detected: 5,
+            drift_findings: 50,
+            ..SeedResult::default()
+        };
+        f(&mut s);
+        s
+    }
+
+    fn report(seeds: Vec<SeedResult>) -> BenchReport {
+        BenchReport {
+            seeds,
+            ..BenchReport::default()
+        }
+    }
+
+    #[test]
+    fn false_drift_is_the_share_of_all_drift_findings_across_seeds() {
+        let r = report(vec![
+            seed(|s| {
+                s.false_drift.insert("backups".into(), 1);
+            }),
+            seed(|s| {
+                s.false_drift.insert("backups".into(), 1);
+                s.false_drift.insert("terraform".into(), 1);
+            }),
+        ]);
+        assert!((r.false_drift_share() - 3.0 / 100.0).abs() < 1e-12);
+        assert!(!r.accuracy_ok(), "3% of drift findings is above 2%");
+        let within = report(vec![seed(|s| {
+            s.false_drift.insert("backups".into(), 1);
+        })]);
+        assert!(within.accuracy_ok());
+        let mut out = Vec::new();
+        r.print(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(
+                "false drift findings: 0.030 of 100 drift findings (target ≤ 0.02) MISSED"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("by source of routine activity: backups 2, terraform 1"));
+    }
+
+    #[test]
+    fn criticals_must_be_flagged_critical_and_false_alerts_are_reported_per_source() {
+        let r = report(vec![seed(|s| {
+            s.criticals_flagged = 9;
+            s.false_alerts = 2;
+            s.false_alerts_by_source.insert("nightly_batch".into(), 2);
+        })]);
+        assert!((r.critical_recall() - 0.9).abs() < 1e-12);
+        assert!(!r.accuracy_ok());
+        let mut out = Vec::new();
+        r.print(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("critical anomalies flagged critical: 0.900 (target ≥ 0.95) MISSED"),
+            "{text}"
+        );
+        assert!(text.contains("by source of routine activity: nightly_batch 0.200"));
+        assert!(text.contains("by source of routine activity: none"));
+    }
+
+    #[tokio::test]
+    async fn the_real_fixtures_replay_without_a_crash_and_a_crash_fails_the_bench() {
+        let real = replay_real(real_fixtures()).await;
+        assert_eq!(real.crash, None);
+        assert!(real.events > 2_000, "{real:?}");
+        let crashed = BenchReport {
+            real: Some(RealReplay {
+                crash: Some("panic: boom".into()),
+                ..real
+            }),
+            ..report(vec![seed(|_| {})])
+        };
+        assert!(!crashed.accuracy_ok());
+        assert!(report(vec![seed(|_| {})]).accuracy_ok());
+    }
 }

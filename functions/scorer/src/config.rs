@@ -1,6 +1,8 @@
 //! Every threshold and weight of the scorer, in one place. Why each value is what it is:
 //! `docs/decisions/0300-anomaly-scoring.md`.
 
+use dd0c_shared::domain::Severity;
+
 /// Score bands (0–100): info ≥ 20, warning ≥ 50, critical ≥ 80. Below info: no finding.
 pub const INFO_SCORE: f64 = 20.0;
 pub const WARNING_SCORE: f64 = 50.0;
@@ -57,9 +59,31 @@ pub const BURST_BUCKET_SECONDS: i64 = 600;
 /// Calls before this one, within the window, that make a burst.
 pub const BURST_MIN_CALLS: f64 = 3.0;
 pub const BURST_POINTS: f64 = 30.0;
-/// Independent novelties (principal, region, instance type or resource type, burst) that, at
-/// once on an event above the fast path's warning cost, make it critical.
-pub const COINCIDENT_NOVELTIES_FOR_CRITICAL: usize = 3;
+/// Calibrated severity: the least severity of an event that is not routine, by the monthly
+/// cost at stake (from the first row whose amount it reaches) and the number of independent
+/// novelties that coincide on it (principal new to the account or to the type, region, instance
+/// or resource type, scale, burst, outside IaC): one, two, three or more. Below the first row, the points alone decide.
+pub const SEVERITY_TABLE: [(f64, [Severity; 3]); 3] = [
+    (
+        250.0,
+        [Severity::Info, Severity::Warning, Severity::Warning],
+    ),
+    (
+        1_000.0,
+        [Severity::Warning, Severity::Warning, Severity::Critical],
+    ),
+    (
+        10_000.0,
+        [Severity::Warning, Severity::Critical, Severity::Critical],
+    ),
+];
+/// A cost this many times what its service/type costs on average in the account is a novelty
+/// of scale (a 14 TB volume where volumes were 100 GB).
+pub const SCALE_JUMP_FACTOR: f64 = 10.0;
+/// Automation that has run for `ROUTINE_MIN_FAMILIARITY_DAYS` is routine up to this many times
+/// the largest cost of its service/type, whatever type it picks: jobs change their instance
+/// types and counts between runs, people do not launch on a schedule.
+pub const ROUTINE_AUTOMATION_TOLERANCE: f64 = 3.0;
 /// A launch outside IaC in an account where at least this share of the launches (of at least
 /// `LEARNING_MIN_EVENTS`) were made by IaC tools: someone went around the process.
 pub const IAC_SHARE_FOR_OUTSIDE: f64 = 0.8;

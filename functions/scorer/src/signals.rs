@@ -4,9 +4,22 @@
 
 use chrono::{DateTime, Duration, Utc};
 use dd0c_shared::domain::{ActorKind, CostEvent, Severity, Source};
+use dd0c_shared::pricing::HOURS_PER_MONTH;
 
 use crate::baseline::Baseline;
 use crate::config::*;
+
+fn money_per_month(usd: f64) -> String {
+    if usd >= 10_000.0 {
+        format!("${:.0}k", usd / 1000.0)
+    } else {
+        format!("${usd:.0}")
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
 
 /// The verdict on one cost event.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +91,66 @@ fn is_aws_service(event: &CostEvent) -> bool {
     event.actor.kind == ActorKind::AwsService || event.actor.source == Source::AwsService
 }
 
+/// Automation: an AWS service, or a role session keyed on its role (not a person's session).
+fn is_automation(event: &CostEvent) -> bool {
+    is_aws_service(event)
+        || (event.actor.kind == ActorKind::AssumedRole
+            && event.actor.baseline_key() != event.actor.arn.as_str())
+}
+
+/// Whether an event is what its actor routinely does: an actor known to this service/type for
+/// a week, a type known as long (automation may pick any type), and no more than the most
+/// this service/type has cost, with a tolerance.
+fn is_routine(event: &CostEvent, ctx: &Context<'_>, actor: &str, hourly: f64) -> bool {
+    let now = event.event_time;
+    let automation = is_automation(event);
+    // A person's launch far above the average is not routine, whatever the largest was (one
+    // earlier outlier must not make every later one ordinary).
+    if !automation && scale_jump(ctx, hourly).is_some() {
+        return false;
+    }
+    let tolerance = if automation {
+        ROUTINE_AUTOMATION_TOLERANCE
+    } else {
+        ROUTINE_MAX_TOLERANCE
+    };
+    ctx.kind.actors.contains(actor)
+        && known_for(ctx.kind, "actor", actor, now)
+        && (automation
+            || event
+                .sku
+                .as_deref()
+                .is_none_or(|sku| known_for(ctx.kind, "sku", sku, now)))
+        && ctx.kind.max.is_some_and(|max| hourly <= max * tolerance)
+}
+
+/// How many times the average cost of its service/type an event costs, when that is a novelty
+/// of scale (with the average).
+fn scale_jump(ctx: &Context<'_>, hourly: f64) -> Option<(f64, f64)> {
+    let mean = ctx.kind.moments.mean().filter(|m| *m > 0.0)?;
+    let jump = hourly / mean;
+    (jump >= SCALE_JUMP_FACTOR).then_some((jump, mean))
+}
+
+/// The least severity the calibrated table gives `novelties` coinciding on `monthly` dollars
+/// at stake.
+pub fn calibrated_severity(monthly: f64, novelties: usize) -> Option<Severity> {
+    let column = novelties.min(3).checked_sub(1)?;
+    SEVERITY_TABLE
+        .iter()
+        .rev()
+        .find(|(at_least, _)| monthly >= *at_least)
+        .map(|(_, row)| row[column])
+}
+
+fn severity_points(severity: Severity) -> f64 {
+    match severity {
+        Severity::Critical => COLD_START_CRITICAL_POINTS,
+        Severity::Warning | Severity::High => COLD_START_WARNING_POINTS,
+        _ => COLD_START_INFO_POINTS,
+    }
+}
+
 fn known_for(b: &Baseline, kind: &str, value: &str, now: DateTime<Utc>) -> bool {
     b.first_seen_of(kind, value)
         .is_some_and(|t| now - t >= Duration::days(ROUTINE_MIN_FAMILIARITY_DAYS))
@@ -101,6 +174,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     let now = event.event_time;
     let actor_id = actor_key(event);
     let actor: &str = &actor_id;
+    let routine = is_routine(event, ctx, actor, hourly);
     let service = event.service.to_ascii_uppercase();
     let weight = cost_weight(hourly);
     let mut points = 0.0;
@@ -135,10 +209,11 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
                 .max(ZSCORE_MIN_STDDEV_USD);
             let z = (hourly - mean) / sd;
             if z >= ZSCORE_THRESHOLD {
-                let seen_before = ctx
-                    .kind
-                    .max
-                    .is_some_and(|max| hourly <= max * ROUTINE_MAX_TOLERANCE);
+                let seen_before = routine
+                    || ctx
+                        .kind
+                        .max
+                        .is_some_and(|max| hourly <= max * ROUTINE_MAX_TOLERANCE);
                 let p = (ZSCORE_BASE_POINTS + ZSCORE_POINTS_PER_SIGMA * (z - ZSCORE_THRESHOLD))
                     .min(ZSCORE_MAX_POINTS);
                 points += if seen_before {
@@ -148,7 +223,13 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
                 };
                 reasons.push(format!(
                     "{z:.1}σ above this account's {service} mean (${hourly:.2}/hr vs ${mean:.2}/hr){}",
-                    if seen_before { ", though it has cost as much before" } else { "" }
+                    if routine {
+                        ", though it is routine for this actor"
+                    } else if seen_before {
+                        ", though it has cost as much before"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
@@ -187,6 +268,10 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
             event.actor.name
         ));
     } else if !ctx.kind.actors.is_empty() && !ctx.kind.actors.contains(actor) {
+        // IaC tools create whatever their code names: a new type for them is a plan, not news.
+        if !event.actor.source.is_iac() {
+            novelties.push("principal for this type");
+        }
         points += NEW_TYPE_ACTOR_POINTS * weight;
         reasons.push(format!(
             "first {} launched by this actor ({})",
@@ -205,6 +290,16 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
             points += NEW_SKU_POINTS * weight;
             reasons.push(format!("first {sku} in this account"));
         }
+    }
+
+    // Scale against the mean, not the largest: one earlier outlier (itself flagged) must not
+    // make every later one ordinary.
+    if let Some((jump, mean)) = scale_jump(ctx, hourly) {
+        novelties.push("scale");
+        reasons.push(format!(
+            "{jump:.0}× what a {} costs on average in this account (${mean:.2}/hr)",
+            event.resource_type
+        ));
     }
 
     // Bursts: many launches by one actor in a short window. AWS services (Auto Scaling)
@@ -230,7 +325,9 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         } else {
             1.0
         };
-        novelties.push("burst");
+        if !event.actor.source.is_iac() {
+            novelties.push("burst");
+        }
         points += BURST_POINTS * factor * weight;
         reasons.push(format!(
             "{} cost-creating calls by this actor in the last {} minutes",
@@ -241,16 +338,6 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
 
     // Fast path: a big hourly cost is never waited on, unless it is routine for the account.
     if hourly > FAST_PATH_WARNING_USD_PER_HOUR {
-        let routine = ctx.kind.actors.contains(actor)
-            && known_for(ctx.kind, "actor", actor, now)
-            && event
-                .sku
-                .as_deref()
-                .is_none_or(|sku| known_for(ctx.kind, "sku", sku, now))
-            && ctx
-                .kind
-                .max
-                .is_some_and(|max| hourly <= max * ROUTINE_MAX_TOLERANCE);
         if routine {
             floor = floor.max(FAST_PATH_ROUTINE_POINTS);
         } else {
@@ -268,19 +355,29 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         }
     }
 
-    // Several independent novelties at once on a big cost (a never-seen principal launching a
-    // never-used type in a never-used region) are how a leaked key looks: critical, whatever
-    // each adds on its own.
-    if novelties.len() >= COINCIDENT_NOVELTIES_FOR_CRITICAL
-        && hourly > FAST_PATH_WARNING_USD_PER_HOUR
-        && !is_aws_service(event)
-    {
-        floor = floor.max(COLD_START_CRITICAL_POINTS);
-        reasons.push(format!(
-            "{} novelties at once ({}) on ${hourly:.2}/hr",
-            novelties.len(),
-            novelties.join(", ")
-        ));
+    // Calibrated severity: the monthly cost at stake (a burst's calls together) and how many
+    // independent novelties coincide on it. AWS services and routine work are not novel, and
+    // in an account without history yet everything is: the cold-start thresholds rule there.
+    if !routine && !is_aws_service(event) && ctx.account.moments.count >= LEARNING_MIN_EVENTS {
+        let calls = if novelties.contains(&"burst") {
+            ctx.recent_calls_by_actor + 1.0
+        } else {
+            1.0
+        };
+        let monthly = hourly * HOURS_PER_MONTH * calls;
+        if let Some(severity) = calibrated_severity(monthly, novelties.len()) {
+            let p = severity_points(severity);
+            if p > floor.max(points) {
+                reasons.push(format!(
+                    "{} at stake a month with {} ({}): {}",
+                    money_per_month(monthly),
+                    plural(novelties.len(), "novelty", "novelties"),
+                    novelties.join(", "),
+                    severity.as_str()
+                ));
+            }
+            floor = floor.max(p);
+        }
     }
 
     let mut score = points.max(floor);

@@ -344,41 +344,50 @@ fn zscore_points_grow_four_per_sigma_from_thirty_and_halve_for_a_cost_seen_befor
     let seen = with(kind.clone(), |b| b.max = Some(3.4));
     let a = assess(&e, &mature(&seen, &seen)).unwrap();
     assert_eq!(a.score, 21.0, "{a:?}");
-    assert!(a.reasons[0].ends_with("though it has cost as much before"));
+    assert!(a.reasons[0].ends_with("though it is routine for this actor"));
+    // Someone else's launch of the same cost: not their routine, but it has cost as much.
+    let other = event(5.0, "m5.4xlarge", "us-east-1", MALLORY);
+    let a = assess(&other, &mature(&seen, &seen)).unwrap();
+    assert!(
+        a.reasons[0].ends_with("though it has cost as much before"),
+        "{a:?}"
+    );
 }
 
+/// Novelty points below the calibrated table's first row ($250 a month at stake), where
+/// the points alone decide.
 #[test]
 fn novelty_points_are_weighted_by_the_hourly_cost() {
-    let kind = baseline(40.0, 1.0, 0.5, &["m5.large"]);
+    let kind = baseline(40.0, 0.3, 0.1, &["m5.large"]);
     let ctx = mature(&kind, &kind);
-    // $1/hr weighs 0.9: a new region is 40 × 0.9 = 36 points.
+    // $0.30/hr weighs 0.6: a new region is 40 × 0.6 = 24 points.
     assert_eq!(
-        score(&event(1.0, "m5.large", "ap-southeast-1", ALICE), &ctx),
-        36.0
+        score(&event(0.3, "m5.large", "ap-southeast-1", ALICE), &ctx),
+        24.0
     );
-    // …with an actor new to the account, 15 × 0.9 more.
+    // …with an actor new to the account, 15 × 0.6 more.
     assert_eq!(
-        score(&event(1.0, "m5.large", "ap-southeast-1", MALLORY), &ctx),
-        49.5
+        score(&event(0.3, "m5.large", "ap-southeast-1", MALLORY), &ctx),
+        33.0
     );
-    // …with an actor the account knows, new to this type, 8 × 0.9 more.
+    // …with an actor the account knows, new to this type, 8 × 0.6 more.
     let account = with(kind.clone(), |b| {
         b.actors.insert(BOB.into());
     });
     let a = assess(
-        &event(1.0, "m5.large", "ap-southeast-1", BOB),
+        &event(0.3, "m5.large", "ap-southeast-1", BOB),
         &mature(&kind, &account),
     )
     .unwrap();
-    assert_eq!(a.score, 43.2, "{a:?}");
+    assert_eq!(a.score, 28.8, "{a:?}");
     assert!(a
         .reasons
         .iter()
         .any(|r| r == "first ec2:instance launched by this actor (bob)"));
-    // …with an instance type new to the account, 15 × 0.9 more.
+    // …with an instance type new to the account, 15 × 0.6 more.
     assert_eq!(
-        score(&event(1.0, "r6i.large", "ap-southeast-1", ALICE), &ctx),
-        49.5
+        score(&event(0.3, "r6i.large", "ap-southeast-1", ALICE), &ctx),
+        33.0
     );
     // At $0.05/hr (weight 0.3) a new region alone is 12 points: nothing worth a finding.
     assert_eq!(
@@ -390,16 +399,16 @@ fn novelty_points_are_weighted_by_the_hourly_cost() {
 #[test]
 fn the_first_resource_of_a_type_counts_as_new_and_names_the_type() {
     let empty = Baseline::default();
-    let account = baseline(40.0, 1.0, 0.5, &["m5.large"]);
+    let account = baseline(40.0, 0.3, 0.1, &["m5.large"]);
     let ctx = Context {
         kind: &empty,
         account: &account,
         account_since: Some(now() - Duration::days(60)),
         recent_calls_by_actor: 0.0,
     };
-    // New region 36 + new type 15 × 0.9.
-    let a = assess(&event(1.0, "m5.large", "ap-southeast-1", ALICE), &ctx).unwrap();
-    assert_eq!(a.score, 49.5, "{a:?}");
+    // New region 24 + new type 15 × 0.6.
+    let a = assess(&event(0.3, "m5.large", "ap-southeast-1", ALICE), &ctx).unwrap();
+    assert_eq!(a.score, 33.0, "{a:?}");
     assert!(a
         .reasons
         .iter()
@@ -552,27 +561,148 @@ proptest! {
 
 /// Three independent novelties at once (a never-seen principal, a never-used region, a
 /// never-used instance type) on a cost above $5/hr are critical; two are not raised.
+/// The calibrated table: a leaked key's GPU launch (principal, region and type all new) is
+/// critical from about $1,000 a month at stake, even when each call costs under the fast
+/// path's $5/hr; a known principal's is a warning; the same novelties on a small cost are not
+/// critical.
 #[test]
-fn three_novelties_at_once_on_a_big_cost_are_critical() {
-    // A baseline wide enough that the z-score says nothing about $7/hr.
+fn coinciding_novelties_on_the_cost_at_stake_set_the_least_severity() {
+    // A baseline wide enough that the z-score says nothing about $5/hr.
     let kind = baseline(40.0, 4.0, 3.0, &["m5.large", "c5.4xlarge"]);
     let ctx = mature(&kind, &kind);
-    let leak = event(7.09, "g5.12xlarge", "ap-southeast-2", MALLORY);
+    let leak = event(4.89, "g4dn.12xlarge", "ap-southeast-2", MALLORY);
     let a = assess(&leak, &ctx).unwrap();
     assert_eq!(a.severity, Severity::Critical, "{:?}", a.reasons);
-    assert!(a
-        .reasons
-        .iter()
-        .any(|r| r.starts_with("3 novelties at once (region, principal, instance type)")));
-    // The same launch by a principal the account knows: two novelties, a warning.
-    let known = event(7.09, "g5.12xlarge", "ap-southeast-2", ALICE);
-    assert_eq!(assess(&known, &ctx).unwrap().severity, Severity::Warning);
-    // Three novelties on a small cost stay below critical.
-    let small = event(0.9, "g4dn.xlarge", "ap-southeast-2", MALLORY);
-    assert_ne!(
-        assess(&small, &ctx).map(|a| a.severity),
-        Some(Severity::Critical)
+    assert!(
+        a.reasons.iter().any(|r| r
+            == "$3570 at stake a month with 3 novelties (region, principal, instance type): critical"),
+        "{:?}",
+        a.reasons
     );
+    let known = event(4.89, "g4dn.12xlarge", "ap-southeast-2", ALICE);
+    assert_eq!(assess(&known, &ctx).unwrap().severity, Severity::Warning);
+    let small = event(0.9, "g4dn.xlarge", "ap-southeast-2", MALLORY);
+    assert_eq!(assess(&small, &ctx).unwrap().severity, Severity::Warning);
+}
+
+#[test]
+fn the_calibrated_table_bands_start_at_250_1000_and_10000_dollars_a_month() {
+    use dd0c_scorer::signals::calibrated_severity as table;
+    assert_eq!(table(249.99, 3), None);
+    assert_eq!(table(250.0, 0), None);
+    assert_eq!(table(250.0, 1), Some(Severity::Info));
+    assert_eq!(table(250.0, 2), Some(Severity::Warning));
+    assert_eq!(table(999.99, 3), Some(Severity::Warning));
+    assert_eq!(table(1_000.0, 1), Some(Severity::Warning));
+    assert_eq!(table(1_000.0, 2), Some(Severity::Warning));
+    assert_eq!(table(1_000.0, 3), Some(Severity::Critical));
+    assert_eq!(table(9_999.0, 2), Some(Severity::Warning));
+    assert_eq!(table(10_000.0, 1), Some(Severity::Warning));
+    assert_eq!(table(10_000.0, 2), Some(Severity::Critical));
+    assert_eq!(table(10_000.0, 6), Some(Severity::Critical));
+}
+
+/// A multi-terabyte volume by a person in an established account: one novelty (its scale
+/// against the average volume; an earlier flagged outlier raised the largest, not the
+/// average) on $1,120 a month is a warning. Below ten times the average it is not a novelty.
+#[test]
+fn a_multi_terabyte_volume_is_a_warning_by_its_scale_against_the_average() {
+    let volumes = with(baseline(30.0, 0.03, 0.01, &["gp3"]), |b| {
+        b.max = Some(6.0);
+    });
+    let account = baseline(200.0, 0.5, 0.3, &["gp3", "m5.large"]);
+    let big = CostEvent {
+        resource_type: "ebs:volume".into(),
+        ..event(1.53, "gp3", "us-east-1", ALICE)
+    };
+    let a = assess(&big, &mature(&volumes, &account)).unwrap();
+    assert_eq!(a.severity, Severity::Warning, "{:?}", a.reasons);
+    assert!(
+        a.reasons
+            .iter()
+            .any(|r| r.starts_with("51× what a ebs:volume costs on average")),
+        "{:?}",
+        a.reasons
+    );
+    let ordinary = CostEvent {
+        resource_type: "ebs:volume".into(),
+        ..event(0.29, "gp3", "us-east-1", ALICE)
+    };
+    assert!(assess(&ordinary, &mature(&volumes, &account)).is_none());
+}
+
+/// A nightly job's role that picks another type, or runs more instances, stays routine up to
+/// three times the largest cost of its type; a person's new type does not; and the same role
+/// launching far more (a GPU fleet) is not routine.
+#[test]
+fn established_automation_is_routine_whatever_type_it_picks_within_three_times_the_largest() {
+    const JOB: &str = "arn:aws:sts::111111111111:assumed-role/batch-runner/nightly-7f3a";
+    const JOB_ROLE: &str = "arn:aws:iam::111111111111:role/batch-runner";
+    let mut item = Item::new();
+    let long_ago = AttrValue::S(time_key(&(now() - Duration::days(30))));
+    item.insert("count".into(), AttrValue::N(60.0));
+    item.insert("sum".into(), AttrValue::N(90.0));
+    item.insert("sum_sq".into(), AttrValue::N(59.0 + 60.0 * 1.5 * 1.5));
+    item.insert("max".into(), AttrValue::N(3.4));
+    item.insert("actors".into(), AttrValue::string_set([ALICE, JOB_ROLE]));
+    item.insert("regions".into(), AttrValue::string_set(["us-east-1"]));
+    item.insert("skus".into(), AttrValue::string_set(["c5.4xlarge"]));
+    item.insert("first_seen".into(), long_ago.clone());
+    for (kind, value) in [("actor", ALICE), ("actor", JOB_ROLE), ("sku", "c5.4xlarge")] {
+        item.insert(first_seen_attribute(kind, value), long_ago.clone());
+    }
+    let kind = Baseline::from_item(Some(item));
+    let job = |hourly: f64, sku: &str| CostEvent {
+        actor: Actor {
+            arn: JOB.into(),
+            name: "batch-runner".into(),
+            kind: ActorKind::AssumedRole,
+            source: Source::Sdk,
+            ..console_user()
+        },
+        ..event(hourly, sku, "us-east-1", JOB)
+    };
+    let new_type = assess(&job(7.65, "c5.9xlarge"), &mature(&kind, &kind));
+    assert!(
+        new_type
+            .as_ref()
+            .is_none_or(|a| a.severity < Severity::Warning),
+        "{new_type:?}"
+    );
+    let person = CostEvent {
+        sku: Some("c5.9xlarge".into()),
+        ..event(7.65, "c5.9xlarge", "us-east-1", ALICE)
+    };
+    assert!(assess(&person, &mature(&kind, &kind)).unwrap().severity >= Severity::Warning);
+    let gpus = assess(&job(24.48, "p3.16xlarge"), &mature(&kind, &kind)).unwrap();
+    assert!(gpus.severity >= Severity::Warning, "{gpus:?}");
+}
+
+/// Terraform applies many resources at once: its burst is no novelty for the table, so its
+/// first database in a plan of five calls is not a warning.
+#[test]
+fn an_iac_burst_is_not_a_novelty() {
+    let account = baseline(200.0, 0.5, 0.3, &["m5.large"]);
+    let empty = Baseline::default();
+    let terraform = CostEvent {
+        resource_type: "rds:db".into(),
+        actor: actor(ALICE, Source::Iac(IacTool::Terraform)),
+        ..event(0.21, "db.m6i.large", "us-east-1", ALICE)
+    };
+    let ctx = Context {
+        recent_calls_by_actor: 4.0,
+        ..mature(&empty, &account)
+    };
+    let a = assess(&terraform, &ctx);
+    assert!(
+        a.as_ref().is_none_or(|a| a.severity < Severity::Warning),
+        "{a:?}"
+    );
+    let by_hand = CostEvent {
+        actor: actor(ALICE, Source::Cli),
+        ..terraform.clone()
+    };
+    assert_eq!(assess(&by_hand, &ctx).unwrap().severity, Severity::Warning);
 }
 
 /// A launch outside IaC where the account's launches are IaC scores higher and says so; an
@@ -694,24 +824,15 @@ fn a_new_principals_novelties_last_exactly_its_burst_window() {
 }
 
 /// The coincidence rule starts above $5/hr, not at it.
-#[test]
-fn three_novelties_at_exactly_five_dollars_are_not_raised() {
-    let kind = baseline(40.0, 4.0, 3.0, &["m5.large", "c5.4xlarge"]);
-    let ctx = mature(&kind, &kind);
-    let at = event(5.0, "g5.12xlarge", "ap-southeast-2", MALLORY);
-    assert!(!reasons_of(&at, &ctx)
-        .iter()
-        .any(|r| r.contains("novelties at once")));
-}
-
 /// Outside IaC adds exactly 15 points × the cost weight (here to a new type's 15 × 0.9).
 #[test]
 fn outside_iac_adds_fifteen_weighted_points() {
-    let kind = baseline(40.0, 1.0, 0.3, &["m5.large"]);
-    let iac_run = with(baseline(40.0, 1.0, 0.3, &["m5.large"]), |b| {
+    let kind = baseline(40.0, 0.3, 0.1, &["m5.large"]);
+    let iac_run = with(baseline(40.0, 0.3, 0.1, &["m5.large"]), |b| {
         b.iac_count = 36.0
     });
-    let console = event(1.2, "m5.xlarge", "us-east-1", ALICE);
+    // Below the calibrated table ($248 a month): new region 24 + new type 9 + outside IaC 9.
+    let console = event(0.34, "m5.xlarge", "eu-west-3", ALICE);
     let total = score(&console, &mature(&kind, &iac_run));
-    assert!((total - 2.0 * 15.0 * 0.9).abs() < 1e-9, "{total}");
+    assert!((total - (40.0 + 15.0 + 15.0) * 0.6).abs() < 1e-9, "{total}");
 }

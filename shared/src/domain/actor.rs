@@ -125,7 +125,10 @@ fn source_of(record: &CloudTrailRecord) -> Source {
     if let Some(tool) = iac_tool_from_user_agent(ua) {
         return Source::Iac(tool);
     }
-    if ui.identity_type.as_deref() == Some("AWSService") || invoking_service(invoked_by).is_some() {
+    if ui.identity_type.as_deref() == Some("AWSService")
+        || invoking_service(invoked_by).is_some()
+        || is_service_linked_role(record)
+    {
         return Source::AwsService;
     }
     // Console pages call APIs with the browser's agent, an "<Service> Console" agent
@@ -180,6 +183,18 @@ fn is_person(record: &CloudTrailRecord) -> bool {
         }
         _ => false,
     }
+}
+
+/// A session of a service-linked role (`…:role/aws-service-role/<service>/…`): only its AWS
+/// service can assume it, whatever user agent its calls carry ("AWS Internal" included).
+fn is_service_linked_role(record: &CloudTrailRecord) -> bool {
+    let issuer = record
+        .user_identity
+        .session_context
+        .as_ref()
+        .and_then(|c| c.session_issuer.as_ref())
+        .and_then(|i| i.arn.as_deref());
+    issuer.is_some_and(|arn| arn.contains(":role/aws-service-role/"))
 }
 
 /// CDK deploys through CloudFormation with its bootstrap execution role
@@ -411,6 +426,31 @@ mod tests {
         ));
         assert_eq!(a.arn, runs[1]);
         assert_eq!(a.name, "nightly-etl/etl-2026-12-01");
+    }
+
+    /// Only its service can assume a service-linked role: its calls are the service's,
+    /// whatever the agent says; an ordinary role's console call stays the console.
+    #[test]
+    fn a_service_linked_role_is_its_service_whatever_the_agent() {
+        let session = |issuer: &str| {
+            json!({"type": "AssumedRole",
+                "arn": format!("arn:aws:sts::111111111111:assumed-role/{}/session-1", issuer.rsplit('/').next().unwrap()),
+                "sessionContext": {"sessionIssuer": {"type": "Role",
+                    "arn": format!("arn:aws:iam::111111111111:role/{issuer}")}}})
+        };
+        let eks = session("aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS");
+        for ua in ["AWS Internal", "eks.amazonaws.com", "Boto3/1.34.0"] {
+            assert_eq!(
+                Actor::from_record(&record(eks.clone(), ua)).source,
+                Source::AwsService,
+                "{ua}"
+            );
+        }
+        let ordinary = session("ops/AWS-SystemsManager-AutomationRole");
+        assert_eq!(
+            Actor::from_record(&record(ordinary, "AWS Internal")).source,
+            Source::Console
+        );
     }
 
     #[test]

@@ -1,11 +1,24 @@
-//! `dd0c simulate`: realistic, labeled CloudTrail for the accuracy benchmark and demos.
+//! `dd0c simulate`: labeled CloudTrail shaped like real organisations' accounts, for the
+//! accuracy benchmark and demos. Deterministic per seed.
 //!
-//! Normal behaviour per account: Terraform applies on weekdays, Auto Scaling launching and
-//! terminating, a nightly batch job, console users, and a steady stream of read-only calls.
-//! Injected anomalies (labeled with the severity dd0c must reach at least): leaked-key GPU
-//! bursts in a region the account never used (calls of one cheap GPU instance each, or of two
-//! big ones), one-off huge instances, huge Multi-AZ databases (of current classes too), launch-template launches (type only in the response), big provisioned
-//! concurrency, expensive volumes. Deterministic per seed.
+//! Routine activity per account (each call tagged with its source, for per-source figures):
+//! Terraform applies on weekdays in any of the account's one to three regions (current
+//! families, volumes, security groups, databases), run by CI under a new session name each
+//! time; a nightly batch job with a session per night whose instance type changes now and
+//! then; Auto Scaling; Karpenter picking current families through instant fleets; console
+//! users; nightly backups of what Terraform owns (DLM snapshots, database snapshots and weekly
+//! images by a backup function); EKS's service-linked role keeping a security group open; a
+//! steady stream of read-only calls.
+//!
+//! Injected and labeled with the least severity dd0c must give them: cost anomalies (GPU
+//! bursts by a leaked key or a never-seen role in a region the account never used, huge
+//! instances, huge Multi-AZ databases of current classes, a Multi-AZ database on provisioned
+//! IOPS, launch-template launches, big provisioned concurrency, provisioned-IOPS and
+//! multi-terabyte volumes) and drift (people changing Terraform-owned security groups,
+//! instances and databases, from the console or through it as "AWS Internal").
+//!
+//! Not modelled yet: history from before an account connected (the backfill), AWS Organizations
+//! with shared roles across accounts, Spot interruptions.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -16,6 +29,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+mod identity;
+mod managed;
+
+use identity::{Who, CONSOLE_USERS};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimulateOptions {
@@ -46,13 +64,26 @@ pub struct Label {
     /// The least severity dd0c must give it.
     pub expected_severity: String,
     pub event_time: DateTime<Utc>,
+    /// Which product must find it: `cost` (an anomaly) or `drift`.
+    #[serde(default = "cost_product")]
+    pub product: String,
 }
+
+fn cost_product() -> String {
+    COST.to_owned()
+}
+
+pub const COST: &str = "cost";
+pub const DRIFT: &str = "drift";
 
 #[derive(Debug, Clone)]
 pub struct SimRecord {
     pub account: String,
     pub time: DateTime<Utc>,
     pub record: Value,
+    /// The routine activity (or injected scenario) the call belongs to, for per-source
+    /// figures: `terraform`, `nightly_batch`, `karpenter`, `backups`, …
+    pub activity: &'static str,
 }
 
 #[derive(Debug, Default)]
@@ -65,23 +96,45 @@ pub struct Simulation {
 
 const HOME: &str = "us-east-1";
 const SECOND: &str = "eu-west-1";
+const OTHER_HOME_REGIONS: [&str; 2] = [SECOND, "us-west-2"];
 const FAR_REGIONS: [&str; 3] = ["ap-southeast-2", "sa-east-1", "ap-northeast-1"];
-const TERRAFORM_UA: &str = "APN/1.0 HashiCorp/1.0 Terraform/1.7.5 (+https://www.terraform.io) terraform-provider-aws/5.40.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.25.2 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.150.0";
-const SDK_UA: &str =
-    "aws-sdk-go-v2/1.25.2 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.150.0";
-const BOTO_UA: &str = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.15 md/arch#x86_64 lang/python#3.11.4 cfg/retry-mode#legacy Botocore/1.34.0";
-const BROWSER_UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
-
-#[derive(Clone, Copy)]
-enum Who {
-    Terraform,
-    AutoScaling,
-    Batch,
-    Console(usize),
-    Leaked,
-}
-
-const CONSOLE_USERS: [&str; 3] = ["alice@example.com", "bruno@example.com", "chen@example.com"];
+/// What the nightly job runs on when it does not run on its usual c5.4xlarge.
+const BATCH_TYPES: [&str; 5] = [
+    "c6i.4xlarge",
+    "c6a.4xlarge",
+    "m6i.4xlarge",
+    "c7i.4xlarge",
+    "c5.9xlarge",
+];
+/// Current families, as a Karpenter NodePool allows them.
+const KARPENTER_TYPES: [&str; 10] = [
+    "c6i.xlarge",
+    "c6a.2xlarge",
+    "m6i.xlarge",
+    "m7i.2xlarge",
+    "m6g.2xlarge",
+    "c7g.xlarge",
+    "r6i.xlarge",
+    "r7g.large",
+    "m7a.xlarge",
+    "c7i.2xlarge",
+];
+const TERRAFORM_TYPES: [&str; 7] = [
+    "t3.medium",
+    "m5.large",
+    "t3.large",
+    "m6i.large",
+    "m7g.large",
+    "c7g.xlarge",
+    "t4g.medium",
+];
+const TERRAFORM_DB_CLASSES: [&str; 4] = [
+    "db.t4g.medium",
+    "db.r6g.large",
+    "db.m6i.large",
+    "db.t3.medium",
+];
+const CONSOLE_TYPES: [&str; 4] = ["t3.small", "t3.medium", "t3.micro", "t4g.small"];
 
 struct Gen {
     rng: StdRng,
@@ -89,6 +142,10 @@ struct Gen {
     records: Vec<SimRecord>,
     labels: Vec<Label>,
     next_instance: u64,
+    /// The activity the calls pushed now belong to.
+    activity: &'static str,
+    /// What Terraform created and still owns, for backups and drift to act on.
+    owned: managed::Owned,
 }
 
 impl Gen {
@@ -107,95 +164,6 @@ impl Gen {
             self.hex(3),
             self.hex(12)
         )
-    }
-
-    fn identity(&mut self, who: Who) -> (Value, &'static str, String) {
-        let acc = self.account.clone();
-        match who {
-            Who::Terraform => (
-                json!({
-                    "type": "AssumedRole",
-                    "principalId": "AROAEXAMPLETF:terraform",
-                    "arn": format!("arn:aws:sts::{acc}:assumed-role/terraform-deployer/terraform"),
-                    "accountId": acc, "accessKeyId": "ASIAEXAMPLETF",
-                    "sessionContext": {
-                        "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLETF",
-                            "arn": format!("arn:aws:iam::{acc}:role/terraform-deployer"),
-                            "accountId": acc, "userName": "terraform-deployer"},
-                        "attributes": {"creationDate": "2026-01-01T00:00:00Z", "mfaAuthenticated": "false"}
-                    }
-                }),
-                TERRAFORM_UA,
-                "10.20.0.15".into(),
-            ),
-            Who::AutoScaling => (
-                json!({
-                    "type": "AssumedRole",
-                    "principalId": "AROAEXAMPLEAS:AutoScaling",
-                    "arn": format!("arn:aws:sts::{acc}:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling"),
-                    "accountId": acc,
-                    "sessionContext": {
-                        "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLEAS",
-                            "arn": format!("arn:aws:iam::{acc}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"),
-                            "accountId": acc, "userName": "AWSServiceRoleForAutoScaling"},
-                        "attributes": {"creationDate": "2026-01-01T00:00:00Z", "mfaAuthenticated": "false"}
-                    },
-                    "invokedBy": "autoscaling.amazonaws.com"
-                }),
-                "autoscaling.amazonaws.com",
-                "autoscaling.amazonaws.com".into(),
-            ),
-            Who::Batch => (
-                json!({
-                    "type": "AssumedRole",
-                    "principalId": "AROAEXAMPLEBA:nightly",
-                    "arn": format!("arn:aws:sts::{acc}:assumed-role/batch-runner/nightly"),
-                    "accountId": acc, "accessKeyId": "ASIAEXAMPLEBA",
-                    "sessionContext": {
-                        "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLEBA",
-                            "arn": format!("arn:aws:iam::{acc}:role/batch-runner"),
-                            "accountId": acc, "userName": "batch-runner"},
-                        "attributes": {"creationDate": "2026-01-01T00:00:00Z", "mfaAuthenticated": "false"}
-                    }
-                }),
-                SDK_UA,
-                "10.20.3.7".into(),
-            ),
-            Who::Console(i) => {
-                let user = CONSOLE_USERS[i % CONSOLE_USERS.len()];
-                (
-                    json!({
-                        "type": "AssumedRole",
-                        "principalId": format!("AROAEXAMPLESSO:{user}"),
-                        "arn": format!("arn:aws:sts::{acc}:assumed-role/AWSReservedSSO_Developer_0123456789abcdef/{user}"),
-                        "accountId": acc, "accessKeyId": "ASIAEXAMPLESSO",
-                        "sessionContext": {
-                            "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLESSO",
-                                "arn": format!("arn:aws:iam::{acc}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Developer_0123456789abcdef"),
-                                "accountId": acc, "userName": "AWSReservedSSO_Developer_0123456789abcdef"},
-                            "attributes": {"creationDate": "2026-01-01T00:00:00Z", "mfaAuthenticated": "true"}
-                        }
-                    }),
-                    BROWSER_UA,
-                    "203.0.113.20".into(),
-                )
-            }
-            Who::Leaked => (
-                json!({
-                    "type": "IAMUser",
-                    "principalId": "AIDAEXAMPLELEAK",
-                    "arn": format!("arn:aws:iam::{acc}:user/svc-reporting"),
-                    "accountId": acc, "accessKeyId": "AKIAEXAMPLELEAKED01",
-                    "userName": "svc-reporting"
-                }),
-                BOTO_UA,
-                format!(
-                    "185.220.{}.{}",
-                    self.rng.gen_range(1..255),
-                    self.rng.gen_range(1..255)
-                ),
-            ),
-        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -236,17 +204,30 @@ impl Gen {
             account: self.account.clone(),
             time,
             record,
+            activity: self.activity,
         });
         event_id
     }
 
     fn label(&mut self, event_id: String, time: DateTime<Utc>, kind: &str, severity: &str) {
+        self.label_for(COST, event_id, time, kind, severity);
+    }
+
+    fn label_for(
+        &mut self,
+        product: &str,
+        event_id: String,
+        time: DateTime<Utc>,
+        kind: &str,
+        severity: &str,
+    ) {
         self.labels.push(Label {
             event_id,
             account: self.account.clone(),
             kind: kind.into(),
             expected_severity: severity.into(),
             event_time: time,
+            product: product.into(),
         });
     }
 
@@ -374,6 +355,7 @@ impl Gen {
         )
     }
 
+    /// CreateDBInstance (PostgreSQL); `iops`: provisioned-IOPS (io1) storage, else gp3.
     #[allow(clippy::too_many_arguments)]
     fn create_db(
         &mut self,
@@ -384,22 +366,28 @@ impl Gen {
         class: &str,
         multi_az: bool,
         storage: u32,
+        iops: Option<u32>,
     ) -> String {
-        let request = json!({
+        let storage_type = if iops.is_some() { "io1" } else { "gp3" };
+        let mut request = json!({
             "dBInstanceIdentifier": name, "dBInstanceClass": class, "engine": "postgres",
             "engineVersion": "15.5", "masterUsername": "app", "masterUserPassword": "HIDDEN_DUE_TO_SECURITY_REASONS",
-            "allocatedStorage": storage, "storageType": "gp3", "multiAZ": multi_az,
+            "allocatedStorage": storage, "storageType": storage_type, "multiAZ": multi_az,
             "publiclyAccessible": false, "storageEncrypted": true,
         });
-        let response = json!({
+        let mut response = json!({
             "dBInstanceIdentifier": name, "dBInstanceClass": class, "engine": "postgres",
             "engineVersion": "15.5", "dBInstanceStatus": "creating", "masterUsername": "app",
-            "allocatedStorage": storage, "storageType": "gp3", "multiAZ": multi_az,
+            "allocatedStorage": storage, "storageType": storage_type, "multiAZ": multi_az,
             "dbiResourceId": format!("db-{}", self.hex(26).to_uppercase()),
             "dBInstanceArn": format!("arn:aws:rds:{region}:{}:db:{name}", self.account),
             "publiclyAccessible": false, "storageEncrypted": true,
             "pendingModifiedValues": {"masterUserPassword": "****"},
         });
+        if let Some(iops) = iops {
+            request["iops"] = json!(iops);
+            response["iops"] = json!(iops);
+        }
         self.push(
             time,
             who,
@@ -410,6 +398,50 @@ impl Gen {
             response,
             false,
         )
+    }
+
+    /// Karpenter's instant fleet of one node (logged in the PascalCase `CreateFleetRequest`
+    /// shape); the ids of what it launched.
+    fn create_fleet(
+        &mut self,
+        time: DateTime<Utc>,
+        region: &str,
+        instance_type: &str,
+        spot: bool,
+    ) -> Vec<String> {
+        let ids = self.instance_ids(1);
+        let capacity = if spot { "spot" } else { "on-demand" };
+        let request = json!({"CreateFleetRequest": {
+            "Type": "instant",
+            "TargetCapacitySpecification": {"TotalTargetCapacity": 1, "DefaultTargetCapacityType": capacity},
+            "LaunchTemplateConfigs": {
+                "LaunchTemplateSpecification": {"LaunchTemplateName": "karpenter.k8s.aws/1234567890", "Version": "$Latest"},
+                "Overrides": [{"InstanceType": instance_type, "SubnetId": "subnet-0abc", "AvailabilityZone": format!("{region}a")}]
+            },
+            "TagSpecification": {"ResourceType": "instance", "Tag": [{"Key": "karpenter.sh/nodepool", "Value": "default"}]}
+        }});
+        let response = json!({"CreateFleetResponse": {
+            "requestId": self.uuid(),
+            "fleetId": format!("fleet-{}", self.uuid()),
+            "errorSet": "",
+            "fleetInstanceSet": {"item": {
+                "instanceIds": {"item": ids[0]},
+                "instanceType": instance_type,
+                "lifecycle": if spot { "spot" } else { "on-demand" },
+                "launchTemplateAndOverrides": {"overrides": {"InstanceType": instance_type}}
+            }}
+        }});
+        self.push(
+            time,
+            Who::Karpenter,
+            "ec2",
+            "CreateFleet",
+            region,
+            request,
+            response,
+            false,
+        );
+        ids
     }
 
     fn create_function(&mut self, time: DateTime<Utc>, region: &str, name: &str, memory: u32) {
@@ -454,7 +486,7 @@ impl Gen {
         )
     }
 
-    fn noise(&mut self, time: DateTime<Utc>) {
+    fn noise(&mut self, time: DateTime<Utc>, regions: &[&'static str]) {
         let who = match self.rng.gen_range(0..4) {
             0 => Who::Terraform,
             1 => Who::Batch,
@@ -467,7 +499,11 @@ impl Gen {
             3 => ("rds", "DescribeDBInstances"),
             _ => ("iam", "GetRole"),
         };
-        let region = if self.rng.gen_bool(0.8) { HOME } else { SECOND };
+        let region = if self.rng.gen_bool(0.7) {
+            HOME
+        } else {
+            regions[self.rng.gen_range(0..regions.len())]
+        };
         self.push(
             time,
             who,
@@ -487,6 +523,21 @@ fn at(day: DateTime<Utc>, hour: u32, minute: u32, second: u32) -> DateTime<Utc> 
         + Duration::seconds(second as i64)
 }
 
+/// The regions an account works in: its home, and for most accounts one or two more.
+fn account_regions(g: &mut Gen) -> Vec<&'static str> {
+    let mut regions = vec![HOME];
+    for r in OTHER_HOME_REGIONS {
+        if g.rng.gen_bool(0.45) {
+            regions.push(r);
+        }
+    }
+    regions
+}
+
+fn pick<'a>(g: &mut Gen, items: &[&'a str]) -> &'a str {
+    items[g.rng.gen_range(0..items.len())]
+}
+
 fn simulate_account(
     options: &SimulateOptions,
     index: u32,
@@ -504,16 +555,19 @@ fn simulate_account(
         records: Vec::new(),
         labels: Vec::new(),
         next_instance: index as u64 * 1_000_000,
+        activity: "read_only",
+        owned: managed::Owned::default(),
     };
     let days = options.days.max(1);
+    let regions = account_regions(&mut g);
+    let runs_karpenter = g.rng.gen_bool(0.5);
     let mut running_asg: Vec<(DateTime<Utc>, Vec<String>)> = Vec::new();
-    let tf_types = ["t3.medium", "m5.large", "t3.large"];
-    let console_types = ["t3.small", "t3.medium", "t3.micro"];
+    let mut running_nodes: Vec<(DateTime<Utc>, String, Vec<String>)> = Vec::new();
     let function = "orders-api";
     for d in 0..days {
         let day = start + Duration::days(d as i64);
         let weekday = day.weekday().num_days_from_monday() < 5;
-        // Read-only calls throughout the day.
+        g.activity = "read_only";
         for _ in 0..options.noise_per_day {
             let t = at(
                 day,
@@ -521,13 +575,25 @@ fn simulate_account(
                 g.rng.gen_range(0..60),
                 g.rng.gen_range(0..60),
             );
-            g.noise(t);
+            g.noise(t, &regions);
         }
-        // Nightly batch: four compute instances for two hours.
+        // Backups run at night, of what Terraform created on earlier days.
+        g.routine_backups(day);
+        g.service_upkeep(day);
+        // Nightly batch: compute instances for two hours; the job picks whatever type its
+        // configuration names that night (mostly the usual one, sometimes a newer family).
+        g.activity = "nightly_batch";
         let t = at(day, 2, 0, g.rng.gen_range(0..30));
-        let (_, ids) = g.run_instances(t, Who::Batch, HOME, "c5.4xlarge", 4, None);
+        let ty = if g.rng.gen_bool(0.75) {
+            "c5.4xlarge"
+        } else {
+            pick(&mut g, &BATCH_TYPES)
+        };
+        let n = g.rng.gen_range(3..6);
+        let (_, ids) = g.run_instances(t, Who::Batch, HOME, ty, n, None);
         g.terminate(t + Duration::hours(2), Who::Batch, HOME, &ids);
         // Auto Scaling follows the daily load.
+        g.activity = "autoscaling";
         for _ in 0..g.rng.gen_range(3..7) {
             let t = at(
                 day,
@@ -539,14 +605,35 @@ fn simulate_account(
             let (_, ids) = g.run_instances(t, Who::AutoScaling, HOME, "c5.xlarge", n, None);
             running_asg.push((t + Duration::hours(g.rng.gen_range(1..5)), ids));
         }
-        // Terraform applies on weekdays.
+        // Karpenter provisions EKS nodes of whatever type fits the pending pods best.
+        if runs_karpenter {
+            g.activity = "karpenter";
+            for _ in 0..g.rng.gen_range(2..8) {
+                let t = at(
+                    day,
+                    g.rng.gen_range(0..24),
+                    g.rng.gen_range(0..60),
+                    g.rng.gen_range(0..60),
+                );
+                let ty = pick(&mut g, &KARPENTER_TYPES);
+                let spot = g.rng.gen_bool(0.3);
+                let ids = g.create_fleet(t, HOME, ty, spot);
+                running_nodes.push((
+                    t + Duration::hours(g.rng.gen_range(2..30)),
+                    HOME.into(),
+                    ids,
+                ));
+            }
+        }
+        // Terraform applies on weekdays, in any of the account's regions.
         if weekday && g.rng.gen_bool(0.7) {
+            g.activity = "terraform";
             let t0 = at(day, g.rng.gen_range(9..17), g.rng.gen_range(0..60), 0);
-            let region = if g.rng.gen_bool(0.8) { HOME } else { SECOND };
+            let region = pick(&mut g, &regions);
             for k in 0..g.rng.gen_range(1..4) {
-                let ty = tf_types[g.rng.gen_range(0..tf_types.len())];
+                let ty = pick(&mut g, &TERRAFORM_TYPES);
                 let n = g.rng.gen_range(1..3);
-                g.run_instances(
+                let (_, ids) = g.run_instances(
                     t0 + Duration::seconds(20 * k),
                     Who::Terraform,
                     region,
@@ -554,58 +641,100 @@ fn simulate_account(
                     n,
                     None,
                 );
+                g.owned
+                    .instances
+                    .extend(ids.into_iter().map(|i| (region, i)));
             }
-            if g.rng.gen_bool(0.3) {
-                g.create_volume(
+            if g.rng.gen_bool(0.4) {
+                let size = [50, 100, 200, 500][g.rng.gen_range(0..4)];
+                let id = g.create_volume(
                     t0 + Duration::seconds(90),
                     Who::Terraform,
                     region,
                     "gp3",
-                    100,
+                    size,
                     None,
                 );
+                g.owned.volumes.push((region, volume_id_of(&g, &id)));
             }
-            if g.rng.gen_bool(0.1) {
+            if g.rng.gen_bool(0.3) {
+                g.create_security_group(t0 + Duration::seconds(100), region, d);
+            }
+            if g.rng.gen_bool(0.12) {
                 let name = format!("app-db-{d}");
+                let class = pick(&mut g, &TERRAFORM_DB_CLASSES);
                 g.create_db(
                     t0 + Duration::seconds(120),
                     Who::Terraform,
                     region,
                     &name,
-                    "db.t3.medium",
+                    class,
                     false,
                     100,
+                    None,
                 );
+                g.owned.databases.push((region, name));
             }
         }
         if d == 0 {
+            g.activity = "terraform";
             g.create_function(at(day, 10, 0, 0), HOME, function, 3008);
+            g.create_security_group(at(day, 10, 1, 0), HOME, d);
         }
         // Console users now and then.
         if g.rng.gen_bool(0.35) {
+            g.activity = "console";
             let t = at(day, g.rng.gen_range(9..19), g.rng.gen_range(0..60), 0);
-            let ty = console_types[g.rng.gen_range(0..console_types.len())];
+            let ty = pick(&mut g, &CONSOLE_TYPES);
             let user = g.rng.gen_range(0..CONSOLE_USERS.len());
-            g.run_instances(t, Who::Console(user), HOME, ty, 1, None);
+            let region = pick(&mut g, &regions);
+            g.run_instances(t, Who::Console(user), region, ty, 1, None);
         }
-        // Scale-in of what Auto Scaling launched earlier.
+        // Scale-in of what Auto Scaling and Karpenter launched earlier.
         let now_end = day + Duration::days(1);
+        g.activity = "autoscaling";
         let (due, keep): (Vec<_>, Vec<_>) = running_asg.drain(..).partition(|(t, _)| *t < now_end);
         running_asg = keep;
         for (t, ids) in due {
             g.terminate(t, Who::AutoScaling, HOME, &ids);
         }
+        g.activity = "karpenter";
+        let (due, keep): (Vec<_>, Vec<_>) =
+            running_nodes.drain(..).partition(|(t, _, _)| *t < now_end);
+        running_nodes = keep;
+        for (t, region, ids) in due {
+            g.terminate(t, Who::Karpenter, &region, &ids);
+        }
     }
-    inject_anomalies(&mut g, start, days, function);
+    inject_anomalies(&mut g, start, days, function, &regions);
+    g.inject_drift(start, days);
     (g.records, g.labels)
+}
+
+/// The volume id in a CreateVolume call's response.
+fn volume_id_of(g: &Gen, event_id: &str) -> String {
+    g.records
+        .iter()
+        .rev()
+        .find(|r| r.record["eventID"] == event_id)
+        .and_then(|r| r.record["responseElements"]["volumeId"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Each anomaly kind once per account, at a random time (some during the learning period,
 /// most after it).
-fn inject_anomalies(g: &mut Gen, start: DateTime<Utc>, days: u32, function: &str) {
+fn inject_anomalies(
+    g: &mut Gen,
+    start: DateTime<Utc>,
+    days: u32,
+    function: &str,
+    regions: &[&str],
+) {
     if days < 3 {
         return;
     }
+    g.activity = "anomaly";
     let when = |g: &mut Gen| {
         let d = g.rng.gen_range(2..days) as i64;
         at(
@@ -615,16 +744,32 @@ fn inject_anomalies(g: &mut Gen, start: DateTime<Utc>, days: u32, function: &str
             g.rng.gen_range(0..60),
         )
     };
-    // Leaked key: GPU instances in a region the account never used, several calls in minutes;
-    // each call may be cheap on its own (one g5.12xlarge, $5.67/hr) or not.
+    let far: Vec<&str> = FAR_REGIONS
+        .iter()
+        .copied()
+        .filter(|r| !regions.contains(r))
+        .collect();
+    // Leaked credentials: GPU instances in a region the account never used, several calls in
+    // minutes, by a leaked user key or a never-seen role session; each call may be cheap on
+    // its own (one g5.12xlarge, $5.67/hr) or not.
     let t = when(g);
-    let region = FAR_REGIONS[g.rng.gen_range(0..FAR_REGIONS.len())];
-    let (gpu, per_call) =
-        [("p3.16xlarge", 2), ("g5.12xlarge", 1), ("g4dn.12xlarge", 1)][g.rng.gen_range(0..3)];
+    let region = pick(g, &far);
+    let who = if g.rng.gen_bool(0.5) {
+        Who::Leaked
+    } else {
+        Who::Stranger
+    };
+    let (gpu, per_call) = [
+        ("p3.16xlarge", 2),
+        ("g5.12xlarge", 1),
+        ("g4dn.12xlarge", 1),
+        ("g6.12xlarge", 1),
+        ("p4d.24xlarge", 1),
+    ][g.rng.gen_range(0..5)];
     for k in 0..g.rng.gen_range(4..8) {
         let (id, _) = g.run_instances(
             t + Duration::seconds(70 * k),
-            Who::Leaked,
+            who,
             region,
             gpu,
             per_call,
@@ -636,15 +781,15 @@ fn inject_anomalies(g: &mut Gen, start: DateTime<Utc>, days: u32, function: &str
     let t = when(g);
     let (id, _) = g.run_instances(t, Who::Console(0), HOME, "x2iedn.32xlarge", 1, None);
     g.label(id, t, "huge_instance", "critical");
-    // Huge Multi-AZ database.
+    // Huge Multi-AZ database, of current classes too.
     let t = when(g);
-    // Current classes too: the price table predates them.
     let class = [
         "db.r5.12xlarge",
         "db.r6i.12xlarge",
         "db.r7g.12xlarge",
         "db.m7g.16xlarge",
-    ][g.rng.gen_range(0..4)];
+        "db.r6g.16xlarge",
+    ][g.rng.gen_range(0..5)];
     let id = g.create_db(
         t,
         Who::Console(2),
@@ -653,20 +798,46 @@ fn inject_anomalies(g: &mut Gen, start: DateTime<Utc>, days: u32, function: &str
         class,
         true,
         4000,
+        None,
     );
     g.label(id, t, "huge_multi_az_db", "warning");
-    // Launch-template launch: the type is only in the response.
+    // A Multi-AZ database on provisioned-IOPS storage: most of its cost is the storage.
     let t = when(g);
-    let (id, _) = g.run_instances(t, Who::Batch, HOME, "m5.8xlarge", 4, Some("batch-large"));
+    let id = g.create_db(
+        t,
+        Who::ConsoleInternal(1),
+        HOME,
+        "ledger-io",
+        "db.m6i.2xlarge",
+        true,
+        6000,
+        Some(40_000),
+    );
+    g.label(id, t, "provisioned_iops_db", "warning");
+    // Launch-template launch by hand: the type is only in the response.
+    let t = when(g);
+    let (id, _) = g.run_instances(
+        t,
+        Who::Console(1),
+        HOME,
+        "m5.8xlarge",
+        4,
+        Some("batch-large"),
+    );
     g.label(id, t, "launch_template_launch", "warning");
     // Big provisioned concurrency on a function created on day 0.
     let t = when(g);
     let id = g.provisioned_concurrency(t, HOME, function, 400);
     g.label(id, t, "big_provisioned_concurrency", "warning");
-    // Expensive volume.
+    // Expensive volumes: provisioned IOPS, and plain multi-terabyte storage.
     let t = when(g);
     let id = g.create_volume(t, Who::Console(1), HOME, "io1", 16_000, Some(64_000));
     g.label(id, t, "expensive_volume", "warning");
+    let t = when(g);
+    let (ty, size) = [("gp3", 14_000), ("st1", 16_000), ("io2", 8_000)][g.rng.gen_range(0..3)];
+    let iops = (ty == "io2").then_some(32_000);
+    let id = g.create_volume(t, Who::ConsoleInternal(2), HOME, ty, size, iops);
+    g.label(id, t, "multi_terabyte_volume", "warning");
 }
 
 fn simulation_start() -> DateTime<Utc> {
@@ -864,7 +1035,7 @@ pub fn cli(options: &SimulateOptions, out: &Path) -> anyhow::Result<std::process
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "-".into());
     eprintln!(
-        "dd0c simulate: {} events for {} accounts over {} days, {} labeled anomalies; {} CloudTrail S3 log files for account {} → {}",
+        "dd0c simulate: {} events for {} accounts over {} days, {} labeled anomalies and drifts; {} CloudTrail S3 log files for account {} → {}",
         written.events,
         written.envelope_files.len(),
         options.days,
@@ -877,124 +1048,4 @@ pub fn cli(options: &SimulateOptions, out: &Path) -> anyhow::Result<std::process
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn small() -> SimulateOptions {
-        SimulateOptions {
-            seed: 7,
-            days: 10,
-            accounts: 2,
-            noise_per_day: 5,
-        }
-    }
-
-    #[test]
-    fn the_same_seed_gives_the_same_output() {
-        let a = generate(&small());
-        let b = generate(&small());
-        assert_eq!(a.records.len(), b.records.len());
-        assert!(a
-            .records
-            .iter()
-            .zip(&b.records)
-            .all(|(x, y)| x.record == y.record));
-        assert_eq!(a.labels, b.labels);
-        let c = generate(&SimulateOptions { seed: 8, ..small() });
-        assert_ne!(a.labels, c.labels);
-    }
-
-    #[test]
-    fn every_label_names_a_generated_event_and_records_parse() {
-        let sim = generate(&small());
-        assert_eq!(sim.accounts.len(), 2);
-        assert!(sim.labels.len() >= 2 * 6);
-        for l in &sim.labels {
-            assert!(sim
-                .records
-                .iter()
-                .any(|r| r.record["eventID"] == l.event_id.as_str()));
-        }
-        for r in &sim.records {
-            dd0c_shared::domain::CloudTrailRecord::from_value(r.record.clone())
-                .expect("a CloudTrail record");
-        }
-        let templated = sim
-            .labels
-            .iter()
-            .find(|l| l.kind == "launch_template_launch")
-            .and_then(|l| {
-                sim.records
-                    .iter()
-                    .find(|r| r.record["eventID"] == l.event_id.as_str())
-            })
-            .expect("a launch-template launch");
-        assert!(templated.record["requestParameters"]
-            .get("instanceType")
-            .is_none());
-        assert_eq!(
-            templated.record["responseElements"]["instancesSet"]["items"][0]["instanceType"],
-            "m5.8xlarge"
-        );
-    }
-
-    #[test]
-    fn writes_envelopes_s3_logs_and_labels() {
-        let dir = std::env::temp_dir().join(format!("dd0c-sim-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let sim = generate(&small());
-        let w = write(&sim, &dir).expect("written");
-        assert_eq!(w.envelope_files.len(), 2);
-        assert!(w.s3_files > 0);
-        let first = &sim.accounts[0];
-        let logs = dir.join(format!(
-            "s3/AWSLogs/{first}/CloudTrail/us-east-1/2026/01/05"
-        ));
-        assert!(std::fs::read_dir(&logs).expect("S3 layout").count() > 0);
-        assert_eq!(read_labels(&dir.join("labels.jsonl")).unwrap(), sim.labels);
-        let input = crate::input::read_inputs(&[dir.join("events")]);
-        assert_eq!(input.records.len(), sim.records.len());
-        assert!(input.errors.is_empty(), "{:?}", input.errors);
-        let s3 = crate::input::read_inputs(&[dir.join("s3")]);
-        let first_count = sim.records.iter().filter(|r| &r.account == first).count();
-        assert_eq!(s3.records.len(), first_count);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// Every file of a directory tree, by path relative to it, with its bytes.
-    fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-        let mut out = BTreeMap::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).expect("dir").flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    let bytes = std::fs::read(&p).expect("file");
-                    out.insert(p.strip_prefix(dir).expect("under").to_path_buf(), bytes);
-                }
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn writing_one_account_at_a_time_writes_the_same_files() {
-        let base = std::env::temp_dir().join(format!("dd0c-sim-stream-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        let options = SimulateOptions {
-            accounts: 3,
-            ..small()
-        };
-        let whole = write(&generate(&options), &base.join("whole")).expect("written");
-        let streamed = generate_and_write(&options, &base.join("streamed")).expect("written");
-        assert_eq!(whole.events, streamed.events);
-        assert_eq!(whole.labels, streamed.labels);
-        assert_eq!(whole.s3_files, streamed.s3_files);
-        let (a, b) = (tree(&base.join("whole")), tree(&base.join("streamed")));
-        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-        assert!(a == b, "the files differ");
-        let _ = std::fs::remove_dir_all(&base);
-    }
-}
+mod tests;

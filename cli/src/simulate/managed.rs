@@ -1,0 +1,259 @@
+//! What happens to the resources Terraform owns: routine operations that leave them as they
+//! were (snapshots by Data Lifecycle Manager, nightly database snapshots and weekly images by a
+//! backup function, reads) and the out-of-band changes that are drift (labeled `drift`).
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::identity::Who;
+use super::{at, Gen, DRIFT};
+
+/// Resources created by Terraform, by region.
+#[derive(Debug, Default)]
+pub(super) struct Owned {
+    pub instances: Vec<(&'static str, String)>,
+    pub volumes: Vec<(&'static str, String)>,
+    pub databases: Vec<(&'static str, String)>,
+    pub security_groups: Vec<(&'static str, String)>,
+}
+
+fn ingress(cidr: &str, port: u16) -> Value {
+    json!({"items": [{
+        "ipProtocol": "tcp", "fromPort": port, "toPort": port, "groups": {},
+        "ipRanges": {"items": [{"cidrIp": cidr}]}, "ipv6Ranges": {}, "prefixListIds": {}
+    }]})
+}
+
+impl Gen {
+    /// A `{"requestId", "_return": true}` response.
+    fn returned(&mut self) -> Value {
+        json!({"requestId": self.uuid(), "_return": true})
+    }
+
+    /// Terraform creates a security group and its ingress rule.
+    pub(super) fn create_security_group(
+        &mut self,
+        time: DateTime<Utc>,
+        region: &'static str,
+        day: u32,
+    ) {
+        let group_id = format!("sg-{}", self.hex(17));
+        let name = format!("app-{day}-{}", self.hex(4));
+        let request_id = self.uuid();
+        self.push(
+            time,
+            Who::Terraform,
+            "ec2",
+            "CreateSecurityGroup",
+            region,
+            json!({"groupName": name, "groupDescription": "Managed by Terraform", "vpcId": "vpc-0a1b2c3d4e5f60718"}),
+            json!({"requestId": request_id, "_return": true, "groupId": group_id}),
+            false,
+        );
+        let ok = self.returned();
+        self.push(
+            time + Duration::seconds(2),
+            Who::Terraform,
+            "ec2",
+            "AuthorizeSecurityGroupIngress",
+            region,
+            json!({"groupId": group_id, "ipPermissions": ingress("10.0.0.0/8", 443)}),
+            ok,
+            false,
+        );
+        self.owned.security_groups.push((region, group_id));
+    }
+
+    /// A day's backups of what Terraform owns, none of which changes it: Data Lifecycle
+    /// Manager snapshots volumes; a backup function (an ordinary role, a session per run)
+    /// snapshots databases nightly, images an instance weekly and tags what it made; and the
+    /// backup tooling reads what it backs up.
+    pub(super) fn routine_backups(&mut self, day: DateTime<Utc>) {
+        self.activity = "backups";
+        let volumes: Vec<_> = self.owned.volumes.iter().take(3).cloned().collect();
+        for (region, volume) in volumes {
+            let t = at(day, 3, self.rng.gen_range(0..30), self.rng.gen_range(0..60));
+            let snapshot = format!("snap-{}", self.hex(17));
+            let response = json!({"requestId": self.uuid(), "snapshotId": snapshot, "volumeId": volume,
+                "status": "pending", "startTime": t.timestamp_millis(), "ownerId": self.account});
+            self.push(
+                t,
+                Who::Dlm,
+                "ec2",
+                "CreateSnapshot",
+                region,
+                json!({"volumeId": volume, "description": "Created by DLM policy policy-0123456789abcdef0"}),
+                response,
+                false,
+            );
+        }
+        let databases: Vec<_> = self.owned.databases.iter().take(2).cloned().collect();
+        for (region, db) in databases {
+            let t = at(day, 4, self.rng.gen_range(0..30), self.rng.gen_range(0..60));
+            self.push(
+                t,
+                Who::BackupJob,
+                "rds",
+                "DescribeDBInstances",
+                region,
+                json!({"dBInstanceIdentifier": db}),
+                Value::Null,
+                true,
+            );
+            let snapshot = format!("{db}-nightly-{}", t.format("%Y-%m-%d"));
+            self.push(
+                t + Duration::seconds(3),
+                Who::BackupJob,
+                "rds",
+                "CreateDBSnapshot",
+                region,
+                json!({"dBSnapshotIdentifier": snapshot, "dBInstanceIdentifier": db}),
+                json!({"dBSnapshotIdentifier": snapshot, "dBInstanceIdentifier": db, "status": "creating",
+                    "snapshotType": "manual", "engine": "postgres"}),
+                false,
+            );
+        }
+        if day.format("%u").to_string() == "7" {
+            if let Some((region, instance)) = self.owned.instances.first().cloned() {
+                let t = at(day, 5, self.rng.gen_range(0..30), 0);
+                let image = format!("ami-{}", self.hex(17));
+                let request_id = self.uuid();
+                self.push(
+                    t,
+                    Who::BackupJob,
+                    "ec2",
+                    "CreateImage",
+                    region,
+                    json!({"instanceId": instance, "name": format!("weekly-{}", t.format("%Y%m%d")), "noReboot": true}),
+                    json!({"requestId": request_id, "imageId": image}),
+                    false,
+                );
+                let ok = self.returned();
+                self.push(
+                    t + Duration::seconds(5),
+                    Who::BackupJob,
+                    "ec2",
+                    "CreateTags",
+                    region,
+                    json!({"resourcesSet": {"items": [{"resourceId": image}]},
+                        "tagSet": {"items": [{"key": "backup", "value": "weekly"}, {"key": "source", "value": instance}]}}),
+                    ok,
+                    false,
+                );
+            }
+        }
+    }
+
+    /// EKS keeping a cluster's security group (one Terraform created) open to its nodes, through
+    /// its service-linked role, on Mondays.
+    pub(super) fn service_upkeep(&mut self, day: DateTime<Utc>) {
+        if day.format("%u").to_string() != "1" {
+            return;
+        }
+        let Some((region, group)) = self.owned.security_groups.first().cloned() else {
+            return;
+        };
+        self.activity = "service_upkeep";
+        let t = at(day, 6, self.rng.gen_range(0..60), 0);
+        let ok = self.returned();
+        self.push(
+            t,
+            Who::EksServiceRole,
+            "ec2",
+            "AuthorizeSecurityGroupIngress",
+            region,
+            json!({"groupId": group, "ipPermissions": ingress("10.20.0.0/16", 10250)}),
+            ok,
+            false,
+        );
+    }
+
+    /// Out-of-band changes by people to resources Terraform owns, one of each kind the account
+    /// has resources for, after Terraform created them.
+    pub(super) fn inject_drift(&mut self, start: DateTime<Utc>, days: u32) {
+        if days < 3 {
+            return;
+        }
+        self.activity = "drift";
+        let end = start + Duration::days(i64::from(days));
+        let when = |g: &mut Gen, after: DateTime<Utc>| {
+            let span = (end - after).num_seconds().max(3600);
+            after + Duration::seconds(g.rng.gen_range(600..span))
+        };
+        let first_after = |g: &Gen, id: &str| {
+            g.records
+                .iter()
+                .find(|r| r.record.to_string().contains(id))
+                .map(|r| r.time)
+        };
+        if let Some((region, group)) = self.owned.security_groups.first().cloned() {
+            if let Some(created) = first_after(self, &group) {
+                let t = when(self, created);
+                let ok = self.returned();
+                let id = self.push(
+                    t,
+                    Who::Console(0),
+                    "ec2",
+                    "AuthorizeSecurityGroupIngress",
+                    region,
+                    json!({"groupId": group, "ipPermissions": ingress("0.0.0.0/0", 22)}),
+                    ok,
+                    false,
+                );
+                self.label_for(DRIFT, id, t, "ssh_opened_to_the_world", "critical");
+            }
+        }
+        if let Some((region, group)) = self.owned.security_groups.get(1).cloned() {
+            if let Some(created) = first_after(self, &group) {
+                let t = when(self, created);
+                let ok = self.returned();
+                let id = self.push(
+                    t,
+                    Who::ConsoleInternal(1),
+                    "ec2",
+                    "AuthorizeSecurityGroupIngress",
+                    region,
+                    json!({"groupId": group, "ipPermissions": ingress("172.16.0.0/12", 5432)}),
+                    ok,
+                    false,
+                );
+                self.label_for(DRIFT, id, t, "rule_added_from_console", "medium");
+            }
+        }
+        if let Some((region, instance)) = self.owned.instances.get(2).cloned() {
+            if let Some(created) = first_after(self, &instance) {
+                let t = when(self, created);
+                let ok = self.returned();
+                let id = self.push(
+                    t,
+                    Who::ConsoleInternal(2),
+                    "ec2",
+                    "ModifyInstanceAttribute",
+                    region,
+                    json!({"instanceId": instance, "instanceType": {"value": "m5.2xlarge"}}),
+                    ok,
+                    false,
+                );
+                self.label_for(DRIFT, id, t, "instance_resized_by_hand", "medium");
+            }
+        }
+        if let Some((region, db)) = self.owned.databases.first().cloned() {
+            if let Some(created) = first_after(self, &db) {
+                let t = when(self, created);
+                let id = self.push(
+                    t,
+                    Who::Console(1),
+                    "rds",
+                    "ModifyDBInstance",
+                    region,
+                    json!({"dBInstanceIdentifier": db, "publiclyAccessible": true, "applyImmediately": true}),
+                    json!({"dBInstanceIdentifier": db, "publiclyAccessible": false,
+                        "pendingModifiedValues": {}, "dBInstanceStatus": "available"}),
+                    false,
+                );
+                self.label_for(DRIFT, id, t, "database_made_public", "critical");
+            }
+        }
+    }
+}
