@@ -31,6 +31,9 @@ pub mod stripe;
 pub mod tenant;
 pub mod zombie_scan;
 
+#[cfg(test)]
+mod stored_shapes;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 
