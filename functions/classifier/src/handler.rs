@@ -133,6 +133,7 @@ impl Classifier {
                 "report_id": drift.report_id,
                 "drift_kind": drift.kind,
                 "rules": classification.rules,
+                "codify": crate::codify::suggest(drift),
             }),
         }
     }

@@ -4,6 +4,7 @@
 //! recommendation, and the stack's drift score is recomputed on every drift and resolution.
 
 pub mod cause;
+pub mod codify;
 pub mod handler;
 pub mod rules;
 

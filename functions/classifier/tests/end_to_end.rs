@@ -170,6 +170,15 @@ async fn demo_pair_becomes_one_critical_security_drift_finding() {
         json!({"attribute": "ingress", "old": null, "new": {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}})
     );
     assert_eq!(f.details["stack"], "web-prod");
+    assert_eq!(f.details["codify"][0]["tool"], "Terraform");
+    assert_eq!(f.details["codify"][0]["attribute"], "ingress");
+    assert!(
+        f.details["codify"][0]["snippet"]
+            .as_str()
+            .is_some_and(|s| s.contains("cidr_blocks = [\"0.0.0.0/0\"]")),
+        "{}",
+        f.details["codify"]
+    );
     assert!(
         f.details["cause"]["class"].is_string()
             && f.details["cause"]["confidence"].as_f64().unwrap() > 0.0

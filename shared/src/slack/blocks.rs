@@ -165,18 +165,17 @@ pub fn finding_alert(finding: &Finding) -> Value {
             reasons.join("\n")
         )));
     }
-    if let Some(cause) = finding.details.get("cause").and_then(Value::as_str) {
-        blocks.push(section(&format!("*Cause*\n{}", e(cause))));
+    if let Some(cause) = cause(&finding.details) {
+        blocks.push(section(&format!("*Cause*\n{}", e(&cause))));
     }
     if let Some(diff) = drift_diff(finding) {
         blocks.push(section(&diff));
     }
-    if let Some(rec) = finding
-        .details
-        .get("recommendation")
-        .and_then(Value::as_str)
-    {
-        blocks.push(section(&format!("*Recommendation*\n{}", e(rec))));
+    if let Some(code) = codify(finding) {
+        blocks.push(section(&code));
+    }
+    if let Some(rec) = recommendation(&finding.details) {
+        blocks.push(section(&format!("*Recommendation*\n{}", e(&rec))));
     }
     if let Some(commands) = suggested_commands(finding) {
         blocks.push(section(&format!(
@@ -202,6 +201,52 @@ pub fn finding_alert(finding: &Finding) -> Value {
     }));
     blocks.truncate(MAX_BLOCKS);
     Value::Array(blocks)
+}
+
+/// `snake_case` → "Snake case".
+fn label(code: &str) -> String {
+    let words = code.replace('_', " ").replace(" iac", " IaC");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
+}
+
+/// The drift's probable cause: the classifier's `{class, confidence, evidence}` ("Manual
+/// troubleshooting (70%): outside working hours; from the console"), or a plain text.
+fn cause(details: &Value) -> Option<String> {
+    let cause = details.get("cause")?;
+    if let Some(text) = cause.as_str() {
+        return Some(text.to_owned());
+    }
+    let class = cause.get("class")?.as_str()?;
+    let mut text = label(class);
+    if let Some(c) = cause.get("confidence").and_then(Value::as_f64) {
+        text.push_str(&format!(" ({:.0}%)", c * 100.0));
+    }
+    let evidence: Vec<&str> = cause
+        .get("evidence")
+        .and_then(Value::as_array)
+        .map(|e| e.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !evidence.is_empty() {
+        text.push_str(&format!(": {}", evidence.join("; ")));
+    }
+    Some(text)
+}
+
+/// What to do: the classifier's `{action, reason}` ("Revert: …"), or a plain text.
+fn recommendation(details: &Value) -> Option<String> {
+    let rec = details.get("recommendation")?;
+    if let Some(text) = rec.as_str() {
+        return Some(text.to_owned());
+    }
+    let action = label(rec.get("action")?.as_str()?);
+    Some(match rec.get("reason").and_then(Value::as_str) {
+        Some(reason) => format!("{action}: {reason}"),
+        None => action,
+    })
 }
 
 fn diff_value(v: &Value) -> String {
@@ -252,6 +297,35 @@ pub fn drift_diff(finding: &Finding) -> Option<String> {
         ));
     }
     Some(text)
+}
+
+/// The suggested change to the IaC that accepts a drift into code (`details.codify`: `[{tool,
+/// snippet}]`), ready to copy: the snippets of one section, each cut to fit.
+pub fn codify(finding: &Finding) -> Option<String> {
+    let changes = finding.details.get("codify")?.as_array()?;
+    let mut tools: Vec<&str> = Vec::new();
+    let mut blocks = Vec::new();
+    for c in changes {
+        let (Some(tool), Some(snippet)) = (
+            c.get("tool").and_then(Value::as_str),
+            c.get("snippet").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        if !tools.contains(&tool) {
+            tools.push(tool);
+        }
+        blocks.push(format!("```{}```", truncate(&escape_mrkdwn(snippet), 900)));
+    }
+    if blocks.is_empty() {
+        return None;
+    }
+    let text = format!(
+        "*Codify in {}* (to keep the change: the next apply would undo it)\n{}",
+        tools.join(" / "),
+        blocks.join("\n")
+    );
+    Some(truncate(&text, MAX_TEXT))
 }
 
 /// Checks a message against Slack's Block Kit limits; every violation is named.

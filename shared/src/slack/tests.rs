@@ -93,7 +93,10 @@ pub fn drift_finding() -> Finding {
             "diff": [
                 {"attribute": "ingress[tcp/22]", "old": null, "new": "0.0.0.0/0"}
             ],
-            "ip_permissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+            "ip_permissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+            "codify": [{"tool": "Terraform", "resource": "aws_security_group.web", "attribute": "ingress",
+                "value": {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"},
+                "snippet": "# in aws_security_group.web\ningress {\n  from_port   = 22\n  to_port     = 22\n  protocol    = \"tcp\"\n  cidr_blocks = [\"0.0.0.0/0\"]\n}"}]
         }),
     }
 }
@@ -133,6 +136,29 @@ fn drift_alert_matches_golden() {
     assert!(text.contains("accept_drift"));
     assert!(text.contains("payments-prod"));
     assert!(text.contains("Revert the rule"));
+    assert!(text.contains("*Codify in Terraform* (to keep the change"));
+    assert!(text.contains("cidr_blocks = [\\\"0.0.0.0/0\\\"]"), "{text}");
+    // The classifier writes its cause and recommendation as objects.
+    let mut classified = drift_finding();
+    classified.details["cause"] = json!({"class": "manual_troubleshooting", "confidence": 0.7,
+        "evidence": ["outside working hours", "from the console"]});
+    classified.details["recommendation"] = json!({"action": "codify_into_iac",
+        "reason": "if the change is intended, codify it in Terraform"});
+    let text = blocks::finding_alert(&classified).to_string();
+    assert!(
+        text.contains(
+            "*Cause*\\nManual troubleshooting (70%): outside working hours; from the console"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "*Recommendation*\\nCodify into IaC: if the change is intended, codify it in Terraform"
+    ));
+    let mut without = drift_finding();
+    without.details["codify"] = json!([]);
+    assert!(!blocks::finding_alert(&without)
+        .to_string()
+        .contains("Codify"));
 }
 
 #[test]
