@@ -5,12 +5,14 @@ use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::bus::{Bus, BusEvent, Envelope};
 use dd0c_shared::clock::SharedClock;
 use dd0c_shared::domain::{
-    CostEvent, Finding, FindingKind, FindingStatus, COST_EVENT_DETAIL_TYPE, FINDING_DETAIL_TYPE,
+    CostAction, CostEvent, Finding, FindingKind, FindingStatus, Source, COST_EVENT_DETAIL_TYPE,
+    FINDING_DETAIL_TYPE,
 };
 use dd0c_shared::entity::baseline as baseline_entity;
 use dd0c_shared::entity::finding::{
     load as load_finding, mark_published, record as record_finding, Recorded,
 };
+use dd0c_shared::entity::resource as resource_entity;
 use dd0c_shared::store::{
     AttrValue, Condition, StoreError, Table, TransactWrite, Update, TTL_ATTRIBUTE,
 };
@@ -18,6 +20,15 @@ use dd0c_shared::telemetry::{self, Metric};
 use dd0c_shared::tenancy;
 
 use crate::baseline::{self, Baseline, Contribution};
+
+/// The drift product's name for a cost event's resource type (EBS volumes are `ec2:volume`
+/// there, as EC2 calls name them).
+fn drift_resource_type(cost_type: &str) -> &str {
+    match cost_type {
+        "ebs:volume" => "ec2:volume",
+        other => other,
+    }
+}
 use crate::config::{BURST_BUCKET_SECONDS, BURST_TTL_SECONDS};
 use crate::signals::{self, actor_key, Assessment};
 
@@ -103,10 +114,55 @@ impl Scorer {
 
     /// Scores an event against its baselines as they are now (no side effects).
     pub async fn score(&self, event: &CostEvent) -> Result<Option<Finding>, HandlerError> {
-        Ok(self
-            .assess(event)
-            .await?
-            .map(|assessment| self.finding(event, assessment)))
+        let Some(assessment) = self.assess(event).await? else {
+            return Ok(None);
+        };
+        let mut finding = self.finding(event, assessment);
+        finding.details["iac"] = self.iac_ownership(event).await?;
+        Ok(Some(finding))
+    }
+
+    /// Whether what the event is about is IaC-managed: what an IaC tool creates is; what anyone
+    /// else creates is not; a started or modified resource is when drift tracking knows it as
+    /// managed (one read, only for events that became findings).
+    async fn iac_ownership(&self, event: &CostEvent) -> Result<serde_json::Value, HandlerError> {
+        if let Source::Iac(tool) = event.actor.source {
+            return Ok(serde_json::json!({
+                "managed": true, "tool": tool.label(),
+                "summary": format!("managed by {}: created by it", tool.label()),
+            }));
+        }
+        let outside = |how: &str| {
+            serde_json::json!({
+                "managed": false,
+                "summary": format!("not IaC-managed: {how} via {}", event.actor.source.label()),
+            })
+        };
+        if event.action == CostAction::Create {
+            return Ok(outside("created outside IaC"));
+        }
+        let Some(id) = event.resource_ids.first() else {
+            return Ok(outside("changed"));
+        };
+        let resource_type = drift_resource_type(&event.resource_type);
+        let managed = resource_entity::managed_resource(
+            self.table.as_ref(),
+            &event.tenant_id,
+            resource_type,
+            id,
+        )
+        .await?;
+        Ok(match managed {
+            Some(m) => {
+                let tool = m.managed_by.tool.map_or("IaC", |t| t.label());
+                serde_json::json!({
+                    "managed": true, "tool": m.managed_by.tool.map(|t| t.label()),
+                    "stack": m.managed_by.stack,
+                    "summary": format!("managed by {tool}, changed outside it via {}", event.actor.source.label()),
+                })
+            }
+            None => outside("changed"),
+        })
     }
 
     fn finding(&self, event: &CostEvent, assessment: Assessment) -> Finding {
@@ -171,6 +227,13 @@ impl Scorer {
             },
         )
         .map(|a| self.finding(event, a));
+        let finding = match finding {
+            Some(mut f) => {
+                f.details["iac"] = self.iac_ownership(event).await?;
+                Some(f)
+            }
+            None => None,
+        };
         // Recorded before the fold: a crash in between re-scores against the same baselines.
         if let Some(f) = &finding {
             record_finding(self.table.as_ref(), f).await?;

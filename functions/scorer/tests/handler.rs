@@ -443,3 +443,56 @@ async fn iac_made_events_are_counted_once_in_the_account_baseline() {
     );
     assert_eq!((account.moments.count, account.iac_count), (2.0, 1.0));
 }
+
+/// A cost finding says whether its resource is IaC-managed: what Terraform creates is, what a
+/// person creates is not, and a resource drift tracking knows as managed is when started.
+#[tokio::test]
+async fn a_cost_finding_says_whether_its_resource_is_iac_managed() {
+    use dd0c_shared::domain::drift::{ManagedBy, ManagedResource};
+    use dd0c_shared::domain::IacTool;
+    let w = world();
+    // A fresh account: the cold-start thresholds make a $30/hr launch a finding by itself.
+    let by_hand = event("hand", start(), 30.0, "p3.16xlarge", "us-east-1");
+    let f = w.scorer.score(&by_hand).await.unwrap().expect("a finding");
+    assert_eq!(f.details["iac"]["managed"], false);
+    assert_eq!(
+        f.details["iac"]["summary"],
+        "not IaC-managed: created outside IaC via CLI"
+    );
+    let mut by_terraform = event("tf", start(), 30.0, "p3.16xlarge", "us-east-1");
+    by_terraform.actor.source = Source::Iac(IacTool::Terraform);
+    let f = w.scorer.score(&by_terraform).await.unwrap().expect("a finding");
+    assert_eq!(f.details["iac"]["managed"], true);
+    assert_eq!(f.details["iac"]["tool"], "Terraform");
+    let mut started = event("start", start(), 30.0, "p3.16xlarge", "us-east-1");
+    started.action = CostAction::Start;
+    let f = w.scorer.score(&started).await.unwrap().expect("a finding");
+    assert_eq!(f.details["iac"]["managed"], false);
+    dd0c_shared::entity::resource::put_managed_resource(
+        w.table.as_ref(),
+        &ManagedResource {
+            tenant_id: "t".into(),
+            account_id: ACCOUNT.into(),
+            resource_type: "ec2:instance".into(),
+            resource_id: "i-start".into(),
+            managed_by: ManagedBy {
+                tool: Some(IacTool::Terraform),
+                identity: "arn:aws:iam::222222222222:role/deployer".into(),
+                stack: Some("gpu".into()),
+            },
+            managed_since: start(),
+            last_iac_event_id: "e-0".into(),
+            last_iac_change_at: start(),
+            address: None,
+        },
+    )
+    .await
+    .unwrap();
+    let f = w.scorer.score(&started).await.unwrap().expect("a finding");
+    assert_eq!(f.details["iac"]["managed"], true);
+    assert_eq!(f.details["iac"]["stack"], "gpu");
+    assert_eq!(
+        f.details["iac"]["summary"],
+        "managed by Terraform, changed outside it via CLI"
+    );
+}

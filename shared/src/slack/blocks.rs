@@ -143,6 +143,14 @@ pub fn finding_alert(finding: &Finding) -> Value {
     if let Some(stack) = finding.details.get("stack").and_then(Value::as_str) {
         fields.push(format!("*Stack*\n{}", e(stack)));
     }
+    if let Some(iac) = finding
+        .details
+        .get("iac")
+        .and_then(|i| i.get("summary"))
+        .and_then(Value::as_str)
+    {
+        fields.push(format!("*IaC*\n{}", e(iac)));
+    }
     if let Some(cost) = finding.estimated_hourly_cost {
         fields.push(format!(
             "*Cost*\n{}/hr · {}/month",

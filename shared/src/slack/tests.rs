@@ -118,6 +118,12 @@ fn cost_anomaly_alert_matches_golden() {
     assert!(text.contains("aws ec2 stop-instances --region ap-southeast-2 --instance-ids i-0a1b2c3d4e5f60718 i-0a1b2c3d4e5f60719"));
     assert!(text.contains("$197/hr · $143547/month"));
     assert!(text.contains("alice@example.com via console"));
+    let mut managed = cost_finding();
+    managed.details["iac"] = json!({"managed": true, "tool": "Terraform",
+        "summary": "managed by Terraform, changed outside it via console"});
+    assert!(blocks::finding_alert(&managed)
+        .to_string()
+        .contains("*IaC*\\nmanaged by Terraform, changed outside it via console"));
 }
 
 #[test]
