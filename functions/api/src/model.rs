@@ -390,6 +390,15 @@ pub struct SlackSettingsView {
     /// Local hour the daily digest goes out at (default 9).
     #[schema(minimum = 0, maximum = 23)]
     pub digest_hour: u8,
+    /// The resource tag whose value routes an alert (e.g. `team`), through `tag_channels` or a
+    /// value that is a channel itself; before the stack's, the account's and the default
+    /// channel.
+    pub channel_tag: Option<String>,
+    /// Value of the channel tag → channel.
+    #[schema(value_type = Object)]
+    pub tag_channels: std::collections::BTreeMap<String, String>,
+    /// The resource tag whose value is the person to mention (e.g. `owner`).
+    pub mention_tag: Option<String>,
     /// The Slack workspace dd0c is installed in (absent: not installed).
     pub installation: Option<SlackInstallationView>,
 }
@@ -423,6 +432,23 @@ pub struct SlackSettingsPatch {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 23)]
     pub digest_hour: Option<i64>,
+    /// AWS account id → channel; `null` removes the account's channel. Other accounts are
+    /// left as they are.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub account_channels: Option<std::collections::BTreeMap<String, Option<String>>>,
+    /// The resource tag whose value routes an alert; `""` stops routing by tag.
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    pub channel_tag: Option<String>,
+    /// Value of the channel tag → channel; `null` removes a value's channel.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub tag_channels: Option<std::collections::BTreeMap<String, Option<String>>>,
+    /// The resource tag whose value is the person to mention; `""` stops mentioning by tag.
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    pub mention_tag: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

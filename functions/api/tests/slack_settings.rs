@@ -223,3 +223,76 @@ async fn the_install_url_is_bound_to_the_callers_tenant() {
         .await;
     assert_eq!(r.status, 401);
 }
+
+/// Routing through the API: per-account channels and the tag keys, merged key by key (`null`
+/// removes one), read back, and refused with a 400 naming the field when malformed.
+#[tokio::test]
+async fn routing_by_account_and_by_tag_is_set_merged_and_validated() {
+    let w = world();
+    let (status, v) = w
+        .call(
+            "PATCH",
+            "t1",
+            Some(json!({
+                "account_channels": {"111122223333": "#prod-alerts", "444455556666": "#dev-alerts"},
+                "channel_tag": "team",
+                "tag_channels": {"payments": "#payments-alerts"},
+                "mention_tag": "owner",
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["account_channels"]["111122223333"], "#prod-alerts");
+    assert_eq!(v["channel_tag"], "team");
+    assert_eq!(v["tag_channels"]["payments"], "#payments-alerts");
+    assert_eq!(v["mention_tag"], "owner");
+
+    let (status, v) = w
+        .call(
+            "PATCH",
+            "t1",
+            Some(json!({"account_channels": {"444455556666": null}, "tag_channels": {"data": "#data-ops"}, "mention_tag": ""})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["account_channels"],
+        json!({"111122223333": "#prod-alerts"})
+    );
+    assert_eq!(
+        v["tag_channels"],
+        json!({"payments": "#payments-alerts", "data": "#data-ops"})
+    );
+    assert_eq!(v["mention_tag"], Value::Null);
+    assert_eq!(v["channel_tag"], "team");
+    let stored = settings::load_settings(w.table.as_ref(), "t1")
+        .await
+        .unwrap();
+    assert_eq!(stored.routing_version, 2);
+
+    for (body, field) in [
+        (
+            json!({"account_channels": {"12345": "#x"}}),
+            "account_channels",
+        ),
+        (
+            json!({"account_channels": {"111122223333": "Not A Channel"}}),
+            "account_channels",
+        ),
+        (
+            json!({"tag_channels": {"payments": "#UPPER"}}),
+            "tag_channels",
+        ),
+        (json!({"channel_tag": "x".repeat(129)}), "channel_tag"),
+    ] {
+        let (status, v) = w.call("PATCH", "t1", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}: {v}");
+        assert_eq!(v["field"], field, "{body}: {v}");
+    }
+    // Nothing of a refused change was written.
+    let (_, v) = w.call("GET", "t1", None).await;
+    assert_eq!(
+        v["account_channels"],
+        json!({"111122223333": "#prod-alerts"})
+    );
+}

@@ -152,7 +152,18 @@ impl Classifier {
     }
 
     async fn on_drift(&self, drift: &DriftEvent) -> Result<(), HandlerError> {
-        let finding = self.finding(drift);
+        let mut finding = self.finding(drift);
+        // The tags IaC gave the resource route its alert (`slack::routing`).
+        let managed = dd0c_shared::entity::resource::managed_resource(
+            self.table.as_ref(),
+            &drift.tenant_id,
+            &drift.resource_type,
+            &drift.resource_id,
+        )
+        .await?;
+        if let Some(tags) = managed.map(|m| m.tags).filter(|t| !t.is_empty()) {
+            finding.details["tags"] = json!(tags);
+        }
         drift_event::set_drift_severity(self.table.as_ref(), drift, finding.severity).await?;
         self.refresh_stack(drift).await?;
         if record_finding(self.table.as_ref(), &finding).await? == Recorded::AlreadyPublished {

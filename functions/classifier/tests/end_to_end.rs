@@ -170,6 +170,11 @@ async fn demo_pair_becomes_one_critical_security_drift_finding() {
         json!({"attribute": "ingress", "old": null, "new": {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}})
     );
     assert_eq!(f.details["stack"], "web-prod");
+    // The tags Terraform gave the group route its alert.
+    assert_eq!(
+        f.details["tags"],
+        json!({"Name": "web-prod-sg", "env": "prod"})
+    );
     assert_eq!(f.details["codify"][0]["tool"], "Terraform");
     assert_eq!(f.details["codify"][0]["attribute"], "ingress");
     assert!(

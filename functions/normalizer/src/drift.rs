@@ -107,6 +107,33 @@ fn stack_of(
         .or_else(|| previous.and_then(|p| p.managed_by.stack.clone()))
 }
 
+/// The tags IaC gives a resource: what it had, the request's tags when this call created it,
+/// and this call's tag changes.
+fn iac_tags(
+    managed: Option<&ManagedResource>,
+    creates: bool,
+    record: &CloudTrailRecord,
+    changes: &[AttributeChange],
+) -> BTreeMap<String, String> {
+    let mut tags = managed.map(|m| m.tags.clone()).unwrap_or_default();
+    if creates {
+        for (key, value) in all_tags(record.request()) {
+            if let Some(value) = value.as_str() {
+                tags.insert(key, value.to_owned());
+            }
+        }
+    }
+    for c in changes {
+        if let Some(key) = c.attribute.strip_prefix("tags.") {
+            match c.new.as_str() {
+                Some(value) => tags.insert(key.to_owned(), value.to_owned()),
+                None => tags.remove(key),
+            };
+        }
+    }
+    tags
+}
+
 /// Whether `change` undoes every attribute change of `drift` (old and new swapped).
 fn reverts(change: &[AttributeChange], drift: &[AttributeChange]) -> bool {
     !drift.is_empty()
@@ -188,7 +215,7 @@ pub(crate) async fn track(
         resource_type,
         resource_id,
         changes,
-        creates: _,
+        creates,
     } in extracted
     {
         let managed =
@@ -257,6 +284,7 @@ pub(crate) async fn track(
                     last_iac_event_id: record.event_id.clone(),
                     last_iac_change_at: record.event_time,
                     address: managed.as_ref().and_then(|m| m.address.clone()),
+                    tags: iac_tags(managed.as_ref(), creates, record, &change.changes),
                 };
                 entity::resource::put_managed_resource(table, &resource).await?;
                 if let Some(resolved) =

@@ -414,6 +414,11 @@ fn create_volume_gp3_with_iops_and_throughput() {
         e.hourly_cost,
         pricing::ebs_volume(Some("gp3"), 2000.0, Some(6000.0), Some(500.0), "us-east-1").hourly_usd,
     );
+    // The tags the call put on the volume travel with the event (routing by tag).
+    assert_eq!(
+        e.tags,
+        [("Name".to_owned(), "warehouse-scratch".to_owned())].into()
+    );
 }
 
 #[test]

@@ -11,8 +11,8 @@ use dd0c_shared::domain::{Finding, FindingKind, FINDING_DETAIL_TYPE};
 use dd0c_shared::entity::finding::AlertClaim;
 use dd0c_shared::entity::{finding as finding_entity, notice, slack_thread, stack};
 use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Verdict};
-use dd0c_shared::slack::blocks;
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
+use dd0c_shared::slack::{blocks, routing};
 use dd0c_shared::store::{AttrValue, StoreError, Table, Update, TTL_ATTRIBUTE};
 use dd0c_shared::telemetry::{self, Metric};
 use serde::Deserialize;
@@ -134,27 +134,25 @@ impl Notifier {
         Ok(stack::load_stack(self.table.as_ref(), &finding.tenant_id, stack_id).await?)
     }
 
-    /// Per-stack channel, else per-account channel, else the tenant's default, else ours.
+    /// Where the finding's alert goes (`slack::routing`: resource tag, stack, account, tenant
+    /// default, ours).
     async fn channel_for(&self, finding: &Finding) -> Result<String, HandlerError> {
         let stack = self.stack_of(finding).await?;
-        self.channel_of(finding, stack.as_ref()).await
+        Ok(self.route_of(finding, stack.as_ref()).await?.channel)
     }
 
-    async fn channel_of(
+    async fn route_of(
         &self,
         finding: &Finding,
         stack: Option<&Stack>,
-    ) -> Result<String, HandlerError> {
-        let table = self.table.as_ref();
-        if let Some(channel) = stack.and_then(|s| s.slack_channel.clone()) {
-            return Ok(channel);
-        }
-        let s = settings::load_settings(table, &finding.tenant_id).await?;
-        Ok(s.account_channels
-            .get(&finding.account_id)
-            .cloned()
-            .or(s.default_channel)
-            .unwrap_or_else(|| self.config.default_channel.clone()))
+    ) -> Result<routing::Route, HandlerError> {
+        let s = settings::load_settings(self.table.as_ref(), &finding.tenant_id).await?;
+        Ok(routing::route(
+            &s,
+            finding,
+            stack,
+            &self.config.default_channel,
+        ))
     }
 
     async fn hold(
@@ -243,7 +241,8 @@ impl Notifier {
             self.hold(finding, HoldCode::Strict, reason).await?;
             return Ok(Decision::Hold(reason.into()));
         };
-        let channel = self.channel_of(finding, stack.as_ref()).await?;
+        let route = self.route_of(finding, stack.as_ref()).await?;
+        let channel = route.channel.clone();
         let now = self.clock.now();
         let thread = slack_thread::key(&finding.tenant_id, &thread_key(finding));
         let thread_ts = self
@@ -253,11 +252,17 @@ impl Notifier {
             .filter(|i| i.get("channel").and_then(AttrValue::as_str) == Some(channel.as_str()))
             .and_then(|i| i.get("ts").and_then(AttrValue::as_str).map(str::to_owned));
         let mut alert = blocks::finding_alert(finding);
-        if let (Some(owner), Some(list)) = (
-            stack.as_ref().and_then(|s| s.owner.as_deref()),
+        if let (Some(owner), Some(rule), Some(list)) = (
+            route.mention.as_deref(),
+            route.mention_rule.as_ref(),
             alert.as_array_mut(),
         ) {
-            list.push(blocks::owner_context(owner));
+            let from = match rule {
+                routing::RouteRule::Tag(key, _) => format!("tag {key}"),
+                routing::RouteRule::Stack(name) => format!("stack {name}"),
+                _ => String::new(),
+            };
+            list.push(blocks::owner_context(owner, &from));
         }
         let message = ChatMessage {
             channel: channel.clone(),

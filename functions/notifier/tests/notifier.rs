@@ -451,7 +451,7 @@ async fn an_unwatched_stack_holds_its_drift_and_a_watched_one_mentions_its_owner
     assert!(sent[0]
         .blocks
         .to_string()
-        .contains("Stack owner: <@U0123ABCDE>"));
+        .contains("Owner: <@U0123ABCDE> (stack "));
 
     stack::change_declaration(
         w.table.as_ref(),
@@ -490,5 +490,76 @@ async fn an_unwatched_stack_holds_its_drift_and_a_watched_one_mentions_its_owner
     assert!(w.chat.messages()[2]
         .blocks
         .to_string()
-        .contains("Stack owner: platform team"));
+        .contains("Owner: platform team (stack "));
+}
+
+/// Routing by resource tag comes first, for cost and drift alerts alike: the tenant's channel
+/// tag picks the channel, its mention tag the person; without the tags, the stack's channel
+/// and owner, then the account's channel.
+#[tokio::test]
+async fn a_resource_tag_routes_before_the_stack_and_the_account() {
+    use dd0c_shared::domain::drift::Stack;
+    use dd0c_shared::entity::stack;
+    let w = world(30).await;
+    let mut s = SlackSettings {
+        default_channel: Some("#team".into()),
+        channel_tag: Some("team".into()),
+        mention_tag: Some("owner".into()),
+        ..Default::default()
+    };
+    s.account_channels
+        .insert(ACCOUNT.into(), "#prod-alerts".into());
+    s.tag_channels
+        .insert("payments".into(), "#payments-alerts".into());
+    settings::put_settings(w.table.as_ref(), "t1", &s)
+        .await
+        .unwrap();
+    let network = Stack {
+        name: "network".into(),
+        owner: Some("U0123ABCDE".into()),
+        slack_channel: Some("#network".into()),
+        ..Stack::new("t1", "network")
+    };
+    stack::put_stack(w.table.as_ref(), &network, now())
+        .await
+        .unwrap();
+    let n = notifier(&w, w.chat.clone());
+    for (id, kind) in [
+        ("d-1", FindingKind::Drift),
+        ("c-1", FindingKind::CostAnomaly),
+    ] {
+        let mut f = finding(id, kind, Severity::Critical);
+        f.details =
+            json!({"stack": "network", "tags": {"team": "payments", "owner": "U0999ZZZZZ"}});
+        assert!(run(&w, &n, &f).await.unwrap().notified);
+    }
+    let mut untagged = finding("d-2", FindingKind::Drift, Severity::Critical);
+    untagged.details = json!({"stack": "network"});
+    run(&w, &n, &untagged).await.unwrap();
+    let mut elsewhere = finding("c-2", FindingKind::CostAnomaly, Severity::Critical);
+    elsewhere.details = json!({"tags": {"team": "unknown-team"}});
+    run(&w, &n, &elsewhere).await.unwrap();
+    let m = w.chat.messages();
+    assert_eq!(
+        m.iter().map(|m| m.channel.as_str()).collect::<Vec<_>>(),
+        [
+            "#payments-alerts",
+            "#payments-alerts",
+            "#network",
+            "#prod-alerts"
+        ]
+    );
+    assert!(m[0]
+        .blocks
+        .to_string()
+        .contains("Owner: <@U0999ZZZZZ> (tag owner)"));
+    assert!(m[1]
+        .blocks
+        .to_string()
+        .contains("Owner: <@U0999ZZZZZ> (tag owner)"));
+    assert!(m[2]
+        .blocks
+        .to_string()
+        .contains("Owner: <@U0123ABCDE> (stack network)"));
+    assert!(!m[3].blocks.to_string().contains("Owner:"));
 }

@@ -189,7 +189,7 @@ impl Scorer {
             created_at: self.clock.now(),
             details: serde_json::json!({
                 "sku": event.sku, "count": event.count, "spot": event.spot,
-                "service": event.service,
+                "service": event.service, "tags": event.tags,
             }),
         }
     }

@@ -461,7 +461,12 @@ async fn a_cost_finding_says_whether_its_resource_is_iac_managed() {
     );
     let mut by_terraform = event("tf", start(), 30.0, "p3.16xlarge", "us-east-1");
     by_terraform.actor.source = Source::Iac(IacTool::Terraform);
-    let f = w.scorer.score(&by_terraform).await.unwrap().expect("a finding");
+    let f = w
+        .scorer
+        .score(&by_terraform)
+        .await
+        .unwrap()
+        .expect("a finding");
     assert_eq!(f.details["iac"]["managed"], true);
     assert_eq!(f.details["iac"]["tool"], "Terraform");
     let mut started = event("start", start(), 30.0, "p3.16xlarge", "us-east-1");
@@ -484,6 +489,7 @@ async fn a_cost_finding_says_whether_its_resource_is_iac_managed() {
             last_iac_event_id: "e-0".into(),
             last_iac_change_at: start(),
             address: None,
+            tags: Default::default(),
         },
     )
     .await

@@ -1,5 +1,7 @@
 //! Cost events: what an API call started (or stopped) costing.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +59,9 @@ pub struct CostEvent {
     #[serde(default)]
     pub spot: bool,
     pub actor: Actor,
+    /// The tags the call put on what it created (`key` → value), for routing by tag.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl CostEvent {

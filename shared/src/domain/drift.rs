@@ -102,6 +102,9 @@ pub struct ManagedResource {
     /// The IaC address (`module.net.aws_security_group.web`), known from a state import.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// The tags IaC gave it (at creation and in later IaC tag changes), for routing by tag.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// The `last_iac_event_id` of a resource managed on the word of a state import: no IaC change

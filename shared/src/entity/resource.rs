@@ -202,6 +202,7 @@ mod tests {
             last_iac_event_id: STATE_IMPORT_EVENT_ID.into(),
             last_iac_change_at: at,
             address: Some("aws_security_group.web".into()),
+            tags: Default::default(),
         }
     }
 

@@ -1,8 +1,9 @@
 //! A tenant's Slack routing and digest time (`T` / `SLACK#SETTINGS`): default and per-account
-//! channels, digest time zone and hour.
+//! channels, the tag keys and tag values that route, digest time zone and hour. Routing changes
+//! are written whole under a version condition (`routing_version`), never blindly over another.
 
 use crate::slack::settings::{SettingsChange, SlackSettings};
-use crate::store::{Item, Key, StoreError, Table, Update};
+use crate::store::{AttrValue, Condition, Item, Key, StoreError, Table, Update};
 
 use super::{decode, encode, keyed, strip_keys, tenant, ENTITY};
 
@@ -49,6 +50,38 @@ pub async fn change(
     if let Some(hour) = change.digest_hour {
         update = update.set("digest_hour", u64::from(hour));
     }
+    if let Some(routing) = &change.routing {
+        let map = |m: &std::collections::BTreeMap<String, String>| {
+            AttrValue::M(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), AttrValue::S(v.clone())))
+                    .collect(),
+            )
+        };
+        update = update
+            .set("account_channels", map(&routing.account_channels))
+            .set("tag_channels", map(&routing.tag_channels))
+            .set("routing_version", routing.read_version as f64 + 1.0);
+        update = match &routing.channel_tag {
+            Some(tag) => update.set("channel_tag", tag.as_str()),
+            None => update.remove("channel_tag"),
+        };
+        update = match &routing.mention_tag {
+            Some(tag) => update.set("mention_tag", tag.as_str()),
+            None => update.remove("mention_tag"),
+        };
+        update = update.when(if routing.read_version == 0 {
+            Condition::Or(vec![
+                Condition::AttributeNotExists("routing_version".into()),
+                Condition::Equals("routing_version".into(), AttrValue::N(0.0)),
+            ])
+        } else {
+            Condition::Equals(
+                "routing_version".into(),
+                AttrValue::N(routing.read_version as f64),
+            )
+        });
+    }
     let item = table.update(&key, update).await?;
     decode(Some(key), strip_keys(item))
 }
@@ -56,6 +89,36 @@ pub async fn change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_routing_change_from_an_older_version_is_refused() {
+        let table =
+            crate::store::memory::MemoryTable::new(std::sync::Arc::new(crate::clock::SystemClock));
+        use crate::slack::settings::RoutingChange;
+        let routing = |read_version, channel: &str| SettingsChange {
+            routing: Some(RoutingChange {
+                read_version,
+                account_channels: [("111122223333".to_owned(), channel.to_owned())].into(),
+                channel_tag: Some("team".into()),
+                ..RoutingChange::default()
+            }),
+            ..SettingsChange::default()
+        };
+        let s = change(&table, "t", &routing(0, "#a")).await.unwrap();
+        assert_eq!(s.routing_version, 1);
+        assert_eq!(s.account_channels["111122223333"], "#a");
+        assert_eq!(s.channel_tag.as_deref(), Some("team"));
+        let stale = change(&table, "t", &routing(0, "#b")).await.unwrap_err();
+        assert!(stale.is_condition_failed(), "{stale:?}");
+        let s = change(&table, "t", &routing(1, "#b")).await.unwrap();
+        assert_eq!(
+            (
+                s.routing_version,
+                s.account_channels["111122223333"].as_str()
+            ),
+            (2, "#b")
+        );
+    }
 
     #[test]
     fn settings_key() {

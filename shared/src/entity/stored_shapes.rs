@@ -161,6 +161,7 @@ fn specimens() -> Vec<(&'static str, Item)> {
         last_iac_event_id: "e-0".into(),
         last_iac_change_at: noon(),
         address: Some("aws_security_group.web".into()),
+        tags: [("team".to_owned(), "payments".to_owned())].into(),
     };
     let installation = Installation {
         tenant_id: testing::TENANT.into(),
@@ -185,6 +186,10 @@ fn specimens() -> Vec<(&'static str, Item)> {
         account_channels: [(testing::ACCOUNT.to_owned(), "C2".to_owned())].into(),
         digest_time_zone: Some("Europe/Berlin".into()),
         digest_hour: Some(9),
+        channel_tag: Some("team".into()),
+        tag_channels: [("payments".to_owned(), "#payments-alerts".to_owned())].into(),
+        mention_tag: Some("owner".into()),
+        routing_version: 3,
     };
     let stack = StackDeclaration {
         stack_id: "stack-1".into(),

@@ -83,9 +83,10 @@ pub fn summary(finding: &Finding) -> String {
     )
 }
 
-/// The line that mentions a stack's owner under its alert: a Slack user id (`U…`/`W…`) as a
-/// mention that notifies them, anything else (an e-mail, a team name) as text.
-pub fn owner_context(owner: &str) -> Value {
+/// The line that mentions who owns what an alert is about (`from`: "stack payments-prod",
+/// "tag owner"): a Slack user id (`U…`/`W…`) as a mention that notifies them, anything else
+/// (an e-mail, a team name) as text.
+pub fn owner_context(owner: &str, from: &str) -> Value {
     let is_user_id = owner.len() >= 9
         && (owner.starts_with('U') || owner.starts_with('W'))
         && owner
@@ -96,7 +97,7 @@ pub fn owner_context(owner: &str) -> Value {
     } else {
         escape_mrkdwn(owner)
     };
-    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Stack owner: {who}")}]})
+    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Owner: {who} ({})", escape_mrkdwn(from))}]})
 }
 
 /// The alert for a finding.

@@ -2,6 +2,7 @@
 
 pub mod blocks;
 pub mod install;
+pub mod routing;
 pub mod terminal;
 
 pub mod settings;

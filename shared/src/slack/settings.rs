@@ -1,4 +1,5 @@
-//! A tenant's Slack state in the table: routing (default and per-account channels), the
+//! A tenant's Slack state in the table: routing (default and per-account channels, the tag
+//! keys that route by resource tag), the
 //! installation (encrypted bot token, broken when revoked) and the team → tenant link.
 
 use std::collections::BTreeMap;
@@ -25,6 +26,20 @@ pub struct SlackSettings {
     /// Local hour (0-23) the daily digest goes out at (absent: [`DEFAULT_DIGEST_HOUR`]).
     #[serde(default)]
     pub digest_hour: Option<u8>,
+    /// The resource tag whose value routes an alert (`team`): through [`Self::tag_channels`],
+    /// or a value that is a channel itself (`super::routing`).
+    #[serde(default)]
+    pub channel_tag: Option<String>,
+    /// Value of the channel tag → channel (`payments` → `#payments-alerts`).
+    #[serde(default)]
+    pub tag_channels: BTreeMap<String, String>,
+    /// The resource tag whose value is the person to mention (`owner`).
+    #[serde(default)]
+    pub mention_tag: Option<String>,
+    /// Raised by every routing change: a change computed from an older version is refused
+    /// (two people editing the routing at once must not lose one's edit).
+    #[serde(default)]
+    pub routing_version: u64,
 }
 
 /// The digest goes out at 09:00 in the tenant's time zone unless the tenant chose an hour.
@@ -88,6 +103,19 @@ pub struct SettingsChange {
     pub default_channel: Option<String>,
     pub digest_time_zone: Option<String>,
     pub digest_hour: Option<u8>,
+    /// A new routing (per-account channels, tag keys and tag values' channels), written whole
+    /// when it is still the one [`RoutingChange::read_version`] read.
+    pub routing: Option<RoutingChange>,
+}
+
+/// The routing after a change, and the version of the settings it was computed from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoutingChange {
+    pub read_version: u64,
+    pub account_channels: BTreeMap<String, String>,
+    pub channel_tag: Option<String>,
+    pub tag_channels: BTreeMap<String, String>,
+    pub mention_tag: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

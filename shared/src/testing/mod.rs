@@ -96,6 +96,7 @@ pub fn cost_event(event_id: &str) -> CostEvent {
         pricing_notes: vec![],
         spot: false,
         actor: console_user(),
+        tags: Default::default(),
     }
 }
 

@@ -33,8 +33,94 @@ async fn slack_settings_view(
         account_channels: s.account_channels,
         digest_time_zone: zone.name().to_owned(),
         digest_hour: hour,
+        channel_tag: s.channel_tag,
+        tag_channels: s.tag_channels,
+        mention_tag: s.mention_tag,
         installation: installed,
     })
+}
+
+/// A tag key: 1-128 characters, none of them a control character.
+fn valid_tag_key(k: &str) -> bool {
+    (1..=128).contains(&k.chars().count()) && !k.chars().any(char::is_control)
+}
+
+fn channel_error(field: &str) -> ApiError {
+    ApiError::bad_request(
+        field,
+        format!("{field} must name #channel-name (lower case, digits, - and _) or a channel id"),
+    )
+}
+
+/// Applies `changes` (`None` removes the key) to `map`, each channel validated.
+fn merged(
+    field: &str,
+    mut map: std::collections::BTreeMap<String, String>,
+    changes: &std::collections::BTreeMap<String, Option<String>>,
+    valid_key: impl Fn(&str) -> bool,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    for (k, channel) in changes {
+        if !valid_key(k) {
+            return Err(ApiError::bad_request(
+                field,
+                format!("{field}: {k:?} is not a valid key"),
+            ));
+        }
+        match channel {
+            Some(c) if valid_channel(c) => {
+                map.insert(k.clone(), c.clone());
+            }
+            Some(_) => return Err(channel_error(field)),
+            None => {
+                map.remove(k);
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// The routing after the patch, when it changes any of it.
+fn routing_change(
+    body: &SlackSettingsPatch,
+    current: &SlackSettings,
+) -> Result<Option<slack_settings::RoutingChange>, ApiError> {
+    if body.account_channels.is_none()
+        && body.channel_tag.is_none()
+        && body.tag_channels.is_none()
+        && body.mention_tag.is_none()
+    {
+        return Ok(None);
+    }
+    let tag = |field: &str, value: &Option<String>, now: &Option<String>| match value {
+        None => Ok(now.clone()),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) if valid_tag_key(v) => Ok(Some(v.clone())),
+        Some(_) => Err(ApiError::bad_request(
+            field,
+            format!("{field} must be a tag key of 1-128 characters"),
+        )),
+    };
+    let account = |k: &str| k.len() == 12 && k.bytes().all(|b| b.is_ascii_digit());
+    Ok(Some(slack_settings::RoutingChange {
+        read_version: current.routing_version,
+        account_channels: match &body.account_channels {
+            Some(changes) => merged(
+                "account_channels",
+                current.account_channels.clone(),
+                changes,
+                account,
+            )?,
+            None => current.account_channels.clone(),
+        },
+        channel_tag: tag("channel_tag", &body.channel_tag, &current.channel_tag)?,
+        tag_channels: match &body.tag_channels {
+            Some(changes) => merged("tag_channels", current.tag_channels.clone(), changes, |v| {
+                !v.is_empty() && v.chars().count() <= 256
+            })?,
+            None => current.tag_channels.clone(),
+        },
+        mention_tag: tag("mention_tag", &body.mention_tag, &current.mention_tag)?,
+    }))
 }
 
 /// `#name` (Slack's rules: lower case, digits, `-`, `_`, at most 80) or a channel id.
@@ -81,12 +167,25 @@ pub(super) async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, 
         Some(h) => Some(slack_settings::parse_digest_hour(h).map_err(invalid)?),
         None => None,
     };
+    let current = slack_settings::load_settings(ctx.table(), ctx.tenant()).await?;
+    let routing = routing_change(&body, &current)?;
     let change = slack_settings::SettingsChange {
         default_channel: body.default_channel.clone(),
         digest_time_zone: zone.map(|z| z.name().to_owned()),
         digest_hour: hour,
+        routing: routing.clone(),
     };
-    let s = slack_settings::update_settings(ctx.table(), ctx.tenant(), &change).await?;
+    let s = match slack_settings::update_settings(ctx.table(), ctx.tenant(), &change).await {
+        Ok(s) => s,
+        Err(e) if e.is_condition_failed() => {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                "the alert routing changed while this change was made: reload the settings and apply it again",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
     ctx.audit(
         "settings.slack",
         "slack",
@@ -94,6 +193,10 @@ pub(super) async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, 
             "default_channel": change.default_channel,
             "digest_time_zone": change.digest_time_zone,
             "digest_hour": change.digest_hour,
+            "routing": routing.map(|r| json!({
+                "account_channels": r.account_channels, "channel_tag": r.channel_tag,
+                "tag_channels": r.tag_channels, "mention_tag": r.mention_tag,
+            })),
         }),
     )
     .await?;

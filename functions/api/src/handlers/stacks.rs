@@ -329,6 +329,7 @@ pub(super) async fn stack_resources_import(ctx: &Ctx<'_>) -> Result<HttpResponse
             last_iac_event_id: STATE_IMPORT_EVENT_ID.into(),
             last_iac_change_at: now,
             address: Some(r.address.clone()),
+            tags: Default::default(),
         };
         if resource::import_managed_resource(ctx.table(), &managed).await? {
             result.managed += 1;

@@ -224,6 +224,10 @@ impl Context<'_> {
             pricing_notes: Vec::new(),
             spot: false,
             actor: self.actor.clone(),
+            tags: crate::drift::extract::all_tags(self.record.request())
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+                .collect(),
         }
     }
 
