@@ -1,4 +1,4 @@
-//! Slash commands: `/dd0c status | anomalies | digest | drift | help`. Slow ones are
+//! Slash commands: `/dd0c status | anomalies | digest | drift | stack | help`. Slow ones are
 //! deferred when Slack gave a response URL.
 
 use dd0c_shared::domain::{Finding, FindingKind, FindingStatus};
@@ -24,6 +24,7 @@ const HELP: &str = "*dd0c commands*\n\
 • `/dd0c anomalies [open|all] [account]`: cost anomalies\n\
 • `/dd0c digest`: today's digest\n\
 • `/dd0c drift [stack]`: drift score per stack, or one stack's open drift\n\
+• `/dd0c stack <stack> owner @person|none`, `channel #channel|none`, `watch on|off`\n\
 • `/dd0c help`";
 
 impl SlackApp {
@@ -61,17 +62,19 @@ impl SlackApp {
                 Err(e) => tracing::warn!(tenant, error = %e, "could not defer a slow command"),
             }
         }
-        self.answer(&tenant, &text).await
+        let user = fields.get("user_id").cloned().unwrap_or_default();
+        self.answer(&tenant, &text, &user).await
     }
 
     /// The answer to `/dd0c <text>` as an ephemeral message.
-    pub(crate) async fn answer(&self, tenant: &str, text: &str) -> HttpResponse {
+    pub(crate) async fn answer(&self, tenant: &str, text: &str, user: &str) -> HttpResponse {
         let words: Vec<&str> = text.split_whitespace().collect();
         let result = match words.first().copied().unwrap_or("help") {
             "status" => self.status(tenant).await,
             "anomalies" => self.anomalies(tenant, &words[1..]).await,
             "digest" => self.digest(tenant).await,
             "drift" => self.drift(tenant, words.get(1).copied()).await,
+            "stack" => self.stack(tenant, user, &words[1..]).await,
             "help" => Ok(ephemeral("dd0c help", json!([section(HELP)]))),
             other => Ok(ephemeral(
                 "unknown command",

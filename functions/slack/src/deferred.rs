@@ -37,7 +37,7 @@ impl SlackApp {
                 job.response_url
             )));
         }
-        let answer = self.answer(&job.tenant_id, &job.text).await;
+        let answer = self.answer(&job.tenant_id, &job.text, &job.user_id).await;
         let message: Value = serde_json::from_str(&answer.body).map_err(HandlerError::malformed)?;
         match poster.post(&job.response_url, &message).await {
             Ok(()) => Ok(()),

@@ -13,6 +13,7 @@ mod install;
 mod modals;
 pub mod oauth;
 mod reply;
+mod stack_command;
 
 pub use app::{SlackApp, SlackSecrets};
 pub use oauth::{OAuthAccess, OAuthConfig, OAuthExchange, SlackOAuth};

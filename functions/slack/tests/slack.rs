@@ -1123,3 +1123,48 @@ async fn oauth_pages_escape_what_they_echo_and_forbid_scripts() {
         );
     }
 }
+
+/// `/dd0c stack`: a stack's owner, channel and watching set from Slack, audited, with a
+/// clear answer for a stack that does not exist or a value that is not a channel.
+#[tokio::test]
+async fn the_stack_command_sets_owner_channel_and_watching() {
+    use dd0c_shared::domain::drift::Stack;
+    let w = world("secret").await;
+    entity::stack::put_stack(w.table.as_ref(), &Stack::new("t1", "web"), w.clock.now())
+        .await
+        .unwrap();
+    let owner = command(&w, "stack web owner <@U0123ABCDE|alice>")
+        .await
+        .to_string();
+    assert!(owner.contains("owner U0123ABCDE"), "{owner}");
+    let channel = command(&w, "stack web channel <#C0123ABCDE|payments>")
+        .await
+        .to_string();
+    assert!(channel.contains("alerts to C0123ABCDE"), "{channel}");
+    let off = command(&w, "stack web watch off").await.to_string();
+    assert!(off.contains("drift alerts off"), "{off}");
+    let stored = entity::stack::load_stack(w.table.as_ref(), "t1", "web")
+        .await
+        .unwrap()
+        .expect("the stack");
+    assert_eq!(stored.owner.as_deref(), Some("U0123ABCDE"));
+    assert_eq!(stored.slack_channel.as_deref(), Some("C0123ABCDE"));
+    assert!(!stored.enabled);
+    let trail = audit(&w).await;
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e["action"] == "stack.change" && e["user"] == "slack:U42")
+            .count(),
+        3,
+        "{trail:?}"
+    );
+    assert!(command(&w, "stack nope watch on")
+        .await
+        .to_string()
+        .contains("No stack `nope`"));
+    assert!(command(&w, "stack web channel Payments Team")
+        .await
+        .to_string()
+        .contains("is not a channel"));
+}
