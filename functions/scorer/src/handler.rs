@@ -133,7 +133,7 @@ impl Scorer {
             created_at: self.clock.now(),
             details: serde_json::json!({
                 "sku": event.sku, "count": event.count, "spot": event.spot,
-                "service": event.service,
+                "service": event.service, "pricing": event.pricing_details(),
             }),
         }
     }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::actor::Actor;
+use crate::pricing::PriceBasis;
 
 pub const COST_EVENT_DETAIL_TYPE: &str = "dd0c.CostEvent";
 
@@ -52,14 +53,47 @@ pub struct CostEvent {
     /// For modifications: the hourly cost before the change, when known.
     #[serde(default)]
     pub previous_hourly_cost: Option<f64>,
+    /// The full provenance of the price, in the order it was built (the finding's
+    /// `details.pricing.notes`).
     #[serde(default)]
     pub pricing_notes: Vec<String>,
+    /// The price's basis in a few words, the date of its oldest price and the caveats that
+    /// change its meaning (what an alert shows). Absent on events priced before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_basis: Option<PriceBasis>,
     #[serde(default)]
     pub spot: bool,
     pub actor: Actor,
 }
 
 impl CostEvent {
+    /// What a finding's headline says of the price: its basis in a few words, then each
+    /// caveat that changes what the number means. The provenance goes in
+    /// [`CostEvent::pricing_details`].
+    pub fn price_reasons(&self) -> Vec<String> {
+        let Some(basis) = &self.price_basis else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(1 + basis.caveats.len());
+        if !basis.label.is_empty() {
+            out.push(format!("price: {}", basis.label));
+        }
+        out.extend(basis.caveats.iter().cloned());
+        out
+    }
+
+    /// The finding's `details.pricing`: `{basis, as_of, caveats, notes}` (`basis` and `as_of`
+    /// null when the event predates them).
+    pub fn pricing_details(&self) -> serde_json::Value {
+        let basis = self.price_basis.clone().unwrap_or_default();
+        serde_json::json!({
+            "basis": (!basis.label.is_empty()).then_some(basis.label),
+            "as_of": basis.as_of,
+            "caveats": basis.caveats,
+            "notes": self.pricing_notes,
+        })
+    }
+
     /// The cost this event adds per hour (a modification adds only its delta).
     pub fn added_hourly_cost(&self) -> Option<f64> {
         let cost = self.hourly_cost?;
