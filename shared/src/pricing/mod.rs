@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use tables::{tables, Tables};
 
-pub use basis::{age as price_age, PriceBasis, LIST_PRICE, PRICE_UNKNOWN};
+pub use basis::{age as price_age, oldest as oldest_price, PriceBasis, LIST_PRICE, PRICE_UNKNOWN};
 
 /// The first reason of a price estimated from a neighbour, followed by the neighbour's name.
 pub const ESTIMATED_FROM: &str = "estimated from ";
