@@ -255,7 +255,7 @@ fn finish(mut est: PriceEstimate, region: &str, dates: &[&str]) -> PriceEstimate
     }
     let label = match est.hourly_usd {
         None => PRICE_UNKNOWN.to_owned(),
-        Some(h) if h == 0.0 => NO_HOURLY_COST.to_owned(),
+        Some(0.0) => NO_HOURLY_COST.to_owned(),
         Some(_) => {
             let source = match est.estimated_from() {
                 Some(from) => format!("{ESTIMATED_FROM}{from}"),

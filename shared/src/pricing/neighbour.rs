@@ -192,10 +192,10 @@ fn nearest_by<'a>(
 
 /// A bare-metal type is the whole host of its family's largest size (`m5.metal` is priced as
 /// `m5.24xlarge`); `None` when no size of the family is listed.
-fn largest_of_family<'a>(
+fn largest_of_family(
     family_name: &str,
     prefix: &str,
-    listed: &[(&'a String, f64)],
+    listed: &[(&String, f64)],
 ) -> Option<Neighbour> {
     let (from, price, _) = listed
         .iter()
