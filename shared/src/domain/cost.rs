@@ -83,15 +83,19 @@ impl CostEvent {
     }
 
     /// The finding's `details.pricing`: `{basis, as_of, caveats, notes}` (`basis` and `as_of`
-    /// null when the event predates them).
+    /// absent when the event predates them or its price has no date).
     pub fn pricing_details(&self) -> serde_json::Value {
         let basis = self.price_basis.clone().unwrap_or_default();
-        serde_json::json!({
-            "basis": (!basis.label.is_empty()).then_some(basis.label),
-            "as_of": basis.as_of,
-            "caveats": basis.caveats,
-            "notes": self.pricing_notes,
-        })
+        let mut pricing = serde_json::Map::new();
+        if !basis.label.is_empty() {
+            pricing.insert("basis".into(), basis.label.into());
+        }
+        if let Some(as_of) = basis.as_of {
+            pricing.insert("as_of".into(), as_of.into());
+        }
+        pricing.insert("caveats".into(), basis.caveats.into());
+        pricing.insert("notes".into(), self.pricing_notes.clone().into());
+        serde_json::Value::Object(pricing)
     }
 
     /// The cost this event adds per hour (a modification adds only its delta).
