@@ -128,13 +128,12 @@ impl PriceEstimate {
         let mut hourly = Some(0.0);
         let mut reasons = Vec::new();
         let mut stale = false;
-        let basis = PriceBasis::combine(parts.iter().map(|p| &p.basis));
+        let mut basis = PriceBasis::combine(parts.iter().map(|p| &p.basis));
         for p in parts {
             hourly = hourly.zip(p.hourly_usd).map(|(a, b)| a + b);
             reasons.extend(p.reasons);
             stale |= p.stale;
         }
-        let mut basis = basis;
         if hourly.is_none() {
             basis.label = PRICE_UNKNOWN.to_owned();
         }
