@@ -63,6 +63,29 @@
   function statusBadge(status) {
     return h('span', { class: 'status status-' + status, 'data-status': status }, status.replace('_', ' '));
   }
+  // "15 months old": how old prices of `asOf` (YYYY, YYYY-MM or YYYY-MM-DD; a missing month
+  // counts as January) were at `at`, as the alerts say it.
+  function priceAge(asOf, at) {
+    const m = /^(\d{4})(?:-(\d{2}))?/.exec(asOf || '');
+    const t = new Date(at);
+    if (!m || isNaN(t)) return null;
+    const months = (t.getUTCFullYear() - Number(m[1])) * 12 + t.getUTCMonth() + 1 - Number(m[2] || 1);
+    if (months <= 0) return 'less than a month old';
+    if (months === 1) return '1 month old';
+    if (months < 24) return months + ' months old';
+    return Math.floor(months / 12) + ' years old';
+  }
+  // The price's basis and age, and its full provenance under a disclosure; null without one.
+  function priceFacts(f) {
+    const p = (f.details || {}).pricing;
+    if (!p || !p.basis) return null;
+    const age = p.as_of ? priceAge(p.as_of, f.event_time) : null;
+    const text = p.basis + (p.as_of ? ' · prices of ' + p.as_of + (age ? ' (' + age + ')' : '') : '');
+    const notes = p.notes || [];
+    return h('span', { class: 'price-basis' }, h('span', { 'data-price-basis': '' }, text),
+      notes.length ? h('details', { class: 'price-notes' }, h('summary', {}, 'How it was priced'),
+        h('ul', {}, notes.map((n) => h('li', {}, n)))) : null);
+  }
   function findingTitle(f) {
     const d = f.details || {};
     const what = d.sku ? d.sku + (d.count > 1 ? ' × ' + d.count : '') : f.resource_type;
@@ -332,6 +355,7 @@
       h('button', { type: 'button', class: 'btn btn-link', onclick: () => act('reopen') }, 'Reopen'));
 
     const row = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
+    const price = priceFacts(f);
     page(findingTitle(f), null,
       h('p', {}, h('a', { href: '#/' }, '← Back to overview')),
       h('div', { class: 'detail-head' }, severityBadge(f.severity), ' ', statusHolder,
@@ -349,6 +373,7 @@
             row('Time', when(f.event_time)),
             row('Resource', f.resource_type + ': ' + ((f.resource_ids || []).join(', ') || '—')),
             row('Score', String(f.score)),
+            ...(price ? row('Price', price) : []),
             row('Notified', f.notified ? 'yes' : 'no' + (f.suppressed_reason ? ' — ' + f.suppressed_reason : ''))))));
   }
 

@@ -268,12 +268,121 @@ def build_from_fixtures(sources: str) -> dict[str, dict[str, Any]]:
 # --------------------------------------------------------------------------- offers
 
 
-def load_offer(path: str) -> dict[str, Any]:
+class _JsonStream:
+    """A JSON document read from a file a piece at a time, so that a multi-gigabyte offer file
+    (AmazonEC2's us-east-1 index) is never held in memory: objects are walked member by member
+    and only the values a caller keeps are built."""
+
+    def __init__(self, fh: Any, where: str, chunk: int = 1 << 20) -> None:
+        self.fh, self.where, self.chunk = fh, where, chunk
+        self.buf, self.pos, self.eof = "", 0, False
+        self.decoder = json.JSONDecoder()
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        data = self.fh.read(self.chunk)
+        if not data:
+            self.eof = True
+            return False
+        self.buf = self.buf[self.pos :] + data
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                raise SourceError(f"{self.where}: the JSON ends too early")
+
+    def expect(self, char: str) -> None:
+        if self.peek() != char:
+            raise SourceError(f"{self.where}: expected {char!r}, found {self.buf[self.pos]!r}")
+        self.pos += 1
+
+    def value(self) -> Any:
+        """The next value, whole (for values that are small)."""
+        self.peek()
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if self._fill():
+                    continue
+                raise SourceError(f"{self.where}: not valid JSON ({exc})") from exc
+            # A number or literal that ends the buffer may continue in the next piece.
+            if end == len(self.buf) and not isinstance(value, (dict, list, str)) and self._fill():
+                continue
+            self.pos = end
+            return value
+
+    def members(self) -> Iterator[str]:
+        """The keys of the next object, one by one; the caller consumes each key's value
+        (``value``, ``members`` or ``skip``) before asking for the next key."""
+        self.expect("{")
+        if self.peek() == "}":
+            self.pos += 1
+            return
+        while True:
+            key = self.value()
+            if not isinstance(key, str):
+                raise SourceError(f"{self.where}: an object key is not a string")
+            self.expect(":")
+            yield key
+            char = self.peek()
+            self.pos += 1
+            if char == "}":
+                return
+            if char != ",":
+                raise SourceError(f"{self.where}: expected ',' or '}}', found {char!r}")
+
+    def skip(self) -> None:
+        """Passes over the next value without building it whole."""
+        if self.peek() == "{":
+            for _ in self.members():
+                self.skip()
+        else:
+            self.value()
+
+
+def load_offer(path: str, keep: Any = None, chunk: int = 1 << 20) -> dict[str, Any]:
+    """An offer file's ``products`` (those ``keep(product)`` accepts; all without ``keep``) and
+    their ``terms.OnDemand``, read as a stream: other term types (Reserved, the bulk of the
+    file) are skipped and never built."""
+    products: dict[str, Any] = {}
+    ondemand: dict[str, Any] = {}
+    seen = set()
     with open(path, encoding="utf-8") as fh:
-        offer = json.load(fh)
-    if not isinstance(offer.get("products"), dict) or not isinstance(offer.get("terms"), dict):
+        stream = _JsonStream(fh, path, chunk)
+        if stream.peek() != "{":
+            raise SourceError(f"{path}: not an AWS Price List offer file (not a JSON object)")
+        for key in stream.members():
+            if key == "products" and stream.peek() == "{":
+                seen.add(key)
+                for sku in stream.members():
+                    product = stream.value()
+                    if keep is None or keep(product):
+                        products[sku] = product
+            elif key == "terms" and stream.peek() == "{":
+                seen.add(key)
+                for term_type in stream.members():
+                    if term_type != "OnDemand":
+                        stream.skip()
+                        continue
+                    for sku in stream.members():
+                        ondemand[sku] = stream.value()
+            else:
+                stream.skip()
+    if seen != {"products", "terms"}:
         raise SourceError(f"{path}: not an AWS Price List offer file (no products/terms)")
-    return offer
+    return {
+        "products": products,
+        "terms": {"OnDemand": {sku: t for sku, t in ondemand.items() if sku in products}},
+    }
 
 
 def ondemand_dimensions(offer: dict[str, Any], sku: str) -> list[dict[str, Any]]:
@@ -406,6 +515,38 @@ INSTANCE_OFFERS: dict[str, dict[str, Any]] = {
 }
 
 
+def _attrs(product: dict[str, Any]) -> dict[str, str]:
+    return product.get("attributes", {})
+
+
+# What is worth keeping of each offer file while it streams past (the importers filter further).
+OFFER_PREFILTERS: dict[str, Any] = {
+    "ec2": lambda p: (
+        p.get("productFamily", "").startswith("Compute Instance")
+        and _ieq(_attrs(p).get("operatingSystem"), "Linux")
+        and _ieq(_attrs(p).get("preInstalledSw"), "NA")
+        and _ieq(_attrs(p).get("capacitystatus"), "Used")
+    )
+    or bool(_attrs(p).get("volumeApiName")),
+    "rds": lambda p: p.get("productFamily") == "Database Instance",
+    **{
+        service: (lambda families: lambda p: p.get("productFamily") in families)(spec["families"])
+        for service, spec in INSTANCE_OFFERS.items()
+    },
+}
+
+# The offer files ``offers`` reads: its option (``--ec2`` ...) and the Price List service code
+# whose ``current/<region>/index.json`` it is.
+OFFER_SERVICES: dict[str, str] = {
+    "ec2": "AmazonEC2",
+    "rds": "AmazonRDS",
+    "elasticache": "AmazonElastiCache",
+    "opensearch": "AmazonES",
+    "redshift": "AmazonRedshift",
+    "sagemaker": "AmazonSageMaker",
+}
+
+
 def instances_from_offer(offer: dict[str, Any], service: str) -> dict[str, float]:
     spec = INSTANCE_OFFERS[service]
     out: dict[str, float] = {}
@@ -426,9 +567,17 @@ def instances_from_offer(offer: dict[str, Any], service: str) -> dict[str, float
     return out
 
 
+OFFER_SOURCE = "AWS Price List bulk offer file"
+
+
+def from_offers(table: dict[str, Any]) -> bool:
+    """Whether a table was rebuilt by ``offers`` (its fixture no longer reproduces it)."""
+    return str(table.get("source", "")).startswith(OFFER_SOURCE)
+
+
 def offer_meta(service_code: str, region: str, retrieved: str) -> dict[str, Any]:
     return {
-        "source": f"AWS Price List bulk offer file {service_code} (region index {region})",
+        "source": f"{OFFER_SOURCE} {service_code} (region index {region})",
         "source_url": f"https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/{service_code}/current/{region}/index.json",
         "as_of": retrieved,
         "retrieved": retrieved,
@@ -440,7 +589,7 @@ def build_from_offers(args: argparse.Namespace, existing_tables: str) -> dict[st
     tables: dict[str, dict[str, Any]] = {}
     region, retrieved = args.region, args.retrieved
     if args.ec2:
-        offer = load_offer(args.ec2)
+        offer = load_offer(args.ec2, OFFER_PREFILTERS["ec2"])
         prices = ec2_instances_from_offer(offer)
         if prices:
             tables[f"ec2_{region}.json"] = {
@@ -457,7 +606,7 @@ def build_from_offers(args: argparse.Namespace, existing_tables: str) -> dict[st
         if ebs:
             tables[f"ebs_{region}.json"] = merge_ebs(existing_tables, region, ebs, retrieved)
     if args.rds:
-        offer = load_offer(args.rds)
+        offer = load_offer(args.rds, OFFER_PREFILTERS["rds"])
         for name, engines, table in (("rds", RDS_ENGINES, "rds_ondemand"), ("aurora", AURORA_ENGINES, "aurora_ondemand")):
             prices = rds_instances_from_offer(offer, engines)
             if prices:
@@ -470,16 +619,12 @@ def build_from_offers(args: argparse.Namespace, existing_tables: str) -> dict[st
                     "count": len(prices),
                     "prices": prices,
                 }
-    for service, code in (
-        ("elasticache", "AmazonElastiCache"),
-        ("opensearch", "AmazonES"),
-        ("redshift", "AmazonRedshift"),
-        ("sagemaker", "AmazonSageMaker"),
-    ):
+    for service in INSTANCE_OFFERS:
+        code = OFFER_SERVICES[service]
         path = getattr(args, service)
         if not path:
             continue
-        prices = instances_from_offer(load_offer(path), service)
+        prices = instances_from_offer(load_offer(path, OFFER_PREFILTERS[service]), service)
         if prices:
             tables[f"{service}_{region}.json"] = {
                 "table": f"{service}_ondemand",
@@ -509,7 +654,7 @@ def merge_ebs(existing_tables: str, region: str, ebs: dict[str, dict[str, float]
         {
             "table": table.get("table", "ebs"),
             "region": region,
-            "source": f"AWS Price List bulk offer file AmazonEC2 (region index {region}) for storage and "
+            "source": f"{OFFER_SOURCE} AmazonEC2 (region index {region}) for storage and "
             "IOPS prices; other fields kept from the previous table: " + str(table.get("source", "none")),
             "retrieved": retrieved,
             "as_of": retrieved,
@@ -583,7 +728,7 @@ def check_dir(tables_dir: str) -> list[str]:
 # --------------------------------------------------------------------------- CLI
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -595,18 +740,17 @@ def main(argv: list[str] | None = None) -> int:
     p_off = sub.add_parser("offers", help="rebuild tables from AWS Price List bulk offer files")
     p_off.add_argument("--region", default=BASE_REGION)
     p_off.add_argument("--retrieved", required=True, help="date the offer files were downloaded (YYYY-MM-DD)")
-    p_off.add_argument("--ec2", help="AmazonEC2 offer file")
-    p_off.add_argument("--rds", help="AmazonRDS offer file")
-    p_off.add_argument("--elasticache", help="AmazonElastiCache offer file")
-    p_off.add_argument("--opensearch", help="AmazonES offer file")
-    p_off.add_argument("--redshift", help="AmazonRedshift offer file")
-    p_off.add_argument("--sagemaker", help="AmazonSageMaker offer file")
+    for option, code in OFFER_SERVICES.items():
+        p_off.add_argument(f"--{option}", help=f"{code} offer file")
     p_off.add_argument("--out", default=DEFAULT_TABLES)
 
     p_chk = sub.add_parser("check", help="validate the tables")
     p_chk.add_argument("--tables", default=DEFAULT_TABLES)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "fixtures":
             tables = build_from_fixtures(args.sources)

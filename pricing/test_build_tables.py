@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -95,12 +97,110 @@ class OfferImportTest(unittest.TestCase):
             self.assertEqual(bt.check_dir(tmp), [])
 
 
+class StreamingOfferTest(unittest.TestCase):
+    """The offer reader streams (AmazonEC2's us-east-1 file is gigabytes): what it keeps must be
+    what reading the whole file would give, whatever the piece size."""
+
+    def whole(self, name: str) -> dict:
+        with open(os.path.join(TESTDATA, name), encoding="utf-8") as fh:
+            offer = json.load(fh)
+        return {"products": offer["products"], "terms": {"OnDemand": offer["terms"].get("OnDemand", {})}}
+
+    def test_streamed_equals_whole_at_any_piece_size(self):
+        for name in sorted(n for n in os.listdir(TESTDATA) if n.endswith(".json")):
+            expected = self.whole(name)
+            for chunk in (1, 7, 64, 1 << 20):
+                with self.subTest(name=name, chunk=chunk):
+                    got = bt.load_offer(os.path.join(TESTDATA, name), chunk=chunk)
+                    self.assertEqual(got, expected)
+
+    def test_the_prefilter_keeps_what_the_importers_use(self):
+        path = os.path.join(TESTDATA, "AmazonEC2-us-east-1-excerpt.json")
+        kept = bt.load_offer(path, bt.OFFER_PREFILTERS["ec2"])
+        every = testdata("AmazonEC2-us-east-1-excerpt.json")
+        self.assertLess(len(kept["products"]), len(every["products"]))
+        self.assertEqual(bt.ec2_instances_from_offer(kept), bt.ec2_instances_from_offer(every))
+        self.assertEqual(bt.ebs_from_offer(kept), bt.ebs_from_offer(every))
+        self.assertEqual(set(kept["terms"]["OnDemand"]) - set(kept["products"]), set())
+
+    def test_broken_files_are_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for text in ('[1, 2]', '{"products": {"A": {}}', '{"products": {"A": {}} "terms": {}}'):
+                path = os.path.join(tmp, "x.json")
+                with open(path, "w") as fh:
+                    fh.write(text)
+                with self.subTest(text=text), self.assertRaises(bt.SourceError):
+                    bt.load_offer(path)
+
+
+WORKFLOW = os.path.join(HERE, "..", ".github", "workflows", "prices.yml")
+
+
+class PricesWorkflowParityTest(unittest.TestCase):
+    """.github/workflows/prices.yml calls build_tables.py with sub-commands and options its
+    argparse accepts, and downloads the offer files ``offers`` reads."""
+
+    def setUp(self):
+        with open(WORKFLOW, encoding="utf-8") as fh:
+            self.text = fh.read()
+
+    def env(self, name: str) -> str:
+        match = re.search(rf"^\s*{name}:\s*(.+?)\s*$", self.text, re.M)
+        self.assertIsNotNone(match, f"{name} is not set in the workflow")
+        return match.group(1)
+
+    def invocations(self) -> list[list[str]]:
+        """The argument lists of every ``build_tables.py`` command in the workflow."""
+        joined = self.text.replace("\\\n", " ")
+        commands = re.findall(r"(?m)^\s*(?:run:\s*)?python3 pricing/build_tables\.py\b(.*)$", joined)
+        return [shlex.split(c) for c in commands]
+
+    def test_every_invocation_parses(self):
+        calls = self.invocations()
+        self.assertEqual(sorted(c[0] for c in calls), ["check", "offers"])
+        parser = bt.build_parser()
+        for argv in calls:
+            with self.subTest(argv=argv), redirect_stderr(io.StringIO()) as err:
+                try:
+                    parser.parse_args(argv)
+                except SystemExit:
+                    self.fail(f"build_tables.py refuses {argv}: {err.getvalue()}")
+
+    def test_it_downloads_and_passes_every_offer_file_offers_reads(self):
+        services = self.env("OFFER_SERVICES").split()
+        self.assertEqual(sorted(services), sorted(bt.OFFER_SERVICES.values()))
+        self.assertEqual(self.env("PRICE_REGION"), bt.BASE_REGION)
+        self.assertIn(
+            "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/$code/current/$PRICE_REGION/index.json",
+            self.text,
+        )
+        self.assertIn('--output "$RUNNER_TEMP/offers/$code.json"', self.text)
+        (offers,) = [c for c in self.invocations() if c[0] == "offers"]
+        args = bt.build_parser().parse_args(offers)
+        self.assertEqual(args.region, "$PRICE_REGION")
+        for option, code in bt.OFFER_SERVICES.items():
+            self.assertEqual(getattr(args, option), f"$offers/{code}.json", option)
+
+    def test_it_runs_the_pricing_tests_and_proposes_a_pull_request(self):
+        self.assertIn("run: scripts/test-pricing.sh", self.text)
+        self.assertRegex(self.text, r"uses: peter-evans/create-pull-request@v\d+\.\d+\.\d+\n")
+        self.assertRegex(self.text, r"(?m)^  schedule:\n(?:\s*#.*\n)*    - cron: ")
+        self.assertIn("workflow_dispatch:", self.text)
+
+
 class FixtureImportTest(unittest.TestCase):
     def test_committed_generated_tables_are_reproducible(self):
         tables = bt.build_from_fixtures(bt.DEFAULT_SOURCES)
         for name, table in tables.items():
             with open(os.path.join(TABLES, name), encoding="utf-8") as fh:
-                self.assertEqual(fh.read(), bt.dump_table(table), f"{name} differs from a rebuild")
+                text = fh.read()
+            if bt.from_offers(json.loads(text)):
+                continue  # rebuilt by the prices workflow from offer files, not the fixture
+            self.assertEqual(text, bt.dump_table(table), f"{name} differs from a rebuild")
+
+    def test_tables_rebuilt_from_offers_are_told_apart(self):
+        self.assertTrue(bt.from_offers(bt.offer_meta("AmazonEC2", "us-east-1", "2026-12-01")))
+        self.assertFalse(bt.from_offers(bt.build_from_fixtures(bt.DEFAULT_SOURCES)["ec2_us-east-1.json"]))
 
     def test_ec2_fixture_contents(self):
         prices = bt.ec2_from_karpenter_csv(os.path.join(bt.DEFAULT_SOURCES, bt.EC2_FIXTURE))

@@ -426,6 +426,11 @@ impl BenchReport {
             "  price coverage, {}",
             crate::price_coverage::rds().line("RDS classes sold (MySQL, us-east-1)")
         )?;
+        writeln!(
+            out,
+            "  price coverage, {}",
+            crate::price_coverage::ec2().line("current EC2 types (Linux, us-east-1)")
+        )?;
         self.print_scale(out)
     }
 

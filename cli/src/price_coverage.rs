@@ -1,6 +1,6 @@
-//! `dd0c bench`: how many of the database classes RDS sells get an exact price, a labelled
-//! estimate, or nothing (`pricing/coverage/rds-classes.json`; goal: nothing = 0), and the same
-//! for every EC2 instance type of the price table's families at sizes it does not list.
+//! `dd0c bench`: how many of the database classes RDS sells (`pricing/coverage/rds-classes.json`)
+//! and of the current EC2 instance types (`pricing/coverage/ec2-types.json`) get an exact price,
+//! a labelled estimate, or nothing (goal: nothing = 0).
 
 use std::collections::BTreeMap;
 
@@ -8,11 +8,17 @@ use dd0c_shared::pricing::{self, PriceEstimate};
 use serde::Deserialize;
 
 const RDS_CLASSES_JSON: &str = include_str!("../../pricing/coverage/rds-classes.json");
+const EC2_TYPES_JSON: &str = include_str!("../../pricing/coverage/ec2-types.json");
 
 #[derive(Deserialize)]
 struct ClassList {
     engine: String,
     classes: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct TypeList {
+    types: BTreeMap<String, Vec<String>>,
 }
 
 /// Counts of one kind of resource.
@@ -71,6 +77,29 @@ pub fn rds() -> Coverage {
     coverage
 }
 
+/// Every current EC2 instance type, priced Linux, shared tenancy, on-demand, in us-east-1.
+pub fn ec2() -> Coverage {
+    let list: TypeList =
+        serde_json::from_str(EC2_TYPES_JSON).expect("pricing/coverage/ec2-types.json is valid");
+    let mut coverage = Coverage::default();
+    for (family, sizes) in &list.types {
+        for size in sizes {
+            let instance_type = format!("{family}.{size}");
+            coverage.count(
+                &instance_type,
+                &pricing::ec2_instance(
+                    &instance_type,
+                    "us-east-1",
+                    pricing::Platform::Linux,
+                    pricing::Tenancy::Shared,
+                    false,
+                ),
+            );
+        }
+    }
+    coverage
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +110,29 @@ mod tests {
         assert!(c.total() > 200, "{}", c.total());
         assert!(c.nothing.is_empty(), "{}", c.line("RDS"));
         assert!(c.exact > 0 && c.estimated > 0);
+    }
+
+    #[test]
+    fn every_current_ec2_type_gets_a_price_or_an_estimate() {
+        let c = ec2();
+        assert!(c.total() > 1300, "{}", c.total());
+        assert!(c.nothing.is_empty(), "{}", c.line("EC2"));
+        assert!(c.exact > 0 && c.estimated > 0);
+        // Types newer than the price table are estimated, not missed.
+        for t in [
+            "r9g.large",
+            "hpc7a.96xlarge",
+            "u-6tb1.metal",
+            "m9g.metal-24xl",
+        ] {
+            let est = pricing::ec2_instance(
+                t,
+                "us-east-1",
+                pricing::Platform::Linux,
+                pricing::Tenancy::Shared,
+                false,
+            );
+            assert!(est.estimated_from().is_some(), "{t}: {:?}", est.reasons);
+        }
     }
 }

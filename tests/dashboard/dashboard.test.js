@@ -102,6 +102,13 @@ async function main() {
       await page.locator(`tr[data-finding-id="${critical.id}"] a.finding-link`).click();
       await page.getByRole('heading', { level: 1, name: /p3\.16xlarge/ }).waitFor();
       assert.equal(await page.locator('#finding-status [data-status]').getAttribute('data-status'), 'open');
+      // Which price, and how old it was when the instances were launched (details.pricing).
+      const basis = page.locator('[data-price-basis]');
+      await basis.waitFor();
+      assert.match(await basis.innerText(),
+        /^(list price|estimated from \S+)(, [a-z0-9-]+ price by regional factor)? · prices of \d{4}(-\d{2}){0,2} \((less than a month|\d+ months?|\d+ years?) old\)$/);
+      const notes = page.locator('.price-notes li');
+      assert.ok(await notes.count() > 0, 'the price provenance is not on the finding page');
       await page.getByRole('button', { name: 'Mark expected' }).click();
       await page.locator('#finding-status [data-status="expected"]').waitFor();
       await page.screenshot({ path: path.join(SHOTS, 'finding.png'), fullPage: true });

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use dd0c_shared::domain::{CostEvent, Finding, FindingKind};
 use dd0c_shared::entity::{account_link, event, finding, stack, zombie_scan};
+use dd0c_shared::pricing::oldest_price;
 use dd0c_shared::store::{from_item, query_all, StoreError, Table};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,9 @@ pub struct Digest {
     pub top_actors: Vec<(String, f64)>,
     /// (account, zombies, USD per month) from the latest zombie scans.
     pub zombies: Vec<(String, usize, f64)>,
+    /// The date of the oldest price behind the spend totals (`YYYY`, `YYYY-MM` or
+    /// `YYYY-MM-DD`); `None` when no priced event says.
+    pub prices_as_of: Option<String>,
 }
 
 /// What the digest reads of an account's latest zombie scan.
@@ -67,6 +71,10 @@ pub async fn build_digest(
         digest.cost_events += 1;
         let added = event.added_hourly_cost().unwrap_or(0.0).max(0.0);
         digest.new_hourly_spend += added;
+        if added > 0.0 {
+            let as_of = event.price_basis.as_ref().and_then(|b| b.as_of.clone());
+            digest.prices_as_of = oldest_price(digest.prices_as_of.take(), as_of);
+        }
         *actors.entry(event.actor.name.clone()).or_default() += added;
     }
     let mut top: Vec<(String, f64)> = actors.into_iter().filter(|(_, c)| *c > 0.0).collect();

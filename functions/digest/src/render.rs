@@ -1,6 +1,7 @@
 //! The digest as Block Kit, and as the chat message to the tenant's channel.
 
 use dd0c_shared::chat::ChatMessage;
+use dd0c_shared::pricing::price_age;
 use dd0c_shared::slack::blocks::{escape_mrkdwn, money, truncate, MAX_BLOCKS, MAX_TEXT};
 use dd0c_shared::slack::settings::SlackSettings;
 use serde_json::{json, Value};
@@ -21,6 +22,9 @@ pub fn digest_blocks(d: &Digest) -> Value {
         d.anomalies_open,
         d.anomalies_resolved
     )));
+    if let Some(line) = prices_line(d) {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}));
+    }
     if !d.top_actors.is_empty() {
         let lines: Vec<String> = d
             .top_actors
@@ -89,6 +93,17 @@ pub fn digest_blocks(d: &Digest) -> Value {
     }
     blocks.truncate(MAX_BLOCKS);
     Value::Array(blocks)
+}
+
+/// "Prices behind these totals: as old as 2021-08-03 (5 years old)", at the end
+/// of the digest's window.
+pub fn prices_line(d: &Digest) -> Option<String> {
+    let as_of = d.prices_as_of.as_deref()?;
+    let at = d.until?;
+    let age = price_age(as_of, at)?;
+    Some(format!(
+        "Prices behind these totals: as old as {as_of} ({age})"
+    ))
 }
 
 /// The digest as the chat message to the tenant's channel (`default_channel` when unset).

@@ -11,6 +11,7 @@ use dd0c_shared::entity::{account_link, event, finding as finding_entity, govern
 use dd0c_shared::entity::{stack as stack_entity, zombie_scan};
 use dd0c_shared::finding_actions::{self, FindingAction};
 use dd0c_shared::governance::{store as policy_store, Policy};
+use dd0c_shared::pricing::PriceBasis;
 use dd0c_shared::slack::blocks::validate_limits;
 use dd0c_shared::store::memory::MemoryTable;
 use dd0c_shared::store::Table;
@@ -38,6 +39,19 @@ async fn cost(
     hourly: f64,
     action: CostAction,
 ) {
+    priced_cost(table, id, hours_ago, who, hourly, action, "2026-07-20").await
+}
+
+/// A cost event whose price rests on prices of `as_of`.
+async fn priced_cost(
+    table: &dyn Table,
+    id: &str,
+    hours_ago: i64,
+    who: &str,
+    hourly: f64,
+    action: CostAction,
+    as_of: &str,
+) {
     let t = now() - Duration::hours(hours_ago);
     let e = CostEvent {
         event_time: t,
@@ -46,6 +60,11 @@ async fn cost(
         action,
         hourly_cost: Some(hourly),
         actor: actor(who),
+        price_basis: Some(PriceBasis {
+            label: "list price".into(),
+            as_of: Some(as_of.into()),
+            caveats: vec![],
+        }),
         ..cost_event(id)
     };
     let ttl = (t + Duration::days(90)).timestamp();
@@ -91,9 +110,10 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
     let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
     let t = table.as_ref();
     cost(t, "c1", 2, "alice", 10.0, CostAction::Create).await;
-    cost(t, "c2", 5, "bob", 2.5, CostAction::Start).await;
-    cost(t, "c3", 6, "alice", 1.0, CostAction::Stop).await;
-    cost(t, "old", 30, "carol", 99.0, CostAction::Create).await;
+    priced_cost(t, "c2", 5, "bob", 2.5, CostAction::Start, "2021-08-03").await;
+    // Neither a stop nor an event outside the window adds to the totals, nor ages them.
+    priced_cost(t, "c3", 6, "alice", 1.0, CostAction::Stop, "2019").await;
+    priced_cost(t, "old", 30, "carol", 99.0, CostAction::Create, "2018").await;
     for (id, h, sev) in [
         ("f-open", 1, Severity::Critical),
         ("f-held", 3, Severity::Info),
@@ -189,6 +209,15 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
     assert_eq!(d.stacks.len(), 1);
     assert_eq!(d.stacks[0].stack, "payments-prod");
     assert_eq!(d.zombies, vec![("111122223333".to_owned(), 2, 42.5)]);
+    // How old the prices behind the totals are.
+    assert_eq!(d.prices_as_of.as_deref(), Some("2021-08-03"));
+    assert!(
+        digest_blocks(d)
+            .to_string()
+            .contains("Prices behind these totals: as old as 2021-08-03 (4 years old)"),
+        "{}",
+        digest_blocks(d)
+    );
     // Housekeeping.
     assert_eq!(run.housekeeping.unsnoozed, ["f-snoozed"]);
     assert_eq!(

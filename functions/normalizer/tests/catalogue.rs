@@ -558,6 +558,28 @@ fn create_db_instance_multi_az_doubles_instance_and_storage() {
         .hourly_usd
         .unwrap();
     assert!(e.hourly_cost.unwrap() > 2.0 * single - 1e-9);
+    // Instance and storage: one basis, the older table's date, the provenance in the notes.
+    let basis = e
+        .price_basis
+        .as_ref()
+        .expect("priced events carry their basis");
+    assert_eq!(basis.as_of.as_deref(), Some("2021-08-03"));
+    assert_eq!(basis.label, pricing::LIST_PRICE);
+    assert!(has_note(&e, "Multi-AZ: storage doubled"));
+}
+
+#[test]
+fn a_spot_launch_carries_its_short_basis_and_its_caveat() {
+    let e = one(normalize(&fixture("ec2-run-instances-spot")));
+    let basis = e.price_basis.as_ref().expect("basis");
+    assert_eq!(basis.label, pricing::LIST_PRICE);
+    assert_eq!(basis.caveats, ["spot: 70% below on-demand assumed"]);
+    assert_eq!(basis.as_of.as_deref(), Some("2026-07-20"));
+    // An event serialized before the basis existed still reads.
+    let mut old = serde_json::to_value(&e).unwrap();
+    old.as_object_mut().unwrap().remove("price_basis");
+    let back: dd0c_shared::domain::CostEvent = serde_json::from_value(old).unwrap();
+    assert_eq!(back.price_basis, None);
 }
 
 #[test]

@@ -190,6 +190,7 @@ impl Scorer {
             details: serde_json::json!({
                 "sku": event.sku, "count": event.count, "spot": event.spot,
                 "service": event.service, "tags": event.tags,
+                "pricing": event.pricing_details(),
             }),
         }
     }

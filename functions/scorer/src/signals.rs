@@ -49,7 +49,7 @@ pub fn cold_start(event: &CostEvent) -> Option<Assessment> {
     let mut reasons = vec![format!(
         "${hourly:.2}/hr is above the ${threshold:.2}/hr threshold for new activity"
     )];
-    reasons.extend(event.pricing_notes.iter().cloned());
+    reasons.extend(event.price_reasons());
     Some(Assessment {
         severity: severity_for(score)?,
         score,
@@ -411,7 +411,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     }
     let score = score.clamp(0.0, 100.0);
     let severity = severity_for(score)?;
-    reasons.extend(event.pricing_notes.iter().cloned());
+    reasons.extend(event.price_reasons());
     Some(Assessment {
         severity,
         score: (score * 10.0).round() / 10.0,

@@ -113,6 +113,56 @@ async fn a_redelivered_event_counts_once_and_publishes_once() {
     assert_eq!(w.queue.peek_all("alerts").len(), 1);
 }
 
+/// The headline names the price in a few words; the full provenance rides in the details.
+#[tokio::test]
+async fn the_finding_carries_the_price_provenance_in_its_details() {
+    let w = world();
+    let est = dd0c_shared::pricing::rds_instance("db.r6i.16xlarge", "postgres", "ap-south-1", true);
+    let e = CostEvent {
+        service: "rds".into(),
+        resource_type: "rds:db".into(),
+        pricing_notes: est.reasons.clone(),
+        price_basis: Some(est.basis.clone()),
+        ..event(
+            "e1",
+            start(),
+            est.hourly_usd.unwrap(),
+            "db.r6i.16xlarge",
+            "ap-south-1",
+        )
+    };
+    w.scorer.handle(&envelope(&e)).await.unwrap();
+    let findings = finding::all(w.table.as_ref(), "t").await.unwrap();
+    let f = &findings[0];
+    assert!(
+        f.reasons.contains(
+            &"price: estimated from db.r6g.16xlarge, ap-south-1 price by regional factor"
+                .to_owned()
+        ),
+        "{:?}",
+        f.reasons
+    );
+    assert!(
+        !f.reasons.iter().any(|r| r.contains("regional factor from")
+            || r.contains("is not in the")
+            || r.contains("Multi-AZ")),
+        "{:?}",
+        f.reasons
+    );
+    let pricing = &f.details["pricing"];
+    assert_eq!(
+        pricing["basis"],
+        "estimated from db.r6g.16xlarge, ap-south-1 price by regional factor"
+    );
+    assert_eq!(pricing["as_of"], "2021-08-03");
+    let notes = pricing["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), est.reasons.len());
+    assert!(notes.iter().any(|n| n
+        .as_str()
+        .unwrap()
+        .contains("regional factor from m5.large")));
+}
+
 #[tokio::test]
 async fn max_only_rises() {
     let w = world();

@@ -6,6 +6,7 @@ use dd0c_scorer::baseline::{first_seen_attribute, Baseline, Moments};
 use dd0c_scorer::signals::{assess, cold_start, Context};
 use dd0c_shared::domain::{Actor, ActorKind, CostAction, CostEvent, IacTool, Severity, Source};
 use dd0c_shared::entity::time_key;
+use dd0c_shared::pricing::{Platform, PriceBasis, Tenancy};
 use dd0c_shared::store::{AttrValue, Item};
 use dd0c_shared::testing::{console_user, cost_event};
 use proptest::prelude::*;
@@ -295,13 +296,53 @@ fn cold_start_scores_by_absolute_hourly_thresholds_each_a_band() {
     assert_eq!(band(25.01), Some((Severity::Critical, 85.0)));
     let mut e = event(6.0, "m5.large", "us-east-1", ALICE);
     e.pricing_notes = vec!["m5.large Linux on-demand us-east-1".into()];
+    e.price_basis = Some(PriceBasis {
+        label: "list price".into(),
+        ..PriceBasis::default()
+    });
     assert_eq!(
         cold_start(&e).unwrap().reasons,
         [
             "$6.00/hr is above the $5.00/hr threshold for new activity",
-            "m5.large Linux on-demand us-east-1",
+            "price: list price",
         ]
     );
+}
+
+/// The headline says which price in a few words and keeps the caveats that change the number;
+/// the provenance (tables, factors, dates) stays out of it.
+#[test]
+fn the_headline_names_the_price_basis_not_its_provenance() {
+    let est = dd0c_shared::pricing::ec2_instance(
+        "m5.24xlarge",
+        "ap-south-1",
+        Platform::Linux,
+        Tenancy::Shared,
+        true,
+    );
+    let mut e = event(
+        est.hourly_usd.unwrap() * 20.0,
+        "m5.24xlarge",
+        "ap-south-1",
+        ALICE,
+    );
+    e.pricing_notes = est.reasons.clone();
+    e.price_basis = Some(est.basis.clone());
+    let reasons = cold_start(&e).unwrap().reasons;
+    assert_eq!(
+        reasons[1..],
+        [
+            "price: list price, ap-south-1 price by regional factor",
+            "spot: 70% below on-demand assumed",
+        ]
+    );
+    assert!(
+        !reasons.iter().any(|r| r.contains("regional factor from")),
+        "{reasons:?}"
+    );
+    // An event queued before the basis existed: no price reasons, whatever its notes say.
+    e.price_basis = None;
+    assert_eq!(cold_start(&e).unwrap().reasons.len(), 1);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::actor::Actor;
+use crate::pricing::PriceBasis;
 
 pub const COST_EVENT_DETAIL_TYPE: &str = "dd0c.CostEvent";
 
@@ -54,8 +55,14 @@ pub struct CostEvent {
     /// For modifications: the hourly cost before the change, when known.
     #[serde(default)]
     pub previous_hourly_cost: Option<f64>,
+    /// The full provenance of the price, in the order it was built (the finding's
+    /// `details.pricing.notes`).
     #[serde(default)]
     pub pricing_notes: Vec<String>,
+    /// The price's basis in a few words, the date of its oldest price and the caveats that
+    /// change its meaning (what an alert shows). Absent on events priced before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_basis: Option<PriceBasis>,
     #[serde(default)]
     pub spot: bool,
     pub actor: Actor,
@@ -65,6 +72,37 @@ pub struct CostEvent {
 }
 
 impl CostEvent {
+    /// What a finding's headline says of the price: its basis in a few words, then each
+    /// caveat that changes what the number means. The provenance goes in
+    /// [`CostEvent::pricing_details`].
+    pub fn price_reasons(&self) -> Vec<String> {
+        let Some(basis) = &self.price_basis else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(1 + basis.caveats.len());
+        if !basis.label.is_empty() {
+            out.push(format!("price: {}", basis.label));
+        }
+        out.extend(basis.caveats.iter().cloned());
+        out
+    }
+
+    /// The finding's `details.pricing`: `{basis, as_of, caveats, notes}` (`basis` and `as_of`
+    /// absent when the event predates them or its price has no date).
+    pub fn pricing_details(&self) -> serde_json::Value {
+        let basis = self.price_basis.clone().unwrap_or_default();
+        let mut pricing = serde_json::Map::new();
+        if !basis.label.is_empty() {
+            pricing.insert("basis".into(), basis.label.into());
+        }
+        if let Some(as_of) = basis.as_of {
+            pricing.insert("as_of".into(), as_of.into());
+        }
+        pricing.insert("caveats".into(), basis.caveats.into());
+        pricing.insert("notes".into(), self.pricing_notes.clone().into());
+        serde_json::Value::Object(pricing)
+    }
+
     /// The cost this event adds per hour (a modification adds only its delta).
     pub fn added_hourly_cost(&self) -> Option<f64> {
         let cost = self.hourly_cost?;

@@ -124,12 +124,20 @@ fn specimens() -> Vec<(&'static str, Item)> {
     cost_finding.category = Some("compute".into());
     cost_finding.suppressed_reason = Some("held for the digest".into());
     cost_finding.estimated_hourly_cost = Some(1.5);
-    cost_finding.details = json!({"sku": "m5.large", "count": 2, "spot": false, "service": "ec2"});
+    cost_finding.details = json!({"sku": "m5.large", "count": 2, "spot": false, "service": "ec2",
+        "pricing": {"basis": "list price, eu-west-1 price by regional factor", "as_of": "2022",
+            "caveats": ["spot: 70% below on-demand assumed"],
+            "notes": ["m5.large Linux on-demand us-east-1 $0.096/hr"]}});
     let mut cost_event = testing::cost_event("e-1");
     cost_event.sku = Some("m5.large".into());
     cost_event.hourly_cost = Some(0.192);
     cost_event.previous_hourly_cost = Some(0.096);
     cost_event.pricing_notes = vec!["m5.large Linux on-demand us-east-1 $0.096/hr".into()];
+    cost_event.price_basis = Some(crate::pricing::PriceBasis {
+        label: "list price".into(),
+        as_of: Some("2026-07-20".into()),
+        caveats: vec!["spot: 70% below on-demand assumed".into()],
+    });
     cost_event.actor = actor();
     let mut link = testing::active_account();
     link.status_changed_at = Some(noon());

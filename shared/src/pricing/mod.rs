@@ -13,6 +13,7 @@
 //! a per-region factor ([`region_factor`]); an unknown region gives an unknown price; monthly
 //! = hourly × 730, and for things priced per GB-month, hourly = monthly / 730.
 
+mod basis;
 mod neighbour;
 mod tables;
 
@@ -23,8 +24,13 @@ use serde::{Deserialize, Serialize};
 
 use tables::{tables, Tables};
 
+pub use basis::{age as price_age, oldest as oldest_price, PriceBasis, LIST_PRICE, PRICE_UNKNOWN};
+
 /// The first reason of a price estimated from a neighbour, followed by the neighbour's name.
 pub const ESTIMATED_FROM: &str = "estimated from ";
+
+/// The label of a price of nothing per hour.
+pub const NO_HOURLY_COST: &str = "no hourly cost";
 
 /// Hours in the month AWS prices against.
 pub const HOURS_PER_MONTH: f64 = 730.0;
@@ -42,6 +48,10 @@ pub struct PriceEstimate {
     pub reasons: Vec<String>,
     /// True when any price used is old (e.g. the 2021 RDS table).
     pub stale: bool,
+    /// The price's basis in a few words, the date of the oldest price used and the caveats
+    /// that change its meaning (the reasons hold the full provenance).
+    #[serde(default)]
+    pub basis: PriceBasis,
 }
 
 impl PriceEstimate {
@@ -51,6 +61,7 @@ impl PriceEstimate {
             monthly_usd: Some(hourly * HOURS_PER_MONTH),
             reasons,
             stale,
+            basis: PriceBasis::default(),
         }
     }
 
@@ -60,6 +71,7 @@ impl PriceEstimate {
             monthly_usd: Some(monthly),
             reasons,
             stale,
+            basis: PriceBasis::default(),
         }
     }
 
@@ -69,6 +81,7 @@ impl PriceEstimate {
             monthly_usd: None,
             reasons,
             stale,
+            basis: PriceBasis::default(),
         }
     }
 
@@ -76,6 +89,61 @@ impl PriceEstimate {
     /// neighbour ([`ESTIMATED_FROM`] leads its reasons).
     pub fn estimated_from(&self) -> Option<&str> {
         self.reasons.first()?.strip_prefix(ESTIMATED_FROM)
+    }
+
+    /// An unknown price with one reason, which is also its caveat.
+    pub fn unknown_because(reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        PriceEstimate {
+            hourly_usd: None,
+            monthly_usd: None,
+            reasons: vec![reason.clone()],
+            stale: false,
+            basis: PriceBasis {
+                label: PRICE_UNKNOWN.to_owned(),
+                as_of: None,
+                caveats: vec![reason],
+            },
+        }
+    }
+
+    /// A price of nothing per hour (billed per use, say), with its reason.
+    pub fn no_hourly_cost(reason: impl Into<String>) -> Self {
+        PriceEstimate {
+            hourly_usd: Some(0.0),
+            monthly_usd: Some(0.0),
+            reasons: vec![reason.into()],
+            stale: false,
+            basis: PriceBasis {
+                label: NO_HOURLY_COST.to_owned(),
+                as_of: None,
+                caveats: Vec::new(),
+            },
+        }
+    }
+
+    /// The sum of several estimates (the parts of one resource): unknown as soon as one part
+    /// is; the reasons in order, the bases combined.
+    pub fn sum(parts: Vec<PriceEstimate>) -> PriceEstimate {
+        let mut hourly = Some(0.0);
+        let mut reasons = Vec::new();
+        let mut stale = false;
+        let mut basis = PriceBasis::combine(parts.iter().map(|p| &p.basis));
+        for p in parts {
+            hourly = hourly.zip(p.hourly_usd).map(|(a, b)| a + b);
+            reasons.extend(p.reasons);
+            stale |= p.stale;
+        }
+        if hourly.is_none() {
+            basis.label = PRICE_UNKNOWN.to_owned();
+        }
+        PriceEstimate {
+            hourly_usd: hourly,
+            monthly_usd: hourly.map(|h| h * HOURS_PER_MONTH),
+            reasons,
+            stale,
+            basis,
+        }
     }
 
     /// Whether a price is known.
@@ -95,6 +163,7 @@ impl PriceEstimate {
             monthly_usd: self.monthly_usd.map(|m| m * n),
             reasons,
             stale: self.stale,
+            basis: self.basis.clone(),
         }
     }
 }
@@ -168,6 +237,50 @@ fn money(x: f64) -> String {
 
 fn valid_quantity(x: f64) -> bool {
     x.is_finite() && x >= 0.0
+}
+
+/// Gives an estimate its basis: "list price" or "estimated from …", the regional factor when
+/// one was applied, the oldest of `dates` (the `as_of` of every table used) and, for an unknown
+/// price, what made it unknown.
+fn finish(mut est: PriceEstimate, region: &str, dates: &[&str]) -> PriceEstimate {
+    let t = tables();
+    let by_factor = region != BASE_REGION && t.regions.factors.contains_key(region);
+    let mut as_of = None;
+    for date in dates {
+        as_of = basis::oldest(as_of, basis::date_in(date));
+    }
+    if by_factor {
+        as_of = basis::oldest(as_of, basis::date_in(&t.regions.as_of));
+    }
+    let label = match est.hourly_usd {
+        None => PRICE_UNKNOWN.to_owned(),
+        Some(0.0) => NO_HOURLY_COST.to_owned(),
+        Some(_) => {
+            let source = match est.estimated_from() {
+                Some(from) => format!("{ESTIMATED_FROM}{from}"),
+                None => LIST_PRICE.to_owned(),
+            };
+            if by_factor {
+                format!("{source}, {region} price by regional factor")
+            } else {
+                source
+            }
+        }
+    };
+    if !est.is_known() {
+        let why = est
+            .reasons
+            .iter()
+            .rev()
+            .find(|r| r.contains("unknown"))
+            .or(est.reasons.last());
+        if let Some(why) = why {
+            est.basis.caveat(why.clone());
+        }
+    }
+    est.basis.label = label;
+    est.basis.as_of = basis::oldest(est.basis.as_of.take(), as_of);
+    est
 }
 
 /// The regional factor for `region`, pushing the reason; `None` (with the reason) when the
@@ -324,6 +437,52 @@ fn is_arm_family(family: &str) -> bool {
 
 /// EC2 instance, per instance. Base: Linux, shared tenancy, on-demand, us-east-1.
 pub fn ec2_instance(
+    instance_type: &str,
+    region: &str,
+    platform: Platform,
+    tenancy: Tenancy,
+    spot: bool,
+) -> PriceEstimate {
+    let t = tables();
+    let adj = &t.adjustments;
+    let mut dates = vec![t.ec2.as_of.as_str()];
+    match platform {
+        Platform::Windows => dates.push(&adj.windows.as_of),
+        Platform::Rhel => dates.push(&adj.rhel.as_of),
+        Platform::Linux | Platform::Unknown => {}
+    }
+    if tenancy == Tenancy::Dedicated {
+        dates.push(&adj.dedicated.as_of);
+    }
+    let mut est = finish(
+        ec2_instance_estimate(instance_type, region, platform, tenancy, spot),
+        region,
+        &dates,
+    );
+    if est.is_known() {
+        if platform == Platform::Unknown {
+            est.basis.caveat("platform unknown: priced as Linux");
+        }
+        if platform == Platform::Rhel {
+            est.basis.caveat("RHEL subscription approximate");
+        }
+        if tenancy == Tenancy::Dedicated {
+            est.basis.caveat(format!(
+                "dedicated tenancy: {}× shared assumed",
+                adj.dedicated.factor
+            ));
+        }
+        if spot {
+            est.basis.caveat(format!(
+                "spot: {}% below on-demand assumed",
+                (adj.spot.discount * 100.0).round()
+            ));
+        }
+    }
+    est
+}
+
+fn ec2_instance_estimate(
     instance_type: &str,
     region: &str,
     platform: Platform,
@@ -511,6 +670,15 @@ pub fn rds_instance(class: &str, engine: &str, region: &str, multi_az: bool) -> 
         return est;
     }
     let t = tables();
+    finish(
+        rds_estimate(class, engine, region, multi_az),
+        region,
+        &[&t.rds.as_of],
+    )
+}
+
+fn rds_estimate(class: &str, engine: &str, region: &str, multi_az: bool) -> PriceEstimate {
+    let t = tables();
     let mut reasons = Vec::with_capacity(4);
     let mut stale = t.rds.stale;
     let Some(engine_name) = rds_engine_name(engine) else {
@@ -546,6 +714,14 @@ pub fn rds_instance(class: &str, engine: &str, region: &str, multi_az: bool) -> 
 /// Aurora DB instance (provisioned, Aurora Standard). `engine`: `aurora-mysql` (or `aurora`,
 /// `mysql`) or `aurora-postgresql` (or `postgres`). Storage and I/O are not included.
 pub fn aurora_instance(class: &str, engine: &str, region: &str) -> PriceEstimate {
+    finish(
+        aurora_estimate(class, engine, region),
+        region,
+        &[&tables().aurora.as_of],
+    )
+}
+
+fn aurora_estimate(class: &str, engine: &str, region: &str) -> PriceEstimate {
     let t = tables();
     let mut reasons = Vec::with_capacity(4);
     let mut stale = t.aurora.stale;
@@ -590,6 +766,20 @@ pub fn rds_storage(storage_type: &str, gb: f64, iops: Option<f64>, region: &str)
 /// RDS storage per GB-month by type (gp2, gp3, io1, magnetic `standard`), plus provisioned IOPS
 /// (io1) or IOPS above the gp3 baseline; Multi-AZ doubles it.
 pub fn rds_storage_deployment(
+    storage_type: &str,
+    gb: f64,
+    iops: Option<f64>,
+    region: &str,
+    multi_az: bool,
+) -> PriceEstimate {
+    finish(
+        rds_storage_estimate(storage_type, gb, iops, region, multi_az),
+        region,
+        &[&tables().rds_storage.as_of],
+    )
+}
+
+fn rds_storage_estimate(
     storage_type: &str,
     gb: f64,
     iops: Option<f64>,
@@ -673,6 +863,27 @@ pub fn rds_storage_deployment(
 /// throughput above 125 MB/s. `volume_type: None` is priced as gp2: the EC2 API's CreateVolume
 /// default (`Default: gp2` in the API reference), which CloudTrail records may omit.
 pub fn ebs_volume(
+    volume_type: Option<&str>,
+    gb: f64,
+    iops: Option<f64>,
+    throughput_mbps: Option<f64>,
+    region: &str,
+) -> PriceEstimate {
+    let mut est = finish(
+        ebs_estimate(volume_type, gb, iops, throughput_mbps, region),
+        region,
+        &[&tables().ebs.as_of],
+    );
+    if est.is_known() && volume_type.is_none() {
+        est.basis.caveat(format!(
+            "volume type not given: priced as {}",
+            tables().ebs.default_volume_type
+        ));
+    }
+    est
+}
+
+fn ebs_estimate(
     volume_type: Option<&str>,
     gb: f64,
     iops: Option<f64>,
@@ -772,11 +983,28 @@ const PLAIN_LAMBDA: &str = "Lambda functions without provisioned concurrency hav
 
 /// A Lambda function without provisioned concurrency: no hourly cost, in every region.
 pub fn lambda_function() -> PriceEstimate {
-    PriceEstimate::from_hourly(0.0, vec![PLAIN_LAMBDA.to_string()], false)
+    finish(
+        PriceEstimate::from_hourly(0.0, vec![PLAIN_LAMBDA.to_string()], false),
+        BASE_REGION,
+        &[],
+    )
 }
 
 /// Provisioned concurrency: memory (GB) × configured concurrency × the GB-second rate.
 pub fn lambda_provisioned_concurrency(
+    memory_mb: f64,
+    concurrency: f64,
+    region: &str,
+    arm64: bool,
+) -> PriceEstimate {
+    finish(
+        provisioned_concurrency_estimate(memory_mb, concurrency, region, arm64),
+        region,
+        &[&tables().lambda.as_of],
+    )
+}
+
+fn provisioned_concurrency_estimate(
     memory_mb: f64,
     concurrency: f64,
     region: &str,
@@ -820,7 +1048,7 @@ pub fn lambda_provisioned_concurrency(
 fn flat_hourly(
     what: &str,
     usd: f64,
-    table_stale: bool,
+    (table_stale, as_of): (bool, &str),
     region: &str,
     notes: &[&str],
 ) -> PriceEstimate {
@@ -829,10 +1057,14 @@ fn flat_hourly(
     let mut stale = table_stale;
     reasons.push(format!("{what} ${usd}/hr in us-east-1"));
     let Some(factor) = apply_region(t, region, &mut reasons, &mut stale) else {
-        return PriceEstimate::unknown(reasons, stale);
+        return finish(PriceEstimate::unknown(reasons, stale), region, &[as_of]);
     };
     reasons.extend(notes.iter().map(|n| n.to_string()));
-    PriceEstimate::from_hourly(usd * factor, reasons, stale)
+    finish(
+        PriceEstimate::from_hourly(usd * factor, reasons, stale),
+        region,
+        &[as_of],
+    )
 }
 
 /// NAT gateway, per hour (data processing not included).
@@ -841,7 +1073,7 @@ pub fn nat_gateway(region: &str) -> PriceEstimate {
     flat_hourly(
         "NAT gateway",
         n.usd_per_hour,
-        n.stale,
+        (n.stale, &n.as_of),
         region,
         &["data processing ($0.045/GB in us-east-1) not estimated"],
     )
@@ -853,7 +1085,7 @@ pub fn elastic_ip(region: &str) -> PriceEstimate {
     flat_hourly(
         "public IPv4 address (Elastic IP)",
         e.usd_per_hour,
-        e.stale,
+        (e.stale, &e.as_of),
         region,
         &["charged whether attached or idle since 2024-02-01"],
     )
@@ -863,6 +1095,16 @@ pub fn elastic_ip(region: &str) -> PriceEstimate {
 /// `clb`/`elb`). Capacity units (LCU/NLCU) are usage-based and not estimated; the Gateway
 /// Load Balancer price is not sourced (unknown).
 pub fn load_balancer(kind: &str, region: &str) -> PriceEstimate {
+    let lb = &tables().network.load_balancer;
+    let est = load_balancer_estimate(kind, region);
+    if est.basis.label.is_empty() {
+        finish(est, region, &[&lb.as_of])
+    } else {
+        est
+    }
+}
+
+fn load_balancer_estimate(kind: &str, region: &str) -> PriceEstimate {
     let lb = &tables().network.load_balancer;
     let k = kind.trim().to_ascii_lowercase();
     let key = match k.as_str() {
@@ -898,7 +1140,7 @@ pub fn load_balancer(kind: &str, region: &str) -> PriceEstimate {
     flat_hourly(
         &format!("{key} load balancer"),
         usd,
-        lb.stale,
+        (lb.stale, &lb.as_of),
         region,
         &["load balancer capacity units (LCU) are usage-based and not estimated"],
     )
@@ -914,7 +1156,7 @@ pub fn eks_cluster(region: &str) -> PriceEstimate {
     flat_hourly(
         "EKS cluster control plane",
         e.usd_per_cluster_hour,
-        e.stale,
+        (e.stale, &e.as_of),
         region,
         &[note.as_str()],
     )
@@ -938,14 +1180,26 @@ fn keyed(
             "price unknown for {service} type {shown} (not in dd0c's sourced table of {})",
             table.as_of
         ));
-        return PriceEstimate::unknown(reasons, stale);
+        return finish(
+            PriceEstimate::unknown(reasons, stale),
+            region,
+            &[&table.as_of],
+        );
     };
     reasons.push(format!("{shown} {service} on-demand us-east-1 ${base}/hr"));
     let Some(factor) = apply_region(t, region, &mut reasons, &mut stale) else {
-        return PriceEstimate::unknown(reasons, stale);
+        return finish(
+            PriceEstimate::unknown(reasons, stale),
+            region,
+            &[&table.as_of],
+        );
     };
     reasons.extend(notes.iter().map(|n| n.to_string()));
-    PriceEstimate::from_hourly(base * factor, reasons, stale)
+    finish(
+        PriceEstimate::from_hourly(base * factor, reasons, stale),
+        region,
+        &[&table.as_of],
+    )
 }
 
 /// ElastiCache node, per node-hour (Redis OSS / Memcached list price).

@@ -37,8 +37,17 @@ pub(crate) fn family(name: &str) -> Option<Family<'_>> {
     })
 }
 
-/// The size in units of `medium` (`large` = 2, `xlarge` = 4, `12xlarge` = 48); `metal` and
-/// unknown sizes have none.
+/// A family name and its variant after a dash: `u7ib-12tb` → `u7ib` (series `u`, generation 7,
+/// attributes `ib`) and `12tb`; `c7i-flex` → `c7i` and `flex`; `r6i` → `r6i` and nothing.
+/// Names without a generation before the dash (`u-6tb1`) have none.
+fn family_and_variant(name: &str) -> Option<(Family<'_>, &str)> {
+    let (base, variant) = name.split_once('-').unwrap_or((name, ""));
+    Some((family(base)?, variant))
+}
+
+/// The size in units of `medium` (`large` = 2, `xlarge` = 4, `12xlarge` = 48; a bare-metal size
+/// named for its equivalent, `metal-24xl`, as `24xlarge`); plain `metal` and unknown sizes have
+/// none.
 pub(crate) fn size_units(size: &str) -> Option<f64> {
     Some(match size {
         "nano" => 0.125,
@@ -48,7 +57,10 @@ pub(crate) fn size_units(size: &str) -> Option<f64> {
         "large" => 2.0,
         "xlarge" => 4.0,
         _ => {
-            let n: f64 = size.strip_suffix("xlarge")?.parse().ok()?;
+            let n: f64 = match size.strip_prefix("metal-") {
+                Some(equivalent) => equivalent.strip_suffix("xl")?.parse().ok()?,
+                None => size.strip_suffix("xlarge")?.parse().ok()?,
+            };
             (n > 0.0).then_some(4.0 * n)?
         }
     })
@@ -68,8 +80,9 @@ pub(crate) struct Neighbour {
 }
 
 /// How close a neighbour is, smallest first: another family, another size, generations apart
-/// (older a half step further), other attributes, then the name.
-type Closeness = (u32, u32, u32, u32);
+/// (older a half step further), other attributes or variant, how far the sizes are apart,
+/// then the name.
+type Closeness = (u32, u32, u32, u32, u32);
 
 /// Splits `db.r6i.large` (with `prefix` `db.`) or `r6i.large` into family and size.
 fn split<'a>(name: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
@@ -79,7 +92,8 @@ fn split<'a>(name: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
 /// The nearest listed neighbour of `name` among `listed` (name → price): the same family at
 /// another size first, then the same series and attributes at the nearest generation (newer
 /// on a tie), then the same series whatever its attributes; `ec2` (type → price) scales across
-/// families.
+/// families. Where no neighbour can be scaled that way, another family's other size is scaled
+/// by the sizes alone. A bare-metal type (`m5.metal`) is priced as its family's largest size.
 pub(crate) fn nearest<'a>(
     name: &str,
     prefix: &str,
@@ -87,40 +101,87 @@ pub(crate) fn nearest<'a>(
     ec2: &HashMap<String, f64>,
 ) -> Option<Neighbour> {
     let (wanted_family, wanted_size) = split(name, prefix)?;
-    let wanted = family(wanted_family)?;
-    size_units(wanted_size)?;
+    if wanted_size == "metal" {
+        return largest_of_family(wanted_family, prefix, &listed.collect::<Vec<_>>());
+    }
+    let (wanted, wanted_variant) = family_and_variant(wanted_family)?;
+    let wanted_units = size_units(wanted_size)?;
+    let listed: Vec<(&'a String, f64)> = listed.collect();
+    let wanted = Wanted {
+        family_name: wanted_family,
+        family: wanted,
+        variant: wanted_variant,
+        size: wanted_size,
+        units: wanted_units,
+    };
+    [Across::ByEc2Prices, Across::BySize]
+        .into_iter()
+        .find_map(|across| nearest_by(&wanted, prefix, &listed, ec2, across))
+}
+
+/// What is being estimated.
+struct Wanted<'w> {
+    family_name: &'w str,
+    family: Family<'w>,
+    variant: &'w str,
+    size: &'w str,
+    units: f64,
+}
+
+/// How a neighbour of another family and size may be scaled.
+#[derive(Clone, Copy, PartialEq)]
+enum Across {
+    /// Only by what EC2 charges for both types.
+    ByEc2Prices,
+    /// By the sizes too, when EC2 lists either not.
+    BySize,
+}
+
+fn nearest_by<'a>(
+    wanted: &Wanted<'_>,
+    prefix: &str,
+    listed: &[(&'a String, f64)],
+    ec2: &HashMap<String, f64>,
+    across: Across,
+) -> Option<Neighbour> {
     // The closest candidate and its price; the scale and its explanation are made once, for it.
     let mut best: Option<(Closeness, &'a String, f64)> = None;
-    for (candidate, price) in listed {
+    for &(candidate, price) in listed {
         let Some((cand_family, cand_size)) = split(candidate, prefix) else {
             continue;
         };
-        let Some(cand) = family(cand_family) else {
+        let Some((cand, cand_variant)) = family_and_variant(cand_family) else {
             continue;
         };
-        if cand.series != wanted.series || size_units(cand_size).is_none() {
+        let Some(cand_units) = size_units(cand_size) else {
+            continue;
+        };
+        if cand.series != wanted.family.series {
             continue;
         }
-        let same_family = cand_family == wanted_family;
+        let same_family = cand_family == wanted.family_name;
         let rank: Closeness = (
             u32::from(!same_family),
-            u32::from(cand_size != wanted_size),
-            cand.generation.abs_diff(wanted.generation) * 2
-                + u32::from(cand.generation < wanted.generation),
-            u32::from(cand.attributes != wanted.attributes),
+            u32::from(cand_size != wanted.size),
+            cand.generation.abs_diff(wanted.family.generation) * 2
+                + u32::from(cand.generation < wanted.family.generation),
+            u32::from(cand.attributes != wanted.family.attributes)
+                + u32::from(cand_variant != wanted.variant),
+            // Whole and fractional size steps apart, as a sortable integer.
+            ((cand_units / wanted.units).ln().abs() * 1000.0).round() as u32,
         );
         // Ties broken by name, so that the estimate never depends on hash order.
         let better = match &best {
             None => true,
             Some((r, name, _)) => (&rank, candidate.as_str()) < (r, name.as_str()),
         };
-        if better && scale(wanted_family, wanted_size, cand_family, cand_size, ec2).is_some() {
+        if better && scale(wanted, cand_family, cand_size, ec2, across).is_some() {
             best = Some((rank, candidate, price));
         }
     }
     let (_, from, price) = best?;
     let (cand_family, cand_size) = split(from, prefix)?;
-    let (scale, how) = scale(wanted_family, wanted_size, cand_family, cand_size, ec2)?;
+    let (scale, how) = scale(wanted, cand_family, cand_size, ec2, across)?;
     Some(Neighbour {
         from: from.clone(),
         price,
@@ -129,15 +190,39 @@ pub(crate) fn nearest<'a>(
     })
 }
 
+/// A bare-metal type is the whole host of its family's largest size (`m5.metal` is priced as
+/// `m5.24xlarge`); `None` when no size of the family is listed.
+fn largest_of_family(
+    family_name: &str,
+    prefix: &str,
+    listed: &[(&String, f64)],
+) -> Option<Neighbour> {
+    let (from, price, _) = listed
+        .iter()
+        .filter_map(|&(candidate, price)| {
+            let (f, size) = split(candidate, prefix)?;
+            (f == family_name).then_some((candidate, price, size_units(size)?))
+        })
+        // The largest size; among equals (`metal-48xl` and `48xlarge`), the first name.
+        .max_by(|a, b| a.2.total_cmp(&b.2).then_with(|| b.0.cmp(a.0)))?;
+    Some(Neighbour {
+        from: from.clone(),
+        price,
+        estimate: price,
+        how: "bare metal as the family's largest size, ×1".to_owned(),
+    })
+}
+
 /// How `wanted` relates to a listed neighbour: by size within a family, by EC2's prices across
 /// families, or one to one for the same size when EC2 lists either not.
 fn scale(
-    wanted_family: &str,
-    wanted_size: &str,
+    wanted: &Wanted<'_>,
     cand_family: &str,
     cand_size: &str,
     ec2: &HashMap<String, f64>,
+    across: Across,
 ) -> Option<(f64, String)> {
+    let (wanted_family, wanted_size) = (wanted.family_name, wanted.size);
     if cand_family == wanted_family {
         let ratio = size_units(wanted_size)? / size_units(cand_size)?;
         return Some((ratio, format!("{cand_size} → {wanted_size}: ×{ratio}")));
@@ -149,6 +234,13 @@ fn scale(
             Some((t / s, format!("EC2 {target} ${t}/hr ÷ {source} ${s}/hr")))
         }
         _ if cand_size == wanted_size => Some((1.0, "same size".to_owned())),
+        _ if across == Across::BySize => {
+            let ratio = wanted.units / size_units(cand_size)?;
+            Some((
+                ratio,
+                format!("another family, by size {cand_size} → {wanted_size}: ×{ratio}"),
+            ))
+        }
         _ => None,
     }
 }
@@ -298,6 +390,76 @@ mod tests {
         assert_eq!(
             by_ec2_premium("db.q9.large", "db.", rds.iter().map(|(k, v)| (k, *v)), &ec2),
             None
+        );
+    }
+
+    #[test]
+    fn bare_metal_is_the_familys_largest_size() {
+        let ec2 = listed(&[
+            ("u-6tb1.56xlarge", 27.3),
+            ("u-6tb1.112xlarge", 54.6),
+            ("m9g.24xlarge", 4.69632),
+        ]);
+        let n = nearest(
+            "u-6tb1.metal",
+            "",
+            ec2.iter().map(|(k, v)| (k, *v)),
+            &HashMap::new(),
+        )
+        .unwrap();
+        assert_eq!((n.from.as_str(), n.estimate), ("u-6tb1.112xlarge", 54.6));
+        // A metal size named for its equivalent is that size.
+        let n = nearest(
+            "m9g.metal-24xl",
+            "",
+            ec2.iter().map(|(k, v)| (k, *v)),
+            &HashMap::new(),
+        )
+        .unwrap();
+        assert_eq!((n.from.as_str(), n.estimate), ("m9g.24xlarge", 4.69632));
+        assert_eq!(size_units("metal-48xl"), Some(192.0));
+        assert_eq!(
+            nearest(
+                "mac2.metal",
+                "",
+                ec2.iter().map(|(k, v)| (k, *v)),
+                &HashMap::new()
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn another_familys_nearest_size_is_scaled_by_size_when_nothing_closer_is_listed() {
+        let ec2 = listed(&[
+            ("hpc7g.4xlarge", 1.6832),
+            ("hpc7g.16xlarge", 1.6832),
+            ("u7in-32tb.224xlarge", 360.98695),
+            ("u7i-12tb.224xlarge", 125.58182),
+        ]);
+        let table: HashMap<String, f64> = ec2.iter().cloned().collect();
+        let n = nearest(
+            "hpc7a.96xlarge",
+            "",
+            ec2.iter().map(|(k, v)| (k, *v)),
+            &table,
+        )
+        .unwrap();
+        // The nearest size (16xlarge, not 4xlarge), ×6.
+        assert_eq!(n.from, "hpc7g.16xlarge");
+        assert!((n.estimate - 1.6832 * 6.0).abs() < 1e-9, "{n:?}");
+        assert!(n.how.contains("by size"), "{}", n.how);
+        // A family with a variant after the dash: the same variant first, at the same size.
+        let n = nearest(
+            "u7ib-12tb.224xlarge",
+            "",
+            ec2.iter().map(|(k, v)| (k, *v)),
+            &table,
+        )
+        .unwrap();
+        assert_eq!(
+            (n.from.as_str(), n.estimate),
+            ("u7i-12tb.224xlarge", 125.58182)
         );
     }
 

@@ -104,6 +104,7 @@ pub(crate) struct EbsVolume {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Ebs {
+    pub as_of: String,
     pub stale: bool,
     pub default_volume_type: String,
     pub volumes: HashMap<String, EbsVolume>,
@@ -124,6 +125,7 @@ pub(crate) struct RdsStorageType {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RdsStorage {
+    pub as_of: String,
     pub stale: bool,
     pub multi_az_factor: f64,
     pub types: HashMap<String, RdsStorageType>,
@@ -137,24 +139,28 @@ pub(crate) struct LambdaRates {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Lambda {
+    pub as_of: String,
     pub stale: bool,
     pub provisioned_concurrency_usd_per_gb_second: LambdaRates,
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Hourly {
+    pub as_of: String,
     pub usd_per_hour: f64,
     pub stale: bool,
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct LoadBalancers {
+    pub as_of: String,
     pub usd_per_hour: HashMap<String, f64>,
     pub stale: bool,
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Eks {
+    pub as_of: String,
     pub usd_per_cluster_hour: f64,
     pub extended_support_usd_per_cluster_hour: f64,
     pub stale: bool,

@@ -799,3 +799,91 @@ fn an_instance_family_newer_than_the_table_is_estimated_from_its_predecessor() {
     assert!(est.is_known(), "{:?}", est.reasons);
     assert_eq!(est.reasons[0], "estimated from m9g.large");
 }
+
+// ----------------------------------------------------------------------------- basis
+
+#[test]
+fn every_estimate_says_which_price_in_a_few_words_and_how_old() {
+    let exact = linux("m5.large", "us-east-1");
+    assert_eq!(exact.basis.label, LIST_PRICE);
+    assert_eq!(exact.basis.as_of.as_deref(), Some("2026-07-20"));
+    assert!(exact.basis.caveats.is_empty());
+
+    // A regional price rests on the factor's older prices too.
+    let regional = linux("m5.large", "eu-central-1");
+    assert_eq!(
+        regional.basis.label,
+        "list price, eu-central-1 price by regional factor"
+    );
+    assert_eq!(regional.basis.as_of.as_deref(), Some("2022"));
+
+    let estimated = rds_instance("db.r6i.16xlarge", "postgres", "us-east-1", true);
+    assert_eq!(
+        estimated.basis.label,
+        format!("estimated from {}", estimated.estimated_from().unwrap())
+    );
+    assert_eq!(estimated.basis.as_of.as_deref(), Some("2021-08-03"));
+
+    let spot = ec2_instance(
+        "c6i.large",
+        "us-east-1",
+        Platform::Unknown,
+        Tenancy::Shared,
+        true,
+    );
+    assert_eq!(
+        spot.basis.caveats,
+        [
+            "platform unknown: priced as Linux",
+            "spot: 70% below on-demand assumed"
+        ]
+    );
+
+    let windows_burstable = ec2_instance(
+        "t3.micro",
+        "us-east-1",
+        Platform::Windows,
+        Tenancy::Shared,
+        false,
+    );
+    assert_eq!(windows_burstable.basis.label, PRICE_UNKNOWN);
+    assert!(
+        windows_burstable.basis.caveats[0].contains("not modelled"),
+        "{:?}",
+        windows_burstable.basis
+    );
+
+    assert_eq!(
+        nat_gateway("us-east-1").basis.as_of.as_deref(),
+        Some("2026-11-22")
+    );
+    assert_eq!(lambda_function().basis.label, NO_HOURLY_COST);
+    assert_eq!(
+        ebs_volume(None, 100.0, None, None, "us-east-1")
+            .basis
+            .caveats,
+        ["volume type not given: priced as gp2"]
+    );
+    assert_eq!(
+        elasticache_node("cache.r6g.large", "mars-1").basis.label,
+        PRICE_UNKNOWN
+    );
+    // Several units share the basis of one.
+    assert_eq!(exact.times(3).basis, exact.basis);
+}
+
+#[test]
+fn a_sum_of_parts_combines_their_bases() {
+    let total = PriceEstimate::sum(vec![
+        rds_instance("db.m5.large", "mysql", "us-east-1", false),
+        rds_storage("gp2", 100.0, None, "us-east-1"),
+    ]);
+    assert_eq!(total.basis.label, LIST_PRICE);
+    assert_eq!(total.basis.as_of.as_deref(), Some("2021-08-03"));
+    let unknown = PriceEstimate::sum(vec![
+        linux("m5.large", "us-east-1"),
+        PriceEstimate::unknown_because("no idea"),
+    ]);
+    assert_eq!(unknown.basis.label, PRICE_UNKNOWN);
+    assert_eq!(unknown.basis.caveats, ["no idea"]);
+}

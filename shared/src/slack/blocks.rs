@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::domain::{Finding, FindingKind, Severity};
+use crate::pricing::PriceBasis;
 
 pub const MAX_BLOCKS: usize = 50;
 pub const MAX_TEXT: usize = 3000;
@@ -174,6 +175,12 @@ pub fn finding_alert(finding: &Finding) -> Value {
             reasons.join("\n")
         )));
     }
+    if let Some(price) = price_line(finding) {
+        blocks.push(json!({
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": truncate(&e(&price), MAX_TEXT)}]
+        }));
+    }
     if let Some(cause) = cause(&finding.details) {
         blocks.push(section(&format!("*Cause*\n{}", e(&cause))));
     }
@@ -256,6 +263,22 @@ fn recommendation(details: &Value) -> Option<String> {
         Some(reason) => format!("{action}: {reason}"),
         None => action,
     })
+}
+
+/// "Price: estimated from db.r5.16xlarge · prices of 2024-08 (15 months old)": the basis of a
+/// cost finding's price (`details.pricing`) and how old its prices were when the event
+/// happened; `None` for findings without one.
+pub fn price_line(finding: &Finding) -> Option<String> {
+    let pricing = finding.details.get("pricing")?;
+    let basis = PriceBasis {
+        label: pricing.get("basis")?.as_str()?.to_owned(),
+        as_of: pricing
+            .get("as_of")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        caveats: Vec::new(),
+    };
+    Some(format!("Price: {}", basis.summary(finding.event_time)))
 }
 
 fn diff_value(v: &Value) -> String {

@@ -47,7 +47,16 @@ pub fn cost_finding() -> Finding {
         suppressed_reason: None,
         status: FindingStatus::Open,
         created_at: t,
-        details: json!({"instance_type": "p5.48xlarge", "count": 2}),
+        details: json!({"instance_type": "p5.48xlarge", "count": 2, "pricing": {
+            "basis": "list price, ap-southeast-2 price by regional factor",
+            "as_of": "2024-08",
+            "caveats": [],
+            "notes": [
+                "p5.48xlarge Linux on-demand us-east-1 $98.32/hr",
+                "ap-southeast-2 priced at 1.25× us-east-1 (regional factor from m5.large prices of 2024-08)",
+                "× 2 units"
+            ]
+        }}),
     }
 }
 
@@ -124,6 +133,24 @@ fn cost_anomaly_alert_matches_golden() {
     assert!(blocks::finding_alert(&managed)
         .to_string()
         .contains("*IaC*\\nmanaged by Terraform, changed outside it via console"));
+    // Which price, and how old it was when the instances were launched; not its provenance.
+    assert!(text.contains(
+        "Price: list price, ap-southeast-2 price by regional factor · prices of 2024-08 (19 months old)"
+    ));
+    assert!(!text.contains("regional factor from"));
+}
+
+#[test]
+fn an_alert_without_a_price_basis_has_no_price_line() {
+    let mut f = cost_finding();
+    f.details = json!({"instance_type": "p5.48xlarge", "count": 2});
+    assert_eq!(blocks::price_line(&f), None);
+    assert!(!blocks::finding_alert(&f).to_string().contains("Price:"));
+    f.details["pricing"] = json!({"basis": "estimated from db.r5.16xlarge", "as_of": null});
+    assert_eq!(
+        blocks::price_line(&f).as_deref(),
+        Some("Price: estimated from db.r5.16xlarge")
+    );
 }
 
 #[test]

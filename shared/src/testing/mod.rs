@@ -94,6 +94,7 @@ pub fn cost_event(event_id: &str) -> CostEvent {
         hourly_cost: Some(24.48),
         previous_hourly_cost: None,
         pricing_notes: vec![],
+        price_basis: None,
         spot: false,
         actor: console_user(),
         tags: Default::default(),

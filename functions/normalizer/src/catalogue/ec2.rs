@@ -98,6 +98,10 @@ pub fn run_instances(ctx: &Context) -> Vec<CostEvent> {
             "launched by EC2 Auto Scaling: the group's capacity event may already count it"
                 .to_owned(),
         );
+        event
+            .price_basis
+            .get_or_insert_with(Default::default)
+            .caveat("launched by Auto Scaling: its group's capacity event may count it too");
     }
     match instance_type {
         Some(t) => {

@@ -24,7 +24,7 @@ mod vpc;
 use std::collections::HashMap;
 
 use dd0c_shared::domain::{Actor, CloudTrailRecord, CostAction, CostEvent};
-use dd0c_shared::pricing::{Platform, PriceEstimate, Tenancy};
+use dd0c_shared::pricing::{Platform, PriceBasis, PriceEstimate, Tenancy};
 use serde::{Deserialize, Serialize};
 
 /// What a record means for cost.
@@ -222,6 +222,7 @@ impl Context<'_> {
             hourly_cost: None,
             previous_hourly_cost: None,
             pricing_notes: Vec::new(),
+            price_basis: None,
             spot: false,
             actor: self.actor.clone(),
             tags: crate::drift::extract::all_tags(self.record.request())
@@ -244,34 +245,28 @@ impl Context<'_> {
 pub(crate) fn apply(event: &mut CostEvent, estimate: PriceEstimate) {
     event.hourly_cost = estimate.hourly_usd;
     event.pricing_notes.extend(estimate.reasons);
+    event.price_basis = Some(match event.price_basis.take() {
+        // Caveats noted before the price was known stay first.
+        Some(earlier) => PriceBasis {
+            caveats: earlier
+                .caveats
+                .into_iter()
+                .chain(estimate.basis.caveats)
+                .collect(),
+            ..estimate.basis
+        },
+        None => estimate.basis,
+    });
 }
 
 /// The sum of several estimates; unknown as soon as one part is.
 pub(crate) fn sum(parts: Vec<PriceEstimate>) -> PriceEstimate {
-    let mut hourly = Some(0.0);
-    let mut reasons = Vec::new();
-    let mut stale = false;
-    for p in parts {
-        hourly = hourly.zip(p.hourly_usd).map(|(a, b)| a + b);
-        reasons.extend(p.reasons);
-        stale |= p.stale;
-    }
-    PriceEstimate {
-        hourly_usd: hourly,
-        monthly_usd: hourly.map(|h| h * dd0c_shared::pricing::HOURS_PER_MONTH),
-        reasons,
-        stale,
-    }
+    PriceEstimate::sum(parts)
 }
 
 /// An estimate with no price and one reason.
 pub(crate) fn unknown(reason: impl Into<String>) -> PriceEstimate {
-    PriceEstimate {
-        hourly_usd: None,
-        monthly_usd: None,
-        reasons: vec![reason.into()],
-        stale: false,
-    }
+    PriceEstimate::unknown_because(reason)
 }
 
 /// Every (service, event name) the catalogue prices. The service is the event source

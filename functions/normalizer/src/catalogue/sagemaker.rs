@@ -36,15 +36,10 @@ pub fn learned_from_config(record: &CloudTrailRecord) -> Vec<Learned> {
 fn variant_price(v: &EndpointVariant, region: &str) -> PriceEstimate {
     match &v.instance_type {
         Some(t) => pricing::sagemaker_instance(t, region).times(v.instance_count),
-        None => PriceEstimate {
-            hourly_usd: Some(0.0),
-            monthly_usd: Some(0.0),
-            reasons: vec![format!(
-                "variant {} is serverless: billed per request, no hourly cost",
-                v.name
-            )],
-            stale: false,
-        },
+        None => PriceEstimate::no_hourly_cost(format!(
+            "variant {} is serverless: billed per request, no hourly cost",
+            v.name
+        )),
     }
 }
 
