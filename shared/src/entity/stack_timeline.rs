@@ -14,9 +14,9 @@ use super::resource::{self, from_json_attr};
 #[derive(Debug, Clone, PartialEq)]
 pub enum TimelineEntry {
     /// A change that is not drift: an IaC apply, an AWS service acting on the resource.
-    Change(ChangeEvent),
+    Change(Box<ChangeEvent>),
     /// A drift (with the change that caused it, when CloudTrail saw one).
-    Drift(StoredDrift),
+    Drift(Box<StoredDrift>),
 }
 
 /// A page of a timeline: its entries, newest first, and the sort key to continue below when
@@ -77,13 +77,13 @@ pub async fn page(
     for item in &changes.items {
         merged.push((
             sort_key(item)?,
-            TimelineEntry::Change(from_json_attr(item)?),
+            TimelineEntry::Change(Box::new(from_json_attr(item)?)),
         ));
     }
     for item in &drift.items {
         merged.push((
             sort_key(item)?,
-            TimelineEntry::Drift(drift_event::stored(item)?),
+            TimelineEntry::Drift(Box::new(drift_event::stored(item)?)),
         ));
     }
     merged.sort_by(|a, b| b.0.cmp(&a.0));

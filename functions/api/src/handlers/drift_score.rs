@@ -15,9 +15,12 @@ use crate::model::{DriftScoreView, ScoreDay, StackScore};
 /// Days in a trend.
 pub(super) const TREND_DAYS: u32 = 14;
 
+/// Days and their scores, oldest first.
+type Days = Vec<(NaiveDate, Option<f64>)>;
+
 /// A stack's scores of the last [`TREND_DAYS`] days, today's being its current score (a
 /// stack never scored has its clean 100).
-fn days_of(stack: &Stack, today: NaiveDate) -> Vec<(NaiveDate, Option<f64>)> {
+fn days_of(stack: &Stack, today: NaiveDate) -> Days {
     let mut days = stack.score_trend(today, TREND_DAYS);
     if let Some(last) = days.last_mut() {
         last.1 = Some(stack.drift_score);
@@ -59,7 +62,7 @@ pub(crate) fn drift_score_of(stacks: &[Stack], today: NaiveDate) -> DriftScoreVi
             *open_drift.entry(severity.clone()).or_insert(0) += n;
         }
     }
-    let trends: Vec<(f64, Vec<(NaiveDate, Option<f64>)>)> = watched
+    let trends: Vec<(f64, Days)> = watched
         .iter()
         .map(|s| (weight(s), days_of(s, today)))
         .collect();

@@ -61,7 +61,7 @@ fn view(entry: Entry) -> TimelineEntry {
                 status: None,
                 severity: None,
             };
-            attributed(base, Some(&c))
+            attributed(base, Some(c.as_ref()))
         }
         Entry::Drift(d) => {
             let base = TimelineEntry {
