@@ -375,6 +375,7 @@
             row('Score', String(f.score)),
             ...(price ? row('Price', price) : []),
             row('Notified', f.notified ? 'yes' : 'no' + (f.suppressed_reason ? ' — ' + f.suppressed_reason : ''))))));
+    main().append(...findingIacSections(f));
   }
 
   async function accounts() {
@@ -462,11 +463,78 @@
     }
   }
 
+  // ---------------------------------------------------------------- stacks and drift
+  function scoreBadge(score) {
+    const v = Math.round(Number(score));
+    const cls = v >= 90 ? 'score-good' : v >= 70 ? 'score-fair' : 'score-poor';
+    return h('span', { class: 'score ' + cls, 'data-score': String(v) }, String(v));
+  }
+
+  function openDriftText(open) {
+    const parts = Object.entries(open || {}).filter(([, n]) => n > 0)
+      .sort((a, b) => (SEVERITY_RANK[b[0]] || 0) - (SEVERITY_RANK[a[0]] || 0))
+      .map(([sev, n]) => n + ' ' + sev);
+    return parts.length ? parts.join(', ') + ' open' : 'no open drift';
+  }
+
+  // A 14-day trend: a small line (decorative) and the words a screen reader gets.
+  function trendView(trend) {
+    const known = (trend || []).filter((d) => d.score !== null && d.score !== undefined);
+    if (!known.length) return h('span', { class: 'muted small trend' }, 'no score yet');
+    const first = known[0];
+    const last = known[known.length - 1];
+    const delta = Math.round(last.score - first.score);
+    const words = delta === 0 ? 'steady at ' + Math.round(last.score)
+      : (delta > 0 ? 'up ' : 'down ') + Math.abs(delta) + ' to ' + Math.round(last.score);
+    const label = words + ' since ' + first.day;
+    const width = 112;
+    const height = 24;
+    const step = trend.length > 1 ? width / (trend.length - 1) : width;
+    const points = trend.map((d, i) => d.score === null || d.score === undefined ? null
+      : (i * step).toFixed(1) + ',' + (height - 2 - (d.score / 100) * (height - 4)).toFixed(1)).filter(Boolean);
+    const NS = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
+    svg.setAttribute('width', String(width));
+    svg.setAttribute('height', String(height));
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('class', 'sparkline');
+    const line = document.createElementNS(NS, 'polyline');
+    line.setAttribute('points', points.join(' '));
+    svg.append(line);
+    return h('span', { class: 'trend', 'data-trend': label }, svg,
+      h('span', { class: 'small ' + (delta < 0 ? 'trend-down' : delta > 0 ? 'trend-up' : 'muted') },
+        (delta < 0 ? '↓ ' : delta > 0 ? '↑ ' : '→ ') + label));
+  }
+
+  function stackLink(id, name) {
+    return h('a', { href: '#/stacks/' + encodeURIComponent(id), class: 'stack-link' }, name || id);
+  }
+
+  // One side of a diff line, masked by dd0cDiff (diff.js).
+  function diffCell(attribute, value) {
+    const shown = window.dd0cDiff.showValue(attribute, value);
+    return h('td', { class: 'diff-value' + (shown.absent ? ' muted' : '') + (shown.masked ? ' masked' : '') },
+      h('pre', {}, h('code', {}, shown.text)));
+  }
+
+  // Attribute by attribute: for drift the value IaC expects (old) and the value observed (new).
+  function diffTable(changes, caption, labels) {
+    const [before, after] = labels || ['IaC expected', 'Observed'];
+    if (!changes || !changes.length) return h('p', { class: 'muted' }, 'No attribute-level change recorded.');
+    return h('div', { class: 'table-wrap' }, h('table', { class: 'diff' },
+      h('caption', { class: 'sr-only' }, caption),
+      h('thead', {}, h('tr', {}, ['Attribute', before, after].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, changes.map((c) => h('tr', { 'data-attribute': c.attribute },
+        h('th', { scope: 'row' }, h('code', {}, c.attribute)), diffCell(c.attribute, c.old), diffCell(c.attribute, c.new))))));
+  }
+
   async function stacks() {
+    const summary = h('section', { class: 'cards', 'aria-label': 'Organisation drift score' });
     const list = h('section', { 'aria-labelledby': 'stacks-h' }, h('h2', { id: 'stacks-h' }, 'Stacks'));
     const add = h('details', { class: 'panel' }, h('summary', {}, 'Add a stack'));
     const drift = h('section', { 'aria-labelledby': 'drift-h' }, h('h2', { id: 'drift-h' }, 'Drift events'));
-    page('Stacks & drift', 'Infrastructure-as-code stacks dd0c compares against what actually changed.', list, add, drift);
+    page('Stacks & drift', 'Infrastructure-as-code stacks dd0c compares against what actually changed.', summary, list, add, drift);
 
     const msg = h('p', { role: 'status', 'aria-live': 'polite' });
     add.append(h('form', { class: 'inline-form', onsubmit: async (ev) => {
@@ -483,18 +551,38 @@
     h('div', { class: 'field grow' }, h('label', { for: 'stack-state' }, 'State location (optional)'), h('input', { id: 'stack-state', name: 'state_location', placeholder: 's3://bucket/key.tfstate' })),
     h('button', { type: 'submit', class: 'btn' }, 'Add stack')), msg);
 
+    function renderSummary(score) {
+      const card = (label, value, attrs) => h('div', { class: 'card', ...(attrs || {}) },
+        h('div', { class: 'card-value' }, value), h('div', { class: 'card-label' }, label));
+      summary.replaceChildren(
+        card('organisation drift score (100 = no open drift)', scoreBadge(score.score), { id: 'org-score', 'data-score': String(score.score) }),
+        card('watched stacks · managed resources', score.stacks_watched + ' · ' + score.managed_resources),
+        card('open drift', openDriftText(score.open_drift)),
+        card('last 14 days', trendView(score.trend), { id: 'org-trend' }));
+    }
+
     async function loadStacks() {
       try {
-        const s = await api('GET', '/v1/stacks?limit=100');
-        list.replaceChildren(list.firstChild, s.items.length ? h('div', { class: 'table-wrap' }, h('table', {},
-          h('caption', { class: 'sr-only' }, 'Stacks'),
-          h('thead', {}, h('tr', {}, ['Name', 'Tool', 'Account · region', 'State', 'Watching'].map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, s.items.map((st) => h('tr', {},
-            h('td', {}, st.name), h('td', {}, st.iac_tool), h('td', {}, st.account_id + ' · ' + st.region),
-            h('td', { class: 'small' }, st.state_location || '—'),
-            h('td', {}, h('button', { type: 'button', class: 'btn btn-link', 'aria-pressed': String(st.enabled), onclick: async () => {
-              try { await api('PATCH', '/v1/stacks/' + encodeURIComponent(st.stack_id), { enabled: !st.enabled }); loadStacks(); } catch (e) { banner(e.message, 'error'); }
-            } }, st.enabled ? 'On' : 'Off'))))))) : h('p', { class: 'empty' }, 'No stacks yet. Drift events still show what changed outside your IaC.'));
+        const [s, score] = await Promise.all([api('GET', '/v1/stacks?limit=100'), api('GET', '/v1/drift-score')]);
+        renderSummary(score);
+        const scores = new Map(score.stacks.map((x) => [x.stack_id, x]));
+        list.replaceChildren(list.firstChild, s.items.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'stacks' },
+          h('caption', { class: 'sr-only' }, 'Stacks with their drift score and 14-day trend'),
+          h('thead', {}, h('tr', {}, ['Name', 'Tool', 'Account · region', 'Drift score', 'Trend (14 days)', 'Watching'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, s.items.map((st) => {
+            const sc = scores.get(st.stack_id);
+            return h('tr', { 'data-stack-id': st.stack_id },
+              h('td', {}, stackLink(st.stack_id, st.name), sc && sc.owner ? h('div', { class: 'muted small' }, 'owner ' + sc.owner) : null),
+              h('td', {}, st.iac_tool),
+              h('td', {}, (st.account_id || '—') + ' · ' + (st.region || '—')),
+              h('td', { class: 'stack-score' }, sc ? scoreBadge(sc.drift_score) : '—',
+                sc ? h('div', { class: 'muted small' }, openDriftText(sc.open_drift)) : null),
+              h('td', { class: 'stack-trend' }, sc ? trendView(sc.trend) : '—'),
+              h('td', {}, h('button', { type: 'button', class: 'btn btn-link', 'aria-pressed': String(st.enabled),
+                'aria-label': 'Watching ' + st.name, onclick: async () => {
+                  try { await api('PATCH', '/v1/stacks/' + encodeURIComponent(st.stack_id), { enabled: !st.enabled }); loadStacks(); } catch (e) { banner(e.message, 'error'); }
+                } }, st.enabled ? 'On' : 'Off')));
+          })))) : h('p', { class: 'empty' }, 'No stacks yet. Drift events still show what changed outside your IaC.'));
       } catch (e) {
         list.replaceChildren(list.firstChild, errorBox(e));
       }
@@ -506,6 +594,145 @@
       drift.append(errorBox(e));
     }
     await loadStacks();
+  }
+
+  function timelineEntry(e) {
+    const drift = e.kind === 'drift';
+    const what = (e.action || (drift ? 'Drift reported by an agent' : 'Change')) + ' · ' +
+      (e.resource_address || e.resource_type + ' ' + e.resource_id);
+    const who = [e.who ? h('span', { class: 'who' }, e.who) : h('span', { class: 'muted' }, 'unknown')];
+    if (e.via) who.push(' via ', h('span', { class: 'via' }, e.via));
+    if (e.source_ip) who.push(' from ', h('span', { class: 'ip' }, e.source_ip));
+    if (e.mfa === true) who.push(' · MFA');
+    else if (e.mfa === false && e.via === 'console') who.push(' · no MFA');
+    const kind = drift ? (e.severity ? severityBadge(e.severity) : h('span', { class: 'badge sev-info' }, 'drift'))
+      : h('span', { class: 'badge kind-change' }, e.class === 'iac' ? 'IaC change' : (e.class || 'change'));
+    const labels = drift ? ['IaC expected', 'Observed'] : ['Before', 'After'];
+    return h('li', { class: 'timeline-entry' + (drift ? ' is-drift' : ''), 'data-kind': e.kind, 'data-finding-id': e.finding_id || null },
+      h('div', { class: 'timeline-head' }, kind, ' ',
+        h('time', { datetime: e.time, class: 'nowrap' }, when(e.time)), ' ',
+        h('strong', {}, what),
+        drift && e.status ? [' ', statusBadge(e.status)] : null),
+      h('div', { class: 'small' }, 'By ', who),
+      h('div', { class: 'muted small' }, e.resource_type + ' ' + e.resource_id),
+      diffTable(e.changes, 'What changed in ' + e.resource_id, labels),
+      drift && e.finding_id ? h('p', { class: 'small' }, h('a', { href: '#/findings/' + encodeURIComponent(e.finding_id) }, 'Open the finding →')) : null);
+  }
+
+  async function stackDetail(id) {
+    page('Stack', null, h('p', { class: 'loading' }, 'Loading…'));
+    let d;
+    try {
+      d = await api('GET', '/v1/stacks/' + encodeURIComponent(id));
+    } catch (e) {
+      page('Stack', null, errorBox(e), h('p', {}, h('a', { href: '#/stacks' }, '← Back to stacks')));
+      return;
+    }
+    const st = d.stack;
+    const saved = h('div', { id: 'stack-settings-status', 'aria-live': 'polite' });
+    const form = h('form', { class: 'inline-form', id: 'stack-settings', 'aria-label': 'Owner, channel and watching', onsubmit: async (ev) => {
+      ev.preventDefault();
+      const f = new FormData(ev.target);
+      const body = {
+        owner: String(f.get('owner') || '').trim(),
+        slack_channel: String(f.get('slack_channel') || '').trim(),
+        enabled: f.get('enabled') === 'on',
+      };
+      try {
+        const changed = await api('PATCH', '/v1/stacks/' + encodeURIComponent(st.stack_id), body);
+        saved.replaceChildren(h('p', { class: 'ok', role: 'status' }, 'Saved: ' +
+          (body.owner ? 'owner ' + body.owner : 'no owner') + ', ' +
+          (body.slack_channel ? 'alerts to ' + body.slack_channel : 'alerts to the default channel') + ', watching ' +
+          (changed.enabled ? 'on' : 'off') + '.'));
+      } catch (e) { saved.replaceChildren(errorBox(e)); }
+    } },
+    h('div', { class: 'field' }, h('label', { for: 'stack-owner' }, 'Owner (Slack user id or name)'),
+      h('input', { id: 'stack-owner', name: 'owner', maxlength: '128', value: d.owner || '', placeholder: 'U012AB3CD or team-web' })),
+    h('div', { class: 'field' }, h('label', { for: 'stack-channel' }, 'Slack channel'),
+      h('input', { id: 'stack-channel', name: 'slack_channel', value: d.slack_channel || '', placeholder: '#web-alerts' })),
+    h('div', { class: 'field checkbox' }, h('label', { for: 'stack-watching' },
+      h('input', { type: 'checkbox', id: 'stack-watching', name: 'enabled', checked: st.enabled }), ' Watching (alerts for drift)')),
+    h('button', { type: 'submit', class: 'btn' }, 'Save'));
+
+    const card = (label, value, attrs) => h('div', { class: 'card', ...(attrs || {}) },
+      h('div', { class: 'card-value' }, value), h('div', { class: 'card-label' }, label));
+    const timeline = h('ol', { class: 'timeline', id: 'stack-timeline', 'aria-label': 'Changes and drift, newest first' });
+    const more = h('button', { class: 'btn btn-ghost', type: 'button', hidden: true, onclick: () => load() }, 'Load more');
+    const timelineBox = h('div', {});
+    page(st.name, st.iac_tool + ' · ' + (st.account_id || 'account not declared') + ' · ' + (st.region || 'region not declared') +
+      (st.state_location ? ' · state ' + st.state_location : ''),
+    h('p', {}, h('a', { href: '#/stacks' }, '← Back to stacks')),
+    h('section', { class: 'cards', 'aria-label': 'Drift score' },
+      card('drift score (100 = no open drift)', scoreBadge(d.drift_score), { id: 'stack-score', 'data-score': String(d.drift_score) }),
+      card('open drift', openDriftText(d.open_drift)),
+      card('managed resources', String(d.managed_resources)),
+      card('last 14 days', trendView(d.trend), { id: 'stack-trend' })),
+    h('section', { 'aria-labelledby': 'settings-h', class: 'panel' }, h('h2', { id: 'settings-h' }, 'Owner, channel and watching'),
+      h('p', { class: 'muted small' }, 'The owner is mentioned on the stack\'s alerts; the channel receives them. A stack not watched keeps its drift findings but sends no alert.'),
+      form, saved),
+    h('section', { 'aria-labelledby': 'timeline-h' }, h('h2', { id: 'timeline-h' }, 'Timeline'),
+      h('p', { class: 'muted small' }, 'Changes of the stack\'s resources and drift findings, newest first: who, when, from where, and what changed.'),
+      timelineBox, timeline, more));
+
+    let next = null;
+    async function load() {
+      try {
+        const p = await api('GET', '/v1/stacks/' + encodeURIComponent(st.stack_id) + '/timeline' + qs({ limit: '25', next }));
+        timeline.append(...p.items.map(timelineEntry));
+        next = p.next || null;
+        more.hidden = !next || p.items.length === 0;
+        timelineBox.replaceChildren(timeline.children.length ? '' : h('p', { class: 'empty' }, 'Nothing recorded for this stack yet.'));
+      } catch (e) {
+        timelineBox.replaceChildren(errorBox(e));
+      }
+    }
+    await load();
+  }
+
+  // The finding page's drift and IaC sections: the diff (IaC expected vs observed), the
+  // suggested IaC change with a copy button, the stack; for a cost finding whether its
+  // resource is IaC-managed.
+  function findingIacSections(f) {
+    const d = f.details || {};
+    const out = [];
+    if (d.iac && d.iac.summary) {
+      out.push(h('section', { 'aria-labelledby': 'iac-h' }, h('h2', { id: 'iac-h' }, 'Infrastructure as code'),
+        h('p', { id: 'finding-iac', 'data-managed': String(!!d.iac.managed) }, d.iac.summary + (d.iac.tool ? ' (' + d.iac.tool + ')' : ''))));
+    }
+    if (f.kind !== 'drift') return out;
+    if (d.stack) {
+      out.push(h('p', { id: 'finding-stack' }, 'Stack: ', stackLink(d.stack, d.stack),
+        d.resource_address ? [' · ', h('code', {}, d.resource_address)] : null));
+    }
+    out.push(h('section', { 'aria-labelledby': 'diff-h' }, h('h2', { id: 'diff-h' }, 'Diff'),
+      h('p', { class: 'muted small' }, 'What the IaC declares against what is in AWS now. Secret values are masked.'),
+      diffTable(d.diff, 'Attributes: IaC expected and observed')));
+    const codify = Array.isArray(d.codify) ? d.codify : [];
+    if (codify.length) {
+      out.push(h('section', { 'aria-labelledby': 'codify-h' }, h('h2', { id: 'codify-h' }, 'Keep it: the IaC change'),
+        h('p', { class: 'muted small' }, 'To keep this change instead of reverting it, put it in the IaC:'),
+        codify.map((c, i) => {
+          const status = h('span', { class: 'muted small', role: 'status', 'aria-live': 'polite' });
+          const code = h('code', { id: 'codify-' + i }, c.snippet);
+          return h('div', { class: 'panel codify', 'data-tool': c.tool },
+            h('p', { class: 'small' }, h('strong', {}, c.tool), ' · ', h('code', {}, c.resource), ' · ', h('code', {}, c.attribute)),
+            h('pre', {}, code),
+            h('button', { type: 'button', class: 'btn btn-ghost', 'aria-describedby': 'codify-' + i, onclick: async () => {
+              try {
+                await navigator.clipboard.writeText(c.snippet);
+                status.textContent = 'Copied.';
+              } catch (e) {
+                const range = document.createRange();
+                range.selectNodeContents(code);
+                const sel = window.getSelection();
+                sel.removeAllRanges();
+                sel.addRange(range);
+                status.textContent = 'Selected: press Ctrl+C (⌘C) to copy.';
+              }
+            } }, 'Copy'), ' ', status);
+        })));
+    }
+    return out;
   }
 
   async function apiKeys() {
@@ -609,6 +836,7 @@
       if (section === 'overview') await overview(params);
       else if (section === 'findings' && parts[1]) await findingDetail(decodeURIComponent(parts[1]));
       else if (section === 'accounts') await accounts();
+      else if (section === 'stacks' && parts[1]) await stackDetail(decodeURIComponent(parts[1]));
       else if (section === 'stacks') await stacks();
       else if (section === 'api-keys') await apiKeys();
       else if (section === 'slack') await slack();

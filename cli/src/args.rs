@@ -138,6 +138,7 @@ impl RunArgs {
             policy,
             quiet: self.quiet,
             cost: None,
+            demo_stacks: false,
         })
     }
 }

@@ -520,6 +520,7 @@ async fn replay_dir(dir: &Path) -> anyhow::Result<crate::replay::ReplaySummary> 
         policy: dd0c_shared::governance::Policy::system()?,
         quiet: true,
         cost: None,
+        demo_stacks: false,
     };
     replay(&options, Arc::new(TerminalChat::new(false)))
         .await?
@@ -903,6 +904,7 @@ async fn replay_real(dir: PathBuf) -> RealReplay {
         },
         quiet: true,
         cost: None,
+        demo_stacks: false,
     };
     let run = async move {
         replay(&options, Arc::new(TerminalChat::new(false)))

@@ -2,9 +2,75 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
+use dd0c_shared::domain::drift::{
+    ManagedBy, ManagedResource, STATE_IMPORT_EVENT_ID, STATE_IMPORT_IDENTITY,
+};
+use dd0c_shared::domain::IacTool;
+use dd0c_shared::entity::{account, resource, stack};
+use dd0c_shared::store::{StoreError, Table};
+
 /// Where the demo's CloudTrail lives: `$DD0C_DEMO_DATA`, else the repository's `demo/data`.
 pub fn data_dir() -> PathBuf {
     std::env::var_os("DD0C_DEMO_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo/data"))
+}
+
+/// The Terraform workspace of the demo's account, declared as a stack: the security group
+/// Terraform creates (and someone then opens from the console) belongs to it, so the stack
+/// pages have a score, a timeline and a diff to show.
+pub const DEMO_STACK: &str = "web-prod";
+/// The account of the demo's synthetic CloudTrail.
+pub const DEMO_ACCOUNT: &str = "111122223333";
+
+/// The security group of `terraform-sg-console-drift.jsonl`, and its address in the state.
+const DEMO_SECURITY_GROUP: (&str, &str) = ("sg-0123456789abcdef0", "aws_security_group.web");
+
+/// What a tenant sets up before the demo's events: the account's Terraform workspace (its
+/// drift settings), the stack declared for it (`POST /v1/stacks`) and its state imported
+/// (`dd0c stacks import`: the security group's address).
+pub async fn declare_stacks(
+    table: &dyn Table,
+    tenant: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let settings = account::DriftSettings {
+        deployer_role_arns: Vec::new(),
+        terraform_workspace: Some(DEMO_STACK.into()),
+    };
+    account::set_drift_settings(table, tenant, DEMO_ACCOUNT, &settings).await?;
+    let declaration = stack::StackDeclaration {
+        stack_id: DEMO_STACK.into(),
+        name: DEMO_STACK.into(),
+        iac_tool: "terraform".into(),
+        account_id: DEMO_ACCOUNT.into(),
+        region: "us-east-1".into(),
+        state_location: Some("s3://example-terraform-state/web-prod.tfstate".into()),
+        enabled: true,
+        created_at: at,
+        updated_at: at,
+    };
+    match stack::create(table, tenant, &declaration).await {
+        Err(e) if e.is_condition_failed() => {}
+        other => other?,
+    }
+    let (group, address) = DEMO_SECURITY_GROUP;
+    let imported = ManagedResource {
+        tenant_id: tenant.to_owned(),
+        account_id: DEMO_ACCOUNT.into(),
+        resource_type: "ec2:security-group".into(),
+        resource_id: group.into(),
+        managed_by: ManagedBy {
+            tool: Some(IacTool::Terraform),
+            identity: STATE_IMPORT_IDENTITY.into(),
+            stack: Some(DEMO_STACK.into()),
+        },
+        managed_since: at,
+        last_iac_event_id: STATE_IMPORT_EVENT_ID.into(),
+        last_iac_change_at: at,
+        address: Some(address.into()),
+    };
+    resource::import_managed_resource(table, &imported).await?;
+    Ok(())
 }

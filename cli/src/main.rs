@@ -38,9 +38,10 @@ async fn run_replay(options: ReplayOptions) -> anyhow::Result<ExitCode> {
 /// `dd0c demo`: the replay of the bundled data, then `dd0c serve` on its store until
 /// interrupted (`DEMO_EXIT=1`: exit after the replay).
 async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let options = args
+    let mut options = args
         .run
         .options(vec![dd0c_cli::demo::data_dir()], || Ok(Policy::demo()?))?;
+    options.demo_stacks = true;
     let exit_after = std::env::var("DEMO_EXIT").is_ok_and(|v| !v.is_empty() && v != "0");
     if exit_after {
         return run_replay(options).await;

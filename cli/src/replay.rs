@@ -32,6 +32,8 @@ pub struct ReplayOptions {
     pub quiet: bool,
     /// `--cost FILE [--monthly-events N]`: meter the run.
     pub cost: Option<CostOptions>,
+    /// `dd0c demo`: declare the demo's stack before the events ([`crate::demo::declare_stacks`]).
+    pub demo_stacks: bool,
 }
 
 /// What a replay did, for the summary and for tests.
@@ -424,6 +426,9 @@ async fn run(
             )
         }
     };
+    if options.demo_stacks {
+        crate::demo::declare_stacks(pipeline.table.as_ref(), LOCAL_TENANT, start).await?;
+    }
     let mut events_read = 0;
     let mut next = first;
     while let Some(record) = next {
@@ -474,6 +479,7 @@ mod tests {
             policy: Policy::demo().unwrap(),
             quiet: true,
             cost: None,
+            demo_stacks: true,
         }
     }
 

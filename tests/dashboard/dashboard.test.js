@@ -155,7 +155,7 @@ async function main() {
       await page.fill('#stack-account', '111122223333');
       await page.fill('#stack-region', 'ap-south-1');
       await page.getByRole('button', { name: 'Add stack' }).click();
-      await page.getByRole('cell', { name }).waitFor();
+      await page.getByRole('cell', { name, exact: true }).waitFor();
       await page.screenshot({ path: path.join(SHOTS, 'stacks.png'), fullPage: true });
     });
 
@@ -192,6 +192,163 @@ async function main() {
       await page.getByRole('button', { name: 'Add to Slack' }).click();
       assert.match(await page.locator('#slack-status [role=alert]').innerText(), /Error 409.*client_id/s);
       await page.screenshot({ path: path.join(SHOTS, 'slack.png'), fullPage: true });
+    });
+
+    // ------------------------------------------------------------ stack views (issue 16)
+    // The demo declares stack web-prod (Terraform workspace of account 111122223333): its
+    // security group, created by Terraform, was opened to 0.0.0.0/0:22 from the console.
+    const driftScore = await api('GET', '/v1/drift-score');
+    const webProd = driftScore.stacks.find((x) => x.stack_id === 'web-prod');
+    assert.ok(webProd, 'the demo has no stack web-prod: ' + JSON.stringify(driftScore.stacks.map((x) => x.stack_id)));
+    assert.ok(webProd.drift_score < 100, 'web-prod should have open drift: ' + JSON.stringify(webProd));
+    const sgDrift = (await api('GET', '/v1/drift-events?limit=100')).items
+      .find((f) => f.details && f.details.stack === 'web-prod' && /security-group/.test(f.resource_type));
+    assert.ok(sgDrift, 'the demo has no security-group drift on web-prod');
+
+    await step('the stack list shows the organisation score and each stack\'s score and trend', async () => {
+      await page.goto(BASE + '/#/stacks');
+      const row = page.locator('tr[data-stack-id="web-prod"]');
+      await row.waitFor();
+      const score = String(Math.round(webProd.drift_score));
+      assert.equal(await row.locator('.stack-score [data-score]').getAttribute('data-score'), score);
+      assert.match(await row.locator('.stack-score').innerText(), /critical open/);
+      const trend = await row.locator('.stack-trend [data-trend]').getAttribute('data-trend');
+      assert.match(trend, new RegExp('(steady at|to) ' + score + ' since \\d{4}-\\d\\d-\\d\\d'));
+      assert.equal(await row.locator('.stack-trend svg polyline').count(), 1);
+      const org = page.locator('#org-score');
+      assert.equal(await org.getAttribute('data-score'), String(driftScore.score));
+      assert.match(await org.innerText(), /organisation drift score/);
+      assert.match(await page.locator('.cards').innerText(), /watched stacks/);
+      await page.screenshot({ path: path.join(SHOTS, 'stacks-list.png'), fullPage: true });
+    });
+
+    await step('a stack page shows its timeline: who, when, from where, and the diff', async () => {
+      await page.goto(BASE + '/#/stacks');
+      await page.locator('tr[data-stack-id="web-prod"] a.stack-link').click();
+      await page.getByRole('heading', { level: 1, name: 'web-prod' }).waitFor();
+      assert.equal(await page.locator('#stack-score').getAttribute('data-score'), String(webProd.drift_score));
+      const entries = page.locator('#stack-timeline > li');
+      await entries.first().waitFor();
+      const driftEntry = page.locator(`#stack-timeline > li[data-finding-id="${sgDrift.id}"]`);
+      const text = await driftEntry.innerText();
+      assert.match(text, /AuthorizeSecurityGroupIngress/);
+      assert.match(text, /aws_security_group\.web/);
+      assert.match(text, /jane\.doe@example\.com/);
+      assert.match(text, /via console/);
+      assert.match(text, /from 203\.0\.113\.77/);
+      assert.match(text, /2026-11-21 23:47 UTC/);
+      assert.match(text, /critical/i);
+      const line = driftEntry.locator('table.diff tr[data-attribute="ingress"]');
+      const cells = line.locator('td');
+      assert.match(await cells.nth(0).innerText(), /absent/);
+      assert.match(await cells.nth(1).innerText(), /0\.0\.0\.0\/0/);
+      assert.deepEqual(await driftEntry.locator('table.diff thead th').allTextContents(), ['Attribute', 'IaC expected', 'Observed']);
+      // The Terraform apply that created the group is there too, older.
+      const kinds = await entries.evaluateAll((els) => els.map((e) => e.dataset.kind));
+      assert.equal(kinds[0], 'drift', 'newest first: ' + kinds);
+      const create = entries.filter({ hasText: 'CreateSecurityGroup' });
+      assert.equal(await create.count(), 1);
+      assert.match(await create.innerText(), /IaC change[\s\S]*via Terraform[\s\S]*from 198\.51\.100\.24/i);
+      await page.screenshot({ path: path.join(SHOTS, 'stack.png'), fullPage: true });
+    });
+
+    await step('owner, channel and watching are saved from the stack page', async () => {
+      await page.goto(BASE + '/#/stacks/web-prod');
+      await page.locator('#stack-settings').waitFor();
+      await page.fill('#stack-channel', 'Web Alerts');
+      await page.getByRole('button', { name: 'Save' }).click();
+      const error = await page.locator('#stack-settings-status [role=alert]').innerText();
+      assert.match(error, /Error 400/);
+      assert.match(error, /slack_channel/);
+      await page.fill('#stack-owner', 'team-web');
+      await page.fill('#stack-channel', '#web-alerts');
+      await page.uncheck('#stack-watching');
+      await page.getByRole('button', { name: 'Save' }).click();
+      assert.match(await page.locator('#stack-settings-status [role=status]').innerText(), /owner team-web.*#web-alerts.*watching off/);
+      const stored = await api('GET', '/v1/stacks/web-prod');
+      assert.deepEqual([stored.owner, stored.slack_channel, stored.stack.enabled], ['team-web', '#web-alerts', false]);
+      // The list follows: watching off, and the stack no longer counts in the organisation's score.
+      await page.goto(BASE + '/#/stacks');
+      const row = page.locator('tr[data-stack-id="web-prod"]');
+      await row.waitFor();
+      assert.equal(await row.getByRole('button', { name: 'Watching web-prod' }).getAttribute('aria-pressed'), 'false');
+      assert.match(await row.innerText(), /owner team-web/);
+      const after = await api('GET', '/v1/drift-score');
+      assert.equal(await page.locator('#org-score').getAttribute('data-score'), String(after.score));
+      assert.equal(after.stacks_watched, driftScore.stacks_watched - 1);
+      await page.goto(BASE + '/#/stacks/web-prod');
+      await page.locator('#stack-settings').waitFor();
+      assert.equal(await page.inputValue('#stack-owner'), 'team-web');
+      assert.equal(await page.inputValue('#stack-channel'), '#web-alerts');
+      assert.equal(await page.isChecked('#stack-watching'), false);
+      await page.screenshot({ path: path.join(SHOTS, 'stack-settings.png'), fullPage: true });
+      // Undo, so that a rerun against the same server starts from the same state.
+      await api('PATCH', '/v1/stacks/web-prod', { owner: '', slack_channel: '', enabled: true });
+    });
+
+    await step('a drift finding page shows the diff and the IaC change to copy', async () => {
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+      await page.goto(BASE + '/#/findings/' + encodeURIComponent(sgDrift.id));
+      await page.locator('#diff-h').waitFor();
+      const line = page.locator('table.diff tr[data-attribute="ingress"] td');
+      assert.match(await line.nth(0).innerText(), /absent/);
+      assert.match(await line.nth(1).innerText(), /"cidr": "0\.0\.0\.0\/0"/);
+      const stackLine = await page.locator('#finding-stack').innerText();
+      assert.match(stackLine, /web-prod/);
+      assert.match(stackLine, /aws_security_group\.web/);
+      const codify = page.locator('.codify').first();
+      assert.equal(await codify.getAttribute('data-tool'), 'Terraform');
+      const snippet = await codify.locator('pre').innerText();
+      assert.equal(snippet, sgDrift.details.codify[0].snippet);
+      assert.match(snippet, /aws_security_group\.web/);
+      assert.match(snippet, /cidr_blocks = \["0\.0\.0\.0\/0"\]/);
+      await codify.getByRole('button', { name: 'Copy' }).click();
+      await codify.getByRole('status').filter({ hasText: 'Copied.' }).waitFor();
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), snippet);
+      await page.screenshot({ path: path.join(SHOTS, 'finding-drift.png'), fullPage: true });
+    });
+
+    await step('a cost finding page says whether its resource is IaC-managed', async () => {
+      await page.goto(BASE + '/#/findings/' + encodeURIComponent(critical.id));
+      const iac = page.locator('#finding-iac');
+      await iac.waitFor();
+      assert.equal((await iac.innerText()).trim().startsWith(critical.details.iac.summary), true);
+      assert.equal(await iac.getAttribute('data-managed'), String(critical.details.iac.managed));
+      assert.equal(await page.locator('#diff-h').count(), 0, 'a cost finding has no drift diff');
+    });
+
+    await step('the diff viewer masks secrets', async () => {
+      // An agent's report of a changed database password: ingest masks it, the page shows the mask.
+      const key = (await api('POST', '/v1/api-keys', { name: 'drift-agent-' + Date.now() })).api_key;
+      const r = await fetch(BASE + '/v1/drift-reports', {
+        method: 'POST',
+        headers: { Authorization: 'Bearer ' + key, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          report_id: 'rep-dashboard-' + Date.now(), stack_id: 'web-prod', tool: 'terraform', account_id: '111122223333',
+          drifts: [{ resource_address: 'aws_db_instance.main', resource_type: 'aws_db_instance', resource_id: 'web-db',
+            attribute: 'password', old: 'hunter2-expected', new: 'hunter2-observed' }],
+        }),
+      });
+      assert.ok(r.ok, 'the drift report was refused: ' + r.status + ' ' + await r.text());
+      await page.goto(BASE + '/#/stacks/web-prod');
+      const entry = page.locator('#stack-timeline > li', { hasText: 'aws_db_instance.main' });
+      await entry.first().waitFor();
+      const text = await entry.first().innerText();
+      assert.doesNotMatch(text, /hunter2/);
+      assert.equal(await entry.first().locator('td.masked').count(), 2);
+      assert.match(text, /masked/);
+      // And in the browser, whatever the API sent: secret names and known masks.
+      const masked = await page.evaluate(() => [
+        window.dd0cDiff.showValue('master_user_password', 'plain').text,
+        window.dd0cDiff.showValue('MasterUserPassword', 'plain').text,
+        window.dd0cDiff.showValue('tags', { Name: 'web', api_token: 'ghp_x' }).text,
+        window.dd0cDiff.showValue('user_data', 'HIDDEN_DUE_TO_SECURITY_REASONS').text,
+        window.dd0cDiff.showValue('kms_key_id', 'alias/web').text,
+        window.dd0cDiff.showValue('ingress', null).text,
+      ]);
+      const MASK = '•••••• (masked)';
+      assert.deepEqual(masked, [MASK, MASK, JSON.stringify({ Name: 'web', api_token: MASK }, null, 2), MASK, 'alias/web', '— (absent)']);
+      await page.screenshot({ path: path.join(SHOTS, 'stack-masked.png'), fullPage: true });
     });
 
     assert.deepEqual(problems, [], 'the browser reported errors');

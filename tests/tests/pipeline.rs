@@ -245,6 +245,7 @@ async fn replay_of_a_real_dataset_completes_and_counts_every_skip() {
         policy: Policy::system().unwrap(),
         quiet: true,
         cost: None,
+        demo_stacks: false,
     };
     let summary = replay(&options, Arc::new(RecordingChat::default()))
         .await

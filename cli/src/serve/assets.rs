@@ -23,6 +23,11 @@ pub const ASSETS: &[Asset] = &[
         body: include_str!("../../../dashboard/app.js"),
     },
     Asset {
+        path: "/diff.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../../dashboard/diff.js"),
+    },
+    Asset {
         path: "/style.css",
         content_type: "text/css; charset=utf-8",
         body: include_str!("../../../dashboard/style.css"),

@@ -290,6 +290,92 @@ pub struct StackDetail {
     pub managed_resources: usize,
     /// The latest drift of the stack, newest first (at most 20).
     pub recent_drift: Vec<StackDrift>,
+    /// The drift score at the end of each of the last 14 days, oldest first (today's is the
+    /// current score).
+    pub trend: Vec<ScoreDay>,
+}
+
+/// A day's drift score: the score at the end of that day (`null` before dd0c scored it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScoreDay {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    pub score: Option<f64>,
+}
+
+/// `GET /v1/drift-score`: the organisation's drift score and each stack's, with their trends.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DriftScoreView {
+    /// 0–100: the mean of the watched stacks' scores, each weighted by the resources it
+    /// manages (at least 1); 100 without watched stacks.
+    pub score: f64,
+    /// Watched stacks (watching on) counted in the score.
+    pub stacks_watched: usize,
+    /// Resources the watched stacks manage.
+    pub managed_resources: usize,
+    /// Open drift of the watched stacks by severity.
+    pub open_drift: BTreeMap<String, u32>,
+    /// The organisation's score at the end of each of the last 14 days, oldest first.
+    pub trend: Vec<ScoreDay>,
+    /// Every stack (watched or not), by id.
+    pub stacks: Vec<StackScore>,
+}
+
+/// One stack's drift score and trend.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StackScore {
+    pub stack_id: String,
+    pub name: String,
+    /// Watching on.
+    pub enabled: bool,
+    pub owner: Option<String>,
+    /// 0–100, 100 = no open drift.
+    pub drift_score: f64,
+    pub open_drift: BTreeMap<String, u32>,
+    pub managed_resources: usize,
+    /// The score at the end of each of the last 14 days, oldest first.
+    pub trend: Vec<ScoreDay>,
+}
+
+/// One attribute of a resource: what IaC expects (`old`) and what was observed (`new`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttributeDiff {
+    pub attribute: String,
+    /// The value before the change: the IaC-expected value for drift (`null`: absent).
+    pub old: serde_json::Value,
+    /// The value after the change: the observed value for drift (`null`: removed).
+    pub new: serde_json::Value,
+}
+
+/// One entry of a stack's timeline: a change of one of its resources that is not drift (an
+/// IaC apply, an AWS service acting), or a drift, with who made it, when and from where.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntry {
+    /// `change` or `drift`.
+    pub kind: String,
+    pub time: DateTime<Utc>,
+    pub resource_type: String,
+    pub resource_id: String,
+    /// The IaC address (`aws_security_group.web`), when known.
+    pub resource_address: Option<String>,
+    /// The API call (`AuthorizeSecurityGroupIngress`); absent for drift an agent reported.
+    pub action: Option<String>,
+    /// For a change: `iac`, `automated` or `unmanaged`.
+    pub class: Option<String>,
+    /// Who: the SSO user's e-mail, the IAM user, `role/session`; absent when unknown.
+    pub who: Option<String>,
+    pub actor_arn: Option<String>,
+    /// How the call was made: `console`, `CLI`, `SDK`, `Terraform`, `AWS service`, …
+    pub via: Option<String>,
+    /// The source IP address CloudTrail recorded.
+    pub source_ip: Option<String>,
+    pub mfa: Option<bool>,
+    /// What changed, attribute by attribute.
+    pub changes: Vec<AttributeDiff>,
+    /// For drift: its finding (`GET /v1/anomalies/{id}`), status and severity.
+    pub finding_id: Option<String>,
+    pub status: Option<String>,
+    pub severity: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -530,6 +616,7 @@ page!(AccountPage, AccountView);
 page!(FindingPage, FindingView);
 page!(StackPage, StackView);
 page!(ApiKeyPage, ApiKeyView);
+page!(TimelinePage, TimelineEntry);
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -74,6 +74,16 @@ fn stack_patch() {}
     responses((status = 200, body = StackDetail), (status = 400, body = Problem), (status = 404, body = Problem)))]
 fn stack_get() {}
 
+#[utoipa::path(get, path = "/v1/stacks/{id}/timeline", tag = "drift",
+    params(("id" = String, Path, description = "stack id"), PageParams),
+    responses((status = 200, description = "the stack's changes and drift, newest first", body = TimelinePage),
+        (status = 400, body = Problem), (status = 404, body = Problem)))]
+fn stack_timeline() {}
+
+#[utoipa::path(get, path = "/v1/drift-score", tag = "drift",
+    responses((status = 200, body = DriftScoreView)))]
+fn drift_score() {}
+
 #[utoipa::path(post, path = "/v1/stacks/{id}/resources", tag = "drift", request_body = StackResourcesImport,
     params(("id" = String, Path, description = "stack id (created as a learnt stack when absent)")),
     responses((status = 200, body = StackResourcesImported), (status = 400, body = Problem), (status = 409, description = "the stack is declared for another tool", body = Problem)))]
@@ -160,7 +170,7 @@ impl Modify for Security {
     paths(
         accounts_setup, accounts_connect, accounts_list, account_health, account_delete,
         anomalies_list, anomaly_get, anomaly_patch, baseline_patch,
-        stacks_list, stacks_create, stacks_patch, stack_patch, stack_get, stack_resources_import, drift_events_list,
+        stacks_list, stacks_create, stacks_patch, stack_patch, stack_get, stack_timeline, drift_score, stack_resources_import, drift_events_list,
         policies_get, policies_put, slack_settings_get, slack_settings_patch, slack_install_url,
         api_keys_create, api_keys_list, api_key_delete,
         me, billing_checkout, billing_portal, openapi_json,

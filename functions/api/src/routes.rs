@@ -17,6 +17,8 @@ pub enum RouteId {
     StacksPatch,
     StackPatch,
     StackGet,
+    StackTimeline,
+    DriftScore,
     StackResourcesImport,
     DriftEventsList,
     PoliciesGet,
@@ -77,6 +79,13 @@ pub const ROUTES: &[Route] = &[
     r(RouteId::StacksPatch, "PATCH", "/v1/stacks", true),
     r(RouteId::StackPatch, "PATCH", "/v1/stacks/{id}", true),
     r(RouteId::StackGet, "GET", "/v1/stacks/{id}", true),
+    r(
+        RouteId::StackTimeline,
+        "GET",
+        "/v1/stacks/{id}/timeline",
+        true,
+    ),
+    r(RouteId::DriftScore, "GET", "/v1/drift-score", true),
     r(
         RouteId::StackResourcesImport,
         "POST",

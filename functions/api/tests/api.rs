@@ -1692,3 +1692,256 @@ async fn a_state_import_makes_resources_managed_by_the_stack() {
         401
     );
 }
+
+/// `GET /v1/stacks/{id}/timeline` (issue 16): the stack's IaC changes and drift, newest
+/// first, a page at a time, with who made them, how and from where; `GET /v1/drift-score`:
+/// the organisation's score and each stack's 14-day trend.
+#[tokio::test]
+async fn a_stacks_timeline_and_the_organisations_drift_score() {
+    use dd0c_shared::domain::actor::{Actor, ActorKind, IacTool, Source};
+    use dd0c_shared::domain::drift::{
+        AttributeChange, ChangeClass, ChangeEvent, DriftEvent, DriftEventKind, ManagedBy,
+    };
+    use dd0c_shared::entity::{drift_event, resource};
+
+    let w = world();
+    let t = Some("tenant-a");
+    let managed_by = ManagedBy {
+        tool: Some(IacTool::Terraform),
+        identity: "arn:aws:iam::111111111111:role/terraform".into(),
+        stack: Some("web".into()),
+    };
+    let apply = ChangeEvent {
+        tenant_id: "tenant-a".into(),
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+        event_id: "evt-apply".into(),
+        event_time: start() - Duration::days(2),
+        action: "CreateSecurityGroup".into(),
+        resource_type: "ec2:security-group".into(),
+        resource_id: "sg-1".into(),
+        changes: vec![AttributeChange::new(
+            "group",
+            json!(null),
+            json!({"name": "web"}),
+        )],
+        actor: Actor {
+            arn: "arn:aws:sts::111111111111:assumed-role/terraform/ci".into(),
+            name: "terraform/ci".into(),
+            kind: ActorKind::AssumedRole,
+            source: Source::Iac(IacTool::Terraform),
+            ip: Some("198.51.100.24".into()),
+            mfa: false,
+            user_agent: Some("Terraform/1.7.4".into()),
+        },
+        class: ChangeClass::Iac,
+        managed_by: Some(managed_by.clone()),
+    };
+    resource::record_change_event(w.table.as_ref(), &apply, i64::MAX)
+        .await
+        .unwrap();
+    let console = ChangeEvent {
+        event_id: "evt-console".into(),
+        event_time: start() - Duration::days(1),
+        action: "AuthorizeSecurityGroupIngress".into(),
+        changes: vec![AttributeChange::new(
+            "ingress",
+            json!(null),
+            json!({"cidr": "0.0.0.0/0", "from_port": 22}),
+        )],
+        actor: Actor {
+            arn: "arn:aws:iam::111111111111:user/jane".into(),
+            name: "jane".into(),
+            kind: ActorKind::IamUser,
+            source: Source::Console,
+            ip: Some("203.0.113.77".into()),
+            mfa: true,
+            user_agent: None,
+        },
+        class: ChangeClass::Drift,
+        ..apply.clone()
+    };
+    resource::record_change_event(w.table.as_ref(), &console, i64::MAX)
+        .await
+        .unwrap();
+    let drift = DriftEvent {
+        id: "drift-evt-console".into(),
+        kind: DriftEventKind::Detected,
+        tenant_id: "tenant-a".into(),
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+        resource_type: "ec2:security-group".into(),
+        resource_id: "sg-1".into(),
+        resource_address: Some("aws_security_group.web".into()),
+        stack: Some("web".into()),
+        managed_by: Some(managed_by),
+        changes: console.changes.clone(),
+        change: Some(console.clone()),
+        report_id: None,
+        detected_at: console.event_time,
+        resolves: Vec::new(),
+        resolution: None,
+    };
+    // Scored clean three days ago, before the console change.
+    stack::refresh_stack_score(
+        w.table.as_ref(),
+        "tenant-a",
+        "web",
+        start() - Duration::days(3),
+    )
+    .await
+    .unwrap();
+    drift_event::record_drift_event(w.table.as_ref(), &drift)
+        .await
+        .unwrap();
+    drift_event::set_drift_severity(w.table.as_ref(), &drift, Severity::High)
+        .await
+        .unwrap();
+    stack::refresh_stack_score(
+        w.table.as_ref(),
+        "tenant-a",
+        "web",
+        start() - Duration::days(1),
+    )
+    .await
+    .unwrap();
+
+    // Newest first, one entry a page: the drift (the console change shows only as its drift),
+    // then the Terraform apply.
+    let mut entries = Vec::new();
+    let mut path = "/v1/stacks/web/timeline?limit=1".to_owned();
+    for _ in 0..4 {
+        let (s, page) = w.call("GET", &path, t, None).await;
+        assert_eq!(s, 200, "{page}");
+        entries.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => path = format!("/v1/stacks/web/timeline?limit=1&next={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let (d, c) = (&entries[0], &entries[1]);
+    assert_eq!(
+        (
+            d["kind"].as_str(),
+            d["finding_id"].as_str(),
+            d["status"].as_str(),
+            d["severity"].as_str()
+        ),
+        (
+            Some("drift"),
+            Some("drift-evt-console"),
+            Some("open"),
+            Some("high")
+        )
+    );
+    assert_eq!(
+        (
+            d["who"].as_str(),
+            d["via"].as_str(),
+            d["source_ip"].as_str(),
+            d["mfa"].as_bool()
+        ),
+        (
+            Some("jane"),
+            Some("console"),
+            Some("203.0.113.77"),
+            Some(true)
+        )
+    );
+    assert_eq!(d["resource_address"], "aws_security_group.web");
+    assert_eq!(d["changes"][0]["attribute"], "ingress");
+    assert_eq!(d["changes"][0]["old"], Value::Null);
+    assert_eq!(d["changes"][0]["new"]["cidr"], "0.0.0.0/0");
+    assert_eq!(d["time"], "2026-02-28T12:00:00Z");
+    assert_eq!(
+        (
+            c["kind"].as_str(),
+            c["class"].as_str(),
+            c["action"].as_str(),
+            c["via"].as_str()
+        ),
+        (
+            Some("change"),
+            Some("iac"),
+            Some("CreateSecurityGroup"),
+            Some("Terraform")
+        )
+    );
+    assert_eq!(c["finding_id"], Value::Null);
+
+    let (s, all) = w.call("GET", "/v1/stacks/web/timeline", t, None).await;
+    assert_eq!((s, all["items"].as_array().map(Vec::len)), (200, Some(2)));
+    assert_eq!(all["next"], Value::Null);
+
+    // Bad input names its field; another tenant has no such stack.
+    for (query, field) in [
+        ("next=%%%", "next"),
+        ("next=bm90LWEtcG9zaXRpb24", "next"),
+        ("limit=0", "limit"),
+    ] {
+        let (s, p) = w
+            .call("GET", &format!("/v1/stacks/web/timeline?{query}"), t, None)
+            .await;
+        assert_eq!((s, p["field"].as_str()), (400, Some(field)), "{query}: {p}");
+    }
+    assert_eq!(
+        w.call("GET", "/v1/stacks/a%20b/timeline", t, None).await.0,
+        400
+    );
+    assert_eq!(
+        w.call("GET", "/v1/stacks/nope/timeline", t, None).await.0,
+        404
+    );
+    assert_eq!(
+        w.call("GET", "/v1/stacks/web/timeline", Some("tenant-b"), None)
+            .await
+            .0,
+        404
+    );
+
+    // One high drift: 80; the trend knows 100 before it and nothing before the first score.
+    let (s, score) = w.call("GET", "/v1/drift-score", t, None).await;
+    assert_eq!(s, 200, "{score}");
+    assert_eq!(score["score"], 80.0);
+    assert_eq!(score["stacks_watched"], 1);
+    assert_eq!(score["open_drift"]["high"], 1);
+    let trend: Vec<Value> = score["trend"].as_array().unwrap().clone();
+    assert_eq!(trend.len(), 14);
+    assert_eq!(trend[13]["day"], "2026-03-01");
+    let last: Vec<&Value> = trend[9..].iter().map(|d| &d["score"]).collect();
+    assert_eq!(
+        last,
+        [
+            &Value::Null,
+            &json!(100.0),
+            &json!(100.0),
+            &json!(80.0),
+            &json!(80.0)
+        ]
+    );
+    assert_eq!(score["stacks"][0]["stack_id"], "web");
+    assert_eq!(score["stacks"][0]["trend"], score["trend"]);
+    let (_, detail) = w.call("GET", "/v1/stacks/web", t, None).await;
+    assert_eq!(detail["trend"], score["trend"]);
+
+    // Watching off leaves the stack out of the organisation's score.
+    let (s, _) = w
+        .call(
+            "PATCH",
+            "/v1/stacks/web",
+            t,
+            Some(json!({ "enabled": false })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, score) = w.call("GET", "/v1/drift-score", t, None).await;
+    assert_eq!(
+        (score["score"].as_f64(), score["stacks_watched"].as_u64()),
+        (Some(100.0), Some(0))
+    );
+    let (_, other) = w
+        .call("GET", "/v1/drift-score", Some("tenant-b"), None)
+        .await;
+    assert_eq!(other["stacks"], json!([]));
+}

@@ -244,7 +244,14 @@ pub struct Stack {
     /// When the drift score was last computed.
     #[serde(default)]
     pub drift_updated_at: Option<DateTime<Utc>>,
+    /// The score at the last computation of each day (`2026-11-21` → 60), the last
+    /// [`SCORE_DAYS_KEPT`] days: the stack's trend without reading its drift again.
+    #[serde(default)]
+    pub score_days: BTreeMap<String, f64>,
 }
+
+/// How many days of [`Stack::score_days`] a stack keeps.
+pub const SCORE_DAYS_KEPT: i64 = 30;
 
 fn clean_score() -> f64 {
     100.0
@@ -290,7 +297,40 @@ impl Stack {
             drift_score: 100.0,
             open_drift: BTreeMap::new(),
             drift_updated_at: None,
+            score_days: BTreeMap::new(),
         }
+    }
+
+    /// Records `score` as the stack's score of `now`'s day and forgets days older than
+    /// [`SCORE_DAYS_KEPT`].
+    pub fn record_day_score(&mut self, now: DateTime<Utc>, score: f64) {
+        let oldest = (now - chrono::Duration::days(SCORE_DAYS_KEPT - 1)).date_naive();
+        self.score_days.insert(now.date_naive().to_string(), score);
+        self.score_days.retain(|day, _| {
+            chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok_and(|d| d >= oldest)
+        });
+    }
+
+    /// The score at the end of each of the `days` days up to `today` (oldest first): the
+    /// latest recorded day's score at or before it, `None` before the first record.
+    pub fn score_trend(
+        &self,
+        today: chrono::NaiveDate,
+        days: u32,
+    ) -> Vec<(chrono::NaiveDate, Option<f64>)> {
+        (0..days)
+            .rev()
+            .map(|back| {
+                let day = today - chrono::Duration::days(i64::from(back));
+                let key = day.to_string();
+                let score = self
+                    .score_days
+                    .range(..=key)
+                    .next_back()
+                    .map(|(_, score)| *score);
+                (day, score)
+            })
+            .collect()
     }
 
     /// A stack as declared through the API.

@@ -81,7 +81,7 @@ fn status_of(item: &Item) -> DriftStatus {
     }
 }
 
-fn stored(item: &Item) -> Result<StoredDrift, StoreError> {
+pub(crate) fn stored(item: &Item) -> Result<StoredDrift, StoreError> {
     Ok(StoredDrift {
         event: from_json_attr(item)?,
         status: status_of(item),

@@ -27,6 +27,7 @@ pub mod slack_oauth_state;
 pub mod slack_settings;
 pub mod slack_thread;
 pub mod stack;
+pub mod stack_timeline;
 pub mod stripe;
 pub mod tenant;
 pub mod zombie_scan;

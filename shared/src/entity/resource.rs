@@ -1,6 +1,9 @@
 //! A resource's history partition (`T#RESOURCE#<type>#<id>`): its managed-resource item
 //! (`MANAGED`: what IaC owns it), its change events (`CHANGE#<time>#<eventID>`, TTL) and its
-//! drift events (`DRIFT#…`, [`super::drift_event`]). Tenant-wide (not per account) so that a
+//! drift events (`DRIFT#…`, [`super::drift_event`]). A change of a stack's resource that is not
+//! drift (an IaC apply, an AWS service acting) is also indexed by stack and time (GSI1
+//! `T#STACK#<stack>#CHANGE`: the stack timeline; drift shows there as its drift event, which
+//! carries its change). Tenant-wide (not per account) so that a
 //! drift report, which names a resource but not always its account, finds the resource's
 //! CloudTrail changes; one query reads a resource's whole history. Change and drift events are
 //! kept as their JSON text (attribute `json`) so that values in diffs round-trip exactly (the
@@ -9,13 +12,13 @@
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::domain::drift::{ChangeEvent, ManagedResource, STATE_IMPORT_EVENT_ID};
+use crate::domain::drift::{ChangeClass, ChangeEvent, ManagedResource, STATE_IMPORT_EVENT_ID};
 use crate::store::{
-    put_if_absent, query_all, AttrValue, Condition, Item, Key, Query, StoreError, Table,
+    put_if_absent, query_all, AttrValue, Condition, Index, Item, Key, Query, StoreError, Table,
     TTL_ATTRIBUTE,
 };
 
-use super::{decode, encode, keyed, tenant, time_key, time_window};
+use super::{decode, encode, indexed, keyed, tenant, time_key, time_window};
 
 pub const MANAGED_ENTITY: &str = "managed_resource";
 pub const CHANGE_ENTITY: &str = "change_event";
@@ -134,7 +137,38 @@ pub fn change_item(event: &ChangeEvent, ttl: i64) -> Result<Item, StoreError> {
     let mut item = keyed(Item::new(), key, CHANGE_ENTITY);
     item.insert("json".into(), AttrValue::S(json_of(event)?));
     item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(ttl as f64));
-    Ok(item)
+    let stack = event.managed_by.as_ref().and_then(|m| m.stack.as_deref());
+    Ok(match stack {
+        Some(stack) if event.class != ChangeClass::Drift => indexed(
+            item,
+            Index::Gsi1,
+            stack_change_gsi1(&event.tenant_id, stack, &event.event_time, &event.event_id),
+        ),
+        _ => item,
+    })
+}
+
+fn stack_changes_partition(tenant: &str, stack: &str) -> String {
+    tenant::sub(tenant, &format!("STACK#{stack}#CHANGE"))
+}
+
+/// GSI1 of a change event of a stack's resource that is not drift: the stack's changes by
+/// time (the stack timeline).
+pub fn stack_change_gsi1(
+    tenant: &str,
+    stack: &str,
+    time: &DateTime<Utc>,
+    event_id: &str,
+) -> (String, String) {
+    (
+        stack_changes_partition(tenant, stack),
+        format!("{}#{event_id}", time_key(time)),
+    )
+}
+
+/// A stack's changes that are not drift, by time (pattern 37).
+pub fn stack_changes_query(tenant: &str, stack: &str) -> Query {
+    Query::partition(stack_changes_partition(tenant, stack)).on(Index::Gsi1)
 }
 
 /// Stores a change event once (a redelivered CloudTrail event is recognised); returns

@@ -274,6 +274,7 @@ pub async fn refresh_stack_score(
     }
     stack.drift_score = crate::domain::drift::stack_drift_score(open);
     stack.drift_updated_at = Some(now);
+    stack.record_day_score(now, stack.drift_score);
     let open_attr = AttrValue::M(
         stack
             .open_drift
@@ -288,7 +289,17 @@ pub async fn refresh_stack_score(
             "managed_resource_ids",
             ids_attr(&stack.managed_resource_ids),
         )
-        .set("drift_updated_at", time_key(&now));
+        .set("drift_updated_at", time_key(&now))
+        .set(
+            "score_days",
+            AttrValue::M(
+                stack
+                    .score_days
+                    .iter()
+                    .map(|(day, score)| (day.clone(), AttrValue::N(*score)))
+                    .collect(),
+            ),
+        );
     table.update(&key(tenant, stack_id), update).await?;
     Ok(stack)
 }
@@ -435,5 +446,62 @@ mod tests {
         );
         assert!(valid_id("3f2a8c1e-0b7d-4c55-9a61-2d4e8f0c1b23"));
         assert!(!valid_id("a/b") && !valid_id("") && !valid_id(&"x".repeat(65)));
+    }
+
+    /// Each refresh records the day's score; the trend reads it back per day, carrying a
+    /// day's score forward and knowing nothing before the first record.
+    #[tokio::test]
+    async fn a_refresh_records_the_days_score_for_the_trend() {
+        use crate::domain::drift::{DriftEvent, DriftEventKind, SCORE_DAYS_KEPT};
+        let table = MemoryTable::new(Arc::new(SystemClock));
+        refresh_stack_score(&table, "t1", "web", t("2026-11-18T08:00:00Z"))
+            .await
+            .unwrap();
+        let drift = DriftEvent {
+            id: "drift-1".into(),
+            kind: DriftEventKind::Detected,
+            tenant_id: "t1".into(),
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+            resource_type: "ec2:security-group".into(),
+            resource_id: "sg-1".into(),
+            resource_address: None,
+            stack: Some("web".into()),
+            managed_by: None,
+            changes: Vec::new(),
+            change: None,
+            report_id: None,
+            detected_at: t("2026-11-20T09:00:00Z"),
+            resolves: Vec::new(),
+            resolution: None,
+        };
+        drift_event::record_drift_event(&table, &drift)
+            .await
+            .unwrap();
+        drift_event::set_drift_severity(&table, &drift, Severity::High)
+            .await
+            .unwrap();
+        refresh_stack_score(&table, "t1", "web", t("2026-11-20T09:00:00Z"))
+            .await
+            .unwrap();
+        let stack = load_stack(&table, "t1", "web").await.unwrap().unwrap();
+        assert_eq!(stack.drift_score, 80.0);
+        let trend = stack.score_trend(t("2026-11-21T12:00:00Z").date_naive(), 5);
+        let scores: Vec<Option<f64>> = trend.iter().map(|(_, s)| *s).collect();
+        assert_eq!(
+            scores,
+            [None, Some(100.0), Some(100.0), Some(80.0), Some(80.0)]
+        );
+        assert_eq!(trend[0].0.to_string(), "2026-11-17");
+        // Old days are forgotten.
+        let later = t("2026-11-18T08:00:00Z") + chrono::Duration::days(SCORE_DAYS_KEPT);
+        refresh_stack_score(&table, "t1", "web", later)
+            .await
+            .unwrap();
+        let stack = load_stack(&table, "t1", "web").await.unwrap().unwrap();
+        assert_eq!(
+            stack.score_days.keys().cloned().collect::<Vec<_>>(),
+            ["2026-11-20", &later.date_naive().to_string()]
+        );
     }
 }

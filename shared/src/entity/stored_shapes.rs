@@ -246,6 +246,16 @@ fn specimens() -> Vec<(&'static str, Item)> {
         ("managed resource", ok(resource::managed_item(&managed))),
         ("change event", ok(resource::change_item(&change(), 1))),
         (
+            "change event (IaC, of a stack)",
+            ok(resource::change_item(
+                &ChangeEvent {
+                    class: ChangeClass::Iac,
+                    ..change()
+                },
+                1,
+            )),
+        ),
+        (
             "slack installation",
             ok(slack_installation::item(&installation)),
         ),

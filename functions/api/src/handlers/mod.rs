@@ -5,10 +5,12 @@ mod accounts;
 mod api_keys;
 mod baselines;
 mod billing;
+mod drift_score;
 mod findings;
 mod me;
 mod policies;
 mod slack_settings;
+mod stack_timeline;
 mod stacks;
 
 use chrono::{DateTime, Utc};
@@ -88,6 +90,8 @@ pub async fn dispatch(route: RouteId, ctx: Ctx<'_>) -> Result<HttpResponse, ApiE
         RouteId::StacksCreate => stacks::stacks_create(&ctx).await,
         RouteId::StacksPatch | RouteId::StackPatch => stacks::stack_patch(&ctx).await,
         RouteId::StackGet => stacks::stack_get(&ctx).await,
+        RouteId::StackTimeline => stack_timeline::stack_timeline(&ctx).await,
+        RouteId::DriftScore => drift_score::drift_score(&ctx).await,
         RouteId::StackResourcesImport => stacks::stack_resources_import(&ctx).await,
         RouteId::DriftEventsList => findings::findings_list(&ctx, Some("drift")).await,
         RouteId::PoliciesGet => policies::policies_get(&ctx).await,

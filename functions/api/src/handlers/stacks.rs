@@ -216,6 +216,7 @@ pub(super) async fn stack_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
                     actor: d.event.change.map(|c| c.actor.name),
                 })
                 .collect(),
+            trend: super::drift_score::trend_of(&found, ctx.now().date_naive()),
         },
     ))
 }
