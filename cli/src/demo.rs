@@ -70,6 +70,7 @@ pub async fn declare_stacks(
         last_iac_event_id: STATE_IMPORT_EVENT_ID.into(),
         last_iac_change_at: at,
         address: Some(address.into()),
+        tags: Default::default(),
     };
     resource::import_managed_resource(table, &imported).await?;
     Ok(())

@@ -185,7 +185,7 @@ impl Notifier {
         let first = notice::claim(
             self.table.as_ref(),
             &finding.tenant_id,
-            "panic_mode",
+            governance::store::PAUSED_NOTICE,
             &self.clock.now(),
         )
         .await?;

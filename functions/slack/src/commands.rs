@@ -1,4 +1,4 @@
-//! Slash commands: `/dd0c status | anomalies | digest | drift | stack | help`. Slow ones are
+//! Slash commands: `/dd0c status | anomalies | digest | drift | stack | pause | resume | help`. Slow ones are
 //! deferred when Slack gave a response URL.
 
 use dd0c_shared::domain::{Finding, FindingKind, FindingStatus};
@@ -25,6 +25,7 @@ const HELP: &str = "*dd0c commands*\n\
 • `/dd0c digest`: today's digest\n\
 • `/dd0c drift [stack]`: drift score per stack, or one stack's open drift\n\
 • `/dd0c stack <stack> owner @person|none`, `channel #channel|none`, `watch on|off`\n\
+• `/dd0c pause`, `/dd0c resume`: hold all alerts (findings are still recorded), or let them through\n\
 • `/dd0c help`";
 
 impl SlackApp {
@@ -75,6 +76,8 @@ impl SlackApp {
             "digest" => self.digest(tenant).await,
             "drift" => self.drift(tenant, words.get(1).copied()).await,
             "stack" => self.stack(tenant, user, &words[1..]).await,
+            "pause" => self.pause(tenant, user, true).await,
+            "resume" => self.pause(tenant, user, false).await,
             "help" => Ok(ephemeral("dd0c help", json!([section(HELP)]))),
             other => Ok(ephemeral(
                 "unknown command",

@@ -12,6 +12,7 @@ pub mod function_env;
 mod install;
 mod modals;
 pub mod oauth;
+mod pause_command;
 mod reply;
 mod stack_command;
 

@@ -1168,3 +1168,49 @@ async fn the_stack_command_sets_owner_channel_and_watching() {
         .to_string()
         .contains("is not a channel"));
 }
+
+/// `/dd0c pause` holds every alert (panic mode in the tenant's override) and `/dd0c resume`
+/// lets them through again and forgets the "alerting paused" notice; both are audited.
+#[tokio::test]
+async fn pause_and_resume_hold_and_release_all_alerts() {
+    use dd0c_shared::governance;
+    let w = world("secret").await;
+    let paused = command(&w, "pause").await.to_string();
+    assert!(paused.contains("All dd0c alerts are paused"), "{paused}");
+    let o = governance::store::tenant_override(w.table.as_ref(), "t1")
+        .await
+        .unwrap()
+        .expect("an override");
+    assert_eq!(o.panic_mode, Some(true));
+    entity::notice::claim(
+        w.table.as_ref(),
+        "t1",
+        governance::store::PAUSED_NOTICE,
+        &w.clock.now(),
+    )
+    .await
+    .unwrap();
+    let resumed = command(&w, "resume").await.to_string();
+    assert!(resumed.contains("alerts are back on"), "{resumed}");
+    let o = governance::store::tenant_override(w.table.as_ref(), "t1")
+        .await
+        .unwrap()
+        .expect("an override");
+    assert_eq!(o.panic_mode, None);
+    assert!(
+        entity::notice::claim(
+            w.table.as_ref(),
+            "t1",
+            governance::store::PAUSED_NOTICE,
+            &w.clock.now()
+        )
+        .await
+        .unwrap(),
+        "the next pause announces itself again"
+    );
+    let trail = audit(&w).await;
+    assert!(trail
+        .iter()
+        .any(|e| e["action"] == "alerts.pause" && e["user"] == "slack:U42"));
+    assert!(trail.iter().any(|e| e["action"] == "alerts.resume"));
+}

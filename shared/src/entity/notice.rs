@@ -28,6 +28,11 @@ pub async fn claim(
     put_if_absent(table, item(tenant, name, at)).await
 }
 
+/// Forgets a notice, so that the next claim sends it again (alerting resumed, then paused).
+pub async fn release(table: &dyn Table, tenant: &str, name: &str) -> Result<(), StoreError> {
+    table.delete(&key(tenant, name), None).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,3 +109,27 @@ pub async fn promote_account(
 ) -> Result<(), StoreError> {
     entity::promote(table, tenant, account, &now).await
 }
+
+/// The notice the notifier sends once when alerting is paused (`entity::notice`).
+pub const PAUSED_NOTICE: &str = "panic_mode";
+
+/// Pauses (panic mode in the tenant's override) or resumes all of a tenant's alerts; findings
+/// are still scored and recorded. Resuming forgets the "alerting paused" notice, so the next
+/// pause announces itself again. Returns whether the tenant is paused now (a system-wide panic
+/// mode cannot be lifted by a tenant).
+pub async fn set_paused(
+    table: &dyn Table,
+    system: &Policy,
+    tenant: &str,
+    paused: bool,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, PolicyStoreError> {
+    let mut o = tenant_override(table, tenant).await?.unwrap_or_default();
+    o.panic_mode = paused.then_some(true);
+    put_tenant_override(table, system, tenant, &o, by, now).await?;
+    if !paused {
+        crate::entity::notice::release(table, tenant, PAUSED_NOTICE).await?;
+    }
+    Ok(paused || system.panic_mode)
+}

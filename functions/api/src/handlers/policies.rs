@@ -91,6 +91,15 @@ pub(super) async fn policies_put(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError
         governance::store::put_tenant_override(ctx.table(), system, ctx.tenant(), o, &by, now)
             .await
             .map_err(|e| store_err("tenant", e))?;
+        // Resumed: the next pause announces itself in Slack again.
+        if o.panic_mode != Some(true) {
+            dd0c_shared::entity::notice::release(
+                ctx.table(),
+                ctx.tenant(),
+                governance::store::PAUSED_NOTICE,
+            )
+            .await?;
+        }
     }
     for (account, o) in &account_overrides {
         governance::store::put_account_override(
