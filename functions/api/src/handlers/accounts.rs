@@ -110,7 +110,7 @@ fn explain(e: &AccountsError, external_id: &str, dd0c_account: &str) -> ApiError
             format!("the role was assumed but is not allowed to call {action}: update the stack to the current dd0c-readonly template"),
         ),
         AccountsError::InvalidRoleArn(m) => (400, "invalid_role_arn", format!("the role ARN is not valid: {m}")),
-        AccountsError::Unavailable(m) => {
+        AccountsError::Unavailable(m) | AccountsError::Throttled(m) | AccountsError::RegionNotEnabled(m) => {
             tracing::warn!(error = %m, "AWS unavailable");
             (502, "aws_unavailable", "AWS could not be reached; try again in a minute".to_owned())
         }
