@@ -35,6 +35,8 @@ pub struct Lookup {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub next_token: Option<String>,
+    /// When it was made, on the clock given with [`ScriptedAccounts::with_clock`].
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// Roles by ARN; an unknown ARN is denied as AWS denies it.
@@ -49,6 +51,7 @@ pub struct ScriptedAccounts {
     throttle_next: Mutex<usize>,
     /// Events per LookupEvents page (0: AWS's 50).
     page_size: usize,
+    clock: Option<crate::clock::SharedClock>,
 }
 
 impl ScriptedAccounts {
@@ -70,6 +73,12 @@ impl ScriptedAccounts {
     /// Pages of `size` events instead of AWS's 50 (tests page through small histories).
     pub fn with_page_size(mut self, size: usize) -> Self {
         self.page_size = size;
+        self
+    }
+
+    /// LookupEvents calls are timed on `clock` (rate-limit tests).
+    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -200,6 +209,7 @@ impl Accounts for ScriptedAccounts {
                 start,
                 end,
                 next_token: next_token.map(str::to_owned),
+                at: self.clock.as_ref().map(|c| c.now()),
             });
         }
         if let Ok(mut throttled) = self.throttle_next.lock() {
