@@ -102,9 +102,12 @@ impl AwsAccounts {
         session: &Session,
         region: &str,
     ) -> Result<aws_sdk_cloudtrail::Client, AccountsError> {
+        // No retries inside the SDK: the backfill paces and counts every request itself (2 per
+        // second per account and region) and backs off from throttling on its own.
         let conf = aws_sdk_cloudtrail::config::Builder::from(&self.sdk)
             .region(aws_sdk_cloudtrail::config::Region::new(region.to_owned()))
             .credentials_provider(Self::credentials(session)?)
+            .retry_config(aws_sdk_cloudtrail::config::retry::RetryConfig::disabled())
             .build();
         Ok(aws_sdk_cloudtrail::Client::from_conf(conf))
     }
