@@ -366,7 +366,7 @@ async fn a_backfill_through_the_sdk_adapter_reads_every_page_and_survives_thrott
     )
     .with_limits(BackfillLimits::default())
     .with_pause(Arc::new(ClockPause(clock.clone())));
-    bus.publish(vec![start_event("t-1", "123456789012").unwrap()])
+    bus.publish(vec![start_event("t-1", "123456789012")])
         .await
         .unwrap();
     for _ in 0..200 {

@@ -93,25 +93,14 @@ pub struct Backfill {
     limits: BackfillLimits,
 }
 
-/// The bus event of one step (the start of an account's backfill when `region` is `None`).
-pub fn step_event(step: &BackfillStep) -> Result<BusEvent, HandlerError> {
-    Ok(BusEvent {
-        detail_type: STEP_DETAIL_TYPE.into(),
-        detail: serde_json::to_value(step).map_err(HandlerError::malformed)?,
-        tenant: step.tenant_id.clone(),
-        account: step.account_id.clone(),
-        region: step.region.clone().unwrap_or_default(),
-    })
+/// The bus event of one step.
+pub fn step_event(step: &BackfillStep) -> BusEvent {
+    step.event()
 }
 
 /// The message that starts an account's backfill in every region (sent on connect).
-pub fn start_event(tenant: &str, account: &str) -> Result<BusEvent, HandlerError> {
-    step_event(&BackfillStep {
-        tenant_id: tenant.to_owned(),
-        account_id: account.to_owned(),
-        region: None,
-        page: 0,
-    })
+pub fn start_event(tenant: &str, account: &str) -> BusEvent {
+    BackfillStep::start(tenant, account).event()
 }
 
 impl Backfill {
@@ -190,7 +179,7 @@ impl Backfill {
                     region: Some((*region).to_owned()),
                     page: 1,
                     ..step.clone()
-                })?);
+                }));
             }
         }
         self.bus.publish(first_pages).await?;
@@ -280,7 +269,7 @@ impl Backfill {
             account_id: job.account_id.clone(),
             region: Some(job.region.clone()),
             page: job.pages + 1,
-        })?;
+        });
         self.bus.publish(vec![next]).await?;
         Ok(())
     }

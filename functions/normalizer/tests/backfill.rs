@@ -207,7 +207,7 @@ impl World {
             .await
             .unwrap();
         self.bus
-            .publish(vec![start_event(TENANT, ACCOUNT).unwrap()])
+            .publish(vec![start_event(TENANT, ACCOUNT)])
             .await
             .unwrap();
     }
@@ -451,8 +451,7 @@ async fn a_page_read_again_after_a_crash_folds_nothing_twice() {
         account_id: ACCOUNT.into(),
         region: Some("us-east-1".into()),
         page: 2,
-    })
-    .unwrap();
+    });
     w.clock.advance(Duration::minutes(10));
     w.bus.publish(vec![redelivered.clone()]).await.unwrap();
     assert!(w.drain(50).await.is_empty());

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::bus::BusEvent;
 use crate::store::{query_all, AttrValue, Condition, Key, StoreError, Table};
 
 use super::{account, decode, encode, keyed, strip_keys};
@@ -191,4 +192,32 @@ pub struct BackfillStep {
     pub region: Option<String>,
     #[serde(default)]
     pub page: u64,
+}
+
+impl BackfillStep {
+    /// The bus event carrying this step.
+    pub fn event(&self) -> BusEvent {
+        BusEvent {
+            detail_type: STEP_DETAIL_TYPE.into(),
+            detail: serde_json::json!({
+                "tenant_id": self.tenant_id,
+                "account_id": self.account_id,
+                "region": self.region,
+                "page": self.page,
+            }),
+            tenant: self.tenant_id.clone(),
+            account: self.account_id.clone(),
+            region: self.region.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The step that starts an account's backfill in every region (sent on connect).
+    pub fn start(tenant: &str, account: &str) -> Self {
+        Self {
+            tenant_id: tenant.to_owned(),
+            account_id: account.to_owned(),
+            region: None,
+            page: 0,
+        }
+    }
 }
