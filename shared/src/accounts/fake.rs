@@ -241,7 +241,7 @@ impl Accounts for ScriptedAccounts {
                     .then(|| (time, raw.clone()))
             })
             .collect();
-        events.sort_by(|a, b| b.0.cmp(&a.0));
+        events.sort_by_key(|e| std::cmp::Reverse(e.0));
         let offset = match next_token {
             None => 0,
             Some(t) => t
