@@ -130,9 +130,14 @@ class RoleActionsMatchTheCode(unittest.TestCase):
         # Guards the parser itself: if the code is restructured, fail here, not silently.
         self.assertEqual(
             set(assumed_role_clients(self.src).values()),
-            {"aws_sdk_ec2", "aws_sdk_rds", "aws_sdk_cloudwatch"},
+            {"aws_sdk_ec2", "aws_sdk_rds", "aws_sdk_cloudwatch", "aws_sdk_cloudtrail"},
         )
         self.assertIn(("aws_sdk_ec2", "describe_instances"), sdk_calls(self.src))
+        # The backfill (issue 12, item 5) reads CloudTrail's event history and nothing else.
+        self.assertEqual(
+            {call for client, call in sdk_calls(self.src) if client == "aws_sdk_cloudtrail"},
+            {"lookup_events"},
+        )
         self.assertGreaterEqual(len(code_actions()), 6)
         # Every use of an assumed-role client is a `.helper(session, ..)?.operation(` chain the
         # parser reads: a client kept in a variable would escape it.

@@ -439,10 +439,11 @@
         const a = await api('GET', '/v1/accounts?limit=100');
         list.replaceChildren(list.firstChild, a.items.length ? h('div', { class: 'table-wrap' }, h('table', {},
           h('caption', { class: 'sr-only' }, 'Connected AWS accounts'),
-          h('thead', {}, h('tr', {}, ['Account', 'Status', 'Role', 'Connected', ''].map((c) => h('th', { scope: 'col' }, c)))),
+          h('thead', {}, h('tr', {}, ['Account', 'Status', 'Role', 'Connected', 'History', ''].map((c) => h('th', { scope: 'col' }, c)))),
           h('tbody', {}, a.items.map((acc) => h('tr', {},
             h('td', {}, acc.account_id), h('td', {}, statusBadge(acc.status)),
             h('td', { class: 'small' }, acc.role_arn || '—'), h('td', {}, when(acc.connected_at)),
+            backfillCell(acc.account_id),
             h('td', {}, acc.status !== 'disconnecting' ? h('button', { class: 'btn btn-link', type: 'button', onclick: async () => {
               if (!confirm('Disconnect ' + acc.account_id + '? Its data is deleted after 72 hours.')) return;
               try { await api('DELETE', '/v1/accounts/' + acc.account_id); loadAccounts(); } catch (e) { banner(e.message, 'error'); }
@@ -452,6 +453,26 @@
       }
     }
     await loadAccounts();
+  }
+
+  /** The backfill of an account's last 90 days of CloudTrail history: how far, and what it cost. */
+  function backfillCell(accountId) {
+    const cell = h('td', { class: 'small', id: 'backfill-' + accountId, 'aria-live': 'polite' }, '…');
+    api('GET', '/v1/accounts/' + accountId + '/backfill').then((b) => {
+      cell.dataset.status = b.status;
+      const cost = b.requests + ' requests' + (b.throttled ? ' (' + b.throttled + ' throttled)' : '');
+      const capped = b.regions.filter((r) => r.status === 'capped').map((r) => r.region);
+      const failed = b.regions.filter((r) => r.status === 'failed');
+      const lines = b.status === 'not_started'
+        ? ['Not read yet']
+        : [(b.status === 'done' ? 'Read: ' : 'Reading: ') + b.regions_finished + '/' + b.regions_total + ' regions, '
+            + b.events.toLocaleString('en-US') + ' events (' + b.cost_events.toLocaleString('en-US') + ' cost)',
+          (b.history_since ? 'since ' + when(b.history_since) + ' · ' : '') + cost,
+          capped.length ? 'Stopped at the page cap in ' + capped.join(', ') : null,
+          failed.length ? 'Not read in ' + failed.map((r) => r.region + ': ' + (r.error || 'failed')).join('; ') : null];
+      cell.replaceChildren(...lines.filter((l) => l !== null).map((l) => h('div', {}, l)));
+    }).catch((e) => cell.replaceChildren(h('span', { class: 'muted' }, 'unavailable: ' + e.message)));
+    return cell;
   }
 
   async function upgrade() {

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+pub use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use lambda_runtime::{Error, LambdaEvent};
 
 use crate::batch::{apply_visibility_delays, run_handler, BatchMessage, MessageHandler};
@@ -30,6 +31,18 @@ pub fn batch_messages(event: &SqsEvent) -> Vec<BatchMessage> {
                 .unwrap_or(1),
         })
         .collect()
+}
+
+/// Whether an SQS invocation's records come from the queue `name` (`<prefix>-<name>.fifo`, as
+/// the stack names it). One event source mapping delivers from one queue, so a function that
+/// consumes two queues tells them apart by this.
+pub fn from_queue(event: &SqsEvent, name: &str) -> bool {
+    let suffix = format!("-{name}.fifo");
+    event.records.first().is_some_and(|r| {
+        r.event_source_arn
+            .as_deref()
+            .is_some_and(|arn| arn.ends_with(&suffix))
+    })
 }
 
 /// Handles one Lambda SQS invocation.
@@ -180,4 +193,31 @@ where
     let request: ApiGatewayV2httpRequest = serde_json::from_value(payload)?;
     let response = http_function(http, LambdaEvent::new(request, context)).await?;
     Ok(serde_json::to_value(response)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(arn: &str) -> SqsEvent {
+        serde_json::from_value(serde_json::json!({"Records": [{
+            "messageId": "m-1", "body": "{}", "eventSourceARN": arn, "attributes": {},
+            "messageAttributes": {}
+        }]}))
+        .expect("an SQS event")
+    }
+
+    #[test]
+    fn tells_the_queue_an_invocation_comes_from() {
+        let backfill = from("arn:aws:sqs:us-east-1:111122223333:dd0c-prod-backfill.fifo");
+        let ingest = from("arn:aws:sqs:us-east-1:111122223333:dd0c-prod-ingest.fifo");
+        assert!(from_queue(&backfill, "backfill"));
+        assert!(!from_queue(&ingest, "backfill"));
+        assert!(!from_queue(
+            &SqsEvent {
+                records: Vec::new()
+            },
+            "backfill"
+        ));
+    }
 }

@@ -146,6 +146,38 @@ async function main() {
       await page.screenshot({ path: path.join(SHOTS, 'accounts.png'), fullPage: true });
     });
 
+    await step('the accounts page shows how far the backfill of each account has come', async () => {
+      const accounts = (await api('GET', '/v1/accounts?limit=100')).items;
+      assert.ok(accounts.length > 0, 'the demo connects accounts');
+      const first = accounts[0].account_id;
+      // The demo's accounts have no role to read history with: the API says so, and so does the page.
+      const real = await api('GET', '/v1/accounts/' + first + '/backfill');
+      assert.equal(real.status, 'not_started');
+      await page.goto(BASE + '/#/accounts');
+      const cell = page.locator('#backfill-' + first);
+      await cell.locator('text=Not read yet').waitFor();
+      // A backfill under way, as the API reports it for an account with a role.
+      const progress = {
+        account_id: first, status: 'running', regions_total: 33, regions_finished: 31,
+        history_since: '2026-09-03T10:00:00Z', requests: 57, throttled: 2, pages: 24, events: 1180, cost_events: 42,
+        regions: [
+          { region: 'us-east-1', status: 'running', pages: 20, requests: 22, throttled: 2, events: 1000, cost_events: 40, oldest_event: '2026-09-03T10:00:00Z', window_start: '2026-09-02T12:00:00Z', window_end: '2026-12-01T12:00:00Z', started_at: '2026-12-01T12:00:01Z', updated_at: '2026-12-01T12:01:00Z', finished_at: null, error: null },
+          { region: 'eu-west-1', status: 'capped', pages: 4, requests: 4, throttled: 0, events: 180, cost_events: 2, oldest_event: '2026-10-01T10:00:00Z', window_start: '2026-09-02T12:00:00Z', window_end: '2026-12-01T12:00:00Z', started_at: '2026-12-01T12:00:01Z', updated_at: '2026-12-01T12:01:00Z', finished_at: '2026-12-01T12:01:00Z', error: null },
+        ],
+      };
+      await page.route('**/v1/accounts/' + first + '/backfill', (route) => route.fulfill({
+        status: 200, contentType: 'application/json', body: JSON.stringify(progress),
+      }));
+      await page.reload();
+      await cell.locator('text=Reading: 31/33 regions, 1,180 events (42 cost)').waitFor();
+      const text = await cell.innerText();
+      assert.match(text, /57 requests \(2 throttled\)/);
+      assert.match(text, /Stopped at the page cap in eu-west-1/);
+      assert.equal(await cell.getAttribute('data-status'), 'running');
+      await page.screenshot({ path: path.join(SHOTS, 'accounts-backfill.png'), fullPage: true });
+      await page.unroute('**/v1/accounts/' + first + '/backfill');
+    });
+
     await step('stacks & drift page adds a stack', async () => {
       await page.goto(BASE + '/#/stacks');
       await page.locator('#drift-h').waitFor();

@@ -300,3 +300,68 @@ def test_journey_9_a_new_accounts_critical_anomaly_is_posted_at_once_and_noise_h
     if held is not None:
         assert held["notified"] is False and "new account" in (held.get("suppressed_reason") or ""), held
     assert not alerts_about(cloud, customer.channel, "m5.2xlarge")
+
+
+def test_journey_10_a_connected_accounts_history_is_its_baseline_from_the_first_hour(live):
+    """Issue 12, item 5: connecting an account reads its last 90 days of write events
+    (CloudTrail LookupEvents, the local cloud's fake: moto has none) in every enabled region,
+    page by page through the backfill queue, into the baselines without a word to Slack; the
+    API shows the progress and its cost; and a routine launch in the first hour is judged
+    against that history, not as a new account's."""
+    cloud = live
+    user = User(cloud, f"j10-{uuid.uuid4().hex[:6]}@example.com")
+    account = fresh_account()
+    channel = cloud.slack.add_channel(f"j10-alerts-{uuid.uuid4().hex[:4]}")
+    install_slack(user, channel, "T" + uuid.uuid4().hex[:10].upper())
+    now = now_utc()
+    history = []
+    for day in range(1, 21):  # CI's nightly batch: 8 × m5.4xlarge ($6.14/hr) for 20 days
+        for hour in (1, 13):
+            history.append(run_instances(account, "m5.4xlarge", 8, when=now - dt.timedelta(days=day, hours=hour))["detail"])
+    old_gpu = run_instances(account, "p3.16xlarge", 2, region="eu-west-1", when=now - dt.timedelta(days=30))["detail"]
+    history.append(old_gpu)  # $48/hr: live, a critical alert; as history, silence
+    read_only = dict(run_instances(account, "m5.large", 1, when=now - dt.timedelta(days=2))["detail"],
+                     eventName="DescribeInstances", readOnly=True, eventID=str(uuid.uuid4()))
+    history.append(read_only)
+    too_old = run_instances(account, "m5.4xlarge", 8, when=now - dt.timedelta(days=95))["detail"]
+    history.append(too_old)
+    cloud.cloudtrail.add_history(account, history)
+
+    connected = connect_account(user, account)
+    assert connected["backfill_started"] is True, connected
+
+    def finished() -> dict[str, Any] | None:
+        view = user.ok("GET", f"/v1/accounts/{account}/backfill")
+        return view if view["status"] == "done" else None
+
+    view = cloud.wait_for(finished, timeout=240)
+    assert view["events"] == 41, view  # 40 nightly launches + the GPU launch; not the read nor the too old
+    assert view["cost_events"] == 41, view
+    regions = {r["region"]: r for r in view["regions"]}
+    assert regions["us-east-1"]["status"] == "done" and regions["us-east-1"]["pages"] == 20, regions["us-east-1"]
+    assert regions["eu-west-1"]["events"] == 1, regions["eu-west-1"]
+    assert regions["ap-south-1"]["status"] == "region_not_enabled", regions["ap-south-1"]
+    # us-east-1: 20 pages of 2; us-west-2 and eu-west-1: one page; the 30 regions the account
+    # has not enabled: one request each, no page.
+    assert view["pages"] == 22, view
+    assert view["requests"] >= 22 + len(regions) - 3, view
+    assert view["history_since"].startswith(iso(now - dt.timedelta(days=30))[:10]), view
+    # Every request asked for write events only, in the 90 days before the connection.
+    lookups = cloud.cloudtrail.lookups_of(account)
+    assert lookups and all(lk["body"]["LookupAttributes"] == [{"AttributeKey": "ReadOnly", "AttributeValue": "false"}]
+                           for lk in lookups), lookups[:3]
+    cloud.wait_idle(60)
+    assert not alerts_about(cloud, channel, "p3.16xlarge"), "the backfill must not notify"
+    assert not alerts_about(cloud, channel, "m5.4xlarge"), "the backfill must not notify"
+    assert user.ok("GET", "/v1/anomalies")["items"] == []
+
+    # The first hour: tonight's run is routine for this account, not a new account's $6/hr launch.
+    live_launch = run_instances(account, "m5.4xlarge", 8)
+    forward(cloud, live_launch)
+    cloud.wait_idle(60)
+    findings = [f for f in user.ok("GET", "/v1/anomalies")["items"]
+                if f["event_id"] == live_launch["detail"]["eventID"]]
+    for f in findings:
+        assert not any("new account" in r for r in f["reasons"]), f
+        assert f["severity"] == "info", f
+    assert not alerts_about(cloud, channel, "m5.4xlarge"), cloud.slack.messages(channel=channel)

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use dd0c_shared::accounts::Accounts;
 use dd0c_shared::auth::{self, api_keys, AuthMethod, JwtVerifier, Principal};
+use dd0c_shared::bus::Bus;
 use dd0c_shared::clock::SharedClock;
 use dd0c_shared::http::{HttpHandler, HttpRequest, HttpResponse};
 use dd0c_shared::store::Table;
@@ -94,6 +95,9 @@ pub struct Api {
     pub(crate) verifier: Arc<JwtVerifier>,
     pub(crate) stripe: Arc<dyn StripeApi>,
     pub(crate) config: ApiConfig,
+    /// Where the backfill of a newly connected account is started (`None`: not started, as
+    /// in `dd0c serve`, which has no customer accounts to read).
+    pub(crate) bus: Option<Arc<dyn Bus>>,
 }
 
 impl Api {
@@ -112,7 +116,14 @@ impl Api {
             verifier,
             stripe,
             config,
+            bus: None,
         }
+    }
+
+    /// Starts the backfill of every newly connected account through `bus`.
+    pub fn with_bus(mut self, bus: Arc<dyn Bus>) -> Self {
+        self.bus = Some(bus);
+        self
     }
 
     /// The embedded mode: tokens of [`dd0c_shared::auth::local`] (env secret or demo default),

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use dd0c_shared::accounts::zombie::Zombie;
 use dd0c_shared::domain::Finding;
+use dd0c_shared::entity::backfill::BackfillProgress;
 use dd0c_shared::entity::stack::{Stack, StackDeclaration};
 use dd0c_shared::tenancy::AccountLink;
 
@@ -110,6 +111,101 @@ pub struct ConnectAccountResponse {
     pub zombie_scan: Option<ZombieScan>,
     /// Set when the scan could not run (the account is connected all the same).
     pub zombie_scan_error: Option<String>,
+    /// Whether the backfill of the account's last 90 days of CloudTrail history was started
+    /// (`GET /v1/accounts/{id}/backfill` follows it).
+    #[serde(default)]
+    pub backfill_started: bool,
+}
+
+/// How far the backfill of an account's CloudTrail history has come: the last 90 days of
+/// write events before the connection, read once in every enabled region and folded into the
+/// baselines (nothing is alerted on).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BackfillView {
+    pub account_id: String,
+    /// `not_started`, `running`, or `done` (every region finished: read, capped, not enabled
+    /// or failed; see each region).
+    pub status: String,
+    pub regions_total: usize,
+    pub regions_finished: usize,
+    /// The oldest event read: the account's history counts from here.
+    pub history_since: Option<DateTime<Utc>>,
+    /// What it cost, over every region: LookupEvents requests (throttled ones included),
+    /// pages and write events read, and the cost events among them.
+    pub requests: u64,
+    pub throttled: u64,
+    pub pages: u64,
+    pub events: u64,
+    pub cost_events: u64,
+    pub regions: Vec<BackfillRegionView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BackfillRegionView {
+    pub region: String,
+    /// `running`, `done`, `capped` (stopped at the page cap), `region_not_enabled`, `failed`.
+    pub status: String,
+    pub pages: u64,
+    pub requests: u64,
+    pub throttled: u64,
+    pub events: u64,
+    pub cost_events: u64,
+    pub oldest_event: Option<DateTime<Utc>>,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why a failed region failed (e.g. the role lacks `cloudtrail:LookupEvents`).
+    pub error: Option<String>,
+}
+
+impl BackfillView {
+    pub fn of(account_id: &str, jobs: &[BackfillProgress]) -> Self {
+        let finished = jobs.iter().filter(|j| j.status.is_finished()).count();
+        let sum = |f: fn(&BackfillProgress) -> u64| jobs.iter().map(f).sum::<u64>();
+        let status = if jobs.is_empty() {
+            "not_started"
+        } else if finished == jobs.len() {
+            "done"
+        } else {
+            "running"
+        };
+        BackfillView {
+            account_id: account_id.to_owned(),
+            status: status.to_owned(),
+            regions_total: jobs.len(),
+            regions_finished: finished,
+            history_since: jobs.iter().filter_map(|j| j.oldest_event).min(),
+            requests: sum(|j| j.requests),
+            throttled: sum(|j| j.throttled),
+            pages: sum(|j| j.pages),
+            events: sum(|j| j.events),
+            cost_events: sum(|j| j.cost_events),
+            regions: jobs
+                .iter()
+                .map(|j| BackfillRegionView {
+                    region: j.region.clone(),
+                    status: serde_json::to_value(j.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    pages: j.pages,
+                    requests: j.requests,
+                    throttled: j.throttled,
+                    events: j.events,
+                    cost_events: j.cost_events,
+                    oldest_event: j.oldest_event,
+                    window_start: j.start,
+                    window_end: j.end,
+                    started_at: j.started_at,
+                    updated_at: j.updated_at,
+                    finished_at: j.finished_at,
+                    error: j.error.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

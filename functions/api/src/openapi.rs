@@ -26,6 +26,11 @@ fn accounts_list() {}
     responses((status = 200, body = AccountHealth), (status = 403, body = Problem), (status = 404, body = Problem)))]
 fn account_health() {}
 
+#[utoipa::path(get, path = "/v1/accounts/{id}/backfill", tag = "accounts",
+    params(("id" = String, Path, description = "12-digit AWS account id")),
+    responses((status = 200, body = BackfillView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+fn account_backfill() {}
+
 #[utoipa::path(delete, path = "/v1/accounts/{id}", tag = "accounts",
     params(("id" = String, Path, description = "12-digit AWS account id")),
     responses((status = 200, body = AccountView), (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -168,7 +173,7 @@ impl Modify for Security {
 #[openapi(
     info(title = "dd0c API", description = "Real-time AWS cost and drift watchdog: dashboard, onboarding and billing API."),
     paths(
-        accounts_setup, accounts_connect, accounts_list, account_health, account_delete,
+        accounts_setup, accounts_connect, accounts_list, account_health, account_backfill, account_delete,
         anomalies_list, anomaly_get, anomaly_patch, baseline_patch,
         stacks_list, stacks_create, stacks_patch, stack_patch, stack_get, stack_timeline, drift_score, stack_resources_import, drift_events_list,
         policies_get, policies_put, slack_settings_get, slack_settings_patch, slack_install_url,

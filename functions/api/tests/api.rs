@@ -1945,3 +1945,144 @@ async fn a_stacks_timeline_and_the_organisations_drift_score() {
         .await;
     assert_eq!(other["stacks"], json!([]));
 }
+
+/// Issue 12, item 5: connecting an account starts the backfill of its history (one start
+/// step on the backfill queue, nothing for an operator to do), and
+/// `GET /v1/accounts/{id}/backfill` shows its progress and cost region by region.
+#[tokio::test]
+async fn connecting_starts_the_backfill_and_its_progress_is_shown() {
+    use dd0c_shared::bus::{QueueBus, RoutingTable};
+    use dd0c_shared::entity::backfill::{self as jobs, BackfillProgress, BackfillStatus};
+    use dd0c_shared::queue::memory::MemoryQueue;
+
+    let w = world();
+    let shared: SharedClock = Arc::new(w.clock.clone());
+    let routing = RoutingTable::builtin().clone();
+    let queue = Arc::new(MemoryQueue::new(
+        routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
+        shared.clone(),
+    ));
+    let w = World {
+        api: w
+            .api
+            .with_bus(Arc::new(QueueBus::new(routing, queue.clone(), shared))),
+        ..w
+    };
+    let (_, setup) = w
+        .call("POST", "/v1/accounts/setup", Some("tenant-a"), None)
+        .await;
+    let ext = setup["external_id"].as_str().unwrap().to_owned();
+    w.role(ROLE_A, &ext);
+    let (s, body) = w
+        .call(
+            "GET",
+            "/v1/accounts/111111111111/backfill",
+            Some("tenant-a"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404, "not connected yet: {body}");
+
+    let (s, body) = w
+        .call(
+            "POST",
+            "/v1/accounts",
+            Some("tenant-a"),
+            Some(json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A })),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["backfill_started"], true);
+    let steps = queue.peek_all("backfill");
+    assert_eq!(steps.len(), 1);
+    let step: Value = serde_json::from_str(&steps[0].body).unwrap();
+    assert_eq!(step["detail-type"], "dd0c.BackfillStep");
+    assert_eq!(
+        step["detail"],
+        json!({"tenant_id": "tenant-a", "account_id": "111111111111", "region": null, "page": 0})
+    );
+
+    let (s, view) = w
+        .call(
+            "GET",
+            "/v1/accounts/111111111111/backfill",
+            Some("tenant-a"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{view}");
+    assert_eq!(view["status"], "not_started");
+
+    // Two regions: one read to the end, one still going.
+    let end = start();
+    let mut done = BackfillProgress::new(
+        "tenant-a",
+        "111111111111",
+        "us-east-1",
+        end - Duration::days(90),
+        end,
+        end,
+    );
+    (
+        done.pages,
+        done.requests,
+        done.throttled,
+        done.events,
+        done.cost_events,
+    ) = (4, 5, 1, 180, 12);
+    done.oldest_event = Some(end - Duration::days(88));
+    done.finish(BackfillStatus::Done, end + Duration::minutes(3));
+    let mut running = BackfillProgress::new(
+        "tenant-a",
+        "111111111111",
+        "eu-west-1",
+        end - Duration::days(90),
+        end,
+        end,
+    );
+    (running.pages, running.requests, running.events) = (2, 2, 100);
+    running.oldest_event = Some(end - Duration::days(20));
+    for job in [&done, &running] {
+        assert!(jobs::create_if_absent(w.table.as_ref(), job).await.unwrap());
+    }
+    let (s, view) = w
+        .call(
+            "GET",
+            "/v1/accounts/111111111111/backfill",
+            Some("tenant-a"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{view}");
+    assert_eq!(view["status"], "running");
+    assert_eq!(
+        (
+            view["regions_total"].as_u64(),
+            view["regions_finished"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(view["requests"], 7);
+    assert_eq!(view["throttled"], 1);
+    assert_eq!(view["pages"], 6);
+    assert_eq!(view["events"], 280);
+    assert_eq!(view["cost_events"], 12);
+    assert_eq!(view["history_since"], "2025-12-03T12:00:00Z");
+    let regions = view["regions"].as_array().unwrap();
+    let euw1 = regions.iter().find(|r| r["region"] == "eu-west-1").unwrap();
+    assert_eq!(euw1["status"], "running");
+    let use1 = regions.iter().find(|r| r["region"] == "us-east-1").unwrap();
+    assert_eq!(use1["status"], "done");
+    assert_eq!(use1["window_start"], "2025-12-01T12:00:00Z");
+
+    // Another tenant sees nothing of it.
+    let (s, _) = w
+        .call(
+            "GET",
+            "/v1/accounts/111111111111/backfill",
+            Some("tenant-b"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+}

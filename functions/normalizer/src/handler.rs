@@ -13,7 +13,7 @@ use dd0c_shared::store::{AttrValue, StoreError, Table, Update, TTL_ATTRIBUTE};
 use dd0c_shared::telemetry::{self, Metric};
 use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
 
-use crate::catalogue::{self, Normalized};
+use crate::catalogue::{self, Facts, Normalized};
 use crate::instances::{
     AccountsResolver, ChainedResolver, InstanceTypeResolver, ResolveError, ResourceStore,
 };
@@ -51,6 +51,22 @@ impl Outcome {
             Outcome::InactiveAccount => "inactive_account",
         }
     }
+}
+
+/// Where the cost events of a history record (the backfill) go instead of the bus: the
+/// scorer's quiet fold. Returns whether the event counted.
+#[async_trait]
+pub trait CostSink: Send + Sync {
+    async fn absorb(&self, event: &CostEvent) -> Result<bool, HandlerError>;
+}
+
+/// How a record's results leave the normalizer.
+enum Delivery<'a> {
+    /// Live: drift tracked, domain events published (scored, classified, notified).
+    Live,
+    /// History: cost events handed to the sink, no drift (changes made before dd0c watched
+    /// the account are nothing anyone can act on now), nothing published.
+    History(&'a dyn CostSink),
 }
 
 pub struct Normalizer {
@@ -136,6 +152,21 @@ impl Normalizer {
     /// Normalizes one CloudTrail record. Safe to repeat: the event's key is its own
     /// eventID and time, and it is marked published only after its cost events went out.
     pub async fn process_record(&self, raw: &str) -> Result<Outcome, HandlerError> {
+        self.process(raw, Delivery::Live).await
+    }
+
+    /// Normalizes one record of the account's history (the backfill) through the same path,
+    /// quietly: stored and learnt from like a live record, its cost events folded into the
+    /// baselines by `sink`, nothing published. Safe to repeat, as [`Self::process_record`].
+    pub async fn process_history_record(
+        &self,
+        raw: &str,
+        sink: &dyn CostSink,
+    ) -> Result<Outcome, HandlerError> {
+        self.process(raw, Delivery::History(sink)).await
+    }
+
+    async fn process(&self, raw: &str, delivery: Delivery<'_>) -> Result<Outcome, HandlerError> {
         let record = CloudTrailRecord::from_json(raw).map_err(HandlerError::malformed)?;
         let account = record
             .account_id()
@@ -168,13 +199,16 @@ impl Normalizer {
             .await
             .map_err(resolve_failed)?;
         let normalized = catalogue::normalize_with(&record, tenant, &account, &facts);
-        let tracked =
-            crate::drift::track(self.table.as_ref(), self.clock.as_ref(), &record, &link).await?;
-        if !tracked.events.is_empty() {
-            self.bus.publish(tracked.events).await?;
-        }
-        if !tracked.changes.is_empty() {
-            telemetry::metric(Metric::ChangeEvents, tracked.changes.len() as f64);
+        if let Delivery::Live = delivery {
+            let tracked =
+                crate::drift::track(self.table.as_ref(), self.clock.as_ref(), &record, &link)
+                    .await?;
+            if !tracked.events.is_empty() {
+                self.bus.publish(tracked.events).await?;
+            }
+            if !tracked.changes.is_empty() {
+                telemetry::metric(Metric::ChangeEvents, tracked.changes.len() as f64);
+            }
         }
         let ttl = (record.event_time + Duration::days(EVENT_RETENTION_DAYS)).timestamp();
         let outcome = match normalized {
@@ -183,6 +217,24 @@ impl Normalizer {
             Normalized::Cost(events) => {
                 for event in &events {
                     self.store_cost_event(event, ttl).await?;
+                }
+                if let Delivery::History(sink) = delivery {
+                    for event in &events {
+                        sink.absorb(event).await?;
+                    }
+                    // Remembered (and the record marked) below, after the fold: a crash in
+                    // between folds again, which the scorer's markers make harmless.
+                    self.finish(
+                        tenant,
+                        &account,
+                        &record,
+                        &facts,
+                        &key,
+                        &Outcome::CostEvents(events.len()),
+                        ttl,
+                    )
+                    .await?;
+                    return Ok(Outcome::CostEvents(events.len()));
                 }
                 let bus_events = events
                     .iter()
@@ -201,9 +253,26 @@ impl Normalizer {
                 Outcome::CostEvents(events.len())
             }
         };
-        // Remembered before the event is marked published, so a redelivery relearns it.
+        self.finish(tenant, &account, &record, &facts, &key, &outcome, ttl)
+            .await?;
+        Ok(outcome)
+    }
+
+    /// Remembers what the record taught (before it is marked published, so a redelivery
+    /// relearns it), then marks it published.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        tenant: &str,
+        account: &str,
+        record: &CloudTrailRecord,
+        facts: &Facts,
+        key: &dd0c_shared::store::Key,
+        outcome: &Outcome,
+        ttl: i64,
+    ) -> Result<(), HandlerError> {
         self.resources
-            .apply(tenant, &account, &catalogue::learned(&record, &facts))
+            .apply(tenant, account, &catalogue::learned(record, facts))
             .await
             .map_err(resolve_failed)?;
         let update = Update::new()
@@ -212,8 +281,8 @@ impl Normalizer {
             .set("event_source", record.event_source.as_str())
             .set("outcome", outcome.label())
             .set(TTL_ATTRIBUTE, ttl);
-        self.table.update(&key, update).await?;
-        Ok(outcome)
+        self.table.update(key, update).await?;
+        Ok(())
     }
 
     async fn store_cost_event(&self, event: &CostEvent, ttl: i64) -> Result<(), HandlerError> {

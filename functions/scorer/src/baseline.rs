@@ -4,7 +4,8 @@
 //!
 //! Attributes: `count`, `sum`, `sum_sq`, `max` (numbers), `actors`, `skus`, `regions`
 //! (string sets), `first_seen` and `first_seen#<kind>#<value>` (RFC 3339, written once with
-//! `if_not_exists`), and, written by users: `expected_actors`, `expected_types`,
+//! `if_not_exists`, lowered by the backfill, which reads history newest first),
+//! `history_since` (account-wide: the oldest event the backfill read), and, written by users: `expected_actors`, `expected_types`,
 //! `sensitivity`.
 
 use std::collections::BTreeSet;
@@ -23,6 +24,9 @@ pub const ACTORS: &str = "actors";
 pub const SKUS: &str = "skus";
 pub const REGIONS: &str = "regions";
 pub const FIRST_SEEN: &str = "first_seen";
+/// Account-wide: the oldest CloudTrail event of the account's history (the backfill), so an
+/// account connected with months of history is not treated as new.
+pub const HISTORY_SINCE: &str = "history_since";
 /// Events an IaC tool made (of `count`): how much of the account IaC manages.
 pub const IAC_COUNT: &str = "iac_count";
 pub use dd0c_shared::feedback::{EXPECTED_ACTORS, EXPECTED_TYPES};
@@ -73,6 +77,7 @@ pub struct Baseline {
     pub skus: BTreeSet<String>,
     pub regions: BTreeSet<String>,
     pub first_seen: Option<DateTime<Utc>>,
+    pub history_since: Option<DateTime<Utc>>,
     pub expected_actors: BTreeSet<String>,
     pub expected_types: BTreeSet<String>,
     pub sensitivity: Sensitivity,
@@ -111,6 +116,7 @@ impl Baseline {
             skus: set_of(&item, SKUS),
             regions: set_of(&item, REGIONS),
             first_seen: time_of(&item, FIRST_SEEN),
+            history_since: time_of(&item, HISTORY_SINCE),
             expected_actors: set_of(&item, EXPECTED_ACTORS),
             expected_types: set_of(&item, EXPECTED_TYPES),
             sensitivity: item
@@ -163,6 +169,29 @@ pub fn fold(c: &Contribution<'_>, with_cost: bool) -> Update {
             .set_if_absent(first_seen_attribute("sku", sku), t.as_str());
     }
     u
+}
+
+/// The first-seen attributes [`fold`] writes for `c` (if absent).
+pub fn first_seen_attributes(c: &Contribution<'_>) -> Vec<String> {
+    let mut names = vec![
+        FIRST_SEEN.to_owned(),
+        first_seen_attribute("actor", c.actor),
+        first_seen_attribute("region", c.region),
+    ];
+    if let Some(sku) = c.sku {
+        names.push(first_seen_attribute("sku", sku));
+    }
+    names
+}
+
+/// `SET name = :t` only when it makes the time earlier: history arrives newest first, so the
+/// backfill moves a first-seen time back (a conditional `SET` is safe to repeat).
+pub fn lower_time(name: &str, t: DateTime<Utc>) -> Update {
+    let t = time_key(&t);
+    Update::new().set(name, t.as_str()).when(Condition::Or(vec![
+        Condition::AttributeNotExists(name.into()),
+        Condition::GreaterThan(name.into(), AttrValue::S(t)),
+    ]))
 }
 
 /// `SET max = :v` only when it raises the max: `ADD` cannot take a maximum, and a conditional

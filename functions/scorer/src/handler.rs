@@ -70,9 +70,14 @@ impl Scorer {
         let kind = Baseline::from_item(self.table.get(&kind_key).await?);
         let account_baseline = Baseline::from_item(self.table.get(&account_key).await?);
         let link = tenancy::account_link(self.table.as_ref(), account).await?;
+        // History read by the backfill counts: an account connected with months of it is as
+        // old as its history, not as its link.
         let account_since = link
             .filter(|l| l.tenant_id == tenant)
             .map(|l| l.connected_at)
+            .into_iter()
+            .chain(account_baseline.history_since)
+            .min()
             .or(account_baseline.first_seen);
         let actor_id = actor_key(event);
         let actor: &str = &actor_id;
@@ -247,6 +252,65 @@ impl Scorer {
         Ok(finding)
     }
 
+    /// Folds one event of the account's history (the backfill) into the baselines: no score,
+    /// no finding, nothing published. Once per event, like [`Scorer::process`]; the
+    /// first-seen times it touches are moved back to the event's when they are later (history
+    /// arrives newest first). Returns whether the event counts (it adds cost).
+    pub async fn fold_history(&self, event: &CostEvent) -> Result<bool, HandlerError> {
+        let Some(hourly) = event.added_hourly_cost() else {
+            return Ok(false);
+        };
+        if !event.action.adds_cost() || hourly <= 0.0 {
+            return Ok(false);
+        }
+        self.fold(event, hourly).await?;
+        self.raise_max(event, hourly).await?;
+        let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
+        let (kind_key, account_key) =
+            baseline::keys_for(tenant, account, &event.service, &event.resource_type);
+        let actor_id = actor_key(event);
+        let contribution = Contribution {
+            hourly,
+            time: event.event_time,
+            actor: &actor_id,
+            sku: event.sku.as_deref(),
+            region: &event.region,
+            by_iac: event.actor.source.is_iac(),
+        };
+        for name in baseline::first_seen_attributes(&contribution) {
+            for key in [&kind_key, &account_key] {
+                self.lower(key, baseline::lower_time(&name, event.event_time))
+                    .await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Records that the account's history goes back to `oldest` (the backfill's oldest event
+    /// so far): its learning period counts from there.
+    pub async fn note_history_since(
+        &self,
+        tenant: &str,
+        account: &str,
+        oldest: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), HandlerError> {
+        let key = baseline_entity::account_key(tenant, account);
+        self.lower(&key, baseline::lower_time(baseline::HISTORY_SINCE, oldest))
+            .await
+    }
+
+    async fn lower(
+        &self,
+        key: &dd0c_shared::store::Key,
+        update: Update,
+    ) -> Result<(), HandlerError> {
+        match self.table.update(key, update).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_condition_failed() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// One transaction: the contribution marker (only if absent), the `ADD`s to both
     /// baselines and the actor's activity bucket. A redelivery fails the marker and adds
     /// nothing.
@@ -264,11 +328,13 @@ impl Scorer {
             region: &event.region,
             by_iac: event.actor.source.is_iac(),
         };
+        // From now, not from the event: a backfilled event is up to 90 days old, and its
+        // marker must outlive its redeliveries too.
         let marker_item = baseline_entity::contribution_item(
             tenant,
             account,
             &event.event_id,
-            event.event_time.timestamp() + CONTRIBUTION_TTL_SECONDS,
+            event.event_time.max(self.clock.now()).timestamp() + CONTRIBUTION_TTL_SECONDS,
         );
         let bucket = Self::bucket(event);
         let activity_ttl = (bucket + 1) * BURST_BUCKET_SECONDS + BURST_TTL_SECONDS;

@@ -552,3 +552,116 @@ async fn a_cost_finding_says_whether_its_resource_is_iac_managed() {
         "managed by Terraform, changed outside it via CLI"
     );
 }
+
+/// Issue 12, item 5: an account connected with weeks of CloudTrail history (read by the
+/// backfill, which records how far back it goes as the account baseline's `history_since`) is
+/// past its learning period from its first hour: a routine launch is not judged by the
+/// cold-start thresholds of a new account.
+#[tokio::test]
+async fn history_before_the_connection_ends_the_learning_period_from_the_first_hour() {
+    let w = world();
+    let connected = start() + Duration::days(30);
+    // Twenty days of bob's routine $6/hr launches, folded before the account was connected.
+    for day in 0..20 {
+        let at = connected - Duration::days(20) + Duration::days(day);
+        w.clock.set(at);
+        let e = event(&format!("h{day}"), at, 6.0, "m5.4xlarge", "us-east-1");
+        w.scorer.fold_history(&e).await.unwrap();
+        let again = event(
+            &format!("h{day}b"),
+            at + Duration::hours(2),
+            6.0,
+            "m5.4xlarge",
+            "us-east-1",
+        );
+        w.scorer.fold_history(&again).await.unwrap();
+    }
+    w.scorer
+        .note_history_since("t", ACCOUNT, connected - Duration::days(20))
+        .await
+        .unwrap();
+    let link = dd0c_shared::tenancy::AccountLink {
+        account_id: ACCOUNT.into(),
+        tenant_id: "t".into(),
+        status: dd0c_shared::tenancy::AccountStatus::Active,
+        role_arn: None,
+        external_id: None,
+        connected_at: connected,
+        status_changed_at: None,
+    };
+    dd0c_shared::tenancy::link_account_if_absent(w.table.as_ref(), &link)
+        .await
+        .unwrap();
+
+    let first_hour = connected + Duration::minutes(40);
+    w.clock.set(first_hour);
+    let live = event("live", first_hour, 6.0, "m5.4xlarge", "us-east-1");
+    let finding = w.scorer.process(&live).await.unwrap();
+    let reasons = finding
+        .as_ref()
+        .map(|f| f.reasons.clone())
+        .unwrap_or_default();
+    assert!(
+        !reasons.iter().any(|r| r.contains("new account")),
+        "judged as a new account: {reasons:?}"
+    );
+    assert!(
+        finding
+            .as_ref()
+            .is_none_or(|f| f.severity < Severity::Warning),
+        "a routine launch after 20 days of history: {finding:?}"
+    );
+
+    // Without history the same account is still learning in its first hour.
+    let fresh = world();
+    fresh.clock.set(first_hour);
+    let link = dd0c_shared::tenancy::AccountLink {
+        connected_at: first_hour - Duration::hours(1),
+        ..link
+    };
+    dd0c_shared::tenancy::link_account_if_absent(fresh.table.as_ref(), &link)
+        .await
+        .unwrap();
+    let finding = fresh
+        .scorer
+        .process(&live)
+        .await
+        .unwrap()
+        .expect("a finding");
+    assert!(finding.reasons.iter().any(|r| r.contains("new account")));
+}
+
+/// The backfill reads history newest first: the first-seen times of what it folds move back
+/// to the oldest event, whatever the order, and a redelivered history event counts once.
+#[tokio::test]
+async fn history_folded_newest_first_keeps_the_oldest_first_seen_and_counts_once() {
+    let w = world();
+    let newest = start() + Duration::days(40);
+    let oldest = start() + Duration::days(1);
+    w.clock.set(start() + Duration::days(60));
+    let late = event("late", newest, 2.0, "m5.large", "eu-west-1");
+    let early = event("early", oldest, 2.0, "m5.large", "eu-west-1");
+    assert!(w.scorer.fold_history(&late).await.unwrap());
+    assert!(w.scorer.fold_history(&early).await.unwrap());
+    assert!(w.scorer.fold_history(&early).await.unwrap());
+    let b = kind_baseline(&w).await;
+    assert_eq!(b.moments.count, 2.0);
+    let key = dd0c_scorer::signals::actor_key(&early);
+    assert_eq!(b.first_seen, Some(oldest));
+    assert_eq!(b.first_seen_of("actor", &key), Some(oldest));
+    assert_eq!(b.first_seen_of("sku", "m5.large"), Some(oldest));
+    assert_eq!(b.first_seen_of("region", "eu-west-1"), Some(oldest));
+    let account = Baseline::from_item(
+        w.table
+            .get(&baseline::account_key("t", ACCOUNT))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(account.first_seen, Some(oldest));
+    // Nothing was scored, recorded or published.
+    assert!(finding::all(w.table.as_ref(), "t")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(w.queue.peek_all("alerts").len(), 0);
+}

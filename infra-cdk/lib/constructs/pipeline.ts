@@ -113,8 +113,9 @@ export class Pipeline extends Construct {
       stripe: [props.stripeSecret],
       api: [props.stripeSecret, props.slackSecret],
     };
-    const consumed: Partial<Record<FunctionName, string>> = {};
-    for (const q of routing.queues) consumed[q.consumer as FunctionName] = q.name;
+    // A function may consume several queues (the normalizer: ingest and backfill).
+    const consumed: Partial<Record<FunctionName, string[]>> = {};
+    for (const q of routing.queues) (consumed[q.consumer as FunctionName] ??= []).push(q.name);
     const producedTo = producerQueues(routing);
 
     const tableAccess = new iam.PolicyStatement({
@@ -133,7 +134,7 @@ export class Pipeline extends Construct {
         RUST_LOG: config.rustLog,
       };
       const queueNames = new Set<string>();
-      if (consumed[name]) queueNames.add(consumed[name]!);
+      for (const qn of consumed[name] ?? []) queueNames.add(qn);
       if (name === routing.ingest_rule.function) queueNames.add(routing.ingest_rule.queue);
       for (const qn of queueNames) {
         env[queueEnvName('QUEUE_URL', qn)] = this.queues[qn].queueUrl;

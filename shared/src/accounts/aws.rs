@@ -97,6 +97,21 @@ impl AwsAccounts {
         Ok(aws_sdk_rds::Client::from_conf(conf))
     }
 
+    fn cloudtrail(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<aws_sdk_cloudtrail::Client, AccountsError> {
+        // No retries inside the SDK: the backfill paces and counts every request itself (2 per
+        // second per account and region) and backs off from throttling on its own.
+        let conf = aws_sdk_cloudtrail::config::Builder::from(&self.sdk)
+            .region(aws_sdk_cloudtrail::config::Region::new(region.to_owned()))
+            .credentials_provider(Self::credentials(session)?)
+            .retry_config(aws_sdk_cloudtrail::config::retry::RetryConfig::disabled())
+            .build();
+        Ok(aws_sdk_cloudtrail::Client::from_conf(conf))
+    }
+
     fn cloudwatch(
         &self,
         session: &Session,
@@ -140,6 +155,40 @@ where
         }
         other => AccountsError::Unavailable(format!("{action}: {other:?}")),
     }
+}
+
+/// What AWS answers in a region the account has not enabled: the assumed role's token is
+/// unknown there.
+const REGION_NOT_ENABLED_CODES: [&str; 3] = [
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "OptInRequired",
+];
+
+const THROTTLED_CODES: [&str; 3] = [
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+];
+
+/// Maps an SDK error of LookupEvents: throttling and a disabled region are told apart from
+/// other failures, because the backfill answers each differently.
+fn classify_lookup<E, R>(region: &str, err: SdkError<E, R>) -> AccountsError
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    if let SdkError::ServiceError(service) = &err {
+        let code = service.err().code().unwrap_or_default();
+        let message = service.err().message().unwrap_or(code).to_owned();
+        if THROTTLED_CODES.contains(&code) {
+            return AccountsError::Throttled(message);
+        }
+        if REGION_NOT_ENABLED_CODES.contains(&code) {
+            return AccountsError::RegionNotEnabled(region.to_owned());
+        }
+    }
+    classify("cloudtrail:LookupEvents", err)
 }
 
 fn to_smithy(t: DateTime<Utc>) -> aws_sdk_cloudwatch::primitives::DateTime {
@@ -314,6 +363,47 @@ impl Accounts for AwsAccounts {
                 state: n.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
             })
             .collect())
+    }
+
+    async fn lookup_write_events(
+        &self,
+        session: &Session,
+        region: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        next_token: Option<&str>,
+    ) -> Result<EventsPage, AccountsError> {
+        let writes = aws_sdk_cloudtrail::types::LookupAttribute::builder()
+            .attribute_key(aws_sdk_cloudtrail::types::LookupAttributeKey::ReadOnly)
+            .attribute_value("false")
+            .build()
+            .map_err(|e| AccountsError::Unavailable(format!("cloudtrail:LookupEvents: {e}")))?;
+        let out = self
+            .cloudtrail(session, region)?
+            .lookup_events()
+            .lookup_attributes(writes)
+            .start_time(aws_sdk_cloudtrail::primitives::DateTime::from_secs(
+                start.timestamp(),
+            ))
+            .end_time(aws_sdk_cloudtrail::primitives::DateTime::from_secs(
+                end.timestamp(),
+            ))
+            .max_results(LOOKUP_PAGE_SIZE as i32)
+            .set_next_token(next_token.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| classify_lookup(region, e))?;
+        Ok(EventsPage {
+            events: out
+                .events()
+                .iter()
+                .filter_map(|e| e.cloud_trail_event().map(str::to_owned))
+                .collect(),
+            next_token: out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+        })
     }
 
     async fn metric(

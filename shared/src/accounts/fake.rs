@@ -21,6 +21,22 @@ pub struct ScriptedAccount {
     pub metrics: HashMap<Metric, f64>,
     /// Describe calls that answer AccessDenied (e.g. `ec2:DescribeVolumes`).
     pub denied_actions: Vec<String>,
+    /// The account's CloudTrail history (records as JSON, any region, any order), which
+    /// LookupEvents pages through.
+    pub trail: Vec<String>,
+    /// Regions the account has not enabled.
+    pub disabled_regions: Vec<String>,
+}
+
+/// One LookupEvents call as the fake received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    pub region: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub next_token: Option<String>,
+    /// When it was made, on the clock given with [`ScriptedAccounts::with_clock`].
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// Roles by ARN; an unknown ARN is denied as AWS denies it.
@@ -29,6 +45,13 @@ pub struct ScriptedAccounts {
     roles: Mutex<HashMap<String, ScriptedAccount>>,
     /// Every AssumeRole call: (role ARN, ExternalId).
     pub calls: Mutex<Vec<(String, String)>>,
+    /// Every LookupEvents call, throttled ones included.
+    pub lookups: Mutex<Vec<Lookup>>,
+    /// How many of the next LookupEvents calls answer `ThrottlingException`.
+    throttle_next: Mutex<usize>,
+    /// Events per LookupEvents page (0: AWS's 50).
+    page_size: usize,
+    clock: Option<crate::clock::SharedClock>,
 }
 
 impl ScriptedAccounts {
@@ -45,6 +68,29 @@ impl ScriptedAccounts {
         if let Ok(mut roles) = self.roles.lock() {
             roles.insert(role_arn.to_owned(), account);
         }
+    }
+
+    /// Pages of `size` events instead of AWS's 50 (tests page through small histories).
+    pub fn with_page_size(mut self, size: usize) -> Self {
+        self.page_size = size;
+        self
+    }
+
+    /// LookupEvents calls are timed on `clock` (rate-limit tests).
+    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The next `n` LookupEvents calls answer `ThrottlingException`.
+    pub fn throttle_next(&self, n: usize) {
+        if let Ok(mut t) = self.throttle_next.lock() {
+            *t = n;
+        }
+    }
+
+    pub fn lookups(&self) -> Vec<Lookup> {
+        self.lookups.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     fn account(&self, session: &Session) -> Result<ScriptedAccount, AccountsError> {
@@ -147,6 +193,79 @@ impl Accounts for ScriptedAccounts {
         let a = self.account(session)?;
         Self::check(&a, "ec2:DescribeNatGateways")?;
         Ok(a.nat_gateways)
+    }
+
+    async fn lookup_write_events(
+        &self,
+        session: &Session,
+        region: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        next_token: Option<&str>,
+    ) -> Result<EventsPage, AccountsError> {
+        if let Ok(mut lookups) = self.lookups.lock() {
+            lookups.push(Lookup {
+                region: region.to_owned(),
+                start,
+                end,
+                next_token: next_token.map(str::to_owned),
+                at: self.clock.as_ref().map(|c| c.now()),
+            });
+        }
+        if let Ok(mut throttled) = self.throttle_next.lock() {
+            if *throttled > 0 {
+                *throttled -= 1;
+                return Err(AccountsError::Throttled("Rate exceeded".into()));
+            }
+        }
+        let a = self.account(session)?;
+        if a.disabled_regions.iter().any(|r| r == region) {
+            return Err(AccountsError::RegionNotEnabled(region.to_owned()));
+        }
+        Self::check(&a, "cloudtrail:LookupEvents")?;
+        // AWS's order (newest first) and its `ReadOnly` = `false` lookup attribute.
+        let mut events: Vec<(DateTime<Utc>, String)> = a
+            .trail
+            .iter()
+            .filter_map(|raw| {
+                let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+                let time = v
+                    .get("eventTime")?
+                    .as_str()?
+                    .parse::<DateTime<Utc>>()
+                    .ok()?;
+                let in_region = v.get("awsRegion")?.as_str()? == region;
+                let read_only =
+                    v.get("readOnly").and_then(serde_json::Value::as_bool) == Some(true);
+                (in_region && !read_only && time >= start && time <= end)
+                    .then(|| (time, raw.clone()))
+            })
+            .collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.0));
+        let offset = match next_token {
+            None => 0,
+            Some(t) => t
+                .strip_prefix("page-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    AccountsError::Unavailable(format!("InvalidNextTokenException: {t}"))
+                })?,
+        };
+        let size = if self.page_size == 0 {
+            LOOKUP_PAGE_SIZE
+        } else {
+            self.page_size
+        };
+        let end_of_page = (offset + size).min(events.len());
+        Ok(EventsPage {
+            events: events
+                .get(offset..end_of_page)
+                .unwrap_or_default()
+                .iter()
+                .map(|(_, raw)| raw.clone())
+                .collect(),
+            next_token: (end_of_page < events.len()).then(|| format!("page-{end_of_page}")),
+        })
     }
 
     async fn metric(

@@ -97,7 +97,65 @@ pub enum AccountsError {
     /// Throttling, network, AWS outage: try again later.
     #[error("AWS is unavailable: {0}")]
     Unavailable(String),
+    /// AWS refused the call for its rate (`ThrottlingException`): back off, then repeat it.
+    #[error("AWS throttled the call: {0}")]
+    Throttled(String),
+    /// The region is not enabled in the account (an opt-in region never opted into): the
+    /// assumed role's credentials are not valid there.
+    #[error("the region {0} is not enabled in the account")]
+    RegionNotEnabled(String),
 }
+
+/// One page of an account's write management events in one region, newest first: each event
+/// is CloudTrail's own record (LookupEvents' `CloudTrailEvent` JSON).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventsPage {
+    pub events: Vec<String>,
+    /// The next page's token; `None` on the last page.
+    pub next_token: Option<String>,
+}
+
+/// The most events one LookupEvents page holds.
+pub const LOOKUP_PAGE_SIZE: usize = 50;
+
+/// The regions of the commercial partition. Which of them an account has enabled is learnt by
+/// asking each (a region never opted into answers [`AccountsError::RegionNotEnabled`]): the
+/// role needs no `ec2:DescribeRegions` or `account:ListRegions` for it.
+pub const COMMERCIAL_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "mx-central-1",
+    "sa-east-1",
+];
 
 /// Temporary credentials of an assumed role (opaque to callers).
 #[derive(Clone)]
@@ -169,6 +227,17 @@ pub trait Accounts: Send + Sync {
         session: &Session,
         region: &str,
     ) -> Result<Vec<NatGateway>, AccountsError>;
+    /// One page of CloudTrail `LookupEvents` in `region`: the write management events
+    /// (lookup attribute `ReadOnly` = `false`) with times in `[start, end]`, from the page
+    /// `next_token` names (the first page without one).
+    async fn lookup_write_events(
+        &self,
+        session: &Session,
+        region: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        next_token: Option<&str>,
+    ) -> Result<EventsPage, AccountsError>;
     /// The metric's average (CPU) or sum (bytes) over `[start, end)`; `None` without datapoints.
     async fn metric(
         &self,

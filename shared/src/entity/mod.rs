@@ -11,6 +11,7 @@ pub mod account;
 pub mod account_link;
 pub mod api_key;
 pub mod audit;
+pub mod backfill;
 pub mod baseline;
 pub mod digest_sent;
 pub mod drift_event;

@@ -124,6 +124,7 @@ class LocalCloud:
         self.skipped_functions: dict[str, str] = {}
         self.slack: Any = None
         self.stripe: Any = None
+        self.cloudtrail: Any = None
         self.hosted_ui: Any = None
         self._async: dict[str, "queue.Queue[tuple[bytes, str, str]]"] = {}
         self._async_busy: dict[str, int] = {}
@@ -218,7 +219,7 @@ class LocalCloud:
             self.events.close()
         if self.web:
             self.web.close()
-        for fake in (self.slack, self.stripe, self.hosted_ui):
+        for fake in (self.slack, self.stripe, self.hosted_ui, self.cloudtrail):
             stop = getattr(fake, "stop", None)
             if stop:
                 try:
@@ -297,7 +298,7 @@ class LocalCloud:
         if not self.use_fakes:
             return
         try:
-            from .fakes import hosted_ui as _hu, slack as _sl, stripe as _st
+            from .fakes import cloudtrail as _ct, hosted_ui as _hu, slack as _sl, stripe as _st
         except ImportError as e:
             log.info("localcloud.fakes not importable (%s): SLACK_API_URL / STRIPE_API_URL not set", e)
             return
@@ -309,6 +310,10 @@ class LocalCloud:
             self.stripe = _st.StripeFake()
             self.stripe_url = self.stripe.start()
             self.fake_env["STRIPE_API_URL"] = self.stripe_url
+        # moto has no CloudTrail LookupEvents: the backfill reads the fake's event history (the
+        # fake also passes STS to moto, to learn which account an assumed role's key is in).
+        self.cloudtrail = _ct.CloudTrailFake(self.moto_url, page_size=2)
+        self.fake_env["AWS_ENDPOINT_URL_CLOUDTRAIL"] = self.fake_env["AWS_ENDPOINT_URL_STS"] = self.cloudtrail.start()
         clients = self.provisioner.ids("AWS::Cognito::UserPoolClient")
         if hasattr(_hu, "HostedUi") and clients:
             cp = self.provisioner.record(clients[0])

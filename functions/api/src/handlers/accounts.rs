@@ -4,6 +4,7 @@ use chrono::Duration;
 use serde_json::json;
 
 use dd0c_shared::accounts::{self, AccountsError};
+use dd0c_shared::entity::backfill::{self as backfill_jobs, BackfillStep};
 use dd0c_shared::entity::{account_link, tenant, time_key, zombie_scan};
 use dd0c_shared::http::HttpResponse;
 use dd0c_shared::store::{from_item, AttrValue, Condition, Update};
@@ -110,7 +111,7 @@ fn explain(e: &AccountsError, external_id: &str, dd0c_account: &str) -> ApiError
             format!("the role was assumed but is not allowed to call {action}: update the stack to the current dd0c-readonly template"),
         ),
         AccountsError::InvalidRoleArn(m) => (400, "invalid_role_arn", format!("the role ARN is not valid: {m}")),
-        AccountsError::Unavailable(m) => {
+        AccountsError::Unavailable(m) | AccountsError::Throttled(m) | AccountsError::RegionNotEnabled(m) => {
             tracing::warn!(error = %m, "AWS unavailable");
             (502, "aws_unavailable", "AWS could not be reached; try again in a minute".to_owned())
         }
@@ -236,6 +237,24 @@ pub(super) async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
         json!({ "role_arn": body.role_arn }),
     )
     .await?;
+    // Baselines from day 0: the history is read in the background (nothing lost if this fails:
+    // connecting again starts it, and a started backfill is never started twice).
+    let backfill_started = match &ctx.api.bus {
+        Some(bus) => {
+            bus.publish(vec![BackfillStep::start(ctx.tenant(), &link.account_id).event()])
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "backfill not started");
+                    ApiError::new(
+                        503,
+                        "Service unavailable",
+                        "the account is connected but reading its history could not be started: connect it again in a minute",
+                    )
+                })?;
+            true
+        }
+        None => false,
+    };
     let (zombie_scan, zombie_scan_error) =
         match run_zombie_scan(ctx.api.accounts.as_ref(), &session, &region, now).await {
             Ok(scan) => {
@@ -253,6 +272,7 @@ pub(super) async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
             account: AccountView::from(&link),
             zombie_scan,
             zombie_scan_error,
+            backfill_started,
         },
     ))
 }
@@ -337,6 +357,16 @@ pub(super) async fn account_health(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErr
             checked_at: now,
             last_zombie_scan,
         },
+    ))
+}
+
+/// `GET /v1/accounts/{id}/backfill`: the backfill's progress and cost, region by region.
+pub(super) async fn account_backfill(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let link = own_account(ctx).await?;
+    let jobs = backfill_jobs::of_account(ctx.table(), ctx.tenant(), &link.account_id).await?;
+    Ok(HttpResponse::json(
+        200,
+        &BackfillView::of(&link.account_id, &jobs),
     ))
 }
 

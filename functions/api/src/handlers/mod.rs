@@ -81,6 +81,7 @@ pub async fn dispatch(route: RouteId, ctx: Ctx<'_>) -> Result<HttpResponse, ApiE
         RouteId::AccountsConnect => accounts::accounts_connect(&ctx).await,
         RouteId::AccountsList => accounts::accounts_list(&ctx).await,
         RouteId::AccountHealth => accounts::account_health(&ctx).await,
+        RouteId::AccountBackfill => accounts::account_backfill(&ctx).await,
         RouteId::AccountDelete => accounts::account_delete(&ctx).await,
         RouteId::AnomaliesList => findings::findings_list(&ctx, None).await,
         RouteId::AnomalyGet => findings::finding_get(&ctx).await,

@@ -38,7 +38,8 @@ async fn main() -> Result<(), Error> {
         Arc::new(verifier),
         stripe_client(billing),
         config,
-    );
+    )
+    .with_bus(adapters.bus.clone());
     let api = &api;
     run(service_fn(move |event| async move {
         dd0c_shared::lambda::http_function(api, event).await

@@ -1,10 +1,15 @@
 use std::sync::Arc;
 
-use dd0c_normalizer::{Normalizer, NormalizerConfig};
+use dd0c_normalizer::{Backfill, Normalizer, NormalizerConfig};
 use dd0c_shared::accounts::aws::AwsAccounts;
-use dd0c_shared::{config::AwsAdapters, lambda::sqs_consumer, telemetry};
-use lambda_runtime::{run, service_fn, Error};
+use dd0c_shared::batch::MessageHandler;
+use dd0c_shared::lambda::{from_queue, sqs_consumer, SqsEvent};
+use dd0c_shared::{config::AwsAdapters, telemetry};
 
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+/// The normalizer consumes two queues: live CloudTrail events (`ingest`) and the steps of
+/// accounts' history backfills (`backfill`, docs/decisions/0320-backfill.md).
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_lambda("normalizer");
@@ -13,11 +18,26 @@ async fn main() -> Result<(), Error> {
         auto_link_tenant: None,
     };
     let accounts = Arc::new(AwsAccounts::new(aws.sdk.clone()));
-    let handler =
-        Arc::new(Normalizer::new(aws.table, aws.bus, aws.clock, config).with_accounts(accounts));
+    let live: Arc<dyn MessageHandler> = Arc::new(
+        Normalizer::new(
+            aws.table.clone(),
+            aws.bus.clone(),
+            aws.clock.clone(),
+            config.clone(),
+        )
+        .with_accounts(accounts.clone()),
+    );
+    let backfill: Arc<dyn MessageHandler> = Arc::new(Backfill::new(
+        aws.table, aws.bus, aws.clock, accounts, config,
+    ));
     let queue = aws.queue;
-    run(service_fn(move |event| {
-        sqs_consumer(handler.clone(), queue.clone(), "ingest", event)
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let (handler, source) = if from_queue(&event.payload, "backfill") {
+            (backfill.clone(), "backfill")
+        } else {
+            (live.clone(), "ingest")
+        };
+        sqs_consumer(handler, queue.clone(), source, event)
     }))
     .await
 }
