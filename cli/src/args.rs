@@ -139,6 +139,7 @@ impl RunArgs {
             quiet: self.quiet,
             cost: None,
             demo_stacks: false,
+            history: None,
         })
     }
 }
@@ -153,6 +154,10 @@ pub struct ReplayArgs {
     /// The monthly volume the cost is computed at
     #[arg(long, value_name = "N", requires = "cost", default_value_t = DEFAULT_MONTHLY_EVENTS)]
     pub monthly_events: u64,
+    /// CloudTrail from before the accounts connected (file or directory): folded into the
+    /// baselines quietly, as the backfill does, before PATH is replayed
+    #[arg(long, value_name = "PATH")]
+    pub history: Option<PathBuf>,
     /// Files or directories (read recursively)
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
@@ -167,6 +172,7 @@ impl ReplayArgs {
             report,
             monthly_events: self.monthly_events,
         });
+        options.history = self.history.clone();
         Ok(options)
     }
 }
@@ -235,6 +241,9 @@ pub struct SimulateArgs {
     /// Read-only calls per account and day
     #[arg(long, value_name = "N", default_value_t = SimulateOptions::default().noise_per_day)]
     pub noise: u32,
+    /// Days of history from before the connection, for every other account (in DIR/history)
+    #[arg(long, value_name = "D", default_value_t = SimulateOptions::default().history_days)]
+    pub history_days: u32,
     /// Where the CloudTrail and labels.jsonl are written
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -247,6 +256,7 @@ impl SimulateArgs {
             days: self.days,
             accounts: self.accounts,
             noise_per_day: self.noise,
+            history_days: self.history_days,
         }
     }
 }

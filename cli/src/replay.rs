@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use dd0c_ingest::IngestSend;
 use dd0c_shared::chat::ChatSink;
 use dd0c_shared::clock::{ManualClock, SharedClock};
-use dd0c_shared::domain::Finding;
+use dd0c_shared::domain::{CloudTrailRecord, Finding};
 use dd0c_shared::entity::finding;
 use dd0c_shared::governance::Policy;
 use dd0c_shared::meter::{Meter, MeteredChat, MeteredHandler, MeteredQueue, MeteredTable};
@@ -34,6 +34,9 @@ pub struct ReplayOptions {
     pub cost: Option<CostOptions>,
     /// `dd0c demo`: declare the demo's stack before the events ([`crate::demo::declare_stacks`]).
     pub demo_stacks: bool,
+    /// `--history PATH`: the accounts' CloudTrail from before they connected, folded into the
+    /// baselines quietly (as the backfill does) before the events are replayed.
+    pub history: Option<PathBuf>,
 }
 
 /// What a replay did, for the summary and for tests.
@@ -429,6 +432,12 @@ async fn run(
     if options.demo_stacks {
         crate::demo::declare_stacks(pipeline.table.as_ref(), LOCAL_TENANT, start).await?;
     }
+    if let Some(history) = &options.history {
+        let folded = fold_history(&pipeline, history).await?;
+        if !options.quiet {
+            eprintln!("dd0c: {folded} events of history folded quietly");
+        }
+    }
     let mut events_read = 0;
     let mut next = first;
     while let Some(record) = next {
@@ -467,6 +476,49 @@ async fn run(
     Ok(Some((summary, pipeline)))
 }
 
+/// Folds the CloudTrail under `path` into the baselines as the backfill does
+/// (`Normalizer::process_history_record`, the scorer's quiet fold: nothing scored, nothing
+/// notified, no drift), oldest first, and records how far back each account's history goes.
+/// The accounts connect now, at the first live event. Returns the events folded.
+async fn fold_history(pipeline: &EmbeddedPipeline, path: &Path) -> anyhow::Result<usize> {
+    let input = crate::input::read_inputs(&[path.to_path_buf()]);
+    for e in &input.errors {
+        eprintln!("dd0c: skipped history {e}");
+    }
+    let mut records = input.records;
+    records.sort_by_key(|r| r.time);
+    let table: Arc<dyn Table> = pipeline.table.clone();
+    let clock: SharedClock = Arc::new(pipeline.clock.clone());
+    let scorer = dd0c_scorer::Scorer::new(table, pipeline.bus.clone(), clock);
+    let sink = dd0c_normalizer::backfill::QuietScorer(&scorer);
+    let mut oldest: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    let mut folded = 0;
+    for r in &records {
+        let account = CloudTrailRecord::from_json(&r.raw)
+            .ok()
+            .and_then(|c| c.account_id().map(str::to_owned));
+        match pipeline
+            .normalizer
+            .process_history_record(&r.raw, &sink)
+            .await
+        {
+            Ok(_) => folded += 1,
+            Err(e) => eprintln!("dd0c: history record not folded: {e}"),
+        }
+        if let (Some(account), Some(time)) = (account, r.time) {
+            let first = oldest.entry(account).or_insert(time);
+            *first = (*first).min(time);
+        }
+    }
+    for (account, since) in oldest {
+        scorer
+            .note_history_since(LOCAL_TENANT, &account, since)
+            .await
+            .map_err(|e| anyhow::anyhow!("history of {account}: {e}"))?;
+    }
+    Ok(folded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,6 +532,7 @@ mod tests {
             quiet: true,
             cost: None,
             demo_stacks: true,
+            history: None,
         }
     }
 

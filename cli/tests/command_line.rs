@@ -105,6 +105,73 @@ fn demo_with_demo_exit_replays_and_exits() {
 /// `--cost FILE`: the report's fields as CONTRACTS.md names them, and the same table on stderr
 /// after the summary; the total is the sum of the items, and a smaller volume costs more per
 /// event (fixed polls spread over fewer events).
+/// `replay --history PATH`: the accounts' CloudTrail from before they connected is folded
+/// quietly first; no finding comes from it, and what the history taught shows (the same
+/// launches replayed live raise findings).
+#[test]
+fn replay_with_history_folds_it_quietly_first() {
+    let dir = std::env::temp_dir().join(format!("dd0c-cli-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sim = dd0c(&[
+        "simulate",
+        "--seed",
+        "3",
+        "--days",
+        "6",
+        "--accounts",
+        "2",
+        "--history-days",
+        "20",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(sim.status.code(), Some(0), "{}", text(&sim.stderr));
+    let replay = |extra: &[&str], findings: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dd0c"))
+            .args(["replay", "--findings"])
+            .arg(findings)
+            .args(extra)
+            .output()
+            .expect("dd0c runs");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        (
+            text(&out.stderr),
+            std::fs::read_to_string(findings).unwrap(),
+        )
+    };
+    let history = dir.join("history");
+    let events = dir.join("events");
+    let (stderr, quiet) = replay(
+        &[
+            "--history",
+            history.to_str().unwrap(),
+            events.to_str().unwrap(),
+        ],
+        &dir.join("with-history.jsonl"),
+    );
+    assert!(
+        stderr.contains("events of history folded quietly"),
+        "{stderr}"
+    );
+    let connected = "2026-01-05T00:00:00Z";
+    for line in quiet.lines() {
+        let f: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            f["event_time"].as_str().unwrap() >= connected,
+            "a finding from the history: {line}"
+        );
+    }
+    let (_, live) = replay(
+        &[history.to_str().unwrap(), events.to_str().unwrap()],
+        &dir.join("all-live.jsonl"),
+    );
+    assert!(
+        live.lines().any(|l| l.contains("\"event_time\":\"2025-12")),
+        "replayed live, the history's launches raise findings"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn replay_with_cost_writes_the_report_and_prints_its_table() {
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/data");

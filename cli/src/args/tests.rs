@@ -194,6 +194,7 @@ fn simulate_needs_out_and_at_least_a_day_and_an_account() {
             days: 10,
             accounts: 2,
             noise_per_day: 5,
+            history_days: 0,
         }
     );
     assert!(refused("simulate --seed 7").to_string().contains("--out"));

@@ -36,7 +36,7 @@ impl Gen {
         &mut self,
         time: DateTime<Utc>,
         region: &'static str,
-        day: u32,
+        day: i64,
     ) {
         let group_id = format!("sg-{}", self.hex(17));
         let name = format!("app-{day}-{}", self.hex(4));
@@ -177,7 +177,9 @@ impl Gen {
         }
         self.activity = "drift";
         let end = start + Duration::days(i64::from(days));
+        // Drift is a change made while dd0c watches: after the connection (the start).
         let when = |g: &mut Gen, after: DateTime<Utc>| {
+            let after = after.max(start);
             let span = (end - after).num_seconds().max(3600);
             after + Duration::seconds(g.rng.gen_range(600..span))
         };

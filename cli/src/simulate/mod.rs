@@ -17,8 +17,11 @@
 //! multi-terabyte volumes) and drift (people changing Terraform-owned security groups,
 //! instances and databases, from the console or through it as "AWS Internal").
 //!
-//! Not modelled yet: history from before an account connected (the backfill), AWS Organizations
-//! with shared roles across accounts, Spot interruptions.
+//! With `history_days`, every other account has run since before it connected: those days go
+//! to `history/` (what the backfill reads; `dd0c replay --history`), the rest to `events/`.
+//!
+//! Not modelled yet: AWS Organizations with roles shared across accounts, Spot interruptions,
+//! ECS/Fargate tasks, accounts whose history holds anomalies of its own.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -42,6 +45,9 @@ pub struct SimulateOptions {
     pub accounts: u32,
     /// Read-only calls per account and day (the bulk of real CloudTrail).
     pub noise_per_day: u32,
+    /// Days of CloudTrail every other account (the second, fourth, …) has from before it
+    /// connected at the start: written apart (`history/`), for the backfill's quiet fold.
+    pub history_days: u32,
 }
 
 impl Default for SimulateOptions {
@@ -51,6 +57,7 @@ impl Default for SimulateOptions {
             days: 28,
             accounts: 3,
             noise_per_day: 40,
+            history_days: 0,
         }
     }
 }
@@ -564,8 +571,14 @@ fn simulate_account(
     let mut running_asg: Vec<(DateTime<Utc>, Vec<String>)> = Vec::new();
     let mut running_nodes: Vec<(DateTime<Utc>, String, Vec<String>)> = Vec::new();
     let function = "orders-api";
-    for d in 0..days {
-        let day = start + Duration::days(d as i64);
+    // An account with history has run since before it connected (the start).
+    let first_day = if index % 2 == 1 {
+        -i64::from(options.history_days)
+    } else {
+        0
+    };
+    for d in first_day..i64::from(days) {
+        let day = start + Duration::days(d);
         let weekday = day.weekday().num_days_from_monday() < 5;
         g.activity = "read_only";
         for _ in 0..options.noise_per_day {
@@ -676,7 +689,7 @@ fn simulate_account(
                 g.owned.databases.push((region, name));
             }
         }
-        if d == 0 {
+        if d == first_day {
             g.activity = "terraform";
             g.create_function(at(day, 10, 0, 0), HOME, function, 3008);
             g.create_security_group(at(day, 10, 1, 0), HOME, d);
@@ -895,37 +908,81 @@ pub fn envelope(r: &SimRecord) -> Value {
 
 #[derive(Debug, Default)]
 pub struct Written {
+    /// Events after the accounts connected (`events/`).
     pub events: usize,
+    /// Events from before, of the accounts with history (`history/`).
+    pub history_events: usize,
     pub labels: usize,
     pub envelope_files: Vec<PathBuf>,
+    pub history_files: Vec<PathBuf>,
     pub s3_files: usize,
 }
 
-/// Writes `DIR/events/<account>.jsonl` (EventBridge envelopes), the first account's records
-/// again as CloudTrail S3 log files under `DIR/s3/AWSLogs/…`, and `DIR/labels.jsonl`.
-pub fn write(sim: &Simulation, out: &Path) -> std::io::Result<Written> {
-    let events_dir = out.join("events");
-    std::fs::create_dir_all(&events_dir)?;
-    let mut written = Written::default();
-    let mut files: BTreeMap<&str, std::io::BufWriter<std::fs::File>> = BTreeMap::new();
-    for r in &sim.records {
-        if !files.contains_key(r.account.as_str()) {
-            let path = events_dir.join(format!("{}.jsonl", r.account));
-            written.envelope_files.push(path.clone());
-            files.insert(
-                &r.account,
+/// Envelope files, one per account: `events/<account>.jsonl`, and `history/<account>.jsonl`
+/// for what happened before the account connected (`start`).
+struct EnvelopeFiles {
+    out: PathBuf,
+    start: DateTime<Utc>,
+    files: BTreeMap<(String, bool), std::io::BufWriter<std::fs::File>>,
+}
+
+impl EnvelopeFiles {
+    fn new(out: &Path, start: DateTime<Utc>) -> std::io::Result<Self> {
+        std::fs::create_dir_all(out.join("events"))?;
+        Ok(Self {
+            out: out.to_path_buf(),
+            start,
+            files: BTreeMap::new(),
+        })
+    }
+
+    fn write(&mut self, r: &SimRecord, written: &mut Written) -> std::io::Result<()> {
+        let history = r.time < self.start;
+        let key = (r.account.clone(), history);
+        if !self.files.contains_key(&key) {
+            let dir = self.out.join(if history { "history" } else { "events" });
+            std::fs::create_dir_all(&dir)?;
+            let path = dir.join(format!("{}.jsonl", r.account));
+            if history {
+                written.history_files.push(path.clone());
+            } else {
+                written.envelope_files.push(path.clone());
+            }
+            self.files.insert(
+                key.clone(),
                 std::io::BufWriter::new(std::fs::File::create(path)?),
             );
         }
-        if let Some(f) = files.get_mut(r.account.as_str()) {
+        if let Some(f) = self.files.get_mut(&key) {
             serde_json::to_writer(&mut *f, &envelope(r))?;
             f.write_all(b"\n")?;
         }
-        written.events += 1;
+        if history {
+            written.history_events += 1;
+        } else {
+            written.events += 1;
+        }
+        Ok(())
     }
-    for (_, mut f) in files {
-        f.flush()?;
+
+    fn finish(self) -> std::io::Result<()> {
+        for (_, mut f) in self.files {
+            f.flush()?;
+        }
+        Ok(())
     }
+}
+
+/// Writes `DIR/events/<account>.jsonl` (EventBridge envelopes), `DIR/history/<account>.jsonl`
+/// for the accounts with history, the first account's records again as CloudTrail S3 log files
+/// under `DIR/s3/AWSLogs/…`, and `DIR/labels.jsonl`.
+pub fn write(sim: &Simulation, out: &Path) -> std::io::Result<Written> {
+    let mut written = Written::default();
+    let mut files = EnvelopeFiles::new(out, sim.start)?;
+    for r in &sim.records {
+        files.write(r, &mut written)?;
+    }
+    files.finish()?;
     if let Some(first) = sim.accounts.first() {
         written.s3_files = write_s3_logs(
             sim.records.iter().filter(|r| &r.account == first),
@@ -988,8 +1045,6 @@ fn write_labels(labels: &[Label], out: &Path) -> std::io::Result<usize> {
 /// memory of one account's records (a year of fifty accounts is a million events).
 pub fn generate_and_write(options: &SimulateOptions, out: &Path) -> std::io::Result<Written> {
     let start = simulation_start();
-    let events_dir = out.join("events");
-    std::fs::create_dir_all(&events_dir)?;
     let mut written = Written::default();
     let mut labels = Vec::new();
     for i in 0..options.accounts {
@@ -999,15 +1054,11 @@ pub fn generate_and_write(options: &SimulateOptions, out: &Path) -> std::io::Res
         let Some(account) = records.first().map(|r| r.account.clone()) else {
             continue;
         };
-        let path = events_dir.join(format!("{account}.jsonl"));
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let mut files = EnvelopeFiles::new(out, start)?;
         for r in &records {
-            serde_json::to_writer(&mut f, &envelope(r))?;
-            f.write_all(b"\n")?;
+            files.write(r, &mut written)?;
         }
-        f.flush()?;
-        written.envelope_files.push(path);
-        written.events += records.len();
+        files.finish()?;
         if i == 0 {
             written.s3_files = write_s3_logs(records.iter(), &account, out)?;
         }

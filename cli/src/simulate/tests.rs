@@ -8,6 +8,7 @@ fn small() -> SimulateOptions {
         days: 10,
         accounts: 2,
         noise_per_day: 5,
+        history_days: 0,
     }
 }
 
@@ -211,4 +212,40 @@ fn backups_touch_owned_resources_and_drift_labels_follow_their_creation() {
         );
     }
     assert!(sim.labels.iter().any(|l| l.product == COST));
+}
+
+/// Every other account has run since before it connected: its history is written apart and
+/// holds no label; the others have none.
+#[test]
+fn accounts_with_history_write_it_apart_and_it_holds_no_label() {
+    let options = SimulateOptions {
+        history_days: 20,
+        ..small()
+    };
+    let sim = generate(&options);
+    let with_history: BTreeSet<&str> = sim
+        .records
+        .iter()
+        .filter(|r| r.time < sim.start)
+        .map(|r| r.account.as_str())
+        .collect();
+    assert_eq!(with_history.len(), 1, "{with_history:?}");
+    assert!(!with_history.contains(sim.accounts[0].as_str()));
+    let earliest = sim.records.iter().map(|r| r.time).min().unwrap();
+    assert!(earliest < sim.start - chrono::Duration::days(19));
+    assert!(sim.labels.iter().all(|l| l.event_time >= sim.start));
+    let dir = std::env::temp_dir().join(format!("dd0c-sim-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let w = write(&sim, &dir).expect("written");
+    assert_eq!(w.history_files.len(), 1);
+    assert_eq!(w.events + w.history_events, sim.records.len());
+    let history = crate::input::read_inputs(&[dir.join("history")]);
+    assert_eq!(history.records.len(), w.history_events);
+    assert!(history.records.iter().all(|r| r.time.unwrap() < sim.start));
+    let streamed = generate_and_write(&options, &dir.join("streamed")).expect("written");
+    assert_eq!(
+        (streamed.events, streamed.history_events),
+        (w.events, w.history_events)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -59,6 +59,7 @@ fn input(n: usize, seed: u64) -> (Vec<Event>, Vec<String>) {
         days: 28,
         accounts,
         noise_per_day: 40,
+        history_days: 0,
     };
     let per_account = generate(&options(1)).records.len().max(1);
     let accounts = (n / per_account + 1).max(2) as u32;

@@ -73,7 +73,7 @@ impl Pause for SleepPause {
 }
 
 /// The scorer's quiet fold, as the normalizer's history sink.
-struct QuietScorer<'a>(&'a Scorer);
+pub struct QuietScorer<'a>(pub &'a Scorer);
 
 #[async_trait]
 impl CostSink for QuietScorer<'_> {

@@ -187,11 +187,23 @@ pub(crate) struct Tracked {
     pub events: Vec<BusEvent>,
 }
 
+/// How much of a record [`track`] acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tracking {
+    /// A live record: history, ownership, drift and its resolution.
+    Live,
+    /// A record of the account's history from before it connected (the backfill): only what IaC
+    /// owns is learnt. What anyone changed then is nothing anyone can act on now, so it is
+    /// neither drift nor history.
+    OwnershipOnly,
+}
+
 pub(crate) async fn track(
     table: &dyn Table,
     _clock: &dyn Clock,
     record: &CloudTrailRecord,
     link: &AccountLink,
+    tracking: Tracking,
 ) -> Result<Tracked, HandlerError> {
     let extracted = extract(record);
     if extracted.is_empty() {
@@ -252,6 +264,41 @@ pub(crate) async fn track(
             class,
             managed_by: managed_by.clone(),
         };
+        if tracking == Tracking::OwnershipOnly {
+            if class == ChangeClass::Iac {
+                let newer = managed
+                    .as_ref()
+                    .filter(|m| m.last_iac_change_at > record.event_time);
+                let managed_by = match newer {
+                    Some(m) => m.managed_by.clone(),
+                    None => managed_by.unwrap_or(ManagedBy {
+                        tool,
+                        identity: identity.clone(),
+                        stack: None,
+                    }),
+                };
+                let resource = ManagedResource {
+                    tenant_id: tenant.to_owned(),
+                    account_id: account.to_owned(),
+                    resource_type: resource_type.clone(),
+                    resource_id: resource_id.clone(),
+                    managed_by,
+                    // History arrives newest first: ownership dates from the oldest IaC write.
+                    managed_since: managed.as_ref().map_or(record.event_time, |m| {
+                        m.managed_since.min(record.event_time)
+                    }),
+                    last_iac_event_id: newer
+                        .map_or_else(|| record.event_id.clone(), |m| m.last_iac_event_id.clone()),
+                    last_iac_change_at: managed.as_ref().map_or(record.event_time, |m| {
+                        m.last_iac_change_at.max(record.event_time)
+                    }),
+                    address: managed.as_ref().and_then(|m| m.address.clone()),
+                    tags: iac_tags(managed.as_ref(), creates, record, &change.changes),
+                };
+                entity::resource::put_managed_resource(table, &resource).await?;
+            }
+            continue;
+        }
         entity::resource::record_change_event(table, &change, ttl).await?;
         changes_recorded.push(change.clone());
         let open: Vec<StoredDrift> = if matches!(class, ChangeClass::Iac | ChangeClass::Drift) {

@@ -64,8 +64,9 @@ pub trait CostSink: Send + Sync {
 enum Delivery<'a> {
     /// Live: drift tracked, domain events published (scored, classified, notified).
     Live,
-    /// History: cost events handed to the sink, no drift (changes made before dd0c watched
-    /// the account are nothing anyone can act on now), nothing published.
+    /// History: cost events handed to the sink, what IaC owns learnt but no drift (changes
+    /// made before dd0c watched the account are nothing anyone can act on now), nothing
+    /// published.
     History(&'a dyn CostSink),
 }
 
@@ -199,10 +200,19 @@ impl Normalizer {
             .await
             .map_err(resolve_failed)?;
         let normalized = catalogue::normalize_with(&record, tenant, &account, &facts);
-        if let Delivery::Live = delivery {
-            let tracked =
-                crate::drift::track(self.table.as_ref(), self.clock.as_ref(), &record, &link)
-                    .await?;
+        let tracking = match delivery {
+            Delivery::Live => crate::drift::Tracking::Live,
+            Delivery::History(_) => crate::drift::Tracking::OwnershipOnly,
+        };
+        let tracked = crate::drift::track(
+            self.table.as_ref(),
+            self.clock.as_ref(),
+            &record,
+            &link,
+            tracking,
+        )
+        .await?;
+        {
             if !tracked.events.is_empty() {
                 self.bus.publish(tracked.events).await?;
             }

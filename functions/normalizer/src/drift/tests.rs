@@ -533,7 +533,7 @@ fn changes(tracked: &Tracked) -> Vec<ChangeEvent> {
 async fn demo_pair_terraform_then_console_is_drift() {
     let (table, clock) = setup();
     let records = demo();
-    let created = track(table.as_ref(), &clock, &records[0], &link())
+    let created = track(table.as_ref(), &clock, &records[0], &link(), Tracking::Live)
         .await
         .unwrap();
     assert_eq!(changes(&created)[0].class, ChangeClass::Iac);
@@ -553,7 +553,7 @@ async fn demo_pair_terraform_then_console_is_drift() {
         "arn:aws:iam::111122223333:role/terraform-deployer"
     );
 
-    let events = track(table.as_ref(), &clock, &records[1], &link())
+    let events = track(table.as_ref(), &clock, &records[1], &link(), Tracking::Live)
         .await
         .unwrap();
     assert_eq!(changes(&events)[0].class, ChangeClass::Drift);
@@ -565,7 +565,7 @@ async fn demo_pair_terraform_then_console_is_drift() {
     assert!(actor.mfa);
     assert_eq!(actor.ip.as_deref(), Some("203.0.113.77"));
     // A redelivery finds the same drift, stored once.
-    let again = track(table.as_ref(), &clock, &records[1], &link())
+    let again = track(table.as_ref(), &clock, &records[1], &link(), Tracking::Live)
         .await
         .unwrap();
     assert_eq!(drifts(&again)[0].id, drift.id);
@@ -588,10 +588,12 @@ async fn real_terraform_group_then_script_opening_ssh_is_drift() {
     let ssh = real("AuthorizeSecurityGroupIngress", |r| {
         r["requestParameters"]["cidrIp"].is_string()
     });
-    track(table.as_ref(), &clock, &create, &link())
+    track(table.as_ref(), &clock, &create, &link(), Tracking::Live)
         .await
         .unwrap();
-    let events = track(table.as_ref(), &clock, &ssh, &link()).await.unwrap();
+    let events = track(table.as_ref(), &clock, &ssh, &link(), Tracking::Live)
+        .await
+        .unwrap();
     let drift = drifts(&events);
     assert_eq!(
         drift.len(),
@@ -605,7 +607,7 @@ async fn real_terraform_group_then_script_opening_ssh_is_drift() {
 async fn aws_service_changes_are_automated_not_drift() {
     let (table, clock) = setup();
     let records = demo();
-    track(table.as_ref(), &clock, &records[0], &link())
+    track(table.as_ref(), &clock, &records[0], &link(), Tracking::Live)
         .await
         .unwrap();
     let asg = synthetic(
@@ -616,7 +618,9 @@ async fn aws_service_changes_are_automated_not_drift() {
         json!({"type": "AWSService", "invokedBy": "autoscaling.amazonaws.com"}),
         "autoscaling.amazonaws.com",
     );
-    let events = track(table.as_ref(), &clock, &asg, &link()).await.unwrap();
+    let events = track(table.as_ref(), &clock, &asg, &link(), Tracking::Live)
+        .await
+        .unwrap();
     assert_eq!(changes(&events)[0].class, ChangeClass::Automated);
     assert!(drifts(&events).is_empty());
 }
@@ -629,6 +633,7 @@ async fn console_change_to_console_resource_is_not_drift() {
         &clock,
         &console("ec2", "AuthorizeSecurityGroupIngress", json!({"groupId": "sg-9", "cidrIp": "0.0.0.0/0", "fromPort": 22, "toPort": 22, "ipProtocol": "tcp"})),
         &link(),
+        Tracking::Live,
     )
     .await
     .unwrap();
@@ -640,11 +645,11 @@ async fn console_change_to_console_resource_is_not_drift() {
 async fn iac_change_resolves_open_drift() {
     let (table, clock) = setup();
     let records = demo();
-    track(table.as_ref(), &clock, &records[0], &link())
+    track(table.as_ref(), &clock, &records[0], &link(), Tracking::Live)
         .await
         .unwrap();
     let opened = drifts(
-        track(table.as_ref(), &clock, &records[1], &link())
+        track(table.as_ref(), &clock, &records[1], &link(), Tracking::Live)
             .await
             .unwrap(),
     )
@@ -655,7 +660,7 @@ async fn iac_change_resolves_open_drift() {
     apply.request_parameters = Some(
         json!({"groupId": "sg-0123456789abcdef0", "cidrIp": "0.0.0.0/0", "fromPort": 22, "toPort": 22, "ipProtocol": "tcp"}),
     );
-    let events = track(table.as_ref(), &clock, &apply, &link())
+    let events = track(table.as_ref(), &clock, &apply, &link(), Tracking::Live)
         .await
         .unwrap();
     let resolved = drifts(&events).remove(0);
@@ -677,10 +682,10 @@ async fn iac_change_resolves_open_drift() {
 async fn console_revert_resolves_the_drift_it_undoes() {
     let (table, clock) = setup();
     let records = demo();
-    track(table.as_ref(), &clock, &records[0], &link())
+    track(table.as_ref(), &clock, &records[0], &link(), Tracking::Live)
         .await
         .unwrap();
-    track(table.as_ref(), &clock, &records[1], &link())
+    track(table.as_ref(), &clock, &records[1], &link(), Tracking::Live)
         .await
         .unwrap();
     let revert = console(
@@ -688,7 +693,7 @@ async fn console_revert_resolves_the_drift_it_undoes() {
         "RevokeSecurityGroupIngress",
         json!({"groupId": "sg-0123456789abcdef0", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
     );
-    let events = track(table.as_ref(), &clock, &revert, &link())
+    let events = track(table.as_ref(), &clock, &revert, &link(), Tracking::Live)
         .await
         .unwrap();
     let d = drifts(&events);
@@ -720,7 +725,7 @@ async fn configured_deployer_role_owns_what_it_changes_and_stack_tags_name_the_s
         deployer,
         "aws-sdk-go-v2/1.25",
     );
-    let events = track(table.as_ref(), &clock, &create, &link())
+    let events = track(table.as_ref(), &clock, &create, &link(), Tracking::Live)
         .await
         .unwrap();
     assert_eq!(changes(&events)[0].class, ChangeClass::Iac);
@@ -744,7 +749,9 @@ async fn configured_deployer_role_owns_what_it_changes_and_stack_tags_name_the_s
         json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/cfn-exec/AWSCloudFormation", "invokedBy": "cloudformation.amazonaws.com"}),
         "cloudformation.amazonaws.com",
     );
-    track(table.as_ref(), &clock, &cfn, &link()).await.unwrap();
+    track(table.as_ref(), &clock, &cfn, &link(), Tracking::Live)
+        .await
+        .unwrap();
     let m =
         entity::resource::managed_resource(table.as_ref(), TENANT, "ec2:security-group", "sg-8")
             .await
@@ -806,10 +813,10 @@ fn report_json(received: &str, resource_id: Option<&str>) -> String {
 async fn report_is_attributed_to_the_cloudtrail_change_within_the_window() {
     let (table, clock) = setup();
     let records = demo();
-    track(table.as_ref(), &clock, &records[0], &link())
+    track(table.as_ref(), &clock, &records[0], &link(), Tracking::Live)
         .await
         .unwrap();
-    track(table.as_ref(), &clock, &records[1], &link())
+    track(table.as_ref(), &clock, &records[1], &link(), Tracking::Live)
         .await
         .unwrap();
     let raw = RawValue::from_string(report_json(
@@ -886,11 +893,11 @@ async fn real_console_delete_of_a_terraform_database_is_drift() {
         r["requestParameters"]["dBInstanceIdentifier"] == db
             && r["sessionCredentialFromConsole"] == "true"
     });
-    let created = track(table.as_ref(), &clock, &create, &link())
+    let created = track(table.as_ref(), &clock, &create, &link(), Tracking::Live)
         .await
         .unwrap();
     assert_eq!(changes(&created)[0].class, ChangeClass::Iac);
-    let events = track(table.as_ref(), &clock, &delete, &link())
+    let events = track(table.as_ref(), &clock, &delete, &link(), Tracking::Live)
         .await
         .unwrap();
     let d = drifts(&events);
@@ -913,4 +920,49 @@ fn terminate_instances_removes_each_instance() {
     assert_eq!(e.len(), 2);
     assert_eq!(e[1].resource_id, "i-2");
     assert_eq!(e[0].changes[0].old, json!("exists"));
+}
+
+/// History (the backfill) teaches what IaC owns: a Terraform creation before the connection
+/// makes the group managed, so the first console change after it is drift. A change in the
+/// history itself is neither drift nor kept as a change.
+#[tokio::test]
+async fn history_learns_what_iac_owns_and_nothing_else() {
+    let (table, clock) = setup();
+    let records = demo();
+    let created = track(
+        table.as_ref(),
+        &clock,
+        &records[0],
+        &link(),
+        Tracking::OwnershipOnly,
+    )
+    .await
+    .unwrap();
+    assert!(created.changes.is_empty() && created.events.is_empty());
+    let managed = entity::resource::managed_resource(
+        table.as_ref(),
+        TENANT,
+        "ec2:security-group",
+        "sg-0123456789abcdef0",
+    )
+    .await
+    .unwrap()
+    .expect("ownership learnt from history");
+    assert_eq!(managed.managed_by.tool, Some(IacTool::Terraform));
+    assert_eq!(managed.tags.get("env").map(String::as_str), Some("prod"));
+    let in_history = track(
+        table.as_ref(),
+        &clock,
+        &records[1],
+        &link(),
+        Tracking::OwnershipOnly,
+    )
+    .await
+    .unwrap();
+    assert!(in_history.events.is_empty() && in_history.changes.is_empty());
+    let live = track(table.as_ref(), &clock, &records[1], &link(), Tracking::Live)
+        .await
+        .unwrap();
+    assert_eq!(changes(&live)[0].class, ChangeClass::Drift);
+    assert_eq!(drifts(&live).len(), 1);
 }
