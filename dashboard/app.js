@@ -841,9 +841,33 @@
       status);
   }
 
+  // While the tenant's alerts are paused (panic mode: `/dd0c pause`, or PUT /v1/policies),
+  // every page says so, with a way to resume when the pause is the tenant's own.
+  async function pausedBanner() {
+    const el = document.getElementById('paused');
+    let policies;
+    try { policies = await api('GET', '/v1/policies'); } catch (e) { return; }
+    const own = (policies.overrides && policies.overrides.tenant) || {};
+    const everyone = Boolean(policies.system && policies.system.panic_mode);
+    if (!everyone && own.panic_mode !== true) { el.hidden = true; el.replaceChildren(); return; }
+    const resume = own.panic_mode === true ? h('button', { type: 'button', class: 'btn', id: 'resume-alerts', onclick: async () => {
+      const next = Object.assign({}, own);
+      delete next.panic_mode;
+      try { await api('PUT', '/v1/policies', { tenant: next }); await pausedBanner(); } catch (e) { banner(e.message, 'error'); }
+    } }, 'Resume alerts') : null;
+    el.replaceChildren(
+      h('strong', {}, 'Alerts are paused.'),
+      h('span', {}, everyone
+        ? ' dd0c\'s operator has paused alerting for everyone. Findings are still scored and recorded here and in the digest.'
+        : ' Findings are still scored and recorded here and in the daily digest; nothing is posted to Slack until you resume (or /dd0c resume).'),
+      resume);
+    el.hidden = false;
+  }
+
   // ---------------------------------------------------------------- router
   async function route() {
     banner(null);
+    pausedBanner();
     const raw = location.hash.replace(/^#/, '') || '/';
     const [path, query] = raw.split('?');
     const params = new URLSearchParams(query || '');

@@ -205,6 +205,22 @@ async function main() {
       await page.screenshot({ path: path.join(SHOTS, 'api-keys.png'), fullPage: true });
     });
 
+    await step('while alerts are paused every page says so, and "Resume alerts" lifts the pause', async () => {
+      await page.goto(BASE + '/#/api-keys');
+      assert.ok(await page.locator('#paused').isHidden(), 'a paused banner while nothing is paused');
+      await api('PUT', '/v1/policies', { tenant: { panic_mode: true } });
+      await page.goto(BASE + '/#/stacks');
+      await page.reload();
+      const banner = page.locator('#paused');
+      await banner.waitFor({ state: 'visible', timeout: TIMEOUT });
+      assert.match(await banner.innerText(), /Alerts are paused\./);
+      await page.screenshot({ path: path.join(SHOTS, 'paused.png'), fullPage: true });
+      await page.getByRole('button', { name: 'Resume alerts' }).click();
+      await banner.waitFor({ state: 'hidden', timeout: TIMEOUT });
+      const policies = await api('GET', '/v1/policies');
+      assert.notStrictEqual((policies.overrides.tenant || {}).panic_mode, true, 'still paused after Resume');
+    });
+
     await step('Slack page saves the digest time and names a bad time zone', async () => {
       await page.goto(BASE + '/#/slack');
       await page.locator('#slack-settings').waitFor();

@@ -679,20 +679,28 @@ fn a_multi_terabyte_volume_is_a_warning_by_its_scale_against_the_average() {
 fn established_automation_is_routine_whatever_type_it_picks_within_three_times_the_largest() {
     const JOB: &str = "arn:aws:sts::111111111111:assumed-role/batch-runner/nightly-7f3a";
     const JOB_ROLE: &str = "arn:aws:iam::111111111111:role/batch-runner";
-    let mut item = Item::new();
-    let long_ago = AttrValue::S(time_key(&(now() - Duration::days(30))));
-    item.insert("count".into(), AttrValue::N(60.0));
-    item.insert("sum".into(), AttrValue::N(90.0));
-    item.insert("sum_sq".into(), AttrValue::N(59.0 + 60.0 * 1.5 * 1.5));
-    item.insert("max".into(), AttrValue::N(3.4));
-    item.insert("actors".into(), AttrValue::string_set([ALICE, JOB_ROLE]));
-    item.insert("regions".into(), AttrValue::string_set(["us-east-1"]));
-    item.insert("skus".into(), AttrValue::string_set(["c5.4xlarge"]));
-    item.insert("first_seen".into(), long_ago.clone());
-    for (kind, value) in [("actor", ALICE), ("actor", JOB_ROLE), ("sku", "c5.4xlarge")] {
-        item.insert(first_seen_attribute(kind, value), long_ago.clone());
-    }
-    let kind = Baseline::from_item(Some(item));
+    // 60 launches, the largest $3.40/hr; `actors` known to the type for 30 days.
+    let known_to_type = |actors: &[&str]| {
+        let mut item = Item::new();
+        let long_ago = AttrValue::S(time_key(&(now() - Duration::days(30))));
+        item.insert("count".into(), AttrValue::N(60.0));
+        item.insert("sum".into(), AttrValue::N(90.0));
+        item.insert("sum_sq".into(), AttrValue::N(59.0 + 60.0 * 1.5 * 1.5));
+        item.insert("max".into(), AttrValue::N(3.4));
+        item.insert(
+            "actors".into(),
+            AttrValue::string_set(actors.iter().copied()),
+        );
+        item.insert("regions".into(), AttrValue::string_set(["us-east-1"]));
+        item.insert("skus".into(), AttrValue::string_set(["c5.4xlarge"]));
+        item.insert("first_seen".into(), long_ago.clone());
+        item.insert(first_seen_attribute("sku", "c5.4xlarge"), long_ago.clone());
+        for a in actors {
+            item.insert(first_seen_attribute("actor", a), long_ago.clone());
+        }
+        Baseline::from_item(Some(item))
+    };
+    let kind = known_to_type(&[ALICE, JOB_ROLE]);
     let job = |hourly: f64, sku: &str| CostEvent {
         actor: Actor {
             arn: JOB.into(),
@@ -717,6 +725,22 @@ fn established_automation_is_routine_whatever_type_it_picks_within_three_times_t
     assert!(assess(&person, &mature(&kind, &kind)).unwrap().severity >= Severity::Warning);
     let gpus = assess(&job(24.48, "p3.16xlarge"), &mature(&kind, &kind)).unwrap();
     assert!(gpus.severity >= Severity::Warning, "{gpus:?}");
+    // A person federated into a role (a session named by e-mail) is no automation: the same
+    // new type at the same cost is not routine for them, though the role is known.
+    const PERSON: &str = "arn:aws:sts::111111111111:assumed-role/batch-runner/bob@example.com";
+    let person_in_role = CostEvent {
+        actor: Actor {
+            arn: PERSON.into(),
+            name: "bob@example.com".into(),
+            kind: ActorKind::AssumedRole,
+            source: Source::Sdk,
+            ..console_user()
+        },
+        ..event(7.65, "c5.9xlarge", "us-east-1", PERSON)
+    };
+    let known = known_to_type(&[ALICE, JOB_ROLE, PERSON]);
+    let a = assess(&person_in_role, &mature(&known, &known)).unwrap();
+    assert!(a.severity >= Severity::Warning, "{a:?}");
 }
 
 /// Terraform applies many resources at once: its burst is no novelty for the table, so its
