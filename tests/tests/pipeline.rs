@@ -246,6 +246,7 @@ async fn replay_of_a_real_dataset_completes_and_counts_every_skip() {
         quiet: true,
         cost: None,
         demo_stacks: false,
+        history: None,
     };
     let summary = replay(&options, Arc::new(RecordingChat::default()))
         .await
