@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use dd0c_shared::chat::ChatMessage;
-use dd0c_shared::finding_actions::{self, FindingAction};
+use dd0c_shared::finding_actions::FindingAction;
 use dd0c_shared::http::{HttpRequest, HttpResponse};
 use dd0c_shared::slack::blocks::{self, summary};
 use serde_json::{json, Value};
@@ -196,10 +196,7 @@ impl SlackApp {
             trigger_id,
         } = origin;
         let now = self.clock.now();
-        let who = finding_actions::Actor {
-            user: format!("slack:{user}"),
-            via: "slack".into(),
-        };
+        let who = crate::reply::slack_actor(user);
         let table = self.table.as_ref();
         let state = match action_id {
             "mark_expected" => {

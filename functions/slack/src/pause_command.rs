@@ -1,14 +1,14 @@
 //! `/dd0c pause` and `/dd0c resume`: all of a tenant's alerts held (panic mode in its policy
 //! override) or let through again; findings are still scored and recorded. Audited.
 
-use dd0c_shared::finding_actions::{self, Actor};
+use dd0c_shared::finding_actions;
 use dd0c_shared::governance::{self, Policy};
 use dd0c_shared::http::HttpResponse;
 use dd0c_shared::store::StoreError;
 use serde_json::json;
 
 use crate::app::SlackApp;
-use crate::reply::{ephemeral, section};
+use crate::reply::{ephemeral, section, slack_actor};
 
 impl SlackApp {
     pub(crate) async fn pause(
@@ -20,14 +20,7 @@ impl SlackApp {
         let system =
             Policy::system().map_err(|e| StoreError::Invalid(format!("the system policy: {e}")))?;
         let now = self.clock.now();
-        let who = Actor {
-            user: if user.is_empty() {
-                "slack user".into()
-            } else {
-                format!("slack:{user}")
-            },
-            via: "slack".into(),
-        };
+        let who = slack_actor(user);
         let table = self.table.as_ref();
         let now_paused =
             match governance::store::set_paused(table, &system, tenant, paused, &who.user, now)

@@ -19,3 +19,15 @@ pub(crate) fn section(text: &str) -> Value {
 pub(crate) fn form(body: &[u8]) -> std::collections::BTreeMap<String, String> {
     HttpRequest::parse_query(&String::from_utf8_lossy(body))
 }
+
+/// Who acted, for the audit trail: the Slack user who clicked or typed.
+pub(crate) fn slack_actor(user: &str) -> dd0c_shared::finding_actions::Actor {
+    dd0c_shared::finding_actions::Actor {
+        user: if user.is_empty() {
+            "slack user".into()
+        } else {
+            format!("slack:{user}")
+        },
+        via: "slack".into(),
+    }
+}

@@ -2,14 +2,15 @@
 //! set from Slack as from the API (`PATCH /v1/stacks/{id}`), audited.
 
 use dd0c_shared::entity::stack::{self, DeclarationChange};
-use dd0c_shared::finding_actions::{self, Actor};
+use dd0c_shared::finding_actions;
 use dd0c_shared::http::HttpResponse;
 use dd0c_shared::slack::blocks::escape_mrkdwn;
+use dd0c_shared::slack::settings::valid_channel;
 use dd0c_shared::store::StoreError;
 use serde_json::json;
 
 use crate::app::SlackApp;
-use crate::reply::{ephemeral, section};
+use crate::reply::{ephemeral, section, slack_actor};
 
 pub const STACK_HELP: &str = "• `/dd0c stack <stack> owner @person|none`, `channel #channel|none`, `watch on|off`: who owns a stack, where its alerts go, whether its drift alerts";
 
@@ -21,24 +22,6 @@ fn unwrap_reference(word: &str, sigil: char) -> String {
         .and_then(|w| w.strip_prefix(sigil))
         .map(|w| w.split('|').next().unwrap_or(w).to_owned())
         .unwrap_or_else(|| word.to_owned())
-}
-
-fn valid_channel(c: &str) -> bool {
-    match c.strip_prefix('#') {
-        Some(name) => {
-            !name.is_empty()
-                && name.len() <= 80
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b))
-        }
-        None => {
-            (9..=20).contains(&c.len())
-                && matches!(c.as_bytes()[0], b'C' | b'G')
-                && c.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        }
-    }
 }
 
 /// The change `words` (after the stack) ask for, or what is wrong with them.
@@ -120,14 +103,7 @@ impl SlackApp {
                 escape_mrkdwn(stack_id)
             )));
         };
-        let who = Actor {
-            user: if user.is_empty() {
-                "slack user".into()
-            } else {
-                format!("slack:{user}")
-            },
-            via: "slack".into(),
-        };
+        let who = slack_actor(user);
         finding_actions::append_audit(
             table,
             &finding_actions::audit_entry(

@@ -42,6 +42,26 @@ pub struct SlackSettings {
     pub routing_version: u64,
 }
 
+/// A channel as Slack allows it: `#name` (at most 80 lower-case letters, digits, `-`, `_`) or a
+/// channel id (`C…`, `G…`).
+pub fn valid_channel(c: &str) -> bool {
+    match c.strip_prefix('#') {
+        Some(name) => {
+            !name.is_empty()
+                && name.len() <= 80
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b))
+        }
+        None => {
+            (9..=20).contains(&c.len())
+                && matches!(c.as_bytes()[0], b'C' | b'G')
+                && c.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        }
+    }
+}
+
 /// The digest goes out at 09:00 in the tenant's time zone unless the tenant chose an hour.
 pub const DEFAULT_DIGEST_HOUR: u8 = 9;
 

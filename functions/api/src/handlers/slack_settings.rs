@@ -4,7 +4,9 @@ use serde_json::json;
 
 use dd0c_shared::http::HttpResponse;
 use dd0c_shared::slack::install as slack_install;
-use dd0c_shared::slack::settings::{self as slack_settings, InstallationStatus, SlackSettings};
+use dd0c_shared::slack::settings::{
+    self as slack_settings, valid_channel, InstallationStatus, SlackSettings,
+};
 
 use super::Ctx;
 use crate::error::{json_body, ApiError};
@@ -121,25 +123,6 @@ fn routing_change(
         },
         mention_tag: tag("mention_tag", &body.mention_tag, &current.mention_tag)?,
     }))
-}
-
-/// `#name` (Slack's rules: lower case, digits, `-`, `_`, at most 80) or a channel id.
-fn valid_channel(c: &str) -> bool {
-    match c.strip_prefix('#') {
-        Some(name) => {
-            !name.is_empty()
-                && name.len() <= 80
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_".contains(&b))
-        }
-        None => {
-            (9..=20).contains(&c.len())
-                && matches!(c.as_bytes()[0], b'C' | b'G')
-                && c.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        }
-    }
 }
 
 pub(super) async fn slack_settings_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {

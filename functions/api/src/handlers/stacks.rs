@@ -138,7 +138,7 @@ pub(super) async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError>
         }
     }
     if let Some(channel) = &body.slack_channel {
-        if !channel.is_empty() && !valid_channel(channel) {
+        if !channel.is_empty() && !dd0c_shared::slack::settings::valid_channel(channel) {
             return Err(ApiError::bad_request(
                 "slack_channel",
                 "a channel name (#name: lowercase letters, digits, - and _) or a channel id (C…)",
@@ -159,28 +159,6 @@ pub(super) async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError>
     };
     ctx.audit("stack.update", &id, json!({})).await?;
     Ok(HttpResponse::json(200, &StackView::from(&changed)))
-}
-
-/// `#name` as Slack allows it (at most 80 lowercase letters, digits, `-`, `_`) or a channel
-/// id (`C…`, `G…`).
-fn valid_channel(channel: &str) -> bool {
-    match channel.strip_prefix('#') {
-        Some(name) => {
-            !name.is_empty()
-                && name.len() <= 80
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        }
-        None => {
-            channel.len() >= 9
-                && channel.len() <= 20
-                && (channel.starts_with('C') || channel.starts_with('G'))
-                && channel
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        }
-    }
 }
 
 /// `GET /v1/stacks/{id}`: the stack with its owner, channel, drift score, resources and
