@@ -21,6 +21,7 @@ use dd0c_shared::domain::actor::Actor;
 use dd0c_shared::domain::drift::{
     drift_finding_id, resource_type_for_iac, AttributeChange, ChangeClass, ChangeEvent, DriftEvent,
     DriftEventKind, DriftReport, DriftStatus, ManagedBy, ManagedResource, DRIFT_EVENT_DETAIL_TYPE,
+    STATE_IMPORT_EVENT_ID,
 };
 use dd0c_shared::domain::{CloudTrailRecord, IacTool, Source};
 use dd0c_shared::entity::{self, account::DriftSettings, drift_event::StoredDrift};
@@ -105,6 +106,44 @@ fn stack_of(
             _ => None,
         })
         .or_else(|| previous.and_then(|p| p.managed_by.stack.clone()))
+}
+
+/// Who applies the IaC of a write: what the resource was known to be managed by, else the
+/// writing identity and its tool.
+fn iac_writer(known: Option<ManagedBy>, tool: Option<IacTool>, identity: &str) -> ManagedBy {
+    known.unwrap_or(ManagedBy {
+        tool,
+        identity: identity.to_owned(),
+        stack: None,
+    })
+}
+
+/// What IaC owns after one of its writes (`change`), whatever order writes arrive in (the
+/// backfill reads history newest first): ownership dates from the oldest write; the owner and
+/// the last write are the newest write's (decision 0320).
+fn owned_after_iac_write(
+    managed: Option<&ManagedResource>,
+    writer: ManagedBy,
+    change: &ChangeEvent,
+    tags: BTreeMap<String, String>,
+) -> ManagedResource {
+    let t = change.event_time;
+    // A state import's placeholder is no write with a time: the first write seen replaces it.
+    let newer = managed
+        .filter(|m| m.last_iac_change_at > t && m.last_iac_event_id != STATE_IMPORT_EVENT_ID);
+    ManagedResource {
+        tenant_id: change.tenant_id.clone(),
+        account_id: change.account_id.clone(),
+        resource_type: change.resource_type.clone(),
+        resource_id: change.resource_id.clone(),
+        managed_by: newer.map_or(writer, |m| m.managed_by.clone()),
+        managed_since: managed.map_or(t, |m| m.managed_since.min(t)),
+        last_iac_event_id: newer
+            .map_or_else(|| change.event_id.clone(), |m| m.last_iac_event_id.clone()),
+        last_iac_change_at: newer.map_or(t, |m| m.last_iac_change_at),
+        address: managed.and_then(|m| m.address.clone()),
+        tags,
+    }
 }
 
 /// The tags IaC gives a resource: what it had, the request's tags when this call created it,
@@ -266,35 +305,9 @@ pub(crate) async fn track(
         };
         if tracking == Tracking::OwnershipOnly {
             if class == ChangeClass::Iac {
-                let newer = managed
-                    .as_ref()
-                    .filter(|m| m.last_iac_change_at > record.event_time);
-                let managed_by = match newer {
-                    Some(m) => m.managed_by.clone(),
-                    None => managed_by.unwrap_or(ManagedBy {
-                        tool,
-                        identity: identity.clone(),
-                        stack: None,
-                    }),
-                };
-                let resource = ManagedResource {
-                    tenant_id: tenant.to_owned(),
-                    account_id: account.to_owned(),
-                    resource_type: resource_type.clone(),
-                    resource_id: resource_id.clone(),
-                    managed_by,
-                    // History arrives newest first: ownership dates from the oldest IaC write.
-                    managed_since: managed.as_ref().map_or(record.event_time, |m| {
-                        m.managed_since.min(record.event_time)
-                    }),
-                    last_iac_event_id: newer
-                        .map_or_else(|| record.event_id.clone(), |m| m.last_iac_event_id.clone()),
-                    last_iac_change_at: managed.as_ref().map_or(record.event_time, |m| {
-                        m.last_iac_change_at.max(record.event_time)
-                    }),
-                    address: managed.as_ref().and_then(|m| m.address.clone()),
-                    tags: iac_tags(managed.as_ref(), creates, record, &change.changes),
-                };
+                let tags = iac_tags(managed.as_ref(), creates, record, &change.changes);
+                let writer = iac_writer(managed_by, tool, &identity);
+                let resource = owned_after_iac_write(managed.as_ref(), writer, &change, tags);
                 entity::resource::put_managed_resource(table, &resource).await?;
             }
             continue;
@@ -314,28 +327,18 @@ pub(crate) async fn track(
         };
         match class {
             ChangeClass::Iac => {
-                let managed_by = managed_by.unwrap_or(ManagedBy {
-                    tool,
-                    identity: identity.clone(),
-                    stack: None,
-                });
-                let resource = ManagedResource {
-                    tenant_id: tenant.to_owned(),
-                    account_id: account.to_owned(),
-                    resource_type: resource_type.clone(),
-                    resource_id: resource_id.clone(),
-                    managed_by: managed_by.clone(),
-                    managed_since: managed
-                        .as_ref()
-                        .map_or(record.event_time, |m| m.managed_since),
-                    last_iac_event_id: record.event_id.clone(),
-                    last_iac_change_at: record.event_time,
-                    address: managed.as_ref().and_then(|m| m.address.clone()),
-                    tags: iac_tags(managed.as_ref(), creates, record, &change.changes),
-                };
+                let tags = iac_tags(managed.as_ref(), creates, record, &change.changes);
+                let writer = iac_writer(managed_by, tool, &identity);
+                let resource = owned_after_iac_write(managed.as_ref(), writer, &change, tags);
                 entity::resource::put_managed_resource(table, &resource).await?;
-                if let Some(resolved) =
-                    resolve(table, &open, &change, "iac_reapplied", managed_by.stack).await?
+                if let Some(resolved) = resolve(
+                    table,
+                    &open,
+                    &change,
+                    "iac_reapplied",
+                    resource.managed_by.stack,
+                )
+                .await?
                 {
                     events.push(bus_event(
                         DRIFT_EVENT_DETAIL_TYPE,

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::domain::drift::Stack;
 use crate::domain::Finding;
 
-use super::settings::SlackSettings;
+use super::settings::{valid_channel, SlackSettings};
 
 /// The channel and the person to mention, and which rule chose each.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,16 +53,6 @@ pub fn finding_tags(finding: &Finding) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// A tag value that names a channel itself: `#name` or a channel id (`C…`, `G…`).
-fn is_channel(value: &str) -> bool {
-    value.starts_with('#')
-        || ((value.starts_with('C') || value.starts_with('G'))
-            && value.len() >= 9
-            && value
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
-}
-
 pub fn route(
     settings: &SlackSettings,
     finding: &Finding,
@@ -76,7 +66,7 @@ pub fn route(
             .tag_channels
             .get(value)
             .cloned()
-            .or_else(|| is_channel(value).then(|| value.clone()))?;
+            .or_else(|| valid_channel(value).then(|| value.clone()))?;
         Some((channel, RouteRule::Tag(key.clone(), value.clone())))
     });
     let stack_name = |s: &Stack| {
@@ -207,6 +197,6 @@ mod tests {
             "#dd0c",
         );
         assert_eq!((r.channel.as_str(), r.mention), ("#prod-account", None));
-        assert!(is_channel("C0123ABCD9") && !is_channel("payments") && !is_channel("Cat"));
+        assert!(valid_channel("C0123ABCD9") && !valid_channel("payments") && !valid_channel("Cat"));
     }
 }
