@@ -36,6 +36,7 @@ SERVICE_PREFIX = {
     "aws_sdk_costexplorer": "ce",
     "aws_sdk_resourcegroupstagging": "tag",
     "aws_sdk_cloudtrail": "cloudtrail",
+    "aws_sdk_cloudformation": "cloudformation",
     "aws_sdk_elasticloadbalancingv2": "elasticloadbalancing",
 }
 
@@ -130,7 +131,20 @@ class RoleActionsMatchTheCode(unittest.TestCase):
         # Guards the parser itself: if the code is restructured, fail here, not silently.
         self.assertEqual(
             set(assumed_role_clients(self.src).values()),
-            {"aws_sdk_ec2", "aws_sdk_rds", "aws_sdk_cloudwatch", "aws_sdk_cloudtrail"},
+            {
+                "aws_sdk_ec2",
+                "aws_sdk_rds",
+                "aws_sdk_cloudwatch",
+                "aws_sdk_cloudtrail",
+                "aws_sdk_cloudformation",
+                "aws_sdk_resourcegroupstagging",
+            },
+        )
+        # The stack discovery (issue 16, item 1) lists stacks and their resources only:
+        # DescribeStacks would return parameters and outputs too.
+        self.assertEqual(
+            {call for client, call in sdk_calls(self.src) if client == "aws_sdk_cloudformation"},
+            {"list_stacks", "list_stack_resources"},
         )
         self.assertIn(("aws_sdk_ec2", "describe_instances"), sdk_calls(self.src))
         # The backfill (issue 12, item 5) reads CloudTrail's event history and nothing else.
@@ -172,8 +186,9 @@ class RoleActionsMatchTheCode(unittest.TestCase):
         )
 
     def test_code_error_labels_name_the_same_actions(self):
-        # classify("ec2:DescribeInstances", e): the labels a denial reports to the customer.
-        labels = set(re.findall(r'classify\(\s*"([a-z0-9-]+:\w+)"', self.src))
+        # classify("ec2:DescribeInstances", e) or classify_regional("tag:GetResources", region,
+        # e): the labels a denial reports to the customer.
+        labels = set(re.findall(r'classify(?:_regional)?\(\s*"([a-z0-9-]+:\w+)"', self.src))
         self.assertEqual({a.lower() for a in labels}, {a.lower() for a in code_actions()})
         self.assertEqual(set(self.allowed()), labels, "write the template's actions as the code labels them")
 

@@ -48,6 +48,7 @@ pub async fn declare_stacks(
         region: "us-east-1".into(),
         state_location: Some("s3://example-terraform-state/web-prod.tfstate".into()),
         enabled: true,
+        ownership_tags: Default::default(),
         created_at: at,
         updated_at: at,
     };

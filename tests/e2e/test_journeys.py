@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
+import subprocess
 import time
 import urllib.parse
 import uuid
@@ -365,3 +367,104 @@ def test_journey_10_a_connected_accounts_history_is_its_baseline_from_the_first_
         assert not any("new account" in r for r in f["reasons"]), f
         assert f["severity"] == "info", f
     assert not alerts_about(cloud, channel, "m5.4xlarge"), cloud.slack.messages(channel=channel)
+
+
+def console_ssh_opened(account: str, group_id: str) -> dict[str, Any]:
+    """Someone opens SSH to the world on a security group from the AWS console."""
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{account}:user/jane", "userName": "jane",
+                         "accountId": account, "principalId": "AIDAEXAMPLEJANE"},
+        "eventTime": iso(now_utc()),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "AuthorizeSecurityGroupIngress",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "userAgent": "AWS Internal",
+        "sessionCredentialFromConsole": "true",
+        "requestParameters": {"groupId": group_id, "ipPermissions": {"items": [{
+            "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+            "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}},
+        "responseElements": {"_return": True},
+        "eventID": str(uuid.uuid4()),
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+    }
+    return envelope(account, record, "aws.ec2")
+
+
+def test_journey_11_an_existing_cloudformation_stack_is_known_before_any_change_to_it(live):
+    """Issue 16, item 1: a stack CloudFormation built before the account connected (in moto,
+    under the customer's account) is read through the read-only role on connect; the console
+    change to its security group is drift on its first event, alerted in the channel with the
+    stack named."""
+    cloud = live
+    user = User(cloud, f"j11-{uuid.uuid4().hex[:6]}@example.com")
+    account = fresh_account()
+    channel = cloud.slack.add_channel(f"j11-alerts-{uuid.uuid4().hex[:4]}")
+    install_slack(user, channel, "T" + uuid.uuid4().hex[:10].upper())
+
+    # Months ago, in the customer's account: a stack with a security group and a bucket.
+    creds = cloud.session.client("sts", endpoint_url=cloud.moto_url, region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="admin")["Credentials"]
+    cfn = cloud.session.client("cloudformation", endpoint_url=cloud.moto_url, region_name="us-east-1",
+                               aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                               aws_session_token=creds["SessionToken"])
+    stack_name = f"j11-web-{uuid.uuid4().hex[:6]}"
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps({"Resources": {
+        "WebSecurityGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "web"}},
+        "Assets": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": f"{stack_name}-assets"}},
+    }}))
+    resources = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+    group_id = next(r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::EC2::SecurityGroup")
+
+    connect_account(user, account)
+
+    def discovered() -> dict[str, Any] | None:
+        return next((s for s in user.ok("GET", "/v1/stacks?limit=100")["items"] if s["name"] == stack_name), None)
+
+    stack = cloud.wait_for(discovered, timeout=240, what=f"the stack {stack_name} read from the account")
+    assert (stack["iac_tool"], stack["account_id"], stack["region"]) == ("cloudformation", account, "us-east-1"), stack
+    cloud.wait_idle(60)
+    assert not alerts_about(cloud, channel, group_id), "reading the stacks must not notify"
+
+    forward(cloud, console_ssh_opened(account, group_id))
+    alert = cloud.slack.wait_for(lambda: next(iter(alerts_about(cloud, channel, group_id)), None), timeout=90)
+    text = json.dumps(alert)
+    assert stack_name in text, text[:2000]
+    assert "0.0.0.0/0" in text or "22" in text, text[:2000]
+    drift = user.ok("GET", "/v1/drift-events")["items"]
+    ours = [d for d in drift if group_id in json.dumps(d)]
+    assert ours and all(d["details"].get("stack") == stack_name for d in ours), ours
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_journey_12_a_terraform_state_import_makes_the_first_console_change_drift(live):
+    """Issue 16, item 1: `dd0c stacks import` reads a Terraform state and sends only types,
+    addresses and ids with an API key; the first console change to an imported security group
+    is drift, alerted with its Terraform address; no attribute value reaches dd0c."""
+    cloud = live
+    customer = Customer(cloud, "j12")
+    key = customer.user.ok("POST", "/v1/api-keys", {"name": "state-import"})
+    state = REPO / "cli/tests/fixtures/terraform/aws-modules.tfstate"
+    assert "S3cret" in state.read_text(), "the fixture holds secrets the import must not send"
+    before = len(cloud.invocations_of("api"))
+    run = subprocess.run([str(REPO / "target/debug/dd0c"), "stacks", "import", str(state), "--stack", "j12-net",
+                          "--api", cloud.api_url],
+                         env={**os.environ, "DD0C_API_KEY": key["api_key"]}, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, f"{run.returncode}\n{run.stdout}\n{run.stderr}\n{cloud.logs('api', 30)}"
+    sent = [r for r in cloud.invocations_of("api")[before:] if "/resources" in json.dumps(r.payload)]
+    assert sent, "the import reached the API"
+    assert not any("S3cret" in json.dumps(r.payload) for r in sent), "an attribute value was sent"
+
+    group = "sg-0a1b2c3d4e5f60001"
+    forward(cloud, console_ssh_opened(customer.account, group))
+    alert = customer.alert_for(group, timeout=90)
+    assert "aws_security_group.web" in json.dumps(alert) or "j12-net" in json.dumps(alert), alert
+    drift = customer.user.ok("GET", "/v1/drift-events")["items"]
+    assert any(group in json.dumps(d) and d["details"].get("stack") == "j12-net" for d in drift), drift

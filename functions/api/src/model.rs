@@ -313,6 +313,10 @@ pub struct StackView {
     pub region: String,
     pub state_location: Option<String>,
     pub enabled: bool,
+    /// Tags (key → value) that make a resource the stack's, e.g. a Terraform `default_tags`
+    /// pair: resources carrying one are owned by the stack, found in the account through the
+    /// read-only role and in CloudTrail.
+    pub ownership_tags: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -327,6 +331,7 @@ impl From<StackDeclaration> for StackView {
             region: d.region,
             state_location: d.state_location,
             enabled: d.enabled,
+            ownership_tags: d.ownership_tags,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -348,6 +353,9 @@ pub struct StackCreate {
     pub region: String,
     #[serde(default)]
     pub state_location: Option<String>,
+    /// Tags (key → value) that make a resource the stack's.
+    #[serde(default)]
+    pub ownership_tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -369,6 +377,9 @@ pub struct StackPatchBody {
     /// Where the stack's alerts go: `#channel` or a channel id (`C…`); empty removes it.
     #[serde(default)]
     pub slack_channel: Option<String>,
+    /// Replaces the stack's ownership tags; `{}` removes them.
+    #[serde(default)]
+    pub ownership_tags: Option<BTreeMap<String, String>>,
 }
 
 /// `GET /v1/stacks/{id}`: the declaration, who owns it, where its alerts go, its drift score

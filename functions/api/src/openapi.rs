@@ -247,12 +247,13 @@ mod tests {
             "region",
             "state_location",
             "enabled",
+            "ownership_tags",
             "created_at",
             "updated_at",
         ] {
             assert!(stack[field].is_object(), "Stack.{field}: {stack}");
         }
-        assert_eq!(stack.as_object().map(|o| o.len()), Some(9), "{stack}");
+        assert_eq!(stack.as_object().map(|o| o.len()), Some(10), "{stack}");
         assert_eq!(
             doc["components"]["schemas"]["StackPage"]["properties"]["items"]["items"]["$ref"],
             "#/components/schemas/Stack"

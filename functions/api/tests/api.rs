@@ -1127,6 +1127,74 @@ async fn baselines_stacks_policies_keys_and_billing() {
     assert_eq!((s, p["field"].as_str()), (400, Some("iac_tool")));
     let (_, stacks) = w.call("GET", "/v1/stacks", t, None).await;
     assert_eq!(stacks["items"][0]["name"], "net");
+    // Ownership tags: a Terraform default_tags pair makes the resources carrying it the
+    // stack's (decision 0430); set on create or patch, replaced whole, `{}` removes them.
+    let (s, p) = w
+        .call(
+            "PATCH",
+            &format!("/v1/stacks/{id}"),
+            t,
+            Some(json!({ "ownership_tags": { "Stack": "network", "team": "net" } })),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(
+        p["ownership_tags"],
+        json!({ "Stack": "network", "team": "net" })
+    );
+    let (s, p) = w
+        .call(
+            "PATCH",
+            &format!("/v1/stacks/{id}"),
+            t,
+            Some(json!({ "ownership_tags": { "Stack": "network" } })),
+        )
+        .await;
+    assert_eq!(
+        (s, &p["ownership_tags"]),
+        (200, &json!({ "Stack": "network" }))
+    );
+    let (_, p) = w.call("GET", &format!("/v1/stacks/{id}"), t, None).await;
+    assert_eq!(
+        p["stack"]["ownership_tags"],
+        json!({ "Stack": "network" }),
+        "{p}"
+    );
+    let too_many: serde_json::Map<String, serde_json::Value> =
+        (0..11).map(|i| (format!("k{i}"), json!("v"))).collect();
+    for (tags, why) in [
+        (json!({ "aws:cloudformation:stack-name": "net" }), "aws:"),
+        (json!({ "": "net" }), "tag key"),
+        (json!({ "Stack": "" }), "value"),
+        (json!(too_many), "at most 10"),
+    ] {
+        let (s, p) = w
+            .call(
+                "PATCH",
+                &format!("/v1/stacks/{id}"),
+                t,
+                Some(json!({ "ownership_tags": tags })),
+            )
+            .await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (400, Some("ownership_tags")),
+            "{p}"
+        );
+        assert!(p.to_string().contains(why), "{why}: {p}");
+    }
+    let (s, created) = w.call("POST", "/v1/stacks", t, Some(json!({ "name": "payments", "iac_tool": "terraform", "account_id": "111111111111", "region": "us-east-1", "ownership_tags": { "Project": "payments" } }))).await;
+    assert_eq!(
+        (s, &created["ownership_tags"]),
+        (201, &json!({ "Project": "payments" })),
+        "{created}"
+    );
+    let (s, p) = w.call("POST", "/v1/stacks", t, Some(json!({ "name": "bad", "iac_tool": "terraform", "account_id": "111111111111", "region": "us-east-1", "ownership_tags": { "aws:x": "y" } }))).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (400, Some("ownership_tags")),
+        "{p}"
+    );
     // Owner and channel are set through the API; GET shows them with the drift score.
     let (s, p) = w
         .call(
@@ -1993,13 +2061,20 @@ async fn connecting_starts_the_backfill_and_its_progress_is_shown() {
         .await;
     assert_eq!(s, 201, "{body}");
     assert_eq!(body["backfill_started"], true);
+    // Both jobs that read the account start: its history and its stacks (decision 0430).
     let steps = queue.peek_all("backfill");
-    assert_eq!(steps.len(), 1);
+    assert_eq!(steps.len(), 2);
     let step: Value = serde_json::from_str(&steps[0].body).unwrap();
     assert_eq!(step["detail-type"], "dd0c.BackfillStep");
     assert_eq!(
         step["detail"],
         json!({"tenant_id": "tenant-a", "account_id": "111111111111", "region": null, "page": 0})
+    );
+    let discovery: Value = serde_json::from_str(&steps[1].body).unwrap();
+    assert_eq!(discovery["detail-type"], "dd0c.StackDiscovery");
+    assert_eq!(
+        discovery["detail"],
+        json!({"tenant_id": "tenant-a", "account_id": "111111111111", "region": null, "stack": null})
     );
 
     let (s, view) = w

@@ -390,9 +390,9 @@ impl Failure {
             AccountsError::RegionNotEnabled(_) => {
                 Failure::Finished(BackfillStatus::RegionNotEnabled, None)
             }
-            AccountsError::Throttled(m) | AccountsError::Unavailable(m) => {
-                Failure::Retry(HandlerError::transient(m))
-            }
+            AccountsError::Throttled(m)
+            | AccountsError::Unavailable(m)
+            | AccountsError::NotFound(m) => Failure::Retry(HandlerError::transient(m)),
             e @ (AccountsError::MissingPermission { .. }
             | AccountsError::AssumeRoleDenied(_)
             | AccountsError::ExternalIdMismatch

@@ -88,17 +88,21 @@ pub(crate) fn is_deployer(identity: &str, actor_arn: &str, settings: &DriftSetti
     })
 }
 
+/// The stack an IaC write belongs to: CloudFormation's stack tag, a stack's ownership tag,
+/// the account's Terraform workspace, else the stack the resource was known in.
 fn stack_of(
     record: &CloudTrailRecord,
     tool: Option<IacTool>,
     settings: &DriftSettings,
     previous: Option<&ManagedResource>,
+    tag_owner: Option<&str>,
 ) -> Option<String> {
     let tagged = all_tags(record.request())
         .into_iter()
         .find(|(k, _)| k == CFN_STACK_TAG)
         .and_then(|(_, v)| v.as_str().map(str::to_owned));
     tagged
+        .or_else(|| tag_owner.map(str::to_owned))
         .or_else(|| match tool {
             Some(IacTool::Terraform | IacTool::OpenTofu) | None => {
                 settings.terraform_workspace.clone()
@@ -106,6 +110,29 @@ fn stack_of(
             _ => None,
         })
         .or_else(|| previous.and_then(|p| p.managed_by.stack.clone()))
+}
+
+/// The account's stack whose ownership tag (decision 0430) the request carries, if any. Read
+/// only for IaC writes that carry tags.
+async fn stack_owning_tags(
+    table: &dyn Table,
+    tenant: &str,
+    account: &str,
+    record: &CloudTrailRecord,
+) -> Result<Option<String>, HandlerError> {
+    let tags: BTreeMap<String, String> = all_tags(record.request())
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+        .collect();
+    if tags.is_empty() {
+        return Ok(None);
+    }
+    let stacks = entity::stack::list_stacks(table, tenant).await?;
+    Ok(stacks
+        .into_iter()
+        .filter(|s| s.account_id.is_empty() || s.account_id == account)
+        .find(|s| s.ownership_tags.iter().any(|(k, v)| tags.get(k) == Some(v)))
+        .map(|s| s.stack_id))
 }
 
 /// Who applies the IaC of a write: what the resource was known to be managed by, else the
@@ -258,6 +285,11 @@ pub(crate) async fn track(
         _ => None,
     };
     let iac = tool.is_some() || is_deployer(&identity, &actor.arn, &settings);
+    let tag_owner = if iac {
+        stack_owning_tags(table, tenant, account, record).await?
+    } else {
+        None
+    };
     let ttl = (record.event_time + Duration::days(CHANGE_RETENTION_DAYS)).timestamp();
     let mut events = Vec::new();
     let mut changes_recorded = Vec::new();
@@ -284,7 +316,13 @@ pub(crate) async fn track(
             Some(ManagedBy {
                 tool: tool.or(managed.as_ref().and_then(|m| m.managed_by.tool)),
                 identity: identity.clone(),
-                stack: stack_of(record, tool, &settings, managed.as_ref()),
+                stack: stack_of(
+                    record,
+                    tool,
+                    &settings,
+                    managed.as_ref(),
+                    tag_owner.as_deref(),
+                ),
             })
         } else {
             managed.as_ref().map(|m| m.managed_by.clone())

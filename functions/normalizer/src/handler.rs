@@ -213,8 +213,14 @@ impl Normalizer {
         )
         .await?;
         {
-            if !tracked.events.is_empty() {
-                self.bus.publish(tracked.events).await?;
+            let mut events = tracked.events;
+            if tracking == crate::drift::Tracking::Live {
+                if let Some(step) = crate::stack_discovery::refresh_step(&record, &link) {
+                    events.push(step.event());
+                }
+            }
+            if !events.is_empty() {
+                self.bus.publish(events).await?;
             }
             if !tracked.changes.is_empty() {
                 telemetry::metric(Metric::ChangeEvents, tracked.changes.len() as f64);

@@ -123,6 +123,33 @@ impl AwsAccounts {
             .build();
         Ok(aws_sdk_cloudwatch::Client::from_conf(conf))
     }
+    fn cloudformation(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<aws_sdk_cloudformation::Client, AccountsError> {
+        let conf = aws_sdk_cloudformation::config::Builder::from(&self.sdk)
+            .region(aws_sdk_cloudformation::config::Region::new(
+                region.to_owned(),
+            ))
+            .credentials_provider(Self::credentials(session)?)
+            .build();
+        Ok(aws_sdk_cloudformation::Client::from_conf(conf))
+    }
+
+    fn tagging(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<aws_sdk_resourcegroupstagging::Client, AccountsError> {
+        let conf = aws_sdk_resourcegroupstagging::config::Builder::from(&self.sdk)
+            .region(aws_sdk_resourcegroupstagging::config::Region::new(
+                region.to_owned(),
+            ))
+            .credentials_provider(Self::credentials(session)?)
+            .build();
+        Ok(aws_sdk_resourcegroupstagging::Client::from_conf(conf))
+    }
 }
 
 const DENIED_CODES: [&str; 5] = [
@@ -171,9 +198,10 @@ const THROTTLED_CODES: [&str; 3] = [
     "TooManyRequestsException",
 ];
 
-/// Maps an SDK error of LookupEvents: throttling and a disabled region are told apart from
-/// other failures, because the backfill answers each differently.
-fn classify_lookup<E, R>(region: &str, err: SdkError<E, R>) -> AccountsError
+/// Maps an SDK error of a call that jobs make region by region (the backfill, the stack
+/// discovery): throttling and a disabled region are told apart from other failures, because
+/// the jobs answer each differently.
+fn classify_regional<E, R>(action: &str, region: &str, err: SdkError<E, R>) -> AccountsError
 where
     E: ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
@@ -188,7 +216,7 @@ where
             return AccountsError::RegionNotEnabled(region.to_owned());
         }
     }
-    classify("cloudtrail:LookupEvents", err)
+    classify(action, err)
 }
 
 fn to_smithy(t: DateTime<Utc>) -> aws_sdk_cloudwatch::primitives::DateTime {
@@ -392,7 +420,7 @@ impl Accounts for AwsAccounts {
             .set_next_token(next_token.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| classify_lookup(region, e))?;
+            .map_err(|e| classify_regional("cloudtrail:LookupEvents", region, e))?;
         Ok(EventsPage {
             events: out
                 .events()
@@ -404,6 +432,118 @@ impl Accounts for AwsAccounts {
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned),
         })
+    }
+
+    async fn cloudformation_stacks(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<CloudFormationStack>, AccountsError> {
+        use aws_sdk_cloudformation::types::StackStatus;
+        let live: Vec<StackStatus> = StackStatus::values()
+            .iter()
+            .filter(|s| **s != "DELETE_COMPLETE")
+            .map(|s| StackStatus::from(*s))
+            .collect();
+        let summaries: Vec<_> = self
+            .cloudformation(session, region)?
+            .list_stacks()
+            .set_stack_status_filter(Some(live))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify_regional("cloudformation:ListStacks", region, e))?;
+        Ok(summaries
+            .iter()
+            .filter_map(|s| {
+                Some(CloudFormationStack {
+                    name: s.stack_name()?.to_owned(),
+                    status: s
+                        .stack_status()
+                        .map(|st| st.as_str().to_owned())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    async fn cloudformation_stack_resources(
+        &self,
+        session: &Session,
+        region: &str,
+        stack: &str,
+    ) -> Result<Vec<CloudFormationResource>, AccountsError> {
+        let resources: Vec<_> = self
+            .cloudformation(session, region)?
+            .list_stack_resources()
+            .stack_name(stack)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| {
+                // CloudFormation answers a stack that does not exist with a ValidationError.
+                let gone = matches!(&e, SdkError::ServiceError(s)
+                    if s.err().code() == Some("ValidationError")
+                        && s.err().message().is_some_and(|m| m.contains("does not exist")));
+                if gone {
+                    AccountsError::NotFound(format!("stack {stack} in {region}"))
+                } else {
+                    classify_regional("cloudformation:ListStackResources", region, e)
+                }
+            })?;
+        Ok(resources
+            .iter()
+            .filter_map(|r| {
+                Some(CloudFormationResource {
+                    logical_id: r.logical_resource_id()?.to_owned(),
+                    resource_type: r.resource_type()?.to_owned(),
+                    physical_id: r
+                        .physical_resource_id()
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+
+    async fn tagged_resources(
+        &self,
+        session: &Session,
+        region: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Vec<TaggedResource>, AccountsError> {
+        let filter = aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+            .key(key)
+            .set_values(value.map(|v| vec![v.to_owned()]))
+            .build();
+        let mappings: Vec<_> = self
+            .tagging(session, region)?
+            .get_resources()
+            .tag_filters(filter)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify_regional("tag:GetResources", region, e))?;
+        Ok(mappings
+            .iter()
+            .filter_map(|m| {
+                Some(TaggedResource {
+                    arn: m.resource_arn()?.to_owned(),
+                    tags: m
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                        .collect(),
+                })
+            })
+            .collect())
     }
 
     async fn metric(

@@ -26,6 +26,18 @@ pub struct ScriptedAccount {
     pub trail: Vec<String>,
     /// Regions the account has not enabled.
     pub disabled_regions: Vec<String>,
+    /// CloudFormation stacks, by region.
+    pub stacks: Vec<ScriptedStack>,
+    /// Tagged resources (the Resource Groups Tagging API's view), by region.
+    pub tagged: Vec<(String, TaggedResource)>,
+}
+
+/// A CloudFormation stack of a scripted account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptedStack {
+    pub region: String,
+    pub stack: CloudFormationStack,
+    pub resources: Vec<CloudFormationResource>,
 }
 
 /// One LookupEvents call as the fake received it.
@@ -100,6 +112,21 @@ impl ScriptedAccounts {
             .get(&session.role_arn)
             .cloned()
             .ok_or_else(|| AccountsError::AssumeRoleDenied("no such role".into()))
+    }
+
+    /// The account of a call made in `region`: not enabled there, or denied `action`.
+    fn regional(
+        &self,
+        session: &Session,
+        region: &str,
+        action: &str,
+    ) -> Result<ScriptedAccount, AccountsError> {
+        let a = self.account(session)?;
+        if a.disabled_regions.iter().any(|r| r == region) {
+            return Err(AccountsError::RegionNotEnabled(region.to_owned()));
+        }
+        Self::check(&a, action)?;
+        Ok(a)
     }
 
     fn check(account: &ScriptedAccount, action: &str) -> Result<(), AccountsError> {
@@ -193,6 +220,53 @@ impl Accounts for ScriptedAccounts {
         let a = self.account(session)?;
         Self::check(&a, "ec2:DescribeNatGateways")?;
         Ok(a.nat_gateways)
+    }
+
+    async fn cloudformation_stacks(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<CloudFormationStack>, AccountsError> {
+        let a = self.regional(session, region, "cloudformation:ListStacks")?;
+        Ok(a.stacks
+            .iter()
+            .filter(|s| s.region == region)
+            .map(|s| s.stack.clone())
+            .collect())
+    }
+
+    async fn cloudformation_stack_resources(
+        &self,
+        session: &Session,
+        region: &str,
+        stack: &str,
+    ) -> Result<Vec<CloudFormationResource>, AccountsError> {
+        let a = self.regional(session, region, "cloudformation:ListStackResources")?;
+        a.stacks
+            .iter()
+            .find(|s| s.region == region && s.stack.name == stack)
+            .map(|s| s.resources.clone())
+            .ok_or_else(|| AccountsError::NotFound(format!("stack {stack} in {region}")))
+    }
+
+    async fn tagged_resources(
+        &self,
+        session: &Session,
+        region: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Vec<TaggedResource>, AccountsError> {
+        let a = self.regional(session, region, "tag:GetResources")?;
+        Ok(a.tagged
+            .iter()
+            .filter(|(r, t)| {
+                r == region
+                    && t.tags
+                        .get(key)
+                        .is_some_and(|v| value.is_none_or(|w| v == w))
+            })
+            .map(|(_, t)| t.clone())
+            .collect())
     }
 
     async fn lookup_write_events(

@@ -69,6 +69,33 @@ pub struct NatGateway {
     pub state: String,
 }
 
+/// A CloudFormation stack of an account and region (`ListStacks`: its name and status only;
+/// `DescribeStacks` would also return parameters and outputs, which may hold secrets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CloudFormationStack {
+    pub name: String,
+    /// `CREATE_COMPLETE`, `UPDATE_IN_PROGRESS`, …
+    pub status: String,
+}
+
+/// One resource of a CloudFormation stack (`ListStackResources`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CloudFormationResource {
+    pub logical_id: String,
+    /// `AWS::EC2::SecurityGroup`, …
+    pub resource_type: String,
+    /// The resource's name or id in its service; `None` before it is created.
+    #[serde(default)]
+    pub physical_id: Option<String>,
+}
+
+/// A resource carrying a tag, as the Resource Groups Tagging API lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaggedResource {
+    pub arn: String,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
 /// A CloudWatch metric of one resource, averaged over a window.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Metric {
@@ -104,6 +131,9 @@ pub enum AccountsError {
     /// assumed role's credentials are not valid there.
     #[error("the region {0} is not enabled in the account")]
     RegionNotEnabled(String),
+    /// What was asked for does not exist (a stack deleted since it was named).
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
 /// One page of an account's write management events in one region, newest first: each event
@@ -238,6 +268,27 @@ pub trait Accounts: Send + Sync {
         end: DateTime<Utc>,
         next_token: Option<&str>,
     ) -> Result<EventsPage, AccountsError>;
+    /// The stacks of `region` that exist (deleted ones excluded).
+    async fn cloudformation_stacks(
+        &self,
+        session: &Session,
+        region: &str,
+    ) -> Result<Vec<CloudFormationStack>, AccountsError>;
+    /// The resources of one stack; [`AccountsError::NotFound`] when it does not exist.
+    async fn cloudformation_stack_resources(
+        &self,
+        session: &Session,
+        region: &str,
+        stack: &str,
+    ) -> Result<Vec<CloudFormationResource>, AccountsError>;
+    /// The resources of `region` carrying the tag `key` (with the value `value`, when given).
+    async fn tagged_resources(
+        &self,
+        session: &Session,
+        region: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Vec<TaggedResource>, AccountsError>;
     /// The metric's average (CPU) or sum (bytes) over `[start, end)`; `None` without datapoints.
     async fn metric(
         &self,

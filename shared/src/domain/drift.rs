@@ -113,6 +113,10 @@ pub const STATE_IMPORT_EVENT_ID: &str = "state-import";
 /// The identity of a resource managed on the word of a state import: the state does not say
 /// which principal applies it; the first IaC change seen replaces it.
 pub const STATE_IMPORT_IDENTITY: &str = "state-import";
+/// The identity of a resource managed on the word of the account itself (its CloudFormation
+/// stack's resources, a stack's ownership tag), read through the read-only role: like a state
+/// import, the first IaC change seen replaces it.
+pub const DISCOVERY_IDENTITY: &str = "stack-discovery";
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -233,6 +237,10 @@ pub struct Stack {
     pub owner: Option<String>,
     #[serde(default)]
     pub slack_channel: Option<String>,
+    /// Tags (key → value) that make a resource the stack's: a Terraform `default_tags` pair,
+    /// say. CloudFormation's own `aws:cloudformation:stack-name` needs no entry.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ownership_tags: BTreeMap<String, String>,
     #[serde(default)]
     pub managed_resource_ids: BTreeSet<String>,
     /// 0–100, 100 = no open drift.
@@ -273,6 +281,9 @@ pub struct StackDeclaration {
     pub region: String,
     pub state_location: Option<String>,
     pub enabled: bool,
+    /// Tags (key → value) that make a resource the stack's ([`Stack::ownership_tags`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ownership_tags: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -293,6 +304,7 @@ impl Stack {
             updated_at: None,
             owner: None,
             slack_channel: None,
+            ownership_tags: BTreeMap::new(),
             managed_resource_ids: BTreeSet::new(),
             drift_score: 100.0,
             open_drift: BTreeMap::new(),
@@ -342,6 +354,7 @@ impl Stack {
             region: declaration.region,
             state_location: declaration.state_location,
             enabled: declaration.enabled,
+            ownership_tags: declaration.ownership_tags,
             created_at: Some(declaration.created_at),
             updated_at: Some(declaration.updated_at),
             ..Stack::new(tenant_id, &declaration.stack_id)
@@ -369,6 +382,7 @@ impl Stack {
             region: self.region.clone(),
             state_location: self.state_location.clone(),
             enabled: self.enabled,
+            ownership_tags: self.ownership_tags.clone(),
             created_at: self.created_at.unwrap_or_default(),
             updated_at: self.updated_at.unwrap_or_default(),
         }
@@ -502,6 +516,67 @@ pub fn imported_resource(iac_type: &str, id: &str) -> Option<(&'static str, Stri
         return None;
     }
     Some((resource_type_for_iac(iac_type)?, id.to_owned()))
+}
+
+/// The dd0c resource (type, id) of a CloudFormation stack resource (`ListStackResources`):
+/// the types the drift tracker follows, whose physical id is the name CloudTrail gives them.
+pub fn cloudformation_resource(
+    cfn_type: &str,
+    physical_id: &str,
+) -> Option<(&'static str, String)> {
+    if !cfn_type.starts_with("AWS::") || physical_id.is_empty() {
+        return None;
+    }
+    let resource_type = resource_type_for_iac(cfn_type)?;
+    let id = match resource_type {
+        "kms:key" => physical_id
+            .rsplit_once("key/")
+            .map_or(physical_id, |(_, k)| k),
+        "cloudtrail:trail" => physical_id
+            .rsplit_once(":trail/")
+            .map_or(physical_id, |(_, n)| n),
+        _ => physical_id,
+    };
+    Some((resource_type, id.to_owned()))
+}
+
+/// The dd0c resource (type, id) an ARN names, for the types the drift tracker follows (the
+/// Resource Groups Tagging API lists resources by ARN).
+pub fn resource_of_arn(arn: &str) -> Option<(&'static str, String)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, _, service, _, _, resource) = (
+        parts.next().filter(|p| *p == "arn")?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let (resource_type, id) = match service {
+        "ec2" => match resource.split_once('/')? {
+            ("instance", id) => ("ec2:instance", id),
+            ("security-group", id) => ("ec2:security-group", id),
+            _ => return None,
+        },
+        "rds" => ("rds:db", resource.strip_prefix("db:")?),
+        "s3" if !resource.contains('/') => ("s3:bucket", resource),
+        "lambda" => {
+            let rest = resource.strip_prefix("function:")?;
+            ("lambda:function", rest.split(':').next()?)
+        }
+        "kms" => ("kms:key", resource.strip_prefix("key/")?),
+        "cloudtrail" => ("cloudtrail:trail", resource.strip_prefix("trail/")?),
+        "iam" => match resource.split_once('/')? {
+            ("role", path) => ("iam:role", path.rsplit('/').next()?),
+            ("user", path) => ("iam:user", path.rsplit('/').next()?),
+            _ => return None,
+        },
+        "elasticloadbalancing" if resource.starts_with("listener/") => {
+            ("elasticloadbalancing:listener", arn)
+        }
+        _ => return None,
+    };
+    (!id.is_empty()).then(|| (resource_type, id.to_owned()))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -713,6 +788,75 @@ mod tests {
     }
 
     #[test]
+    fn stack_resources_and_arns_name_the_resources_drift_follows() {
+        assert_eq!(
+            cloudformation_resource("AWS::EC2::SecurityGroup", "sg-0abc"),
+            Some(("ec2:security-group", "sg-0abc".to_owned()))
+        );
+        assert_eq!(
+            cloudformation_resource("AWS::KMS::Key", "arn:aws:kms:us-east-1:1:key/k-1"),
+            Some(("kms:key", "k-1".to_owned()))
+        );
+        assert_eq!(
+            cloudformation_resource(
+                "AWS::CloudTrail::Trail",
+                "arn:aws:cloudtrail:us-east-1:1:trail/org"
+            ),
+            Some(("cloudtrail:trail", "org".to_owned()))
+        );
+        assert_eq!(
+            cloudformation_resource("AWS::SNS::Topic", "arn:aws:sns:x"),
+            None
+        );
+        assert_eq!(
+            cloudformation_resource("aws_instance", "i-1"),
+            None,
+            "a Terraform type"
+        );
+        assert_eq!(cloudformation_resource("AWS::EC2::Instance", ""), None);
+
+        let arn = resource_of_arn;
+        assert_eq!(
+            arn("arn:aws:ec2:us-east-1:111122223333:instance/i-0abc"),
+            Some(("ec2:instance", "i-0abc".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:ec2:us-east-1:111122223333:security-group/sg-1"),
+            Some(("ec2:security-group", "sg-1".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:rds:eu-west-1:111122223333:db:orders"),
+            Some(("rds:db", "orders".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:s3:::assets"),
+            Some(("s3:bucket", "assets".into()))
+        );
+        assert_eq!(arn("arn:aws:s3:::assets/key"), None, "an object");
+        assert_eq!(
+            arn("arn:aws:lambda:us-east-1:111122223333:function:api:live"),
+            Some(("lambda:function", "api".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:iam::111122223333:role/service/deployer"),
+            Some(("iam:role", "deployer".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:kms:us-east-1:111122223333:key/k-2"),
+            Some(("kms:key", "k-2".into()))
+        );
+        let listener = "arn:aws:elasticloadbalancing:us-east-1:111122223333:listener/app/web/1/2";
+        assert_eq!(
+            arn(listener),
+            Some(("elasticloadbalancing:listener", listener.into()))
+        );
+        assert_eq!(arn("arn:aws:ec2:us-east-1:111122223333:volume/vol-1"), None);
+        assert_eq!(arn("arn:aws:sns:us-east-1:111122223333:topic"), None);
+        assert_eq!(arn("not-an-arn"), None);
+        assert_eq!(arn("arn:aws:ec2:us-east-1:111122223333:instance/"), None);
+    }
+
+    #[test]
     fn a_declared_stack_reads_back_as_declared() {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         let declaration = StackDeclaration {
@@ -723,6 +867,7 @@ mod tests {
             region: "eu-west-1".into(),
             state_location: Some("s3://state/payments".into()),
             enabled: false,
+            ownership_tags: [("Stack".to_owned(), "payments".to_owned())].into(),
             created_at: at("2026-03-01T10:00:00Z"),
             updated_at: at("2026-03-02T11:00:00Z"),
         };

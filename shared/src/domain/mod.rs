@@ -6,6 +6,7 @@ pub mod cost;
 pub mod drift;
 pub mod finding;
 pub mod ingest;
+pub mod stack_discovery;
 
 pub use actor::{Actor, ActorKind, IacTool, Source};
 pub use cloudtrail::{CloudTrailRecord, RecordError, CLOUDTRAIL_DETAIL_TYPE};

@@ -128,6 +128,8 @@ pub struct DeclarationChange {
     pub owner: Option<String>,
     /// `Some("")` removes the channel.
     pub slack_channel: Option<String>,
+    /// Replaces the ownership tags (an empty map removes them all).
+    pub ownership_tags: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Changes an existing stack's declaration; `None` when the tenant has no such stack.
@@ -150,6 +152,16 @@ pub async fn change_declaration(
     }
     if let Some(enabled) = change.enabled {
         update = update.set("enabled", enabled);
+    }
+    if let Some(tags) = &change.ownership_tags {
+        update = update.set(
+            "ownership_tags",
+            AttrValue::M(
+                tags.iter()
+                    .map(|(k, v)| (k.clone(), AttrValue::S(v.clone())))
+                    .collect(),
+            ),
+        );
     }
     for (attribute, value) in [
         ("owner", &change.owner),
@@ -180,8 +192,8 @@ fn defaults(update: Update, stack: &Stack, now: &DateTime<Utc>) -> Update {
         .set_if_absent("tenant_id", stack.tenant_id.as_str())
         .set_if_absent("name", stack.name.as_str())
         .set_if_absent("iac_tool", tool)
-        .set_if_absent("account_id", "")
-        .set_if_absent("region", "")
+        .set_if_absent("account_id", stack.account_id.as_str())
+        .set_if_absent("region", stack.region.as_str())
         .set_if_absent("enabled", true)
         .set_if_absent("created_at", time_key(now))
         .set_if_absent("updated_at", time_key(now))
@@ -201,6 +213,28 @@ pub async fn ensure_stack(
     let mut stack = Stack::new(tenant, stack_id);
     stack.tool = Some(tool);
     let update = defaults(Update::new(), &stack, &now).set_if_absent("tool", encode_value(&tool)?);
+    let key = key(tenant, stack_id);
+    let item = table.update(&key, update).await?;
+    read(tenant, Some(key), item)
+}
+
+/// A CloudFormation stack read from the account (stack discovery), created when the tenant
+/// has no stack of that id, with the account and region it was read in. An existing stack
+/// (declared, or learnt from CloudTrail) is returned as it is.
+pub async fn ensure_discovered_stack(
+    table: &dyn Table,
+    tenant: &str,
+    stack_id: &str,
+    account: &str,
+    region: &str,
+    now: DateTime<Utc>,
+) -> Result<Stack, StoreError> {
+    let mut stack = Stack::new(tenant, stack_id);
+    stack.tool = Some(IacTool::CloudFormation);
+    stack.account_id = account.to_owned();
+    stack.region = region.to_owned();
+    let update = defaults(Update::new(), &stack, &now)
+        .set_if_absent("tool", encode_value(&IacTool::CloudFormation)?);
     let key = key(tenant, stack_id);
     let item = table.update(&key, update).await?;
     read(tenant, Some(key), item)
@@ -334,6 +368,7 @@ mod tests {
             region: "eu-west-1".into(),
             state_location: None,
             enabled: true,
+            ownership_tags: Default::default(),
             created_at: t("2026-01-15T09:00:00Z"),
             updated_at: t("2026-01-15T09:00:00Z"),
         }

@@ -207,6 +207,7 @@ fn specimens() -> Vec<(&'static str, Item)> {
         region: "us-east-1".into(),
         state_location: Some("s3://state/network.tfstate".into()),
         enabled: true,
+        ownership_tags: [("Stack".to_owned(), "network".to_owned())].into(),
         created_at: noon(),
         updated_at: noon(),
     };

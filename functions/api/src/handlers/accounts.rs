@@ -4,6 +4,7 @@ use chrono::Duration;
 use serde_json::json;
 
 use dd0c_shared::accounts::{self, AccountsError};
+use dd0c_shared::domain::stack_discovery::StackDiscoveryStep;
 use dd0c_shared::entity::backfill::{self as backfill_jobs, BackfillStep};
 use dd0c_shared::entity::{account_link, tenant, time_key, zombie_scan};
 use dd0c_shared::http::HttpResponse;
@@ -111,7 +112,10 @@ fn explain(e: &AccountsError, external_id: &str, dd0c_account: &str) -> ApiError
             format!("the role was assumed but is not allowed to call {action}: update the stack to the current dd0c-readonly template"),
         ),
         AccountsError::InvalidRoleArn(m) => (400, "invalid_role_arn", format!("the role ARN is not valid: {m}")),
-        AccountsError::Unavailable(m) | AccountsError::Throttled(m) | AccountsError::RegionNotEnabled(m) => {
+        AccountsError::Unavailable(m)
+        | AccountsError::Throttled(m)
+        | AccountsError::RegionNotEnabled(m)
+        | AccountsError::NotFound(m) => {
             tracing::warn!(error = %m, "AWS unavailable");
             (502, "aws_unavailable", "AWS could not be reached; try again in a minute".to_owned())
         }
@@ -237,11 +241,15 @@ pub(super) async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
         json!({ "role_arn": body.role_arn }),
     )
     .await?;
-    // Baselines from day 0: the history is read in the background (nothing lost if this fails:
-    // connecting again starts it, and a started backfill is never started twice).
+    // Baselines from day 0 and what IaC owns: the history and the stacks are read in the
+    // background (nothing lost if this fails: connecting again starts both, a started backfill
+    // is never started twice, and reading the stacks again rewrites what it wrote).
     let backfill_started = match &ctx.api.bus {
         Some(bus) => {
-            bus.publish(vec![BackfillStep::start(ctx.tenant(), &link.account_id).event()])
+            bus.publish(vec![
+                BackfillStep::start(ctx.tenant(), &link.account_id).event(),
+                StackDiscoveryStep::start(ctx.tenant(), &link.account_id).event(),
+            ])
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "backfill not started");

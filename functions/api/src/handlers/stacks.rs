@@ -55,6 +55,44 @@ fn validate_state_location(s: &Option<String>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// At most this many ownership tags per stack (each is one Resource Groups Tagging API
+/// request per region when the account's stacks are read).
+const MAX_OWNERSHIP_TAGS: usize = 10;
+
+/// Tag keys and values as AWS allows them (1-128 and 0-256 characters); `aws:` keys are
+/// AWS's own, and CloudFormation's stack tag needs no entry.
+fn validate_ownership_tags(
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    if tags.len() > MAX_OWNERSHIP_TAGS {
+        return Err(ApiError::bad_request(
+            "ownership_tags",
+            format!("at most {MAX_OWNERSHIP_TAGS} ownership tags per stack"),
+        ));
+    }
+    for (key, value) in tags {
+        if key.is_empty() || key.chars().count() > 128 || key.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "ownership_tags",
+                "a tag key is 1-128 characters, no control characters",
+            ));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(ApiError::bad_request(
+                "ownership_tags",
+                format!("{key:?}: aws: tag keys are AWS's own (CloudFormation's stack tag is read without an entry)"),
+            ));
+        }
+        if value.is_empty() || value.chars().count() > 256 || value.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "ownership_tags",
+                format!("the value of {key:?} must be 1-256 characters, no control characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn stacks_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
     let body: StackCreate = json_body(&ctx.request.body)?;
     validate_name(&body.name)?;
@@ -77,6 +115,7 @@ pub(super) async fn stacks_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErro
         ));
     }
     validate_state_location(&body.state_location)?;
+    validate_ownership_tags(&body.ownership_tags)?;
     match account_link::load(ctx.table(), &body.account_id).await? {
         Some(link) if link.tenant_id == ctx.tenant() => {}
         // Another tenant's account answers as one nobody connected (decision 0600).
@@ -96,6 +135,7 @@ pub(super) async fn stacks_create(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErro
         region: body.region,
         state_location: body.state_location,
         enabled: true,
+        ownership_tags: body.ownership_tags,
         created_at: now,
         updated_at: now,
     };
@@ -129,6 +169,9 @@ pub(super) async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError>
         validate_name(name)?;
     }
     validate_state_location(&body.state_location)?;
+    if let Some(tags) = &body.ownership_tags {
+        validate_ownership_tags(tags)?;
+    }
     if let Some(owner) = &body.owner {
         if owner.len() > 128 || owner.chars().any(char::is_control) {
             return Err(ApiError::bad_request(
@@ -151,6 +194,7 @@ pub(super) async fn stack_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError>
         enabled: body.enabled,
         owner: body.owner,
         slack_channel: body.slack_channel,
+        ownership_tags: body.ownership_tags,
     };
     let Some(changed) =
         stack::change_declaration(ctx.table(), ctx.tenant(), &id, &change, &ctx.now()).await?

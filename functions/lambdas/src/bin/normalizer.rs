@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use dd0c_normalizer::{Backfill, Normalizer, NormalizerConfig};
+use dd0c_normalizer::{AccountJobs, Backfill, Normalizer, NormalizerConfig, StackDiscovery};
 use dd0c_shared::accounts::aws::AwsAccounts;
 use dd0c_shared::batch::MessageHandler;
 use dd0c_shared::lambda::{from_queue, sqs_consumer, SqsEvent};
@@ -8,8 +8,9 @@ use dd0c_shared::{config::AwsAdapters, telemetry};
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
-/// The normalizer consumes two queues: live CloudTrail events (`ingest`) and the steps of
-/// accounts' history backfills (`backfill`, docs/decisions/0320-backfill.md).
+/// The normalizer consumes two queues: live CloudTrail events (`ingest`) and the steps of the
+/// jobs that read connected accounts (`backfill`: the history backfill,
+/// docs/decisions/0320-backfill.md, and the stack discovery, 0430-stack-discovery.md).
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_lambda("normalizer");
@@ -27,9 +28,15 @@ async fn main() -> Result<(), Error> {
         )
         .with_accounts(accounts.clone()),
     );
-    let backfill: Arc<dyn MessageHandler> = Arc::new(Backfill::new(
-        aws.table, aws.bus, aws.clock, accounts, config,
-    ));
+    let backfill: Arc<dyn MessageHandler> = Arc::new(AccountJobs {
+        discovery: StackDiscovery::new(
+            aws.table.clone(),
+            aws.bus.clone(),
+            aws.clock.clone(),
+            accounts.clone(),
+        ),
+        backfill: Backfill::new(aws.table, aws.bus, aws.clock, accounts, config),
+    });
     let queue = aws.queue;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let (handler, source) = if from_queue(&event.payload, "backfill") {
