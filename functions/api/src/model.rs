@@ -382,6 +382,20 @@ pub struct StackPatchBody {
     pub ownership_tags: Option<BTreeMap<String, String>>,
 }
 
+/// `GET /v1/events/{id}/decision`: why dd0c alerted on an event, held it, or made nothing of it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventDecision {
+    pub event_id: String,
+    /// Each finding of the event: `finding_id`, `kind`, `reasons`, `decision` (the stage's
+    /// decision log: signals, thresholds, baseline values, price; or the drift evidence and
+    /// rules) and `policy` (sent or held, and the rule it was held against).
+    #[schema(value_type = Vec<Object>)]
+    pub findings: Vec<serde_json::Value>,
+    /// For a cost event that made no finding: its account and the scorer's verdict.
+    #[schema(value_type = Option<Object>)]
+    pub scored: Option<serde_json::Value>,
+}
+
 /// `GET /v1/stacks/{id}`: the declaration, who owns it, where its alerts go, its drift score
 /// and what drifted lately.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

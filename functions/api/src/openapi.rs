@@ -50,6 +50,12 @@ fn anomaly_get() {}
     responses((status = 200, body = FindingView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 fn anomaly_patch() {}
 
+#[utoipa::path(get, path = "/v1/events/{id}/decision", tag = "findings",
+    params(("id" = String, Path, description = "CloudTrail eventID")),
+    responses((status = 200, body = EventDecision), (status = 400, body = Problem),
+        (status = 404, description = "no finding and no scored cost for the event", body = Problem)))]
+fn event_decision() {}
+
 #[utoipa::path(patch, path = "/v1/accounts/{id}/baselines/{service}/{type}", tag = "accounts", request_body = BaselinePatch,
     params(("id" = String, Path, description = "12-digit AWS account id"),
         ("service" = String, Path, description = "e.g. ec2"),
@@ -174,7 +180,7 @@ impl Modify for Security {
     info(title = "dd0c API", description = "Real-time AWS cost and drift watchdog: dashboard, onboarding and billing API."),
     paths(
         accounts_setup, accounts_connect, accounts_list, account_health, account_backfill, account_delete,
-        anomalies_list, anomaly_get, anomaly_patch, baseline_patch,
+        anomalies_list, anomaly_get, anomaly_patch, event_decision, baseline_patch,
         stacks_list, stacks_create, stacks_patch, stack_patch, stack_get, stack_timeline, drift_score, stack_resources_import, drift_events_list,
         policies_get, policies_put, slack_settings_get, slack_settings_patch, slack_install_url,
         api_keys_create, api_keys_list, api_key_delete,

@@ -22,6 +22,7 @@ pub enum RouteId {
     DriftScore,
     StackResourcesImport,
     DriftEventsList,
+    EventDecision,
     PoliciesGet,
     PoliciesPut,
     SlackSettingsGet,
@@ -100,6 +101,12 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     r(RouteId::DriftEventsList, "GET", "/v1/drift-events", true),
+    r(
+        RouteId::EventDecision,
+        "GET",
+        "/v1/events/{id}/decision",
+        true,
+    ),
     r(RouteId::PoliciesGet, "GET", "/v1/policies", false),
     r(RouteId::PoliciesPut, "PUT", "/v1/policies", false),
     r(

@@ -2161,3 +2161,93 @@ async fn connecting_starts_the_backfill_and_its_progress_is_shown() {
         .await;
     assert_eq!(s, 404);
 }
+
+// ------------------------------------------------------------------------------ decisions
+
+/// `GET /v1/events/{id}/decision` (issue 14, item 3): a finding's decision log with the
+/// policy's word on it; a cost event that made no finding explained from its marker; an event
+/// dd0c made nothing of answered 404 with a JSON error naming it; another tenant's event is
+/// not found.
+#[tokio::test]
+async fn an_events_decision_is_explained_on_demand() {
+    let w = world();
+    let t = Some("tenant-a");
+    let (s, body) = w.connect("tenant-a", "111111111111", ROLE_A).await;
+    assert_eq!(s, 201, "{body}");
+    let id = Finding::id_for(FindingKind::CostAnomaly, "evt-tenant-a-001");
+    let log = json!({"stage": "scorer", "verdict": "score 90.0: critical",
+                     "signals": [{"name": "new_region", "effect": "adds", "value": 40.0}]});
+    let seeded = Finding {
+        tenant_id: "tenant-a".into(),
+        event_id: "evt-tenant-a-001".into(),
+        account_id: "111111111111".into(),
+        severity: Severity::Critical,
+        details: json!({ "decision": log }),
+        ..cost_finding(&id)
+    };
+    finding::record(w.table.as_ref(), &seeded).await.unwrap();
+    let (s, d) = w
+        .call("GET", "/v1/events/evt-tenant-a-001/decision", t, None)
+        .await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["event_id"], "evt-tenant-a-001");
+    let f = &d["findings"][0];
+    assert_eq!(
+        (f["finding_id"].as_str(), f["kind"].as_str()),
+        (Some(id.as_str()), Some("cost_anomaly"))
+    );
+    assert_eq!(f["decision"]["verdict"], log["verdict"]);
+    assert_eq!(f["decision"]["signals"][0]["name"], "new_region");
+    assert_eq!(f["decision"]["signals"][0]["value"].as_f64(), Some(40.0));
+    assert_eq!(f["policy"]["notified"], false);
+    assert_eq!(f["policy"]["immediate_severity"], "warning");
+    assert_eq!(f["policy"]["immediate"], true);
+    assert_eq!(f["policy"]["decision"], "not decided yet");
+    assert!(d["scored"].is_null());
+
+    // Scored, no finding: the contribution marker's verdict.
+    let mut marker = dd0c_shared::entity::baseline::contribution_item(
+        "tenant-a",
+        "111111111111",
+        "evt-quiet",
+        i64::MAX / 2,
+    );
+    marker.insert(
+        dd0c_shared::entity::baseline::DECISION_ATTRIBUTE.into(),
+        dd0c_shared::store::AttrValue::S(
+            json!({"verdict": "score 8.0: below 20, no finding (routine for this principal)"})
+                .to_string(),
+        ),
+    );
+    w.table.put(marker, None).await.unwrap();
+    let (s, d) = w
+        .call("GET", "/v1/events/evt-quiet/decision", t, None)
+        .await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["findings"], json!([]));
+    assert_eq!(d["scored"]["account_id"], "111111111111");
+    assert!(
+        d["scored"]["decision"]["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("routine"),
+        "{d}"
+    );
+
+    let (s, e) = w
+        .call("GET", "/v1/events/evt-unknown/decision", t, None)
+        .await;
+    assert_eq!(s, 404, "{e}");
+    assert!(e.to_string().contains("evt-unknown"), "{e}");
+    let (s, _) = w
+        .call(
+            "GET",
+            "/v1/events/evt-tenant-a-001/decision",
+            Some("tenant-b"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404, "another tenant's event is not found");
+    let (s, e) = w.call("GET", "/v1/events/bad%20id/decision", t, None).await;
+    assert_eq!((s, e["field"].as_str()), (400, Some("id")), "{e}");
+}

@@ -23,7 +23,7 @@ use dd0c_shared::telemetry::{self, Metric};
 use serde_json::json;
 
 use crate::cause::{cause, recommend};
-use crate::rules::RuleEngine;
+use crate::rules::{Classification, RuleEngine};
 
 pub struct Classifier {
     table: Arc<dyn Table>,
@@ -39,6 +39,47 @@ fn score_of(severity: Severity) -> f64 {
         Severity::Medium | Severity::Warning => 50.0,
         Severity::Low | Severity::Info => 20.0,
     }
+}
+
+/// Why a drift event is a finding of its severity (a finding's `details.decision`): the change
+/// class and the evidence that IaC owns the resource, then the rules that matched.
+fn decision_log(drift: &DriftEvent, classification: &Classification) -> serde_json::Value {
+    let managed = drift.managed_by.as_ref();
+    let evidence = match managed.map(|m| m.identity.as_str()) {
+        Some(dd0c_shared::domain::drift::STATE_IMPORT_IDENTITY) => "a state import".to_owned(),
+        Some(dd0c_shared::domain::drift::DISCOVERY_IDENTITY) => {
+            "the account's stacks, read through the read-only role".to_owned()
+        }
+        Some(identity) => format!("an IaC write by {identity}"),
+        None => "an agent's drift report".to_owned(),
+    };
+    let class = match (&drift.change, drift.kind) {
+        (_, DriftEventKind::Resolved) => "resolved: the change restored what IaC expects".to_owned(),
+        (Some(c), _) => format!(
+            "drift: {} changed an IaC-managed resource via {} (not an IaC identity, not an AWS service)",
+            c.actor.name,
+            c.actor.source.label()
+        ),
+        (None, _) => "drift: reported by an agent comparing IaC with the resource".to_owned(),
+    };
+    json!({
+        "stage": "classifier",
+        "verdict": format!(
+            "drift: {} ({})",
+            classification.severity.as_str(),
+            classification.category.as_str()
+        ),
+        "change_class": class,
+        "managed": {
+            "evidence": evidence,
+            "tool": managed.and_then(|m| m.tool).map(|t| t.label()),
+            "stack": drift.stack,
+        },
+        "rules": classification.rules,
+        "reasons": classification.reasons,
+        "severity": classification.severity.as_str(),
+        "category": classification.category.as_str(),
+    })
 }
 
 impl Classifier {
@@ -134,6 +175,7 @@ impl Classifier {
                 "drift_kind": drift.kind,
                 "rules": classification.rules,
                 "codify": crate::codify::suggest(drift),
+                "decision": decision_log(drift, &classification),
             }),
         }
     }

@@ -195,6 +195,26 @@ async fn demo_pair_becomes_one_critical_security_drift_finding() {
         "{:?}",
         f.reasons
     );
+    // The decision log (issue 14, item 3): why it is drift, on what evidence of ownership,
+    // and the rules that set its severity.
+    let log = &f.details["decision"];
+    assert_eq!(log["stage"], "classifier");
+    assert_eq!(log["verdict"], "drift: critical (security)");
+    assert!(
+        log["change_class"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("drift: ") && c.contains("via console")),
+        "{log}"
+    );
+    assert!(
+        log["managed"]["evidence"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("an IaC write by arn:aws:")),
+        "{log}"
+    );
+    assert_eq!(log["managed"]["stack"], "web-prod");
+    assert_eq!(log["rules"], f.details["rules"]);
+    assert!(!log["rules"].as_array().unwrap().is_empty(), "{log}");
     let line = f.contract_json();
     assert_eq!(
         (line["kind"].as_str(), line["severity"].as_str()),

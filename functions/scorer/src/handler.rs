@@ -30,6 +30,7 @@ fn drift_resource_type(cost_type: &str) -> &str {
     }
 }
 use crate::config::{BURST_BUCKET_SECONDS, BURST_TTL_SECONDS};
+use crate::decision;
 use crate::signals::{self, actor_key, Assessment};
 
 /// How long the "already counted" marker of an event is kept: far beyond any redelivery
@@ -49,6 +50,17 @@ struct Before {
     account: Baseline,
     account_since: Option<chrono::DateTime<chrono::Utc>>,
     recent_calls_by_actor: f64,
+}
+
+impl Before {
+    fn context(&self) -> signals::Context<'_> {
+        signals::Context {
+            kind: &self.kind,
+            account: &self.account,
+            account_since: self.account_since,
+            recent_calls_by_actor: self.recent_calls_by_actor,
+        }
+    }
 }
 
 impl Scorer {
@@ -106,24 +118,24 @@ impl Scorer {
             return Ok(None);
         }
         let before = self.before(event).await?;
-        Ok(signals::assess(
-            event,
-            &signals::Context {
-                kind: &before.kind,
-                account: &before.account,
-                account_since: before.account_since,
-                recent_calls_by_actor: before.recent_calls_by_actor,
-            },
-        ))
+        Ok(signals::assess(event, &before.context()))
     }
 
     /// Scores an event against its baselines as they are now (no side effects).
     pub async fn score(&self, event: &CostEvent) -> Result<Option<Finding>, HandlerError> {
-        let Some(assessment) = self.assess(event).await? else {
+        if !event.action.adds_cost() {
+            return Ok(None);
+        }
+        let before = self.before(event).await?;
+        let ctx = before.context();
+        let (verdict, trace) = signals::assess_traced(event, &ctx);
+        let Some(assessment) = verdict else {
             return Ok(None);
         };
+        let log = decision::log(event, &ctx, &trace, Some(assessment.severity));
         let mut finding = self.finding(event, assessment);
         finding.details["iac"] = self.iac_ownership(event).await?;
+        finding.details["decision"] = log;
         Ok(Some(finding))
     }
 
@@ -223,19 +235,15 @@ impl Scorer {
             return Ok(Some(finding));
         }
         let before = self.before(event).await?;
-        let finding = signals::assess(
-            event,
-            &signals::Context {
-                kind: &before.kind,
-                account: &before.account,
-                account_since: before.account_since,
-                recent_calls_by_actor: before.recent_calls_by_actor,
-            },
-        )
-        .map(|a| self.finding(event, a));
-        let finding = match finding {
-            Some(mut f) => {
+        let ctx = before.context();
+        let (verdict, trace) = signals::assess_traced(event, &ctx);
+        let unexplained = verdict.is_none().then(|| decision::compact(&ctx, &trace));
+        let finding = match verdict {
+            Some(a) => {
+                let log = decision::log(event, &ctx, &trace, Some(a.severity));
+                let mut f = self.finding(event, a);
                 f.details["iac"] = self.iac_ownership(event).await?;
+                f.details["decision"] = log;
                 Some(f)
             }
             None => None,
@@ -244,7 +252,7 @@ impl Scorer {
         if let Some(f) = &finding {
             record_finding(self.table.as_ref(), f).await?;
         }
-        self.fold(event, hourly).await?;
+        self.fold(event, hourly, unexplained.as_ref()).await?;
         self.raise_max(event, hourly).await?;
         if let Some(f) = &finding {
             self.publish(f).await?;
@@ -263,7 +271,7 @@ impl Scorer {
         if !event.action.adds_cost() || hourly <= 0.0 {
             return Ok(false);
         }
-        self.fold(event, hourly).await?;
+        self.fold(event, hourly, None).await?;
         self.raise_max(event, hourly).await?;
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let (kind_key, account_key) =
@@ -314,7 +322,13 @@ impl Scorer {
     /// One transaction: the contribution marker (only if absent), the `ADD`s to both
     /// baselines and the actor's activity bucket. A redelivery fails the marker and adds
     /// nothing.
-    async fn fold(&self, event: &CostEvent, hourly: f64) -> Result<(), HandlerError> {
+    /// `decision`: why an event that made no finding made none, kept on its marker.
+    async fn fold(
+        &self,
+        event: &CostEvent,
+        hourly: f64,
+        decision: Option<&serde_json::Value>,
+    ) -> Result<(), HandlerError> {
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let (kind_key, account_key) =
             baseline::keys_for(tenant, account, &event.service, &event.resource_type);
@@ -330,12 +344,18 @@ impl Scorer {
         };
         // From now, not from the event: a backfilled event is up to 90 days old, and its
         // marker must outlive its redeliveries too.
-        let marker_item = baseline_entity::contribution_item(
+        let mut marker_item = baseline_entity::contribution_item(
             tenant,
             account,
             &event.event_id,
             event.event_time.max(self.clock.now()).timestamp() + CONTRIBUTION_TTL_SECONDS,
         );
+        if let Some(decision) = decision {
+            marker_item.insert(
+                baseline_entity::DECISION_ATTRIBUTE.into(),
+                AttrValue::S(decision.to_string()),
+            );
+        }
         let bucket = Self::bucket(event);
         let activity_ttl = (bucket + 1) * BURST_BUCKET_SECONDS + BURST_TTL_SECONDS;
         let writes = vec![

@@ -3,6 +3,7 @@
 
 pub mod baseline;
 pub mod config;
+pub mod decision;
 pub mod feedback;
 mod handler;
 pub mod signals;

@@ -21,6 +21,54 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// One signal's part in a verdict (the decision log, decision 0300): the points it added, the
+/// least score it set, or what it took away.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Signal {
+    /// A stable name (`new_region`, `zscore`, …).
+    pub name: &'static str,
+    /// `adds` points, sets a score of `at_least`, multiplies by `times`, or takes `minus`.
+    pub effect: &'static str,
+    pub value: f64,
+}
+
+/// How a verdict was reached: every signal that moved the score, and the facts the rules
+/// read (the decision log a finding carries, and what explains an event without one).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Trace {
+    pub hourly_usd: f64,
+    /// The points' weight for this cost ([`cost_weight`]).
+    pub weight: f64,
+    pub routine: bool,
+    pub learning: bool,
+    pub account_age_days: f64,
+    /// The coinciding novelties the calibrated table counts.
+    pub novelties: Vec<&'static str>,
+    pub signals: Vec<Signal>,
+    pub points: f64,
+    pub floor: f64,
+    /// The final score (after sensitivity and feedback, 0–100).
+    pub score: f64,
+}
+
+impl Trace {
+    fn adds(&mut self, name: &'static str, value: f64) {
+        self.signals.push(Signal {
+            name,
+            effect: "adds",
+            value,
+        });
+    }
+
+    fn at_least(&mut self, name: &'static str, value: f64) {
+        self.signals.push(Signal {
+            name,
+            effect: "at_least",
+            value,
+        });
+    }
+}
+
 /// The verdict on one cost event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assessment {
@@ -167,6 +215,17 @@ fn arrived_in_burst(b: &Baseline, kind: &str, value: &str, now: DateTime<Utc>) -
 }
 
 pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
+    score_traced(event, ctx, &mut Trace::default())
+}
+
+/// [`assess`], with how the verdict was reached (also when there is none).
+pub fn assess_traced(event: &CostEvent, ctx: &Context<'_>) -> (Option<Assessment>, Trace) {
+    let mut trace = Trace::default();
+    let verdict = score_traced(event, ctx, &mut trace);
+    (verdict, trace)
+}
+
+fn score_traced(event: &CostEvent, ctx: &Context<'_>, trace: &mut Trace) -> Option<Assessment> {
     let hourly = event.added_hourly_cost()?;
     if !event.action.adds_cost() || hourly <= 0.0 {
         return None;
@@ -177,6 +236,9 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     let routine = is_routine(event, ctx, actor, hourly);
     let service = event.service.to_ascii_uppercase();
     let weight = cost_weight(hourly);
+    trace.hourly_usd = hourly;
+    trace.weight = weight;
+    trace.routine = routine;
     let mut points = 0.0;
     let mut floor: f64 = 0.0;
     let mut reasons = Vec::new();
@@ -188,9 +250,12 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         .unwrap_or(0.0);
     let learning =
         age_days < LEARNING_DAYS as f64 || ctx.account.moments.count < LEARNING_MIN_EVENTS;
+    trace.learning = learning;
+    trace.account_age_days = age_days.max(0.0);
     if learning {
         if let Some((p, threshold)) = cold_start_points(hourly) {
             floor = floor.max(p);
+            trace.at_least("cold_start", p);
             reasons.push(format!(
                 "${hourly:.2}/hr is above the ${threshold:.2}/hr threshold for a new account ({:.0} days, {} cost events seen)",
                 age_days.max(0.0),
@@ -216,11 +281,13 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
                         .is_some_and(|max| hourly <= max * ROUTINE_MAX_TOLERANCE);
                 let p = (ZSCORE_BASE_POINTS + ZSCORE_POINTS_PER_SIGMA * (z - ZSCORE_THRESHOLD))
                     .min(ZSCORE_MAX_POINTS);
-                points += if seen_before {
+                let added = if seen_before {
                     p * ZSCORE_SEEN_BEFORE_FACTOR
                 } else {
                     p
                 };
+                points += added;
+                trace.adds("zscore", added);
                 reasons.push(format!(
                     "{z:.1}σ above this account's {service} mean (${hourly:.2}/hr vs ${mean:.2}/hr){}",
                     if routine {
@@ -254,15 +321,17 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         || (fresh_actor && arrived_in_burst(ctx.account, "region", &event.region, now));
     // Independent novelties of this event (principal, region, sku, burst), for the rule that
     // several at once on a big cost are critical.
-    let mut novelties: Vec<&str> = Vec::new();
+    let mut novelties: Vec<&'static str> = Vec::new();
     if !ctx.account.regions.is_empty() && new_region {
         novelties.push("region");
         points += NEW_REGION_POINTS * weight;
+        trace.adds("new_region", NEW_REGION_POINTS * weight);
         reasons.push(format!("new region for this account ({})", event.region));
     }
     if !ctx.account.actors.is_empty() && (!ctx.account.actors.contains(actor) || fresh_actor) {
         novelties.push("principal");
         points += NEW_ACCOUNT_ACTOR_POINTS * weight;
+        trace.adds("new_principal", NEW_ACCOUNT_ACTOR_POINTS * weight);
         reasons.push(format!(
             "first time this actor launched anything ({})",
             event.actor.name
@@ -273,6 +342,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
             novelties.push("principal for this type");
         }
         points += NEW_TYPE_ACTOR_POINTS * weight;
+        trace.adds("new_principal_for_type", NEW_TYPE_ACTOR_POINTS * weight);
         reasons.push(format!(
             "first {} launched by this actor ({})",
             event.resource_type, event.actor.name
@@ -281,6 +351,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     if ctx.kind.moments.count == 0.0 && ctx.account.moments.count > 0.0 {
         novelties.push("resource type");
         points += NEW_SKU_POINTS * weight;
+        trace.adds("new_resource_type", NEW_SKU_POINTS * weight);
         reasons.push(format!("first {} in this account", event.resource_type));
     } else if let Some(sku) = event.sku.as_deref() {
         if !ctx.kind.skus.contains(sku)
@@ -288,6 +359,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         {
             novelties.push("instance type");
             points += NEW_SKU_POINTS * weight;
+            trace.adds("new_instance_type", NEW_SKU_POINTS * weight);
             reasons.push(format!("first {sku} in this account"));
         }
     }
@@ -312,6 +384,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     {
         novelties.push("outside IaC");
         points += OUTSIDE_IAC_POINTS * weight;
+        trace.adds("outside_iac", OUTSIDE_IAC_POINTS * weight);
         reasons.push(format!(
             "made outside IaC ({}) where {:.0}% of this account's launches are IaC",
             event.actor.source.label(),
@@ -329,6 +402,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
             novelties.push("burst");
         }
         points += BURST_POINTS * factor * weight;
+        trace.adds("burst", BURST_POINTS * factor * weight);
         reasons.push(format!(
             "{} cost-creating calls by this actor in the last {} minutes",
             ctx.recent_calls_by_actor as u64 + 1,
@@ -340,6 +414,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     if hourly > FAST_PATH_WARNING_USD_PER_HOUR {
         if routine {
             floor = floor.max(FAST_PATH_ROUTINE_POINTS);
+            trace.at_least("fast_path_routine", FAST_PATH_ROUTINE_POINTS);
         } else {
             let (p, threshold) = if hourly > FAST_PATH_CRITICAL_USD_PER_HOUR {
                 (COLD_START_CRITICAL_POINTS, FAST_PATH_CRITICAL_USD_PER_HOUR)
@@ -352,6 +427,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
                 ));
             }
             floor = floor.max(p);
+            trace.at_least("fast_path", p);
         }
     }
 
@@ -377,8 +453,12 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
                 ));
             }
             floor = floor.max(p);
+            trace.at_least("calibrated_severity", p);
         }
     }
+    trace.novelties = novelties.clone();
+    trace.points = points;
+    trace.floor = floor;
 
     let mut score = points.max(floor);
     if score <= 0.0 {
@@ -387,6 +467,11 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     let sensitivity = ctx.kind.sensitivity;
     if sensitivity != Sensitivity::Medium {
         score *= sensitivity.factor();
+        trace.signals.push(Signal {
+            name: "sensitivity",
+            effect: "times",
+            value: sensitivity.factor(),
+        });
         reasons.push(format!(
             "{} sensitivity set for {}",
             sensitivity.as_str(),
@@ -399,6 +484,11 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         || ctx.kind.expected_actors.contains(&event.actor.name)
     {
         score -= EXPECTED_ACTOR_POINTS;
+        trace.signals.push(Signal {
+            name: "expected_principal",
+            effect: "minus",
+            value: EXPECTED_ACTOR_POINTS,
+        });
         reasons.push("this actor was marked as expected".into());
     }
     if event
@@ -407,9 +497,15 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         .is_some_and(|sku| ctx.kind.expected_types.contains(sku))
     {
         score -= EXPECTED_SKU_POINTS;
+        trace.signals.push(Signal {
+            name: "expected_type",
+            effect: "minus",
+            value: EXPECTED_SKU_POINTS,
+        });
         reasons.push("this type was marked as expected".into());
     }
     let score = score.clamp(0.0, 100.0);
+    trace.score = (score * 10.0).round() / 10.0;
     let severity = severity_for(score)?;
     reasons.extend(event.price_reasons());
     Some(Assessment {

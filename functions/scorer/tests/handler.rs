@@ -665,3 +665,89 @@ async fn history_folded_newest_first_keeps_the_oldest_first_seen_and_counts_once
         .is_empty());
     assert_eq!(w.queue.peek_all("alerts").len(), 0);
 }
+
+/// The decision log (issue 14, item 3): a finding carries the signals that moved its score,
+/// the thresholds, the baseline values they read and the price; an event that made no finding
+/// keeps its verdict on its contribution marker.
+#[tokio::test]
+async fn a_finding_carries_its_decision_log_and_a_quiet_event_keeps_its_verdict() {
+    let later = start() + Duration::days(31);
+    let w = established().await;
+    let mut gpu = event("g0", later, 5.672, "g5.12xlarge", "ap-southeast-3");
+    gpu.actor.arn = "arn:aws:sts::222222222222:assumed-role/leaked/x".into();
+    assert_eq!(severity_of(&w, &gpu).await, Some(Severity::Critical));
+    let f = finding::all(w.table.as_ref(), "t")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|f| f.event_id == "g0")
+        .unwrap();
+    let log = &f.details["decision"];
+    assert_eq!(log["stage"], "scorer");
+    assert_eq!(log["severity"], "critical");
+    assert_eq!(log["score"].as_f64(), Some(f.score));
+    let signals: Vec<&str> = log["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for expected in ["new_region", "new_principal", "new_instance_type"] {
+        assert!(signals.contains(&expected), "{expected}: {signals:?}");
+    }
+    let region = log["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "new_region")
+        .unwrap();
+    assert_eq!(region["effect"], "adds");
+    assert!(region["value"].as_f64().unwrap() > 0.0, "{region}");
+    assert_eq!(log["thresholds"]["score"]["critical"], 80.0);
+    assert_eq!(log["baseline"]["account_cost_events"], 40.0);
+    assert_eq!(log["baseline"]["known_regions"], 1);
+    assert_eq!(log["baseline"]["type_max_usd_per_hour"], 0.096);
+    assert_eq!(log["learning"], false);
+    assert!(
+        log["verdict"].as_str().unwrap().ends_with("critical"),
+        "{log}"
+    );
+    assert_eq!(log["price"], f.details["pricing"]);
+
+    // bob's routine m5.large: scored, no finding; the marker says why.
+    let routine = event(
+        "r-late",
+        later + Duration::hours(2),
+        0.096,
+        "m5.large",
+        "us-east-1",
+    );
+    assert_eq!(severity_of(&w, &routine).await, None);
+    let kept = baseline::scored_decision(w.table.as_ref(), "t", ACCOUNT, "r-late")
+        .await
+        .unwrap()
+        .expect("scored")
+        .expect("its verdict kept");
+    assert!(
+        kept["verdict"].as_str().unwrap().contains("no finding"),
+        "{kept}"
+    );
+    assert_eq!(kept["routine"], true, "{kept}");
+    assert!(
+        kept.to_string().len() < 800,
+        "the marker stays small: {kept}"
+    );
+    // The finding's event keeps none on its marker (the finding holds the log).
+    assert_eq!(
+        baseline::scored_decision(w.table.as_ref(), "t", ACCOUNT, "g0")
+            .await
+            .unwrap(),
+        Some(None)
+    );
+    assert_eq!(
+        baseline::scored_decision(w.table.as_ref(), "t", ACCOUNT, "never")
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -40,6 +40,31 @@ pub fn contribution_key(tenant: &str, account: &str, event_id: &str) -> Key {
 
 /// The marker's item (no `entity` attribute: the format predates it), expiring at `ttl`
 /// (epoch seconds).
+/// The attribute of a contribution marker that says why its event made no finding (the
+/// scorer's compact decision log, JSON text): `GET /v1/events/{id}/decision` reads it.
+pub const DECISION_ATTRIBUTE: &str = "decision";
+
+/// Why the event made no finding, from its contribution marker: `None` when the event was not
+/// scored (no marker), `Some(None)` when it was scored before markers kept it or made a finding.
+pub async fn scored_decision(
+    table: &dyn Table,
+    tenant: &str,
+    account: &str,
+    event_id: &str,
+) -> Result<Option<Option<serde_json::Value>>, StoreError> {
+    let Some(item) = table
+        .get(&contribution_key(tenant, account, event_id))
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        item.get(DECISION_ATTRIBUTE)
+            .and_then(AttrValue::as_str)
+            .and_then(|text| serde_json::from_str(text).ok()),
+    ))
+}
+
 pub fn contribution_item(tenant: &str, account: &str, event_id: &str, ttl: i64) -> Item {
     let mut item = bare(contribution_key(tenant, account, event_id));
     item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(ttl as f64));

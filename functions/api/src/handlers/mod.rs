@@ -5,6 +5,7 @@ mod accounts;
 mod api_keys;
 mod baselines;
 mod billing;
+mod decisions;
 mod drift_score;
 mod findings;
 mod me;
@@ -86,6 +87,7 @@ pub async fn dispatch(route: RouteId, ctx: Ctx<'_>) -> Result<HttpResponse, ApiE
         RouteId::AnomaliesList => findings::findings_list(&ctx, None).await,
         RouteId::AnomalyGet => findings::finding_get(&ctx).await,
         RouteId::AnomalyPatch => findings::finding_patch(&ctx).await,
+        RouteId::EventDecision => decisions::event_decision(&ctx).await,
         RouteId::BaselinePatch => baselines::baseline_patch(&ctx).await,
         RouteId::StacksList => stacks::stacks_list(&ctx).await,
         RouteId::StacksCreate => stacks::stacks_create(&ctx).await,
