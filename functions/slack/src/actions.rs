@@ -269,6 +269,33 @@ impl SlackApp {
                 .map_err(|e| ActionFailure::Failed(e.to_string()))?;
                 return Ok(());
             }
+            dd0c_shared::slack::why::WHY_ACTION => {
+                let finding = load(table, tenant, finding_id).await?.finding;
+                let chat = self.chat(tenant).await?;
+                if let Some(trigger_id) = &trigger_id {
+                    match chat
+                        .open_view(trigger_id, dd0c_shared::slack::why::why_view(&finding))
+                        .await
+                    {
+                        Ok(()) => return Ok(()),
+                        Err(e) => {
+                            tracing::warn!(tenant, finding = finding_id, error = %e, "no modal: the decision goes to the thread")
+                        }
+                    }
+                }
+                let (Some(channel), Some(ts)) = (channel, ts) else {
+                    return Err(ActionFailure::Unknown);
+                };
+                chat.post(ChatMessage {
+                    channel,
+                    text: format!("Why: {}", summary(&finding)),
+                    blocks: Value::Array(dd0c_shared::slack::why::why_blocks(&finding)),
+                    thread_ts: Some(ts),
+                })
+                .await
+                .map_err(|e| ActionFailure::Failed(e.to_string()))?;
+                return Ok(());
+            }
             "assign_to" => {
                 let owner = action["selected_user"]
                     .as_str()

@@ -1214,3 +1214,96 @@ async fn pause_and_resume_hold_and_release_all_alerts() {
         .any(|e| e["action"] == "alerts.pause" && e["user"] == "slack:U42"));
     assert!(trail.iter().any(|e| e["action"] == "alerts.resume"));
 }
+
+/// "Why?" (issue 14, item 3): the alert's button opens a modal with the finding's decision
+/// log and the policy's word; without a modal the same goes to the alert's thread. The alert
+/// itself is left as it is.
+#[tokio::test]
+async fn why_opens_the_decision_log() {
+    let w = world("secret").await;
+    let mut cost = finding("cost-9", FindingKind::CostAnomaly);
+    cost.details["decision"] = json!({
+        "stage": "scorer", "verdict": "score 92.0: critical", "hourly_usd": 12.24,
+        "signals": [{"name": "new_region", "effect": "adds", "value": 40.0},
+                    {"name": "fast_path", "effect": "at_least", "value": 85.0}],
+        "learning": false, "routine": false,
+        "baseline": {"account_age_days": 31.0, "account_cost_events": 40.0, "known_regions": 1,
+                     "known_principals": 1, "type_cost_events": 40.0, "type_mean_usd_per_hour": 0.096,
+                     "type_max_usd_per_hour": 0.096, "recent_calls_by_actor": 0.0},
+        "thresholds": {"score": {"info": 20.0, "warning": 50.0, "critical": 80.0},
+                       "fast_path_usd_per_hour": {"warning": 5.0}, "zscore": 3.0, "scale_jump_factor": 10.0},
+        "price": {"basis": "list price", "as_of": "2024-08-06"},
+    });
+    let ts = alerted(&w, &cost).await;
+    let alert = w.chat.messages().last().cloned().unwrap();
+    assert!(
+        alert.blocks.to_string().contains("\"action_id\":\"why\""),
+        "the alert has a Why? button"
+    );
+    let messages = w.chat.messages().len();
+
+    let r = press(
+        &w,
+        json!({"action_id": "why", "value": "cost-9", "type": "button"}),
+        &ts,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (_, view) = w.chat.views().last().cloned().expect("a modal");
+    assert_eq!(view["title"]["text"], "Why dd0c decided");
+    let text = view["blocks"].to_string();
+    for expected in [
+        "score 92.0: critical",
+        "`new_region` adds 40 points",
+        "`fast_path` sets the score to at least 85",
+        "40 cost events",
+        "critical ≥ 80",
+        "list price",
+        "sent at once",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    assert_eq!(
+        w.chat.messages().len(),
+        messages,
+        "nothing posted, the alert untouched"
+    );
+
+    // A drift finding held for the digest, from a sink without modals: the thread.
+    let mut drift = finding("drift-9", FindingKind::Drift);
+    drift.notified = false;
+    drift.suppressed_reason = Some("new account (strict for 14 days)".into());
+    drift.details["decision"] = json!({
+        "stage": "classifier", "verdict": "drift: high (tags)",
+        "change_class": "drift: jane changed an IaC-managed resource via console",
+        "managed": {"evidence": "the account's stacks, read through the read-only role", "stack": "web"},
+        "rules": ["tags-changed"],
+    });
+    let ts = alerted(&w, &drift).await;
+    let w = World {
+        app: w
+            .app
+            .with_directory(Arc::new(settings::SingleChat(Arc::new(NoViews(
+                w.chat.clone(),
+            ))))),
+        ..w
+    };
+    let r = press(
+        &w,
+        json!({"action_id": "why", "value": "drift-9", "type": "button"}),
+        &ts,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let reply = w.chat.messages().last().cloned().unwrap();
+    assert_eq!(reply.thread_ts.as_deref(), Some(ts.as_str()));
+    let text = reply.blocks.to_string();
+    for expected in [
+        "drift: high (tags)",
+        "read through the read-only role",
+        "`tags-changed`",
+        "held for the digest: new account",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+}

@@ -206,6 +206,7 @@ pub fn finding_alert(finding: &Finding) -> Value {
         button("Snooze 24h", "snooze_24h", id, None),
         button("Snooze 7d", "snooze_7d", id, None),
         button("Assign", "assign", id, None),
+        button("Why?", super::why::WHY_ACTION, id, None),
     ];
     if finding.kind == FindingKind::Drift {
         buttons.push(button("Accept drift", "accept_drift", id, Some("danger")));

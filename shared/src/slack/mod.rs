@@ -9,3 +9,4 @@ pub mod settings;
 #[cfg(test)]
 mod tests;
 pub mod web;
+pub mod why;
