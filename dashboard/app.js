@@ -375,7 +375,59 @@
             row('Score', String(f.score)),
             ...(price ? row('Price', price) : []),
             row('Notified', f.notified ? 'yes' : 'no' + (f.suppressed_reason ? ' — ' + f.suppressed_reason : ''))))));
-    main().append(...findingIacSections(f));
+    main().append(...findingIacSections(f), decisionSection(f));
+  }
+
+  // The finding's decision log (GET /v1/events/{id}/decision): the verdict, the signals and
+  // what each did to the score, the baseline before the event, the thresholds, the price; for
+  // drift the change class, the evidence that IaC owns the resource and the rules; then what
+  // the policy made of it.
+  function decisionSection(f) {
+    const box = h('div', { 'aria-live': 'polite' }, h('p', { class: 'loading' }, 'Loading…'));
+    const section = h('section', { 'aria-labelledby': 'decision-h', id: 'decision-log' },
+      h('h2', { id: 'decision-h' }, 'Decision log'), box);
+    const effect = (s) => ({ adds: '+' + s.value + ' points', at_least: 'score at least ' + s.value,
+      times: '× ' + s.value, minus: '−' + s.value + ' points' }[s.effect] || String(s.value));
+    const facts = (pairs) => h('dl', { class: 'facts' }, pairs.filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]));
+    (async () => {
+      try {
+        const d = await api('GET', '/v1/events/' + encodeURIComponent(f.event_id) + '/decision');
+        const mine = (d.findings || []).find((x) => x.finding_id === f.id) || (d.findings || [])[0];
+        const log = (mine && mine.decision) || {};
+        const out = [h('p', { id: 'decision-verdict' }, log.verdict || 'No decision log was recorded for this finding.')];
+        if (log.stage === 'scorer') {
+          out.push(h('table', { class: 'signals' }, h('caption', {}, 'Signals'),
+            h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Signal'), h('th', { scope: 'col' }, 'Effect'))),
+            h('tbody', {}, (log.signals || []).map((s) => h('tr', { 'data-signal': s.name }, h('td', {}, h('code', {}, s.name)), h('td', {}, effect(s)))))));
+          const b = log.baseline || {};
+          out.push(h('h3', {}, 'Baseline before the event'), facts([
+            ['Account age (days)', b.account_age_days], ['Cost events in the account', b.account_cost_events],
+            ['Known regions', b.known_regions], ['Known principals', b.known_principals],
+            ['Events of this type', b.type_cost_events], ['Mean of this type ($/hr)', b.type_mean_usd_per_hour],
+            ['Largest of this type ($/hr)', b.type_max_usd_per_hour], ['Recent calls by this principal', b.recent_calls_by_actor],
+            ['Still learning', log.learning ? 'yes (cold-start thresholds)' : 'no'], ['Routine for this principal', log.routine ? 'yes' : 'no']]));
+          const t = log.thresholds || {};
+          out.push(h('h3', {}, 'Thresholds'), facts([
+            ['Score bands', t.score ? 'info ≥ ' + t.score.info + ', warning ≥ ' + t.score.warning + ', critical ≥ ' + t.score.critical : null],
+            ['Fast path ($/hr)', t.fast_path_usd_per_hour ? t.fast_path_usd_per_hour.warning + ' / ' + t.fast_path_usd_per_hour.critical : null],
+            ['z-score', t.zscore], ['Scale jump (× mean)', t.scale_jump_factor]]));
+          if (log.price && log.price.basis) out.push(h('p', { class: 'small' }, 'Price: ', log.price.basis, log.price.as_of ? ' (prices of ' + log.price.as_of + ')' : ''));
+        } else if (log.stage === 'classifier') {
+          out.push(facts([['Why it is drift', log.change_class], ['IaC owns it on the evidence of', (log.managed || {}).evidence],
+            ['Stack', (log.managed || {}).stack], ['Rules matched', (log.rules || []).join(', ')]]));
+        }
+        if (mine && mine.policy) {
+          const p = mine.policy;
+          out.push(h('h3', {}, 'Policy'), h('p', { id: 'decision-policy' }, p.decision), facts([
+            ['Sent at once from', p.immediate_severity], ['Governance mode', p.governance_mode]]));
+        }
+        box.replaceChildren(...out);
+      } catch (e) {
+        box.replaceChildren(errorBox(e));
+      }
+    })();
+    return section;
   }
 
   async function accounts() {

@@ -109,6 +109,12 @@ async function main() {
         /^(list price|estimated from \S+)(, [a-z0-9-]+ price by regional factor)? · prices of \d{4}(-\d{2}){0,2} \((less than a month|\d+ months?|\d+ years?) old\)$/);
       const notes = page.locator('.price-notes li');
       assert.ok(await notes.count() > 0, 'the price provenance is not on the finding page');
+      // The decision log (GET /v1/events/{id}/decision): verdict, signals, policy.
+      await page.locator('#decision-verdict').waitFor();
+      assert.match(await page.locator('#decision-verdict').innerText(), /^score \d+(\.\d)?: critical$/);
+      assert.ok(await page.locator('#decision-log tr[data-signal]').count() > 0, 'no signals in the decision log');
+      assert.match(await page.locator('#decision-policy').innerText(), /^(sent to Slack|held: |not decided yet)/);
+      await page.locator('#decision-log').screenshot({ path: path.join(SHOTS, 'finding-decision-log.png') });
       await page.getByRole('button', { name: 'Mark expected' }).click();
       await page.locator('#finding-status [data-status="expected"]').waitFor();
       await page.screenshot({ path: path.join(SHOTS, 'finding.png'), fullPage: true });
