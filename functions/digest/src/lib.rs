@@ -16,6 +16,7 @@ mod housekeeping;
 mod render;
 mod run;
 mod tick;
+mod zombie_watch;
 
 pub use build::{build_digest, Digest, StackLine};
 pub use error::DigestError;
@@ -24,3 +25,6 @@ pub use housekeeping::{Housekeeping, PURGE_AFTER_HOURS};
 pub use render::digest_blocks;
 pub use run::{run_digest, DigestRun};
 pub use tick::{digest_due, run_tick, TenantFailure, Tick, TickReport, DIGEST_MARKER_TTL_DAYS};
+pub use zombie_watch::{
+    queue_due_scans, zombie_lines, ZombieLine, SCAN_DUE_AFTER_HOURS, SCAN_STALE_AFTER_HOURS,
+};

@@ -26,6 +26,8 @@ pub struct ScriptedAccount {
     pub trail: Vec<String>,
     /// Regions the account has not enabled.
     pub disabled_regions: Vec<String>,
+    /// Regions whose describe and metric calls answer `ThrottlingException`.
+    pub throttled_regions: Vec<String>,
 }
 
 /// One LookupEvents call as the fake received it.
@@ -102,6 +104,18 @@ impl ScriptedAccounts {
             .ok_or_else(|| AccountsError::AssumeRoleDenied("no such role".into()))
     }
 
+    /// What AWS answers a describe or metric call in a region the account has not enabled
+    /// (or one scripted to throttle).
+    fn check_region(account: &ScriptedAccount, region: &str) -> Result<(), AccountsError> {
+        if account.disabled_regions.iter().any(|r| r == region) {
+            return Err(AccountsError::RegionNotEnabled(region.to_owned()));
+        }
+        if account.throttled_regions.iter().any(|r| r == region) {
+            return Err(AccountsError::Throttled("Rate exceeded".into()));
+        }
+        Ok(())
+    }
+
     fn check(account: &ScriptedAccount, action: &str) -> Result<(), AccountsError> {
         if account.denied_actions.iter().any(|a| a == action) {
             return Err(AccountsError::MissingPermission {
@@ -148,19 +162,17 @@ impl Accounts for ScriptedAccounts {
     async fn instances(
         &self,
         session: &Session,
-        _region: &str,
+        region: &str,
     ) -> Result<Vec<Instance>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "ec2:DescribeInstances")?;
         Ok(a.instances)
     }
 
-    async fn volumes(
-        &self,
-        session: &Session,
-        _region: &str,
-    ) -> Result<Vec<Volume>, AccountsError> {
+    async fn volumes(&self, session: &Session, region: &str) -> Result<Vec<Volume>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "ec2:DescribeVolumes")?;
         Ok(a.volumes)
     }
@@ -168,9 +180,10 @@ impl Accounts for ScriptedAccounts {
     async fn addresses(
         &self,
         session: &Session,
-        _region: &str,
+        region: &str,
     ) -> Result<Vec<Address>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "ec2:DescribeAddresses")?;
         Ok(a.addresses)
     }
@@ -178,9 +191,10 @@ impl Accounts for ScriptedAccounts {
     async fn db_instances(
         &self,
         session: &Session,
-        _region: &str,
+        region: &str,
     ) -> Result<Vec<DbInstance>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "rds:DescribeDBInstances")?;
         Ok(a.db_instances)
     }
@@ -188,9 +202,10 @@ impl Accounts for ScriptedAccounts {
     async fn nat_gateways(
         &self,
         session: &Session,
-        _region: &str,
+        region: &str,
     ) -> Result<Vec<NatGateway>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "ec2:DescribeNatGateways")?;
         Ok(a.nat_gateways)
     }
@@ -271,12 +286,13 @@ impl Accounts for ScriptedAccounts {
     async fn metric(
         &self,
         session: &Session,
-        _region: &str,
+        region: &str,
         metric: &Metric,
         _start: DateTime<Utc>,
         _end: DateTime<Utc>,
     ) -> Result<Option<f64>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "cloudwatch:GetMetricStatistics")?;
         Ok(a.metrics.get(metric).copied())
     }
