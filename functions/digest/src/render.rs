@@ -108,8 +108,9 @@ fn zombie_watch_text(d: &Digest) -> Option<String> {
             "nothing idle".to_owned()
         } else {
             format!(
-                "{} idle resource(s), {}/month",
+                "{} idle resource(s) in {}, {}/month",
                 line.zombies,
+                escape_mrkdwn(&line.zombie_regions.join(", ")),
                 money(line.monthly_usd)
             )
         };

@@ -25,13 +25,19 @@ struct ScanSummary {
     #[serde(default)]
     region: String,
     #[serde(default)]
-    zombies: Vec<IgnoredAny>,
+    zombies: Vec<ZombieRegion>,
     #[serde(default)]
     monthly_waste_usd: f64,
     #[serde(default)]
     regions_scanned: Vec<IgnoredAny>,
     #[serde(default)]
     regions_failed: Vec<FailedRegion>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ZombieRegion {
+    #[serde(default)]
+    region: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +59,8 @@ pub struct ZombieLine {
     /// Regions the latest scan could not read.
     pub regions_failed: Vec<String>,
     pub zombies: usize,
+    /// The regions the zombies are in, in the scan's order.
+    pub zombie_regions: Vec<String>,
     /// USD per month at stake.
     pub monthly_usd: f64,
 }
@@ -156,6 +164,12 @@ pub async fn zombie_lines(
                 },
                 regions_failed: s.regions_failed.into_iter().map(|f| f.region).collect(),
                 zombies: s.zombies.len(),
+                zombie_regions: s.zombies.iter().fold(Vec::new(), |mut seen, z| {
+                    if !z.region.is_empty() && !seen.contains(&z.region) {
+                        seen.push(z.region.clone());
+                    }
+                    seen
+                }),
                 monthly_usd: s.monthly_waste_usd,
             },
             None => ZombieLine {

@@ -165,7 +165,11 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
     link(t, "777788889999", 40, AccountStatus::Disconnecting, 80).await;
     // The scan the API stored when the account was connected (one region, a day ago).
     let scan = json!({"scanned_at": now() - Duration::hours(26), "region": "us-east-1",
-        "zombies": ["vol-1", "eip-1"], "monthly_waste_usd": 42.5});
+        "zombies": [{"kind": "unattached_volume", "resource_id": "vol-1", "region": "us-east-1",
+                     "reason": "500 GB volume attached to nothing", "monthly_usd": 40.0},
+                    {"kind": "unassociated_address", "resource_id": "eipalloc-1", "region": "us-east-1",
+                     "reason": "Elastic IP 203.0.113.1 is not associated", "monthly_usd": 2.5}],
+        "monthly_waste_usd": 42.5});
     t.put(
         zombie_scan::item("t1", "111122223333", &scan).unwrap(),
         None,
@@ -260,8 +264,7 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
         "3 open · 1 resolved",
         "alice: $10.00/hr",
         "payments-prod: score ",
-        "2 idle resource(s), $42.50/month",
-        "1 region (at connect), scanned ",
+        "2 idle resource(s) in us-east-1, $42.50/month · 1 region (at connect), scanned ",
         "444455556666: :warning: never scanned",
         "Held (1)",
     ] {
@@ -403,9 +406,9 @@ async fn the_zombie_watch_shows_each_accounts_latest_scan_and_the_total_at_stake
     let text = blocks.to_string();
     for needle in [
         "*Zombie watch*: 3 idle resource(s), $56.80/month at stake",
-        "111111111111: 2 idle resource(s), $16.80/month · 2 region(s), scanned 2026-03-20 06:00 UTC · could not read us-west-2",
+        "111111111111: 2 idle resource(s) in us-east-1, eu-west-1, $16.80/month · 2 region(s), scanned 2026-03-20 06:00 UTC · could not read us-west-2",
         "222222222222: nothing idle · 1 region(s), scanned 2026-03-20 04:00 UTC",
-        "333333333333: 1 idle resource(s), $40.00/month · 1 region(s), scanned 2026-03-17 09:00 UTC :warning: stale: 3 day(s) old",
+        "333333333333: 1 idle resource(s) in us-east-1, $40.00/month · 1 region(s), scanned 2026-03-17 09:00 UTC :warning: stale: 3 day(s) old",
         "444444444444: :warning: never scanned",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in {text}");
