@@ -416,7 +416,8 @@ async fn the_zombie_watch_shows_each_accounts_latest_scan_and_the_total_at_stake
     assert!(!text.contains("555555555555"), "{text}");
     let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/slack/digest_zombie_watch.json");
-    let mut pretty = serde_json::to_string_pretty(&blocks).unwrap();
+    // The goldens' shape (`tests/fixtures/slack`): a message's `blocks`.
+    let mut pretty = serde_json::to_string_pretty(&json!({ "blocks": blocks })).unwrap();
     pretty.push('\n');
     dd0c_shared::testing::golden::check(&golden, &pretty);
 }
