@@ -381,9 +381,11 @@ def test_journey_11_the_daily_zombie_scan_reads_every_region_and_the_digest_show
     for region, zone, size in (("us-east-1", "us-east-1a", 100), ("eu-west-1", "eu-west-1b", 50)):
         ec2 = cloud.session.client("ec2", region_name=region, endpoint_url=cloud.moto_url)
         volumes[region] = ec2.create_volume(AvailabilityZone=zone, Size=size, VolumeType="gp3")["VolumeId"]
+    # An hour no other journey's tenant has: the ticks below post no one else's digest.
+    customer.user.ok("PATCH", "/v1/settings/slack", {"digest_time_zone": "UTC", "digest_hour": 6})
     day = now_utc().date()
-    # 08:00 UTC: not the tenant's digest hour (09:00 UTC by default); the scan is asked for.
-    early = dt.datetime(day.year, day.month, day.day, 8, 0, tzinfo=dt.timezone.utc)
+    # 05:00 UTC: not the tenant's digest hour; the scan is asked for.
+    early = dt.datetime(day.year, day.month, day.day, 5, 0, tzinfo=dt.timezone.utc)
     t0 = time.time()
     result = cloud.tick(digest_schedule(cloud), early)
     assert result["ok"], result
@@ -409,9 +411,8 @@ def test_journey_11_the_daily_zombie_scan_reads_every_region_and_the_digest_show
     at_stake = scan["monthly_waste_usd"]
     assert at_stake == pytest.approx(sum(z["monthly_usd"] or 0 for z in scan["zombies"]))
 
-    # 09:00 UTC: the digest. The scan is fresh, so none is asked for again.
-    nine = early + dt.timedelta(hours=1)
-    result = cloud.tick(digest_schedule(cloud), nine)
+    # 06:00 UTC: the digest. The scan is fresh, so none is asked for again.
+    result = cloud.tick(digest_schedule(cloud), early + dt.timedelta(hours=1))
     assert result["ok"], result
     assert customer.account not in result["response"]["zombie_scans_queued"], result["response"]
     digest = cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(customer.channel)

@@ -193,3 +193,20 @@ async fn a_message_that_is_not_a_scan_request_is_dead_lettered_at_once() {
         "{err}"
     );
 }
+
+#[test]
+fn the_openapi_document_adds_the_regions_to_the_scan_and_keeps_every_field() {
+    let doc = dd0c_api::openapi::document();
+    let scan = &doc["components"]["schemas"]["ZombieScan"];
+    for field in [
+        "scanned_at",
+        "region",
+        "zombies",
+        "monthly_waste_usd",
+        "regions_scanned",
+        "regions_not_enabled",
+        "regions_failed",
+    ] {
+        assert!(scan["properties"][field].is_object(), "{field}: {scan}");
+    }
+}
