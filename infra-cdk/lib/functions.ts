@@ -106,7 +106,7 @@ export function functionSpecs(routing: RoutingTable): Record<FunctionName, Funct
     digest: {
       name: 'digest',
       ...deployed('digest'),
-      description: 'hourly tick: daily digest at each tenant local hour, un-snooze, governance, purge',
+      description: 'hourly tick: daily digest at each tenant local hour, un-snooze, governance, purge, daily zombie scans queued',
       timeoutSeconds: 300,
       reservedConcurrency: 1,
     },
@@ -128,8 +128,12 @@ export function functionSpecs(routing: RoutingTable): Record<FunctionName, Funct
     api: {
       name: 'api',
       ...deployed('api'),
-      description: 'dashboard REST API, onboarding, billing',
-      timeoutSeconds: 29,
+      description: 'dashboard REST API, onboarding, billing; zombies.fifo -> daily zombie scans',
+      // API Gateway's 29 s integration limit; also the zombies queue's consumer timeout.
+      timeoutSeconds: consumerTimeout('api', 29),
+      // Daily zombie scans (one account each, up to ~20 s) must not crowd out the dashboard's
+      // requests: Lambda's minimum.
+      sqsMaxConcurrency: 2,
     },
   };
 }

@@ -162,6 +162,21 @@ describe('functions', () => {
     }
   });
 
+  test('the daily zombie scans reach the API function one account at a time, two at once, within its 29 s', () => {
+    const apiId = Object.entries<any>(resources(json, 'AWS::Lambda::Function')).find(
+      ([, f]) => f.Properties.FunctionName === 'dd0c-staging-api',
+    )![0];
+    const mappings = Object.values<any>(resources(json, 'AWS::Lambda::EventSourceMapping')).filter(
+      (m) => m.Properties.FunctionName?.Ref === apiId,
+    );
+    expect(mappings.map((m) => m.Properties.EventSourceArn['Fn::GetAtt'][0])).toEqual([
+      expect.stringMatching(/^PipelineZombiesQueue/),
+    ]);
+    expect(mappings[0].Properties.BatchSize).toBe(1);
+    expect(mappings[0].Properties.ScalingConfig.MaximumConcurrency).toBe(2);
+    template.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'dd0c-staging-api', Timeout: 29 });
+  });
+
   test('functions write logs only to their own log group, and read the table by name and index', () => {
     const roles = resources(json, 'AWS::IAM::Role');
     const fns = Object.values<any>(resources(json, 'AWS::Lambda::Function')).filter((f) =>

@@ -468,3 +468,64 @@ def test_journey_12_a_terraform_state_import_makes_the_first_console_change_drif
     assert "aws_security_group.web" in json.dumps(alert) or "j12-net" in json.dumps(alert), alert
     drift = customer.user.ok("GET", "/v1/drift-events")["items"]
     assert any(group in json.dumps(d) and d["details"].get("stack") == "j12-net" for d in drift), drift
+
+
+def test_journey_14_the_daily_zombie_scan_reads_every_region_and_the_digest_shows_what_is_at_stake(live):
+    """Issue 16, item 6: the hourly tick asks for the daily zombie scan of each connected
+    account whose latest scan of every region is a day old; the API function, consuming the
+    `zombies` queue, assumes the read-only role with the link's ExternalId and reads every
+    region of the partition; the account's health shows the scan, and the digest posted at the
+    tenant's hour shows when it ran, what it found in which regions and the monthly cost at
+    stake. (moto runs every customer account in one: the role's credentials see the volumes
+    this journey creates.)"""
+    cloud = live
+    customer = Customer(cloud, "j14")
+    volumes = {}
+    for region, zone, size in (("us-east-1", "us-east-1a", 100), ("eu-west-1", "eu-west-1b", 50)):
+        ec2 = cloud.session.client("ec2", region_name=region, endpoint_url=cloud.moto_url)
+        volumes[region] = ec2.create_volume(AvailabilityZone=zone, Size=size, VolumeType="gp3")["VolumeId"]
+    # An hour no other journey's tenant has: the ticks below post no one else's digest.
+    customer.user.ok("PATCH", "/v1/settings/slack", {"digest_time_zone": "UTC", "digest_hour": 6})
+    day = now_utc().date()
+    # 05:00 UTC: not the tenant's digest hour; the scan is asked for.
+    early = dt.datetime(day.year, day.month, day.day, 5, 0, tzinfo=dt.timezone.utc)
+    t0 = time.time()
+    result = cloud.tick(digest_schedule(cloud), early)
+    assert result["ok"], result
+    assert customer.account in result["response"]["zombie_scans_queued"], result["response"]
+
+    def scanned() -> dict[str, Any] | None:
+        scan = customer.user.ok("GET", f"/v1/accounts/{customer.account}/health").get("last_zombie_scan")
+        return scan if scan and scan["region"] == "all" else None
+
+    scan = cloud.wait_for(scanned, timeout=120, what="the daily zombie scan stored")
+    print(f"daily zombie scan: {time.time() - t0:.1f}s from the tick to the stored scan")
+    found = {z["resource_id"]: z for z in scan["zombies"]}
+    for region, volume in volumes.items():
+        assert volume in found, (volume, scan)
+        assert (found[volume]["kind"], found[volume]["region"]) == ("unattached_volume", region), found[volume]
+        assert found[volume]["monthly_usd"] > 0, found[volume]
+    assert {"us-east-1", "eu-west-1"} <= set(scan["regions_scanned"]), scan
+    # Every region of the partition is accounted for: read, not enabled, or failed with a reason.
+    failed = {f["region"]: f["error"] for f in scan["regions_failed"]}
+    accounted = set(scan["regions_scanned"]) | set(scan["regions_not_enabled"]) | set(failed)
+    assert len(accounted) == 33, (len(accounted), scan)
+    assert all(failed.values()), failed
+    at_stake = scan["monthly_waste_usd"]
+    assert at_stake == pytest.approx(sum(z["monthly_usd"] or 0 for z in scan["zombies"]))
+
+    # 06:00 UTC: the digest. The scan is fresh, so none is asked for again.
+    result = cloud.tick(digest_schedule(cloud), early + dt.timedelta(hours=1))
+    assert result["ok"], result
+    assert customer.account not in result["response"]["zombie_scans_queued"], result["response"]
+    digest = cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(customer.channel)
+                                                if "Zombie watch" in json.dumps(m)), None), timeout=30)
+    text = json.dumps(digest)
+    line = next(b["text"]["text"] for b in digest["blocks"] if "Zombie watch" in json.dumps(b))
+    money = f"${at_stake:.0f}" if at_stake >= 100 else f"${at_stake:.2f}"  # as Slack blocks spell it
+    assert f"{len(scan['zombies'])} idle resource(s), {money}/month at stake" in line, line
+    mine = next(x for x in line.split("\n") if x.startswith(f"• {customer.account}:"))
+    assert "us-east-1" in mine and "eu-west-1" in mine, mine
+    assert f"{money}/month" in mine, mine
+    assert f"scanned {scan['scanned_at'][:10]}" in mine, mine
+    assert "stale" not in mine and "never scanned" not in mine, text

@@ -461,10 +461,10 @@ mod tests {
             item(&report, "sqs_fifo_receives_and_deletes").per_event,
             2.0
         ));
-        // Six queues, five pollers each, a 20 s poll, over a month of 2,629,800 s.
+        // Seven queues, five pollers each, a 20 s poll, over a month of 2,629,800 s.
         assert!(close(
             item(&report, "sqs_fifo_idle_polls").per_event,
-            3.9447
+            4.60215
         ));
         assert!(close(
             item(&report, "dynamodb_write_request_units").usd_per_million_events,
@@ -500,7 +500,7 @@ mod tests {
         let report = model.report(&ten_events(), 50_000_000);
         assert!(close(
             item(&report, "sqs_fifo_idle_polls").per_event,
-            3.9447 / 50.0
+            4.60215 / 50.0
         ));
         // 19.01 invocations/s: the reservoir's one, then 5% of the other 18.01.
         let traces = item(&report, "xray_traces").per_event;

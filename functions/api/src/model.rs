@@ -97,12 +97,32 @@ impl From<&Zombie> for ZombieView {
     }
 }
 
+/// A region the scan could not read, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegionFailureView {
+    pub region: String,
+    pub error: String,
+}
+
+/// An account's zombie scan: at connect, of one region; every day, of every enabled region.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ZombieScan {
     pub scanned_at: DateTime<Utc>,
+    /// The region read, or `all` for the daily scan of every enabled region.
     pub region: String,
+    /// Each with its region.
     pub zombies: Vec<ZombieView>,
+    /// USD per month at stake (the priced zombies).
     pub monthly_waste_usd: f64,
+    /// Regions read to the end.
+    #[serde(default)]
+    pub regions_scanned: Vec<String>,
+    /// Regions the account has not enabled.
+    #[serde(default)]
+    pub regions_not_enabled: Vec<String>,
+    /// Regions that could not be read (throttled, a permission missing, out of time).
+    #[serde(default)]
+    pub regions_failed: Vec<RegionFailureView>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -534,12 +534,13 @@ async fn onboarding_connects_scans_and_enforces_the_free_tier() {
         w.table.as_ref(),
         w.accounts.as_ref(),
         &link,
-        "us-east-1",
+        &["us-east-1", "eu-west-1"],
         w.clock.now(),
+        std::time::Duration::from_secs(5),
     )
     .await
     .unwrap();
-    assert_eq!(scan.zombies.len(), 3);
+    assert_eq!(scan.zombies.len(), 6);
     w.clock.set(start()); // the test tokens expire an hour after start
     let (_, health) = w
         .call(
@@ -552,6 +553,16 @@ async fn onboarding_connects_scans_and_enforces_the_free_tier() {
     assert_eq!(
         health["last_zombie_scan"]["scanned_at"],
         "2026-03-02T12:00:00Z"
+    );
+    // The daily scan's regions, added to the health's answer.
+    assert_eq!(health["last_zombie_scan"]["region"], "all");
+    assert_eq!(
+        health["last_zombie_scan"]["regions_scanned"],
+        json!(["us-east-1", "eu-west-1"])
+    );
+    assert_eq!(
+        health["last_zombie_scan"]["zombies"][5]["region"],
+        "eu-west-1"
     );
 
     let (s, list) = w.call("GET", "/v1/accounts", Some("tenant-a"), None).await;

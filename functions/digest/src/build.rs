@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use dd0c_shared::domain::{CostEvent, Finding, FindingKind};
-use dd0c_shared::entity::{account_link, event, finding, stack, zombie_scan};
+use dd0c_shared::entity::{event, finding, stack};
 use dd0c_shared::pricing::oldest_price;
 use dd0c_shared::store::{from_item, query_all, StoreError, Table};
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::zombie_watch::{zombie_lines, ZombieLine};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct StackLine {
@@ -32,20 +33,15 @@ pub struct Digest {
     pub stacks: Vec<StackLine>,
     /// Actor → USD per hour started in the window, highest first.
     pub top_actors: Vec<(String, f64)>,
-    /// (account, zombies, USD per month) from the latest zombie scans.
+    /// (account, zombies, USD per month) of the accounts whose latest zombie scan found any.
     pub zombies: Vec<(String, usize, f64)>,
+    /// Every account's latest zombie scan: when it ran (or never), stale or not, what it found.
+    pub zombie_watch: Vec<ZombieLine>,
+    /// USD per month at stake over the tenant's accounts (their latest scans).
+    pub zombie_monthly_usd: f64,
     /// The date of the oldest price behind the spend totals (`YYYY`, `YYYY-MM` or
     /// `YYYY-MM-DD`); `None` when no priced event says.
     pub prices_as_of: Option<String>,
-}
-
-/// What the digest reads of an account's latest zombie scan.
-#[derive(Debug, Deserialize)]
-struct ZombieSummary {
-    #[serde(default)]
-    zombies: Vec<IgnoredAny>,
-    #[serde(default)]
-    monthly_waste_usd: f64,
 }
 
 /// Builds the digest of the 24 hours before `now` (read-only).
@@ -111,23 +107,13 @@ pub async fn build_digest(
             open_drift: stack.open_drift.clone(),
         });
     }
-    for link in account_link::tenant_accounts(table, tenant).await? {
-        let scan = match zombie_scan::load::<ZombieSummary>(table, tenant, &link.account_id).await {
-            Ok(scan) => scan,
-            // A scan written by another version may not decode; the digest skips it.
-            Err(e @ StoreError::Decode { .. }) => {
-                tracing::warn!(tenant, account = %link.account_id, error = %e, "unreadable zombie scan skipped");
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        if let Some(scan) = scan.filter(|s| !s.zombies.is_empty()) {
-            digest.zombies.push((
-                link.account_id.clone(),
-                scan.zombies.len(),
-                scan.monthly_waste_usd,
-            ));
-        }
-    }
+    digest.zombie_watch = zombie_lines(table, tenant, now).await?;
+    digest.zombie_monthly_usd = digest.zombie_watch.iter().map(|l| l.monthly_usd).sum();
+    digest.zombies = digest
+        .zombie_watch
+        .iter()
+        .filter(|l| l.zombies > 0)
+        .map(|l| (l.account.clone(), l.zombies, l.monthly_usd))
+        .collect();
     Ok(digest)
 }

@@ -1,5 +1,6 @@
 //! The function's entry point: the scheduler's tick, or one tenant's run by hand.
 
+use dd0c_shared::bus::Bus;
 use dd0c_shared::clock::Clock;
 use dd0c_shared::governance::Policy;
 use dd0c_shared::slack::settings::ChatDirectory;
@@ -25,6 +26,7 @@ pub enum Invocation {
 pub async fn handle(
     table: &dyn Table,
     chats: &dyn ChatDirectory,
+    bus: &dyn Bus,
     clock: &dyn Clock,
     policy: &Policy,
     default_channel: &str,
@@ -36,7 +38,7 @@ pub async fn handle(
                 return Err(DigestError::Payload(format!("kind {:?}", tick.kind)));
             }
             let at = tick.scheduled_time.unwrap_or_else(|| clock.now());
-            let report = run_tick(table, chats, clock, policy, default_channel, at).await?;
+            let report = run_tick(table, chats, bus, clock, policy, default_channel, at).await?;
             if report.digest_failed() {
                 let failed: Vec<String> = report
                     .failures

@@ -77,22 +77,69 @@ pub fn digest_blocks(d: &Digest) -> Value {
             .collect();
         blocks.push(section(format!("*Drift by stack*\n{}", lines.join("\n"))));
     }
-    if !d.zombies.is_empty() {
-        let lines: Vec<String> = d
-            .zombies
-            .iter()
-            .map(|(a, n, usd)| {
-                format!(
-                    "• {}: {n} idle resource(s), {}/month",
-                    escape_mrkdwn(a),
-                    money(*usd)
-                )
-            })
-            .collect();
-        blocks.push(section(format!("*Zombie watch*\n{}", lines.join("\n"))));
+    if let Some(text) = zombie_watch_text(d) {
+        blocks.push(section(text));
     }
     blocks.truncate(MAX_BLOCKS);
     Value::Array(blocks)
+}
+
+/// Accounts listed in the zombie watch; the rest are counted.
+const ZOMBIE_LINES: usize = 20;
+
+/// The zombie watch: the tenant's total at stake, then each account's latest scan — what it
+/// found, how many regions it read, when it ran — flagged when stale or missing.
+fn zombie_watch_text(d: &Digest) -> Option<String> {
+    if d.zombie_watch.is_empty() {
+        return None;
+    }
+    let total: usize = d.zombie_watch.iter().map(|l| l.zombies).sum();
+    let mut text = format!(
+        "*Zombie watch*: {total} idle resource(s), {}/month at stake",
+        money(d.zombie_monthly_usd)
+    );
+    for line in d.zombie_watch.iter().take(ZOMBIE_LINES) {
+        let account = escape_mrkdwn(&line.account);
+        let Some(at) = line.scanned_at else {
+            text.push_str(&format!("\n• {account}: :warning: never scanned"));
+            continue;
+        };
+        let found = if line.zombies == 0 {
+            "nothing idle".to_owned()
+        } else {
+            format!(
+                "{} idle resource(s) in {}, {}/month",
+                line.zombies,
+                escape_mrkdwn(&line.zombie_regions.join(", ")),
+                money(line.monthly_usd)
+            )
+        };
+        let regions = if line.all_regions {
+            format!("{} region(s)", line.regions_scanned)
+        } else {
+            "1 region (at connect)".to_owned()
+        };
+        let when = at.format("%Y-%m-%d %H:%M UTC");
+        let age = d.until.map(|u| u - at);
+        let stale = match age {
+            Some(age) if line.stale => format!(" :warning: stale: {} day(s) old", age.num_days()),
+            _ => String::new(),
+        };
+        text.push_str(&format!(
+            "\n• {account}: {found} · {regions}, scanned {when}{stale}"
+        ));
+        if !line.regions_failed.is_empty() {
+            text.push_str(&format!(
+                " · could not read {}",
+                escape_mrkdwn(&line.regions_failed.join(", "))
+            ));
+        }
+    }
+    let more = d.zombie_watch.len().saturating_sub(ZOMBIE_LINES);
+    if more > 0 {
+        text.push_str(&format!("\n…and {more} more account(s) in the dashboard"));
+    }
+    Some(text)
 }
 
 /// "Prices behind these totals: as old as 2021-08-03 (5 years old)", at the end

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, SecondsFormat, Timelike, Utc};
+use dd0c_shared::bus::Bus;
 use dd0c_shared::chat::ChatError;
 use dd0c_shared::clock::Clock;
 use dd0c_shared::entity::{digest_sent, time_key};
@@ -17,6 +18,7 @@ use crate::build::build_digest;
 use crate::error::DigestError;
 use crate::housekeeping::{housekeeping, Housekeeping};
 use crate::render::digest_message;
+use crate::zombie_watch::queue_due_scans;
 
 /// How long a digest's "sent" marker is kept: longer than any retry of a tick.
 pub const DIGEST_MARKER_TTL_DAYS: i64 = 8;
@@ -37,7 +39,7 @@ pub struct Tick {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TenantFailure {
     pub tenant_id: String,
-    /// `housekeeping`, `settings` or `digest`.
+    /// `housekeeping`, `zombie_scans`, `settings` or `digest`.
     pub stage: &'static str,
     pub error: String,
 }
@@ -59,6 +61,8 @@ pub struct TickReport {
     pub revoked: Vec<String>,
     /// Housekeeping done, per tenant (tenants with nothing to do are left out).
     pub housekeeping: BTreeMap<String, Housekeeping>,
+    /// Accounts whose daily zombie scan this tick asked for.
+    pub zombie_scans_queued: Vec<String>,
     pub failures: Vec<TenantFailure>,
 }
 
@@ -198,6 +202,7 @@ async fn send_daily(
 async fn tick_tenant(
     table: &dyn Table,
     chats: &dyn ChatDirectory,
+    bus: &dyn Bus,
     now: DateTime<Utc>,
     policy: &Policy,
     default_channel: &str,
@@ -212,6 +217,11 @@ async fn tick_tenant(
         }
         Ok(_) => {}
         Err(e) => report.fail(tenant, "housekeeping", &e),
+    }
+    // Zombie scans are asked for on any tick; one not asked for now is due at the next.
+    match queue_due_scans(table, bus, tenant, scheduled_time).await {
+        Ok(queued) => report.zombie_scans_queued.extend(queued),
+        Err(e) => report.fail(tenant, "zombie_scans", &e),
     }
     let s = match settings::load_settings(table, tenant).await {
         Ok(s) => s,
@@ -241,12 +251,14 @@ async fn tick_tenant(
     list.push(tenant.to_owned());
 }
 
-/// One hourly tick: every tenant's housekeeping, and the digest of each tenant whose digest
-/// hour it is in its time zone (once per local date). A tenant's failure is logged and
-/// reported, and the other tenants go on; only failing to list the tenants fails the tick.
+/// One hourly tick: every tenant's housekeeping and due zombie scans, and the digest of each
+/// tenant whose digest hour it is in its time zone (once per local date). A tenant's failure
+/// is logged and reported, and the other tenants go on; only failing to list the tenants
+/// fails the tick.
 pub async fn run_tick(
     table: &dyn Table,
     chats: &dyn ChatDirectory,
+    bus: &dyn Bus,
     clock: &dyn Clock,
     policy: &Policy,
     default_channel: &str,
@@ -262,6 +274,7 @@ pub async fn run_tick(
         tick_tenant(
             table,
             chats,
+            bus,
             clock.now(),
             policy,
             default_channel,
@@ -278,6 +291,7 @@ pub async fn run_tick(
         already_sent = report.already_sent.len(),
         no_chat = report.no_chat.len(),
         revoked = report.revoked.len(),
+        zombie_scans_queued = report.zombie_scans_queued.len(),
         failures = report.failures.len(),
         "digest tick"
     );

@@ -163,7 +163,13 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
     link(t, "111122223333", 20, AccountStatus::Active, 0).await;
     link(t, "444455556666", 3, AccountStatus::Active, 0).await;
     link(t, "777788889999", 40, AccountStatus::Disconnecting, 80).await;
-    let scan = json!({"zombies": ["vol-1", "eip-1"], "monthly_waste_usd": 42.5});
+    // The scan the API stored when the account was connected (one region, a day ago).
+    let scan = json!({"scanned_at": now() - Duration::hours(26), "region": "us-east-1",
+        "zombies": [{"kind": "unattached_volume", "resource_id": "vol-1", "region": "us-east-1",
+                     "reason": "500 GB volume attached to nothing", "monthly_usd": 40.0},
+                    {"kind": "unassociated_address", "resource_id": "eipalloc-1", "region": "us-east-1",
+                     "reason": "Elastic IP 203.0.113.1 is not associated", "monthly_usd": 2.5}],
+        "monthly_waste_usd": 42.5});
     t.put(
         zombie_scan::item("t1", "111122223333", &scan).unwrap(),
         None,
@@ -258,7 +264,8 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
         "3 open · 1 resolved",
         "alice: $10.00/hr",
         "payments-prod: score ",
-        "2 idle resource(s), $42.50/month",
+        "2 idle resource(s) in us-east-1, $42.50/month · 1 region (at connect), scanned ",
+        "444455556666: :warning: never scanned",
         "Held (1)",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in {text}");
@@ -293,4 +300,124 @@ fn a_huge_digest_stays_within_limits() {
         ..Default::default()
     };
     validate_limits(&digest_blocks(&d)).unwrap();
+}
+
+/// What the daily scan stores (`dd0c_shared::accounts::zombie::AccountScan`): `regions` read,
+/// one unattached volume in each of `zombie_regions`, `failed` regions unread.
+fn daily_scan(
+    hours_ago: i64,
+    regions: &[&str],
+    zombie_regions: &[(&str, f64)],
+    failed: &[&str],
+) -> dd0c_shared::accounts::zombie::AccountScan {
+    use dd0c_shared::accounts::zombie::*;
+    let zombies: Vec<Zombie> = zombie_regions
+        .iter()
+        .enumerate()
+        .map(|(i, (region, usd))| Zombie {
+            kind: ZombieKind::UnattachedVolume,
+            resource_id: format!("vol-{i}"),
+            region: (*region).to_owned(),
+            reason: "100 GB volume attached to nothing".into(),
+            monthly_usd: Some(*usd),
+        })
+        .collect();
+    AccountScan {
+        scanned_at: now() - Duration::hours(hours_ago),
+        region: ALL_REGIONS.into(),
+        monthly_waste_usd: zombies.iter().filter_map(|z| z.monthly_usd).sum(),
+        zombies,
+        regions_scanned: regions.iter().map(|r| (*r).to_owned()).collect(),
+        regions_not_enabled: vec!["ap-east-1".into()],
+        regions_failed: failed
+            .iter()
+            .map(|r| RegionFailure {
+                region: (*r).to_owned(),
+                error: "AWS throttled the call: Rate exceeded".into(),
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn the_zombie_watch_shows_each_accounts_latest_scan_and_the_total_at_stake() {
+    let clock = ManualClock::new(now());
+    let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
+    let t = table.as_ref();
+    for (account, status) in [
+        ("111111111111", AccountStatus::Active),
+        ("222222222222", AccountStatus::Active),
+        ("333333333333", AccountStatus::Active),
+        ("444444444444", AccountStatus::Active),
+        ("555555555555", AccountStatus::Disconnecting),
+    ] {
+        link(t, account, 30, status, 1).await;
+    }
+    let scans = [
+        // This morning: a volume in us-east-1 and one in eu-west-1; us-west-2 throttled.
+        (
+            "111111111111",
+            daily_scan(
+                3,
+                &["us-east-1", "eu-west-1"],
+                &[("us-east-1", 8.0), ("eu-west-1", 8.8)],
+                &["us-west-2"],
+            ),
+        ),
+        // Clean.
+        ("222222222222", daily_scan(5, &["us-east-1"], &[], &[])),
+        // Three days old: stale.
+        (
+            "333333333333",
+            daily_scan(72, &["us-east-1"], &[("us-east-1", 40.0)], &[]),
+        ),
+        // Being disconnected: left out.
+        (
+            "555555555555",
+            daily_scan(3, &["us-east-1"], &[("us-east-1", 99.0)], &[]),
+        ),
+    ];
+    for (account, scan) in &scans {
+        t.put(zombie_scan::item("t1", account, scan).unwrap(), None)
+            .await
+            .unwrap();
+    }
+
+    let d = dd0c_digest::build_digest(t, "t1", now()).await.unwrap();
+    let lines: Vec<(&str, usize, bool, Option<DateTime<Utc>>)> = d
+        .zombie_watch
+        .iter()
+        .map(|l| (l.account.as_str(), l.zombies, l.stale, l.scanned_at))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("111111111111", 2, false, Some(now() - Duration::hours(3))),
+            ("222222222222", 0, false, Some(now() - Duration::hours(5))),
+            ("333333333333", 1, true, Some(now() - Duration::hours(72))),
+            ("444444444444", 0, false, None),
+        ]
+    );
+    assert_eq!(d.zombie_watch[0].regions_failed, ["us-west-2"]);
+    assert!((d.zombie_monthly_usd - (8.0 + 8.8 + 40.0)).abs() < 1e-9);
+
+    let blocks = digest_blocks(&d);
+    validate_limits(&blocks).unwrap();
+    let text = blocks.to_string();
+    for needle in [
+        "*Zombie watch*: 3 idle resource(s), $56.80/month at stake",
+        "111111111111: 2 idle resource(s) in us-east-1, eu-west-1, $16.80/month · 2 region(s), scanned 2026-03-20 06:00 UTC · could not read us-west-2",
+        "222222222222: nothing idle · 1 region(s), scanned 2026-03-20 04:00 UTC",
+        "333333333333: 1 idle resource(s) in us-east-1, $40.00/month · 1 region(s), scanned 2026-03-17 09:00 UTC :warning: stale: 3 day(s) old",
+        "444444444444: :warning: never scanned",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in {text}");
+    }
+    assert!(!text.contains("555555555555"), "{text}");
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/slack/digest_zombie_watch.json");
+    // The goldens' shape (`tests/fixtures/slack`): a message's `blocks`.
+    let mut pretty = serde_json::to_string_pretty(&json!({ "blocks": blocks })).unwrap();
+    pretty.push('\n');
+    dd0c_shared::testing::golden::check(&golden, &pretty);
 }

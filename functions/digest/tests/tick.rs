@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use dd0c_digest::{handle, run_tick, Invocation, Tick, TickReport};
+use dd0c_shared::bus::{QueueBus, RoutingTable};
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink, Posted, RecordingChat};
 use dd0c_shared::clock::ManualClock;
 use dd0c_shared::domain::{Finding, FindingStatus};
@@ -14,6 +15,7 @@ use dd0c_shared::entity::finding::{load as load_finding, record as record_findin
 use dd0c_shared::entity::{account_link, digest_sent, key_of, slack_installation, tenant};
 use dd0c_shared::finding_actions::{self, FindingAction};
 use dd0c_shared::governance::Policy;
+use dd0c_shared::queue::memory::MemoryQueue;
 use dd0c_shared::slack::settings::{self, ChatDirectory, SlackSettings};
 use dd0c_shared::store::memory::MemoryTable;
 use dd0c_shared::store::{AttrValue, Condition, Item, Key, Page, Query, StoreError, Table};
@@ -122,15 +124,26 @@ struct World {
     clock: ManualClock,
     table: Arc<MemoryTable>,
     policy: Policy,
+    /// The queues behind the bus (the daily zombie scans' requests land in `zombies`).
+    queues: Arc<MemoryQueue>,
+    bus: QueueBus,
 }
 
 fn world() -> World {
     let clock = ManualClock::new(at(2026, 1, 1, 0));
     let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
+    let routing = RoutingTable::builtin().clone();
+    let queues = Arc::new(MemoryQueue::new(
+        routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
+        Arc::new(clock.clone()),
+    ));
+    let bus = QueueBus::new(routing, queues.clone(), Arc::new(clock.clone()));
     World {
         clock,
         table,
         policy: Policy::system().unwrap(),
+        queues,
+        bus,
     }
 }
 
@@ -165,9 +178,17 @@ impl World {
     async fn tick_on(&self, table: &dyn Table, chats: &Chats, when: DateTime<Utc>) -> TickReport {
         // The run starts a few seconds after the scheduled time.
         self.clock.set(when + Duration::seconds(3));
-        run_tick(table, chats, &self.clock, &self.policy, "#default", when)
-            .await
-            .unwrap()
+        run_tick(
+            table,
+            chats,
+            &self.bus,
+            &self.clock,
+            &self.policy,
+            "#default",
+            when,
+        )
+        .await
+        .unwrap()
     }
 }
 
@@ -289,6 +310,7 @@ async fn a_repeated_or_retried_nine_o_clock_tick_posts_once() {
     let out = handle(
         w.table.as_ref(),
         &chats,
+        &w.bus,
         &w.clock,
         &w.policy,
         "#default",
@@ -324,7 +346,14 @@ async fn a_revoked_token_or_a_broken_store_for_one_tenant_does_not_stop_the_othe
         .iter()
         .map(|f| (f.tenant_id.as_str(), f.stage))
         .collect();
-    assert_eq!(stages, [("t-bad", "housekeeping"), ("t-bad", "settings")]);
+    assert_eq!(
+        stages,
+        [
+            ("t-bad", "housekeeping"),
+            ("t-bad", "zombie_scans"),
+            ("t-bad", "settings")
+        ]
+    );
     assert!(r.digest_failed());
     assert_eq!(sinks["t-a"].messages().len(), 1);
     assert_eq!(sinks["t-z"].messages().len(), 1);
@@ -378,7 +407,14 @@ async fn an_unreadable_account_link_fails_only_its_tenant() {
         .iter()
         .map(|f| (f.tenant_id.as_str(), f.stage))
         .collect();
-    assert_eq!(stages, [("t-odd", "housekeeping"), ("t-odd", "digest")]);
+    assert_eq!(
+        stages,
+        [
+            ("t-odd", "housekeeping"),
+            ("t-odd", "zombie_scans"),
+            ("t-odd", "digest")
+        ]
+    );
     assert!(r.digest_failed());
     assert_eq!(sinks["t-a"].messages().len(), 1);
     assert!(sinks["t-odd"].messages().is_empty());
@@ -411,6 +447,7 @@ async fn a_failed_post_writes_no_marker_and_the_retried_tick_posts() {
     let err = handle(
         w.table.as_ref(),
         &chats,
+        &w.bus,
         &w.clock,
         &w.policy,
         "#default",
@@ -430,6 +467,7 @@ async fn a_failed_post_writes_no_marker_and_the_retried_tick_posts() {
     let out: Value = handle(
         w.table.as_ref(),
         &chats,
+        &w.bus,
         &w.clock,
         &w.policy,
         "#default",
@@ -528,6 +566,7 @@ async fn a_one_tenant_run_by_hand_posts_now() {
     let out = handle(
         w.table.as_ref(),
         &chats,
+        &w.bus,
         &w.clock,
         &w.policy,
         "#default",
@@ -539,4 +578,92 @@ async fn a_one_tenant_run_by_hand_posts_now() {
     .unwrap();
     assert_eq!(out["posted"], json!(true));
     assert_eq!(sinks["t1"].messages().len(), 1);
+}
+
+/// A stored zombie scan of `account`: of every region (`"all"`) or of one.
+async fn stored_scan(w: &World, tenant: &str, account: &str, region: &str, at: DateTime<Utc>) {
+    let scan = json!({"scanned_at": at, "region": region, "zombies": [], "monthly_waste_usd": 0.0});
+    w.table
+        .put(
+            dd0c_shared::entity::zombie_scan::item(tenant, account, &scan).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+fn scan_requests(w: &World) -> Vec<(String, Value)> {
+    w.queues
+        .peek_all("zombies")
+        .into_iter()
+        .map(|m| {
+            let body: Value = serde_json::from_str(&m.body).unwrap();
+            assert_eq!(body["detail-type"], "dd0c.ZombieScanRequest");
+            (m.group_id, body["detail"].clone())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_tick_asks_for_each_accounts_daily_zombie_scan_when_it_is_due() {
+    let w = world();
+    w.tenant("t1", "111111111111", None, None).await;
+    w.tenant("t2", "222222222222", None, None).await;
+    // t2 also has an account whose role was never verified: nothing to scan with.
+    let pending = AccountLink {
+        account_id: "333333333333".into(),
+        tenant_id: "t2".into(),
+        status: dd0c_shared::tenancy::AccountStatus::Pending,
+        role_arn: None,
+        external_id: None,
+        ..active_account()
+    };
+    w.table
+        .put(account_link::item(&pending).unwrap(), None)
+        .await
+        .unwrap();
+    // 111…: only the connect-time scan of one region; 222…: every region, 2 hours ago.
+    stored_scan(&w, "t1", "111111111111", "us-east-1", at(2026, 1, 15, 4)).await;
+    stored_scan(&w, "t2", "222222222222", "all", at(2026, 1, 15, 3)).await;
+    let (chats, _) = recording(&["t1", "t2"]);
+
+    let r = w.tick(&chats, at(2026, 1, 15, 5)).await;
+    assert_eq!(r.zombie_scans_queued, ["111111111111"], "{r:?}");
+    let requests = scan_requests(&w);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].0, "t1/111111111111",
+        "one message group per account"
+    );
+    assert_eq!(
+        requests[0].1,
+        json!({"tenant_id": "t1", "account_id": "111111111111", "requested_at": "2026-01-15T05:00:00Z"})
+    );
+    // The scheduler retries the same tick: the same request, dropped by the queue.
+    w.tick(&chats, at(2026, 1, 15, 5)).await;
+    assert_eq!(scan_requests(&w).len(), 1);
+
+    // The scan ran a minute after the tick: the next ticks that day ask for nothing.
+    stored_scan(
+        &w,
+        "t1",
+        "111111111111",
+        "all",
+        at(2026, 1, 15, 5) + Duration::minutes(1),
+    )
+    .await;
+    for h in [6, 12, 23] {
+        let r = w.tick(&chats, at(2026, 1, 15, h)).await;
+        assert!(
+            r.zombie_scans_queued.is_empty() || r.zombie_scans_queued == ["222222222222"],
+            "{h}:00 {r:?}"
+        );
+        assert!(!r.zombie_scans_queued.contains(&"111111111111".to_owned()));
+    }
+    // 222…'s scan of 03:00 is due at the tick 23 hours later; 111…'s at next day's 05:00.
+    let r = w.tick(&chats, at(2026, 1, 16, 2)).await;
+    assert_eq!(r.zombie_scans_queued, ["222222222222"], "{r:?}");
+    let r = w.tick(&chats, at(2026, 1, 16, 5)).await;
+    assert_eq!(r.zombie_scans_queued, ["111111111111", "222222222222"]);
+    assert!(r.failures.is_empty(), "{r:?}");
 }

@@ -26,6 +26,8 @@ pub struct ScriptedAccount {
     pub trail: Vec<String>,
     /// Regions the account has not enabled.
     pub disabled_regions: Vec<String>,
+    /// Regions whose describe and metric calls answer `ThrottlingException`.
+    pub throttled_regions: Vec<String>,
     /// CloudFormation stacks, by region.
     pub stacks: Vec<ScriptedStack>,
     /// Tagged resources (the Resource Groups Tagging API's view), by region.
@@ -114,7 +116,8 @@ impl ScriptedAccounts {
             .ok_or_else(|| AccountsError::AssumeRoleDenied("no such role".into()))
     }
 
-    /// The account of a call made in `region`: not enabled there, or denied `action`.
+    /// The account of a call made in `region`: not enabled there, throttled, or denied
+    /// `action`.
     fn regional(
         &self,
         session: &Session,
@@ -122,11 +125,21 @@ impl ScriptedAccounts {
         action: &str,
     ) -> Result<ScriptedAccount, AccountsError> {
         let a = self.account(session)?;
-        if a.disabled_regions.iter().any(|r| r == region) {
-            return Err(AccountsError::RegionNotEnabled(region.to_owned()));
-        }
+        Self::check_region(&a, region)?;
         Self::check(&a, action)?;
         Ok(a)
+    }
+
+    /// What AWS answers a describe or metric call in a region the account has not enabled
+    /// (or one scripted to throttle).
+    fn check_region(account: &ScriptedAccount, region: &str) -> Result<(), AccountsError> {
+        if account.disabled_regions.iter().any(|r| r == region) {
+            return Err(AccountsError::RegionNotEnabled(region.to_owned()));
+        }
+        if account.throttled_regions.iter().any(|r| r == region) {
+            return Err(AccountsError::Throttled("Rate exceeded".into()));
+        }
+        Ok(())
     }
 
     fn check(account: &ScriptedAccount, action: &str) -> Result<(), AccountsError> {
@@ -175,19 +188,17 @@ impl Accounts for ScriptedAccounts {
     async fn instances(
         &self,
         session: &Session,
-        _region: &str,
+        region: &str,
     ) -> Result<Vec<Instance>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "ec2:DescribeInstances")?;
         Ok(a.instances)
     }
 
-    async fn volumes(
-        &self,
-        session: &Session,
-        _region: &str,
-    ) -> Result<Vec<Volume>, AccountsError> {
+    async fn volumes(&self, session: &Session, region: &str) -> Result<Vec<Volume>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "ec2:DescribeVolumes")?;
         Ok(a.volumes)
     }
@@ -195,9 +206,10 @@ impl Accounts for ScriptedAccounts {
     async fn addresses(
         &self,
         session: &Session,
-        _region: &str,
+        region: &str,
     ) -> Result<Vec<Address>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "ec2:DescribeAddresses")?;
         Ok(a.addresses)
     }
@@ -205,9 +217,10 @@ impl Accounts for ScriptedAccounts {
     async fn db_instances(
         &self,
         session: &Session,
-        _region: &str,
+        region: &str,
     ) -> Result<Vec<DbInstance>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "rds:DescribeDBInstances")?;
         Ok(a.db_instances)
     }
@@ -215,9 +228,10 @@ impl Accounts for ScriptedAccounts {
     async fn nat_gateways(
         &self,
         session: &Session,
-        _region: &str,
+        region: &str,
     ) -> Result<Vec<NatGateway>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "ec2:DescribeNatGateways")?;
         Ok(a.nat_gateways)
     }
@@ -345,12 +359,13 @@ impl Accounts for ScriptedAccounts {
     async fn metric(
         &self,
         session: &Session,
-        _region: &str,
+        region: &str,
         metric: &Metric,
         _start: DateTime<Utc>,
         _end: DateTime<Utc>,
     ) -> Result<Option<f64>, AccountsError> {
         let a = self.account(session)?;
+        Self::check_region(&a, region)?;
         Self::check(&a, "cloudwatch:GetMetricStatistics")?;
         Ok(a.metrics.get(metric).copied())
     }

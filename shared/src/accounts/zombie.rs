@@ -1,5 +1,9 @@
 //! The zombie scan: resources a customer pays for and does not use, each with its monthly
-//! cost. Thresholds in docs/decisions/0600-api-auth-and-tenancy.md.
+//! cost. Thresholds in docs/decisions/0600-api-auth-and-tenancy.md; the daily scan of every
+//! enabled region ([`scan_regions`]) in docs/decisions/0620-daily-zombie-scan.md.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,6 +35,136 @@ pub struct Zombie {
     pub reason: String,
     /// USD per month; `None` when the price is unknown.
     pub monthly_usd: Option<f64>,
+}
+
+/// The `region` of a scan that covered every enabled region (the connect-time scan names
+/// the one region it read).
+pub const ALL_REGIONS: &str = "all";
+
+/// Regions read at the same time by [`scan_regions`] (its workers).
+pub const PARALLEL_REGIONS: usize = 6;
+
+enum RegionOutcome {
+    Scanned(Vec<Zombie>),
+    NotEnabled,
+    Failed(String),
+}
+
+/// A region the scan could not read, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionFailure {
+    pub region: String,
+    pub error: String,
+}
+
+/// An account's latest zombie scan as stored (`A` / `ZOMBIES`, `entity::zombie_scan`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountScan {
+    pub scanned_at: DateTime<Utc>,
+    /// The region read, or [`ALL_REGIONS`] for the daily scan of every enabled region.
+    pub region: String,
+    /// Each with its region.
+    pub zombies: Vec<Zombie>,
+    /// USD per month at stake: the sum of the priced zombies.
+    pub monthly_waste_usd: f64,
+    /// Regions read to the end.
+    #[serde(default)]
+    pub regions_scanned: Vec<String>,
+    /// Regions the account has not enabled (one refused request each).
+    #[serde(default)]
+    pub regions_not_enabled: Vec<String>,
+    /// Regions that could not be read (throttled, a permission missing, out of time).
+    #[serde(default)]
+    pub regions_failed: Vec<RegionFailure>,
+}
+
+impl AccountScan {
+    /// Whether this is a scan of every enabled region (not the connect-time one-region scan).
+    pub fn is_all_regions(&self) -> bool {
+        self.region == ALL_REGIONS
+    }
+}
+
+/// Whether an error says the region is not enabled in the account. The AWS adapter maps
+/// CloudTrail's answer to [`AccountsError::RegionNotEnabled`]; EC2 and RDS answer such a
+/// region with `AuthFailure` (the assumed role's token is not valid there), which the adapter
+/// reports as unavailable with the code in the message.
+pub fn is_region_not_enabled(error: &AccountsError) -> bool {
+    match error {
+        AccountsError::RegionNotEnabled(_) => true,
+        AccountsError::Unavailable(message) => [
+            "AuthFailure",
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "OptInRequired",
+        ]
+        .iter()
+        .any(|code| message.contains(&format!(": {code}:"))),
+        _ => false,
+    }
+}
+
+/// Scans `regions` of an assumed account, [`PARALLEL_REGIONS`] at a time, until `deadline`:
+/// a region not enabled is skipped after its first refused request, a region that fails
+/// (throttling, a missing permission, no answer before the deadline) is recorded with its
+/// error, and neither stops the others.
+pub async fn scan_regions(
+    accounts: &dyn Accounts,
+    session: &Session,
+    regions: &[&str],
+    now: DateTime<Utc>,
+    deadline: tokio::time::Instant,
+) -> AccountScan {
+    let queue: Mutex<VecDeque<&str>> = Mutex::new(regions.iter().copied().collect());
+    let results: Mutex<Vec<(String, RegionOutcome)>> = Mutex::new(Vec::new());
+    let worker = || async {
+        loop {
+            let Some(region) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+                return;
+            };
+            let outcome =
+                match tokio::time::timeout_at(deadline, scan(accounts, session, region, now)).await
+                {
+                    Ok(Ok(zombies)) => RegionOutcome::Scanned(zombies),
+                    Ok(Err(e)) if is_region_not_enabled(&e) => RegionOutcome::NotEnabled,
+                    Ok(Err(e)) => RegionOutcome::Failed(e.to_string()),
+                    Err(_) => RegionOutcome::Failed(
+                        "no answer before the scan's time budget ran out".to_owned(),
+                    ),
+                };
+            if let Ok(mut r) = results.lock() {
+                r.push((region.to_owned(), outcome));
+            }
+        }
+    };
+    // PARALLEL_REGIONS workers.
+    tokio::join!(worker(), worker(), worker(), worker(), worker(), worker());
+    let mut results = results.into_inner().unwrap_or_default();
+    // The partition's order, whatever order the workers finished in.
+    results.sort_by_key(|(r, _)| regions.iter().position(|x| x == r));
+    let mut out = AccountScan {
+        scanned_at: now,
+        region: ALL_REGIONS.to_owned(),
+        zombies: Vec::new(),
+        monthly_waste_usd: 0.0,
+        regions_scanned: Vec::new(),
+        regions_not_enabled: Vec::new(),
+        regions_failed: Vec::new(),
+    };
+    for (region, outcome) in results {
+        match outcome {
+            RegionOutcome::Scanned(zombies) => {
+                out.regions_scanned.push(region);
+                out.zombies.extend(zombies);
+            }
+            RegionOutcome::NotEnabled => out.regions_not_enabled.push(region),
+            RegionOutcome::Failed(error) => {
+                out.regions_failed.push(RegionFailure { region, error })
+            }
+        }
+    }
+    out.monthly_waste_usd = out.zombies.iter().filter_map(|z| z.monthly_usd).sum();
+    out
 }
 
 /// Scans one region of an assumed account.
@@ -288,5 +422,127 @@ mod tests {
         assert!(
             matches!(err, AccountsError::MissingPermission { ref action, .. } if action == "ec2:DescribeVolumes")
         );
+    }
+}
+
+#[cfg(test)]
+mod all_regions {
+    use super::*;
+    use crate::accounts::fake::{ScriptedAccount, ScriptedAccounts};
+    use crate::accounts::*;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/dd0c-readonly";
+    const ENABLED: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1"];
+
+    /// One unattached 100 GB gp3 volume and one free Elastic IP (the fake answers every
+    /// enabled region alike); only `ENABLED` regions are enabled.
+    fn account() -> ScriptedAccount {
+        ScriptedAccount {
+            external_id: "ext".into(),
+            volumes: vec![Volume {
+                volume_id: "vol-free".into(),
+                volume_type: Some("gp3".into()),
+                size_gb: 100.0,
+                iops: None,
+                state: "available".into(),
+            }],
+            addresses: vec![Address {
+                allocation_id: Some("eipalloc-1".into()),
+                public_ip: "203.0.113.1".into(),
+                association_id: None,
+            }],
+            disabled_regions: COMMERCIAL_REGIONS
+                .iter()
+                .filter(|r| !ENABLED.contains(r))
+                .map(|r| r.to_string())
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    async fn scan_all(a: ScriptedAccount) -> AccountScan {
+        let fake = ScriptedAccounts::new().with_role(ROLE, a);
+        let session = fake.assume_role(ROLE, "ext").await.unwrap();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        scan_regions(&fake, &session, COMMERCIAL_REGIONS, Utc::now(), deadline).await
+    }
+
+    #[tokio::test]
+    async fn every_enabled_region_is_read_and_the_others_skipped() {
+        let scan = scan_all(account()).await;
+        assert!(scan.is_all_regions());
+        assert_eq!(scan.regions_scanned, ENABLED);
+        assert_eq!(
+            scan.regions_not_enabled.len(),
+            COMMERCIAL_REGIONS.len() - ENABLED.len()
+        );
+        assert!(scan.regions_not_enabled.contains(&"ap-east-1".to_owned()));
+        assert!(scan.regions_failed.is_empty(), "{:?}", scan.regions_failed);
+        let mut regions: Vec<&str> = scan.zombies.iter().map(|z| z.region.as_str()).collect();
+        regions.dedup();
+        assert_eq!(regions, ENABLED, "each zombie carries its region");
+        assert_eq!(scan.zombies.len(), 2 * ENABLED.len());
+        // Each region's own prices: a 100 GB gp3 volume and an idle Elastic IP.
+        let expected: f64 = ENABLED
+            .iter()
+            .map(|r| {
+                pricing::ebs_volume(Some("gp3"), 100.0, None, None, r)
+                    .monthly_usd
+                    .unwrap()
+                    + pricing::elastic_ip(r).monthly_usd.unwrap()
+            })
+            .sum();
+        assert!(expected > 30.0, "{expected}");
+        assert!(
+            (scan.monthly_waste_usd - expected).abs() < 1e-9,
+            "{} vs {expected}",
+            scan.monthly_waste_usd
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_region_is_recorded_and_the_others_are_read() {
+        let mut a = account();
+        a.throttled_regions = vec!["us-west-2".into()];
+        let scan = scan_all(a).await;
+        assert_eq!(scan.regions_scanned, ["us-east-1", "eu-west-1"]);
+        assert_eq!(scan.regions_failed.len(), 1, "{:?}", scan.regions_failed);
+        assert_eq!(scan.regions_failed[0].region, "us-west-2");
+        assert!(scan.regions_failed[0].error.contains("throttled"));
+        assert!(scan.zombies.iter().all(|z| z.region != "us-west-2"));
+        assert_eq!(scan.zombies.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_missing_permission_is_named_in_each_region_it_fails() {
+        let mut a = account();
+        a.denied_actions = vec!["ec2:DescribeAddresses".into()];
+        let scan = scan_all(a).await;
+        assert!(scan.regions_scanned.is_empty());
+        assert_eq!(scan.regions_failed.len(), ENABLED.len());
+        assert!(scan
+            .regions_failed
+            .iter()
+            .all(|f| f.error.contains("ec2:DescribeAddresses")));
+        assert_eq!(scan.monthly_waste_usd, 0.0);
+    }
+
+    #[test]
+    fn what_ec2_answers_in_a_region_not_enabled_is_told_apart() {
+        // The AWS adapter's message for a describe call: "<action>: <code>: <message>".
+        let not_enabled = AccountsError::Unavailable(
+            "ec2:DescribeInstances: AuthFailure: AWS was not able to validate the provided access credentials".into(),
+        );
+        assert!(is_region_not_enabled(&not_enabled));
+        assert!(is_region_not_enabled(&AccountsError::RegionNotEnabled(
+            "ap-east-1".into()
+        )));
+        let outage = AccountsError::Unavailable(
+            "ec2:DescribeInstances: InternalError: an internal error occurred".into(),
+        );
+        assert!(!is_region_not_enabled(&outage));
+        assert!(!is_region_not_enabled(&AccountsError::Throttled(
+            "Rate exceeded".into()
+        )));
     }
 }

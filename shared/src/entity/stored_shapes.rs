@@ -234,6 +234,24 @@ fn specimens() -> Vec<(&'static str, Item)> {
         tenant_id: testing::TENANT.into(),
         joined_at: noon(),
     };
+    let scan = crate::accounts::zombie::AccountScan {
+        scanned_at: noon(),
+        region: crate::accounts::zombie::ALL_REGIONS.into(),
+        zombies: vec![crate::accounts::zombie::Zombie {
+            kind: crate::accounts::zombie::ZombieKind::UnattachedVolume,
+            resource_id: "vol-1".into(),
+            region: "eu-west-1".into(),
+            reason: "100 GB volume attached to nothing".into(),
+            monthly_usd: Some(8.8),
+        }],
+        monthly_waste_usd: 8.8,
+        regions_scanned: vec!["us-east-1".into(), "eu-west-1".into()],
+        regions_not_enabled: vec!["ap-east-1".into()],
+        regions_failed: vec![crate::accounts::zombie::RegionFailure {
+            region: "us-west-2".into(),
+            error: "AWS throttled the call: Rate exceeded".into(),
+        }],
+    };
     let ok = |r: Result<Item, crate::store::StoreError>| r.expect("a specimen encodes");
     vec![
         ("finding (cost)", ok(finding::item(&cost_finding))),
@@ -273,6 +291,10 @@ fn specimens() -> Vec<(&'static str, Item)> {
             baseline::contribution_item(testing::TENANT, testing::ACCOUNT, "e-1", 1),
         ),
         ("notice", notice::item(testing::TENANT, "paused", &noon())),
+        (
+            "zombie scan",
+            ok(zombie_scan::item(testing::TENANT, testing::ACCOUNT, &scan)),
+        ),
     ]
 }
 
