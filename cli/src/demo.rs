@@ -27,6 +27,28 @@ pub const DEMO_ACCOUNT: &str = "111122223333";
 /// The security group of `terraform-sg-console-drift.jsonl`, and its address in the state.
 const DEMO_SECURITY_GROUP: (&str, &str) = ("sg-0123456789abcdef0", "aws_security_group.web");
 
+/// The demo's "Why?": the decision log of its most severe finding (the highest score), as the
+/// alert's button shows it in Slack, rendered for the terminal.
+pub fn print_decision_log(
+    findings: &[dd0c_shared::domain::Finding],
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let Some(top) = findings
+        .iter()
+        .filter(|f| !f.details["decision"].is_null())
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+    else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "\nWhy? The decision log of {} (the alert's \"Why?\" button):",
+        top.id
+    )?;
+    let blocks = serde_json::Value::Array(dd0c_shared::slack::why::why_blocks(top));
+    writeln!(out, "{}", dd0c_shared::slack::terminal::render(&blocks))
+}
+
 /// What a tenant sets up before the demo's events: the account's Terraform workspace (its
 /// drift settings), the stack declared for it (`POST /v1/stacks`) and its state imported
 /// (`dd0c stacks import`: the security group's address).

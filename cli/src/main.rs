@@ -26,6 +26,9 @@ async fn run_replay(options: ReplayOptions) -> anyhow::Result<ExitCode> {
     match replay(&options, chat).await? {
         Some(summary) => {
             summary.print(&mut std::io::stderr())?;
+            if options.demo_stacks && !options.quiet {
+                dd0c_cli::demo::print_decision_log(&summary.findings, &mut std::io::stdout())?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -51,6 +54,9 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     match replay_keeping_pipeline(&options, chat).await? {
         Some((summary, pipeline)) => {
             summary.print(&mut std::io::stderr())?;
+            if !options.quiet {
+                dd0c_cli::demo::print_decision_log(&summary.findings, &mut std::io::stdout())?;
+            }
             serve(pipeline, &args.serve.options(), &secrets).await?;
             Ok(ExitCode::SUCCESS)
         }

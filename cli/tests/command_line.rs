@@ -102,6 +102,32 @@ fn demo_with_demo_exit_replays_and_exits() {
     let _ = std::fs::remove_file(&findings);
 }
 
+/// The demo ends with one decision log (issue 14, item 3): the most severe finding's "Why?" as
+/// Slack's modal shows it: its verdict, its signals, the baseline, thresholds and the policy.
+#[test]
+fn the_demo_shows_a_decision_log() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dd0c"))
+        .args(["demo"])
+        .env("DEMO_EXIT", "1")
+        .output()
+        .expect("dd0c runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let log = stdout
+        .split("Why? The decision log of cost-")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no decision log in: {stdout}"));
+    for expected in [
+        ": critical",
+        "adds",
+        "Baseline before the event",
+        "Thresholds",
+        "Policy",
+    ] {
+        assert!(log.contains(expected), "{expected}: {log}");
+    }
+}
+
 /// `--cost FILE`: the report's fields as CONTRACTS.md names them, and the same table on stderr
 /// after the summary; the total is the sum of the items, and a smaller volume costs more per
 /// event (fixed polls spread over fewer events).
