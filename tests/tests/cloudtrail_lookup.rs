@@ -87,6 +87,9 @@ fn region_of(authorization: &str) -> String {
 
 const ASSUME_ROLE_XML: &str = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId><SecretAccessKey>secret</SecretAccessKey><SessionToken>token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/dd0c-readonly/dd0c</Arn><AssumedRoleId>AROAEXAMPLE:dd0c</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></AssumeRoleResponse>"#;
 
+const EC2_AUTH_FAILURE_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message></Error></Errors><RequestID>r-2</RequestID></Response>"#;
+const EC2_NO_VOLUMES_XML: &str = r#"<DescribeVolumesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-3</requestId><volumeSet/></DescribeVolumesResponse>"#;
+
 impl ScriptedCloudTrail {
     /// Answers LookupEvents in `region` from `script` (in order); any other region answers
     /// `UnrecognizedClientException` (not enabled), except those in `empty` (an empty page).
@@ -137,7 +140,17 @@ impl ScriptedCloudTrail {
                         }
                         let target = header("x-amz-target");
                         let req_region = region_of(&header("authorization"));
-                        let (status, content_type, answer) = if target.is_empty() {
+                        let query = String::from_utf8_lossy(&body).into_owned();
+                        let (status, content_type, answer) = if query
+                            .contains("Action=DescribeVolumes")
+                        {
+                            // EC2 answers a region the account has not enabled with AuthFailure.
+                            if req_region == "ap-east-1" {
+                                (401, "text/xml", EC2_AUTH_FAILURE_XML.to_owned())
+                            } else {
+                                (200, "text/xml", EC2_NO_VOLUMES_XML.to_owned())
+                            }
+                        } else if target.is_empty() {
                             (200, "text/xml", ASSUME_ROLE_XML.to_owned())
                         } else {
                             log.lock().unwrap().push(Received {
@@ -288,6 +301,15 @@ async fn the_sdk_adapter_pages_asks_for_writes_only_and_tells_throttling_apart()
     assert_eq!(
         disabled.unwrap_err(),
         AccountsError::RegionNotEnabled("ap-east-1".into())
+    );
+    // EC2 says it another way (AuthFailure): the same typed error, for the zombie scan.
+    assert_eq!(
+        accounts.volumes(&session, "ap-east-1").await.unwrap_err(),
+        AccountsError::RegionNotEnabled("ap-east-1".into())
+    );
+    assert_eq!(
+        accounts.volumes(&session, "eu-west-1").await,
+        Ok(Vec::new())
     );
 
     // What the SDK sent: LookupEvents with ReadOnly=false, the window, 50 a page, the token.

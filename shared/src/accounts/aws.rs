@@ -61,7 +61,7 @@ impl AwsAccounts {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| classify("ec2:DescribeInstances", e))?;
+            .map_err(|e| classify_regional("ec2:DescribeInstances", region, e))?;
         Ok(reservations
             .iter()
             .flat_map(|r| r.instances())
@@ -185,11 +185,14 @@ where
 }
 
 /// What AWS answers in a region the account has not enabled: the assumed role's token is
-/// unknown there.
-const REGION_NOT_ENABLED_CODES: [&str; 3] = [
+/// unknown there (CloudTrail, CloudFormation: `UnrecognizedClientException`; EC2 and RDS:
+/// `AuthFailure`). The same session works in the account's other regions, so here it means the
+/// region, not the credentials.
+const REGION_NOT_ENABLED_CODES: [&str; 4] = [
     "UnrecognizedClientException",
     "InvalidClientTokenId",
     "OptInRequired",
+    "AuthFailure",
 ];
 
 const THROTTLED_CODES: [&str; 3] = [
@@ -307,7 +310,7 @@ impl Accounts for AwsAccounts {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| classify("ec2:DescribeVolumes", e))?;
+            .map_err(|e| classify_regional("ec2:DescribeVolumes", region, e))?;
         Ok(volumes
             .iter()
             .map(|v| Volume {
@@ -330,7 +333,7 @@ impl Accounts for AwsAccounts {
             .describe_addresses()
             .send()
             .await
-            .map_err(|e| classify("ec2:DescribeAddresses", e))?;
+            .map_err(|e| classify_regional("ec2:DescribeAddresses", region, e))?;
         Ok(out
             .addresses()
             .iter()
@@ -355,7 +358,7 @@ impl Accounts for AwsAccounts {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| classify("rds:DescribeDBInstances", e))?;
+            .map_err(|e| classify_regional("rds:DescribeDBInstances", region, e))?;
         Ok(dbs
             .iter()
             .map(|d| DbInstance {
@@ -383,7 +386,7 @@ impl Accounts for AwsAccounts {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| classify("ec2:DescribeNatGateways", e))?;
+            .map_err(|e| classify_regional("ec2:DescribeNatGateways", region, e))?;
         Ok(gateways
             .iter()
             .map(|n| NatGateway {
@@ -583,7 +586,7 @@ impl Accounts for AwsAccounts {
             .statistics(statistic.clone())
             .send()
             .await
-            .map_err(|e| classify("cloudwatch:GetMetricStatistics", e))?;
+            .map_err(|e| classify_regional("cloudwatch:GetMetricStatistics", region, e))?;
         let points = out.datapoints();
         if points.is_empty() {
             return Ok(None);
