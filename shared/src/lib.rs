@@ -18,6 +18,7 @@ pub mod auth;
 #[cfg(feature = "aws")]
 pub mod config;
 pub mod crypto;
+pub mod detector;
 pub mod feedback;
 pub mod finding_actions;
 pub mod governance;

@@ -28,6 +28,20 @@ pub struct Assessment {
     /// 0–100; severity bands: info ≥ 20, warning ≥ 50, critical ≥ 80.
     pub score: f64,
     pub reasons: Vec<String>,
+    /// The signal that contributed most to the score (`dd0c_shared::detector::COST_SIGNALS`):
+    /// the finding's detector, which flags turn off and the notifier's breaker counts under.
+    pub detector: &'static str,
+}
+
+/// The strongest signal so far, by the points it brought.
+struct Strongest(f64, &'static str);
+
+impl Strongest {
+    fn offer(&mut self, signal: &'static str, points: f64) {
+        if points > self.0 || self.1.is_empty() {
+            *self = Strongest(points, signal);
+        }
+    }
 }
 
 pub fn severity_for(score: f64) -> Option<Severity> {
@@ -54,6 +68,7 @@ pub fn cold_start(event: &CostEvent) -> Option<Assessment> {
         severity: severity_for(score)?,
         score,
         reasons,
+        detector: "cold_start",
     })
 }
 
@@ -180,6 +195,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     let mut points = 0.0;
     let mut floor: f64 = 0.0;
     let mut reasons = Vec::new();
+    let mut strongest = Strongest(0.0, "");
 
     // Cold start: absolute thresholds while there is nothing to compare against.
     let age_days = ctx
@@ -191,6 +207,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     if learning {
         if let Some((p, threshold)) = cold_start_points(hourly) {
             floor = floor.max(p);
+            strongest.offer("cold_start", p);
             reasons.push(format!(
                 "${hourly:.2}/hr is above the ${threshold:.2}/hr threshold for a new account ({:.0} days, {} cost events seen)",
                 age_days.max(0.0),
@@ -216,11 +233,13 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
                         .is_some_and(|max| hourly <= max * ROUTINE_MAX_TOLERANCE);
                 let p = (ZSCORE_BASE_POINTS + ZSCORE_POINTS_PER_SIGMA * (z - ZSCORE_THRESHOLD))
                     .min(ZSCORE_MAX_POINTS);
-                points += if seen_before {
+                let p = if seen_before {
                     p * ZSCORE_SEEN_BEFORE_FACTOR
                 } else {
                     p
                 };
+                points += p;
+                strongest.offer("zscore", p);
                 reasons.push(format!(
                     "{z:.1}σ above this account's {service} mean (${hourly:.2}/hr vs ${mean:.2}/hr){}",
                     if routine {
@@ -258,11 +277,13 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     if !ctx.account.regions.is_empty() && new_region {
         novelties.push("region");
         points += NEW_REGION_POINTS * weight;
+        strongest.offer("new_region", NEW_REGION_POINTS * weight);
         reasons.push(format!("new region for this account ({})", event.region));
     }
     if !ctx.account.actors.is_empty() && (!ctx.account.actors.contains(actor) || fresh_actor) {
         novelties.push("principal");
         points += NEW_ACCOUNT_ACTOR_POINTS * weight;
+        strongest.offer("new_actor", NEW_ACCOUNT_ACTOR_POINTS * weight);
         reasons.push(format!(
             "first time this actor launched anything ({})",
             event.actor.name
@@ -273,6 +294,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
             novelties.push("principal for this type");
         }
         points += NEW_TYPE_ACTOR_POINTS * weight;
+        strongest.offer("new_type_actor", NEW_TYPE_ACTOR_POINTS * weight);
         reasons.push(format!(
             "first {} launched by this actor ({})",
             event.resource_type, event.actor.name
@@ -281,6 +303,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     if ctx.kind.moments.count == 0.0 && ctx.account.moments.count > 0.0 {
         novelties.push("resource type");
         points += NEW_SKU_POINTS * weight;
+        strongest.offer("new_resource_type", NEW_SKU_POINTS * weight);
         reasons.push(format!("first {} in this account", event.resource_type));
     } else if let Some(sku) = event.sku.as_deref() {
         if !ctx.kind.skus.contains(sku)
@@ -288,6 +311,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         {
             novelties.push("instance type");
             points += NEW_SKU_POINTS * weight;
+            strongest.offer("new_sku", NEW_SKU_POINTS * weight);
             reasons.push(format!("first {sku} in this account"));
         }
     }
@@ -296,6 +320,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     // make every later one ordinary.
     if let Some((jump, mean)) = scale_jump(ctx, hourly) {
         novelties.push("scale");
+        strongest.offer("scale_jump", 0.0);
         reasons.push(format!(
             "{jump:.0}× what a {} costs on average in this account (${mean:.2}/hr)",
             event.resource_type
@@ -312,6 +337,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     {
         novelties.push("outside IaC");
         points += OUTSIDE_IAC_POINTS * weight;
+        strongest.offer("outside_iac", OUTSIDE_IAC_POINTS * weight);
         reasons.push(format!(
             "made outside IaC ({}) where {:.0}% of this account's launches are IaC",
             event.actor.source.label(),
@@ -329,6 +355,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
             novelties.push("burst");
         }
         points += BURST_POINTS * factor * weight;
+        strongest.offer("burst", BURST_POINTS * factor * weight);
         reasons.push(format!(
             "{} cost-creating calls by this actor in the last {} minutes",
             ctx.recent_calls_by_actor as u64 + 1,
@@ -340,6 +367,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
     if hourly > FAST_PATH_WARNING_USD_PER_HOUR {
         if routine {
             floor = floor.max(FAST_PATH_ROUTINE_POINTS);
+            strongest.offer("fast_path", FAST_PATH_ROUTINE_POINTS);
         } else {
             let (p, threshold) = if hourly > FAST_PATH_CRITICAL_USD_PER_HOUR {
                 (COLD_START_CRITICAL_POINTS, FAST_PATH_CRITICAL_USD_PER_HOUR)
@@ -352,6 +380,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
                 ));
             }
             floor = floor.max(p);
+            strongest.offer("fast_path", p);
         }
     }
 
@@ -377,6 +406,7 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
                 ));
             }
             floor = floor.max(p);
+            strongest.offer("calibrated", p);
         }
     }
 
@@ -416,5 +446,6 @@ pub fn assess(event: &CostEvent, ctx: &Context<'_>) -> Option<Assessment> {
         severity,
         score: (score * 10.0).round() / 10.0,
         reasons,
+        detector: strongest.1,
     })
 }
