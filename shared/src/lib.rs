@@ -21,6 +21,7 @@ pub mod crypto;
 pub mod detector;
 pub mod feedback;
 pub mod finding_actions;
+pub mod flags;
 pub mod governance;
 pub mod http;
 pub mod http_routes;

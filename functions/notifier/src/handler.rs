@@ -6,10 +6,12 @@ use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::bus::Envelope;
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink};
 use dd0c_shared::clock::{SharedClock, SystemClock};
+use dd0c_shared::detector;
 use dd0c_shared::domain::drift::Stack;
 use dd0c_shared::domain::{Finding, FindingKind, FINDING_DETAIL_TYPE};
 use dd0c_shared::entity::finding::AlertClaim;
 use dd0c_shared::entity::{finding as finding_entity, notice, slack_thread, stack};
+use dd0c_shared::flags::cache::FlagCache;
 use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Verdict};
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
 use dd0c_shared::slack::{blocks, routing};
@@ -48,6 +50,7 @@ pub struct Notifier {
     config: NotifierConfig,
     policy: Policy,
     clock: SharedClock,
+    flags: FlagCache,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +85,14 @@ impl Notifier {
             // start, which `Policy::load` in main.rs / the CLI does before building this.
             policy: Policy::system().unwrap_or_else(|e| panic!("embedded policy.json: {e}")),
             clock: Arc::new(SystemClock),
+            flags: FlagCache::default(),
         }
+    }
+
+    /// How long flag reads are reused (tests that change flags between findings pass zero).
+    pub fn with_flag_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.flags = FlagCache::new(ttl);
+        self
     }
 
     pub fn with_policy(mut self, policy: Policy) -> Self {
@@ -206,6 +216,16 @@ impl Notifier {
     }
 
     pub async fn notify(&self, finding: &Finding) -> Result<Decision, HandlerError> {
+        let detector = detector::of(finding);
+        let flags = self
+            .flags
+            .flags(self.table.as_ref(), &finding.tenant_id)
+            .await?;
+        if let Some(flag) = flags.turned_off(&detector, self.clock.now()) {
+            let reason = flag.hold_reason();
+            self.hold(finding, HoldCode::FlagOff, &reason).await?;
+            return Ok(Decision::Hold(reason));
+        }
         let chat = self
             .chats
             .chat_for(&finding.tenant_id)
@@ -241,9 +261,9 @@ impl Notifier {
             self.hold(finding, HoldCode::Strict, reason).await?;
             return Ok(Decision::Hold(reason.into()));
         };
+        let now = self.clock.now();
         let route = self.route_of(finding, stack.as_ref()).await?;
         let channel = route.channel.clone();
-        let now = self.clock.now();
         let thread = slack_thread::key(&finding.tenant_id, &thread_key(finding));
         let thread_ts = self
             .table

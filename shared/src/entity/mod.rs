@@ -18,6 +18,7 @@ pub mod drift_event;
 pub mod drift_report;
 pub mod event;
 pub mod finding;
+pub mod flag;
 pub mod governance;
 pub mod membership;
 pub mod notice;

@@ -431,6 +431,8 @@ pub enum HoldCode {
     Status,
     /// A drift finding of a stack whose watching is off.
     Unwatched,
+    /// Its detector is turned off by a flag (`crate::flags`).
+    FlagOff,
 }
 
 #[derive(Debug, Clone, PartialEq)]
