@@ -13,6 +13,7 @@ pub mod api_key;
 pub mod audit;
 pub mod backfill;
 pub mod baseline;
+pub mod breaker;
 pub mod digest_sent;
 pub mod drift_event;
 pub mod drift_report;

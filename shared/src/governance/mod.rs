@@ -433,6 +433,8 @@ pub enum HoldCode {
     Unwatched,
     /// Its detector is turned off by a flag (`crate::flags`).
     FlagOff,
+    /// Its detector's circuit breaker is open for the hour (the notifier's breaker).
+    Breaker,
 }
 
 #[derive(Debug, Clone, PartialEq)]
