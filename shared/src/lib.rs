@@ -18,8 +18,10 @@ pub mod auth;
 #[cfg(feature = "aws")]
 pub mod config;
 pub mod crypto;
+pub mod detector;
 pub mod feedback;
 pub mod finding_actions;
+pub mod flags;
 pub mod governance;
 pub mod http;
 pub mod http_routes;

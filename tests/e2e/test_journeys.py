@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from journeys import (User, alerts_about, assumed_role, connect_account, envelope, forward, install_slack, iso,
-                      now_utc, run_instances)
+from journeys import (User, alerts_about, assumed_role, cloud_table, connect_account, envelope, forward,
+                      install_slack, iso, now_utc, run_instances)
 from localcloud.fakes import slack as slack_fake
 from localcloud.fakes import stripe as stripe_fake
 
@@ -529,3 +529,56 @@ def test_journey_14_the_daily_zombie_scan_reads_every_region_and_the_digest_show
     assert f"{money}/month" in mine, mine
     assert f"scanned {scan['scanned_at'][:10]}" in mine, mine
     assert "stale" not in mine and "never scanned" not in mine, text
+
+
+def test_journey_13_a_burst_of_one_detectors_alerts_trips_its_breaker_while_another_still_alerts(live):
+    """Issue 14, item 2: an agent reports eight IAM roles' policies changed and one KMS key
+    disabled (two high-severity drift rules). The IAM rule's detector normally sends nothing, so
+    the hour may carry 6 of its alerts (3x the floor of 2 an hour): 6 are posted, the other 2
+    are held for the digest with the breaker named, one message in the channel says so, and
+    the KMS rule's alert goes out regardless."""
+    cloud = live
+    customer = Customer(cloud, "j13")
+    # The account has left its new-account quiet period (what the digest records once the
+    # account's baseline is mature), so high-severity drift is immediate.
+    cloud.dynamodb.put_item(TableName=cloud_table(cloud), Item={
+        "PK": {"S": f"TENANT#{customer.tenant}#ACCOUNT#{customer.account}"}, "SK": {"S": "GOVERNANCE"},
+        "entity": {"S": "account_governance"}, "promoted_at": {"S": iso(now_utc())},
+    })
+    key = customer.user.ok("POST", "/v1/api-keys", {"name": "terraform-agent"})
+    roles = [f"j13-role-{i}-{uuid.uuid4().hex[:4]}" for i in range(8)]
+    drifts = [{"resource_address": f"aws_iam_role.r{i}", "resource_type": "aws_iam_role", "resource_id": role,
+               "attribute": "managed_policy", "old": [],
+               "new": [{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]}
+              for i, role in enumerate(roles)]
+    key_id = f"j13-key-{uuid.uuid4().hex[:8]}"
+    drifts.append({"resource_address": "aws_kms_key.data", "resource_type": "aws_kms_key", "resource_id": key_id,
+                   "attribute": "is_enabled", "old": True, "new": False})
+    report = {"report_id": f"rep-{uuid.uuid4().hex[:8]}", "stack_id": "j13-iam", "tool": "terraform",
+              "account_id": customer.account, "drifts": drifts}
+    r = requests.post(cloud.api_url + "/v1/drift-reports", json=report,
+                      headers={"authorization": f"Bearer {key['api_key']}"}, timeout=30)
+    assert r.status_code in (200, 202), f"{r.status_code}: {r.text}"
+
+    def all_decided() -> list[dict[str, Any]] | None:
+        items = customer.user.ok("GET", "/v1/drift-events?limit=100")["items"]
+        decided = [d for d in items if d["notified"] or d.get("suppressed_reason")]
+        return decided if len(decided) == 9 else None
+
+    findings = cloud.wait_for(all_decided, timeout=180, what="nine drift findings decided")
+    cloud.wait_idle(60)
+    iam = [f for f in findings if any(role in json.dumps(f) for role in roles)]
+    assert len(iam) == 8, findings
+    assert all(f["details"]["detector"] == "drift.iam-policy-changed" for f in iam), iam
+    sent = [f for f in iam if f["notified"]]
+    held = [f for f in iam if not f["notified"]]
+    assert (len(sent), len(held)) == (6, 2), [(f["notified"], f.get("suppressed_reason")) for f in iam]
+    assert all(f["suppressed_reason"].startswith("circuit breaker: drift.iam-policy-changed") for f in held), held
+
+    notices = [m for m in cloud.slack.messages(customer.channel) if "Circuit breaker" in json.dumps(m)]
+    assert len(notices) == 1, notices
+    assert "drift.iam-policy-changed" in json.dumps(notices[0]) and "held for the digest" in json.dumps(notices[0])
+
+    kms = next(f for f in findings if key_id in json.dumps(f))
+    assert kms["details"]["detector"] == "drift.kms-key-disabled" and kms["notified"] is True, kms
+    assert alerts_about(cloud, customer.channel, key_id), "the other detector still alerts"

@@ -603,6 +603,40 @@ pub struct PoliciesView {
     pub overrides: PoliciesDocument,
 }
 
+/// A detector turned off (`dd0c_shared::flags::Flag`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FlagView {
+    /// `cost.<signal>` or `drift.<rule id>`.
+    pub detector: String,
+    /// `tenant` (set through this API) or `global` (set by the operator).
+    pub scope: String,
+    pub owner: String,
+    pub reason: String,
+    pub expires_at: DateTime<Utc>,
+    /// Past its expiry: it no longer applies (delete it, or set it again).
+    pub expired: bool,
+    pub set_by: String,
+    pub set_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FlagsView {
+    pub flags: Vec<FlagView>,
+    /// Every detector id a flag may name.
+    pub detectors: Vec<String>,
+}
+
+/// Turns a detector off for the tenant until `expires_at`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FlagPut {
+    /// Who answers for the flag.
+    pub owner: String,
+    /// RFC 3339, in the future, at most 366 days ahead.
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// The tenant's Slack routing and daily digest time.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SlackSettingsView {

@@ -112,6 +112,20 @@ fn policies_get() {}
     responses((status = 200, body = PoliciesView), (status = 400, description = "an override is looser than the system policy", body = Problem)))]
 fn policies_put() {}
 
+#[utoipa::path(get, path = "/v1/flags", tag = "governance",
+    responses((status = 200, description = "the tenant's flags and the global ones, expired ones marked, and every detector id", body = FlagsView)))]
+fn flags_list() {}
+
+#[utoipa::path(put, path = "/v1/flags/{detector}", tag = "governance", request_body = FlagPut,
+    params(("detector" = String, Path, description = "detector id: cost.<signal> or drift.<rule id>")),
+    responses((status = 200, body = FlagView), (status = 400, description = "unknown detector, missing owner, expiry not in the next 366 days", body = Problem)))]
+fn flag_put() {}
+
+#[utoipa::path(delete, path = "/v1/flags/{detector}", tag = "governance",
+    params(("detector" = String, Path, description = "detector id")),
+    responses((status = 204), (status = 400, body = Problem), (status = 404, description = "the tenant has no flag on this detector", body = Problem)))]
+fn flag_delete() {}
+
 #[utoipa::path(get, path = "/v1/settings/slack", tag = "settings",
     responses((status = 200, body = SlackSettingsView)))]
 fn slack_settings_get() {}
@@ -182,7 +196,7 @@ impl Modify for Security {
         accounts_setup, accounts_connect, accounts_list, account_health, account_backfill, account_delete,
         anomalies_list, anomaly_get, anomaly_patch, event_decision, baseline_patch,
         stacks_list, stacks_create, stacks_patch, stack_patch, stack_get, stack_timeline, drift_score, stack_resources_import, drift_events_list,
-        policies_get, policies_put, slack_settings_get, slack_settings_patch, slack_install_url,
+        policies_get, policies_put, flags_list, flag_put, flag_delete, slack_settings_get, slack_settings_patch, slack_install_url,
         api_keys_create, api_keys_list, api_key_delete,
         me, billing_checkout, billing_portal, openapi_json,
     ),

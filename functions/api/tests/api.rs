@@ -2262,3 +2262,91 @@ async fn an_events_decision_is_explained_on_demand() {
     let (s, e) = w.call("GET", "/v1/events/bad%20id/decision", t, None).await;
     assert_eq!((s, e["field"].as_str()), (400, Some("id")), "{e}");
 }
+
+#[tokio::test]
+async fn detector_flags_are_set_listed_expired_and_deleted_per_tenant_with_an_audit_trail() {
+    let w = world();
+    let t = Some("tenant-a");
+    let until = (start() + Duration::minutes(30)).to_rfc3339();
+
+    let (s, listed) = w.call("GET", "/v1/flags", t, None).await;
+    assert_eq!(s, 200, "{listed}");
+    assert_eq!(listed["flags"], json!([]));
+    let detectors = listed["detectors"].as_array().unwrap();
+    assert!(detectors.contains(&json!("cost.burst")));
+    assert!(detectors.contains(&json!("drift.sg-world-ingress")));
+
+    let (s, set) = w
+        .call(
+            "PUT",
+            "/v1/flags/cost.burst",
+            t,
+            Some(json!({"owner": "team-platform", "expires_at": until, "reason": "migration"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{set}");
+    assert_eq!(set["scope"], "tenant");
+    assert_eq!(set["owner"], "team-platform");
+    assert_eq!(set["expired"], false);
+
+    // Bad requests name the field.
+    for (path, body, field) in [
+        (
+            "/v1/flags/cost.nope",
+            json!({"owner": "x", "expires_at": until}),
+            "detector",
+        ),
+        (
+            "/v1/flags/cost.burst",
+            json!({"expires_at": until}),
+            "owner",
+        ),
+        (
+            "/v1/flags/cost.burst",
+            json!({"owner": "x", "expires_at": "2020-01-01T00:00:00Z"}),
+            "expires_at",
+        ),
+        (
+            "/v1/flags/drift.sg-world-ingress",
+            json!({"owner": "x", "expires_at": until, "enabled": false}),
+            "enabled",
+        ),
+    ] {
+        let (s, e) = w.call("PUT", path, t, Some(body)).await;
+        assert_eq!(s, 400, "{path}: {e}");
+        assert_eq!(e["field"], field, "{e}");
+    }
+
+    // Another tenant sees none of it; the tenant sees its flag, expired once the time passes.
+    let (_, other) = w.call("GET", "/v1/flags", Some("tenant-b"), None).await;
+    assert_eq!(other["flags"], json!([]));
+    w.clock.advance(Duration::minutes(31));
+    let (_, listed) = w.call("GET", "/v1/flags", t, None).await;
+    assert_eq!(listed["flags"][0]["detector"], "cost.burst");
+    assert_eq!(listed["flags"][0]["expired"], true);
+
+    assert_eq!(
+        w.call("DELETE", "/v1/flags/cost.burst", t, None).await.0,
+        204
+    );
+    assert_eq!(
+        w.call("DELETE", "/v1/flags/cost.burst", t, None).await.0,
+        404
+    );
+    let audit = dd0c_shared::store::query_all(w.table.as_ref(), audit::trail("tenant-a"))
+        .await
+        .unwrap();
+    let actions: Vec<(&str, &str)> = audit
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.get("action").and_then(AttrValue::as_str)?,
+                i.get("target").and_then(AttrValue::as_str)?,
+            ))
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [("flag.set", "cost.burst"), ("flag.delete", "cost.burst")]
+    );
+}

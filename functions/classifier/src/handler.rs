@@ -174,6 +174,10 @@ impl Classifier {
                 "report_id": drift.report_id,
                 "drift_kind": drift.kind,
                 "rules": classification.rules,
+                "detector": classification.rules.first().map_or_else(
+                    || dd0c_shared::detector::DRIFT_UNCLASSIFIED.to_owned(),
+                    |rule| dd0c_shared::detector::drift(rule),
+                ),
                 "codify": crate::codify::suggest(drift),
                 "decision": decision_log(drift, &classification),
             }),

@@ -157,6 +157,8 @@ async fn demo_pair_becomes_one_critical_security_drift_finding() {
     assert_eq!(f.resource_type, "ec2:security-group");
     assert_eq!(f.resource_ids, vec!["sg-0123456789abcdef0".to_string()]);
     assert_eq!(f.details["recommendation"]["action"], "revert");
+    // The rule that set the severity is the finding's detector (flags, circuit breaker).
+    assert_eq!(f.details["detector"], "drift.sg-world-admin-port");
     assert_eq!(
         f.details["attribution"]["who"],
         "jane.doe@example.com (SSO AdministratorAccess)"

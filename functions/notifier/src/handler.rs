@@ -6,10 +6,14 @@ use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::bus::Envelope;
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink};
 use dd0c_shared::clock::{SharedClock, SystemClock};
+use dd0c_shared::detector;
 use dd0c_shared::domain::drift::Stack;
-use dd0c_shared::domain::{Finding, FindingKind, FINDING_DETAIL_TYPE};
+use dd0c_shared::domain::{Finding, FindingKind, Severity, FINDING_DETAIL_TYPE};
 use dd0c_shared::entity::finding::AlertClaim;
-use dd0c_shared::entity::{finding as finding_entity, notice, slack_thread, stack};
+use dd0c_shared::entity::{
+    breaker as breaker_entity, finding as finding_entity, notice, slack_thread, stack,
+};
+use dd0c_shared::flags::cache::FlagCache;
 use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Verdict};
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
 use dd0c_shared::slack::{blocks, routing};
@@ -17,6 +21,8 @@ use dd0c_shared::store::{AttrValue, StoreError, Table, Update, TTL_ATTRIBUTE};
 use dd0c_shared::telemetry::{self, Metric};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+use crate::breaker::{self, BreakerState};
 
 #[derive(Debug, Clone)]
 pub struct NotifierConfig {
@@ -48,6 +54,7 @@ pub struct Notifier {
     config: NotifierConfig,
     policy: Policy,
     clock: SharedClock,
+    flags: FlagCache,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +89,14 @@ impl Notifier {
             // start, which `Policy::load` in main.rs / the CLI does before building this.
             policy: Policy::system().unwrap_or_else(|e| panic!("embedded policy.json: {e}")),
             clock: Arc::new(SystemClock),
+            flags: FlagCache::default(),
         }
+    }
+
+    /// How long flag reads are reused (tests that change flags between findings pass zero).
+    pub fn with_flag_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.flags = FlagCache::new(ttl);
+        self
     }
 
     pub fn with_policy(mut self, policy: Policy) -> Self {
@@ -205,7 +219,73 @@ impl Notifier {
         Ok(())
     }
 
+    /// The breaker's one message of the hour: posted by the first held alert's delivery (a
+    /// conditional claim, so a redelivery or a concurrent delivery does not post it again),
+    /// then edited with the held count at 1-2-5 steps. Best effort: the holds stand either way.
+    async fn breaker_notice(
+        &self,
+        finding: &Finding,
+        state: &BreakerState,
+        held: u32,
+        chat: &dyn ChatSink,
+    ) -> Result<(), HandlerError> {
+        let table = self.table.as_ref();
+        let text = state.notice_text(held);
+        let message = |channel: String| ChatMessage {
+            channel,
+            text: text.clone(),
+            blocks: serde_json::json!([{"type": "section", "text": {"type": "mrkdwn", "text": text}}]),
+            thread_ts: None,
+        };
+        if !state.notice_claimed {
+            let first = breaker_entity::claim_notice(
+                table,
+                &finding.tenant_id,
+                &state.detector,
+                &state.hour,
+                &self.clock.now(),
+            )
+            .await?;
+            if !first {
+                return Ok(());
+            }
+            match chat.post(message(self.channel_for(finding).await?)).await {
+                Ok(posted) => {
+                    breaker_entity::record_notice(
+                        table,
+                        &finding.tenant_id,
+                        &state.detector,
+                        &state.hour,
+                        &posted.channel,
+                        &posted.ts,
+                    )
+                    .await?;
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %finding.tenant_id, detector = %state.detector, error = %e, "could not post the circuit breaker notice");
+                }
+            }
+            return Ok(());
+        }
+        if let (true, Some((channel, ts))) = (breaker::worth_an_edit(held), &state.notice) {
+            if let Err(e) = chat.update(channel, ts, message(channel.clone())).await {
+                tracing::warn!(tenant = %finding.tenant_id, detector = %state.detector, error = %e, "could not update the circuit breaker notice");
+            }
+        }
+        Ok(())
+    }
+
     pub async fn notify(&self, finding: &Finding) -> Result<Decision, HandlerError> {
+        let detector = detector::of(finding);
+        let flags = self
+            .flags
+            .flags(self.table.as_ref(), &finding.tenant_id)
+            .await?;
+        if let Some(flag) = flags.turned_off(&detector, self.clock.now()) {
+            let reason = flag.hold_reason();
+            self.hold(finding, HoldCode::FlagOff, &reason).await?;
+            return Ok(Decision::Hold(reason));
+        }
         let chat = self
             .chats
             .chat_for(&finding.tenant_id)
@@ -241,9 +321,25 @@ impl Notifier {
             self.hold(finding, HoldCode::Strict, reason).await?;
             return Ok(Decision::Hold(reason.into()));
         };
+        let now = self.clock.now();
+        // Critical findings are counted but never held by the breaker (decision 0510).
+        let state = breaker::count(
+            self.table.as_ref(),
+            &finding.tenant_id,
+            &detector,
+            &finding.id,
+            now,
+        )
+        .await?;
+        if let (Some(held), true) = (state.held(), finding.severity < Severity::Critical) {
+            self.breaker_notice(finding, &state, held, chat.as_ref())
+                .await?;
+            let reason = state.hold_reason();
+            self.hold(finding, HoldCode::Breaker, &reason).await?;
+            return Ok(Decision::Hold(reason));
+        }
         let route = self.route_of(finding, stack.as_ref()).await?;
         let channel = route.channel.clone();
-        let now = self.clock.now();
         let thread = slack_thread::key(&finding.tenant_id, &thread_key(finding));
         let thread_ts = self
             .table

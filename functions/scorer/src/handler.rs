@@ -183,6 +183,7 @@ impl Scorer {
     }
 
     fn finding(&self, event: &CostEvent, assessment: Assessment) -> Finding {
+        let detector = assessment.detector;
         Finding {
             id: Finding::id_for(FindingKind::CostAnomaly, &event.event_id),
             tenant_id: event.tenant_id.clone(),
@@ -208,6 +209,11 @@ impl Scorer {
                 "sku": event.sku, "count": event.count, "spot": event.spot,
                 "service": event.service, "tags": event.tags,
                 "pricing": event.pricing_details(),
+                "detector": if detector.is_empty() {
+                    dd0c_shared::detector::COST_UNATTRIBUTED.to_owned()
+                } else {
+                    dd0c_shared::detector::cost(detector)
+                },
             }),
         }
     }

@@ -67,6 +67,24 @@ impl Trace {
             value,
         });
     }
+
+    /// The signal that brought the most points or set the highest floor (the first of equals):
+    /// the finding's detector (`dd0c_shared::detector::COST_SIGNALS`), which flags turn off and
+    /// the notifier's breaker counts under. Sensitivity and feedback adjust a score; they detect
+    /// nothing.
+    pub fn strongest(&self) -> &'static str {
+        let mut best: Option<&Signal> = None;
+        for s in self
+            .signals
+            .iter()
+            .filter(|s| matches!(s.effect, "adds" | "at_least"))
+        {
+            if best.is_none_or(|b| s.value > b.value) {
+                best = Some(s);
+            }
+        }
+        best.map_or("", |s| s.name)
+    }
 }
 
 /// The verdict on one cost event.
@@ -76,6 +94,9 @@ pub struct Assessment {
     /// 0–100; severity bands: info ≥ 20, warning ≥ 50, critical ≥ 80.
     pub score: f64,
     pub reasons: Vec<String>,
+    /// The signal that contributed most to the score (`dd0c_shared::detector::COST_SIGNALS`):
+    /// the finding's detector, which flags turn off and the notifier's breaker counts under.
+    pub detector: &'static str,
 }
 
 pub fn severity_for(score: f64) -> Option<Severity> {
@@ -102,6 +123,7 @@ pub fn cold_start(event: &CostEvent) -> Option<Assessment> {
         severity: severity_for(score)?,
         score,
         reasons,
+        detector: "cold_start",
     })
 }
 
@@ -331,7 +353,7 @@ fn score_traced(event: &CostEvent, ctx: &Context<'_>, trace: &mut Trace) -> Opti
     if !ctx.account.actors.is_empty() && (!ctx.account.actors.contains(actor) || fresh_actor) {
         novelties.push("principal");
         points += NEW_ACCOUNT_ACTOR_POINTS * weight;
-        trace.adds("new_principal", NEW_ACCOUNT_ACTOR_POINTS * weight);
+        trace.adds("new_actor", NEW_ACCOUNT_ACTOR_POINTS * weight);
         reasons.push(format!(
             "first time this actor launched anything ({})",
             event.actor.name
@@ -342,7 +364,7 @@ fn score_traced(event: &CostEvent, ctx: &Context<'_>, trace: &mut Trace) -> Opti
             novelties.push("principal for this type");
         }
         points += NEW_TYPE_ACTOR_POINTS * weight;
-        trace.adds("new_principal_for_type", NEW_TYPE_ACTOR_POINTS * weight);
+        trace.adds("new_type_actor", NEW_TYPE_ACTOR_POINTS * weight);
         reasons.push(format!(
             "first {} launched by this actor ({})",
             event.resource_type, event.actor.name
@@ -359,7 +381,7 @@ fn score_traced(event: &CostEvent, ctx: &Context<'_>, trace: &mut Trace) -> Opti
         {
             novelties.push("instance type");
             points += NEW_SKU_POINTS * weight;
-            trace.adds("new_instance_type", NEW_SKU_POINTS * weight);
+            trace.adds("new_sku", NEW_SKU_POINTS * weight);
             reasons.push(format!("first {sku} in this account"));
         }
     }
@@ -368,6 +390,8 @@ fn score_traced(event: &CostEvent, ctx: &Context<'_>, trace: &mut Trace) -> Opti
     // make every later one ordinary.
     if let Some((jump, mean)) = scale_jump(ctx, hourly) {
         novelties.push("scale");
+        // No points of its own: a novelty the calibrated table counts.
+        trace.adds("scale_jump", 0.0);
         reasons.push(format!(
             "{jump:.0}× what a {} costs on average in this account (${mean:.2}/hr)",
             event.resource_type
@@ -414,7 +438,7 @@ fn score_traced(event: &CostEvent, ctx: &Context<'_>, trace: &mut Trace) -> Opti
     if hourly > FAST_PATH_WARNING_USD_PER_HOUR {
         if routine {
             floor = floor.max(FAST_PATH_ROUTINE_POINTS);
-            trace.at_least("fast_path_routine", FAST_PATH_ROUTINE_POINTS);
+            trace.at_least("fast_path", FAST_PATH_ROUTINE_POINTS);
         } else {
             let (p, threshold) = if hourly > FAST_PATH_CRITICAL_USD_PER_HOUR {
                 (COLD_START_CRITICAL_POINTS, FAST_PATH_CRITICAL_USD_PER_HOUR)
@@ -453,7 +477,7 @@ fn score_traced(event: &CostEvent, ctx: &Context<'_>, trace: &mut Trace) -> Opti
                 ));
             }
             floor = floor.max(p);
-            trace.at_least("calibrated_severity", p);
+            trace.at_least("calibrated", p);
         }
     }
     trace.novelties = novelties.clone();
@@ -512,5 +536,6 @@ fn score_traced(event: &CostEvent, ctx: &Context<'_>, trace: &mut Trace) -> Opti
         severity,
         score: (score * 10.0).round() / 10.0,
         reasons,
+        detector: trace.strongest(),
     })
 }

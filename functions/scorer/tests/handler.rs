@@ -692,7 +692,7 @@ async fn a_finding_carries_its_decision_log_and_a_quiet_event_keeps_its_verdict(
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    for expected in ["new_region", "new_principal", "new_instance_type"] {
+    for expected in ["new_region", "new_actor", "new_sku"] {
         assert!(signals.contains(&expected), "{expected}: {signals:?}");
     }
     let region = log["signals"]

@@ -901,3 +901,36 @@ fn outside_iac_adds_fifteen_weighted_points() {
     let total = score(&console, &mature(&kind, &iac_run));
     assert!((total - (40.0 + 15.0 + 15.0) * 0.6).abs() < 1e-9, "{total}");
 }
+
+#[test]
+fn a_finding_is_attributed_to_the_signal_that_brought_the_most_points() {
+    let empty = Baseline::default();
+    let young = Context {
+        kind: &empty,
+        account: &empty,
+        account_since: Some(now() - Duration::days(2)),
+        recent_calls_by_actor: 0.0,
+    };
+    let e = event(6.0, "m5.large", "us-east-1", ALICE);
+    assert_eq!(assess(&e, &young).unwrap().detector, "cold_start");
+    let kind = baseline(40.0, 0.5, 0.1, &["m5.large", "m5.4xlarge"]);
+    let outlier = event(3.0, "m5.4xlarge", "us-east-1", ALICE);
+    assert_eq!(
+        assess(&outlier, &mature(&kind, &kind)).unwrap().detector,
+        "zscore"
+    );
+    let kind = baseline(40.0, 1.0, 0.5, &["m5.large"]);
+    let away = event(1.0, "m5.large", "ap-southeast-1", ALICE);
+    assert_eq!(
+        assess(&away, &mature(&kind, &kind)).unwrap().detector,
+        "new_region"
+    );
+    let kind = baseline(50.0, 2.0, 1.0, &["m5.large", "c5.9xlarge"]);
+    let big = event(30.0, "c5.9xlarge", "us-east-1", ALICE);
+    let a = assess(&big, &mature(&kind, &kind)).unwrap();
+    assert_eq!(a.detector, "fast_path", "{a:?}");
+    // Every id the scorer gives is one a flag may name.
+    for d in ["cold_start", "zscore", "new_region", "fast_path"] {
+        assert!(dd0c_shared::detector::COST_SIGNALS.contains(&d));
+    }
+}

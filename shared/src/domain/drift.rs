@@ -850,6 +850,19 @@ mod tests {
             arn(listener),
             Some(("elasticloadbalancing:listener", listener.into()))
         );
+        assert_eq!(
+            arn("arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail"),
+            Some(("cloudtrail:trail", "org-trail".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:iam::111122223333:user/ops/jane"),
+            Some(("iam:user", "jane".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/web/1"),
+            None,
+            "a load balancer is not a listener"
+        );
         assert_eq!(arn("arn:aws:ec2:us-east-1:111122223333:volume/vol-1"), None);
         assert_eq!(arn("arn:aws:sns:us-east-1:111122223333:topic"), None);
         assert_eq!(arn("not-an-arn"), None);

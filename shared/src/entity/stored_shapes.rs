@@ -124,7 +124,7 @@ fn specimens() -> Vec<(&'static str, Item)> {
     cost_finding.category = Some("compute".into());
     cost_finding.suppressed_reason = Some("held for the digest".into());
     cost_finding.estimated_hourly_cost = Some(1.5);
-    cost_finding.details = json!({"sku": "m5.large", "count": 2, "spot": false, "service": "ec2",
+    cost_finding.details = json!({"sku": "m5.large", "count": 2, "spot": false, "service": "ec2", "detector": "cost.new_sku",
         "pricing": {"basis": "list price, eu-west-1 price by regional factor", "as_of": "2022",
             "caveats": ["spot: 70% below on-demand assumed"],
             "notes": ["m5.large Linux on-demand us-east-1 $0.096/hr"]}});
@@ -294,6 +294,25 @@ fn specimens() -> Vec<(&'static str, Item)> {
         (
             "zombie scan",
             ok(zombie_scan::item(testing::TENANT, testing::ACCOUNT, &scan)),
+        ),
+        (
+            "flag",
+            ok(flag::item(
+                &crate::flags::Flag {
+                    detector: "cost.burst".into(),
+                    scope: crate::flags::FlagScope::Tenant,
+                    owner: "team".into(),
+                    reason: "noisy".into(),
+                    expires_at: noon(),
+                    set_by: "alice".into(),
+                    set_at: noon(),
+                },
+                testing::TENANT,
+            )),
+        ),
+        (
+            "breaker hour",
+            breaker::specimen(testing::TENANT, "cost.burst", &noon()),
         ),
     ]
 }

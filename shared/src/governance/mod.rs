@@ -431,6 +431,10 @@ pub enum HoldCode {
     Status,
     /// A drift finding of a stack whose watching is off.
     Unwatched,
+    /// Its detector is turned off by a flag (`crate::flags`).
+    FlagOff,
+    /// Its detector's circuit breaker is open for the hour (the notifier's breaker).
+    Breaker,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -8,6 +8,7 @@ mod billing;
 mod decisions;
 mod drift_score;
 mod findings;
+mod flags;
 mod me;
 mod policies;
 mod slack_settings;
@@ -99,6 +100,9 @@ pub async fn dispatch(route: RouteId, ctx: Ctx<'_>) -> Result<HttpResponse, ApiE
         RouteId::DriftEventsList => findings::findings_list(&ctx, Some("drift")).await,
         RouteId::PoliciesGet => policies::policies_get(&ctx).await,
         RouteId::PoliciesPut => policies::policies_put(&ctx).await,
+        RouteId::FlagsList => flags::flags_list(&ctx).await,
+        RouteId::FlagPut => flags::flag_put(&ctx).await,
+        RouteId::FlagDelete => flags::flag_delete(&ctx).await,
         RouteId::SlackSettingsGet => slack_settings::slack_settings_get(&ctx).await,
         RouteId::SlackSettingsPatch => slack_settings::slack_settings_patch(&ctx).await,
         RouteId::SlackInstallUrl => slack_settings::slack_install_url(&ctx).await,
