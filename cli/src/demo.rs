@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use dd0c_shared::domain::drift::{
-    ManagedBy, ManagedResource, STATE_IMPORT_EVENT_ID, STATE_IMPORT_IDENTITY,
-};
+use dd0c_shared::domain::drift::{ManagedBy, ManagedResource, STATE_IMPORT_IDENTITY};
 use dd0c_shared::domain::IacTool;
 use dd0c_shared::entity::{account, resource, stack};
 use dd0c_shared::store::{StoreError, Table};
@@ -79,21 +77,21 @@ pub async fn declare_stacks(
         other => other?,
     }
     let (group, address) = DEMO_SECURITY_GROUP;
+    let managed_by = ManagedBy {
+        tool: Some(IacTool::Terraform),
+        identity: STATE_IMPORT_IDENTITY.into(),
+        stack: Some(DEMO_STACK.into()),
+    };
     let imported = ManagedResource {
-        tenant_id: tenant.to_owned(),
-        account_id: DEMO_ACCOUNT.into(),
-        resource_type: "ec2:security-group".into(),
-        resource_id: group.into(),
-        managed_by: ManagedBy {
-            tool: Some(IacTool::Terraform),
-            identity: STATE_IMPORT_IDENTITY.into(),
-            stack: Some(DEMO_STACK.into()),
-        },
-        managed_since: at,
-        last_iac_event_id: STATE_IMPORT_EVENT_ID.into(),
-        last_iac_change_at: at,
         address: Some(address.into()),
-        tags: Default::default(),
+        ..ManagedResource::imported(
+            tenant,
+            DEMO_ACCOUNT,
+            "ec2:security-group",
+            group.into(),
+            managed_by,
+            at,
+        )
     };
     resource::import_managed_resource(table, &imported).await?;
     Ok(())

@@ -17,7 +17,6 @@ use dd0c_shared::bus::{Bus, Envelope};
 use dd0c_shared::clock::SharedClock;
 use dd0c_shared::domain::drift::{
     cloudformation_resource, resource_of_arn, ManagedBy, ManagedResource, DISCOVERY_IDENTITY,
-    STATE_IMPORT_EVENT_ID,
 };
 use dd0c_shared::domain::stack_discovery::{StackDiscoveryStep, STACK_DISCOVERY_DETAIL_TYPE};
 use dd0c_shared::domain::{CloudTrailRecord, IacTool};
@@ -290,21 +289,22 @@ fn discovered(
     tags: BTreeMap<String, String>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ManagedResource {
+    let managed_by = ManagedBy {
+        tool: Some(tool),
+        identity: DISCOVERY_IDENTITY.into(),
+        stack: Some(stack.to_owned()),
+    };
     ManagedResource {
-        tenant_id: link.tenant_id.clone(),
-        account_id: link.account_id.clone(),
-        resource_type: resource_type.to_owned(),
-        resource_id,
-        managed_by: ManagedBy {
-            tool: Some(tool),
-            identity: DISCOVERY_IDENTITY.into(),
-            stack: Some(stack.to_owned()),
-        },
-        managed_since: now,
-        last_iac_event_id: STATE_IMPORT_EVENT_ID.into(),
-        last_iac_change_at: now,
         address,
         tags,
+        ..ManagedResource::imported(
+            &link.tenant_id,
+            &link.account_id,
+            resource_type,
+            resource_id,
+            managed_by,
+            now,
+        )
     }
 }
 

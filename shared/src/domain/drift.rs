@@ -107,6 +107,34 @@ pub struct ManagedResource {
     pub tags: BTreeMap<String, String>,
 }
 
+impl ManagedResource {
+    /// A resource managed on the word of something other than CloudTrail (a state import, the
+    /// account's stacks read through the role) at `at`: no IaC write of it seen yet
+    /// ([`STATE_IMPORT_EVENT_ID`]), so a later import may rewrite it and the first IaC write
+    /// CloudTrail shows replaces it. Address and tags as the source knows them.
+    pub fn imported(
+        tenant_id: &str,
+        account_id: &str,
+        resource_type: &str,
+        resource_id: String,
+        managed_by: ManagedBy,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            tenant_id: tenant_id.to_owned(),
+            account_id: account_id.to_owned(),
+            resource_type: resource_type.to_owned(),
+            resource_id,
+            managed_by,
+            managed_since: at,
+            last_iac_event_id: STATE_IMPORT_EVENT_ID.into(),
+            last_iac_change_at: at,
+            address: None,
+            tags: BTreeMap::new(),
+        }
+    }
+}
+
 /// The `last_iac_event_id` of a resource managed on the word of a state import: no IaC change
 /// of it has been seen yet, so a later import may rewrite it while one CloudTrail saw may not.
 pub const STATE_IMPORT_EVENT_ID: &str = "state-import";

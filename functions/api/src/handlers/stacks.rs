@@ -6,7 +6,7 @@ use serde_json::json;
 
 use dd0c_shared::accounts;
 use dd0c_shared::domain::drift::{
-    imported_resource, ManagedBy, ManagedResource, STATE_IMPORT_EVENT_ID, STATE_IMPORT_IDENTITY,
+    imported_resource, ManagedBy, ManagedResource, STATE_IMPORT_IDENTITY,
 };
 use dd0c_shared::domain::IacTool;
 use dd0c_shared::entity::{account_link, drift_event, resource, stack};
@@ -338,21 +338,21 @@ pub(super) async fn stack_resources_import(ctx: &Ctx<'_>) -> Result<HttpResponse
         if !seen.insert((resource_type, resource_id.clone())) {
             continue;
         }
+        let managed_by = ManagedBy {
+            tool: Some(tool),
+            identity: STATE_IMPORT_IDENTITY.into(),
+            stack: Some(id.clone()),
+        };
         let managed = ManagedResource {
-            tenant_id: ctx.tenant().to_owned(),
-            account_id: owner.account_id.clone(),
-            resource_type: resource_type.to_owned(),
-            resource_id,
-            managed_by: ManagedBy {
-                tool: Some(tool),
-                identity: STATE_IMPORT_IDENTITY.into(),
-                stack: Some(id.clone()),
-            },
-            managed_since: now,
-            last_iac_event_id: STATE_IMPORT_EVENT_ID.into(),
-            last_iac_change_at: now,
             address: Some(r.address.clone()),
-            tags: Default::default(),
+            ..ManagedResource::imported(
+                ctx.tenant(),
+                &owner.account_id,
+                resource_type,
+                resource_id,
+                managed_by,
+                now,
+            )
         };
         if resource::import_managed_resource(ctx.table(), &managed).await? {
             result.managed += 1;
