@@ -25,6 +25,7 @@ pub mod flags;
 pub mod governance;
 pub mod http;
 pub mod http_routes;
+pub mod incidents;
 pub mod json;
 #[cfg(feature = "lambda")]
 pub mod lambda;

@@ -226,7 +226,7 @@ proptest! {
         same(entity::tenant::tenant_of(&k.pk), Some(tenant.as_str()))?;
         same(entity::stack::id_of(&entity::stack::key(&tenant, &id)), Some(id.as_str()))?;
         same(entity::digest_sent::date_of(&entity::digest_sent::key(&tenant, &id)), Some(id.as_str()))?;
-        same(entity::slack_thread::thread_of(&entity::slack_thread::key(&tenant, &id)), Some(id.as_str()))?;
+        same(entity::incident::id_of(&entity::incident::key(&tenant, &id)), Some(id.as_str()))?;
         let k = entity::audit::key(&tenant, &time, &id);
         same(entity::audit::entry_id_of(&k), Some(id.as_str()))?;
         same(entity::tenant::tenant_of(&k.pk), Some(tenant.as_str()))?;

@@ -1,26 +1,27 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Duration;
 use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::bus::Envelope;
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink};
 use dd0c_shared::clock::{SharedClock, SystemClock};
 use dd0c_shared::detector;
 use dd0c_shared::domain::drift::Stack;
+use dd0c_shared::domain::incident::Incident;
 use dd0c_shared::domain::{Finding, FindingKind, Severity, FINDING_DETAIL_TYPE};
 use dd0c_shared::entity::finding::AlertClaim;
 use dd0c_shared::entity::{
-    breaker as breaker_entity, finding as finding_entity, notice, slack_thread, stack,
+    breaker as breaker_entity, finding as finding_entity, incident as incident_entity, notice,
+    stack,
 };
 use dd0c_shared::flags::cache::FlagCache;
 use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Verdict};
+use dd0c_shared::incidents::{self, Assigned};
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
-use dd0c_shared::slack::{blocks, routing};
-use dd0c_shared::store::{AttrValue, StoreError, Table, Update, TTL_ATTRIBUTE};
+use dd0c_shared::slack::{blocks, incident as incident_blocks, routing};
+use dd0c_shared::store::{StoreError, Table};
 use dd0c_shared::telemetry::{self, Metric};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::breaker::{self, BreakerState};
 
@@ -45,9 +46,6 @@ pub enum Decision {
     Hold(String),
 }
 
-/// Repeated findings by one actor within this window go to one thread.
-pub const BURST_WINDOW_MINUTES: i64 = 60;
-
 pub struct Notifier {
     table: Arc<dyn Table>,
     chats: Arc<dyn ChatDirectory>,
@@ -61,20 +59,6 @@ pub struct Notifier {
 struct FindingRef {
     tenant_id: String,
     finding_id: String,
-}
-
-/// Findings by the same actor, of the same kind, in the same account, thread together.
-fn thread_key(finding: &Finding) -> String {
-    let digest = Sha256::digest(
-        format!(
-            "{}\n{}\n{}",
-            finding.account_id,
-            finding.actor.arn,
-            finding.kind.as_str()
-        )
-        .as_bytes(),
-    );
-    hex::encode(&digest[..16])
 }
 
 impl Notifier {
@@ -276,6 +260,86 @@ impl Notifier {
     }
 
     pub async fn notify(&self, finding: &Finding) -> Result<Decision, HandlerError> {
+        // Every finding is in an incident, alerted or held (decision 0530).
+        let assigned = incidents::assign(self.table.as_ref(), finding, self.clock.now()).await?;
+        let decision = self.decide_and_send(finding, &assigned).await?;
+        if let Decision::Hold(_) = decision {
+            self.refresh_incident_root(&assigned, None).await;
+        }
+        Ok(decision)
+    }
+
+    /// The first alert of an incident is its thread's root. Only threading depends on it, and
+    /// the alert is out: a failure is logged, not retried by redelivery.
+    async fn record_incident_thread(
+        &self,
+        incident: &Incident,
+        channel: &str,
+        ts: &str,
+        finding_id: &str,
+    ) {
+        let key = incident_entity::key(&incident.tenant_id, &incident.id);
+        let update = incident_entity::thread_update(channel, ts, finding_id);
+        match self.table.update(&key, update).await {
+            Ok(_) => {}
+            Err(e) if e.is_condition_failed() => {}
+            Err(e) => {
+                tracing::warn!(incident = %incident.id, error = %e, "could not record the incident's thread")
+            }
+        }
+    }
+
+    /// Rewrites an incident's thread root with its header, once it has more than one finding
+    /// (the alert that opened the thread stays below it). Best effort: the findings and the
+    /// incident are recorded either way.
+    async fn refresh_incident_root(&self, assigned: &Assigned, chat: Option<&dyn ChatSink>) {
+        let incident = &assigned.incident;
+        if !assigned.joined || incident.count < 2 {
+            return;
+        }
+        let (Some(channel), Some(ts), Some(root_id)) = (
+            incident.slack_channel.as_deref(),
+            incident.slack_ts.as_deref(),
+            incident.root_finding.as_deref(),
+        ) else {
+            return;
+        };
+        let table = self.table.as_ref();
+        let root = match finding_entity::load(table, &incident.tenant_id, root_id).await {
+            Ok(Some(root)) => root,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(incident = %incident.id, error = %e, "could not read the incident's first finding");
+                return;
+            }
+        };
+        let fetched;
+        let chat = match chat {
+            Some(chat) => chat,
+            None => match self.chats.chat_for(&incident.tenant_id).await {
+                Ok(Some(chat)) => {
+                    fetched = chat;
+                    fetched.as_ref()
+                }
+                _ => return,
+            },
+        };
+        let message = ChatMessage {
+            channel: channel.to_owned(),
+            text: incident_blocks::summary(incident),
+            blocks: incident_blocks::root_message(incident, &root, None),
+            thread_ts: None,
+        };
+        if let Err(e) = chat.update(channel, ts, message).await {
+            tracing::warn!(incident = %incident.id, error = %e, "could not update the incident's thread root");
+        }
+    }
+
+    async fn decide_and_send(
+        &self,
+        finding: &Finding,
+        assigned: &Assigned,
+    ) -> Result<Decision, HandlerError> {
         let detector = detector::of(finding);
         let flags = self
             .flags
@@ -340,13 +404,13 @@ impl Notifier {
         }
         let route = self.route_of(finding, stack.as_ref()).await?;
         let channel = route.channel.clone();
-        let thread = slack_thread::key(&finding.tenant_id, &thread_key(finding));
-        let thread_ts = self
-            .table
-            .get(&thread)
-            .await?
-            .filter(|i| i.get("channel").and_then(AttrValue::as_str) == Some(channel.as_str()))
-            .and_then(|i| i.get("ts").and_then(AttrValue::as_str).map(str::to_owned));
+        // The incident's thread, when its root went to the same channel.
+        let incident = &assigned.incident;
+        let thread_ts = incident
+            .slack_ts
+            .clone()
+            .filter(|_| incident.slack_channel.as_deref() == Some(channel.as_str()))
+            .filter(|_| incident.root_finding.as_deref() != Some(finding.id.as_str()));
         let mut alert = blocks::finding_alert(finding);
         if let (Some(owner), Some(rule), Some(list)) = (
             route.mention.as_deref(),
@@ -404,16 +468,13 @@ impl Notifier {
         };
         persist(|| finding_entity::record_alert_sent(table, finding, &posted.channel, &posted.ts))
             .await?;
-        // The burst window restarts with each alert of the thread. Only threading depends on
-        // it, and the alert is out: a failure is logged, not retried by redelivery.
-        let expires = (now + Duration::minutes(BURST_WINDOW_MINUTES)).timestamp() as f64;
-        let root_ts = thread_ts.unwrap_or_else(|| posted.ts.clone());
-        let thread_update = Update::new()
-            .set("channel", posted.channel.as_str())
-            .set("ts", root_ts.as_str())
-            .set(TTL_ATTRIBUTE, AttrValue::N(expires));
-        if let Err(e) = table.update(&thread, thread_update).await {
-            tracing::warn!(finding = %finding.id, error = %e, "could not record the alert's thread");
+        let threaded = thread_ts.is_some();
+        if threaded {
+            self.refresh_incident_root(assigned, Some(chat.as_ref()))
+                .await;
+        } else {
+            self.record_incident_thread(incident, &posted.channel, &posted.ts, &finding.id)
+                .await;
         }
         tracing::info!(
             tenant = %finding.tenant_id,
@@ -421,7 +482,8 @@ impl Notifier {
             severity = finding.severity.as_str(),
             decision = "sent",
             channel = %posted.channel,
-            threaded = root_ts != posted.ts,
+            incident = %incident.id,
+            threaded,
             "notification decision"
         );
         telemetry::metric(Metric::NotificationsSent, 1.0);

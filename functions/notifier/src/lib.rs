@@ -4,4 +4,4 @@
 pub mod breaker;
 mod handler;
 
-pub use handler::{Decision, Notifier, NotifierConfig, BURST_WINDOW_MINUTES};
+pub use handler::{Decision, Notifier, NotifierConfig};

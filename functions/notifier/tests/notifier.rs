@@ -257,13 +257,10 @@ async fn routes_to_the_account_channel_and_threads_bursts_by_actor() {
     other.account_id = "444455556666".into();
     run(&w, &n, &other).await.unwrap();
     w.clock.advance(Duration::hours(2));
-    run(
-        &w,
-        &n,
-        &finding("cost-4", FindingKind::CostAnomaly, Severity::Critical),
-    )
-    .await
-    .unwrap();
+    // An incident's window is of event time: two hours after the burst is another one.
+    let mut later = finding("cost-4", FindingKind::CostAnomaly, Severity::Critical);
+    later.event_time = now() + Duration::minutes(130);
+    run(&w, &n, &later).await.unwrap();
     let m = w.chat.messages();
     assert_eq!(m[0].channel, "#prod-alerts");
     assert_eq!(m[0].thread_ts, None);
@@ -274,7 +271,7 @@ async fn routes_to_the_account_channel_and_threads_bursts_by_actor() {
     );
     assert_eq!(m[2].channel, "#team");
     assert_eq!(m[2].thread_ts, None);
-    assert_eq!(m[3].thread_ts, None, "the burst window expired");
+    assert_eq!(m[3].thread_ts, None, "the burst's incident ended");
     // The finding remembers where its alert is (for button updates).
     let item = w
         .table
@@ -562,4 +559,79 @@ async fn a_resource_tag_routes_before_the_stack_and_the_account() {
         .to_string()
         .contains("Owner: <@U0123ABCDE> (stack network)"));
     assert!(!m[3].blocks.to_string().contains("Owner:"));
+}
+
+#[tokio::test]
+async fn a_burst_is_one_incident_in_one_thread_whose_root_shows_the_total() {
+    let w = world(30).await;
+    let n = notifier(&w, w.chat.clone());
+    for (i, id) in ["cost-1", "cost-2", "cost-3"].into_iter().enumerate() {
+        let mut f = finding(id, FindingKind::CostAnomaly, Severity::Critical);
+        f.event_time = now() + Duration::minutes(i as i64);
+        run(&w, &n, &f).await.unwrap();
+    }
+    let m = w.chat.messages();
+    assert_eq!(m.len(), 3, "one alert per finding, in one thread");
+    assert!(m[1..]
+        .iter()
+        .all(|r| r.thread_ts.as_deref() == Some("1.000000")));
+    // The thread's root now carries the incident: how many, the total at stake, and buttons
+    // that act on all of it; the first alert stays below.
+    let root = m[0].blocks.to_string();
+    assert!(
+        root.contains("Incident: 3 cost anomalies by alice"),
+        "{root}"
+    );
+    assert!(root.contains("$12.00/hr at stake"), "{root}");
+    assert!(root.contains("incident_mark_expected"), "{root}");
+    assert!(
+        root.contains("\"mark_expected\""),
+        "the first alert's own buttons: {root}"
+    );
+    assert!(
+        m[0].text
+            .starts_with("[CRITICAL] Incident: 3 cost anomalies"),
+        "{}",
+        m[0].text
+    );
+    let incident = entity::incident::load(w.table.as_ref(), "t1", "inc-cost-1")
+        .await
+        .unwrap()
+        .expect("the incident");
+    assert_eq!(incident.count, 3);
+    assert_eq!(incident.finding_ids, ["cost-1", "cost-2", "cost-3"]);
+    assert_eq!(incident.slack_ts.as_deref(), Some("1.000000"));
+    assert_eq!(incident.root_finding.as_deref(), Some("cost-1"));
+    // A redelivery changes nothing.
+    let mut again = finding("cost-2", FindingKind::CostAnomaly, Severity::Critical);
+    again.event_time = now() + Duration::minutes(1);
+    n.handle(&envelope(&again)).await.unwrap();
+    let after = entity::incident::load(w.table.as_ref(), "t1", "inc-cost-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.count, 3);
+    assert_eq!(w.chat.messages().len(), 3);
+}
+
+#[tokio::test]
+async fn held_findings_join_their_incident_and_its_header_counts_them() {
+    let w = world(30).await;
+    let n = notifier(&w, w.chat.clone());
+    let first = finding("cost-1", FindingKind::CostAnomaly, Severity::Critical);
+    run(&w, &n, &first).await.unwrap();
+    // Below the immediate severity: held for the digest, but part of the same burst.
+    let mut quiet = finding("cost-2", FindingKind::CostAnomaly, Severity::Info);
+    quiet.event_time = now() + Duration::minutes(5);
+    let stored = run(&w, &n, &quiet).await.unwrap();
+    assert!(!stored.notified);
+    let m = w.chat.messages();
+    assert_eq!(m.len(), 1);
+    assert!(
+        m[0].blocks
+            .to_string()
+            .contains("Incident: 2 cost anomalies"),
+        "{}",
+        m[0].blocks
+    );
 }

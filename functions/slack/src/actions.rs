@@ -64,6 +64,16 @@ impl SlackApp {
             );
         };
         let action_id = action["action_id"].as_str().unwrap_or_default();
+        if dd0c_shared::slack::incident::is_incident_action(action_id) {
+            let incident_id = action["value"].as_str().unwrap_or_default();
+            return match self
+                .incident_action(&tenant, &user, action_id, incident_id)
+                .await
+            {
+                Ok(()) => HttpResponse::text(200, "text/plain", ""),
+                Err(failure) => failure.into_problem(action_id, "incident", incident_id),
+            };
+        }
         // Buttons carry the finding id; the assignee select carries it in its block id.
         let finding_id = action["value"].as_str().map(str::to_owned).or_else(|| {
             action["block_id"]
@@ -96,30 +106,7 @@ impl SlackApp {
             .await
         {
             Ok(()) => HttpResponse::text(200, "text/plain", ""),
-            Err(ActionFailure::Unknown) => HttpResponse::problem(
-                400,
-                "Bad request",
-                &format!("unknown action {action_id:?}"),
-                Some("payload.actions[0].action_id"),
-            ),
-            Err(ActionFailure::NotFound) => HttpResponse::problem(
-                404,
-                "Not found",
-                &format!("no finding {finding_id}"),
-                Some("payload.actions[0].value"),
-            ),
-            Err(ActionFailure::NotAllowed(why)) => {
-                HttpResponse::problem(409, "Conflict", &why, Some("payload.actions[0].action_id"))
-            }
-            Err(ActionFailure::Failed(e)) => {
-                tracing::error!(tenant, finding = %finding_id, error = %e, "action failed");
-                HttpResponse::problem(
-                    503,
-                    "Unavailable",
-                    "the action could not be applied; try again",
-                    None,
-                )
-            }
+            Err(failure) => failure.into_problem(action_id, "finding", &finding_id),
         }
     }
 
@@ -333,7 +320,7 @@ impl SlackApp {
         Ok(())
     }
 
-    async fn chat(
+    pub(crate) async fn chat(
         &self,
         tenant: &str,
     ) -> Result<Arc<dyn dd0c_shared::chat::ChatSink>, ActionFailure> {

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use dd0c_shared::entity::finding::{self, NotAllowed, StoredFinding};
 use dd0c_shared::finding_actions::{self, ChangeError, FindingAction};
+use dd0c_shared::http::HttpResponse;
 use dd0c_shared::store::Table;
 
 pub(crate) enum ActionFailure {
@@ -13,6 +14,38 @@ pub(crate) enum ActionFailure {
     /// The finding's status does not allow the change (a repeated click, a stale alert).
     NotAllowed(String),
     Failed(String),
+}
+
+impl ActionFailure {
+    /// The answer to Slack when an action on a finding or an incident (`what`, `id`) failed.
+    pub(crate) fn into_problem(self, action_id: &str, what: &str, id: &str) -> HttpResponse {
+        match self {
+            ActionFailure::Unknown => HttpResponse::problem(
+                400,
+                "Bad request",
+                &format!("unknown action {action_id:?}"),
+                Some("payload.actions[0].action_id"),
+            ),
+            ActionFailure::NotFound => HttpResponse::problem(
+                404,
+                "Not found",
+                &format!("no {what} {id}"),
+                Some("payload.actions[0].value"),
+            ),
+            ActionFailure::NotAllowed(why) => {
+                HttpResponse::problem(409, "Conflict", &why, Some("payload.actions[0].action_id"))
+            }
+            ActionFailure::Failed(e) => {
+                tracing::error!(what, id, error = %e, "action failed");
+                HttpResponse::problem(
+                    503,
+                    "Unavailable",
+                    "the action could not be applied; try again",
+                    None,
+                )
+            }
+        }
+    }
 }
 
 fn failed(e: impl std::fmt::Display) -> ActionFailure {

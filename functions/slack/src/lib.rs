@@ -9,6 +9,7 @@ pub mod deferred;
 mod dispatch;
 mod finding_changes;
 pub mod function_env;
+mod incident_actions;
 mod install;
 mod modals;
 pub mod oauth;

@@ -1307,3 +1307,95 @@ async fn why_opens_the_decision_log() {
         assert!(text.contains(expected), "{expected}: {text}");
     }
 }
+
+#[tokio::test]
+async fn an_incident_button_acts_on_every_finding_and_says_so_in_the_thread() {
+    let w = world("secret").await;
+    let mut ids = Vec::new();
+    let mut root_ts = String::new();
+    for (i, id) in ["cost-1", "cost-2", "cost-3"].into_iter().enumerate() {
+        let mut f = finding(id, FindingKind::CostAnomaly);
+        f.event_time += Duration::minutes(i as i64);
+        let ts = alerted(&w, &f).await;
+        let assigned = dd0c_shared::incidents::assign(w.table.as_ref(), &f, w.clock.now())
+            .await
+            .unwrap();
+        if i == 0 {
+            root_ts = ts.clone();
+            w.table
+                .update(
+                    &entity::incident::key("t1", &assigned.incident.id),
+                    entity::incident::thread_update("C111", &ts, id),
+                )
+                .await
+                .unwrap();
+        }
+        ids.push(assigned.incident.id);
+    }
+    assert!(ids.iter().all(|i| i == "inc-cost-1"));
+    // One was acted on alone first: the incident leaves it as it is.
+    let r = press(
+        &w,
+        json!({"action_id": "snooze_24h", "value": "cost-3", "type": "button"}),
+        "3.000000",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let all =
+        json!({"action_id": "incident_mark_expected", "value": "inc-cost-1", "type": "button"});
+    let r = press(&w, all.clone(), &root_ts).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (id, status) in [
+        ("cost-1", FindingStatus::Expected),
+        ("cost-2", FindingStatus::Expected),
+        ("cost-3", FindingStatus::Snoozed),
+    ] {
+        let f = entity::finding::load(w.table.as_ref(), "t1", id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.status, status, "{id}");
+    }
+    let m = w.chat.messages();
+    let root = m[0].blocks.to_string();
+    assert!(
+        root.contains("2 findings marked expected by <@U42> (1 already acted on alone"),
+        "{root}"
+    );
+    assert!(
+        !root.contains("incident_mark_expected"),
+        "the header's buttons are gone: {root}"
+    );
+    assert!(m[1]
+        .blocks
+        .to_string()
+        .contains("marked expected by <@U42>"));
+    let trail = audit(&w).await;
+    assert!(trail.contains(&json!({"action": "incident.mark_expected", "user": "slack:U42", "target": "inc-cost-1"})), "{trail:?}");
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e["action"] == "finding.mark_expected")
+            .count(),
+        2
+    );
+    // A double click is refused and changes nothing.
+    let again = press(&w, all, &root_ts).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(body_json(&again)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not allowed on a expected incident"));
+    let unknown = press(
+        &w,
+        json!({"action_id": "incident_resolve", "value": "inc-nope", "type": "button"}),
+        &root_ts,
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert!(body_json(&unknown)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("no incident inc-nope"));
+}

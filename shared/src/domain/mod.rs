@@ -5,6 +5,7 @@ pub mod cloudtrail;
 pub mod cost;
 pub mod drift;
 pub mod finding;
+pub mod incident;
 pub mod ingest;
 pub mod stack_discovery;
 

@@ -94,6 +94,8 @@ pub struct StoredFinding {
     pub owner: Option<String>,
     pub slack_channel: Option<String>,
     pub slack_ts: Option<String>,
+    /// The incident it is in (decision 0530), once the notifier has put it in one.
+    pub incident_id: Option<String>,
 }
 
 fn text(item: &Item, name: &str) -> Option<String> {
@@ -116,12 +118,14 @@ pub fn stored(key: Option<Key>, item: Item) -> Result<StoredFinding, StoreError>
     let owner = text(&item, "owner");
     let slack_channel = text(&item, "slack_channel");
     let slack_ts = text(&item, "slack_ts");
+    let incident_id = text(&item, INCIDENT);
     Ok(StoredFinding {
         finding: decode(key, item)?,
         snooze_until,
         owner,
         slack_channel,
         slack_ts,
+        incident_id,
     })
 }
 
@@ -214,6 +218,40 @@ pub async fn record_alert_message(
         .set("slack_channel", channel)
         .set("slack_ts", ts);
     touch(table, finding, update).await
+}
+
+/// The attribute naming the incident a finding is in (decision 0530).
+const INCIDENT: &str = "incident_id";
+
+/// The incident a stored finding is in, if it has been put in one.
+pub async fn incident_of(
+    table: &dyn Table,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(table
+        .get(&key(tenant, id))
+        .await?
+        .and_then(|item| text(&item, INCIDENT)))
+}
+
+/// Names the finding's incident unless it names one already; the one it names, if that is
+/// another.
+pub async fn claim_incident(
+    table: &dyn Table,
+    finding: &Finding,
+    incident_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let update = Update::new()
+        .set(INCIDENT, incident_id)
+        .when(Condition::AttributeNotExists(INCIDENT.into()));
+    match touch(table, finding, update).await {
+        Ok(()) => Ok(None),
+        Err(e) if e.is_condition_failed() => {
+            incident_of(table, &finding.tenant_id, &finding.id).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The attribute naming the delivery attempt that holds the right to post a finding's alert.

@@ -120,6 +120,13 @@ fn change() -> ChangeEvent {
 
 /// One item of every stored entity, every optional part present.
 fn specimens() -> Vec<(&'static str, Item)> {
+    let mut incident_specimen =
+        crate::domain::incident::Incident::open(&testing::cost_finding("f-1"));
+    incident_specimen.stack = Some("web-prod".into());
+    incident_specimen.snooze_until = Some(noon());
+    incident_specimen.slack_channel = Some("C1".into());
+    incident_specimen.slack_ts = Some("1.0".into());
+    incident_specimen.root_finding = Some("f-1".into());
     let mut cost_finding = testing::cost_finding("cost-e-1");
     cost_finding.category = Some("compute".into());
     cost_finding.suppressed_reason = Some("held for the digest".into());
@@ -313,6 +320,11 @@ fn specimens() -> Vec<(&'static str, Item)> {
         (
             "breaker hour",
             breaker::specimen(testing::TENANT, "cost.burst", &noon()),
+        ),
+        ("incident", ok(incident::item(&incident_specimen))),
+        (
+            "incident group",
+            incident::group_specimen(&incident_specimen),
         ),
     ]
 }

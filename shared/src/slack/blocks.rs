@@ -46,11 +46,11 @@ pub fn escape_mrkdwn(text: &str) -> String {
     crate::http::escape_entities(text, false)
 }
 
-fn section(text: &str) -> Value {
+pub(crate) fn section(text: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_TEXT)}})
 }
 
-fn button(text: &str, action_id: &str, value: &str, style: Option<&str>) -> Value {
+pub(crate) fn button(text: &str, action_id: &str, value: &str, style: Option<&str>) -> Value {
     let mut b = json!({
         "type": "button",
         "text": {"type": "plain_text", "text": truncate(text, MAX_BUTTON_TEXT), "emoji": true},

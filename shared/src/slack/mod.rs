@@ -1,6 +1,7 @@
 //! Slack: Block Kit rendering of findings and a terminal view of the same blocks.
 
 pub mod blocks;
+pub mod incident;
 pub mod install;
 pub mod routing;
 pub mod terminal;

@@ -1,0 +1,113 @@
+//! The buttons of an incident's header (mark all expected, snooze all 24 h, resolve all): the
+//! action goes to every finding of the incident (`dd0c_shared::incidents::act_on_incident`),
+//! then the thread's root says what was done and each changed alert shows its new state.
+
+use chrono::Duration;
+use dd0c_shared::chat::ChatMessage;
+use dd0c_shared::entity::finding;
+use dd0c_shared::finding_actions::FindingAction;
+use dd0c_shared::incidents::actions::IncidentActionError;
+use dd0c_shared::incidents::{act_on_incident, IncidentOutcome};
+use dd0c_shared::slack::blocks::{acted_alert, summary};
+use dd0c_shared::slack::incident::{
+    root_message, summary as incident_summary, MARK_ALL_EXPECTED, RESOLVE_ALL, SNOOZE_ALL_24H,
+};
+
+use crate::app::SlackApp;
+use crate::finding_changes::ActionFailure;
+use crate::reply::slack_actor;
+
+impl From<IncidentActionError> for ActionFailure {
+    fn from(e: IncidentActionError) -> Self {
+        match e {
+            IncidentActionError::NotFound(_) => ActionFailure::NotFound,
+            e @ IncidentActionError::NotAllowed { .. } => ActionFailure::NotAllowed(e.to_string()),
+            e => ActionFailure::Failed(e.to_string()),
+        }
+    }
+}
+
+impl SlackApp {
+    pub(crate) async fn incident_action(
+        &self,
+        tenant: &str,
+        user: &str,
+        action_id: &str,
+        incident_id: &str,
+    ) -> Result<(), ActionFailure> {
+        let now = self.clock.now();
+        let (action, done) = match action_id {
+            MARK_ALL_EXPECTED => (FindingAction::MarkExpected, "marked expected".to_owned()),
+            SNOOZE_ALL_24H => {
+                let until = now + Duration::hours(24);
+                (
+                    FindingAction::Snooze { until },
+                    format!("snoozed until {}", until.format("%Y-%m-%d %H:%M UTC")),
+                )
+            }
+            RESOLVE_ALL => (FindingAction::Resolve, "resolved".to_owned()),
+            _ => return Err(ActionFailure::Unknown),
+        };
+        let table = self.table.as_ref();
+        let IncidentOutcome {
+            incident,
+            changed,
+            unchanged,
+        } = act_on_incident(table, tenant, incident_id, &action, &slack_actor(user), now).await?;
+        let state = match unchanged {
+            0 => format!("All {} findings {done} by <@{user}>", changed.len()),
+            n => format!(
+                "{} findings {done} by <@{user}> ({n} already acted on alone, left as they were)",
+                changed.len()
+            ),
+        };
+        let chat = self.chat(tenant).await?;
+        // Each changed alert shows its new state; the root shows the incident's.
+        for f in changed
+            .iter()
+            .filter(|f| incident.root_finding.as_deref() != Some(f.id.as_str()))
+        {
+            let Ok(Some(stored)) = finding::load_stored(table, tenant, &f.id).await else {
+                continue;
+            };
+            if let (Some(channel), Some(ts)) = (stored.slack_channel, stored.slack_ts) {
+                let message = ChatMessage {
+                    channel: channel.clone(),
+                    text: format!("{} — {state}", summary(f)),
+                    blocks: acted_alert(f, &state),
+                    thread_ts: None,
+                };
+                if let Err(e) = chat.update(&channel, &ts, message).await {
+                    tracing::warn!(tenant, finding = %f.id, error = %e, "could not update the alert");
+                }
+            }
+        }
+        if let (Some(channel), Some(ts), Some(root_id)) = (
+            incident.slack_channel.as_deref(),
+            incident.slack_ts.as_deref(),
+            incident.root_finding.as_deref(),
+        ) {
+            if let Ok(Some(root)) = finding::load(table, tenant, root_id).await {
+                let message = ChatMessage {
+                    channel: channel.to_owned(),
+                    text: format!("{} — {state}", incident_summary(&incident)),
+                    blocks: root_message(&incident, &root, Some(&state)),
+                    thread_ts: None,
+                };
+                if let Err(e) = chat.update(channel, ts, message).await {
+                    tracing::warn!(tenant, incident = incident_id, error = %e, "could not update the incident's root");
+                }
+            }
+        }
+        tracing::info!(
+            tenant,
+            incident = incident_id,
+            action = action_id,
+            user,
+            changed = changed.len(),
+            unchanged,
+            "slack incident action applied"
+        );
+        Ok(())
+    }
+}
