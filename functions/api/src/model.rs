@@ -267,9 +267,16 @@ pub struct FindingView {
     pub snooze_until: Option<DateTime<Utc>>,
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
+    /// The incident it is in (`GET /v1/incidents/{id}`), once the notifier put it in one.
+    pub incident_id: Option<String>,
 }
 
 impl FindingView {
+    pub fn in_incident(mut self, incident_id: Option<String>) -> Self {
+        self.incident_id = incident_id;
+        self
+    }
+
     pub fn new(f: &Finding, snooze_until: Option<DateTime<Utc>>) -> Self {
         FindingView {
             id: f.id.clone(),
@@ -292,8 +299,44 @@ impl FindingView {
             status: f.status.as_str().into(),
             snooze_until,
             details: f.details.clone(),
+            incident_id: None,
         }
     }
+}
+
+/// Related findings shown and acted on as one (decision 0530): a burst of cost anomalies by
+/// one principal in an account, drift across one stack, one principal's drift outside stacks.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IncidentView {
+    pub id: String,
+    /// `cost_anomaly` or `drift`.
+    pub kind: String,
+    /// `burst`, `sweep` or `changes`.
+    pub grouping: String,
+    /// One line: how many, by whom, where.
+    pub title: String,
+    pub account_id: String,
+    pub stack: Option<String>,
+    pub actors: Vec<String>,
+    pub regions: Vec<String>,
+    pub first_time: DateTime<Utc>,
+    pub last_time: DateTime<Utc>,
+    /// Findings in it.
+    pub count: u32,
+    /// The highest severity of its findings.
+    pub severity: String,
+    /// USD an hour its cost findings put at stake, together.
+    pub hourly_cost: f64,
+    pub resource_count: u32,
+    /// The incident's status (an incident of one finding shows its finding's).
+    pub status: String,
+    pub snooze_until: Option<DateTime<Utc>>,
+    /// Its findings' ids (the first 500), in the order they joined.
+    pub finding_ids: Vec<String>,
+    /// The first finding (what a one-finding incident is).
+    pub lead: Option<FindingView>,
+    /// Every finding it keeps: on `GET /v1/incidents/{id}` and `PATCH`; empty in lists.
+    pub findings: Vec<FindingView>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -789,6 +832,7 @@ macro_rules! page {
 }
 page!(AccountPage, AccountView);
 page!(FindingPage, FindingView);
+page!(IncidentPage, IncidentView);
 page!(StackPage, StackView);
 page!(ApiKeyPage, ApiKeyView);
 page!(TimelinePage, TimelineEntry);
@@ -799,6 +843,22 @@ pub struct PageParams {
     /// 1–100 (default 25).
     pub limit: Option<u32>,
     /// The `next` of the previous page.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentFilters {
+    /// `open`, `expected`, `snoozed`, `resolved`, `accepted`: the incident's status (an
+    /// incident of one finding has its finding's).
+    pub status: Option<String>,
+    /// The incident's highest severity: `info`, `low`, `medium`, `warning`, `high`, `critical`.
+    pub severity: Option<String>,
+    /// 12-digit AWS account id.
+    pub account: Option<String>,
+    /// `cost_anomaly` or `drift`.
+    pub kind: Option<String>,
+    pub limit: Option<u32>,
     pub next: Option<String>,
 }
 

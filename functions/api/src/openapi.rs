@@ -50,6 +50,21 @@ fn anomaly_get() {}
     responses((status = 200, body = FindingView), (status = 400, body = Problem), (status = 404, body = Problem)))]
 fn anomaly_patch() {}
 
+#[utoipa::path(get, path = "/v1/incidents", tag = "findings", params(IncidentFilters),
+    responses((status = 200, body = IncidentPage), (status = 400, body = Problem)))]
+fn incidents_list() {}
+
+#[utoipa::path(get, path = "/v1/incidents/{id}", tag = "findings",
+    params(("id" = String, Path, description = "incident id (inc-…)")),
+    responses((status = 200, body = IncidentView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+fn incident_get() {}
+
+#[utoipa::path(patch, path = "/v1/incidents/{id}", tag = "findings", request_body = FindingPatch,
+    params(("id" = String, Path, description = "incident id (inc-…)")),
+    responses((status = 200, description = "the action applied to every finding in the incident's status (the others were acted on alone and stay as they are)", body = IncidentView),
+        (status = 400, body = Problem), (status = 404, body = Problem)))]
+fn incident_patch() {}
+
 #[utoipa::path(get, path = "/v1/events/{id}/decision", tag = "findings",
     params(("id" = String, Path, description = "CloudTrail eventID")),
     responses((status = 200, body = EventDecision), (status = 400, body = Problem),
@@ -194,7 +209,7 @@ impl Modify for Security {
     info(title = "dd0c API", description = "Real-time AWS cost and drift watchdog: dashboard, onboarding and billing API."),
     paths(
         accounts_setup, accounts_connect, accounts_list, account_health, account_backfill, account_delete,
-        anomalies_list, anomaly_get, anomaly_patch, event_decision, baseline_patch,
+        anomalies_list, anomaly_get, anomaly_patch, incidents_list, incident_get, incident_patch, event_decision, baseline_patch,
         stacks_list, stacks_create, stacks_patch, stack_patch, stack_get, stack_timeline, drift_score, stack_resources_import, drift_events_list,
         policies_get, policies_put, flags_list, flag_put, flag_delete, slack_settings_get, slack_settings_patch, slack_install_url,
         api_keys_create, api_keys_list, api_key_delete,

@@ -2350,3 +2350,149 @@ async fn detector_flags_are_set_listed_expired_and_deleted_per_tenant_with_an_au
         [("flag.set", "cost.burst"), ("flag.delete", "cost.burst")]
     );
 }
+
+// -------------------------------------------------------------------------------- incidents
+
+#[tokio::test]
+async fn incidents_are_listed_shown_and_acted_on_as_one_and_stay_in_their_tenant() {
+    let w = world();
+    let t = Some("tenant-a");
+    // A burst of four launches by one principal (one incident), and one drift alone.
+    let mut burst = Vec::new();
+    for n in 0..4 {
+        let id = w
+            .seed_finding("tenant-a", n, Severity::Critical, FindingKind::CostAnomaly)
+            .await;
+        let f = finding::load(w.table.as_ref(), "tenant-a", &id)
+            .await
+            .unwrap()
+            .unwrap();
+        dd0c_shared::incidents::assign(w.table.as_ref(), &f, start())
+            .await
+            .unwrap();
+        burst.push(id);
+    }
+    let drift = w
+        .seed_finding("tenant-a", 90, Severity::High, FindingKind::Drift)
+        .await;
+    let f = finding::load(w.table.as_ref(), "tenant-a", &drift)
+        .await
+        .unwrap()
+        .unwrap();
+    dd0c_shared::incidents::assign(w.table.as_ref(), &f, start())
+        .await
+        .unwrap();
+
+    let (s, page) = w.call("GET", "/v1/incidents", t, None).await;
+    assert_eq!(s, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    let incident = items.iter().find(|i| i["kind"] == "cost_anomaly").unwrap();
+    assert_eq!(incident["count"], 4);
+    assert_eq!(incident["grouping"], "burst");
+    assert_eq!(incident["status"], "open");
+    let cost = cost_finding("x").estimated_hourly_cost.unwrap();
+    assert!((incident["hourly_cost"].as_f64().unwrap() - 4.0 * cost).abs() < 1e-9);
+    assert_eq!(
+        incident["lead"]["id"],
+        json!(burst[0]),
+        "the first to join leads"
+    );
+    let id = incident["id"].as_str().unwrap().to_owned();
+    // Filters name their field when wrong, and narrow when right.
+    let (s, bad) = w.call("GET", "/v1/incidents?severity=loud", t, None).await;
+    assert_eq!((s, bad["field"].as_str()), (400, Some("severity")));
+    let (_, drifts) = w.call("GET", "/v1/incidents?kind=drift", t, None).await;
+    assert_eq!(drifts["items"].as_array().unwrap().len(), 1);
+
+    let (s, one) = w.call("GET", &format!("/v1/incidents/{id}"), t, None).await;
+    assert_eq!(s, 200, "{one}");
+    assert_eq!(one["findings"].as_array().unwrap().len(), 4);
+    assert!(one["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["incident_id"] == json!(id)));
+
+    let (s, acted) = w
+        .call(
+            "PATCH",
+            &format!("/v1/incidents/{id}"),
+            t,
+            Some(json!({"action": "mark_expected"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{acted}");
+    assert_eq!(acted["status"], "expected");
+    assert!(acted["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["status"] == "expected"));
+    let (s, again) = w
+        .call(
+            "PATCH",
+            &format!("/v1/incidents/{id}"),
+            t,
+            Some(json!({"action": "mark_expected"})),
+        )
+        .await;
+    assert_eq!(
+        (s, again["field"].as_str()),
+        (400, Some("action")),
+        "{again}"
+    );
+    let (_, expected) = w
+        .call("GET", "/v1/incidents?status=expected", t, None)
+        .await;
+    assert_eq!(expected["items"].as_array().unwrap().len(), 1);
+    // A one-finding incident shows its finding's status.
+    let (s, _) = w
+        .call(
+            "PATCH",
+            &format!("/v1/anomalies/{drift}"),
+            t,
+            Some(json!({"action": "resolve"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, resolved) = w
+        .call("GET", "/v1/incidents?status=resolved", t, None)
+        .await;
+    assert_eq!(resolved["items"][0]["lead"]["id"], json!(drift));
+
+    // Bad ids and bodies name the problem; another tenant sees nothing.
+    let (s, bad) = w.call("GET", "/v1/incidents/cost-1", t, None).await;
+    assert_eq!((s, bad["field"].as_str()), (400, Some("id")));
+    let (s, _) = w.call("GET", "/v1/incidents/inc-nope", t, None).await;
+    assert_eq!(s, 404);
+    let (s, bad) = w
+        .call(
+            "PATCH",
+            &format!("/v1/incidents/{id}"),
+            t,
+            Some(json!({"action": "snooze"})),
+        )
+        .await;
+    assert_eq!((s, bad["field"].as_str()), (400, Some("snooze_until")));
+    let b = Some("tenant-b");
+    assert_eq!(
+        w.call("GET", &format!("/v1/incidents/{id}"), b, None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        w.call(
+            "PATCH",
+            &format!("/v1/incidents/{id}"),
+            b,
+            Some(json!({"action": "resolve"}))
+        )
+        .await
+        .0,
+        404
+    );
+    let (_, theirs) = w.call("GET", "/v1/incidents", b, None).await;
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 0);
+}

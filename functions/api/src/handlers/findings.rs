@@ -30,6 +30,63 @@ fn parse_time(ctx: &Ctx<'_>, name: &str) -> Result<Option<DateTime<Utc>>, ApiErr
         .transpose()
 }
 
+/// The filters findings and incidents share (`status`, `severity`, `account`, `kind`).
+pub(super) struct Filters<'a> {
+    pub status: Option<FindingStatus>,
+    pub severity: Option<Severity>,
+    pub account: Option<&'a str>,
+    pub kind: Option<&'a str>,
+}
+
+impl<'a> Filters<'a> {
+    pub fn parse(ctx: &'a Ctx<'_>, forced_kind: Option<&'a str>) -> Result<Self, ApiError> {
+        let q = &ctx.request.query;
+        let status = q
+            .get("status")
+            .map(|s| s.parse::<FindingStatus>())
+            .transpose()
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "status",
+                    format!("status must be one of {}", FindingStatus::choices()),
+                )
+            })?;
+        let severity = match q.get("severity") {
+            Some(s) => Some(Severity::parse(s).ok_or_else(|| {
+                ApiError::bad_request(
+                    "severity",
+                    "severity must be info, low, medium, warning, high or critical",
+                )
+            })?),
+            None => None,
+        };
+        let account = q.get("account").map(String::as_str);
+        if account.is_some_and(|a| !accounts::is_account_id(a)) {
+            return Err(ApiError::bad_request(
+                "account",
+                "account must be a 12-digit AWS account id",
+            ));
+        }
+        let kind = match (forced_kind, q.get("kind").map(String::as_str)) {
+            (Some(k), _) => Some(k),
+            (None, Some(k @ ("cost_anomaly" | "drift"))) => Some(k),
+            (None, Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "kind",
+                    "kind must be cost_anomaly or drift",
+                ))
+            }
+            (None, None) => None,
+        };
+        Ok(Filters {
+            status,
+            severity,
+            account,
+            kind,
+        })
+    }
+}
+
 pub(super) async fn findings_list(
     ctx: &Ctx<'_>,
     forced_kind: Option<&str>,
@@ -43,43 +100,12 @@ pub(super) async fn findings_list(
             return Err(ApiError::bad_request("until", "until must be after since"));
         }
     }
-    let status = q
-        .get("status")
-        .map(|s| s.parse::<FindingStatus>())
-        .transpose()
-        .map_err(|_| {
-            ApiError::bad_request(
-                "status",
-                format!("status must be one of {}", FindingStatus::choices()),
-            )
-        })?;
-    let severity = match q.get("severity") {
-        Some(s) => Some(Severity::parse(s).ok_or_else(|| {
-            ApiError::bad_request(
-                "severity",
-                "severity must be info, low, medium, warning, high or critical",
-            )
-        })?),
-        None => None,
-    };
-    let account = q.get("account").map(String::as_str);
-    if account.is_some_and(|a| !accounts::is_account_id(a)) {
-        return Err(ApiError::bad_request(
-            "account",
-            "account must be a 12-digit AWS account id",
-        ));
-    }
-    let kind = match (forced_kind, q.get("kind").map(String::as_str)) {
-        (Some(k), _) => Some(k),
-        (None, Some(k @ ("cost_anomaly" | "drift"))) => Some(k),
-        (None, Some(_)) => {
-            return Err(ApiError::bad_request(
-                "kind",
-                "kind must be cost_anomaly or drift",
-            ))
-        }
-        (None, None) => None,
-    };
+    let Filters {
+        status,
+        severity,
+        account,
+        kind,
+    } = Filters::parse(ctx, forced_kind)?;
     let stack = q.get("stack").map(String::as_str);
     if stack.is_some_and(|s| !valid_segment(s)) {
         return Err(ApiError::bad_request("stack", "stack must be a stack id"));
@@ -119,7 +145,10 @@ pub(super) async fn findings_list(
                         || finding.details["stack"].as_str() == Some(s)
                 });
             if keep {
-                items.push(FindingView::new(finding, stored.snooze_until));
+                items.push(
+                    FindingView::new(finding, stored.snooze_until)
+                        .in_incident(stored.incident_id.clone()),
+                );
             }
             if items.len() == limit {
                 next = Some(key);
@@ -174,13 +203,16 @@ pub(super) async fn finding_get(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError>
         .ok_or_else(|| ApiError::not_found(format!("no finding {id}")))?;
     Ok(HttpResponse::json(
         200,
-        &FindingView::new(&stored.finding, stored.snooze_until),
+        &FindingView::new(&stored.finding, stored.snooze_until).in_incident(stored.incident_id),
     ))
 }
 
-pub(super) async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
-    let id = finding_id(ctx)?;
-    let body: FindingPatch = json_body(&ctx.request.body)?;
+/// The action a PATCH body asks for (a finding's or an incident's), checked before any state
+/// is read: a bad body is named first.
+pub(super) fn requested_action(
+    ctx: &Ctx<'_>,
+    body: &FindingPatch,
+) -> Result<FindingAction, ApiError> {
     let action = match (body.action.as_str(), body.snooze_until) {
         ("mark_expected", None) => FindingAction::MarkExpected,
         ("resolve", None) => FindingAction::Resolve,
@@ -206,7 +238,6 @@ pub(super) async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErro
         }
     };
     if let FindingAction::Snooze { until } = &action {
-        // Checked here as well as in `apply_checked`: a bad body is named before the finding's state.
         if *until <= ctx.now() {
             return Err(ApiError::bad_request(
                 "snooze_until",
@@ -220,6 +251,13 @@ pub(super) async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErro
             ));
         }
     }
+    Ok(action)
+}
+
+pub(super) async fn finding_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    let id = finding_id(ctx)?;
+    let body: FindingPatch = json_body(&ctx.request.body)?;
+    let action = requested_action(ctx, &body)?;
     // The finding's status decides which actions are allowed (`Transition::allowed_from`):
     // acting on a resolved finding as if it were open is a stale page or a client bug.
     let finding = finding_actions::apply_checked(

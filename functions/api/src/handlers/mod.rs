@@ -9,6 +9,7 @@ mod decisions;
 mod drift_score;
 mod findings;
 mod flags;
+mod incidents;
 mod me;
 mod policies;
 mod slack_settings;
@@ -89,6 +90,9 @@ pub async fn dispatch(route: RouteId, ctx: Ctx<'_>) -> Result<HttpResponse, ApiE
         RouteId::AnomalyGet => findings::finding_get(&ctx).await,
         RouteId::AnomalyPatch => findings::finding_patch(&ctx).await,
         RouteId::EventDecision => decisions::event_decision(&ctx).await,
+        RouteId::IncidentsList => incidents::incidents_list(&ctx).await,
+        RouteId::IncidentGet => incidents::incident_get(&ctx).await,
+        RouteId::IncidentPatch => incidents::incident_patch(&ctx).await,
         RouteId::BaselinePatch => baselines::baseline_patch(&ctx).await,
         RouteId::StacksList => stacks::stacks_list(&ctx).await,
         RouteId::StacksCreate => stacks::stacks_create(&ctx).await,
