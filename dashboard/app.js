@@ -251,6 +251,41 @@
         h('td', {}, statusBadge(f.status)))))));
   }
 
+  // The overview's rows: one per incident (decision 0530). An incident of one finding is that
+  // finding's row; a burst or a sweep is one row with its count and total at stake, linking
+  // to the incident's page.
+  function incidentsTable(items, caption) {
+    if (!items.length) return h('p', { class: 'empty' }, 'Nothing here. dd0c is watching.');
+    const until = (i) => i.first_time === i.last_time ? null
+      : h('div', { class: 'muted small' }, 'until ' + when(i.last_time).replace(when(i.first_time).slice(0, 11), ''));
+    return h('div', { class: 'table-wrap' }, h('table', { class: 'findings incidents' },
+      h('caption', { class: 'sr-only' }, caption),
+      h('thead', {}, h('tr', {},
+        ['Severity', 'What happened', '$/hr', 'Actor', 'Account · region', 'Time', 'Status'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, items.map((i) => {
+        const lead = i.lead;
+        const single = i.count === 1 && lead;
+        const attrs = { 'data-incident-id': i.id, 'data-kind': i.kind, 'data-count': String(i.count) };
+        if (single) attrs['data-finding-id'] = lead.id;
+        const kindLine = i.kind === 'drift' ? 'drift · ' + (single ? (lead.category || 'configuration') : i.grouping) : 'cost anomaly' + (single ? '' : ' · burst');
+        return h('tr', attrs,
+          h('td', {}, severityBadge(i.severity)),
+          h('td', {},
+            single
+              ? h('a', { href: '#/findings/' + encodeURIComponent(lead.id), class: 'finding-link' }, findingTitle(lead))
+              : h('a', { href: '#/incidents/' + encodeURIComponent(i.id), class: 'incident-link' },
+                (lead ? findingTitle(lead) + ' — ' : '') + i.count + ' findings'),
+            h('div', { class: 'muted small' }, single ? kindLine : kindLine + ' · ' + i.title)),
+          h('td', { class: 'num' }, i.kind === 'cost_anomaly' ? money(i.hourly_cost) : '—'),
+          h('td', { class: 'actor', title: (lead && lead.actor) || '' }, lead ? actorName(lead.actor) : (i.actors[0] || '—'),
+            i.actors.length > 1 ? h('div', { class: 'muted small' }, '+' + (i.actors.length - 1) + ' more')
+              : (lead && actorRole(lead.actor) ? h('div', { class: 'muted small truncate' }, actorRole(lead.actor)) : null)),
+          h('td', {}, i.account_id, h('div', { class: 'muted small' }, i.regions.join(', '))),
+          h('td', { class: 'nowrap' }, h('time', { datetime: i.first_time }, when(i.first_time)), until(i)),
+          h('td', {}, statusBadge(i.status)));
+      }))));
+  }
+
   function select(id, label, options, value) {
     return h('div', { class: 'field' }, h('label', { for: id }, label),
       h('select', { id, name: id }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text))));
@@ -277,7 +312,7 @@
     h('a', { href: '#/', class: 'btn btn-ghost' }, 'Clear'));
 
     const cards = h('section', { class: 'cards', 'aria-label': 'Summary' });
-    const list = h('section', { 'aria-labelledby': 'findings-h' }, h('h2', { id: 'findings-h' }, 'Findings'));
+    const list = h('section', { 'aria-labelledby': 'findings-h' }, h('h2', { id: 'findings-h' }, 'Incidents'));
     page('Overview', 'Cost anomalies and infrastructure drift across your connected AWS accounts.', cards, form, list);
 
     const items = [];
@@ -288,10 +323,10 @@
 
     async function load() {
       try {
-        const pageData = await api('GET', '/v1/anomalies' + qs({ ...filters, limit: '50', next }));
+        const pageData = await api('GET', '/v1/incidents' + qs({ ...filters, limit: '50', next }));
         items.push(...pageData.items);
         next = pageData.next || null;
-        body.replaceChildren(findingsTable(items, 'Findings, newest first'));
+        body.replaceChildren(incidentsTable(items, 'Incidents, newest first'));
         more.hidden = !next || pageData.items.length === 0;
         renderCards();
       } catch (e) {
@@ -299,20 +334,83 @@
       }
     }
     function renderCards() {
-      const open = items.filter((f) => f.status === 'open');
-      const critical = open.filter((f) => f.severity === 'critical').length;
-      const perHour = open.filter((f) => f.kind === 'cost_anomaly')
-        .reduce((s, f) => s + (f.estimated_hourly_cost || 0), 0);
-      const drift = open.filter((f) => f.kind === 'drift').length;
+      const open = items.filter((i) => i.status === 'open');
+      const critical = open.filter((i) => i.severity === 'critical').length;
+      const perHour = open.filter((i) => i.kind === 'cost_anomaly')
+        .reduce((s, i) => s + (i.hourly_cost || 0), 0);
+      const drift = open.filter((i) => i.kind === 'drift').length;
       const card = (label, value, cls) => h('div', { class: 'card ' + (cls || '') },
         h('div', { class: 'card-value' }, value), h('div', { class: 'card-label' }, label));
       cards.replaceChildren(
-        card('open findings', String(open.length)),
+        card('open incidents', String(open.length)),
         card('critical, open', String(critical), critical ? 'card-alert' : ''),
         card('open cost at risk', money(perHour) + '/hr', perHour > 0 ? 'card-warn' : ''),
-        card('open drift events', String(drift)));
+        card('open drift incidents', String(drift)));
     }
     await load();
+  }
+
+  // One incident: what its findings share, the total at stake, actions on all of them, and
+  // its findings (each with its own page).
+  async function incidentDetail(id) {
+    page('Incident', null, h('p', { class: 'loading' }, 'Loading…'));
+    let i;
+    try {
+      i = await api('GET', '/v1/incidents/' + encodeURIComponent(id));
+    } catch (e) {
+      page('Incident', null, errorBox(e), h('p', {}, h('a', { href: '#/' }, '← Back to overview')));
+      return;
+    }
+    const statusHolder = h('span', { id: 'incident-status' }, statusBadge(i.status));
+    const snoozeDefault = new Date(Date.now() + 24 * 3600 * 1000).toISOString().slice(0, 16);
+    const snoozeInput = h('input', { type: 'datetime-local', id: 'incident-snooze-until', value: snoozeDefault });
+    const actionMsg = h('p', { class: 'muted', role: 'status', 'aria-live': 'polite', id: 'incident-action-result' });
+    const buttons = h('div', { class: 'actions', role: 'group', 'aria-label': 'Act on every finding' });
+    const members = h('section', { 'aria-labelledby': 'members-h' }, h('h2', { id: 'members-h' }, 'Its findings'),
+      findingsTable(i.findings, 'The incident\'s findings'));
+
+    async function act(action) {
+      const body = { action };
+      if (action === 'snooze') {
+        if (!snoozeInput.value) { actionMsg.textContent = 'Pick a time to snooze until.'; return; }
+        body.snooze_until = new Date(snoozeInput.value).toISOString();
+      }
+      for (const b of buttons.querySelectorAll('button')) b.disabled = true;
+      try {
+        const before = i.findings.map((f) => f.status);
+        i = await api('PATCH', '/v1/incidents/' + encodeURIComponent(i.id), body);
+        const changed = i.findings.filter((f, n) => f.status !== before[n]).length;
+        statusHolder.replaceChildren(statusBadge(i.status));
+        members.replaceChildren(h('h2', { id: 'members-h' }, 'Its findings'), findingsTable(i.findings, 'The incident\'s findings'));
+        actionMsg.textContent = 'Incident is now ' + i.status + ': ' + changed + ' of ' + i.findings.length + ' findings changed'
+          + (changed < i.findings.length ? ' (the others were acted on alone and stay as they are)' : '') + '.';
+      } catch (e) {
+        actionMsg.replaceChildren(errorBox(e));
+      } finally {
+        for (const b of buttons.querySelectorAll('button')) b.disabled = false;
+      }
+    }
+    buttons.append(
+      h('button', { type: 'button', class: 'btn', onclick: () => act('mark_expected') }, 'Mark all expected'),
+      h('span', { class: 'snooze' }, h('label', { for: 'incident-snooze-until' }, 'Snooze all until'), snoozeInput,
+        h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => act('snooze') }, 'Snooze all')),
+      h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => act('resolve') }, 'Resolve all'),
+      h('button', { type: 'button', class: 'btn btn-link', onclick: () => act('reopen') }, 'Reopen all'));
+    const row = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
+    page(i.title, null,
+      h('p', {}, h('a', { href: '#/' }, '← Back to overview')),
+      h('div', { class: 'detail-head' }, severityBadge(i.severity), ' ', statusHolder,
+        i.kind === 'cost_anomaly' ? h('span', { class: 'cost', id: 'incident-at-stake' }, money(i.hourly_cost) + '/hr at stake') : null),
+      buttons, actionMsg,
+      h('section', { 'aria-labelledby': 'incident-facts-h' }, h('h2', { id: 'incident-facts-h' }, 'What its findings share'),
+        h('dl', { class: 'facts' },
+          row('Grouping', i.grouping === 'burst' ? 'a burst by one principal' : i.grouping === 'sweep' ? 'changes across stack ' + i.stack : 'one principal\'s changes'),
+          row('Findings', String(i.count) + (i.count > i.findings.length ? ' (the first ' + i.findings.length + ' listed)' : '')),
+          row('Resources', String(i.resource_count)),
+          row('Who', i.actors.join(', ') || '—'),
+          row('Account', i.account_id), row('Regions', i.regions.join(', ')),
+          row('From', when(i.first_time)), row('To', when(i.last_time)))),
+      members);
   }
 
   async function findingDetail(id) {
@@ -368,6 +466,7 @@
           h('dl', { class: 'facts' },
             row('Type', f.kind === 'drift' ? 'Drift (' + (f.category || 'configuration') + ')' : 'Cost anomaly'),
             row('Event', f.event_name + ' (' + f.event_id + ')'),
+            ...(f.incident_id ? row('Incident', h('a', { href: '#/incidents/' + encodeURIComponent(f.incident_id), id: 'finding-incident' }, 'every finding of its incident')) : []),
             row('Actor', f.actor),
             row('Account', f.account_id), row('Region', f.region),
             row('Time', when(f.event_time)),
@@ -926,12 +1025,13 @@
     const parts = path.split('/').filter(Boolean);
     const section = parts[0] || 'overview';
     for (const a of document.querySelectorAll('[data-nav]')) {
-      const active = a.dataset.nav === (section === 'findings' ? 'overview' : section);
+      const active = a.dataset.nav === (section === 'findings' || section === 'incidents' ? 'overview' : section);
       if (active) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
     }
     try {
       if (section === 'overview') await overview(params);
       else if (section === 'findings' && parts[1]) await findingDetail(decodeURIComponent(parts[1]));
+      else if (section === 'incidents' && parts[1]) await incidentDetail(decodeURIComponent(parts[1]));
       else if (section === 'accounts') await accounts();
       else if (section === 'stacks' && parts[1]) await stackDetail(decodeURIComponent(parts[1]));
       else if (section === 'stacks') await stacks();

@@ -1,4 +1,6 @@
-//! The CLI's chat sink: prints each alert as Slack would lay it out, and records it.
+//! The CLI's chat sink: prints each alert as Slack would lay it out, and records it. A reply
+//! in a thread (an incident's next finding) and an edit (its thread root, as the incident
+//! grows or is acted on) print one line each: the thread's root already shows the alert.
 
 use async_trait::async_trait;
 use dd0c_shared::chat::{ChatError, ChatMessage, ChatSink, Posted, RecordingChat};
@@ -23,13 +25,22 @@ impl ChatSink for TerminalChat {
     async fn post(&self, message: ChatMessage) -> Result<Posted, ChatError> {
         if self.print {
             crate::replay::erase_progress();
-            println!("{} {}", message.channel, message.text);
-            println!("{}", terminal::render(&message.blocks));
+            match &message.thread_ts {
+                Some(_) => println!("{}   ↳ in the thread: {}", message.channel, message.text),
+                None => {
+                    println!("{} {}", message.channel, message.text);
+                    println!("{}", terminal::render(&message.blocks));
+                }
+            }
         }
         self.recorded.post(message).await
     }
 
     async fn update(&self, channel: &str, ts: &str, message: ChatMessage) -> Result<(), ChatError> {
+        if self.print {
+            crate::replay::erase_progress();
+            println!("{channel}   ✎ edited: {}", message.text);
+        }
         self.recorded.update(channel, ts, message).await
     }
 }

@@ -59,20 +59,46 @@ async function main() {
     assert.ok(critical, 'the demo has no critical p3.16xlarge anomaly in ap-south-1: ' + JSON.stringify(anomalies.map((f) => f.id)));
     assert.equal(critical.status, 'open', 'the demo anomaly should start open');
 
-    await step('overview lists the critical p3.16xlarge anomaly in ap-south-1', async () => {
+    // The demo launches eight p3.16xlarge four times in two minutes: one burst, one incident.
+    const incidents = (await api('GET', '/v1/incidents?kind=cost_anomaly&severity=critical&limit=100')).items;
+    const burst = incidents.find((i) => i.finding_ids.includes(critical.id));
+    assert.ok(burst, 'the p3.16xlarge anomaly is in no incident: ' + JSON.stringify(incidents.map((i) => i.id)));
+    assert.equal(burst.count, 4, 'the burst should be one incident of four launches');
+
+    await step('overview shows the p3.16xlarge burst as one incident, not four rows', async () => {
       await page.goto(BASE + '/');
-      const row = page.locator(`tr[data-finding-id="${critical.id}"]`);
+      const row = page.locator(`tr[data-incident-id="${burst.id}"]`);
       await row.waitFor();
       const text = await row.innerText();
       assert.match(text, /critical/i);
       assert.match(text, /p3\.16xlarge/);
+      assert.match(text, /4 findings/);
       assert.match(text, /ap-south-1/);
-      assert.match(text, /\$206\.04/);
+      assert.match(text, /\$824/);
       assert.match(text, /ci-deploy/);
       assert.match(text, /open/i);
+      assert.equal(await page.locator('tbody tr', { hasText: 'p3.16xlarge' }).count(), 1,
+        'the launches of the burst are listed one by one');
       const cards = await page.locator('.cards').innerText();
       assert.match(cards, /critical, open/);
       await page.screenshot({ path: path.join(SHOTS, 'overview.png'), fullPage: true });
+    });
+
+    await step('the incident page lists its findings and acts on all of them', async () => {
+      await page.locator(`tr[data-incident-id="${burst.id}"] a.incident-link`).click();
+      await page.getByRole('heading', { level: 1, name: /4 cost anomalies by ci-deploy/ }).waitFor();
+      assert.match(await page.locator('#incident-at-stake').innerText(), /^\$824\.17\/hr at stake$/);
+      for (const id of burst.finding_ids) await page.locator(`tr[data-finding-id="${id}"]`).waitFor();
+      await page.getByRole('button', { name: 'Mark all expected' }).click();
+      await page.locator('#incident-status [data-status="expected"]').waitFor();
+      assert.match(await page.locator('#incident-action-result').innerText(), /4 of 4 findings changed/);
+      assert.equal(await page.locator('tr[data-finding-id] [data-status="expected"]').count(), 4);
+      await page.screenshot({ path: path.join(SHOTS, 'incident.png'), fullPage: true });
+      const stored = await api('GET', '/v1/incidents/' + encodeURIComponent(burst.id));
+      assert.deepEqual(stored.findings.map((f) => f.status), ['expected', 'expected', 'expected', 'expected']);
+      // Undo, so that the next steps (and a rerun) start from open findings.
+      const reopened = await api('PATCH', '/v1/incidents/' + encodeURIComponent(burst.id), { action: 'reopen' });
+      assert.equal(reopened.status, 'open');
     });
 
     await step('the security-group drift is listed when the demo has one', async () => {
@@ -93,12 +119,12 @@ async function main() {
       await page.locator('#findings-h').waitFor();
       await page.locator('#findings-h ~ div').first().waitFor();
       await page.waitForFunction(() => !document.querySelector('.loading'));
-      assert.equal(await page.locator(`tr[data-finding-id="${critical.id}"]`).count(), 0);
+      assert.equal(await page.locator(`tr[data-incident-id="${burst.id}"]`).count(), 0);
       assert.equal(await page.locator('#severity').inputValue(), 'info');
     });
 
     await step('"Mark expected" on the finding page changes its status', async () => {
-      await page.goto(BASE + '/');
+      await page.goto(BASE + '/#/incidents/' + encodeURIComponent(burst.id));
       await page.locator(`tr[data-finding-id="${critical.id}"] a.finding-link`).click();
       await page.getByRole('heading', { level: 1, name: /p3\.16xlarge/ }).waitFor();
       assert.equal(await page.locator('#finding-status [data-status]').getAttribute('data-status'), 'open');
@@ -120,7 +146,8 @@ async function main() {
       await page.screenshot({ path: path.join(SHOTS, 'finding.png'), fullPage: true });
       const stored = await api('GET', '/v1/anomalies/' + encodeURIComponent(critical.id));
       assert.equal(stored.status, 'expected', 'the API does not have the new status');
-      await page.goto(BASE + '/');
+      // The finding links to its incident, whose page shows the new status.
+      await page.locator('#finding-incident').click();
       const status = page.locator(`tr[data-finding-id="${critical.id}"] [data-status]`);
       await status.waitFor();
       assert.equal(await status.getAttribute('data-status'), 'expected');
