@@ -582,3 +582,59 @@ def test_journey_13_a_burst_of_one_detectors_alerts_trips_its_breaker_while_anot
     kms = next(f for f in findings if key_id in json.dumps(f))
     assert kms["details"]["detector"] == "drift.kms-key-disabled" and kms["notified"] is True, kms
     assert alerts_about(cloud, customer.channel, key_id), "the other detector still alerts"
+
+
+def test_journey_15_a_burst_is_one_incident_one_thread_and_one_click_acts_on_all_of_it(live):
+    """Issue 14, item 5: three launches of eight p3.16xlarge by one leaked key in a minute are
+    one incident: the first alert is the thread's root, the others reply in its thread, the
+    root is edited to carry the incident's count and total at stake, the dashboard's API lists
+    one incident, and one signed click on "Mark all 3 expected" marks every finding expected,
+    audited, and says so on the root."""
+    cloud = live
+    customer = Customer(cloud, "j15")
+    leaked = assumed_role(customer.account, "ci-runner", "leaked-key")
+    for _ in range(3):
+        forward(cloud, run_instances(customer.account, "p3.16xlarge", 8, region="ap-south-1", identity=leaked))
+
+    def all_decided() -> list[dict[str, Any]] | None:
+        items = customer.findings()
+        decided = [f for f in items if f["notified"] or f.get("suppressed_reason")]
+        return decided if len(decided) == 3 else None
+
+    findings = cloud.wait_for(all_decided, timeout=180, what="three findings decided")
+    cloud.wait_idle(60)
+    assert all(f["notified"] for f in findings), [(f["severity"], f.get("suppressed_reason")) for f in findings]
+    alerts = cloud.slack.messages(customer.channel)
+    roots = [m for m in alerts if not m["thread_ts"]]
+    replies = [m for m in alerts if m["thread_ts"]]
+    assert len(roots) == 1 and len(replies) == 2, [(m["ts"], m["thread_ts"], m["text"][:80]) for m in alerts]
+    root = roots[0]
+    assert all(r["thread_ts"] == root["ts"] for r in replies), replies
+    header = json.dumps(root["blocks"])
+    assert "Incident: 3 cost anomalies" in header and "/hr at stake" in header and "24 resources" in header, header[:3000]
+
+    incidents = customer.user.ok("GET", "/v1/incidents")["items"]
+    assert len(incidents) == 1, incidents
+    incident = incidents[0]
+    assert (incident["count"], incident["grouping"], incident["status"]) == (3, "burst", "open"), incident
+    assert button_value(root, "incident_mark_expected") == incident["id"]
+
+    body = slack_fake.block_actions_body("incident_mark_expected", incident["id"], channel_id=customer.channel,
+                                         message_ts=root["ts"], message=root, team_id=customer.team_id)
+    r = slack_post(cloud, "/v1/slack/actions", body)
+    assert r.status_code == 200, r.text
+    acted = cloud.slack.wait_for(
+        lambda: next((m for m in cloud.slack.messages(customer.channel)
+                      if m["ts"] == root["ts"] and "All 3 findings marked expected" in json.dumps(m)), None), timeout=30)
+    assert "incident_mark_expected" not in json.dumps(acted["blocks"]), "the header's buttons are gone"
+    shown = customer.user.ok("GET", f"/v1/incidents/{incident['id']}")
+    assert shown["status"] == "expected", shown
+    assert [f["status"] for f in shown["findings"]] == ["expected"] * 3, shown["findings"]
+    audit = [i for i in cloud.dynamodb.query(
+        TableName=cloud_table(cloud), KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"TENANT#{customer.tenant}#AUDIT"}})["Items"]]
+    actions = sorted(i["action"]["S"] for i in audit)
+    assert actions.count("finding.mark_expected") == 3 and "incident.mark_expected" in actions, actions
+    # A second click is refused and changes nothing.
+    again = slack_post(cloud, "/v1/slack/actions", body)
+    assert again.status_code == 409, again.text
