@@ -158,6 +158,10 @@ pub struct ReplayArgs {
     /// baselines quietly, as the backfill does, before PATH is replayed
     #[arg(long, value_name = "PATH")]
     pub history: Option<PathBuf>,
+    /// Write every span of every event's trace (ingest to Slack) to stdout, one OTLP/JSON
+    /// export request per line
+    #[arg(long)]
+    pub trace: bool,
     /// Files or directories (read recursively)
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,

@@ -47,6 +47,31 @@ pub fn print_decision_log(
     writeln!(out, "{}", dd0c_shared::slack::terminal::render(&blocks))
 }
 
+/// The demo's trace: every hop of the most severe finding's CloudTrail event, from ingest to
+/// Slack, with how long each took (`dd0c replay --trace` writes the same spans as OTLP/JSON).
+pub fn print_trace(
+    findings: &[dd0c_shared::domain::Finding],
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    use dd0c_shared::telemetry::trace;
+    let Some(top) = findings.iter().max_by(|a, b| a.score.total_cmp(&b.score)) else {
+        return Ok(());
+    };
+    let Some(spans) = trace::recorded_trace(&trace::trace_id_of_event(&top.event_id)) else {
+        return Ok(());
+    };
+    if spans.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nThe trace of event {} (one CloudTrail event, every hop to Slack):",
+        top.event_id
+    )?;
+    let rule = "─".repeat(72);
+    writeln!(out, "┌{rule}\n{}└{rule}", trace::render_tree(&spans))
+}
+
 /// What a tenant sets up before the demo's events: the account's Terraform workspace (its
 /// drift settings), the stack declared for it (`POST /v1/stacks`) and its state imported
 /// (`dd0c stacks import`: the security group's address).

@@ -14,6 +14,7 @@ use dd0c_cli::serve::secrets::LocalSecrets;
 use dd0c_cli::serve::token::token;
 use dd0c_cli::terminal_chat::TerminalChat;
 use dd0c_shared::governance::Policy;
+use dd0c_shared::telemetry::trace;
 
 /// The replay allocates and frees small objects at every stage of every event (items, keys,
 /// messages): mimalloc does it faster than the system allocator and fragments less over a
@@ -28,6 +29,7 @@ async fn run_replay(options: ReplayOptions) -> anyhow::Result<ExitCode> {
             summary.print(&mut std::io::stderr())?;
             if options.demo_stacks && !options.quiet {
                 dd0c_cli::demo::print_decision_log(&summary.findings, &mut std::io::stdout())?;
+                dd0c_cli::demo::print_trace(&summary.findings, &mut std::io::stdout())?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -41,6 +43,9 @@ async fn run_replay(options: ReplayOptions) -> anyhow::Result<ExitCode> {
 /// `dd0c demo`: the replay of the bundled data, then `dd0c serve` on its store until
 /// interrupted (`DEMO_EXIT=1`: exit after the replay).
 async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    // Every trace is kept, to show one after the replay (decision 0710).
+    let spans = Arc::new(trace::MemorySink::default());
+    trace::install(spans.clone(), 100.0);
     let mut options = args
         .run
         .options(vec![dd0c_cli::demo::data_dir()], || Ok(Policy::demo()?))?;
@@ -56,6 +61,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             summary.print(&mut std::io::stderr())?;
             if !options.quiet {
                 dd0c_cli::demo::print_decision_log(&summary.findings, &mut std::io::stdout())?;
+                dd0c_cli::demo::print_trace(&summary.findings, &mut std::io::stdout())?;
             }
             serve(pipeline, &args.serve.options(), &secrets).await?;
             Ok(ExitCode::SUCCESS)
@@ -91,7 +97,17 @@ async fn run_stacks_import(args: StacksImportArgs) -> anyhow::Result<ExitCode> {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Replay(args) => run_replay(args.options()?).await,
+        Command::Replay(args) => {
+            if args.trace {
+                trace::install(
+                    Arc::new(trace::StdoutSink {
+                        service: "dd0c-replay".into(),
+                    }),
+                    100.0,
+                );
+            }
+            run_replay(args.options()?).await
+        }
         Command::Demo(args) => run_demo(args).await,
         Command::Serve(args) => run_serve(args.options()).await,
         Command::Token(args) => {

@@ -128,6 +128,106 @@ fn the_demo_shows_a_decision_log() {
     }
 }
 
+/// The demo also shows one trace (issue 14, item 4): the most severe finding's CloudTrail
+/// event through every hop, ingest to Slack, nested.
+#[test]
+fn the_demo_shows_one_trace_from_ingest_to_slack() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dd0c"))
+        .args(["demo"])
+        .env("DEMO_EXIT", "1")
+        .output()
+        .expect("dd0c runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let tree = stdout
+        .split("(one CloudTrail event, every hop to Slack):")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no trace in: {stdout}"));
+    let names: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.strip_prefix("│ "))
+        .map(|l| l.split(" · ").next().unwrap_or_default())
+        .collect();
+    let depth = |name: &str| {
+        names
+            .iter()
+            .find(|n| n.trim_start().starts_with(name))
+            .map(|n| n.len() - n.trim_start().len())
+            .unwrap_or_else(|| panic!("no {name} span in {names:?}"))
+    };
+    let hops = [
+        "ingest ",
+        "ingest process",
+        "score process",
+        "alerts process",
+        "slack.chat.postMessage",
+    ];
+    let depths: Vec<usize> = hops.iter().map(|h| depth(h)).collect();
+    assert_eq!(depths, [0, 2, 4, 6, 8], "{names:?}");
+}
+
+/// `replay --trace`: every span on stdout as an OTLP/JSON export request, one per line; one
+/// CloudTrail event is one trace whose hops are parent and child; spans name the tenant and
+/// hash resources, never carry an ARN.
+#[test]
+fn replay_with_trace_writes_one_trace_per_event_as_otlp_json() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/data");
+    let out = dd0c(&["replay", "--quiet", "--trace", data]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("arn:aws"), "a raw ARN is on a span");
+    let spans: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| {
+            let request: serde_json::Value = serde_json::from_str(l).expect("OTLP/JSON");
+            request["resourceSpans"][0]["scopeSpans"][0]["spans"][0].clone()
+        })
+        .collect();
+    assert!(spans.len() > 100, "{} spans", spans.len());
+    let attr = |s: &serde_json::Value, key: &str| {
+        s["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .map(|a| a["value"]["stringValue"].as_str().unwrap().to_owned())
+    };
+    let root = spans
+        .iter()
+        .find(|s| {
+            s["name"] == "ingest"
+                && attr(s, "dd0c.event_id").as_deref()
+                    == Some("d7a1c2b3-0000-4000-9000-000000000018")
+        })
+        .expect("the launch's ingest span");
+    let trace_id = root["traceId"].as_str().unwrap();
+    let trace: Vec<&serde_json::Value> =
+        spans.iter().filter(|s| s["traceId"] == trace_id).collect();
+    let mut parent = root;
+    for hop in [
+        "ingest process",
+        "score process",
+        "alerts process",
+        "slack.chat.postMessage",
+    ] {
+        let child = trace
+            .iter()
+            .find(|s| s["name"] == hop && s["parentSpanId"] == parent["spanId"])
+            .unwrap_or_else(|| panic!("no {hop} under {}: {trace:?}", parent["name"]));
+        parent = child;
+    }
+    let alert = trace
+        .iter()
+        .find(|s| s["name"] == "alerts process")
+        .unwrap();
+    assert_eq!(attr(alert, "dd0c.tenant_id").as_deref(), Some("local"));
+    let post = trace
+        .iter()
+        .find(|s| s["name"] == "slack.chat.postMessage")
+        .unwrap();
+    assert!(attr(post, "dd0c.resource").unwrap().starts_with("sha256:"));
+}
+
 /// `--cost FILE`: the report's fields as CONTRACTS.md names them, and the same table on stderr
 /// after the summary; the total is the sum of the items, and a smaller volume costs more per
 /// event (fixed polls spread over fewer events).

@@ -1,4 +1,5 @@
 import { Node } from 'constructs';
+import { defaultTraceSamplePercent } from './functions';
 
 export type EnvName = 'staging' | 'prod';
 
@@ -28,6 +29,13 @@ export interface EnvConfig {
   readonly customerOrganizationId?: string;
   readonly alarmEmail?: string;
   readonly rustLog: string;
+  /**
+   * Share of CloudTrail events traced end to end (0-100, by trace id; 0 turns tracing off).
+   * Spans go over OTLP to the ADOT collector layer beside each function (decision 0710).
+   */
+  readonly traceSamplePercent: number;
+  /** The ADOT collector layer (`<name>:<version>` of account 901920570463, arm64). */
+  readonly otelCollectorLayer: string;
   readonly logRetentionDays: number;
   readonly apiRateLimit: number;
   readonly apiBurstLimit: number;
@@ -126,6 +134,8 @@ export function resolveConfig(node: Node): EnvConfig {
     customerOrganizationId,
     alarmEmail: asOptString(get('alarmEmail')),
     rustLog: asOptString(get('rustLog')) ?? 'info',
+    traceSamplePercent: asNumber(get('traceSamplePercent'), defaultTraceSamplePercent()),
+    otelCollectorLayer: asOptString(get('otelCollectorLayer')) ?? 'aws-otel-collector-arm64-ver-0-117-0:1',
     logRetentionDays: asNumber(get('logRetentionDays'), 30),
     apiRateLimit: asNumber(get('apiRateLimit'), 50),
     apiBurstLimit: asNumber(get('apiBurstLimit'), 100),

@@ -28,6 +28,16 @@ export interface FunctionSettings {
 
 export const FUNCTION_SETTINGS_FILE = path.resolve(__dirname, '..', '..', 'shared', 'functions.json');
 
+/** The share of events traced by default (`trace_sample_percent`; decision 0710). */
+export function defaultTraceSamplePercent(file: string = FUNCTION_SETTINGS_FILE): number {
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { trace_sample_percent?: number };
+  const percent = parsed.trace_sample_percent;
+  if (typeof percent !== 'number' || !(percent >= 0 && percent <= 100)) {
+    throw new Error(`${file}: trace_sample_percent must be a number in 0..100`);
+  }
+  return percent;
+}
+
 export function loadFunctionSettings(file: string = FUNCTION_SETTINGS_FILE): Record<FunctionName, FunctionSettings> {
   const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { functions?: Record<string, FunctionSettings> };
   const functions = parsed.functions ?? {};

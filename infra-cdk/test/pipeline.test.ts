@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Match } from 'aws-cdk-lib/assertions';
-import { FUNCTION_NAMES, loadFunctionSettings } from '../lib/functions';
+import { FUNCTION_NAMES, defaultTraceSamplePercent, loadFunctionSettings } from '../lib/functions';
 import { functionProblems, mappingProblems, queueProblems } from './checks';
 import { clone, readRoutingJson, REPO_ROOT, resources, synth } from './helpers';
 
@@ -139,17 +139,22 @@ describe('functions', () => {
     expect(envOf('api').DD0C_ACCOUNT_ID).toEqual({ Ref: 'AWS::AccountId' });
   });
 
-  test('secret readers carry the Parameters and Secrets extension layer (per-region mapping)', () => {
+  test('secret readers carry the Parameters and Secrets extension layer (per-region mapping); every function the OTel collector', () => {
     const fns = Object.values<any>(resources(json, 'AWS::Lambda::Function')).filter((f) =>
       String(f.Properties.FunctionName).startsWith('dd0c-staging-'),
     );
     for (const f of fns) {
       const env = f.Properties.Environment.Variables;
       const readsSecret = 'SLACK_SECRET_ARN' in env || 'STRIPE_SECRET_ARN' in env;
-      expect({ fn: f.Properties.FunctionName, layer: (f.Properties.Layers ?? []).length }).toEqual({
+      const layers = f.Properties.Layers ?? [];
+      expect({ fn: f.Properties.FunctionName, layer: layers.length }).toEqual({
         fn: f.Properties.FunctionName,
-        layer: readsSecret ? 1 : 0,
+        layer: readsSecret ? 2 : 1,
       });
+      expect(JSON.stringify(layers)).toContain('aws-otel-collector-arm64-ver-');
+      // Spans go to the collector beside the function; 1% of events by default.
+      expect(env.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://localhost:4318');
+      expect(env.DD0C_TRACE_SAMPLE_PERCENT).toBe(String(defaultTraceSamplePercent()));
     }
     expect(JSON.stringify(json.Mappings ?? {})).toContain('AWS-Parameters-and-Secrets-Lambda-Extension-Arm64');
   });

@@ -4,6 +4,7 @@
 //! a message that fails on its last allowed receive is moved to the dead-letter queue by the
 //! consumer itself, with its error as a message attribute, so the reason is never lost.
 
+use crate::telemetry::trace::{self, Span};
 use std::collections::HashSet;
 use std::future::Future;
 
@@ -261,7 +262,35 @@ pub async fn run_handler(
 ) -> BatchOutcome {
     process_batch(messages, source_queue, dead_letters, |m| {
         let body = m.body.clone();
-        async move { handler.handle(&body).await }
+        let group = m.group_id.clone();
+        let message_id = m.message_id.clone();
+        async move {
+            if !trace::installed() {
+                return handler.handle(&body).await;
+            }
+            // One span per message, a child of the span that sent it (decision 0710).
+            // Named as OpenTelemetry's messaging conventions name a consumer's span.
+            let mut span = Span::child_of(
+                &format!("{source_queue} process"),
+                trace::traceparent_in(&body),
+            );
+            span.set("messaging.destination.name", source_queue);
+            // The message group names the tenant and account (`<tenant>/<account>`, `<tenant>`),
+            // or only the account on the ingest queue (no tenant is known there yet).
+            let (tenant, account) = match group.split_once('/') {
+                Some((t, a)) => (t, a),
+                None if crate::accounts::is_account_id(&group) => ("", group.as_str()),
+                None => (group.as_str(), ""),
+            };
+            span.set("messaging.message.id", message_id);
+            if !tenant.is_empty() {
+                span.set("dd0c.tenant_id", tenant);
+            }
+            if !account.is_empty() {
+                span.set("cloud.account.id", account);
+            }
+            span.run(handler.handle(&body)).await
+        }
     })
     .await
 }

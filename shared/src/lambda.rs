@@ -60,6 +60,7 @@ pub async fn sqs_consumer(
         dead_letters.as_ref(),
     )
     .await;
+    crate::telemetry::otlp::export().await;
     apply_visibility_delays(dead_letters.as_ref(), source_queue, &outcome, |id| {
         event
             .payload
@@ -138,9 +139,9 @@ pub async fn http_function(
     handler: &dyn HttpHandler,
     event: LambdaEvent<ApiGatewayV2httpRequest>,
 ) -> Result<ApiGatewayV2httpResponse, Error> {
-    Ok(http_response(
-        handler.handle(http_request(&event.payload)).await,
-    ))
+    let response = handler.handle(http_request(&event.payload)).await;
+    crate::telemetry::otlp::export().await;
+    Ok(http_response(response))
 }
 
 /// One function behind API Gateway that also consumes a queue (the slack function answers
@@ -187,7 +188,9 @@ where
     Fut: std::future::Future<Output = Result<serde_json::Value, Error>>,
 {
     if !is_http_api_request(&event.payload) {
-        return on_event(event).await;
+        let out = on_event(event).await;
+        crate::telemetry::otlp::export().await;
+        return out;
     }
     let (payload, context) = event.into_parts();
     let request: ApiGatewayV2httpRequest = serde_json::from_value(payload)?;

@@ -638,3 +638,36 @@ def test_journey_15_a_burst_is_one_incident_one_thread_and_one_click_acts_on_all
     # A second click is refused and changes nothing.
     again = slack_post(cloud, "/v1/slack/actions", body)
     assert again.status_code == 409, again.text
+
+
+def test_journey_16_one_cloudtrail_event_is_one_trace_across_every_function(live):
+    """Issue 14, item 4: a launch forwarded by a customer's rule is one trace, ingest to Slack,
+    across four function processes and three SQS hops: each function's span is the child of the
+    one that sent it the message, exported over OTLP to the collector (the ADOT layer's part,
+    played by the local cloud), with the tenant named and no raw ARN."""
+    cloud = live
+    customer = Customer(cloud, "j16")
+    leaked = assumed_role(customer.account, "ci-runner", "leaked-key")
+    launch = run_instances(customer.account, "p3.16xlarge", 8, region="ap-south-1", identity=leaked)
+    forward(cloud, launch)
+    customer.alert_for("p3.16xlarge")
+    event_id = launch["detail"]["eventID"]
+    import hashlib
+    trace_id = hashlib.sha256(f"dd0c-trace\n{event_id}".encode()).hexdigest()[:32]
+    hops = [("dd0c-ingest", "ingest"), ("dd0c-normalizer", "ingest process"), ("dd0c-scorer", "score process"),
+            ("dd0c-notifier", "alerts process"), ("dd0c-notifier", "slack.chat.postMessage")]
+
+    def whole_trace() -> list[dict[str, Any]] | None:
+        spans = cloud.otel.trace(trace_id)
+        names = {(s["service"], s["name"]) for s in spans}
+        return spans if all(h in names for h in hops) else None
+
+    spans = cloud.wait_for(whole_trace, timeout=60, what=f"the trace of {event_id} in the collector")
+    by_hop = {(s["service"], s["name"]): s for s in spans}
+    root = by_hop[hops[0]]
+    assert "parentSpanId" not in root, root
+    for parent, child in zip(hops, hops[1:]):
+        assert by_hop[child]["parentSpanId"] == by_hop[parent]["spanId"], (child, by_hop[child], by_hop[parent])
+    attributes = {a["key"]: a["value"]["stringValue"] for a in by_hop[("dd0c-notifier", "alerts process")]["attributes"]}
+    assert attributes.get("dd0c.tenant_id") == customer.tenant, attributes
+    assert "arn:aws" not in json.dumps(spans), "a raw ARN is on a span"

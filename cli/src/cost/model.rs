@@ -73,6 +73,9 @@ pub struct FunctionSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct FunctionsFile {
     pub functions: BTreeMap<String, FunctionSettings>,
+    /// Share of events whose trace the collector exports to X-Ray (decision 0710).
+    #[serde(default)]
+    pub trace_sample_percent: f64,
 }
 
 impl PriceFile {
@@ -330,6 +333,8 @@ impl Model<'_> {
                 sampled * SECONDS_PER_MONTH / monthly
             })
             .fold(0.0, |sum, t| sum + t);
+        // OpenTelemetry: one trace per sampled event, whatever its number of hops.
+        let traces = traces + self.functions.trace_sample_percent / 100.0;
         item(
             "xray_traces",
             traces,

@@ -12,6 +12,7 @@ use dd0c_shared::domain::cloudtrail::records_in;
 use dd0c_shared::domain::{IngestMessage, RecordError};
 use dd0c_shared::queue::{is_valid_fifo_id, OutgoingMessage, Queue, QueueError};
 use dd0c_shared::store::{StoreError, Table};
+use dd0c_shared::telemetry::trace::{self, Span, SpanContext};
 use dd0c_shared::telemetry::{self, Metric};
 use dd0c_shared::tenancy::{self, AccountStatus};
 use serde::Deserialize;
@@ -50,7 +51,11 @@ struct IdentityProbe {
 /// The ingest queue's message for one CloudTrail record: its body, its group (the account)
 /// and its deduplication id (the eventID).
 #[derive(Debug, Clone, PartialEq)]
-pub struct IngestSend(OutgoingMessage);
+pub struct IngestSend {
+    message: OutgoingMessage,
+    /// The record's eventID, which names its trace.
+    event_id: Option<String>,
+}
 
 impl IngestSend {
     pub fn of_record(record: &str) -> Self {
@@ -62,12 +67,21 @@ impl IngestSend {
             .or(probe.user_identity.and_then(|u| u.account_id))
             .filter(|a| is_valid_fifo_id(a))
             .unwrap_or_else(|| "unknown-account".to_owned());
-        let body = IngestMessage::cloudtrail_body(record);
-        let dedup = match probe.event_id {
-            Some(id) if is_valid_fifo_id(&id) => id,
+        let body = match (&probe.event_id, trace::installed()) {
+            (Some(id), true) => IngestMessage::cloudtrail_body_traced(
+                record,
+                &SpanContext::of_cloudtrail_event(id).traceparent(),
+            ),
+            _ => IngestMessage::cloudtrail_body(record),
+        };
+        let dedup = match &probe.event_id {
+            Some(id) if is_valid_fifo_id(id) => id.clone(),
             _ => hex::encode(Sha256::digest(body.as_bytes())),
         };
-        Self(OutgoingMessage::new(body, group, dedup))
+        Self {
+            message: OutgoingMessage::new(body, group, dedup),
+            event_id: probe.event_id,
+        }
     }
 }
 
@@ -98,7 +112,22 @@ impl Ingest {
     /// Enqueues a message made by [`IngestSend::of_record`] (which needs no `Ingest`: a
     /// replay makes it on the thread that reads its input).
     pub async fn forward(&self, message: IngestSend) -> Result<(), IngestError> {
-        self.queue.send(INGEST_QUEUE, message.0).await?;
+        let span = match (&message.event_id, trace::installed()) {
+            (Some(id), true) => {
+                let mut span = Span::of_cloudtrail_event("ingest", id);
+                span.set("cloud.account.id", message.message.group_id.as_str());
+                Some(span)
+            }
+            _ => None,
+        };
+        let sent = self.queue.send(INGEST_QUEUE, message.message).await;
+        if let Some(mut span) = span {
+            if let Err(e) = &sent {
+                span.fail(e);
+            }
+            span.end();
+        }
+        sent?;
         telemetry::metric(Metric::EventsReceived, 1.0);
         Ok(())
     }

@@ -20,7 +20,7 @@ use dd0c_shared::incidents::{self, Assigned};
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
 use dd0c_shared::slack::{blocks, incident as incident_blocks, routing};
 use dd0c_shared::store::{StoreError, Table};
-use dd0c_shared::telemetry::{self, Metric};
+use dd0c_shared::telemetry::{self, trace, Metric};
 use serde::Deserialize;
 
 use crate::breaker::{self, BreakerState};
@@ -441,7 +441,18 @@ impl Notifier {
                 finding.id
             )));
         }
-        let posted = match chat.post(message).await {
+        let mut span = trace::Span::child("slack.chat.postMessage");
+        span.set("dd0c.tenant_id", finding.tenant_id.as_str());
+        span.set("dd0c.finding_id", finding.id.as_str());
+        if let Some(resource) = finding.resource_ids.first() {
+            span.set("dd0c.resource", trace::hash_arn(resource));
+        }
+        let sent = chat.post(message).await;
+        if let Err(e) = &sent {
+            span.fail(e);
+        }
+        span.end();
+        let posted = match sent {
             Ok(p) => p,
             Err(e) => {
                 persist(|| finding_entity::release_alert_claim(table, finding, &claim)).await?;

@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
+import { Aws, CfnMapping, Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -16,6 +16,10 @@ import { Construct } from 'constructs';
 import { EnvConfig } from '../config';
 import { FUNCTION_NAMES, FunctionName, assetDirFor, functionSpecs } from '../functions';
 import { RoutingTable, dlqName, queueEnvName, queueName } from '../routing';
+
+
+/** Where the ADOT collector extension receives OTLP/HTTP (its default configuration). */
+export const OTLP_ENDPOINT = 'http://localhost:4318';
 
 export interface PipelineProps {
   readonly routing: RoutingTable;
@@ -126,12 +130,30 @@ export class Pipeline extends Construct {
         `${props.table.tableArn}/index/${GSI_NAMES[1]}`,
       ],
     });
+    // Tracing (decision 0710): the ADOT collector runs as a Lambda extension, receives the
+    // functions' OTLP/HTTP spans on localhost and sends them on; without it nothing is traced.
+    // The layer is AWS's (the ADOT publisher account, the same in every commercial region): its
+    // account lives in a mapping, as the Parameters and Secrets layer's does.
+    const awsOwnedLayers = new CfnMapping(this, 'AwsOwnedLayerAccounts', {
+      mapping: { aws: { OtelCollector: '901920570463' } },
+    });
+    const collectorLayer =
+      config.traceSamplePercent > 0
+        ? lambda.LayerVersion.fromLayerVersionArn(
+            this,
+            'OtelCollectorLayer',
+            `arn:${Aws.PARTITION}:lambda:${Aws.REGION}:${awsOwnedLayers.findInMap(Aws.PARTITION, 'OtelCollector')}:layer:${config.otelCollectorLayer}`,
+          )
+        : undefined;
     for (const name of FUNCTION_NAMES) {
       const spec = specs[name];
       const env: Record<string, string> = {
         TABLE_NAME: props.table.tableName,
         DD0C_ENV: config.envName,
         RUST_LOG: config.rustLog,
+        // Spans of sampled events go to the ADOT collector layer beside the function.
+        OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_ENDPOINT,
+        DD0C_TRACE_SAMPLE_PERCENT: String(config.traceSamplePercent),
       };
       const queueNames = new Set<string>();
       for (const qn of consumed[name] ?? []) queueNames.add(qn);
@@ -193,7 +215,17 @@ export class Pipeline extends Construct {
         role,
         environment: env,
         paramsAndSecrets: secrets.length > 0 ? paramsAndSecrets : undefined,
+        layers: collectorLayer ? [collectorLayer] : undefined,
       });
+      if (collectorLayer) {
+        // The collector's default configuration exports traces to X-Ray.
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+            resources: ['*'],
+          }),
+        );
+      }
       this.functions[name] = fn;
 
       // Item-level read/write on the table and its two indexes, named (no index/* wildcard).

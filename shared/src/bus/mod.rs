@@ -28,6 +28,10 @@ pub struct BusEvent {
 /// also carries), so consumers parse one shape.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Envelope {
+    /// The W3C trace context of the span that sent it (decision 0710). First, so that it comes
+    /// before any outside data in the body (`telemetry::trace::traceparent_in`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
     #[serde(default)]
     pub version: String,
     pub id: String,

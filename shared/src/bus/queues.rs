@@ -41,6 +41,7 @@ impl QueueBus {
         }
         let id = deduplication_id(&event);
         let envelope = Envelope {
+            traceparent: crate::telemetry::trace::current_traceparent(),
             version: "0".into(),
             id: id.clone(),
             detail_type: event.detail_type,

@@ -25,6 +25,14 @@ impl IngestMessage<'_> {
         format!("{{\"type\":\"{CLOUD_TRAIL}\",\"record\":{record}}}")
     }
 
+    /// The body with the trace context of the event's ingest span, before the record
+    /// (`telemetry::trace::traceparent_in` reads the first one).
+    pub fn cloudtrail_body_traced(record: &str, traceparent: &str) -> String {
+        format!(
+            "{{\"type\":\"{CLOUD_TRAIL}\",\"traceparent\":\"{traceparent}\",\"record\":{record}}}"
+        )
+    }
+
     pub fn drift_report_body(report: &str) -> String {
         format!("{{\"type\":\"{DRIFT_REPORT}\",\"report\":{report}}}")
     }

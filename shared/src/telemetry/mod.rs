@@ -6,6 +6,9 @@
 //! as `shared/metrics.json`.
 
 mod metrics;
+#[cfg(feature = "lambda")]
+pub mod otlp;
+pub mod trace;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -37,6 +40,8 @@ pub fn metric_bytes() -> u64 {
 /// Initialises JSON logging and EMF metrics for a Lambda function named `stage`.
 pub fn init_lambda(stage: &str) {
     let _ = STAGE.set(stage.to_owned());
+    #[cfg(feature = "lambda")]
+    otlp::init_from_env(stage);
     EMIT_METRICS.store(true, Ordering::Relaxed);
     let _ = tracing_subscriber::fmt()
         .json()

@@ -125,6 +125,7 @@ class LocalCloud:
         self.slack: Any = None
         self.stripe: Any = None
         self.cloudtrail: Any = None
+        self.otel: Any = None
         self.hosted_ui: Any = None
         self._async: dict[str, "queue.Queue[tuple[bytes, str, str]]"] = {}
         self._async_busy: dict[str, int] = {}
@@ -310,6 +311,11 @@ class LocalCloud:
             self.stripe = _st.StripeFake()
             self.stripe_url = self.stripe.start()
             self.fake_env["STRIPE_API_URL"] = self.stripe_url
+        # The ADOT collector layer's part: every function's spans, every event traced.
+        from .fakes import otel_collector as _otel
+        self.otel = _otel.OtelCollectorFake()
+        self.fake_env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otel.start()
+        self.fake_env["DD0C_TRACE_SAMPLE_PERCENT"] = "100"
         # moto has no CloudTrail LookupEvents: the backfill reads the fake's event history (the
         # fake also passes STS to moto, to learn which account an assumed role's key is in).
         self.cloudtrail = _ct.CloudTrailFake(self.moto_url, page_size=2)
