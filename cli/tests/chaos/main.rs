@@ -238,6 +238,8 @@ struct Outcome {
     /// (queue, event or finding id, reason, body) of every dead letter.
     dead: Vec<(String, String, String, Value)>,
     posts: BTreeMap<Option<String>, u64>,
+    /// Posts about no finding, per channel and text.
+    notices: BTreeMap<String, u64>,
     post_total: usize,
 }
 
@@ -285,6 +287,7 @@ async fn outcome(
         findings,
         dead,
         posts: chat.posts_per_finding(),
+        notices: chat.notices(),
         post_total: chat.total(),
     }
 }
@@ -471,12 +474,24 @@ async fn every_event_stored_once_every_finding_once_at_most_one_slack_message_un
         problems.push(format!("finding differs from the fault-free run: {u}"));
     }
 
-    // Slack: at most one message per finding, and one for each finding marked notified.
+    // Slack: at most one message per finding and per notice, and one for each finding marked
+    // notified.
     let mut slack_duplicates = 0;
     for (id, n) in &chaos.posts {
-        if *n > 1 {
+        if let (Some(id), 2..) = (id, n) {
             slack_duplicates += 1;
-            problems.push(format!("{n} Slack messages for finding {id:?}"));
+            problems.push(format!("{n} Slack messages for finding {id}"));
+        }
+    }
+    // A notice's text names no day (a circuit breaker's names the hour its alerts resume), so
+    // two days' notices can read the same: no more than the fault-free run posted.
+    for (notice, n) in &chaos.notices {
+        let clean_n = clean.notices.get(notice).copied().unwrap_or(0);
+        if *n > clean_n.max(1) {
+            slack_duplicates += 1;
+            problems.push(format!(
+                "the same notice posted {n}× (fault-free run: {clean_n}×): {notice}"
+            ));
         }
     }
     let notified = chaos.findings.iter().filter(|f| f.notified).count();
