@@ -54,6 +54,10 @@ impl Table for ReplayRetention {
         self.inner.get(key).await
     }
 
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get_eventually(key).await
+    }
+
     async fn update(&self, key: &Key, mut update: Update) -> Result<Item, StoreError> {
         if key.sk.starts_with(RECORD_PREFIX) {
             update

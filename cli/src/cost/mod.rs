@@ -68,7 +68,29 @@ pub fn print(report: &CostReport, out: &mut dyn Write) -> std::io::Result<()> {
         out,
         "  total: ${:.4} per million events (goal ≤ ${GOAL_USD_PER_MILLION:.2})",
         report.usd_per_million_events
-    )
+    )?;
+    writeln!(
+        out,
+        "  DynamoDB by entity (per event)  {:>12} {:>12} {:>12} {:>14}  {:>10}",
+        "items", "write units", "read units", "GB-months", "$ per 1M"
+    )?;
+    for e in &report.dynamodb_by_entity {
+        writeln!(
+            out,
+            "    {:<30} {:>12.4} {:>12.4} {:>12.4} {:>14.3e}  {:>10.4}",
+            if e.entity.is_empty() {
+                "(none)"
+            } else {
+                &e.entity
+            },
+            e.items_created_per_event,
+            e.write_units_per_event,
+            e.read_units_per_event,
+            e.storage_gb_months_per_event,
+            e.usd_per_million_events
+        )?;
+    }
+    Ok(())
 }
 
 /// Counts the bytes the functions would log on Lambda: JSON lines at INFO, as

@@ -117,6 +117,20 @@ pub struct CostReport {
     pub usd_per_million_events: f64,
     pub prices_as_of: String,
     pub items: Vec<LineItem>,
+    /// The DynamoDB items (writes, reads, storage) shared out by entity, costliest first.
+    pub dynamodb_by_entity: Vec<EntityCost>,
+}
+
+/// What one entity (an item's sort key up to its first `#`) costs in DynamoDB per event.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EntityCost {
+    pub entity: String,
+    pub items_created_per_event: f64,
+    pub write_units_per_event: f64,
+    pub read_units_per_event: f64,
+    pub storage_gb_months_per_event: f64,
+    /// Writes, reads and storage together.
+    pub usd_per_million_events: f64,
 }
 
 /// One function's invocations at the volume.
@@ -348,7 +362,42 @@ impl Model<'_> {
             usd_per_million_events: items.iter().map(|i| i.usd_per_million_events).sum(),
             prices_as_of: self.prices.as_of.clone(),
             items,
+            dynamodb_by_entity: self.by_entity(measured),
         }
+    }
+
+    fn by_entity(&self, measured: &Measured) -> Vec<EntityCost> {
+        let p = &self.prices.prices;
+        let events = measured.events.max(1) as f64;
+        let storage_price = p.dynamodb_storage_gb_month + p.dynamodb_pitr_gb_month;
+        let mut out: Vec<EntityCost> = measured
+            .usage
+            .table
+            .by_entity
+            .iter()
+            .map(|(entity, u)| {
+                let writes = u.write_units / events;
+                let reads = u.read_units / events;
+                let storage = u.storage_byte_months / events / GIB;
+                EntityCost {
+                    entity: entity.clone(),
+                    items_created_per_event: u.items_created as f64 / events,
+                    write_units_per_event: writes,
+                    read_units_per_event: reads,
+                    storage_gb_months_per_event: storage,
+                    usd_per_million_events: (writes * p.dynamodb_write_request_unit
+                        + reads * p.dynamodb_read_request_unit
+                        + storage * storage_price)
+                        * 1e6,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.usd_per_million_events
+                .total_cmp(&a.usd_per_million_events)
+                .then_with(|| a.entity.cmp(&b.entity))
+        });
+        out
     }
 
     fn platform_logs(&self, function: &str) -> bool {
@@ -362,7 +411,7 @@ impl Model<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dd0c_shared::meter::{FunctionUsage, QueueUsage, TableUsage};
+    use dd0c_shared::meter::{EntityUsage, FunctionUsage, QueueUsage, TableUsage};
 
     fn functions() -> FunctionsFile {
         serde_json::from_value(serde_json::json!({"functions": {
@@ -406,6 +455,27 @@ mod tests {
             write_units: 20.0,
             index_write_units: 0.0,
             storage_byte_months: 0.0,
+            by_entity: [
+                (
+                    "EVENT".to_owned(),
+                    EntityUsage {
+                        read_units: 10.0,
+                        write_units: 10.0,
+                        items_created: 10,
+                        ..Default::default()
+                    },
+                ),
+                (
+                    "COST".to_owned(),
+                    EntityUsage {
+                        write_units: 10.0,
+                        items_created: 5,
+                        storage_byte_months: GIB,
+                        ..Default::default()
+                    },
+                ),
+            ]
+            .into(),
         };
         Measured {
             events: 10,
@@ -491,6 +561,25 @@ mod tests {
         assert_eq!(report.monthly_events, 1_000_000);
         assert_eq!(report.events, 10);
         assert_eq!(report.prices_as_of, prices.as_of);
+        // By entity, costliest first: a unit read and written per event, against a unit
+        // written and a tenth of a GB-month stored.
+        let entities: Vec<&str> = report
+            .dynamodb_by_entity
+            .iter()
+            .map(|e| e.entity.as_str())
+            .collect();
+        assert_eq!(entities, ["COST", "EVENT"]);
+        let event = &report.dynamodb_by_entity[1];
+        assert!(close(event.items_created_per_event, 1.0));
+        assert!(close(event.usd_per_million_events, 0.625 + 0.125));
+        let cost = &report.dynamodb_by_entity[0];
+        assert!(close(cost.items_created_per_event, 0.5));
+        assert!(close(cost.storage_gb_months_per_event, 0.1));
+        let p = &prices.prices;
+        assert!(close(
+            cost.usd_per_million_events,
+            0.625 + 0.1 * (p.dynamodb_storage_gb_month + p.dynamodb_pitr_gb_month) * 1e6
+        ));
     }
 
     #[test]

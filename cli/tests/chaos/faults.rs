@@ -414,11 +414,13 @@ impl ChatSink for FaultyChat {
     }
 }
 
-/// Counts Slack posts per finding (an alert's actions block is `finding:<id>`); updates of a
-/// posted alert are not posts.
+/// Counts Slack posts per finding (an alert's actions block is `finding:<id>`), and the
+/// posts about no finding (notices) by their channel and text; updates of a posted alert are
+/// not posts.
 #[derive(Default)]
 pub struct CountingChat {
     posts: Mutex<Vec<Option<String>>>,
+    notices: Mutex<Vec<String>>,
 }
 
 impl CountingChat {
@@ -433,6 +435,16 @@ impl CountingChat {
 
     pub fn total(&self) -> usize {
         self.posts.lock().unwrap().len()
+    }
+
+    /// Posts about no finding, per channel and text: distinct notices (a circuit breaker's
+    /// for each detector and hour) are not duplicates of each other.
+    pub fn notices(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for notice in self.notices.lock().unwrap().iter() {
+            *out.entry(notice.clone()).or_default() += 1;
+        }
+        out
     }
 }
 
@@ -449,7 +461,12 @@ fn finding_of(blocks: &Value) -> Option<String> {
 impl ChatSink for CountingChat {
     async fn post(&self, message: ChatMessage) -> Result<Posted, ChatError> {
         let mut posts = self.posts.lock().unwrap();
-        posts.push(finding_of(&message.blocks));
+        let finding = finding_of(&message.blocks);
+        if finding.is_none() {
+            let notice = format!("{}: {}", message.channel, message.text);
+            self.notices.lock().unwrap().push(notice);
+        }
+        posts.push(finding);
         Ok(Posted {
             channel: message.channel,
             ts: format!("{}.000000", posts.len()),

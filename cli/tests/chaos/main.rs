@@ -1,9 +1,10 @@
 //! Chaos through the embedded pipeline: synthetic CloudTrail (`dd0c simulate`) with poison
 //! records mixed in goes through ingest → normalizer → scorer/classifier → notifier while
 //! faults are injected at random at every port (`faults.rs`), and once more without faults.
-//! Then: every event is stored exactly once or dead-lettered with its reason, every finding
-//! is recorded once and the set equals the fault-free run's, and no finding got two Slack
-//! messages.
+//! Then: every event is handled or dead-lettered with its reason, an event that produces
+//! something (a cost event, a change) is stored exactly once — one that produces nothing (a
+//! read, a failed call) leaves nothing to store — every finding is recorded once and the set
+//! equals the fault-free run's, and no finding got two Slack messages.
 //!
 //! `CHAOS_EVENTS` (default 5000; `make chaos` runs 100000), `CHAOS_RATE` (the probability
 //! that a port call is hit, default 0.05) and `CHAOS_SEED` (default 1) size and seed a run;
@@ -12,13 +13,14 @@
 mod faults;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dd0c_cli::pipeline::{EmbeddedPipeline, PipelineOptions, PortDecorators, LOCAL_TENANT};
 use dd0c_cli::simulate::{generate, SimulateOptions};
-use dd0c_shared::batch::MessageHandler;
+use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::bus::Bus;
 use dd0c_shared::chat::ChatSink;
 use dd0c_shared::clock::ManualClock;
@@ -97,10 +99,57 @@ fn input(n: usize, seed: u64) -> (Vec<Event>, Vec<String>) {
     (events, sim.accounts)
 }
 
+/// How many times the normalizer finished each CloudTrail record (by eventID): what shows
+/// that a record which leaves nothing stored was handled.
+#[derive(Default)]
+struct Handled(Mutex<HashMap<String, u32>>);
+
+impl Handled {
+    fn of(&self, id: &str) -> u32 {
+        let handled = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        handled.get(id).copied().unwrap_or(0)
+    }
+}
+
+/// Counts into `handled` the records `inner` finished; faults are injected around it, so a
+/// crash after the work counts as handled, as it was.
+struct CountingHandler {
+    inner: Arc<dyn MessageHandler>,
+    handled: Arc<Handled>,
+}
+
+#[async_trait]
+impl MessageHandler for CountingHandler {
+    async fn handle(&self, body: &str) -> Result<(), HandlerError> {
+        self.inner.handle(body).await?;
+        let message: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        if let Some(id) = message["record"]["eventID"].as_str() {
+            let mut handled = self.handled.0.lock().unwrap_or_else(|p| p.into_inner());
+            *handled.entry(id.to_owned()).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+fn counted(
+    name: &str,
+    inner: Arc<dyn MessageHandler>,
+    handled: &Arc<Handled>,
+) -> Arc<dyn MessageHandler> {
+    if name != "normalizer" {
+        return inner;
+    }
+    Arc::new(CountingHandler {
+        inner,
+        handled: handled.clone(),
+    })
+}
+
 fn pipeline(
     start: DateTime<Utc>,
     faults: Option<Arc<Faults>>,
-) -> (EmbeddedPipeline, Arc<CountingChat>) {
+) -> (EmbeddedPipeline, Arc<CountingChat>, Arc<Handled>) {
+    let handled = Arc::new(Handled::default());
     let counting = Arc::new(CountingChat::default());
     let chat: Arc<dyn ChatSink> = match &faults {
         Some(f) => Arc::new(FaultyChat {
@@ -110,9 +159,16 @@ fn pipeline(
         None => counting.clone(),
     };
     let decorators = match faults {
-        None => PortDecorators::default(),
+        None => {
+            let handled = handled.clone();
+            PortDecorators {
+                handler: Some(Box::new(move |name, inner| counted(name, inner, &handled))),
+                ..PortDecorators::default()
+            }
+        }
         Some(f) => {
             let (t, q, b, h) = (f.clone(), f.clone(), f.clone(), f);
+            let handled = handled.clone();
             PortDecorators {
                 table: Some(Box::new(move |inner| {
                     Arc::new(FaultyTable {
@@ -129,9 +185,9 @@ fn pipeline(
                         faults: b.clone(),
                     }) as Arc<dyn Bus>
                 })),
-                handler: Some(Box::new(move |_, inner| {
+                handler: Some(Box::new(move |name, inner| {
                     Arc::new(FaultyHandler {
-                        inner,
+                        inner: counted(name, inner, &handled),
                         faults: h.clone(),
                     }) as Arc<dyn MessageHandler>
                 })),
@@ -151,7 +207,7 @@ fn pipeline(
         table,
         decorators,
     );
-    (p, counting)
+    (p, counting, handled)
 }
 
 /// Feeds the events on event time, `CHUNK` at a time (so that batches hold several
@@ -175,16 +231,24 @@ async fn run(p: &EmbeddedPipeline, events: &[Event]) {
 
 /// What a run left behind.
 struct Outcome {
-    /// Published CloudTrail event items per event id.
+    /// Published CloudTrail event items per event id (records that produced something).
     stored: HashMap<String, u32>,
+    handled: Arc<Handled>,
     findings: Vec<Finding>,
     /// (queue, event or finding id, reason, body) of every dead letter.
     dead: Vec<(String, String, String, Value)>,
     posts: BTreeMap<Option<String>, u64>,
+    /// Posts about no finding, per channel and text.
+    notices: BTreeMap<String, u64>,
     post_total: usize,
 }
 
-async fn outcome(p: &EmbeddedPipeline, chat: &CountingChat, accounts: &[String]) -> Outcome {
+async fn outcome(
+    p: &EmbeddedPipeline,
+    chat: &CountingChat,
+    handled: Arc<Handled>,
+    accounts: &[String],
+) -> Outcome {
     let table = p.table.as_ref();
     let mut stored: HashMap<String, u32> = HashMap::new();
     for account in accounts {
@@ -219,9 +283,11 @@ async fn outcome(p: &EmbeddedPipeline, chat: &CountingChat, accounts: &[String])
         .collect();
     Outcome {
         stored,
+        handled,
         findings,
         dead,
         posts: chat.posts_per_finding(),
+        notices: chat.notices(),
         post_total: chat.total(),
     }
 }
@@ -272,18 +338,19 @@ async fn every_event_stored_once_every_finding_once_at_most_one_slack_message_un
     let (events, accounts) = input(events_wanted, seed);
     let start = events.first().expect("events").time;
 
-    let (clean, clean_chat) = pipeline(start, None);
+    let (clean, clean_chat, clean_handled) = pipeline(start, None);
     run(&clean, &events).await;
-    let clean = outcome(&clean, &clean_chat, &accounts).await;
+    let clean = outcome(&clean, &clean_chat, clean_handled, &accounts).await;
 
     let faults = Faults::new(seed, rate);
-    let (chaos, chaos_chat) = pipeline(start, Some(faults.clone()));
+    let (chaos, chaos_chat, chaos_handled) = pipeline(start, Some(faults.clone()));
     run(&chaos, &events).await;
-    let chaos = outcome(&chaos, &chaos_chat, &accounts).await;
+    let chaos = outcome(&chaos, &chaos_chat, chaos_handled, &accounts).await;
 
     let mut problems: Vec<String> = Vec::new();
 
-    // Events: stored exactly once, or dead-lettered from the ingest queue with a reason.
+    // Events: handled, and stored exactly once when they produce something (as in the
+    // fault-free run), or dead-lettered from the ingest queue with a reason.
     let mut ingest_dead: HashMap<&str, u32> = HashMap::new();
     for (queue, id, reason, _) in &chaos.dead {
         // `dead_letters` says "exceeded maxReceiveCount" when the message carries no reason:
@@ -298,6 +365,8 @@ async fn every_event_stored_once_every_finding_once_at_most_one_slack_message_un
     let unique: BTreeSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(unique.len(), events.len(), "input event ids are unique");
     let (mut stored, mut losses, mut duplicates, mut poison_dead) = (0, 0, 0, 0);
+    // Handled, and producing nothing to store (in both runs).
+    let mut handled_only = 0;
     // Handled, then dead-lettered all the same (a crash after the work on the last receive).
     let mut stored_and_dead = 0;
     for e in &events {
@@ -318,23 +387,30 @@ async fn every_event_stored_once_every_finding_once_at_most_one_slack_message_un
             }
             continue;
         }
+        let clean_stored = clean.stored.get(&e.id).copied().unwrap_or(0);
         if n >= 1 {
             stored += 1;
             if dead > 0 {
                 stored_and_dead += 1;
             }
         } else if dead == 0 {
-            losses += 1;
-            problems.push(format!(
-                "event {} lost: neither stored nor dead-lettered",
-                e.id
-            ));
+            if clean_stored > 0 || chaos.handled.of(&e.id) == 0 {
+                losses += 1;
+                problems.push(format!(
+                    "event {} lost: neither stored (fault-free run: {clean_stored}×) nor \
+                     handled nor dead-lettered",
+                    e.id
+                ));
+            } else {
+                handled_only += 1;
+            }
         }
-        // The fault-free run stores every good event.
-        if clean.stored.get(&e.id).copied().unwrap_or(0) != 1 {
+        // The fault-free run handles every good event, storing it at most once.
+        if clean_stored > 1 || clean_stored == 0 && clean.handled.of(&e.id) == 0 {
             problems.push(format!(
-                "event {} not stored once by the fault-free run",
-                e.id
+                "event {} stored {clean_stored}× and handled {}× by the fault-free run",
+                e.id,
+                clean.handled.of(&e.id)
             ));
         }
     }
@@ -398,12 +474,24 @@ async fn every_event_stored_once_every_finding_once_at_most_one_slack_message_un
         problems.push(format!("finding differs from the fault-free run: {u}"));
     }
 
-    // Slack: at most one message per finding, and one for each finding marked notified.
+    // Slack: at most one message per finding and per notice, and one for each finding marked
+    // notified.
     let mut slack_duplicates = 0;
     for (id, n) in &chaos.posts {
-        if *n > 1 {
+        if let (Some(id), 2..) = (id, n) {
             slack_duplicates += 1;
-            problems.push(format!("{n} Slack messages for finding {id:?}"));
+            problems.push(format!("{n} Slack messages for finding {id}"));
+        }
+    }
+    // A notice's text names no day (a circuit breaker's names the hour its alerts resume), so
+    // two days' notices can read the same: no more than the fault-free run posted.
+    for (notice, n) in &chaos.notices {
+        let clean_n = clean.notices.get(notice).copied().unwrap_or(0);
+        if *n > clean_n.max(1) {
+            slack_duplicates += 1;
+            problems.push(format!(
+                "the same notice posted {n}× (fault-free run: {clean_n}×): {notice}"
+            ));
         }
     }
     let notified = chaos.findings.iter().filter(|f| f.notified).count();
@@ -422,6 +510,7 @@ async fn every_event_stored_once_every_finding_once_at_most_one_slack_message_un
     }
     println!(
         "chaos seed={seed} rate={rate}: events in {} ({} poison), stored {stored} ({stored_and_dead} of them also dead-lettered), \
+         handled with nothing to store {handled_only}, \
          findings {} (clean {}; missing {}, extra {}, rescored {}; {checked} held to the clean run, the rest in {} of {} accounts after a dead letter), Slack posts {} for {notified} \
          notified findings (clean {} for {clean_notified}), duplicates {} (Slack {slack_duplicates}), \
          losses {losses}, dead-lettered {} ({poison_dead} poison) {:?}, faults injected {} {:?}, {:.1}s",

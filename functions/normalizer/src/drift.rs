@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use dd0c_shared::batch::HandlerError;
 use dd0c_shared::bus::BusEvent;
+#[cfg(test)]
 use dd0c_shared::clock::Clock;
 use dd0c_shared::domain::actor::Actor;
 use dd0c_shared::domain::drift::{
@@ -264,6 +265,7 @@ pub(crate) enum Tracking {
     OwnershipOnly,
 }
 
+#[cfg(test)]
 pub(crate) async fn track(
     table: &dyn Table,
     _clock: &dyn Clock,
@@ -271,7 +273,23 @@ pub(crate) async fn track(
     link: &AccountLink,
     tracking: Tracking,
 ) -> Result<Tracked, HandlerError> {
-    let extracted = extract(record);
+    track_extracted(table, record, link, tracking, extract(record)).await
+}
+
+/// The resources a record changes, as [`track_extracted`] acts on them: none for a read, a
+/// failed call or a write dd0c does not follow.
+pub(crate) fn changed_resources(record: &CloudTrailRecord) -> Vec<Extracted> {
+    extract(record)
+}
+
+/// [`track`] with the record's changed resources already extracted.
+pub(crate) async fn track_extracted(
+    table: &dyn Table,
+    record: &CloudTrailRecord,
+    link: &AccountLink,
+    tracking: Tracking,
+    extracted: Vec<Extracted>,
+) -> Result<Tracked, HandlerError> {
     if extracted.is_empty() {
         return Ok(Tracked::default());
     }

@@ -128,7 +128,8 @@ impl Normalizer {
     }
 
     async fn tenant_for(&self, account: &str) -> Result<Option<AccountLink>, HandlerError> {
-        let link = tenancy::account_link(self.table.as_ref(), account).await?;
+        let link =
+            dd0c_shared::entity::account_link::load_recent(self.table.as_ref(), account).await?;
         match (link, &self.config.auto_link_tenant) {
             (Some(link), _) => Ok(Some(link)),
             (None, Some(tenant)) => {
@@ -180,44 +181,72 @@ impl Normalizer {
             return Ok(Outcome::InactiveAccount);
         }
         let tenant = link.tenant_id.as_str();
+        let tracking = match delivery {
+            Delivery::Live => crate::drift::Tracking::Live,
+            Delivery::History(_) => crate::drift::Tracking::OwnershipOnly,
+        };
+        let lookups = catalogue::lookups(&record);
+        let changed = crate::drift::changed_resources(&record);
+        let discovery = match tracking {
+            crate::drift::Tracking::Live => crate::stack_discovery::refresh_step(&record, &link),
+            crate::drift::Tracking::OwnershipOnly => None,
+        };
+        // A record that needs no stored facts, changes nothing dd0c follows and costs nothing
+        // (a read, a failed call) leaves no trace: no marker, no record. Processing it again
+        // after a redelivery does nothing again, so it needs no idempotency of its own
+        // (decision 1040).
+        let mut early = None;
+        if lookups.is_empty() && changed.is_empty() && discovery.is_none() {
+            let facts = Facts::default();
+            let normalized = catalogue::normalize_with(&record, tenant, &account, &facts);
+            let outcome = match &normalized {
+                Normalized::Failed { error_code } => Some(Outcome::FailedCall(error_code.clone())),
+                Normalized::NonCost => Some(Outcome::NonCost),
+                Normalized::Cost(_) => None,
+            };
+            match outcome {
+                Some(outcome) if catalogue::learned(&record, &facts).is_empty() => {
+                    return Ok(outcome)
+                }
+                _ => early = Some((facts, normalized)),
+            }
+        }
         let key = event::cloudtrail_key(tenant, &account, &record.event_time, &record.event_id);
-        let existing = self.table.get(&key).await?;
+        // A redelivery comes a visibility timeout after the delivery that marked the record,
+        // long after an eventually consistent read sees the mark; and what the record produces
+        // is idempotent on its own (decision 1040).
+        let existing = self.table.get_eventually(&key).await?;
         if existing
             .as_ref()
             .is_some_and(|i| i.get("published") == Some(&AttrValue::Bool(true)))
         {
             return Ok(Outcome::Duplicate);
         }
-        let facts = self
-            .resources
-            .load(
-                self.instance_types.as_ref(),
-                tenant,
-                &account,
-                &record.aws_region,
-                &catalogue::lookups(&record),
-            )
-            .await
-            .map_err(resolve_failed)?;
-        let normalized = catalogue::normalize_with(&record, tenant, &account, &facts);
-        let tracking = match delivery {
-            Delivery::Live => crate::drift::Tracking::Live,
-            Delivery::History(_) => crate::drift::Tracking::OwnershipOnly,
+        let (facts, normalized) = match early {
+            Some(done) => done,
+            None => {
+                let facts = self
+                    .resources
+                    .load(
+                        self.instance_types.as_ref(),
+                        tenant,
+                        &account,
+                        &record.aws_region,
+                        &lookups,
+                    )
+                    .await
+                    .map_err(resolve_failed)?;
+                let normalized = catalogue::normalize_with(&record, tenant, &account, &facts);
+                (facts, normalized)
+            }
         };
-        let tracked = crate::drift::track(
-            self.table.as_ref(),
-            self.clock.as_ref(),
-            &record,
-            &link,
-            tracking,
-        )
-        .await?;
+        let tracked =
+            crate::drift::track_extracted(self.table.as_ref(), &record, &link, tracking, changed)
+                .await?;
         {
             let mut events = tracked.events;
-            if tracking == crate::drift::Tracking::Live {
-                if let Some(step) = crate::stack_discovery::refresh_step(&record, &link) {
-                    events.push(step.event());
-                }
+            if let Some(step) = discovery {
+                events.push(step.event());
             }
             if !events.is_empty() {
                 self.bus.publish(events).await?;
@@ -288,7 +317,12 @@ impl Normalizer {
         ttl: i64,
     ) -> Result<(), HandlerError> {
         self.resources
-            .apply(tenant, account, &catalogue::learned(record, facts))
+            .apply(
+                tenant,
+                account,
+                &catalogue::learned(record, facts),
+                crate::instances::instance_facts_ttl(record.event_time),
+            )
             .await
             .map_err(resolve_failed)?;
         let update = Update::new()

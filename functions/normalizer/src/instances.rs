@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use dd0c_shared::accounts::{Accounts, Instance};
 use dd0c_shared::entity::resource_spec;
 use dd0c_shared::pricing::{Platform, Tenancy};
-use dd0c_shared::store::{from_item, Key, StoreError, Table};
+use dd0c_shared::store::{from_item, AttrValue, Key, StoreError, Table, TTL_ATTRIBUTE};
 
 use crate::catalogue::{Facts, Learned, ResourceKind, ResourceRef, ResourceSpec};
 
@@ -25,6 +25,14 @@ pub enum ResolveError {
     Corrupt { key: String, reason: String },
     #[error("instance lookup unavailable: {0}")]
     Unavailable(String),
+}
+
+/// How long an instance's facts are kept after the event that taught them.
+pub const INSTANCE_FACTS_RETENTION_DAYS: i64 = 90;
+
+/// When facts learnt from an event at `time` expire.
+pub fn instance_facts_ttl(time: chrono::DateTime<chrono::Utc>) -> i64 {
+    (time + chrono::Duration::days(INSTANCE_FACTS_RETENTION_DAYS)).timestamp()
 }
 
 /// Finds the specs (type, platform, tenancy) of EC2 instances an event names but does not
@@ -143,18 +151,26 @@ impl ResourceStore {
     }
 
     /// Stores what a record taught. Plain puts and deletes: applying the same record twice
-    /// leaves the same state.
+    /// leaves the same state. An instance's facts expire at `instance_ttl` (epoch seconds):
+    /// an instance dd0c no longer remembers is described through the account's role when an
+    /// event names it again (decision 1040); other resources' facts have no such fallback and
+    /// are kept.
     pub async fn apply(
         &self,
         tenant: &str,
         account: &str,
         learned: &[Learned],
+        instance_ttl: i64,
     ) -> Result<(), ResolveError> {
         for l in learned {
             match l {
                 Learned::Remember(r, spec) => {
                     let key = key_of(tenant, account, r);
                     let item = match resource_spec::item(key.clone(), &r.id, spec) {
+                        Ok(mut item) if r.kind == ResourceKind::Instance => {
+                            item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(instance_ttl as f64));
+                            item
+                        }
                         Ok(item) => item,
                         Err(StoreError::Decode { source, .. }) => {
                             return Err(ResolveError::Corrupt {
@@ -286,7 +302,12 @@ impl InstanceTypeResolver for AccountsResolver {
             })
             .collect();
         ResourceStore::new(self.table.clone())
-            .apply(tenant, account, &learned)
+            .apply(
+                tenant,
+                account,
+                &learned,
+                instance_facts_ttl(chrono::Utc::now()),
+            )
             .await?;
         Ok(found)
     }
@@ -328,7 +349,9 @@ mod tests {
 
     #[tokio::test]
     async fn remembers_forgets_and_chains() {
-        let store = ResourceStore::new(Arc::new(MemoryTable::new(Arc::new(SystemClock))));
+        const TTL: i64 = 4_000_000_000;
+        let table: Arc<dyn Table> = Arc::new(MemoryTable::new(Arc::new(SystemClock)));
+        let store = ResourceStore::new(table.clone());
         let i1 = ResourceRef::new(ResourceKind::Instance, "", "i-1");
         let db = ResourceRef::new(ResourceKind::DbInstance, "us-east-1", "orders");
         let db_spec = ResourceSpec::DbInstance {
@@ -347,9 +370,19 @@ mod tests {
                     Learned::Remember(i1.clone(), spec("m5.large")),
                     Learned::Remember(db.clone(), db_spec.clone()),
                 ],
+                TTL,
             )
             .await
             .unwrap();
+        // An instance's facts expire; a database's, which nothing can describe again, do not.
+        let stored = |key: Key| {
+            let table = table.clone();
+            async move { table.get(&key).await.unwrap().unwrap() }
+        };
+        let instance = stored(key_of("t", "a", &i1)).await;
+        assert_eq!(instance.get(TTL_ATTRIBUTE), Some(&AttrValue::N(TTL as f64)));
+        let database = stored(key_of("t", "a", &db)).await;
+        assert_eq!(database.get(TTL_ATTRIBUTE), None);
         assert_eq!(
             store.get("t", "a", &i1).await.unwrap(),
             Some(spec("m5.large"))
@@ -370,7 +403,7 @@ mod tests {
         assert!(!found.contains_key("i-3"));
 
         store
-            .apply("t", "a", &[Learned::Forget(i1.clone())])
+            .apply("t", "a", &[Learned::Forget(i1.clone())], TTL)
             .await
             .unwrap();
         assert_eq!(store.get("t", "a", &i1).await.unwrap(), None);

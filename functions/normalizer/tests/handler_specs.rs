@@ -254,3 +254,56 @@ async fn endpoint_and_provisioned_concurrency_are_priced_from_stored_specs() {
         .unwrap();
     assert!((pc.hourly_cost.expect("priced") - expected).abs() < 1e-9);
 }
+
+/// `name` with `edit` applied to its JSON.
+fn edited(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut record: serde_json::Value = serde_json::from_str(&raw(name)).expect("fixture");
+    edit(&mut record);
+    record.to_string()
+}
+
+#[tokio::test]
+async fn a_record_that_produces_nothing_leaves_nothing_stored_even_when_redelivered() {
+    let clock = Arc::new(SystemClock);
+    let table = Arc::new(MemoryTable::new(clock.clone()));
+    let bus = Arc::new(CapturingBus::default());
+    let n = Normalizer::new(
+        table.clone(),
+        bus.clone(),
+        clock,
+        NormalizerConfig {
+            auto_link_tenant: Some("t-1".into()),
+        },
+    );
+    let read = edited("ec2-stop-instances", |r| {
+        r["eventName"] = "DescribeInstances".into();
+        r["readOnly"] = true.into();
+        r["requestParameters"] = serde_json::json!({});
+        r["responseElements"] = serde_json::Value::Null;
+    });
+    let failed = edited("ec2-run-instances-launch-template", |r| {
+        r["errorCode"] = "Client.UnauthorizedOperation".into();
+        r["errorMessage"] = "You are not authorized to perform this operation.".into();
+        r["responseElements"] = serde_json::Value::Null;
+    });
+    for _ in 0..2 {
+        assert_eq!(n.process_record(&read).await.unwrap(), Outcome::NonCost);
+        assert_eq!(
+            n.process_record(&failed).await.unwrap(),
+            Outcome::FailedCall("Client.UnauthorizedOperation".into())
+        );
+    }
+    // The account's link (made on first sight here) and nothing else: no marker, no record.
+    assert_eq!(table.len(), 1);
+    assert!(bus.0.lock().expect("bus").is_empty());
+
+    // A record that does produce something is marked, and its redelivery recognised.
+    let launch = raw("ec2-run-instances-launch-template");
+    assert_eq!(
+        n.process_record(&launch).await.unwrap(),
+        Outcome::CostEvents(1)
+    );
+    assert!(table.len() > 1);
+    assert_eq!(n.process_record(&launch).await.unwrap(), Outcome::Duplicate);
+    assert_eq!(bus.cost_events().len(), 1);
+}

@@ -17,7 +17,6 @@ use dd0c_shared::store::{
     AttrValue, Condition, StoreError, Table, TransactWrite, Update, TTL_ATTRIBUTE,
 };
 use dd0c_shared::telemetry::{self, Metric};
-use dd0c_shared::tenancy;
 
 use crate::baseline::{self, Baseline, Contribution};
 
@@ -81,7 +80,8 @@ impl Scorer {
             baseline::keys_for(tenant, account, &event.service, &event.resource_type);
         let kind = Baseline::from_item(self.table.get(&kind_key).await?);
         let account_baseline = Baseline::from_item(self.table.get(&account_key).await?);
-        let link = tenancy::account_link(self.table.as_ref(), account).await?;
+        let link =
+            dd0c_shared::entity::account_link::load_recent(self.table.as_ref(), account).await?;
         // History read by the backfill counts: an account connected with months of it is as
         // old as its history, not as its link.
         let account_since = link
@@ -230,7 +230,9 @@ impl Scorer {
         }
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let marker = baseline_entity::contribution_key(tenant, account, &event.event_id);
-        if self.table.get(&marker).await?.is_some() {
+        // Eventually consistent: a redelivery comes a visibility timeout after the delivery
+        // that wrote the marker, and the fold's transaction checks it again (decision 1040).
+        if self.table.get_eventually(&marker).await?.is_some() {
             // Already folded in: finish what the earlier attempt may not have.
             self.raise_max(event, hourly).await?;
             let id = Finding::id_for(FindingKind::CostAnomaly, &event.event_id);
@@ -241,6 +243,9 @@ impl Scorer {
             return Ok(Some(finding));
         }
         let before = self.before(event).await?;
+        // Read strongly just now, under the account's order: a max it holds at or above this
+        // event's would fail raise_max's condition, which DynamoDB bills all the same.
+        let raises_max = !before.kind.max.is_some_and(|max| hourly <= max);
         let ctx = before.context();
         let (verdict, trace) = signals::assess_traced(event, &ctx);
         let unexplained = verdict.is_none().then(|| decision::compact(&ctx, &trace));
@@ -259,7 +264,9 @@ impl Scorer {
             record_finding(self.table.as_ref(), f).await?;
         }
         self.fold(event, hourly, unexplained.as_ref()).await?;
-        self.raise_max(event, hourly).await?;
+        if raises_max {
+            self.raise_max(event, hourly).await?;
+        }
         if let Some(f) = &finding {
             self.publish(f).await?;
         }

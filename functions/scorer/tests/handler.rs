@@ -15,7 +15,9 @@ use dd0c_shared::domain::{Actor, ActorKind, CostAction, CostEvent, Severity, Sou
 use dd0c_shared::entity::{baseline, finding};
 use dd0c_shared::queue::memory::MemoryQueue;
 use dd0c_shared::store::memory::MemoryTable;
-use dd0c_shared::store::{AttrValue, Table};
+use dd0c_shared::store::{
+    AttrValue, Condition, Item, Key, Page, Query, StoreError, Table, TransactWrite, Update,
+};
 use dd0c_shared::testing::{console_user, cost_event};
 
 const ACCOUNT: &str = "222222222222";
@@ -184,6 +186,73 @@ async fn max_only_rises() {
         .unwrap();
     assert_eq!(item.get(MAX), Some(&AttrValue::N(9.0)));
     assert_eq!(kind_baseline(&w).await.moments.count, 3.0);
+}
+
+/// The table, counting the updates that would set the max.
+struct MaxWrites {
+    inner: Arc<MemoryTable>,
+    count: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Table for MaxWrites {
+    async fn put(&self, item: Item, c: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.put(item, c).await
+    }
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError> {
+        if update.set.iter().any(|(name, _)| name == MAX) {
+            self.count
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.inner.update(key, update).await
+    }
+    async fn delete(&self, key: &Key, c: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.delete(key, c).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, StoreError> {
+        self.inner.query(q).await
+    }
+    async fn transact_write(&self, w: Vec<TransactWrite>) -> Result<(), StoreError> {
+        self.inner.transact_write(w).await
+    }
+}
+
+#[tokio::test]
+async fn the_max_is_written_only_when_an_event_raises_it() {
+    let w = world();
+    let table = Arc::new(MaxWrites {
+        inner: w.table.clone(),
+        count: Default::default(),
+    });
+    let shared: SharedClock = Arc::new(w.clock.clone());
+    let routing = RoutingTable::builtin().clone();
+    let bus = Arc::new(QueueBus::new(routing, w.queue.clone(), shared.clone()));
+    let scorer = Scorer::new(table.clone(), bus, shared);
+    let mut writes = Vec::new();
+    for (i, h) in [2.0, 9.0, 4.0, 9.0].into_iter().enumerate() {
+        let e = event(
+            &format!("m{i}"),
+            start() + Duration::minutes(i as i64 * 60),
+            h,
+            "m5.large",
+            "us-east-1",
+        );
+        scorer.process(&e).await.unwrap();
+        writes.push(table.count.load(std::sync::atomic::Ordering::Relaxed));
+    }
+    // The first and the raise write it; an event at or below the max read before it does not
+    // (its conditional write would fail, and be billed all the same).
+    assert_eq!(writes, [1, 2, 2, 2]);
+    let item = w
+        .table
+        .get(&baseline::key("t", ACCOUNT, "ec2", "ec2:instance"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.get(MAX), Some(&AttrValue::N(9.0)));
 }
 
 #[tokio::test]

@@ -70,7 +70,9 @@ pub async fn drift_settings(
     tenant: &str,
     account: &str,
 ) -> Result<DriftSettings, StoreError> {
-    let Some(item) = table.get(&settings_key(tenant, account)).await? else {
+    // Settings change by hand, rarely: read a moment late, they act as if changed a moment
+    // later (decision 1040).
+    let Some(item) = table.get_eventually(&settings_key(tenant, account)).await? else {
         return Ok(DriftSettings::default());
     };
     let deployer_role_arns = match item.get("deployer_role_arns") {

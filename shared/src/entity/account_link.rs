@@ -65,6 +65,21 @@ pub async fn load(table: &dyn Table, account: &str) -> Result<Option<AccountLink
     }
 }
 
+/// The link as read eventually consistently (half the read units), read again strongly when
+/// that finds none: a link made a moment ago is not missed, and a status changed a moment ago
+/// is seen a moment late, as it is by ingest's cached gate (decision 1040).
+pub async fn load_recent(
+    table: &dyn Table,
+    account: &str,
+) -> Result<Option<AccountLink>, StoreError> {
+    let key = key(account);
+    let item = match table.get_eventually(&key).await? {
+        Some(item) => Some(item),
+        None => table.get(&key).await?,
+    };
+    item.map(|item| decode(Some(key), item)).transpose()
+}
+
 /// Links an account to a tenant unless it is already linked (to anyone). Returns the link
 /// that holds afterwards.
 pub async fn link_if_absent(
@@ -154,6 +169,64 @@ pub async fn purge(table: &dyn Table, link: &AccountLink) -> Result<(), StoreErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A table whose eventually consistent reads have not yet seen any write.
+    struct Lagging(crate::store::memory::MemoryTable);
+
+    #[async_trait::async_trait]
+    impl Table for Lagging {
+        async fn put(&self, item: Item, c: Option<Condition>) -> Result<(), StoreError> {
+            self.0.put(item, c).await
+        }
+        async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+            self.0.get(key).await
+        }
+        async fn get_eventually(&self, _: &Key) -> Result<Option<Item>, StoreError> {
+            Ok(None)
+        }
+        async fn update(&self, key: &Key, u: crate::store::Update) -> Result<Item, StoreError> {
+            self.0.update(key, u).await
+        }
+        async fn delete(&self, key: &Key, c: Option<Condition>) -> Result<(), StoreError> {
+            self.0.delete(key, c).await
+        }
+        async fn query(&self, q: Query) -> Result<crate::store::Page, StoreError> {
+            self.0.query(q).await
+        }
+        async fn transact_write(
+            &self,
+            w: Vec<crate::store::TransactWrite>,
+        ) -> Result<(), StoreError> {
+            self.0.transact_write(w).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_link_an_eventual_read_misses_is_read_again_strongly() {
+        let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+        let table = Lagging(crate::store::memory::MemoryTable::new(clock.clone()));
+        let link = crate::testing::active_account();
+        link_if_absent(&table, &link).await.unwrap();
+        assert_eq!(
+            load_recent(&table, &link.account_id).await.unwrap(),
+            Some(link.clone())
+        );
+        assert_eq!(load_recent(&table, "999").await.unwrap(), None);
+
+        // A hit costs half a unit; a miss, half a unit and a strong read.
+        let meter = crate::meter::Meter::new();
+        let metered = crate::meter::MeteredTable::new(
+            std::sync::Arc::new(crate::store::memory::MemoryTable::new(clock.clone())),
+            meter.clone(),
+            clock,
+        );
+        link_if_absent(&metered, &link).await.unwrap();
+        let before = meter.usage().table.read_units;
+        load_recent(&metered, &link.account_id).await.unwrap();
+        assert_eq!(meter.usage().table.read_units - before, 0.5);
+        load_recent(&metered, "999").await.unwrap();
+        assert_eq!(meter.usage().table.read_units - before, 2.0);
+    }
 
     #[test]
     fn link_keys_round_trip() {

@@ -138,6 +138,48 @@ pub struct TableUsage {
     /// Of `write_units`: what the indexes took.
     pub index_write_units: f64,
     pub storage_byte_months: f64,
+    /// The same units by entity ([`entity_of_key`]: `EVENT`, `CHANGE`, `LINK`), which add up
+    /// to the totals above.
+    pub by_entity: BTreeMap<String, EntityUsage>,
+}
+
+/// DynamoDB's billable units spent on one entity.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct EntityUsage {
+    pub read_units: f64,
+    pub write_units: f64,
+    pub index_write_units: f64,
+    pub storage_byte_months: f64,
+    /// Items created (a put or update where there was none).
+    pub items_created: u64,
+}
+
+impl TableUsage {
+    /// Adds `units` to the totals and to `entity`'s share.
+    fn add(&mut self, entity: &str, units: EntityUsage) {
+        self.read_units += units.read_units;
+        self.write_units += units.write_units;
+        self.index_write_units += units.index_write_units;
+        self.storage_byte_months += units.storage_byte_months;
+        let e = self.by_entity.entry(entity.to_owned()).or_default();
+        e.read_units += units.read_units;
+        e.write_units += units.write_units;
+        e.index_write_units += units.index_write_units;
+        e.storage_byte_months += units.storage_byte_months;
+        e.items_created += units.items_created;
+    }
+}
+
+/// The entity an item's key names: its sort key up to the first `#` (`EVENT#…` is `EVENT`,
+/// `LINK` is `LINK`), or, for a sort key that is a time (the audit trail's), the partition
+/// key's last segment (`TENANT#t#AUDIT` is `AUDIT`).
+pub fn entity_of_key<'a>(partition_key: &'a str, sort_key: &'a str) -> &'a str {
+    let first = sort_key.split('#').next().unwrap_or(sort_key);
+    if first.starts_with(|c: char| c.is_ascii_digit()) {
+        partition_key.rsplit('#').next().unwrap_or(partition_key)
+    } else {
+        first
+    }
 }
 
 /// Everything counted so far.
@@ -218,6 +260,19 @@ impl Meter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entity_is_its_sort_keys_first_segment_or_what_a_time_is_kept_under() {
+        assert_eq!(
+            entity_of_key("TENANT#t#ACCOUNT#1", "EVENT#2026-01-01T00:00:00Z#e1"),
+            "EVENT"
+        );
+        assert_eq!(entity_of_key("ACCOUNT#1", "LINK"), "LINK");
+        assert_eq!(
+            entity_of_key("TENANT#t#AUDIT", "2026-01-01T00:00:00Z#a1"),
+            "AUDIT"
+        );
+    }
 
     fn item(pairs: &[(&str, AttrValue)]) -> Item {
         pairs

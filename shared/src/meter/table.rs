@@ -5,11 +5,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    index_write_units, read_units, storage_byte_months, table_write_units, Consistency, Meter,
+    entity_of_key, index_write_units, read_units, storage_byte_months, table_write_units,
+    Consistency, EntityUsage, Meter,
 };
 use crate::clock::SharedClock;
 use crate::store::{
-    item_size, Condition, Item, Key, Page, Query, StoreError, Table, TransactWrite, Update, PK, SK,
+    item_size, AttrValue, Condition, Item, Key, Page, Query, SortKeyCondition, StoreError, Table,
+    TransactWrite, Update, PK, SK,
 };
 
 pub struct MeteredTable {
@@ -35,25 +37,58 @@ impl MeteredTable {
     /// Bills one write that took the item from `old` to `new` (`applied`: the condition held;
     /// a failed condition still costs the write, but touches no index). `factor` is 2 in a
     /// transaction.
-    fn bill_write(&self, old: Option<&Item>, new: Option<&Item>, applied: bool, factor: f64) {
+    fn bill_write(
+        &self,
+        key: Option<&Key>,
+        old: Option<&Item>,
+        new: Option<&Item>,
+        applied: bool,
+        factor: f64,
+    ) {
         let base = table_write_units(old, new) * factor;
         let index = if applied {
             index_write_units(old, new)
         } else {
             0.0
         };
-        let stored = match (old, new, applied) {
-            (None, Some(created), true) => {
-                storage_byte_months(created, self.clock.now().timestamp())
-            }
-            _ => 0.0,
+        let created = match (old, new, applied) {
+            (None, Some(created), true) => Some(created),
+            _ => None,
         };
+        let stored = created
+            .map(|c| storage_byte_months(c, self.clock.now().timestamp()))
+            .unwrap_or(0.0);
+        let entity = key.map(|k| entity_of_key(&k.pk, &k.sk)).unwrap_or("");
         self.meter.table(|t| {
-            t.write_units += base + index;
-            t.index_write_units += index;
-            t.storage_byte_months += stored;
+            t.add(
+                entity,
+                EntityUsage {
+                    write_units: base + index,
+                    index_write_units: index,
+                    storage_byte_months: stored,
+                    items_created: u64::from(created.is_some()),
+                    ..EntityUsage::default()
+                },
+            )
         });
         self.meter.function_call(|f| f.table_calls += 1);
+    }
+}
+
+impl MeteredTable {
+    fn bill_read(
+        &self,
+        key: &Key,
+        result: &Result<Option<Item>, StoreError>,
+        consistency: Consistency,
+    ) {
+        if let Ok(found) = result {
+            let bytes = found.as_ref().map(item_size).unwrap_or(0);
+            let units = read_units(bytes, consistency);
+            self.meter
+                .table(|t| t.add(entity_of_key(&key.pk, &key.sk), reads(units)));
+            self.meter.function_call(|f| f.table_calls += 1);
+        }
     }
 }
 
@@ -61,29 +96,52 @@ fn key_of(item: &Item) -> Option<Key> {
     Some(Key::new(item.get(PK)?.as_str()?, item.get(SK)?.as_str()?))
 }
 
+fn reads(read_units: f64) -> EntityUsage {
+    EntityUsage {
+        read_units,
+        ..EntityUsage::default()
+    }
+}
+
+/// The entity a query looks for when it finds nothing: its sort key condition's prefix.
+fn entity_sought(query: &Query) -> &str {
+    let sought = match &query.sort {
+        SortKeyCondition::Equals(sk)
+        | SortKeyCondition::BeginsWith(sk)
+        | SortKeyCondition::Between(sk, _)
+        | SortKeyCondition::LessThan(sk)
+        | SortKeyCondition::LessOrEqual(sk)
+        | SortKeyCondition::GreaterThan(sk)
+        | SortKeyCondition::GreaterOrEqual(sk) => sk.as_str(),
+        SortKeyCondition::Any => "",
+    };
+    entity_of_key(&query.partition, sought)
+}
+
 #[async_trait]
 impl Table for MeteredTable {
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
-        let old = match key_of(&item) {
-            Some(key) => self.before(&key).await,
+        let key = key_of(&item);
+        let old = match &key {
+            Some(key) => self.before(key).await,
             None => None,
         };
         let result = self.inner.put(item.clone(), condition).await;
         if matches!(&result, Ok(()) | Err(StoreError::ConditionFailed(_))) {
-            self.bill_write(old.as_ref(), Some(&item), result.is_ok(), 1.0);
+            self.bill_write(key.as_ref(), old.as_ref(), Some(&item), result.is_ok(), 1.0);
         }
         result
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let result = self.inner.get(key).await;
-        if let Ok(found) = &result {
-            // The DynamoDB adapter reads strongly consistently.
-            let bytes = found.as_ref().map(item_size).unwrap_or(0);
-            self.meter
-                .table(|t| t.read_units += read_units(bytes, Consistency::Strong));
-            self.meter.function_call(|f| f.table_calls += 1);
-        }
+        self.bill_read(key, &result, Consistency::Strong);
+        result
+    }
+
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let result = self.inner.get_eventually(key).await;
+        self.bill_read(key, &result, Consistency::Eventual);
         result
     }
 
@@ -91,9 +149,9 @@ impl Table for MeteredTable {
         let old = self.before(key).await;
         let result = self.inner.update(key, update).await;
         match &result {
-            Ok(new) => self.bill_write(old.as_ref(), Some(new), true, 1.0),
+            Ok(new) => self.bill_write(Some(key), old.as_ref(), Some(new), true, 1.0),
             Err(StoreError::ConditionFailed(_)) => {
-                self.bill_write(old.as_ref(), old.as_ref(), false, 1.0)
+                self.bill_write(Some(key), old.as_ref(), old.as_ref(), false, 1.0)
             }
             Err(_) => {}
         }
@@ -104,18 +162,33 @@ impl Table for MeteredTable {
         let old = self.before(key).await;
         let result = self.inner.delete(key, condition).await;
         if matches!(&result, Ok(()) | Err(StoreError::ConditionFailed(_))) {
-            self.bill_write(old.as_ref(), None, result.is_ok(), 1.0);
+            self.bill_write(Some(key), old.as_ref(), None, result.is_ok(), 1.0);
         }
         result
     }
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        let sought = entity_sought(&query).to_owned();
         let result = self.inner.query(query).await;
         if let Ok(page) = &result {
-            // Queries read eventually consistently; units are on the page's total size.
-            let bytes: usize = page.items.iter().map(item_size).sum();
-            self.meter
-                .table(|t| t.read_units += read_units(bytes, Consistency::Eventual));
+            // Queries read eventually consistently; units are on the page's total size, shared
+            // among the entities found by their bytes.
+            let mut bytes_of: std::collections::BTreeMap<&str, usize> = Default::default();
+            for item in &page.items {
+                let text = |name| item.get(name).and_then(AttrValue::as_str).unwrap_or("");
+                let entity = entity_of_key(text(PK), text(SK));
+                *bytes_of.entry(entity).or_default() += item_size(item);
+            }
+            let bytes: usize = bytes_of.values().sum();
+            let units = read_units(bytes, Consistency::Eventual);
+            self.meter.table(|t| {
+                if bytes == 0 {
+                    return t.add(&sought, reads(units));
+                }
+                for (entity, b) in &bytes_of {
+                    t.add(entity, reads(units * *b as f64 / bytes as f64));
+                }
+            });
             self.meter.function_call(|f| f.table_calls += 1);
         }
         result
@@ -155,7 +228,13 @@ impl Table for MeteredTable {
             };
             // A condition check is billed as a transactional write of its item.
             let condition_check = matches!(write, TransactWrite::ConditionCheck { .. });
-            self.bill_write(old.as_ref(), new.as_ref(), applied && !condition_check, 2.0);
+            self.bill_write(
+                key.as_ref(),
+                old.as_ref(),
+                new.as_ref(),
+                applied && !condition_check,
+                2.0,
+            );
         }
         result
     }
@@ -209,7 +288,14 @@ mod tests {
         // A miss still costs a unit.
         table.get(&Key::new("p", "none")).await.unwrap();
         assert_eq!(table_usage(&meter).read_units, 2.5);
-        assert_eq!(meter.usage().functions["ingest"].table_calls, 4);
+        // Eventually consistent: half.
+        assert!(table
+            .get_eventually(&Key::new("p", "s"))
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(table_usage(&meter).read_units, 3.0);
+        assert_eq!(meter.usage().functions["ingest"].table_calls, 5);
     }
 
     #[tokio::test]
@@ -267,6 +353,44 @@ mod tests {
             .unwrap();
         // 2 KB at twice the units.
         assert_eq!(table_usage(&meter).write_units, 6.0);
+    }
+
+    #[tokio::test]
+    async fn units_are_shared_out_by_entity_and_add_up_to_the_totals() {
+        let (table, meter) = metered();
+        let mut event = item_of(1500);
+        event.insert("SK".into(), "EVENT#1#e1".into());
+        let mut change = item_of(500);
+        change.insert("SK".into(), "CHANGE#1#e1".into());
+        table.put(event, None).await.unwrap();
+        table.put(change, None).await.unwrap();
+        table.get(&Key::new("p", "EVENT#1#e1")).await.unwrap();
+        table.get(&Key::new("p", "LINK")).await.unwrap();
+        // 1,500 + 500 bytes (+ 9 and 10 for the longer keys): one eventual unit, half of it
+        // to each entity by its bytes.
+        table.query(Query::partition("p")).await.unwrap();
+        table
+            .query(Query::partition("p").begins_with("SCORED#"))
+            .await
+            .unwrap();
+        let usage = table_usage(&meter);
+        let event = &usage.by_entity["EVENT"];
+        assert_eq!(event.write_units, 2.0);
+        assert_eq!(event.items_created, 1);
+        let event_bytes = 1500 + 9;
+        let change_bytes = 500 + 10;
+        let share = 0.5 * event_bytes as f64 / (event_bytes + change_bytes) as f64;
+        assert!((event.read_units - (1.0 + share)).abs() < 1e-9);
+        assert_eq!(usage.by_entity["CHANGE"].write_units, 1.0);
+        assert!((usage.by_entity["CHANGE"].read_units - (0.5 - share)).abs() < 1e-9);
+        assert_eq!(usage.by_entity["LINK"].read_units, 1.0);
+        assert_eq!(usage.by_entity["SCORED"].read_units, 0.5);
+        let sum = |f: fn(&crate::meter::EntityUsage) -> f64| -> f64 {
+            usage.by_entity.values().map(f).sum()
+        };
+        assert_eq!(sum(|e| e.write_units), usage.write_units);
+        assert!((sum(|e| e.read_units) - usage.read_units).abs() < 1e-9);
+        assert_eq!(sum(|e| e.storage_byte_months), usage.storage_byte_months);
     }
 
     #[tokio::test]

@@ -36,6 +36,24 @@ impl DynamoDbTable {
     fn now_value(&self) -> AttributeValue {
         AttributeValue::N(self.clock.now().timestamp().to_string())
     }
+
+    async fn get_item(&self, key: &Key, consistent: bool) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table_name)
+            .set_key(Some(key_map(key)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(call_failed)?;
+        match out.item() {
+            Some(item) if !is_expired(item, self.clock.now().timestamp()) => {
+                Ok(Some(from_sdk_item(item)?))
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 fn to_sdk(v: &AttrValue) -> AttributeValue {
@@ -257,21 +275,11 @@ impl Table for DynamoDbTable {
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table_name)
-            .set_key(Some(key_map(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(call_failed)?;
-        match out.item() {
-            Some(item) if !is_expired(item, self.clock.now().timestamp()) => {
-                Ok(Some(from_sdk_item(item)?))
-            }
-            _ => Ok(None),
-        }
+        self.get_item(key, true).await
+    }
+
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.get_item(key, false).await
     }
 
     async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError> {

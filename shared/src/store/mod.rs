@@ -257,8 +257,13 @@ impl StoreError {
 pub trait Table: Send + Sync {
     /// Writes the whole item (which must carry `PK` and `SK`).
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError>;
-    /// Reads an item; expired items (TTL in the past) read as absent.
+    /// Reads an item, strongly consistently; expired items (TTL in the past) read as absent.
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
+    /// Reads an item eventually consistently (DynamoDB bills half the units): it may miss a
+    /// write made a moment ago. For items whose reader a moment-old value does not mislead.
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.get(key).await
+    }
     /// Applies an update and returns the item as it is afterwards.
     async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError>;
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError>;
