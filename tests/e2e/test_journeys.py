@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from journeys import (User, alerts_about, assumed_role, cloud_table, connect_account, envelope, forward,
-                      install_slack, iso, now_utc, run_instances)
+                      install_slack, iso, now_utc, run_instances, table_items)
 from localcloud.fakes import slack as slack_fake
 from localcloud.fakes import stripe as stripe_fake
 
@@ -582,3 +582,84 @@ def test_journey_13_a_burst_of_one_detectors_alerts_trips_its_breaker_while_anot
     kms = next(f for f in findings if key_id in json.dumps(f))
     assert kms["details"]["detector"] == "drift.kms-key-disabled" and kms["notified"] is True, kms
     assert alerts_about(cloud, customer.channel, key_id), "the other detector still alerts"
+
+
+def test_journey_15_a_permitted_click_stops_the_launched_instances_once_and_audits_it(live):
+    """Issue 14, item 1: the customer's stack has the optional remediation role and the account
+    is connected with it; a costly launch's alert offers "Stop instances" with a confirmation
+    naming the instances and the region. A click by someone the tenant did not list changes
+    nothing; the listed person's click stops the instances in the account (moto, through the
+    slack function's assumed remediation role), the alert shows the result in place of the
+    button, a second click changes nothing more, and the audit trail has the actor, the
+    target, the request and the result."""
+    cloud = live
+    customer = Customer(cloud, "j15")
+    account = customer.account
+    # The stack's RemediationRoleArn output, pasted at connect (the same account connected again).
+    status, connected = customer.user.call("POST", "/v1/accounts", {
+        "aws_account_id": account,
+        "role_arn": f"arn:aws:iam::{account}:role/dd0c-readonly",
+        "remediation_role_arn": f"arn:aws:iam::{account}:role/dd0c-remediation",
+    })
+    assert status in (200, 201), connected
+    assert connected["account"]["remediation_role_arn"].endswith(":role/dd0c-remediation"), connected
+    # Real instances in the customer's account (moto), launched by its CI.
+    creds = cloud.session.client("sts", endpoint_url=cloud.moto_url).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/ci-deploy", RoleSessionName="gha-run")["Credentials"]
+    ec2 = cloud.session.client("ec2", endpoint_url=cloud.moto_url, region_name="us-east-1",
+                               aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                               aws_session_token=creds["SessionToken"])
+    ids = [i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12c6146b", InstanceType="p3.8xlarge",
+                                                        MinCount=2, MaxCount=2)["Instances"]]
+    launch = run_instances(account, "p3.8xlarge", 2)
+    for item, instance_id in zip(launch["detail"]["responseElements"]["instancesSet"]["items"], ids):
+        item["instanceId"] = instance_id
+    forward(cloud, launch)
+    alert = customer.alert_for(ids[0])
+    stop = next(e for b in alert["blocks"] for e in b.get("elements") or []
+                if e.get("action_id") == "remediate_stop_instances")
+    confirm = stop["confirm"]["text"]["text"]
+    assert f"stop 2 instances {ids[0]}, {ids[1]} in us-east-1 (account {account})" in confirm, confirm
+    finding_id = stop["value"]
+
+    def states() -> list[str]:
+        return [r["Instances"][0]["State"]["Name"]
+                for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]]
+
+    def click(user_id: str) -> None:
+        body = slack_fake.block_actions_body("remediate_stop_instances", finding_id, channel_id=customer.channel,
+                                             message_ts=alert["ts"], message=alert, team_id=customer.team_id,
+                                             user_id=user_id)
+        r = slack_post(cloud, "/v1/slack/actions", body)
+        assert r.status_code == 200, r.text
+
+    def updated_with(needle: str) -> dict[str, Any]:
+        return cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(customer.channel)
+                                                  if m["ts"] == alert["ts"] and needle in json.dumps(m)), None),
+                                    timeout=30)
+
+    # Nobody is listed yet: the click is refused and the instances keep running.
+    click("U0MALLORY1")
+    refused = updated_with("cannot stop instances")
+    assert "remediate_stop_instances" in json.dumps(refused), "the button stays for someone who may"
+    assert states() == ["running", "running"]
+
+    customer.user.ok("PATCH", "/v1/settings/slack", {"remediators": ["U0ALICE001"]})
+    click("U0ALICE001")
+    done = updated_with("Stopped")
+    text = json.dumps(done["blocks"])
+    assert f"Stopped {ids[0]}, {ids[1]} in us-east-1 (asked by <@U0ALICE001>)" in text, text
+    assert "remediate_stop_instances" not in text, "the result replaces the button"
+    assert set(states()) <= {"stopping", "stopped"}, states()
+
+    # A double click (or Slack's retry) finds the result and calls AWS no more.
+    click("U0ALICE001")
+    updated_with("already handled")
+    audit = [i for i in table_items(cloud, f"TENANT#{customer.tenant}#AUDIT")
+             if i["action"]["S"] == "remediation.stop_instances"]
+    results = sorted(i["detail"]["M"]["result"]["S"] for i in audit)
+    assert results == ["done", "refused"], audit
+    entry = next(i for i in audit if i["detail"]["M"]["result"]["S"] == "done")
+    assert (entry["user"]["S"], entry["target"]["S"]) == ("slack:U0ALICE001", finding_id), entry
+    request = entry["detail"]["M"]["request"]["M"]
+    assert [v["S"] for v in request["instance_ids"]["L"]] == ids, request

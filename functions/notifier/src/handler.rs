@@ -15,6 +15,7 @@ use dd0c_shared::entity::{
 };
 use dd0c_shared::flags::cache::FlagCache;
 use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Verdict};
+use dd0c_shared::remediation::governed as remediation;
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
 use dd0c_shared::slack::{blocks, routing};
 use dd0c_shared::store::{AttrValue, StoreError, Table, Update, TTL_ATTRIBUTE};
@@ -348,6 +349,9 @@ impl Notifier {
             .filter(|i| i.get("channel").and_then(AttrValue::as_str) == Some(channel.as_str()))
             .and_then(|i| i.get("ts").and_then(AttrValue::as_str).map(str::to_owned));
         let mut alert = blocks::finding_alert(finding);
+        // Remediation buttons where the account has a remediation role and policy allows.
+        let remediations = remediation::offered(self.table.as_ref(), &self.policy, finding).await?;
+        dd0c_shared::slack::remediation::add_buttons(&mut alert, finding, &remediations);
         if let (Some(owner), Some(rule), Some(list)) = (
             route.mention.as_deref(),
             route.mention_rule.as_ref(),

@@ -23,6 +23,7 @@ pub mod flag;
 pub mod governance;
 pub mod membership;
 pub mod notice;
+pub mod remediation;
 pub mod resource;
 pub mod resource_spec;
 pub mod slack_installation;

@@ -2,6 +2,7 @@
 
 pub mod blocks;
 pub mod install;
+pub mod remediation;
 pub mod routing;
 pub mod terminal;
 
