@@ -623,8 +623,8 @@ def test_journey_15_a_permitted_click_stops_the_launched_instances_once_and_audi
     finding_id = stop["value"]
 
     def states() -> list[str]:
-        return [r["Instances"][0]["State"]["Name"]
-                for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]]
+        return [i["State"]["Name"] for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
+                for i in r["Instances"]]
 
     def click(user_id: str) -> None:
         body = slack_fake.block_actions_body("remediate_stop_instances", finding_id, channel_id=customer.channel,
