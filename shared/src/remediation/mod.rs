@@ -196,19 +196,69 @@ fn is_db_identifier(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// The rule a drift finding opened (`details.ingress_rule`), if it names one exactly.
-fn ingress_rule(finding: &Finding) -> Option<IngressRule> {
-    let rule: IngressRule =
-        serde_json::from_value(finding.details.get("ingress_rule")?.clone()).ok()?;
-    let valid_protocol = matches!(rule.protocol.as_str(), "tcp" | "udp" | "icmp" | "-1");
-    let valid_cidr = rule.cidr.contains('/') && rule.cidr.len() <= 43;
-    (valid_protocol && valid_cidr).then_some(rule)
+/// The drift's changes as the classifier records them (`details.diff`: `[{attribute, old, new}]`).
+fn diff(finding: &Finding) -> &[serde_json::Value] {
+    finding
+        .details
+        .get("diff")
+        .and_then(serde_json::Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// A protocol as EC2 takes it: a name, `-1` (all) or an IP protocol number.
+fn is_protocol(p: &str) -> bool {
+    matches!(p, "tcp" | "udp" | "icmp" | "icmpv6" | "-1")
+        || (!p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_cidr(c: &str) -> bool {
+    c.len() <= 43
+        && c.split_once('/').is_some_and(|(ip, bits)| {
+            ip.parse::<std::net::IpAddr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 128)
+        })
+}
+
+/// The one ingress rule a drift opened: its diff is exactly one `ingress` change from nothing to
+/// a protocol, port range and CIDR (a rule naming a source group or prefix list is not revoked
+/// from a button).
+fn opened_ingress_rule(finding: &Finding) -> Option<IngressRule> {
+    let [change] = diff(finding) else {
+        return None;
+    };
+    if change.get("attribute")? != "ingress" || !change.get("old").is_none_or(|v| v.is_null()) {
+        return None;
+    }
+    let new = change.get("new")?;
+    let port = |k: &str| match new.get(k) {
+        None | Some(serde_json::Value::Null) => Some(None),
+        Some(v) => v.as_i64().and_then(|n| i32::try_from(n).ok()).map(Some),
+    };
+    let rule = IngressRule {
+        protocol: new.get("protocol")?.as_str()?.to_owned(),
+        from_port: port("from_port")?,
+        to_port: port("to_port")?,
+        cidr: new.get("cidr")?.as_str()?.to_owned(),
+    };
+    (is_protocol(&rule.protocol) && is_cidr(&rule.cidr)).then_some(rule)
+}
+
+/// Whether a drift made a database publicly accessible (`ModifyDBInstance`, or
+/// `CreateDBInstance` with `publicly_accessible`).
+fn made_public(finding: &Finding) -> bool {
+    let public = serde_json::json!(true);
+    diff(finding).iter().any(|c| {
+        let new = c.get("new");
+        match c.get("attribute").and_then(serde_json::Value::as_str) {
+            Some("publicly_accessible") => new == Some(&public),
+            Some("instance") => new.and_then(|n| n.get("publicly_accessible")) == Some(&public),
+            _ => false,
+        }
+    })
 }
 
 /// What `kind` would change for this finding, if the finding is one it applies to: launched
-/// instances of a cost finding (`RunInstances`, `StartInstances`); an ingress rule a drift
-/// opened (`AuthorizeSecurityGroupIngress` with the rule recorded); a database a drift made
-/// public (`details.publicly_accessible` = true). Ids that do not look like AWS ids are
+/// instances of a cost finding (`RunInstances`, `StartInstances`); the one ingress rule a drift
+/// opened (`AuthorizeSecurityGroupIngress`); a database a drift made public. Ids that do not look like AWS ids are
 /// refused rather than sent.
 pub fn request_for(finding: &Finding, kind: RemediationKind) -> Option<RemediationRequest> {
     let region = finding.region.clone();
@@ -236,7 +286,7 @@ pub fn request_for(finding: &Finding, kind: RemediationKind) -> Option<Remediati
                 && finding.event_name == "AuthorizeSecurityGroupIngress";
             let group_id = finding.resource_ids.first().filter(|g| is_group_id(g))?;
             (opened && finding.resource_ids.len() == 1)
-                .then(|| ingress_rule(finding))
+                .then(|| opened_ingress_rule(finding))
                 .flatten()
                 .map(|rule| RemediationRequest::RevokeIngress {
                     region,
@@ -245,18 +295,16 @@ pub fn request_for(finding: &Finding, kind: RemediationKind) -> Option<Remediati
                 })
         }
         RemediationKind::MakeDbPrivate => {
-            let made_public = finding.kind == FindingKind::Drift
+            let public = finding.kind == FindingKind::Drift
                 && finding.resource_type == "rds:db"
-                && finding.details.get("publicly_accessible") == Some(&serde_json::json!(true));
+                && made_public(finding);
             let db = finding
                 .resource_ids
                 .first()
                 .filter(|d| is_db_identifier(d))?;
-            (made_public && finding.resource_ids.len() == 1).then(|| {
-                RemediationRequest::MakeDbPrivate {
-                    region,
-                    db_instance: db.clone(),
-                }
+            (public && finding.resource_ids.len() == 1).then(|| RemediationRequest::MakeDbPrivate {
+                region,
+                db_instance: db.clone(),
             })
         }
     }
@@ -359,8 +407,10 @@ mod tests {
 
     #[test]
     fn a_rule_is_revoked_only_when_the_finding_names_it() {
+        // As the classifier records a console AuthorizeSecurityGroupIngress (details.diff).
         let mut f = drift_finding("d1");
-        f.details = serde_json::json!({"ingress_rule": {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}});
+        f.details = serde_json::json!({"diff": [{"attribute": "ingress", "old": null,
+            "new": {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}}]});
         let r = request_for(&f, RemediationKind::RevokeIngress).expect("a rule");
         assert_eq!(
             r.describe(),
@@ -369,8 +419,20 @@ mod tests {
                 f.region
             )
         );
-        f.details["ingress_rule"]["protocol"] = serde_json::json!("tcp; drop");
-        assert_eq!(request_for(&f, RemediationKind::RevokeIngress), None);
+        let mut odd = f.clone();
+        odd.details["diff"][0]["new"]["protocol"] = serde_json::json!("tcp; drop");
+        assert_eq!(request_for(&odd, RemediationKind::RevokeIngress), None);
+        let mut group = f.clone();
+        group.details["diff"][0]["new"] = serde_json::json!({"protocol": "tcp", "from_port": 443, "to_port": 443, "source_group": "sg-2"});
+        assert_eq!(request_for(&group, RemediationKind::RevokeIngress), None);
+        let mut two = f.clone();
+        let second = two.details["diff"][0].clone();
+        two.details["diff"].as_array_mut().unwrap().push(second);
+        assert_eq!(
+            request_for(&two, RemediationKind::RevokeIngress),
+            None,
+            "one rule at a time"
+        );
     }
 
     #[test]
@@ -380,7 +442,13 @@ mod tests {
         f.event_name = "ModifyDBInstance".into();
         f.resource_ids = vec!["orders-db".into()];
         assert_eq!(request_for(&f, RemediationKind::MakeDbPrivate), None);
-        f.details = serde_json::json!({"publicly_accessible": true});
+        f.details = serde_json::json!({"diff": [{"attribute": "publicly_accessible", "old": null, "new": false}]});
+        assert_eq!(
+            request_for(&f, RemediationKind::MakeDbPrivate),
+            None,
+            "made private already"
+        );
+        f.details = serde_json::json!({"diff": [{"attribute": "publicly_accessible", "old": null, "new": true}]});
         assert!(matches!(
             request_for(&f, RemediationKind::MakeDbPrivate),
             Some(RemediationRequest::MakeDbPrivate { db_instance, .. }) if db_instance == "orders-db"
