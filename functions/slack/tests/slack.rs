@@ -1307,3 +1307,99 @@ async fn why_opens_the_decision_log() {
         assert!(text.contains(expected), "{expected}: {text}");
     }
 }
+
+/// Issue 14, item 1, through the slack function: a drift that opened SSH to the world offers
+/// "Revoke this rule"; the tenant's remediator's click revokes exactly that rule (the embedded
+/// port standing for AWS), the alert shows the result where the button was, a second click
+/// changes nothing more, and the audit trail has the one remediation.
+#[tokio::test]
+async fn a_remediators_click_revokes_the_opened_rule_once() {
+    use dd0c_shared::remediation::embedded::EmbeddedRemediator;
+    use dd0c_shared::remediation::IngressRule;
+    use dd0c_shared::tenancy::{AccountLink, AccountStatus};
+
+    const ROLE: &str = "arn:aws:iam::111122223333:role/dd0c-remediation";
+    let w = world("secret").await;
+    let ssh = IngressRule {
+        protocol: "tcp".into(),
+        from_port: Some(22),
+        to_port: Some(22),
+        cidr: "0.0.0.0/0".into(),
+    };
+    let aws = Arc::new(
+        EmbeddedRemediator::new()
+            .with_role(ROLE, "ext-1")
+            .with_rule("sg-1", ssh.clone()),
+    );
+    let w = World {
+        app: w.app.with_remediation(
+            aws.clone(),
+            dd0c_shared::governance::Policy::system().unwrap(),
+        ),
+        ..w
+    };
+    let link = AccountLink {
+        remediation_role_arn: Some(ROLE.into()),
+        ..dd0c_shared::testing::active_account()
+    };
+    w.table.put(link.to_item().unwrap(), None).await.unwrap();
+    settings::put_settings(
+        w.table.as_ref(),
+        "t1",
+        &settings::SlackSettings {
+            remediators: vec!["U42".into()],
+            ..settings::SlackSettings::default()
+        },
+    )
+    .await
+    .unwrap();
+    // What the classifier records of a console AuthorizeSecurityGroupIngress.
+    let opened = Finding {
+        details: json!({"diff": [{"attribute": "ingress", "old": null,
+            "new": {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}}]}),
+        ..finding("drift-9", FindingKind::Drift)
+    };
+    let ts = alerted(&w, &opened).await;
+    let click =
+        json!({"action_id": "remediate_revoke_ingress", "value": "drift-9", "type": "button"});
+
+    let r = press(&w, click.clone(), &ts).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!aws.has_rule("sg-1", &ssh), "the rule is revoked");
+    let message = w.chat.messages().last().unwrap().blocks.to_string();
+    assert!(
+        message.contains(&format!(
+            "Revoked tcp 22 from 0.0.0.0/0 on sg-1 in {} (asked by <@U42>)",
+            opened.region
+        )),
+        "{message}"
+    );
+    assert!(
+        !message.contains("remediate_revoke_ingress"),
+        "the result replaces the button"
+    );
+    assert!(message.contains("mark_expected"), "the other buttons stay");
+
+    let again = press(&w, click, &ts).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(w
+        .chat
+        .messages()
+        .last()
+        .unwrap()
+        .blocks
+        .to_string()
+        .contains("already handled"));
+    assert_eq!(aws.calls().len(), 1, "AWS was asked once");
+    let remediations: Vec<Value> = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "remediation.revoke_ingress")
+        .collect();
+    assert_eq!(
+        remediations,
+        vec![
+            json!({"action": "remediation.revoke_ingress", "user": "slack:U42", "target": "drift-9"})
+        ]
+    );
+}
