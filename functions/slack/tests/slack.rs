@@ -1316,7 +1316,7 @@ async fn why_opens_the_decision_log() {
 async fn a_remediators_click_revokes_the_opened_rule_once() {
     use dd0c_shared::remediation::embedded::EmbeddedRemediator;
     use dd0c_shared::remediation::IngressRule;
-    use dd0c_shared::tenancy::{AccountLink, AccountStatus};
+    use dd0c_shared::tenancy::AccountLink;
 
     const ROLE: &str = "arn:aws:iam::111122223333:role/dd0c-remediation";
     let w = world("secret").await;
