@@ -663,3 +663,59 @@ def test_journey_15_a_permitted_click_stops_the_launched_instances_once_and_audi
     assert (entry["user"]["S"], entry["target"]["S"]) == ("slack:U0ALICE001", finding_id), entry
     request = entry["detail"]["M"]["request"]["M"]
     assert [v["S"] for v in request["instance_ids"]["L"]] == ids, request
+
+
+def test_journey_16_a_console_opened_ssh_rule_is_revoked_from_its_drift_alert(live):
+    """Issue 14, item 1: in an account connected with its remediation role, a console change
+    that opens SSH to the world on a CloudFormation-owned security group is drift; its alert
+    offers "Revoke this rule" naming the rule, the group and the region, and the tenant's
+    remediator's click revokes exactly that rule in the account (moto)."""
+    cloud = live
+    user = User(cloud, f"j16-{uuid.uuid4().hex[:6]}@example.com")
+    account = fresh_account()
+    channel = cloud.slack.add_channel(f"j16-alerts-{uuid.uuid4().hex[:4]}")
+    team_id = "T" + uuid.uuid4().hex[:10].upper()
+    install_slack(user, channel, team_id)
+    creds = cloud.session.client("sts", endpoint_url=cloud.moto_url, region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="admin")["Credentials"]
+    cfn, ec2 = (cloud.session.client(svc, endpoint_url=cloud.moto_url, region_name="us-east-1",
+                                     aws_access_key_id=creds["AccessKeyId"],
+                                     aws_secret_access_key=creds["SecretAccessKey"],
+                                     aws_session_token=creds["SessionToken"])
+                for svc in ("cloudformation", "ec2"))
+    stack_name = f"j16-web-{uuid.uuid4().hex[:6]}"
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps({"Resources": {
+        "WebSecurityGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "web"}}}}))
+    group_id = next(r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+                    if r["ResourceType"] == "AWS::EC2::SecurityGroup")
+    user.ok("POST", "/v1/accounts/setup?remediation=true")
+    status, body = user.call("POST", "/v1/accounts", {
+        "aws_account_id": account, "role_arn": f"arn:aws:iam::{account}:role/dd0c-readonly",
+        "remediation_role_arn": f"arn:aws:iam::{account}:role/dd0c-remediation"})
+    assert status == 201, body
+    user.ok("PATCH", "/v1/settings/slack", {"remediators": ["U0ALICE001"]})
+    cloud.wait_for(lambda: next((s for s in user.ok("GET", "/v1/stacks?limit=100")["items"]
+                                 if s["name"] == stack_name), None), timeout=240, what="the stack read")
+    cloud.wait_idle(60)
+
+    # Jane opens SSH to the world from the console.
+    ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    forward(cloud, console_ssh_opened(account, group_id))
+    alert = cloud.slack.wait_for(lambda: next(iter(alerts_about(cloud, channel, "remediate_revoke_ingress")), None),
+                                 timeout=90)
+    revoke = next(e for b in alert["blocks"] for e in b.get("elements") or []
+                  if e.get("action_id") == "remediate_revoke_ingress")
+    confirm = revoke["confirm"]["text"]["text"]
+    assert f"revoke the ingress rule tcp 22 from 0.0.0.0/0 of security group {group_id} in us-east-1" in confirm, confirm
+
+    body = slack_fake.block_actions_body("remediate_revoke_ingress", revoke["value"], channel_id=channel,
+                                         message_ts=alert["ts"], message=alert, team_id=team_id)
+    r = slack_post(cloud, "/v1/slack/actions", body)
+    assert r.status_code == 200, r.text
+    done = cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(channel)
+                                              if m["ts"] == alert["ts"] and "Revoked" in json.dumps(m)), None),
+                                timeout=30)
+    assert f"Revoked tcp 22 from 0.0.0.0/0 on {group_id} in us-east-1" in json.dumps(done["blocks"]), done
+    rules = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
+    assert rules == [], rules
