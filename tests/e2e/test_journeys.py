@@ -719,3 +719,72 @@ def test_journey_16_a_console_opened_ssh_rule_is_revoked_from_its_drift_alert(li
     assert f"Revoked tcp 22 from 0.0.0.0/0 on {group_id} in us-east-1" in json.dumps(done["blocks"]), done
     rules = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
     assert rules == [], rules
+
+
+def test_journey_17_a_database_made_public_is_made_private_from_its_drift_alert(live):
+    """Issue 14, item 1: a console ModifyDBInstance that makes a CloudFormation-owned database
+    publicly accessible is critical drift; its alert offers "Make private" naming the database
+    and region, and the remediator's click makes it private in the account (moto), nothing else
+    of it changed."""
+    cloud = live
+    user = User(cloud, f"j17-{uuid.uuid4().hex[:6]}@example.com")
+    account = fresh_account()
+    channel = cloud.slack.add_channel(f"j17-alerts-{uuid.uuid4().hex[:4]}")
+    team_id = "T" + uuid.uuid4().hex[:10].upper()
+    install_slack(user, channel, team_id)
+    creds = cloud.session.client("sts", endpoint_url=cloud.moto_url, region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="admin")["Credentials"]
+    cfn, rds = (cloud.session.client(svc, endpoint_url=cloud.moto_url, region_name="us-east-1",
+                                     aws_access_key_id=creds["AccessKeyId"],
+                                     aws_secret_access_key=creds["SecretAccessKey"],
+                                     aws_session_token=creds["SessionToken"])
+                for svc in ("cloudformation", "rds"))
+    db = f"j17-orders-{uuid.uuid4().hex[:6]}"
+    stack_name = f"j17-data-{uuid.uuid4().hex[:6]}"
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps({"Resources": {"Orders": {
+        "Type": "AWS::RDS::DBInstance", "Properties": {
+            "DBInstanceIdentifier": db, "DBInstanceClass": "db.m5.large", "Engine": "postgres",
+            "AllocatedStorage": "100", "MasterUsername": "admin", "MasterUserPassword": "password123",
+            "PubliclyAccessible": False}}}}))
+    user.ok("POST", "/v1/accounts/setup?remediation=true")
+    status, body = user.call("POST", "/v1/accounts", {
+        "aws_account_id": account, "role_arn": f"arn:aws:iam::{account}:role/dd0c-readonly",
+        "remediation_role_arn": f"arn:aws:iam::{account}:role/dd0c-remediation"})
+    assert status == 201, body
+    user.ok("PATCH", "/v1/settings/slack", {"remediators": ["U0ALICE001"]})
+    cloud.wait_for(lambda: next((s for s in user.ok("GET", "/v1/stacks?limit=100")["items"]
+                                 if s["name"] == stack_name), None), timeout=240, what="the stack read")
+    cloud.wait_idle(60)
+
+    rds.modify_db_instance(DBInstanceIdentifier=db, PubliclyAccessible=True, ApplyImmediately=True)
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{account}:user/jane", "userName": "jane",
+                         "accountId": account, "principalId": "AIDAEXAMPLEJANE"},
+        "eventTime": iso(now_utc()), "eventSource": "rds.amazonaws.com", "eventName": "ModifyDBInstance",
+        "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "AWS Internal",
+        "sessionCredentialFromConsole": "true",
+        "requestParameters": {"dBInstanceIdentifier": db, "publiclyAccessible": True, "applyImmediately": True},
+        "responseElements": {"dBInstanceIdentifier": db},
+        "eventID": str(uuid.uuid4()), "readOnly": False, "eventType": "AwsApiCall", "managementEvent": True,
+        "recipientAccountId": account,
+    }
+    forward(cloud, envelope(account, record, "aws.rds"))
+    alert = cloud.slack.wait_for(lambda: next(iter(alerts_about(cloud, channel, "remediate_make_db_private")), None),
+                                 timeout=90)
+    button = next(e for b in alert["blocks"] for e in b.get("elements") or []
+                  if e.get("action_id") == "remediate_make_db_private")
+    confirm = button["confirm"]["text"]["text"]
+    assert f"make database instance {db} in us-east-1 not publicly accessible" in confirm, confirm
+
+    body = slack_fake.block_actions_body("remediate_make_db_private", button["value"], channel_id=channel,
+                                         message_ts=alert["ts"], message=alert, team_id=team_id)
+    r = slack_post(cloud, "/v1/slack/actions", body)
+    assert r.status_code == 200, r.text
+    done = cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(channel)
+                                              if m["ts"] == alert["ts"] and "Made private" in json.dumps(m)), None),
+                                timeout=30)
+    assert f"Made private {db} in us-east-1" in json.dumps(done["blocks"]), done
+    instance = rds.describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]
+    assert instance["PubliclyAccessible"] is False, instance
+    assert (instance["DBInstanceClass"], instance["AllocatedStorage"]) == ("db.m5.large", 100), instance
