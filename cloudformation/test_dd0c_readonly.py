@@ -75,6 +75,26 @@ class Dd0cReadOnlyTemplateTest(unittest.TestCase):
         for action in allowed:
             self.assertRegex(action, verb)
 
+    def test_remediation_is_off_by_default_and_a_separate_role(self):
+        param = self.t["Parameters"]["EnableRemediation"]
+        self.assertEqual(param["Default"], "false")
+        p = self.pattern("EnableRemediation")
+        self.assertTrue(p.fullmatch("true") and p.fullmatch("false"))
+        for bad in ("yes", "True", ""):
+            self.assertIsNone(p.fullmatch(bad), bad)
+        self.assertEqual(
+            self.t["Conditions"]["RemediationEnabled"],
+            {"Fn::Equals": [{"Ref": "EnableRemediation"}, "true"]},
+        )
+        role = self.t["Resources"]["Dd0cRemediationRole"]
+        self.assertEqual(role["Condition"], "RemediationEnabled")
+        # The read-only role stays read-only and unconditional; the remediation role's ARN is
+        # an output only when it exists.
+        self.assertNotIn("Condition", self.t["Resources"]["Dd0cReadOnlyRole"])
+        out = self.t["Outputs"]["RemediationRoleArn"]
+        self.assertEqual(out["Condition"], "RemediationEnabled")
+        self.assertEqual(out["Value"], {"Fn::GetAtt": ["Dd0cRemediationRole", "Arn"]})
+
     def test_rule_forwards_cloudtrail_api_calls_to_the_dd0c_bus(self):
         rule = self.t["Resources"]["Dd0cForwardApiCallsRule"]["Properties"]
         self.assertEqual(rule["EventBusName"], "default")

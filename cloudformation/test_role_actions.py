@@ -25,6 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TEMPLATE = os.path.join(HERE, "dd0c-readonly.yaml")
 ACCOUNTS_AWS = os.path.join(ROOT, "shared", "src", "accounts", "aws.rs")
+# The remediation role's calls (issue 14, item 1): compared with Dd0cRemediationRole the same way.
+REMEDIATION_AWS = os.path.join(ROOT, "shared", "src", "remediation", "aws.rs")
+ASSUMED_ROLE_FILES = (ACCOUNTS_AWS, REMEDIATION_AWS)
 SCANNED_DIRS = ("shared", "functions", "cli")
 
 # SDK crate → IAM service prefix. A crate missing here fails the test (add it deliberately).
@@ -99,8 +102,8 @@ def sdk_calls(src: str) -> set[tuple[str, str]]:
     return calls
 
 
-def code_actions() -> set[str]:
-    with open(ACCOUNTS_AWS, encoding="utf-8") as f:
+def code_actions(path: str = ACCOUNTS_AWS) -> set[str]:
+    with open(path, encoding="utf-8") as f:
         src = f.read()
     actions = set()
     for crate, op in sdk_calls(src):
@@ -166,13 +169,13 @@ class RoleActionsMatchTheCode(unittest.TestCase):
             for dirpath, _, files in os.walk(os.path.join(ROOT, d)):
                 for name in files:
                     path = os.path.join(dirpath, name)
-                    if not name.endswith(".rs") or os.path.samefile(path, ACCOUNTS_AWS):
+                    if not name.endswith(".rs") or any(os.path.samefile(path, p) for p in ASSUMED_ROLE_FILES):
                         continue
                     with open(path, encoding="utf-8") as f:
                         text = f.read()
                     if "credentials_provider(" in text or "session.credentials" in text:
                         offenders.append(os.path.relpath(path, ROOT))
-        self.assertEqual(offenders, [], "assumed-role credentials used outside shared/src/accounts/aws.rs")
+        self.assertEqual(offenders, [], "assumed-role credentials used outside shared/src/accounts/aws.rs and shared/src/remediation/aws.rs")
 
     def test_allow_list_is_exactly_the_calls_the_code_makes(self):
         allowed = self.allowed()
@@ -222,6 +225,71 @@ class RoleActionsMatchTheCode(unittest.TestCase):
 
     def test_no_managed_policies_or_boundary_broaden_it(self):
         self.assertNotIn("ManagedPolicyArns", self.role)
+
+
+class RemediationRoleActionsMatchTheCode(unittest.TestCase):
+    """The optional remediation role allows exactly the write calls shared/src/remediation/aws.rs
+    makes, each on this account's resources only, and nothing the read-only role does."""
+
+    @classmethod
+    def setUpClass(cls):
+        t = cfn_yaml.load(TEMPLATE)
+        cls.role = t["Resources"]["Dd0cRemediationRole"]
+        cls.statements = [
+            s for p in cls.role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+        ]
+        with open(REMEDIATION_AWS, encoding="utf-8") as f:
+            cls.src = f.read()
+
+    def allowed(self) -> list[str]:
+        return [a for s in self.statements if s["Effect"] == "Allow" for a in as_list(s["Action"])]
+
+    def test_the_extraction_finds_the_write_calls(self):
+        self.assertEqual(
+            sdk_calls(self.src),
+            {
+                ("aws_sdk_ec2", "stop_instances"),
+                ("aws_sdk_ec2", "revoke_security_group_ingress"),
+                ("aws_sdk_rds", "modify_db_instance"),
+            },
+        )
+
+    def test_allow_list_is_exactly_the_calls_the_code_makes(self):
+        self.assertEqual(
+            sorted(a.lower() for a in self.allowed()),
+            sorted(a.lower() for a in code_actions(REMEDIATION_AWS)),
+        )
+        labels = set(re.findall(r'classify\(\s*"([a-z0-9-]+:\w+)"', self.src))
+        self.assertEqual(set(self.allowed()), labels, "write the template's actions as the code labels them")
+
+    def test_each_allow_is_limited_to_this_accounts_resources_of_its_type(self):
+        expected = {
+            "ec2:StopInstances": ":ec2:*:${AWS::AccountId}:instance/*",
+            "ec2:RevokeSecurityGroupIngress": ":ec2:*:${AWS::AccountId}:security-group/*",
+            "rds:ModifyDBInstance": ":rds:*:${AWS::AccountId}:db:*",
+        }
+        for s in self.statements:
+            if s["Effect"] != "Allow":
+                continue
+            (action,) = as_list(s["Action"])
+            self.assertTrue(s["Resource"]["Fn::Sub"].endswith(expected[action]), (action, s["Resource"]))
+
+    def test_protected_resources_are_denied(self):
+        (deny,) = [s for s in self.statements if s["Effect"] == "Deny"]
+        self.assertEqual(sorted(as_list(deny["Action"])), sorted(self.allowed()))
+        self.assertEqual(deny["Condition"]["StringEqualsIgnoreCase"], {"aws:ResourceTag/dd0c:protect": "true"})
+
+    def test_nothing_sensitive_or_read_only_is_allowed(self):
+        for a in self.allowed():
+            self.assertNotIn("*", a)
+            self.assertNotIn(a, SENSITIVE)
+            self.assertNotRegex(a, r":(Describe|List|Get|Lookup)")
+
+    def test_same_external_id_protection_and_off_by_default(self):
+        (stmt,) = self.role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual(stmt["Condition"]["StringEquals"]["sts:ExternalId"], {"Ref": "ExternalId"})
+        self.assertEqual(self.role["Condition"], "RemediationEnabled")
+        self.assertNotIn("ManagedPolicyArns", self.role["Properties"])
 
 
 if __name__ == "__main__":

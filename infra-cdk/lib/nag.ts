@@ -21,11 +21,11 @@ export function acknowledgeNagFindings(stack: Dd0cStack): void {
       'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
     );
   }
-  for (const name of ['normalizer', 'scorer', 'classifier', 'digest', 'api'] as const) {
+  for (const name of ['normalizer', 'scorer', 'classifier', 'digest', 'api', 'slack'] as const) {
     ack(
       stack.pipeline.functions[name].role!,
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/*]',
-      "sts:AssumeRole into customers' read-only roles: the role ARN is chosen by each customer and only works where the customer's trust policy names this account and the tenant's ExternalId; roles of this account are excluded by an aws:ResourceAccount condition.",
+      "sts:AssumeRole into customers' read-only roles (slack: their optional remediation roles): the role ARN is chosen by each customer and only works where the customer's trust policy names this account and the tenant's ExternalId; roles of this account are excluded by an aws:ResourceAccount condition.",
     );
   }
 

@@ -31,6 +31,7 @@ pub mod json;
 pub mod lambda;
 pub mod meter;
 pub mod pricing;
+pub mod remediation;
 pub mod secrets;
 pub mod signatures;
 pub mod slack;

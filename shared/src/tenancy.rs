@@ -39,6 +39,10 @@ pub struct AccountLink {
     pub role_arn: Option<String>,
     #[serde(default)]
     pub external_id: Option<String>,
+    /// The optional remediation role (the stack's `RemediationRoleArn` output), assumed with
+    /// the same ExternalId; `None`: dd0c changes nothing in the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation_role_arn: Option<String>,
     pub connected_at: DateTime<Utc>,
     #[serde(default)]
     pub status_changed_at: Option<DateTime<Utc>>,

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from journeys import (User, alerts_about, assumed_role, cloud_table, connect_account, envelope, forward,
-                      install_slack, iso, now_utc, run_instances)
+                      install_slack, iso, now_utc, run_instances, table_items)
 from localcloud.fakes import slack as slack_fake
 from localcloud.fakes import stripe as stripe_fake
 
@@ -671,3 +671,209 @@ def test_journey_16_one_cloudtrail_event_is_one_trace_across_every_function(live
     attributes = {a["key"]: a["value"]["stringValue"] for a in by_hop[("dd0c-notifier", "alerts process")]["attributes"]}
     assert attributes.get("dd0c.tenant_id") == customer.tenant, attributes
     assert "arn:aws" not in json.dumps(spans), "a raw ARN is on a span"
+
+
+def test_journey_17_a_permitted_click_stops_the_launched_instances_once_and_audits_it(live):
+    """Issue 14, item 1: the customer's stack has the optional remediation role and the account
+    is connected with it; a costly launch's alert offers "Stop instances" with a confirmation
+    naming the instances and the region. A click by someone the tenant did not list changes
+    nothing; the listed person's click stops the instances in the account (moto, through the
+    slack function's assumed remediation role), the alert shows the result in place of the
+    button, a second click changes nothing more, and the audit trail has the actor, the
+    target, the request and the result."""
+    cloud = live
+    customer = Customer(cloud, "j15")
+    account = customer.account
+    # The stack's RemediationRoleArn output, pasted at connect (the same account connected again).
+    status, connected = customer.user.call("POST", "/v1/accounts", {
+        "aws_account_id": account,
+        "role_arn": f"arn:aws:iam::{account}:role/dd0c-readonly",
+        "remediation_role_arn": f"arn:aws:iam::{account}:role/dd0c-remediation",
+    })
+    assert status in (200, 201), connected
+    assert connected["account"]["remediation_role_arn"].endswith(":role/dd0c-remediation"), connected
+    # Real instances in the customer's account (moto), launched by its CI.
+    creds = cloud.session.client("sts", endpoint_url=cloud.moto_url).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/ci-deploy", RoleSessionName="gha-run")["Credentials"]
+    ec2 = cloud.session.client("ec2", endpoint_url=cloud.moto_url, region_name="us-east-1",
+                               aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                               aws_session_token=creds["SessionToken"])
+    ids = [i["InstanceId"] for i in ec2.run_instances(ImageId="ami-12c6146b", InstanceType="p3.8xlarge",
+                                                        MinCount=2, MaxCount=2)["Instances"]]
+    launch = run_instances(account, "p3.8xlarge", 2)
+    for item, instance_id in zip(launch["detail"]["responseElements"]["instancesSet"]["items"], ids):
+        item["instanceId"] = instance_id
+    forward(cloud, launch)
+    alert = customer.alert_for(ids[0])
+    stop = next(e for b in alert["blocks"] for e in b.get("elements") or []
+                if e.get("action_id") == "remediate_stop_instances")
+    confirm = stop["confirm"]["text"]["text"]
+    assert f"stop 2 instances {ids[0]}, {ids[1]} in us-east-1 (account {account})" in confirm, confirm
+    finding_id = stop["value"]
+
+    def states() -> list[str]:
+        return [i["State"]["Name"] for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
+                for i in r["Instances"]]
+
+    def click(user_id: str) -> None:
+        body = slack_fake.block_actions_body("remediate_stop_instances", finding_id, channel_id=customer.channel,
+                                             message_ts=alert["ts"], message=alert, team_id=customer.team_id,
+                                             user_id=user_id)
+        r = slack_post(cloud, "/v1/slack/actions", body)
+        assert r.status_code == 200, r.text
+
+    def updated_with(needle: str) -> dict[str, Any]:
+        return cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(customer.channel)
+                                                  if m["ts"] == alert["ts"] and needle in json.dumps(m)), None),
+                                    timeout=30)
+
+    # Nobody is listed yet: the click is refused and the instances keep running.
+    click("U0MALLORY1")
+    refused = updated_with("cannot stop instances")
+    assert "remediate_stop_instances" in json.dumps(refused), "the button stays for someone who may"
+    assert states() == ["running", "running"]
+
+    customer.user.ok("PATCH", "/v1/settings/slack", {"remediators": ["U0ALICE001"]})
+    click("U0ALICE001")
+    done = updated_with("Stopped")
+    text = json.dumps(done["blocks"])
+    assert f"Stopped {ids[0]}, {ids[1]} in us-east-1 (asked by <@U0ALICE001>)" in text, text
+    assert "remediate_stop_instances" not in text, "the result replaces the button"
+    assert set(states()) <= {"stopping", "stopped"}, states()
+
+    # A double click (or Slack's retry) finds the result and calls AWS no more.
+    click("U0ALICE001")
+    updated_with("already handled")
+    audit = [i for i in table_items(cloud, f"TENANT#{customer.tenant}#AUDIT")
+             if i["action"]["S"] == "remediation.stop_instances"]
+    results = sorted(i["detail"]["M"]["result"]["S"] for i in audit)
+    assert results == ["done", "refused"], audit
+    entry = next(i for i in audit if i["detail"]["M"]["result"]["S"] == "done")
+    assert (entry["user"]["S"], entry["target"]["S"]) == ("slack:U0ALICE001", finding_id), entry
+    request = entry["detail"]["M"]["request"]["M"]
+    assert [v["S"] for v in request["instance_ids"]["L"]] == ids, request
+
+
+def test_journey_18_a_console_opened_ssh_rule_is_revoked_from_its_drift_alert(live):
+    """Issue 14, item 1: in an account connected with its remediation role, a console change
+    that opens SSH to the world on a CloudFormation-owned security group is drift; its alert
+    offers "Revoke this rule" naming the rule, the group and the region, and the tenant's
+    remediator's click revokes exactly that rule in the account (moto)."""
+    cloud = live
+    user = User(cloud, f"j16-{uuid.uuid4().hex[:6]}@example.com")
+    account = fresh_account()
+    channel = cloud.slack.add_channel(f"j16-alerts-{uuid.uuid4().hex[:4]}")
+    team_id = "T" + uuid.uuid4().hex[:10].upper()
+    install_slack(user, channel, team_id)
+    creds = cloud.session.client("sts", endpoint_url=cloud.moto_url, region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="admin")["Credentials"]
+    cfn, ec2 = (cloud.session.client(svc, endpoint_url=cloud.moto_url, region_name="us-east-1",
+                                     aws_access_key_id=creds["AccessKeyId"],
+                                     aws_secret_access_key=creds["SecretAccessKey"],
+                                     aws_session_token=creds["SessionToken"])
+                for svc in ("cloudformation", "ec2"))
+    stack_name = f"j16-web-{uuid.uuid4().hex[:6]}"
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps({"Resources": {
+        "WebSecurityGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "web"}}}}))
+    group_id = next(r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+                    if r["ResourceType"] == "AWS::EC2::SecurityGroup")
+    user.ok("POST", "/v1/accounts/setup?remediation=true")
+    status, body = user.call("POST", "/v1/accounts", {
+        "aws_account_id": account, "role_arn": f"arn:aws:iam::{account}:role/dd0c-readonly",
+        "remediation_role_arn": f"arn:aws:iam::{account}:role/dd0c-remediation"})
+    assert status == 201, body
+    user.ok("PATCH", "/v1/settings/slack", {"remediators": ["U0ALICE001"]})
+    cloud.wait_for(lambda: next((s for s in user.ok("GET", "/v1/stacks?limit=100")["items"]
+                                 if s["name"] == stack_name), None), timeout=240, what="the stack read")
+    cloud.wait_idle(60)
+
+    # Jane opens SSH to the world from the console.
+    ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    forward(cloud, console_ssh_opened(account, group_id))
+    alert = cloud.slack.wait_for(lambda: next(iter(alerts_about(cloud, channel, "remediate_revoke_ingress")), None),
+                                 timeout=90)
+    revoke = next(e for b in alert["blocks"] for e in b.get("elements") or []
+                  if e.get("action_id") == "remediate_revoke_ingress")
+    confirm = revoke["confirm"]["text"]["text"]
+    assert f"revoke the ingress rule tcp 22 from 0.0.0.0/0 of security group {group_id} in us-east-1" in confirm, confirm
+
+    body = slack_fake.block_actions_body("remediate_revoke_ingress", revoke["value"], channel_id=channel,
+                                         message_ts=alert["ts"], message=alert, team_id=team_id)
+    r = slack_post(cloud, "/v1/slack/actions", body)
+    assert r.status_code == 200, r.text
+    done = cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(channel)
+                                              if m["ts"] == alert["ts"] and "Revoked" in json.dumps(m)), None),
+                                timeout=30)
+    assert f"Revoked tcp 22 from 0.0.0.0/0 on {group_id} in us-east-1" in json.dumps(done["blocks"]), done
+    rules = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
+    assert rules == [], rules
+
+
+def test_journey_19_a_database_made_public_is_made_private_from_its_drift_alert(live):
+    """Issue 14, item 1: a console ModifyDBInstance that makes a CloudFormation-owned database
+    publicly accessible is critical drift; its alert offers "Make private" naming the database
+    and region, and the remediator's click makes it private in the account (moto), nothing else
+    of it changed."""
+    cloud = live
+    user = User(cloud, f"j17-{uuid.uuid4().hex[:6]}@example.com")
+    account = fresh_account()
+    channel = cloud.slack.add_channel(f"j17-alerts-{uuid.uuid4().hex[:4]}")
+    team_id = "T" + uuid.uuid4().hex[:10].upper()
+    install_slack(user, channel, team_id)
+    creds = cloud.session.client("sts", endpoint_url=cloud.moto_url, region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="admin")["Credentials"]
+    cfn, rds = (cloud.session.client(svc, endpoint_url=cloud.moto_url, region_name="us-east-1",
+                                     aws_access_key_id=creds["AccessKeyId"],
+                                     aws_secret_access_key=creds["SecretAccessKey"],
+                                     aws_session_token=creds["SessionToken"])
+                for svc in ("cloudformation", "rds"))
+    db = f"j17-orders-{uuid.uuid4().hex[:6]}"
+    stack_name = f"j17-data-{uuid.uuid4().hex[:6]}"
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps({"Resources": {"Orders": {
+        "Type": "AWS::RDS::DBInstance", "Properties": {
+            "DBInstanceIdentifier": db, "DBInstanceClass": "db.m5.large", "Engine": "postgres",
+            "AllocatedStorage": "100", "MasterUsername": "admin", "MasterUserPassword": "password123",
+            "PubliclyAccessible": False}}}}))
+    user.ok("POST", "/v1/accounts/setup?remediation=true")
+    status, body = user.call("POST", "/v1/accounts", {
+        "aws_account_id": account, "role_arn": f"arn:aws:iam::{account}:role/dd0c-readonly",
+        "remediation_role_arn": f"arn:aws:iam::{account}:role/dd0c-remediation"})
+    assert status == 201, body
+    user.ok("PATCH", "/v1/settings/slack", {"remediators": ["U0ALICE001"]})
+    cloud.wait_for(lambda: next((s for s in user.ok("GET", "/v1/stacks?limit=100")["items"]
+                                 if s["name"] == stack_name), None), timeout=240, what="the stack read")
+    cloud.wait_idle(60)
+
+    rds.modify_db_instance(DBInstanceIdentifier=db, PubliclyAccessible=True, ApplyImmediately=True)
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{account}:user/jane", "userName": "jane",
+                         "accountId": account, "principalId": "AIDAEXAMPLEJANE"},
+        "eventTime": iso(now_utc()), "eventSource": "rds.amazonaws.com", "eventName": "ModifyDBInstance",
+        "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "AWS Internal",
+        "sessionCredentialFromConsole": "true",
+        "requestParameters": {"dBInstanceIdentifier": db, "publiclyAccessible": True, "applyImmediately": True},
+        "responseElements": {"dBInstanceIdentifier": db},
+        "eventID": str(uuid.uuid4()), "readOnly": False, "eventType": "AwsApiCall", "managementEvent": True,
+        "recipientAccountId": account,
+    }
+    forward(cloud, envelope(account, record, "aws.rds"))
+    alert = cloud.slack.wait_for(lambda: next(iter(alerts_about(cloud, channel, "remediate_make_db_private")), None),
+                                 timeout=90)
+    button = next(e for b in alert["blocks"] for e in b.get("elements") or []
+                  if e.get("action_id") == "remediate_make_db_private")
+    confirm = button["confirm"]["text"]["text"]
+    assert f"make database instance {db} in us-east-1 not publicly accessible" in confirm, confirm
+
+    body = slack_fake.block_actions_body("remediate_make_db_private", button["value"], channel_id=channel,
+                                         message_ts=alert["ts"], message=alert, team_id=team_id)
+    r = slack_post(cloud, "/v1/slack/actions", body)
+    assert r.status_code == 200, r.text
+    done = cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(channel)
+                                              if m["ts"] == alert["ts"] and "Made private" in json.dumps(m)), None),
+                                timeout=30)
+    assert f"Made private {db} in us-east-1" in json.dumps(done["blocks"]), done
+    instance = rds.describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]
+    assert instance["PubliclyAccessible"] is False, instance
+    assert (instance["DBInstanceClass"], instance["AllocatedStorage"]) == ("db.m5.large", 100), instance

@@ -36,6 +36,18 @@ fn free_port() -> u16 {
 impl MotoServer {
     /// Starts moto and waits until it accepts connections.
     pub fn start() -> MotoServer {
+        MotoServer::start_with_env(&[])
+    }
+
+    /// Starts moto with IAM enforced after the first `free_actions` requests
+    /// (`INITIAL_NO_AUTH_ACTION_COUNT`): from then on every request is signature-checked and
+    /// authorized against its principal's IAM policies (moto checks actions and the role trust's
+    /// ExternalId; it does not evaluate resource ARNs or other conditions).
+    pub fn start_with_iam_after(free_actions: u32) -> MotoServer {
+        MotoServer::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", &free_actions.to_string())])
+    }
+
+    fn start_with_env(env: &[(&str, &str)]) -> MotoServer {
         let binary = moto_binary();
         assert!(
             binary.exists(),
@@ -45,6 +57,7 @@ impl MotoServer {
         let port = free_port();
         let child = Command::new(&binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

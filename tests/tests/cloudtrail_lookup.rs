@@ -371,6 +371,7 @@ async fn a_backfill_through_the_sdk_adapter_reads_every_page_and_survives_thrott
         status: AccountStatus::Active,
         role_arn: Some(ROLE.into()),
         external_id: Some(EXTERNAL_ID.into()),
+        remediation_role_arn: None,
         connected_at: connected(),
         status_changed_at: None,
     };

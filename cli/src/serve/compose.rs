@@ -13,6 +13,7 @@ use dd0c_shared::accounts::fake::ScriptedAccounts;
 use dd0c_shared::clock::{ManualClock, SharedClock};
 use dd0c_shared::crypto::LocalKeyProvider;
 use dd0c_shared::governance::Policy;
+use dd0c_shared::remediation::embedded::EmbeddedRemediator;
 use dd0c_shared::store::memory::MemoryTable;
 use dd0c_slack::deferred::{run_local, ChannelDeferrer, HttpPoster};
 use dd0c_slack::{SlackApp, SlackOAuth, SlackSecrets};
@@ -80,6 +81,12 @@ impl Mounts {
             },
         )
         .with_default_tenant(LOCAL_TENANT)
+        // Remediation buttons answer from the embedded port: it knows no customer role, so a
+        // click is recorded and refused as AWS would refuse an unknown role (decision 0520).
+        .with_remediation(
+            Arc::new(EmbeddedRemediator::new()),
+            Policy::demo().expect("policy.demo.json is valid"),
+        )
         .allow_response_urls("http://127.0.0.1:")
         .allow_response_urls("http://localhost:");
         if let Some(config) = secrets.slack_oauth.clone() {

@@ -76,7 +76,7 @@ impl ApiConfig {
 
 fn strictest_policy() -> Policy {
     use dd0c_shared::domain::Severity;
-    use dd0c_shared::governance::{GovernanceMode, ImmediateSeverity};
+    use dd0c_shared::governance::{GovernanceMode, ImmediateSeverity, RemediationMode};
     Policy {
         governance_mode: GovernanceMode::Strict,
         panic_mode: false,
@@ -85,6 +85,7 @@ fn strictest_policy() -> Policy {
             cost_anomaly: Severity::Critical,
             drift: Severity::Critical,
         },
+        remediation: RemediationMode::Off,
     }
 }
 

@@ -31,6 +31,10 @@ pub struct ConnectAccountRequest {
     pub aws_account_id: String,
     /// The `RoleArn` output of the dd0c-readonly stack.
     pub role_arn: String,
+    /// The stack's `RemediationRoleArn` output, when it was created with
+    /// `EnableRemediation=true`; absent: dd0c offers no remediation for the account.
+    #[serde(default)]
+    pub remediation_role_arn: Option<String>,
     /// Region to scan for zombies (default: the setup region).
     #[serde(default)]
     pub region: Option<String>,
@@ -50,6 +54,8 @@ pub struct AccountView {
     pub account_id: String,
     pub status: AccountStatusView,
     pub role_arn: Option<String>,
+    /// The remediation role, when the account was connected with one.
+    pub remediation_role_arn: Option<String>,
     pub connected_at: DateTime<Utc>,
     pub status_changed_at: Option<DateTime<Utc>>,
 }
@@ -66,6 +72,7 @@ impl From<&AccountLink> for AccountView {
                 S::Disconnecting => AccountStatusView::Disconnecting,
             },
             role_arn: l.role_arn.clone(),
+            remediation_role_arn: l.remediation_role_arn.clone(),
             connected_at: l.connected_at,
             status_changed_at: l.status_changed_at,
         }
@@ -703,6 +710,8 @@ pub struct SlackSettingsView {
     pub tag_channels: std::collections::BTreeMap<String, String>,
     /// The resource tag whose value is the person to mention (e.g. `owner`).
     pub mention_tag: Option<String>,
+    /// Slack user ids (`U…`) of the people who may use the remediation buttons; empty: nobody.
+    pub remediators: Vec<String>,
     /// The Slack workspace dd0c is installed in (absent: not installed).
     pub installation: Option<SlackInstallationView>,
 }
@@ -753,6 +762,11 @@ pub struct SlackSettingsPatch {
     #[serde(default)]
     #[schema(max_length = 128)]
     pub mention_tag: Option<String>,
+    /// Slack user ids (`U…`, `W…`) who may use the remediation buttons (stop instances,
+    /// revoke a rule, make a database private), written whole; `[]`: nobody.
+    #[serde(default)]
+    #[schema(max_items = 100)]
+    pub remediators: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

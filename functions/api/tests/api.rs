@@ -2496,3 +2496,84 @@ async fn incidents_are_listed_shown_and_acted_on_as_one_and_stay_in_their_tenant
     let (_, theirs) = w.call("GET", "/v1/incidents", b, None).await;
     assert_eq!(theirs["items"].as_array().unwrap().len(), 0);
 }
+
+/// Issue 14, item 1: the remediation role is connected with the account (checked like the
+/// read-only role, with the same ExternalId) and shown on it; a role of another account, the
+/// read-only role again, or a role dd0c cannot assume is refused naming the field; the
+/// quick-create link carries the stack's EnableRemediation choice.
+#[tokio::test]
+async fn the_remediation_role_is_verified_and_kept_with_the_account() {
+    const REMEDIATION: &str = "arn:aws:iam::111111111111:role/dd0c-remediation";
+    let w = world();
+    let (_, setup) = w
+        .call("POST", "/v1/accounts/setup", Some("tenant-a"), None)
+        .await;
+    assert!(
+        setup["quick_create_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("&param_EnableRemediation=false"),
+        "{setup}"
+    );
+    let (_, setup) = w
+        .call(
+            "POST",
+            "/v1/accounts/setup?remediation=true",
+            Some("tenant-a"),
+            None,
+        )
+        .await;
+    assert!(
+        setup["quick_create_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("&param_EnableRemediation=true"),
+        "{setup}"
+    );
+    let ext = setup["external_id"].as_str().unwrap().to_owned();
+    w.role(ROLE_A, &ext);
+    let connect = |remediation: &str| json!({ "aws_account_id": "111111111111", "role_arn": ROLE_A, "remediation_role_arn": remediation });
+    for (remediation, status) in [
+        ("arn:aws:iam::222222222222:role/dd0c-remediation", 400),
+        (ROLE_A, 400),
+        ("not-an-arn", 400),
+        // Not deployed (or another ExternalId): refused before anything is stored.
+        (REMEDIATION, 422),
+    ] {
+        let (s, body) = w
+            .call(
+                "POST",
+                "/v1/accounts",
+                Some("tenant-a"),
+                Some(connect(remediation)),
+            )
+            .await;
+        assert_eq!(
+            (s, body["field"].as_str()),
+            (status, Some("remediation_role_arn")),
+            "{remediation}: {body}"
+        );
+    }
+    let (_, listed) = w.call("GET", "/v1/accounts", Some("tenant-a"), None).await;
+    assert_eq!(listed["items"], json!([]), "nothing stored: {listed}");
+
+    w.role(REMEDIATION, &ext);
+    let (s, body) = w
+        .call(
+            "POST",
+            "/v1/accounts",
+            Some("tenant-a"),
+            Some(connect(REMEDIATION)),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(
+        body["account"]["remediation_role_arn"], REMEDIATION,
+        "{body}"
+    );
+    let link = dd0c_shared::tenancy::account_link(w.table.as_ref(), "111111111111")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.remediation_role_arn.as_deref(), Some(REMEDIATION));
+}

@@ -139,6 +139,7 @@ impl Normalizer {
                     status: AccountStatus::Active,
                     role_arn: None,
                     external_id: None,
+                    remediation_role_arn: None,
                     connected_at: self.clock.now(),
                     status_changed_at: None,
                 };

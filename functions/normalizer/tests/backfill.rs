@@ -200,6 +200,7 @@ impl World {
             status: AccountStatus::Active,
             role_arn: Some(ROLE.into()),
             external_id: Some(EXTERNAL_ID.into()),
+            remediation_role_arn: None,
             connected_at: connected(),
             status_changed_at: None,
         };

@@ -184,6 +184,7 @@ impl World {
             status: AccountStatus::Active,
             role_arn: Some(ROLE.into()),
             external_id: Some(EXTERNAL_ID.into()),
+            remediation_role_arn: None,
             connected_at: connected(),
             status_changed_at: None,
         };
@@ -478,6 +479,7 @@ fn only_successful_stack_changing_calls_refresh_a_stack() {
         status: AccountStatus::Active,
         role_arn: Some(ROLE.into()),
         external_id: Some(EXTERNAL_ID.into()),
+        remediation_role_arn: None,
         connected_at: connected(),
         status_changed_at: None,
     };

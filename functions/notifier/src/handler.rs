@@ -17,6 +17,7 @@ use dd0c_shared::entity::{
 use dd0c_shared::flags::cache::FlagCache;
 use dd0c_shared::governance::{self, store as policy_store, HoldCode, Policy, Verdict};
 use dd0c_shared::incidents::{self, Assigned};
+use dd0c_shared::remediation::governed as remediation;
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
 use dd0c_shared::slack::{blocks, incident as incident_blocks, routing};
 use dd0c_shared::store::{StoreError, Table};
@@ -324,10 +325,19 @@ impl Notifier {
                 _ => return,
             },
         };
+        let mut alert = incident_blocks::standing_alert(&root);
+        match remediation::offered(table, &self.policy, &root).await {
+            Ok(offered) => {
+                dd0c_shared::slack::remediation::add_buttons(&mut alert, &root, &offered)
+            }
+            Err(e) => {
+                tracing::warn!(incident = %incident.id, error = %e, "could not read the remediations of the incident's first finding")
+            }
+        }
         let message = ChatMessage {
             channel: channel.to_owned(),
             text: incident_blocks::summary(incident),
-            blocks: incident_blocks::root_message(incident, &root, None),
+            blocks: incident_blocks::with_header(incident, alert, None),
             thread_ts: None,
         };
         if let Err(e) = chat.update(channel, ts, message).await {
@@ -412,6 +422,9 @@ impl Notifier {
             .filter(|_| incident.slack_channel.as_deref() == Some(channel.as_str()))
             .filter(|_| incident.root_finding.as_deref() != Some(finding.id.as_str()));
         let mut alert = blocks::finding_alert(finding);
+        // Remediation buttons where the account has a remediation role and policy allows.
+        let remediations = remediation::offered(self.table.as_ref(), &self.policy, finding).await?;
+        dd0c_shared::slack::remediation::add_buttons(&mut alert, finding, &remediations);
         if let (Some(owner), Some(rule), Some(list)) = (
             route.mention.as_deref(),
             route.mention_rule.as_ref(),

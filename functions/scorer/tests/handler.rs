@@ -655,6 +655,7 @@ async fn history_before_the_connection_ends_the_learning_period_from_the_first_h
         status: dd0c_shared::tenancy::AccountStatus::Active,
         role_arn: None,
         external_id: None,
+        remediation_role_arn: None,
         connected_at: connected,
         status_changed_at: None,
     };

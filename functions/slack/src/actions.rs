@@ -7,6 +7,7 @@ use chrono::Duration;
 use dd0c_shared::chat::ChatMessage;
 use dd0c_shared::finding_actions::FindingAction;
 use dd0c_shared::http::{HttpRequest, HttpResponse};
+use dd0c_shared::remediation::RemediationKind;
 use dd0c_shared::slack::blocks::{self, summary};
 use serde_json::{json, Value};
 
@@ -101,10 +102,17 @@ impl SlackApp {
             ts,
             trigger_id: payload["trigger_id"].as_str().map(str::to_owned),
         };
-        match self
-            .apply_action(&tenant, &user, action_id, action, &finding_id, origin)
-            .await
-        {
+        let outcome = match RemediationKind::from_action_id(action_id) {
+            Some(kind) => {
+                self.remediate(&tenant, &user, kind, &finding_id, origin)
+                    .await
+            }
+            None => {
+                self.apply_action(&tenant, &user, action_id, action, &finding_id, origin)
+                    .await
+            }
+        };
+        match outcome {
             Ok(()) => HttpResponse::text(200, "text/plain", ""),
             Err(failure) => failure.into_problem(action_id, "finding", &finding_id),
         }
@@ -299,10 +307,21 @@ impl SlackApp {
         let ts = stored.slack_ts.or(ts);
         if let (Some(channel), Some(ts)) = (channel, ts) {
             let chat = self.chat(tenant).await?;
+            let mut alert = blocks::acted_alert(&finding, &state);
+            // The remediation buttons stay on the alert until they have a result.
+            if let Some((_, policy)) = &self.remediation {
+                let offered = dd0c_shared::remediation::governed::offered(table, policy, &finding)
+                    .await
+                    .map_err(|e| ActionFailure::Failed(e.to_string()))?;
+                dd0c_shared::slack::remediation::add_buttons(&mut alert, &finding, &offered);
+            }
+            let alert = dd0c_shared::slack::incident::as_posted(table, &finding, alert)
+                .await
+                .map_err(|e| ActionFailure::Failed(e.to_string()))?;
             let message = ChatMessage {
                 channel: channel.clone(),
                 text: format!("{} — {state}", summary(&finding)),
-                blocks: blocks::acted_alert(&finding, &state),
+                blocks: alert,
                 thread_ts: None,
             };
             if let Err(e) = chat.update(&channel, &ts, message).await {
@@ -335,7 +354,7 @@ impl SlackApp {
 /// Where an interaction came from: the alert's message and, for buttons, the trigger that
 /// may open a modal.
 pub(crate) struct Origin {
-    channel: Option<String>,
-    ts: Option<String>,
+    pub(crate) channel: Option<String>,
+    pub(crate) ts: Option<String>,
     trigger_id: Option<String>,
 }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use dd0c_shared::clock::SharedClock;
+use dd0c_shared::governance::Policy;
 use dd0c_shared::http::{HttpRequest, HttpResponse};
+use dd0c_shared::remediation::Remediator;
 use dd0c_shared::signatures::verify_slack_signature;
 use dd0c_shared::slack::settings::{self, ChatDirectory, SingleChat};
 use dd0c_shared::store::Table;
@@ -30,6 +32,9 @@ pub struct SlackApp {
     pub(crate) deferrer: Option<Arc<dyn Deferrer>>,
     /// Response URLs the app will POST to (Slack's only, but for local tests).
     pub(crate) response_url_prefixes: Vec<String>,
+    /// The remediation buttons' port and the system policy that governs them; `None`: the
+    /// buttons are unknown actions.
+    pub(crate) remediation: Option<(Arc<dyn Remediator>, Policy)>,
 }
 
 impl SlackApp {
@@ -50,7 +55,15 @@ impl SlackApp {
             keys: None,
             deferrer: None,
             response_url_prefixes: vec![SLACK_RESPONSE_URL_PREFIX.to_owned()],
+            remediation: None,
         }
+    }
+
+    /// Enables the remediation buttons: `remediator` acts in customers' accounts, `policy` is
+    /// the system policy (its `remediation` field, tightened per tenant and account).
+    pub fn with_remediation(mut self, remediator: Arc<dyn Remediator>, policy: Policy) -> Self {
+        self.remediation = Some((remediator, policy));
+        self
     }
 
     /// Slow commands are acknowledged at once and answered through `response_url`.

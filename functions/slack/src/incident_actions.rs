@@ -10,7 +10,8 @@ use dd0c_shared::incidents::actions::IncidentActionError;
 use dd0c_shared::incidents::{act_on_incident, IncidentOutcome};
 use dd0c_shared::slack::blocks::{acted_alert, summary};
 use dd0c_shared::slack::incident::{
-    root_message, summary as incident_summary, MARK_ALL_EXPECTED, RESOLVE_ALL, SNOOZE_ALL_24H,
+    standing_alert, summary as incident_summary, with_header, MARK_ALL_EXPECTED, RESOLVE_ALL,
+    SNOOZE_ALL_24H,
 };
 
 use crate::app::SlackApp;
@@ -88,10 +89,18 @@ impl SlackApp {
             incident.root_finding.as_deref(),
         ) {
             if let Ok(Some(root)) = finding::load(table, tenant, root_id).await {
+                let mut alert = standing_alert(&root);
+                if let Some((_, policy)) = &self.remediation {
+                    if let Ok(offered) =
+                        dd0c_shared::remediation::governed::offered(table, policy, &root).await
+                    {
+                        dd0c_shared::slack::remediation::add_buttons(&mut alert, &root, &offered);
+                    }
+                }
                 let message = ChatMessage {
                     channel: channel.to_owned(),
                     text: format!("{} — {state}", incident_summary(&incident)),
-                    blocks: root_message(&incident, &root, Some(&state)),
+                    blocks: with_header(&incident, alert, Some(&state)),
                     thread_ts: None,
                 };
                 if let Err(e) = chat.update(channel, ts, message).await {

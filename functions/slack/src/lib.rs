@@ -14,6 +14,7 @@ mod install;
 mod modals;
 pub mod oauth;
 mod pause_command;
+mod remediate;
 mod reply;
 mod stack_command;
 

@@ -1399,3 +1399,138 @@ async fn an_incident_button_acts_on_every_finding_and_says_so_in_the_thread() {
         .unwrap()
         .contains("no incident inc-nope"));
 }
+
+/// Issue 14, item 1, through the slack function: a drift that opened SSH to the world offers
+/// "Revoke this rule"; the tenant's remediator's click revokes exactly that rule (the embedded
+/// port standing for AWS), the alert shows the result where the button was, a second click
+/// changes nothing more, and the audit trail has the one remediation.
+#[tokio::test]
+async fn a_remediators_click_revokes_the_opened_rule_once() {
+    use dd0c_shared::remediation::embedded::EmbeddedRemediator;
+    use dd0c_shared::remediation::IngressRule;
+    use dd0c_shared::tenancy::AccountLink;
+
+    const ROLE: &str = "arn:aws:iam::111122223333:role/dd0c-remediation";
+    let w = world("secret").await;
+    let ssh = IngressRule {
+        protocol: "tcp".into(),
+        from_port: Some(22),
+        to_port: Some(22),
+        cidr: "0.0.0.0/0".into(),
+    };
+    let aws = Arc::new(
+        EmbeddedRemediator::new()
+            .with_role(ROLE, "ext-1")
+            .with_rule("sg-1", ssh.clone()),
+    );
+    let w = World {
+        app: w.app.with_remediation(
+            aws.clone(),
+            dd0c_shared::governance::Policy::system().unwrap(),
+        ),
+        ..w
+    };
+    let link = AccountLink {
+        remediation_role_arn: Some(ROLE.into()),
+        ..dd0c_shared::testing::active_account()
+    };
+    w.table.put(link.to_item().unwrap(), None).await.unwrap();
+    settings::put_settings(
+        w.table.as_ref(),
+        "t1",
+        &settings::SlackSettings {
+            remediators: vec!["U42".into()],
+            ..settings::SlackSettings::default()
+        },
+    )
+    .await
+    .unwrap();
+    // What the classifier records of a console AuthorizeSecurityGroupIngress.
+    let opened = Finding {
+        details: json!({"diff": [{"attribute": "ingress", "old": null,
+            "new": {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}}]}),
+        ..finding("drift-9", FindingKind::Drift)
+    };
+    let ts = alerted(&w, &opened).await;
+    let click =
+        json!({"action_id": "remediate_revoke_ingress", "value": "drift-9", "type": "button"});
+
+    let r = press(&w, click.clone(), &ts).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!aws.has_rule("sg-1", &ssh), "the rule is revoked");
+    let message = w.chat.messages().last().unwrap().blocks.to_string();
+    assert!(
+        message.contains(&format!(
+            "Revoked tcp 22 from 0.0.0.0/0 on sg-1 in {} (asked by <@U42>)",
+            opened.region
+        )),
+        "{message}"
+    );
+    assert!(
+        !message.contains("remediate_revoke_ingress"),
+        "the result replaces the button"
+    );
+    assert!(message.contains("mark_expected"), "the other buttons stay");
+
+    let again = press(&w, click, &ts).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(w
+        .chat
+        .messages()
+        .last()
+        .unwrap()
+        .blocks
+        .to_string()
+        .contains("already handled"));
+    assert_eq!(aws.calls().len(), 1, "AWS was asked once");
+    let remediations: Vec<Value> = audit(&w)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "remediation.revoke_ingress")
+        .collect();
+    assert_eq!(
+        remediations,
+        vec![
+            json!({"action": "remediation.revoke_ingress", "user": "slack:U42", "target": "drift-9"})
+        ]
+    );
+}
+
+/// A click on the first alert of an incident edits the thread's root: the incident's header
+/// stays above it.
+#[tokio::test]
+async fn acting_on_the_root_alert_keeps_its_incidents_header() {
+    let w = world("secret").await;
+    let mut root_ts = String::new();
+    for (i, id) in ["cost-1", "cost-2"].into_iter().enumerate() {
+        let mut f = finding(id, FindingKind::CostAnomaly);
+        f.event_time += Duration::minutes(i as i64);
+        let ts = alerted(&w, &f).await;
+        let assigned = dd0c_shared::incidents::assign(w.table.as_ref(), &f, w.clock.now())
+            .await
+            .unwrap();
+        if i == 0 {
+            root_ts = ts.clone();
+            w.table
+                .update(
+                    &entity::incident::key("t1", &assigned.incident.id),
+                    entity::incident::thread_update("C111", &ts, id),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let r = press(
+        &w,
+        json!({"action_id": "mark_expected", "value": "cost-1", "type": "button"}),
+        &root_ts,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let root = w.chat.messages()[0].blocks.to_string();
+    assert!(root.contains("Marked expected by <@U42>"), "{root}");
+    assert!(
+        root.contains("Incident: 2 cost anomalies"),
+        "the header is gone: {root}"
+    );
+}

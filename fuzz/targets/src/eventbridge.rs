@@ -38,6 +38,7 @@ pub fn eventbridge_envelope(data: &[u8]) {
             status: AccountStatus::Active,
             role_arn: None,
             external_id: None,
+            remediation_role_arn: None,
             connected_at: now(),
             status_changed_at: None,
         };

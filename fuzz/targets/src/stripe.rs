@@ -72,6 +72,7 @@ async fn hook() -> StripeWebhook {
             status,
             role_arn: None,
             external_id: None,
+            remediation_role_arn: None,
             connected_at: now() - chrono::Duration::days(3 - i as i64),
             status_changed_at: None,
         };

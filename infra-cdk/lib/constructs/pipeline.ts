@@ -252,12 +252,14 @@ export class Pipeline extends Construct {
     props.slackTokenKey.grantDecrypt(fns.digest);
     // Customer accounts: AssumeRole into the read-only role the customer template creates
     // (trust + ExternalId enforced on the customer's side); never into a role of this account.
+    // The slack function assumes the optional remediation role when a permitted person clicks
+    // a remediation button (docs/decisions/0520-remediation.md).
     const assumeCustomerRole = new iam.PolicyStatement({
       actions: ['sts:AssumeRole'],
       resources: [`arn:${Aws.PARTITION}:iam::*:role/*`],
       conditions: { StringNotEquals: { 'aws:ResourceAccount': Aws.ACCOUNT_ID } },
     });
-    for (const name of ['normalizer', 'scorer', 'classifier', 'digest', 'api'] as FunctionName[]) {
+    for (const name of ['normalizer', 'scorer', 'classifier', 'digest', 'api', 'slack'] as FunctionName[]) {
       fns[name].addToRolePolicy(assumeCustomerRole);
     }
 

@@ -24,7 +24,7 @@ impl AwsAccounts {
         }
     }
 
-    fn credentials(session: &Session) -> Result<Credentials, AccountsError> {
+    pub(crate) fn credentials(session: &Session) -> Result<Credentials, AccountsError> {
         let c = session
             .credentials
             .as_ref()

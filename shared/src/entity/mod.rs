@@ -24,6 +24,7 @@ pub mod governance;
 pub mod incident;
 pub mod membership;
 pub mod notice;
+pub mod remediation;
 pub mod resource;
 pub mod resource_spec;
 pub mod slack_installation;

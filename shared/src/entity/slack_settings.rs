@@ -50,6 +50,12 @@ pub async fn change(
     if let Some(hour) = change.digest_hour {
         update = update.set("digest_hour", u64::from(hour));
     }
+    if let Some(users) = &change.remediators {
+        update = update.set(
+            "remediators",
+            AttrValue::L(users.iter().map(|u| AttrValue::S(u.clone())).collect()),
+        );
+    }
     if let Some(routing) = &change.routing {
         let map = |m: &std::collections::BTreeMap<String, String>| {
             AttrValue::M(

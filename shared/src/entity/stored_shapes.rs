@@ -148,6 +148,10 @@ fn specimens() -> Vec<(&'static str, Item)> {
     cost_event.actor = actor();
     let mut link = testing::active_account();
     link.status_changed_at = Some(noon());
+    link.remediation_role_arn = Some(format!(
+        "arn:aws:iam::{}:role/dd0c-remediation",
+        testing::ACCOUNT
+    ));
     let drift = DriftEvent {
         id: "drift-e-1".into(),
         kind: DriftEventKind::Detected,
@@ -205,6 +209,7 @@ fn specimens() -> Vec<(&'static str, Item)> {
         tag_channels: [("payments".to_owned(), "#payments-alerts".to_owned())].into(),
         mention_tag: Some("owner".into()),
         routing_version: 3,
+        remediators: vec!["U3".into()],
     };
     let stack = StackDeclaration {
         stack_id: "stack-1".into(),
@@ -326,7 +331,33 @@ fn specimens() -> Vec<(&'static str, Item)> {
             "incident group",
             incident::group_specimen(&incident_specimen),
         ),
+        ("remediation", ok(remediation::item(&remediation_record()))),
     ]
+}
+
+fn remediation_record() -> remediation::RemediationRecord {
+    use crate::remediation::{IngressRule, RemediationKind, RemediationRequest};
+    remediation::RemediationRecord {
+        tenant_id: testing::TENANT.into(),
+        finding_id: "drift-e-1".into(),
+        kind: RemediationKind::RevokeIngress,
+        account_id: testing::ACCOUNT.into(),
+        request: RemediationRequest::RevokeIngress {
+            region: "us-east-1".into(),
+            group_id: "sg-1".into(),
+            rule: IngressRule {
+                protocol: "tcp".into(),
+                from_port: Some(22),
+                to_port: Some(22),
+                cidr: "0.0.0.0/0".into(),
+            },
+        },
+        requested_by: "slack:U3".into(),
+        requested_at: noon(),
+        status: remediation::RemediationStatus::Denied,
+        reason: Some("AWS denied ec2:RevokeSecurityGroupIngress: protected".into()),
+        finished_at: Some(noon()),
+    }
 }
 
 const SNAPSHOT: &str = concat!(

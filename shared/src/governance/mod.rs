@@ -4,7 +4,8 @@
 //!
 //! Restrictiveness, field by field (a value further right is more restrictive):
 //! `governance_mode` audit → strict; `panic_mode` false → true; `new_account_strict_days`
-//! fewer → more; `immediate_severity.*` lower → higher (fewer findings go out at once).
+//! fewer → more; `immediate_severity.*` lower → higher (fewer findings go out at once);
+//! `remediation` act → audit → off.
 
 pub mod store;
 
@@ -49,6 +50,37 @@ impl GovernanceMode {
     }
 }
 
+/// Whether the remediation buttons change customers' accounts (decision 0520). Ordered from
+/// the loosest to the most restrictive.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RemediationMode {
+    /// A permitted person's click changes the account.
+    Act,
+    /// dd0c records what it would have done and changes nothing.
+    Audit,
+    /// No remediation buttons.
+    Off,
+}
+
+impl RemediationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemediationMode::Act => "act",
+            RemediationMode::Audit => "audit",
+            RemediationMode::Off => "off",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "act" => Some(RemediationMode::Act),
+            "audit" => Some(RemediationMode::Audit),
+            "off" => Some(RemediationMode::Off),
+            _ => None,
+        }
+    }
+}
+
 /// The lowest severity that goes out at once, per finding kind; the rest waits for the digest.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ImmediateSeverity {
@@ -73,6 +105,13 @@ pub struct Policy {
     /// is mature (the digest job then promotes them).
     pub new_account_strict_days: u32,
     pub immediate_severity: ImmediateSeverity,
+    /// Remediation from alerts; a policy file without the field has it `off`.
+    #[serde(default = "remediation_off")]
+    pub remediation: RemediationMode,
+}
+
+fn remediation_off() -> RemediationMode {
+    RemediationMode::Off
 }
 
 /// A tenant's or an account's tightening of the system policy. Absent fields inherit.
@@ -86,6 +125,8 @@ pub struct PolicyOverride {
     pub new_account_strict_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immediate_severity: Option<ImmediateSeverityOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<RemediationMode>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -130,11 +171,12 @@ impl GovernanceError {
     }
 }
 
-const POLICY_FIELDS: [&str; 4] = [
+const POLICY_FIELDS: [&str; 5] = [
     "governance_mode",
     "panic_mode",
     "new_account_strict_days",
     "immediate_severity",
+    "remediation",
 ];
 const COST_SEVERITIES: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
 const DRIFT_SEVERITIES: [Severity; 4] = [
@@ -167,6 +209,12 @@ fn reject_unknown(
 fn parse_mode(v: &Value) -> Result<GovernanceMode, GovernanceError> {
     v.as_str().and_then(GovernanceMode::parse).ok_or_else(|| {
         GovernanceError::invalid("governance_mode", "should be \"strict\" or \"audit\"")
+    })
+}
+
+fn parse_remediation(v: &Value) -> Result<RemediationMode, GovernanceError> {
+    v.as_str().and_then(RemediationMode::parse).ok_or_else(|| {
+        GovernanceError::invalid("remediation", "should be \"act\", \"audit\" or \"off\"")
     })
 }
 
@@ -247,6 +295,7 @@ impl Policy {
                     .drift
                     .ok_or_else(|| missing("immediate_severity.drift"))?,
             },
+            remediation: partial.remediation.unwrap_or(RemediationMode::Off),
         })
     }
 
@@ -318,6 +367,7 @@ impl PolicyOverride {
                 .get("immediate_severity")
                 .map(parse_severity_override)
                 .transpose()?,
+            remediation: map.get("remediation").map(parse_remediation).transpose()?,
         })
     }
 
@@ -336,6 +386,18 @@ pub fn validate_override(system: &Policy, o: &PolicyOverride) -> Result<(), Gove
                     "{} is looser than {}",
                     mode.as_str(),
                     system.governance_mode.as_str()
+                ),
+            ));
+        }
+    }
+    if let Some(mode) = o.remediation {
+        if mode < system.remediation {
+            return Err(GovernanceError::looser(
+                "remediation",
+                format!(
+                    "{} is looser than {}",
+                    mode.as_str(),
+                    system.remediation.as_str()
                 ),
             ));
         }
@@ -381,6 +443,9 @@ fn tighten(policy: &mut Policy, o: &PolicyOverride) {
     }
     if let Some(panic) = o.panic_mode {
         policy.panic_mode |= panic;
+    }
+    if let Some(mode) = o.remediation {
+        policy.remediation = policy.remediation.max(mode);
     }
     if let Some(days) = o.new_account_strict_days {
         policy.new_account_strict_days = policy.new_account_strict_days.max(days);

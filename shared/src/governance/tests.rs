@@ -519,3 +519,42 @@ async fn overrides_round_trip_through_the_table() {
         .unwrap();
     assert_eq!(ctx.promoted_at, Some(at(15)));
 }
+
+/// Decision 0520: `remediation` is act → audit → off; overrides only tighten it, and a policy
+/// file written before the field existed reads as off.
+#[test]
+fn remediation_only_tightens_and_is_off_when_absent() {
+    let system = system();
+    assert_eq!(system.remediation, RemediationMode::Act);
+    let without = r#"{"governance_mode": "audit", "panic_mode": false, "new_account_strict_days": 14,
+        "immediate_severity": {"cost_anomaly": "warning", "drift": "high"}}"#;
+    assert_eq!(
+        Policy::parse(without).unwrap().remediation,
+        RemediationMode::Off
+    );
+    let audit = PolicyOverride::parse(r#"{"remediation": "audit"}"#).unwrap();
+    validate_override(&system, &audit).unwrap();
+    assert_eq!(
+        effective_policy(&system, Some(&audit), None).remediation,
+        RemediationMode::Audit
+    );
+    let off = PolicyOverride::parse(r#"{"remediation": "off"}"#).unwrap();
+    assert_eq!(
+        effective_policy(&system, Some(&audit), Some(&off)).remediation,
+        RemediationMode::Off
+    );
+    let strict_system = Policy {
+        remediation: RemediationMode::Audit,
+        ..system.clone()
+    };
+    let act = PolicyOverride::parse(r#"{"remediation": "act"}"#).unwrap();
+    let err = validate_override(&strict_system, &act).unwrap_err();
+    assert_eq!(err.field(), "remediation");
+    // Even an override stored before the system was tightened cannot loosen it.
+    assert_eq!(
+        effective_policy(&strict_system, Some(&act), None).remediation,
+        RemediationMode::Audit
+    );
+    let bad = PolicyOverride::parse(r#"{"remediation": "yes"}"#).unwrap_err();
+    assert_eq!(bad.field(), "remediation");
+}

@@ -10,6 +10,8 @@ use super::blocks::{
 };
 use crate::domain::incident::Incident;
 use crate::domain::{Finding, FindingKind, FindingStatus};
+use crate::entity::{finding as finding_entity, incident as incident_entity};
+use crate::store::{StoreError, Table};
 
 pub const MARK_ALL_EXPECTED: &str = "incident_mark_expected";
 pub const SNOOZE_ALL_24H: &str = "incident_snooze_24h";
@@ -109,16 +111,50 @@ pub fn header(incident: &Incident, state: Option<&str>) -> Vec<Value> {
 /// The thread's root message: the incident's header over the first alert, as that alert
 /// stands (acted on or not).
 pub fn root_message(incident: &Incident, root: &Finding, state: Option<&str>) -> Value {
-    let alert = match root.status {
-        FindingStatus::Open => finding_alert(root),
-        status => acted_alert(root, &format!("This finding is {}", status.as_str())),
-    };
+    with_header(incident, standing_alert(root), state)
+}
+
+/// A finding's alert as it stands: with its buttons while open, else saying its status.
+pub fn standing_alert(finding: &Finding) -> Value {
+    match finding.status {
+        FindingStatus::Open => finding_alert(finding),
+        status => acted_alert(finding, &format!("This finding is {}", status.as_str())),
+    }
+}
+
+/// `alert` (a finding's blocks) under the incident's header.
+pub fn with_header(incident: &Incident, alert: Value, state: Option<&str>) -> Value {
     let mut blocks = header(incident, state);
     if let Value::Array(alert) = alert {
         blocks.extend(alert);
     }
     blocks.truncate(MAX_BLOCKS);
     Value::Array(blocks)
+}
+
+/// A finding's alert as its message must read: under its incident's header when the message
+/// is the thread root of an incident of several findings (an edit of the root must not drop
+/// the incident), else as given.
+pub async fn as_posted(
+    table: &dyn Table,
+    finding: &Finding,
+    alert: Value,
+) -> Result<Value, StoreError> {
+    let Some(id) = finding_entity::incident_of(table, &finding.tenant_id, &finding.id).await?
+    else {
+        return Ok(alert);
+    };
+    Ok(
+        match incident_entity::load(table, &finding.tenant_id, &id).await? {
+            Some(incident)
+                if incident.count > 1
+                    && incident.root_finding.as_deref() == Some(finding.id.as_str()) =>
+            {
+                with_header(&incident, alert, None)
+            }
+            _ => alert,
+        },
+    )
 }
 
 /// The root message's notification text.

@@ -3,6 +3,7 @@
 pub mod blocks;
 pub mod incident;
 pub mod install;
+pub mod remediation;
 pub mod routing;
 pub mod terminal;
 

@@ -40,6 +40,10 @@ pub struct SlackSettings {
     /// (two people editing the routing at once must not lose one's edit).
     #[serde(default)]
     pub routing_version: u64,
+    /// Slack user ids of the people who may use the remediation buttons (decision 0520); empty:
+    /// nobody.
+    #[serde(default)]
+    pub remediators: Vec<String>,
 }
 
 /// A channel as Slack allows it: `#name` (at most 80 lower-case letters, digits, `-`, `_`) or a
@@ -126,6 +130,8 @@ pub struct SettingsChange {
     /// A new routing (per-account channels, tag keys and tag values' channels), written whole
     /// when it is still the one [`RoutingChange::read_version`] read.
     pub routing: Option<RoutingChange>,
+    /// Who may use the remediation buttons, written whole.
+    pub remediators: Option<Vec<String>>,
 }
 
 /// The routing after a change, and the version of the settings it was computed from.

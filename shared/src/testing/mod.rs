@@ -139,6 +139,7 @@ pub fn active_account() -> AccountLink {
         status: AccountStatus::Active,
         role_arn: Some(format!("arn:aws:iam::{ACCOUNT}:role/dd0c-readonly")),
         external_id: Some("ext-1".into()),
+        remediation_role_arn: None,
         connected_at: noon(),
         status_changed_at: None,
     }

@@ -43,14 +43,14 @@ fn upgrade_required(used: u32, limit: u32, plan: Plan) -> ApiError {
     ApiError::forbidden(detail).with_code("upgrade_required")
 }
 
-fn quick_create_url(config: &crate::ApiConfig, external_id: &str) -> String {
+fn quick_create_url(config: &crate::ApiConfig, external_id: &str, remediation: bool) -> String {
     let enc = |s: &str| {
         crate::billing::form_encode(&[("", s.to_owned())])
             .trim_start_matches('=')
             .to_owned()
     };
     format!(
-        "https://console.aws.amazon.com/cloudformation/home?region={region}#/stacks/quickcreate?templateURL={template}&stackName={stack}&param_ExternalId={external_id}&param_Dd0cAccountId={account}&param_Dd0cRegion={region}",
+        "https://console.aws.amazon.com/cloudformation/home?region={region}#/stacks/quickcreate?templateURL={template}&stackName={stack}&param_ExternalId={external_id}&param_Dd0cAccountId={account}&param_Dd0cRegion={region}&param_EnableRemediation={remediation}",
         region = config.region,
         template = enc(&config.template_url),
         stack = enc(&config.stack_name),
@@ -59,6 +59,17 @@ fn quick_create_url(config: &crate::ApiConfig, external_id: &str) -> String {
 }
 
 pub(super) async fn accounts_setup(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiError> {
+    // `?remediation=true`: the link creates the optional remediation role too.
+    let remediation = match ctx.request.query.get("remediation").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "remediation",
+                "remediation must be true or false",
+            ))
+        }
+    };
     let (profile, _, used) = usage(ctx).await?;
     let limit = profile.account_limit();
     if used >= limit {
@@ -83,7 +94,7 @@ pub(super) async fn accounts_setup(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiErr
     Ok(HttpResponse::json(
         200,
         &SetupResponse {
-            quick_create_url: quick_create_url(config, &external_id),
+            quick_create_url: quick_create_url(config, &external_id, remediation),
             external_id,
             template_url: config.template_url.clone(),
             stack_name: config.stack_name.clone(),
@@ -163,6 +174,29 @@ pub(super) async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
             ),
         ));
     }
+    if let Some(remediation) = &body.remediation_role_arn {
+        match accounts::role_arn_account(remediation) {
+            None => {
+                return Err(ApiError::bad_request(
+                    "remediation_role_arn",
+                    "remediation_role_arn must look like arn:aws:iam::123456789012:role/dd0c-remediation",
+                ))
+            }
+            Some(a) if a != body.aws_account_id => {
+                return Err(ApiError::bad_request(
+                    "remediation_role_arn",
+                    format!("the remediation role is in account {a}, not {}", body.aws_account_id),
+                ))
+            }
+            Some(_) if remediation == &body.role_arn => {
+                return Err(ApiError::bad_request(
+                    "remediation_role_arn",
+                    "the remediation role must be the stack's RemediationRoleArn, not the read-only role",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     let region = body
         .region
         .clone()
@@ -197,6 +231,19 @@ pub(super) async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
         .assume_role(&body.role_arn, &external_id)
         .await
         .map_err(|e| explain(&e, &external_id, &ctx.api.config.dd0c_account_id))?;
+    // The remediation role is checked the same way (its trust, its ExternalId) before dd0c
+    // relies on it; what it may do is only tried when someone asks for a remediation.
+    if let Some(remediation) = &body.remediation_role_arn {
+        ctx.api
+            .accounts
+            .assume_role(remediation, &external_id)
+            .await
+            .map_err(|e| {
+                let mut err = explain(&e, &external_id, &ctx.api.config.dd0c_account_id);
+                err.detail = format!("remediation role: {}", err.detail);
+                err.with_field("remediation_role_arn")
+            })?;
+    }
     // Only now, with the account's role assumed under this tenant's ExternalId, may the caller
     // learn that another tenant has the account: before, the answer told anyone which account
     // ids are dd0c customers.
@@ -218,6 +265,7 @@ pub(super) async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
         status: AccountStatus::Active,
         role_arn: Some(body.role_arn.clone()),
         external_id: Some(external_id),
+        remediation_role_arn: body.remediation_role_arn.clone(),
         connected_at: existing.map_or(now, |l| l.connected_at),
         status_changed_at: Some(now),
     };
@@ -238,7 +286,7 @@ pub(super) async fn accounts_connect(ctx: &Ctx<'_>) -> Result<HttpResponse, ApiE
     ctx.audit(
         "account.connect",
         &link.account_id,
-        json!({ "role_arn": body.role_arn }),
+        json!({ "role_arn": body.role_arn, "remediation_role_arn": body.remediation_role_arn }),
     )
     .await?;
     // Baselines from day 0 and what IaC owns: the history and the stacks are read in the

@@ -38,8 +38,17 @@ async fn slack_settings_view(
         channel_tag: s.channel_tag,
         tag_channels: s.tag_channels,
         mention_tag: s.mention_tag,
+        remediators: s.remediators,
         installation: installed,
     })
+}
+
+/// A Slack user id: `U…` or `W…`, upper-case letters and digits.
+fn is_slack_user_id(u: &str) -> bool {
+    (9..=21).contains(&u.len())
+        && (u.starts_with('U') || u.starts_with('W'))
+        && u.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// A tag key: 1-128 characters, none of them a control character.
@@ -150,6 +159,14 @@ pub(super) async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, 
         Some(h) => Some(slack_settings::parse_digest_hour(h).map_err(invalid)?),
         None => None,
     };
+    if let Some(users) = &body.remediators {
+        if users.len() > 100 || !users.iter().all(|u| is_slack_user_id(u)) {
+            return Err(ApiError::bad_request(
+                "remediators",
+                "remediators must be at most 100 Slack user ids (U… or W…, upper-case letters and digits)",
+            ));
+        }
+    }
     let current = slack_settings::load_settings(ctx.table(), ctx.tenant()).await?;
     let routing = routing_change(&body, &current)?;
     let change = slack_settings::SettingsChange {
@@ -157,6 +174,7 @@ pub(super) async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, 
         digest_time_zone: zone.map(|z| z.name().to_owned()),
         digest_hour: hour,
         routing: routing.clone(),
+        remediators: body.remediators.clone(),
     };
     let s = match slack_settings::update_settings(ctx.table(), ctx.tenant(), &change).await {
         Ok(s) => s,
@@ -176,6 +194,7 @@ pub(super) async fn slack_settings_patch(ctx: &Ctx<'_>) -> Result<HttpResponse, 
             "default_channel": change.default_channel,
             "digest_time_zone": change.digest_time_zone,
             "digest_hour": change.digest_hour,
+            "remediators": change.remediators,
             "routing": routing.map(|r| json!({
                 "account_channels": r.account_channels, "channel_tag": r.channel_tag,
                 "tag_channels": r.tag_channels, "mention_tag": r.mention_tag,

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use dd0c_shared::config::AwsAdapters;
 use dd0c_shared::lambda::http_or_sqs_function;
+use dd0c_shared::remediation::aws::AwsRemediator;
 use dd0c_shared::secrets::{process_env, SecretsExtension};
 use dd0c_shared::telemetry;
 use dd0c_slack::deferred::{BusDeferrer, DeferredCommands, HttpPoster};
@@ -25,7 +26,12 @@ async fn main() -> Result<(), Error> {
         signing,
     )
     .with_directory(aws.chat_directory()?)
-    .with_deferrer(Arc::new(BusDeferrer(aws.bus.clone())));
+    .with_deferrer(Arc::new(BusDeferrer(aws.bus.clone())))
+    // Remediation buttons act through each account's remediation role (decision 0520).
+    .with_remediation(
+        Arc::new(AwsRemediator::new(aws.sdk.clone())),
+        dd0c_shared::governance::Policy::load(None)?,
+    );
     // Where SLACK_API_URL points Slack elsewhere (the local cloud's Slack), its response URLs
     // live there too.
     if let Ok(api) = std::env::var("SLACK_API_URL") {
