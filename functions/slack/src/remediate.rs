@@ -69,7 +69,7 @@ impl SlackApp {
                 &finding,
                 blocks::finding_alert(&finding),
                 &offered,
-                &[line.clone()],
+                std::slice::from_ref(&line),
             );
             let message = ChatMessage {
                 channel: channel.clone(),
