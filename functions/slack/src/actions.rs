@@ -103,10 +103,10 @@ impl SlackApp {
             trigger_id: payload["trigger_id"].as_str().map(str::to_owned),
         };
         let outcome = match RemediationKind::from_action_id(action_id) {
-            Some(kind) => {
-                self.remediate(&tenant, &user, kind, &finding_id, origin)
-                    .await
-            }
+            Some(kind) => self
+                .remediate(&tenant, &user, kind, &finding_id, origin)
+                .await
+                .map(|_| ()),
             None => {
                 self.apply_action(&tenant, &user, action_id, action, &finding_id, origin)
                     .await
@@ -357,4 +357,16 @@ pub(crate) struct Origin {
     pub(crate) channel: Option<String>,
     pub(crate) ts: Option<String>,
     trigger_id: Option<String>,
+}
+
+impl Origin {
+    /// A change asked for elsewhere (an incident's button acting on each of its findings):
+    /// each finding's alert is found from the finding.
+    pub(crate) fn elsewhere() -> Self {
+        Origin {
+            channel: None,
+            ts: None,
+            trigger_id: None,
+        }
+    }
 }

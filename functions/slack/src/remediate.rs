@@ -20,7 +20,7 @@ impl SlackApp {
         kind: RemediationKind,
         finding_id: &str,
         origin: Origin,
-    ) -> Result<(), ActionFailure> {
+    ) -> Result<(Attempt, String), ActionFailure> {
         let Some((remediator, policy)) = &self.remediation else {
             // A deployment without remediation never renders these buttons.
             return Err(ActionFailure::Unknown);
@@ -84,6 +84,6 @@ impl SlackApp {
                 tracing::warn!(tenant, finding = finding_id, error = %e, "could not update the alert");
             }
         }
-        Ok(())
+        Ok((attempt, line))
     }
 }

@@ -1534,3 +1534,100 @@ async fn acting_on_the_root_alert_keeps_its_incidents_header() {
         "the header is gone: {root}"
     );
 }
+
+/// *Stop all instances* on an incident's header: each finding's own governed *Stop instances*
+/// runs (its alert shows its result, its audit entry is written), and the root says what came
+/// of all of them; a second click stops nothing more.
+#[tokio::test]
+async fn stop_all_stops_every_findings_instances_once() {
+    use dd0c_shared::remediation::embedded::EmbeddedRemediator;
+    use dd0c_shared::tenancy::AccountLink;
+
+    const ROLE: &str = "arn:aws:iam::111122223333:role/dd0c-remediation";
+    let w = world("secret").await;
+    let aws = Arc::new(
+        EmbeddedRemediator::new()
+            .with_role(ROLE, "ext-1")
+            .with_instance("i-1", "running")
+            .with_instance("i-2", "running"),
+    );
+    let w = World {
+        app: w.app.with_remediation(
+            aws.clone(),
+            dd0c_shared::governance::Policy::system().unwrap(),
+        ),
+        ..w
+    };
+    let link = AccountLink {
+        remediation_role_arn: Some(ROLE.into()),
+        ..dd0c_shared::testing::active_account()
+    };
+    w.table.put(link.to_item().unwrap(), None).await.unwrap();
+    settings::put_settings(
+        w.table.as_ref(),
+        "t1",
+        &settings::SlackSettings {
+            remediators: vec!["U42".into()],
+            ..settings::SlackSettings::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut root_ts = String::new();
+    let mut incident_id = String::new();
+    for (i, id) in ["cost-1", "cost-2"].into_iter().enumerate() {
+        let mut f = finding(id, FindingKind::CostAnomaly);
+        f.event_time += Duration::minutes(i as i64);
+        f.resource_ids = vec![format!("i-{}", i + 1)];
+        let ts = alerted(&w, &f).await;
+        let assigned = dd0c_shared::incidents::assign(w.table.as_ref(), &f, w.clock.now())
+            .await
+            .unwrap();
+        incident_id = assigned.incident.id.clone();
+        if i == 0 {
+            root_ts = ts.clone();
+            w.table
+                .update(
+                    &entity::incident::key("t1", &incident_id),
+                    entity::incident::thread_update("C111", &ts, id),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let click = json!({"action_id": "incident_stop_all", "value": incident_id, "type": "button"});
+    let r = press(&w, click.clone(), &root_ts).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(aws.instance_state("i-1").as_deref(), Some("stopped"));
+    assert_eq!(aws.instance_state("i-2").as_deref(), Some("stopped"));
+    let m = w.chat.messages();
+    let root = m[0].blocks.to_string();
+    assert!(
+        root.contains(
+            "Stop all by <@U42>: 2 findings' instances stopped, 0 already stopped, 0 not stopped"
+        ),
+        "{root}"
+    );
+    assert!(root.contains("Incident: 2 cost anomalies"), "{root}");
+    assert!(
+        m[1].blocks.to_string().contains("Stopped i-2"),
+        "{}",
+        m[1].blocks
+    );
+    let trail = audit(&w).await;
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e["action"] == "remediation.stop_instances")
+            .count(),
+        2,
+        "{trail:?}"
+    );
+    let again = press(&w, click, &root_ts).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(w.chat.messages()[0]
+        .blocks
+        .to_string()
+        .contains("0 findings' instances stopped, 2 already stopped"));
+    assert_eq!(aws.calls().len(), 2, "nothing was asked of AWS twice");
+}

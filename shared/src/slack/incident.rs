@@ -11,15 +11,29 @@ use super::blocks::{
 use crate::domain::incident::Incident;
 use crate::domain::{Finding, FindingKind, FindingStatus};
 use crate::entity::{finding as finding_entity, incident as incident_entity};
+use crate::remediation::RemediationKind;
 use crate::store::{StoreError, Table};
 
 pub const MARK_ALL_EXPECTED: &str = "incident_mark_expected";
 pub const SNOOZE_ALL_24H: &str = "incident_snooze_24h";
 pub const RESOLVE_ALL: &str = "incident_resolve";
+/// Stops the instances of every finding of a burst (each through its own governed remediation).
+pub const STOP_ALL: &str = "incident_stop_all";
 
 /// Whether an action id acts on an incident (its value is the incident id).
 pub fn is_incident_action(action_id: &str) -> bool {
-    [MARK_ALL_EXPECTED, SNOOZE_ALL_24H, RESOLVE_ALL].contains(&action_id)
+    [MARK_ALL_EXPECTED, SNOOZE_ALL_24H, RESOLVE_ALL, STOP_ALL].contains(&action_id)
+}
+
+/// Whether an alert offers a button with this action id.
+fn offers(alert: &Value, action_id: &str) -> bool {
+    alert.as_array().is_some_and(|blocks| {
+        blocks.iter().any(|b| {
+            b["elements"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["action_id"] == action_id))
+        })
+    })
 }
 
 fn span(first: &DateTime<Utc>, last: &DateTime<Utc>) -> String {
@@ -53,7 +67,9 @@ pub fn at_stake(incident: &Incident) -> String {
 
 /// The header: title, total at stake, span, and the buttons acting on all of it (or, once
 /// acted on, who did what).
-pub fn header(incident: &Incident, state: Option<&str>) -> Vec<Value> {
+/// `stop_all`: the incident's first alert offers *Stop instances* (the account has a
+/// remediation role and policy allows it), so the header offers it for every finding.
+pub fn header(incident: &Incident, state: Option<&str>, stop_all: bool) -> Vec<Value> {
     let text = format!(
         "{} *Incident: {}*\n*{}* · {} · {}",
         severity_emoji(incident.severity),
@@ -87,10 +103,26 @@ pub fn header(incident: &Incident, state: Option<&str>) -> Vec<Value> {
             snooze["confirm"] = confirm("Snooze for 24 hours:");
             let mut resolve = button("Resolve all", RESOLVE_ALL, id, None);
             resolve["confirm"] = confirm("Resolve:");
+            let mut elements = vec![expected, snooze, resolve];
+            if stop_all {
+                let mut stop = button("Stop all instances", STOP_ALL, id, Some("danger"));
+                stop["confirm"] = json!({
+                    "title": {"type": "plain_text", "text": "Stop every instance?"},
+                    "text": {"type": "mrkdwn", "text": format!(
+                        "Stop the instances launched by all {n} findings of this incident ({} instances in {}). Each is governed and audited as its own *Stop instances* button.",
+                        incident.resource_count,
+                        escape_mrkdwn(&incident.regions.join(", "))
+                    )},
+                    "confirm": {"type": "plain_text", "text": "Stop them"},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                    "style": "danger",
+                });
+                elements.push(stop);
+            }
             blocks.push(json!({
                 "type": "actions",
                 "block_id": format!("incident:{id}"),
-                "elements": [expected, snooze, resolve],
+                "elements": elements,
             }));
         }
         None => blocks.push(section(&format!(
@@ -124,7 +156,9 @@ pub fn standing_alert(finding: &Finding) -> Value {
 
 /// `alert` (a finding's blocks) under the incident's header.
 pub fn with_header(incident: &Incident, alert: Value, state: Option<&str>) -> Value {
-    let mut blocks = header(incident, state);
+    let stop_all = incident.kind == FindingKind::CostAnomaly
+        && offers(&alert, &RemediationKind::StopInstances.action_id());
+    let mut blocks = header(incident, state, stop_all);
     if let Value::Array(alert) = alert {
         blocks.extend(alert);
     }
@@ -231,6 +265,30 @@ mod tests {
         let text = root_message(&incident, &first, None).to_string();
         assert!(text.contains("Incident snoozed"), "{text}");
         assert!(!text.contains(SNOOZE_ALL_24H));
+    }
+
+    #[test]
+    fn stop_all_is_offered_only_where_the_first_alert_offers_stop_instances() {
+        let (incident, first) = burst();
+        let plain = with_header(&incident, finding_alert(&first), None).to_string();
+        assert!(!plain.contains(STOP_ALL), "{plain}");
+        let mut alert = finding_alert(&first);
+        if let Some(actions) = alert
+            .as_array_mut()
+            .and_then(|b| b.iter_mut().find(|b| b["type"] == "actions"))
+        {
+            actions["elements"].as_array_mut().unwrap().push(json!({
+                "type": "button", "action_id": RemediationKind::StopInstances.action_id(), "value": "a"
+            }));
+        }
+        let offered = with_header(&incident, alert, None);
+        validate_limits(&offered).unwrap();
+        let text = offered.to_string();
+        assert!(text.contains(STOP_ALL), "{text}");
+        assert!(
+            text.contains("Stop the instances launched by all 4 findings"),
+            "{text}"
+        );
     }
 
     #[test]
