@@ -187,8 +187,11 @@ def test_chaos_every_event_once_every_finding_once_one_alert_each(live, leaves_n
         mine = [i for i in partition(cloud, f"TENANT#{c.tenant}") if i["SK"]["S"].startswith("FINDING#")]
         findings.extend(mine)
         for message in cloud.slack.messages(c.channel):
+            text = json.dumps(message)
             for finding in mine:
-                if finding["id"]["S"] in json.dumps(message):
+                # A finding's alert names it in its footer ("finding `<id>`"); an incident's
+                # header names its incident, whose id is made of its first finding's.
+                if f"finding `{finding['id']['S']}`" in text:
                     posts[finding["id"]["S"]] = posts.get(finding["id"]["S"], 0) + 1
     finding_events = [f["event_id"]["S"] for f in findings]
     assert len(finding_events) == len(set(finding_events)), "an event has two findings"
