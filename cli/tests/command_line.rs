@@ -102,17 +102,22 @@ fn demo_with_demo_exit_replays_and_exits() {
     let _ = std::fs::remove_file(&findings);
 }
 
-/// The demo ends with one decision log (issue 14, item 3): the most severe finding's "Why?" as
-/// Slack's modal shows it: its verdict, its signals, the baseline, thresholds and the policy.
-#[test]
-fn the_demo_shows_a_decision_log() {
+/// What `dd0c demo` prints on stdout when it exits after the replay (`DEMO_EXIT=1`).
+fn demo_stdout() -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_dd0c"))
         .args(["demo"])
         .env("DEMO_EXIT", "1")
         .output()
         .expect("dd0c runs");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    text(&out.stdout)
+}
+
+/// The demo ends with one decision log (issue 14, item 3): the most severe finding's "Why?" as
+/// Slack's modal shows it: its verdict, its signals, the baseline, thresholds and the policy.
+#[test]
+fn the_demo_shows_a_decision_log() {
+    let stdout = demo_stdout();
     let log = stdout
         .split("Why? The decision log of cost-")
         .nth(1)
@@ -132,13 +137,7 @@ fn the_demo_shows_a_decision_log() {
 /// event through every hop, ingest to Slack, nested.
 #[test]
 fn the_demo_shows_one_trace_from_ingest_to_slack() {
-    let out = Command::new(env!("CARGO_BIN_EXE_dd0c"))
-        .args(["demo"])
-        .env("DEMO_EXIT", "1")
-        .output()
-        .expect("dd0c runs");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let stdout = demo_stdout();
     let tree = stdout
         .split("(one CloudTrail event, every hop to Slack):")
         .nth(1)

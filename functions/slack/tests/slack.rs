@@ -1400,38 +1400,22 @@ async fn an_incident_button_acts_on_every_finding_and_says_so_in_the_thread() {
         .contains("no incident inc-nope"));
 }
 
-/// Issue 14, item 1, through the slack function: a drift that opened SSH to the world offers
-/// "Revoke this rule"; the tenant's remediator's click revokes exactly that rule (the embedded
-/// port standing for AWS), the alert shows the result where the button was, a second click
-/// changes nothing more, and the audit trail has the one remediation.
-#[tokio::test]
-async fn a_remediators_click_revokes_the_opened_rule_once() {
-    use dd0c_shared::remediation::embedded::EmbeddedRemediator;
-    use dd0c_shared::remediation::IngressRule;
-    use dd0c_shared::tenancy::AccountLink;
+const REMEDIATION_ROLE: &str = "arn:aws:iam::111122223333:role/dd0c-remediation";
 
-    const ROLE: &str = "arn:aws:iam::111122223333:role/dd0c-remediation";
-    let w = world("secret").await;
-    let ssh = IngressRule {
-        protocol: "tcp".into(),
-        from_port: Some(22),
-        to_port: Some(22),
-        cidr: "0.0.0.0/0".into(),
-    };
-    let aws = Arc::new(
-        EmbeddedRemediator::new()
-            .with_role(ROLE, "ext-1")
-            .with_rule("sg-1", ssh.clone()),
-    );
+/// The world with remediation on: `aws` standing for the customer's account (it knows
+/// [`REMEDIATION_ROLE`]), the account connected with that role, and U42 a remediator.
+async fn with_remediation(
+    w: World,
+    aws: Arc<dd0c_shared::remediation::embedded::EmbeddedRemediator>,
+) -> World {
     let w = World {
-        app: w.app.with_remediation(
-            aws.clone(),
-            dd0c_shared::governance::Policy::system().unwrap(),
-        ),
+        app: w
+            .app
+            .with_remediation(aws, dd0c_shared::governance::Policy::system().unwrap()),
         ..w
     };
-    let link = AccountLink {
-        remediation_role_arn: Some(ROLE.into()),
+    let link = dd0c_shared::tenancy::AccountLink {
+        remediation_role_arn: Some(REMEDIATION_ROLE.into()),
         ..dd0c_shared::testing::active_account()
     };
     w.table.put(link.to_item().unwrap(), None).await.unwrap();
@@ -1445,6 +1429,31 @@ async fn a_remediators_click_revokes_the_opened_rule_once() {
     )
     .await
     .unwrap();
+    w
+}
+
+/// Issue 14, item 1, through the slack function: a drift that opened SSH to the world offers
+/// "Revoke this rule"; the tenant's remediator's click revokes exactly that rule (the embedded
+/// port standing for AWS), the alert shows the result where the button was, a second click
+/// changes nothing more, and the audit trail has the one remediation.
+#[tokio::test]
+async fn a_remediators_click_revokes_the_opened_rule_once() {
+    use dd0c_shared::remediation::embedded::EmbeddedRemediator;
+    use dd0c_shared::remediation::IngressRule;
+
+    let w = world("secret").await;
+    let ssh = IngressRule {
+        protocol: "tcp".into(),
+        from_port: Some(22),
+        to_port: Some(22),
+        cidr: "0.0.0.0/0".into(),
+    };
+    let aws = Arc::new(
+        EmbeddedRemediator::new()
+            .with_role(REMEDIATION_ROLE, "ext-1")
+            .with_rule("sg-1", ssh.clone()),
+    );
+    let w = with_remediation(w, aws.clone()).await;
     // What the classifier records of a console AuthorizeSecurityGroupIngress.
     let opened = Finding {
         details: json!({"diff": [{"attribute": "ingress", "old": null,
@@ -1541,38 +1550,15 @@ async fn acting_on_the_root_alert_keeps_its_incidents_header() {
 #[tokio::test]
 async fn stop_all_stops_every_findings_instances_once() {
     use dd0c_shared::remediation::embedded::EmbeddedRemediator;
-    use dd0c_shared::tenancy::AccountLink;
 
-    const ROLE: &str = "arn:aws:iam::111122223333:role/dd0c-remediation";
     let w = world("secret").await;
     let aws = Arc::new(
         EmbeddedRemediator::new()
-            .with_role(ROLE, "ext-1")
+            .with_role(REMEDIATION_ROLE, "ext-1")
             .with_instance("i-1", "running")
             .with_instance("i-2", "running"),
     );
-    let w = World {
-        app: w.app.with_remediation(
-            aws.clone(),
-            dd0c_shared::governance::Policy::system().unwrap(),
-        ),
-        ..w
-    };
-    let link = AccountLink {
-        remediation_role_arn: Some(ROLE.into()),
-        ..dd0c_shared::testing::active_account()
-    };
-    w.table.put(link.to_item().unwrap(), None).await.unwrap();
-    settings::put_settings(
-        w.table.as_ref(),
-        "t1",
-        &settings::SlackSettings {
-            remediators: vec!["U42".into()],
-            ..settings::SlackSettings::default()
-        },
-    )
-    .await
-    .unwrap();
+    let w = with_remediation(w, aws.clone()).await;
     let mut root_ts = String::new();
     let mut incident_id = String::new();
     for (i, id) in ["cost-1", "cost-2"].into_iter().enumerate() {
