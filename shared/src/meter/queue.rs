@@ -6,7 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{sqs_chunks, Meter};
-use crate::queue::{OutgoingMessage, Queue, QueueError, ReceivedMessage, DLQ_SUFFIX};
+use crate::queue::{
+    payload_bytes, send_requests, OutgoingMessage, Queue, QueueError, ReceivedMessage, DLQ_SUFFIX,
+};
 
 pub struct MeteredQueue {
     inner: Arc<dyn Queue>,
@@ -17,16 +19,6 @@ impl MeteredQueue {
     pub fn new(inner: Arc<dyn Queue>, meter: Meter) -> Self {
         Self { inner, meter }
     }
-}
-
-/// The payload SQS bills: the body and every attribute's name and value.
-fn payload_bytes(message: &OutgoingMessage) -> usize {
-    message.body.len()
-        + message
-            .attributes
-            .iter()
-            .map(|(k, v)| k.len() + v.len())
-            .sum::<usize>()
 }
 
 #[async_trait]
@@ -46,6 +38,29 @@ impl Queue for MeteredQueue {
             }
         }
         result
+    }
+
+    /// One request per SendMessageBatch (per 64 KB of its payload), as SQS bills a batch.
+    async fn send_batch(
+        &self,
+        queue: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Vec<Result<String, QueueError>> {
+        let mut results = Vec::with_capacity(messages.len());
+        for request in send_requests(messages) {
+            let chunks = sqs_chunks(request.iter().map(payload_bytes).sum());
+            let sent = self.inner.send_batch(queue, request).await;
+            let delivered = sent.iter().filter(|r| r.is_ok()).count() as u64;
+            self.meter.queue(queue, |q| {
+                q.messages_sent += delivered;
+                q.send_requests += chunks;
+            });
+            if !queue.ends_with(DLQ_SUFFIX) {
+                self.meter.function_call(|f| f.queue_calls += 1);
+            }
+            results.extend(sent);
+        }
+        results
     }
 
     /// Receives and deletes are the event source mapping's: they are counted per message here

@@ -30,6 +30,8 @@ pub const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
 pub const ERROR_ATTRIBUTE: &str = "dd0c-error";
 /// SQS FIFO returns at most ten messages per receive (and Lambda batches at most ten).
 pub const MAX_BATCH: usize = 10;
+/// What one SendMessageBatch request may carry: ten entries of at most 256 KiB in all.
+pub const MAX_SEND_BATCH_BYTES: usize = 256 * 1024;
 
 pub const DLQ_SUFFIX: &str = "-dlq";
 
@@ -101,6 +103,20 @@ pub trait Queue: Send + Sync {
     /// Sends a message; a repeated deduplication id within five minutes is accepted and
     /// dropped, returning the original message id.
     async fn send(&self, queue: &str, message: OutgoingMessage) -> Result<String, QueueError>;
+    /// Sends messages as SQS's SendMessageBatch does (ten entries and 256 KiB a request, see
+    /// [`send_requests`]): one result per message, in order; an entry refused fails alone.
+    /// This default sends them one at a time.
+    async fn send_batch(
+        &self,
+        queue: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Vec<Result<String, QueueError>> {
+        let mut results = Vec::with_capacity(messages.len());
+        for message in messages {
+            results.push(self.send(queue, message).await);
+        }
+        results
+    }
     /// Receives up to `max` (at most [`MAX_BATCH`]) visible messages.
     async fn receive(
         &self,
@@ -125,6 +141,38 @@ pub fn is_valid_fifo_id(s: &str) -> bool {
         && s.len() <= 128
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c))
+}
+
+/// The payload SQS counts against a request's size: the body and every attribute's name and value.
+pub fn payload_bytes(message: &OutgoingMessage) -> usize {
+    message.body.len()
+        + message
+            .attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+}
+
+/// Splits messages, in order, into the SendMessageBatch requests that carry them: at most
+/// [`MAX_BATCH`] entries and [`MAX_SEND_BATCH_BYTES`] a request (a message too large for any
+/// request travels alone and is refused by validation).
+pub fn send_requests(messages: Vec<OutgoingMessage>) -> Vec<Vec<OutgoingMessage>> {
+    let mut requests: Vec<Vec<OutgoingMessage>> = Vec::new();
+    let mut bytes = 0;
+    for message in messages {
+        let size = payload_bytes(&message);
+        match requests.last_mut() {
+            Some(request) if request.len() < MAX_BATCH && bytes + size <= MAX_SEND_BATCH_BYTES => {
+                bytes += size;
+                request.push(message);
+            }
+            _ => {
+                bytes = size;
+                requests.push(vec![message]);
+            }
+        }
+    }
+    requests
 }
 
 pub(crate) fn validate(message: &OutgoingMessage) -> Result<(), QueueError> {

@@ -5,10 +5,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
 use aws_sdk_sqs::Client;
 
-use super::{validate, OutgoingMessage, Queue, QueueError, ReceivedMessage, MAX_BATCH};
+use super::{
+    send_requests, validate, OutgoingMessage, Queue, QueueError, ReceivedMessage, MAX_BATCH,
+};
 
 pub struct SqsQueue {
     client: Client,
@@ -33,6 +37,131 @@ fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> QueueError {
     QueueError::Backend(DisplayErrorContext(e).to_string())
 }
 
+/// SQS FIFO queue names end in `.fifo`; a standard queue takes no group or deduplication id.
+fn is_fifo(url: &str) -> bool {
+    url.ends_with(".fifo")
+}
+
+fn string_attribute(value: String) -> Result<MessageAttributeValue, QueueError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(backend)
+}
+
+impl SqsQueue {
+    /// One SendMessageBatch request (at most ten entries, 256 KiB): one result per message.
+    async fn send_one_request(
+        &self,
+        queue: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Vec<Result<String, QueueError>> {
+        let mut results: Vec<Option<Result<String, QueueError>>> = Vec::new();
+        let url = match self.url(queue) {
+            Ok(url) => url,
+            Err(_) => {
+                return messages
+                    .iter()
+                    .map(|_| Err(QueueError::UnknownQueue(queue.to_owned())))
+                    .collect()
+            }
+        };
+        let fifo = is_fifo(url);
+        let mut request = self.client.send_message_batch().queue_url(url);
+        let mut entries = 0;
+        for (index, message) in messages.into_iter().enumerate() {
+            if let Err(e) = validate(&message) {
+                results.push(Some(Err(e)));
+                continue;
+            }
+            let mut entry = SendMessageBatchRequestEntry::builder()
+                .id(index.to_string())
+                .message_body(message.body);
+            if fifo {
+                entry = entry
+                    .message_group_id(message.group_id)
+                    .message_deduplication_id(message.deduplication_id);
+            }
+            let attributes: Result<Vec<_>, _> = message
+                .attributes
+                .into_iter()
+                .map(|(name, value)| string_attribute(value).map(|a| (name, a)))
+                .collect();
+            match attributes {
+                Ok(attributes) => {
+                    for (name, attribute) in attributes {
+                        entry = entry.message_attributes(name, attribute);
+                    }
+                }
+                Err(e) => {
+                    results.push(Some(Err(e)));
+                    continue;
+                }
+            }
+            match entry.build() {
+                Ok(entry) => {
+                    request = request.entries(entry);
+                    entries += 1;
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(backend(e)))),
+            }
+        }
+        if entries > 0 {
+            match request.send().await {
+                Ok(out) => {
+                    for ok in out.successful() {
+                        if let Some(slot) = ok
+                            .id()
+                            .parse::<usize>()
+                            .ok()
+                            .and_then(|i| results.get_mut(i))
+                        {
+                            *slot = Some(Ok(ok.message_id().to_owned()));
+                        }
+                    }
+                    for failed in out.failed() {
+                        if let Some(slot) = failed
+                            .id()
+                            .parse::<usize>()
+                            .ok()
+                            .and_then(|i| results.get_mut(i))
+                        {
+                            let reason = format!(
+                                "{}: {}",
+                                failed.code(),
+                                failed.message().unwrap_or_default()
+                            );
+                            *slot = Some(Err(if failed.sender_fault() {
+                                QueueError::Invalid(reason)
+                            } else {
+                                QueueError::Backend(reason)
+                            }));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let reason = DisplayErrorContext(e).to_string();
+                    for slot in results.iter_mut().filter(|r| r.is_none()) {
+                        *slot = Some(Err(QueueError::Backend(reason.clone())));
+                    }
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(QueueError::Backend(
+                        "SendMessageBatch answered nothing for this entry".into(),
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
 fn seconds(d: Duration) -> i32 {
     d.as_secs().min(43_200) as i32
 }
@@ -42,23 +171,34 @@ impl Queue for SqsQueue {
     async fn send(&self, queue: &str, message: OutgoingMessage) -> Result<String, QueueError> {
         validate(&message)?;
         let url = self.url(queue)?;
+        let fifo = is_fifo(url);
         let mut request = self
             .client
             .send_message()
             .queue_url(url)
-            .message_body(message.body)
-            .message_group_id(message.group_id)
-            .message_deduplication_id(message.deduplication_id);
+            .message_body(message.body);
+        if fifo {
+            request = request
+                .message_group_id(message.group_id)
+                .message_deduplication_id(message.deduplication_id);
+        }
         for (name, value) in message.attributes {
-            let attribute = MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .map_err(backend)?;
-            request = request.message_attributes(name, attribute);
+            request = request.message_attributes(name, string_attribute(value)?);
         }
         let out = request.send().await.map_err(backend)?;
         Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+
+    async fn send_batch(
+        &self,
+        queue: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Vec<Result<String, QueueError>> {
+        let mut results = Vec::with_capacity(messages.len());
+        for request in send_requests(messages) {
+            results.extend(self.send_one_request(queue, request).await);
+        }
+        results
     }
 
     async fn receive(
