@@ -333,6 +333,7 @@ async fn run_metered_or_not(
     let log_bytes = LogBytes::default();
     dd0c_shared::telemetry::count_metric_bytes();
     let metric_bytes_before = dd0c_shared::telemetry::metric_bytes();
+    let by_queue_before = dd0c_shared::telemetry::metric_bytes_by_source();
     let chat: Arc<dyn ChatSink> = Arc::new(MeteredChat::new(chat, meter.clone()));
     let result = run(options, chat, keep, Some(meter.clone()))
         .with_subscriber(cost::counting_subscriber(log_bytes.clone()))
@@ -344,6 +345,13 @@ async fn run_metered_or_not(
         events: summary.events_read as u64,
         usage: meter.usage(),
         log_bytes: log_bytes.get() + dd0c_shared::telemetry::metric_bytes() - metric_bytes_before,
+        metric_bytes_by_queue: dd0c_shared::telemetry::metric_bytes_by_source()
+            .into_iter()
+            .map(|(queue, bytes)| {
+                let before = by_queue_before.get(&queue).copied().unwrap_or(0);
+                (queue, bytes - before)
+            })
+            .collect(),
     };
     let report = cost::report(&measured, cost_options.monthly_events);
     cost::write_report(&report, &cost_options.report)?;

@@ -81,8 +81,8 @@ export function functionSpecs(routing: RoutingTable): Record<FunctionName, Funct
     ingest: {
       name: 'ingest',
       ...deployed('ingest'),
-      description: 'CloudTrail events from the bus and POST /v1/drift-reports -> ingest.fifo',
-      timeoutSeconds: 15,
+      description: 'CloudTrail events from the inbox stream, in batches, and POST /v1/drift-reports -> ingest.fifo',
+      timeoutSeconds: routing.ingest_rule.inbox.consumer_timeout_seconds,
     },
     normalizer: {
       name: 'normalizer',

@@ -47,10 +47,11 @@ export function acknowledgeNagFindings(stack: Dd0cStack): void {
     'This queue is itself a dead-letter queue: the DLQ of the EventBridge rule targets and of the digest schedule (cdk-nag only recognises DLQs referenced by an SQS redrive policy).',
   );
 
+
   ack(
-    stack.pipeline.ingestFailedQueue,
+    stack.pipeline.inboxDlq,
     'AwsSolutions-SQS3',
-    'This queue is itself a failure queue: the on-failure destination of asynchronous ingest invocations, alarmed like the DLQs (cdk-nag only recognises DLQs referenced by an SQS redrive policy).',
+    'This queue is itself a dead-letter queue: the on-failure destination of the ingest function\'s Kinesis event source mapping, and where the function dead-letters events it cannot read (cdk-nag only recognises DLQs referenced by an SQS redrive policy).',
   );
 
   // The bus policy's open statement (Principal *, docs/decisions/0810-open-bus-onboarding.md) is

@@ -13,10 +13,24 @@ export interface RoutingQueue {
   readonly batch_size: number;
 }
 
+/**
+ * The Kinesis stream the ingest rule puts CloudTrail events on, partitioned by account, which the
+ * ingest function drains in batches (docs/decisions/1060-ingest-inbox.md).
+ */
+export interface Inbox {
+  readonly name: string;
+  readonly shards: number;
+  readonly batch_size: number;
+  readonly batching_window_seconds: number;
+  readonly retry_attempts: number;
+  readonly consumer_timeout_seconds: number;
+}
+
 export interface IngestRule {
   readonly detail_type: string;
   readonly function: string;
   readonly queue: string;
+  readonly inbox: Inbox;
   readonly message_group: string;
   readonly deduplication: string;
 }
@@ -77,11 +91,34 @@ export function validateRouting(table: RoutingTable, source = 'routing table'): 
   if (!table.ingest_rule || !queueNames.has(table.ingest_rule.queue)) {
     problems.push('ingest_rule.queue must name a declared queue');
   }
+  const inbox = table.ingest_rule?.inbox;
+  if (!inbox || !/^[a-z][a-z0-9-]*$/.test(inbox.name) || queueNames.has(inbox.name)) {
+    problems.push('ingest_rule.inbox.name must be a lower-case [a-z0-9-] name of its own');
+  } else {
+    // Lambda's Kinesis event source limits.
+    if (!(inbox.shards >= 1)) problems.push('ingest_rule.inbox.shards must be >= 1');
+    if (!(inbox.batch_size >= 1 && inbox.batch_size <= 10000)) problems.push('ingest_rule.inbox.batch_size must be in 1..10000');
+    if (!(inbox.batching_window_seconds >= 0 && inbox.batching_window_seconds <= 300)) {
+      problems.push('ingest_rule.inbox.batching_window_seconds must be in 0..300');
+    }
+    if (!(inbox.retry_attempts >= 0 && inbox.retry_attempts <= 10000)) problems.push('ingest_rule.inbox.retry_attempts must be in 0..10000');
+    if (!(inbox.consumer_timeout_seconds > 0 && inbox.consumer_timeout_seconds <= 900)) {
+      problems.push('ingest_rule.inbox.consumer_timeout_seconds must be in 1..900');
+    }
+  }
   if (!(table.max_receive_count >= 1)) problems.push('max_receive_count must be >= 1');
   if (!table.bus_name || !table.internal_source) problems.push('bus_name and internal_source are required');
   if (problems.length > 0) {
     throw new Error(`Invalid ${source}:\n  - ${problems.join('\n  - ')}`);
   }
+}
+
+/** Kinesis stream name of the ingest inbox (`<prefix>-<name>`) and its standard SQS DLQ (`<prefix>-<name>-dlq`). */
+export function inboxStreamName(prefix: string, name: string): string {
+  return `${prefix}-${name}`;
+}
+export function inboxDlqName(prefix: string, name: string): string {
+  return `${prefix}-${name}-dlq`;
 }
 
 /** SQS queue name for a routing queue (`<prefix>-<name>.fifo`; the `.fifo` suffix is mandatory). */

@@ -138,14 +138,32 @@ export function routingParityProblems(routing: RoutingTable, json: Json): string
       }
     }
   }
+  const ingest = routing.ingest_rule;
   for (const [dt, hits] of found.routes) {
     for (const h of hits) problems.push(`${dt}: a rule (${h.rule}) delivers it to ${h.queue}: internal events are sent by their producers`);
   }
-
-  const ingest = routing.ingest_rule;
-  const ingestHits = found.functionRules.get(ingest.detail_type) ?? [];
-  if (!ingestHits.some((h) => isFunction(h.function, ingest.function))) {
-    problems.push(`${ingest.detail_type}: no rule delivers it to the ${ingest.function} function`);
+  // The ingest rule puts CloudTrail events on the inbox stream, which the ingest function drains
+  // (decision 1060).
+  const streams = resources(json, 'AWS::Kinesis::Stream');
+  const inboxId = Object.keys(streams).find((id) => String(streams[id].Properties.Name).endsWith(`-${ingest.inbox.name}`));
+  const ruleTargets = Object.entries<Json>(resources(json, 'AWS::Events::Rule'))
+    .filter(([, r]) => (r.Properties.EventPattern?.['detail-type'] ?? []).includes(ingest.detail_type))
+    .flatMap(([id, r]) => (r.Properties.Targets ?? []).map((t: Json) => ({ rule: id, target: t })));
+  if (!inboxId || !ruleTargets.some((t) => getAttTarget(t.target.Arn) === inboxId && t.target.KinesisParameters?.PartitionKeyPath === '$.account')) {
+    problems.push(`${ingest.detail_type}: no rule puts it on the ${ingest.inbox.name} stream, partitioned by account`);
+  }
+  for (const h of found.functionRules.get(ingest.detail_type) ?? []) {
+    problems.push(`${ingest.detail_type}: a rule (${h.rule}) invokes ${h.function} once per event; it goes to the ${ingest.inbox.name} stream`);
+  }
+  const inboxMaps = Object.values<Json>(resources(json, 'AWS::Lambda::EventSourceMapping')).filter(
+    (m) => inboxId !== undefined && getAttTarget(m.Properties.EventSourceArn) === inboxId,
+  );
+  const fns = resources(json, 'AWS::Lambda::Function');
+  const consumer = (m: Json) => String(fns[refTarget(m.Properties.FunctionName) ?? '']?.Properties.FunctionName ?? '');
+  if (inboxMaps.length !== 1 || !isFunction(consumer(inboxMaps[0]), ingest.function)) {
+    problems.push(`${ingest.inbox.name}: want exactly one event-source mapping, to ${ingest.function}`);
+  } else if (inboxMaps[0].Properties.BatchSize !== ingest.inbox.batch_size) {
+    problems.push(`${ingest.inbox.name}: batch size ${inboxMaps[0].Properties.BatchSize}, want ${ingest.inbox.batch_size}`);
   }
 
   for (const q of routing.queues) {

@@ -65,11 +65,13 @@ function alarmProblems(json: any): string[] {
 describe('alarms and dashboard', () => {
   const { json, template } = synth();
 
-  test('alarms exist for every function, every DLQ and ingest-failed, ingest age, API 5xx; all notify ops-alerts', () => {
+  test('alarms exist for every function, every DLQ, every queue\'s age and the inbox stream\'s, API 5xx; all notify ops-alerts', () => {
     expect(alarmProblems(json)).toEqual([]);
-    // 9 functions x 2 + (a FIFO DLQ per queue + the delivery DLQ + ingest-failed) + a queue age per queue + API
+    // 9 functions x 2 + (a FIFO DLQ per queue + the inbox's DLQ + the delivery DLQ) + an age per queue + the inbox's iterator age + API
     const queues = routing.queues.length;
-    expect(Object.keys(resources(json, 'AWS::CloudWatch::Alarm'))).toHaveLength(FUNCTION_NAMES.length * 2 + (queues + 2) + queues + 1);
+    expect(Object.keys(resources(json, 'AWS::CloudWatch::Alarm'))).toHaveLength(FUNCTION_NAMES.length * 2 + (queues + 2) + queues + 1 + 1);
+    const inboxAge = Object.values<any>(resources(json, 'AWS::CloudWatch::Alarm')).filter((a) => a.Properties.MetricName === 'GetRecords.IteratorAgeMilliseconds');
+    expect(inboxAge.map((a) => [a.Properties.Namespace, a.Properties.Threshold])).toEqual([['AWS/Kinesis', 300_000]]);
   });
 
   test('the alarm check fails when an alarm is missing or silent', () => {

@@ -98,7 +98,8 @@ describe('functions', () => {
 
   test('every SQS event-source mapping reports batch item failures', () => {
     expect(mappingProblems(json)).toEqual([]);
-    expect(Object.keys(resources(json, 'AWS::Lambda::EventSourceMapping'))).toHaveLength(routing.queues.length);
+    // One per queue, and the ingest inbox stream's.
+    expect(Object.keys(resources(json, 'AWS::Lambda::EventSourceMapping'))).toHaveLength(routing.queues.length + 1);
     const broken = clone(json);
     delete Object.values<any>(resources(broken, 'AWS::Lambda::EventSourceMapping'))[1].Properties.FunctionResponseTypes;
     expect(mappingProblems(broken)).toHaveLength(1);
@@ -162,8 +163,10 @@ describe('functions', () => {
   test('reserved concurrency caps the Slack sender and the digest; event sources cap concurrency too', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'dd0c-staging-notifier', ReservedConcurrentExecutions: 5 });
     template.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'dd0c-staging-digest', ReservedConcurrentExecutions: 1 });
+    // A queue's mapping caps its concurrency; a stream's reads one batch per shard at a time.
     for (const m of Object.values<any>(resources(json, 'AWS::Lambda::EventSourceMapping'))) {
-      expect(m.Properties.ScalingConfig?.MaximumConcurrency).toBeGreaterThanOrEqual(2);
+      if (m.Properties.StartingPosition) expect(m.Properties.ParallelizationFactor).toBe(1);
+      else expect(m.Properties.ScalingConfig?.MaximumConcurrency).toBeGreaterThanOrEqual(2);
     }
   });
 

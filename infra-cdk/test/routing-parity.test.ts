@@ -46,9 +46,39 @@ describe('routing parity: shared/routing.json vs the synthesized template', () =
     }
   });
 
-  test('the ingest rule sends CloudTrail events to the ingest function', () => {
-    const hits = extractRouting(json).functionRules.get(routing.ingest_rule.detail_type) ?? [];
-    expect(hits.map((h) => h.function)).toEqual([`dd0c-staging-${routing.ingest_rule.function}`]);
+  test('the ingest rule puts CloudTrail events on the inbox stream, which the ingest function drains', () => {
+    const found = extractRouting(json);
+    expect(found.functionRules.get(routing.ingest_rule.detail_type) ?? []).toEqual([]);
+    expect(found.routes.get(routing.ingest_rule.detail_type) ?? []).toEqual([]);
+    const streams = resources(json, 'AWS::Kinesis::Stream');
+    expect(Object.values<any>(streams).map((s) => s.Properties.Name)).toEqual([`dd0c-staging-${routing.ingest_rule.inbox.name}`]);
+    expect(routingParityProblems(routing, json)).toEqual([]);
+  });
+
+  test('fails when the ingest rule invokes the function once per event', () => {
+    const broken = clone(json);
+    const [ruleId] = Object.entries<any>(resources(broken, 'AWS::Events::Rule')).find(([, r]) =>
+      JSON.stringify(r.Properties.EventPattern).includes(routing.ingest_rule.detail_type),
+    )!;
+    const fnId = Object.keys(resources(broken, 'AWS::Lambda::Function')).find(
+      (id) => broken.Resources[id].Properties.FunctionName === `dd0c-staging-${routing.ingest_rule.function}`,
+    )!;
+    broken.Resources[ruleId].Properties.Targets = [{ Id: 'fn', Arn: { 'Fn::GetAtt': [fnId, 'Arn'] } }];
+    expect(routingParityProblems(routing, broken)).toEqual([
+      `${routing.ingest_rule.detail_type}: no rule puts it on the ${routing.ingest_rule.inbox.name} stream, partitioned by account`,
+      `${routing.ingest_rule.detail_type}: a rule (${ruleId}) invokes dd0c-staging-${routing.ingest_rule.function} once per event; it goes to the ${routing.ingest_rule.inbox.name} stream`,
+    ]);
+  });
+
+  test('fails when the stream is not partitioned by account (one shard order for everyone, or none)', () => {
+    const broken = clone(json);
+    const rule = Object.values<any>(resources(broken, 'AWS::Events::Rule')).find((r) =>
+      JSON.stringify(r.Properties.EventPattern).includes(routing.ingest_rule.detail_type),
+    )!;
+    delete rule.Properties.Targets[0].KinesisParameters;
+    expect(routingParityProblems(routing, broken)).toEqual([
+      `${routing.ingest_rule.detail_type}: no rule puts it on the ${routing.ingest_rule.inbox.name} stream, partitioned by account`,
+    ]);
   });
 
   test.each(routing.routes.flatMap((r) => r.producers.map((p) => [r.detail_type, p, r.queue])))(
@@ -113,7 +143,9 @@ describe('routing parity: shared/routing.json vs the synthesized template', () =
 
   test('fails when a consumer differs', () => {
     const broken = clone(json);
-    const esm = Object.values<any>(resources(broken, 'AWS::Lambda::EventSourceMapping'))[0];
+    const esm = Object.values<any>(resources(broken, 'AWS::Lambda::EventSourceMapping')).find(
+      (m) => m.Properties.BatchSize === 10,
+    );
     esm.Properties.BatchSize = 1;
     const problems = routingParityProblems(routing, broken);
     expect(problems.some((p) => /batch size 1, want 10/.test(p))).toBe(true);

@@ -70,7 +70,7 @@ describe('who can reach which rule', () => {
     expect(rules.filter((r) => r.Properties.EventPattern.source?.[0] === 'dd0c.pipeline')).toEqual([]);
     const queuePolicies = Object.values<any>(resources(json, 'AWS::SQS::QueuePolicy'));
     const allows = queuePolicies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st: any) => st.Effect === 'Allow');
-    // The delivery DLQ and ingest-failed queue take EventBridge's and Lambda's failures; no FIFO queue is a target.
+    // The inbox takes the ingest rule's events and the delivery DLQ EventBridge's failures; no FIFO queue is a target.
     const fifoIds = Object.entries<any>(resources(json, 'AWS::SQS::Queue'))
       .filter(([, q]) => q.Properties.FifoQueue === true)
       .map(([id]) => id);

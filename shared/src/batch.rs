@@ -232,7 +232,8 @@ where
     outcome
 }
 
-async fn dead_letter(
+/// Moves a message to its queue's dead-letter queue with the reason it could not be handled.
+pub async fn dead_letter(
     queue: &dyn Queue,
     source_queue: &str,
     message: &BatchMessage,
@@ -260,7 +261,7 @@ pub async fn run_handler(
     source_queue: &str,
     dead_letters: &dyn Queue,
 ) -> BatchOutcome {
-    process_batch(messages, source_queue, dead_letters, |m| {
+    let outcome = process_batch(messages, source_queue, dead_letters, |m| {
         let body = m.body.clone();
         let group = m.group_id.clone();
         let message_id = m.message_id.clone();
@@ -292,7 +293,10 @@ pub async fn run_handler(
             span.run(handler.handle(&body)).await
         }
     })
-    .await
+    .await;
+    // The embedded pipeline's batches end here; on Lambda the invocation flushes again (empty).
+    crate::telemetry::flush_metrics_of(source_queue);
+    outcome
 }
 
 /// Makes each failure that asked for a delay (Slack's Retry-After) invisible for that long;

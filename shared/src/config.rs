@@ -37,9 +37,9 @@ pub struct AwsAdapters {
 }
 
 impl AwsAdapters {
-    /// Reads `TABLE_NAME` and, for every queue of the routing table, `QUEUE_URL_<NAME>` /
-    /// `DLQ_URL_<NAME>` where present (a function has the URLs of the queues it consumes and
-    /// of those its events are routed to).
+    /// Reads `TABLE_NAME` and, for every queue of the routing table and the ingest inbox,
+    /// `QUEUE_URL_<NAME>` / `DLQ_URL_<NAME>` where present (a function has the URLs of the
+    /// queues it consumes and of those its events are routed to).
     pub async fn from_env() -> Result<Self, ConfigError> {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let clock: SharedClock = Arc::new(SystemClock);
@@ -50,7 +50,8 @@ impl AwsAdapters {
             clock.clone(),
         );
         let mut urls = HashMap::new();
-        for name in routing.queue_names() {
+        let inbox = std::iter::once(routing.ingest_rule.inbox.name.as_str());
+        for name in routing.queue_names().chain(inbox) {
             let upper = name.to_ascii_uppercase();
             if let Ok(url) = env(&format!("QUEUE_URL_{upper}")) {
                 urls.insert(name.to_owned(), url);

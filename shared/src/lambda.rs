@@ -3,11 +3,15 @@
 
 use std::sync::Arc;
 
+pub use aws_lambda_events::event::kinesis::KinesisEvent;
 pub use aws_lambda_events::event::sqs::SqsEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use lambda_runtime::{Error, LambdaEvent};
 
-use crate::batch::{apply_visibility_delays, run_handler, BatchMessage, MessageHandler};
+use crate::batch::{
+    apply_visibility_delays, run_handler, BatchMessage, BatchOutcome, MessageHandler,
+};
 use crate::queue::Queue;
 
 /// Converts Lambda's SQS records to batch messages (group and receive count from the
@@ -60,6 +64,7 @@ pub async fn sqs_consumer(
         dead_letters.as_ref(),
     )
     .await;
+    crate::telemetry::flush_metrics();
     crate::telemetry::otlp::export().await;
     apply_visibility_delays(dead_letters.as_ref(), source_queue, &outcome, |id| {
         event
@@ -70,7 +75,42 @@ pub async fn sqs_consumer(
             .and_then(|r| r.receipt_handle.as_deref())
     })
     .await;
-    let response = SqsBatchResponse {
+    Ok(sqs_batch_response(outcome))
+}
+
+/// Converts Lambda's Kinesis records to batch messages: the sequence number names a record
+/// (a partial batch response names the first to retry by it), the partition key is its group.
+/// A stream has no receive count: Lambda retries a failed batch up to the mapping's
+/// MaximumRetryAttempts, then hands its description to the on-failure destination.
+pub fn kinesis_batch_messages(event: &KinesisEvent) -> Vec<BatchMessage> {
+    event
+        .records
+        .iter()
+        .map(|r| BatchMessage {
+            message_id: r.kinesis.sequence_number.clone(),
+            body: String::from_utf8_lossy(&r.kinesis.data.0).into_owned(),
+            group_id: r.kinesis.partition_key.clone(),
+            receive_count: 1,
+        })
+        .collect()
+}
+
+/// Lambda's partial batch response for a stream: it checkpoints before the first failure.
+pub fn kinesis_batch_response(outcome: BatchOutcome) -> KinesisEventResponse {
+    KinesisEventResponse {
+        batch_item_failures: outcome
+            .failures
+            .into_iter()
+            .map(|f| KinesisBatchItemFailure {
+                item_identifier: Some(f.message_id),
+            })
+            .collect(),
+    }
+}
+
+/// Lambda's partial batch response: the messages to keep on the queue.
+pub fn sqs_batch_response(outcome: BatchOutcome) -> SqsBatchResponse {
+    SqsBatchResponse {
         batch_item_failures: outcome
             .failures
             .into_iter()
@@ -78,8 +118,7 @@ pub async fn sqs_consumer(
                 item_identifier: f.message_id,
             })
             .collect(),
-    };
-    Ok(response)
+    }
 }
 
 use aws_lambda_events::encodings::Body;
@@ -140,6 +179,7 @@ pub async fn http_function(
     event: LambdaEvent<ApiGatewayV2httpRequest>,
 ) -> Result<ApiGatewayV2httpResponse, Error> {
     let response = handler.handle(http_request(&event.payload)).await;
+    crate::telemetry::flush_metrics();
     crate::telemetry::otlp::export().await;
     Ok(http_response(response))
 }
@@ -189,6 +229,7 @@ where
 {
     if !is_http_api_request(&event.payload) {
         let out = on_event(event).await;
+        crate::telemetry::flush_metrics();
         crate::telemetry::otlp::export().await;
         return out;
     }

@@ -23,7 +23,7 @@ ACCOUNTS = int(os.environ.get("CHAOS_ACCOUNTS", "3"))
 # its time restarting processes rather than testing what an interrupted batch leaves behind.
 INTERVAL = float(os.environ.get("CHAOS_INTERVAL", "2"))
 SEED = int(os.environ.get("CHAOS_SEED", "1"))
-# Killed at random while events flow; ingest is invoked asynchronously by the bus, the others
+# Killed at random while events flow; ingest is invoked by the inbox stream's event-source mapping, the others
 # by their queues' event-source mappings.
 VICTIMS = ("ingest", "normalizer", "scorer", "notifier")
 

@@ -94,11 +94,16 @@ def all_rows(cloud: LocalCloud) -> list[dict[str, Any]]:
 def assert_flows_through_ingest_and_normalizer(cloud: LocalCloud, ev: dict[str, Any], sender: str) -> None:
     err = cloud.forward_event(ev, account=sender)
     assert err is None, f"the bus refused a forwarded CloudTrail event of {sender}: {err}"
+    # The rule puts the event on the inbox stream; the ingest function drains it in batches.
     rec = cloud.wait_for(lambda: next((r for r in cloud.invocations_of("ingest")
-                                       if isinstance(r.payload, dict) and r.payload.get("id") == ev["id"] and r.ok is not None), None),
+                                       if r.ok is not None and ev["id"] in inbox_event_ids(r.payload)), None),
                          60, what="the ingest invocation")
     assert rec.ok, rec.error
-    assert rec.response == {"forwarded": 1}, f"ingest answered {rec.response}\n{cloud.logs('ingest', 15)}"
+    record = next(r for r in rec.payload["Records"] if inbox_event(r)["id"] == ev["id"])
+    assert record["eventSourceARN"].endswith(":stream/dd0c-staging-inbox"), record["eventSourceARN"]
+    assert record["kinesis"]["partitionKey"] == sender
+    assert rec.response in (None, {}, {"batchItemFailures": []}), \
+        f"ingest answered {rec.response}\n{cloud.logs('ingest', 15)}"
     cloud.wait_idle(90)
     norm = [r for r in cloud.invocations_of("normalizer") if ev["detail"]["eventID"] in json.dumps(r.payload)]
     assert norm, f"nothing reached the normalizer\n{cloud.logs('normalizer', 15)}"
@@ -110,6 +115,17 @@ def assert_flows_through_ingest_and_normalizer(cloud: LocalCloud, ev: dict[str, 
     items = all_rows(cloud)
     assert any(ev["detail"]["eventID"] in json.dumps(i, default=str) for i in items), \
         f"no row carries the event\n{cloud.logs('normalizer', 15)}"
+
+
+def inbox_event(record: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge event a Kinesis record of the inbox stream carries."""
+    return json.loads(base64.b64decode(record["kinesis"]["data"]))
+
+
+def inbox_event_ids(payload: Any) -> list[str]:
+    if not isinstance(payload, dict):
+        return []
+    return [inbox_event(r)["id"] for r in payload.get("Records", []) if "kinesis" in r]
 
 
 def patched_template(tmp_path: Path, patch: Any) -> Path:
@@ -284,7 +300,7 @@ def test_bus_policy_refuses_accounts_it_does_not_list(tmp_path: Path) -> None:
 
 
 def test_an_event_on_the_bus_flows_through_ingest_and_normalizer(cloud: LocalCloud) -> None:
-    """Bus -> ingest rule -> ingest (async) -> ingest.fifo -> normalizer -> rows, for an
+    """Bus -> ingest rule -> inbox -> ingest (batches) -> ingest.fifo -> normalizer -> rows, for an
     account of dd0c's own (no bus policy involved)."""
     own = cloud.template.account
     connect_account(cloud, own)
@@ -307,9 +323,14 @@ def test_async_failures_are_retried_then_sent_to_the_on_failure_destination(tmp_
                   and r["Properties"].get("FunctionName", "").endswith("-ingest"))
         dlq = next(k for k, r in res.items() if r["Type"] == "AWS::SQS::Queue"
                    and r["Properties"].get("QueueName", "").endswith("-delivery-dlq"))
-        for k in [k for k, r in res.items() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
-                  and r["Properties"].get("FunctionName") == {"Ref": fn}]:
-            del res[k]
+        # The stack's rule delivers to the inbox queue: aim it at the function, as an
+        # asynchronous invocation, to exercise Lambda's async path.
+        rule = next(k for k, r in res.items() if r["Type"] == "AWS::Events::Rule"
+                    and "AWS API Call via CloudTrail" in json.dumps(r["Properties"].get("EventPattern")))
+        res[rule]["Properties"]["Targets"] = [{"Id": "fn", "Arn": {"Fn::GetAtt": [fn, "Arn"]}}]
+        res["LocalIngestPermission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
+            "Action": "lambda:InvokeFunction", "FunctionName": {"Fn::GetAtt": [fn, "Arn"]},
+            "Principal": "events.amazonaws.com", "SourceArn": {"Fn::GetAtt": [rule, "Arn"]}}}
         res["LocalIngestInvokeConfig"] = {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
             "FunctionName": {"Ref": fn}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 2,
             "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq, "Arn"]}}}}}
@@ -330,25 +351,43 @@ def test_async_failures_are_retried_then_sent_to_the_on_failure_destination(tmp_
 
 
 def test_seam_ingest_failures_are_not_dropped(cloud: LocalCloud) -> None:
-    """When ingest fails an event three times, Lambda drops it unless the function has an
-    on-failure destination (or a DLQ): the stack must give ingest one, and the record must
-    arrive there."""
+    """An event the ingest function keeps failing on is retried from its record; when Lambda
+    gives the batch up, its description (shard and sequence numbers) reaches the inbox's DLQ and
+    the record can still be read from the stream: nothing is dropped."""
     ev = cloudtrail_event(cloud.template.account)
-    dropped_before = len(cloud.dropped_async)
     with cloud.swap_function("ingest", stub_command("fail")):
         assert cloud.forward_event(ev, account=cloud.template.account) is None
-        cloud.wait_for(lambda: len([r for r in cloud.invocations_of("ingest")
-                                    if isinstance(r.payload, dict) and r.payload.get("id") == ev["id"] and r.ok is False]) == 3,
-                       30, what="three failed attempts")
-        assert cloud.wait_async_idle(30)
-    dropped = [d for d in cloud.dropped_async[dropped_before:] if d["event"].get("id") == ev["id"]]
-    assert not dropped, ("ingest failed the event 3 times and it was DROPPED: the template gives "
-                         "dd0c-staging-ingest no usable AWS::Lambda::EventInvokeConfig OnFailure destination (nor a DLQ)")
-    dest = cloud.invoke_configs[cloud.function("ingest").name]["DestinationConfig"]["OnFailure"]["Destination"]
-    assert ":sqs:" in dest, f"on-failure destination {dest}: the test reads SQS destinations only"
-    records = [json.loads(m["Body"]) for m in cloud.receive_all(dest)]
-    mine = [r for r in records if r.get("requestPayload", {}).get("id") == ev["id"]]
-    assert mine and mine[0]["requestContext"]["condition"] == "RetriesExhausted", records
+        msgs = cloud.wait_for(lambda: [m for m in cloud.receive_all("inbox-dlq") if "KinesisBatchInfo" in m["Body"]],
+                              120, what="the given-up batch in the inbox DLQ")
+    info = json.loads(msgs[-1]["Body"])
+    assert info["requestContext"]["condition"] == "RetryAttemptsExhausted", info
+    batch = info["KinesisBatchInfo"]
+    assert batch["streamArn"].endswith("/dd0c-staging-inbox")
+    it = cloud.kinesis.get_shard_iterator(StreamName="dd0c-staging-inbox", ShardId=batch["shardId"],
+                                          ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                          StartingSequenceNumber=batch["startSequenceNumber"])["ShardIterator"]
+    kept = cloud.kinesis.get_records(ShardIterator=it, Limit=batch["batchSize"])["Records"]
+    assert ev["id"] in [json.loads(r["Data"])["id"] for r in kept]
+    attempts = [r for r in cloud.invocations_of("ingest") if ev["id"] in inbox_event_ids(r.payload) and r.ok is False]
+    assert len(attempts) >= 3, attempts
+
+
+def test_seam_an_event_the_ingest_function_cannot_read_is_dead_lettered_with_its_reason(cloud: LocalCloud) -> None:
+    """A CloudTrail-typed event whose detail is no record: the real ingest function sends it to
+    the inbox's DLQ with the reason, at once, and the rest of the inbox goes on."""
+    good = cloudtrail_event(cloud.template.account)
+    connect_account(cloud, cloud.template.account)
+    bad = cloudtrail_event(cloud.template.account)
+    bad["detail"] = ["not", "a", "record"]
+    assert cloud.forward_event(bad, account=cloud.template.account) is None
+    assert cloud.forward_event(good, account=cloud.template.account) is None
+    msgs = cloud.wait_for(lambda: [m for m in cloud.receive_all("inbox-dlq") if json.loads(m["Body"]).get("id") == bad["id"]],
+                          60, what="the unreadable event in the inbox DLQ")
+    reason = msgs[0]["MessageAttributes"]["dd0c-error"]["StringValue"]
+    assert reason.startswith("malformed message"), reason
+    cloud.wait_idle(60)
+    normalized = " ".join(json.dumps(r.payload) for r in cloud.invocations_of("normalizer"))
+    assert good["detail"]["eventID"] in normalized
 
 
 def test_a_crash_at_init_is_reported_with_the_log(cloud: LocalCloud) -> None:
@@ -421,6 +460,41 @@ def test_partial_batch_failure_leaves_only_the_failed_record(cloud: LocalCloud) 
     assert any(cloud.alarm_state(a["logical_id"]) == "ALARM" for a in cloud.alarms_for_queue("score-dlq")
                if cloud.alarm_metric(a["logical_id"]) is not None)
     cloud.purge("score-dlq")
+
+
+# ---- Kinesis event source mapping (the inbox stream) ----------------------------------------------
+def test_a_stream_batch_is_retried_from_its_first_failed_record_then_given_up_to_the_dlq(cloud: LocalCloud) -> None:
+    cloud.wait_idle(60)
+    poller = cloud.poller("inbox")
+    stream_arn = poller.stream_arn
+    with cloud.swap_function("ingest", stub_command("fail-marked")):
+        poller.pause()
+        try:
+            time.sleep(0.5)  # a read in flight ends
+            run = uuid.uuid4().hex
+            for i in range(3):
+                cloud.put_to_stream_arn(stream_arn, json.dumps({"n": i, "mark": "FAIL" if i == 1 else "ok", "run": run}), f"acct-{i}")
+            before = len(cloud.invocations_of("ingest"))
+        finally:
+            poller.resume()
+        first = cloud.wait_for(lambda: [r for r in cloud.invocations_of("ingest")[before:] if r.ok is not None],
+                               30, what="the first batch")[0].payload["Records"]
+        failed_seq = first[1]["kinesis"]["sequenceNumber"]
+        dlq = cloud.wait_for(lambda: [json.loads(m["Body"]) for m in cloud.receive_all("inbox-dlq") if failed_seq in m["Body"]],
+                             90, what="the batch given up")
+        cloud.wait_idle(60)
+    batches = [[json.loads(base64.b64decode(r["kinesis"]["data"]))["n"] for r in inv.payload["Records"]]
+               for inv in cloud.invocations_of("ingest")[before:] if isinstance(inv.payload, dict)]
+    # The whole batch first; then from the failed record on (what followed it comes again),
+    # as often as the mapping retries.
+    assert batches[0] == [0, 1, 2], batches
+    retries = json.loads((REPO / "shared" / "routing.json").read_text())["ingest_rule"]["inbox"]["retry_attempts"]
+    assert batches[1:] == [[1, 2]] * retries, batches
+    info = dlq[0]["KinesisBatchInfo"]
+    assert info["startSequenceNumber"] == failed_seq
+    assert info["batchSize"] == 2 and info["streamArn"] == stream_arn
+    assert dlq[0]["requestContext"]["approximateInvokeCount"] == retries + 1
+    cloud.purge("inbox-dlq")
 
 
 # ---- Scheduler -----------------------------------------------------------------------------------

@@ -120,5 +120,17 @@ pub async fn create_queues(sdk: &SdkConfig, routing: &RoutingTable) -> HashMap<S
         urls.insert(spec.name.clone(), url);
         urls.insert(dlq, dlq_url);
     }
+    // The ingest inbox (a Kinesis stream) has a standard dead-letter queue (decision 1060).
+    for name in [dlq_name(&routing.ingest_rule.inbox.name)] {
+        let url = client
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .expect("create standard queue")
+            .queue_url
+            .expect("queue url");
+        urls.insert(name, url);
+    }
     urls
 }

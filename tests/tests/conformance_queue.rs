@@ -36,8 +36,13 @@ impl Env {
 async fn memory() -> Env {
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
     let routing = RoutingTable::builtin().clone();
+    let inbox_dlq = dlq_name(&routing.ingest_rule.inbox.name);
     let queue = Arc::new(MemoryQueue::new(
-        routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
+        routing
+            .queue_names()
+            .map(str::to_owned)
+            .chain([inbox_dlq])
+            .collect::<Vec<_>>(),
         Arc::new(clock.clone()),
     ));
     let bus = Arc::new(QueueBus::new(
@@ -97,6 +102,7 @@ conformance!(
     attributes_round_trip,
     bus_routes_by_detail_type,
     bus_refuses_unrouted_detail_types,
+    batch_sends_keep_order_and_fail_alone,
 );
 
 const Q: &str = "ingest";
@@ -299,4 +305,65 @@ async fn bus_refuses_unrouted_detail_types(env: Env) {
         .await
         .unwrap_err();
     assert!(matches!(err, BusError::NoRoute(_)), "{err}");
+}
+
+/// SendMessageBatch: ten entries a request, results in order, a refused entry fails alone,
+/// a repeated deduplication id is accepted and dropped; a standard queue (the ingest inbox's
+/// dead-letter queue) takes the same messages without using their group and id.
+async fn batch_sends_keep_order_and_fail_alone(env: Env) {
+    let mut batch: Vec<OutgoingMessage> = (0..13)
+        .map(|i| {
+            msg(
+                &format!("b{i}"),
+                if i % 2 == 0 { "A" } else { "B" },
+                &format!("b{i}"),
+            )
+        })
+        .collect();
+    batch[4] = msg("", "A", "empty-body");
+    batch[12] = msg("b12", "A", "b0");
+    let results = env.queue.send_batch(Q, batch).await;
+    assert_eq!(results.len(), 13);
+    assert!(
+        matches!(results[4], Err(dd0c_shared::queue::QueueError::Invalid(_))),
+        "{:?}",
+        results[4]
+    );
+    assert!(
+        results.iter().enumerate().all(|(i, r)| i == 4 || r.is_ok()),
+        "{results:?}"
+    );
+    let mut bodies = Vec::new();
+    for _ in 0..4 {
+        for m in env.queue.receive(Q, 10, VIS).await.unwrap() {
+            env.queue.delete(Q, &m.receipt_handle).await.unwrap();
+            bodies.push(m.body);
+        }
+    }
+    bodies.sort_by_key(|b| b[1..].parse::<u32>().unwrap());
+    let expected: Vec<String> = (0..12)
+        .filter(|i| *i != 4)
+        .map(|i| format!("b{i}"))
+        .collect();
+    assert_eq!(bodies, expected, "b12 repeats b0's deduplication id");
+
+    for name in [dlq_name(&RoutingTable::builtin().ingest_rule.inbox.name)] {
+        let results = env
+            .queue
+            .send_batch(
+                &name,
+                vec![msg("{}", "m-1", "m-1"), msg("{}", "m-2", "m-2")],
+            )
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{name}: {results:?}");
+        env.queue
+            .send(
+                &name,
+                msg("{}", "m-3", "m-3").with_attribute(ERROR_ATTRIBUTE, "why"),
+            )
+            .await
+            .unwrap();
+        let got = env.queue.receive(&name, 10, VIS).await.unwrap();
+        assert_eq!(got.len(), 3, "{name}");
+    }
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use dd0c_shared::bus::RoutingTable;
 use dd0c_shared::meter::Usage;
+use dd0c_shared::queue::MAX_BATCH;
 use serde::{Deserialize, Serialize};
 
 pub const SECONDS_PER_MONTH: f64 = 30.4375 * 86_400.0;
@@ -33,6 +34,8 @@ pub struct Prices {
     pub lambda_arm64_gb_second: f64,
     pub sqs_standard_request: f64,
     pub sqs_fifo_request: f64,
+    pub kinesis_shard_hour: f64,
+    pub kinesis_put_payload_unit: f64,
     pub dynamodb_write_request_unit: f64,
     pub dynamodb_read_request_unit: f64,
     pub dynamodb_storage_gb_month: f64,
@@ -96,8 +99,12 @@ pub struct Measured {
     /// CloudTrail events forwarded to dd0c.
     pub events: u64,
     pub usage: Usage,
-    /// Bytes the functions would log (JSON lines and metrics), platform lines excluded.
+    /// Bytes the functions would log (JSON lines and metrics), platform lines excluded, but for
+    /// the metric lines of queue consumers' batches, in `metric_bytes_by_queue`.
     pub log_bytes: u64,
+    /// The metric lines written at the end of each batch, by queue: one line a batch, so the
+    /// volume's batch size divides them (a replay's batches hold one message).
+    pub metric_bytes_by_queue: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -156,15 +163,16 @@ impl Model<'_> {
         (rate_per_second * window_seconds).clamp(1.0, batch_size.max(1) as f64)
     }
 
-    /// What a function waits for per message it handles (`messages`: how many it handled).
-    fn message_ms(&self, usage: &Usage, function: &str, messages: u64) -> f64 {
+    /// What a function waits for per message it handles (`messages`: how many it handled;
+    /// `sent_together`: how many of its sends one request carries).
+    fn message_ms(&self, usage: &Usage, function: &str, messages: u64, sent_together: f64) -> f64 {
         let a = &self.prices.assumptions;
         let Some(f) = usage.functions.get(function) else {
             return 0.0;
         };
         let messages = messages.max(1) as f64;
         (f.table_calls as f64 * a.dynamodb_call_ms
-            + f.queue_calls as f64 * a.sqs_call_ms
+            + f.queue_calls as f64 * a.sqs_call_ms / sent_together.max(1.0)
             + f.chat_calls as f64 * a.slack_call_ms)
             / messages
     }
@@ -177,22 +185,44 @@ impl Model<'_> {
             .unwrap_or(0.0)
     }
 
+    /// Records in each batch the ingest function drains from the inbox stream at
+    /// `monthly_events`: the ingest rule puts every event there, spread over its shards, and
+    /// each shard is read one batch at a time (decision 1060).
+    pub fn inbox_fill(&self, monthly_events: u64) -> f64 {
+        let inbox = &self.routing.ingest_rule.inbox;
+        Self::batch_fill(
+            monthly_events as f64 / SECONDS_PER_MONTH / inbox.shards.max(1) as f64,
+            inbox.batching_window_seconds,
+            inbox.batch_size,
+        )
+    }
+
+    /// Messages per SendMessageBatch when the ingest function forwards a batch of `fill`.
+    fn send_batch_of(fill: f64) -> f64 {
+        fill.min(MAX_BATCH as f64)
+    }
+
     /// Every function's invocations per event at `monthly_events`.
     pub fn invocations(&self, measured: &Measured, monthly_events: u64) -> Vec<Invocations> {
         let a = &self.prices.assumptions;
         let events = measured.events.max(1) as f64;
         let events_per_second = monthly_events as f64 / SECONDS_PER_MONTH;
         let mut out = Vec::new();
-        // EventBridge invokes the ingest function once per event.
+        // The ingest function drains the inbox stream: one invocation a batch, whose records it
+        // forwards ten to a SendMessageBatch (the replay sends them one by one).
         let ingest = &self.routing.ingest_rule.function;
+        let inbox_fill = self.inbox_fill(monthly_events);
+        let forwarded_together = Self::send_batch_of(inbox_fill);
         let ms = a.lambda_invocation_overhead_ms
-            + self.message_ms(&measured.usage, ingest, measured.events);
+            + inbox_fill
+                * self.message_ms(&measured.usage, ingest, measured.events, forwarded_together);
+        let per_event = 1.0 / inbox_fill;
         out.push(Invocations {
             function: ingest.clone(),
-            per_event: 1.0,
-            messages_per_batch: 1.0,
+            per_event,
+            messages_per_batch: inbox_fill,
             ms_per_invocation: ms,
-            gb_seconds_per_event: self.memory_gb(ingest) * ms.ceil() / 1000.0,
+            gb_seconds_per_event: per_event * self.memory_gb(ingest) * ms.ceil() / 1000.0,
         });
         let mut counted = std::collections::BTreeSet::new();
         for queue in &self.routing.queues {
@@ -205,17 +235,21 @@ impl Model<'_> {
                 continue;
             };
             let messages_per_event = f.messages as f64 / events;
-            let message_ms = self.message_ms(&measured.usage, &queue.consumer, f.messages);
+            let message_ms = self.message_ms(&measured.usage, &queue.consumer, f.messages, 1.0);
             let window = if queue.batching_window_seconds > 0.0 {
                 queue.batching_window_seconds
             } else {
                 (a.lambda_invocation_overhead_ms + message_ms) / 1000.0
             };
-            let fill = Self::batch_fill(
+            let mut fill = Self::batch_fill(
                 messages_per_event * events_per_second,
                 window,
                 queue.batch_size,
             );
+            if queue.name == self.routing.ingest_rule.queue {
+                // Messages sent in one request become visible together: one receive takes them.
+                fill = fill.max(forwarded_together.min(queue.batch_size.max(1) as f64));
+            }
             let per_event = messages_per_event / fill;
             let ms = a.lambda_invocation_overhead_ms + fill * message_ms;
             out.push(Invocations {
@@ -275,13 +309,39 @@ impl Model<'_> {
             "GB-second (arm64)",
         );
 
-        // Every queue is FIFO; a dead-letter queue is written to, never polled.
+        // The inbox is a Kinesis stream: EventBridge puts each event on it (one PUT payload unit
+        // of 25 KB: EventBridge's events are far smaller), the shards are paid by the hour, and
+        // Lambda's reads of a stream are not billed (decision 1060).
+        let inbox_fill = self.inbox_fill(monthly_events);
+        let idle_polls_per_queue =
+            a.esm_idle_pollers_per_queue * SECONDS_PER_MONTH / a.sqs_long_poll_seconds / monthly;
+        item(
+            "kinesis_put_payload_units",
+            1.0,
+            p.kinesis_put_payload_unit,
+            "25 KB PUT payload unit",
+        );
+        item(
+            "kinesis_shard_hours",
+            self.routing.ingest_rule.inbox.shards as f64 * SECONDS_PER_MONTH / 3600.0 / monthly,
+            p.kinesis_shard_hour,
+            "shard-hour",
+        );
+
+        // The pipeline's queues are FIFO; a dead-letter queue is written to, never polled.
         let (mut sends, mut receives) = (0.0, 0.0);
         for (queue, q) in &usage.queues {
-            sends += (q.send_requests + q.visibility_changes) as f64 / events;
-            let fill = fill_of(queue);
+            let sent_together = if queue == &self.routing.ingest_rule.queue {
+                Self::send_batch_of(inbox_fill)
+            } else {
+                1.0
+            };
+            sends +=
+                (q.send_requests as f64 / sent_together + q.visibility_changes as f64) / events;
+            // A receive returns at most ten messages; a DeleteMessageBatch deletes ten.
+            let per_request = fill_of(queue).min(MAX_BATCH as f64);
             receives +=
-                (q.messages_received as f64 / fill + q.messages_deleted as f64 / fill) / events;
+                (q.messages_received as f64 + q.messages_deleted as f64) / per_request / events;
         }
         item("sqs_fifo_sends", sends, p.sqs_fifo_request, "request");
         item(
@@ -290,12 +350,9 @@ impl Model<'_> {
             p.sqs_fifo_request,
             "request",
         );
-        let idle_polls_per_month =
-            self.routing.queues.len() as f64 * a.esm_idle_pollers_per_queue * SECONDS_PER_MONTH
-                / a.sqs_long_poll_seconds;
         item(
             "sqs_fifo_idle_polls",
-            idle_polls_per_month / monthly,
+            self.routing.queues.len() as f64 * idle_polls_per_queue,
             p.sqs_fifo_request,
             "request",
         );
@@ -324,9 +381,14 @@ impl Model<'_> {
             .filter(|i| self.platform_logs(&i.function))
             .map(|i| i.per_event * a.platform_log_bytes_per_invocation)
             .sum();
+        let metric_bytes: f64 = measured
+            .metric_bytes_by_queue
+            .iter()
+            .map(|(queue, bytes)| *bytes as f64 / fill_of(queue))
+            .sum();
         item(
             "cloudwatch_logs",
-            (measured.log_bytes as f64 / events + platform_bytes) / GIB,
+            ((measured.log_bytes as f64 + metric_bytes) / events + platform_bytes) / GIB,
             p.cloudwatch_logs_ingested_gb,
             "GB ingested",
         );
@@ -481,6 +543,7 @@ mod tests {
             events: 10,
             usage,
             log_bytes: 0,
+            metric_bytes_by_queue: BTreeMap::new(),
         }
     }
 
@@ -524,8 +587,9 @@ mod tests {
             routing: RoutingTable::builtin(),
         };
         let report = model.report(&ten_events(), 1_000_000);
-        // ingest: 2 ms + one 10 ms send, at 256 MB; the normalizer: 2 ms + two 5 ms calls,
-        // at 512 MB, one message a batch (0.38 events/s).
+        // 0.38 events/s: ingest drains one record a batch (the window holds no more) and sends
+        // it alone: 2 ms + one 10 ms send, at 256 MB; the normalizer: 2 ms + two 5 ms calls,
+        // at 512 MB, one message a batch.
         assert!(close(item(&report, "lambda_requests").per_event, 2.0));
         assert!(close(
             item(&report, "lambda_gb_seconds").per_event,
@@ -556,6 +620,11 @@ mod tests {
         ));
         // Only ingest traces: 0.38 invocations/s, all within the reservoir.
         assert!(close(item(&report, "xray_traces").per_event, 1.0));
+        // The inbox stream: a shard for 730.5 hours over a million events.
+        assert!(close(
+            item(&report, "kinesis_shard_hours").usd_per_million_events,
+            SECONDS_PER_MONTH / 3600.0 * 0.015
+        ));
         let total: f64 = report.items.iter().map(|i| i.usd_per_million_events).sum();
         assert!(close(report.usd_per_million_events, total));
         assert_eq!(report.monthly_events, 1_000_000);
@@ -583,6 +652,30 @@ mod tests {
     }
 
     #[test]
+    fn a_batchs_metric_line_is_written_once_per_batch_of_the_volume() {
+        let prices = PriceFile::builtin();
+        let functions = functions();
+        let model = Model {
+            prices: &prices,
+            functions: &functions,
+            routing: RoutingTable::builtin(),
+        };
+        let mut measured = ten_events();
+        // The replay wrote one 220-byte line for each of the ten messages of `ingest`.
+        measured.metric_bytes_by_queue = [("ingest".to_owned(), 2_200)].into();
+        let logs = |monthly: u64| {
+            let mut without = measured.clone();
+            without.metric_bytes_by_queue.clear();
+            item(&model.report(&measured, monthly), "cloudwatch_logs").per_event
+                - item(&model.report(&without, monthly), "cloudwatch_logs").per_event
+        };
+        // A batch of one at a million a month; of ten (what a SendMessageBatch of the ingest
+        // function carries) at fifty million.
+        assert!(close(logs(1_000_000) * GIB, 220.0));
+        assert!(close(logs(50_000_000) * GIB, 22.0));
+    }
+
+    #[test]
     fn volume_spreads_fixed_polls_and_samples_traces() {
         let prices = PriceFile::builtin();
         let functions = functions();
@@ -596,9 +689,30 @@ mod tests {
             item(&report, "sqs_fifo_idle_polls").per_event,
             4.60215 / 50.0
         ));
-        // 19.01 invocations/s: the reservoir's one, then 5% of the other 18.01.
+        // 19.01 events/s on one shard: ingest drains 19.01 a batch, one invocation a second,
+        // within X-Ray's reservoir; it forwards them ten to a request, and a receive of the
+        // normalizer's takes those ten.
+        let per_second = 50_000_000.0 / SECONDS_PER_MONTH;
         let traces = item(&report, "xray_traces").per_event;
-        assert!((traces - 0.09997).abs() < 1e-5, "{traces}");
+        assert!(close(traces, 1.0 / per_second), "{traces}");
+        assert!(close(
+            item(&report, "lambda_requests").per_event,
+            1.0 / per_second + 0.1
+        ));
+        assert!(close(item(&report, "sqs_fifo_sends").per_event, 0.1));
+        assert!(close(
+            item(&report, "sqs_fifo_receives_and_deletes").per_event,
+            0.2
+        ));
+        // One shard all month, and a PUT payload unit per event.
+        assert!(close(
+            item(&report, "kinesis_shard_hours").per_event,
+            SECONDS_PER_MONTH / 3600.0 / 50_000_000.0
+        ));
+        assert!(close(
+            item(&report, "kinesis_put_payload_units").usd_per_million_events,
+            0.014
+        ));
     }
 }
 

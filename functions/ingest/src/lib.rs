@@ -1,8 +1,10 @@
-//! The ingest function: the front door. CloudTrail events from the dd0c bus (and drift
-//! reports from agents) go onto the ingest FIFO queue, grouped by account so that each
-//! account's events are normalized in order, and deduplicated by the CloudTrail eventID.
+//! The ingest function: the front door. CloudTrail events from the dd0c bus (drained in
+//! batches from the inbox queue the ingest rule delivers to) and drift reports from agents go
+//! onto the ingest FIFO queue, grouped by account so that each account's events are normalized
+//! in order, and deduplicated by the CloudTrail eventID.
 
 pub mod drift_reports;
+pub mod inbox;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -112,58 +114,122 @@ impl Ingest {
     /// Enqueues a message made by [`IngestSend::of_record`] (which needs no `Ingest`: a
     /// replay makes it on the thread that reads its input).
     pub async fn forward(&self, message: IngestSend) -> Result<(), IngestError> {
-        let span = match (&message.event_id, trace::installed()) {
-            (Some(id), true) => {
-                let mut span = Span::of_cloudtrail_event("ingest", id);
-                span.set("cloud.account.id", message.message.group_id.as_str());
-                Some(span)
-            }
-            _ => None,
-        };
+        let mut span = IngestSpan::start(&message);
         let sent = self.queue.send(INGEST_QUEUE, message.message).await;
-        if let Some(mut span) = span {
-            if let Err(e) = &sent {
-                span.fail(e);
-            }
-            span.end();
-        }
+        span.end(sent.as_ref().err());
         sent?;
-        telemetry::metric(Metric::EventsReceived, 1.0);
         Ok(())
     }
 
+    /// Enqueues messages in SendMessageBatch requests: one result per message, in order.
+    pub async fn forward_all(&self, messages: Vec<IngestSend>) -> Vec<Result<(), IngestError>> {
+        let mut spans: Vec<IngestSpan> = messages.iter().map(IngestSpan::start).collect();
+        let sent = self
+            .queue
+            .send_batch(
+                INGEST_QUEUE,
+                messages.into_iter().map(|m| m.message).collect(),
+            )
+            .await;
+        sent.into_iter()
+            .zip(spans.iter_mut())
+            .map(|(result, span)| {
+                span.end(result.as_ref().err());
+                result.map(|_| ()).map_err(IngestError::from)
+            })
+            .collect()
+    }
+
     /// Handles an EventBridge event ("AWS API Call via CloudTrail") delivered by the ingest rule;
-    /// returns how many records were enqueued. The envelope's `account` is set by EventBridge to
-    /// the account that put the event, so it is trusted over the record's own fields: a record
-    /// that names another account is dropped.
+    /// returns how many records were enqueued.
     pub async fn handle_eventbridge(&self, event: Value) -> Result<usize, IngestError> {
+        let mut admitted = self.admit(event).await?;
+        let messages = std::mem::take(&mut admitted.messages);
+        let forwarded = messages.len();
+        for message in messages {
+            self.forward(message).await?;
+        }
+        admitted.count_metrics(forwarded);
+        Ok(forwarded)
+    }
+
+    /// The ingest queue's messages for an EventBridge event's records. The envelope's
+    /// `account` is set by EventBridge to the account that put the event, so it is trusted over
+    /// the record's own fields: a record that names another account is dropped, and so is one
+    /// of an account no tenant has connected.
+    pub async fn admit(&self, event: Value) -> Result<Admitted, IngestError> {
         let sender = event
             .get("account")
             .and_then(Value::as_str)
             .filter(|a| !a.is_empty())
             .map(str::to_owned);
         let records = records_in(event)?;
-        let mut forwarded = 0;
+        let mut admitted = Admitted::default();
         for record in records {
             let named = record.get("recipientAccountId").and_then(Value::as_str);
             if let (Some(sender), Some(named)) = (sender.as_deref(), named) {
                 if sender != named {
                     tracing::warn!(%sender, %named, "record names another account than its sender; dropped");
-                    telemetry::metric(Metric::EventsDropped, 1.0);
+                    admitted.dropped += 1;
                     continue;
                 }
             }
             if let (Some(gate), Some(account)) = (&self.gate, sender.as_deref().or(named)) {
                 if !gate.admits(account).await? {
                     tracing::info!(%account, "event of an account no tenant has connected; dropped");
-                    telemetry::metric(Metric::EventsDropped, 1.0);
+                    admitted.dropped += 1;
                     continue;
                 }
             }
-            self.forward_raw(&record.to_string()).await?;
-            forwarded += 1;
+            admitted
+                .messages
+                .push(IngestSend::of_record(&record.to_string()));
         }
-        Ok(forwarded)
+        Ok(admitted)
+    }
+}
+
+/// What [`Ingest::admit`] lets through, and how many records it dropped.
+#[derive(Debug, Default)]
+pub struct Admitted {
+    pub messages: Vec<IngestSend>,
+    pub dropped: usize,
+}
+
+impl Admitted {
+    /// One metric line per invocation, not per record: CloudWatch Logs bills every byte.
+    fn count_metrics(&self, forwarded: usize) {
+        if forwarded > 0 {
+            telemetry::metric(Metric::EventsReceived, forwarded as f64);
+        }
+        if self.dropped > 0 {
+            telemetry::metric(Metric::EventsDropped, self.dropped as f64);
+        }
+    }
+}
+
+/// The root span of a sampled event's trace: its time at the front door.
+struct IngestSpan(Option<Span>);
+
+impl IngestSpan {
+    fn start(message: &IngestSend) -> Self {
+        Self(match (&message.event_id, trace::installed()) {
+            (Some(id), true) => {
+                let mut span = Span::of_cloudtrail_event("ingest", id);
+                span.set("cloud.account.id", message.message.group_id.as_str());
+                Some(span)
+            }
+            _ => None,
+        })
+    }
+
+    fn end(&mut self, error: Option<&QueueError>) {
+        if let Some(mut span) = self.0.take() {
+            if let Some(e) = error {
+                span.fail(e);
+            }
+            span.end();
+        }
     }
 }
 

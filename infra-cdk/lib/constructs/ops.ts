@@ -3,6 +3,7 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -21,10 +22,12 @@ export interface OpsProps {
   /** Every dead-letter queue, by a short name. */
   readonly dlqs: Record<string, sqs.IQueue>;
   /**
-   * Queues that, like DLQs, only ever hold failures (the ingest function's async on-failure
-   * destination), by their name after the prefix: alarmed and graphed exactly like the DLQs.
+   * Queues that, like DLQs, only ever hold failures, by their name after the prefix: alarmed and
+   * graphed exactly like the DLQs.
    */
   readonly failureQueues?: Record<string, sqs.IQueue>;
+  /** The ingest inbox stream, whose oldest unread record must not age past `oldestMessageAgeSeconds` either. */
+  readonly inbox?: kinesis.IStream;
   /** Queue whose oldest message must not age past `oldestMessageAgeSeconds` (ingest). */
   readonly ingestQueueName: string;
   readonly oldestMessageAgeSeconds: number;
@@ -140,9 +143,25 @@ export class Ops extends Construct {
       add(
         new cloudwatch.Alarm(this, `${pascal(name)}QueueOldestMessage`, {
           alarmName: `${props.prefix}-${name}-oldest-message-age`,
-          alarmDescription: `${name}.fifo: oldest message older than ${props.oldestMessageAgeSeconds} s (consumer stuck or too slow)`,
+          alarmDescription: `${name}: oldest message older than ${props.oldestMessageAgeSeconds} s (consumer stuck or too slow)`,
           metric: queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
           threshold: props.oldestMessageAgeSeconds,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 3,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+
+    // --- the inbox stream: how far behind its reader is --------------------------------------
+    if (props.inbox) {
+      add(
+        new cloudwatch.Alarm(this, 'InboxIteratorAge', {
+          alarmName: `${props.prefix}-inbox-iterator-age`,
+          alarmDescription: `inbox stream: oldest unread record older than ${props.oldestMessageAgeSeconds} s (ingest stuck or too slow)`,
+          metric: props.inbox.metricGetRecordsIteratorAgeMilliseconds({ period: Duration.minutes(1), statistic: 'Maximum' }),
+          threshold: props.oldestMessageAgeSeconds * 1000,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 5,
           datapointsToAlarm: 3,
@@ -195,7 +214,7 @@ export class Ops extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
         markdown:
-          '# dd0c pipeline\nCloudTrail events in → ingest.fifo → normalizer → score / classify → findings → alerts.fifo → notifier → Slack or digest. Any DLQ or `ingest-failed` above zero pages `ops-alerts`.',
+          '# dd0c pipeline\nCloudTrail events in → inbox → ingest → ingest.fifo → normalizer → score / classify → findings → alerts.fifo → notifier → Slack or digest. Any DLQ above zero pages `ops-alerts`.',
         width: 24,
         height: 2,
       }),
@@ -227,6 +246,15 @@ export class Ops extends Construct {
         ),
       ),
     );
+    if (props.inbox) {
+      this.dashboard.addWidgets(
+        graph('Inbox stream', [
+          props.inbox.metricIncomingRecords({ label: 'records in', period: Duration.minutes(1), statistic: 'Sum' }),
+          props.inbox.metricGetRecordsIteratorAgeMilliseconds({ label: 'iterator age (ms)', period: Duration.minutes(1), statistic: 'Maximum' }),
+          props.inbox.metricPutRecordsThrottledRecords({ label: 'throttled puts', period: Duration.minutes(1), statistic: 'Sum' }),
+        ]),
+      );
+    }
     this.dashboard.addWidgets(
       graph('API', [
         props.httpApi.metricCount({ label: 'requests', period: FIVE_MINUTES }),

@@ -3,10 +3,10 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { KinesisEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
@@ -15,7 +15,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EnvConfig } from '../config';
 import { FUNCTION_NAMES, FunctionName, assetDirFor, functionSpecs } from '../functions';
-import { RoutingTable, dlqName, queueEnvName, queueName } from '../routing';
+import { RoutingTable, dlqName, inboxDlqName, inboxStreamName, queueEnvName, queueName } from '../routing';
 
 
 /** Where the ADOT collector extension receives OTLP/HTTP (its default configuration). */
@@ -48,9 +48,10 @@ export class Pipeline extends Construct {
   public readonly dlqs: Record<string, sqs.Queue> = {};
   /** Standard queue for events EventBridge or Scheduler could not deliver to a target. */
   public readonly deliveryDlq: sqs.Queue;
-  /** Standard queue for CloudTrail events the ingest function failed on (async on-failure destination). */
-  public readonly ingestFailedQueue: sqs.Queue;
-  public readonly ingestInvokeConfig: lambda.EventInvokeConfig;
+  /** Kinesis stream the ingest rule puts CloudTrail events on (partition key: the account); the ingest function drains it in batches. */
+  public readonly inbox: kinesis.Stream;
+  /** Its DLQ (standard SQS): events the ingest function dead-lettered with a reason, and the batches Lambda gave up on. */
+  public readonly inboxDlq: sqs.Queue;
   public readonly functions = {} as Record<FunctionName, lambda.Function>;
   public readonly ingestRule: events.Rule;
   public readonly digestSchedule: scheduler.Schedule;
@@ -105,6 +106,29 @@ export class Pipeline extends Construct {
       this.dlqs[q.name] = dlq;
     }
 
+    // --- ingest inbox: the stream <prefix>-<inbox> with the queue <prefix>-<inbox>-dlq ----------
+    // EventBridge cannot give a FIFO target a message group per account, and a Lambda target is
+    // one invocation per event: the rule puts events on a stream partitioned by account, which
+    // the ingest function drains in batches into ingest.fifo (docs/decisions/1060-ingest-inbox.md).
+    const inboxSpec = routing.ingest_rule.inbox;
+    this.inboxDlq = new sqs.Queue(this, 'InboxDlq', {
+      queueName: inboxDlqName(prefix, inboxSpec.name),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: props.removalPolicy,
+    });
+    this.inbox = new kinesis.Stream(this, 'InboxStream', {
+      streamName: inboxStreamName(prefix, inboxSpec.name),
+      streamMode: kinesis.StreamMode.PROVISIONED,
+      shardCount: inboxSpec.shards,
+      // Kinesis's minimum: a batch Lambda gave up on can be read again for a day.
+      retentionPeriod: Duration.hours(24),
+      encryption: kinesis.StreamEncryption.MANAGED,
+      removalPolicy: props.removalPolicy,
+    });
+    this.dlqs[inboxSpec.name] = this.inboxDlq;
+
     // --- functions -------------------------------------------------------------------------------
     const paramsAndSecrets = lambda.ParamsAndSecretsLayerVersion.fromVersion(
       lambda.ParamsAndSecretsVersions.V1_0_103,
@@ -157,7 +181,11 @@ export class Pipeline extends Construct {
       };
       const queueNames = new Set<string>();
       for (const qn of consumed[name] ?? []) queueNames.add(qn);
-      if (name === routing.ingest_rule.function) queueNames.add(routing.ingest_rule.queue);
+      if (name === routing.ingest_rule.function) {
+        queueNames.add(routing.ingest_rule.queue);
+        // The function dead-letters what it cannot read to the inbox's DLQ, with the reason.
+        env[queueEnvName('DLQ_URL', routing.ingest_rule.inbox.name)] = this.inboxDlq.queueUrl;
+      }
       for (const qn of queueNames) {
         env[queueEnvName('QUEUE_URL', qn)] = this.queues[qn].queueUrl;
         env[queueEnvName('DLQ_URL', qn)] = this.dlqs[qn].queueUrl;
@@ -240,6 +268,7 @@ export class Pipeline extends Construct {
     const fns = this.functions;
     // Producers.
     this.queues[routing.ingest_rule.queue].grantSendMessages(fns[routing.ingest_rule.function as FunctionName]);
+    this.inboxDlq.grantSendMessages(fns[routing.ingest_rule.function as FunctionName]);
     // Internal events go straight to their queue, in a message group per tenant or account
     // (EventBridge rules could only give a FIFO target one static group: every tenant in line
     // behind every other).
@@ -277,41 +306,39 @@ export class Pipeline extends Construct {
     }
 
     // --- ingest rule -------------------------------------------------------------------------
-    // Ingest: customer CloudTrail events (forwarded by the customer's rule) -> ingest function,
-    // which sends to ingest.fifo with group = account and dedup id = CloudTrail eventID.
+    // Ingest: customer CloudTrail events (forwarded by the customer's rule) -> the inbox queue ->
+    // the ingest function, in batches -> ingest.fifo with group = account and dedup id = eventID.
     this.ingestRule = new events.Rule(this, 'IngestRule', {
       eventBus: this.bus,
-      description: `${routing.ingest_rule.detail_type} -> ${routing.ingest_rule.function} -> ${routing.ingest_rule.queue}.fifo`,
+      description: `${routing.ingest_rule.detail_type} -> ${inboxSpec.name} -> ${routing.ingest_rule.function} -> ${routing.ingest_rule.queue}.fifo`,
       // Only AWS services can publish events whose source starts with "aws.": a customer can
       // forward real CloudTrail events but cannot forge them with PutEvents.
       eventPattern: { detailType: [routing.ingest_rule.detail_type], source: events.Match.prefix('aws.') },
     });
     this.ingestRule.addTarget(
-      new targets.LambdaFunction(fns[routing.ingest_rule.function as FunctionName], {
+      new targets.KinesisStream(this.inbox, {
+        // One account's events stay in order on one shard.
+        partitionKeyPath: '$.account',
         deadLetterQueue: this.deliveryDlq,
         retryAttempts: 185,
         maxEventAge: Duration.hours(24),
       }),
     );
-
-    // EventBridge invokes ingest asynchronously: the rule target's DLQ above only catches events
-    // EventBridge could not hand to Lambda. Once Lambda accepted one, a function error is retried
-    // by Lambda and then dropped unless the function has an on-failure destination: this queue
-    // keeps the event (with the error) for a redrive, and pages ops-alerts (lib/constructs/ops.ts).
-    this.ingestFailedQueue = new sqs.Queue(this, 'IngestFailedQueue', {
-      queueName: `${prefix}-ingest-failed`,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy: props.removalPolicy,
-    });
-    this.ingestInvokeConfig = new lambda.EventInvokeConfig(this, 'IngestInvokeConfig', {
-      function: fns[routing.ingest_rule.function as FunctionName],
-      retryAttempts: 2,
-      // Lambda's maximum: an event held back by throttling outlives a short outage.
-      maxEventAge: Duration.hours(6),
-      onFailure: new destinations.SqsDestination(this.ingestFailedQueue),
-    });
+    fns[routing.ingest_rule.function as FunctionName].addEventSource(
+      new KinesisEventSource(this.inbox, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: inboxSpec.batch_size,
+        maxBatchingWindow: Duration.seconds(inboxSpec.batching_window_seconds),
+        // One batch at a time per shard: the ingest function only forwards; per-account
+        // concurrency is the ingest queue's (a message group per account).
+        parallelizationFactor: 1,
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        retryAttempts: inboxSpec.retry_attempts,
+        maxRecordAge: Duration.hours(24),
+        onFailure: new SqsDlq(this.inboxDlq),
+      }),
+    );
 
     // --- digest schedule ----------------------------------------------------------------------
     // Hourly at minute 0 UTC: the digest function sends each tenant's daily digest when it is

@@ -32,7 +32,22 @@ pub struct QueueSpec {
 pub struct IngestRule {
     pub detail_type: String,
     pub function: String,
+    /// The FIFO queue the function forwards each admitted record to.
     pub queue: String,
+    pub inbox: Inbox,
+}
+
+/// The Kinesis stream the ingest rule puts CloudTrail events on, partitioned by account, which
+/// the ingest function drains in batches (decision 1060): EventBridge cannot give a FIFO target
+/// a message group per account, and a Lambda target is one invocation per event.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Inbox {
+    pub name: String,
+    pub shards: u32,
+    pub batch_size: usize,
+    pub batching_window_seconds: f64,
+    pub retry_attempts: u32,
+    pub consumer_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -29,7 +29,7 @@ import boto3
 from botocore.config import Config
 
 from .apigw import HttpApi
-from .esm import SqsPoller
+from .esm import KinesisPoller, SqsPoller
 from .eventbridge import EventBridge
 from .provision import Provisioner
 from .runtime import FunctionError, InvocationRecord, LambdaFunction, binary_for
@@ -118,7 +118,7 @@ class LocalCloud:
         self.functions: dict[str, LambdaFunction] = {}
         self.invocations: list[InvocationRecord] = []
         self.dropped_async: list[dict[str, Any]] = []
-        self.pollers: list[SqsPoller] = []
+        self.pollers: list[SqsPoller | KinesisPoller] = []
         self.schedules: dict[str, dict[str, Any]] = {}
         self.alarms: dict[str, dict[str, Any]] = {}
         self.skipped_functions: dict[str, str] = {}
@@ -156,12 +156,13 @@ class LocalCloud:
         cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30,
                      max_pool_connections=64)
         self._clients: dict[str, Any] = {}
-        for svc in ("sqs", "dynamodb", "kms", "secretsmanager", "cognito-idp", "sns", "sts"):
+        for svc in ("sqs", "dynamodb", "kms", "secretsmanager", "cognito-idp", "sns", "sts", "kinesis"):
             self._clients[svc] = self.session.client(svc, endpoint_url=self.moto_url, config=cfg)
         self.sqs = self._clients["sqs"]
         self.dynamodb = self._clients["dynamodb"]
         self.secretsmanager = self._clients["secretsmanager"]
         self.kms = self._clients["kms"]
+        self.kinesis = self._clients["kinesis"]
         self.cognito_client = self._clients["cognito-idp"]
         self.provisioner = Provisioner(self.template, self._clients)
         # CloudFront's ports are taken before anything resolves a distribution's DomainName (web.py).
@@ -181,6 +182,9 @@ class LocalCloud:
         self.dashboard_url = self.web.start().url
         for lid in self.provisioner.ids("AWS::Lambda::EventSourceMapping"):
             props = self.provisioner.record(lid)
+            if ":kinesis:" in str(props.get("EventSourceArn", "")) and self.function_or_none(props["FunctionName"]):
+                self.pollers.append(KinesisPoller(self, lid, props))
+                continue
             if ":sqs:" not in str(props.get("EventSourceArn", "")):
                 log.debug("event source mapping %s: %s not emulated", lid, props.get("EventSourceArn"))
                 continue
@@ -658,12 +662,24 @@ class LocalCloud:
     def purge(self, queue_name: str) -> None:
         self.sqs.purge_queue(QueueUrl=self.queue_url(queue_name))
 
-    def poller(self, queue_name: str) -> SqsPoller:
+    def poller(self, queue_name: str) -> SqsPoller | KinesisPoller:
+        for p in self.pollers:
+            if isinstance(p, KinesisPoller) and p.stream_name.endswith(queue_name):
+                return p
         name = self.queue_name(queue_name)
         for p in self.pollers:
             if p.queue_name == name:
                 return p
         raise KeyError(f"no event source mapping polls {name}")
+
+    def put_to_stream_arn(self, arn: str, data: str, partition_key: str) -> None:
+        """A record on a Kinesis stream (an EventBridge rule target), counted so that wait_idle
+        waits until the stream's poller has handled it."""
+        name = arn.split("/")[-1]
+        self.kinesis.put_record(StreamName=name, Data=data.encode(), PartitionKey=partition_key)
+        for p in self.pollers:
+            if isinstance(p, KinesisPoller) and p.stream_name == name:
+                p.record_put()
 
     # =========================================================================================
     # EventBridge
@@ -916,6 +932,10 @@ class LocalCloud:
             if not self.wait_async_idle(0.01):
                 return False
             for p in self.pollers:
+                if isinstance(p, KinesisPoller):
+                    if p.pending():
+                        return False
+                    continue
                 d = self.queue_depth(p.queue_name)
                 if d["ApproximateNumberOfMessages"] or d["ApproximateNumberOfMessagesNotVisible"]:
                     return False

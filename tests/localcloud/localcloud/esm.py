@@ -315,3 +315,201 @@ class SqsPoller:
                 return None
             out.add(ident)
         return out
+
+
+class KinesisPoller:
+    """A Kinesis event source mapping, as Lambda runs one with a parallelization factor of 1:
+    per shard, one batch at a time in sequence-number order (up to BatchSize records, gathered
+    for up to MaximumBatchingWindowInSeconds). A partial batch response (ReportBatchItemFailures)
+    checkpoints before the lowest failed sequence number and retries from there; a function error
+    retries the batch (halved first with BisectBatchOnFunctionError). After MaximumRetryAttempts
+    the batch is skipped and its description (shard and sequence numbers, not the records) goes
+    to the OnFailure destination, as Lambda does for streams."""
+
+    def __init__(self, cloud: "LocalCloud", logical_id: str, props: dict[str, Any]) -> None:
+        self.cloud = cloud
+        self.logical_id = logical_id
+        self.stream_arn = str(props["EventSourceArn"])
+        self.stream_name = self.stream_arn.split("/")[-1]
+        self.queue_name = self.stream_name
+        self.function = cloud.function(props["FunctionName"]).name
+        self.batch_size = int(props.get("BatchSize", 100))
+        self.window_s = float(props.get("MaximumBatchingWindowInSeconds", 0))
+        self.report_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+        self.max_retries = int(props.get("MaximumRetryAttempts", -1))
+        self.bisect = str(props.get("BisectBatchOnFunctionError", "false")).lower() == "true"
+        self.on_failure = (((props.get("DestinationConfig") or {}).get("OnFailure")) or {}).get("Destination")
+        self.starting_position = props.get("StartingPosition", "TRIM_HORIZON")
+        self.enabled = props.get("Enabled", True) not in (False, "false")
+        self.batches = 0
+        self.holding = 0
+        self.peak_holding = 0
+        self._put = 0
+        self._done = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        shards = cloud.kinesis.list_shards(StreamName=self.stream_name)["Shards"]
+        self._threads = [threading.Thread(target=self._run, args=(s["ShardId"],), name=f"esm-{self.stream_name}-{s['ShardId']}",
+                                          daemon=True) for s in shards]
+
+    def start(self) -> None:
+        if self.enabled:
+            for t in self._threads:
+                t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float = 5) -> None:
+        deadline = time.time() + timeout
+        for t in self._threads:
+            if t.is_alive():
+                t.join(max(0.0, deadline - time.time()))
+
+    def pause(self) -> None:
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    def busy(self) -> bool:
+        with self._lock:
+            return self.holding > 0
+
+    def record_put(self) -> None:
+        with self._lock:
+            self._put += 1
+
+    def pending(self) -> bool:
+        """Records put through the cloud that no batch has handled (or skipped) yet."""
+        with self._lock:
+            return self._done < self._put
+
+    def _iterator(self, shard: str, kind: str, seq: str | None = None) -> str:
+        args: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": shard, "ShardIteratorType": kind}
+        if seq is not None:
+            args["StartingSequenceNumber"] = seq
+        return self.cloud.kinesis.get_shard_iterator(**args)["ShardIterator"]
+
+    def _read(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], str]:
+        r = self.cloud.kinesis.get_records(ShardIterator=iterator, Limit=limit)
+        return r.get("Records", []), r["NextShardIterator"]
+
+    def _run(self, shard: str) -> None:
+        iterator = self._iterator(shard, self.starting_position)
+        attempts = 0
+        limit = self.batch_size
+        while not self._stop.is_set():
+            if self._paused.is_set():
+                time.sleep(0.2)
+                continue
+            try:
+                records, after = self._read(iterator, limit)
+                if records and len(records) < limit and self.window_s > 0:
+                    deadline = time.time() + self.window_s / self.cloud.time_compression
+                    while len(records) < limit and time.time() < deadline:
+                        more, after = self._read(after, limit - len(records))
+                        if not more:
+                            time.sleep(0.05)
+                        records.extend(more)
+            except Exception as e:  # noqa: BLE001
+                if self._stop.is_set():
+                    return
+                log.warning("%s: get_records failed: %s", self.stream_name, e)
+                time.sleep(0.5)
+                continue
+            if not records:
+                iterator = after
+                time.sleep(0.1)
+                continue
+            with self._lock:
+                self.holding += 1
+                self.peak_holding = max(self.peak_holding, self.holding)
+                self.batches += 1
+            try:
+                failed_at = self._process(shard, records)
+            finally:
+                with self._lock:
+                    self.holding -= 1
+            if failed_at is None:
+                self._handled(len(records))
+                iterator, attempts, limit = after, 0, self.batch_size
+                continue
+            index, whole = failed_at
+            self._handled(index)
+            attempts += 1
+            if self.max_retries >= 0 and attempts > self.max_retries:
+                self._give_up(shard, records[index:], attempts)
+                self._handled(len(records) - index)
+                iterator, attempts, limit = after, 0, self.batch_size
+                continue
+            if whole and self.bisect and len(records) > 1:
+                limit = max(1, len(records) // 2)
+            time.sleep(min(1.0, 0.1 * attempts))
+            iterator = self._iterator(shard, "AT_SEQUENCE_NUMBER", records[index]["SequenceNumber"])
+
+    def _handled(self, n: int) -> None:
+        with self._lock:
+            self._done += n
+
+    def event(self, shard: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+        import base64
+
+        out = []
+        for r in records:
+            ts = r.get("ApproximateArrivalTimestamp")
+            out.append({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r["PartitionKey"],
+                    "sequenceNumber": r["SequenceNumber"],
+                    "data": base64.b64encode(r["Data"]).decode(),
+                    "approximateArrivalTimestamp": ts.timestamp() if hasattr(ts, "timestamp") else time.time(),
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"{shard}:{r['SequenceNumber']}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": f"arn:aws:iam::{self.cloud.template.account}:role/localcloud",
+                "awsRegion": self.cloud.template.region,
+                "eventSourceARN": self.stream_arn,
+            })
+        return {"Records": out}
+
+    def _process(self, shard: str, records: list[dict[str, Any]]) -> tuple[int, bool] | None:
+        """None when the batch is done; else (index of the record to retry from, whether the
+        whole batch failed)."""
+        try:
+            resp = self.cloud.invoke(self.function, self.event(shard, records), source=f"kinesis:{self.stream_name}")
+        except FunctionError as e:
+            log.warning("%s: %s failed the whole batch of %d: %s", self.stream_name, self.function, len(records), e.message[:300])
+            return 0, True
+        if not self.report_failures or not isinstance(resp, dict):
+            return None
+        items = resp.get("batchItemFailures") or []
+        if not items:
+            return None
+        seqs = [r["SequenceNumber"] for r in records]
+        failed = []
+        for it in items:
+            ident = it.get("itemIdentifier") if isinstance(it, dict) else None
+            if ident not in seqs:
+                log.warning("%s: invalid batchItemFailures entry %r: the whole batch fails", self.stream_name, it)
+                return 0, True
+            failed.append(seqs.index(ident))
+        return min(failed), False
+
+    def _give_up(self, shard: str, records: list[dict[str, Any]], attempts: int) -> None:
+        log.error("%s: %d records skipped after %d attempts", self.stream_name, len(records), attempts)
+        if not self.on_failure:
+            return
+        body = {
+            "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts,
+                               "functionArn": f"arn:aws:lambda:{self.cloud.template.region}:{self.cloud.template.account}:function:{self.function}"},
+            "KinesisBatchInfo": {"shardId": shard, "startSequenceNumber": records[0]["SequenceNumber"],
+                                 "endSequenceNumber": records[-1]["SequenceNumber"], "batchSize": len(records),
+                                 "streamArn": self.stream_arn},
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        self.cloud.send_to_queue_arn(self.on_failure, json.dumps(body))

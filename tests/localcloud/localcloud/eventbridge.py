@@ -385,6 +385,11 @@ class EventBridge:
         try:
             if service == "sqs":
                 self.cloud.send_to_queue_arn(arn, body, group_id=(target.get("SqsParameters") or {}).get("MessageGroupId"))
+            elif service == "kinesis":
+                path = (target.get("KinesisParameters") or {}).get("PartitionKeyPath")
+                # Without a path EventBridge uses the event's id as the partition key.
+                key = _json_path(event, path) if path else None
+                self.cloud.put_to_stream_arn(arn, body, str(key) if key not in (None, "") else event["id"])
             elif service == "lambda":
                 fn = self.cloud.function_by_arn(arn)
                 if fn is None:
@@ -415,6 +420,16 @@ class EventBridge:
         err = self.forward(ev, arn)
         if err:
             raise DeliveryError("AccessDeniedException", err)
+
+
+def _json_path(event: dict[str, Any], path: str) -> Any:
+    """A simple JSONPath (`$.a.b`) into the event, as a Kinesis target's PartitionKeyPath."""
+    value: Any = event
+    for part in path.removeprefix("$.").split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 class DeliveryError(Exception):

@@ -134,6 +134,14 @@ class Provisioner:
         self.t.refs[lid] = url
         self.t.attrs[lid] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
 
+    def _Kinesis_Stream(self, lid: str, p: dict[str, Any]) -> None:
+        kinesis = self.c["kinesis"]
+        name = p.get("Name") or self.t.ref(lid)
+        kinesis.create_stream(StreamName=name, ShardCount=int(p.get("ShardCount", 1)))
+        arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+        self.t.refs[lid] = name
+        self.t.attrs[lid] = {"Arn": arn}
+
     def _KMS_Key(self, lid: str, p: dict[str, Any]) -> None:
         kms = self.c["kms"]
         args: dict[str, Any] = {}

@@ -5,7 +5,8 @@
 MODE:
   echo           answer {"event": <event>, "env": {...a few variables}}
   fail           answer every invocation with an error (errorType StubFailure)
-  fail-marked    SQS batches: report the records whose body contains FAIL as batchItemFailures
+  fail-marked    SQS and Kinesis batches: report the records whose body (data) contains FAIL as
+                 batchItemFailures
   exit           exit with status 3 before taking an invocation (a crash at init)
   init-error     report an init error through /runtime/init/error, then exit
   slow-init S    sleep S seconds before the first `next` request (an init of known length), then echo
@@ -16,6 +17,7 @@ MODE:
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -54,6 +56,8 @@ def main() -> None:
             continue
         if mode == "fail-marked":
             failures = [{"itemIdentifier": rec["messageId"]} for rec in event.get("Records", []) if "FAIL" in rec.get("body", "")]
+            failures += [{"itemIdentifier": rec["kinesis"]["sequenceNumber"]} for rec in event.get("Records", [])
+                         if "kinesis" in rec and b"FAIL" in base64.b64decode(rec["kinesis"]["data"])]
             post(f"/invocation/{rid}/response", {"batchItemFailures": failures})
             continue
         if mode == "secret":

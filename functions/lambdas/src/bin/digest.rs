@@ -33,8 +33,9 @@ async fn main() -> Result<(), Error> {
                 &channel,
                 event.payload,
             )
-            .await?;
-            Ok::<_, Error>(out)
+            .await;
+            telemetry::flush_metrics();
+            Ok::<_, Error>(out?)
         }
     }))
     .await
