@@ -94,7 +94,9 @@ pub struct StoredFinding {
     pub owner: Option<String>,
     pub slack_channel: Option<String>,
     pub slack_ts: Option<String>,
-    /// The incident it is in (decision 0530), once the notifier has put it in one.
+    /// The incident it is in (decision 0530), once the notifier has put it in one: read from
+    /// its incident link by [`load_stored`] and [`with_incident`]; [`stored`] alone sees only
+    /// the one a finding linked before links had their own item names on itself.
     pub incident_id: Option<String>,
 }
 
@@ -136,7 +138,7 @@ pub async fn load_stored(
 ) -> Result<Option<StoredFinding>, StoreError> {
     let key = key(tenant, id);
     match table.get(&key).await? {
-        Some(item) => stored(Some(key), item).map(Some),
+        Some(item) => Ok(Some(with_incident(table, stored(Some(key), item)?).await?)),
         None => Ok(None),
     }
 }
@@ -220,19 +222,64 @@ pub async fn record_alert_message(
     touch(table, finding, update).await
 }
 
-/// The attribute naming the incident a finding is in (decision 0530).
+/// The attribute naming the incident a finding is in (decision 0530): on the finding's
+/// incident link, and on findings linked before the link had its own item.
 const INCIDENT: &str = "incident_id";
+/// The sort key prefix of a finding's incident link.
+const INCIDENT_LINK_PREFIX: &str = "INCIDENT_OF#";
+/// The entity name of a finding's incident link.
+pub const INCIDENT_LINK_ENTITY: &str = "incident_link";
 
-/// The incident a stored finding is in, if it has been put in one.
+/// A finding's incident link (`T` / `INCIDENT_OF#<finding id>`): which incident the finding is
+/// in, a small item of its own. On the finding's item, naming the incident rewrote the whole
+/// finding and both of its index entries (projection ALL) for a value that is not the
+/// finding's state (decision 1050).
+pub fn incident_link_key(tenant: &str, finding_id: &str) -> Key {
+    Key::new(
+        tenant::pk(tenant),
+        format!("{INCIDENT_LINK_PREFIX}{finding_id}"),
+    )
+}
+
+/// The item of a finding's incident link.
+pub fn incident_link_item(tenant: &str, finding_id: &str, incident_id: &str) -> Item {
+    let mut item = keyed(
+        Item::new(),
+        incident_link_key(tenant, finding_id),
+        INCIDENT_LINK_ENTITY,
+    );
+    item.insert(INCIDENT.into(), AttrValue::S(incident_id.into()));
+    item
+}
+
+/// The incident a stored finding is in, if it has been put in one (strongly consistent: the
+/// notifier reads it back right after a claim).
 pub async fn incident_of(
     table: &dyn Table,
     tenant: &str,
     id: &str,
 ) -> Result<Option<String>, StoreError> {
     Ok(table
-        .get(&key(tenant, id))
+        .get(&incident_link_key(tenant, id))
         .await?
         .and_then(|item| text(&item, INCIDENT)))
+}
+
+/// Fills in the incident of a finding read from its item: its link's, or the one a finding
+/// linked before links had their own item names on itself.
+pub async fn with_incident(
+    table: &dyn Table,
+    mut stored: StoredFinding,
+) -> Result<StoredFinding, StoreError> {
+    if stored.incident_id.is_none() {
+        // Eventually consistent: a link is written once and never changes.
+        let link = incident_link_key(&stored.finding.tenant_id, &stored.finding.id);
+        stored.incident_id = table
+            .get_eventually(&link)
+            .await?
+            .and_then(|item| text(&item, INCIDENT));
+    }
+    Ok(stored)
 }
 
 /// Names the finding's incident unless it names one already; the one it names, if that is
@@ -242,16 +289,11 @@ pub async fn claim_incident(
     finding: &Finding,
     incident_id: &str,
 ) -> Result<Option<String>, StoreError> {
-    let update = Update::new()
-        .set(INCIDENT, incident_id)
-        .when(Condition::AttributeNotExists(INCIDENT.into()));
-    match touch(table, finding, update).await {
-        Ok(()) => Ok(None),
-        Err(e) if e.is_condition_failed() => {
-            incident_of(table, &finding.tenant_id, &finding.id).await
-        }
-        Err(e) => Err(e),
+    let link = incident_link_item(&finding.tenant_id, &finding.id, incident_id);
+    if put_if_absent(table, link).await? {
+        return Ok(None);
     }
+    incident_of(table, &finding.tenant_id, &finding.id).await
 }
 
 /// The attribute naming the delivery attempt that holds the right to post a finding's alert.
@@ -579,5 +621,62 @@ mod tests {
             .set
             .iter()
             .any(|(k, v)| k == "accepted_by" && v.as_str() == Some("u1")));
+    }
+
+    fn memory_table() -> crate::store::memory::MemoryTable {
+        crate::store::memory::MemoryTable::new(std::sync::Arc::new(crate::clock::ManualClock::new(
+            t("2026-01-15T10:00:00Z"),
+        )))
+    }
+
+    /// Naming the incident writes the small link item only: the finding's item and its two
+    /// index entries are not rewritten. Every reader sees the link; the first claim wins.
+    #[tokio::test]
+    async fn naming_the_incident_leaves_the_finding_item_untouched() {
+        let table = memory_table();
+        let f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        record(&table, &f).await.unwrap();
+        let before = table.get(&key("t1", "cost-e1")).await.unwrap().unwrap();
+        assert_eq!(claim_incident(&table, &f, "inc-1").await.unwrap(), None);
+        assert_eq!(
+            table.get(&key("t1", "cost-e1")).await.unwrap().unwrap(),
+            before
+        );
+        assert_eq!(
+            claim_incident(&table, &f, "inc-2")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("inc-1")
+        );
+        assert_eq!(
+            incident_of(&table, "t1", "cost-e1")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("inc-1")
+        );
+        let stored = load_stored(&table, "t1", "cost-e1").await.unwrap().unwrap();
+        assert_eq!(stored.incident_id.as_deref(), Some("inc-1"));
+        let listed = query_all(&table, by_time("t1")).await.unwrap();
+        assert_eq!(listed.len(), 1, "the link is not in the findings' index");
+        let from_list = with_incident(&table, stored_of(listed)).await.unwrap();
+        assert_eq!(from_list.incident_id.as_deref(), Some("inc-1"));
+    }
+
+    fn stored_of(mut items: Vec<Item>) -> StoredFinding {
+        stored(None, items.remove(0)).unwrap()
+    }
+
+    /// A finding named its incident on its own item before links had theirs: still read.
+    #[tokio::test]
+    async fn a_finding_linked_on_its_own_item_still_names_its_incident() {
+        let table = memory_table();
+        let f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        let mut legacy = item(&f).unwrap();
+        legacy.insert(INCIDENT.into(), AttrValue::S("inc-old".into()));
+        table.put(legacy, None).await.unwrap();
+        let stored = load_stored(&table, "t1", "cost-e1").await.unwrap().unwrap();
+        assert_eq!(stored.incident_id.as_deref(), Some("inc-old"));
     }
 }

@@ -328,6 +328,10 @@ fn specimens() -> Vec<(&'static str, Item)> {
         ),
         ("incident", ok(incident::item(&incident_specimen))),
         (
+            "finding incident link",
+            finding::incident_link_item(testing::TENANT, "cost-e-1", "inc-cost-e-1"),
+        ),
+        (
             "incident group",
             incident::group_specimen(&incident_specimen),
         ),
