@@ -345,6 +345,9 @@ async fn a_cost_event_is_kept_a_week_for_the_digest() {
     .await
     .unwrap();
     assert_eq!(costs.len(), 1);
-    let ttl = costs[0].get(TTL_ATTRIBUTE).and_then(AttrValue::as_f64).unwrap();
+    let ttl = costs[0]
+        .get(TTL_ATTRIBUTE)
+        .and_then(AttrValue::as_f64)
+        .unwrap();
     assert_eq!(ttl as i64, event_time + 7 * 24 * 3600);
 }

@@ -298,12 +298,29 @@ pub async fn claim_incident(
 
 /// The attribute naming the delivery attempt that holds the right to post a finding's alert.
 const ALERT_CLAIM: &str = "alert_claim";
+/// The sort key prefix of a finding's alert claim.
+const ALERT_CLAIM_PREFIX: &str = "ALERT_CLAIM#";
+/// The entity name of a finding's alert claim.
+pub const ALERT_CLAIM_ENTITY: &str = "alert_claim";
+/// How long an alert claim is kept: longer than any delivery of the finding's message can
+/// come (SQS keeps a message 14 days at most); after that the finding's `notified` answers.
+const ALERT_CLAIM_TTL_SECONDS: i64 = 15 * 24 * 3600;
+
+/// A finding's alert claim (`T` / `ALERT_CLAIM#<finding id>`, TTL 15 days): a small item of
+/// its own, so that claiming and releasing do not rewrite the finding and both of its index
+/// entries (decision 1050).
+pub fn alert_claim_key(tenant: &str, finding_id: &str) -> Key {
+    Key::new(
+        tenant::pk(tenant),
+        format!("{ALERT_CLAIM_PREFIX}{finding_id}"),
+    )
+}
 
 /// One delivery attempt's claim on posting a finding's alert. A Slack post cannot be taken
 /// back, and Slack has no idempotency key: the notifier claims the alert before posting,
-/// releases the claim when the post failed (nothing went out), and records the post in one
-/// write after. A later attempt that finds a claim and no record cannot tell whether the
-/// alert went out, so it does not post (at most one message per finding).
+/// releases the claim when the post failed (nothing went out), and records the post on the
+/// finding in one write after. A later attempt that finds a claim and no record cannot tell
+/// whether the alert went out, so it does not post (at most one message per finding).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertClaim(String);
 
@@ -321,26 +338,51 @@ impl Default for AlertClaim {
 }
 
 /// Takes the claim: granted when no attempt holds it, or this one does (so a claim whose
-/// answer was lost can be taken again). `false`: another attempt holds it.
+/// answer was lost can be taken again). `false`: another attempt holds it, on the claim's
+/// item or, for a claim taken before claims had their own item, on the finding's.
 pub async fn claim_alert(
     table: &dyn Table,
     finding: &Finding,
     claim: &AlertClaim,
+    now: &DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let update = Update::new()
-        .set(ALERT_CLAIM, claim.0.as_str())
-        .when(Condition::And(vec![
-            Condition::ItemExists,
-            Condition::Or(vec![
-                Condition::AttributeNotExists(ALERT_CLAIM.into()),
-                Condition::Equals(ALERT_CLAIM.into(), AttrValue::S(claim.0.clone())),
-            ]),
-        ]));
-    match touch(table, finding, update).await {
+    let on_finding = table
+        .get(&key(&finding.tenant_id, &finding.id))
+        .await?
+        .and_then(|item| text(&item, ALERT_CLAIM));
+    if on_finding.is_some_and(|held| held != claim.0) {
+        return Ok(false);
+    }
+    let condition = Condition::Or(vec![
+        Condition::AttributeNotExists(ALERT_CLAIM.into()),
+        Condition::Equals(ALERT_CLAIM.into(), AttrValue::S(claim.0.clone())),
+    ]);
+    let item = alert_claim_item(&finding.tenant_id, &finding.id, claim, now);
+    match table.put(item, Some(condition)).await {
         Ok(()) => Ok(true),
         Err(e) if e.is_condition_failed() => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// The item of a finding's alert claim, held by `claim` since `now`.
+pub fn alert_claim_item(
+    tenant: &str,
+    finding_id: &str,
+    claim: &AlertClaim,
+    now: &DateTime<Utc>,
+) -> Item {
+    let mut item = keyed(
+        Item::new(),
+        alert_claim_key(tenant, finding_id),
+        ALERT_CLAIM_ENTITY,
+    );
+    item.insert(ALERT_CLAIM.into(), AttrValue::S(claim.0.clone()));
+    item.insert(
+        crate::store::TTL_ATTRIBUTE.into(),
+        AttrValue::N((now.timestamp() + ALERT_CLAIM_TTL_SECONDS) as f64),
+    );
+    item
 }
 
 /// Gives the claim back after a post that did not go out (idempotent).
@@ -349,11 +391,14 @@ pub async fn release_alert_claim(
     finding: &Finding,
     claim: &AlertClaim,
 ) -> Result<(), StoreError> {
-    let update = Update::new().remove(ALERT_CLAIM).when(Condition::Equals(
-        ALERT_CLAIM.into(),
-        AttrValue::S(claim.0.clone()),
-    ));
-    match touch(table, finding, update).await {
+    let held_by_this = Condition::Equals(ALERT_CLAIM.into(), AttrValue::S(claim.0.clone()));
+    match table
+        .delete(
+            &alert_claim_key(&finding.tenant_id, &finding.id),
+            Some(held_by_this),
+        )
+        .await
+    {
         Err(e) if e.is_condition_failed() => Ok(()),
         other => other,
     }
@@ -678,5 +723,55 @@ mod tests {
         table.put(legacy, None).await.unwrap();
         let stored = load_stored(&table, "t1", "cost-e1").await.unwrap().unwrap();
         assert_eq!(stored.incident_id.as_deref(), Some("inc-old"));
+    }
+
+    /// Claiming and releasing the alert write the claim's own item: the finding's item and
+    /// its index entries are not rewritten. One attempt holds it at a time; a released claim
+    /// can be taken by the next.
+    #[tokio::test]
+    async fn the_alert_claim_is_its_own_item() {
+        let table = memory_table();
+        let now = t("2026-01-15T10:00:00Z");
+        let f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        record(&table, &f).await.unwrap();
+        let before = table.get(&key("t1", "cost-e1")).await.unwrap().unwrap();
+        let (first, second) = (AlertClaim::new(), AlertClaim::new());
+        assert!(claim_alert(&table, &f, &first, &now).await.unwrap());
+        assert!(
+            claim_alert(&table, &f, &first, &now).await.unwrap(),
+            "taken again"
+        );
+        assert!(!claim_alert(&table, &f, &second, &now).await.unwrap());
+        release_alert_claim(&table, &f, &second).await.unwrap();
+        assert!(!claim_alert(&table, &f, &second, &now).await.unwrap());
+        release_alert_claim(&table, &f, &first).await.unwrap();
+        assert!(claim_alert(&table, &f, &second, &now).await.unwrap());
+        assert_eq!(
+            table.get(&key("t1", "cost-e1")).await.unwrap().unwrap(),
+            before
+        );
+        let claim_item = table
+            .get(&alert_claim_key("t1", "cost-e1"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(claim_item.get(crate::store::TTL_ATTRIBUTE).is_some());
+    }
+
+    /// A claim taken on the finding's item, before claims had their own, still holds.
+    #[tokio::test]
+    async fn a_claim_held_on_the_finding_item_still_holds() {
+        let table = memory_table();
+        let now = t("2026-01-15T10:00:00Z");
+        let f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        let mut legacy = item(&f).unwrap();
+        legacy.insert(
+            ALERT_CLAIM.into(),
+            AttrValue::S("an-earlier-attempt".into()),
+        );
+        table.put(legacy, None).await.unwrap();
+        assert!(!claim_alert(&table, &f, &AlertClaim::new(), &now)
+            .await
+            .unwrap());
     }
 }
