@@ -2415,11 +2415,11 @@ async fn incidents_are_listed_shown_and_acted_on_as_one_and_stay_in_their_tenant
         .all(|f| f["incident_id"] == json!(id)));
     // The finding's own routes name its incident too (read from the finding's incident link).
     let (s, one_finding) = w
-        .call("GET", &format!("/v1/findings/{}", burst[1]), t, None)
+        .call("GET", &format!("/v1/anomalies/{}", burst[1]), t, None)
         .await;
     assert_eq!((s, &one_finding["incident_id"]), (200, &json!(id)));
     let (s, listed) = w
-        .call("GET", "/v1/findings?kind=cost_anomaly", t, None)
+        .call("GET", "/v1/anomalies?kind=cost_anomaly", t, None)
         .await;
     assert_eq!(s, 200, "{listed}");
     let listed = listed["items"].as_array().unwrap();

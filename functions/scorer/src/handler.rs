@@ -229,7 +229,8 @@ impl Scorer {
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let marker = baseline_entity::contribution_key(tenant, account, &event.event_id);
         // Eventually consistent: a redelivery comes a visibility timeout after the delivery
-        // that wrote the marker, and the fold's transaction checks it again (decision 1040).
+        // that wrote the marker, and a missed marker leaves the event on the service/type
+        // baseline's `folded_event`, read strongly below (decisions 1040, 1050).
         if self.table.get_eventually(&marker).await?.is_some() {
             return self.finish_folded(event, hourly).await;
         }
@@ -350,8 +351,8 @@ impl Scorer {
     /// activity bucket, then writes its contribution marker. Each fold is one conditional
     /// update that records the event on its item ([`baseline::once_per_event`]): a redelivery,
     /// or a delivery that stopped half way, adds nothing where the event is already counted.
-    /// Cheaper than a transaction (which bills each item twice) and as exact, because an
-    /// account's events come in order (decision 1050).
+    /// Half the writes of a transaction (which bills each item twice), and exact under
+    /// redelivery because an account's events come in order (decision 1050).
     /// `decision`: why an event that made no finding made none, kept on its marker.
     async fn fold(
         &self,
