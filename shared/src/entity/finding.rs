@@ -755,7 +755,12 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert!(claim_item.get(crate::store::TTL_ATTRIBUTE).is_some());
+        assert_eq!(
+            claim_item.get(crate::store::TTL_ATTRIBUTE),
+            Some(&AttrValue::N(
+                (now.timestamp() + ALERT_CLAIM_TTL_SECONDS) as f64
+            ))
+        );
     }
 
     /// A claim taken on the finding's item, before claims had their own, still holds.
