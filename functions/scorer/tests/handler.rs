@@ -940,3 +940,144 @@ async fn consecutive_events_each_count_once_under_redelivery() {
     }
     assert_eq!(kind_baseline(&w).await.moments.count, 3.0);
 }
+
+/// The table, failing every `every`-th write after applying it (the answer lost: a throttle
+/// after the write), and every `every + 1`-th before.
+struct LosesAnswers {
+    inner: Arc<MemoryTable>,
+    every: usize,
+    writes: std::sync::atomic::AtomicUsize,
+}
+
+impl LosesAnswers {
+    /// `Some(true)`: fail after the write; `Some(false)`: fail before it.
+    fn fault(&self) -> Option<bool> {
+        let n = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if n % self.every == 0 {
+            Some(true)
+        } else if n % (self.every + 1) == 0 {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+fn lost() -> StoreError {
+    StoreError::Backend("injected: the answer was lost".into())
+}
+
+#[async_trait::async_trait]
+impl Table for LosesAnswers {
+    async fn put(&self, item: Item, c: Option<Condition>) -> Result<(), StoreError> {
+        match self.fault() {
+            Some(false) => Err(lost()),
+            Some(true) => {
+                self.inner.put(item, c).await?;
+                Err(lost())
+            }
+            None => self.inner.put(item, c).await,
+        }
+    }
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError> {
+        match self.fault() {
+            Some(false) => Err(lost()),
+            Some(true) => {
+                self.inner.update(key, update).await?;
+                Err(lost())
+            }
+            None => self.inner.update(key, update).await,
+        }
+    }
+    async fn delete(&self, key: &Key, c: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.delete(key, c).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, StoreError> {
+        self.inner.query(q).await
+    }
+    async fn transact_write(&self, w: Vec<TransactWrite>) -> Result<(), StoreError> {
+        self.inner.transact_write(w).await
+    }
+}
+
+/// Everything the scorer keeps for the account, but the fold's own bookkeeping and the
+/// markers' decisions (a delivery that finishes another's fold has none to keep).
+async fn kept(table: &MemoryTable) -> Vec<Item> {
+    let partition = baseline::contribution_key("t", ACCOUNT, "x").pk;
+    let mut items = dd0c_shared::store::query_all(table, Query::partition(partition))
+        .await
+        .unwrap();
+    for item in &mut items {
+        item.remove(dd0c_scorer::baseline::FOLDED_EVENT);
+        item.remove(baseline::DECISION_ATTRIBUTE);
+    }
+    items
+}
+
+async fn scored_findings(table: &MemoryTable) -> Vec<(String, f64)> {
+    finding::all(table, "t")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.id, f.score))
+        .collect()
+}
+
+/// Events redelivered until handled (as an account's FIFO group is) through a table that
+/// fails writes before and after applying them leave the same baselines, activity, markers
+/// and findings as a run without faults: each write of a fold counts its event once.
+#[tokio::test]
+async fn lost_answers_and_redeliveries_leave_what_a_run_without_faults_leaves() {
+    let events: Vec<CostEvent> = (0..40)
+        .map(|i| {
+            let (hourly, sku) = if i % 9 == 8 {
+                (32.0, "p4d.24xlarge")
+            } else {
+                (0.1 + (i % 4) as f64 * 0.05, "m5.large")
+            };
+            event(
+                &format!("r{i}"),
+                start() + Duration::minutes(i * 7),
+                hourly,
+                sku,
+                if i % 5 == 4 { "eu-west-1" } else { "us-east-1" },
+            )
+        })
+        .collect();
+    let clean = world();
+    for e in &events {
+        clean.scorer.handle(&envelope(e)).await.unwrap();
+    }
+
+    // Each pattern lands the faults on other writes of the folds.
+    for every in [3, 4, 5, 7] {
+        let w = world();
+        let table = Arc::new(LosesAnswers {
+            inner: w.table.clone(),
+            every,
+            writes: Default::default(),
+        });
+        let shared: SharedClock = Arc::new(w.clock.clone());
+        let routing = RoutingTable::builtin().clone();
+        let bus = Arc::new(QueueBus::new(routing, w.queue.clone(), shared.clone()));
+        let scorer = Scorer::new(table.clone(), bus, shared);
+        let mut redeliveries = 0;
+        for e in &events {
+            while scorer.handle(&envelope(e)).await.is_err() {
+                redeliveries += 1;
+                assert!(redeliveries < 1000, "never handled");
+            }
+        }
+        assert!(redeliveries > 20, "{redeliveries} redeliveries");
+        assert_eq!(kept(&w.table).await, kept(&clean.table).await);
+        let found = scored_findings(&clean.table).await;
+        assert!(!found.is_empty());
+        assert_eq!(scored_findings(&w.table).await, found);
+    }
+}
