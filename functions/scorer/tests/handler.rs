@@ -956,9 +956,9 @@ impl LosesAnswers {
             .writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        if n % self.every == 0 {
+        if n.is_multiple_of(self.every) {
             Some(true)
-        } else if n % (self.every + 1) == 0 {
+        } else if n.is_multiple_of(self.every + 1) {
             Some(false)
         } else {
             None
