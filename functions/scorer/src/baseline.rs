@@ -34,7 +34,9 @@ pub const SENSITIVITY: &str = "sensitivity";
 /// The last event folded into the item by the live scorer: a redelivery of that event finds
 /// it and folds nothing (the fold's condition), so each item counts an event once without a
 /// transaction. One event suffices: an account's cost events come in order (one message group
-/// per account), so a redelivery comes before the account's next event.
+/// per account), so a redelivery comes before the account's next event. The backfill's
+/// history folds, in no order with the live ones, leave it alone (a transaction with their
+/// marker keeps them once).
 pub const FOLDED_EVENT: &str = "folded_event";
 
 /// Names the first-seen attribute of one value of a set.

@@ -13,7 +13,9 @@ use dd0c_shared::entity::finding::{
     load as load_finding, mark_published, record as record_finding, Recorded,
 };
 use dd0c_shared::entity::resource as resource_entity;
-use dd0c_shared::store::{AttrValue, Condition, Table, Update, TTL_ATTRIBUTE};
+use dd0c_shared::store::{
+    AttrValue, Condition, Item, Key, StoreError, Table, TransactWrite, Update, TTL_ATTRIBUTE,
+};
 use dd0c_shared::telemetry::{self, Metric};
 
 use crate::baseline::{self, Baseline, Contribution};
@@ -299,7 +301,7 @@ impl Scorer {
         if !event.action.adds_cost() || hourly <= 0.0 {
             return Ok(false);
         }
-        self.fold(event, hourly, None).await?;
+        self.fold_in_transaction(event, hourly).await?;
         self.raise_max(event, hourly).await?;
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let (kind_key, account_key) =
@@ -347,19 +349,16 @@ impl Scorer {
         }
     }
 
-    /// Folds the event into the service/type baseline, the account-wide one and the actor's
-    /// activity bucket, then writes its contribution marker. Each fold is one conditional
-    /// update that records the event on its item ([`baseline::once_per_event`]): a redelivery,
-    /// or a delivery that stopped half way, adds nothing where the event is already counted.
-    /// Half the writes of a transaction (which bills each item twice), and exact under
-    /// redelivery because an account's events come in order (decision 1050).
-    /// `decision`: why an event that made no finding made none, kept on its marker.
-    async fn fold(
+    /// What folding one event writes: the updates of the three items it counts in (the
+    /// service/type baseline first, then the account-wide one and the actor's activity
+    /// bucket) and its contribution marker, with `decision` (why an event that made no finding
+    /// made none).
+    fn fold_writes(
         &self,
         event: &CostEvent,
         hourly: f64,
         decision: Option<&serde_json::Value>,
-    ) -> Result<(), HandlerError> {
+    ) -> ([(Key, Update); 3], Item) {
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let (kind_key, account_key) =
             baseline::keys_for(tenant, account, &event.service, &event.resource_type);
@@ -375,9 +374,6 @@ impl Scorer {
         };
         let bucket = Self::bucket(event);
         let activity_ttl = (bucket + 1) * BURST_BUCKET_SECONDS + BURST_TTL_SECONDS;
-        let id = event.event_id.as_str();
-        // The service/type baseline first: a redelivery that finds the event there knows the
-        // scoring was done (`Scorer::process`).
         let folds = [
             (kind_key, baseline::fold(&contribution, true)),
             (account_key, baseline::fold(&contribution, false)),
@@ -388,38 +384,78 @@ impl Scorer {
                     .set(TTL_ATTRIBUTE, activity_ttl as f64),
             ),
         ];
+        // From now, not from the event: a backfilled event is up to 90 days old, and its
+        // marker must outlive its redeliveries too.
+        let mut marker = baseline_entity::contribution_item(
+            tenant,
+            account,
+            &event.event_id,
+            event.event_time.max(self.clock.now()).timestamp() + CONTRIBUTION_TTL_SECONDS,
+        );
+        if let Some(decision) = decision {
+            marker.insert(
+                baseline_entity::DECISION_ATTRIBUTE.into(),
+                AttrValue::S(decision.to_string()),
+            );
+        }
+        (folds, marker)
+    }
+
+    /// Folds a live event: each of its three items in one conditional update that records
+    /// the event there ([`baseline::once_per_event`]), then its marker. A redelivery, or a
+    /// delivery that stopped half way, adds nothing where the event is already counted. Half
+    /// the writes of a transaction (which bills each item twice), and exact under redelivery
+    /// because an account's live events come in order (decision 1050).
+    async fn fold(
+        &self,
+        event: &CostEvent,
+        hourly: f64,
+        decision: Option<&serde_json::Value>,
+    ) -> Result<(), HandlerError> {
+        let (folds, marker) = self.fold_writes(event, hourly, decision);
         for (key, update) in folds {
-            match self
-                .table
-                .update(&key, baseline::once_per_event(update, id))
-                .await
-            {
+            let once = baseline::once_per_event(update, &event.event_id);
+            match self.table.update(&key, once).await {
                 Ok(_) => {}
                 Err(e) if e.is_condition_failed() => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        // From now, not from the event: a backfilled event is up to 90 days old, and its
-        // marker must outlive its redeliveries too.
-        let mut marker_item = baseline_entity::contribution_item(
-            tenant,
-            account,
-            id,
-            event.event_time.max(self.clock.now()).timestamp() + CONTRIBUTION_TTL_SECONDS,
-        );
-        if let Some(decision) = decision {
-            marker_item.insert(
-                baseline_entity::DECISION_ATTRIBUTE.into(),
-                AttrValue::S(decision.to_string()),
-            );
-        }
-        match self
-            .table
-            .put(marker_item, Some(Condition::ItemNotExists))
-            .await
-        {
+        match self.table.put(marker, Some(Condition::ItemNotExists)).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_condition_failed() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Folds an event of the account's history: the marker (only if absent) and the three
+    /// updates in one transaction. The backfill runs beside the live events, on its own queue
+    /// and in no order with them, so it leaves the live folds' `folded_event` alone and keeps
+    /// its events counted once by the marker.
+    async fn fold_in_transaction(
+        &self,
+        event: &CostEvent,
+        hourly: f64,
+    ) -> Result<(), HandlerError> {
+        let (folds, marker) = self.fold_writes(event, hourly, None);
+        let mut writes = vec![TransactWrite::Put {
+            item: marker,
+            condition: Some(Condition::ItemNotExists),
+        }];
+        writes.extend(
+            folds
+                .into_iter()
+                .map(|(key, update)| TransactWrite::Update { key, update }),
+        );
+        match self.table.transact_write(writes).await {
+            Ok(()) => Ok(()),
+            // The marker exists: another delivery of the same event counted it.
+            Err(StoreError::TransactionCanceled { reasons })
+                if reasons.first().is_some_and(Option::is_some)
+                    && reasons.iter().skip(1).all(Option::is_none) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -1081,3 +1081,42 @@ async fn lost_answers_and_redeliveries_leave_what_a_run_without_faults_leaves() 
         assert_eq!(scored_findings(&w.table).await, found);
     }
 }
+
+/// The backfill folds history beside the live events, in no order with them: a history event
+/// folded between a live event's stopped delivery and its redelivery does not make the live
+/// event count twice.
+#[tokio::test]
+async fn a_history_fold_between_a_stopped_delivery_and_its_redelivery_counts_each_once() {
+    let w = world();
+    let table = Arc::new(StopsAt {
+        inner: w.table.clone(),
+        failing: std::sync::Mutex::new(Some(baseline::account_key("t", ACCOUNT))),
+        transactions: Default::default(),
+    });
+    let shared: SharedClock = Arc::new(w.clock.clone());
+    let routing = RoutingTable::builtin().clone();
+    let bus = Arc::new(QueueBus::new(routing, w.queue.clone(), shared.clone()));
+    let scorer = Scorer::new(table.clone(), bus, shared);
+    let live = event("live", start(), 0.2, "m5.large", "us-east-1");
+    assert!(scorer.handle(&envelope(&live)).await.is_err());
+    *table.failing.lock().unwrap() = None;
+    let history = event(
+        "old",
+        start() - Duration::days(3),
+        0.1,
+        "m5.large",
+        "us-east-1",
+    );
+    assert!(scorer.fold_history(&history).await.unwrap());
+    scorer.handle(&envelope(&live)).await.unwrap();
+    let kind = kind_baseline(&w).await;
+    assert_eq!(kind.moments.count, 2.0);
+    assert!((kind.moments.sum - 0.3).abs() < 1e-9);
+    let account = Baseline::from_item(
+        w.table
+            .get(&baseline::account_key("t", ACCOUNT))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(account.moments.count, 2.0);
+}
