@@ -238,6 +238,8 @@ struct Outcome {
     /// (queue, event or finding id, reason, body) of every dead letter.
     dead: Vec<(String, String, String, Value)>,
     posts: BTreeMap<Option<String>, u64>,
+    /// The events counted into each baseline: (account, sort key) → `count`.
+    baseline_counts: BTreeMap<(String, String), f64>,
     /// Posts about no finding, per channel and text.
     notices: BTreeMap<String, u64>,
     post_total: usize,
@@ -265,6 +267,16 @@ async fn outcome(
             }
         }
     }
+    let mut baseline_counts = BTreeMap::new();
+    for account in accounts {
+        let partition = dd0c_shared::entity::account::pk(LOCAL_TENANT, account);
+        let query = dd0c_shared::store::Query::partition(partition).begins_with("BASELINE#");
+        for item in query_all(table, query).await.expect("baselines") {
+            let key = key_of(&item).expect("key");
+            let count = item.get("count").and_then(AttrValue::as_f64).unwrap_or(0.0);
+            baseline_counts.insert((account.clone(), key.sk), count);
+        }
+    }
     let findings = finding::all(table, LOCAL_TENANT).await.expect("findings");
     let dead = p
         .dead_letters()
@@ -287,6 +299,7 @@ async fn outcome(
         findings,
         dead,
         posts: chat.posts_per_finding(),
+        baseline_counts,
         notices: chat.notices(),
         post_total: chat.total(),
     }
@@ -468,6 +481,25 @@ async fn every_event_stored_once_every_finding_once_at_most_one_slack_message_un
                 .map(|id| format!("rescored {id}: {} vs {}", clean_ids[*id], chaos_ids[*id])),
         )
         .collect();
+    // Baselines: no event counted twice (a fold stopped half way and redelivered adds nothing
+    // again): never more events than the fault-free run counted, and exactly as many in an
+    // account no dead letter changed (a dead-lettered event is counted in neither run, or in
+    // the items its fold reached before it stopped for good).
+    for ((account, sk), clean_count) in &clean.baseline_counts {
+        let count = chaos
+            .baseline_counts
+            .get(&(account.clone(), sk.clone()))
+            .copied()
+            .unwrap_or(0.0);
+        if count > *clean_count || !tainted.contains_key(account) && count != *clean_count {
+            problems.push(format!(
+                "baseline {sk} of {account} counts {count} events (fault-free run: {clean_count})"
+            ));
+        }
+    }
+    if clean.baseline_counts.is_empty() {
+        problems.push("the fault-free run folded no event into a baseline".into());
+    }
     // The findings held to the fault-free run's exactly (id and score).
     let checked = clean.findings.iter().filter(|f| !explained(&&f.id)).count();
     for u in &unexplained {

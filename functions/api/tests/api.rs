@@ -2413,6 +2413,18 @@ async fn incidents_are_listed_shown_and_acted_on_as_one_and_stay_in_their_tenant
         .unwrap()
         .iter()
         .all(|f| f["incident_id"] == json!(id)));
+    // The finding's own routes name its incident too (read from the finding's incident link).
+    let (s, one_finding) = w
+        .call("GET", &format!("/v1/anomalies/{}", burst[1]), t, None)
+        .await;
+    assert_eq!((s, &one_finding["incident_id"]), (200, &json!(id)));
+    let (s, listed) = w
+        .call("GET", "/v1/anomalies?kind=cost_anomaly", t, None)
+        .await;
+    assert_eq!(s, 200, "{listed}");
+    let listed = listed["items"].as_array().unwrap();
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert!(listed.iter().all(|f| f["incident_id"] == json!(id)));
 
     let (s, acted) = w
         .call(

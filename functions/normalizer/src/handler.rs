@@ -19,8 +19,13 @@ use crate::instances::{
 };
 use crate::stats::Stats;
 
-/// How long raw events and cost events are kept.
+/// How long raw events are kept.
 const EVENT_RETENTION_DAYS: i64 = 90;
+/// How long a cost event is kept after its event time. Its one reader, the digest, reads the
+/// 24 hours before it runs (by event time, GSI1 `T#COSTS`); a week covers a late or retried
+/// digest with room to spare. Kept 90 days, each one was stored twice (table and index) for
+/// months nobody read (decision 1050).
+const COST_EVENT_RETENTION_DAYS: i64 = 7;
 
 #[derive(Debug, Clone)]
 pub struct NormalizerConfig {
@@ -261,8 +266,10 @@ impl Normalizer {
             Normalized::Failed { error_code } => Outcome::FailedCall(error_code),
             Normalized::NonCost => Outcome::NonCost,
             Normalized::Cost(events) => {
+                let cost_ttl =
+                    (record.event_time + Duration::days(COST_EVENT_RETENTION_DAYS)).timestamp();
                 for event in &events {
-                    self.store_cost_event(event, ttl).await?;
+                    self.store_cost_event(event, cost_ttl).await?;
                 }
                 if let Delivery::History(sink) = delivery {
                     for event in &events {

@@ -307,3 +307,47 @@ async fn a_record_that_produces_nothing_leaves_nothing_stored_even_when_redelive
     assert_eq!(n.process_record(&launch).await.unwrap(), Outcome::Duplicate);
     assert_eq!(bus.cost_events().len(), 1);
 }
+
+/// A cost event is kept a week after its event time: its one reader, the digest, reads the
+/// last 24 hours.
+#[tokio::test]
+async fn a_cost_event_is_kept_a_week_for_the_digest() {
+    use dd0c_shared::store::{query_all, AttrValue, Query, Table, TTL_ATTRIBUTE};
+    // At the event's time: an item past its TTL is hidden on read.
+    let clock: dd0c_shared::clock::SharedClock = Arc::new(dd0c_shared::clock::ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    ));
+    let table = Arc::new(MemoryTable::new(clock.clone()));
+    let n = Normalizer::new(
+        table.clone(),
+        Arc::new(CapturingBus::default()),
+        clock,
+        NormalizerConfig {
+            auto_link_tenant: Some("t-1".into()),
+        },
+    );
+    let record = raw("ec2-run-instances-launch-template");
+    assert_eq!(
+        n.process_record(&record).await.unwrap(),
+        Outcome::CostEvents(1)
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&record).unwrap();
+    let account = parsed["recipientAccountId"].as_str().unwrap();
+    let event_time = chrono::DateTime::parse_from_rfc3339(parsed["eventTime"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    let costs = query_all(
+        table.as_ref() as &dyn Table,
+        Query::partition(format!("TENANT#t-1#ACCOUNT#{account}")).begins_with("COST#"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(costs.len(), 1);
+    let ttl = costs[0]
+        .get(TTL_ATTRIBUTE)
+        .and_then(AttrValue::as_f64)
+        .unwrap();
+    assert_eq!(ttl as i64, event_time + 7 * 24 * 3600);
+}

@@ -447,7 +447,7 @@ impl Notifier {
         // did not go out, recorded in one write after (`finding::AlertClaim`).
         let table = self.table.as_ref();
         let claim = AlertClaim::new();
-        if !persist(|| finding_entity::claim_alert(table, finding, &claim)).await? {
+        if !persist(|| finding_entity::claim_alert(table, finding, &claim, &now)).await? {
             return Err(HandlerError::transient(format!(
                 "the alert of {} may have been posted by an earlier delivery that did not \
                  finish; it is not posted twice",

@@ -31,6 +31,13 @@ pub const HISTORY_SINCE: &str = "history_since";
 pub const IAC_COUNT: &str = "iac_count";
 pub use dd0c_shared::feedback::{EXPECTED_ACTORS, EXPECTED_TYPES};
 pub const SENSITIVITY: &str = "sensitivity";
+/// The last event folded into the item by the live scorer: a redelivery of that event finds
+/// it and folds nothing (the fold's condition), so each item counts an event once without a
+/// transaction. One event suffices: an account's cost events come in order (one message group
+/// per account), so a redelivery comes before the account's next event. The backfill's
+/// history folds, in no order with the live ones, leave it alone (a transaction with their
+/// marker keeps them once).
+pub const FOLDED_EVENT: &str = "folded_event";
 
 /// Names the first-seen attribute of one value of a set.
 pub fn first_seen_attribute(kind: &str, value: &str) -> String {
@@ -81,6 +88,8 @@ pub struct Baseline {
     pub expected_actors: BTreeSet<String>,
     pub expected_types: BTreeSet<String>,
     pub sensitivity: Sensitivity,
+    /// [`FOLDED_EVENT`].
+    pub folded_event: Option<String>,
     item: Item,
 }
 
@@ -124,6 +133,10 @@ impl Baseline {
                 .and_then(AttrValue::as_str)
                 .and_then(Sensitivity::parse)
                 .unwrap_or_default(),
+            folded_event: item
+                .get(FOLDED_EVENT)
+                .and_then(AttrValue::as_str)
+                .map(str::to_owned),
             item,
         }
     }
@@ -169,6 +182,15 @@ pub fn fold(c: &Contribution<'_>, with_cost: bool) -> Update {
             .set_if_absent(first_seen_attribute("sku", sku), t.as_str());
     }
     u
+}
+
+/// `update`, applied only when the item's last folded event is not `event_id`, and recording
+/// that it now is (a failed condition means the event is already counted there).
+pub fn once_per_event(update: Update, event_id: &str) -> Update {
+    update.set(FOLDED_EVENT, event_id).when(Condition::Or(vec![
+        Condition::AttributeNotExists(FOLDED_EVENT.into()),
+        Condition::NotEquals(FOLDED_EVENT.into(), AttrValue::S(event_id.into())),
+    ]))
 }
 
 /// The first-seen attributes [`fold`] writes for `c` (if absent).

@@ -14,7 +14,7 @@ use dd0c_shared::entity::finding::{
 };
 use dd0c_shared::entity::resource as resource_entity;
 use dd0c_shared::store::{
-    AttrValue, Condition, StoreError, Table, TransactWrite, Update, TTL_ATTRIBUTE,
+    AttrValue, Condition, Item, Key, StoreError, Table, TransactWrite, Update, TTL_ATTRIBUTE,
 };
 use dd0c_shared::telemetry::{self, Metric};
 
@@ -231,18 +231,19 @@ impl Scorer {
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let marker = baseline_entity::contribution_key(tenant, account, &event.event_id);
         // Eventually consistent: a redelivery comes a visibility timeout after the delivery
-        // that wrote the marker, and the fold's transaction checks it again (decision 1040).
+        // that wrote the marker, and a missed marker leaves the event on the service/type
+        // baseline's `folded_event`, read strongly below (decisions 1040, 1050).
         if self.table.get_eventually(&marker).await?.is_some() {
-            // Already folded in: finish what the earlier attempt may not have.
-            self.raise_max(event, hourly).await?;
-            let id = Finding::id_for(FindingKind::CostAnomaly, &event.event_id);
-            let Some(finding) = load_finding(self.table.as_ref(), tenant, &id).await? else {
-                return Ok(None);
-            };
-            self.publish(&finding).await?;
-            return Ok(Some(finding));
+            return self.finish_folded(event, hourly).await;
         }
         let before = self.before(event).await?;
+        if before.kind.folded_event.as_deref() == Some(event.event_id.as_str()) {
+            // An earlier delivery scored the event and began folding it, then stopped: finish
+            // the fold (what is counted stays counted once) rather than score again against
+            // baselines that already hold the event.
+            self.fold(event, hourly, None).await?;
+            return self.finish_folded(event, hourly).await;
+        }
         // Read strongly just now, under the account's order: a max it holds at or above this
         // event's would fail raise_max's condition, which DynamoDB bills all the same.
         let raises_max = !before.kind.max.is_some_and(|max| hourly <= max);
@@ -260,17 +261,33 @@ impl Scorer {
             None => None,
         };
         // Recorded before the fold: a crash in between re-scores against the same baselines.
-        if let Some(f) = &finding {
-            record_finding(self.table.as_ref(), f).await?;
-        }
+        let recorded = match &finding {
+            Some(f) => Some(record_finding(self.table.as_ref(), f).await?),
+            None => None,
+        };
         self.fold(event, hourly, unexplained.as_ref()).await?;
         if raises_max {
             self.raise_max(event, hourly).await?;
         }
-        if let Some(f) = &finding {
-            self.publish(f).await?;
+        if let (Some(f), Some(recorded)) = (&finding, recorded) {
+            self.publish_recorded(f, recorded).await?;
         }
         Ok(finding)
+    }
+
+    /// An event already folded in: finish what the earlier attempt may not have.
+    async fn finish_folded(
+        &self,
+        event: &CostEvent,
+        hourly: f64,
+    ) -> Result<Option<Finding>, HandlerError> {
+        self.raise_max(event, hourly).await?;
+        let id = Finding::id_for(FindingKind::CostAnomaly, &event.event_id);
+        let Some(finding) = load_finding(self.table.as_ref(), &event.tenant_id, &id).await? else {
+            return Ok(None);
+        };
+        self.publish(&finding).await?;
+        Ok(Some(finding))
     }
 
     /// Folds one event of the account's history (the backfill) into the baselines: no score,
@@ -284,7 +301,7 @@ impl Scorer {
         if !event.action.adds_cost() || hourly <= 0.0 {
             return Ok(false);
         }
-        self.fold(event, hourly, None).await?;
+        self.fold_in_transaction(event, hourly).await?;
         self.raise_max(event, hourly).await?;
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let (kind_key, account_key) =
@@ -332,16 +349,16 @@ impl Scorer {
         }
     }
 
-    /// One transaction: the contribution marker (only if absent), the `ADD`s to both
-    /// baselines and the actor's activity bucket. A redelivery fails the marker and adds
-    /// nothing.
-    /// `decision`: why an event that made no finding made none, kept on its marker.
-    async fn fold(
+    /// What folding one event writes: the updates of the three items it counts in (the
+    /// service/type baseline first, then the account-wide one and the actor's activity
+    /// bucket) and its contribution marker, with `decision` (why an event that made no finding
+    /// made none).
+    fn fold_writes(
         &self,
         event: &CostEvent,
         hourly: f64,
         decision: Option<&serde_json::Value>,
-    ) -> Result<(), HandlerError> {
+    ) -> ([(Key, Update); 3], Item) {
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let (kind_key, account_key) =
             baseline::keys_for(tenant, account, &event.service, &event.resource_type);
@@ -355,45 +372,84 @@ impl Scorer {
             region: &event.region,
             by_iac: event.actor.source.is_iac(),
         };
+        let bucket = Self::bucket(event);
+        let activity_ttl = (bucket + 1) * BURST_BUCKET_SECONDS + BURST_TTL_SECONDS;
+        let folds = [
+            (kind_key, baseline::fold(&contribution, true)),
+            (account_key, baseline::fold(&contribution, false)),
+            (
+                baseline_entity::activity_key(tenant, account, actor, bucket),
+                Update::new()
+                    .add(ACTIVITY_CALLS, 1.0)
+                    .set(TTL_ATTRIBUTE, activity_ttl as f64),
+            ),
+        ];
         // From now, not from the event: a backfilled event is up to 90 days old, and its
         // marker must outlive its redeliveries too.
-        let mut marker_item = baseline_entity::contribution_item(
+        let mut marker = baseline_entity::contribution_item(
             tenant,
             account,
             &event.event_id,
             event.event_time.max(self.clock.now()).timestamp() + CONTRIBUTION_TTL_SECONDS,
         );
         if let Some(decision) = decision {
-            marker_item.insert(
+            marker.insert(
                 baseline_entity::DECISION_ATTRIBUTE.into(),
                 AttrValue::S(decision.to_string()),
             );
         }
-        let bucket = Self::bucket(event);
-        let activity_ttl = (bucket + 1) * BURST_BUCKET_SECONDS + BURST_TTL_SECONDS;
-        let writes = vec![
-            TransactWrite::Put {
-                item: marker_item,
-                condition: Some(Condition::ItemNotExists),
-            },
-            TransactWrite::Update {
-                key: kind_key,
-                update: baseline::fold(&contribution, true),
-            },
-            TransactWrite::Update {
-                key: account_key,
-                update: baseline::fold(&contribution, false),
-            },
-            TransactWrite::Update {
-                key: baseline_entity::activity_key(tenant, account, actor, bucket),
-                update: Update::new()
-                    .add(ACTIVITY_CALLS, 1.0)
-                    .set(TTL_ATTRIBUTE, activity_ttl as f64),
-            },
-        ];
+        (folds, marker)
+    }
+
+    /// Folds a live event: each of its three items in one conditional update that records
+    /// the event there ([`baseline::once_per_event`]), then its marker. A redelivery, or a
+    /// delivery that stopped half way, adds nothing where the event is already counted. Half
+    /// the writes of a transaction (which bills each item twice), and exact under redelivery
+    /// because an account's live events come in order (decision 1050).
+    async fn fold(
+        &self,
+        event: &CostEvent,
+        hourly: f64,
+        decision: Option<&serde_json::Value>,
+    ) -> Result<(), HandlerError> {
+        let (folds, marker) = self.fold_writes(event, hourly, decision);
+        for (key, update) in folds {
+            let once = baseline::once_per_event(update, &event.event_id);
+            match self.table.update(&key, once).await {
+                Ok(_) => {}
+                Err(e) if e.is_condition_failed() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match self.table.put(marker, Some(Condition::ItemNotExists)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_condition_failed() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Folds an event of the account's history: the marker (only if absent) and the three
+    /// updates in one transaction. The backfill runs beside the live events, on its own queue
+    /// and in no order with them, so it leaves the live folds' `folded_event` alone and keeps
+    /// its events counted once by the marker.
+    async fn fold_in_transaction(
+        &self,
+        event: &CostEvent,
+        hourly: f64,
+    ) -> Result<(), HandlerError> {
+        let (folds, marker) = self.fold_writes(event, hourly, None);
+        let mut writes = vec![TransactWrite::Put {
+            item: marker,
+            condition: Some(Condition::ItemNotExists),
+        }];
+        writes.extend(
+            folds
+                .into_iter()
+                .map(|(key, update)| TransactWrite::Update { key, update }),
+        );
         match self.table.transact_write(writes).await {
             Ok(()) => Ok(()),
-            // The marker exists: a concurrent delivery of the same event counted it.
+            // The marker exists: another delivery of the same event counted it.
             Err(StoreError::TransactionCanceled { reasons })
                 if reasons.first().is_some_and(Option::is_some)
                     && reasons.iter().skip(1).all(Option::is_none) =>
@@ -419,7 +475,18 @@ impl Scorer {
     }
 
     async fn publish(&self, finding: &Finding) -> Result<(), HandlerError> {
-        if record_finding(self.table.as_ref(), finding).await? == Recorded::AlreadyPublished {
+        let recorded = record_finding(self.table.as_ref(), finding).await?;
+        self.publish_recorded(finding, recorded).await
+    }
+
+    /// Publishes a finding unless `recorded` (its record's outcome, a moment ago under the
+    /// account's order) says it was published before.
+    async fn publish_recorded(
+        &self,
+        finding: &Finding,
+        recorded: Recorded,
+    ) -> Result<(), HandlerError> {
+        if recorded == Recorded::AlreadyPublished {
             return Ok(());
         }
         self.bus

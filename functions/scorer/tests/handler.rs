@@ -821,3 +821,302 @@ async fn a_finding_carries_its_decision_log_and_a_quiet_event_keeps_its_verdict(
         None
     );
 }
+
+/// The table, failing every write to one key until told otherwise (a delivery that stops half
+/// way through the fold), and counting transactions.
+struct StopsAt {
+    inner: Arc<MemoryTable>,
+    failing: std::sync::Mutex<Option<Key>>,
+    transactions: std::sync::atomic::AtomicUsize,
+}
+
+impl StopsAt {
+    fn fails(&self, key: &Key) -> bool {
+        self.failing.lock().unwrap().as_ref() == Some(key)
+    }
+}
+
+#[async_trait::async_trait]
+impl Table for StopsAt {
+    async fn put(&self, item: Item, c: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.put(item, c).await
+    }
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError> {
+        if self.fails(key) {
+            return Err(StoreError::Backend(
+                "injected: the delivery stops here".into(),
+            ));
+        }
+        self.inner.update(key, update).await
+    }
+    async fn delete(&self, key: &Key, c: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.delete(key, c).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, StoreError> {
+        self.inner.query(q).await
+    }
+    async fn transact_write(&self, w: Vec<TransactWrite>) -> Result<(), StoreError> {
+        self.transactions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.transact_write(w).await
+    }
+}
+
+/// A fold is one conditional write per item, not a transaction (which DynamoDB bills twice):
+/// a delivery that stops after the service/type baseline counted the event, and its
+/// redelivery, leave every item counting it once, the finding recorded and published once and
+/// the marker written.
+#[tokio::test]
+async fn a_fold_stopped_half_way_and_redelivered_counts_the_event_once_everywhere() {
+    let w = world();
+    let table = Arc::new(StopsAt {
+        inner: w.table.clone(),
+        failing: std::sync::Mutex::new(Some(baseline::account_key("t", ACCOUNT))),
+        transactions: Default::default(),
+    });
+    let shared: SharedClock = Arc::new(w.clock.clone());
+    let routing = RoutingTable::builtin().clone();
+    let bus = Arc::new(QueueBus::new(routing, w.queue.clone(), shared.clone()));
+    let scorer = Scorer::new(table.clone(), bus, shared);
+    let e = event("e1", start(), 30.0, "p4d.24xlarge", "us-east-1");
+    assert!(scorer.handle(&envelope(&e)).await.is_err());
+    assert_eq!(kind_baseline(&w).await.moments.count, 1.0);
+    let marker = baseline::contribution_key("t", ACCOUNT, "e1");
+    assert!(w.table.get(&marker).await.unwrap().is_none());
+    assert!(w.queue.peek_all("alerts").is_empty());
+
+    *table.failing.lock().unwrap() = None;
+    scorer.handle(&envelope(&e)).await.unwrap();
+    scorer.handle(&envelope(&e)).await.unwrap();
+    let kind = kind_baseline(&w).await;
+    assert_eq!((kind.moments.count, kind.moments.sum), (1.0, 30.0));
+    assert_eq!(kind.folded_event.as_deref(), Some("e1"));
+    let account = Baseline::from_item(
+        w.table
+            .get(&baseline::account_key("t", ACCOUNT))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(account.moments.count, 1.0);
+    let activity = w
+        .table
+        .query(
+            Query::partition(baseline::activity_key("t", ACCOUNT, BOB, 0).pk)
+                .begins_with("ACTIVITY#"),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(activity.len(), 1);
+    assert_eq!(activity[0].get("calls"), Some(&AttrValue::N(1.0)));
+    assert!(w.table.get(&marker).await.unwrap().is_some());
+    assert_eq!(finding::all(w.table.as_ref(), "t").await.unwrap().len(), 1);
+    assert_eq!(w.queue.peek_all("alerts").len(), 1);
+    assert_eq!(
+        table
+            .transactions
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
+
+/// The next event of the account folds normally after one that was redelivered.
+#[tokio::test]
+async fn consecutive_events_each_count_once_under_redelivery() {
+    let w = world();
+    for i in 0..3 {
+        let e = event(
+            &format!("c{i}"),
+            start() + Duration::minutes(i * 10),
+            0.1,
+            "m5.large",
+            "us-east-1",
+        );
+        w.scorer.handle(&envelope(&e)).await.unwrap();
+        w.scorer.handle(&envelope(&e)).await.unwrap();
+    }
+    assert_eq!(kind_baseline(&w).await.moments.count, 3.0);
+}
+
+/// The table, failing every `every`-th write after applying it (the answer lost: a throttle
+/// after the write), and every `every + 1`-th before.
+struct LosesAnswers {
+    inner: Arc<MemoryTable>,
+    every: usize,
+    writes: std::sync::atomic::AtomicUsize,
+}
+
+impl LosesAnswers {
+    /// `Some(true)`: fail after the write; `Some(false)`: fail before it.
+    fn fault(&self) -> Option<bool> {
+        let n = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if n.is_multiple_of(self.every) {
+            Some(true)
+        } else if n.is_multiple_of(self.every + 1) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+fn lost() -> StoreError {
+    StoreError::Backend("injected: the answer was lost".into())
+}
+
+#[async_trait::async_trait]
+impl Table for LosesAnswers {
+    async fn put(&self, item: Item, c: Option<Condition>) -> Result<(), StoreError> {
+        match self.fault() {
+            Some(false) => Err(lost()),
+            Some(true) => {
+                self.inner.put(item, c).await?;
+                Err(lost())
+            }
+            None => self.inner.put(item, c).await,
+        }
+    }
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError> {
+        match self.fault() {
+            Some(false) => Err(lost()),
+            Some(true) => {
+                self.inner.update(key, update).await?;
+                Err(lost())
+            }
+            None => self.inner.update(key, update).await,
+        }
+    }
+    async fn delete(&self, key: &Key, c: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.delete(key, c).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, StoreError> {
+        self.inner.query(q).await
+    }
+    async fn transact_write(&self, w: Vec<TransactWrite>) -> Result<(), StoreError> {
+        self.inner.transact_write(w).await
+    }
+}
+
+/// Everything the scorer keeps for the account, but the fold's own bookkeeping and the
+/// markers' decisions (a delivery that finishes another's fold has none to keep).
+async fn kept(table: &MemoryTable) -> Vec<Item> {
+    let partition = baseline::contribution_key("t", ACCOUNT, "x").pk;
+    let mut items = dd0c_shared::store::query_all(table, Query::partition(partition))
+        .await
+        .unwrap();
+    for item in &mut items {
+        item.remove(dd0c_scorer::baseline::FOLDED_EVENT);
+        item.remove(baseline::DECISION_ATTRIBUTE);
+    }
+    items
+}
+
+async fn scored_findings(table: &MemoryTable) -> Vec<(String, f64)> {
+    finding::all(table, "t")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.id, f.score))
+        .collect()
+}
+
+/// Events redelivered until handled (as an account's FIFO group is) through a table that
+/// fails writes before and after applying them leave the same baselines, activity, markers
+/// and findings as a run without faults: each write of a fold counts its event once.
+#[tokio::test]
+async fn lost_answers_and_redeliveries_leave_what_a_run_without_faults_leaves() {
+    let events: Vec<CostEvent> = (0..40)
+        .map(|i| {
+            let (hourly, sku) = if i % 9 == 8 {
+                (32.0, "p4d.24xlarge")
+            } else {
+                (0.1 + (i % 4) as f64 * 0.05, "m5.large")
+            };
+            event(
+                &format!("r{i}"),
+                start() + Duration::minutes(i * 7),
+                hourly,
+                sku,
+                if i % 5 == 4 { "eu-west-1" } else { "us-east-1" },
+            )
+        })
+        .collect();
+    let clean = world();
+    for e in &events {
+        clean.scorer.handle(&envelope(e)).await.unwrap();
+    }
+
+    // Each pattern lands the faults on other writes of the folds.
+    for every in [3, 4, 5, 7] {
+        let w = world();
+        let table = Arc::new(LosesAnswers {
+            inner: w.table.clone(),
+            every,
+            writes: Default::default(),
+        });
+        let shared: SharedClock = Arc::new(w.clock.clone());
+        let routing = RoutingTable::builtin().clone();
+        let bus = Arc::new(QueueBus::new(routing, w.queue.clone(), shared.clone()));
+        let scorer = Scorer::new(table.clone(), bus, shared);
+        let mut redeliveries = 0;
+        for e in &events {
+            while scorer.handle(&envelope(e)).await.is_err() {
+                redeliveries += 1;
+                assert!(redeliveries < 1000, "never handled");
+            }
+        }
+        assert!(redeliveries > 20, "{redeliveries} redeliveries");
+        assert_eq!(kept(&w.table).await, kept(&clean.table).await);
+        let found = scored_findings(&clean.table).await;
+        assert!(!found.is_empty());
+        assert_eq!(scored_findings(&w.table).await, found);
+    }
+}
+
+/// The backfill folds history beside the live events, in no order with them: a history event
+/// folded between a live event's stopped delivery and its redelivery does not make the live
+/// event count twice.
+#[tokio::test]
+async fn a_history_fold_between_a_stopped_delivery_and_its_redelivery_counts_each_once() {
+    let w = world();
+    let table = Arc::new(StopsAt {
+        inner: w.table.clone(),
+        failing: std::sync::Mutex::new(Some(baseline::account_key("t", ACCOUNT))),
+        transactions: Default::default(),
+    });
+    let shared: SharedClock = Arc::new(w.clock.clone());
+    let routing = RoutingTable::builtin().clone();
+    let bus = Arc::new(QueueBus::new(routing, w.queue.clone(), shared.clone()));
+    let scorer = Scorer::new(table.clone(), bus, shared);
+    let live = event("live", start(), 0.2, "m5.large", "us-east-1");
+    assert!(scorer.handle(&envelope(&live)).await.is_err());
+    *table.failing.lock().unwrap() = None;
+    let history = event(
+        "old",
+        start() - Duration::days(3),
+        0.1,
+        "m5.large",
+        "us-east-1",
+    );
+    assert!(scorer.fold_history(&history).await.unwrap());
+    scorer.handle(&envelope(&live)).await.unwrap();
+    let kind = kind_baseline(&w).await;
+    assert_eq!(kind.moments.count, 2.0);
+    assert!((kind.moments.sum - 0.3).abs() < 1e-9);
+    let account = Baseline::from_item(
+        w.table
+            .get(&baseline::account_key("t", ACCOUNT))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(account.moments.count, 2.0);
+}

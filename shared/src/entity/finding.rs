@@ -94,7 +94,9 @@ pub struct StoredFinding {
     pub owner: Option<String>,
     pub slack_channel: Option<String>,
     pub slack_ts: Option<String>,
-    /// The incident it is in (decision 0530), once the notifier has put it in one.
+    /// The incident it is in (decision 0530), once the notifier has put it in one: read from
+    /// its incident link by [`load_stored`] and [`with_incident`]; [`stored`] alone sees only
+    /// the one a finding linked before links had their own item names on itself.
     pub incident_id: Option<String>,
 }
 
@@ -136,7 +138,7 @@ pub async fn load_stored(
 ) -> Result<Option<StoredFinding>, StoreError> {
     let key = key(tenant, id);
     match table.get(&key).await? {
-        Some(item) => stored(Some(key), item).map(Some),
+        Some(item) => Ok(Some(with_incident(table, stored(Some(key), item)?).await?)),
         None => Ok(None),
     }
 }
@@ -220,19 +222,64 @@ pub async fn record_alert_message(
     touch(table, finding, update).await
 }
 
-/// The attribute naming the incident a finding is in (decision 0530).
+/// The attribute naming the incident a finding is in (decision 0530): on the finding's
+/// incident link, and on findings linked before the link had its own item.
 const INCIDENT: &str = "incident_id";
+/// The sort key prefix of a finding's incident link.
+const INCIDENT_LINK_PREFIX: &str = "INCIDENT_OF#";
+/// The entity name of a finding's incident link.
+pub const INCIDENT_LINK_ENTITY: &str = "incident_link";
 
-/// The incident a stored finding is in, if it has been put in one.
+/// A finding's incident link (`T` / `INCIDENT_OF#<finding id>`): which incident the finding is
+/// in, a small item of its own. On the finding's item, naming the incident rewrote the whole
+/// finding and both of its index entries (projection ALL) for a value that is not the
+/// finding's state (decision 1050).
+pub fn incident_link_key(tenant: &str, finding_id: &str) -> Key {
+    Key::new(
+        tenant::pk(tenant),
+        format!("{INCIDENT_LINK_PREFIX}{finding_id}"),
+    )
+}
+
+/// The item of a finding's incident link.
+pub fn incident_link_item(tenant: &str, finding_id: &str, incident_id: &str) -> Item {
+    let mut item = keyed(
+        Item::new(),
+        incident_link_key(tenant, finding_id),
+        INCIDENT_LINK_ENTITY,
+    );
+    item.insert(INCIDENT.into(), AttrValue::S(incident_id.into()));
+    item
+}
+
+/// The incident a stored finding is in, if it has been put in one (strongly consistent: the
+/// notifier reads it back right after a claim).
 pub async fn incident_of(
     table: &dyn Table,
     tenant: &str,
     id: &str,
 ) -> Result<Option<String>, StoreError> {
     Ok(table
-        .get(&key(tenant, id))
+        .get(&incident_link_key(tenant, id))
         .await?
         .and_then(|item| text(&item, INCIDENT)))
+}
+
+/// Fills in the incident of a finding read from its item: its link's, or the one a finding
+/// linked before links had their own item names on itself.
+pub async fn with_incident(
+    table: &dyn Table,
+    mut stored: StoredFinding,
+) -> Result<StoredFinding, StoreError> {
+    if stored.incident_id.is_none() {
+        // Eventually consistent: a link is written once and never changes.
+        let link = incident_link_key(&stored.finding.tenant_id, &stored.finding.id);
+        stored.incident_id = table
+            .get_eventually(&link)
+            .await?
+            .and_then(|item| text(&item, INCIDENT));
+    }
+    Ok(stored)
 }
 
 /// Names the finding's incident unless it names one already; the one it names, if that is
@@ -242,26 +289,38 @@ pub async fn claim_incident(
     finding: &Finding,
     incident_id: &str,
 ) -> Result<Option<String>, StoreError> {
-    let update = Update::new()
-        .set(INCIDENT, incident_id)
-        .when(Condition::AttributeNotExists(INCIDENT.into()));
-    match touch(table, finding, update).await {
-        Ok(()) => Ok(None),
-        Err(e) if e.is_condition_failed() => {
-            incident_of(table, &finding.tenant_id, &finding.id).await
-        }
-        Err(e) => Err(e),
+    let link = incident_link_item(&finding.tenant_id, &finding.id, incident_id);
+    if put_if_absent(table, link).await? {
+        return Ok(None);
     }
+    incident_of(table, &finding.tenant_id, &finding.id).await
 }
 
 /// The attribute naming the delivery attempt that holds the right to post a finding's alert.
 const ALERT_CLAIM: &str = "alert_claim";
+/// The sort key prefix of a finding's alert claim.
+const ALERT_CLAIM_PREFIX: &str = "ALERT_CLAIM#";
+/// The entity name of a finding's alert claim.
+pub const ALERT_CLAIM_ENTITY: &str = "alert_claim";
+/// How long an alert claim is kept: longer than any delivery of the finding's message can
+/// come (SQS keeps a message 14 days at most); after that the finding's `notified` answers.
+const ALERT_CLAIM_TTL_SECONDS: i64 = 15 * 24 * 3600;
+
+/// A finding's alert claim (`T` / `ALERT_CLAIM#<finding id>`, TTL 15 days): a small item of
+/// its own, so that claiming and releasing do not rewrite the finding and both of its index
+/// entries (decision 1050).
+pub fn alert_claim_key(tenant: &str, finding_id: &str) -> Key {
+    Key::new(
+        tenant::pk(tenant),
+        format!("{ALERT_CLAIM_PREFIX}{finding_id}"),
+    )
+}
 
 /// One delivery attempt's claim on posting a finding's alert. A Slack post cannot be taken
 /// back, and Slack has no idempotency key: the notifier claims the alert before posting,
-/// releases the claim when the post failed (nothing went out), and records the post in one
-/// write after. A later attempt that finds a claim and no record cannot tell whether the
-/// alert went out, so it does not post (at most one message per finding).
+/// releases the claim when the post failed (nothing went out), and records the post on the
+/// finding in one write after. A later attempt that finds a claim and no record cannot tell
+/// whether the alert went out, so it does not post (at most one message per finding).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertClaim(String);
 
@@ -279,26 +338,51 @@ impl Default for AlertClaim {
 }
 
 /// Takes the claim: granted when no attempt holds it, or this one does (so a claim whose
-/// answer was lost can be taken again). `false`: another attempt holds it.
+/// answer was lost can be taken again). `false`: another attempt holds it, on the claim's
+/// item or, for a claim taken before claims had their own item, on the finding's.
 pub async fn claim_alert(
     table: &dyn Table,
     finding: &Finding,
     claim: &AlertClaim,
+    now: &DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let update = Update::new()
-        .set(ALERT_CLAIM, claim.0.as_str())
-        .when(Condition::And(vec![
-            Condition::ItemExists,
-            Condition::Or(vec![
-                Condition::AttributeNotExists(ALERT_CLAIM.into()),
-                Condition::Equals(ALERT_CLAIM.into(), AttrValue::S(claim.0.clone())),
-            ]),
-        ]));
-    match touch(table, finding, update).await {
+    let on_finding = table
+        .get(&key(&finding.tenant_id, &finding.id))
+        .await?
+        .and_then(|item| text(&item, ALERT_CLAIM));
+    if on_finding.is_some_and(|held| held != claim.0) {
+        return Ok(false);
+    }
+    let condition = Condition::Or(vec![
+        Condition::AttributeNotExists(ALERT_CLAIM.into()),
+        Condition::Equals(ALERT_CLAIM.into(), AttrValue::S(claim.0.clone())),
+    ]);
+    let item = alert_claim_item(&finding.tenant_id, &finding.id, claim, now);
+    match table.put(item, Some(condition)).await {
         Ok(()) => Ok(true),
         Err(e) if e.is_condition_failed() => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// The item of a finding's alert claim, held by `claim` since `now`.
+pub fn alert_claim_item(
+    tenant: &str,
+    finding_id: &str,
+    claim: &AlertClaim,
+    now: &DateTime<Utc>,
+) -> Item {
+    let mut item = keyed(
+        Item::new(),
+        alert_claim_key(tenant, finding_id),
+        ALERT_CLAIM_ENTITY,
+    );
+    item.insert(ALERT_CLAIM.into(), AttrValue::S(claim.0.clone()));
+    item.insert(
+        crate::store::TTL_ATTRIBUTE.into(),
+        AttrValue::N((now.timestamp() + ALERT_CLAIM_TTL_SECONDS) as f64),
+    );
+    item
 }
 
 /// Gives the claim back after a post that did not go out (idempotent).
@@ -307,11 +391,14 @@ pub async fn release_alert_claim(
     finding: &Finding,
     claim: &AlertClaim,
 ) -> Result<(), StoreError> {
-    let update = Update::new().remove(ALERT_CLAIM).when(Condition::Equals(
-        ALERT_CLAIM.into(),
-        AttrValue::S(claim.0.clone()),
-    ));
-    match touch(table, finding, update).await {
+    let held_by_this = Condition::Equals(ALERT_CLAIM.into(), AttrValue::S(claim.0.clone()));
+    match table
+        .delete(
+            &alert_claim_key(&finding.tenant_id, &finding.id),
+            Some(held_by_this),
+        )
+        .await
+    {
         Err(e) if e.is_condition_failed() => Ok(()),
         other => other,
     }
@@ -579,5 +666,117 @@ mod tests {
             .set
             .iter()
             .any(|(k, v)| k == "accepted_by" && v.as_str() == Some("u1")));
+    }
+
+    fn memory_table() -> crate::store::memory::MemoryTable {
+        crate::store::memory::MemoryTable::new(std::sync::Arc::new(crate::clock::ManualClock::new(
+            t("2026-01-15T10:00:00Z"),
+        )))
+    }
+
+    /// Naming the incident writes the small link item only: the finding's item and its two
+    /// index entries are not rewritten. Every reader sees the link; the first claim wins.
+    #[tokio::test]
+    async fn naming_the_incident_leaves_the_finding_item_untouched() {
+        let table = memory_table();
+        let f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        record(&table, &f).await.unwrap();
+        let before = table.get(&key("t1", "cost-e1")).await.unwrap().unwrap();
+        assert_eq!(claim_incident(&table, &f, "inc-1").await.unwrap(), None);
+        assert_eq!(
+            table.get(&key("t1", "cost-e1")).await.unwrap().unwrap(),
+            before
+        );
+        assert_eq!(
+            claim_incident(&table, &f, "inc-2")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("inc-1")
+        );
+        assert_eq!(
+            incident_of(&table, "t1", "cost-e1")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("inc-1")
+        );
+        let stored = load_stored(&table, "t1", "cost-e1").await.unwrap().unwrap();
+        assert_eq!(stored.incident_id.as_deref(), Some("inc-1"));
+        let listed = query_all(&table, by_time("t1")).await.unwrap();
+        assert_eq!(listed.len(), 1, "the link is not in the findings' index");
+        let from_list = with_incident(&table, stored_of(listed)).await.unwrap();
+        assert_eq!(from_list.incident_id.as_deref(), Some("inc-1"));
+    }
+
+    fn stored_of(mut items: Vec<Item>) -> StoredFinding {
+        stored(None, items.remove(0)).unwrap()
+    }
+
+    /// A finding named its incident on its own item before links had theirs: still read.
+    #[tokio::test]
+    async fn a_finding_linked_on_its_own_item_still_names_its_incident() {
+        let table = memory_table();
+        let f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        let mut legacy = item(&f).unwrap();
+        legacy.insert(INCIDENT.into(), AttrValue::S("inc-old".into()));
+        table.put(legacy, None).await.unwrap();
+        let stored = load_stored(&table, "t1", "cost-e1").await.unwrap().unwrap();
+        assert_eq!(stored.incident_id.as_deref(), Some("inc-old"));
+    }
+
+    /// Claiming and releasing the alert write the claim's own item: the finding's item and
+    /// its index entries are not rewritten. One attempt holds it at a time; a released claim
+    /// can be taken by the next.
+    #[tokio::test]
+    async fn the_alert_claim_is_its_own_item() {
+        let table = memory_table();
+        let now = t("2026-01-15T10:00:00Z");
+        let f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        record(&table, &f).await.unwrap();
+        let before = table.get(&key("t1", "cost-e1")).await.unwrap().unwrap();
+        let (first, second) = (AlertClaim::new(), AlertClaim::new());
+        assert!(claim_alert(&table, &f, &first, &now).await.unwrap());
+        assert!(
+            claim_alert(&table, &f, &first, &now).await.unwrap(),
+            "taken again"
+        );
+        assert!(!claim_alert(&table, &f, &second, &now).await.unwrap());
+        release_alert_claim(&table, &f, &second).await.unwrap();
+        assert!(!claim_alert(&table, &f, &second, &now).await.unwrap());
+        release_alert_claim(&table, &f, &first).await.unwrap();
+        assert!(claim_alert(&table, &f, &second, &now).await.unwrap());
+        assert_eq!(
+            table.get(&key("t1", "cost-e1")).await.unwrap().unwrap(),
+            before
+        );
+        let claim_item = table
+            .get(&alert_claim_key("t1", "cost-e1"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            claim_item.get(crate::store::TTL_ATTRIBUTE),
+            Some(&AttrValue::N(
+                (now.timestamp() + ALERT_CLAIM_TTL_SECONDS) as f64
+            ))
+        );
+    }
+
+    /// A claim taken on the finding's item, before claims had their own, still holds.
+    #[tokio::test]
+    async fn a_claim_held_on_the_finding_item_still_holds() {
+        let table = memory_table();
+        let now = t("2026-01-15T10:00:00Z");
+        let f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        let mut legacy = item(&f).unwrap();
+        legacy.insert(
+            ALERT_CLAIM.into(),
+            AttrValue::S("an-earlier-attempt".into()),
+        );
+        table.put(legacy, None).await.unwrap();
+        assert!(!claim_alert(&table, &f, &AlertClaim::new(), &now)
+            .await
+            .unwrap());
     }
 }

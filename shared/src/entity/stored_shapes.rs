@@ -328,6 +328,19 @@ fn specimens() -> Vec<(&'static str, Item)> {
         ),
         ("incident", ok(incident::item(&incident_specimen))),
         (
+            "finding alert claim",
+            finding::alert_claim_item(
+                testing::TENANT,
+                "cost-e-1",
+                &finding::AlertClaim::new(),
+                &noon(),
+            ),
+        ),
+        (
+            "finding incident link",
+            finding::incident_link_item(testing::TENANT, "cost-e-1", "inc-cost-e-1"),
+        ),
+        (
             "incident group",
             incident::group_specimen(&incident_specimen),
         ),

@@ -145,9 +145,10 @@ pub(super) async fn findings_list(
                         || finding.details["stack"].as_str() == Some(s)
                 });
             if keep {
+                let stored = finding::with_incident(ctx.table(), stored).await?;
                 items.push(
-                    FindingView::new(finding, stored.snooze_until)
-                        .in_incident(stored.incident_id.clone()),
+                    FindingView::new(&stored.finding, stored.snooze_until)
+                        .in_incident(stored.incident_id),
                 );
             }
             if items.len() == limit {
