@@ -82,6 +82,7 @@ pub struct Normalizer {
     config: NormalizerConfig,
     resources: ResourceStore,
     instance_types: Arc<dyn InstanceTypeResolver>,
+    links: dd0c_shared::entity::account_link::RecentLinks,
     pub stats: Arc<Stats>,
 }
 
@@ -108,6 +109,7 @@ impl Normalizer {
             config,
             instance_types: Arc::new(resources.clone()),
             resources,
+            links: Default::default(),
             stats: Arc::new(Stats::default()),
         }
     }
@@ -133,8 +135,10 @@ impl Normalizer {
     }
 
     async fn tenant_for(&self, account: &str) -> Result<Option<AccountLink>, HandlerError> {
-        let link =
-            dd0c_shared::entity::account_link::load_recent(self.table.as_ref(), account).await?;
+        let link = self
+            .links
+            .load(self.table.as_ref(), account, self.clock.now())
+            .await?;
         match (link, &self.config.auto_link_tenant) {
             (Some(link), _) => Ok(Some(link)),
             (None, Some(tenant)) => {

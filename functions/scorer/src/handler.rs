@@ -41,6 +41,7 @@ pub struct Scorer {
     table: Arc<dyn Table>,
     bus: Arc<dyn Bus>,
     clock: SharedClock,
+    links: dd0c_shared::entity::account_link::RecentLinks,
 }
 
 /// The baselines and context read for one event, before it is folded in.
@@ -64,7 +65,12 @@ impl Before {
 
 impl Scorer {
     pub fn new(table: Arc<dyn Table>, bus: Arc<dyn Bus>, clock: SharedClock) -> Self {
-        Self { table, bus, clock }
+        Self {
+            table,
+            bus,
+            clock,
+            links: Default::default(),
+        }
     }
 
     fn bucket(event: &CostEvent) -> i64 {
@@ -80,8 +86,10 @@ impl Scorer {
             baseline::keys_for(tenant, account, &event.service, &event.resource_type);
         let kind = Baseline::from_item(self.table.get(&kind_key).await?);
         let account_baseline = Baseline::from_item(self.table.get(&account_key).await?);
-        let link =
-            dd0c_shared::entity::account_link::load_recent(self.table.as_ref(), account).await?;
+        let link = self
+            .links
+            .load(self.table.as_ref(), account, self.clock.now())
+            .await?;
         // History read by the backfill counts: an account connected with months of it is as
         // old as its history, not as its link.
         let account_since = link

@@ -80,6 +80,61 @@ pub async fn load_recent(
     item.map(|item| decode(Some(key), item)).transpose()
 }
 
+/// The links a stage read a moment ago, kept for [`RecentLinks::TTL`] of the pipeline's clock
+/// (event time in a replay, wall time on Lambda): a busy account's events cost one link read a
+/// minute per warm function, not one each. Only links that exist are kept, so a just-connected
+/// account is seen at once; a status changed a moment ago is seen up to a minute late, as
+/// ingest's gate sees it.
+#[derive(Debug, Default)]
+pub struct RecentLinks {
+    seen: std::sync::Mutex<std::collections::HashMap<String, (AccountLink, DateTime<Utc>)>>,
+}
+
+impl RecentLinks {
+    pub const TTL: chrono::Duration = chrono::Duration::seconds(60);
+    /// Bounds the memory a function serving many accounts keeps.
+    const MAX_REMEMBERED: usize = 10_000;
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// [`load_recent`], unless the link was read less than [`Self::TTL`] before `now`.
+    pub async fn load(
+        &self,
+        table: &dyn Table,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccountLink>, StoreError> {
+        if let Some((link, read_at)) = self.lock().get(account) {
+            if *read_at <= now && now - *read_at < Self::TTL {
+                return Ok(Some(link.clone()));
+            }
+        }
+        let link = load_recent(table, account).await?;
+        let mut seen = self.lock();
+        match &link {
+            Some(link) => {
+                if seen.len() >= Self::MAX_REMEMBERED {
+                    seen.clear();
+                }
+                seen.insert(account.to_owned(), (link.clone(), now));
+            }
+            None => {
+                seen.remove(account);
+            }
+        }
+        Ok(link)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (AccountLink, DateTime<Utc>)>>
+    {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Links an account to a tenant unless it is already linked (to anyone). Returns the link
 /// that holds afterwards.
 pub async fn link_if_absent(
@@ -226,6 +281,58 @@ mod tests {
         assert_eq!(meter.usage().table.read_units - before, 0.5);
         load_recent(&metered, "999").await.unwrap();
         assert_eq!(meter.usage().table.read_units - before, 2.0);
+    }
+
+    #[tokio::test]
+    async fn a_link_read_a_moment_ago_is_not_read_again_until_a_minute_of_the_clock_has_passed() {
+        let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+        let meter = crate::meter::Meter::new();
+        let table = crate::meter::MeteredTable::new(
+            std::sync::Arc::new(crate::store::memory::MemoryTable::new(clock.clone())),
+            meter.clone(),
+            clock,
+        );
+        let link = crate::testing::active_account();
+        link_if_absent(&table, &link).await.unwrap();
+        let links = RecentLinks::new();
+        let t0: DateTime<Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
+        let reads = || meter.usage().table.read_units;
+        let start = reads();
+        for seconds in [0, 30, 59] {
+            let at = t0 + chrono::Duration::seconds(seconds);
+            let got = links.load(&table, &link.account_id, at).await.unwrap();
+            assert_eq!(got, Some(link.clone()));
+        }
+        assert_eq!(
+            reads() - start,
+            0.5,
+            "one eventual read for three events in a minute"
+        );
+        links
+            .load(&table, &link.account_id, t0 + chrono::Duration::seconds(60))
+            .await
+            .unwrap();
+        assert_eq!(reads() - start, 1.0, "read again a minute later");
+        // A clock that goes back (a replay's earlier event) reads again too.
+        links
+            .load(&table, &link.account_id, t0 - chrono::Duration::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(reads() - start, 1.5);
+        // An account without a link is read every time: its connection is seen at once.
+        for _ in 0..2 {
+            assert_eq!(links.load(&table, "999", t0).await.unwrap(), None);
+        }
+        assert_eq!(reads() - start, 1.5 + 2.0 * 1.5);
+        let connected = AccountLink {
+            account_id: "999".into(),
+            ..link.clone()
+        };
+        link_if_absent(&table, &connected).await.unwrap();
+        assert_eq!(
+            links.load(&table, "999", t0).await.unwrap(),
+            Some(connected)
+        );
     }
 
     #[test]
