@@ -224,7 +224,7 @@ impl Classifier {
                 region: finding.region.clone(),
             }])
             .await?;
-        mark_published(self.table.as_ref(), &finding).await?;
+        mark_published(self.table.as_ref(), &finding, &self.clock.now()).await?;
         telemetry::metric(Metric::DriftFindings, 1.0);
         Ok(())
     }

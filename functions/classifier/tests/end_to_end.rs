@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 const TENANT: &str = "t-demo";
 
 struct World {
+    clock: Arc<ManualClock>,
     table: Arc<MemoryTable>,
     queue: Arc<MemoryQueue>,
     ingest: Ingest,
@@ -45,6 +46,7 @@ fn world() -> World {
     ));
     let bus = Arc::new(QueueBus::new(routing, queue.clone(), shared_clock.clone()));
     World {
+        clock: shared_clock.clone(),
         ingest: Ingest::new(queue.clone()),
         normalizer: Normalizer::new(
             table.clone(),
@@ -276,6 +278,54 @@ async fn demo_pair_becomes_one_critical_security_drift_finding() {
         .unwrap()
         .unwrap();
     assert_eq!(stack.drift_score, 100.0);
+}
+
+/// Every drift event delivered twice (the classify queue delivers at least once), the second
+/// time after the alerts queue's deduplication window: the finding is handed to the notifier
+/// once, the second delivery finding it published.
+#[tokio::test]
+async fn a_redelivered_drift_event_is_handed_to_the_notifier_once() {
+    let w = world();
+    set_drift_settings(
+        w.table.as_ref(),
+        TENANT,
+        "111122223333",
+        &DriftSettings {
+            deployer_role_arns: vec![],
+            terraform_workspace: Some("web-prod".into()),
+        },
+    )
+    .await
+    .unwrap();
+    for envelope in demo_envelopes() {
+        w.ingest.handle_eventbridge(envelope).await.unwrap();
+    }
+    w.drain("ingest", &w.normalizer).await;
+    let mut delivered = 0;
+    loop {
+        let batch = w
+            .queue
+            .receive("classify", 10, Duration::from_secs(30))
+            .await
+            .unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch {
+            w.classifier.handle(&m.body).await.unwrap();
+            w.clock.advance(chrono::Duration::minutes(10));
+            w.classifier.handle(&m.body).await.unwrap();
+            w.queue.delete("classify", &m.receipt_handle).await.unwrap();
+            delivered += 1;
+        }
+    }
+    assert!(delivered > 0);
+    let findings = all_findings(w.table.as_ref(), TENANT).await.unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(
+        w.alerts().await,
+        vec![json!({"tenant_id": TENANT, "finding_id": findings[0].id})]
+    );
 }
 
 #[tokio::test]

@@ -506,7 +506,7 @@ impl Scorer {
                 region: finding.region.clone(),
             }])
             .await?;
-        mark_published(self.table.as_ref(), finding).await?;
+        mark_published(self.table.as_ref(), finding, &self.clock.now()).await?;
         telemetry::metric(Metric::Findings, 1.0);
         Ok(())
     }

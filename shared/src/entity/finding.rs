@@ -169,13 +169,19 @@ pub enum Recorded {
     AlreadyPublished,
 }
 
-/// Writes a finding unless one exists for the same (kind, event).
+/// Writes a finding unless one exists for the same (kind, event). For one that exists, whether
+/// it was published: its published mark, or the flag a finding published before marks had their
+/// own item carries on itself.
 pub async fn record(table: &dyn Table, finding: &Finding) -> Result<Recorded, StoreError> {
     if put_if_absent(table, item(finding)?).await? {
         return Ok(Recorded::ToPublish);
     }
-    let existing = table.get(&key(&finding.tenant_id, &finding.id)).await?;
-    let published = existing.is_some_and(|i| i.get("published") == Some(&AttrValue::Bool(true)));
+    let (tenant, id) = (&finding.tenant_id, &finding.id);
+    let published = table.get(&published_mark_key(tenant, id)).await?.is_some()
+        || table
+            .get(&key(tenant, id))
+            .await?
+            .is_some_and(|i| i.get(PUBLISHED) == Some(&AttrValue::Bool(true)));
     Ok(if published {
         Recorded::AlreadyPublished
     } else {
@@ -190,8 +196,54 @@ async fn touch(table: &dyn Table, finding: &Finding, update: Update) -> Result<(
         .map(|_| ())
 }
 
-pub async fn mark_published(table: &dyn Table, finding: &Finding) -> Result<(), StoreError> {
-    touch(table, finding, Update::new().set("published", true)).await
+/// The attribute of a finding published before published marks had their own item.
+const PUBLISHED: &str = "published";
+/// The sort key prefix of a finding's published mark.
+const PUBLISHED_MARK_PREFIX: &str = "PUBLISHED#";
+/// The entity name of a finding's published mark.
+pub const PUBLISHED_MARK_ENTITY: &str = "finding_published";
+/// How long a published mark is kept: its one reader is [`record`] on a redelivery of the
+/// finding's event, which comes while SQS keeps the message (14 days at most, its DLQ too).
+const PUBLISHED_MARK_TTL_SECONDS: i64 = 15 * 24 * 3600;
+
+/// A finding's published mark (`T` / `PUBLISHED#<finding id>`, TTL 15 days): the scorer's and
+/// the classifier's outbox flag, a small item of its own. On the finding's item, the flag
+/// rewrote the whole finding and both of its index entries (projection ALL) for a value no
+/// reader of the finding needs (decision 1070).
+pub fn published_mark_key(tenant: &str, finding_id: &str) -> Key {
+    Key::new(
+        tenant::pk(tenant),
+        format!("{PUBLISHED_MARK_PREFIX}{finding_id}"),
+    )
+}
+
+/// The item of a finding's published mark, written at `now`.
+pub fn published_mark_item(tenant: &str, finding_id: &str, now: &DateTime<Utc>) -> Item {
+    let mut item = keyed(
+        Item::new(),
+        published_mark_key(tenant, finding_id),
+        PUBLISHED_MARK_ENTITY,
+    );
+    item.insert(
+        crate::store::TTL_ATTRIBUTE.into(),
+        AttrValue::N((now.timestamp() + PUBLISHED_MARK_TTL_SECONDS) as f64),
+    );
+    item
+}
+
+/// Records that the finding was handed to the notifier, so that a redelivery of its event
+/// does not hand it over again (idempotent).
+pub async fn mark_published(
+    table: &dyn Table,
+    finding: &Finding,
+    now: &DateTime<Utc>,
+) -> Result<(), StoreError> {
+    table
+        .put(
+            published_mark_item(&finding.tenant_id, &finding.id, now),
+            None,
+        )
+        .await
 }
 
 /// Records the notifier's decision on a finding.
@@ -760,6 +812,60 @@ mod tests {
             Some(&AttrValue::N(
                 (now.timestamp() + ALERT_CLAIM_TTL_SECONDS) as f64
             ))
+        );
+    }
+
+    /// Marking a finding published writes its small mark only: the finding's item and its two
+    /// index entries are not rewritten. A redelivery of its event finds the mark and does not
+    /// publish again; a finding recorded and never marked is published again.
+    #[tokio::test]
+    async fn the_published_mark_is_its_own_item() {
+        let table = memory_table();
+        let now = t("2026-01-15T10:00:00Z");
+        let f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        assert_eq!(record(&table, &f).await.unwrap(), Recorded::ToPublish);
+        assert_eq!(
+            record(&table, &f).await.unwrap(),
+            Recorded::ToPublish,
+            "stored, never published"
+        );
+        let before = table.get(&key("t1", "cost-e1")).await.unwrap().unwrap();
+        mark_published(&table, &f, &now).await.unwrap();
+        assert_eq!(
+            table.get(&key("t1", "cost-e1")).await.unwrap().unwrap(),
+            before
+        );
+        assert_eq!(
+            record(&table, &f).await.unwrap(),
+            Recorded::AlreadyPublished
+        );
+        let mark = table
+            .get(&published_mark_key("t1", "cost-e1"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            mark.get(crate::store::TTL_ATTRIBUTE),
+            Some(&AttrValue::N(
+                (now.timestamp() + PUBLISHED_MARK_TTL_SECONDS) as f64
+            ))
+        );
+        let listed = query_all(&table, by_time("t1")).await.unwrap();
+        assert_eq!(listed.len(), 1, "the mark is not in the findings' index");
+    }
+
+    /// A finding published before marks had their own item carries the flag on itself: a
+    /// redelivery still does not publish it again.
+    #[tokio::test]
+    async fn a_finding_published_on_its_own_item_is_not_published_again() {
+        let table = memory_table();
+        let f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        let mut legacy = item(&f).unwrap();
+        legacy.insert(PUBLISHED.into(), AttrValue::Bool(true));
+        table.put(legacy, None).await.unwrap();
+        assert_eq!(
+            record(&table, &f).await.unwrap(),
+            Recorded::AlreadyPublished
         );
     }
 

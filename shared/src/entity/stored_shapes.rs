@@ -337,6 +337,10 @@ fn specimens() -> Vec<(&'static str, Item)> {
             ),
         ),
         (
+            "finding published mark",
+            finding::published_mark_item(testing::TENANT, "cost-e-1", &noon()),
+        ),
+        (
             "finding incident link",
             finding::incident_link_item(testing::TENANT, "cost-e-1", "inc-cost-e-1"),
         ),
