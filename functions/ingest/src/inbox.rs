@@ -2,7 +2,7 @@
 //! by account (decision 1060). A batch of EventBridge events becomes the ingest queue's messages,
 //! sent ten to a request; the account gate and the checks are [`Ingest::admit`]'s.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use dd0c_shared::batch::HandlerError;
@@ -11,7 +11,7 @@ use dd0c_shared::bus::RoutingTable;
 use dd0c_shared::queue::{Queue, MAX_RECEIVE_COUNT};
 use serde_json::Value;
 
-use crate::{Admitted, Ingest, IngestError, IngestSend};
+use crate::{count_metrics, Admitted, Ingest, IngestError, IngestSend};
 
 /// The inbox's logical name (`shared/routing.json`); its dead-letter queue (standard SQS) is
 /// `<name>-dlq`.
@@ -50,12 +50,14 @@ impl Ingest {
                 ..m.clone()
             })
             .collect();
+        let index_of: HashMap<&str, usize> = standalone
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.message_id.as_str(), i))
+            .collect();
         let admitted: Mutex<Vec<(usize, Admitted)>> = Mutex::new(Vec::new());
         let mut outcome = process_batch(&standalone, inbox, dead_letters, |m| {
-            let index = standalone
-                .iter()
-                .position(|s| s.message_id == m.message_id)
-                .unwrap_or_default();
+            let index = index_of[m.message_id.as_str()];
             let body = m.body.clone();
             let admitted = &admitted;
             async move {
@@ -86,11 +88,7 @@ impl Ingest {
                 }
             }
         }
-        Admitted {
-            messages: Vec::new(),
-            dropped,
-        }
-        .count_metrics(forwarded);
+        count_metrics(forwarded, dropped);
 
         for (index, error) in unsent {
             let message = &standalone[index];

@@ -143,13 +143,12 @@ impl Ingest {
     /// Handles an EventBridge event ("AWS API Call via CloudTrail") delivered by the ingest rule;
     /// returns how many records were enqueued.
     pub async fn handle_eventbridge(&self, event: Value) -> Result<usize, IngestError> {
-        let mut admitted = self.admit(event).await?;
-        let messages = std::mem::take(&mut admitted.messages);
-        let forwarded = messages.len();
-        for message in messages {
+        let admitted = self.admit(event).await?;
+        let forwarded = admitted.messages.len();
+        for message in admitted.messages {
             self.forward(message).await?;
         }
-        admitted.count_metrics(forwarded);
+        count_metrics(forwarded, admitted.dropped);
         Ok(forwarded)
     }
 
@@ -196,15 +195,14 @@ pub struct Admitted {
     pub dropped: usize,
 }
 
-impl Admitted {
-    /// One metric line per invocation, not per record: CloudWatch Logs bills every byte.
-    fn count_metrics(&self, forwarded: usize) {
-        if forwarded > 0 {
-            telemetry::metric(Metric::EventsReceived, forwarded as f64);
-        }
-        if self.dropped > 0 {
-            telemetry::metric(Metric::EventsDropped, self.dropped as f64);
-        }
+/// What one invocation forwarded and dropped, counted once (the metric line is written at the
+/// invocation's end).
+fn count_metrics(forwarded: usize, dropped: usize) {
+    if forwarded > 0 {
+        telemetry::metric(Metric::EventsReceived, forwarded as f64);
+    }
+    if dropped > 0 {
+        telemetry::metric(Metric::EventsDropped, dropped as f64);
     }
 }
 
