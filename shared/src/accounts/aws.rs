@@ -38,11 +38,7 @@ impl AwsAccounts {
         ))
     }
 
-    pub(crate) fn ec2(
-        &self,
-        session: &Session,
-        region: &str,
-    ) -> Result<aws_sdk_ec2::Client, AccountsError> {
+    fn ec2(&self, session: &Session, region: &str) -> Result<aws_sdk_ec2::Client, AccountsError> {
         let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_owned()))
             .credentials_provider(Self::credentials(session)?)
@@ -93,11 +89,7 @@ impl AwsAccounts {
             .collect())
     }
 
-    pub(crate) fn rds(
-        &self,
-        session: &Session,
-        region: &str,
-    ) -> Result<aws_sdk_rds::Client, AccountsError> {
+    fn rds(&self, session: &Session, region: &str) -> Result<aws_sdk_rds::Client, AccountsError> {
         let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
             .region(aws_sdk_rds::config::Region::new(region.to_owned()))
             .credentials_provider(Self::credentials(session)?)

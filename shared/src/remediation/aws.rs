@@ -15,25 +15,34 @@ use crate::accounts::{Accounts, AccountsError, Session};
 /// The remediation port on AWS. `sdk` is dd0c's own configuration (its credentials assume the
 /// customer roles; in tests it points at moto).
 pub struct AwsRemediator {
+    sdk: SdkConfig,
     sts: AwsAccounts,
 }
 
 impl AwsRemediator {
     pub fn new(sdk: SdkConfig) -> Self {
         Self {
-            sts: AwsAccounts::new(sdk),
+            sts: AwsAccounts::new(sdk.clone()),
+            sdk,
         }
     }
 
-    /// The account's clients, as the read-only checks build them, with the session's role.
+    fn credentials(
+        session: &Session,
+    ) -> Result<aws_sdk_ec2::config::Credentials, RemediationError> {
+        AwsAccounts::credentials(session).map_err(|e| RemediationError::Failed(e.to_string()))
+    }
+
     fn ec2(
         &self,
         session: &Session,
         region: &str,
     ) -> Result<aws_sdk_ec2::Client, RemediationError> {
-        self.sts
-            .ec2(session, region)
-            .map_err(|e| RemediationError::Failed(e.to_string()))
+        let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
+            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
+            .credentials_provider(Self::credentials(session)?)
+            .build();
+        Ok(aws_sdk_ec2::Client::from_conf(conf))
     }
 
     fn rds(
@@ -41,9 +50,11 @@ impl AwsRemediator {
         session: &Session,
         region: &str,
     ) -> Result<aws_sdk_rds::Client, RemediationError> {
-        self.sts
-            .rds(session, region)
-            .map_err(|e| RemediationError::Failed(e.to_string()))
+        let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
+            .region(aws_sdk_rds::config::Region::new(region.to_owned()))
+            .credentials_provider(Self::credentials(session)?)
+            .build();
+        Ok(aws_sdk_rds::Client::from_conf(conf))
     }
 
     async fn apply(
