@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import unittest
@@ -10,7 +11,10 @@ import uuid
 
 from cfnlint.decode import cfn_yaml
 
-TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dd0c-readonly.yaml")
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATE = os.path.join(HERE, "dd0c-readonly.yaml")
+# What the rule forwards, as the replay's meter reads it (shared/src/forwarding.rs).
+FORWARDING_RULE = os.path.join(HERE, "..", "shared", "forwarding-rule.json")
 
 
 class Dd0cReadOnlyTemplateTest(unittest.TestCase):
@@ -103,6 +107,8 @@ class Dd0cReadOnlyTemplateTest(unittest.TestCase):
                        "aws.elasticache", "aws.es", "aws.redshift", "aws.sagemaker", "aws.autoscaling",
                        "aws.s3", "aws.iam", "aws.kms", "aws.cloudtrail"):
             self.assertIn(source, rule["EventPattern"]["source"])
+        # Failed calls change nothing dd0c follows: the customer is not billed for sending them.
+        self.assertEqual(rule["EventPattern"]["detail"], {"errorCode": [{"exists": False}]})
         (target,) = rule["Targets"]
         self.assertEqual(
             target["Arn"]["Fn::Sub"], "arn:${AWS::Partition}:events:${Dd0cRegion}:${Dd0cAccountId}:event-bus/dd0c"
@@ -111,6 +117,15 @@ class Dd0cReadOnlyTemplateTest(unittest.TestCase):
         put = self.t["Resources"]["Dd0cForwardEventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]
         self.assertEqual(put["Statement"][0]["Action"], "events:PutEvents")
         self.assertEqual(put["Statement"][0]["Resource"], target["Arn"])
+
+    def test_rule_is_the_one_the_replay_meters(self):
+        """The template's rule and shared/forwarding-rule.json are the same rule: the replay
+        bills only what this rule sends (its Rust side is in shared/src/forwarding.rs)."""
+        rule = self.t["Resources"]["Dd0cForwardApiCallsRule"]["Properties"]
+        with open(FORWARDING_RULE, encoding="utf-8") as f:
+            data = json.load(f)
+        self.assertEqual(rule["State"], data["state"])
+        self.assertEqual(rule["EventPattern"], data["event_pattern"])
 
     def test_outputs(self):
         outputs = self.t["Outputs"]

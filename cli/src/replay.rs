@@ -13,6 +13,7 @@ use dd0c_shared::chat::ChatSink;
 use dd0c_shared::clock::{ManualClock, SharedClock};
 use dd0c_shared::domain::{CloudTrailRecord, Finding};
 use dd0c_shared::entity::finding;
+use dd0c_shared::forwarding::ForwardingRule;
 use dd0c_shared::governance::Policy;
 use dd0c_shared::meter::{Meter, MeteredChat, MeteredHandler, MeteredQueue, MeteredTable};
 use dd0c_shared::store::memory::MemoryTable;
@@ -53,6 +54,9 @@ pub struct ReplaySummary {
     /// Records replayed after a later one of the input had been (beyond the reorder window,
     /// docs/decisions/1010-streaming-replay.md): the clock did not go back for them.
     pub late: u64,
+    /// With `--cost`: records the customer's rule would not have forwarded (read-only calls,
+    /// failed calls, other services), replayed but not billed (decision 1080).
+    pub not_forwarded: u64,
     pub seconds: f64,
     /// With `--cost`: what the events would cost on AWS.
     pub cost: Option<CostReport>,
@@ -96,6 +100,13 @@ impl ReplaySummary {
                 self.late
             )?;
         }
+        if self.not_forwarded > 0 {
+            writeln!(
+                out,
+                "  events the customer's rule does not forward (replayed, not billed): {}",
+                self.not_forwarded
+            )?;
+        }
         let by = self.findings_by_kind_and_severity();
         writeln!(out, "  findings: {}", self.findings.len())?;
         for ((kind, severity), n) in by {
@@ -130,6 +141,8 @@ pub async fn run_record(pipeline: &EmbeddedPipeline, record: &InputRecord) {
 pub struct Due {
     pub time: Option<DateTime<Utc>>,
     pub message: IngestSend,
+    /// Whether the customer's rule would send it to dd0c (always, unless judged by one).
+    pub forwarded: bool,
 }
 
 impl Due {
@@ -137,6 +150,15 @@ impl Due {
         Self {
             time: record.time,
             message: IngestSend::of_record(&record.raw),
+            forwarded: true,
+        }
+    }
+
+    /// The record, judged by `rule` when there is one.
+    fn judged(record: &InputRecord, rule: Option<&ForwardingRule>) -> Self {
+        Self {
+            forwarded: rule.is_none_or(|r| r.forwards(&record.raw)),
+            ..Self::of(record)
         }
     }
 }
@@ -239,7 +261,8 @@ impl ReadAhead {
     const CHUNK: usize = 128;
     const CHUNKS_AHEAD: usize = 8;
 
-    fn spawn(mut input: InputStream) -> Self {
+    /// Reads `input` ahead; with a `rule`, each record is judged by it.
+    fn spawn(mut input: InputStream, rule: Option<&'static ForwardingRule>) -> Self {
         let (send, chunks) = tokio::sync::mpsc::channel(Self::CHUNKS_AHEAD);
         let thread = std::thread::spawn(move || {
             let mut chunk = Vec::with_capacity(Self::CHUNK);
@@ -248,7 +271,10 @@ impl ReadAhead {
                 let end = record.is_none();
                 // The ingest message is made here too: probing the record for its account
                 // and eventID is as much work again as reading it.
-                chunk.push((record.as_ref().map(Due::of), input.take_errors()));
+                chunk.push((
+                    record.as_ref().map(|r| Due::judged(r, rule)),
+                    input.take_errors(),
+                ));
                 if end || chunk.len() == Self::CHUNK {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(Self::CHUNK));
                     if send.blocking_send(full).is_err() || end {
@@ -327,7 +353,9 @@ async fn run_metered_or_not(
     keep: Keep,
 ) -> anyhow::Result<Option<(ReplaySummary, EmbeddedPipeline)>> {
     let Some(cost_options) = &options.cost else {
-        return run(options, chat, keep, None).await;
+        return Ok(run(options, chat, keep, None)
+            .await?
+            .map(|(summary, pipeline, _)| (summary, pipeline)));
     };
     let meter = Meter::new();
     let log_bytes = LogBytes::default();
@@ -335,21 +363,28 @@ async fn run_metered_or_not(
     let metric_bytes_before = dd0c_shared::telemetry::metric_bytes();
     let by_queue_before = dd0c_shared::telemetry::metric_bytes_by_source();
     let chat: Arc<dyn ChatSink> = Arc::new(MeteredChat::new(chat, meter.clone()));
-    let result = run(options, chat, keep, Some(meter.clone()))
+    let metering = Metering {
+        meter: meter.clone(),
+        log_bytes: log_bytes.clone(),
+    };
+    let result = run(options, chat, keep, Some(&metering))
         .with_subscriber(cost::counting_subscriber(log_bytes.clone()))
         .await?;
-    let Some((mut summary, pipeline)) = result else {
+    let Some((mut summary, pipeline, unbilled)) = result else {
         return Ok(None);
     };
     let measured = Measured {
-        events: summary.events_read as u64,
+        events: summary.events_read as u64 - summary.not_forwarded,
         usage: meter.usage(),
-        log_bytes: log_bytes.get() + dd0c_shared::telemetry::metric_bytes() - metric_bytes_before,
+        log_bytes: log_bytes.get() + dd0c_shared::telemetry::metric_bytes()
+            - metric_bytes_before
+            - unbilled.log_bytes,
         metric_bytes_by_queue: dd0c_shared::telemetry::metric_bytes_by_source()
             .into_iter()
             .map(|(queue, bytes)| {
                 let before = by_queue_before.get(&queue).copied().unwrap_or(0);
-                (queue, bytes - before)
+                let unbilled = unbilled.metric_bytes_by_queue.get(&queue).copied();
+                (queue, bytes - before - unbilled.unwrap_or(0))
             })
             .collect(),
     };
@@ -357,6 +392,39 @@ async fn run_metered_or_not(
     cost::write_report(&report, &cost_options.report)?;
     summary.cost = Some(report);
     Ok(Some((summary, pipeline)))
+}
+
+/// What a metered run counts with.
+struct Metering {
+    meter: Meter,
+    log_bytes: LogBytes,
+}
+
+/// The log and metric bytes of the records the customer's rule does not forward, which the
+/// paused meter cannot see: they are taken out of the bill.
+#[derive(Default)]
+struct Unbilled {
+    log_bytes: u64,
+    metric_bytes_by_queue: BTreeMap<String, u64>,
+}
+
+impl Metering {
+    /// Runs a record the customer's rule would not forward: the pipeline still learns from it
+    /// (a read teaches what AWS describes), but nothing it does is billed.
+    async fn run_unbilled(&self, pipeline: &EmbeddedPipeline, due: Due, unbilled: &mut Unbilled) {
+        use dd0c_shared::telemetry::{metric_bytes, metric_bytes_by_source};
+        let logs_before = self.log_bytes.get() + metric_bytes();
+        let by_queue_before = metric_bytes_by_source();
+        {
+            let _paused = self.meter.pause();
+            run_due(pipeline, due).await;
+        }
+        for (queue, after) in metric_bytes_by_source() {
+            let added = after - by_queue_before.get(&queue).copied().unwrap_or(0);
+            *unbilled.metric_bytes_by_queue.entry(queue).or_default() += added;
+        }
+        unbilled.log_bytes += self.log_bytes.get() + metric_bytes() - logs_before;
+    }
 }
 
 /// The decorators that meter every port of the pipeline.
@@ -381,12 +449,14 @@ async fn run(
     options: &ReplayOptions,
     chat: Arc<dyn ChatSink>,
     keep: Keep,
-    meter: Option<Meter>,
-) -> anyhow::Result<Option<(ReplaySummary, EmbeddedPipeline)>> {
+    metering: Option<&Metering>,
+) -> anyhow::Result<Option<(ReplaySummary, EmbeddedPipeline, Unbilled)>> {
+    let meter = metering.map(|m| m.meter.clone());
     let started = Instant::now();
     let input = InputStream::open(&options.paths);
     let files = input.files;
-    let mut reader = ReadAhead::spawn(input);
+    let rule = metering.map(|_| ForwardingRule::customer());
+    let mut reader = ReadAhead::spawn(input, rule);
     let mut input_errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut progress = ProgressLine::new(options.quiet);
     let mut report = |errors: Vec<InputError>, progress: &mut ProgressLine| {
@@ -447,10 +517,20 @@ async fn run(
         }
     }
     let mut events_read = 0;
+    let mut not_forwarded = 0;
+    let mut unbilled = Unbilled::default();
     let mut next = first;
     while let Some(record) = next {
         events_read += 1;
-        run_due(&pipeline, record).await;
+        match metering {
+            Some(metering) if !record.forwarded => {
+                not_forwarded += 1;
+                metering
+                    .run_unbilled(&pipeline, record, &mut unbilled)
+                    .await;
+            }
+            _ => run_due(&pipeline, record).await,
+        }
         progress.tick(events_read);
         let (record, errors) = reader.next().await;
         next = record;
@@ -478,10 +558,11 @@ async fn run(
         input_errors,
         findings,
         late: input.late,
+        not_forwarded,
         seconds: started.elapsed().as_secs_f64(),
         cost: None,
     };
-    Ok(Some((summary, pipeline)))
+    Ok(Some((summary, pipeline, unbilled)))
 }
 
 /// Folds the CloudTrail under `path` into the baselines as the backfill does
@@ -530,6 +611,7 @@ async fn fold_history(pipeline: &EmbeddedPipeline, path: &Path) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cost::CostOptions;
     use crate::terminal_chat::TerminalChat;
 
     fn demo_options() -> ReplayOptions {
@@ -552,6 +634,7 @@ mod tests {
             None,
         )
         .await
+        .map(|run| run.map(|(summary, pipeline, _)| (summary, pipeline)))
         .unwrap()
         .unwrap()
     }
@@ -579,7 +662,7 @@ mod tests {
                 break;
             }
         }
-        let mut ahead = ReadAhead::spawn(InputStream::open(&paths));
+        let mut ahead = ReadAhead::spawn(InputStream::open(&paths), None);
         let mut read: Trace = Vec::new();
         loop {
             let next = trace(ahead.next().await);
@@ -597,6 +680,85 @@ mod tests {
             (finished.files, finished.bytes(), finished.late),
             (input.files, input.bytes(), input.late)
         );
+    }
+
+    /// A metered replay of `records` (JSON lines) in a file of their own.
+    async fn metered(name: &str, records: &[serde_json::Value]) -> ReplaySummary {
+        let dir = std::env::temp_dir().join(format!("dd0c-unbilled-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("events.jsonl");
+        let lines: Vec<String> = records.iter().map(ToString::to_string).collect();
+        std::fs::write(&input, lines.join("\n")).unwrap();
+        let options = ReplayOptions {
+            paths: vec![input],
+            cost: Some(CostOptions {
+                report: dir.join("cost.json"),
+                monthly_events: 50_000_000,
+            }),
+            demo_stacks: false,
+            ..demo_options()
+        };
+        let summary = replay(&options, Arc::new(TerminalChat::new(false)))
+            .await
+            .unwrap()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        summary
+    }
+
+    #[tokio::test]
+    async fn what_the_customers_rule_does_not_forward_is_replayed_but_not_billed() {
+        let fixture = |name: &str| -> serde_json::Value {
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../tests/fixtures/cloudtrail/{name}.json"));
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        };
+        let writes: Vec<serde_json::Value> = [
+            "rds-create-db-instance-multi-az",
+            "ec2-run-instances-spot",
+            "ec2-create-volume-gp3",
+            "lambda-create-function-arm64",
+        ]
+        .iter()
+        .map(|n| fixture(n))
+        .collect();
+        // Another account's noise, so that nothing it leaves (its link, a cached read) is
+        // what the forwarded records would have paid for.
+        let noise = |i: usize, at: &serde_json::Value| -> Vec<serde_json::Value> {
+            let mut read = writes[i].clone();
+            read["eventID"] = format!("read-{i}").into();
+            read["eventName"] = "DescribeInstances".into();
+            read["readOnly"] = true.into();
+            read["recipientAccountId"] = "444455556666".into();
+            read["eventTime"] = at.clone();
+            let mut failed = read.clone();
+            failed["eventID"] = format!("failed-{i}").into();
+            failed["readOnly"] = false.into();
+            failed["errorCode"] = "Client.UnauthorizedOperation".into();
+            let mut other_service = failed.clone();
+            other_service["eventID"] = format!("ssm-{i}").into();
+            other_service["eventSource"] = "ssm.amazonaws.com".into();
+            other_service["eventName"] = "PutParameter".into();
+            other_service.as_object_mut().unwrap().remove("errorCode");
+            vec![read, failed, other_service]
+        };
+        let mut mixed = Vec::new();
+        for (i, w) in writes.iter().enumerate() {
+            mixed.extend(noise(i, &w["eventTime"]));
+            mixed.push(w.clone());
+        }
+        let alone = metered("alone", &writes).await;
+        let among = metered("among", &mixed).await;
+        let (alone_cost, among_cost) = (alone.cost.unwrap(), among.cost.unwrap());
+        assert_eq!(alone.not_forwarded, 0);
+        assert_eq!(among.not_forwarded, 12);
+        assert_eq!(among.events_read, 16);
+        assert_eq!((alone_cost.events, among_cost.events), (4, 4));
+        assert!(alone_cost.usd_per_million_events > 0.0);
+        assert_eq!(among_cost.items, alone_cost.items);
+        assert_eq!(among_cost.dynamodb_by_entity, alone_cost.dynamodb_by_entity);
+        // Replayed all the same: the failed calls were seen by the normalizer.
+        assert_eq!(among.outcomes.get("failed_call"), Some(&4));
     }
 
     #[tokio::test]

@@ -22,6 +22,7 @@ pub mod detector;
 pub mod feedback;
 pub mod finding_actions;
 pub mod flags;
+pub mod forwarding;
 pub mod governance;
 pub mod http;
 pub mod http_routes;

@@ -195,6 +195,22 @@ struct State {
     usage: Usage,
     /// The function whose handler is running (the embedded pipeline runs one at a time).
     current: Option<String>,
+    /// Nothing is counted while paused: the replay runs records the customer's rule never
+    /// forwards (decision 1080) with the meter paused.
+    paused: bool,
+}
+
+/// The meter paused until this is dropped.
+#[must_use = "the meter resumes when the pause is dropped"]
+pub struct Pause {
+    meter: Meter,
+    was_paused: bool,
+}
+
+impl Drop for Pause {
+    fn drop(&mut self) {
+        self.meter.lock().paused = self.was_paused;
+    }
 }
 
 /// The counters the metered ports share.
@@ -216,8 +232,20 @@ impl Meter {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Stops counting until the returned [`Pause`] is dropped.
+    pub fn pause(&self) -> Pause {
+        let was_paused = std::mem::replace(&mut self.lock().paused, true);
+        Pause {
+            meter: self.clone(),
+            was_paused,
+        }
+    }
+
     fn record(&self, f: impl FnOnce(&mut Usage, &str)) {
         let mut state = self.lock();
+        if state.paused {
+            return;
+        }
         let function = state
             .current
             .clone()
@@ -233,12 +261,14 @@ impl Meter {
 
     fn enter(&self, function: &str) -> Option<String> {
         let mut state = self.lock();
-        state
-            .usage
-            .functions
-            .entry(function.to_owned())
-            .or_default()
-            .messages += 1;
+        if !state.paused {
+            state
+                .usage
+                .functions
+                .entry(function.to_owned())
+                .or_default()
+                .messages += 1;
+        }
         state.current.replace(function.to_owned())
     }
 
@@ -248,12 +278,16 @@ impl Meter {
 
     fn queue(&self, queue: &str, count: impl FnOnce(&mut QueueUsage)) {
         let mut state = self.lock();
-        count(state.usage.queues.entry(queue.to_owned()).or_default());
+        if !state.paused {
+            count(state.usage.queues.entry(queue.to_owned()).or_default());
+        }
     }
 
     fn table(&self, count: impl FnOnce(&mut TableUsage)) {
         let mut state = self.lock();
-        count(&mut state.usage.table);
+        if !state.paused {
+            count(&mut state.usage.table);
+        }
     }
 }
 
@@ -283,6 +317,34 @@ mod tests {
 
     fn text(n: usize) -> AttrValue {
         AttrValue::from("x".repeat(n))
+    }
+
+    #[test]
+    fn nothing_is_counted_while_paused_and_counting_resumes_after() {
+        let meter = Meter::new();
+        let count = |m: &Meter| {
+            let previous = m.enter("scorer");
+            m.function_call(|f| f.table_calls += 1);
+            m.queue("q.fifo", |q| q.messages_sent += 1);
+            m.table(|t| t.read_units += 1.0);
+            m.leave(previous);
+        };
+        {
+            let _paused = meter.pause();
+            count(&meter);
+            {
+                let _again = meter.pause();
+            }
+            // A nested pause ending does not resume the outer one.
+            count(&meter);
+        }
+        assert_eq!(meter.usage(), Usage::default());
+        count(&meter);
+        let usage = meter.usage();
+        assert_eq!(usage.functions["scorer"].messages, 1);
+        assert_eq!(usage.functions["scorer"].table_calls, 1);
+        assert_eq!(usage.queues["q.fifo"].messages_sent, 1);
+        assert_eq!(usage.table.read_units, 1.0);
     }
 
     #[test]
