@@ -4,6 +4,7 @@ pub mod args;
 pub mod bench;
 pub mod cost;
 pub mod demo;
+pub mod findings_ledger;
 pub mod input;
 pub mod pipeline;
 pub mod price_coverage;

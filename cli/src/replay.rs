@@ -12,7 +12,6 @@ use dd0c_ingest::IngestSend;
 use dd0c_shared::chat::ChatSink;
 use dd0c_shared::clock::{ManualClock, SharedClock};
 use dd0c_shared::domain::{CloudTrailRecord, Finding};
-use dd0c_shared::entity::finding;
 use dd0c_shared::forwarding::ForwardingRule;
 use dd0c_shared::governance::Policy;
 use dd0c_shared::meter::{Meter, MeteredChat, MeteredHandler, MeteredQueue, MeteredTable};
@@ -21,6 +20,7 @@ use dd0c_shared::store::Table;
 use tracing::instrument::WithSubscriber;
 
 use crate::cost::{self, CostOptions, CostReport, LogBytes, Measured};
+use crate::findings_ledger::{FindingsLedger, Ledger};
 use crate::input::{InputError, InputRecord, InputStream};
 use crate::pipeline::{Decorate, EmbeddedPipeline, PipelineOptions, PortDecorators, LOCAL_TENANT};
 use crate::retention::ReplayRetention;
@@ -394,6 +394,18 @@ async fn run_metered_or_not(
     Ok(Some((summary, pipeline)))
 }
 
+/// `over` (or nothing) over a table that notes every finding written to it in `ledger`: under
+/// the meter, so that what it reads back is not billed.
+fn noting_findings(over: Option<Decorate<dyn Table>>, ledger: Ledger) -> Decorate<dyn Table> {
+    Box::new(move |table| {
+        let noting: Arc<dyn Table> = Arc::new(FindingsLedger::new(table, ledger.clone()));
+        match &over {
+            Some(decorate) => decorate(noting),
+            None => noting,
+        }
+    })
+}
+
 /// What a metered run counts with.
 struct Metering {
     meter: Meter,
@@ -483,30 +495,23 @@ async fn run(
         default_channel: "#dd0c-alerts".into(),
         policy: options.policy.clone(),
     };
-    let pipeline = match (&meter, keep) {
-        (None, Keep::Everything) => EmbeddedPipeline::new(pipeline_options),
-        (Some(meter), _) => {
-            let clock = ManualClock::new(start);
-            let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
-            let ports = metered_ports(meter, &clock);
-            EmbeddedPipeline::with_ports(pipeline_options, clock, table, ports)
-        }
+    let clock = ManualClock::new(start);
+    let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
+    let mut ports = match (&meter, keep) {
+        (None, Keep::Everything) => PortDecorators::default(),
+        (Some(meter), _) => metered_ports(meter, &clock),
         (None, Keep::WhatStagesRead) => {
-            let clock = ManualClock::new(start);
-            let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
             let retention: Decorate<dyn Table> =
                 Box::new(|table| Arc::new(ReplayRetention::new(table)));
-            EmbeddedPipeline::with_ports(
-                pipeline_options,
-                clock,
-                table,
-                PortDecorators {
-                    table: Some(retention),
-                    ..PortDecorators::default()
-                },
-            )
+            PortDecorators {
+                table: Some(retention),
+                ..PortDecorators::default()
+            }
         }
     };
+    let ledger = Ledger::default();
+    ports.table = Some(noting_findings(ports.table.take(), ledger.clone()));
+    let pipeline = EmbeddedPipeline::with_ports(pipeline_options, clock, table, ports);
     if options.demo_stacks {
         crate::demo::declare_stacks(pipeline.table.as_ref(), LOCAL_TENANT, start).await?;
     }
@@ -542,7 +547,11 @@ async fn run(
     for dead in pipeline.dead_letters() {
         eprintln!("dd0c: dead-lettered from {}: {}", dead.queue, dead.reason);
     }
-    let findings = finding::all(pipeline.table.as_ref(), LOCAL_TENANT).await?;
+    let findings: Vec<_> = ledger
+        .findings()?
+        .into_iter()
+        .filter(|f| f.tenant_id == LOCAL_TENANT)
+        .collect();
     if let Some(path) = &options.findings {
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
         for f in &findings {
@@ -759,6 +768,48 @@ mod tests {
         assert_eq!(among_cost.dynamodb_by_entity, alone_cost.dynamodb_by_entity);
         // Replayed all the same: the failed calls were seen by the normalizer.
         assert_eq!(among.outcomes.get("failed_call"), Some(&4));
+    }
+
+    /// The findings (ids and contract lines) of an unmetered replay of `paths`.
+    async fn findings_of(paths: Vec<PathBuf>) -> Vec<String> {
+        let options = ReplayOptions {
+            paths,
+            demo_stacks: false,
+            ..demo_options()
+        };
+        replay(&options, Arc::new(TerminalChat::new(false)))
+            .await
+            .unwrap()
+            .unwrap()
+            .findings
+            .iter()
+            .map(|f| f.contract_json().to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn findings_closed_long_before_the_replay_ends_are_still_reported() {
+        let real = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/public/cloudtrail/invictus-ir-aws-dataset");
+        let alone = findings_of(vec![real.clone()]).await;
+        // A call 200 days after the dataset (2023-07-10): the drift findings its attacker's
+        // clean-up resolved have long expired from the table by then.
+        let dir = std::env::temp_dir().join(format!("dd0c-later-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/cloudtrail/ec2-create-volume-gp3.json");
+        let mut later: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        later["eventTime"] = "2024-01-26T12:00:00Z".into();
+        later["eventID"] = "later-1".into();
+        later["recipientAccountId"] = "218007301253".into();
+        std::fs::write(dir.join("later.jsonl"), later.to_string()).unwrap();
+        let with_later = findings_of(vec![real, dir.clone()]).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(alone.len(), 18);
+        for f in &alone {
+            assert!(with_later.contains(f), "lost: {f}");
+        }
     }
 
     #[tokio::test]

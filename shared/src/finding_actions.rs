@@ -354,7 +354,7 @@ async fn follow_drift(
         return Ok(());
     };
     if drift.status != status {
-        drift_event::set_drift_status(table, &drift.event, status).await?;
+        drift_event::set_drift_status(table, &drift.event, status, &now).await?;
     }
     if let Some(stack_id) = &drift.event.stack {
         stack::refresh_stack_score(table, &f.tenant_id, stack_id, now).await?;

@@ -223,7 +223,13 @@ async fn resolve(
         return Ok(None);
     }
     for d in open {
-        entity::drift_event::set_drift_status(table, &d.event, DriftStatus::Resolved).await?;
+        entity::drift_event::set_drift_status(
+            table,
+            &d.event,
+            DriftStatus::Resolved,
+            &change.event_time,
+        )
+        .await?;
     }
     Ok(Some(DriftEvent {
         id: format!("resolve-{}", change.event_id),

@@ -175,6 +175,11 @@ impl DriftStatus {
             DriftStatus::Snoozed => "snoozed",
         }
     }
+
+    /// Done with: resolved, or accepted as the desired state (a snoozed drift comes back).
+    pub fn is_closed(self) -> bool {
+        matches!(self, DriftStatus::Resolved | DriftStatus::Accepted)
+    }
 }
 
 /// A drift on one resource (what the classifier turns into a finding), or its resolution.

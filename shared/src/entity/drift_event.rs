@@ -1,16 +1,19 @@
 //! A drift event (`T#RESOURCE#<type>#<id>` / `DRIFT#<time>#<driftID>`, in its resource's
 //! history partition), with what the classifier decided (`status`, `severity`), indexed by
 //! stack and time (GSI1 `T#STACK#<stack>#DRIFT`: the stack drift score). Stored open; the
-//! normalizer resolves it, people accept or snooze it through its finding.
+//! normalizer resolves it, people accept or snooze it through its finding. Closed, it expires
+//! as its finding does.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::drift::{DriftEvent, DriftStatus};
 use crate::domain::Severity;
 use crate::store::{
     put_if_absent, query_all, AttrValue, Index, Item, Key, Query, StoreError, Table, Update,
+    TTL_ATTRIBUTE,
 };
 
+use super::finding;
 use super::resource::{self, from_json_attr, json_of};
 use super::{indexed, keyed, tenant, time_key};
 
@@ -130,18 +133,29 @@ pub async fn set_drift_severity(
         .map(|_| ())
 }
 
+/// Sets a drift's status at `now`. A closed drift expires with its finding
+/// ([`finding::CLOSED_FINDING_DAYS`] later): only open drift is read back to be resolved, and
+/// the stack's drift score reads 30 days (decision 1080).
 pub async fn set_drift_status(
     table: &dyn Table,
     event: &DriftEvent,
     status: DriftStatus,
+    now: &DateTime<Utc>,
 ) -> Result<(), StoreError> {
     table
-        .update(
-            &key_of_event(event),
-            Update::new().set("status", status.as_str()),
-        )
+        .update(&key_of_event(event), status_update(status, now))
         .await
         .map(|_| ())
+}
+
+fn status_update(status: DriftStatus, now: &DateTime<Utc>) -> Update {
+    let update = Update::new().set("status", status.as_str());
+    if status.is_closed() {
+        let expires = *now + Duration::days(finding::CLOSED_FINDING_DAYS);
+        update.set(TTL_ATTRIBUTE, AttrValue::N(expires.timestamp() as f64))
+    } else {
+        update.remove(TTL_ATTRIBUTE)
+    }
 }
 
 /// A resource's drift events, oldest first.
@@ -203,6 +217,26 @@ pub async fn recent_drift_for_stack(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_closed_drift_expires_with_its_finding_and_an_active_one_is_kept() {
+        let now = DateTime::parse_from_rfc3339("2026-01-15T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let expires = AttrValue::N((now + Duration::days(90)).timestamp() as f64);
+        for status in [DriftStatus::Resolved, DriftStatus::Accepted] {
+            let u = status_update(status, &now);
+            assert!(u.set.contains(&(TTL_ATTRIBUTE.to_owned(), expires.clone())));
+            assert!(u
+                .set
+                .contains(&("status".to_owned(), status.as_str().into())));
+        }
+        for status in [DriftStatus::Open, DriftStatus::Snoozed] {
+            let u = status_update(status, &now);
+            assert!(u.set.iter().all(|(k, _)| k != TTL_ATTRIBUTE));
+            assert!(u.remove.contains(&TTL_ATTRIBUTE.to_owned()));
+        }
+    }
 
     #[test]
     fn drift_keys_round_trip() {

@@ -3,14 +3,16 @@
 //! `T#FINDINGS#<status>`). Its status changes only through a [`Transition`], each allowed from
 //! the statuses [`Transition::allowed_from`] lists and written under the condition that the
 //! status is still the one the change was decided on; every transition moves the GSI2 entry.
+//! A closed finding (resolved, expected, accepted) expires [`CLOSED_FINDING_DAYS`] after it
+//! closed; reopened or snoozed, it is kept again (decision 1080).
 //! People's changes go through `finding_actions`, which audits them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{Finding, FindingKind, FindingStatus};
 use crate::store::{
     put_if_absent, query_all, AttrValue, Condition, Index, Item, Key, Query, StoreError, Table,
-    Update,
+    Update, TTL_ATTRIBUTE,
 };
 
 use super::{decode, encode, indexed, keyed, reindex, tenant, time_key, time_window};
@@ -552,9 +554,14 @@ pub fn check(current: &Finding, transition: &Transition) -> Result<(), NotAllowe
     Ok(())
 }
 
+/// How long a closed finding is kept after it closed: as long as AWS keeps a Cost Anomaly
+/// Detection anomaly or a GuardDuty finding. Its audit trail is kept longer (decision 1080).
+pub const CLOSED_FINDING_DAYS: i64 = 90;
+
 /// The write of a transition decided on `current`: the status and its GSI2 entry, who and
-/// when, the snooze (kept only by a snooze) and an acceptance's author, under the condition
-/// that the stored status is still `current.status`.
+/// when, the snooze (kept only by a snooze), an acceptance's author and, for a transition that
+/// closes the finding, when it expires (an active finding does not), under the condition that
+/// the stored status is still `current.status`.
 pub fn transition_update(
     current: &Finding,
     transition: &Transition,
@@ -583,6 +590,12 @@ pub fn transition_update(
             .set("accepted_by", by)
             .set("accepted_at", time_key(now));
     }
+    update = if to.is_active() {
+        update.remove(TTL_ATTRIBUTE)
+    } else {
+        let expires = *now + Duration::days(CLOSED_FINDING_DAYS);
+        update.set(TTL_ATTRIBUTE, AttrValue::N(expires.timestamp() as f64))
+    };
     (key(tenant, id), update)
 }
 
@@ -718,6 +731,57 @@ mod tests {
             .set
             .iter()
             .any(|(k, v)| k == "accepted_by" && v.as_str() == Some("u1")));
+    }
+
+    #[test]
+    fn a_closed_finding_expires_after_it_closed_and_an_active_one_is_kept() {
+        let now = t("2026-01-15T10:00:00Z");
+        let expires = AttrValue::N(t("2026-04-15T10:00:00Z").timestamp() as f64);
+        let ttl_of = |u: &Update| {
+            u.set
+                .iter()
+                .find(|(k, _)| k == TTL_ATTRIBUTE)
+                .map(|(_, v)| v.clone())
+        };
+        let open = finding(FindingKind::Drift, FindingStatus::Open);
+        for closing in [
+            Transition::Resolve,
+            Transition::MarkExpected,
+            Transition::AcceptDrift,
+        ] {
+            let (_, u) = transition_update(&open, &closing, "u1", &now);
+            assert_eq!(ttl_of(&u), Some(expires.clone()), "{closing:?}");
+            assert!(!u.remove.contains(&TTL_ATTRIBUTE.to_owned()));
+        }
+        let resolved = finding(FindingKind::Drift, FindingStatus::Resolved);
+        let until = t("2026-03-01T00:00:00Z");
+        for (from, keeping) in [
+            (&resolved, Transition::Reopen),
+            (&open, Transition::Snooze { until }),
+        ] {
+            let (_, u) = transition_update(from, &keeping, "u1", &now);
+            assert_eq!(ttl_of(&u), None, "{keeping:?}");
+            assert!(u.remove.contains(&TTL_ATTRIBUTE.to_owned()), "{keeping:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_resolved_finding_is_gone_from_the_table_and_its_indexes_once_expired() {
+        let clock = crate::clock::ManualClock::new(t("2026-01-15T10:00:00Z"));
+        let table = crate::store::memory::MemoryTable::new(std::sync::Arc::new(clock.clone()));
+        let f = finding(FindingKind::Drift, FindingStatus::Open);
+        table.put(item(&f).unwrap(), None).await.unwrap();
+        let now = t("2026-01-15T10:00:00Z");
+        let (k, u) = transition_update(&f, &Transition::Resolve, "dd0c", &now);
+        table.update(&k, u).await.unwrap();
+        clock.advance_to(t("2026-04-15T09:59:00Z"));
+        assert!(table.get(&k).await.unwrap().is_some());
+        assert_eq!(all(&table, "t1").await.unwrap().len(), 1);
+        clock.advance_to(t("2026-04-15T10:01:00Z"));
+        assert!(table.get(&k).await.unwrap().is_none());
+        assert!(all(&table, "t1").await.unwrap().is_empty());
+        let resolved = in_status("t1", FindingStatus::Resolved);
+        assert!(table.query(resolved).await.unwrap().items.is_empty());
     }
 
     fn memory_table() -> crate::store::memory::MemoryTable {

@@ -91,15 +91,32 @@ pub fn index_write_units(old: Option<&Item>, new: Option<&Item>) -> f64 {
 /// overhead, in the table and in every index it appears in, until its TTL (`now` in epoch
 /// seconds), or [`UNEXPIRING_MONTHS`] without one.
 pub fn storage_byte_months(item: &Item, now: i64) -> f64 {
-    let months = match item.get(TTL_ATTRIBUTE).and_then(AttrValue::as_f64) {
-        Some(ttl) => ((ttl - now as f64) / SECONDS_PER_MONTH).clamp(0.0, UNEXPIRING_MONTHS),
-        None => UNEXPIRING_MONTHS,
+    storage_byte_months_left(item, now, now)
+}
+
+/// Byte-months of storage an item created at `created` is billed for from `now` on: until its
+/// TTL, or the end of the [`UNEXPIRING_MONTHS`] that began when it was created. A write that
+/// moves the TTL (a finding that closes) or deletes the item re-bills what is left with it.
+pub fn storage_byte_months_left(item: &Item, now: i64, created: i64) -> f64 {
+    let horizon = (UNEXPIRING_MONTHS - (now - created) as f64 / SECONDS_PER_MONTH).max(0.0);
+    let months = match ttl_of(item) {
+        Some(ttl) => ((ttl - now as f64) / SECONDS_PER_MONTH).clamp(0.0, horizon),
+        None => horizon,
     };
     let copies = 1 + Index::ALL
         .iter()
         .filter(|&&i| index_key(item, i).is_some())
         .count();
     ((item_size(item) + STORAGE_OVERHEAD_BYTES) * copies) as f64 * months
+}
+
+fn ttl_of(item: &Item) -> Option<f64> {
+    item.get(TTL_ATTRIBUTE).and_then(AttrValue::as_f64)
+}
+
+/// Whether a write from `old` to `new` changes how long the item is kept.
+pub fn moves_expiry(old: &Item, new: Option<&Item>) -> bool {
+    new.is_none_or(|new| ttl_of(old) != ttl_of(new))
 }
 
 /// SQS requests a message of `bytes` is billed as.
@@ -232,6 +249,10 @@ impl Meter {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub fn is_paused(&self) -> bool {
+        self.lock().paused
+    }
+
     /// Stops counting until the returned [`Pause`] is dropped.
     pub fn pause(&self) -> Pause {
         let was_paused = std::mem::replace(&mut self.lock().paused, true);
@@ -317,6 +338,44 @@ mod tests {
 
     fn text(n: usize) -> AttrValue {
         AttrValue::from("x".repeat(n))
+    }
+
+    #[test]
+    fn storage_left_runs_to_the_ttl_or_the_rest_of_the_horizon() {
+        let month = SECONDS_PER_MONTH as i64;
+        let created = 1_700_000_000;
+        let now = created + 2 * month;
+        let size = |i: &Item| (item_size(i) + STORAGE_OVERHEAD_BYTES) as f64;
+        let kept = item(&[("PK", "a".into()), ("SK", "b".into())]);
+        let ttl = |at: i64| AttrValue::N(at as f64);
+        let closing = item(&[
+            ("PK", "a".into()),
+            ("SK", "b".into()),
+            (TTL_ATTRIBUTE, ttl(now + 3 * month)),
+        ]);
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-6, "{a} != {b}");
+        // Without a TTL: the ten months left of the year that began at its creation.
+        close(
+            storage_byte_months_left(&kept, now, created),
+            size(&kept) * 10.0,
+        );
+        close(
+            storage_byte_months_left(&closing, now, created),
+            size(&closing) * 3.0,
+        );
+        // A TTL beyond the horizon does not extend it; an item past its horizon costs nothing.
+        let late = item(&[("PK", "a".into()), (TTL_ATTRIBUTE, ttl(now + 20 * month))]);
+        close(
+            storage_byte_months_left(&late, now, created),
+            size(&late) * 10.0,
+        );
+        assert_eq!(
+            storage_byte_months_left(&kept, created + 13 * month, created),
+            0.0
+        );
+        assert!(moves_expiry(&kept, Some(&closing)));
+        assert!(moves_expiry(&kept, None));
+        assert!(!moves_expiry(&kept, Some(&kept)));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! A table that bills every call as DynamoDB on demand would.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
 use super::{
-    entity_of_key, index_write_units, read_units, storage_byte_months, table_write_units,
-    Consistency, EntityUsage, Meter,
+    entity_of_key, index_write_units, moves_expiry, read_units, storage_byte_months,
+    storage_byte_months_left, table_write_units, Consistency, EntityUsage, Meter,
 };
 use crate::clock::SharedClock;
 use crate::store::{
@@ -18,6 +19,9 @@ pub struct MeteredTable {
     inner: Arc<dyn Table>,
     meter: Meter,
     clock: SharedClock,
+    /// When each item the meter billed the creation of was created (epoch seconds): its storage
+    /// horizon starts there.
+    created: Mutex<HashMap<Key, i64>>,
 }
 
 impl MeteredTable {
@@ -26,7 +30,12 @@ impl MeteredTable {
             inner,
             meter,
             clock,
+            created: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn creations(&self) -> std::sync::MutexGuard<'_, HashMap<Key, i64>> {
+        self.created.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The item before a write, read past the meter (DynamoDB knows it; nobody pays to read it).
@@ -55,9 +64,32 @@ impl MeteredTable {
             (None, Some(created), true) => Some(created),
             _ => None,
         };
-        let stored = created
-            .map(|c| storage_byte_months(c, self.clock.now().timestamp()))
-            .unwrap_or(0.0);
+        let now = self.clock.now().timestamp();
+        let stored = match (key, old, created) {
+            (Some(key), _, Some(item)) => {
+                if self.meter.is_paused() {
+                    self.creations().remove(key);
+                } else {
+                    self.creations().insert(key.clone(), now);
+                }
+                storage_byte_months(item, now)
+            }
+            // Re-billed only for an item whose creation was billed here.
+            (Some(key), Some(old), None) if applied && moves_expiry(old, new) => {
+                let at = match new {
+                    Some(_) => self.creations().get(key).copied(),
+                    None => self.creations().remove(key),
+                };
+                match at {
+                    Some(at) => {
+                        let left = |i: &Item| storage_byte_months_left(i, now, at);
+                        new.map(left).unwrap_or(0.0) - left(old)
+                    }
+                    None => 0.0,
+                }
+            }
+            _ => 0.0,
+        };
         let entity = key.map(|k| entity_of_key(&k.pk, &k.sk)).unwrap_or("");
         self.meter.table(|t| {
             t.add(
@@ -411,5 +443,45 @@ mod tests {
             table_usage(&meter).storage_byte_months,
             (size + 100) as f64 * 2.0
         );
+    }
+
+    #[tokio::test]
+    async fn an_item_that_closes_or_goes_is_billed_until_then() {
+        let (table, meter) = metered();
+        let month = 30.4375 * 86_400.0;
+        let stored = |m: &Meter| table_usage(m).storage_byte_months;
+        let kept = item_of(400);
+        let size = (item_size(&kept) + 100) as f64;
+        table.put(kept.clone(), None).await.unwrap();
+        assert_eq!(stored(&meter), size * 12.0);
+        // Closed at once, expiring in three months: the nine months after are not billed.
+        let expiry = AttrValue::from(1_700_000_000.0 + 3.0 * month);
+        table
+            .update(
+                &Key::new("p", "s"),
+                Update::new().set("ttl", expiry.clone()),
+            )
+            .await
+            .unwrap();
+        let ttl_size = (item_size(&table.before(&Key::new("p", "s")).await.unwrap()) + 100) as f64;
+        assert!((stored(&meter) - (size * 12.0 - size * 12.0 + ttl_size * 3.0)).abs() < 1e-6);
+        // A write that keeps the expiry re-bills nothing; a delete gives back what was left.
+        table
+            .update(
+                &Key::new("p", "s"),
+                Update::new().set("d", "y".repeat(400 - 7)),
+            )
+            .await
+            .unwrap();
+        assert!((stored(&meter) - ttl_size * 3.0).abs() < 1e-6);
+        table.delete(&Key::new("p", "s"), None).await.unwrap();
+        assert!(stored(&meter).abs() < 1e-6, "{}", stored(&meter));
+        // An item whose creation the meter did not bill is not credited.
+        {
+            let _paused = meter.pause();
+            table.put(item_of(400), None).await.unwrap();
+        }
+        table.delete(&Key::new("p", "s"), None).await.unwrap();
+        assert!(stored(&meter).abs() < 1e-6);
     }
 }
