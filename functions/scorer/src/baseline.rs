@@ -1,18 +1,22 @@
 //! Baselines: what an account normally does, kept with `ADD` only so that concurrent
-//! updates never race. Two items per event: the service × resource type baseline and the
-//! account-wide one (regions, actors, event count).
+//! updates never race. Two per event: the service × resource type baseline and the
+//! account-wide one (regions, actors, event count). Each is two items: the baseline and its
+//! tally ([`baseline_entity::tally_key`]).
 //!
-//! Attributes: `count`, `sum`, `sum_sq`, `max` (numbers), `actors`, `skus`, `regions`
-//! (string sets), `first_seen` and `first_seen#<kind>#<value>` (RFC 3339, written once with
-//! `if_not_exists`, lowered by the backfill, which reads history newest first),
-//! `history_since` (account-wide: the oldest event the backfill read), and, written by users: `expected_actors`, `expected_types`,
-//! `sensitivity`.
+//! Tally attributes, which every fold changes: `count`, `sum`, `sum_sq`, `iac_count`, `max`
+//! (numbers) and `folded_event`. Baseline attributes, which a fold changes only when the event
+//! brings something new: `actors`, `skus`, `regions` (string sets), `first_seen` and
+//! `first_seen#<kind>#<value>` (RFC 3339, written once with `if_not_exists`, lowered by the
+//! backfill, which reads history newest first), `history_since` (account-wide: the oldest
+//! event the backfill read), and, written by users: `expected_actors`, `expected_types`,
+//! `sensitivity`. A baseline item from before tallies also holds counts: they are added to
+//! its tally's (decision 1080).
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use dd0c_shared::entity::{baseline as baseline_entity, time_key};
-use dd0c_shared::store::{AttrValue, Condition, Item, Key, Update};
+use dd0c_shared::store::{AttrValue, Condition, Item, Key, StoreError, Table, Update};
 
 use crate::config::Sensitivity;
 
@@ -141,6 +145,46 @@ impl Baseline {
         }
     }
 
+    /// A baseline as its two items hold it: the tally's counts added to any the baseline item
+    /// kept from before tallies, the larger max, the tally's last folded event.
+    pub fn from_items(baseline: Option<Item>, tally: Option<Item>) -> Self {
+        let mut b = Self::from_item(baseline);
+        let Some(tally) = tally else {
+            return b;
+        };
+        let num = |name: &str| tally.get(name).and_then(AttrValue::as_f64);
+        b.moments.count += num(COUNT).unwrap_or(0.0);
+        b.moments.sum += num(SUM).unwrap_or(0.0);
+        b.moments.sum_sq += num(SUM_SQ).unwrap_or(0.0);
+        b.iac_count += num(IAC_COUNT).unwrap_or(0.0);
+        b.max = match (b.max, num(MAX)) {
+            (Some(a), Some(t)) => Some(a.max(t)),
+            (a, t) => a.or(t),
+        };
+        if let Some(folded) = tally.get(FOLDED_EVENT).and_then(AttrValue::as_str) {
+            b.folded_event = Some(folded.to_owned());
+        }
+        b
+    }
+
+    /// The baseline under `key` and its tally, read strongly.
+    pub async fn load(table: &dyn Table, key: &Key) -> Result<Self, StoreError> {
+        let baseline = table.get(key).await?;
+        let tally = table.get(&baseline_entity::tally_key(key)).await?;
+        Ok(Self::from_items(baseline, tally))
+    }
+
+    /// Whether folding `c` in would change none of the baseline item's sets and first-seen
+    /// times (then only the tally is written).
+    pub fn knows(&self, c: &Contribution<'_>) -> bool {
+        self.actors.contains(c.actor)
+            && self.regions.contains(c.region)
+            && c.sku.is_none_or(|sku| self.skus.contains(sku))
+            && first_seen_attributes(c)
+                .iter()
+                .all(|name| self.item.contains_key(name))
+    }
+
     /// When a value of a set (`actor`, `sku`, `region`) was first seen.
     pub fn first_seen_of(&self, kind: &str, value: &str) -> Option<DateTime<Utc>> {
         time_of(&self.item, &first_seen_attribute(kind, value))
@@ -159,23 +203,29 @@ pub struct Contribution<'a> {
     pub by_iac: bool,
 }
 
-/// The `ADD`-only update folding one event into a baseline (`with_cost`: the service/type
-/// baseline keeps cost moments; the account-wide one only counts).
-pub fn fold(c: &Contribution<'_>, with_cost: bool) -> Update {
-    let t = time_key(&c.time);
-    let mut u = Update::new()
-        .add(COUNT, 1.0)
-        .add(ACTORS, AttrValue::string_set([c.actor]))
-        .add(REGIONS, AttrValue::string_set([c.region]))
-        .set_if_absent(FIRST_SEEN, t.as_str())
-        .set_if_absent(first_seen_attribute("actor", c.actor), t.as_str())
-        .set_if_absent(first_seen_attribute("region", c.region), t.as_str());
+/// The `ADD`-only update folding one event into a baseline's tally (`with_cost`: the
+/// service/type baseline keeps cost moments; the account-wide one only counts).
+pub fn tally(c: &Contribution<'_>, with_cost: bool) -> Update {
+    let mut u = Update::new().add(COUNT, 1.0);
     if with_cost {
         u = u.add(SUM, c.hourly).add(SUM_SQ, c.hourly * c.hourly);
     }
     if c.by_iac {
         u = u.add(IAC_COUNT, 1.0);
     }
+    u
+}
+
+/// The update folding one event's actor, region and SKU into a baseline item's sets and
+/// first-seen times: `ADD` to sets and `if_not_exists`, so applying it again changes nothing.
+pub fn members(c: &Contribution<'_>) -> Update {
+    let t = time_key(&c.time);
+    let mut u = Update::new()
+        .add(ACTORS, AttrValue::string_set([c.actor]))
+        .add(REGIONS, AttrValue::string_set([c.region]))
+        .set_if_absent(FIRST_SEEN, t.as_str())
+        .set_if_absent(first_seen_attribute("actor", c.actor), t.as_str())
+        .set_if_absent(first_seen_attribute("region", c.region), t.as_str());
     if let Some(sku) = c.sku {
         u = u
             .add(SKUS, AttrValue::string_set([sku]))

@@ -44,6 +44,18 @@ pub struct Scorer {
     links: dd0c_shared::entity::account_link::RecentLinks,
 }
 
+/// One baseline's part of a fold: the update of its sets, when the event brings something new
+/// to them, and the update of its tally, each with its item's key.
+type BaselineFold = (Option<(Key, Update)>, (Key, Update));
+
+/// What folding one event writes ([`Scorer::fold_writes`]).
+struct FoldWrites {
+    /// The service/type baseline's, then the account-wide one's.
+    baselines: [BaselineFold; 2],
+    activity: (Key, Update),
+    marker: Item,
+}
+
 /// The baselines and context read for one event, before it is folded in.
 struct Before {
     kind: Baseline,
@@ -84,8 +96,8 @@ impl Scorer {
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let (kind_key, account_key) =
             baseline::keys_for(tenant, account, &event.service, &event.resource_type);
-        let kind = Baseline::from_item(self.table.get(&kind_key).await?);
-        let account_baseline = Baseline::from_item(self.table.get(&account_key).await?);
+        let kind = Baseline::load(self.table.as_ref(), &kind_key).await?;
+        let account_baseline = Baseline::load(self.table.as_ref(), &account_key).await?;
         let link = self
             .links
             .load(self.table.as_ref(), account, self.clock.now())
@@ -249,7 +261,7 @@ impl Scorer {
             // An earlier delivery scored the event and began folding it, then stopped: finish
             // the fold (what is counted stays counted once) rather than score again against
             // baselines that already hold the event.
-            self.fold(event, hourly, None).await?;
+            self.fold(event, hourly, None, Some(&before)).await?;
             return self.finish_folded(event, hourly).await;
         }
         // Read strongly just now, under the account's order: a max it holds at or above this
@@ -273,7 +285,8 @@ impl Scorer {
             Some(f) => Some(record_finding(self.table.as_ref(), f).await?),
             None => None,
         };
-        self.fold(event, hourly, unexplained.as_ref()).await?;
+        self.fold(event, hourly, unexplained.as_ref(), Some(&before))
+            .await?;
         if raises_max {
             self.raise_max(event, hourly).await?;
         }
@@ -357,16 +370,18 @@ impl Scorer {
         }
     }
 
-    /// What folding one event writes: the updates of the three items it counts in (the
-    /// service/type baseline first, then the account-wide one and the actor's activity
-    /// bucket) and its contribution marker, with `decision` (why an event that made no finding
+    /// What folding one event writes: for the service/type baseline, then the account-wide
+    /// one, what it adds to the baseline item's sets (unless `known`, the baselines as read
+    /// before, already hold all of it) and to its tally; then the actor's activity bucket and
+    /// the event's contribution marker, with `decision` (why an event that made no finding
     /// made none).
     fn fold_writes(
         &self,
         event: &CostEvent,
         hourly: f64,
         decision: Option<&serde_json::Value>,
-    ) -> ([(Key, Update); 3], Item) {
+        known: Option<&Before>,
+    ) -> FoldWrites {
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let (kind_key, account_key) =
             baseline::keys_for(tenant, account, &event.service, &event.resource_type);
@@ -382,16 +397,25 @@ impl Scorer {
         };
         let bucket = Self::bucket(event);
         let activity_ttl = (bucket + 1) * BURST_BUCKET_SECONDS + BURST_TTL_SECONDS;
-        let folds = [
-            (kind_key, baseline::fold(&contribution, true)),
-            (account_key, baseline::fold(&contribution, false)),
-            (
-                baseline_entity::activity_key(tenant, account, actor, bucket),
-                Update::new()
-                    .add(ACTIVITY_CALLS, 1.0)
-                    .set(TTL_ATTRIBUTE, activity_ttl as f64),
-            ),
+        let baseline_fold = |key: Key, as_read: Option<&Baseline>, with_cost: bool| {
+            let members = (!as_read.is_some_and(|b| b.knows(&contribution)))
+                .then(|| (key.clone(), baseline::members(&contribution)));
+            let tally = (
+                baseline_entity::tally_key(&key),
+                baseline::tally(&contribution, with_cost),
+            );
+            (members, tally)
+        };
+        let baselines = [
+            baseline_fold(kind_key, known.map(|b| &b.kind), true),
+            baseline_fold(account_key, known.map(|b| &b.account), false),
         ];
+        let activity = (
+            baseline_entity::activity_key(tenant, account, actor, bucket),
+            Update::new()
+                .add(ACTIVITY_CALLS, 1.0)
+                .set(TTL_ATTRIBUTE, activity_ttl as f64),
+        );
         // From now, not from the event: a backfilled event is up to 90 days old, and its
         // marker must outlive its redeliveries too.
         let mut marker = baseline_entity::contribution_item(
@@ -406,30 +430,53 @@ impl Scorer {
                 AttrValue::S(decision.to_string()),
             );
         }
-        (folds, marker)
+        FoldWrites {
+            baselines,
+            activity,
+            marker,
+        }
     }
 
-    /// Folds a live event: each of its three items in one conditional update that records
-    /// the event there ([`baseline::once_per_event`]), then its marker. A redelivery, or a
-    /// delivery that stopped half way, adds nothing where the event is already counted. Half
-    /// the writes of a transaction (which bills each item twice), and exact under redelivery
-    /// because an account's live events come in order (decision 1050).
+    /// Folds a live event: what it adds to a baseline's sets (idempotent, and only what the
+    /// baselines as read did not hold), then each of its counting items (the two tallies and
+    /// the activity bucket) in one conditional update that records the event there
+    /// ([`baseline::once_per_event`]), then its marker. A redelivery, or a delivery that
+    /// stopped half way, adds nothing where the event is already counted. Half the writes of a
+    /// transaction (which bills each item twice), and exact under redelivery because an
+    /// account's live events come in order (decision 1050).
     async fn fold(
         &self,
         event: &CostEvent,
         hourly: f64,
         decision: Option<&serde_json::Value>,
+        known: Option<&Before>,
     ) -> Result<(), HandlerError> {
-        let (folds, marker) = self.fold_writes(event, hourly, decision);
-        for (key, update) in folds {
-            let once = baseline::once_per_event(update, &event.event_id);
-            match self.table.update(&key, once).await {
+        let writes = self.fold_writes(event, hourly, decision, known);
+        let counting = writes
+            .baselines
+            .into_iter()
+            .flat_map(|(members, tally)| {
+                [members.map(|m| (m, false)), Some((tally, true))]
+                    .into_iter()
+                    .flatten()
+            })
+            .chain([(writes.activity, true)]);
+        for ((key, update), once) in counting {
+            let update = match once {
+                true => baseline::once_per_event(update, &event.event_id),
+                false => update,
+            };
+            match self.table.update(&key, update).await {
                 Ok(_) => {}
                 Err(e) if e.is_condition_failed() => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        match self.table.put(marker, Some(Condition::ItemNotExists)).await {
+        match self
+            .table
+            .put(writes.marker, Some(Condition::ItemNotExists))
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if e.is_condition_failed() => Ok(()),
             Err(e) => Err(e.into()),
@@ -445,16 +492,17 @@ impl Scorer {
         event: &CostEvent,
         hourly: f64,
     ) -> Result<(), HandlerError> {
-        let (folds, marker) = self.fold_writes(event, hourly, None);
+        let fold = self.fold_writes(event, hourly, None, None);
         let mut writes = vec![TransactWrite::Put {
-            item: marker,
+            item: fold.marker,
             condition: Some(Condition::ItemNotExists),
         }];
-        writes.extend(
-            folds
-                .into_iter()
-                .map(|(key, update)| TransactWrite::Update { key, update }),
-        );
+        let updates = fold
+            .baselines
+            .into_iter()
+            .flat_map(|(members, tally)| members.into_iter().chain([tally]))
+            .chain([fold.activity]);
+        writes.extend(updates.map(|(key, update)| TransactWrite::Update { key, update }));
         match self.table.transact_write(writes).await {
             Ok(()) => Ok(()),
             // The marker exists: another delivery of the same event counted it.
@@ -469,12 +517,12 @@ impl Scorer {
     }
 
     async fn raise_max(&self, event: &CostEvent, hourly: f64) -> Result<(), HandlerError> {
-        let key = baseline_entity::key(
+        let key = baseline_entity::tally_key(&baseline_entity::key(
             &event.tenant_id,
             &event.account_id,
             &event.service,
             &event.resource_type,
-        );
+        ));
         match self.table.update(&key, baseline::raise_max(hourly)).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_condition_failed() => Ok(()),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use dd0c_scorer::baseline::{Baseline, MAX};
+use dd0c_scorer::baseline::{Baseline, COUNT, MAX, SUM, SUM_SQ};
 use dd0c_scorer::{feedback, Scorer};
 use dd0c_shared::batch::MessageHandler;
 use dd0c_shared::bus::QueueBus;
@@ -82,12 +82,12 @@ fn envelope(e: &CostEvent) -> String {
 }
 
 async fn kind_baseline(w: &World) -> Baseline {
-    Baseline::from_item(
-        w.table
-            .get(&baseline::key("t", ACCOUNT, "ec2", "ec2:instance"))
-            .await
-            .unwrap(),
+    Baseline::load(
+        w.table.as_ref(),
+        &baseline::key("t", ACCOUNT, "ec2", "ec2:instance"),
     )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -101,12 +101,9 @@ async fn a_redelivered_event_counts_once_and_publishes_once() {
     assert_eq!(b.moments.sum, 30.0);
     assert_eq!(b.max, Some(30.0));
     assert!(b.skus.contains("p4d.24xlarge"));
-    let account = Baseline::from_item(
-        w.table
-            .get(&baseline::account_key("t", ACCOUNT))
-            .await
-            .unwrap(),
-    );
+    let account = Baseline::load(w.table.as_ref(), &baseline::account_key("t", ACCOUNT))
+        .await
+        .unwrap();
     assert_eq!(account.moments.count, 1.0);
     assert!(account.regions.contains("us-east-1"));
     let findings = finding::all(w.table.as_ref(), "t").await.unwrap();
@@ -180,7 +177,12 @@ async fn max_only_rises() {
     }
     let item = w
         .table
-        .get(&baseline::key("t", ACCOUNT, "ec2", "ec2:instance"))
+        .get(&baseline::tally_key(&baseline::key(
+            "t",
+            ACCOUNT,
+            "ec2",
+            "ec2:instance",
+        )))
         .await
         .unwrap()
         .unwrap();
@@ -248,11 +250,87 @@ async fn the_max_is_written_only_when_an_event_raises_it() {
     assert_eq!(writes, [1, 2, 2, 2]);
     let item = w
         .table
-        .get(&baseline::key("t", ACCOUNT, "ec2", "ec2:instance"))
+        .get(&baseline::tally_key(&baseline::key(
+            "t",
+            ACCOUNT,
+            "ec2",
+            "ec2:instance",
+        )))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(item.get(MAX), Some(&AttrValue::N(9.0)));
+}
+
+/// A fold writes the baseline item (its sets and first-seen times) only when the event brings
+/// something new to it; the counts go to the small tally every time.
+#[tokio::test]
+async fn an_event_with_nothing_new_counts_in_the_tally_and_leaves_the_baseline_item() {
+    let w = world();
+    let key = baseline::key("t", ACCOUNT, "ec2", "ec2:instance");
+    let item = |w: &World| {
+        let (table, key) = (w.table.clone(), key.clone());
+        async move { table.get(&key).await.unwrap().unwrap() }
+    };
+    let first = event("n1", start(), 2.0, "m5.large", "us-east-1");
+    w.scorer.process(&first).await.unwrap();
+    let after_first = item(&w).await;
+    assert!(!after_first.contains_key(COUNT), "counts are in the tally");
+    let again = event(
+        "n2",
+        start() + Duration::hours(1),
+        3.0,
+        "m5.large",
+        "us-east-1",
+    );
+    w.scorer.process(&again).await.unwrap();
+    assert_eq!(item(&w).await, after_first);
+    let tally = w
+        .table
+        .get(&baseline::tally_key(&key))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tally.get(COUNT), Some(&AttrValue::N(2.0)));
+    assert_eq!(tally.get(SUM), Some(&AttrValue::N(5.0)));
+    // A new SKU is news to the baseline item: it is written, with the SKU's first-seen time.
+    let new_sku = event(
+        "n3",
+        start() + Duration::hours(2),
+        4.0,
+        "c5.large",
+        "us-east-1",
+    );
+    w.scorer.process(&new_sku).await.unwrap();
+    let b = kind_baseline(&w).await;
+    assert!(b.skus.contains("c5.large"));
+    assert_eq!(
+        b.first_seen_of("sku", "c5.large"),
+        Some(start() + Duration::hours(2))
+    );
+    assert_eq!((b.moments.count, b.moments.sum), (3.0, 9.0));
+}
+
+/// A baseline item from before tallies kept its counts: they add to the tally's.
+#[tokio::test]
+async fn counts_a_baseline_item_kept_from_before_tallies_add_to_its_tally() {
+    let w = world();
+    let key = baseline::key("t", ACCOUNT, "ec2", "ec2:instance");
+    let mut legacy = Item::new();
+    legacy.insert("PK".into(), key.pk.clone().into());
+    legacy.insert("SK".into(), key.sk.clone().into());
+    for (name, value) in [(COUNT, 4.0), (SUM, 8.0), (SUM_SQ, 16.0), (MAX, 7.0)] {
+        legacy.insert(name.into(), AttrValue::N(value));
+    }
+    w.table.put(legacy, None).await.unwrap();
+    let e = event("l1", start(), 3.0, "m5.large", "us-east-1");
+    w.scorer.process(&e).await.unwrap();
+    let b = kind_baseline(&w).await;
+    assert_eq!(
+        (b.moments.count, b.moments.sum, b.moments.sum_sq),
+        (5.0, 11.0, 25.0)
+    );
+    assert_eq!(b.max, Some(7.0));
 }
 
 #[tokio::test]
@@ -554,12 +632,9 @@ async fn iac_made_events_are_counted_once_in_the_account_baseline() {
     w.scorer.handle(&envelope(&by_iac)).await.unwrap();
     let by_hand = event("h1", start(), 1.0, "m5.large", "us-east-1");
     w.scorer.handle(&envelope(&by_hand)).await.unwrap();
-    let account = Baseline::from_item(
-        w.table
-            .get(&baseline::account_key("t", ACCOUNT))
-            .await
-            .unwrap(),
-    );
+    let account = Baseline::load(w.table.as_ref(), &baseline::account_key("t", ACCOUNT))
+        .await
+        .unwrap();
     assert_eq!((account.moments.count, account.iac_count), (2.0, 1.0));
 }
 
@@ -721,12 +796,9 @@ async fn history_folded_newest_first_keeps_the_oldest_first_seen_and_counts_once
     assert_eq!(b.first_seen_of("actor", &key), Some(oldest));
     assert_eq!(b.first_seen_of("sku", "m5.large"), Some(oldest));
     assert_eq!(b.first_seen_of("region", "eu-west-1"), Some(oldest));
-    let account = Baseline::from_item(
-        w.table
-            .get(&baseline::account_key("t", ACCOUNT))
-            .await
-            .unwrap(),
-    );
+    let account = Baseline::load(w.table.as_ref(), &baseline::account_key("t", ACCOUNT))
+        .await
+        .unwrap();
     assert_eq!(account.first_seen, Some(oldest));
     // Nothing was scored, recorded or published.
     assert!(finding::all(w.table.as_ref(), "t")
@@ -894,12 +966,9 @@ async fn a_fold_stopped_half_way_and_redelivered_counts_the_event_once_everywher
     let kind = kind_baseline(&w).await;
     assert_eq!((kind.moments.count, kind.moments.sum), (1.0, 30.0));
     assert_eq!(kind.folded_event.as_deref(), Some("e1"));
-    let account = Baseline::from_item(
-        w.table
-            .get(&baseline::account_key("t", ACCOUNT))
-            .await
-            .unwrap(),
-    );
+    let account = Baseline::load(w.table.as_ref(), &baseline::account_key("t", ACCOUNT))
+        .await
+        .unwrap();
     assert_eq!(account.moments.count, 1.0);
     let activity = w
         .table
@@ -1112,11 +1181,8 @@ async fn a_history_fold_between_a_stopped_delivery_and_its_redelivery_counts_eac
     let kind = kind_baseline(&w).await;
     assert_eq!(kind.moments.count, 2.0);
     assert!((kind.moments.sum - 0.3).abs() < 1e-9);
-    let account = Baseline::from_item(
-        w.table
-            .get(&baseline::account_key("t", ACCOUNT))
-            .await
-            .unwrap(),
-    );
+    let account = Baseline::load(w.table.as_ref(), &baseline::account_key("t", ACCOUNT))
+        .await
+        .unwrap();
     assert_eq!(account.moments.count, 2.0);
 }

@@ -1,6 +1,7 @@
 //! The scorer's memory, in the account partition `A`: a baseline per service × resource type
 //! (`BASELINE#<service>#<type>`, with the expected sets people teach through "mark
-//! expected"), the account-wide baseline (`BASELINE#ACCOUNT`), the markers of events already
+//! expected"), the account-wide baseline (`BASELINE#ACCOUNT`), each one's tally (`TALLY#…`:
+//! its counts and sums, [`tally_key`]), the markers of events already
 //! counted (`SCORED#<eventID>`) and an actor's calls per time bucket (`ACTIVITY#…`, TTL).
 
 use crate::store::{AttrValue, Item, Key, StoreError, Table, Update, TTL_ATTRIBUTE};
@@ -31,6 +32,17 @@ pub fn parse(key: &Key) -> Option<(&str, &str)> {
 /// its event count and first-seen time.
 pub fn account_key(tenant: &str, account: &str) -> Key {
     Key::new(account::pk(tenant, account), "BASELINE#ACCOUNT")
+}
+
+/// The tally of a baseline (`TALLY#<service>#<type>`, `TALLY#ACCOUNT`): the counts and sums
+/// every fold adds to, in a small item of their own. The baseline item keeps the sets and
+/// first-seen times, which few folds change: a fold rewrote all of it, a few KB, for a count
+/// (decision 1080).
+pub fn tally_key(baseline: &Key) -> Key {
+    Key::new(
+        baseline.pk.clone(),
+        baseline.sk.replacen("BASELINE#", "TALLY#", 1),
+    )
 }
 
 /// Marks an event as counted into its baseline, so a redelivery never counts twice.
@@ -113,6 +125,9 @@ mod tests {
         );
         assert_eq!(parse(&k), Some(("ec2", "ec2:instance")));
         assert_eq!(parse(&account_key("t", "1")), None);
+        assert_eq!(tally_key(&k).sk, "TALLY#ec2#ec2:instance");
+        assert_eq!(tally_key(&account_key("t", "1")).sk, "TALLY#ACCOUNT");
+        assert_eq!(tally_key(&k).pk, k.pk);
         assert_eq!(contribution_key("t", "1", "e").sk, "SCORED#e");
         assert_eq!(activity_key("t", "1", "arn", 7).sk, "ACTIVITY#arn#7");
     }
