@@ -251,21 +251,18 @@ impl World {
     }
 
     async fn kind_baseline(&self) -> Baseline {
-        Baseline::from_item(
-            self.table
-                .get(&baseline::key(TENANT, ACCOUNT, "ec2", "ec2:instance"))
-                .await
-                .unwrap(),
+        Baseline::load(
+            self.table.as_ref(),
+            &baseline::key(TENANT, ACCOUNT, "ec2", "ec2:instance"),
         )
+        .await
+        .unwrap()
     }
 
     async fn account_baseline(&self) -> Baseline {
-        Baseline::from_item(
-            self.table
-                .get(&baseline::account_key(TENANT, ACCOUNT))
-                .await
-                .unwrap(),
-        )
+        Baseline::load(self.table.as_ref(), &baseline::account_key(TENANT, ACCOUNT))
+            .await
+            .unwrap()
     }
 }
 
