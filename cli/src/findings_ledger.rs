@@ -1,7 +1,9 @@
 //! Every finding a replay recorded, in its latest state. The replay's findings file lists them
 //! all, whatever the table has expired since: a closed finding expires 90 days after it closed
 //! (decision 1080), and a replay's clock runs through months of input. Reading the table at
-//! the end would drop a drift resolved in January from a year's findings.
+//! the end would drop a drift resolved in January from a year's findings. The ledger keeps the
+//! findings that can expire (those whose last write gave them a TTL); the rest are in the
+//! table, and a replay's memory holds each finding once.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,10 +12,11 @@ use async_trait::async_trait;
 use dd0c_shared::domain::Finding;
 use dd0c_shared::entity::finding;
 use dd0c_shared::store::{
-    Condition, Item, Key, Page, Query, StoreError, Table, TransactWrite, Update, PK, SK,
+    query_all, Condition, Item, Key, Page, Query, StoreError, Table, TransactWrite, Update, PK, SK,
+    TTL_ATTRIBUTE,
 };
 
-/// The findings written through a [`FindingsLedger`], by key.
+/// The findings written through a [`FindingsLedger`] that may expire, by key.
 #[derive(Clone, Default)]
 pub struct Ledger(Arc<Mutex<BTreeMap<Key, Item>>>);
 
@@ -23,24 +26,42 @@ impl Ledger {
     }
 
     fn note(&self, key: &Key, item: &Item) {
-        if finding::id_of(key).is_some() {
+        if finding::id_of(key).is_none() {
+            return;
+        }
+        if item.contains_key(TTL_ATTRIBUTE) {
             self.entries().insert(key.clone(), item.clone());
+        } else {
+            self.entries().remove(key);
         }
     }
 
-    /// Every finding recorded, by event time then id (as the table's time index orders them).
-    pub fn findings(&self) -> Result<Vec<Finding>, StoreError> {
-        let mut findings = self
-            .entries()
-            .iter()
-            .map(|(key, item)| Ok(finding::stored(Some(key.clone()), item.clone())?.finding))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+    /// Every finding of `tenant` recorded: those in `table` and those it has expired, by event
+    /// time then id (as the table's time index orders them).
+    pub async fn findings(
+        &self,
+        table: &dyn Table,
+        tenant: &str,
+    ) -> Result<Vec<Finding>, StoreError> {
+        let mut latest = self.entries().clone();
+        for item in query_all(table, finding::by_time(tenant)).await? {
+            if let Some(key) = key_of(&item) {
+                latest.insert(key, item);
+            }
+        }
+        let mut findings = Vec::with_capacity(latest.len());
+        for (key, item) in latest {
+            let f = finding::stored(Some(key), item)?.finding;
+            if f.tenant_id == tenant {
+                findings.push(f);
+            }
+        }
         findings.sort_by(|a, b| (a.event_time, &a.id).cmp(&(b.event_time, &b.id)));
         Ok(findings)
     }
 }
 
-/// A table that notes every finding written through it in its [`Ledger`].
+/// A table that notes every finding written through it that may expire in its [`Ledger`].
 pub struct FindingsLedger {
     inner: Arc<dyn Table>,
     ledger: Ledger,
@@ -154,11 +175,24 @@ mod tests {
             1,
             "the resolved finding expired from the table"
         );
-        let noted = ledger.findings().unwrap();
+        // Only the finding that can expire is held apart from the table.
+        assert_eq!(ledger.entries().len(), 1);
+        let noted = ledger
+            .findings(memory.as_ref(), &first.tenant_id)
+            .await
+            .unwrap();
         assert_eq!(
             noted.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
             ["cost-e1", "cost-e2"]
         );
         assert_eq!(noted[0].status.as_str(), "resolved");
+        // Reopened, it is kept by the table again and leaves the ledger.
+        let (key, update) = transition_update(&noted[0], &Transition::Reopen, "u1", &clock.now());
+        memory
+            .put(finding::item(&noted[0]).unwrap(), None)
+            .await
+            .unwrap();
+        table.update(&key, update).await.unwrap();
+        assert!(ledger.entries().is_empty());
     }
 }
