@@ -8,7 +8,7 @@ use crate::domain::drift::ChangeEvent;
 use crate::store::{AttrValue, Index, Item, Query, SortKeyCondition, StoreError, Table};
 
 use super::drift_event::{self, StoredDrift};
-use super::resource::{self, from_json_attr};
+use super::resource;
 
 /// One entry of a stack's timeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +77,7 @@ pub async fn page(
     for item in &changes.items {
         merged.push((
             sort_key(item)?,
-            TimelineEntry::Change(Box::new(from_json_attr(item)?)),
+            TimelineEntry::Change(Box::new(resource::change_of(item)?)),
         ));
     }
     for item in &drift.items {
