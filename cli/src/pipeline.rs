@@ -243,7 +243,7 @@ impl EmbeddedPipeline {
                         break;
                     }
                     progressed = true;
-                    self.run_batch(stage, &received, &mut report).await;
+                    self.run_batch(stage, received, &mut report).await;
                 }
             }
             if progressed {
@@ -259,18 +259,29 @@ impl EmbeddedPipeline {
     async fn run_batch(
         &self,
         stage: &Stage,
-        received: &[ReceivedMessage],
+        received: Vec<ReceivedMessage>,
         report: &mut DrainReport,
     ) {
+        // A batch of at most ten: its receipt handles are found by a look along it.
+        let mut receipts: Vec<(String, String)> = Vec::with_capacity(received.len());
         let batch: Vec<BatchMessage> = received
-            .iter()
-            .map(|m| BatchMessage {
-                message_id: m.message_id.clone(),
-                body: m.body.clone(),
-                group_id: m.group_id.clone(),
-                receive_count: m.receive_count,
+            .into_iter()
+            .map(|m| {
+                receipts.push((m.message_id.clone(), m.receipt_handle));
+                BatchMessage {
+                    message_id: m.message_id,
+                    body: m.body,
+                    group_id: m.group_id,
+                    receive_count: m.receive_count,
+                }
             })
             .collect();
+        let receipt_of = |id: &str| {
+            receipts
+                .iter()
+                .find(|(message_id, _)| message_id == id)
+                .map(|(_, receipt)| receipt.as_str())
+        };
         let outcome = run_handler(
             stage.handler.as_ref(),
             &batch,
@@ -278,12 +289,12 @@ impl EmbeddedPipeline {
             self.consumer_queue.as_ref(),
         )
         .await;
-        apply_visibility_delays(self.consumer_queue.as_ref(), &stage.queue, &outcome, |id| {
-            received
-                .iter()
-                .find(|m| m.message_id == id)
-                .map(|m| m.receipt_handle.as_str())
-        })
+        apply_visibility_delays(
+            self.consumer_queue.as_ref(),
+            &stage.queue,
+            &outcome,
+            receipt_of,
+        )
         .await;
         report.handled += outcome.succeeded.len();
         report.failed_attempts += outcome.failures.len();
@@ -294,12 +305,8 @@ impl EmbeddedPipeline {
             .iter()
             .chain(outcome.dead_lettered.iter().map(|f| &f.message_id));
         for id in done {
-            if let Some(m) = received.iter().find(|m| &m.message_id == id) {
-                if let Err(e) = self
-                    .consumer_queue
-                    .delete(&stage.queue, &m.receipt_handle)
-                    .await
-                {
+            if let Some(receipt) = receipt_of(id) {
+                if let Err(e) = self.consumer_queue.delete(&stage.queue, receipt).await {
                     tracing::error!(queue = %stage.queue, error = %e, "delete failed");
                 }
             }

@@ -350,7 +350,7 @@ impl Scorer {
         key: &dd0c_shared::store::Key,
         update: Update,
     ) -> Result<(), HandlerError> {
-        match self.table.update(key, update).await {
+        match self.table.update_only(key, update).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_condition_failed() => Ok(()),
             Err(e) => Err(e.into()),
@@ -423,7 +423,7 @@ impl Scorer {
         let (folds, marker) = self.fold_writes(event, hourly, decision);
         for (key, update) in folds {
             let once = baseline::once_per_event(update, &event.event_id);
-            match self.table.update(&key, once).await {
+            match self.table.update_only(&key, once).await {
                 Ok(_) => {}
                 Err(e) if e.is_condition_failed() => {}
                 Err(e) => return Err(e.into()),
@@ -475,7 +475,11 @@ impl Scorer {
             &event.service,
             &event.resource_type,
         );
-        match self.table.update(&key, baseline::raise_max(hourly)).await {
+        match self
+            .table
+            .update_only(&key, baseline::raise_max(hourly))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.is_condition_failed() => Ok(()),
             Err(e) => Err(e.into()),

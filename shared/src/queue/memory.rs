@@ -1,7 +1,7 @@
 //! The embedded FIFO queue, with SQS FIFO's semantics on an injected clock (a replay
 //! fast-forwards the clock instead of sleeping through visibility timeouts).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -29,7 +29,34 @@ struct StoredMessage {
 #[derive(Default)]
 struct QueueState {
     messages: Vec<StoredMessage>,
+    /// Deduplication id → when it was sent, and the message id it was sent as.
     dedup: HashMap<String, (DateTime<Utc>, String)>,
+    /// The deduplication ids in the order sent, to forget them once out of the window
+    /// without a look at every one on every send.
+    dedup_order: VecDeque<(DateTime<Utc>, String)>,
+}
+
+impl QueueState {
+    /// The message id a deduplication id was sent as within the window, forgetting the ids
+    /// sent before it.
+    fn deduplicated(&mut self, id: &str, now: DateTime<Utc>) -> Option<String> {
+        let window = dedup_window();
+        while let Some((at, _)) = self.dedup_order.front() {
+            if now - *at < window {
+                break;
+            }
+            let (at, old) = self.dedup_order.pop_front().expect("a front");
+            if self.dedup.get(&old).is_some_and(|(sent, _)| *sent == at) {
+                self.dedup.remove(&old);
+            }
+        }
+        // A clock that went back may leave an older id behind a newer one: the window is
+        // checked here as well.
+        self.dedup
+            .get(id)
+            .filter(|(at, _)| now - *at < window)
+            .map(|(_, original)| original.clone())
+    }
 }
 
 pub struct MemoryQueue {
@@ -118,13 +145,15 @@ impl Queue for MemoryQueue {
         let state = queues
             .get_mut(queue)
             .ok_or_else(|| QueueError::UnknownQueue(queue.to_owned()))?;
-        state.dedup.retain(|_, (at, _)| now - *at < dedup_window());
-        if let Some((_, original)) = state.dedup.get(&message.deduplication_id) {
-            return Ok(original.clone());
+        if let Some(original) = state.deduplicated(&message.deduplication_id, now) {
+            return Ok(original);
         }
         state
             .dedup
             .insert(message.deduplication_id.clone(), (now, message_id.clone()));
+        state
+            .dedup_order
+            .push_back((now, message.deduplication_id.clone()));
         state.messages.push(StoredMessage {
             message_id: message_id.clone(),
             body: message.body,
