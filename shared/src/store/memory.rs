@@ -9,6 +9,7 @@
 //! holds hundreds of thousands of items (docs/decisions/1010-streaming-replay.md).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -258,7 +259,8 @@ pub(crate) fn condition_holds(condition: &Condition, item: Option<&Item>) -> boo
 }
 
 pub(crate) fn validate_update(update: &Update) -> Result<(), StoreError> {
-    let mut seen = HashSet::new();
+    // An update names a handful of attributes: a look along them beats hashing each.
+    let mut seen: Vec<&str> = Vec::with_capacity(16);
     let names = update
         .set
         .iter()
@@ -272,11 +274,12 @@ pub(crate) fn validate_update(update: &Update) -> Result<(), StoreError> {
                 "key attribute {name} cannot be updated"
             )));
         }
-        if !seen.insert(name.as_str()) {
+        if seen.contains(&name.as_str()) {
             return Err(StoreError::Invalid(format!(
                 "attribute {name} appears in more than one clause of the update"
             )));
         }
+        seen.push(name);
     }
     for (name, value) in &update.add {
         match value {
@@ -424,6 +427,23 @@ fn apply_in_place(
     Ok(())
 }
 
+/// The sort keys a condition can match, as a range of the partition's ordered keys (what
+/// it matches within them is still checked by [`sort_matches`]).
+fn sort_range(sort: &SortKeyCondition) -> (Bound<&str>, Bound<&str>) {
+    match sort {
+        SortKeyCondition::Any => (Bound::Unbounded, Bound::Unbounded),
+        SortKeyCondition::Equals(v) => (Bound::Included(v), Bound::Included(v)),
+        // Keys that begin with a prefix sort from the prefix on, one after another.
+        SortKeyCondition::BeginsWith(p) => (Bound::Included(p), Bound::Unbounded),
+        SortKeyCondition::Between(a, b) if a <= b => (Bound::Included(a), Bound::Included(b)),
+        SortKeyCondition::Between(..) => (Bound::Unbounded, Bound::Unbounded),
+        SortKeyCondition::LessThan(v) => (Bound::Unbounded, Bound::Excluded(v)),
+        SortKeyCondition::LessOrEqual(v) => (Bound::Unbounded, Bound::Included(v)),
+        SortKeyCondition::GreaterThan(v) => (Bound::Excluded(v), Bound::Unbounded),
+        SortKeyCondition::GreaterOrEqual(v) => (Bound::Included(v), Bound::Unbounded),
+    }
+}
+
 impl MemoryTable {
     /// An update; the item afterwards when `read_back`.
     fn apply(
@@ -530,7 +550,7 @@ impl Table for MemoryTable {
                 .partitions
                 .get(query.partition.as_str())
                 .into_iter()
-                .flatten()
+                .flat_map(|partition| partition.range::<str, _>(sort_range(&query.sort)))
                 .filter(|(sk, _)| sort_matches(&query.sort, sk))
                 .map(|(sk, s)| {
                     let key = Key::new(query.partition.clone(), sk.to_string());
@@ -731,7 +751,7 @@ fn typed_json_to_value(v: &serde_json::Value) -> Option<AttrValue> {
 mod tests {
     use super::*;
     use crate::clock::{Clock, ManualClock};
-    use crate::store::TTL_ATTRIBUTE;
+    use crate::store::{SortKeyCondition, TTL_ATTRIBUTE};
     use chrono::{Duration, TimeZone, Utc};
 
     fn item(sk: usize, ttl: i64) -> Item {
@@ -893,6 +913,59 @@ mod tests {
                 item.get("seen"),
                 Some(&AttrValue::string_set(["r0", "r1", "r2"]))
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_query_reads_the_sort_keys_its_condition_matches_in_order() {
+        let clock = ManualClock::new(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+        let table = MemoryTable::new(Arc::new(clock));
+        let sks = ["A", "A#1", "A#2", "AB", "B", "B#", "B#1", "C", "a"];
+        for sk in sks {
+            let item = Item::from([
+                (PK.to_owned(), AttrValue::S("P".into())),
+                (SK.to_owned(), AttrValue::S(sk.into())),
+            ]);
+            table.put(item, None).await.unwrap();
+        }
+        let s = |v: &str| v.to_owned();
+        let conditions = [
+            SortKeyCondition::Any,
+            SortKeyCondition::Equals(s("B#")),
+            SortKeyCondition::Equals(s("B#0")),
+            SortKeyCondition::BeginsWith(s("A")),
+            SortKeyCondition::BeginsWith(s("A#")),
+            SortKeyCondition::BeginsWith(s("Z")),
+            SortKeyCondition::BeginsWith(s("")),
+            SortKeyCondition::Between(s("A#2"), s("B#")),
+            SortKeyCondition::Between(s("B"), s("A")),
+            SortKeyCondition::LessThan(s("B")),
+            SortKeyCondition::LessOrEqual(s("B")),
+            SortKeyCondition::GreaterThan(s("B")),
+            SortKeyCondition::GreaterOrEqual(s("B")),
+        ];
+        for sort in conditions {
+            let expected: Vec<&str> = sks
+                .iter()
+                .copied()
+                .filter(|sk| sort_matches(&sort, sk))
+                .collect();
+            for forward in [true, false] {
+                let mut query = Query::partition("P").sort(sort.clone());
+                if !forward {
+                    query = query.backward();
+                }
+                let got = table.query(query).await.unwrap().items;
+                let mut got: Vec<&str> = got
+                    .iter()
+                    .map(|i| i.get(SK).and_then(AttrValue::as_str).unwrap())
+                    .map(|sk| *sks.iter().find(|s| **s == sk).unwrap())
+                    .collect();
+                if !forward {
+                    got.reverse();
+                }
+                assert_eq!(got, expected, "{sort:?}");
+            }
         }
     }
 
