@@ -189,7 +189,8 @@ impl Queue for MemoryQueue {
             Some(state) if state.messages.is_empty() => return Ok(Vec::new()),
             Some(_) => {}
         }
-        let has_dlq = queues.contains_key(&dlq_name(queue));
+        let dlq = dlq_name(queue);
+        let has_dlq = queues.contains_key(&dlq);
         let state = queues.get_mut(queue).expect("checked");
         for m in &mut state.messages {
             if m.invisible_until.is_some_and(|t| t <= now) {
@@ -199,35 +200,41 @@ impl Queue for MemoryQueue {
         }
         // The redrive policy: a visible message that was received maxReceiveCount times moves
         // on (dead-letter queues have no redrive of their own).
-        let (exhausted, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.messages)
-            .into_iter()
-            .partition(|m| {
-                has_dlq && m.invisible_until.is_none() && m.receive_count >= REDRIVE_RECEIVE_COUNT
-            });
-        state.messages = kept;
-        let in_flight: HashSet<String> = state
+        let redriven = |m: &StoredMessage| {
+            has_dlq && m.invisible_until.is_none() && m.receive_count >= REDRIVE_RECEIVE_COUNT
+        };
+        let exhausted = if state.messages.iter().any(redriven) {
+            let (exhausted, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.messages)
+                .into_iter()
+                .partition(redriven);
+            state.messages = kept;
+            exhausted
+        } else {
+            Vec::new()
+        };
+        let mut blocked: HashSet<&str> = state
             .messages
             .iter()
             .filter(|m| m.invisible_until.is_some())
-            .map(|m| m.group_id.clone())
+            .map(|m| m.group_id.as_str())
             .collect();
-        let mut picked = Vec::new();
-        let mut blocked = in_flight;
-        for i in 0..state.messages.len() {
+        let mut picked: Vec<(usize, &str)> = Vec::new();
+        for (i, m) in state.messages.iter().enumerate() {
             if picked.len() == max {
                 break;
             }
-            let group = state.messages[i].group_id.clone();
-            if blocked.contains(&group) && !picked.iter().any(|(_, g)| *g == group) {
+            let group = m.group_id.as_str();
+            if blocked.contains(group) && !picked.iter().any(|(_, g)| *g == group) {
                 continue;
             }
             // Within a group only the head run can be delivered: stop at the first message of a
             // group that is blocked.
-            picked.push((i, group.clone()));
+            picked.push((i, group));
             blocked.insert(group);
         }
+        let picked: Vec<usize> = picked.into_iter().map(|(i, _)| i).collect();
         let mut out = Vec::with_capacity(picked.len());
-        for (i, _) in picked {
+        for i in picked {
             let receipt = self.next_id("rh");
             let m = &mut state.messages[i];
             m.receive_count += 1;
@@ -237,8 +244,8 @@ impl Queue for MemoryQueue {
         }
         if !exhausted.is_empty() {
             let dlq = queues
-                .get_mut(&dlq_name(queue))
-                .ok_or_else(|| QueueError::UnknownQueue(dlq_name(queue)))?;
+                .get_mut(&dlq)
+                .ok_or_else(|| QueueError::UnknownQueue(dlq.clone()))?;
             for mut m in exhausted {
                 m.receipt_handle = None;
                 dlq.messages.push(m);

@@ -350,11 +350,26 @@ enum Undo {
     Added(String, Vec<String>),
 }
 
-/// [`apply_update`] on an item held whole, changed in place: the same result, or the same
-/// error with the item as it was.
-fn update_in_place(key: &Key, item: &mut Item, update: &Update) -> Result<(), StoreError> {
+/// [`apply_update`] on an item held whole, changed in place, and its size kept: the same
+/// result, or the same error with the item as it was.
+fn update_in_place(
+    key: &Key,
+    item: &mut Item,
+    size: &mut usize,
+    update: &Update,
+) -> Result<(), StoreError> {
     let mut undo = Vec::new();
-    let result = apply_in_place(item, update, &mut undo).and_then(|()| check_size(key, item));
+    let result = apply_in_place(item, update, &mut undo).and_then(|()| {
+        let after = size_after(*size, item, &undo);
+        debug_assert_eq!(after, item_size(item));
+        if after > MAX_ITEM_BYTES {
+            return Err(StoreError::Invalid(format!(
+                "item {key:?} is {after} bytes; DynamoDB allows at most {MAX_ITEM_BYTES}"
+            )));
+        }
+        *size = after;
+        Ok(())
+    });
     if result.is_err() {
         for step in undo.into_iter().rev() {
             match step {
@@ -375,6 +390,15 @@ fn update_in_place(key: &Key, item: &mut Item, update: &Update) -> Result<(), St
         }
     }
     result
+}
+
+/// An item's size after the changes `undo` records, from its size before.
+fn size_after(before: usize, item: &Item, undo: &[Undo]) -> usize {
+    let sized = |name: &str, value: Option<&AttrValue>| value.map_or(0, |v| name.len() + v.size());
+    undo.iter().fold(before, |size, step| match step {
+        Undo::Was(name, was) => size - sized(name, was.as_ref()) + sized(name, item.get(name)),
+        Undo::Added(_, strings) => size + strings.iter().map(String::len).sum::<usize>(),
+    })
 }
 
 fn apply_in_place(
@@ -456,13 +480,13 @@ impl MemoryTable {
         let now = self.now_epoch();
         let mut inner = self.inner.lock().expect("table lock");
         if let Some(stored) = inner.get_mut(key).filter(|s| !s.is_expired(now)) {
-            if let Some(item) = stored.plain_mut() {
+            if let Some((item, size)) = stored.plain_mut() {
                 if let Some(c) = &update.condition {
                     if !condition_holds(c, Some(item)) {
                         return Err(StoreError::ConditionFailed(key.clone()));
                     }
                 }
-                update_in_place(key, item, &update)?;
+                update_in_place(key, item, size, &update)?;
                 let result = read_back.then(|| item.clone());
                 stored.refresh_ttl();
                 inner.wrote(now);
@@ -992,7 +1016,7 @@ mod tests {
 mod compact {
     use std::collections::{BTreeMap, HashMap};
 
-    use super::super::{AttrValue, Item, PK, SK, TTL_ATTRIBUTE};
+    use super::super::{item_size, AttrValue, Item, PK, SK, TTL_ATTRIBUTE};
 
     /// Attribute names, each held once: an encoded item names its attributes by number.
     #[derive(Default)]
@@ -1028,8 +1052,8 @@ mod compact {
     enum Form {
         /// Every attribute but the key's, encoded. `updated`: written by an update.
         Compact { bytes: Box<[u8]>, updated: bool },
-        /// The whole item, key included, as an update changes it in place.
-        Plain(Box<Item>),
+        /// The whole item, key included, as an update changes it in place, and its size.
+        Plain(Box<Item>, usize),
     }
 
     fn ttl_of(item: &Item) -> Option<f64> {
@@ -1044,10 +1068,10 @@ mod compact {
             self.ttl.is_some_and(|ttl| ttl < now)
         }
 
-        /// The whole item, when it is held as one (see [`Stored::plain`]).
-        pub fn plain_mut(&mut self) -> Option<&mut Item> {
+        /// The whole item and its size, when it is held as one (see [`Stored::plain`]).
+        pub fn plain_mut(&mut self) -> Option<(&mut Item, &mut usize)> {
             match &mut self.form {
-                Form::Plain(item) => Some(item),
+                Form::Plain(item, size) => Some((item, size)),
                 Form::Compact { .. } => None,
             }
         }
@@ -1055,7 +1079,7 @@ mod compact {
         /// Whether an update wrote the item as it is held now.
         pub fn was_updated(&self) -> bool {
             match &self.form {
-                Form::Plain(_) => true,
+                Form::Plain(..) => true,
                 Form::Compact { updated, .. } => *updated,
             }
         }
@@ -1069,23 +1093,24 @@ mod compact {
 
         /// Takes the TTL from the item again (after a change in place).
         pub fn refresh_ttl(&mut self) {
-            if let Form::Plain(item) = &self.form {
+            if let Form::Plain(item, _) = &self.form {
                 self.ttl = ttl_of(item);
             }
         }
 
         /// `item`, held whole: an update changes it in place.
         pub fn plain(item: Item) -> Self {
+            let size = item_size(&item);
             Stored {
                 ttl: ttl_of(&item),
-                form: Form::Plain(Box::new(item)),
+                form: Form::Plain(Box::new(item), size),
             }
         }
 
         /// The same item, encoded (an item held whole that is no longer updated often).
         pub fn compacted(&self, names: &mut Names) -> Option<Self> {
             match &self.form {
-                Form::Plain(item) => {
+                Form::Plain(item, _) => {
                     let mut stored = encode(item, names);
                     stored.mark_updated();
                     Some(stored)
@@ -1097,7 +1122,7 @@ mod compact {
         /// A top-level string attribute, read in place (index queries).
         pub fn str_attribute<'a>(&'a self, name: &str, names: &Names) -> Option<&'a str> {
             let bytes = match &self.form {
-                Form::Plain(item) => return item.get(name).and_then(AttrValue::as_str),
+                Form::Plain(item, _) => return item.get(name).and_then(AttrValue::as_str),
                 Form::Compact { bytes, .. } => bytes,
             };
             let mut r = Reader { bytes, pos: 0 };
@@ -1315,7 +1340,7 @@ mod compact {
     /// The item `encode` was given.
     pub fn decode(pk: &str, sk: &str, stored: &Stored, names: &Names) -> Item {
         let bytes = match &stored.form {
-            Form::Plain(item) => return (**item).clone(),
+            Form::Plain(item, _) => return (**item).clone(),
             Form::Compact { bytes, .. } => bytes,
         };
         let mut item = Reader { bytes, pos: 0 }.attributes(names);
