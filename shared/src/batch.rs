@@ -280,7 +280,7 @@ pub async fn run_handler(
             // or only the account on the ingest queue (no tenant is known there yet).
             let (tenant, account) = match group.split_once('/') {
                 Some((t, a)) => (t, a),
-                None if crate::accounts::is_account_id(&group) => ("", group.as_str()),
+                None if crate::accounts::is_account_id(group) => ("", group.as_str()),
                 None => (group.as_str(), ""),
             };
             span.set("messaging.message.id", message_id);

@@ -177,7 +177,7 @@ fn number_size(n: f64) -> usize {
         if whole == 0 {
             return 2;
         }
-        while whole % 10 == 0 {
+        while whole.is_multiple_of(10) {
             whole /= 10;
         }
         let significant = whole.ilog10() as usize + 1;
