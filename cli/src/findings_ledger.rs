@@ -102,6 +102,19 @@ impl Table for FindingsLedger {
         Ok(updated)
     }
 
+    /// A finding's update is read back to be noted; any other item's is left to the table's
+    /// own update-in-place.
+    async fn update_only(&self, key: &Key, update: Update) -> Result<(), StoreError> {
+        if finding::id_of(key).is_some() {
+            return self.update(key, update).await.map(drop);
+        }
+        self.inner.update_only(key, update).await
+    }
+
+    fn discards(&self, key: &Key) -> bool {
+        self.inner.discards(key)
+    }
+
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
         self.inner.delete(key, condition).await?;
         self.ledger.entries().remove(key);

@@ -79,6 +79,9 @@ pub struct EmbeddedPipeline {
     routing: RoutingTable,
     /// The queue as the consumers see it (decorated, or `queue` itself).
     consumer_queue: Arc<dyn Queue>,
+    /// Whether the consumers see `queue` undecorated: a receive from an empty queue then
+    /// does nothing, and the drain need not make it.
+    consumers_see_queue: bool,
 }
 
 /// What happened while draining the queues.
@@ -129,6 +132,7 @@ impl EmbeddedPipeline {
             routing.queue_names().map(str::to_owned).collect::<Vec<_>>(),
             shared_clock.clone(),
         ));
+        let consumers_see_queue = decorators.queue.is_none();
         let consumer_queue = decorate(queue.clone() as Arc<dyn Queue>, &decorators.queue);
         let queue_bus = Arc::new(QueueBus::new(
             routing.clone(),
@@ -200,6 +204,7 @@ impl EmbeddedPipeline {
             stages,
             routing,
             consumer_queue,
+            consumers_see_queue,
         }
     }
 
@@ -228,6 +233,12 @@ impl EmbeddedPipeline {
             let mut progressed = false;
             for stage in &self.stages {
                 loop {
+                    // Most stages' queues are empty after an event: a receive would hand
+                    // back nothing (a decorated queue is asked all the same, as a Lambda
+                    // poller asks SQS).
+                    if self.consumers_see_queue && self.queue.depth(&stage.queue) == 0 {
+                        break;
+                    }
                     let received = match self
                         .consumer_queue
                         .receive(&stage.queue, stage.batch_size, stage.visibility)
@@ -243,7 +254,7 @@ impl EmbeddedPipeline {
                         break;
                     }
                     progressed = true;
-                    self.run_batch(stage, &received, &mut report).await;
+                    self.run_batch(stage, received, &mut report).await;
                 }
             }
             if progressed {
@@ -259,18 +270,29 @@ impl EmbeddedPipeline {
     async fn run_batch(
         &self,
         stage: &Stage,
-        received: &[ReceivedMessage],
+        received: Vec<ReceivedMessage>,
         report: &mut DrainReport,
     ) {
+        // A batch of at most ten: its receipt handles are found by a look along it.
+        let mut receipts: Vec<(String, String)> = Vec::with_capacity(received.len());
         let batch: Vec<BatchMessage> = received
-            .iter()
-            .map(|m| BatchMessage {
-                message_id: m.message_id.clone(),
-                body: m.body.clone(),
-                group_id: m.group_id.clone(),
-                receive_count: m.receive_count,
+            .into_iter()
+            .map(|m| {
+                receipts.push((m.message_id.clone(), m.receipt_handle));
+                BatchMessage {
+                    message_id: m.message_id,
+                    body: m.body,
+                    group_id: m.group_id,
+                    receive_count: m.receive_count,
+                }
             })
             .collect();
+        let receipt_of = |id: &str| {
+            receipts
+                .iter()
+                .find(|(message_id, _)| message_id == id)
+                .map(|(_, receipt)| receipt.as_str())
+        };
         let outcome = run_handler(
             stage.handler.as_ref(),
             &batch,
@@ -278,12 +300,12 @@ impl EmbeddedPipeline {
             self.consumer_queue.as_ref(),
         )
         .await;
-        apply_visibility_delays(self.consumer_queue.as_ref(), &stage.queue, &outcome, |id| {
-            received
-                .iter()
-                .find(|m| m.message_id == id)
-                .map(|m| m.receipt_handle.as_str())
-        })
+        apply_visibility_delays(
+            self.consumer_queue.as_ref(),
+            &stage.queue,
+            &outcome,
+            receipt_of,
+        )
         .await;
         report.handled += outcome.succeeded.len();
         report.failed_attempts += outcome.failures.len();
@@ -294,12 +316,8 @@ impl EmbeddedPipeline {
             .iter()
             .chain(outcome.dead_lettered.iter().map(|f| &f.message_id));
         for id in done {
-            if let Some(m) = received.iter().find(|m| &m.message_id == id) {
-                if let Err(e) = self
-                    .consumer_queue
-                    .delete(&stage.queue, &m.receipt_handle)
-                    .await
-                {
+            if let Some(receipt) = receipt_of(id) {
+                if let Err(e) = self.consumer_queue.delete(&stage.queue, receipt).await {
                     tracing::error!(queue = %stage.queue, error = %e, "delete failed");
                 }
             }

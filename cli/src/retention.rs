@@ -24,6 +24,16 @@ const UNREAD_PREFIXES: [&str; 2] = ["CHANGE#", "COST#"];
 const RECORD_PREFIX: &str = "EVENT#";
 const RECORD_READ: [&str; 2] = ["published", TTL_ATTRIBUTE];
 
+/// `update` without what no stage reads back (of a CloudTrail record's item).
+fn read_back_only(key: &Key, mut update: Update) -> Update {
+    if key.sk.starts_with(RECORD_PREFIX) {
+        update
+            .set
+            .retain(|(name, _)| RECORD_READ.contains(&name.as_str()));
+    }
+    update
+}
+
 fn unread(sk: &str) -> bool {
     UNREAD_PREFIXES.iter().any(|p| sk.starts_with(p))
 }
@@ -50,6 +60,10 @@ impl Table for ReplayRetention {
         self.inner.put(item, condition).await
     }
 
+    fn discards(&self, key: &Key) -> bool {
+        unread(&key.sk)
+    }
+
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.inner.get(key).await
     }
@@ -58,13 +72,14 @@ impl Table for ReplayRetention {
         self.inner.get_eventually(key).await
     }
 
-    async fn update(&self, key: &Key, mut update: Update) -> Result<Item, StoreError> {
-        if key.sk.starts_with(RECORD_PREFIX) {
-            update
-                .set
-                .retain(|(name, _)| RECORD_READ.contains(&name.as_str()));
-        }
-        self.inner.update(key, update).await
+    async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError> {
+        self.inner.update(key, read_back_only(key, update)).await
+    }
+
+    async fn update_only(&self, key: &Key, update: Update) -> Result<(), StoreError> {
+        self.inner
+            .update_only(key, read_back_only(key, update))
+            .await
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
@@ -120,6 +135,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(memory.len(), 0);
+        assert!(table.discards(&Key::new("P", "CHANGE#2026-01-05T00:00:00Z#e1")));
+        assert!(table.discards(&Key::new("P", "COST#2026-01-05T00:00:00Z#e1")));
+        assert!(!table.discards(&Key::new("P", "MANAGED")));
         table.put(item("MANAGED"), None).await.unwrap();
         table.put(item("DRIFT#d1"), None).await.unwrap();
         assert_eq!(memory.len(), 2);

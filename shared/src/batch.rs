@@ -146,14 +146,14 @@ pub struct BatchOutcome {
 
 /// Handles a batch in order with FIFO group semantics. `source_queue` names the queue the
 /// batch came from; its dead-letter queue receives exhausted messages.
-pub async fn process_batch<F, Fut>(
-    messages: &[BatchMessage],
+pub async fn process_batch<'a, F, Fut>(
+    messages: &'a [BatchMessage],
     source_queue: &str,
     dead_letters: &dyn Queue,
     mut handle: F,
 ) -> BatchOutcome
 where
-    F: FnMut(&BatchMessage) -> Fut,
+    F: FnMut(&'a BatchMessage) -> Fut,
     Fut: Future<Output = Result<(), HandlerError>>,
 {
     let mut outcome = BatchOutcome::default();
@@ -262,25 +262,25 @@ pub async fn run_handler(
     dead_letters: &dyn Queue,
 ) -> BatchOutcome {
     let outcome = process_batch(messages, source_queue, dead_letters, |m| {
-        let body = m.body.clone();
-        let group = m.group_id.clone();
-        let message_id = m.message_id.clone();
+        let body = m.body.as_str();
+        let group = &m.group_id;
+        let message_id = m.message_id.as_str();
         async move {
             if !trace::installed() {
-                return handler.handle(&body).await;
+                return handler.handle(body).await;
             }
             // One span per message, a child of the span that sent it (decision 0710).
             // Named as OpenTelemetry's messaging conventions name a consumer's span.
             let mut span = Span::child_of(
                 &format!("{source_queue} process"),
-                trace::traceparent_in(&body),
+                trace::traceparent_in(body),
             );
             span.set("messaging.destination.name", source_queue);
             // The message group names the tenant and account (`<tenant>/<account>`, `<tenant>`),
             // or only the account on the ingest queue (no tenant is known there yet).
             let (tenant, account) = match group.split_once('/') {
                 Some((t, a)) => (t, a),
-                None if crate::accounts::is_account_id(&group) => ("", group.as_str()),
+                None if crate::accounts::is_account_id(group) => ("", group.as_str()),
                 None => (group.as_str(), ""),
             };
             span.set("messaging.message.id", message_id);
@@ -290,7 +290,7 @@ pub async fn run_handler(
             if !account.is_empty() {
                 span.set("cloud.account.id", account);
             }
-            span.run(handler.handle(&body)).await
+            span.run(handler.handle(body)).await
         }
     })
     .await;

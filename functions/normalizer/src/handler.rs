@@ -343,11 +343,20 @@ impl Normalizer {
             .set("event_source", record.event_source.as_str())
             .set("outcome", outcome.label())
             .set(TTL_ATTRIBUTE, ttl);
-        self.table.update(key, update).await?;
+        self.table.update_only(key, update).await?;
         Ok(())
     }
 
     async fn store_cost_event(&self, event: &CostEvent, ttl: i64) -> Result<(), HandlerError> {
+        let key = event::cost_key(
+            &event.tenant_id,
+            &event.account_id,
+            &event.event_time,
+            &event.event_id,
+        );
+        if self.table.discards(&key) {
+            return Ok(());
+        }
         let item = event::cost_item(event, ttl).map_err(|e| match e {
             StoreError::Decode { source, .. } => HandlerError::malformed(source),
             e => HandlerError::from(e),

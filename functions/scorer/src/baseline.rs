@@ -97,11 +97,13 @@ pub struct Baseline {
     item: Item,
 }
 
-fn set_of(item: &Item, name: &str) -> BTreeSet<String> {
-    item.get(name)
-        .and_then(AttrValue::as_set)
-        .cloned()
-        .unwrap_or_default()
+/// A set attribute, taken out of the item (the baseline keeps the item for its first-seen
+/// times only).
+fn take_set(item: &mut Item, name: &str) -> BTreeSet<String> {
+    match item.remove(name) {
+        Some(AttrValue::Ss(set)) => set,
+        _ => BTreeSet::new(),
+    }
 }
 
 fn time_of(item: &Item, name: &str) -> Option<DateTime<Utc>> {
@@ -113,9 +115,14 @@ fn time_of(item: &Item, name: &str) -> Option<DateTime<Utc>> {
 
 impl Baseline {
     pub fn from_item(item: Option<Item>) -> Self {
-        let Some(item) = item else {
+        let Some(mut item) = item else {
             return Self::default();
         };
+        let actors = take_set(&mut item, ACTORS);
+        let skus = take_set(&mut item, SKUS);
+        let regions = take_set(&mut item, REGIONS);
+        let expected_actors = take_set(&mut item, EXPECTED_ACTORS);
+        let expected_types = take_set(&mut item, EXPECTED_TYPES);
         let num = |name: &str| item.get(name).and_then(AttrValue::as_f64);
         Baseline {
             moments: Moments {
@@ -125,13 +132,13 @@ impl Baseline {
             },
             max: num(MAX),
             iac_count: num(IAC_COUNT).unwrap_or(0.0),
-            actors: set_of(&item, ACTORS),
-            skus: set_of(&item, SKUS),
-            regions: set_of(&item, REGIONS),
+            actors,
+            skus,
+            regions,
             first_seen: time_of(&item, FIRST_SEEN),
             history_since: time_of(&item, HISTORY_SINCE),
-            expected_actors: set_of(&item, EXPECTED_ACTORS),
-            expected_types: set_of(&item, EXPECTED_TYPES),
+            expected_actors,
+            expected_types,
             sensitivity: item
                 .get(SENSITIVITY)
                 .and_then(AttrValue::as_str)

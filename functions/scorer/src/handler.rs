@@ -363,7 +363,7 @@ impl Scorer {
         key: &dd0c_shared::store::Key,
         update: Update,
     ) -> Result<(), HandlerError> {
-        match self.table.update(key, update).await {
+        match self.table.update_only(key, update).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_condition_failed() => Ok(()),
             Err(e) => Err(e.into()),
@@ -466,7 +466,7 @@ impl Scorer {
                 true => baseline::once_per_event(update, &event.event_id),
                 false => update,
             };
-            match self.table.update(&key, update).await {
+            match self.table.update_only(&key, update).await {
                 Ok(_) => {}
                 Err(e) if e.is_condition_failed() => {}
                 Err(e) => return Err(e.into()),
@@ -523,7 +523,11 @@ impl Scorer {
             &event.service,
             &event.resource_type,
         ));
-        match self.table.update(&key, baseline::raise_max(hourly)).await {
+        match self
+            .table
+            .update_only(&key, baseline::raise_max(hourly))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.is_condition_failed() => Ok(()),
             Err(e) => Err(e.into()),

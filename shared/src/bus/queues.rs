@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use super::{Bus, BusError, BusEvent, Envelope, RoutingTable, MAX_EVENT_BYTES};
+use super::{Bus, BusError, BusEvent, RoutingTable, MAX_EVENT_BYTES};
 use crate::clock::SharedClock;
 use crate::queue::{is_valid_fifo_id, OutgoingMessage, Queue, QueueError};
 
@@ -39,21 +41,24 @@ impl QueueBus {
                 event.detail_type
             )));
         }
-        let id = deduplication_id(&event);
-        let envelope = Envelope {
+        // The detail is serialized once, for its deduplication id and for the body.
+        let detail = serde_json::value::to_raw_value(&event.detail)
+            .map_err(|e| BusError::Invalid(e.to_string()))?;
+        let id = deduplication_id(&event.detail_type, &event.tenant, detail.get());
+        let envelope = SentEnvelope {
             traceparent: crate::telemetry::trace::current_traceparent(),
-            version: "0".into(),
-            id: id.clone(),
-            detail_type: event.detail_type,
-            source: self.routing.internal_source.clone(),
-            account: event.account,
+            version: "0",
+            id: &id,
+            detail_type: &event.detail_type,
+            source: &self.routing.internal_source,
+            account: &event.account,
             time: self
                 .clock
                 .now()
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            region: event.region,
-            resources: vec![],
-            detail: event.detail,
+            region: &event.region,
+            resources: [],
+            detail: &detail,
         };
         let body =
             serde_json::to_string(&envelope).map_err(|e| BusError::Invalid(e.to_string()))?;
@@ -67,15 +72,33 @@ impl QueueBus {
     }
 }
 
+/// [`super::Envelope`] as sent, its detail already serialized: the same fields, in the same order.
+#[derive(Serialize)]
+struct SentEnvelope<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<String>,
+    version: &'a str,
+    id: &'a str,
+    #[serde(rename = "detail-type")]
+    detail_type: &'a str,
+    source: &'a str,
+    account: &'a str,
+    time: String,
+    region: &'a str,
+    resources: [&'a str; 0],
+    detail: &'a RawValue,
+}
+
 /// The same event published twice (a producer retrying after a crash) has the same id, so the
-/// queue drops the second copy within its five-minute deduplication window.
-fn deduplication_id(event: &BusEvent) -> String {
+/// queue drops the second copy within its five-minute deduplication window. `detail` is the
+/// event's detail as JSON text.
+fn deduplication_id(detail_type: &str, tenant: &str, detail: &str) -> String {
     let mut hash = Sha256::new();
-    hash.update(event.detail_type.as_bytes());
+    hash.update(detail_type.as_bytes());
     hash.update([0]);
-    hash.update(event.tenant.as_bytes());
+    hash.update(tenant.as_bytes());
     hash.update([0]);
-    hash.update(event.detail.to_string().as_bytes());
+    hash.update(detail.as_bytes());
     hex::encode(hash.finalize())
 }
 
@@ -104,6 +127,7 @@ impl Bus for QueueBus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bus::Envelope;
     use crate::clock::ManualClock;
     use crate::queue::memory::MemoryQueue;
     use chrono::{TimeZone, Utc};
@@ -145,6 +169,35 @@ mod tests {
             account: account.into(),
             region: "us-east-1".into(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_message_carries_the_envelope_and_the_id_of_its_event() {
+        let (bus, queue) = bus();
+        let mut e = event("dd0c.CostEvent", "t1", "111111111111", 1);
+        e.detail = serde_json::json!({"b": [1.5, "x\u{e9}\"\n"], "a": {"z": null, "y": true}});
+        bus.publish(vec![e.clone()]).await.unwrap();
+        let got = queue
+            .receive("score", 10, Duration::from_secs(30))
+            .await
+            .unwrap();
+        let envelope = Envelope {
+            traceparent: None,
+            version: "0".into(),
+            id: got[0].deduplication_id.clone(),
+            detail_type: e.detail_type.clone(),
+            source: RoutingTable::builtin().internal_source.clone(),
+            account: e.account.clone(),
+            time: "2026-01-01T00:00:00Z".into(),
+            region: e.region.clone(),
+            resources: vec![],
+            detail: e.detail.clone(),
+        };
+        assert_eq!(got[0].body, serde_json::to_string(&envelope).unwrap());
+        let mut hash = Sha256::new();
+        hash.update(b"dd0c.CostEvent\0t1\0");
+        hash.update(e.detail.to_string().as_bytes());
+        assert_eq!(got[0].deduplication_id, hex::encode(hash.finalize()));
     }
 
     #[tokio::test]

@@ -237,6 +237,16 @@ pub async fn record_change_event(
     event: &ChangeEvent,
     ttl: i64,
 ) -> Result<bool, StoreError> {
+    let key = change_key(
+        &event.tenant_id,
+        &event.resource_type,
+        &event.resource_id,
+        &event.event_time,
+        &event.event_id,
+    );
+    if table.discards(&key) {
+        return Ok(true);
+    }
     put_if_absent(table, change_item(event, ttl)?).await
 }
 

@@ -1,7 +1,7 @@
 //! The embedded FIFO queue, with SQS FIFO's semantics on an injected clock (a replay
 //! fast-forwards the clock instead of sleeping through visibility timeouts).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -29,7 +29,34 @@ struct StoredMessage {
 #[derive(Default)]
 struct QueueState {
     messages: Vec<StoredMessage>,
+    /// Deduplication id → when it was sent, and the message id it was sent as.
     dedup: HashMap<String, (DateTime<Utc>, String)>,
+    /// The deduplication ids in the order sent, to forget them once out of the window
+    /// without a look at every one on every send.
+    dedup_order: VecDeque<(DateTime<Utc>, String)>,
+}
+
+impl QueueState {
+    /// The message id a deduplication id was sent as within the window, forgetting the ids
+    /// sent before it.
+    fn deduplicated(&mut self, id: &str, now: DateTime<Utc>) -> Option<String> {
+        let window = dedup_window();
+        while let Some((at, _)) = self.dedup_order.front() {
+            if now - *at < window {
+                break;
+            }
+            let (at, old) = self.dedup_order.pop_front().expect("a front");
+            if self.dedup.get(&old).is_some_and(|(sent, _)| *sent == at) {
+                self.dedup.remove(&old);
+            }
+        }
+        // A clock that went back may leave an older id behind a newer one: the window is
+        // checked here as well.
+        self.dedup
+            .get(id)
+            .filter(|(at, _)| now - *at < window)
+            .map(|(_, original)| original.clone())
+    }
 }
 
 pub struct MemoryQueue {
@@ -118,13 +145,15 @@ impl Queue for MemoryQueue {
         let state = queues
             .get_mut(queue)
             .ok_or_else(|| QueueError::UnknownQueue(queue.to_owned()))?;
-        state.dedup.retain(|_, (at, _)| now - *at < dedup_window());
-        if let Some((_, original)) = state.dedup.get(&message.deduplication_id) {
-            return Ok(original.clone());
+        if let Some(original) = state.deduplicated(&message.deduplication_id, now) {
+            return Ok(original);
         }
         state
             .dedup
             .insert(message.deduplication_id.clone(), (now, message_id.clone()));
+        state
+            .dedup_order
+            .push_back((now, message.deduplication_id.clone()));
         state.messages.push(StoredMessage {
             message_id: message_id.clone(),
             body: message.body,
@@ -160,7 +189,8 @@ impl Queue for MemoryQueue {
             Some(state) if state.messages.is_empty() => return Ok(Vec::new()),
             Some(_) => {}
         }
-        let has_dlq = queues.contains_key(&dlq_name(queue));
+        let dlq = dlq_name(queue);
+        let has_dlq = queues.contains_key(&dlq);
         let state = queues.get_mut(queue).expect("checked");
         for m in &mut state.messages {
             if m.invisible_until.is_some_and(|t| t <= now) {
@@ -170,35 +200,41 @@ impl Queue for MemoryQueue {
         }
         // The redrive policy: a visible message that was received maxReceiveCount times moves
         // on (dead-letter queues have no redrive of their own).
-        let (exhausted, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.messages)
-            .into_iter()
-            .partition(|m| {
-                has_dlq && m.invisible_until.is_none() && m.receive_count >= REDRIVE_RECEIVE_COUNT
-            });
-        state.messages = kept;
-        let in_flight: HashSet<String> = state
+        let redriven = |m: &StoredMessage| {
+            has_dlq && m.invisible_until.is_none() && m.receive_count >= REDRIVE_RECEIVE_COUNT
+        };
+        let exhausted = if state.messages.iter().any(redriven) {
+            let (exhausted, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.messages)
+                .into_iter()
+                .partition(redriven);
+            state.messages = kept;
+            exhausted
+        } else {
+            Vec::new()
+        };
+        let mut blocked: HashSet<&str> = state
             .messages
             .iter()
             .filter(|m| m.invisible_until.is_some())
-            .map(|m| m.group_id.clone())
+            .map(|m| m.group_id.as_str())
             .collect();
-        let mut picked = Vec::new();
-        let mut blocked = in_flight;
-        for i in 0..state.messages.len() {
+        let mut picked: Vec<(usize, &str)> = Vec::new();
+        for (i, m) in state.messages.iter().enumerate() {
             if picked.len() == max {
                 break;
             }
-            let group = state.messages[i].group_id.clone();
-            if blocked.contains(&group) && !picked.iter().any(|(_, g)| *g == group) {
+            let group = m.group_id.as_str();
+            if blocked.contains(group) && !picked.iter().any(|(_, g)| *g == group) {
                 continue;
             }
             // Within a group only the head run can be delivered: stop at the first message of a
             // group that is blocked.
-            picked.push((i, group.clone()));
+            picked.push((i, group));
             blocked.insert(group);
         }
+        let picked: Vec<usize> = picked.into_iter().map(|(i, _)| i).collect();
         let mut out = Vec::with_capacity(picked.len());
-        for (i, _) in picked {
+        for i in picked {
             let receipt = self.next_id("rh");
             let m = &mut state.messages[i];
             m.receive_count += 1;
@@ -208,8 +244,8 @@ impl Queue for MemoryQueue {
         }
         if !exhausted.is_empty() {
             let dlq = queues
-                .get_mut(&dlq_name(queue))
-                .ok_or_else(|| QueueError::UnknownQueue(dlq_name(queue)))?;
+                .get_mut(&dlq)
+                .ok_or_else(|| QueueError::UnknownQueue(dlq.clone()))?;
             for mut m in exhausted {
                 m.receipt_handle = None;
                 dlq.messages.push(m);

@@ -137,10 +137,8 @@ pub trait Queue: Send + Sync {
 /// Whether SQS takes `s` as a FIFO message group or deduplication id: 1 to 128 letters,
 /// digits and ASCII punctuation.
 pub fn is_valid_fifo_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c))
+    // Letters, digits and ASCII punctuation are the ASCII graphic characters.
+    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The payload SQS counts against a request's size: the body and every attribute's name and value.
@@ -195,4 +193,22 @@ pub(crate) fn validate(message: &OutgoingMessage) -> Result<(), QueueError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod fifo_id_tests {
+    use super::is_valid_fifo_id;
+
+    #[test]
+    fn a_fifo_id_is_letters_digits_and_ascii_punctuation() {
+        let allowed =
+            |c: char| c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c);
+        for c in (0u32..0x250).filter_map(char::from_u32) {
+            assert_eq!(is_valid_fifo_id(&c.to_string()), allowed(c), "{c:?}");
+        }
+        assert!(is_valid_fifo_id(&"a".repeat(128)));
+        assert!(!is_valid_fifo_id(&"a".repeat(129)));
+        assert!(!is_valid_fifo_id(""));
+        assert!(!is_valid_fifo_id("tenant/é"));
+    }
 }

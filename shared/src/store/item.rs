@@ -170,6 +170,23 @@ pub enum ItemError {
 /// Significant digits of the number as it is sent to DynamoDB (leading and trailing zeros
 /// trimmed), one byte per two, plus one.
 fn number_size(n: f64) -> usize {
+    // Whole numbers (counts, epoch seconds) without formatting them: their significant
+    // digits are their digits less the trailing zeros.
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        let mut whole = n.abs() as u64;
+        if whole == 0 {
+            return 2;
+        }
+        while whole.is_multiple_of(10) {
+            whole /= 10;
+        }
+        let significant = whole.ilog10() as usize + 1;
+        return significant.div_ceil(2) + 1;
+    }
+    number_size_of_text(n)
+}
+
+fn number_size_of_text(n: f64) -> usize {
     let text = n.to_string();
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     let significant = digits
@@ -269,5 +286,34 @@ mod size_tests {
         assert_eq!(AttrValue::string_set(["a", "bcd"]).size(), 4);
         let item = Item::from([("PK".to_owned(), AttrValue::S("T#1".into()))]);
         assert_eq!(item_size(&item), 5);
+    }
+
+    #[test]
+    fn whole_numbers_are_sized_as_their_text_is() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1e14,
+            999_999_999_999_999.0,
+            1e15,
+            1e20,
+        ];
+        for digits in 0..15 {
+            let base = 10f64.powi(digits);
+            values.extend([
+                base,
+                base * 7.0,
+                base + 1.0,
+                -(base * 3.0 + 30.0),
+                base * 12.5,
+            ]);
+        }
+        values.extend((0..5000).map(|i| (i * 7919 % 100_003) as f64));
+        values.extend([1_775_000_000.0, 1_767_225_600.0, 0.5, 3.84, -2.25]);
+        for n in values {
+            assert_eq!(number_size(n), number_size_of_text(n), "{n}");
+        }
     }
 }

@@ -8,7 +8,8 @@
 //! key not repeated), decoded on read: a read hands back a copy either way, and a long replay
 //! holds hundreds of thousands of items (docs/decisions/1010-streaming-replay.md).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -34,12 +35,19 @@ const SWEEP_MIN_WRITES: usize = 4096;
 /// it has (an account's events, a resource's changes).
 type Partitions = BTreeMap<String, BTreeMap<Box<str>, Stored>>;
 
+/// Items held whole at most. An item updated a second time (a baseline, an activity count)
+/// is held whole from then on, and changed in place by later updates instead of decoded and
+/// encoded anew each time; past this many, the one held whole longest is encoded again.
+const PLAIN_ITEMS: usize = 1024;
+
 #[derive(Default)]
 struct Inner {
     partitions: Partitions,
     len: usize,
     names: compact::Names,
     writes_since_sweep: usize,
+    /// The keys of the items held whole, oldest first (some may no longer be).
+    plain: VecDeque<Key>,
 }
 
 impl Inner {
@@ -47,8 +55,43 @@ impl Inner {
         self.partitions.get(key.pk.as_str())?.get(key.sk.as_str())
     }
 
+    fn get_mut(&mut self, key: &Key) -> Option<&mut Stored> {
+        self.partitions
+            .get_mut(key.pk.as_str())?
+            .get_mut(key.sk.as_str())
+    }
+
     fn store(&mut self, key: Key, item: &Item) {
         let stored = compact::encode(item, &mut self.names);
+        self.insert(key, stored);
+    }
+
+    /// Stores what an update made of an item: held whole when an update wrote it before.
+    fn store_updated(&mut self, key: Key, item: Item) {
+        if self.get(&key).is_some_and(Stored::was_updated) {
+            self.insert(key.clone(), Stored::plain(item));
+            self.plain.push_back(key);
+            if self.plain.len() > PLAIN_ITEMS {
+                let oldest = self.plain.pop_front().expect("more than the limit");
+                let names = &mut self.names;
+                if let Some(stored) = self
+                    .partitions
+                    .get_mut(oldest.pk.as_str())
+                    .and_then(|p| p.get_mut(oldest.sk.as_str()))
+                {
+                    if let Some(compacted) = stored.compacted(names) {
+                        *stored = compacted;
+                    }
+                }
+            }
+        } else {
+            let mut stored = compact::encode(&item, &mut self.names);
+            stored.mark_updated();
+            self.insert(key, stored);
+        }
+    }
+
+    fn insert(&mut self, key: Key, stored: Stored) {
         if !self.partitions.contains_key(key.pk.as_str()) {
             self.partitions.insert(key.pk.clone(), BTreeMap::new());
         }
@@ -216,7 +259,8 @@ pub(crate) fn condition_holds(condition: &Condition, item: Option<&Item>) -> boo
 }
 
 pub(crate) fn validate_update(update: &Update) -> Result<(), StoreError> {
-    let mut seen = HashSet::new();
+    // An update names a handful of attributes: a look along them beats hashing each.
+    let mut seen: Vec<&str> = Vec::with_capacity(16);
     let names = update
         .set
         .iter()
@@ -230,11 +274,12 @@ pub(crate) fn validate_update(update: &Update) -> Result<(), StoreError> {
                 "key attribute {name} cannot be updated"
             )));
         }
-        if !seen.insert(name.as_str()) {
+        if seen.contains(&name.as_str()) {
             return Err(StoreError::Invalid(format!(
                 "attribute {name} appears in more than one clause of the update"
             )));
         }
+        seen.push(name);
     }
     for (name, value) in &update.add {
         match value {
@@ -297,7 +342,171 @@ fn sort_matches(sort: &SortKeyCondition, value: &str) -> bool {
     }
 }
 
+/// What an update in place changed, to undo it when the update fails half way.
+enum Undo {
+    /// The attribute's value before (`None`: absent).
+    Was(String, Option<AttrValue>),
+    /// Strings the update added to a set.
+    Added(String, Vec<String>),
+}
+
+/// [`apply_update`] on an item held whole, changed in place, and its size kept: the same
+/// result, or the same error with the item as it was.
+fn update_in_place(
+    key: &Key,
+    item: &mut Item,
+    size: &mut usize,
+    update: &Update,
+) -> Result<(), StoreError> {
+    let mut undo = Vec::new();
+    let result = apply_in_place(item, update, &mut undo).and_then(|()| {
+        let after = size_after(*size, item, &undo);
+        debug_assert_eq!(after, item_size(item));
+        if after > MAX_ITEM_BYTES {
+            return Err(StoreError::Invalid(format!(
+                "item {key:?} is {after} bytes; DynamoDB allows at most {MAX_ITEM_BYTES}"
+            )));
+        }
+        *size = after;
+        Ok(())
+    });
+    if result.is_err() {
+        for step in undo.into_iter().rev() {
+            match step {
+                Undo::Was(name, Some(value)) => {
+                    item.insert(name, value);
+                }
+                Undo::Was(name, None) => {
+                    item.remove(&name);
+                }
+                Undo::Added(name, strings) => {
+                    if let Some(AttrValue::Ss(set)) = item.get_mut(&name) {
+                        for s in &strings {
+                            set.remove(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    result
+}
+
+/// An item's size after the changes `undo` records, from its size before.
+fn size_after(before: usize, item: &Item, undo: &[Undo]) -> usize {
+    let sized = |name: &str, value: Option<&AttrValue>| value.map_or(0, |v| name.len() + v.size());
+    undo.iter().fold(before, |size, step| match step {
+        Undo::Was(name, was) => size - sized(name, was.as_ref()) + sized(name, item.get(name)),
+        Undo::Added(_, strings) => size + strings.iter().map(String::len).sum::<usize>(),
+    })
+}
+
+fn apply_in_place(
+    item: &mut Item,
+    update: &Update,
+    undo: &mut Vec<Undo>,
+) -> Result<(), StoreError> {
+    for (name, value) in &update.set {
+        let before = item.insert(name.clone(), value.clone());
+        undo.push(Undo::Was(name.clone(), before));
+    }
+    for (name, value) in &update.set_if_absent {
+        if !item.contains_key(name) {
+            item.insert(name.clone(), value.clone());
+            undo.push(Undo::Was(name.clone(), None));
+        }
+    }
+    for (name, value) in &update.add {
+        match (item.get_mut(name), value) {
+            (None, v) => {
+                item.insert(name.clone(), v.clone());
+                undo.push(Undo::Was(name.clone(), None));
+            }
+            (Some(AttrValue::N(a)), AttrValue::N(b)) => {
+                undo.push(Undo::Was(name.clone(), Some(AttrValue::N(*a))));
+                *a += b;
+            }
+            (Some(AttrValue::Ss(a)), AttrValue::Ss(b)) => {
+                let mut added = Vec::new();
+                for s in b {
+                    if !a.contains(s) {
+                        a.insert(s.clone());
+                        added.push(s.clone());
+                    }
+                }
+                undo.push(Undo::Added(name.clone(), added));
+            }
+            _ => {
+                return Err(StoreError::Invalid(format!(
+                    "ADD {name}: operand type does not match the stored attribute"
+                )))
+            }
+        }
+    }
+    for name in &update.remove {
+        if let Some(before) = item.remove(name) {
+            undo.push(Undo::Was(name.clone(), Some(before)));
+        }
+    }
+    Ok(())
+}
+
+/// The sort keys a condition can match, as a range of the partition's ordered keys (what
+/// it matches within them is still checked by [`sort_matches`]).
+fn sort_range(sort: &SortKeyCondition) -> (Bound<&str>, Bound<&str>) {
+    match sort {
+        SortKeyCondition::Any => (Bound::Unbounded, Bound::Unbounded),
+        SortKeyCondition::Equals(v) => (Bound::Included(v), Bound::Included(v)),
+        // Keys that begin with a prefix sort from the prefix on, one after another.
+        SortKeyCondition::BeginsWith(p) => (Bound::Included(p), Bound::Unbounded),
+        SortKeyCondition::Between(a, b) if a <= b => (Bound::Included(a), Bound::Included(b)),
+        SortKeyCondition::Between(..) => (Bound::Unbounded, Bound::Unbounded),
+        SortKeyCondition::LessThan(v) => (Bound::Unbounded, Bound::Excluded(v)),
+        SortKeyCondition::LessOrEqual(v) => (Bound::Unbounded, Bound::Included(v)),
+        SortKeyCondition::GreaterThan(v) => (Bound::Excluded(v), Bound::Unbounded),
+        SortKeyCondition::GreaterOrEqual(v) => (Bound::Included(v), Bound::Unbounded),
+    }
+}
+
 impl MemoryTable {
+    /// An update; the item afterwards when `read_back`.
+    fn apply(
+        &self,
+        key: &Key,
+        update: Update,
+        read_back: bool,
+    ) -> Result<Option<Item>, StoreError> {
+        validate_update(&update)?;
+        let now = self.now_epoch();
+        let mut inner = self.inner.lock().expect("table lock");
+        if let Some(stored) = inner.get_mut(key).filter(|s| !s.is_expired(now)) {
+            if let Some((item, size)) = stored.plain_mut() {
+                if let Some(c) = &update.condition {
+                    if !condition_holds(c, Some(item)) {
+                        return Err(StoreError::ConditionFailed(key.clone()));
+                    }
+                }
+                update_in_place(key, item, size, &update)?;
+                let result = read_back.then(|| item.clone());
+                stored.refresh_ttl();
+                inner.wrote(now);
+                return Ok(result);
+            }
+        }
+        let current = self.live(&inner, key);
+        if let Some(c) = &update.condition {
+            if !condition_holds(c, current.as_ref()) {
+                return Err(StoreError::ConditionFailed(key.clone()));
+            }
+        }
+        let item = apply_update(key, current, &update)?;
+        check_size(key, &item)?;
+        let result = read_back.then(|| item.clone());
+        inner.store_updated(key.clone(), item);
+        inner.wrote(now);
+        Ok(result)
+    }
+
     fn live(&self, inner: &Inner, key: &Key) -> Option<Item> {
         let now = self.now_epoch();
         inner
@@ -329,19 +538,12 @@ impl Table for MemoryTable {
     }
 
     async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError> {
-        validate_update(&update)?;
-        let mut inner = self.inner.lock().expect("table lock");
-        let current = self.live(&inner, key);
-        if let Some(c) = &update.condition {
-            if !condition_holds(c, current.as_ref()) {
-                return Err(StoreError::ConditionFailed(key.clone()));
-            }
-        }
-        let item = apply_update(key, current, &update)?;
-        check_size(key, &item)?;
-        inner.store(key.clone(), &item);
-        inner.wrote(self.now_epoch());
-        Ok(item)
+        self.apply(key, update, true)
+            .map(|item| item.expect("an update asked for its item returns it"))
+    }
+
+    async fn update_only(&self, key: &Key, update: Update) -> Result<(), StoreError> {
+        self.apply(key, update, false).map(drop)
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
@@ -372,7 +574,7 @@ impl Table for MemoryTable {
                 .partitions
                 .get(query.partition.as_str())
                 .into_iter()
-                .flatten()
+                .flat_map(|partition| partition.range::<str, _>(sort_range(&query.sort)))
                 .filter(|(sk, _)| sort_matches(&query.sort, sk))
                 .map(|(sk, s)| {
                     let key = Key::new(query.partition.clone(), sk.to_string());
@@ -573,7 +775,7 @@ fn typed_json_to_value(v: &serde_json::Value) -> Option<AttrValue> {
 mod tests {
     use super::*;
     use crate::clock::{Clock, ManualClock};
-    use crate::store::TTL_ATTRIBUTE;
+    use crate::store::{SortKeyCondition, TTL_ATTRIBUTE};
     use chrono::{Duration, TimeZone, Utc};
 
     fn item(sk: usize, ttl: i64) -> Item {
@@ -621,6 +823,171 @@ mod tests {
         );
     }
 
+    /// The updates a baseline goes through, and some that fail: each is applied to the table
+    /// and to a model item by [`apply_update`], the compact path's rule.
+    fn updates(n: usize) -> Vec<Update> {
+        let actor = format!("actor-{}", n % 3);
+        vec![
+            Update::new()
+                .add("count", 1.0)
+                .add("actors", AttrValue::string_set([actor.as_str()]))
+                .set_if_absent("first_seen", format!("t{n}"))
+                .set(TTL_ATTRIBUTE, 1_800_000_000.0 + n as f64),
+            Update::new().set("max", n as f64).when(Condition::Or(vec![
+                Condition::AttributeNotExists("max".into()),
+                Condition::LessThan("max".into(), AttrValue::N(n as f64)),
+            ])),
+            Update::new()
+                .set("gone", "no")
+                .remove("x")
+                .remove("gone_before"),
+            Update::new().remove("gone").set("gone_before", n as f64),
+            Update::new()
+                .set("flag", n.is_multiple_of(2))
+                .remove("flag_old"),
+            // Fails: ADD of a number to a set.
+            Update::new()
+                .set("before_failure", "must not stay")
+                .add("actors", 1.0),
+            // Fails: the item would be too large.
+            Update::new()
+                .add(
+                    "actors",
+                    AttrValue::string_set(["x".repeat(MAX_ITEM_BYTES)]),
+                )
+                .set("big", "must not stay"),
+        ]
+    }
+
+    #[tokio::test]
+    async fn an_item_updated_in_place_is_what_the_updates_make_of_it() {
+        let clock = ManualClock::new(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+        let table = MemoryTable::new(Arc::new(clock));
+        let key = Key::new("P", "S");
+        let mut model: Option<Item> = None;
+        for n in 0..40 {
+            for update in updates(n) {
+                let holds = update
+                    .condition
+                    .as_ref()
+                    .is_none_or(|c| condition_holds(c, model.as_ref()));
+                let expected = if let Err(e) = validate_update(&update) {
+                    Err(e)
+                } else if holds {
+                    apply_update(&key, model.clone(), &update)
+                        .and_then(|item| check_size(&key, &item).map(|()| item))
+                } else {
+                    Err(StoreError::ConditionFailed(key.clone()))
+                };
+                let got = if n % 2 == 0 {
+                    table.update(&key, update).await
+                } else {
+                    table.update_only(&key, update).await.map(|()| Item::new())
+                };
+                match (&expected, &got) {
+                    (Ok(item), Ok(returned)) => {
+                        if n % 2 == 0 {
+                            assert_eq!(returned, item);
+                        }
+                        model = Some(item.clone());
+                    }
+                    (Err(e), Err(g)) => assert_eq!(e.to_string(), g.to_string()),
+                    _ => panic!("{expected:?} but {got:?}"),
+                }
+                assert_eq!(table.get(&key).await.unwrap(), model);
+            }
+        }
+        assert!(table.inner.lock().unwrap().get(&key).unwrap().was_updated());
+        let mut held = table.inner.lock().unwrap();
+        assert!(held.get_mut(&key).unwrap().plain_mut().is_some());
+    }
+
+    #[tokio::test]
+    async fn items_held_whole_past_the_limit_are_encoded_again_and_read_the_same() {
+        let clock = ManualClock::new(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+        let table = MemoryTable::new(Arc::new(clock));
+        let keys: Vec<Key> = (0..PLAIN_ITEMS + 10)
+            .map(|i| Key::new("P", format!("S#{i:05}")))
+            .collect();
+        for round in 0..3 {
+            for key in &keys {
+                let update = Update::new()
+                    .add("count", 1.0)
+                    .add("seen", AttrValue::string_set([format!("r{round}")]));
+                table.update_only(key, update).await.unwrap();
+            }
+        }
+        let plain = {
+            let mut inner = table.inner.lock().unwrap();
+            keys.iter()
+                .filter(|k| inner.get_mut(k).unwrap().plain_mut().is_some())
+                .count()
+        };
+        assert_eq!(plain, PLAIN_ITEMS);
+        let all = table.query(Query::partition("P")).await.unwrap().items;
+        assert_eq!(all.len(), keys.len());
+        for item in all {
+            assert_eq!(item.get("count"), Some(&AttrValue::N(3.0)));
+            assert_eq!(
+                item.get("seen"),
+                Some(&AttrValue::string_set(["r0", "r1", "r2"]))
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_query_reads_the_sort_keys_its_condition_matches_in_order() {
+        let clock = ManualClock::new(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+        let table = MemoryTable::new(Arc::new(clock));
+        let sks = ["A", "A#1", "A#2", "AB", "B", "B#", "B#1", "C", "a"];
+        for sk in sks {
+            let item = Item::from([
+                (PK.to_owned(), AttrValue::S("P".into())),
+                (SK.to_owned(), AttrValue::S(sk.into())),
+            ]);
+            table.put(item, None).await.unwrap();
+        }
+        let s = |v: &str| v.to_owned();
+        let conditions = [
+            SortKeyCondition::Any,
+            SortKeyCondition::Equals(s("B#")),
+            SortKeyCondition::Equals(s("B#0")),
+            SortKeyCondition::BeginsWith(s("A")),
+            SortKeyCondition::BeginsWith(s("A#")),
+            SortKeyCondition::BeginsWith(s("Z")),
+            SortKeyCondition::BeginsWith(s("")),
+            SortKeyCondition::Between(s("A#2"), s("B#")),
+            SortKeyCondition::Between(s("B"), s("A")),
+            SortKeyCondition::LessThan(s("B")),
+            SortKeyCondition::LessOrEqual(s("B")),
+            SortKeyCondition::GreaterThan(s("B")),
+            SortKeyCondition::GreaterOrEqual(s("B")),
+        ];
+        for sort in conditions {
+            let expected: Vec<&str> = sks
+                .iter()
+                .copied()
+                .filter(|sk| sort_matches(&sort, sk))
+                .collect();
+            for forward in [true, false] {
+                let mut query = Query::partition("P").sort(sort.clone());
+                if !forward {
+                    query = query.backward();
+                }
+                let got = table.query(query).await.unwrap().items;
+                let mut got: Vec<&str> = got
+                    .iter()
+                    .map(|i| i.get(SK).and_then(AttrValue::as_str).unwrap())
+                    .map(|sk| *sks.iter().find(|s| **s == sk).unwrap())
+                    .collect();
+                if !forward {
+                    got.reverse();
+                }
+                assert_eq!(got, expected, "{sort:?}");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn an_item_without_a_ttl_stays() {
         let clock = ManualClock::new(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
@@ -644,7 +1011,7 @@ mod tests {
 mod compact {
     use std::collections::{BTreeMap, HashMap};
 
-    use super::super::{AttrValue, Item, PK, SK, TTL_ATTRIBUTE};
+    use super::super::{item_size, AttrValue, Item, PK, SK, TTL_ATTRIBUTE};
 
     /// Attribute names, each held once: an encoded item names its attributes by number.
     #[derive(Default)]
@@ -671,10 +1038,24 @@ mod compact {
         }
     }
 
-    /// One item: its TTL (to expire it without decoding) and its attributes but the key's.
+    /// One item: its TTL (to expire it without decoding) and its attributes.
     pub struct Stored {
         ttl: Option<f64>,
-        bytes: Box<[u8]>,
+        form: Form,
+    }
+
+    enum Form {
+        /// Every attribute but the key's, encoded. `updated`: written by an update.
+        Compact { bytes: Box<[u8]>, updated: bool },
+        /// The whole item, key included, as an update changes it in place, and its size.
+        Plain(Box<Item>, usize),
+    }
+
+    fn ttl_of(item: &Item) -> Option<f64> {
+        match item.get(TTL_ATTRIBUTE) {
+            Some(AttrValue::N(ttl)) => Some(*ttl),
+            _ => None,
+        }
     }
 
     impl Stored {
@@ -682,12 +1063,64 @@ mod compact {
             self.ttl.is_some_and(|ttl| ttl < now)
         }
 
+        /// The whole item and its size, when it is held as one (see [`Stored::plain`]).
+        pub fn plain_mut(&mut self) -> Option<(&mut Item, &mut usize)> {
+            match &mut self.form {
+                Form::Plain(item, size) => Some((item, size)),
+                Form::Compact { .. } => None,
+            }
+        }
+
+        /// Whether an update wrote the item as it is held now.
+        pub fn was_updated(&self) -> bool {
+            match &self.form {
+                Form::Plain(..) => true,
+                Form::Compact { updated, .. } => *updated,
+            }
+        }
+
+        /// Marks a compact item as written by an update.
+        pub fn mark_updated(&mut self) {
+            if let Form::Compact { updated, .. } = &mut self.form {
+                *updated = true;
+            }
+        }
+
+        /// Takes the TTL from the item again (after a change in place).
+        pub fn refresh_ttl(&mut self) {
+            if let Form::Plain(item, _) = &self.form {
+                self.ttl = ttl_of(item);
+            }
+        }
+
+        /// `item`, held whole: an update changes it in place.
+        pub fn plain(item: Item) -> Self {
+            let size = item_size(&item);
+            Stored {
+                ttl: ttl_of(&item),
+                form: Form::Plain(Box::new(item), size),
+            }
+        }
+
+        /// The same item, encoded (an item held whole that is no longer updated often).
+        pub fn compacted(&self, names: &mut Names) -> Option<Self> {
+            match &self.form {
+                Form::Plain(item, _) => {
+                    let mut stored = encode(item, names);
+                    stored.mark_updated();
+                    Some(stored)
+                }
+                Form::Compact { .. } => None,
+            }
+        }
+
         /// A top-level string attribute, read in place (index queries).
         pub fn str_attribute<'a>(&'a self, name: &str, names: &Names) -> Option<&'a str> {
-            let mut r = Reader {
-                bytes: &self.bytes,
-                pos: 0,
+            let bytes = match &self.form {
+                Form::Plain(item, _) => return item.get(name).and_then(AttrValue::as_str),
+                Form::Compact { bytes, .. } => bytes,
             };
+            let mut r = Reader { bytes, pos: 0 };
             for _ in 0..r.varint() {
                 let here = r.name(names) == name;
                 if here && r.bytes[r.pos] == S {
@@ -780,13 +1213,12 @@ mod compact {
             name(&mut out, names, n);
             value(&mut out, names, v);
         }
-        let ttl = match item.get(TTL_ATTRIBUTE) {
-            Some(AttrValue::N(ttl)) => Some(*ttl),
-            _ => None,
-        };
         Stored {
-            ttl,
-            bytes: out.into_boxed_slice(),
+            ttl: ttl_of(item),
+            form: Form::Compact {
+                bytes: out.into_boxed_slice(),
+                updated: false,
+            },
         }
     }
 
@@ -902,11 +1334,11 @@ mod compact {
 
     /// The item `encode` was given.
     pub fn decode(pk: &str, sk: &str, stored: &Stored, names: &Names) -> Item {
-        let mut item = Reader {
-            bytes: &stored.bytes,
-            pos: 0,
-        }
-        .attributes(names);
+        let bytes = match &stored.form {
+            Form::Plain(item, _) => return (**item).clone(),
+            Form::Compact { bytes, .. } => bytes,
+        };
+        let mut item = Reader { bytes, pos: 0 }.attributes(names);
         item.insert(PK.into(), AttrValue::S(pk.to_owned()));
         item.insert(SK.into(), AttrValue::S(sk.to_owned()));
         item

@@ -266,7 +266,17 @@ pub trait Table: Send + Sync {
     }
     /// Applies an update and returns the item as it is afterwards.
     async fn update(&self, key: &Key, update: Update) -> Result<Item, StoreError>;
+    /// Applies an update and returns nothing (DynamoDB's `ReturnValues: NONE`): for writers
+    /// that do not read the item back, which an adapter may then spare the copy.
+    async fn update_only(&self, key: &Key, update: Update) -> Result<(), StoreError> {
+        self.update(key, update).await.map(drop)
+    }
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError>;
+    /// Whether a put of an item with this key is dropped unread, reporting success (a replay's
+    /// table keeps only what its stages read back): its writer may spare building the item.
+    fn discards(&self, _key: &Key) -> bool {
+        false
+    }
     /// Expired items are never returned.
     async fn query(&self, query: Query) -> Result<Page, StoreError>;
     /// All or nothing. At most 100 writes, at most one per item.
