@@ -13,6 +13,21 @@ delete process.env.CDK_DEFAULT_REGION;
 delete process.env.GITHUB_REPOSITORY;
 
 export const FIXTURES = path.join(__dirname, 'fixtures');
+
+const outdirs: string[] = [];
+
+/** A temporary cdk.out for one synth (about 23 MB), removed once the test file is done. */
+export function tempOutdir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd0c-cdk-test-'));
+  outdirs.push(dir);
+  return dir;
+}
+
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    for (const dir of outdirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 /** shared/routing.json, read here without the app's loader (the parity test must not share it). */
@@ -55,7 +70,7 @@ export function synth(opts: SynthOptions = {}): Synthesized {
     context,
     routing: opts.routing,
     nag: opts.nag ?? false,
-    outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'dd0c-cdk-test-')),
+    outdir: tempOutdir(),
     dashboardDir: fixtures ? path.join(FIXTURES, 'dashboard') : undefined,
     templateDir: fixtures ? path.join(FIXTURES, 'customer-template') : path.join(FIXTURES, 'does-not-exist'),
   });

@@ -3,10 +3,8 @@ import { Annotations } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { buildApp, cdkJsonContext } from '../lib/app';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { FIXTURES, synth } from './helpers';
+import { FIXTURES, synth, tempOutdir } from './helpers';
 
 function violations(scope: IConstruct) {
   return new AwsSolutionsChecks().validateScope(scope).violations.map((v) => ({
@@ -54,7 +52,7 @@ describe('cdk-nag AwsSolutions', () => {
   test('a concrete synth with the plugin registered (cdk deploy) succeeds', () => {
     const { app, stack } = buildApp({
       context: { ...cdkJsonContext(), githubRepo: 'acme/dd0c', account: '111111111111', region: 'us-east-1' },
-      outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'dd0c-cdk-test-')),
+      outdir: tempOutdir(),
       dashboardDir: path.join(FIXTURES, 'dashboard'),
       templateDir: path.join(FIXTURES, 'customer-template'),
     });
@@ -81,7 +79,7 @@ describe('cdk-nag AwsSolutions', () => {
       context: { ...cdkJsonContext(), githubRepo: 'acme/dd0c' },
       nag: false,
       acknowledge: false,
-      outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'dd0c-cdk-test-')),
+      outdir: tempOutdir(),
       dashboardDir: path.join(FIXTURES, 'dashboard'),
       templateDir: path.join(FIXTURES, 'customer-template'),
     });
@@ -93,7 +91,7 @@ describe('cdk-nag AwsSolutions', () => {
   test('synth with the plugin registered (what `cdk synth` runs) succeeds', () => {
     const { app, stack } = buildApp({
       context: { ...cdkJsonContext(), githubRepo: 'acme/dd0c' },
-      outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'dd0c-cdk-test-')),
+      outdir: tempOutdir(),
       dashboardDir: path.join(FIXTURES, 'dashboard'),
       templateDir: path.join(FIXTURES, 'customer-template'),
     });
