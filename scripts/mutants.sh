@@ -28,6 +28,7 @@ pricing        | dd0c-shared     | shared/src/pricing/mod.rs         | --exclude
 signals        | dd0c-scorer     | functions/scorer/src/signals.rs   |
 drift-rules    | dd0c-classifier | functions/classifier/src/rules.rs |
 drift-cause    | dd0c-classifier | functions/classifier/src/cause.rs |
+forwarding     | dd0c-shared     | shared/src/forwarding.rs          |
 drift-severity | dd0c-shared     | shared/src/domain/drift.rs        | --re (severity_weight|stack_drift_score|RuleSet::parse|DriftRule::validate)
 '
 MIN_PERCENT=${MUTANTS_MIN_PERCENT:-90}

@@ -214,6 +214,15 @@ mod tests {
             ForwardingRule::parse(&prefix),
             Err(RuleError::Unsupported(_))
         ));
+        // A rule that forwards only failed calls is not one the meter can evaluate.
+        let only_failed = FORWARDING_RULE_JSON.replace(
+            r#""errorCode": [{ "exists": false }]"#,
+            r#""errorCode": [{ "exists": true }]"#,
+        );
+        assert!(matches!(
+            ForwardingRule::parse(&only_failed),
+            Err(RuleError::Unsupported(_))
+        ));
         let disabled = FORWARDING_RULE_JSON.replace(r#""ENABLED""#, r#""DISABLED""#);
         assert!(matches!(
             ForwardingRule::parse(&disabled),
