@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use dd0c_shared::domain::Finding;
-use dd0c_shared::entity::finding;
+use dd0c_shared::entity::{finding, key_of};
 use dd0c_shared::store::{
-    query_all, Condition, Item, Key, Page, Query, StoreError, Table, TransactWrite, Update, PK, SK,
+    query_all, Condition, Item, Key, Page, Query, StoreError, Table, TransactWrite, Update,
     TTL_ATTRIBUTE,
 };
 
@@ -71,10 +71,6 @@ impl FindingsLedger {
     pub fn new(inner: Arc<dyn Table>, ledger: Ledger) -> Self {
         Self { inner, ledger }
     }
-}
-
-fn key_of(item: &Item) -> Option<Key> {
-    Some(Key::new(item.get(PK)?.as_str()?, item.get(SK)?.as_str()?))
 }
 
 #[async_trait]
@@ -157,6 +153,7 @@ mod tests {
     use dd0c_shared::clock::{Clock, ManualClock};
     use dd0c_shared::entity::finding::{transition_update, Transition};
     use dd0c_shared::store::memory::MemoryTable;
+    use dd0c_shared::store::{PK, SK};
 
     #[tokio::test]
     async fn a_finding_expired_from_the_table_is_still_in_the_ledger_as_it_last_was() {

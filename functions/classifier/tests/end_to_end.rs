@@ -131,8 +131,9 @@ fn demo_envelopes() -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test]
-async fn demo_pair_becomes_one_critical_security_drift_finding() {
+/// A world whose account's Terraform workspace is `web-prod`, with the demo's drift pair
+/// ingested (not yet normalized).
+async fn demo_ingested() -> World {
     let w = world();
     set_drift_settings(
         w.table.as_ref(),
@@ -148,6 +149,12 @@ async fn demo_pair_becomes_one_critical_security_drift_finding() {
     for envelope in demo_envelopes() {
         w.ingest.handle_eventbridge(envelope).await.unwrap();
     }
+    w
+}
+
+#[tokio::test]
+async fn demo_pair_becomes_one_critical_security_drift_finding() {
+    let w = demo_ingested().await;
     w.run().await;
 
     let findings = all_findings(w.table.as_ref(), TENANT).await.unwrap();
@@ -285,21 +292,7 @@ async fn demo_pair_becomes_one_critical_security_drift_finding() {
 /// once, the second delivery finding it published.
 #[tokio::test]
 async fn a_redelivered_drift_event_is_handed_to_the_notifier_once() {
-    let w = world();
-    set_drift_settings(
-        w.table.as_ref(),
-        TENANT,
-        "111122223333",
-        &DriftSettings {
-            deployer_role_arns: vec![],
-            terraform_workspace: Some("web-prod".into()),
-        },
-    )
-    .await
-    .unwrap();
-    for envelope in demo_envelopes() {
-        w.ingest.handle_eventbridge(envelope).await.unwrap();
-    }
+    let w = demo_ingested().await;
     w.drain("ingest", &w.normalizer).await;
     let mut delivered = 0;
     loop {

@@ -81,13 +81,18 @@ fn envelope(e: &CostEvent) -> String {
     .to_string()
 }
 
+/// The ec2:instance baseline's key, the one the tests' events count in.
+fn kind_key() -> Key {
+    baseline::key("t", ACCOUNT, "ec2", "ec2:instance")
+}
+
 async fn kind_baseline(w: &World) -> Baseline {
-    Baseline::load(
-        w.table.as_ref(),
-        &baseline::key("t", ACCOUNT, "ec2", "ec2:instance"),
-    )
-    .await
-    .unwrap()
+    Baseline::load(w.table.as_ref(), &kind_key()).await.unwrap()
+}
+
+/// The item stored under `key`, which must exist.
+async fn stored(w: &World, key: &Key) -> Item {
+    w.table.get(key).await.unwrap().expect("stored")
 }
 
 #[tokio::test]
@@ -175,17 +180,7 @@ async fn max_only_rises() {
         );
         w.scorer.process(&e).await.unwrap();
     }
-    let item = w
-        .table
-        .get(&baseline::tally_key(&baseline::key(
-            "t",
-            ACCOUNT,
-            "ec2",
-            "ec2:instance",
-        )))
-        .await
-        .unwrap()
-        .unwrap();
+    let item = stored(&w, &baseline::tally_key(&kind_key())).await;
     assert_eq!(item.get(MAX), Some(&AttrValue::N(9.0)));
     assert_eq!(kind_baseline(&w).await.moments.count, 3.0);
 }
@@ -248,17 +243,7 @@ async fn the_max_is_written_only_when_an_event_raises_it() {
     // The first and the raise write it; an event at or below the max read before it does not
     // (its conditional write would fail, and be billed all the same).
     assert_eq!(writes, [1, 2, 2, 2]);
-    let item = w
-        .table
-        .get(&baseline::tally_key(&baseline::key(
-            "t",
-            ACCOUNT,
-            "ec2",
-            "ec2:instance",
-        )))
-        .await
-        .unwrap()
-        .unwrap();
+    let item = stored(&w, &baseline::tally_key(&kind_key())).await;
     assert_eq!(item.get(MAX), Some(&AttrValue::N(9.0)));
 }
 
@@ -267,14 +252,10 @@ async fn the_max_is_written_only_when_an_event_raises_it() {
 #[tokio::test]
 async fn an_event_with_nothing_new_counts_in_the_tally_and_leaves_the_baseline_item() {
     let w = world();
-    let key = baseline::key("t", ACCOUNT, "ec2", "ec2:instance");
-    let item = |w: &World| {
-        let (table, key) = (w.table.clone(), key.clone());
-        async move { table.get(&key).await.unwrap().unwrap() }
-    };
+    let key = kind_key();
     let first = event("n1", start(), 2.0, "m5.large", "us-east-1");
     w.scorer.process(&first).await.unwrap();
-    let after_first = item(&w).await;
+    let after_first = stored(&w, &key).await;
     assert!(!after_first.contains_key(COUNT), "counts are in the tally");
     let again = event(
         "n2",
@@ -284,13 +265,8 @@ async fn an_event_with_nothing_new_counts_in_the_tally_and_leaves_the_baseline_i
         "us-east-1",
     );
     w.scorer.process(&again).await.unwrap();
-    assert_eq!(item(&w).await, after_first);
-    let tally = w
-        .table
-        .get(&baseline::tally_key(&key))
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(stored(&w, &key).await, after_first);
+    let tally = stored(&w, &baseline::tally_key(&key)).await;
     assert_eq!(tally.get(COUNT), Some(&AttrValue::N(2.0)));
     assert_eq!(tally.get(SUM), Some(&AttrValue::N(5.0)));
     // A new SKU is news to the baseline item: it is written, with the SKU's first-seen time.
@@ -315,7 +291,7 @@ async fn an_event_with_nothing_new_counts_in_the_tally_and_leaves_the_baseline_i
 #[tokio::test]
 async fn counts_a_baseline_item_kept_from_before_tallies_add_to_its_tally() {
     let w = world();
-    let key = baseline::key("t", ACCOUNT, "ec2", "ec2:instance");
+    let key = kind_key();
     let mut legacy = Item::new();
     legacy.insert("PK".into(), key.pk.clone().into());
     legacy.insert("SK".into(), key.sk.clone().into());

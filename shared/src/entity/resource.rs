@@ -15,11 +15,11 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::domain::drift::{ChangeClass, ChangeEvent, ManagedResource, STATE_IMPORT_EVENT_ID};
 use crate::store::{
-    put_if_absent, query_all, AttrValue, Condition, Index, Item, Key, Query, StoreError, Table, PK,
-    SK, TTL_ATTRIBUTE,
+    put_if_absent, query_all, AttrValue, Condition, Index, Item, Key, Query, StoreError, Table,
+    TTL_ATTRIBUTE,
 };
 
-use super::{decode, encode, indexed, keyed, tenant, time_key, time_window};
+use super::{decode, encode, indexed, key_of, keyed, tenant, time_key, time_window};
 
 pub const MANAGED_ENTITY: &str = "managed_resource";
 pub const CHANGE_ENTITY: &str = "change_event";
@@ -163,19 +163,9 @@ fn change_json(event: &ChangeEvent, key: &Key) -> Result<String, StoreError> {
 /// The change event of a change item (its JSON, with what the key says filled in; a change
 /// stored with every field reads the same).
 pub fn change_of(item: &Item) -> Result<ChangeEvent, StoreError> {
-    let text = item
-        .get("json")
-        .and_then(AttrValue::as_str)
-        .ok_or_else(|| StoreError::Invalid("stored change item has no json attribute".into()))?;
-    let mut value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let key = item
-        .get(PK)
-        .and_then(AttrValue::as_str)
-        .zip(item.get(SK).and_then(AttrValue::as_str))
-        .map(|(pk, sk)| Key::new(pk, sk));
+    let mut value: serde_json::Value = from_json_attr(item)?;
     if let (serde_json::Value::Object(fields), Some(from_key)) =
-        (&mut value, key.as_ref().and_then(keyed_fields))
+        (&mut value, key_of(item).as_ref().and_then(keyed_fields))
     {
         for (name, keyed) in from_key {
             fields.entry(name).or_insert(keyed);
@@ -184,14 +174,19 @@ pub fn change_of(item: &Item) -> Result<ChangeEvent, StoreError> {
     serde_json::from_value(value).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
-pub fn change_item(event: &ChangeEvent, ttl: i64) -> Result<Item, StoreError> {
-    let key = change_key(
+/// The key of `event`'s change item.
+fn change_key_of(event: &ChangeEvent) -> Key {
+    change_key(
         &event.tenant_id,
         &event.resource_type,
         &event.resource_id,
         &event.event_time,
         &event.event_id,
-    );
+    )
+}
+
+pub fn change_item(event: &ChangeEvent, ttl: i64) -> Result<Item, StoreError> {
+    let key = change_key_of(event);
     let json = change_json(event, &key)?;
     let mut item = keyed(Item::new(), key, CHANGE_ENTITY);
     item.insert("json".into(), AttrValue::S(json));
@@ -237,14 +232,7 @@ pub async fn record_change_event(
     event: &ChangeEvent,
     ttl: i64,
 ) -> Result<bool, StoreError> {
-    let key = change_key(
-        &event.tenant_id,
-        &event.resource_type,
-        &event.resource_id,
-        &event.event_time,
-        &event.event_id,
-    );
-    if table.discards(&key) {
+    if table.discards(&change_key_of(event)) {
         return Ok(true);
     }
     put_if_absent(table, change_item(event, ttl)?).await
