@@ -11,7 +11,8 @@ import { Api } from './constructs/api';
 import { Auth } from './constructs/auth';
 import { GitHubDeploy } from './constructs/github-deploy';
 import { Ops } from './constructs/ops';
-import { GSI_NAMES, Pipeline } from './constructs/pipeline';
+import { Pipeline } from './constructs/pipeline';
+import { TABLE_INDEXES } from './table-indexes';
 import { Waf } from './constructs/waf';
 import { Web } from './constructs/web';
 import { HttpRouteTable } from './http-routes';
@@ -62,12 +63,13 @@ export class Dd0cStack extends Stack {
       timeToLiveAttribute: 'ttl',
       removalPolicy,
     });
-    for (const gsi of GSI_NAMES) {
+    for (const index of TABLE_INDEXES.indexes) {
       this.table.addGlobalSecondaryIndex({
-        indexName: gsi,
-        partitionKey: { name: `${gsi}PK`, type: dynamodb.AttributeType.STRING },
-        sortKey: { name: `${gsi}SK`, type: dynamodb.AttributeType.STRING },
-        projectionType: dynamodb.ProjectionType.ALL,
+        indexName: index.name,
+        partitionKey: { name: index.partition_key, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sort_key, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: TABLE_INDEXES.projected_attributes,
       });
     }
 

@@ -103,8 +103,15 @@ describe('data', () => {
         TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
         DeletionProtectionEnabled: env === 'prod',
         GlobalSecondaryIndexes: [
-          Match.objectLike({ IndexName: 'GSI1', KeySchema: [{ AttributeName: 'GSI1PK', KeyType: 'HASH' }, { AttributeName: 'GSI1SK', KeyType: 'RANGE' }] }),
-          Match.objectLike({ IndexName: 'GSI2', KeySchema: [{ AttributeName: 'GSI2PK', KeyType: 'HASH' }, { AttributeName: 'GSI2SK', KeyType: 'RANGE' }] }),
+          // The keys and the TTL only: the store reads the rest of an item from the table
+          // (shared/table-indexes.json, decision 1090).
+          ...['GSI1', 'GSI2'].map((name) =>
+            Match.objectLike({
+              IndexName: name,
+              KeySchema: [{ AttributeName: `${name}PK`, KeyType: 'HASH' }, { AttributeName: `${name}SK`, KeyType: 'RANGE' }],
+              Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['ttl'] },
+            }),
+          ),
         ],
       });
       template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: env === 'prod' ? 'Retain' : 'Delete' });

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use dd0c_shared::bus::RoutingTable;
 use dd0c_shared::queue::dlq_name;
-use dd0c_shared::store::Index;
+use dd0c_shared::store::{Index, INDEX_PROJECTED_ATTRIBUTES};
 
 pub async fn create_table(sdk: &SdkConfig, name: &str) {
     let client = aws_sdk_dynamodb::Client::new(sdk);
@@ -49,7 +49,10 @@ pub async fn create_table(sdk: &SdkConfig, name: &str) {
                     .key_schema(key(index.sort_attribute(), KeyType::Range))
                     .projection(
                         Projection::builder()
-                            .projection_type(ProjectionType::All)
+                            .projection_type(ProjectionType::Include)
+                            .set_non_key_attributes(Some(
+                                INDEX_PROJECTED_ATTRIBUTES.map(String::from).to_vec(),
+                            ))
                             .build(),
                     )
                     .build()

@@ -71,6 +71,7 @@ conformance!(
     update_conditions_and_if_absent,
     query_by_prefix_range_order_and_pages,
     gsi_is_sparse_and_ordered,
+    index_queries_return_whole_items,
     ttl_hides_expired_items,
     transactions_are_all_or_nothing,
     invalid_updates_are_rejected,
@@ -402,6 +403,74 @@ async fn gsi_is_sparse_and_ordered(env: Env) {
         .await
         .unwrap();
     assert_eq!(second.items[0]["SK"], AttrValue::S("f2".into()));
+}
+
+/// The indexes hold keys and the TTL only (shared/table-indexes.json); a query on one still
+/// returns each item whole, leaves expired ones out, and pages through more than one
+/// BatchGetItem's worth.
+async fn index_queries_return_whole_items(env: Env) {
+    let now = env.clock_now();
+    let finding = |n: usize| {
+        let i = with(
+            item("TENANT#t", &format!("f{n:03}")),
+            "GSI2PK",
+            "TENANT#t#open",
+        );
+        let i = with(i, "GSI2SK", format!("2026-01-01#{n:03}"));
+        with(i, "json", format!("{{\"title\":\"finding {n}\"}}"))
+    };
+    for n in 0..130 {
+        env.table.put(finding(n), None).await.unwrap();
+    }
+    let expiring = with(finding(130), "ttl", AttrValue::N((now + 60) as f64));
+    env.table.put(expiring, None).await.unwrap();
+    let all = query_all(
+        env.table.as_ref(),
+        Query::partition("TENANT#t#open").on(Index::Gsi2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.len(), 131);
+    for (n, i) in all.iter().enumerate() {
+        assert_eq!(i["SK"].as_str(), Some(format!("f{n:03}").as_str()));
+        assert_eq!(
+            i["json"].as_str(),
+            Some(format!("{{\"title\":\"finding {n}\"}}").as_str())
+        );
+    }
+    let page = env
+        .table
+        .query(
+            Query::partition("TENANT#t#open")
+                .on(Index::Gsi2)
+                .backward()
+                .limit(2),
+        )
+        .await
+        .unwrap();
+    let sks: Vec<_> = page
+        .items
+        .iter()
+        .map(|i| i["SK"].as_str().unwrap())
+        .collect();
+    assert_eq!(sks, ["f130", "f129"]);
+    env.clock.advance(chrono::Duration::seconds(120));
+    let page = env
+        .table
+        .query(
+            Query::partition("TENANT#t#open")
+                .on(Index::Gsi2)
+                .backward()
+                .limit(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.len(),
+        0,
+        "the expired entry is filtered, not replaced"
+    );
+    assert!(page.next.is_some());
 }
 
 async fn ttl_hides_expired_items(env: Env) {

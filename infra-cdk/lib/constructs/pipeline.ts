@@ -16,6 +16,7 @@ import { Construct } from 'constructs';
 import { EnvConfig } from '../config';
 import { FUNCTION_NAMES, FunctionName, assetDirFor, functionSpecs } from '../functions';
 import { RoutingTable, dlqName, inboxDlqName, inboxStreamName, queueEnvName, queueName } from '../routing';
+import { TABLE_INDEXES } from '../table-indexes';
 
 
 /** Where the ADOT collector extension receives OTLP/HTTP (its default configuration). */
@@ -150,8 +151,7 @@ export class Pipeline extends Construct {
       actions: TABLE_ACTIONS,
       resources: [
         props.table.tableArn,
-        `${props.table.tableArn}/index/${GSI_NAMES[0]}`,
-        `${props.table.tableArn}/index/${GSI_NAMES[1]}`,
+        ...TABLE_INDEXES.indexes.map((i) => `${props.table.tableArn}/index/${i.name}`),
       ],
     });
     // Tracing (decision 0710): the ADOT collector runs as a Lambda extension, receives the
@@ -376,8 +376,6 @@ export function producerQueues(routing: RoutingTable): Partial<Record<FunctionNa
   return out;
 }
 
-/** The single table's global secondary indexes (docs/data-model.md). */
-export const GSI_NAMES = ['GSI1', 'GSI2'] as const;
 
 const TABLE_ACTIONS = [
   'dynamodb:GetItem',

@@ -210,8 +210,7 @@ const PUBLISHED_MARK_TTL_SECONDS: i64 = 15 * 24 * 3600;
 
 /// A finding's published mark (`T` / `PUBLISHED#<finding id>`, TTL 15 days): the scorer's and
 /// the classifier's outbox flag, a small item of its own. On the finding's item, the flag
-/// rewrote the whole finding and both of its index entries (projection ALL) for a value no
-/// reader of the finding needs (decision 1070).
+/// rewrote the whole finding for a value no reader of the finding needs (decision 1070).
 pub fn published_mark_key(tenant: &str, finding_id: &str) -> Key {
     Key::new(
         tenant::pk(tenant),
@@ -286,8 +285,7 @@ pub const INCIDENT_LINK_ENTITY: &str = "incident_link";
 
 /// A finding's incident link (`T` / `INCIDENT_OF#<finding id>`): which incident the finding is
 /// in, a small item of its own. On the finding's item, naming the incident rewrote the whole
-/// finding and both of its index entries (projection ALL) for a value that is not the
-/// finding's state (decision 1050).
+/// finding for a value that is not the finding's state (decision 1050).
 pub fn incident_link_key(tenant: &str, finding_id: &str) -> Key {
     Key::new(
         tenant::pk(tenant),

@@ -6,8 +6,9 @@
 //! DynamoDB's capacity units follow its published rules: a strongly consistent read is one
 //! unit per 4 KB (rounded up, at least one), an eventually consistent read half that; a write
 //! is one unit per 1 KB of the larger of the item before and after; a transaction doubles its
-//! items' units; every write that adds, changes or removes an item in a global secondary index
-//! (projection ALL) is a write to that index too. SQS bills a request per 64 KB of payload.
+//! items' units; every write that adds, changes or removes an item's entry in a global
+//! secondary index (its keys and TTL: [`Index::projects`]) is a write to that index too, of
+//! the entry's size. SQS bills a request per 64 KB of payload.
 
 mod handler;
 mod queue;
@@ -69,26 +70,53 @@ fn index_key(item: &Item, index: Index) -> Option<(&AttrValue, Option<&AttrValue
 
 /// Write units the global secondary indexes consume when an item goes from `old` to `new`:
 /// an entry added or removed is one write, a changed key is a removal and an addition, an
-/// entry whose key stays is rewritten (every attribute is projected).
+/// entry whose projected attributes all stay is not written.
 pub fn index_write_units(old: Option<&Item>, new: Option<&Item>) -> f64 {
     Index::ALL
         .iter()
         .map(|&index| {
-            let before = old.and_then(|i| index_key(i, index).map(|k| (k, item_size(i))));
-            let after = new.and_then(|i| index_key(i, index).map(|k| (k, item_size(i))));
+            let before = old.and_then(|i| index_entry(i, index));
+            let after = new.and_then(|i| index_entry(i, index));
             match (before, after) {
                 (None, None) => 0.0,
                 (Some((_, b)), None) => write_units(b),
                 (None, Some((_, a))) => write_units(a),
-                (Some((kb, _)), Some((ka, a))) if kb == ka => write_units(a),
+                (Some((eb, _)), Some((ea, _))) if eb == ea => 0.0,
+                (Some(_), Some((_, a)))
+                    if old.and_then(|i| index_key(i, index))
+                        == new.and_then(|i| index_key(i, index)) =>
+                {
+                    write_units(a)
+                }
                 (Some((_, b)), Some((_, a))) => write_units(b) + write_units(a),
             }
         })
         .sum()
 }
 
+/// An item's entry in an index, if it has one: the attributes the index projects, and their
+/// size.
+fn index_entry(item: &Item, index: Index) -> Option<(Vec<(&String, &AttrValue)>, usize)> {
+    index_key(item, index)?;
+    let entry: Vec<_> = item
+        .iter()
+        .filter(|(name, _)| index.projects(name))
+        .collect();
+    Some((entry, index_entry_size(item, index)))
+}
+
+/// The size of an item's entry in an index: the attributes it projects.
+pub fn index_entry_size(item: &Item, index: Index) -> usize {
+    let projected: Item = item
+        .iter()
+        .filter(|(name, _)| index.projects(name))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    item_size(&projected)
+}
+
 /// Byte-months of storage a newly created item will be billed for: its size plus DynamoDB's
-/// overhead, in the table and in every index it appears in, until its TTL (`now` in epoch
+/// overhead in the table, and its entry's size plus the overhead in every index it is in, until its TTL (`now` in epoch
 /// seconds), or [`UNEXPIRING_MONTHS`] without one.
 pub fn storage_byte_months(item: &Item, now: i64) -> f64 {
     storage_byte_months_left(item, now, now)
@@ -103,11 +131,12 @@ pub fn storage_byte_months_left(item: &Item, now: i64, created: i64) -> f64 {
         Some(ttl) => ((ttl - now as f64) / SECONDS_PER_MONTH).clamp(0.0, horizon),
         None => horizon,
     };
-    let copies = 1 + Index::ALL
+    let entries: usize = Index::ALL
         .iter()
-        .filter(|&&i| index_key(item, i).is_some())
-        .count();
-    ((item_size(item) + STORAGE_OVERHEAD_BYTES) * copies) as f64 * months
+        .filter_map(|&i| index_entry(item, i))
+        .map(|(_, size)| size + STORAGE_OVERHEAD_BYTES)
+        .sum();
+    (item_size(item) + STORAGE_OVERHEAD_BYTES + entries) as f64 * months
 }
 
 fn ttl_of(item: &Item) -> Option<f64> {
@@ -445,20 +474,38 @@ mod tests {
             ("GSI1SK", "2".into()),
             ("d", text(2000)),
         ]);
+        let rewritten = item(&[
+            ("PK", "a".into()),
+            ("SK", "b".into()),
+            ("GSI1PK", "t".into()),
+            ("GSI1SK", "1".into()),
+            ("d", text(3000)),
+        ]);
+        let expiring = item(&[
+            ("PK", "a".into()),
+            ("SK", "b".into()),
+            ("GSI1PK", "t".into()),
+            ("GSI1SK", "1".into()),
+            ("d", text(2000)),
+            ("ttl", AttrValue::from(1_800_000_000.0)),
+        ]);
         assert_eq!(index_write_units(Some(&plain), Some(&plain)), 0.0);
-        // Added: one write of 2 KB (rounded up to 3 with the keys).
-        assert_eq!(index_write_units(None, Some(&in_gsi1)), 2.0);
-        // Same key: rewritten in place.
-        assert_eq!(index_write_units(Some(&in_gsi1), Some(&in_gsi1)), 2.0);
+        // Added: one write of the entry (its keys), whatever the item's size.
+        assert_eq!(index_write_units(None, Some(&in_gsi1)), 1.0);
+        // Keys and TTL unchanged: the entry is not written, however the item changed.
+        assert_eq!(index_write_units(Some(&in_gsi1), Some(&in_gsi1)), 0.0);
+        assert_eq!(index_write_units(Some(&in_gsi1), Some(&rewritten)), 0.0);
+        // A new TTL is projected: the entry is rewritten.
+        assert_eq!(index_write_units(Some(&in_gsi1), Some(&expiring)), 1.0);
         // New sort key: removed and added.
-        assert_eq!(index_write_units(Some(&in_gsi1), Some(&moved)), 4.0);
+        assert_eq!(index_write_units(Some(&in_gsi1), Some(&moved)), 2.0);
         // Left the index.
-        assert_eq!(index_write_units(Some(&in_gsi1), Some(&plain)), 2.0);
-        assert_eq!(index_write_units(Some(&in_gsi1), None), 2.0);
+        assert_eq!(index_write_units(Some(&in_gsi1), Some(&plain)), 1.0);
+        assert_eq!(index_write_units(Some(&in_gsi1), None), 1.0);
     }
 
     #[test]
-    fn storage_lasts_until_the_ttl_and_counts_every_index_copy() {
+    fn storage_lasts_until_the_ttl_and_counts_every_index_entry() {
         let now = 1_700_000_000;
         let month = SECONDS_PER_MONTH as i64;
         // 2 + 1 + 2 + 1 + 3 + 10 = 19 bytes, +100 overhead.
@@ -481,6 +528,22 @@ mod tests {
         assert_eq!(
             storage_byte_months(&forever, now),
             ((size + 100) * 2) as f64 * UNEXPIRING_MONTHS
+        );
+        // The index holds the keys, not the 2,000 bytes of "d".
+        let indexed = item(&[
+            ("PK", "a".into()),
+            ("SK", "b".into()),
+            ("GSI1PK", "x".into()),
+            ("d", text(2000)),
+        ]);
+        let entry = item(&[
+            ("PK", "a".into()),
+            ("SK", "b".into()),
+            ("GSI1PK", "x".into()),
+        ]);
+        assert_eq!(
+            storage_byte_months(&indexed, now),
+            (item_size(&indexed) + 100 + item_size(&entry) + 100) as f64 * UNEXPIRING_MONTHS
         );
         let expired = item(&[("PK", "a".into()), ("ttl", AttrValue::from(1.0))]);
         assert_eq!(storage_byte_months(&expired, now), 0.0);

@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{
-    entity_of_key, index_write_units, moves_expiry, read_units, storage_byte_months,
-    storage_byte_months_left, table_write_units, Consistency, EntityUsage, Meter,
+    entity_of_key, index_entry_size, index_write_units, moves_expiry, read_units,
+    storage_byte_months, storage_byte_months_left, table_write_units, Consistency, EntityUsage,
+    Meter,
 };
 use crate::clock::SharedClock;
 use crate::store::{
     item_size, AttrValue, Condition, Item, Key, Page, Query, SortKeyCondition, StoreError, Table,
-    TransactWrite, Update, PK, SK,
+    TransactWrite, Update, BATCH_GET_KEYS, PK, SK,
 };
 
 pub struct MeteredTable {
@@ -201,15 +202,22 @@ impl Table for MeteredTable {
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
         let sought = entity_sought(&query).to_owned();
+        let index = query.index;
         let result = self.inner.query(query).await;
         if let Ok(page) = &result {
-            // Queries read eventually consistently; units are on the page's total size, shared
-            // among the entities found by their bytes.
+            // Queries read eventually consistently; units are on the page's total size (of the
+            // index entries, for an index), shared among the entities found by their bytes.
+            fn entity(item: &Item) -> &str {
+                let text = |name| item.get(name).and_then(AttrValue::as_str).unwrap_or("");
+                entity_of_key(text(PK), text(SK))
+            }
             let mut bytes_of: std::collections::BTreeMap<&str, usize> = Default::default();
             for item in &page.items {
-                let text = |name| item.get(name).and_then(AttrValue::as_str).unwrap_or("");
-                let entity = entity_of_key(text(PK), text(SK));
-                *bytes_of.entry(entity).or_default() += item_size(item);
+                let size = match index {
+                    None => item_size(item),
+                    Some(index) => index_entry_size(item, index),
+                };
+                *bytes_of.entry(entity(item)).or_default() += size;
             }
             let bytes: usize = bytes_of.values().sum();
             let units = read_units(bytes, Consistency::Eventual);
@@ -220,8 +228,20 @@ impl Table for MeteredTable {
                 for (entity, b) in &bytes_of {
                     t.add(entity, reads(units * *b as f64 / bytes as f64));
                 }
+                // The index names the items; a BatchGetItem reads each from the table.
+                if index.is_some() {
+                    for item in &page.items {
+                        let units = read_units(item_size(item), Consistency::Eventual);
+                        t.add(entity(item), reads(units));
+                    }
+                }
             });
-            self.meter.function_call(|f| f.table_calls += 1);
+            let batch_gets = match index {
+                Some(_) => page.items.len().div_ceil(BATCH_GET_KEYS),
+                None => 0,
+            };
+            self.meter
+                .function_call(|f| f.table_calls += 1 + batch_gets as u64);
         }
         result
     }
@@ -278,7 +298,7 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::meter::{Meter, TableUsage};
     use crate::store::memory::MemoryTable;
-    use crate::store::{AttrValue, Query};
+    use crate::store::{AttrValue, Index, Query};
     use chrono::{TimeZone, Utc};
 
     fn metered() -> (MeteredTable, Meter) {
@@ -385,6 +405,36 @@ mod tests {
             .unwrap();
         // 2 KB at twice the units.
         assert_eq!(table_usage(&meter).write_units, 6.0);
+    }
+
+    #[tokio::test]
+    async fn an_index_query_reads_the_entries_then_each_item() {
+        let (table, meter) = metered();
+        for n in 0..120 {
+            let mut finding = item_of(3000);
+            finding.insert("SK".into(), format!("s{n:03}").into());
+            finding.insert("GSI1PK".into(), "t".into());
+            finding.insert("GSI1SK".into(), format!("{n:03}").into());
+            table.put(finding, None).await.unwrap();
+        }
+        let before = meter.usage();
+        let page = table
+            .query(Query::partition("t").on(Index::Gsi1))
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 120);
+        let after = meter.usage();
+        // Entries of 2+1 + 2+4 + 6+1 + 6+3 = 25 bytes: 3,000 bytes, one eventual half unit;
+        // then each 3,000-byte item a half unit of its own (BatchGetItem rounds per item).
+        assert_eq!(
+            after.table.read_units - before.table.read_units,
+            0.5 + 120.0 * 0.5
+        );
+        // One Query and two BatchGetItem calls (100 keys each at most).
+        assert_eq!(
+            after.functions["ingest"].table_calls - before.functions["ingest"].table_calls,
+            3
+        );
     }
 
     #[tokio::test]

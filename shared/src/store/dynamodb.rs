@@ -6,17 +6,18 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
     Update as SdkUpdate,
 };
 use aws_sdk_dynamodb::Client;
 
 use super::memory::validate_update;
 use super::{
-    AttrValue, Condition, Item, Key, Page, Query, SortKeyCondition, StoreError, Table,
-    TransactWrite, Update, PK, SK, TTL_ATTRIBUTE,
+    AttrValue, Condition, Index, Item, Key, Page, Query, SortKeyCondition, StoreError, Table,
+    TransactWrite, Update, BATCH_GET_KEYS, PK, SK, TTL_ATTRIBUTE,
 };
 use crate::clock::SharedClock;
+use crate::entity::key_of;
 
 pub struct DynamoDbTable {
     client: Client,
@@ -35,6 +36,75 @@ impl DynamoDbTable {
 
     fn now_value(&self) -> AttributeValue {
         AttributeValue::N(self.clock.now().timestamp().to_string())
+    }
+
+    /// The items an index query's entries name, in the entries' order: read in batches of
+    /// [`BATCH_GET_KEYS`], eventually consistently as the index itself is. An entry whose item
+    /// is gone, expired, or no longer carries the entry's index keys is stale and left out.
+    async fn items_of_entries(
+        &self,
+        index: Index,
+        entries: Vec<Item>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let now = self.clock.now().timestamp();
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(entries.len());
+        let keys: Vec<Key> = entries.iter().filter_map(key_of).collect();
+        for batch in keys.chunks(BATCH_GET_KEYS) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> =
+                batch.iter().map(key_map).collect();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt == BATCH_GET_ATTEMPTS {
+                    return Err(StoreError::Backend(format!(
+                        "{} keys still unprocessed after {attempt} BatchGetItem calls",
+                        pending.len()
+                    )));
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
+                attempt += 1;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(
+                        &self.table_name,
+                        KeysAndAttributes::builder()
+                            .set_keys(Some(std::mem::take(&mut pending)))
+                            .consistent_read(false)
+                            .build()
+                            .map_err(backend)?,
+                    )
+                    .send()
+                    .await
+                    .map_err(call_failed)?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table_name))
+                    .into_iter()
+                    .flatten()
+                {
+                    if is_expired(item, now) {
+                        continue;
+                    }
+                    let item = from_sdk_item(item)?;
+                    if let Some(key) = key_of(&item) {
+                        found.insert(key, item);
+                    }
+                }
+                if let Some(left) = out.unprocessed_keys().and_then(|u| u.get(&self.table_name)) {
+                    pending = left.keys().to_vec();
+                }
+            }
+        }
+        Ok(entries
+            .iter()
+            .filter_map(|entry| {
+                let item = found.remove(&key_of(entry)?)?;
+                let same = |name: &str| entry.get(name) == item.get(name);
+                (same(index.partition_attribute()) && same(index.sort_attribute())).then_some(item)
+            })
+            .collect())
     }
 
     async fn get_item(&self, key: &Key, consistent: bool) -> Result<Option<Item>, StoreError> {
@@ -97,6 +167,9 @@ fn from_sdk_item(item: &HashMap<String, AttributeValue>) -> Result<Item, StoreEr
         .map(|(k, v)| Ok((k.clone(), from_sdk(v)?)))
         .collect()
 }
+
+/// Calls made for one batch before its unprocessed keys (throttling) fail the query.
+const BATCH_GET_ATTEMPTS: u32 = 5;
 
 fn key_map(key: &Key) -> HashMap<String, AttributeValue> {
     HashMap::from([
@@ -400,12 +473,16 @@ impl Table for DynamoDbTable {
             .send()
             .await
             .map_err(call_failed)?;
-        let items = out
+        let entries = out
             .items()
             .iter()
             .map(from_sdk_item)
             .collect::<Result<Vec<_>, _>>()?;
         let next = out.last_evaluated_key().map(from_sdk_item).transpose()?;
+        let items = match query.index {
+            None => entries,
+            Some(index) => self.items_of_entries(index, entries).await?,
+        };
         Ok(Page { items, next })
     }
 

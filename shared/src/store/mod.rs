@@ -19,6 +19,13 @@ use async_trait::async_trait;
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 pub const TTL_ATTRIBUTE: &str = "ttl";
+/// The attributes besides the keys that every index holds (projection `INCLUDE`,
+/// `shared/table-indexes.json`): the TTL, so that a query leaves expired entries out. An
+/// index entry is a few hundred bytes whatever its item's size, and a write that changes
+/// neither its keys nor its TTL does not touch it (docs/decisions/1090-lean-indexes.md).
+pub const INDEX_PROJECTED_ATTRIBUTES: [&str; 1] = [TTL_ATTRIBUTE];
+/// BatchGetItem reads at most this many keys a call.
+pub const BATCH_GET_KEYS: usize = 100;
 
 /// A global secondary index of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,6 +56,16 @@ impl Index {
             Index::Gsi1 => "GSI1SK",
             Index::Gsi2 => "GSI2SK",
         }
+    }
+
+    /// Whether an item's attribute is copied into this index: its keys, the table's keys and
+    /// [`INDEX_PROJECTED_ATTRIBUTES`]. A query on the index reads the rest from the table.
+    pub fn projects(self, attribute: &str) -> bool {
+        attribute == PK
+            || attribute == SK
+            || attribute == self.partition_attribute()
+            || attribute == self.sort_attribute()
+            || INDEX_PROJECTED_ATTRIBUTES.contains(&attribute)
     }
 }
 
@@ -277,7 +294,9 @@ pub trait Table: Send + Sync {
     fn discards(&self, _key: &Key) -> bool {
         false
     }
-    /// Expired items are never returned.
+    /// Expired items are never returned. A query on an index returns whole items: the index
+    /// names them, the table gives the rest (eventually consistently), and an entry whose
+    /// item was deleted or moved out of the index since is left out.
     async fn query(&self, query: Query) -> Result<Page, StoreError>;
     /// All or nothing. At most 100 writes, at most one per item.
     async fn transact_write(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError>;
@@ -304,5 +323,56 @@ pub async fn query_all(table: &dyn Table, query: Query) -> Result<Vec<Item>, Sto
             Some(key) => next = Some(key),
             None => return Ok(items),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CDK app builds the table's indexes from the same file.
+    #[test]
+    fn indexes_are_the_ones_the_infrastructure_declares() {
+        let spec: serde_json::Value =
+            serde_json::from_str(include_str!("../../table-indexes.json")).unwrap();
+        let declared: Vec<(&str, &str, &str)> = spec["indexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let text = |name: &str| i[name].as_str().unwrap();
+                (text("name"), text("partition_key"), text("sort_key"))
+            })
+            .collect();
+        let ours: Vec<_> = Index::ALL
+            .iter()
+            .map(|i| (i.name(), i.partition_attribute(), i.sort_attribute()))
+            .collect();
+        assert_eq!(declared, ours);
+        let projected: Vec<&str> = spec["projected_attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(projected, INDEX_PROJECTED_ATTRIBUTES);
+    }
+
+    #[test]
+    fn an_index_projects_its_keys_the_tables_keys_and_the_ttl_only() {
+        for index in Index::ALL {
+            for name in [
+                PK,
+                SK,
+                TTL_ATTRIBUTE,
+                index.partition_attribute(),
+                index.sort_attribute(),
+            ] {
+                assert!(index.projects(name), "{index:?} projects {name}");
+            }
+            assert!(!index.projects("json"));
+        }
+        assert!(!Index::Gsi1.projects(Index::Gsi2.partition_attribute()));
+        assert!(!Index::Gsi2.projects(Index::Gsi1.sort_attribute()));
     }
 }
