@@ -19,8 +19,10 @@ use crate::instances::{
 };
 use crate::stats::Stats;
 
-/// How long raw events are kept.
-const EVENT_RETENTION_DAYS: i64 = 90;
+/// How long a record's processed mark is kept after it was written. Its one reader is this
+/// function, on a redelivery of the record, which comes while SQS keeps the message (14 days
+/// at most, its dead-letter queue too), as a finding's published mark (decision 1100).
+const PROCESSED_MARK_DAYS: i64 = 15;
 /// How long a cost event is kept after its event time. Its one reader, the digest, reads the
 /// 24 hours before it runs (by event time, GSI1 `T#COSTS`); a week covers a late or retried
 /// digest with room to spare. Kept 90 days, each one was stored twice (table and index) for
@@ -265,7 +267,7 @@ impl Normalizer {
                 telemetry::metric(Metric::ChangeEvents, tracked.changes.len() as f64);
             }
         }
-        let ttl = (record.event_time + Duration::days(EVENT_RETENTION_DAYS)).timestamp();
+        let ttl = (self.clock.now() + Duration::days(PROCESSED_MARK_DAYS)).timestamp();
         let outcome = match normalized {
             Normalized::Failed { error_code } => Outcome::FailedCall(error_code),
             Normalized::NonCost => Outcome::NonCost,

@@ -351,3 +351,57 @@ async fn a_cost_event_is_kept_a_week_for_the_digest() {
         .unwrap();
     assert_eq!(ttl as i64, event_time + 7 * 24 * 3600);
 }
+
+/// A record's processed mark is kept 15 days after it was written, whenever the record
+/// happened: a redelivery comes within SQS's 14 days of the delivery that marked it.
+#[tokio::test]
+async fn the_processed_mark_is_kept_15_days_after_it_was_written() {
+    use dd0c_shared::clock::ManualClock;
+    use dd0c_shared::store::{query_all, AttrValue, Query, Table, TTL_ATTRIBUTE};
+    let processed_at = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock = ManualClock::new(processed_at);
+    let table = Arc::new(MemoryTable::new(Arc::new(clock.clone())));
+    let n = Normalizer::new(
+        table.clone(),
+        Arc::new(CapturingBus::default()),
+        Arc::new(clock.clone()),
+        NormalizerConfig {
+            auto_link_tenant: Some("t-1".into()),
+        },
+    );
+    // Two months old when it arrives (a backfill, or a late delivery).
+    let record = edited("ec2-run-instances-launch-template", |r| {
+        r["eventTime"] = "2026-09-22T10:00:00Z".into();
+    });
+    assert_eq!(
+        n.process_record(&record).await.unwrap(),
+        Outcome::CostEvents(1)
+    );
+    let account = serde_json::from_str::<serde_json::Value>(&record).unwrap()["recipientAccountId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let marks = || async {
+        query_all(
+            table.as_ref() as &dyn Table,
+            Query::partition(format!("TENANT#t-1#ACCOUNT#{account}")).begins_with("EVENT#"),
+        )
+        .await
+        .unwrap()
+    };
+    let marked = marks().await;
+    assert_eq!(marked.len(), 1);
+    let ttl = marked[0]
+        .get(TTL_ATTRIBUTE)
+        .and_then(AttrValue::as_f64)
+        .unwrap();
+    assert_eq!(ttl as i64, processed_at.timestamp() + 15 * 24 * 3600);
+    assert_eq!(marked[0].get("published"), Some(&AttrValue::Bool(true)));
+
+    clock.advance(chrono::Duration::days(14));
+    assert_eq!(n.process_record(&record).await.unwrap(), Outcome::Duplicate);
+    clock.advance(chrono::Duration::days(2));
+    assert!(marks().await.is_empty());
+}
