@@ -182,6 +182,11 @@ impl ResourceStore {
                     };
                     self.table.put(item, None).await?;
                 }
+                // A terminated instance's facts are left to their TTL: a delete is a write unit
+                // (even of an item never stored, an instance launched before dd0c was
+                // connected), a TTL deletion is free, and no call that succeeds names a
+                // terminated instance again (decision 1110).
+                Learned::Forget(r) if r.kind == ResourceKind::Instance => {}
                 Learned::Forget(r) => {
                     self.table.delete(&key_of(tenant, account, r), None).await?;
                 }
@@ -402,10 +407,23 @@ mod tests {
         assert_eq!(found.get("i-2"), Some(&spec("c5.xlarge")));
         assert!(!found.contains_key("i-3"));
 
+        // Forgotten: a database's facts are deleted; a terminated instance's are left to
+        // expire with their TTL.
         store
-            .apply("t", "a", &[Learned::Forget(i1.clone())], TTL)
+            .apply(
+                "t",
+                "a",
+                &[Learned::Forget(i1.clone()), Learned::Forget(db.clone())],
+                TTL,
+            )
             .await
             .unwrap();
-        assert_eq!(store.get("t", "a", &i1).await.unwrap(), None);
+        assert_eq!(store.get("t", "a", &db).await.unwrap(), None);
+        assert_eq!(
+            store.get("t", "a", &i1).await.unwrap(),
+            Some(spec("m5.large"))
+        );
+        let instance = stored(key_of("t", "a", &i1)).await;
+        assert_eq!(instance.get(TTL_ATTRIBUTE), Some(&AttrValue::N(TTL as f64)));
     }
 }
