@@ -113,7 +113,7 @@ lambdas:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet cargo-lambda
 	rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --profile deploy --arm64 \
 		$(foreach f,ingest normalizer scorer classifier notifier digest slack stripe api,--bin $(f))
 
 ## make lint: formatting and clippy with warnings as errors.

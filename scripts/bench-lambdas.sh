@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lambda size and cold start per function (docs/decisions/1020-lambda-size-and-cold-start.md):
-#   1. the arm64 release build, as deployed: `make lambdas` -> target/lambda/<fn>/bootstrap
-#   2. the x86_64 release build of the same binaries, the local stand-in for init time
+#   1. the arm64 build, as deployed (the `deploy` profile): `make lambdas` -> target/lambda/<fn>/bootstrap
+#   2. the x86_64 build of the same binaries and profile, the local stand-in for init time
 #   3. `cdk synth` of staging into target/bench/cdk.out: each function's environment
 #   4. localcloud.lambda_bench: each bootstrap zipped (MB), BENCH_LAMBDA_RUNS cold starts (default
 #      5) under the Runtime API emulator (median ms from spawn to the first `next`), a table
@@ -24,10 +24,10 @@ step() { printf '\n== %s\n' "$*"; }
 mkdir -p "$OUT"
 
 if [ "${BENCH_LAMBDA_BUILD:-1}" != 0 ]; then
-  step "arm64 release build (make lambdas)"
+  step "arm64 deploy build (make lambdas)"
   make -C "$ROOT" --no-print-directory lambdas
-  step "x86_64 release build"
-  (cd "$ROOT" && cargo build --release -p dd0c-lambdas --bins)
+  step "x86_64 deploy build"
+  (cd "$ROOT" && cargo build --profile deploy -p dd0c-lambdas --bins)
 fi
 
 step "cdk synth (staging) -> $OUT/cdk.out"
@@ -48,7 +48,7 @@ step "zip sizes and cold starts"
 cd "$ROOT/tests/localcloud"
 exec "$VENV/bin/python" -m localcloud.lambda_bench \
   --template "$OUT/cdk.out/dd0c-staging.template.json" \
-  --binaries "$TARGET/release" \
+  --binaries "$TARGET/deploy" \
   --lambda-dir "$TARGET/lambda" \
   --zips "$OUT/lambda-zips" \
   --runs "${BENCH_LAMBDA_RUNS:-5}" \

@@ -161,7 +161,7 @@ export function assetDirFor(name: FunctionName, root = DEFAULT_LAMBDA_ROOT, requ
   if (fs.existsSync(path.join(dir, 'bootstrap'))) return dir;
   if (requireBuilt) {
     throw new Error(
-      `${path.join(dir, 'bootstrap')} is missing: run \`make lambdas\` (cargo lambda build --release --arm64) before deploying`,
+      `${path.join(dir, 'bootstrap')} is missing: run \`make lambdas\` (cargo lambda build --profile deploy --arm64) before deploying`,
     );
   }
   return PLACEHOLDER_ASSET_DIR;

@@ -2,11 +2,11 @@
 
   * zip MB: the arm64 `bootstrap` (target/lambda/<fn>/, what the CDK stack zips and deploys)
     deflated into a zip, in MB of 10^6 bytes;
-  * init ms: from spawning the x86_64 release binary to its first Runtime API `next` request,
+  * init ms: from spawning the x86_64 binary (deploy profile) to its first Runtime API `next` request,
     under the local cloud's Runtime API emulator (runtime.LambdaFunction.cold_start), with the
     environment the synthesized template gives the function; the median of several cold starts.
 
-    python -m localcloud.lambda_bench --template T --binaries target/release \\
+    python -m localcloud.lambda_bench --template T --binaries target/deploy \\
         --lambda-dir target/lambda --out target/bench/lambdas.json
 
 Nothing may reach AWS before `next`: AWS_ENDPOINT_URL points at a closed local port, so a call
@@ -164,7 +164,7 @@ def verdict(ok: bool | None) -> str:
 
 def render(results: list[FunctionResult], runs: int) -> str:
     lines = [
-        f"Lambda size and cold start: arm64 zip; init = spawn to first `next`, x86_64 release, median of {runs}",
+        f"Lambda size and cold start: arm64 zip; init = spawn to first `next`, x86_64 deploy build, median of {runs}",
         f"  {'function':<11} {'zip MB':>7} {f'<= {ZIP_GOAL_MB:g} MB':>9} {'init ms':>8} {f'<= {INIT_GOAL_MS:g} ms':>9}",
     ]
     for r in results:
@@ -182,8 +182,8 @@ def report_json(results: list[FunctionResult], runs: int) -> dict[str, Any]:
     return {
         "goals": {"zip_mb": ZIP_GOAL_MB, "init_ms": INIT_GOAL_MS},
         "runs": runs,
-        "zip": "arm64 release bootstrap, deflated; MB = 10^6 bytes",
-        "init": "x86_64 release binary under the Runtime API emulator: spawn to first GET .../invocation/next",
+        "zip": "arm64 bootstrap (deploy profile), deflated; MB = 10^6 bytes",
+        "init": "x86_64 binary (deploy profile) under the Runtime API emulator: spawn to first GET .../invocation/next",
         "functions": [r.to_json() for r in results],
     }
 
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m localcloud.lambda_bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--template", type=Path, required=True, help="synthesized <stack>.template.json")
-    ap.add_argument("--binaries", type=Path, required=True, help="x86_64 release binaries: <dir>/<function>")
+    ap.add_argument("--binaries", type=Path, required=True, help="x86_64 binaries of the deploy profile: <dir>/<function>")
     ap.add_argument("--lambda-dir", type=Path, help="arm64 builds: <dir>/<function>/bootstrap (no sizes without it)")
     ap.add_argument("--zips", type=Path, help="where the zips are written (default: a temporary folder)")
     ap.add_argument("--runs", type=int, default=5)
