@@ -438,16 +438,15 @@ async fn index_queries_return_whole_items(env: Env) {
             Some(format!("{{\"title\":\"finding {n}\"}}").as_str())
         );
     }
-    let page = env
-        .table
-        .query(
+    let newest = |limit| {
+        env.table.query(
             Query::partition("TENANT#t#open")
                 .on(Index::Gsi2)
                 .backward()
-                .limit(2),
+                .limit(limit),
         )
-        .await
-        .unwrap();
+    };
+    let page = newest(2).await.unwrap();
     let sks: Vec<_> = page
         .items
         .iter()
@@ -455,16 +454,7 @@ async fn index_queries_return_whole_items(env: Env) {
         .collect();
     assert_eq!(sks, ["f130", "f129"]);
     env.clock.advance(chrono::Duration::seconds(120));
-    let page = env
-        .table
-        .query(
-            Query::partition("TENANT#t#open")
-                .on(Index::Gsi2)
-                .backward()
-                .limit(1),
-        )
-        .await
-        .unwrap();
+    let page = newest(1).await.unwrap();
     assert_eq!(
         page.items.len(),
         0,

@@ -75,49 +75,54 @@ pub fn index_write_units(old: Option<&Item>, new: Option<&Item>) -> f64 {
     Index::ALL
         .iter()
         .map(|&index| {
-            let before = old.and_then(|i| index_entry(i, index));
-            let after = new.and_then(|i| index_entry(i, index));
+            let before = old.and_then(|i| IndexEntry::of(i, index));
+            let after = new.and_then(|i| IndexEntry::of(i, index));
             match (before, after) {
                 (None, None) => 0.0,
-                (Some((_, b)), None) => write_units(b),
-                (None, Some((_, a))) => write_units(a),
-                (Some((eb, _)), Some((ea, _))) if eb == ea => 0.0,
-                (Some(_), Some((_, a)))
-                    if old.and_then(|i| index_key(i, index))
-                        == new.and_then(|i| index_key(i, index)) =>
-                {
-                    write_units(a)
-                }
-                (Some((_, b)), Some((_, a))) => write_units(b) + write_units(a),
+                (Some(b), None) => write_units(b.size),
+                (None, Some(a)) => write_units(a.size),
+                // The keys are projected too: equal entries have equal keys.
+                (Some(b), Some(a)) if b.attributes == a.attributes => 0.0,
+                (Some(b), Some(a)) if b.key == a.key => write_units(a.size),
+                (Some(b), Some(a)) => write_units(b.size) + write_units(a.size),
             }
         })
         .sum()
 }
 
-/// An item's entry in an index, if it has one: the attributes the index projects, and their
-/// size.
-fn index_entry(item: &Item, index: Index) -> Option<(Vec<(&String, &AttrValue)>, usize)> {
-    index_key(item, index)?;
-    let entry: Vec<_> = item
-        .iter()
-        .filter(|(name, _)| index.projects(name))
-        .collect();
-    Some((entry, index_entry_size(item, index)))
+/// An item's entry in an index: the attributes the index projects.
+struct IndexEntry<'a> {
+    key: (&'a AttrValue, Option<&'a AttrValue>),
+    attributes: Vec<(&'a String, &'a AttrValue)>,
+    size: usize,
+}
+
+impl<'a> IndexEntry<'a> {
+    /// The entry of `item` in `index`, if it is in it.
+    fn of(item: &'a Item, index: Index) -> Option<Self> {
+        let key = index_key(item, index)?;
+        Some(Self {
+            key,
+            attributes: item
+                .iter()
+                .filter(|(name, _)| index.projects(name))
+                .collect(),
+            size: index_entry_size(item, index),
+        })
+    }
 }
 
 /// The size of an item's entry in an index: the attributes it projects.
 pub fn index_entry_size(item: &Item, index: Index) -> usize {
-    let projected: Item = item
-        .iter()
+    item.iter()
         .filter(|(name, _)| index.projects(name))
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
-    item_size(&projected)
+        .map(|(name, value)| name.len() + value.size())
+        .sum()
 }
 
 /// Byte-months of storage a newly created item will be billed for: its size plus DynamoDB's
-/// overhead in the table, and its entry's size plus the overhead in every index it is in, until its TTL (`now` in epoch
-/// seconds), or [`UNEXPIRING_MONTHS`] without one.
+/// overhead in the table, and its entry's size plus the overhead in every index it is in,
+/// until its TTL (`now` in epoch seconds), or [`UNEXPIRING_MONTHS`] without one.
 pub fn storage_byte_months(item: &Item, now: i64) -> f64 {
     storage_byte_months_left(item, now, now)
 }
@@ -133,8 +138,8 @@ pub fn storage_byte_months_left(item: &Item, now: i64, created: i64) -> f64 {
     };
     let entries: usize = Index::ALL
         .iter()
-        .filter_map(|&i| index_entry(item, i))
-        .map(|(_, size)| size + STORAGE_OVERHEAD_BYTES)
+        .filter_map(|&i| IndexEntry::of(item, i))
+        .map(|entry| entry.size + STORAGE_OVERHEAD_BYTES)
         .sum();
     (item_size(item) + STORAGE_OVERHEAD_BYTES + entries) as f64 * months
 }
