@@ -140,6 +140,7 @@ impl RunArgs {
             cost: None,
             demo_stacks: false,
             history: None,
+            time_shift: crate::time_shift::TimeShift::NONE,
         })
     }
 }

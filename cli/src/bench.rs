@@ -532,6 +532,7 @@ async fn replay_dir(
         cost: None,
         demo_stacks: false,
         history,
+        time_shift: crate::time_shift::TimeShift::NONE,
     };
     replay(&options, Arc::new(TerminalChat::new(false)))
         .await?
@@ -943,6 +944,7 @@ async fn replay_real(dir: PathBuf) -> RealReplay {
         cost: None,
         demo_stacks: false,
         history: None,
+        time_shift: crate::time_shift::TimeShift::NONE,
     };
     let run = async move {
         replay(&options, Arc::new(TerminalChat::new(false)))

@@ -8,11 +8,25 @@ use dd0c_shared::domain::IacTool;
 use dd0c_shared::entity::{account, resource, stack};
 use dd0c_shared::store::{StoreError, Table};
 
+use crate::input::InputStream;
+use crate::time_shift::TimeShift;
+
 /// Where the demo's CloudTrail lives: `$DD0C_DEMO_DATA`, else the repository's `demo/data`.
 pub fn data_dir() -> PathBuf {
     std::env::var_os("DD0C_DEMO_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo/data"))
+}
+
+/// The shift that makes the newest record under `paths` recent at `now` (decision 1120): the
+/// demo is served in wall-clock time, and its data has a date. `NONE` when no record has a
+/// time.
+pub fn recent_shift(paths: &[PathBuf], now: DateTime<Utc>) -> TimeShift {
+    // The stream is in event-time order, records without a time last.
+    InputStream::open(paths)
+        .filter_map(|r| r.time)
+        .last()
+        .map_or(TimeShift::NONE, |newest| TimeShift::to_recent(newest, now))
 }
 
 /// The Terraform workspace of the demo's account, declared as a stack: the security group

@@ -14,3 +14,4 @@ pub mod serve;
 pub mod simulate;
 pub mod stacks_import;
 pub mod terminal_chat;
+pub mod time_shift;

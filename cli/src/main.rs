@@ -50,6 +50,7 @@ async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .run
         .options(vec![dd0c_cli::demo::data_dir()], || Ok(Policy::demo()?))?;
     options.demo_stacks = true;
+    options.time_shift = dd0c_cli::demo::recent_shift(&options.paths, chrono::Utc::now());
     let exit_after = std::env::var("DEMO_EXIT").is_ok_and(|v| !v.is_empty() && v != "0");
     if exit_after {
         return run_replay(options).await;

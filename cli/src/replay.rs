@@ -24,6 +24,7 @@ use crate::findings_ledger::{FindingsLedger, Ledger};
 use crate::input::{InputError, InputRecord, InputStream};
 use crate::pipeline::{Decorate, EmbeddedPipeline, PipelineOptions, PortDecorators, LOCAL_TENANT};
 use crate::retention::ReplayRetention;
+use crate::time_shift::TimeShift;
 
 pub struct ReplayOptions {
     pub paths: Vec<PathBuf>,
@@ -38,6 +39,8 @@ pub struct ReplayOptions {
     /// `--history PATH`: the accounts' CloudTrail from before they connected, folded into the
     /// baselines quietly (as the backfill does) before the events are replayed.
     pub history: Option<PathBuf>,
+    /// `dd0c demo`: every record moved by whole weeks, so that the newest is recent.
+    pub time_shift: TimeShift,
 }
 
 /// What a replay did, for the summary and for tests.
@@ -261,13 +264,18 @@ impl ReadAhead {
     const CHUNK: usize = 128;
     const CHUNKS_AHEAD: usize = 8;
 
-    /// Reads `input` ahead; with a `rule`, each record is judged by it.
-    fn spawn(mut input: InputStream, rule: Option<&'static ForwardingRule>) -> Self {
+    /// Reads `input` ahead, each record moved by `shift`; with a `rule`, each record is
+    /// judged by it.
+    fn spawn(
+        mut input: InputStream,
+        shift: TimeShift,
+        rule: Option<&'static ForwardingRule>,
+    ) -> Self {
         let (send, chunks) = tokio::sync::mpsc::channel(Self::CHUNKS_AHEAD);
         let thread = std::thread::spawn(move || {
             let mut chunk = Vec::with_capacity(Self::CHUNK);
             loop {
-                let record = input.next();
+                let record = input.next().map(|r| shift.record(r));
                 let end = record.is_none();
                 // The ingest message is made here too: probing the record for its account
                 // and eventID is as much work again as reading it.
@@ -468,7 +476,7 @@ async fn run(
     let input = InputStream::open(&options.paths);
     let files = input.files;
     let rule = metering.map(|_| ForwardingRule::customer());
-    let mut reader = ReadAhead::spawn(input, rule);
+    let mut reader = ReadAhead::spawn(input, options.time_shift, rule);
     let mut input_errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut progress = ProgressLine::new(options.quiet);
     let mut report = |errors: Vec<InputError>, progress: &mut ProgressLine| {
@@ -516,7 +524,7 @@ async fn run(
         crate::demo::declare_stacks(pipeline.table.as_ref(), LOCAL_TENANT, start).await?;
     }
     if let Some(history) = &options.history {
-        let folded = fold_history(&pipeline, history).await?;
+        let folded = fold_history(&pipeline, history, options.time_shift).await?;
         if !options.quiet {
             eprintln!("dd0c: {folded} events of history folded quietly");
         }
@@ -576,12 +584,16 @@ async fn run(
 /// (`Normalizer::process_history_record`, the scorer's quiet fold: nothing scored, nothing
 /// notified, no drift), oldest first, and records how far back each account's history goes.
 /// The accounts connect now, at the first live event. Returns the events folded.
-async fn fold_history(pipeline: &EmbeddedPipeline, path: &Path) -> anyhow::Result<usize> {
+async fn fold_history(
+    pipeline: &EmbeddedPipeline,
+    path: &Path,
+    shift: TimeShift,
+) -> anyhow::Result<usize> {
     let input = crate::input::read_inputs(&[path.to_path_buf()]);
     for e in &input.errors {
         eprintln!("dd0c: skipped history {e}");
     }
-    let mut records = input.records;
+    let mut records: Vec<_> = input.records.into_iter().map(|r| shift.record(r)).collect();
     records.sort_by_key(|r| r.time);
     let table: Arc<dyn Table> = pipeline.table.clone();
     let clock: SharedClock = Arc::new(pipeline.clock.clone());
@@ -630,6 +642,7 @@ mod tests {
             cost: None,
             demo_stacks: true,
             history: None,
+            time_shift: TimeShift::NONE,
         }
     }
 
@@ -669,7 +682,7 @@ mod tests {
                 break;
             }
         }
-        let mut ahead = ReadAhead::spawn(InputStream::open(&paths), None);
+        let mut ahead = ReadAhead::spawn(InputStream::open(&paths), TimeShift::NONE, None);
         let mut read: Trace = Vec::new();
         loop {
             let next = trace(ahead.next().await);
@@ -817,6 +830,51 @@ mod tests {
         for f in &alone {
             assert!(with_later.contains(f), "lost: {f}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_demo_moved_by_whole_weeks_finds_the_same_weeks_later() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        let shift = TimeShift::to_recent(start, start + chrono::Duration::days(7 * 13 + 3));
+        assert_eq!(shift.weeks(), 13);
+        let moved_options = ReplayOptions {
+            time_shift: shift,
+            ..demo_options()
+        };
+        let chat = || Arc::new(TerminalChat::new(false));
+        let unmoved = replay(&demo_options(), chat()).await.unwrap().unwrap();
+        let moved = replay(&moved_options, chat()).await.unwrap().unwrap();
+        let what = |s: &ReplaySummary, back: chrono::Duration| -> Vec<String> {
+            let mut found: Vec<String> = s
+                .findings
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {} {} {:.6} {} {} {:?}",
+                        f.id,
+                        f.event_time - back,
+                        f.severity.as_str(),
+                        f.score,
+                        f.notified,
+                        f.status.as_str(),
+                        f.reasons
+                    )
+                })
+                .collect();
+            found.sort();
+            found
+        };
+        assert_eq!(unmoved.findings.len(), 5);
+        assert_eq!(
+            what(&moved, shift.duration()),
+            what(&unmoved, chrono::Duration::zero())
+        );
+        assert_eq!(moved.outcomes, unmoved.outcomes);
+        let newest = |s: &ReplaySummary| s.findings.iter().map(|f| f.event_time).max();
+        assert_eq!(
+            newest(&moved),
+            newest(&unmoved).map(|t| t + chrono::Duration::weeks(13))
+        );
     }
 
     #[tokio::test]

@@ -100,6 +100,25 @@ fn demo_with_demo_exit_replays_and_exits() {
     let written = std::fs::read_to_string(&findings).expect("findings file");
     assert!(written.lines().count() > 0);
     let _ = std::fs::remove_file(&findings);
+    // The demo is served in wall-clock time: its data is moved to the last week, or what it
+    // stored would expire on the data's own date (decision 1120).
+    let newest = written
+        .lines()
+        .map(|l| {
+            let finding: serde_json::Value = serde_json::from_str(l).expect("a finding");
+            let at = finding["event_time"]
+                .as_str()
+                .expect("event_time")
+                .to_owned();
+            chrono::DateTime::parse_from_rfc3339(&at).expect("RFC 3339")
+        })
+        .max()
+        .expect("a finding");
+    let age = chrono::Utc::now().signed_duration_since(newest);
+    assert!(
+        age >= chrono::Duration::zero() && age < chrono::Duration::weeks(1),
+        "the demo's newest finding is from {newest}"
+    );
 }
 
 /// What `dd0c demo` prints on stdout when it exits after the replay (`DEMO_EXIT=1`).

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{Duration, TimeZone, Utc};
 use dd0c_cli::pipeline::{EmbeddedPipeline, PipelineOptions, LOCAL_TENANT};
 use dd0c_cli::replay::{replay, ReplayOptions};
+use dd0c_cli::time_shift::TimeShift;
 use dd0c_shared::batch::{HandlerError, MessageHandler};
 use dd0c_shared::chat::RecordingChat;
 use dd0c_shared::domain::{FindingKind, Severity};
@@ -247,6 +248,7 @@ async fn replay_of_a_real_dataset_completes_and_counts_every_skip() {
         cost: None,
         demo_stacks: false,
         history: None,
+        time_shift: TimeShift::NONE,
     };
     let summary = replay(&options, Arc::new(RecordingChat::default()))
         .await
