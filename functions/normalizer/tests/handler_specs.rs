@@ -10,7 +10,7 @@ use dd0c_normalizer::{Normalizer, NormalizerConfig, Outcome};
 use dd0c_shared::accounts::fake::{ScriptedAccount, ScriptedAccounts};
 use dd0c_shared::accounts::Instance;
 use dd0c_shared::bus::{Bus, BusError, BusEvent};
-use dd0c_shared::clock::SystemClock;
+use dd0c_shared::clock::{Clock, ManualClock};
 use dd0c_shared::domain::CostEvent;
 use dd0c_shared::pricing::{self, Platform, Tenancy};
 use dd0c_shared::store::memory::MemoryTable;
@@ -46,8 +46,18 @@ fn raw(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"))
 }
 
+/// A clock on the fixtures' day: what the normalizer stores expires on event time (instance
+/// facts 90 days after the launch), and a run of these tests a year later must see the same.
+fn fixtures_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
+            .expect("a time")
+            .with_timezone(&chrono::Utc),
+    ))
+}
+
 fn normalizer() -> (Normalizer, Arc<CapturingBus>) {
-    let clock = Arc::new(SystemClock);
+    let clock = fixtures_clock();
     let table = Arc::new(MemoryTable::new(clock.clone()));
     let bus = Arc::new(CapturingBus::default());
     let n = Normalizer::new(
@@ -116,14 +126,14 @@ const ROLE: &str = "arn:aws:iam::111122223333:role/dd0c-readonly";
 async fn normalizer_with_role(
     account: ScriptedAccount,
 ) -> (Normalizer, Arc<CapturingBus>, Arc<ScriptedAccounts>) {
-    let clock = Arc::new(SystemClock);
+    let clock = fixtures_clock();
     let table = Arc::new(MemoryTable::new(clock.clone()));
     tenancy::link_account_if_absent(
         table.as_ref(),
         &AccountLink {
             tenant_id: "t-1".into(),
             role_arn: Some(ROLE.into()),
-            connected_at: chrono::Utc::now(),
+            connected_at: clock.now(),
             ..active_account()
         },
     )
@@ -264,7 +274,7 @@ fn edited(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
 
 #[tokio::test]
 async fn a_record_that_produces_nothing_leaves_nothing_stored_even_when_redelivered() {
-    let clock = Arc::new(SystemClock);
+    let clock = fixtures_clock();
     let table = Arc::new(MemoryTable::new(clock.clone()));
     let bus = Arc::new(CapturingBus::default());
     let n = Normalizer::new(
@@ -356,7 +366,6 @@ async fn a_cost_event_is_kept_a_week_for_the_digest() {
 /// happened: a redelivery comes within SQS's 14 days of the delivery that marked it.
 #[tokio::test]
 async fn the_processed_mark_is_kept_15_days_after_it_was_written() {
-    use dd0c_shared::clock::ManualClock;
     use dd0c_shared::store::{query_all, AttrValue, Query, Table, TTL_ATTRIBUTE};
     let processed_at = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
         .unwrap()
