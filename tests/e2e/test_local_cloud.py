@@ -75,7 +75,10 @@ def connect_account(cloud: LocalCloud, account: str, tenant: str = "t-e2e-localc
     written directly: these tests are about the cloud, the onboarding journey is elsewhere."""
     cloud.table.put_item(Item={
         "PK": f"ACCOUNT#{account}", "SK": "LINK", "entity": "account_link", "account_id": account,
-        "tenant_id": tenant, "status": "active", "connected_at": "2026-11-30T00:00:00Z",
+        "tenant_id": tenant, "status": "active",
+        # Now, as the onboarding writes it: how long an account has been connected is read
+        # (its learning period), and a fixed date would age with the day the suite runs.
+        "connected_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
 
 
