@@ -42,8 +42,9 @@ pub struct Recommendation {
     pub reason: String,
 }
 
-/// Whether every change takes access or capability away (a rule revoked, a policy detached,
-/// logging turned on, a public access block set).
+/// Whether every change takes access or capability away (a rule revoked, a policy detached, a
+/// credential or a group membership removed, logging turned on, a public access block set).
+/// Removing an MFA device or a permissions boundary is not among them: it weakens.
 fn tightens(drift: &DriftEvent) -> bool {
     !drift.changes.is_empty()
         && drift.changes.iter().all(|c| {
@@ -56,6 +57,11 @@ fn tightens(drift: &DriftEvent) -> bool {
                     | "inline_policy"
                     | "permission"
                     | "access_key"
+                    | "login_profile"
+                    | "ssh_public_key"
+                    | "service_specific_credential"
+                    | "signing_certificate"
+                    | "group_membership"
             );
             (removed && restricting_attr)
                 || (c.attribute == "public_access_block"

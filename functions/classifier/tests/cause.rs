@@ -141,10 +141,23 @@ fn removing_access_or_turning_protection_on_is_a_security_response() {
         "inline_policy",
         "permission",
         "access_key",
+        "login_profile",
+        "ssh_public_key",
+        "service_specific_credential",
+        "signing_certificate",
+        "group_membership",
     ] {
         assert_eq!(
             by_console(vec![(attribute, json!({"id": "x"}), Value::Null)]),
             TIGHTENING,
+            "{attribute} removed"
+        );
+    }
+    // Removing MFA or a permissions boundary takes protection away.
+    for attribute in ["mfa_device", "permissions_boundary"] {
+        assert_eq!(
+            by_console(vec![(attribute, json!({"id": "x"}), Value::Null)]),
+            NOTHING_SPECIAL,
             "{attribute} removed"
         );
     }

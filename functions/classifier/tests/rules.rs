@@ -212,6 +212,69 @@ fn admin_policy_is_critical_other_iam_high() {
     );
     assert_eq!(sev_cat(&other).0, Severity::High);
     assert_eq!(sev_cat(&other).1, DriftCategory::Iam);
+    // A console password, an MFA device taken away, a group joined, a boundary lifted: each
+    // is a way in or a change of what the identity may do, not "configuration".
+    for (action, attribute, old, new) in [
+        (
+            "CreateLoginProfile",
+            "login_profile",
+            Value::Null,
+            json!({"password_reset_required": false}),
+        ),
+        (
+            "UpdateLoginProfile",
+            "login_profile",
+            json!("set"),
+            json!({"password_changed": true}),
+        ),
+        (
+            "DeactivateMFADevice",
+            "mfa_device",
+            json!({"serial_number": "arn:aws:iam::1:mfa/u"}),
+            Value::Null,
+        ),
+        (
+            "AddUserToGroup",
+            "group_membership",
+            Value::Null,
+            json!({"group": "admins"}),
+        ),
+        (
+            "DeleteUserPermissionsBoundary",
+            "permissions_boundary",
+            json!("set"),
+            Value::Null,
+        ),
+        (
+            "UploadSSHPublicKey",
+            "ssh_public_key",
+            Value::Null,
+            json!({"ssh_public_key_id": "APKA"}),
+        ),
+        (
+            "CreateServiceSpecificCredential",
+            "service_specific_credential",
+            Value::Null,
+            json!({"credential_id": "ACCA"}),
+        ),
+        (
+            "UploadSigningCertificate",
+            "signing_certificate",
+            Value::Null,
+            json!({"certificate_id": "C"}),
+        ),
+    ] {
+        let d = drift("iam:user", Some(action), vec![(attribute, old, new)]);
+        assert_eq!(
+            sev_cat(&d),
+            (
+                Severity::High,
+                DriftCategory::Iam,
+                vec!["iam-policy-changed".into()]
+            ),
+            "{action}"
+        );
+    }
 }
 
 #[test]

@@ -44,8 +44,10 @@ pub fn base_action(event_name: &str) -> &str {
 }
 
 fn is_write_action(action: &str) -> bool {
-    const PREFIXES: [&str; 26] = [
+    const PREFIXES: [&str; 28] = [
         "Create",
+        "Upload",
+        "Deactivate",
         "Put",
         "Update",
         "Modify",
@@ -543,8 +545,8 @@ fn iam(
         ("iam:role", role)
     } else if let Some(user) = str_at(req, &["userName"]) {
         ("iam:user", user)
-    } else if action == "CreateAccessKey" {
-        // A key for oneself: the caller's user.
+    } else if credential_change(action, req, resp).is_some() {
+        // A credential of one's own (no userName): the caller's user.
         ("iam:user", record.user_identity.user_name.as_deref()?)
     } else if let Some(group) = str_at(req, &["groupName"]) {
         ("iam:group", group)
@@ -552,6 +554,9 @@ fn iam(
         return None;
     };
     let e = Extracted::new(rtype, id);
+    if let Some((attribute, old, new)) = credential_change(action, req, resp) {
+        return Some(vec![e.change(attribute, old, new)]);
+    }
     let e = match action {
         "CreateRole" | "CreateUser" | "CreateGroup" => e.created().change(
             rtype.trim_start_matches("iam:"),
@@ -587,14 +592,6 @@ fn iam(
             json!({"name": str_at(req, &["policyName"])}),
             Value::Null,
         ),
-        "CreateAccessKey" => e.change(
-            "access_key",
-            Value::Null,
-            json!({
-                "access_key_id": str_at(resp, &["accessKey", "accessKeyId"]),
-                "status": str_at(resp, &["accessKey", "status"]).unwrap_or("Active"),
-            }),
-        ),
         "UpdateAssumeRolePolicy" => {
             let doc = policy_document(req.get("policyDocument"));
             e.change(
@@ -616,6 +613,131 @@ fn iam(
         _ => parameter_changes(e, req, &["roleName", "userName", "groupName"]),
     };
     Some(vec![e])
+}
+
+/// A change to how an IAM identity signs in or what bounds its permissions, as one attribute
+/// per kind of credential (`access_key`, `login_profile` (console password), `mfa_device`,
+/// `ssh_public_key`, `service_specific_credential`, `signing_certificate`) or of permission
+/// (`group_membership`, `permissions_boundary`): old `null` when one is added, new `null` when
+/// one is removed, `"set"` where CloudTrail does not say what was there. The classifier's
+/// `iam-policy-changed` rule lists these attributes.
+fn credential_change(
+    action: &str,
+    req: &Value,
+    resp: &Value,
+) -> Option<(&'static str, Value, Value)> {
+    let change = match action {
+        "CreateAccessKey" => (
+            "access_key",
+            Value::Null,
+            json!({
+                "access_key_id": str_at(resp, &["accessKey", "accessKeyId"]),
+                "status": str_at(resp, &["accessKey", "status"]).unwrap_or("Active"),
+            }),
+        ),
+        "UpdateAccessKey" => (
+            "access_key",
+            json!({"access_key_id": str_at(req, &["accessKeyId"])}),
+            json!({"access_key_id": str_at(req, &["accessKeyId"]), "status": str_at(req, &["status"])}),
+        ),
+        "DeleteAccessKey" => (
+            "access_key",
+            json!({"access_key_id": str_at(req, &["accessKeyId"])}),
+            Value::Null,
+        ),
+        "CreateLoginProfile" => (
+            "login_profile",
+            Value::Null,
+            json!({"password_reset_required": req.get("passwordResetRequired").cloned().unwrap_or(Value::Bool(false))}),
+        ),
+        "UpdateLoginProfile" => (
+            "login_profile",
+            json!("set"),
+            json!({"password_changed": true, "password_reset_required": req.get("passwordResetRequired")}),
+        ),
+        "DeleteLoginProfile" => ("login_profile", json!("set"), Value::Null),
+        "EnableMFADevice" => (
+            "mfa_device",
+            Value::Null,
+            json!({"serial_number": str_at(req, &["serialNumber"])}),
+        ),
+        "DeactivateMFADevice" => (
+            "mfa_device",
+            json!({"serial_number": str_at(req, &["serialNumber"])}),
+            Value::Null,
+        ),
+        "AddUserToGroup" => (
+            "group_membership",
+            Value::Null,
+            json!({"group": str_at(req, &["groupName"])}),
+        ),
+        "RemoveUserFromGroup" => (
+            "group_membership",
+            json!({"group": str_at(req, &["groupName"])}),
+            Value::Null,
+        ),
+        "PutUserPermissionsBoundary" | "PutRolePermissionsBoundary" => (
+            "permissions_boundary",
+            json!("set"),
+            json!({"arn": str_at(req, &["permissionsBoundary"])}),
+        ),
+        "DeleteUserPermissionsBoundary" | "DeleteRolePermissionsBoundary" => {
+            ("permissions_boundary", json!("set"), Value::Null)
+        }
+        "UploadSSHPublicKey" => (
+            "ssh_public_key",
+            Value::Null,
+            json!({"ssh_public_key_id": str_at(resp, &["sSHPublicKey", "sSHPublicKeyId"])}),
+        ),
+        "UpdateSSHPublicKey" => (
+            "ssh_public_key",
+            json!({"ssh_public_key_id": str_at(req, &["sSHPublicKeyId"])}),
+            json!({"ssh_public_key_id": str_at(req, &["sSHPublicKeyId"]), "status": str_at(req, &["status"])}),
+        ),
+        "DeleteSSHPublicKey" => (
+            "ssh_public_key",
+            json!({"ssh_public_key_id": str_at(req, &["sSHPublicKeyId"])}),
+            Value::Null,
+        ),
+        "CreateServiceSpecificCredential" => (
+            "service_specific_credential",
+            Value::Null,
+            json!({
+                "service": str_at(req, &["serviceName"]),
+                "credential_id": str_at(resp, &["serviceSpecificCredential", "serviceSpecificCredentialId"]),
+            }),
+        ),
+        "ResetServiceSpecificCredential" | "UpdateServiceSpecificCredential" => (
+            "service_specific_credential",
+            json!({"credential_id": str_at(req, &["serviceSpecificCredentialId"])}),
+            json!({
+                "credential_id": str_at(req, &["serviceSpecificCredentialId"]),
+                "status": str_at(req, &["status"]).unwrap_or("reset"),
+            }),
+        ),
+        "DeleteServiceSpecificCredential" => (
+            "service_specific_credential",
+            json!({"credential_id": str_at(req, &["serviceSpecificCredentialId"])}),
+            Value::Null,
+        ),
+        "UploadSigningCertificate" => (
+            "signing_certificate",
+            Value::Null,
+            json!({"certificate_id": str_at(resp, &["certificate", "certificateId"])}),
+        ),
+        "UpdateSigningCertificate" => (
+            "signing_certificate",
+            json!({"certificate_id": str_at(req, &["certificateId"])}),
+            json!({"certificate_id": str_at(req, &["certificateId"]), "status": str_at(req, &["status"])}),
+        ),
+        "DeleteSigningCertificate" => (
+            "signing_certificate",
+            json!({"certificate_id": str_at(req, &["certificateId"])}),
+            Value::Null,
+        ),
+        _ => return None,
+    };
+    Some(change)
 }
 
 fn function_name(v: &str) -> &str {

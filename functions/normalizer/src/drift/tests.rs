@@ -297,6 +297,256 @@ fn iam_policies_real() {
         .is_some_and(|k| k.starts_with("AKIA")));
 }
 
+/// Every call that adds, changes or removes a way to sign in as an IAM identity, or widens or
+/// narrows what bounds it, with `(event name, requestParameters, responseElements)`, and the
+/// attribute and direction it must come out as (`+` added, `-` removed, `~` changed).
+fn credential_calls() -> Vec<(&'static str, Value, Value, &'static str, char)> {
+    vec![
+        (
+            "CreateAccessKey",
+            json!({"userName": "u"}),
+            json!({"accessKey": {"accessKeyId": "AKIAEXAMPLE", "status": "Active"}}),
+            "access_key",
+            '+',
+        ),
+        (
+            "UpdateAccessKey",
+            json!({"userName": "u", "accessKeyId": "AKIAEXAMPLE", "status": "Active"}),
+            Value::Null,
+            "access_key",
+            '~',
+        ),
+        (
+            "DeleteAccessKey",
+            json!({"userName": "u", "accessKeyId": "AKIAEXAMPLE"}),
+            Value::Null,
+            "access_key",
+            '-',
+        ),
+        (
+            "CreateLoginProfile",
+            json!({"userName": "u", "passwordResetRequired": false}),
+            json!({"loginProfile": {"userName": "u"}}),
+            "login_profile",
+            '+',
+        ),
+        (
+            "UpdateLoginProfile",
+            json!({"userName": "u"}),
+            Value::Null,
+            "login_profile",
+            '~',
+        ),
+        (
+            "DeleteLoginProfile",
+            json!({"userName": "u"}),
+            Value::Null,
+            "login_profile",
+            '-',
+        ),
+        (
+            "EnableMFADevice",
+            json!({"userName": "u", "serialNumber": "arn:aws:iam::111122223333:mfa/u"}),
+            Value::Null,
+            "mfa_device",
+            '+',
+        ),
+        (
+            "DeactivateMFADevice",
+            json!({"userName": "u", "serialNumber": "arn:aws:iam::111122223333:mfa/u"}),
+            Value::Null,
+            "mfa_device",
+            '-',
+        ),
+        (
+            "AddUserToGroup",
+            json!({"userName": "u", "groupName": "admins"}),
+            Value::Null,
+            "group_membership",
+            '+',
+        ),
+        (
+            "RemoveUserFromGroup",
+            json!({"userName": "u", "groupName": "admins"}),
+            Value::Null,
+            "group_membership",
+            '-',
+        ),
+        (
+            "PutUserPermissionsBoundary",
+            json!({"userName": "u", "permissionsBoundary": "arn:aws:iam::111122223333:policy/boundary"}),
+            Value::Null,
+            "permissions_boundary",
+            '~',
+        ),
+        (
+            "DeleteRolePermissionsBoundary",
+            json!({"roleName": "r"}),
+            Value::Null,
+            "permissions_boundary",
+            '-',
+        ),
+        (
+            "UploadSSHPublicKey",
+            json!({"userName": "u", "sSHPublicKeyBody": "ssh-rsa AAAA"}),
+            json!({"sSHPublicKey": {"sSHPublicKeyId": "APKAEXAMPLE"}}),
+            "ssh_public_key",
+            '+',
+        ),
+        (
+            "UpdateSSHPublicKey",
+            json!({"userName": "u", "sSHPublicKeyId": "APKAEXAMPLE", "status": "Active"}),
+            Value::Null,
+            "ssh_public_key",
+            '~',
+        ),
+        (
+            "DeleteSSHPublicKey",
+            json!({"userName": "u", "sSHPublicKeyId": "APKAEXAMPLE"}),
+            Value::Null,
+            "ssh_public_key",
+            '-',
+        ),
+        (
+            "CreateServiceSpecificCredential",
+            json!({"userName": "u", "serviceName": "codecommit.amazonaws.com"}),
+            json!({"serviceSpecificCredential": {"serviceSpecificCredentialId": "ACCAEXAMPLE"}}),
+            "service_specific_credential",
+            '+',
+        ),
+        (
+            "ResetServiceSpecificCredential",
+            json!({"userName": "u", "serviceSpecificCredentialId": "ACCAEXAMPLE"}),
+            Value::Null,
+            "service_specific_credential",
+            '~',
+        ),
+        (
+            "DeleteServiceSpecificCredential",
+            json!({"userName": "u", "serviceSpecificCredentialId": "ACCAEXAMPLE"}),
+            Value::Null,
+            "service_specific_credential",
+            '-',
+        ),
+        (
+            "UploadSigningCertificate",
+            json!({"userName": "u"}),
+            json!({"certificate": {"certificateId": "CERTEXAMPLE"}}),
+            "signing_certificate",
+            '+',
+        ),
+        (
+            "UpdateSigningCertificate",
+            json!({"userName": "u", "certificateId": "CERTEXAMPLE", "status": "Inactive"}),
+            Value::Null,
+            "signing_certificate",
+            '~',
+        ),
+        (
+            "DeleteSigningCertificate",
+            json!({"userName": "u", "certificateId": "CERTEXAMPLE"}),
+            Value::Null,
+            "signing_certificate",
+            '-',
+        ),
+    ]
+}
+
+#[test]
+fn each_way_to_sign_in_or_bound_an_iam_identity_is_one_credential_attribute() {
+    for (name, req, resp, attribute, direction) in credential_calls() {
+        let e = one(&synthetic(
+            "iam",
+            name,
+            req.clone(),
+            resp,
+            console_user(),
+            "AWS Internal",
+        ));
+        let expected_id = if req.get("roleName").is_some() {
+            ("iam:role", "r")
+        } else {
+            ("iam:user", "u")
+        };
+        assert_eq!(
+            (e.resource_type.as_str(), e.resource_id.as_str()),
+            expected_id,
+            "{name}"
+        );
+        assert_eq!(e.changes.len(), 1, "{name}: {:?}", e.changes);
+        let c = &e.changes[0];
+        assert_eq!(c.attribute, attribute, "{name}");
+        let shape = match (c.old.is_null(), c.new.is_null()) {
+            (true, false) => '+',
+            (false, true) => '-',
+            (false, false) => '~',
+            (true, true) => '0',
+        };
+        assert_eq!(shape, direction, "{name}: {} → {}", c.old, c.new);
+        assert!(!e.creates, "{name} does not create the identity");
+    }
+}
+
+/// The classifier's rule for IAM permissions and credentials names every credential attribute
+/// the extractor makes: one it did not name would fall back to medium "configuration".
+#[test]
+fn the_classifiers_iam_rule_names_every_credential_attribute() {
+    let rules: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("functions/classifier/rules.json"))
+            .expect("rules.json"),
+    )
+    .expect("json");
+    let rule = rules["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["id"] == "iam-policy-changed")
+        .expect("the iam-policy-changed rule");
+    let named: Vec<&str> = rule["conditions"][0]["value"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for (name, _, _, attribute, _) in credential_calls() {
+        assert!(
+            named.contains(&attribute),
+            "{name}: {attribute} is not in {named:?}"
+        );
+    }
+}
+
+#[test]
+fn a_console_password_and_a_deleted_key_are_credential_changes_on_real_records() {
+    let profile = one(&real("CreateLoginProfile", |_| true));
+    assert_eq!(profile.resource_type, "iam:user");
+    assert_eq!(profile.resource_id, "stratus-red-team-login-profile-user");
+    assert_eq!(profile.changes[0].attribute, "login_profile");
+    assert_eq!(
+        profile.changes[0].new,
+        json!({"password_reset_required": false})
+    );
+    let deleted = one(&real("DeleteAccessKey", |_| true));
+    assert_eq!(deleted.changes[0].attribute, "access_key");
+    assert_eq!(
+        deleted.changes[0].old["access_key_id"],
+        "AKIATFQR7NSCQLA2F4OD"
+    );
+    assert_eq!(deleted.changes[0].new, Value::Null);
+    let own_key = one(&synthetic(
+        "iam",
+        "UploadSigningCertificate",
+        json!({"certificateBody": "-----BEGIN CERTIFICATE-----"}),
+        json!({"certificate": {"certificateId": "CERTEXAMPLE"}}),
+        console_user(),
+        "AWS Internal",
+    ));
+    assert_eq!(
+        (own_key.resource_type.as_str(), own_key.resource_id.as_str()),
+        ("iam:user", "jane")
+    );
+}
+
 #[test]
 fn lambda_versioned_event_names() {
     let cfg = one(&console(
