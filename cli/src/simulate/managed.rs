@@ -7,7 +7,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use super::identity::Who;
-use super::{at, Gen, DRIFT};
+use super::{at, Gen, DRIFT, HOME};
 
 /// Resources created by Terraform, by region.
 #[derive(Debug, Default)]
@@ -257,5 +257,72 @@ impl Gen {
                 self.label_for(DRIFT, id, t, "database_made_public", "critical");
             }
         }
+        // Made last, so that what the generator drew for everything else is unchanged.
+        if let Some(first_apply) = first_after(self, "orders-api") {
+            self.iam_drift(first_apply + Duration::minutes(2), when);
+        }
+    }
+
+    /// Terraform's IAM, applied with the account's first resources: a service user and the
+    /// policy of its deploy role. Later, while dd0c watches, a person gives the service user a
+    /// console password (a way in that IaC never declared), and another makes a version of
+    /// the policy that allows everything its default (both labeled `drift`). IAM is global:
+    /// CloudTrail records it in us-east-1.
+    fn iam_drift(
+        &mut self,
+        applied: DateTime<Utc>,
+        when: impl Fn(&mut Gen, DateTime<Utc>) -> DateTime<Utc>,
+    ) {
+        const USER: &str = "svc-reports";
+        let policy_arn = format!("arn:aws:iam::{}:policy/app-deploy", self.account);
+        let deploy_document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecs:UpdateService","ecr:GetAuthorizationToken"],"Resource":"*"}]}"#;
+        let admin_document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        self.activity = "terraform";
+        let user_arn = format!("arn:aws:iam::{}:user/{USER}", self.account);
+        self.push(
+            applied,
+            Who::Terraform,
+            "iam",
+            "CreateUser",
+            HOME,
+            json!({"userName": USER, "path": "/"}),
+            json!({"user": {"userName": USER, "arn": user_arn, "path": "/"}}),
+            false,
+        );
+        self.push(
+            applied + Duration::seconds(3),
+            Who::Terraform,
+            "iam",
+            "CreatePolicy",
+            HOME,
+            json!({"policyName": "app-deploy", "path": "/", "policyDocument": deploy_document}),
+            json!({"policy": {"policyName": "app-deploy", "arn": policy_arn, "defaultVersionId": "v1"}}),
+            false,
+        );
+        self.activity = "drift";
+        let t = when(self, applied);
+        let id = self.push(
+            t,
+            Who::Console(0),
+            "iam",
+            "CreateLoginProfile",
+            HOME,
+            json!({"userName": USER, "passwordResetRequired": false}),
+            json!({"loginProfile": {"userName": USER, "passwordResetRequired": false}}),
+            false,
+        );
+        self.label_for(DRIFT, id, t, "console_password_for_a_service_user", "high");
+        let t = when(self, applied);
+        let id = self.push(
+            t,
+            Who::Console(1),
+            "iam",
+            "CreatePolicyVersion",
+            HOME,
+            json!({"policyArn": policy_arn, "policyDocument": admin_document, "setAsDefault": true}),
+            json!({"policyVersion": {"versionId": "v2", "isDefaultVersion": true}}),
+            false,
+        );
+        self.label_for(DRIFT, id, t, "policy_made_to_allow_everything", "critical");
     }
 }

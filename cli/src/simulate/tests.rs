@@ -192,9 +192,15 @@ fn backups_touch_owned_resources_and_drift_labels_follow_their_creation() {
         let target = change.record["requestParameters"]
             .as_object()
             .and_then(|p| {
-                ["groupId", "instanceId", "dBInstanceIdentifier"]
-                    .iter()
-                    .find_map(|k| p.get(*k).and_then(Value::as_str))
+                [
+                    "groupId",
+                    "instanceId",
+                    "dBInstanceIdentifier",
+                    "userName",
+                    "policyArn",
+                ]
+                .iter()
+                .find_map(|k| p.get(*k).and_then(Value::as_str))
             })
             .expect("a target");
         let created = sim
@@ -212,6 +218,13 @@ fn backups_touch_owned_resources_and_drift_labels_follow_their_creation() {
         );
     }
     assert!(sim.labels.iter().any(|l| l.product == COST));
+    let kinds: BTreeSet<&str> = sim.labels.iter().map(|l| l.kind.as_str()).collect();
+    for kind in [
+        "console_password_for_a_service_user",
+        "policy_made_to_allow_everything",
+    ] {
+        assert!(kinds.contains(kind), "{kinds:?}");
+    }
 }
 
 /// Every other account has run since before it connected: its history is written apart and

@@ -275,6 +275,34 @@ fn admin_policy_is_critical_other_iam_high() {
             "{action}"
         );
     }
+    // A customer managed policy: a version made the default is what it allows from then on.
+    let in_force = drift(
+        "iam:policy",
+        Some("CreatePolicyVersion"),
+        vec![(
+            "policy_document",
+            json!("set"),
+            json!({"version": "v2", "admin": true}),
+        )],
+    );
+    assert_eq!(
+        sev_cat(&in_force),
+        (
+            Severity::Critical,
+            DriftCategory::Iam,
+            vec!["iam-admin-policy".into(), "iam-policy-changed".into()]
+        )
+    );
+    let waiting = drift(
+        "iam:policy",
+        Some("CreatePolicyVersion"),
+        vec![(
+            "policy_version",
+            Value::Null,
+            json!({"version": "v3", "allows_admin": true}),
+        )],
+    );
+    assert_eq!(sev_cat(&waiting).0, Severity::High);
 }
 
 #[test]

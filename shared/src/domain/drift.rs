@@ -501,6 +501,11 @@ pub fn resource_type_for_iac(iac_type: &str) -> Option<&'static str> {
         | "aws_iam_user_policy"
         | "aws_iam_user_policy_attachment"
         | "AWS::IAM::User" => "iam:user",
+        "aws_iam_group"
+        | "aws_iam_group_policy"
+        | "aws_iam_group_policy_attachment"
+        | "AWS::IAM::Group" => "iam:group",
+        "aws_iam_policy" | "AWS::IAM::ManagedPolicy" => "iam:policy",
         "aws_lambda_function" | "aws_lambda_permission" | "AWS::Lambda::Function" => {
             "lambda:function"
         }
@@ -536,6 +541,8 @@ pub fn imported_resource(iac_type: &str, id: &str) -> Option<(&'static str, Stri
         | "aws_s3_bucket"
         | "aws_iam_role"
         | "aws_iam_user"
+        | "aws_iam_group"
+        | "aws_iam_policy"
         | "aws_lambda_function"
         | "aws_lb_listener"
         | "aws_alb_listener" => id,
@@ -602,6 +609,9 @@ pub fn resource_of_arn(arn: &str) -> Option<(&'static str, String)> {
         "iam" => match resource.split_once('/')? {
             ("role", path) => ("iam:role", path.rsplit('/').next()?),
             ("user", path) => ("iam:user", path.rsplit('/').next()?),
+            ("group", path) => ("iam:group", path.rsplit('/').next()?),
+            // A policy is followed by its ARN: CloudTrail names it so.
+            ("policy", _) => ("iam:policy", arn),
             _ => return None,
         },
         "elasticloadbalancing" if resource.starts_with("listener/") => {
@@ -892,6 +902,20 @@ mod tests {
             Some(("iam:user", "jane".into()))
         );
         assert_eq!(
+            arn("arn:aws:iam::111122223333:group/ops/admins"),
+            Some(("iam:group", "admins".into()))
+        );
+        assert_eq!(
+            cloudformation_resource("AWS::IAM::Group", "admins"),
+            Some(("iam:group", "admins".to_owned()))
+        );
+        let policy = "arn:aws:iam::111122223333:policy/app/deploy";
+        assert_eq!(arn(policy), Some(("iam:policy", policy.into())));
+        assert_eq!(
+            cloudformation_resource("AWS::IAM::ManagedPolicy", policy),
+            Some(("iam:policy", policy.to_owned()))
+        );
+        assert_eq!(
             arn("arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/web/1"),
             None,
             "a load balancer is not a listener"
@@ -1077,6 +1101,17 @@ mod tests {
                 "arn:aws:kms:us-east-1:111122223333:key/1234abcd"
             ),
             Some(("kms:key", "1234abcd".into()))
+        );
+        assert_eq!(
+            owned("aws_iam_group", "admins"),
+            Some(("iam:group", "admins".into()))
+        );
+        assert_eq!(
+            owned("aws_iam_policy", "arn:aws:iam::111122223333:policy/deploy"),
+            Some((
+                "iam:policy",
+                "arn:aws:iam::111122223333:policy/deploy".into()
+            ))
         );
         // Compound ids name no resource; untracked types have nothing to match.
         assert_eq!(owned("aws_security_group_rule", "sgrule-123"), None);

@@ -550,10 +550,17 @@ fn iam(
         ("iam:user", record.user_identity.user_name.as_deref()?)
     } else if let Some(group) = str_at(req, &["groupName"]) {
         ("iam:group", group)
+    } else if let Some(policy) = str_at(req, &["policyArn"]) {
+        ("iam:policy", policy)
+    } else if action == "CreatePolicy" {
+        ("iam:policy", str_at(resp, &["policy", "arn"])?)
     } else {
         return None;
     };
     let e = Extracted::new(rtype, id);
+    if rtype == "iam:policy" {
+        return Some(vec![managed_policy(e, action, req, resp)]);
+    }
     if let Some((attribute, old, new)) = credential_change(action, req, resp) {
         return Some(vec![e.change(attribute, old, new)]);
     }
@@ -613,6 +620,52 @@ fn iam(
         _ => parameter_changes(e, req, &["roleName", "userName", "groupName"]),
     };
     Some(vec![e])
+}
+
+/// A customer managed policy (`iam:policy`, by ARN): what it allows is its default version,
+/// so a new version made the default, or another version made the default, changes what every
+/// identity it is attached to may do (`policy_document`, with `admin` as for inline policies).
+fn managed_policy(e: Extracted, action: &str, req: &Value, resp: &Value) -> Extracted {
+    let version = |doc: &Value, id: Option<&str>| json!({"version": id, "admin": document_is_admin(doc), "document": doc});
+    match action {
+        "CreatePolicy" => {
+            let doc = policy_document(req.get("policyDocument"));
+            e.created().change(
+                "policy_document",
+                Value::Null,
+                version(
+                    &doc,
+                    str_at(resp, &["policy", "defaultVersionId"]).or(Some("v1")),
+                ),
+            )
+        }
+        "CreatePolicyVersion" => {
+            let doc = policy_document(req.get("policyDocument"));
+            let id = str_at(resp, &["policyVersion", "versionId"]);
+            if req.get("setAsDefault").and_then(Value::as_bool) == Some(true) {
+                e.change("policy_document", json!("set"), version(&doc, id))
+            } else {
+                // Not the default: it allows nothing until it is made so (`allows_admin`, not
+                // `admin`: the administrator rule is for what is in force).
+                e.change(
+                    "policy_version",
+                    Value::Null,
+                    json!({"version": id, "allows_admin": document_is_admin(&doc)}),
+                )
+            }
+        }
+        "SetDefaultPolicyVersion" => e.change(
+            "policy_document",
+            json!("set"),
+            json!({"version": str_at(req, &["versionId"])}),
+        ),
+        "DeletePolicyVersion" => e.change(
+            "policy_version",
+            json!({"version": str_at(req, &["versionId"])}),
+            Value::Null,
+        ),
+        _ => parameter_changes(e, req, &["policyArn"]),
+    }
 }
 
 /// A change to how an IAM identity signs in or what bounds its permissions, as one attribute

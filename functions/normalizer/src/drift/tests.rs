@@ -514,6 +514,20 @@ fn the_classifiers_iam_rule_names_every_credential_attribute() {
             "{name}: {attribute} is not in {named:?}"
         );
     }
+    for attribute in ["policy_document", "policy_version"] {
+        assert!(
+            named.contains(&attribute),
+            "{attribute} is not in {named:?}"
+        );
+    }
+    let types = &rule["resource_types"];
+    assert!(
+        types
+            .as_array()
+            .expect("types")
+            .contains(&json!("iam:policy")),
+        "{types}"
+    );
 }
 
 #[test]
@@ -851,6 +865,95 @@ async fn real_terraform_group_then_script_opening_ssh_is_drift() {
         "stratus-red-team (no IaC user agent) changed a Terraform group"
     );
     assert_eq!(drift[0].changes[0].new["from_port"], 22);
+}
+
+const ADMIN_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+#[test]
+fn a_managed_policy_is_followed_by_its_arn_and_its_default_version_is_what_it_allows() {
+    let created = one(&real("CreatePolicy", |_| true));
+    assert_eq!(created.resource_type, "iam:policy");
+    assert_eq!(
+        created.resource_id,
+        "arn:aws:iam::123837392027:policy/stratus-red-team-ec2lui-policy-pcccexdthk"
+    );
+    assert!(created.creates);
+    assert_eq!(created.changes[0].attribute, "policy_document");
+    assert_eq!(created.changes[0].new["admin"], false);
+    let arn = "arn:aws:iam::111122223333:policy/deploy";
+    let version = |set_as_default: bool| {
+        one(&synthetic(
+            "iam",
+            "CreatePolicyVersion",
+            json!({"policyArn": arn, "policyDocument": ADMIN_DOCUMENT, "setAsDefault": set_as_default}),
+            json!({"policyVersion": {"versionId": "v2", "isDefaultVersion": set_as_default}}),
+            console_user(),
+            "AWS Internal",
+        ))
+    };
+    let in_force = version(true);
+    assert_eq!(
+        (
+            in_force.resource_type.as_str(),
+            in_force.resource_id.as_str()
+        ),
+        ("iam:policy", arn)
+    );
+    assert_eq!(in_force.changes[0].attribute, "policy_document");
+    assert_eq!(in_force.changes[0].new["admin"], true);
+    assert_eq!(in_force.changes[0].new["version"], "v2");
+    let waiting = version(false);
+    assert_eq!(waiting.changes[0].attribute, "policy_version");
+    assert_eq!(waiting.changes[0].new["allows_admin"], true);
+    assert!(
+        waiting.changes[0].new.get("admin").is_none(),
+        "not in force: no admin flag"
+    );
+    let made_default = one(&console(
+        "iam",
+        "SetDefaultPolicyVersion",
+        json!({"policyArn": arn, "versionId": "v2"}),
+    ));
+    assert_eq!(made_default.changes[0].attribute, "policy_document");
+    assert_eq!(made_default.changes[0].new["version"], "v2");
+    // Attaching a policy still changes the identity it is attached to.
+    let attach = one(&console(
+        "iam",
+        "AttachRolePolicy",
+        json!({"roleName": "r", "policyArn": arn}),
+    ));
+    assert_eq!(attach.resource_type, "iam:role");
+}
+
+#[tokio::test]
+async fn a_console_version_of_a_terraform_policy_granting_everything_is_drift() {
+    let (table, clock) = setup();
+    let create = real("CreatePolicy", |_| true);
+    let arn = "arn:aws:iam::123837392027:policy/stratus-red-team-ec2lui-policy-pcccexdthk";
+    let created = track(table.as_ref(), &clock, &create, &link(), Tracking::Live)
+        .await
+        .unwrap();
+    assert_eq!(changes(&created)[0].class, ChangeClass::Iac);
+    let escalation = synthetic(
+        "iam",
+        "CreatePolicyVersion",
+        json!({"policyArn": arn, "policyDocument": ADMIN_DOCUMENT, "setAsDefault": true}),
+        json!({"policyVersion": {"versionId": "v2", "isDefaultVersion": true}}),
+        console_user(),
+        "AWS Internal",
+    );
+    let events = track(table.as_ref(), &clock, &escalation, &link(), Tracking::Live)
+        .await
+        .unwrap();
+    let drift = drifts(&events);
+    assert_eq!(
+        drift.len(),
+        1,
+        "a person changed what a Terraform policy allows"
+    );
+    assert_eq!(drift[0].resource_type, "iam:policy");
+    assert_eq!(drift[0].changes[0].new["admin"], true);
 }
 
 #[tokio::test]
