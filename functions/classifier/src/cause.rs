@@ -43,7 +43,8 @@ pub struct Recommendation {
 }
 
 /// Whether every change takes access or capability away (a rule revoked, a policy detached, a
-/// credential or a group membership removed, logging turned on, a public access block set).
+/// credential, a group membership or a snapshot's sharing removed, logging turned on, a
+/// public access block set).
 /// Removing an MFA device or a permissions boundary is not among them: it weakens.
 fn tightens(drift: &DriftEvent) -> bool {
     !drift.changes.is_empty()
@@ -62,6 +63,7 @@ fn tightens(drift: &DriftEvent) -> bool {
                     | "service_specific_credential"
                     | "signing_certificate"
                     | "group_membership"
+                    | "shared_with"
             );
             (removed && restricting_attr)
                 || (c.attribute == "public_access_block"

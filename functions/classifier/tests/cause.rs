@@ -146,6 +146,7 @@ fn removing_access_or_turning_protection_on_is_a_security_response() {
         "service_specific_credential",
         "signing_certificate",
         "group_membership",
+        "shared_with",
     ] {
         assert_eq!(
             by_console(vec![(attribute, json!({"id": "x"}), Value::Null)]),

@@ -306,6 +306,86 @@ fn admin_policy_is_critical_other_iam_high() {
 }
 
 #[test]
+fn a_snapshot_or_image_shared_is_data_drift_and_made_public_is_critical() {
+    for kind in [
+        "ec2:snapshot",
+        "ec2:image",
+        "rds:snapshot",
+        "rds:cluster-snapshot",
+    ] {
+        let shared = drift(
+            kind,
+            Some("ModifySnapshotAttribute"),
+            vec![(
+                "shared_with",
+                Value::Null,
+                json!({"account": "012345678912"}),
+            )],
+        );
+        assert_eq!(
+            sev_cat(&shared),
+            (
+                Severity::High,
+                DriftCategory::Data,
+                vec!["snapshot-shared".into()]
+            ),
+            "{kind}"
+        );
+        let public = drift(
+            kind,
+            Some("ModifySnapshotAttribute"),
+            vec![("shared_with", Value::Null, json!({"public": true}))],
+        );
+        assert_eq!(
+            sev_cat(&public),
+            (
+                Severity::Critical,
+                DriftCategory::Security,
+                vec!["snapshot-made-public".into()]
+            ),
+            "{kind}"
+        );
+        // Taking a share back on its own is no share: medium, the default.
+        let unshared = drift(
+            kind,
+            Some("ModifySnapshotAttribute"),
+            vec![(
+                "shared_with",
+                json!({"account": "012345678912"}),
+                Value::Null,
+            )],
+        );
+        assert_eq!(sev_cat(&unshared).0, Severity::Medium, "{kind}");
+    }
+    let flow_logs = drift(
+        "ec2:flow-log",
+        Some("DeleteFlowLogs"),
+        vec![("flow_log", json!("exists"), Value::Null)],
+    );
+    assert_eq!(
+        sev_cat(&flow_logs),
+        (
+            Severity::High,
+            DriftCategory::Security,
+            vec!["flow-logs-deleted".into()]
+        )
+    );
+    let backup_gone = drift(
+        "ec2:snapshot",
+        Some("DeleteSnapshot"),
+        vec![("snapshot", json!("exists"), Value::Null)],
+    );
+    assert_eq!(
+        sev_cat(&backup_gone),
+        (
+            Severity::High,
+            DriftCategory::Data,
+            vec!["data-store-deleted".into()]
+        )
+    );
+}
+
+#[test]
 fn cloudtrail_stopped_or_deleted_is_critical() {
     for action in ["StopLogging", "DeleteTrail"] {
         let d = drift(

@@ -110,7 +110,8 @@ fn invoking_service(invoked_by: &str) -> Option<&str> {
         .then_some(invoked_by)
 }
 
-fn source_of(record: &CloudTrailRecord) -> Source {
+/// How the call was made: an IaC tool, an AWS service, the console, the CLI, an SDK.
+pub fn source_of(record: &CloudTrailRecord) -> Source {
     let ui = &record.user_identity;
     let ua = record.user_agent.as_deref().unwrap_or_default();
     let ua_lower = ua.to_ascii_lowercase();

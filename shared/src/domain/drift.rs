@@ -506,6 +506,11 @@ pub fn resource_type_for_iac(iac_type: &str) -> Option<&'static str> {
         | "aws_iam_group_policy_attachment"
         | "AWS::IAM::Group" => "iam:group",
         "aws_iam_policy" | "AWS::IAM::ManagedPolicy" => "iam:policy",
+        "aws_ebs_snapshot" | "aws_ebs_snapshot_copy" => "ec2:snapshot",
+        "aws_ami" | "aws_ami_copy" | "aws_ami_from_instance" => "ec2:image",
+        "aws_db_snapshot" | "aws_db_snapshot_copy" => "rds:snapshot",
+        "aws_db_cluster_snapshot" => "rds:cluster-snapshot",
+        "aws_flow_log" | "AWS::EC2::FlowLog" => "ec2:flow-log",
         "aws_lambda_function" | "aws_lambda_permission" | "AWS::Lambda::Function" => {
             "lambda:function"
         }
@@ -543,6 +548,14 @@ pub fn imported_resource(iac_type: &str, id: &str) -> Option<(&'static str, Stri
         | "aws_iam_user"
         | "aws_iam_group"
         | "aws_iam_policy"
+        | "aws_ebs_snapshot"
+        | "aws_ebs_snapshot_copy"
+        | "aws_ami"
+        | "aws_ami_copy"
+        | "aws_ami_from_instance"
+        | "aws_db_snapshot"
+        | "aws_db_cluster_snapshot"
+        | "aws_flow_log"
         | "aws_lambda_function"
         | "aws_lb_listener"
         | "aws_alb_listener" => id,
@@ -596,9 +609,17 @@ pub fn resource_of_arn(arn: &str) -> Option<(&'static str, String)> {
         "ec2" => match resource.split_once('/')? {
             ("instance", id) => ("ec2:instance", id),
             ("security-group", id) => ("ec2:security-group", id),
+            ("snapshot", id) => ("ec2:snapshot", id),
+            ("image", id) => ("ec2:image", id),
+            ("vpc-flow-log", id) => ("ec2:flow-log", id),
             _ => return None,
         },
-        "rds" => ("rds:db", resource.strip_prefix("db:")?),
+        "rds" => match resource.split_once(':')? {
+            ("db", id) => ("rds:db", id),
+            ("snapshot", id) => ("rds:snapshot", id),
+            ("cluster-snapshot", id) => ("rds:cluster-snapshot", id),
+            _ => return None,
+        },
         "s3" if !resource.contains('/') => ("s3:bucket", resource),
         "lambda" => {
             let rest = resource.strip_prefix("function:")?;
@@ -909,6 +930,31 @@ mod tests {
             cloudformation_resource("AWS::IAM::Group", "admins"),
             Some(("iam:group", "admins".to_owned()))
         );
+        assert_eq!(
+            arn("arn:aws:ec2:us-east-1:111122223333:snapshot/snap-1"),
+            Some(("ec2:snapshot", "snap-1".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:ec2:us-east-1::image/ami-1"),
+            Some(("ec2:image", "ami-1".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:ec2:us-east-1:111122223333:vpc-flow-log/fl-1"),
+            Some(("ec2:flow-log", "fl-1".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:rds:us-east-1:111122223333:snapshot:exfiltration"),
+            Some(("rds:snapshot", "exfiltration".into()))
+        );
+        assert_eq!(
+            arn("arn:aws:rds:us-east-1:111122223333:cluster-snapshot:nightly"),
+            Some(("rds:cluster-snapshot", "nightly".into()))
+        );
+        assert_eq!(arn("arn:aws:rds:us-east-1:111122223333:cluster:c"), None);
+        assert_eq!(
+            cloudformation_resource("AWS::EC2::FlowLog", "fl-1"),
+            Some(("ec2:flow-log", "fl-1".to_owned()))
+        );
         let policy = "arn:aws:iam::111122223333:policy/app/deploy";
         assert_eq!(arn(policy), Some(("iam:policy", policy.into())));
         assert_eq!(
@@ -1112,6 +1158,22 @@ mod tests {
                 "iam:policy",
                 "arn:aws:iam::111122223333:policy/deploy".into()
             ))
+        );
+        assert_eq!(
+            owned("aws_ebs_snapshot", "snap-0abc"),
+            Some(("ec2:snapshot", "snap-0abc".into()))
+        );
+        assert_eq!(
+            owned("aws_ami", "ami-0abc"),
+            Some(("ec2:image", "ami-0abc".into()))
+        );
+        assert_eq!(
+            owned("aws_db_snapshot", "nightly"),
+            Some(("rds:snapshot", "nightly".into()))
+        );
+        assert_eq!(
+            owned("aws_flow_log", "fl-0abc"),
+            Some(("ec2:flow-log", "fl-0abc".into()))
         );
         // Compound ids name no resource; untracked types have nothing to match.
         assert_eq!(owned("aws_security_group_rule", "sgrule-123"), None);

@@ -44,8 +44,11 @@ pub fn base_action(event_name: &str) -> &str {
 }
 
 fn is_write_action(action: &str) -> bool {
-    const PREFIXES: [&str; 28] = [
+    const PREFIXES: [&str; 31] = [
         "Create",
+        "Copy",
+        "Register",
+        "Deregister",
         "Upload",
         "Deactivate",
         "Put",
@@ -101,8 +104,8 @@ pub fn extract(record: &CloudTrailRecord) -> Vec<Extracted> {
     let req = record.request();
     let resp = record.response();
     let specific = match record.service() {
-        "ec2" => ec2(action, req, resp),
-        "rds" => rds(action, req),
+        "ec2" => ec2(action, req, resp, record),
+        "rds" => rds(action, req, record),
         "s3" => s3(action, req),
         "iam" => iam(action, req, resp, record),
         "lambda" => lambda(action, req),
@@ -282,7 +285,19 @@ fn parameter_changes(mut e: Extracted, req: &Value, skip: &[&str]) -> Extracted 
     e
 }
 
-fn ec2(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
+/// Whether an AWS service made the call: the backups Data Lifecycle Manager and AWS Backup
+/// make (thousands of snapshots and images a day) are not followed. No IaC owns them, so
+/// their history would only be stored, never read.
+fn by_aws_service(record: &CloudTrailRecord) -> bool {
+    dd0c_shared::domain::actor::source_of(record) == dd0c_shared::domain::Source::AwsService
+}
+
+fn ec2(
+    action: &str,
+    req: &Value,
+    resp: &Value,
+    record: &CloudTrailRecord,
+) -> Option<Vec<Extracted>> {
     let out = match action {
         "CreateSecurityGroup" => {
             let id = str_at(resp, &["groupId"])?;
@@ -351,6 +366,68 @@ fn ec2(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
             }
             vec![e]
         }
+        "CreateSnapshot" | "CopySnapshot" | "RegisterImage" | "CreateImage" | "CopyImage"
+            if by_aws_service(record) =>
+        {
+            return None
+        }
+        "CreateSnapshot" | "CopySnapshot" => {
+            let id = str_at(resp, &["snapshotId"])?;
+            vec![Extracted::new("ec2:snapshot", id).created().change(
+                "snapshot",
+                Value::Null,
+                json!({"volume_id": str_at(req, &["volumeId"]), "source_snapshot_id": str_at(req, &["sourceSnapshotId"])}),
+            )]
+        }
+        "RegisterImage" | "CreateImage" | "CopyImage" => {
+            let id = str_at(resp, &["imageId"])?;
+            vec![Extracted::new("ec2:image", id).created().change(
+                "image",
+                Value::Null,
+                json!({"name": str_at(req, &["name"]), "instance_id": str_at(req, &["instanceId"])}),
+            )]
+        }
+        "ModifySnapshotAttribute" => {
+            let id = str_at(req, &["snapshotId"])?;
+            vec![shared_with(Extracted::new("ec2:snapshot", id), req.get("createVolumePermission"))]
+        }
+        "ModifyImageAttribute" if req.get("launchPermission").is_some() => {
+            let id = str_at(req, &["imageId"])?;
+            vec![shared_with(Extracted::new("ec2:image", id), req.get("launchPermission"))]
+        }
+        "DeleteSnapshot" => {
+            let id = str_at(req, &["snapshotId"])?;
+            vec![Extracted::new("ec2:snapshot", id).change("snapshot", json!("exists"), Value::Null)]
+        }
+        "DeregisterImage" => {
+            let id = str_at(req, &["imageId"])?;
+            vec![Extracted::new("ec2:image", id).change("image", json!("exists"), Value::Null)]
+        }
+        "ResetSnapshotAttribute" | "ResetImageAttribute" => {
+            let (kind, key) = if action == "ResetSnapshotAttribute" {
+                ("ec2:snapshot", "snapshotId")
+            } else {
+                ("ec2:image", "imageId")
+            };
+            let id = str_at(req, &[key])?;
+            vec![Extracted::new(kind, id).change("shared_with", json!("set"), Value::Null)]
+        }
+        "CreateFlowLogs" => ids_with_prefix(resp, "fl-")
+            .into_iter()
+            .map(|id| {
+                Extracted::new("ec2:flow-log", id).created().change(
+                    "flow_log",
+                    Value::Null,
+                    json!("exists"),
+                )
+            })
+            .collect(),
+        "DeleteFlowLogs" => ids_with_prefix(req, "fl-")
+            .into_iter()
+            .map(|id| {
+                Extracted::new("ec2:flow-log", id).change("flow_log", json!("exists"), Value::Null)
+            })
+            .collect(),
         "CreateTags" | "DeleteTags" => {
             let tags = tag_pairs(req);
             items(req.get("resourcesSet"))
@@ -366,7 +443,13 @@ fn ec2(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
     Some(out)
 }
 
-fn rds(action: &str, req: &Value) -> Option<Vec<Extracted>> {
+fn rds(action: &str, req: &Value, record: &CloudTrailRecord) -> Option<Vec<Extracted>> {
+    if action.starts_with("Create") && action.ends_with("Snapshot") && by_aws_service(record) {
+        return Some(Vec::new());
+    }
+    if let Some(snapshot) = rds_snapshot(action, req) {
+        return Some(vec![snapshot]);
+    }
     let id = str_at(req, &["dBInstanceIdentifier"])?;
     let e = Extracted::new("rds:db", id);
     let e = match action {
@@ -791,6 +874,101 @@ fn credential_change(
         _ => return None,
     };
     Some(change)
+}
+
+/// A database or cluster snapshot made, or shared (`ModifyDB[Cluster]SnapshotAttribute` of
+/// `restore`: `valuesToAdd` / `valuesToRemove`, account ids or `all`), as `shared_with` of
+/// EC2's snapshots and images.
+fn rds_snapshot(action: &str, req: &Value) -> Option<Extracted> {
+    let (kind, id) = if let Some(id) = str_at(req, &["dBSnapshotIdentifier"]) {
+        ("rds:snapshot", id)
+    } else {
+        (
+            "rds:cluster-snapshot",
+            str_at(req, &["dBClusterSnapshotIdentifier"])?,
+        )
+    };
+    match action {
+        "CreateDBSnapshot" | "CreateDBClusterSnapshot" => Some(
+            Extracted::new(kind, id).created().change(
+                "snapshot",
+                Value::Null,
+                json!({"source": str_at(req, &["dBInstanceIdentifier"]).or_else(|| str_at(req, &["dBClusterIdentifier"]))}),
+            ),
+        ),
+        "DeleteDBSnapshot" | "DeleteDBClusterSnapshot" => {
+            Some(Extracted::new(kind, id).change("snapshot", json!("exists"), Value::Null))
+        }
+        "ModifyDBSnapshotAttribute" | "ModifyDBClusterSnapshotAttribute"
+            if str_at(req, &["attributeName"]) == Some("restore") =>
+        {
+            let who = |v: &Value| match v.as_str() {
+                Some("all") => Some(json!({"public": true})),
+                Some(account) => Some(json!({"account": account})),
+                None => None,
+            };
+            let mut e = Extracted::new(kind, id);
+            for v in items(req.get("valuesToAdd")) {
+                if let Some(who) = who(v) {
+                    e = e.change("shared_with", Value::Null, who);
+                }
+            }
+            for v in items(req.get("valuesToRemove")) {
+                if let Some(who) = who(v) {
+                    e = e.change("shared_with", who, Value::Null);
+                }
+            }
+            Some(e)
+        }
+        _ => None,
+    }
+}
+
+/// Who may use a snapshot or an image (`createVolumePermission`, `launchPermission`:
+/// `{"add": {"items": [{"userId"} | {"group": "all"}]}, "remove": …}`), one `shared_with`
+/// change per account or group: `{"account"}` or `{"public": true}` added (old `null`) or
+/// removed (new `null`), so that a removal exactly undoes the addition it reverts.
+fn shared_with(mut e: Extracted, permission: Option<&Value>) -> Extracted {
+    let grantee = |item: &Value| {
+        if let Some(account) = str_at(item, &["userId"]) {
+            Some(json!({"account": account}))
+        } else if str_at(item, &["group"]) == Some("all") {
+            Some(json!({"public": true}))
+        } else {
+            None
+        }
+    };
+    let Some(permission) = permission else {
+        return e;
+    };
+    for (direction, added) in [("add", true), ("remove", false)] {
+        for item in items(at(permission, &[direction])) {
+            if let Some(who) = grantee(item) {
+                e = if added {
+                    e.change("shared_with", Value::Null, who)
+                } else {
+                    e.change("shared_with", who, Value::Null)
+                };
+            }
+        }
+    }
+    e
+}
+
+/// Every string in `v` that starts with `prefix` (`fl-…`), in order, once: flow log ids come
+/// in several request and response shapes (`flowLogIdSet.item`, `FlowLogId.content`, lists).
+fn ids_with_prefix(v: &Value, prefix: &str) -> Vec<String> {
+    fn walk(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if s.starts_with(prefix) && !out.contains(s) => out.push(s.clone()),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, prefix, out)),
+            Value::Object(m) => m.values().for_each(|x| walk(x, prefix, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, prefix, &mut out);
+    out
 }
 
 fn function_name(v: &str) -> &str {

@@ -662,7 +662,8 @@ fn reads_and_failed_calls_change_nothing() {
 
 /// Creating a resource from another (a snapshot of a volume, an image of an instance, a
 /// snapshot of a database) or inside another (an interface in a subnet, a subnet in a VPC)
-/// leaves the other as it was: no change to it, so never drift of it.
+/// leaves the other as it was: no change to it, so never drift of it. What may come out is the
+/// new resource, created.
 #[test]
 fn derived_and_child_creations_change_nothing_they_name() {
     for (source, name, req) in [
@@ -723,12 +724,19 @@ fn derived_and_child_creations_change_nothing_they_name() {
             json!({"functionName": "f", "name": "live", "functionVersion": "3"}),
         ),
     ] {
-        let record = console(source, name, req);
-        assert!(
-            extract(&record).is_empty(),
-            "{name}: {:?}",
-            extract(&record)
-        );
+        let record = console(source, name, req.clone());
+        // At most the new resource itself (a database snapshot is followed from its creation,
+        // decision 1140), never what it was made from or in.
+        const SOURCES_AND_CONTAINERS: [&str; 8] = [
+            "vol-1", "i-1", "snap-1", "subnet-1", "vpc-1", "db-1", "c-1", "f",
+        ];
+        for e in extract(&record) {
+            assert!(e.creates, "{name}: {e:?}");
+            assert!(
+                !SOURCES_AND_CONTAINERS.contains(&e.resource_id.as_str()),
+                "{name}: {e:?}"
+            );
+        }
     }
     // Creating a public URL for a function does change who can reach it.
     let url = console(
@@ -865,6 +873,162 @@ async fn real_terraform_group_then_script_opening_ssh_is_drift() {
         "stratus-red-team (no IaC user agent) changed a Terraform group"
     );
     assert_eq!(drift[0].changes[0].new["from_port"], 22);
+}
+
+#[test]
+fn snapshots_images_and_flow_logs_are_followed_from_their_creation_on_real_records() {
+    let snapshot = one(&real("CreateSnapshot", |r| {
+        r["responseElements"]["snapshotId"] == "snap-083d3b857c13988bc"
+    }));
+    assert_eq!(
+        (
+            snapshot.resource_type.as_str(),
+            snapshot.resource_id.as_str(),
+            snapshot.creates
+        ),
+        ("ec2:snapshot", "snap-083d3b857c13988bc", true)
+    );
+    let image = one(&real("RegisterImage", |_| true));
+    assert_eq!(
+        (
+            image.resource_type.as_str(),
+            image.resource_id.as_str(),
+            image.creates
+        ),
+        ("ec2:image", "ami-0aa1d83d0b0985c86", true)
+    );
+    let db_snapshot = one(&real("CreateDBSnapshot", |_| true));
+    assert_eq!(
+        (
+            db_snapshot.resource_type.as_str(),
+            db_snapshot.resource_id.as_str(),
+            db_snapshot.creates
+        ),
+        ("rds:snapshot", "exfiltration", true)
+    );
+    // EC2's query-API shapes: `flowLogIdSet.item` and `DeleteFlowLogsRequest.FlowLogId.content`.
+    let flow_log = one(&real("CreateFlowLogs", |_| true));
+    assert_eq!(
+        (
+            flow_log.resource_type.as_str(),
+            flow_log.resource_id.as_str(),
+            flow_log.creates
+        ),
+        ("ec2:flow-log", "fl-064ed3a785e4a37ef", true)
+    );
+    // The backups Data Lifecycle Manager makes are not followed: no IaC owns them.
+    let dlm = synthetic(
+        "ec2",
+        "CreateSnapshot",
+        json!({"volumeId": "vol-1"}),
+        json!({"snapshotId": "snap-dlm"}),
+        json!({"type": "AssumedRole", "invokedBy": "dlm.amazonaws.com",
+            "arn": "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForEBSDLM/dlm"}),
+        "dlm.amazonaws.com",
+    );
+    assert!(extract(&dlm).is_empty(), "{:?}", extract(&dlm));
+    let backup = synthetic(
+        "rds",
+        "CreateDBSnapshot",
+        json!({"dBInstanceIdentifier": "db-1", "dBSnapshotIdentifier": "awsbackup-1"}),
+        Value::Null,
+        json!({"type": "AssumedRole", "invokedBy": "backup.amazonaws.com",
+            "arn": "arn:aws:sts::111122223333:assumed-role/AWSBackupDefaultServiceRole/b"}),
+        "backup.amazonaws.com",
+    );
+    assert!(extract(&backup).is_empty(), "{:?}", extract(&backup));
+    let deleted = one(&real("DeleteFlowLogs", |_| true));
+    assert_eq!(deleted.resource_id, "fl-064ed3a785e4a37ef");
+    assert_eq!(deleted.changes[0].old, json!("exists"));
+    assert_eq!(deleted.changes[0].new, Value::Null);
+}
+
+#[test]
+fn sharing_a_snapshot_or_an_image_is_shared_with_and_unsharing_is_its_exact_reverse() {
+    for (name, kind, id) in [
+        (
+            "ModifySnapshotAttribute",
+            "ec2:snapshot",
+            "snap-083d3b857c13988bc",
+        ),
+        ("ModifyImageAttribute", "ec2:image", "ami-0aa1d83d0b0985c86"),
+        ("ModifyDBSnapshotAttribute", "rds:snapshot", "exfiltration"),
+    ] {
+        let added =
+            |r: &Value| r.to_string().contains("\"add\"") || r.to_string().contains("valuesToAdd");
+        let share = one(&real(name, added));
+        let unshare = one(&real(name, |r| !added(r)));
+        assert_eq!(
+            (share.resource_type.as_str(), share.resource_id.as_str()),
+            (kind, id),
+            "{name}"
+        );
+        assert_eq!(share.changes.len(), 1, "{name}: {:?}", share.changes);
+        let (s, u) = (&share.changes[0], &unshare.changes[0]);
+        assert_eq!(s.attribute, "shared_with", "{name}");
+        assert_eq!(s.old, Value::Null, "{name}");
+        assert!(
+            s.new["account"].as_str().is_some_and(|a| a.len() == 12),
+            "{name}: {}",
+            s.new
+        );
+        assert_eq!(
+            (&u.old, &u.new),
+            (&s.new, &s.old),
+            "{name}: the removal undoes the share"
+        );
+    }
+    let public = one(&console(
+        "ec2",
+        "ModifySnapshotAttribute",
+        json!({"snapshotId": "snap-1", "attributeType": "CREATE_VOLUME_PERMISSION",
+            "createVolumePermission": {"add": {"items": [{"group": "all"}]}}}),
+    ));
+    assert_eq!(public.changes[0].new, json!({"public": true}));
+    let public_db = one(&console(
+        "rds",
+        "ModifyDBClusterSnapshotAttribute",
+        json!({"dBClusterSnapshotIdentifier": "nightly", "attributeName": "restore", "valuesToAdd": ["all"]}),
+    ));
+    assert_eq!(public_db.resource_type, "rds:cluster-snapshot");
+    assert_eq!(public_db.changes[0].new, json!({"public": true}));
+}
+
+#[tokio::test]
+async fn a_terraform_snapshot_shared_with_another_account_is_drift_until_unshared() {
+    let (table, clock) = setup();
+    let create = real("CreateSnapshot", |r| {
+        r["responseElements"]["snapshotId"] == "snap-083d3b857c13988bc"
+    });
+    let share = real("ModifySnapshotAttribute", |r| {
+        r["requestParameters"]["createVolumePermission"]["add"].is_object()
+    });
+    let unshare = real("ModifySnapshotAttribute", |r| {
+        r["requestParameters"]["createVolumePermission"]["remove"].is_object()
+    });
+    track(table.as_ref(), &clock, &create, &link(), Tracking::Live)
+        .await
+        .unwrap();
+    let shared = track(table.as_ref(), &clock, &share, &link(), Tracking::Live)
+        .await
+        .unwrap();
+    let drift = drifts(&shared);
+    assert_eq!(
+        drift.len(),
+        1,
+        "stratus-red-team shared a Terraform snapshot"
+    );
+    assert_eq!(drift[0].kind, DriftEventKind::Detected);
+    let unshared = track(table.as_ref(), &clock, &unshare, &link(), Tracking::Live)
+        .await
+        .unwrap();
+    let resolved = drifts(&unshared);
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert_ne!(
+        resolved[0].kind,
+        DriftEventKind::Detected,
+        "the unshare reverts it"
+    );
 }
 
 const ADMIN_DOCUMENT: &str =
