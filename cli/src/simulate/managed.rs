@@ -261,6 +261,52 @@ impl Gen {
         if let Some(first_apply) = first_after(self, "orders-api") {
             self.iam_drift(first_apply + Duration::minutes(2), when);
         }
+        if let Some((region, volume)) = self.owned.volumes.first().cloned() {
+            if let Some(created) = first_after(self, &volume) {
+                self.shared_snapshot_drift(region, &volume, created + Duration::minutes(5), when);
+            }
+        }
+    }
+
+    /// Terraform snapshots one of its volumes (an `aws_ebs_snapshot`, kept as a golden copy);
+    /// later a person shares the snapshot with an account outside the organisation (labeled
+    /// `drift`).
+    fn shared_snapshot_drift(
+        &mut self,
+        region: &'static str,
+        volume: &str,
+        taken: DateTime<Utc>,
+        when: impl Fn(&mut Gen, DateTime<Utc>) -> DateTime<Utc>,
+    ) {
+        self.activity = "terraform";
+        let snapshot = format!("snap-{}", self.hex(17));
+        let response = json!({"requestId": self.uuid(), "snapshotId": snapshot, "volumeId": volume,
+            "status": "pending", "ownerId": self.account});
+        self.push(
+            taken,
+            Who::Terraform,
+            "ec2",
+            "CreateSnapshot",
+            region,
+            json!({"volumeId": volume, "description": "golden copy"}),
+            response,
+            false,
+        );
+        self.activity = "drift";
+        let t = when(self, taken);
+        let ok = self.returned();
+        let id = self.push(
+            t,
+            Who::Console(2),
+            "ec2",
+            "ModifySnapshotAttribute",
+            region,
+            json!({"snapshotId": snapshot, "attributeType": "CREATE_VOLUME_PERMISSION",
+                "createVolumePermission": {"add": {"items": [{"userId": "999988887777"}]}}}),
+            ok,
+            false,
+        );
+        self.label_for(DRIFT, id, t, "snapshot_shared_outside", "high");
     }
 
     /// Terraform's IAM, applied with the account's first resources: a service user and the

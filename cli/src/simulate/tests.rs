@@ -198,6 +198,7 @@ fn backups_touch_owned_resources_and_drift_labels_follow_their_creation() {
                     "dBInstanceIdentifier",
                     "userName",
                     "policyArn",
+                    "snapshotId",
                 ]
                 .iter()
                 .find_map(|k| p.get(*k).and_then(Value::as_str))
@@ -222,6 +223,7 @@ fn backups_touch_owned_resources_and_drift_labels_follow_their_creation() {
     for kind in [
         "console_password_for_a_service_user",
         "policy_made_to_allow_everything",
+        "snapshot_shared_outside",
     ] {
         assert!(kinds.contains(kind), "{kinds:?}");
     }
