@@ -386,6 +386,49 @@ fn a_snapshot_or_image_shared_is_data_drift_and_made_public_is_critical() {
 }
 
 #[test]
+fn a_function_given_another_role_or_an_instance_another_boot_script_is_high() {
+    let role = drift(
+        "lambda:function",
+        Some("UpdateFunctionConfiguration"),
+        vec![(
+            "role",
+            json!("arn:aws:iam::1:role/app"),
+            json!("arn:aws:iam::1:role/admin"),
+        )],
+    );
+    assert_eq!(
+        sev_cat(&role),
+        (
+            Severity::High,
+            DriftCategory::Iam,
+            vec!["function-role-changed".into()]
+        )
+    );
+    // A pipeline deploying code, layers or a handler outside IaC is everyday: medium.
+    for attribute in ["code", "layers", "handler", "timeout"] {
+        let d = drift(
+            "lambda:function",
+            Some("UpdateFunctionCode"),
+            vec![(attribute, json!("set"), json!("new"))],
+        );
+        assert_eq!(sev_cat(&d).0, Severity::Medium, "{attribute}");
+    }
+    let boot = drift(
+        "ec2:instance",
+        Some("ModifyInstanceAttribute"),
+        vec![("user_data", Value::Null, json!("IyEvYmluL3No"))],
+    );
+    assert_eq!(
+        sev_cat(&boot),
+        (
+            Severity::High,
+            DriftCategory::Security,
+            vec!["instance-boot-script-changed".into()]
+        )
+    );
+}
+
+#[test]
 fn cloudtrail_stopped_or_deleted_is_critical() {
     for action in ["StopLogging", "DeleteTrail"] {
         let d = drift(

@@ -1004,6 +1004,17 @@ fn lambda(action: &str, req: &Value) -> Option<Vec<Extracted>> {
         }
         "RemovePermission" => e.change("permission", json!({"statement_id": str_at(req, &["statementId"])}), Value::Null),
         "DeleteFunction" => e.change("function", json!("exists"), Value::Null),
+        // What the function runs: the package (zip, S3 object or image) is not in CloudTrail,
+        // only where it came from.
+        "UpdateFunctionCode" => e.change(
+            "code",
+            json!("set"),
+            json!({
+                "s3_bucket": str_at(req, &["s3Bucket"]),
+                "s3_key": str_at(req, &["s3Key"]),
+                "image_uri": str_at(req, &["imageUri"]),
+            }),
+        ),
         "CreateFunctionUrlConfig" => parameter_changes(e, req, &["functionName"]),
         a if creates_another_resource(a) => return Some(Vec::new()),
         _ => parameter_changes(e, req, &["functionName"]),

@@ -1031,6 +1031,31 @@ async fn a_terraform_snapshot_shared_with_another_account_is_drift_until_unshare
     );
 }
 
+#[test]
+fn new_code_for_a_function_and_a_new_boot_script_for_an_instance_are_named_so() {
+    let code = one(&real("UpdateFunctionCode20150331v2", |_| true));
+    assert_eq!(code.resource_type, "lambda:function");
+    assert_eq!(code.resource_id, "stratus-red-team-olc-func-xhfgzaowxc");
+    assert_eq!(code.changes.len(), 1, "{:?}", code.changes);
+    assert_eq!(code.changes[0].attribute, "code");
+    let image = one(&console(
+        "lambda",
+        "UpdateFunctionCode20150331v2",
+        json!({"functionName": "f", "imageUri": "111122223333.dkr.ecr.us-east-1.amazonaws.com/f:evil"}),
+    ));
+    assert_eq!(
+        image.changes[0].new["image_uri"],
+        "111122223333.dkr.ecr.us-east-1.amazonaws.com/f:evil"
+    );
+    for req in [
+        json!({"instanceId": "i-1", "userData": {"value": "IyEvYmluL3No"}}),
+        json!({"instanceId": "i-1", "attribute": "userData", "value": "IyEvYmluL3No"}),
+    ] {
+        let boot = one(&console("ec2", "ModifyInstanceAttribute", req));
+        assert_eq!(boot.changes[0].attribute, "user_data");
+    }
+}
+
 const ADMIN_DOCUMENT: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
