@@ -454,6 +454,47 @@ fn cloudtrail_stopped_or_deleted_is_critical() {
 }
 
 #[test]
+fn a_kms_key_policy_changed_is_high_and_opened_to_anyone_is_critical() {
+    let opened = drift(
+        "kms:key",
+        Some("PutKeyPolicy"),
+        vec![(
+            "policy",
+            Value::Null,
+            json!({"public": true, "document": {}}),
+        )],
+    );
+    assert_eq!(
+        sev_cat(&opened),
+        (
+            Severity::Critical,
+            DriftCategory::Security,
+            vec![
+                "kms-key-policy-public".into(),
+                "kms-key-policy-changed".into()
+            ]
+        )
+    );
+    let changed = drift(
+        "kms:key",
+        Some("PutKeyPolicy"),
+        vec![(
+            "policy",
+            Value::Null,
+            json!({"public": false, "document": {}}),
+        )],
+    );
+    assert_eq!(
+        sev_cat(&changed),
+        (
+            Severity::High,
+            DriftCategory::Security,
+            vec!["kms-key-policy-changed".into()]
+        )
+    );
+}
+
+#[test]
 fn kms_disabled_or_deletion_is_high() {
     let d = drift(
         "kms:key",

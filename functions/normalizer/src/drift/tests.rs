@@ -1056,6 +1056,25 @@ fn new_code_for_a_function_and_a_new_boot_script_for_an_instance_are_named_so() 
     }
 }
 
+#[test]
+fn a_key_policy_that_lets_anyone_use_the_key_is_public() {
+    let policy = |principal: Value| {
+        json!({"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "policyName": "default",
+            "policy": json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": principal, "Action": "kms:*", "Resource": "*"}]}).to_string()})
+    };
+    let open = one(&console("kms", "PutKeyPolicy", policy(json!({"AWS": "*"}))));
+    assert_eq!(open.resource_type, "kms:key");
+    assert_eq!(open.changes[0].attribute, "policy");
+    assert_eq!(open.changes[0].new["public"], true);
+    let account = one(&console(
+        "kms",
+        "PutKeyPolicy",
+        policy(json!({"AWS": "arn:aws:iam::111122223333:root"})),
+    ));
+    assert_eq!(account.changes[0].new["public"], false);
+}
+
 const ADMIN_DOCUMENT: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
