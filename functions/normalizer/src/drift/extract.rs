@@ -624,11 +624,12 @@ fn iam(
     resp: &Value,
     record: &CloudTrailRecord,
 ) -> Option<Vec<Extracted>> {
+    let credential = credential_change(action, req, resp);
     let (rtype, id) = if let Some(role) = str_at(req, &["roleName"]) {
         ("iam:role", role)
     } else if let Some(user) = str_at(req, &["userName"]) {
         ("iam:user", user)
-    } else if credential_change(action, req, resp).is_some() {
+    } else if credential.is_some() {
         // A credential of one's own (no userName): the caller's user.
         ("iam:user", record.user_identity.user_name.as_deref()?)
     } else if let Some(group) = str_at(req, &["groupName"]) {
@@ -644,7 +645,7 @@ fn iam(
     if rtype == "iam:policy" {
         return Some(vec![managed_policy(e, action, req, resp)]);
     }
-    if let Some((attribute, old, new)) = credential_change(action, req, resp) {
+    if let Some((attribute, old, new)) = credential {
         return Some(vec![e.change(attribute, old, new)]);
     }
     let e = match action {
