@@ -1,7 +1,7 @@
 //! What a replay keeps in its table: only what the pipeline reads back while it runs.
 //!
-//! On AWS the normalizer stores every CloudTrail record and its change events for 90 days and
-//! its cost events for a week, for the API, the dashboard and the digest. `dd0c replay` runs none of them: it
+//! On AWS the normalizer stores its processed marks, its change events and its cost events for
+//! days to months, for the API, the dashboard and the digest. `dd0c replay` runs none of them: it
 //! ends with its findings and summary and drops the table. Those items held most of a long
 //! replay's memory (docs/decisions/1010-streaming-replay.md), so a replay's stages write
 //! through [`ReplayRetention`], which keeps every item a stage reads and drops the rest.

@@ -32,11 +32,27 @@ use serde_json::value::RawValue;
 
 use extract::{all_tags, extract, Extracted};
 
-/// How long change events are kept (for history and correlation).
-const CHANGE_RETENTION_DAYS: i64 = 90;
+/// How long a change event on a stack's timeline is kept after its event time: the dashboard
+/// shows a stack's changes.
+const TIMELINE_CHANGE_DAYS: i64 = 90;
+/// How long any other change event is kept after its event time: its one reader is a drift
+/// report's correlation, which looks [`CORRELATION_WINDOW_HOURS`] back from when the report
+/// arrived, and a report can wait up to 14 days in the ingest queue and its dead-letter queue
+/// before it is processed (decision 1170).
+const CORRELATION_CHANGE_DAYS: i64 = 16;
 /// A reported drift is attributed to a CloudTrail change on the same resource made at most
 /// this long before the report arrived (an agent runs at least daily).
 pub(crate) const CORRELATION_WINDOW_HOURS: i64 = 24;
+
+/// When `change`'s item expires: kept while something reads it.
+fn change_ttl(change: &ChangeEvent) -> i64 {
+    let days = if entity::resource::timeline_stack(change).is_some() {
+        TIMELINE_CHANGE_DAYS
+    } else {
+        CORRELATION_CHANGE_DAYS
+    };
+    (change.event_time + Duration::days(days)).timestamp()
+}
 
 const CFN_STACK_TAG: &str = "aws:cloudformation:stack-name";
 
@@ -314,7 +330,6 @@ pub(crate) async fn track_extracted(
     } else {
         None
     };
-    let ttl = (record.event_time + Duration::days(CHANGE_RETENTION_DAYS)).timestamp();
     let mut events = Vec::new();
     let mut changes_recorded = Vec::new();
     let mut drift_index = 0usize;
@@ -374,7 +389,7 @@ pub(crate) async fn track_extracted(
             }
             continue;
         }
-        entity::resource::record_change_event(table, &change, ttl).await?;
+        entity::resource::record_change_event(table, &change, change_ttl(&change)).await?;
         changes_recorded.push(change.clone());
         let open: Vec<StoredDrift> = if matches!(class, ChangeClass::Iac | ChangeClass::Drift) {
             entity::drift_event::drift_for_resource(table, tenant, &resource_type, &resource_id)

@@ -191,15 +191,21 @@ pub fn change_item(event: &ChangeEvent, ttl: i64) -> Result<Item, StoreError> {
     let mut item = keyed(Item::new(), key, CHANGE_ENTITY);
     item.insert("json".into(), AttrValue::S(json));
     item.insert(TTL_ATTRIBUTE.into(), AttrValue::N(ttl as f64));
-    let stack = event.managed_by.as_ref().and_then(|m| m.stack.as_deref());
-    Ok(match stack {
-        Some(stack) if event.class != ChangeClass::Drift => indexed(
+    Ok(match timeline_stack(event) {
+        Some(stack) => indexed(
             item,
             Index::Gsi1,
             stack_change_gsi1(&event.tenant_id, stack, &event.event_time, &event.event_id),
         ),
-        _ => item,
+        None => item,
     })
+}
+
+/// The stack whose timeline shows `event`: a change of a stack's resource that is not drift
+/// (drift shows there as its drift event, which carries its change).
+pub fn timeline_stack(event: &ChangeEvent) -> Option<&str> {
+    let stack = event.managed_by.as_ref().and_then(|m| m.stack.as_deref())?;
+    (event.class != ChangeClass::Drift).then_some(stack)
 }
 
 fn stack_changes_partition(tenant: &str, stack: &str) -> String {

@@ -1409,6 +1409,89 @@ async fn report_is_attributed_to_the_cloudtrail_change_within_the_window() {
     assert_eq!(late.stack.as_deref(), Some("web-prod"));
 }
 
+/// When the item of `change` expires.
+async fn change_expires(table: &MemoryTable, change: &ChangeEvent) -> Option<i64> {
+    let key = entity::resource::change_key(
+        TENANT,
+        &change.resource_type,
+        &change.resource_id,
+        &change.event_time,
+        &change.event_id,
+    );
+    let item = table.get(&key).await.unwrap()?;
+    match item.get(dd0c_shared::store::TTL_ATTRIBUTE) {
+        Some(dd0c_shared::store::AttrValue::N(ttl)) => Some(*ttl as i64),
+        other => panic!("a change item expires: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_change_is_kept_while_something_reads_it() {
+    let (table, clock) = setup();
+    let records = demo();
+    let created = track(table.as_ref(), &clock, &records[0], &link(), Tracking::Live)
+        .await
+        .unwrap();
+    let console = track(table.as_ref(), &clock, &records[1], &link(), Tracking::Live)
+        .await
+        .unwrap();
+    let drift_change = &changes(&console)[0];
+    assert_eq!(drift_change.class, ChangeClass::Drift);
+    let day = 86_400;
+    // Off every stack timeline, a change's one reader is a drift report's correlation.
+    for change in [&changes(&created)[0], drift_change] {
+        assert_eq!(entity::resource::timeline_stack(change), None);
+        assert_eq!(
+            change_expires(&table, change).await,
+            Some(change.event_time.timestamp() + 16 * day),
+            "{:?} change",
+            change.class
+        );
+    }
+    // A report that arrived 23 hours after the change and waited 14 days in the queues is
+    // still attributed to it.
+    let received = drift_change.event_time + Duration::hours(23);
+    clock.set(received + Duration::days(14));
+    let raw = RawValue::from_string(report_json(
+        &received.to_rfc3339(),
+        Some("sg-0123456789abcdef0"),
+    ))
+    .unwrap();
+    let reported = drifts(report(table.as_ref(), Some(&raw)).await.unwrap()).remove(0);
+    assert_eq!(
+        reported.change.map(|c| c.event_id),
+        Some(drift_change.event_id.clone())
+    );
+
+    // A change a stack's timeline shows is kept 90 days, and is still there after 30.
+    let cfn = synthetic(
+        "ec2",
+        "CreateSecurityGroup",
+        json!({"groupName": "y", "tagSpecificationSet": {"items": [{"resourceType": "security-group", "tags": [{"key": "aws:cloudformation:stack-name", "value": "payments"}]}]}}),
+        json!({"groupId": "sg-8"}),
+        json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/cfn-exec/AWSCloudFormation", "invokedBy": "cloudformation.amazonaws.com"}),
+        "cloudformation.amazonaws.com",
+    );
+    clock.set(cfn.event_time);
+    let applied = track(table.as_ref(), &clock, &cfn, &link(), Tracking::Live)
+        .await
+        .unwrap();
+    let on_timeline = &changes(&applied)[0];
+    assert_eq!(
+        entity::resource::timeline_stack(on_timeline),
+        Some("payments")
+    );
+    assert_eq!(
+        change_expires(&table, on_timeline).await,
+        Some(on_timeline.event_time.timestamp() + 90 * day)
+    );
+    clock.set(cfn.event_time + Duration::days(30));
+    let timeline = entity::stack_timeline::page(table.as_ref(), TENANT, "payments", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(timeline.entries.len(), 1);
+}
+
 #[test]
 fn correlation_prefers_the_change_to_the_reported_attribute() {
     let base: ChangeEvent = serde_json::from_value(json!({
