@@ -266,6 +266,71 @@ impl Gen {
                 self.shared_snapshot_drift(region, &volume, created + Duration::minutes(5), when);
             }
         }
+        if let Some(first_apply) = first_after(self, "orders-api") {
+            self.bucket_drift(first_apply + Duration::minutes(4), when);
+        }
+    }
+
+    /// Terraform's bucket of order exports, versioned. Later, while dd0c watches, a person
+    /// suspends its versioning and another adds a lifecycle rule that deletes every object
+    /// after a day: what comes before destroying data, or hiding it (both labeled `drift`).
+    fn bucket_drift(
+        &mut self,
+        applied: DateTime<Utc>,
+        when: impl Fn(&mut Gen, DateTime<Utc>) -> DateTime<Utc>,
+    ) {
+        let bucket = format!("orders-exports-{}", self.account);
+        let host = format!("{bucket}.s3.{HOME}.amazonaws.com");
+        self.activity = "terraform";
+        self.push(
+            applied,
+            Who::Terraform,
+            "s3",
+            "CreateBucket",
+            HOME,
+            json!({"bucketName": bucket, "Host": host}),
+            Value::Null,
+            false,
+        );
+        self.push(
+            applied + Duration::seconds(2),
+            Who::Terraform,
+            "s3",
+            "PutBucketVersioning",
+            HOME,
+            json!({"bucketName": bucket, "Host": host, "versioning": "",
+                "VersioningConfiguration": {"Status": "Enabled"}}),
+            Value::Null,
+            false,
+        );
+        self.activity = "drift";
+        let t = when(self, applied);
+        let id = self.push(
+            t,
+            Who::Console(2),
+            "s3",
+            "PutBucketVersioning",
+            HOME,
+            json!({"bucketName": bucket, "Host": host, "versioning": "",
+                "VersioningConfiguration": {"Status": "Suspended"}}),
+            Value::Null,
+            false,
+        );
+        self.label_for(DRIFT, id, t, "bucket_versioning_suspended", "high");
+        let t = when(self, applied);
+        let id = self.push(
+            t,
+            Who::Console(0),
+            "s3",
+            "PutBucketLifecycle",
+            HOME,
+            json!({"bucketName": bucket, "Host": host, "lifecycle": "",
+                "LifecycleConfiguration": {"Rule": {"ID": "cleanup", "Status": "Enabled",
+                    "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}}}),
+            Value::Null,
+            false,
+        );
+        self.label_for(DRIFT, id, t, "bucket_set_to_delete_its_objects", "high");
     }
 
     /// Terraform snapshots one of its volumes (an `aws_ebs_snapshot`, kept as a golden copy);

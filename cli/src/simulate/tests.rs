@@ -199,6 +199,7 @@ fn backups_touch_owned_resources_and_drift_labels_follow_their_creation() {
                     "userName",
                     "policyArn",
                     "snapshotId",
+                    "bucketName",
                 ]
                 .iter()
                 .find_map(|k| p.get(*k).and_then(Value::as_str))
@@ -224,6 +225,8 @@ fn backups_touch_owned_resources_and_drift_labels_follow_their_creation() {
         "console_password_for_a_service_user",
         "policy_made_to_allow_everything",
         "snapshot_shared_outside",
+        "bucket_versioning_suspended",
+        "bucket_set_to_delete_its_objects",
     ] {
         assert!(kinds.contains(kind), "{kinds:?}");
     }

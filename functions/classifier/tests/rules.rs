@@ -429,6 +429,96 @@ fn a_function_given_another_role_or_an_instance_another_boot_script_is_high() {
 }
 
 #[test]
+fn bucket_settings_that_lose_or_copy_out_data_are_high_and_others_medium() {
+    let cases = [
+        (
+            "PutBucketLifecycle",
+            "lifecycle",
+            json!({"deletes_objects": true, "expires_after_days": 1.0}),
+            "bucket-objects-expire",
+            DriftCategory::Data,
+        ),
+        (
+            "PutBucketVersioning",
+            "versioning",
+            json!({"weakened": true, "status": "Suspended"}),
+            "bucket-versioning-weakened",
+            DriftCategory::Data,
+        ),
+        (
+            "PutBucketEncryption",
+            "encryption",
+            json!({"weakened": true, "kms_key": "arn:aws:kms:us-east-1:9:key/k"}),
+            "bucket-encryption-weakened",
+            DriftCategory::Security,
+        ),
+        (
+            "PutBucketReplication",
+            "replication",
+            json!({"copies_objects": true, "to_another_account": true}),
+            "bucket-replicated-to-another-account",
+            DriftCategory::Data,
+        ),
+        (
+            "PutBucketLogging",
+            "access_logging",
+            json!({"enabled": false}),
+            "bucket-access-logging-off",
+            DriftCategory::Security,
+        ),
+    ];
+    for (action, attribute, new, rule, category) in cases {
+        let d = drift(
+            "s3:bucket",
+            Some(action),
+            vec![(attribute, Value::Null, new)],
+        );
+        assert_eq!(
+            sev_cat(&d),
+            (Severity::High, category, vec![rule.to_string()]),
+            "{action}"
+        );
+    }
+    // The same settings made safer, or changed without losing data: medium.
+    let everyday = [
+        (
+            "PutBucketLifecycle",
+            "lifecycle",
+            json!({"deletes_objects": false}),
+        ),
+        ("DeleteBucketLifecycle", "lifecycle", Value::Null),
+        (
+            "PutBucketVersioning",
+            "versioning",
+            json!({"weakened": false, "status": "Enabled"}),
+        ),
+        (
+            "PutBucketEncryption",
+            "encryption",
+            json!({"weakened": false}),
+        ),
+        (
+            "PutBucketReplication",
+            "replication",
+            json!({"copies_objects": true, "to_another_account": false}),
+        ),
+        (
+            "PutBucketLogging",
+            "access_logging",
+            json!({"enabled": true}),
+        ),
+    ];
+    for (action, attribute, new) in everyday {
+        let d = drift(
+            "s3:bucket",
+            Some(action),
+            vec![(attribute, json!("set"), new)],
+        );
+        assert_eq!(sev_cat(&d).0, Severity::Medium, "{action} {attribute}");
+    }
+}
+
+#[test]
 fn cloudtrail_stopped_or_deleted_is_critical() {
     for action in ["StopLogging", "DeleteTrail"] {
         let d = drift(

@@ -106,7 +106,7 @@ pub fn extract(record: &CloudTrailRecord) -> Vec<Extracted> {
     let specific = match record.service() {
         "ec2" => ec2(action, req, resp, record),
         "rds" => rds(action, req, record),
-        "s3" => s3(action, req),
+        "s3" => s3(action, req, record.account_id().unwrap_or_default()),
         "iam" => iam(action, req, resp, record),
         "lambda" => lambda(action, req),
         "kms" => kms(action, req, resp),
@@ -543,7 +543,103 @@ fn acl_is_public(req: &Value) -> bool {
         || text.contains("acs.amazonaws.com/groups/global/AuthenticatedUsers")
 }
 
-fn s3(action: &str, req: &Value) -> Option<Vec<Extracted>> {
+/// A value S3 writes as one object when the list holds one element, else as a list.
+fn one_or_many(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => Vec::new(),
+    }
+}
+
+fn enabled(rule: &Value) -> bool {
+    rule.get("Status").and_then(Value::as_str) != Some("Disabled")
+}
+
+/// A bucket's lifecycle rules: whether an enabled one deletes objects (an expiration of
+/// current or noncurrent versions; moving them to another storage class or cleaning up
+/// delete markers and unfinished uploads deletes nothing), and after how few days.
+fn bucket_lifecycle(req: &Value) -> Value {
+    let config = req
+        .get("LifecycleConfiguration")
+        .or_else(|| req.get("lifecycleConfiguration"));
+    let rules = one_or_many(config.and_then(|c| c.get("Rule").or_else(|| c.get("Rules"))));
+    let mut deletes_objects = false;
+    let mut fewest_days: Option<f64> = None;
+    for rule in rules.into_iter().filter(|r| enabled(r)) {
+        let expiration = rule.get("Expiration");
+        let noncurrent = rule.get("NoncurrentVersionExpiration");
+        let days = [
+            expiration.and_then(|e| e.get("Days")),
+            noncurrent.and_then(|e| e.get("NoncurrentDays")),
+        ];
+        let dated = expiration.is_some_and(|e| e.get("Date").is_some());
+        if dated || days.iter().any(Option::is_some) {
+            deletes_objects = true;
+        }
+        for d in days.into_iter().flatten().filter_map(number) {
+            fewest_days = Some(fewest_days.map_or(d, |f| f.min(d)));
+        }
+    }
+    json!({"deletes_objects": deletes_objects, "expires_after_days": fewest_days, "configuration": config})
+}
+
+/// The account an ARN names (`arn:aws:kms:us-east-1:111122223333:key/…`), if it names one.
+fn arn_account(arn: &str) -> Option<&str> {
+    arn.strip_prefix("arn:")?
+        .split(':')
+        .nth(3)
+        .filter(|a| !a.is_empty())
+}
+
+/// A bucket's default encryption. `weakened`: the new objects are encrypted with a key another
+/// account holds (and could take away: the ransomware pattern).
+fn bucket_encryption(req: &Value, account: &str) -> Value {
+    let config = req.get("ServerSideEncryptionConfiguration");
+    let defaults: Vec<&Value> = one_or_many(config.and_then(|c| c.get("Rule")))
+        .into_iter()
+        .filter_map(|r| r.get("ApplyServerSideEncryptionByDefault"))
+        .collect();
+    let key = defaults
+        .iter()
+        .find_map(|d| d.get("KMSMasterKeyID").and_then(Value::as_str));
+    let foreign = key
+        .and_then(arn_account)
+        .is_some_and(|owner| owner != account);
+    json!({
+        "weakened": foreign,
+        "algorithm": defaults.iter().find_map(|d| d.get("SSEAlgorithm").cloned()),
+        "kms_key": key,
+    })
+}
+
+/// Where a bucket's objects are now copied: every enabled rule's destination bucket and
+/// account (an account is named when the destination belongs to another one).
+fn bucket_replication(req: &Value, account: &str) -> Value {
+    let config = req.get("ReplicationConfiguration");
+    let destinations: Vec<&Value> = one_or_many(config.and_then(|c| c.get("Rule")))
+        .into_iter()
+        .filter(|r| enabled(r))
+        .filter_map(|r| r.get("Destination"))
+        .collect();
+    let buckets: Vec<&str> = destinations
+        .iter()
+        .filter_map(|d| d.get("Bucket").and_then(Value::as_str))
+        .collect();
+    let other_accounts: Vec<&str> = destinations
+        .iter()
+        .filter_map(|d| d.get("Account").and_then(Value::as_str))
+        .filter(|a| *a != account)
+        .collect();
+    json!({
+        "copies_objects": !buckets.is_empty(),
+        "to_another_account": !other_accounts.is_empty(),
+        "buckets": buckets,
+        "accounts": other_accounts,
+    })
+}
+
+fn s3(action: &str, req: &Value, account: &str) -> Option<Vec<Extracted>> {
     let bucket = str_at(req, &["bucketName"])?;
     let e = Extracted::new("s3:bucket", bucket);
     let e = match action {
@@ -588,6 +684,43 @@ fn s3(action: &str, req: &Value) -> Option<Vec<Extracted>> {
             tag_changes(e, &tags, false)
         }
         "DeleteBucketTagging" => e.change("tags", json!("set"), Value::Null),
+        "PutBucketLifecycle" | "PutBucketLifecycleConfiguration" => {
+            e.change("lifecycle", Value::Null, bucket_lifecycle(req))
+        }
+        "DeleteBucketLifecycle" => e.change("lifecycle", json!("set"), Value::Null),
+        "PutBucketVersioning" => {
+            let config = req.get("VersioningConfiguration");
+            let field = |name: &str| config.and_then(|c| c.get(name)).and_then(Value::as_str);
+            let suspended = field("Status") == Some("Suspended");
+            let mfa_delete_off = field("MfaDelete") == Some("Disabled");
+            e.change(
+                "versioning",
+                Value::Null,
+                json!({"weakened": suspended || mfa_delete_off, "status": field("Status"), "mfa_delete": field("MfaDelete")}),
+            )
+        }
+        "PutBucketEncryption" => e.change("encryption", Value::Null, bucket_encryption(req, account)),
+        "DeleteBucketEncryption" => e.change(
+            "encryption",
+            json!("set"),
+            json!({"weakened": true, "removed": true}),
+        ),
+        "PutBucketReplication" => {
+            e.change("replication", Value::Null, bucket_replication(req, account))
+        }
+        "DeleteBucketReplication" => e.change("replication", json!("set"), Value::Null),
+        "PutBucketLogging" => {
+            let target = req
+                .get("BucketLoggingStatus")
+                .and_then(|s| s.get("LoggingEnabled"))
+                .and_then(|l| l.get("TargetBucket"))
+                .cloned();
+            e.change(
+                "access_logging",
+                Value::Null,
+                json!({"enabled": target.is_some(), "target_bucket": target}),
+            )
+        }
         _ => parameter_changes(e, req, &["bucketName", "Host"]),
     };
     Some(vec![e])

@@ -8,8 +8,8 @@ use chrono::{TimeZone, Utc};
 use dd0c_shared::clock::ManualClock;
 use dd0c_shared::domain::cloudtrail::records_in;
 use dd0c_shared::domain::drift::{
-    ChangeClass, ChangeEvent, DriftEvent, DriftEventKind, DriftReport, DriftStatus, ReportedDrift,
-    DRIFT_EVENT_DETAIL_TYPE,
+    AttributeChange, ChangeClass, ChangeEvent, DriftEvent, DriftEventKind, DriftReport,
+    DriftStatus, ReportedDrift, DRIFT_EVENT_DETAIL_TYPE,
 };
 use dd0c_shared::domain::{CloudTrailRecord, IacTool};
 use dd0c_shared::entity::{self, account::DriftSettings};
@@ -559,6 +559,142 @@ fn a_console_password_and_a_deleted_key_are_credential_changes_on_real_records()
         (own_key.resource_type.as_str(), own_key.resource_id.as_str()),
         ("iam:user", "jane")
     );
+}
+
+/// The one change an S3 write call on bucket `b` makes (by account 111122223333).
+fn bucket_change(name: &str, req: Value) -> AttributeChange {
+    let mut req = req;
+    req["bucketName"] = json!("b");
+    let e = one(&console("s3", name, req));
+    assert_eq!(
+        (e.resource_type.as_str(), e.resource_id.as_str()),
+        ("s3:bucket", "b")
+    );
+    assert_eq!(e.changes.len(), 1, "{name}: {:?}", e.changes);
+    e.changes[0].clone()
+}
+
+#[test]
+fn bucket_settings_that_lose_or_copy_out_data_are_named_so() {
+    // Real: Stratus Red Team's rule that deletes a trail's logs after a day.
+    let real_rule = one(&real("PutBucketLifecycle", |_| true));
+    let lifecycle = &real_rule.changes[0];
+    assert_eq!(lifecycle.attribute, "lifecycle");
+    assert_eq!(lifecycle.new["deletes_objects"], true);
+    assert_eq!(lifecycle.new["expires_after_days"], 1.0);
+    let removed = one(&real("DeleteBucketLifecycle", |_| true));
+    assert_eq!(removed.changes[0].attribute, "lifecycle");
+    assert!(removed.changes[0].new.is_null());
+    // Archiving, cleaning up uploads and a disabled rule delete nothing; noncurrent versions
+    // expiring do.
+    let archive = bucket_change(
+        "PutBucketLifecycleConfiguration",
+        json!({"LifecycleConfiguration": {"Rule": [
+            {"Status": "Enabled", "Transition": {"Days": 30, "StorageClass": "GLACIER"}},
+            {"Status": "Disabled", "Expiration": {"Days": 1}},
+            {"Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+             "Expiration": {"ExpiredObjectDeleteMarker": true}}
+        ]}}),
+    );
+    assert_eq!(archive.new["deletes_objects"], false);
+    let noncurrent = bucket_change(
+        "PutBucketLifecycle",
+        json!({"LifecycleConfiguration": {"Rule": [
+            {"Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": "30"}},
+            {"Status": "Enabled", "Expiration": {"Days": 400}}
+        ]}}),
+    );
+    assert_eq!(noncurrent.new["deletes_objects"], true);
+    assert_eq!(noncurrent.new["expires_after_days"], 30.0);
+
+    let versioning = |status: &str, mfa: &str| {
+        bucket_change(
+            "PutBucketVersioning",
+            json!({"VersioningConfiguration": {"Status": status, "MfaDelete": mfa}}),
+        )
+    };
+    assert_eq!(versioning("Suspended", "Enabled").new["weakened"], true);
+    assert_eq!(versioning("Enabled", "Disabled").new["weakened"], true);
+    assert_eq!(versioning("Enabled", "Enabled").new["weakened"], false);
+    assert_eq!(versioning("Enabled", "Enabled").attribute, "versioning");
+
+    let encryption = |key: &str| {
+        bucket_change(
+            "PutBucketEncryption",
+            json!({"ServerSideEncryptionConfiguration": {"Rule": {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}}}),
+        )
+    };
+    let foreign = encryption("arn:aws:kms:us-east-1:999988887777:key/1234");
+    assert_eq!(foreign.attribute, "encryption");
+    assert_eq!(foreign.new["weakened"], true);
+    assert_eq!(
+        encryption("arn:aws:kms:us-east-1:111122223333:key/1234").new["weakened"],
+        false
+    );
+    assert_eq!(encryption("alias/own-key").new["weakened"], false);
+    let unencrypted = bucket_change("DeleteBucketEncryption", json!({"encryption": ""}));
+    assert_eq!(unencrypted.new["weakened"], true);
+
+    let replication = |account: &str, status: &str| {
+        bucket_change(
+            "PutBucketReplication",
+            json!({"ReplicationConfiguration": {"Role": "arn:aws:iam::111122223333:role/r", "Rule": [{"Status": status, "Destination": {"Bucket": "arn:aws:s3:::copy", "Account": account}}]}}),
+        )
+    };
+    let out = replication("999988887777", "Enabled");
+    assert_eq!(out.attribute, "replication");
+    assert_eq!(out.new["to_another_account"], true);
+    assert_eq!(out.new["accounts"], json!(["999988887777"]));
+    assert_eq!(
+        replication("111122223333", "Enabled").new["to_another_account"],
+        false
+    );
+    assert_eq!(
+        replication("999988887777", "Disabled").new["to_another_account"],
+        false
+    );
+
+    let off = bucket_change(
+        "PutBucketLogging",
+        json!({"BucketLoggingStatus": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}}),
+    );
+    assert_eq!(off.attribute, "access_logging");
+    assert_eq!(off.new["enabled"], false);
+    let on = bucket_change(
+        "PutBucketLogging",
+        json!({"BucketLoggingStatus": {"LoggingEnabled": {"TargetBucket": "logs", "TargetPrefix": "b/"}}}),
+    );
+    assert_eq!(on.new["enabled"], true);
+}
+
+/// Each bucket setting the extractor flags has the classifier rule that reads its flag: a flag
+/// no rule reads would leave the change at medium "configuration".
+#[test]
+fn the_classifier_reads_every_bucket_flag_the_extractor_sets() {
+    let rules: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("functions/classifier/rules.json"))
+            .expect("rules.json"),
+    )
+    .expect("json");
+    let flags = [
+        ("lifecycle", "new.deletes_objects", json!(true)),
+        ("versioning", "new.weakened", json!(true)),
+        ("encryption", "new.weakened", json!(true)),
+        ("replication", "new.to_another_account", json!(true)),
+        ("access_logging", "new.enabled", json!(false)),
+    ];
+    for (attribute, path, value) in flags {
+        let read = rules["rules"].as_array().expect("rules").iter().any(|r| {
+            r["resource_types"] == json!(["s3:bucket"])
+                && r["severity"] == "high"
+                && r["conditions"]
+                    == json!([
+                        {"path": "attribute", "op": "equals", "value": attribute},
+                        {"path": path, "op": "equals", "value": value}
+                    ])
+        });
+        assert!(read, "no high rule reads {attribute} {path} = {value}");
+    }
 }
 
 #[test]
