@@ -331,6 +331,45 @@ impl Gen {
             false,
         );
         self.label_for(DRIFT, id, t, "bucket_set_to_delete_its_objects", "high");
+        self.trail_drift(applied + Duration::minutes(1), when);
+    }
+
+    /// Terraform's audit trail. Later, while dd0c watches, a person keeps it logging but
+    /// records only reads: no change made afterwards leaves a trace in it (labeled `drift`).
+    fn trail_drift(
+        &mut self,
+        applied: DateTime<Utc>,
+        when: impl Fn(&mut Gen, DateTime<Utc>) -> DateTime<Utc>,
+    ) {
+        let trail = "org-audit";
+        let arn = format!("arn:aws:cloudtrail:{HOME}:{}:trail/{trail}", self.account);
+        self.activity = "terraform";
+        self.push(
+            applied,
+            Who::Terraform,
+            "cloudtrail",
+            "CreateTrail",
+            HOME,
+            json!({"name": trail, "s3BucketName": format!("audit-logs-{}", self.account),
+                "isMultiRegionTrail": true}),
+            json!({"name": trail, "trailARN": arn, "isMultiRegionTrail": true}),
+            false,
+        );
+        self.activity = "drift";
+        let t = when(self, applied);
+        let selectors = json!([{"readWriteType": "ReadOnly", "includeManagementEvents": true,
+            "dataResources": [], "excludeManagementEventSources": []}]);
+        let id = self.push(
+            t,
+            Who::Console(1),
+            "cloudtrail",
+            "PutEventSelectors",
+            HOME,
+            json!({"trailName": trail, "eventSelectors": selectors}),
+            json!({"trailARN": arn, "eventSelectors": selectors}),
+            false,
+        );
+        self.label_for(DRIFT, id, t, "trail_records_no_more_changes", "critical");
     }
 
     /// Terraform snapshots one of its volumes (an `aws_ebs_snapshot`, kept as a golden copy);

@@ -200,6 +200,7 @@ fn backups_touch_owned_resources_and_drift_labels_follow_their_creation() {
                     "policyArn",
                     "snapshotId",
                     "bucketName",
+                    "trailName",
                 ]
                 .iter()
                 .find_map(|k| p.get(*k).and_then(Value::as_str))
@@ -227,6 +228,7 @@ fn backups_touch_owned_resources_and_drift_labels_follow_their_creation() {
         "snapshot_shared_outside",
         "bucket_versioning_suspended",
         "bucket_set_to_delete_its_objects",
+        "trail_records_no_more_changes",
     ] {
         assert!(kinds.contains(kind), "{kinds:?}");
     }

@@ -535,6 +535,36 @@ fn cloudtrail_stopped_or_deleted_is_critical() {
         vec![("enable_logging", json!(true), json!(false))],
     );
     assert_eq!(sev_cat(&reported).2[0], "cloudtrail-logging-off-reported");
+    let unrecorded = drift(
+        "cloudtrail:trail",
+        Some("PutEventSelectors"),
+        vec![(
+            "event_selectors",
+            Value::Null,
+            json!({"logs_management_writes": false}),
+        )],
+    );
+    assert_eq!(
+        sev_cat(&unrecorded),
+        (
+            Severity::Critical,
+            DriftCategory::Security,
+            vec![
+                "cloudtrail-writes-unrecorded".into(),
+                "cloudtrail-changed".into()
+            ]
+        )
+    );
+    let recorded = drift(
+        "cloudtrail:trail",
+        Some("PutEventSelectors"),
+        vec![(
+            "event_selectors",
+            Value::Null,
+            json!({"logs_management_writes": true}),
+        )],
+    );
+    assert_eq!(sev_cat(&recorded).0, Severity::High);
     let upd = drift(
         "cloudtrail:trail",
         Some("UpdateTrail"),

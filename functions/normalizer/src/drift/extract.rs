@@ -1198,9 +1198,54 @@ fn cloudtrail(action: &str, req: &Value) -> Option<Vec<Extracted>> {
         "StopLogging" => e.change("logging", json!(true), json!(false)),
         "StartLogging" => e.change("logging", json!(false), json!(true)),
         "DeleteTrail" => e.change("trail", json!("exists"), Value::Null),
+        "PutEventSelectors" => e.change(
+            "event_selectors",
+            Value::Null,
+            json!({
+                "logs_management_writes": logs_management_writes(req),
+                "event_selectors": req.get("eventSelectors"),
+                "advanced_event_selectors": req.get("advancedEventSelectors"),
+            }),
+        ),
         _ => parameter_changes(e, req, &["name", "trailName"]),
     };
     Some(vec![e])
+}
+
+/// Whether a trail with these selectors still records management write calls (every change
+/// dd0c follows). Excluding management events, or keeping only reads, stops the trail's record
+/// of changes as surely as `StopLogging` does, while the trail still reads as logging.
+fn logs_management_writes(req: &Value) -> bool {
+    let basic = one_or_many(req.get("eventSelectors")).into_iter().any(|s| {
+        s.get("includeManagementEvents") != Some(&Value::Bool(false))
+            && matches!(
+                s.get("readWriteType").and_then(Value::as_str),
+                None | Some("All") | Some("WriteOnly")
+            )
+    });
+    let advanced = one_or_many(req.get("advancedEventSelectors"))
+        .into_iter()
+        .any(|s| {
+            let fields = one_or_many(s.get("fieldSelectors"));
+            let equals = |field: &str| {
+                fields
+                    .iter()
+                    .find(|f| f.get("field").and_then(Value::as_str) == Some(field))
+                    .and_then(|f| f.get("equals"))
+                    .map(|v| one_or_many_str(v))
+            };
+            equals("eventCategory").is_some_and(|c| c.contains(&"Management"))
+                && equals("readOnly").is_none_or(|r| r.contains(&"false"))
+        });
+    basic || advanced
+}
+
+fn one_or_many_str(v: &Value) -> Vec<&str> {
+    match v {
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        Value::String(s) => vec![s.as_str()],
+        _ => Vec::new(),
+    }
 }
 
 fn elb(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {

@@ -561,6 +561,68 @@ fn a_console_password_and_a_deleted_key_are_credential_changes_on_real_records()
     );
 }
 
+#[test]
+fn event_selectors_that_drop_management_writes_are_named_so_on_real_records() {
+    // Real: Stratus Red Team keeps the trail logging, but only data events and reads; then
+    // puts the selectors back.
+    let selectors = |pick: &str| {
+        let e = one(&real("PutEventSelectors", |r| {
+            r["requestParameters"].to_string().contains(pick)
+        }));
+        assert_eq!(
+            (e.resource_type.as_str(), e.resource_id.as_str()),
+            ("cloudtrail:trail", "stratus-red-team-ctes-trail-qyxyekjbtk")
+        );
+        assert_eq!(e.changes[0].attribute, "event_selectors");
+        e.changes[0].new["logs_management_writes"].clone()
+    };
+    assert_eq!(selectors("ReadOnly"), json!(false));
+    assert_eq!(selectors("\"All\""), json!(true));
+
+    let put = |req: Value| {
+        let mut req = req;
+        req["trailName"] = json!("org");
+        one(&console("cloudtrail", "PutEventSelectors", req)).changes[0].new
+            ["logs_management_writes"]
+            .clone()
+    };
+    assert_eq!(
+        put(json!({"eventSelectors": [{"readWriteType": "WriteOnly"}]})),
+        json!(true)
+    );
+    assert_eq!(
+        put(
+            json!({"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": false}]})
+        ),
+        json!(false)
+    );
+    let advanced = |fields: Value| {
+        put(json!({"advancedEventSelectors": [{"name": "m", "fieldSelectors": fields}]}))
+    };
+    assert_eq!(
+        advanced(json!([{"field": "eventCategory", "equals": ["Management"]}])),
+        json!(true)
+    );
+    assert_eq!(
+        advanced(
+            json!([{"field": "eventCategory", "equals": ["Management"]}, {"field": "readOnly", "equals": ["false"]}])
+        ),
+        json!(true)
+    );
+    assert_eq!(
+        advanced(
+            json!([{"field": "eventCategory", "equals": ["Management"]}, {"field": "readOnly", "equals": ["true"]}])
+        ),
+        json!(false)
+    );
+    assert_eq!(
+        advanced(
+            json!([{"field": "eventCategory", "equals": ["Data"]}, {"field": "resources.type", "equals": ["AWS::S3::Object"]}])
+        ),
+        json!(false)
+    );
+}
+
 /// The one change an S3 write call on bucket `b` makes (by account 111122223333).
 fn bucket_change(name: &str, req: Value) -> AttributeChange {
     let mut req = req;
