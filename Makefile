@@ -127,4 +127,4 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-checkov

@@ -9,8 +9,7 @@ export PYTHONDONTWRITEBYTECODE=1
 cd "$(dirname "$0")/.."
 
 VENV=.venv
-# Pinned so that it lives beside checkov in one venv: pytest 9 needs packaging>=24, which
-# checkov 3 refuses.
+# Pinned as requirements-dev.txt pins them, so that neither install undoes the other.
 FUZZ_PACKAGES=("schemathesis==4.32.5" "pytest>=8.4,<9" "packaging>=23,<24")
 mkdir -p "$VENV"
 exec 9>"$VENV/.dd0c-install.lock"

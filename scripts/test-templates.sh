@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Lint the customer CloudFormation template(s) with cfn-lint and checkov (both must be clean;
 # every exception is documented inline in the template), and check every pricing table is
-# valid JSON with its provenance recorded. Uses the repo venv (.venv), creating it if needed.
+# valid JSON with its provenance recorded. cfn-lint comes from the repo venv (.venv), checkov
+# from a venv of its own (.venv-checkov): it pins boto3, and .venv's moto needs a newer one.
+# Both are created if needed.
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1
 cd "$(dirname "$0")/.."
@@ -14,13 +16,20 @@ flock 9
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-missing=()
-[ -x "$VENV/bin/cfn-lint" ] || missing+=(cfn-lint)
-[ -x "$VENV/bin/checkov" ] || missing+=(checkov)
-if [ "${#missing[@]}" -gt 0 ]; then
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "${missing[@]}"
+if [ ! -x "$VENV/bin/cfn-lint" ]; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check cfn-lint
 fi
 flock -u 9
+
+CHECKOV_VENV=.venv-checkov
+mkdir -p "$CHECKOV_VENV"
+exec 8>"$CHECKOV_VENV/.dd0c-install.lock"
+flock 8
+if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
+  python3 -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==3.*"
+fi
+flock -u 8
 
 templates=(cloudformation/*.yaml)
 
@@ -30,9 +39,9 @@ echo "== cfn-lint ${templates[*]}"
 echo "   clean (errors, warnings and informational checks)"
 
 echo "== checkov ${templates[*]}"
-"$VENV/bin/checkov" --version
+"$CHECKOV_VENV/bin/checkov" --version
 # BC_SKIP_MAPPING: work offline (no download of Prisma Cloud guideline mappings).
-BC_SKIP_MAPPING=TRUE "$VENV/bin/checkov" --quiet --compact --framework cloudformation \
+BC_SKIP_MAPPING=TRUE "$CHECKOV_VENV/bin/checkov" --quiet --compact --framework cloudformation \
   $(printf -- '-f %s ' "${templates[@]}")
 
 echo "== template tests (parameter patterns, trust, rule target; the role allows exactly the SDK calls in shared/src/accounts/aws.rs and denies secret-returning reads)"
