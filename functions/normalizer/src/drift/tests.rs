@@ -487,15 +487,20 @@ fn each_way_to_sign_in_or_bound_an_iam_identity_is_one_credential_attribute() {
     }
 }
 
+/// The classifier's rules file, whose rules read what the extractor names.
+fn classifier_rules() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(repo().join("functions/classifier/rules.json"))
+            .expect("rules.json"),
+    )
+    .expect("json")
+}
+
 /// The classifier's rule for IAM permissions and credentials names every credential attribute
 /// the extractor makes: one it did not name would fall back to medium "configuration".
 #[test]
 fn the_classifiers_iam_rule_names_every_credential_attribute() {
-    let rules: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("functions/classifier/rules.json"))
-            .expect("rules.json"),
-    )
-    .expect("json");
+    let rules = classifier_rules();
     let rule = rules["rules"]
         .as_array()
         .expect("rules")
@@ -733,11 +738,7 @@ fn bucket_settings_that_lose_or_copy_out_data_are_named_so() {
 /// no rule reads would leave the change at medium "configuration".
 #[test]
 fn the_classifier_reads_every_bucket_flag_the_extractor_sets() {
-    let rules: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("functions/classifier/rules.json"))
-            .expect("rules.json"),
-    )
-    .expect("json");
+    let rules = classifier_rules();
     let flags = [
         ("lifecycle", "new.deletes_objects", json!(true)),
         ("versioning", "new.weakened", json!(true)),
