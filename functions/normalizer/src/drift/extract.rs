@@ -543,16 +543,17 @@ fn acl_is_public(req: &Value) -> bool {
         || text.contains("acs.amazonaws.com/groups/global/AuthenticatedUsers")
 }
 
-/// A value S3 writes as one object when the list holds one element, else as a list.
+/// A list that S3 and CloudTrail write as its one element when it holds one.
 fn one_or_many(v: Option<&Value>) -> Vec<&Value> {
     match v {
         Some(Value::Array(a)) => a.iter().collect(),
-        Some(v @ Value::Object(_)) => vec![v],
-        _ => Vec::new(),
+        None | Some(Value::Null) => Vec::new(),
+        Some(one) => vec![one],
     }
 }
 
-fn enabled(rule: &Value) -> bool {
+/// Whether a lifecycle or replication rule applies (its `Status` is not `Disabled`).
+fn rule_enabled(rule: &Value) -> bool {
     rule.get("Status").and_then(Value::as_str) != Some("Disabled")
 }
 
@@ -560,13 +561,11 @@ fn enabled(rule: &Value) -> bool {
 /// current or noncurrent versions; moving them to another storage class or cleaning up
 /// delete markers and unfinished uploads deletes nothing), and after how few days.
 fn bucket_lifecycle(req: &Value) -> Value {
-    let config = req
-        .get("LifecycleConfiguration")
-        .or_else(|| req.get("lifecycleConfiguration"));
-    let rules = one_or_many(config.and_then(|c| c.get("Rule").or_else(|| c.get("Rules"))));
+    let config = req.get("LifecycleConfiguration");
+    let rules = one_or_many(config.and_then(|c| c.get("Rule")));
     let mut deletes_objects = false;
     let mut fewest_days: Option<f64> = None;
-    for rule in rules.into_iter().filter(|r| enabled(r)) {
+    for rule in rules.into_iter().filter(|r| rule_enabled(r)) {
         let expiration = rule.get("Expiration");
         let noncurrent = rule.get("NoncurrentVersionExpiration");
         let days = [
@@ -619,7 +618,7 @@ fn bucket_replication(req: &Value, account: &str) -> Value {
     let config = req.get("ReplicationConfiguration");
     let destinations: Vec<&Value> = one_or_many(config.and_then(|c| c.get("Rule")))
         .into_iter()
-        .filter(|r| enabled(r))
+        .filter(|r| rule_enabled(r))
         .filter_map(|r| r.get("Destination"))
         .collect();
     let buckets: Vec<&str> = destinations
@@ -710,11 +709,7 @@ fn s3(action: &str, req: &Value, account: &str) -> Option<Vec<Extracted>> {
         }
         "DeleteBucketReplication" => e.change("replication", json!("set"), Value::Null),
         "PutBucketLogging" => {
-            let target = req
-                .get("BucketLoggingStatus")
-                .and_then(|s| s.get("LoggingEnabled"))
-                .and_then(|l| l.get("TargetBucket"))
-                .cloned();
+            let target = at(req, &["BucketLoggingStatus", "LoggingEnabled", "TargetBucket"]).cloned();
             e.change(
                 "access_logging",
                 Value::Null,
@@ -1232,20 +1227,17 @@ fn logs_management_writes(req: &Value) -> bool {
                     .iter()
                     .find(|f| f.get("field").and_then(Value::as_str) == Some(field))
                     .and_then(|f| f.get("equals"))
-                    .map(|v| one_or_many_str(v))
+                    .map(|v| {
+                        one_or_many(Some(v))
+                            .into_iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                    })
             };
             equals("eventCategory").is_some_and(|c| c.contains(&"Management"))
                 && equals("readOnly").is_none_or(|r| r.contains(&"false"))
         });
     basic || advanced
-}
-
-fn one_or_many_str(v: &Value) -> Vec<&str> {
-    match v {
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-        Value::String(s) => vec![s.as_str()],
-        _ => Vec::new(),
-    }
 }
 
 fn elb(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
