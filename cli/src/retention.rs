@@ -1,7 +1,7 @@
 //! What a replay keeps in its table: only what the pipeline reads back while it runs.
 //!
-//! On AWS the normalizer stores its processed marks, its change events and its cost events for
-//! days to months, for the API, the dashboard and the digest. `dd0c replay` runs none of them: it
+//! On AWS the normalizer stores its processed marks (with what each record's cost events
+//! started) and its change events for days to months, for the API, the dashboard and the digest. `dd0c replay` runs none of them: it
 //! ends with its findings and summary and drops the table. Those items held most of a long
 //! replay's memory (docs/decisions/1010-streaming-replay.md), so a replay's stages write
 //! through [`ReplayRetention`], which keeps every item a stage reads and drops the rest.
@@ -15,12 +15,12 @@ use dd0c_shared::store::{
 };
 
 /// Sort-key prefixes of items no stage of the pipeline reads: a resource's change events (read
-/// by the API and by drift-report correlation; a replay has no drift reports) and cost events
-/// (read by the API and the digest; the scorer gets them on the bus).
-const UNREAD_PREFIXES: [&str; 2] = ["CHANGE#", "COST#"];
+/// by the API and by drift-report correlation; a replay has no drift reports).
+const UNREAD_PREFIXES: [&str; 1] = ["CHANGE#"];
 
 /// A CloudTrail record's item: the normalizer reads back only whether it was published (its
-/// idempotency); the record's name, source and outcome are for the API.
+/// idempotency); the record's name, source and outcome, and its spend, are for the API and the
+/// digest.
 const RECORD_PREFIX: &str = "EVENT#";
 const RECORD_READ: [&str; 2] = ["published", TTL_ATTRIBUTE];
 
@@ -121,7 +121,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn change_and_cost_events_are_not_kept_other_items_are() {
+    async fn change_events_are_not_kept_other_items_are() {
         let (memory, table) = tables();
         table
             .put(
@@ -130,13 +130,8 @@ mod tests {
             )
             .await
             .unwrap();
-        table
-            .put(item("COST#2026-01-05T00:00:00Z#e1"), None)
-            .await
-            .unwrap();
         assert_eq!(memory.len(), 0);
         assert!(table.discards(&Key::new("P", "CHANGE#2026-01-05T00:00:00Z#e1")));
-        assert!(table.discards(&Key::new("P", "COST#2026-01-05T00:00:00Z#e1")));
         assert!(!table.discards(&Key::new("P", "MANAGED")));
         table.put(item("MANAGED"), None).await.unwrap();
         table.put(item("DRIFT#d1"), None).await.unwrap();

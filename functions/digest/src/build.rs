@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use dd0c_shared::domain::{CostEvent, Finding, FindingKind};
-use dd0c_shared::entity::{event, finding, stack};
+use dd0c_shared::domain::{Finding, FindingKind};
+use dd0c_shared::entity::event::{self, RecordSpend};
+use dd0c_shared::entity::{account_link, finding, stack};
 use dd0c_shared::pricing::oldest_price;
 use dd0c_shared::store::{from_item, query_all, StoreError, Table};
 use serde::Serialize;
@@ -57,21 +58,19 @@ pub async fn build_digest(
         until: Some(now),
         ..Digest::default()
     };
-    let costs = query_all(table, event::tenant_costs_between(tenant, &since, &now)).await?;
     let mut actors: BTreeMap<String, f64> = BTreeMap::new();
-    for item in costs {
-        // Items written by other versions may not decode; the digest skips them.
-        let Ok(event) = from_item::<CostEvent>(item) else {
-            continue;
-        };
-        digest.cost_events += 1;
-        let added = event.added_hourly_cost().unwrap_or(0.0).max(0.0);
-        digest.new_hourly_spend += added;
-        if added > 0.0 {
-            let as_of = event.price_basis.as_ref().and_then(|b| b.as_of.clone());
-            digest.prices_as_of = oldest_price(digest.prices_as_of.take(), as_of);
+    for link in account_link::tenant_accounts(table, tenant).await? {
+        let marks = query_all(
+            table,
+            event::cloudtrail_between(tenant, &link.account_id, &since, &now),
+        )
+        .await?;
+        for spend in marks.iter().filter_map(RecordSpend::from_mark) {
+            digest.cost_events += spend.cost_events as usize;
+            digest.new_hourly_spend += spend.added_hourly;
+            digest.prices_as_of = oldest_price(digest.prices_as_of.take(), spend.prices_as_of);
+            *actors.entry(spend.actor).or_default() += spend.added_hourly;
         }
-        *actors.entry(event.actor.name.clone()).or_default() += added;
     }
     let mut top: Vec<(String, f64)> = actors.into_iter().filter(|(_, c)| *c > 0.0).collect();
     top.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

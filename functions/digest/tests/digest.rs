@@ -6,8 +6,9 @@ use dd0c_shared::chat::RecordingChat;
 use dd0c_shared::clock::ManualClock;
 use dd0c_shared::domain::drift::Stack;
 use dd0c_shared::domain::{Actor, CostAction, CostEvent, Finding, FindingStatus, Severity};
+use dd0c_shared::entity::event::{self, RecordSpend};
 use dd0c_shared::entity::finding::{load as load_finding, record as record_finding};
-use dd0c_shared::entity::{account_link, event, finding as finding_entity, governance};
+use dd0c_shared::entity::{account_link, finding as finding_entity, governance};
 use dd0c_shared::entity::{stack as stack_entity, zombie_scan};
 use dd0c_shared::finding_actions::{self, FindingAction};
 use dd0c_shared::governance::{store as policy_store, Policy};
@@ -67,9 +68,24 @@ async fn priced_cost(
         }),
         ..cost_event(id)
     };
-    let ttl = (t + Duration::days(90)).timestamp();
+    mark_spend(table, &e).await;
+}
+
+/// The processed mark the normalizer leaves on the record of `e`, with its spend.
+async fn mark_spend(table: &dyn Table, e: &CostEvent) {
+    let ttl = (e.event_time + Duration::days(15)).timestamp();
+    let spend = RecordSpend::of(std::slice::from_ref(e));
     table
-        .put(event::cost_item(&e, ttl).unwrap(), None)
+        .update_only(
+            &event::cloudtrail_key(&e.tenant_id, &e.account_id, &e.event_time, &e.event_id),
+            event::processed_mark(
+                &e.event_name,
+                "ec2.amazonaws.com",
+                "cost_events",
+                spend.as_ref(),
+                ttl,
+            ),
+        )
         .await
         .unwrap();
 }
@@ -114,6 +130,17 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
     // Neither a stop nor an event outside the window adds to the totals, nor ages them.
     priced_cost(t, "c3", 6, "alice", 1.0, CostAction::Stop, "2019").await;
     priced_cost(t, "old", 30, "carol", 99.0, CostAction::Create, "2018").await;
+    // Spend in the tenant's other account counts; another tenant's does not.
+    let in_account = |account: &str, tenant: &str, id: &str, hourly: f64| CostEvent {
+        tenant_id: tenant.into(),
+        account_id: account.into(),
+        event_time: now() - Duration::hours(1),
+        hourly_cost: Some(hourly),
+        actor: actor("bob"),
+        ..cost_event(id)
+    };
+    mark_spend(t, &in_account("444455556666", "t1", "c4", 0.5)).await;
+    mark_spend(t, &in_account("444455556666", "t2", "c5", 1000.0)).await;
     for (id, h, sev) in [
         ("f-open", 1, Severity::Critical),
         ("f-held", 3, Severity::Info),
@@ -200,14 +227,14 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
     .unwrap();
     let d = &run.digest;
     assert!(
-        (d.new_hourly_spend - 12.5).abs() < 1e-9,
+        (d.new_hourly_spend - 13.0).abs() < 1e-9,
         "{}",
         d.new_hourly_spend
     );
-    assert_eq!(d.cost_events, 4);
+    assert_eq!(d.cost_events, 5);
     assert_eq!(
         d.top_actors,
-        vec![("alice".to_owned(), 10.0), ("bob".to_owned(), 2.5)]
+        vec![("alice".to_owned(), 10.0), ("bob".to_owned(), 3.0)]
     );
     assert_eq!((d.anomalies_open, d.anomalies_resolved), (3, 1));
     assert_eq!(d.held.len(), 1);
@@ -260,7 +287,7 @@ async fn digest_content_and_housekeeping_for_a_seeded_store() {
     validate_limits(&m[0].blocks).unwrap();
     let text = m[0].blocks.to_string();
     for needle in [
-        "$12.50/hr",
+        "$13.00/hr",
         "3 open · 1 resolved",
         "alice: $10.00/hr",
         "payments-prod: score ",

@@ -8,8 +8,8 @@ use dd0c_shared::bus::{Bus, BusEvent};
 use dd0c_shared::clock::SharedClock;
 use dd0c_shared::domain::ingest::CLOUD_TRAIL;
 use dd0c_shared::domain::{CloudTrailRecord, CostEvent, IngestMessage, COST_EVENT_DETAIL_TYPE};
-use dd0c_shared::entity::event;
-use dd0c_shared::store::{AttrValue, StoreError, Table, Update, TTL_ATTRIBUTE};
+use dd0c_shared::entity::event::{self, RecordSpend};
+use dd0c_shared::store::{AttrValue, Table};
 use dd0c_shared::telemetry::{self, Metric};
 use dd0c_shared::tenancy::{self, AccountLink, AccountStatus};
 
@@ -19,15 +19,11 @@ use crate::instances::{
 };
 use crate::stats::Stats;
 
-/// How long a record's processed mark is kept after it was written. Its one reader is this
+/// How long a record's processed mark is kept after it was written. Its readers are this
 /// function, on a redelivery of the record, which comes while SQS keeps the message (14 days
-/// at most, its dead-letter queue too), as a finding's published mark (decision 1100).
+/// at most, its dead-letter queue too), as a finding's published mark (decision 1100); and the
+/// digest, which reads the spend on the marks of the last 24 hours (decision 1200).
 const PROCESSED_MARK_DAYS: i64 = 15;
-/// How long a cost event is kept after its event time. Its one reader, the digest, reads the
-/// 24 hours before it runs (by event time, GSI1 `T#COSTS`); a week covers a late or retried
-/// digest with room to spare. Kept 90 days, each one was stored twice (table and index) for
-/// months nobody read (decision 1050).
-const COST_EVENT_RETENTION_DAYS: i64 = 7;
 
 #[derive(Debug, Clone)]
 pub struct NormalizerConfig {
@@ -268,15 +264,11 @@ impl Normalizer {
             }
         }
         let ttl = (self.clock.now() + Duration::days(PROCESSED_MARK_DAYS)).timestamp();
+        let mut spend = None;
         let outcome = match normalized {
             Normalized::Failed { error_code } => Outcome::FailedCall(error_code),
             Normalized::NonCost => Outcome::NonCost,
             Normalized::Cost(events) => {
-                let cost_ttl =
-                    (record.event_time + Duration::days(COST_EVENT_RETENTION_DAYS)).timestamp();
-                for event in &events {
-                    self.store_cost_event(event, cost_ttl).await?;
-                }
                 if let Delivery::History(sink) = delivery {
                     for event in &events {
                         sink.absorb(event).await?;
@@ -290,6 +282,7 @@ impl Normalizer {
                         &facts,
                         &key,
                         &Outcome::CostEvents(events.len()),
+                        RecordSpend::of(&events).as_ref(),
                         ttl,
                     )
                     .await?;
@@ -309,16 +302,27 @@ impl Normalizer {
                     .collect::<Result<Vec<_>, HandlerError>>()?;
                 self.bus.publish(bus_events).await?;
                 telemetry::metric(Metric::CostEvents, events.len() as f64);
+                spend = RecordSpend::of(&events);
                 Outcome::CostEvents(events.len())
             }
         };
-        self.finish(tenant, &account, &record, &facts, &key, &outcome, ttl)
-            .await?;
+        self.finish(
+            tenant,
+            &account,
+            &record,
+            &facts,
+            &key,
+            &outcome,
+            spend.as_ref(),
+            ttl,
+        )
+        .await?;
         Ok(outcome)
     }
 
     /// Remembers what the record taught (before it is marked published, so a redelivery
-    /// relearns it), then marks it published.
+    /// relearns it), then marks it published, with what its cost events started (the digest's
+    /// reading, decision 1200).
     #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
@@ -328,6 +332,7 @@ impl Normalizer {
         facts: &Facts,
         key: &dd0c_shared::store::Key,
         outcome: &Outcome,
+        spend: Option<&RecordSpend>,
         ttl: i64,
     ) -> Result<(), HandlerError> {
         self.resources
@@ -339,31 +344,15 @@ impl Normalizer {
             )
             .await
             .map_err(resolve_failed)?;
-        let update = Update::new()
-            .set("published", true)
-            .set("event_name", record.event_name.as_str())
-            .set("event_source", record.event_source.as_str())
-            .set("outcome", outcome.label())
-            .set(TTL_ATTRIBUTE, ttl);
-        self.table.update_only(key, update).await?;
-        Ok(())
-    }
-
-    async fn store_cost_event(&self, event: &CostEvent, ttl: i64) -> Result<(), HandlerError> {
-        let key = event::cost_key(
-            &event.tenant_id,
-            &event.account_id,
-            &event.event_time,
-            &event.event_id,
+        let mark = event::processed_mark(
+            &record.event_name,
+            &record.event_source,
+            outcome.label(),
+            spend,
+            ttl,
         );
-        if self.table.discards(&key) {
-            return Ok(());
-        }
-        let item = event::cost_item(event, ttl).map_err(|e| match e {
-            StoreError::Decode { source, .. } => HandlerError::malformed(source),
-            e => HandlerError::from(e),
-        })?;
-        self.table.put(item, None).await.map_err(HandlerError::from)
+        self.table.update_only(key, mark).await?;
+        Ok(())
     }
 }
 

@@ -318,21 +318,22 @@ async fn a_record_that_produces_nothing_leaves_nothing_stored_even_when_redelive
     assert_eq!(bus.cost_events().len(), 1);
 }
 
-/// A cost event is kept a week after its event time: its one reader, the digest, reads the
-/// last 24 hours.
+/// What a record's cost events started is written on its processed mark, the digest's one
+/// reading of it, and nowhere else in the table (decision 1200).
 #[tokio::test]
-async fn a_cost_event_is_kept_a_week_for_the_digest() {
-    use dd0c_shared::store::{query_all, AttrValue, Query, Table, TTL_ATTRIBUTE};
-    // At the event's time: an item past its TTL is hidden on read.
+async fn a_records_spend_is_kept_on_its_processed_mark_only() {
+    use dd0c_shared::entity::event::{self, RecordSpend};
+    use dd0c_shared::store::{query_all, Query, Table};
     let clock: dd0c_shared::clock::SharedClock = Arc::new(dd0c_shared::clock::ManualClock::new(
         chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
             .unwrap()
             .with_timezone(&chrono::Utc),
     ));
     let table = Arc::new(MemoryTable::new(clock.clone()));
+    let bus = Arc::new(CapturingBus::default());
     let n = Normalizer::new(
         table.clone(),
-        Arc::new(CapturingBus::default()),
+        bus.clone(),
         clock,
         NormalizerConfig {
             auto_link_tenant: Some("t-1".into()),
@@ -343,23 +344,41 @@ async fn a_cost_event_is_kept_a_week_for_the_digest() {
         n.process_record(&record).await.unwrap(),
         Outcome::CostEvents(1)
     );
-    let parsed: serde_json::Value = serde_json::from_str(&record).unwrap();
-    let account = parsed["recipientAccountId"].as_str().unwrap();
-    let event_time = chrono::DateTime::parse_from_rfc3339(parsed["eventTime"].as_str().unwrap())
-        .unwrap()
-        .timestamp();
-    let costs = query_all(
+    let published = bus.cost_events();
+    let cost = &published[0];
+    let partition = format!("TENANT#t-1#ACCOUNT#{}", cost.account_id);
+    let items = query_all(
         table.as_ref() as &dyn Table,
-        Query::partition(format!("TENANT#t-1#ACCOUNT#{account}")).begins_with("COST#"),
+        Query::partition(partition.clone()),
     )
     .await
     .unwrap();
-    assert_eq!(costs.len(), 1);
-    let ttl = costs[0]
-        .get(TTL_ATTRIBUTE)
-        .and_then(AttrValue::as_f64)
-        .unwrap();
-    assert_eq!(ttl as i64, event_time + 7 * 24 * 3600);
+    let marks: Vec<_> = items
+        .iter()
+        .filter(|i| {
+            i.get("SK")
+                .and_then(|s| s.as_str())
+                .is_some_and(|s| s.starts_with("EVENT#"))
+        })
+        .collect();
+    assert_eq!(marks.len(), 1);
+    let spend = RecordSpend::from_mark(marks[0]).expect("the mark carries the spend");
+    assert_eq!(spend, RecordSpend::of(std::slice::from_ref(cost)).unwrap());
+    assert!(spend.added_hourly > 0.0);
+    let marked = query_all(
+        table.as_ref() as &dyn Table,
+        event::cloudtrail_between("t-1", &cost.account_id, &cost.event_time, &cost.event_time),
+    )
+    .await
+    .unwrap();
+    assert_eq!(marked.len(), 1, "the digest finds it by the record's time");
+    assert!(
+        items.iter().all(|i| !i
+            .get("SK")
+            .and_then(|s| s.as_str())
+            .is_some_and(|s| s.starts_with("COST#"))),
+        "no cost event item of its own"
+    );
 }
 
 /// A record's processed mark is kept 15 days after it was written, whenever the record

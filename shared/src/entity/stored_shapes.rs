@@ -271,7 +271,7 @@ fn specimens() -> Vec<(&'static str, Item)> {
             "finding (drift)",
             ok(finding::item(&testing::drift_finding("drift-e-1"))),
         ),
-        ("cost event", ok(event::cost_item(&cost_event, 1))),
+        ("processed mark", processed_mark(&cost_event)),
         ("account link", ok(account_link::item(&link))),
         ("drift event", ok(drift_event::item(&drift))),
         ("managed resource", ok(resource::managed_item(&managed))),
@@ -381,6 +381,24 @@ const SNAPSHOT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/stored-shapes.json"
 );
+
+/// A record's processed mark as its update leaves it on an absent key (it is only ever
+/// written by that update, whose every part is a `SET`).
+fn processed_mark(cost_event: &crate::domain::CostEvent) -> Item {
+    let spend = event::RecordSpend::of(std::slice::from_ref(cost_event));
+    let mark = event::processed_mark(
+        "RunInstances",
+        "ec2.amazonaws.com",
+        "cost_events",
+        spend.as_ref(),
+        1,
+    );
+    assert!(mark.add.is_empty() && mark.remove.is_empty() && mark.set_if_absent.is_empty());
+    let key = event::cloudtrail_key(testing::TENANT, testing::ACCOUNT, &noon(), "e-1");
+    let mut item: Item = mark.set.into_iter().collect();
+    item.extend(super::bare(key));
+    item
+}
 
 #[test]
 fn every_stored_shape_keeps_what_the_snapshot_has() {
