@@ -261,6 +261,10 @@ def test_journey_7_the_hourly_tick_posts_the_digest_at_the_tenants_local_hour(li
     # 03:00 UTC (local 08:30) is too early, the one at 04:00 UTC (local 09:30) posts the digest.
     before = dt.datetime(day.year, day.month, day.day, 3, 0, tzinfo=dt.timezone.utc)
     at = dt.datetime(day.year, day.month, day.day, 4, 0, tzinfo=dt.timezone.utc)
+    # Spend started in the digest's 24 hours: 2 × m5.2xlarge ($0.384/hr each), read back from
+    # the record's processed mark in the account's partition (decision 1200).
+    forward(cloud, run_instances(customer.account, "m5.2xlarge", 2, when=at - dt.timedelta(hours=1)))
+    cloud.wait_idle(60)
     assert cloud.tick(digest_schedule(cloud), before)["ok"]
     assert not [m for m in cloud.slack.messages(customer.channel) if "digest" in json.dumps(m).lower()]
     result = cloud.tick(digest_schedule(cloud), at)
@@ -268,6 +272,7 @@ def test_journey_7_the_hourly_tick_posts_the_digest_at_the_tenants_local_hour(li
     digest = cloud.slack.wait_for(lambda: next((m for m in cloud.slack.messages(customer.channel)
                                                 if "digest" in json.dumps(m).lower()), None), timeout=30)
     assert digest["channel"] == customer.channel
+    assert "New spend started (24h)*: $0.77/hr" in json.dumps(digest) and "from 1 cost event(s)" in json.dumps(digest), digest
     # A retried tick never posts twice.
     cloud.tick(digest_schedule(cloud), at)
     assert len([m for m in cloud.slack.messages(customer.channel) if "digest" in json.dumps(m).lower()]) == 1
