@@ -331,7 +331,7 @@ pub(crate) async fn track_extracted(
         None
     };
     let mut events = Vec::new();
-    let mut changes_recorded = Vec::new();
+    let mut changes_tracked = Vec::new();
     let mut drift_index = 0usize;
     for Extracted {
         resource_type,
@@ -389,8 +389,10 @@ pub(crate) async fn track_extracted(
             }
             continue;
         }
-        entity::resource::record_change_event(table, &change, change_ttl(&change)).await?;
-        changes_recorded.push(change.clone());
+        if entity::resource::change_is_read(&change) {
+            entity::resource::record_change_event(table, &change, change_ttl(&change)).await?;
+        }
+        changes_tracked.push(change.clone());
         let open: Vec<StoredDrift> = if matches!(class, ChangeClass::Iac | ChangeClass::Drift) {
             entity::drift_event::drift_for_resource(table, tenant, &resource_type, &resource_id)
                 .await?
@@ -486,7 +488,7 @@ pub(crate) async fn track_extracted(
         }
     }
     Ok(Tracked {
-        changes: changes_recorded,
+        changes: changes_tracked,
         events,
     })
 }
@@ -499,7 +501,7 @@ pub(crate) fn correlate<'a>(
 ) -> Option<&'a ChangeEvent> {
     let candidates: Vec<&ChangeEvent> = changes
         .iter()
-        .filter(|c| matches!(c.class, ChangeClass::Drift | ChangeClass::Unmanaged))
+        .filter(|c| entity::resource::correlation_candidate(c))
         .collect();
     let touches = |c: &ChangeEvent| {
         c.changes.iter().any(|ch| {

@@ -208,6 +208,18 @@ pub fn timeline_stack(event: &ChangeEvent) -> Option<&str> {
     (event.class != ChangeClass::Drift).then_some(stack)
 }
 
+/// Whether a drift report's correlation may attribute the reported drift to `event`: a change
+/// by someone other than IaC or an AWS service acting on its own.
+pub fn correlation_candidate(event: &ChangeEvent) -> bool {
+    matches!(event.class, ChangeClass::Drift | ChangeClass::Unmanaged)
+}
+
+/// Whether anything reads `event` back once stored: a drift report's correlation or its
+/// stack's timeline. A change nothing reads is not stored (decision 1210).
+pub fn change_is_read(event: &ChangeEvent) -> bool {
+    correlation_candidate(event) || timeline_stack(event).is_some()
+}
+
 fn stack_changes_partition(tenant: &str, stack: &str) -> String {
     tenant::sub(tenant, &format!("STACK#{stack}#CHANGE"))
 }
