@@ -70,6 +70,9 @@ def test_load_many_accounts_are_processed_side_by_side(live):  # noqa: F811
         "first_account_done_seconds": round(first_done, 2),
         "median_account_delay_seconds": round(delays[len(delays) // 2], 2),
         "max_account_delay_seconds": round(delays[-1], 2),
+        # Each function's most resident memory so far, next to what the template gives it
+        # (the local cloud fails an invocation over it, as Lambda does).
+        "peak_memory_mb": {fn.name: [round(fn.peak_rss_mb), fn.memory_mb] for fn in cloud.functions.values()},
     }
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2) + "\n")

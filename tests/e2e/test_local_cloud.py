@@ -405,6 +405,19 @@ def test_a_crash_at_init_is_reported_with_the_log(cloud: LocalCloud) -> None:
     assert e.value.error_type == "Runtime.StubInit" and "configuration missing" in e.value.message
 
 
+def test_a_function_is_held_to_the_memory_the_template_gives_it(cloud: LocalCloud) -> None:
+    """As on Lambda, an environment whose process used more than the function's memory is
+    stopped and its invocation fails; within it, the function answers."""
+    with cloud.swap_function("stripe", stub_command("allocate", "64")) as swapped:
+        assert cloud.invoke("stripe", {}) == {"held_mb": 64}
+        assert swapped.peak_rss_mb >= 64
+        limit = swapped.memory_mb
+    with cloud.swap_function("stripe", stub_command("allocate", str(limit + 16))):
+        with pytest.raises(FunctionError) as e:
+            cloud.invoke("stripe", {})
+    assert e.value.error_type == "Runtime.OutOfMemory" and f"memory {limit} MB" in str(e.value), e.value
+
+
 def test_a_function_error_is_a_500_at_the_gateway(cloud: LocalCloud) -> None:
     with cloud.swap_function("stripe", stub_command("fail")):
         status, _, body = http(cloud, "POST", "/v1/stripe/webhook", body=b"{}", headers={"Content-Type": "application/json"})

@@ -212,6 +212,7 @@ class LocalCloud:
                 for _ in range(self._async_workers.get(name, 1)):
                     q.put((b"", "", "__stop__", 0))
         for fn in self.functions.values():
+            log.info("%s: peak resident memory %.0f MB of its %d MB", fn.name, fn.peak_rss_mb, fn.memory_mb)
             try:
                 fn.close()
             except Exception:  # noqa: BLE001

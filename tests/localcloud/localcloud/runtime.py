@@ -101,6 +101,18 @@ class QuietThreadingHTTPServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """A live process's peak resident memory (`VmHWM`) in MB; None once it has gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 class Environment:
     """One execution environment of a function: its own process and its own Runtime API endpoint
     (a threaded HTTP server on its own port, which is the environment's AWS_LAMBDA_RUNTIME_API and
@@ -186,6 +198,8 @@ class LambdaFunction:
         self.cold_starts = 0
         # The most environments busy at once (what the limit is checked against in tests).
         self.peak_concurrency = 0
+        # The most resident memory any of its processes used, in MB (read as invocations end).
+        self.peak_rss_mb = 0.0
         # The first endpoint exists before the first invocation (`port`, environment()).
         self._envs.append(Environment(self, 0))
 
@@ -465,11 +479,29 @@ class LambdaFunction:
                     env.inflight.pop(rid, None)
                 self._stop_env(env)
                 raise FunctionError(self.name, "Sandbox.Timedout", f"RequestId: {rid} Error: Task timed out after {timeout_s:.2f} seconds")
+            self._check_memory(env, rid)
             if inv.error is not None:
                 raise inv.error
             return rid, inv.result or b""
         finally:
             self._release(env)
+
+    def _check_memory(self, env: Environment, rid: str) -> None:
+        """Lambda stops an environment whose process uses more than the function's memory and
+        fails its invocation: the same here, with the process's peak resident memory (VmHWM)
+        read when the invocation ends. Every function is held to the memory the template gives it."""
+        proc = env.proc
+        peak = peak_rss_mb(proc.pid) if proc is not None else None
+        if peak is None:
+            return
+        with self._state:
+            self.peak_rss_mb = max(self.peak_rss_mb, peak)
+        if peak > self.memory_mb:
+            log.error("%s: environment %d used %.0f MB of its %d MB: stopping it", self.name, env.index, peak, self.memory_mb)
+            self._stop_env(env)
+            raise FunctionError(self.name, "Runtime.OutOfMemory",
+                                f"RequestId: {rid} Error: Runtime exited with error: signal: killed "
+                                f"(peak {peak:.0f} MB, memory {self.memory_mb} MB)")
 
     # ---- secrets extension -------------------------------------------------------------------
     def secret(self, secret_id: str, env: Environment | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ MODE:
   init-error     report an init error through /runtime/init/error, then exit
   slow-init S    sleep S seconds before the first `next` request (an init of known length), then echo
   secret ARN     fetch ARN through the Parameters and Secrets extension and answer its JSON
+  allocate MB    hold MB megabytes (written, so resident) and answer {"held_mb": MB}
   sleep [S]      sleep S seconds (or the event's "sleep"), then answer what the concurrency tests
                  measure: {"start", "end" (time.time()), "pid", "api" (AWS_LAMBDA_RUNTIME_API),
                  "bodies" and "groups" of SQS records}
@@ -59,6 +60,10 @@ def main() -> None:
             failures += [{"itemIdentifier": rec["kinesis"]["sequenceNumber"]} for rec in event.get("Records", [])
                          if "kinesis" in rec and b"FAIL" in base64.b64decode(rec["kinesis"]["data"])]
             post(f"/invocation/{rid}/response", {"batchItemFailures": failures})
+            continue
+        if mode == "allocate":
+            held = bytearray(b"\x01") * (int(sys.argv[2]) * 1024 * 1024)
+            post(f"/invocation/{rid}/response", {"held_mb": len(held) // (1024 * 1024)})
             continue
         if mode == "secret":
             port = os.environ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"]
