@@ -271,6 +271,64 @@ impl Gen {
         }
     }
 
+    /// A preview environment's bucket: Terraform creates it, versioned, and destroys it a day
+    /// later; the next day a person creates a bucket under the same name by hand and leaves it
+    /// unversioned. Routine: what IaC deleted is no longer IaC's, so none of it is drift.
+    pub(super) fn bucket_recreated_by_hand(&mut self, start: DateTime<Utc>, days: u32) {
+        if days < 4 {
+            return;
+        }
+        let bucket = format!("preview-{}", self.account);
+        let host = format!("{bucket}.s3.{HOME}.amazonaws.com");
+        let applied = at(start + Duration::days(1), 10, 0, 0);
+        let versioning = |status: &str| {
+            json!({"bucketName": bucket, "Host": host, "versioning": "",
+                "VersioningConfiguration": {"Status": status}})
+        };
+        let bucket_only = json!({"bucketName": bucket, "Host": host});
+        self.activity = "terraform";
+        let steps = [
+            (applied, Who::Terraform, "CreateBucket", bucket_only.clone()),
+            (
+                applied + Duration::seconds(2),
+                Who::Terraform,
+                "PutBucketVersioning",
+                versioning("Enabled"),
+            ),
+            (
+                applied + Duration::days(1),
+                Who::Terraform,
+                "DeleteBucket",
+                bucket_only.clone(),
+            ),
+        ];
+        for (t, who, name, request) in steps {
+            self.push(t, who, "s3", name, HOME, request, Value::Null, false);
+        }
+        self.activity = "recreated_by_hand";
+        let by_hand = applied + Duration::days(2);
+        self.push(
+            by_hand,
+            Who::Console(1),
+            "s3",
+            "CreateBucket",
+            HOME,
+            bucket_only,
+            Value::Null,
+            false,
+        );
+        self.push(
+            by_hand + Duration::minutes(5),
+            Who::Console(1),
+            "s3",
+            "PutBucketVersioning",
+            HOME,
+            versioning("Suspended"),
+            Value::Null,
+            false,
+        );
+    }
+
     /// Terraform's bucket of order exports, versioned. Later, while dd0c watches, a person
     /// suspends its versioning and another adds a lifecycle rule that deletes every object
     /// after a day: what comes before destroying data, or hiding it (both labeled `drift`).

@@ -8,7 +8,8 @@
 //! then; Auto Scaling; Karpenter picking current families through instant fleets; console
 //! users; nightly backups of what Terraform owns (DLM snapshots, database snapshots and weekly
 //! images by a backup function); EKS's service-linked role keeping a security group open; a
-//! steady stream of read-only calls.
+//! preview bucket Terraform creates and destroys, then a person creates again under the same
+//! name; a steady stream of read-only calls.
 //!
 //! Injected and labeled with the least severity dd0c must give them: cost anomalies (GPU
 //! bursts by a leaked key or a never-seen role in a region the account never used, huge
@@ -721,6 +722,8 @@ fn simulate_account(
     }
     inject_anomalies(&mut g, start, days, function, &regions);
     g.inject_drift(start, days);
+    // Made last, so that what the generator drew for everything else is unchanged.
+    g.bucket_recreated_by_hand(start, days);
     (g.records, g.labels)
 }
 

@@ -190,6 +190,33 @@ fn owned_after_iac_write(
     }
 }
 
+/// Records what an IaC write leaves: the resource owned as `resource` says, or, when the write
+/// deleted it, not owned at all (decision 1230), unless the item already holds a later IaC write
+/// (the events of an account can arrive out of order).
+async fn record_ownership(
+    table: &dyn Table,
+    managed: Option<&ManagedResource>,
+    resource: &ManagedResource,
+    change: &ChangeEvent,
+    deletes: bool,
+) -> Result<(), HandlerError> {
+    let later_write = managed.is_some_and(|m| {
+        m.last_iac_change_at > change.event_time && m.last_iac_event_id != STATE_IMPORT_EVENT_ID
+    });
+    if deletes && !later_write {
+        entity::resource::forget_managed_resource(
+            table,
+            &change.tenant_id,
+            &change.resource_type,
+            &change.resource_id,
+        )
+        .await?;
+    } else {
+        entity::resource::put_managed_resource(table, resource).await?;
+    }
+    Ok(())
+}
+
 /// The tags IaC gives a resource: what it had, the request's tags when this call created it,
 /// and this call's tag changes.
 fn iac_tags(
@@ -338,6 +365,7 @@ pub(crate) async fn track_extracted(
         resource_id,
         changes,
         creates,
+        deletes,
     } in extracted
     {
         let managed =
@@ -385,7 +413,7 @@ pub(crate) async fn track_extracted(
                 let tags = iac_tags(managed.as_ref(), creates, record, &change.changes);
                 let writer = iac_writer(managed_by, tool, &identity);
                 let resource = owned_after_iac_write(managed.as_ref(), writer, &change, tags);
-                entity::resource::put_managed_resource(table, &resource).await?;
+                record_ownership(table, managed.as_ref(), &resource, &change, deletes).await?;
             }
             continue;
         }
@@ -409,7 +437,7 @@ pub(crate) async fn track_extracted(
                 let tags = iac_tags(managed.as_ref(), creates, record, &change.changes);
                 let writer = iac_writer(managed_by, tool, &identity);
                 let resource = owned_after_iac_write(managed.as_ref(), writer, &change, tags);
-                entity::resource::put_managed_resource(table, &resource).await?;
+                record_ownership(table, managed.as_ref(), &resource, &change, deletes).await?;
                 if let Some(resolved) = resolve(
                     table,
                     &open,

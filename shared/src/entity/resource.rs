@@ -102,6 +102,19 @@ pub async fn put_managed_resource(
     table.put(managed_item(resource)?, None).await
 }
 
+/// Forgets that IaC owns a resource (after IaC deleted it): what is created under its id next
+/// is owned by whoever creates it.
+pub async fn forget_managed_resource(
+    table: &dyn Table,
+    tenant: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<(), StoreError> {
+    table
+        .delete(&managed_key(tenant, resource_type, resource_id), None)
+        .await
+}
+
 /// Marks a resource managed on the word of a state import (pattern 16): its managed item is
 /// written unless an IaC change of it was already seen, whose item (with the deploying
 /// identity) CloudTrail's evidence keeps. A re-import rewrites what an import wrote. Returns

@@ -14,6 +14,8 @@ pub struct Extracted {
     pub changes: Vec<AttributeChange>,
     /// The call created the resource (its creator owns it).
     pub creates: bool,
+    /// The call deleted the resource: after IaC deletes it, IaC no longer owns it.
+    pub deletes: bool,
 }
 
 impl Extracted {
@@ -23,10 +25,15 @@ impl Extracted {
             resource_id: resource_id.into(),
             changes: Vec::new(),
             creates: false,
+            deletes: false,
         }
     }
     fn created(mut self) -> Self {
         self.creates = true;
+        self
+    }
+    fn deleted(mut self) -> Self {
+        self.deletes = true;
         self
     }
     fn change(mut self, attribute: &str, old: Value, new: Value) -> Self {
@@ -335,7 +342,7 @@ fn ec2(
         }
         "DeleteSecurityGroup" => {
             let id = str_at(req, &["groupId"]).or_else(|| str_at(req, &["groupName"]))?;
-            vec![Extracted::new("ec2:security-group", id).change("group", json!("exists"), Value::Null)]
+            vec![Extracted::new("ec2:security-group", id).deleted().change("group", json!("exists"), Value::Null)]
         }
         "RunInstances" => items(at(resp, &["instancesSet"]))
             .iter()
@@ -352,7 +359,7 @@ fn ec2(
             .iter()
             .filter_map(|i| str_at(i, &["instanceId"]))
             .map(|id| {
-                Extracted::new("ec2:instance", id).change("instance", json!("exists"), Value::Null)
+                Extracted::new("ec2:instance", id).deleted().change("instance", json!("exists"), Value::Null)
             })
             .collect(),
         "ModifyInstanceAttribute" => {
@@ -397,11 +404,11 @@ fn ec2(
         }
         "DeleteSnapshot" => {
             let id = str_at(req, &["snapshotId"])?;
-            vec![Extracted::new("ec2:snapshot", id).change("snapshot", json!("exists"), Value::Null)]
+            vec![Extracted::new("ec2:snapshot", id).deleted().change("snapshot", json!("exists"), Value::Null)]
         }
         "DeregisterImage" => {
             let id = str_at(req, &["imageId"])?;
-            vec![Extracted::new("ec2:image", id).change("image", json!("exists"), Value::Null)]
+            vec![Extracted::new("ec2:image", id).deleted().change("image", json!("exists"), Value::Null)]
         }
         "ResetSnapshotAttribute" | "ResetImageAttribute" => {
             let (kind, key) = if action == "ResetSnapshotAttribute" {
@@ -425,7 +432,7 @@ fn ec2(
         "DeleteFlowLogs" => ids_with_prefix(req, "fl-")
             .into_iter()
             .map(|id| {
-                Extracted::new("ec2:flow-log", id).change("flow_log", json!("exists"), Value::Null)
+                Extracted::new("ec2:flow-log", id).deleted().change("flow_log", json!("exists"), Value::Null)
             })
             .collect(),
         "CreateTags" | "DeleteTags" => {
@@ -487,7 +494,7 @@ fn rds(action: &str, req: &Value, record: &CloudTrailRecord) -> Option<Vec<Extra
             }
             e
         }
-        "DeleteDBInstance" => e.change("instance", json!("exists"), Value::Null),
+        "DeleteDBInstance" => e.deleted().change("instance", json!("exists"), Value::Null),
         "AddTagsToResource" | "RemoveTagsFromResource" => return None,
         a if creates_another_resource(a) => return Some(Vec::new()),
         _ => parameter_changes(e, req, &["dBInstanceIdentifier"]),
@@ -643,7 +650,7 @@ fn s3(action: &str, req: &Value, account: &str) -> Option<Vec<Extracted>> {
     let e = Extracted::new("s3:bucket", bucket);
     let e = match action {
         "CreateBucket" => e.created().change("bucket", Value::Null, json!("created")),
-        "DeleteBucket" => e.change("bucket", json!("exists"), Value::Null),
+        "DeleteBucket" => e.deleted().change("bucket", json!("exists"), Value::Null),
         "PutBucketPolicy" => {
             let doc = policy_document(req.get("bucketPolicy").or_else(|| req.get("policy")));
             e.change(
@@ -1026,7 +1033,7 @@ fn rds_snapshot(action: &str, req: &Value) -> Option<Extracted> {
             ),
         ),
         "DeleteDBSnapshot" | "DeleteDBClusterSnapshot" => {
-            Some(Extracted::new(kind, id).change("snapshot", json!("exists"), Value::Null))
+            Some(Extracted::new(kind, id).deleted().change("snapshot", json!("exists"), Value::Null))
         }
         "ModifyDBSnapshotAttribute" | "ModifyDBClusterSnapshotAttribute"
             if str_at(req, &["attributeName"]) == Some("restore") =>
@@ -1132,7 +1139,7 @@ fn lambda(action: &str, req: &Value) -> Option<Vec<Extracted>> {
             )
         }
         "RemovePermission" => e.change("permission", json!({"statement_id": str_at(req, &["statementId"])}), Value::Null),
-        "DeleteFunction" => e.change("function", json!("exists"), Value::Null),
+        "DeleteFunction" => e.deleted().change("function", json!("exists"), Value::Null),
         // What the function runs: the package (zip, S3 object or image) is not in CloudTrail,
         // only where it came from.
         "UpdateFunctionCode" => e.change(
@@ -1192,7 +1199,7 @@ fn cloudtrail(action: &str, req: &Value) -> Option<Vec<Extracted>> {
         "CreateTrail" => e.created().change("trail", Value::Null, json!("created")),
         "StopLogging" => e.change("logging", json!(true), json!(false)),
         "StartLogging" => e.change("logging", json!(false), json!(true)),
-        "DeleteTrail" => e.change("trail", json!("exists"), Value::Null),
+        "DeleteTrail" => e.deleted().change("trail", json!("exists"), Value::Null),
         "PutEventSelectors" => e.change(
             "event_selectors",
             Value::Null,
@@ -1259,11 +1266,9 @@ fn elb(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
         }
         "DeleteListener" => {
             let arn = str_at(req, &["listenerArn"])?;
-            vec![Extracted::new("elasticloadbalancing:listener", arn).change(
-                "listener",
-                json!("exists"),
-                Value::Null,
-            )]
+            vec![Extracted::new("elasticloadbalancing:listener", arn)
+                .deleted()
+                .change("listener", json!("exists"), Value::Null)]
         }
         "CreateLoadBalancer" => {
             let arn = items(resp.get("loadBalancers"))

@@ -1810,3 +1810,121 @@ async fn history_learns_what_iac_owns_and_nothing_else() {
     assert_eq!(changes(&live)[0].class, ChangeClass::Drift);
     assert_eq!(drifts(&live).len(), 1);
 }
+
+/// A resource IaC deleted is no longer IaC's: a bucket created again under the same name by
+/// hand belongs to whoever created it, and a change to it is not drift (decision 1230).
+#[tokio::test]
+async fn a_resource_iac_deleted_is_no_longer_iacs() {
+    let (table, clock) = setup();
+    let by_terraform = |name: &str| {
+        synthetic(
+            "s3",
+            name,
+            json!({"bucketName": "acme-logs"}),
+            Value::Null,
+            console_user(),
+            "APN/1.0 HashiCorp/1.0 Terraform/1.7.4",
+        )
+    };
+    let owner = || async {
+        entity::resource::managed_resource(table.as_ref(), TENANT, "s3:bucket", "acme-logs")
+            .await
+            .unwrap()
+    };
+    for (record, owned) in [
+        (by_terraform("CreateBucket"), true),
+        (by_terraform("DeleteBucket"), false),
+    ] {
+        let tracked = track(table.as_ref(), &clock, &record, &link(), Tracking::Live)
+            .await
+            .unwrap();
+        assert_eq!(changes(&tracked)[0].class, ChangeClass::Iac);
+        assert_eq!(
+            owner().await.is_some(),
+            owned,
+            "after {}",
+            record.event_name
+        );
+    }
+    let by_hand = [
+        console("s3", "CreateBucket", json!({"bucketName": "acme-logs"})),
+        console(
+            "s3",
+            "PutBucketPolicy",
+            json!({"bucketName": "acme-logs", "bucketPolicy": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-logs/*"}]}}),
+        ),
+    ];
+    for record in &by_hand {
+        let tracked = track(table.as_ref(), &clock, record, &link(), Tracking::Live)
+            .await
+            .unwrap();
+        assert_eq!(
+            changes(&tracked)[0].class,
+            ChangeClass::Unmanaged,
+            "{}",
+            record.event_name
+        );
+        assert!(drifts(&tracked.events).is_empty());
+    }
+    // The backfill's history reads IaC's deletion the same way.
+    let (table, clock) = setup();
+    for record in [by_terraform("CreateBucket"), by_terraform("DeleteBucket")] {
+        track(
+            table.as_ref(),
+            &clock,
+            &record,
+            &link(),
+            Tracking::OwnershipOnly,
+        )
+        .await
+        .unwrap();
+    }
+    assert!(
+        entity::resource::managed_resource(table.as_ref(), TENANT, "s3:bucket", "acme-logs")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn only_a_call_that_deletes_the_resource_itself_says_it_deletes() {
+    let deletes = |source: &str, name: &str, req: Value| one(&console(source, name, req)).deletes;
+    assert!(deletes("s3", "DeleteBucket", json!({"bucketName": "b"})));
+    assert!(deletes(
+        "ec2",
+        "DeleteSecurityGroup",
+        json!({"groupId": "sg-1"})
+    ));
+    assert!(deletes(
+        "ec2",
+        "TerminateInstances",
+        json!({"instancesSet": {"items": [{"instanceId": "i-1"}]}})
+    ));
+    assert!(deletes(
+        "lambda",
+        "DeleteFunction20150331",
+        json!({"functionName": "f"})
+    ));
+    assert!(!deletes(
+        "s3",
+        "DeleteBucketPolicy",
+        json!({"bucketName": "b"})
+    ));
+    assert!(!deletes(
+        "s3",
+        "DeleteBucketEncryption",
+        json!({"bucketName": "b"})
+    ));
+    assert!(!deletes(
+        "ec2",
+        "DeleteTags",
+        json!({"resourcesSet": {"items": [{"resourceId": "sg-1"}]}, "tagSet": {"items": [{"key": "k"}]}})
+    ));
+    assert!(!deletes(
+        "kms",
+        "ScheduleKeyDeletion",
+        json!({"keyId": "k-1"})
+    ));
+}
