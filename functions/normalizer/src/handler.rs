@@ -290,6 +290,7 @@ impl Normalizer {
                 }
                 let bus_events = events
                     .iter()
+                    .filter(|e| !e.adds_nothing())
                     .map(|e| {
                         Ok(BusEvent {
                             detail_type: COST_EVENT_DETAIL_TYPE.into(),
@@ -300,7 +301,9 @@ impl Normalizer {
                         })
                     })
                     .collect::<Result<Vec<_>, HandlerError>>()?;
-                self.bus.publish(bus_events).await?;
+                if !bus_events.is_empty() {
+                    self.bus.publish(bus_events).await?;
+                }
                 telemetry::metric(Metric::CostEvents, events.len() as f64);
                 spend = RecordSpend::of(&events);
                 Outcome::CostEvents(events.len())

@@ -108,6 +108,48 @@ async fn start_instances_is_priced_from_the_type_stored_at_launch() {
     assert_eq!(bus.cost_events().len(), 2);
 }
 
+/// A stop adds no cost: it is counted (its record marked, with its spend) but not sent to the
+/// scorer, which has nothing to do with it (decision 1240).
+#[tokio::test]
+async fn a_stop_is_counted_but_not_sent_to_the_scorer() {
+    use dd0c_shared::entity::event::RecordSpend;
+    use dd0c_shared::store::{query_all, Query, Table};
+    let clock = fixtures_clock();
+    let table = Arc::new(MemoryTable::new(clock.clone()));
+    let bus = Arc::new(CapturingBus::default());
+    let n = Normalizer::new(
+        table.clone(),
+        bus.clone(),
+        clock,
+        NormalizerConfig {
+            auto_link_tenant: Some("t-1".into()),
+        },
+    );
+    n.process_record(&raw("ec2-run-instances-launch-template"))
+        .await
+        .unwrap();
+    assert_eq!(
+        n.process_record(&raw("ec2-stop-instances")).await.unwrap(),
+        Outcome::CostEvents(1)
+    );
+    let sent = bus.cost_events();
+    assert_eq!(sent.len(), 1, "only the launch goes to the scorer");
+    assert_eq!(sent[0].event_name, "RunInstances");
+    let marks = query_all(
+        table.as_ref() as &dyn Table,
+        Query::partition(format!("TENANT#t-1#ACCOUNT#{}", sent[0].account_id))
+            .begins_with("EVENT#"),
+    )
+    .await
+    .unwrap();
+    let stop = marks
+        .iter()
+        .find(|m| m.get("event_name").and_then(|v| v.as_str()) == Some("StopInstances"))
+        .expect("the stop is marked");
+    let spend = RecordSpend::from_mark(stop).expect("with its spend");
+    assert_eq!((spend.cost_events, spend.added_hourly), (1, 0.0));
+}
+
 #[tokio::test]
 async fn start_instances_without_history_is_null_with_a_reason() {
     let (n, bus) = normalizer();

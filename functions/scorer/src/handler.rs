@@ -242,12 +242,9 @@ impl Scorer {
     /// folds the event into the baselines (once, even when redelivered) and publishes the
     /// finding. Events that add no cost change nothing.
     pub async fn process(&self, event: &CostEvent) -> Result<Option<Finding>, HandlerError> {
-        let Some(hourly) = event.added_hourly_cost() else {
+        let Some(hourly) = event.scored_hourly_cost() else {
             return Ok(None);
         };
-        if !event.action.adds_cost() || hourly <= 0.0 {
-            return Ok(None);
-        }
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());
         let marker = baseline_entity::contribution_key(tenant, account, &event.event_id);
         // Eventually consistent: a redelivery comes a visibility timeout after the delivery
@@ -316,12 +313,9 @@ impl Scorer {
     /// first-seen times it touches are moved back to the event's when they are later (history
     /// arrives newest first). Returns whether the event counts (it adds cost).
     pub async fn fold_history(&self, event: &CostEvent) -> Result<bool, HandlerError> {
-        let Some(hourly) = event.added_hourly_cost() else {
+        let Some(hourly) = event.scored_hourly_cost() else {
             return Ok(false);
         };
-        if !event.action.adds_cost() || hourly <= 0.0 {
-            return Ok(false);
-        }
         self.fold_in_transaction(event, hourly).await?;
         self.raise_max(event, hourly).await?;
         let (tenant, account) = (event.tenant_id.as_str(), event.account_id.as_str());

@@ -248,10 +248,7 @@ pub fn assess_traced(event: &CostEvent, ctx: &Context<'_>) -> (Option<Assessment
 }
 
 fn score_traced(event: &CostEvent, ctx: &Context<'_>, trace: &mut Trace) -> Option<Assessment> {
-    let hourly = event.added_hourly_cost()?;
-    if !event.action.adds_cost() || hourly <= 0.0 {
-        return None;
-    }
+    let hourly = event.scored_hourly_cost()?;
     let now = event.event_time;
     let actor_id = actor_key(event);
     let actor: &str = &actor_id;

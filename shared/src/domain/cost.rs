@@ -112,4 +112,59 @@ impl CostEvent {
             _ => cost,
         })
     }
+
+    /// The cost per hour this event adds, when it is known and above zero: what the scorer
+    /// scores and folds into the baselines.
+    pub fn scored_hourly_cost(&self) -> Option<f64> {
+        let hourly = self.added_hourly_cost()?;
+        (self.action.adds_cost() && hourly > 0.0).then_some(hourly)
+    }
+
+    /// Whether the event is known to add no cost (a stop, a deletion, a change to something no
+    /// dearer): the scorer has nothing to do with it, so it is not sent there (decision 1240).
+    /// An event of unknown price is sent.
+    pub fn adds_nothing(&self) -> bool {
+        !self.action.adds_cost() || self.added_hourly_cost().is_some_and(|h| h <= 0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    fn event(action: CostAction, hourly: Option<f64>, before: Option<f64>) -> CostEvent {
+        CostEvent {
+            action,
+            hourly_cost: hourly,
+            previous_hourly_cost: before,
+            ..testing::cost_event("e")
+        }
+    }
+
+    #[test]
+    fn the_scorer_gets_every_event_that_may_add_cost_and_scores_those_that_do() {
+        use CostAction::*;
+        // (event, what the scorer scores, known to add nothing)
+        let cases = [
+            (event(Create, Some(2.0), None), Some(2.0), false),
+            (event(Start, Some(1.5), None), Some(1.5), false),
+            (event(Modify, Some(3.0), Some(1.0)), Some(2.0), false),
+            (event(Modify, Some(1.0), Some(3.0)), None, true),
+            (event(Modify, Some(1.0), Some(1.0)), None, true),
+            (event(Create, Some(0.0), None), None, true),
+            (event(Stop, Some(4.0), None), None, true),
+            (event(Delete, None, None), None, true),
+            // An unknown price may add cost: sent, though not scored today.
+            (event(Create, None, None), None, false),
+        ];
+        for (e, scored, nothing) in cases {
+            assert_eq!(e.scored_hourly_cost(), scored, "{e:?}");
+            assert_eq!(e.adds_nothing(), nothing, "{e:?}");
+            assert!(
+                scored.is_none() || !e.adds_nothing(),
+                "a scored event is sent"
+            );
+        }
+    }
 }
