@@ -264,49 +264,36 @@ impl Normalizer {
             }
         }
         let ttl = (self.clock.now() + Duration::days(PROCESSED_MARK_DAYS)).timestamp();
-        let mut spend = None;
-        let outcome = match normalized {
-            Normalized::Failed { error_code } => Outcome::FailedCall(error_code),
-            Normalized::NonCost => Outcome::NonCost,
+        let (outcome, spend) = match normalized {
+            Normalized::Failed { error_code } => (Outcome::FailedCall(error_code), None),
+            Normalized::NonCost => (Outcome::NonCost, None),
             Normalized::Cost(events) => {
                 if let Delivery::History(sink) = delivery {
+                    // Folded before the record is marked below: a crash in between folds
+                    // again, which the scorer's markers make harmless.
                     for event in &events {
                         sink.absorb(event).await?;
                     }
-                    // Remembered (and the record marked) below, after the fold: a crash in
-                    // between folds again, which the scorer's markers make harmless.
-                    self.finish(
-                        tenant,
-                        &account,
-                        &record,
-                        &facts,
-                        &key,
-                        &Outcome::CostEvents(events.len()),
-                        RecordSpend::of(&events).as_ref(),
-                        ttl,
-                    )
-                    .await?;
-                    return Ok(Outcome::CostEvents(events.len()));
-                }
-                let bus_events = events
-                    .iter()
-                    .filter(|e| !e.adds_nothing())
-                    .map(|e| {
-                        Ok(BusEvent {
-                            detail_type: COST_EVENT_DETAIL_TYPE.into(),
-                            detail: serde_json::to_value(e).map_err(HandlerError::malformed)?,
-                            tenant: e.tenant_id.clone(),
-                            account: e.account_id.clone(),
-                            region: e.region.clone(),
+                } else {
+                    let bus_events = events
+                        .iter()
+                        .filter(|e| !e.adds_nothing())
+                        .map(|e| {
+                            Ok(BusEvent {
+                                detail_type: COST_EVENT_DETAIL_TYPE.into(),
+                                detail: serde_json::to_value(e).map_err(HandlerError::malformed)?,
+                                tenant: e.tenant_id.clone(),
+                                account: e.account_id.clone(),
+                                region: e.region.clone(),
+                            })
                         })
-                    })
-                    .collect::<Result<Vec<_>, HandlerError>>()?;
-                if !bus_events.is_empty() {
-                    self.bus.publish(bus_events).await?;
+                        .collect::<Result<Vec<_>, HandlerError>>()?;
+                    if !bus_events.is_empty() {
+                        self.bus.publish(bus_events).await?;
+                    }
+                    telemetry::metric(Metric::CostEvents, events.len() as f64);
                 }
-                telemetry::metric(Metric::CostEvents, events.len() as f64);
-                spend = RecordSpend::of(&events);
-                Outcome::CostEvents(events.len())
+                (Outcome::CostEvents(events.len()), RecordSpend::of(&events))
             }
         };
         self.finish(

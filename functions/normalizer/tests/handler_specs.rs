@@ -57,18 +57,24 @@ fn fixtures_clock() -> Arc<ManualClock> {
 }
 
 fn normalizer() -> (Normalizer, Arc<CapturingBus>) {
+    let (n, bus, _) = normalizer_and_table();
+    (n, bus)
+}
+
+/// A normalizer on the fixtures' day that links every account to `t-1`, its bus and its table.
+fn normalizer_and_table() -> (Normalizer, Arc<CapturingBus>, Arc<MemoryTable>) {
     let clock = fixtures_clock();
     let table = Arc::new(MemoryTable::new(clock.clone()));
     let bus = Arc::new(CapturingBus::default());
     let n = Normalizer::new(
-        table,
+        table.clone(),
         bus.clone(),
         clock,
         NormalizerConfig {
             auto_link_tenant: Some("t-1".into()),
         },
     );
-    (n, bus)
+    (n, bus, table)
 }
 
 fn m5_xlarge() -> f64 {
@@ -114,17 +120,7 @@ async fn start_instances_is_priced_from_the_type_stored_at_launch() {
 async fn a_stop_is_counted_but_not_sent_to_the_scorer() {
     use dd0c_shared::entity::event::RecordSpend;
     use dd0c_shared::store::{query_all, Query, Table};
-    let clock = fixtures_clock();
-    let table = Arc::new(MemoryTable::new(clock.clone()));
-    let bus = Arc::new(CapturingBus::default());
-    let n = Normalizer::new(
-        table.clone(),
-        bus.clone(),
-        clock,
-        NormalizerConfig {
-            auto_link_tenant: Some("t-1".into()),
-        },
-    );
+    let (n, bus, table) = normalizer_and_table();
     n.process_record(&raw("ec2-run-instances-launch-template"))
         .await
         .unwrap();
@@ -316,17 +312,7 @@ fn edited(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
 
 #[tokio::test]
 async fn a_record_that_produces_nothing_leaves_nothing_stored_even_when_redelivered() {
-    let clock = fixtures_clock();
-    let table = Arc::new(MemoryTable::new(clock.clone()));
-    let bus = Arc::new(CapturingBus::default());
-    let n = Normalizer::new(
-        table.clone(),
-        bus.clone(),
-        clock,
-        NormalizerConfig {
-            auto_link_tenant: Some("t-1".into()),
-        },
-    );
+    let (n, bus, table) = normalizer_and_table();
     let read = edited("ec2-stop-instances", |r| {
         r["eventName"] = "DescribeInstances".into();
         r["readOnly"] = true.into();
