@@ -616,7 +616,7 @@ def _handler_for(env: Environment) -> type[BaseHTTPRequestHandler]:
                 log.error("%s: init error: %s", fn.name, env.init_error)
                 self._send(202, {"status": "OK"})
                 # Lambda ends the environment after an init error.
-                threading.Thread(target=_kill_later, args=(env,), daemon=True).start()
+                threading.Thread(target=_kill_later, args=(env, env.proc), daemon=True).start()
                 return
             prefix = f"{RUNTIME_PREFIX}/invocation/"
             if path.startswith(prefix):
@@ -643,10 +643,11 @@ def _handler_for(env: Environment) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _kill_later(env: Environment) -> None:
+def _kill_later(env: Environment, proc: subprocess.Popen[bytes] | None) -> None:
+    """Ends `proc`, the process that reported an init error, half a second later: only if it is
+    still the environment's process, never one started since (a test's next cold start)."""
     time.sleep(0.5)
-    proc = env.proc
-    if proc is not None and proc.poll() is None:
+    if proc is not None and env.proc is proc and proc.poll() is None:
         proc.terminate()
 
 
