@@ -1,10 +1,11 @@
 //! What a replay keeps in its table: only what the pipeline reads back while it runs.
 //!
 //! On AWS the normalizer stores its processed marks (with what each record's cost events
-//! started) and its change events for days to months, for the API, the dashboard and the digest. `dd0c replay` runs none of them: it
-//! ends with its findings and summary and drops the table. Those items held most of a long
-//! replay's memory (docs/decisions/1010-streaming-replay.md), so a replay's stages write
-//! through [`ReplayRetention`], which keeps every item a stage reads and drops the rest.
+//! started) and its change events for days to months, for the API, the dashboard and the
+//! digest. `dd0c replay` runs none of them: it ends with its findings and summary and drops
+//! the table. Those items held most of a long replay's memory
+//! (docs/decisions/1010-streaming-replay.md), so a replay's stages write through
+//! [`ReplayRetention`], which keeps every item a stage reads and drops the rest.
 //! `dd0c demo` serves its table afterwards and keeps everything.
 
 use std::sync::Arc;

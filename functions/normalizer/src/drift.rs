@@ -172,9 +172,7 @@ fn owned_after_iac_write(
     tags: BTreeMap<String, String>,
 ) -> ManagedResource {
     let t = change.event_time;
-    // A state import's placeholder is no write with a time: the first write seen replaces it.
-    let newer = managed
-        .filter(|m| m.last_iac_change_at > t && m.last_iac_event_id != STATE_IMPORT_EVENT_ID);
+    let newer = later_iac_write(managed, change);
     ManagedResource {
         tenant_id: change.tenant_id.clone(),
         account_id: change.account_id.clone(),
@@ -190,9 +188,21 @@ fn owned_after_iac_write(
     }
 }
 
+/// `managed` when it holds an IaC write later than `change` (an account's events can arrive out
+/// of order). A state import's placeholder is no write with a time: the first write seen
+/// replaces it.
+fn later_iac_write<'a>(
+    managed: Option<&'a ManagedResource>,
+    change: &ChangeEvent,
+) -> Option<&'a ManagedResource> {
+    managed.filter(|m| {
+        m.last_iac_change_at > change.event_time && m.last_iac_event_id != STATE_IMPORT_EVENT_ID
+    })
+}
+
 /// Records what an IaC write leaves: the resource owned as `resource` says, or, when the write
-/// deleted it, not owned at all (decision 1230), unless the item already holds a later IaC write
-/// (the events of an account can arrive out of order).
+/// deleted it, not owned at all (decision 1230), unless the item already holds a later IaC
+/// write.
 async fn record_ownership(
     table: &dyn Table,
     managed: Option<&ManagedResource>,
@@ -200,10 +210,7 @@ async fn record_ownership(
     change: &ChangeEvent,
     deletes: bool,
 ) -> Result<(), HandlerError> {
-    let later_write = managed.is_some_and(|m| {
-        m.last_iac_change_at > change.event_time && m.last_iac_event_id != STATE_IMPORT_EVENT_ID
-    });
-    if deletes && !later_write {
+    if deletes && later_iac_write(managed, change).is_none() {
         entity::resource::forget_managed_resource(
             table,
             &change.tenant_id,

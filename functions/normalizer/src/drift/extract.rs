@@ -32,9 +32,10 @@ impl Extracted {
         self.creates = true;
         self
     }
-    fn deleted(mut self) -> Self {
+    /// The call deleted the resource itself: it no longer exists.
+    fn deleted(mut self, attribute: &str) -> Self {
         self.deletes = true;
-        self
+        self.change(attribute, json!("exists"), Value::Null)
     }
     fn change(mut self, attribute: &str, old: Value, new: Value) -> Self {
         self.changes.push(AttributeChange::new(attribute, old, new));
@@ -342,7 +343,7 @@ fn ec2(
         }
         "DeleteSecurityGroup" => {
             let id = str_at(req, &["groupId"]).or_else(|| str_at(req, &["groupName"]))?;
-            vec![Extracted::new("ec2:security-group", id).deleted().change("group", json!("exists"), Value::Null)]
+            vec![Extracted::new("ec2:security-group", id).deleted("group")]
         }
         "RunInstances" => items(at(resp, &["instancesSet"]))
             .iter()
@@ -359,7 +360,7 @@ fn ec2(
             .iter()
             .filter_map(|i| str_at(i, &["instanceId"]))
             .map(|id| {
-                Extracted::new("ec2:instance", id).deleted().change("instance", json!("exists"), Value::Null)
+                Extracted::new("ec2:instance", id).deleted("instance")
             })
             .collect(),
         "ModifyInstanceAttribute" => {
@@ -404,11 +405,11 @@ fn ec2(
         }
         "DeleteSnapshot" => {
             let id = str_at(req, &["snapshotId"])?;
-            vec![Extracted::new("ec2:snapshot", id).deleted().change("snapshot", json!("exists"), Value::Null)]
+            vec![Extracted::new("ec2:snapshot", id).deleted("snapshot")]
         }
         "DeregisterImage" => {
             let id = str_at(req, &["imageId"])?;
-            vec![Extracted::new("ec2:image", id).deleted().change("image", json!("exists"), Value::Null)]
+            vec![Extracted::new("ec2:image", id).deleted("image")]
         }
         "ResetSnapshotAttribute" | "ResetImageAttribute" => {
             let (kind, key) = if action == "ResetSnapshotAttribute" {
@@ -432,7 +433,7 @@ fn ec2(
         "DeleteFlowLogs" => ids_with_prefix(req, "fl-")
             .into_iter()
             .map(|id| {
-                Extracted::new("ec2:flow-log", id).deleted().change("flow_log", json!("exists"), Value::Null)
+                Extracted::new("ec2:flow-log", id).deleted("flow_log")
             })
             .collect(),
         "CreateTags" | "DeleteTags" => {
@@ -494,7 +495,7 @@ fn rds(action: &str, req: &Value, record: &CloudTrailRecord) -> Option<Vec<Extra
             }
             e
         }
-        "DeleteDBInstance" => e.deleted().change("instance", json!("exists"), Value::Null),
+        "DeleteDBInstance" => e.deleted("instance"),
         "AddTagsToResource" | "RemoveTagsFromResource" => return None,
         a if creates_another_resource(a) => return Some(Vec::new()),
         _ => parameter_changes(e, req, &["dBInstanceIdentifier"]),
@@ -650,7 +651,7 @@ fn s3(action: &str, req: &Value, account: &str) -> Option<Vec<Extracted>> {
     let e = Extracted::new("s3:bucket", bucket);
     let e = match action {
         "CreateBucket" => e.created().change("bucket", Value::Null, json!("created")),
-        "DeleteBucket" => e.deleted().change("bucket", json!("exists"), Value::Null),
+        "DeleteBucket" => e.deleted("bucket"),
         "PutBucketPolicy" => {
             let doc = policy_document(req.get("bucketPolicy").or_else(|| req.get("policy")));
             e.change(
@@ -1033,7 +1034,7 @@ fn rds_snapshot(action: &str, req: &Value) -> Option<Extracted> {
             ),
         ),
         "DeleteDBSnapshot" | "DeleteDBClusterSnapshot" => {
-            Some(Extracted::new(kind, id).deleted().change("snapshot", json!("exists"), Value::Null))
+            Some(Extracted::new(kind, id).deleted("snapshot"))
         }
         "ModifyDBSnapshotAttribute" | "ModifyDBClusterSnapshotAttribute"
             if str_at(req, &["attributeName"]) == Some("restore") =>
@@ -1139,7 +1140,7 @@ fn lambda(action: &str, req: &Value) -> Option<Vec<Extracted>> {
             )
         }
         "RemovePermission" => e.change("permission", json!({"statement_id": str_at(req, &["statementId"])}), Value::Null),
-        "DeleteFunction" => e.deleted().change("function", json!("exists"), Value::Null),
+        "DeleteFunction" => e.deleted("function"),
         // What the function runs: the package (zip, S3 object or image) is not in CloudTrail,
         // only where it came from.
         "UpdateFunctionCode" => e.change(
@@ -1199,7 +1200,7 @@ fn cloudtrail(action: &str, req: &Value) -> Option<Vec<Extracted>> {
         "CreateTrail" => e.created().change("trail", Value::Null, json!("created")),
         "StopLogging" => e.change("logging", json!(true), json!(false)),
         "StartLogging" => e.change("logging", json!(false), json!(true)),
-        "DeleteTrail" => e.deleted().change("trail", json!("exists"), Value::Null),
+        "DeleteTrail" => e.deleted("trail"),
         "PutEventSelectors" => e.change(
             "event_selectors",
             Value::Null,
@@ -1266,9 +1267,7 @@ fn elb(action: &str, req: &Value, resp: &Value) -> Option<Vec<Extracted>> {
         }
         "DeleteListener" => {
             let arn = str_at(req, &["listenerArn"])?;
-            vec![Extracted::new("elasticloadbalancing:listener", arn)
-                .deleted()
-                .change("listener", json!("exists"), Value::Null)]
+            vec![Extracted::new("elasticloadbalancing:listener", arn).deleted("listener")]
         }
         "CreateLoadBalancer" => {
             let arn = items(resp.get("loadBalancers"))
