@@ -111,6 +111,7 @@ async fn round_trips_every_attribute_type(env: Env) {
         AttrValue::M(nested),
     );
     let original = with(original, "set", AttrValue::string_set(["x", "y"]));
+    let original = with(original, "bytes", AttrValue::B(vec![0, 159, 146, 150, 255]));
     env.table.put(original.clone(), None).await.unwrap();
     let read = env.table.get(&Key::new("P", "S")).await.unwrap().unwrap();
     assert_eq!(read, original);

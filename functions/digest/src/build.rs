@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use dd0c_shared::domain::{Finding, FindingKind};
+use dd0c_shared::domain::FindingKind;
 use dd0c_shared::entity::event::{self, RecordSpend};
 use dd0c_shared::entity::{account_link, finding, stack};
 use dd0c_shared::pricing::oldest_price;
-use dd0c_shared::store::{from_item, query_all, StoreError, Table};
+use dd0c_shared::store::{query_all, StoreError, Table};
 use serde::Serialize;
 
 use crate::zombie_watch::{zombie_lines, ZombieLine};
@@ -79,8 +79,13 @@ pub async fn build_digest(
 
     let findings = query_all(table, finding::by_time_within(tenant, &since, &now)).await?;
     for item in findings {
-        let Ok(finding) = from_item::<Finding>(item) else {
-            continue;
+        // One unreadable finding must not cost the tenant its digest.
+        let finding = match finding::stored(None, item) {
+            Ok(stored) => stored.finding,
+            Err(e) => {
+                tracing::warn!(tenant, error = %e, "a finding of the digest's day does not decode");
+                continue;
+            }
         };
         if finding.kind == FindingKind::CostAnomaly {
             if finding.status.is_active() {

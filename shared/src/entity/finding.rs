@@ -4,15 +4,16 @@
 //! the statuses [`Transition::allowed_from`] lists and written under the condition that the
 //! status is still the one the change was decided on; every transition moves the GSI2 entry.
 //! A closed finding (resolved, expected, accepted) expires [`CLOSED_FINDING_DAYS`] after it
-//! closed; reopened or snoozed, it is kept again (decision 1080).
+//! closed; reopened or snoozed, it is kept again (decision 1080). An info finding, open or not,
+//! expires [`INFO_FINDING_DAYS`] after it was recorded at the earliest (decision 1260).
 //! People's changes go through `finding_actions`, which audits them.
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::domain::{Finding, FindingKind, FindingStatus};
+use crate::domain::{Finding, FindingKind, FindingStatus, Severity};
 use crate::store::{
-    put_if_absent, query_all, AttrValue, Condition, Index, Item, Key, Query, StoreError, Table,
-    Update, TTL_ATTRIBUTE,
+    packed, put_if_absent, query_all, AttrValue, Condition, Index, Item, Key, Query, StoreError,
+    Table, Update, TTL_ATTRIBUTE,
 };
 
 use super::{decode, encode, indexed, keyed, reindex, tenant, time_key, time_window};
@@ -60,9 +61,27 @@ pub fn gsi2(
 }
 
 /// A finding's item, with its key, both index entries and entity name.
+/// What a finding's item packs into one binary attribute ([`PACKED`]): the narrative (why, who,
+/// on what), read only whole with the finding and never named by a query, a condition or an
+/// update. Deflated, it makes the item about a KB smaller, which every write of the finding
+/// (recorded, notification decided, status changed) and its storage bill (decision 1250).
+const PACKED_FIELDS: [&str; 4] = ["details", "reasons", "actor", "resource_ids"];
+const PACKED: &str = "packed";
+
 pub fn item(finding: &Finding) -> Result<Item, StoreError> {
     let (tenant, id, time) = (&finding.tenant_id, &finding.id, &finding.event_time);
-    let item = keyed(encode(finding)?, key(tenant, id), ENTITY);
+    let mut item = encode(finding)?;
+    if let Some(expires) = active_expiry(finding, None) {
+        item.insert(
+            TTL_ATTRIBUTE.into(),
+            AttrValue::N(expires.timestamp() as f64),
+        );
+    }
+    packed::pack(&mut item, &PACKED_FIELDS, PACKED).map_err(|source| StoreError::Decode {
+        key: Some(key(tenant, id)),
+        source,
+    })?;
+    let item = keyed(item, key(tenant, id), ENTITY);
     let item = indexed(item, Index::Gsi1, gsi1(tenant, time, id));
     Ok(indexed(
         item,
@@ -124,7 +143,7 @@ pub fn stored(key: Option<Key>, item: Item) -> Result<StoredFinding, StoreError>
     let slack_ts = text(&item, "slack_ts");
     let incident_id = text(&item, INCIDENT);
     Ok(StoredFinding {
-        finding: decode(key, item)?,
+        finding: decode_finding(key, item)?,
         snooze_until,
         owner,
         slack_channel,
@@ -158,8 +177,16 @@ pub async fn all(table: &dyn Table, tenant: &str) -> Result<Vec<Finding>, StoreE
     query_all(table, by_time(tenant))
         .await?
         .into_iter()
-        .map(|item| decode(None, item))
+        .map(|item| decode_finding(None, item))
         .collect()
+}
+
+/// A finding from its item, packed ([`PACKED`]) or written before packing.
+fn decode_finding(key: Option<Key>, mut item: Item) -> Result<Finding, StoreError> {
+    if let Err(source) = packed::unpack(&mut item, PACKED) {
+        return Err(StoreError::Decode { key, source });
+    }
+    decode(key, item)
 }
 
 /// Whether a finding still has to be handed to the notifier.
@@ -556,6 +583,25 @@ pub fn check(current: &Finding, transition: &Transition) -> Result<(), NotAllowe
 /// Detection anomaly or a GuardDuty finding. Its audit trail is kept longer (decision 1080).
 pub const CLOSED_FINDING_DAYS: i64 = 90;
 
+/// How long an info finding is kept after it was recorded, whatever its status: by default an
+/// info finding is not alerted but listed in the daily digest, and AWS Security Hub keeps a
+/// finding no longer after its last update (decision 1260).
+pub const INFO_FINDING_DAYS: i64 = 90;
+
+/// When an active finding expires: never, unless it is an info finding, which expires
+/// [`INFO_FINDING_DAYS`] after it was recorded, and not before a day past the end of its snooze
+/// (`snoozed_until`), so that the digest can reopen it.
+fn active_expiry(
+    finding: &Finding,
+    snoozed_until: Option<&DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    if finding.severity != Severity::Info {
+        return None;
+    }
+    let kept = finding.created_at + Duration::days(INFO_FINDING_DAYS);
+    Some(snoozed_until.map_or(kept, |until| kept.max(*until + Duration::days(1))))
+}
+
 /// The write of a transition decided on `current`: the status and its GSI2 entry, who and
 /// when, the snooze (kept only by a snooze), an acceptance's author and, for a transition that
 /// closes the finding, when it expires (an active finding does not), under the condition that
@@ -588,8 +634,15 @@ pub fn transition_update(
             .set("accepted_by", by)
             .set("accepted_at", time_key(now));
     }
+    let snoozed_until = match transition {
+        Transition::Snooze { until } => Some(until),
+        _ => None,
+    };
     update = if to.is_active() {
-        update.remove(TTL_ATTRIBUTE)
+        match active_expiry(current, snoozed_until) {
+            Some(expires) => update.set(TTL_ATTRIBUTE, AttrValue::N(expires.timestamp() as f64)),
+            None => update.remove(TTL_ATTRIBUTE),
+        }
     } else {
         let expires = *now + Duration::days(CLOSED_FINDING_DAYS);
         update.set(TTL_ATTRIBUTE, AttrValue::N(expires.timestamp() as f64))
@@ -763,6 +816,85 @@ mod tests {
         }
     }
 
+    /// An info finding is kept 90 days after it was recorded, open, snoozed (and a day past the
+    /// end of a longer snooze) or reopened; closed, 90 days after it closed. A warning is kept
+    /// while it is open. Recorded, the info finding is gone from the table and its indexes once
+    /// its 90 days are over (decision 1260).
+    #[tokio::test]
+    async fn an_info_finding_expires_90_days_after_it_was_recorded() {
+        let recorded = t("2026-01-15T09:00:01Z");
+        let kept = AttrValue::N(t("2026-04-15T09:00:01Z").timestamp() as f64);
+        let info = Finding {
+            severity: Severity::Info,
+            ..finding(FindingKind::CostAnomaly, FindingStatus::Open)
+        };
+        assert_eq!(info.created_at, recorded);
+        let ttl_of = |u: &Update| {
+            u.set
+                .iter()
+                .find(|(k, _)| k == TTL_ATTRIBUTE)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(item(&info).unwrap().get(TTL_ATTRIBUTE), Some(&kept));
+        let warning = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        assert_eq!(item(&warning).unwrap().get(TTL_ATTRIBUTE), None);
+
+        let now = t("2026-02-01T10:00:00Z");
+        let short = t("2026-02-02T00:00:00Z");
+        let (_, u) = transition_update(&info, &Transition::Snooze { until: short }, "u1", &now);
+        assert_eq!(ttl_of(&u), Some(kept.clone()), "snoozed");
+        let long = t("2026-06-01T00:00:00Z");
+        let (_, u) = transition_update(&info, &Transition::Snooze { until: long }, "u1", &now);
+        assert_eq!(
+            ttl_of(&u),
+            Some(AttrValue::N(t("2026-06-02T00:00:00Z").timestamp() as f64)),
+            "snoozed past its 90 days"
+        );
+        let resolved = Finding {
+            status: FindingStatus::Resolved,
+            ..info.clone()
+        };
+        let (_, u) = transition_update(&resolved, &Transition::Reopen, "u1", &now);
+        assert_eq!(ttl_of(&u), Some(kept.clone()), "reopened");
+        assert!(!u.remove.contains(&TTL_ATTRIBUTE.to_owned()));
+        let (_, u) = transition_update(&info, &Transition::Resolve, "u1", &now);
+        assert_eq!(
+            ttl_of(&u),
+            Some(AttrValue::N(t("2026-05-02T10:00:00Z").timestamp() as f64)),
+            "closed: 90 days after it closed"
+        );
+
+        let clock = crate::clock::ManualClock::new(recorded);
+        let table = crate::store::memory::MemoryTable::new(std::sync::Arc::new(clock.clone()));
+        record(&table, &info).await.unwrap();
+        record(
+            &table,
+            &Finding {
+                id: "warning-1".into(),
+                ..warning
+            },
+        )
+        .await
+        .unwrap();
+        clock.advance_to(t("2026-04-15T09:00:00Z"));
+        assert_eq!(all(&table, "t1").await.unwrap().len(), 2);
+        clock.advance_to(t("2026-04-15T09:00:02Z"));
+        let left: Vec<String> = all(&table, "t1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(left, ["warning-1"]);
+        assert_eq!(
+            query_all(&table, in_status("t1", FindingStatus::Open))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
     #[tokio::test]
     async fn a_resolved_finding_is_gone_from_the_table_and_its_indexes_once_expired() {
         let clock = crate::clock::ManualClock::new(t("2026-01-15T10:00:00Z"));
@@ -875,6 +1007,93 @@ mod tests {
                 (now.timestamp() + ALERT_CLAIM_TTL_SECONDS) as f64
             ))
         );
+    }
+
+    /// A finding's narrative (details, reasons, actor, resources) is packed into one binary
+    /// attribute: a scored cost anomaly's item goes from three write units to two, and the
+    /// finding reads back whole, alone or listed. An item written plain, before packing, reads
+    /// the same (decision 1250).
+    #[tokio::test]
+    async fn the_narrative_is_packed_and_an_item_written_plain_still_reads() {
+        let table = memory_table();
+        let mut f = finding(FindingKind::CostAnomaly, FindingStatus::Open);
+        f.actor.arn =
+            "arn:aws:sts::100004111107:assumed-role/batch-runner/nightly-4fad94c91019".into();
+        f.actor.user_agent = Some("aws-sdk-go-v2/1.25.2 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.150.0".into());
+        f.actor.name = "batch-runner/nightly-4fad94c91019".into();
+        f.resource_ids = (1..=5).map(|n| format!("i-0a1b2c3d4e5f6070{n}")).collect();
+        f.reasons = vec![
+            "$3.84/hr is above the $0.50/hr threshold for a new account (0 days, 0 cost events seen)".into(),
+            "first m6i.4xlarge in this account".into(),
+            "price: list price".into(),
+        ];
+        f.details = serde_json::json!({
+            "sku": "m6i.4xlarge", "count": 5, "spot": false, "service": "ec2",
+            "detector": "cost.cold_start", "tags": {},
+            "iac": {"managed": false, "summary": "not IaC-managed: created outside IaC via SDK"},
+            "pricing": {"as_of": "2026-07-20", "basis": "list price", "caveats": [],
+                "notes": ["m6i.4xlarge Linux on-demand us-east-1 $0.768/hr", "× 5 units"]},
+            "decision": {
+                "baseline": {"account_age_days": 0.0, "account_cost_events": 0.0,
+                    "known_principals": 0, "known_regions": 0, "recent_calls_by_actor": 0.0,
+                    "sensitivity": "medium", "type_cost_events": 0.0,
+                    "type_max_usd_per_hour": null, "type_mean_usd_per_hour": null},
+                "floor": 30.0, "hourly_usd": 3.84, "learning": true,
+                "novelties": ["instance type"], "points": 13.5,
+                "price": {"as_of": "2026-07-20", "basis": "list price", "caveats": [],
+                    "notes": ["m6i.4xlarge Linux on-demand us-east-1 $0.768/hr", "× 5 units"]},
+                "routine": false, "score": 30.0, "severity": "info",
+                "signals": [{"effect": "at_least", "name": "cold_start", "value": 30.0},
+                    {"effect": "adds", "name": "new_sku", "value": 13.5}],
+                "stage": "scorer",
+                "thresholds": {"burst_min_calls": 3.0,
+                    "cold_start_usd_per_hour": {"critical": 25.0, "info": 0.5, "warning": 5.0},
+                    "fast_path_usd_per_hour": {"critical": 25.0, "warning": 5.0},
+                    "learning": {"days": 14, "min_cost_events": 20.0},
+                    "routine": {"automation_tolerance": 3.0, "familiar_days": 7, "max_tolerance": 1.5},
+                    "scale_jump_factor": 10.0,
+                    "score": {"critical": 80.0, "info": 20.0, "warning": 50.0}, "zscore": 3.0},
+                "verdict": "score 30.0: info", "weight": 0.9},
+        });
+        record(&table, &f).await.unwrap();
+        let stored = table.get(&key("t1", "cost-e1")).await.unwrap().unwrap();
+        for name in PACKED_FIELDS {
+            assert!(!stored.contains_key(name), "{name} is packed");
+        }
+        assert!(matches!(stored.get(PACKED), Some(AttrValue::B(_))));
+        // As `item` wrote it before packing.
+        let plain = indexed(
+            indexed(
+                keyed(encode(&f).unwrap(), key("t1", "plain-1"), ENTITY),
+                Index::Gsi1,
+                gsi1("t1", &f.event_time, "plain-1"),
+            ),
+            Index::Gsi2,
+            gsi2("t1", f.status, &f.event_time, "plain-1"),
+        );
+        let units = |item: &Item| crate::store::item_size(item).div_ceil(1024);
+        assert_eq!((units(&plain), units(&stored)), (3, 2), "write units");
+
+        // Read back as the plain item reads (whole numbers come back whole either way).
+        table.put(plain, None).await.unwrap();
+        let old = load(&table, "t1", "plain-1").await.unwrap().unwrap();
+        assert_eq!(old.reasons, f.reasons);
+        let packed = load(&table, "t1", "cost-e1").await.unwrap().unwrap();
+        assert_eq!(
+            packed,
+            Finding {
+                id: "cost-e1".into(),
+                ..old.clone()
+            }
+        );
+        assert_eq!(
+            (&packed.actor, &packed.resource_ids, &packed.reasons),
+            (&f.actor, &f.resource_ids, &f.reasons)
+        );
+        assert_eq!(packed.details["decision"]["verdict"], "score 30.0: info");
+        let listed = all(&table, "t1").await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().all(|l| l.details == old.details));
     }
 
     /// Marking a finding published writes its small mark only: the finding's item and its two

@@ -38,6 +38,7 @@ fn type_of(value: &AttrValue) -> &'static str {
         AttrValue::L(_) => "L",
         AttrValue::M(_) => "M",
         AttrValue::Ss(_) => "SS",
+        AttrValue::B(_) => "B",
     }
 }
 
@@ -52,6 +53,15 @@ fn walk(path: &str, value: &AttrValue, shape: &mut Shape) {
         AttrValue::L(items) => {
             for v in items {
                 walk(&format!("{path}[]"), v, shape);
+            }
+        }
+        // Packed attributes (decision 1250) are held like plain ones, under their binary one.
+        AttrValue::B(_) => {
+            let mut packed = Item::from([(path.to_owned(), value.clone())]);
+            if crate::store::packed::unpack(&mut packed, path).is_ok() {
+                for (name, v) in &packed {
+                    walk(&format!("{path}.{name}"), v, shape);
+                }
             }
         }
         _ => {}
@@ -452,7 +462,7 @@ fn every_stored_shape_keeps_what_the_snapshot_has() {
 }
 
 fn type_name(t: &str) -> &'static str {
-    ["S", "N", "BOOL", "NULL", "L", "M", "SS"]
+    ["S", "N", "BOOL", "NULL", "L", "M", "SS", "B"]
         .into_iter()
         .find(|known| *known == t)
         .unwrap_or("unknown")

@@ -135,6 +135,9 @@ fn to_sdk(v: &AttrValue) -> AttributeValue {
         AttrValue::L(l) => AttributeValue::L(l.iter().map(to_sdk).collect()),
         AttrValue::M(m) => AttributeValue::M(to_sdk_item(m)),
         AttrValue::Ss(s) => AttributeValue::Ss(s.iter().cloned().collect()),
+        AttrValue::B(bytes) => {
+            AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(bytes.clone()))
+        }
     }
 }
 
@@ -154,6 +157,7 @@ fn from_sdk(v: &AttributeValue) -> Result<AttrValue, StoreError> {
         AttributeValue::L(l) => AttrValue::L(l.iter().map(from_sdk).collect::<Result<_, _>>()?),
         AttributeValue::M(m) => AttrValue::M(from_sdk_item(m)?),
         AttributeValue::Ss(s) => AttrValue::Ss(s.iter().cloned().collect()),
+        AttributeValue::B(bytes) => AttrValue::B(bytes.as_ref().to_vec()),
         other => {
             return Err(StoreError::Backend(format!(
                 "unsupported attribute type {other:?}"

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 
@@ -17,6 +19,8 @@ pub enum AttrValue {
     M(BTreeMap<String, AttrValue>),
     /// A string set (`SS`): the target of `ADD` for "seen" sets. Never empty.
     Ss(BTreeSet<String>),
+    /// Bytes (`B`): what an entity packs ([`super::packed`]).
+    B(Vec<u8>),
 }
 
 pub type Item = BTreeMap<String, AttrValue>;
@@ -33,7 +37,7 @@ pub fn item_size(item: &Item) -> usize {
 }
 
 impl AttrValue {
-    /// DynamoDB's size of a value: strings by their UTF-8 bytes; numbers one byte per two
+    /// DynamoDB's size of a value: strings by their UTF-8 bytes, binary by its bytes; numbers one byte per two
     /// significant digits plus one; booleans and nulls one byte; lists and maps three bytes
     /// plus one per element plus their elements (map keys included); sets their elements.
     pub fn size(&self) -> usize {
@@ -49,6 +53,7 @@ impl AttrValue {
                     .sum::<usize>()
             }
             AttrValue::Ss(set) => set.iter().map(String::len).sum(),
+            AttrValue::B(bytes) => bytes.len(),
         }
     }
 
@@ -87,7 +92,7 @@ impl AttrValue {
         }
     }
 
-    fn from_json(value: Value) -> AttrValue {
+    pub(super) fn from_json(value: Value) -> AttrValue {
         match value {
             Value::Null => AttrValue::Null,
             Value::Bool(b) => AttrValue::Bool(b),
@@ -102,7 +107,7 @@ impl AttrValue {
         }
     }
 
-    fn into_json(self) -> Value {
+    pub(super) fn into_json(self) -> Value {
         match self {
             AttrValue::S(s) => Value::String(s),
             AttrValue::N(n) => number_to_json(n),
@@ -113,6 +118,8 @@ impl AttrValue {
                 Value::Object(m.into_iter().map(|(k, v)| (k, v.into_json())).collect())
             }
             AttrValue::Ss(s) => Value::Array(s.into_iter().map(Value::String).collect()),
+            // As DynamoDB's JSON shows bytes.
+            AttrValue::B(bytes) => Value::String(BASE64.encode(bytes)),
         }
     }
 }
@@ -165,6 +172,8 @@ pub enum ItemError {
     NotAnObject,
     #[error("{0}")]
     Serde(#[from] serde_json::Error),
+    #[error("packed attributes: {0}")]
+    Packed(String),
 }
 
 /// Significant digits of the number as it is sent to DynamoDB (leading and trailing zeros

@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 
 use super::{
     item_size, AttrValue, Condition, Index, Item, Key, Page, Query, SortKeyCondition, StoreError,
@@ -734,6 +736,7 @@ fn value_to_typed_json(v: &AttrValue) -> serde_json::Value {
         AttrValue::L(l) => json!({ "L": l.iter().map(value_to_typed_json).collect::<Vec<_>>() }),
         AttrValue::M(m) => json!({ "M": item_to_typed_json(m) }),
         AttrValue::Ss(s) => json!({ "SS": s }),
+        AttrValue::B(bytes) => json!({ "B": BASE64.encode(bytes) }),
     }
 }
 
@@ -767,6 +770,7 @@ fn typed_json_to_value(v: &serde_json::Value) -> Option<AttrValue> {
                 .map(|s| s.as_str().map(str::to_owned))
                 .collect::<Option<_>>()?,
         ),
+        "B" => AttrValue::B(BASE64.decode(inner.as_str()?).ok()?),
         _ => return None,
     })
 }
@@ -1144,6 +1148,7 @@ mod compact {
     const L: u8 = 5;
     const M: u8 = 6;
     const SS: u8 = 7;
+    const B: u8 = 8;
 
     fn varint(out: &mut Vec<u8>, mut v: usize) {
         while v >= 0x80 {
@@ -1200,6 +1205,11 @@ mod compact {
                 for s in set {
                     string(out, s);
                 }
+            }
+            AttrValue::B(bytes) => {
+                out.push(B);
+                varint(out, bytes.len());
+                out.extend_from_slice(bytes);
             }
         }
     }
@@ -1287,6 +1297,12 @@ mod compact {
                     let n = self.varint();
                     AttrValue::Ss((0..n).map(|_| self.str().to_owned()).collect())
                 }
+                B => {
+                    let len = self.varint();
+                    let bytes = self.bytes[self.pos..self.pos + len].to_vec();
+                    self.pos += len;
+                    AttrValue::B(bytes)
+                }
                 tag => unreachable!("unknown tag {tag} in an encoded item"),
             }
         }
@@ -1327,6 +1343,10 @@ mod compact {
                         self.str();
                     }
                 }
+                B => {
+                    let len = self.varint();
+                    self.pos += len;
+                }
                 tag => unreachable!("unknown tag {tag} in an encoded item"),
             }
         }
@@ -1363,6 +1383,7 @@ mod compact {
                 ("t", AttrValue::Bool(true)),
                 ("f", AttrValue::Bool(false)),
                 ("null", AttrValue::Null),
+                ("b", AttrValue::B(vec![0, 255, 7])),
                 (
                     "l",
                     AttrValue::L(vec![AttrValue::S("x".repeat(300)), AttrValue::N(2.0)]),

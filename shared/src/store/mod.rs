@@ -7,6 +7,7 @@
 
 mod item;
 pub mod memory;
+pub mod packed;
 
 #[cfg(feature = "aws")]
 pub mod dynamodb;
