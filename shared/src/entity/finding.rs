@@ -60,14 +60,15 @@ pub fn gsi2(
     )
 }
 
-/// A finding's item, with its key, both index entries and entity name.
 /// What a finding's item packs into one binary attribute ([`PACKED`]): the narrative (why, who,
 /// on what), read only whole with the finding and never named by a query, a condition or an
-/// update. Deflated, it makes the item about a KB smaller, which every write of the finding
-/// (recorded, notification decided, status changed) and its storage bill (decision 1250).
+/// update. Deflated, the item is about a KB smaller, and DynamoDB bills every write of it
+/// (recorded, notification decided, status changed) and its storage by size (decision 1250).
 const PACKED_FIELDS: [&str; 4] = ["details", "reasons", "actor", "resource_ids"];
 const PACKED: &str = "packed";
 
+/// A finding's item, with its key, both index entries, entity name, its narrative packed and,
+/// for an info finding, its expiry.
 pub fn item(finding: &Finding) -> Result<Item, StoreError> {
     let (tenant, id, time) = (&finding.tenant_id, &finding.id, &finding.event_time);
     let mut item = encode(finding)?;
@@ -603,9 +604,10 @@ fn active_expiry(
 }
 
 /// The write of a transition decided on `current`: the status and its GSI2 entry, who and
-/// when, the snooze (kept only by a snooze), an acceptance's author and, for a transition that
-/// closes the finding, when it expires (an active finding does not), under the condition that
-/// the stored status is still `current.status`.
+/// when, the snooze (kept only by a snooze), an acceptance's author and when the finding
+/// expires (a closed one after [`CLOSED_FINDING_DAYS`]; an active one never, unless it is an
+/// info finding: [`active_expiry`]), under the condition that the stored status is still
+/// `current.status`.
 pub fn transition_update(
     current: &Finding,
     transition: &Transition,
