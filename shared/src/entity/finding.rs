@@ -322,13 +322,20 @@ pub fn incident_link_key(tenant: &str, finding_id: &str) -> Key {
 }
 
 /// The item of a finding's incident link.
-pub fn incident_link_item(tenant: &str, finding_id: &str, incident_id: &str) -> Item {
+pub fn incident_link_item(finding: &Finding, incident_id: &str) -> Item {
     let mut item = keyed(
         Item::new(),
-        incident_link_key(tenant, finding_id),
+        incident_link_key(&finding.tenant_id, &finding.id),
         INCIDENT_LINK_ENTITY,
     );
     item.insert(INCIDENT.into(), AttrValue::S(incident_id.into()));
+    // An info finding's link goes with it (decision 1260).
+    if let Some(expires) = active_expiry(finding, None) {
+        item.insert(
+            TTL_ATTRIBUTE.into(),
+            AttrValue::N(expires.timestamp() as f64),
+        );
+    }
     item
 }
 
@@ -369,7 +376,7 @@ pub async fn claim_incident(
     finding: &Finding,
     incident_id: &str,
 ) -> Result<Option<String>, StoreError> {
-    let link = incident_link_item(&finding.tenant_id, &finding.id, incident_id);
+    let link = incident_link_item(finding, incident_id);
     if put_if_absent(table, link).await? {
         return Ok(None);
     }
@@ -864,6 +871,16 @@ mod tests {
             ttl_of(&u),
             Some(AttrValue::N(t("2026-05-02T10:00:00Z").timestamp() as f64)),
             "closed: 90 days after it closed"
+        );
+
+        // Its incident link goes with it; a warning's stays.
+        assert_eq!(
+            incident_link_item(&info, "inc-1").get(TTL_ATTRIBUTE),
+            Some(&kept)
+        );
+        assert_eq!(
+            incident_link_item(&warning, "inc-2").get(TTL_ATTRIBUTE),
+            None
         );
 
         let clock = crate::clock::ManualClock::new(recorded);

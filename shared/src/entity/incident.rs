@@ -6,12 +6,13 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::incident::{Incident, WINDOW_MINUTES};
+use crate::domain::Severity;
 use crate::store::{
     put_if_absent, AttrValue, Condition, Index, Item, Key, Query, StoreError, Table, Update,
     TTL_ATTRIBUTE,
 };
 
-use super::{bare, decode, encode, indexed, keyed, tenant, time_key};
+use super::{bare, decode, encode, finding, indexed, keyed, tenant, time_key};
 
 pub const ENTITY: &str = "incident";
 const GROUP_ENTITY: &str = "incident_group";
@@ -39,13 +40,37 @@ pub fn gsi1(incident: &Incident) -> (String, String) {
     )
 }
 
+/// An incident's item, with its key, index entry and entity name, and its expiry when all its
+/// findings are info findings (rewritten with each write, as the incident is).
 pub fn item(incident: &Incident) -> Result<Item, StoreError> {
-    let item = keyed(
+    let mut item = keyed(
         encode(incident)?,
         key(&incident.tenant_id, &incident.id),
         ENTITY,
     );
+    if let Some(expires) = expiry(incident) {
+        item.insert(
+            TTL_ATTRIBUTE.into(),
+            AttrValue::N(expires.timestamp() as f64),
+        );
+    }
     Ok(indexed(item, Index::Gsi1, gsi1(incident)))
+}
+
+/// When an incident expires: never, unless its findings are all info findings, which expire
+/// [`finding::INFO_FINDING_DAYS`] after they were recorded (decision 1260). Then a day after
+/// the last of them, counted from its event time (a finding is recorded within minutes of its
+/// event), and not before a day past the end of its snooze, so that the digest can reopen it.
+fn expiry(incident: &Incident) -> Option<DateTime<Utc>> {
+    if incident.severity != Severity::Info {
+        return None;
+    }
+    let kept = incident.last_time + Duration::days(finding::INFO_FINDING_DAYS + 1);
+    Some(
+        incident
+            .snooze_until
+            .map_or(kept, |until| kept.max(until + Duration::days(1))),
+    )
 }
 
 /// A tenant's incidents by the time they began.
@@ -186,6 +211,50 @@ mod tests {
         assert_eq!(saved.version, 1);
         let stale = save(&table, &read).await.unwrap_err();
         assert!(stale.is_condition_failed(), "{stale:?}");
+    }
+
+    /// An incident of info findings expires a day after the last of them would, a day past a
+    /// longer snooze at the earliest; a warning joining it keeps it. In the table it is gone
+    /// once expired (decision 1260).
+    #[tokio::test]
+    async fn an_incident_of_info_findings_expires_after_them() {
+        use crate::domain::{Finding, Severity};
+        let ttl = |i: &Incident| item(i).unwrap().get(TTL_ATTRIBUTE).cloned();
+        let at = |i: DateTime<Utc>| Some(AttrValue::N(i.timestamp() as f64));
+        let info = |id: &str, minutes: i64| Finding {
+            severity: Severity::Info,
+            event_time: testing::noon() + Duration::minutes(minutes),
+            ..testing::cost_finding(id)
+        };
+        let mut incident = Incident::open(&info("a", 0));
+        incident.add(&info("b", 10));
+        let kept = testing::noon() + Duration::minutes(10) + Duration::days(91);
+        assert_eq!(ttl(&incident), at(kept));
+        incident.snooze_until = Some(kept + Duration::days(5));
+        assert_eq!(
+            ttl(&incident),
+            at(kept + Duration::days(6)),
+            "snoozed past it"
+        );
+        incident.snooze_until = None;
+        let mut warned = incident.clone();
+        warned.add(&testing::cost_finding("c"));
+        assert_eq!(warned.severity, Severity::Warning);
+        assert_eq!(ttl(&warned), None, "a warning keeps it");
+
+        let clock = ManualClock::new(testing::noon());
+        let table = MemoryTable::new(Arc::new(clock.clone()));
+        create(&table, &incident).await.unwrap();
+        clock.advance_to(kept - Duration::seconds(1));
+        assert!(load(&table, testing::TENANT, &incident.id)
+            .await
+            .unwrap()
+            .is_some());
+        clock.advance_to(kept + Duration::seconds(1));
+        assert!(load(&table, testing::TENANT, &incident.id)
+            .await
+            .unwrap()
+            .is_none());
     }
 
     #[tokio::test]

@@ -352,7 +352,7 @@ fn specimens() -> Vec<(&'static str, Item)> {
         ),
         (
             "finding incident link",
-            finding::incident_link_item(testing::TENANT, "cost-e-1", "inc-cost-e-1"),
+            finding::incident_link_item(&testing::cost_finding("cost-e-1"), "inc-cost-e-1"),
         ),
         (
             "incident group",
